@@ -1,0 +1,385 @@
+//! The job record (spec §2 "Job status") and the only transitions its status and upload status may take.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, Result};
+use crate::request::{ScanIds, SourceSpec, ValidatedSubmission};
+use crate::time::{self, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::TimedOut | Self::Cancelled
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "QUEUED",
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::TimedOut => "TIMED_OUT",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Succeeded,
+            Self::Failed,
+            Self::TimedOut,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str().eq_ignore_ascii_case(text))
+    }
+
+    fn may_become(self, next: Self) -> bool {
+        match self {
+            Self::Queued => matches!(next, Self::Running | Self::Failed | Self::Cancelled),
+            Self::Running => next.is_terminal(),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadStatus {
+    Pending,
+    Permitted,
+    Uploaded,
+    UploadFailed,
+    Denied,
+}
+
+impl UploadStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Permitted => "permitted",
+            Self::Uploaded => "uploaded",
+            Self::UploadFailed => "upload_failed",
+            Self::Denied => "denied",
+        }
+    }
+
+    /// `upload_failed` may be retried (a re-run resumes publication); `uploaded` and `denied` are final.
+    fn may_become(self, next: Self) -> bool {
+        match self {
+            Self::Pending | Self::UploadFailed => {
+                matches!(next, Self::Permitted | Self::Denied | Self::UploadFailed)
+            }
+            Self::Permitted => matches!(next, Self::Uploaded | Self::UploadFailed),
+            Self::Uploaded | Self::Denied => false,
+        }
+    }
+}
+
+impl fmt::Display for UploadStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Object locations after publication: bundle-relative path → URI.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteArtifacts {
+    pub raw: BTreeMap<String, String>,
+    pub golden: BTreeMap<String, String>,
+}
+
+/// The job record kept for clients and auditors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub test_id: String,
+    #[serde(flatten)]
+    pub ids: ScanIds,
+    pub status: JobStatus,
+    pub source_type: String,
+    pub git_url: Option<String>,
+    pub branch: Option<String>,
+    /// The commit that was actually scanned (resolved SHA), not the one requested.
+    pub commit: Option<String>,
+    pub requested_commit: Option<String>,
+    pub directory_path: Option<String>,
+    pub archive_path: Option<String>,
+    /// SHA-256 over the scanned tree (directory and archive sources).
+    pub source_digest: Option<String>,
+    pub requested_by: Option<String>,
+    pub profile: String,
+    pub submission: ValidatedSubmission,
+    #[serde(with = "time::serde_z")]
+    pub created_at: Timestamp,
+    #[serde(with = "time::serde_z::option", default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(with = "time::serde_z::option", default)]
+    pub completed_at: Option<Timestamp>,
+    pub artifacts: BTreeMap<String, String>,
+    pub warnings: Vec<String>,
+    pub errors: Vec<String>,
+    pub remote_artifacts: RemoteArtifacts,
+    pub upload_status: UploadStatus,
+    pub upload_permission_id: Option<String>,
+    pub verification_proof: Option<serde_json::Value>,
+    pub manifest_digest: Option<String>,
+    pub manifest_metadata: Option<serde_json::Value>,
+    /// How the manifest signature was checked (method, key fingerprint or identity, log index), if it was.
+    pub manifest_verification: Option<serde_json::Value>,
+    /// Severity counts and threshold verdict, once scanners ran.
+    pub findings_summary: Option<serde_json::Value>,
+    /// Where the bundle lives (a directory locally, a URI on AWS).
+    pub bundle_location: Option<String>,
+    pub stream_url: String,
+}
+
+impl Job {
+    /// A new QUEUED job for a validated submission.
+    pub fn queued(
+        test_id: String,
+        submission: ValidatedSubmission,
+        stream_url: String,
+        now: Timestamp,
+    ) -> Self {
+        let (git_url, branch, requested_commit, directory_path, archive_path) =
+            match &submission.source {
+                SourceSpec::Git {
+                    git_url,
+                    branch,
+                    commit,
+                } => (
+                    Some(git_url.clone()),
+                    branch.clone(),
+                    commit.clone(),
+                    None,
+                    None,
+                ),
+                SourceSpec::Directory { directory_path } => {
+                    (None, None, None, Some(directory_path.clone()), None)
+                }
+                SourceSpec::Archive { archive_path } => {
+                    (None, None, None, None, Some(archive_path.clone()))
+                }
+            };
+        Self {
+            test_id,
+            ids: submission.ids.clone(),
+            status: JobStatus::Queued,
+            source_type: submission.source.type_name().to_string(),
+            git_url,
+            branch,
+            commit: None,
+            requested_commit,
+            directory_path,
+            archive_path,
+            source_digest: None,
+            requested_by: submission.requested_by.clone(),
+            profile: submission.profile.clone(),
+            submission,
+            created_at: now,
+            started_at: None,
+            completed_at: None,
+            artifacts: BTreeMap::new(),
+            warnings: Vec::new(),
+            errors: Vec::new(),
+            remote_artifacts: RemoteArtifacts::default(),
+            upload_status: UploadStatus::Pending,
+            upload_permission_id: None,
+            verification_proof: None,
+            manifest_digest: None,
+            manifest_metadata: None,
+            manifest_verification: None,
+            findings_summary: None,
+            bundle_location: None,
+            stream_url,
+        }
+    }
+
+    pub fn transition(&mut self, next: JobStatus, now: Timestamp) -> Result<()> {
+        if !self.status.may_become(next) {
+            return Err(CoreError::InvalidTransition {
+                from: self.status,
+                to: next,
+            });
+        }
+        if next == JobStatus::Running {
+            self.started_at = Some(now);
+        }
+        if next.is_terminal() {
+            self.completed_at = Some(now);
+        }
+        self.status = next;
+        Ok(())
+    }
+
+    pub fn start(&mut self, now: Timestamp) -> Result<()> {
+        self.transition(JobStatus::Running, now)
+    }
+
+    /// Ends the job as FAILED, recording the cause in `errors`.
+    pub fn fail(&mut self, cause: impl Into<String>, now: Timestamp) -> Result<()> {
+        self.transition(JobStatus::Failed, now)?;
+        self.errors.push(cause.into());
+        Ok(())
+    }
+
+    pub fn set_upload_status(&mut self, next: UploadStatus) -> Result<()> {
+        if !self.upload_status.may_become(next) {
+            return Err(CoreError::InvalidUploadTransition {
+                from: self.upload_status,
+                to: next,
+            });
+        }
+        self.upload_status = next;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{ManifestSource, ScanIds};
+
+    fn job() -> Job {
+        let submission = ValidatedSubmission {
+            ids: ScanIds {
+                workspace_id: "w".into(),
+                component_id: "c".into(),
+                assessment_id: "a".into(),
+            },
+            source: SourceSpec::Directory {
+                directory_path: "/src".into(),
+            },
+            manifest: ManifestSource::RepoPath("m.json".into()),
+            signature: None,
+            profile: "light".into(),
+            requested_by: Some("ci".into()),
+        };
+        Job::queued(
+            "test_0123456789ab".into(),
+            submission,
+            "ws://x".into(),
+            time::now(),
+        )
+    }
+
+    #[test]
+    fn happy_path_sets_times() {
+        let mut j = job();
+        assert_eq!(j.status, JobStatus::Queued);
+        j.start(time::now()).unwrap();
+        assert!(j.started_at.is_some());
+        j.transition(JobStatus::Succeeded, time::now()).unwrap();
+        assert!(j.completed_at.is_some());
+        assert!(j.status.is_terminal());
+    }
+
+    #[test]
+    fn failure_records_cause() {
+        let mut j = job();
+        j.start(time::now()).unwrap();
+        j.fail("clone failed: repository not found", time::now())
+            .unwrap();
+        assert_eq!(j.status, JobStatus::Failed);
+        assert_eq!(
+            j.errors,
+            vec!["clone failed: repository not found".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_queued_job_may_fail_before_it_starts() {
+        let mut j = job();
+        j.fail("could not start", time::now()).unwrap();
+        assert_eq!(j.status, JobStatus::Failed);
+    }
+
+    #[test]
+    fn terminal_states_are_final() {
+        for terminal in [
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+            JobStatus::TimedOut,
+            JobStatus::Cancelled,
+        ] {
+            let mut j = job();
+            j.start(time::now()).unwrap();
+            j.transition(terminal, time::now()).unwrap();
+            for next in [
+                JobStatus::Queued,
+                JobStatus::Running,
+                JobStatus::Succeeded,
+                JobStatus::Failed,
+            ] {
+                let err = j.transition(next, time::now()).unwrap_err();
+                assert!(
+                    matches!(err, CoreError::InvalidTransition { .. }),
+                    "{terminal} -> {next}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn queued_cannot_jump_to_succeeded() {
+        let mut j = job();
+        assert!(j.transition(JobStatus::Succeeded, time::now()).is_err());
+        assert_eq!(j.status, JobStatus::Queued);
+    }
+
+    #[test]
+    fn upload_status_transitions() {
+        let mut j = job();
+        assert!(j.set_upload_status(UploadStatus::Uploaded).is_err());
+        j.set_upload_status(UploadStatus::UploadFailed).unwrap();
+        j.set_upload_status(UploadStatus::Permitted).unwrap();
+        j.set_upload_status(UploadStatus::Uploaded).unwrap();
+        assert!(j.set_upload_status(UploadStatus::Permitted).is_err());
+        let mut d = job();
+        d.set_upload_status(UploadStatus::Denied).unwrap();
+        assert!(d.set_upload_status(UploadStatus::Permitted).is_err());
+    }
+
+    #[test]
+    fn record_serialises_with_contract_names() {
+        let j = job();
+        let v = serde_json::to_value(&j).unwrap();
+        assert_eq!(v["status"], "QUEUED");
+        assert_eq!(v["upload_status"], "pending");
+        assert_eq!(v["workspace_id"], "w");
+        assert!(v["created_at"].as_str().unwrap().ends_with('Z'));
+        let back: Job = serde_json::from_value(v).unwrap();
+        assert_eq!(back, j);
+    }
+
+    #[test]
+    fn status_parses_case_insensitively() {
+        assert_eq!(JobStatus::parse("succeeded"), Some(JobStatus::Succeeded));
+        assert_eq!(JobStatus::parse("TIMED_OUT"), Some(JobStatus::TimedOut));
+        assert_eq!(JobStatus::parse("done"), None);
+    }
+}

@@ -1,0 +1,21 @@
+//! Certus-Assurance domain core: requests, jobs, manifests, digests, events, findings, the bundle, the ports
+//! adapters implement, and the pipeline written against them. No AWS types live here.
+
+pub mod bundle;
+pub mod digest;
+pub mod error;
+pub mod event;
+pub mod finding;
+pub mod ids;
+pub mod job;
+pub mod manifest;
+pub mod pipeline;
+pub mod ports;
+pub mod progress;
+pub mod report;
+pub mod request;
+pub mod sarif;
+pub mod time;
+pub mod workspace;
+
+pub use error::{CoreError, FieldError, Result};

@@ -1,0 +1,828 @@
+//! The scan pipeline, written once against the ports so the Lambdas and the local runner share it:
+//! prepare source → resolve manifest → verify → run scanners → build bundle → finalize.
+//!
+//! Every job that starts ends in a terminal state; the job record and the bundle are final before the one
+//! `scan_complete` event is committed, and that same event is the last line of the bundle's `stream.jsonl`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::bundle::{self, BundleWriter};
+use crate::digest::{canonical_json, sha256_hex};
+use crate::error::{CoreError, Result};
+use crate::event::{Event, EventBody};
+use crate::finding::{threshold_violations, SeverityCounts};
+use crate::ids::new_test_id;
+use crate::job::{Job, JobStatus};
+use crate::manifest::{manifest_info, Manifest, ResolvedProfile, SelectedTool, MAX_MANIFEST_BYTES};
+use crate::ports::{
+    ArtifactStore, EventLog, EventSink, JobStore, LogFn, LogStream, ManifestFetcher,
+    ManifestVerifier, PreparedSource, ScanRequest, Scanner, SourcePreparer, ToolOutput, ToolStatus,
+};
+use crate::progress::Progress;
+use crate::report::{report_markdown, summary_json, total_counts, ToolRecord};
+use crate::request::{ManifestSource, SignatureSource, ValidatedSubmission};
+use crate::sarif::{merged_log, sarif_log, RunInfo};
+use crate::time;
+use crate::workspace::{confined_join, RunWorkspace};
+
+/// Signature files larger than this are refused.
+pub const MAX_SIGNATURE_BYTES: usize = 1024 * 1024;
+/// A scanner's findings beyond this count are cut (with a warning) so a hostile tree cannot exhaust memory.
+pub const MAX_FINDINGS_PER_TOOL: usize = 100_000;
+const SAMPLE_TOOL: &str = "sample";
+
+/// The scanners available in this deployment, by canonical id.
+#[derive(Clone, Default)]
+pub struct ScannerSet {
+    scanners: BTreeMap<String, Arc<dyn Scanner>>,
+}
+
+impl ScannerSet {
+    pub fn new(scanners: Vec<Arc<dyn Scanner>>) -> Self {
+        Self {
+            scanners: scanners
+                .into_iter()
+                .map(|s| (s.id().to_string(), s))
+                .collect(),
+        }
+    }
+
+    pub fn supports(&self, id: &str) -> bool {
+        self.scanners.contains_key(id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<dyn Scanner>> {
+        self.scanners.get(id).cloned()
+    }
+
+    pub fn ids(&self) -> Vec<&str> {
+        self.scanners.keys().map(String::as_str).collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// Where per-run workspaces are created (`<dir>/<test_id>`).
+    pub workspace_root: PathBuf,
+    /// Keep the private workspace (source clone, scratch) after the run, for debugging.
+    pub keep_workspace: bool,
+    pub max_parallel_tools: usize,
+    pub max_log_lines_per_tool: usize,
+    /// `ws://host:port` (or `wss://`) that stream URLs are built on.
+    pub stream_base: String,
+}
+
+/// Everything the pipeline talks to.
+#[derive(Clone)]
+pub struct Services {
+    pub jobs: Arc<dyn JobStore>,
+    pub events: Arc<dyn EventLog>,
+    pub sinks: Vec<Arc<dyn EventSink>>,
+    pub artifacts: Arc<dyn ArtifactStore>,
+    pub sources: Arc<dyn SourcePreparer>,
+    pub fetcher: Arc<dyn ManifestFetcher>,
+    pub verifier: Arc<dyn ManifestVerifier>,
+    pub scanners: ScannerSet,
+    pub settings: PipelineSettings,
+}
+
+/// What the steps hand to each other; small and serialisable so it can travel between Lambdas.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    pub source: Option<PreparedSource>,
+    pub profile: Option<ResolvedProfile>,
+    pub tools: Vec<ToolRecord>,
+}
+
+/// Validates nothing (the submission already is) — creates the QUEUED job record.
+pub async fn submit(services: &Services, submission: ValidatedSubmission) -> Result<Job> {
+    let test_id = new_test_id()?;
+    let stream_url = format!(
+        "{}/v1/security-scans/{test_id}/stream",
+        services.settings.stream_base.trim_end_matches('/')
+    );
+    let job = Job::queued(test_id, submission, stream_url, time::now());
+    services.jobs.create(&job).await?;
+    Ok(job)
+}
+
+/// Runs a QUEUED job to its terminal state and returns the final record.
+pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
+    let mut job = services
+        .jobs
+        .get(test_id)
+        .await?
+        .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
+    let progress =
+        Arc::new(Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?);
+    job.start(time::now())?;
+    services.jobs.save(&job).await?;
+    progress.emit(EventBody::phase("scan started")).await?;
+
+    let workspace_dir = services.settings.workspace_root.join(test_id);
+    let outcome = match RunWorkspace::create(workspace_dir.clone()) {
+        Ok(workspace) => {
+            let mut state = RunState {
+                source: None,
+                profile: None,
+                tools: Vec::new(),
+            };
+            let steps = run_steps(services, &mut job, &mut state, &workspace, &progress).await;
+            let finished = finish(
+                services,
+                &mut job,
+                &state,
+                &workspace,
+                &progress,
+                steps.err(),
+            )
+            .await;
+            if !services.settings.keep_workspace {
+                // The bundle has been stored elsewhere; the private workspace (clone, scratch) goes.
+                if let Err(e) = std::fs::remove_dir_all(&workspace_dir) {
+                    job.warnings.push(format!("workspace cleanup failed: {e}"));
+                }
+            }
+            finished
+        }
+        Err(e) => finish_without_bundle(services, &mut job, &progress, e).await,
+    };
+    outcome.map(|()| job)
+}
+
+async fn run_steps(
+    services: &Services,
+    job: &mut Job,
+    state: &mut RunState,
+    workspace: &RunWorkspace,
+    progress: &Arc<Progress>,
+) -> Result<()> {
+    let bundle = Arc::new(BundleWriter::new(workspace.bundle_dir())?);
+    prepare_source(services, job, state, workspace, progress).await?;
+    let (manifest_bytes, signature) =
+        fetch_manifest(services, job, state, &bundle, progress).await?;
+    verify_manifest(
+        services,
+        job,
+        &manifest_bytes,
+        signature.as_deref(),
+        progress,
+    )
+    .await?;
+    resolve_profile(services, job, state, &manifest_bytes, &bundle)?;
+    run_scanners(services, job, state, workspace, &bundle, progress).await
+}
+
+/// Step 1: the code to scan, inside the workspace, with its resolved commit or content digest.
+pub async fn prepare_source(
+    services: &Services,
+    job: &mut Job,
+    state: &mut RunState,
+    workspace: &RunWorkspace,
+    progress: &Progress,
+) -> Result<()> {
+    progress
+        .emit(EventBody::phase(format!(
+            "preparing {} source",
+            job.source_type
+        )))
+        .await?;
+    let prepared = services
+        .sources
+        .prepare(&job.submission.source, workspace)
+        .await?;
+    job.commit = prepared.commit.clone();
+    if prepared.branch.is_some() {
+        job.branch = prepared.branch.clone();
+    }
+    job.source_digest = prepared.content_digest.clone();
+    job.warnings.extend(prepared.warnings.iter().cloned());
+    progress
+        .emit(EventBody::Phase {
+            message: "source ready".into(),
+            commit: prepared.commit.clone(),
+            branch: prepared.branch.clone(),
+            hash: prepared.content_digest.clone(),
+        })
+        .await?;
+    services.jobs.save(job).await?;
+    state.source = Some(prepared);
+    Ok(())
+}
+
+/// Step 2: the manifest's exact bytes (canonical bytes for an inline manifest), its digest and signature.
+/// Both are written into the bundle as they are.
+pub async fn fetch_manifest(
+    services: &Services,
+    job: &mut Job,
+    state: &RunState,
+    bundle: &BundleWriter,
+    progress: &Progress,
+) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
+    let source_root = state.source.as_ref().map(|s| s.root.as_path());
+    let bytes = match &job.submission.manifest {
+        ManifestSource::Inline(value) => canonical_json(value)?,
+        ManifestSource::RepoPath(rel) => {
+            read_in_source(source_root, rel, "manifest_path", MAX_MANIFEST_BYTES)?
+        }
+        ManifestSource::Uri(uri) => services.fetcher.fetch(uri, MAX_MANIFEST_BYTES).await?,
+    };
+    let signature = match &job.submission.signature {
+        None => None,
+        Some(SignatureSource::Inline(text)) => Some(text.as_bytes().to_vec()),
+        Some(SignatureSource::RepoPath(rel)) => Some(read_in_source(
+            source_root,
+            rel,
+            "manifest_signature_path",
+            MAX_SIGNATURE_BYTES,
+        )?),
+        Some(SignatureSource::Uri(uri)) => {
+            Some(services.fetcher.fetch(uri, MAX_SIGNATURE_BYTES).await?)
+        }
+    };
+    let digest = sha256_hex(&bytes);
+    job.manifest_digest = Some(digest.clone());
+    bundle.write(bundle::MANIFEST_JSON, &bytes)?;
+    if let Some(sig) = &signature {
+        bundle.write(bundle::MANIFEST_SIG, sig)?;
+    }
+    progress
+        .emit(EventBody::Phase {
+            message: "manifest fetched".into(),
+            commit: None,
+            branch: None,
+            hash: Some(digest),
+        })
+        .await?;
+    Ok((bytes, signature))
+}
+
+fn read_in_source(root: Option<&Path>, rel: &str, field: &str, cap: usize) -> Result<Vec<u8>> {
+    let root =
+        root.ok_or_else(|| CoreError::Manifest(format!("{field} needs a prepared source")))?;
+    let path = confined_join(root, rel)?;
+    read_capped(&path, cap).map_err(|e| match e {
+        CoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            CoreError::Manifest(format!("{field} '{rel}' does not exist in the source"))
+        }
+        other => other,
+    })
+}
+
+/// Reads a regular file of at most `cap` bytes.
+pub fn read_capped(path: &Path, cap: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| CoreError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(CoreError::Manifest(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(cap as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CoreError::io(path, e))?;
+    if bytes.len() > cap {
+        return Err(CoreError::Manifest(format!(
+            "{} is larger than the limit of {cap} bytes",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Step 3: the signature over the exact manifest bytes, before anything runs. Fails closed.
+pub async fn verify_manifest(
+    services: &Services,
+    job: &mut Job,
+    manifest: &[u8],
+    signature: Option<&[u8]>,
+    progress: &Progress,
+) -> Result<()> {
+    let record = match signature {
+        Some(sig) => services.verifier.verify(manifest, sig).await?,
+        None if services.verifier.required() => {
+            return Err(CoreError::Verification(
+                "manifest verification is required but no signature was provided \
+                 (give manifest_signature, manifest_signature_path or manifest_signature_uri)"
+                    .into(),
+            ))
+        }
+        None => {
+            job.warnings.push(
+                "manifest is not signed and verification is not required: its origin is unproven"
+                    .into(),
+            );
+            json!({"method": "none", "verified": false})
+        }
+    };
+    let method = record
+        .get("method")
+        .and_then(|m| m.as_str())
+        .unwrap_or("unknown")
+        .to_string();
+    job.manifest_verification = Some(record);
+    progress
+        .emit(EventBody::phase(format!("manifest verification: {method}")))
+        .await?;
+    Ok(())
+}
+
+/// Step 4: the tools the profile names that this deployment can run.
+pub fn resolve_profile(
+    services: &Services,
+    job: &mut Job,
+    state: &mut RunState,
+    manifest_bytes: &[u8],
+    bundle: &BundleWriter,
+) -> Result<()> {
+    let manifest = Manifest::parse(manifest_bytes)?;
+    let scanners = &services.scanners;
+    let mut profile = manifest.resolve_profile(&job.profile, &|id| {
+        id != SAMPLE_TOOL && scanners.supports(id)
+    })?;
+    if profile.tools.is_empty() && scanners.supports(SAMPLE_TOOL) {
+        profile.tools.push(SelectedTool {
+            id: SAMPLE_TOOL.into(),
+            requested_as: SAMPLE_TOOL.into(),
+            config: None,
+        });
+        profile
+            .warnings
+            .push("no scanner for this profile is available here: sample output from canned inputs is used".into());
+    }
+    if profile.tools.is_empty() {
+        return Err(CoreError::Manifest(format!(
+            "profile '{}' selects no tool available here (available: {})",
+            job.profile,
+            scanners.ids().join(", ")
+        )));
+    }
+    let digest = job.manifest_digest.clone().unwrap_or_default();
+    let info = manifest_info(&manifest, &profile, &digest);
+    bundle.write_json(bundle::MANIFEST_INFO, &info)?;
+    job.manifest_metadata = Some(info);
+    job.warnings.extend(profile.warnings.iter().cloned());
+    state.profile = Some(profile);
+    Ok(())
+}
+
+enum ToolMessage {
+    Event(EventBody),
+    Done(ToolRecord),
+}
+
+/// Step 5: every selected tool, concurrently (bounded), each writing its SARIF and attachments to the bundle.
+pub async fn run_scanners(
+    services: &Services,
+    job: &mut Job,
+    state: &mut RunState,
+    workspace: &RunWorkspace,
+    bundle: &Arc<BundleWriter>,
+    progress: &Arc<Progress>,
+) -> Result<()> {
+    let profile = state
+        .profile
+        .clone()
+        .ok_or_else(|| CoreError::Manifest("no resolved profile".into()))?;
+    let source_root = state
+        .source
+        .as_ref()
+        .map(|s| s.root.clone())
+        .ok_or_else(|| CoreError::Source("no prepared source".into()))?;
+    progress
+        .emit(EventBody::phase(format!(
+            "running {} tool(s): {}",
+            profile.tools.len(),
+            profile
+                .tools
+                .iter()
+                .map(|t| t.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .await?;
+
+    // One ordered channel: a tool's log lines are sent before its completion, so events keep that order.
+    let (tx, mut rx) = mpsc::unbounded_channel::<ToolMessage>();
+    let permits = Arc::new(Semaphore::new(services.settings.max_parallel_tools.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for tool in &profile.tools {
+        let scanner = services
+            .scanners
+            .get(&tool.id)
+            .ok_or_else(|| CoreError::Scanner {
+                tool: tool.id.clone(),
+                reason: "no such scanner here".into(),
+            })?;
+        let scratch = workspace.scratch_dir().join(&tool.id);
+        std::fs::create_dir_all(&scratch).map_err(|e| CoreError::io(&scratch, e))?;
+        let request = ScanRequest {
+            source_root: source_root.clone(),
+            scratch_dir: scratch,
+            config: tool.config.clone(),
+            timeout: profile.tool_timeout,
+            log: log_forwarder(
+                &tool.id,
+                tx.clone(),
+                services.settings.max_log_lines_per_tool,
+            ),
+        };
+        let tx = tx.clone();
+        let permits = permits.clone();
+        let bundle = bundle.clone();
+        tasks.spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            let record = run_one(scanner, request, &bundle, &tx).await;
+            let _ = tx.send(ToolMessage::Done(record));
+        });
+    }
+    drop(tx);
+
+    let mut records = Vec::new();
+    while let Some(message) = rx.recv().await {
+        match message {
+            ToolMessage::Event(body) => {
+                progress.emit(body).await?;
+            }
+            ToolMessage::Done(record) => {
+                progress
+                    .emit(EventBody::ToolComplete {
+                        tool: record.id.clone(),
+                        exit_code: record.exit_code,
+                        status: record.status.as_str().into(),
+                        findings: record.findings(),
+                    })
+                    .await?;
+                records.push(record);
+            }
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            job.errors.push(format!("a scanner task crashed: {e}"));
+        }
+    }
+    records.sort_by(|a, b| a.id.cmp(&b.id));
+    state.tools = records;
+    Ok(())
+}
+
+fn log_forwarder(tool: &str, tx: mpsc::UnboundedSender<ToolMessage>, max_lines: usize) -> LogFn {
+    let tool = tool.to_string();
+    let sent = Arc::new(AtomicUsize::new(0));
+    Arc::new(move |stream: LogStream, line: &str| {
+        let n = sent.fetch_add(1, Ordering::Relaxed);
+        let line = if n < max_lines {
+            line.chars().take(2000).collect()
+        } else if n == max_lines {
+            format!("… further output of {tool} not streamed (limit {max_lines} lines)")
+        } else {
+            return;
+        };
+        let _ = tx.send(ToolMessage::Event(EventBody::Log {
+            tool: tool.clone(),
+            stream: stream.as_str().into(),
+            line,
+        }));
+    })
+}
+
+async fn run_one(
+    scanner: Arc<dyn Scanner>,
+    request: ScanRequest,
+    bundle: &BundleWriter,
+    tx: &mpsc::UnboundedSender<ToolMessage>,
+) -> ToolRecord {
+    let id = scanner.id().to_string();
+    let _ = tx.send(ToolMessage::Event(EventBody::ToolStart {
+        tool: id.clone(),
+        command: scanner.command(&request),
+    }));
+    let started = Instant::now();
+    let mut output = scanner.scan(request).await;
+    let mut record = ToolRecord {
+        id: id.clone(),
+        version: scanner.version(),
+        status: output.status,
+        exit_code: output.exit_code,
+        counts: SeverityCounts::default(),
+        sample: scanner.is_sample(),
+        error: output.error.clone(),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    if output.findings.len() > MAX_FINDINGS_PER_TOOL {
+        output.findings.truncate(MAX_FINDINGS_PER_TOOL);
+        output
+            .warnings
+            .push(format!("{id}: findings cut at {MAX_FINDINGS_PER_TOOL}"));
+    }
+    record.counts = output.findings.iter().collect();
+    if let Err(e) = write_tool_outputs(&record, &output, bundle) {
+        record.status = ToolStatus::Failed;
+        record.error = Some(format!(
+            "its output could not be written to the bundle: {e}"
+        ));
+    }
+    for warning in &output.warnings {
+        let _ = tx.send(ToolMessage::Event(EventBody::Log {
+            tool: id.clone(),
+            stream: "warning".into(),
+            line: warning.clone(),
+        }));
+    }
+    record
+}
+
+fn write_tool_outputs(
+    record: &ToolRecord,
+    output: &ToolOutput,
+    bundle: &BundleWriter,
+) -> Result<()> {
+    let info = RunInfo {
+        tool: &record.id,
+        version: &record.version,
+        exit_code: record.exit_code,
+        successful: record.status == ToolStatus::Completed,
+        sample: record.sample,
+    };
+    bundle.write_json(
+        &bundle::sarif_path(&record.id),
+        &sarif_log(&info, &output.findings),
+    )?;
+    for attachment in &output.attachments {
+        if !attachment.bundle_path.starts_with("reports/") {
+            return Err(CoreError::Bundle(format!(
+                "{} may only add files under reports/, not '{}'",
+                record.id, attachment.bundle_path
+            )));
+        }
+        bundle.write(&attachment.bundle_path, &attachment.bytes)?;
+    }
+    Ok(())
+}
+
+/// The final status and the reasons for it.
+fn verdict(job: &Job, state: &RunState) -> (JobStatus, Vec<String>) {
+    let mut errors = Vec::new();
+    for tool in &state.tools {
+        if tool.status != ToolStatus::Completed {
+            errors.push(format!(
+                "tool '{}' {}: {}",
+                tool.id,
+                tool.status.as_str(),
+                tool.error.as_deref().unwrap_or("no reason given")
+            ));
+        }
+    }
+    let violations = state
+        .profile
+        .as_ref()
+        .map(|p| threshold_violations(&total_counts(&state.tools), &p.thresholds))
+        .unwrap_or_default();
+    if !violations.is_empty() {
+        errors.push(violations.join("; "));
+    }
+    let status = if job.errors.is_empty() && errors.is_empty() {
+        JobStatus::Succeeded
+    } else {
+        JobStatus::Failed
+    };
+    (status, errors)
+}
+
+/// Steps 6 and 7: decide, write the bundle (index last), store it, save the final record, then commit the
+/// terminal event. A failure here still ends the job, as FAILED without a bundle.
+async fn finish(
+    services: &Services,
+    job: &mut Job,
+    state: &RunState,
+    workspace: &RunWorkspace,
+    progress: &Arc<Progress>,
+    step_error: Option<CoreError>,
+) -> Result<()> {
+    if let Some(e) = step_error {
+        let message = e.to_string();
+        job.errors.push(message.clone());
+        progress.emit(EventBody::Error { message }).await?;
+    }
+    let (status, errors) = verdict(job, state);
+    job.errors.extend(errors);
+    job.findings_summary = Some(json!({
+        "totals": total_counts(&state.tools),
+        "tools": state.tools.iter().map(|t| (t.id.clone(), t.counts)).collect::<BTreeMap<_, _>>(),
+    }));
+    let location = services.artifacts.location(&job.test_id);
+    job.bundle_location = Some(location.clone());
+    job.transition(status, time::now())?;
+
+    let terminal = progress
+        .prepare_terminal(EventBody::ScanComplete {
+            status,
+            manifest_digest: job.manifest_digest.clone(),
+            bundle: Some(location),
+        })
+        .await;
+    match write_bundle(services, job, state, workspace, &terminal).await {
+        Ok(stored_at) => {
+            job.bundle_location = Some(stored_at);
+            services.jobs.save(job).await?;
+            progress.commit(&terminal).await
+        }
+        Err(e) => {
+            // The record already says terminal; it must also say why there is no bundle.
+            job.status = JobStatus::Failed;
+            job.bundle_location = None;
+            job.errors.push(format!("bundle could not be built: {e}"));
+            services.jobs.save(job).await?;
+            progress
+                .commit(&Event {
+                    body: EventBody::ScanComplete {
+                        status: JobStatus::Failed,
+                        manifest_digest: job.manifest_digest.clone(),
+                        bundle: None,
+                    },
+                    ..terminal
+                })
+                .await
+        }
+    }
+}
+
+async fn finish_without_bundle(
+    services: &Services,
+    job: &mut Job,
+    progress: &Progress,
+    cause: CoreError,
+) -> Result<()> {
+    job.fail(
+        format!("workspace could not be created: {cause}"),
+        time::now(),
+    )?;
+    services.jobs.save(job).await?;
+    let terminal = progress
+        .prepare_terminal(EventBody::ScanComplete {
+            status: job.status,
+            manifest_digest: job.manifest_digest.clone(),
+            bundle: None,
+        })
+        .await;
+    progress.commit(&terminal).await
+}
+
+async fn write_bundle(
+    services: &Services,
+    job: &mut Job,
+    state: &RunState,
+    workspace: &RunWorkspace,
+    terminal: &Event,
+) -> Result<String> {
+    let bundle = BundleWriter::new(workspace.bundle_dir())?;
+    let violations = state
+        .profile
+        .as_ref()
+        .map(|p| threshold_violations(&total_counts(&state.tools), &p.thresholds))
+        .unwrap_or_default();
+
+    let merged: Vec<serde_json::Value> = state
+        .tools
+        .iter()
+        .filter_map(|t| {
+            let bytes = std::fs::read(bundle.path_of(&bundle::sarif_path(&t.id)).ok()?).ok()?;
+            let log: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+            log.get("runs")?.get(0).cloned()
+        })
+        .collect();
+    if !merged.is_empty() {
+        bundle.write_json(bundle::MERGED_SARIF, &merged_log(merged))?;
+    }
+
+    let mut history = services.events.history(&job.test_id, 0).await?;
+    history.push(terminal.clone());
+    let mut stream = String::new();
+    let mut runner_log = String::new();
+    for event in &history {
+        stream.push_str(&event.to_json_line());
+        stream.push('\n');
+        runner_log.push_str(&runner_log_line(event));
+        runner_log.push('\n');
+    }
+    bundle.write(bundle::STREAM, stream.as_bytes())?;
+    bundle.write(bundle::RUNNER_LOG, runner_log.as_bytes())?;
+
+    // The record in scan.json names every file the bundle will hold, the index included.
+    job.artifacts = artifact_map(&bundle, state)?;
+    bundle.write_json(
+        bundle::SUMMARY,
+        &summary_json(job, &state.tools, &violations),
+    )?;
+    bundle.write(
+        bundle::REPORT_MD,
+        report_markdown(job, &state.tools, &violations).as_bytes(),
+    )?;
+    bundle.write_json(
+        bundle::SCAN_JSON,
+        &json!({
+            "job": job,
+            "provenance": {
+                "source": state.source,
+                "tools": state.tools.iter().map(|t| json!({"id": t.id, "version": t.version, "status": t.status}))
+                    .collect::<Vec<_>>(),
+                "manifest_digest": job.manifest_digest,
+                "manifest_verification": job.manifest_verification,
+            },
+        }),
+    )?;
+    let index = bundle.write_index()?;
+    services
+        .artifacts
+        .store_bundle(&job.test_id, bundle.root(), &index)
+        .await
+}
+
+/// Names each bundle file: fixed keys for the contract files, `sarif:<tool>` for reports.
+fn artifact_map(bundle: &BundleWriter, state: &RunState) -> Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    let fixed = [
+        ("scan", bundle::SCAN_JSON),
+        ("manifest", bundle::MANIFEST_JSON),
+        ("manifest_signature", bundle::MANIFEST_SIG),
+        ("manifest_info", bundle::MANIFEST_INFO),
+        ("summary", bundle::SUMMARY),
+        ("report", bundle::REPORT_MD),
+        ("stream", bundle::STREAM),
+        ("runner_log", bundle::RUNNER_LOG),
+        ("sarif_merged", bundle::MERGED_SARIF),
+        ("sbom_cyclonedx", bundle::SBOM_CYCLONEDX),
+        ("sbom_spdx", bundle::SBOM_SPDX),
+    ];
+    let always = [
+        bundle::SCAN_JSON,
+        bundle::SUMMARY,
+        bundle::REPORT_MD,
+        bundle::STREAM,
+        bundle::RUNNER_LOG,
+    ];
+    for (key, path) in fixed {
+        if always.contains(&path) || bundle.path_of(path)?.exists() {
+            map.insert(key.to_string(), path.to_string());
+        }
+    }
+    for tool in &state.tools {
+        map.insert(format!("sarif:{}", tool.id), bundle::sarif_path(&tool.id));
+    }
+    map.insert("index".into(), bundle::INDEX.into());
+    Ok(map)
+}
+
+fn runner_log_line(event: &Event) -> String {
+    let ts = time::format(&event.timestamp);
+    let text = match &event.body {
+        EventBody::Phase {
+            message,
+            commit,
+            hash,
+            ..
+        } => {
+            let mut s = message.clone();
+            if let Some(c) = commit {
+                s.push_str(&format!(" commit={c}"));
+            }
+            if let Some(h) = hash {
+                s.push_str(&format!(" sha256={h}"));
+            }
+            s
+        }
+        EventBody::ToolStart { tool, command } => format!("{tool}: start: {command}"),
+        EventBody::Log { tool, stream, line } => format!("{tool} [{stream}] {line}"),
+        EventBody::ToolComplete {
+            tool,
+            exit_code,
+            status,
+            findings,
+        } => format!("{tool}: {status} (exit {exit_code:?}), {findings} finding(s)"),
+        EventBody::Error { message } => format!("error: {message}"),
+        EventBody::ScanComplete { status, .. } => format!("scan complete: {status}"),
+        EventBody::UploadPermitted {
+            upload_permission_id,
+        } => format!("upload permitted: {upload_permission_id}"),
+        EventBody::UploadDenied {
+            upload_status,
+            reason,
+        } => format!("upload {upload_status}: {reason}"),
+        EventBody::Published { golden } => format!("published {} object(s)", golden.len()),
+    };
+    format!("{ts} #{} {text}", event.seq)
+}

@@ -1,0 +1,217 @@
+//! Ports: the traits the pipeline needs from the world. Adapters implement them — embedded ones for one
+//! machine, AWS ones for the Lambdas — and the pipeline is written once against them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::BundleIndex;
+use crate::error::Result;
+use crate::event::Event;
+use crate::finding::Finding;
+use crate::job::{Job, JobStatus};
+use crate::request::SourceSpec;
+use crate::time::Timestamp;
+use crate::workspace::RunWorkspace;
+
+/// Filters for listing jobs; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobQuery {
+    pub workspace_id: Option<String>,
+    pub component_id: Option<String>,
+    pub assessment_id: Option<String>,
+    pub status: Option<JobStatus>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    pub limit: usize,
+    /// Opaque token from a previous page.
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    pub next_page_token: Option<String>,
+}
+
+/// Where job records live.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Stores a new job; refuses (`JobExists`) if the id is taken.
+    async fn create(&self, job: &Job) -> Result<()>;
+    async fn get(&self, test_id: &str) -> Result<Option<Job>>;
+    /// Replaces the record of an existing job (`JobNotFound` otherwise).
+    async fn save(&self, job: &Job) -> Result<()>;
+    /// Newest first.
+    async fn list(&self, query: &JobQuery) -> Result<JobPage>;
+}
+
+/// The persisted, ordered event history of every job.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Persists an event under its `seq`; refuses (`EventSeqTaken`) a seq already used for that job.
+    async fn append(&self, event: &Event) -> Result<()>;
+    /// Events with `seq > after_seq`, in order.
+    async fn history(&self, test_id: &str, after_seq: u64) -> Result<Vec<Event>>;
+    /// The highest seq stored for the job (0 when none).
+    async fn last_seq(&self, test_id: &str) -> Result<u64>;
+}
+
+/// Live delivery of events to watchers (a console, WebSocket clients). Delivery problems never fail a job.
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    async fn deliver(&self, event: &Event);
+}
+
+/// Where finished bundles are kept.
+#[async_trait]
+pub trait ArtifactStore: Send + Sync {
+    /// The location a job's bundle will have once stored (known before it is stored, so records can name it).
+    fn location(&self, test_id: &str) -> String;
+    /// Keeps the finished bundle of a run and returns its location.
+    async fn store_bundle(
+        &self,
+        test_id: &str,
+        bundle_dir: &Path,
+        index: &BundleIndex,
+    ) -> Result<String>;
+}
+
+/// The code to scan, made available inside the run's workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreparedSource {
+    /// The tree to scan.
+    pub root: PathBuf,
+    /// Resolved commit SHA (git).
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    /// SHA-256 over the tree's paths and contents (directory and archive sources).
+    pub content_digest: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+#[async_trait]
+pub trait SourcePreparer: Send + Sync {
+    async fn prepare(&self, spec: &SourceSpec, workspace: &RunWorkspace) -> Result<PreparedSource>;
+}
+
+/// Fetches manifest and signature bytes named by URI (`file://`, `https://`, `s3://`, `oci://`).
+#[async_trait]
+pub trait ManifestFetcher: Send + Sync {
+    async fn fetch(&self, uri: &str, max_bytes: usize) -> Result<Vec<u8>>;
+}
+
+/// Checks a manifest signature. Returns the audit record of how it was verified.
+#[async_trait]
+pub trait ManifestVerifier: Send + Sync {
+    /// Whether every manifest must carry a valid signature before anything runs.
+    fn required(&self) -> bool;
+    async fn verify(&self, manifest: &[u8], signature: &[u8]) -> Result<serde_json::Value>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+impl LogStream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        }
+    }
+}
+
+/// Receives a tool's output lines as they come.
+pub type LogFn = Arc<dyn Fn(LogStream, &str) + Send + Sync>;
+
+/// What a scanner is asked to do.
+#[derive(Clone)]
+pub struct ScanRequest {
+    pub source_root: PathBuf,
+    /// Private scratch space for this tool.
+    pub scratch_dir: PathBuf,
+    pub config: Option<serde_json::Value>,
+    pub timeout: Duration,
+    pub log: LogFn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolStatus {
+    Completed,
+    TimedOut,
+    Failed,
+}
+
+impl ToolStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::TimedOut => "timed_out",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A file a scanner contributes to the bundle besides its SARIF (an SBOM, for instance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub bundle_path: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What a scanner produced. A tool that failed or timed out carries the reason in `error`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    pub status: ToolStatus,
+    pub exit_code: Option<i32>,
+    pub findings: Vec<Finding>,
+    pub attachments: Vec<Attachment>,
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl ToolOutput {
+    pub fn completed(findings: Vec<Finding>) -> Self {
+        Self {
+            status: ToolStatus::Completed,
+            exit_code: Some(0),
+            findings,
+            attachments: Vec::new(),
+            warnings: Vec::new(),
+            error: None,
+        }
+    }
+
+    pub fn failed(status: ToolStatus, exit_code: Option<i32>, error: impl Into<String>) -> Self {
+        Self {
+            status,
+            exit_code,
+            findings: Vec::new(),
+            attachments: Vec::new(),
+            warnings: Vec::new(),
+            error: Some(error.into()),
+        }
+    }
+}
+
+#[async_trait]
+pub trait Scanner: Send + Sync {
+    /// Canonical tool id (`secrets`, `sbom`, `semgrep`…).
+    fn id(&self) -> &str;
+    fn version(&self) -> String;
+    /// Canned output rather than a real scan.
+    fn is_sample(&self) -> bool {
+        false
+    }
+    /// The command line (or built-in name) shown in `tool_start`.
+    fn command(&self, request: &ScanRequest) -> String;
+    async fn scan(&self, request: ScanRequest) -> ToolOutput;
+}

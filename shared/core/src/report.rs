@@ -1,0 +1,120 @@
+//! What a person reads: `summary.json` (counts per tool and severity, the threshold verdict) and `report.md`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::finding::{Severity, SeverityCounts};
+use crate::job::Job;
+use crate::ports::ToolStatus;
+
+/// One tool's part of a run, kept small so it can travel between steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolRecord {
+    pub id: String,
+    pub version: String,
+    pub status: ToolStatus,
+    pub exit_code: Option<i32>,
+    pub counts: SeverityCounts,
+    pub sample: bool,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+impl ToolRecord {
+    pub fn findings(&self) -> u64 {
+        self.counts.total()
+    }
+}
+
+pub fn total_counts(tools: &[ToolRecord]) -> SeverityCounts {
+    let mut total = SeverityCounts::default();
+    for tool in tools {
+        total.critical += tool.counts.critical;
+        total.high += tool.counts.high;
+        total.medium += tool.counts.medium;
+        total.low += tool.counts.low;
+    }
+    total
+}
+
+pub fn summary_json(job: &Job, tools: &[ToolRecord], violations: &[String]) -> serde_json::Value {
+    json!({
+        "test_id": job.test_id,
+        "status": job.status,
+        "profile": job.profile,
+        "manifest_digest": job.manifest_digest,
+        "commit": job.commit,
+        "totals": total_counts(tools),
+        "tools": tools,
+        "threshold_violations": violations,
+        "passed": violations.is_empty() && job.errors.is_empty(),
+        "sample_output": tools.iter().any(|t| t.sample),
+        "warnings": job.warnings,
+        "errors": job.errors,
+    })
+}
+
+pub fn report_markdown(job: &Job, tools: &[ToolRecord], violations: &[String]) -> String {
+    let mut md = String::new();
+    md.push_str(&format!("# Certus-Assurance scan {}\n\n", job.test_id));
+    md.push_str(&format!("**Status:** {}  \n", job.status));
+    let source = job
+        .git_url
+        .as_deref()
+        .or(job.directory_path.as_deref())
+        .or(job.archive_path.as_deref())
+        .unwrap_or("-");
+    md.push_str(&format!("**Source:** {} ({})  \n", source, job.source_type));
+    if let Some(commit) = &job.commit {
+        md.push_str(&format!("**Commit:** `{commit}`  \n"));
+    }
+    if let Some(digest) = &job.source_digest {
+        md.push_str(&format!("**Tree digest:** `{digest}`  \n"));
+    }
+    md.push_str(&format!("**Profile:** {}  \n", job.profile));
+    if let Some(d) = &job.manifest_digest {
+        md.push_str(&format!("**Manifest digest:** `{d}`  \n"));
+    }
+    let verified = job
+        .manifest_verification
+        .as_ref()
+        .and_then(|v| v.get("method"))
+        .and_then(|m| m.as_str())
+        .unwrap_or("not verified");
+    md.push_str(&format!("**Manifest signature:** {verified}\n\n"));
+
+    md.push_str("## Findings\n\n| tool | status | critical | high | medium | low |\n|---|---|---:|---:|---:|---:|\n");
+    for t in tools {
+        let status = if t.sample {
+            format!("{} (sample output)", t.status.as_str())
+        } else {
+            t.status.as_str().to_string()
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            t.id, status, t.counts.critical, t.counts.high, t.counts.medium, t.counts.low
+        ));
+    }
+    let total = total_counts(tools);
+    md.push_str(&format!(
+        "| **total** | | {} | {} | {} | {} |\n\n",
+        total.get(Severity::Critical),
+        total.get(Severity::High),
+        total.get(Severity::Medium),
+        total.get(Severity::Low)
+    ));
+    md.push_str("## Verdict\n\n");
+    if violations.is_empty() && job.errors.is_empty() {
+        md.push_str("Passed: no threshold exceeded and every tool completed.\n");
+    }
+    for line in job.errors.iter() {
+        md.push_str(&format!("- {line}\n"));
+    }
+    if !job.warnings.is_empty() {
+        md.push_str("\n## Warnings\n\n");
+        for w in &job.warnings {
+            md.push_str(&format!("- {w}\n"));
+        }
+    }
+    md
+}

@@ -1,0 +1,700 @@
+//! The submit request (spec §2) and its validation: every problem is reported with the field it concerns,
+//! and nothing runs until the whole request is valid.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, FieldError, Result};
+
+/// The body of `POST /v1/security-scans`, as received (everything optional so validation can name what is missing).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    pub workspace_id: Option<String>,
+    pub component_id: Option<String>,
+    pub assessment_id: Option<String>,
+    pub source_type: Option<String>,
+    pub git_url: Option<String>,
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+    pub directory_path: Option<String>,
+    pub archive_path: Option<String>,
+    pub requested_by: Option<String>,
+    pub profile: Option<String>,
+    /// Inline manifest (a JSON object); its digest is taken over its RFC 8785 canonical form.
+    pub manifest: Option<serde_json::Value>,
+    /// Manifest path relative to the source root.
+    pub manifest_path: Option<String>,
+    /// Remote manifest: `s3://`, `oci://`, `https://` or `file://`.
+    pub manifest_uri: Option<String>,
+    /// Signature location for `manifest_uri` (same schemes); may also be used with the other sources.
+    pub manifest_signature_uri: Option<String>,
+    /// Signature given inline: the text of a cosign `.sig` file (base64) or of a Sigstore bundle (JSON).
+    pub manifest_signature: Option<String>,
+    /// Signature file relative to the source root (for `manifest_path` manifests kept beside the code).
+    pub manifest_signature_path: Option<String>,
+}
+
+/// Where the code to scan comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source_type", rename_all = "snake_case")]
+pub enum SourceSpec {
+    Git {
+        git_url: String,
+        branch: Option<String>,
+        commit: Option<String>,
+    },
+    Directory {
+        directory_path: String,
+    },
+    Archive {
+        archive_path: String,
+    },
+}
+
+impl SourceSpec {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Git { .. } => "git",
+            Self::Directory { .. } => "directory",
+            Self::Archive { .. } => "archive",
+        }
+    }
+}
+
+/// Where the manifest comes from: exactly one of these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum ManifestSource {
+    Inline(serde_json::Value),
+    RepoPath(String),
+    Uri(String),
+}
+
+/// Where the manifest's signature comes from, if anywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum SignatureSource {
+    Inline(String),
+    RepoPath(String),
+    Uri(String),
+}
+
+/// The three ids that place a scan in the owner's world.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanIds {
+    pub workspace_id: String,
+    pub component_id: String,
+    pub assessment_id: String,
+}
+
+/// A request that passed validation: only valid states are representable from here on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidatedSubmission {
+    pub ids: ScanIds,
+    pub source: SourceSpec,
+    pub manifest: ManifestSource,
+    pub signature: Option<SignatureSource>,
+    pub profile: String,
+    pub requested_by: Option<String>,
+}
+
+pub const DEFAULT_PROFILE: &str = "light";
+const MAX_ID_LEN: usize = 128;
+const MAX_TEXT_LEN: usize = 2048;
+const MAX_INLINE_SIGNATURE_LEN: usize = 256 * 1024;
+const URI_SCHEMES: [&str; 4] = ["s3://", "oci://", "https://", "file://"];
+
+impl SubmitRequest {
+    /// Validates the whole request, collecting every problem rather than stopping at the first.
+    pub fn validate(self) -> Result<ValidatedSubmission> {
+        let mut errors = Vec::new();
+        let workspace_id = required_id(&mut errors, "workspace_id", self.workspace_id);
+        let component_id = required_id(&mut errors, "component_id", self.component_id);
+        let assessment_id = required_id(&mut errors, "assessment_id", self.assessment_id);
+
+        let source = validate_source(
+            &mut errors,
+            self.source_type.as_deref(),
+            self.git_url,
+            self.branch,
+            self.commit,
+            self.directory_path,
+            self.archive_path,
+        );
+        let manifest = validate_manifest_source(
+            &mut errors,
+            self.manifest,
+            self.manifest_path,
+            self.manifest_uri.clone(),
+        );
+        let signature = validate_signature_source(
+            &mut errors,
+            self.manifest_uri.is_some(),
+            self.manifest_signature,
+            self.manifest_signature_path,
+            self.manifest_signature_uri,
+        );
+
+        let profile = match self.profile {
+            None => DEFAULT_PROFILE.to_string(),
+            Some(p) => {
+                if is_safe_name(&p) {
+                    p
+                } else {
+                    errors.push(FieldError::new(
+                        "profile",
+                        "must be 1-64 characters of letters, digits, '.', '_' or '-'",
+                    ));
+                    String::new()
+                }
+            }
+        };
+        let requested_by = self.requested_by.filter(|r| !r.trim().is_empty());
+        if requested_by
+            .as_ref()
+            .is_some_and(|r| r.len() > MAX_TEXT_LEN || r.chars().any(char::is_control))
+        {
+            errors.push(FieldError::new(
+                "requested_by",
+                "must be at most 2048 characters without control characters",
+            ));
+        }
+
+        match (workspace_id, component_id, assessment_id, source, manifest) {
+            (
+                Some(workspace_id),
+                Some(component_id),
+                Some(assessment_id),
+                Some(source),
+                Some(manifest),
+            ) if errors.is_empty() => Ok(ValidatedSubmission {
+                ids: ScanIds {
+                    workspace_id,
+                    component_id,
+                    assessment_id,
+                },
+                source,
+                manifest,
+                signature,
+                profile,
+                requested_by,
+            }),
+            _ => Err(CoreError::Validation(errors)),
+        }
+    }
+}
+
+fn required_id(errors: &mut Vec<FieldError>, field: &str, value: Option<String>) -> Option<String> {
+    match value {
+        None => {
+            errors.push(FieldError::new(field, format!("{field} is required")));
+            None
+        }
+        Some(v) if v.trim().is_empty() => {
+            errors.push(FieldError::new(field, format!("{field} must not be empty")));
+            None
+        }
+        Some(v)
+            if v.len() > MAX_ID_LEN
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
+                || v.starts_with(['.', '-']) =>
+        {
+            errors.push(FieldError::new(
+                field,
+                "must be at most 128 characters of letters, digits, '.', '_', '-' or ':', not starting with '.' or '-'",
+            ));
+            None
+        }
+        Some(v) => Some(v),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn validate_source(
+    errors: &mut Vec<FieldError>,
+    source_type: Option<&str>,
+    git_url: Option<String>,
+    branch: Option<String>,
+    commit: Option<String>,
+    directory_path: Option<String>,
+    archive_path: Option<String>,
+) -> Option<SourceSpec> {
+    let source_type = source_type.unwrap_or("git");
+    match source_type {
+        "git" => {
+            let url = require_for(errors, "git_url", git_url, source_type)?;
+            if url.starts_with('-') || url.chars().any(char::is_control) || url.len() > MAX_TEXT_LEN
+            {
+                errors.push(FieldError::new(
+                    "git_url",
+                    "must be a repository URL or path, not starting with '-' and without control characters",
+                ));
+                return None;
+            }
+            if url.starts_with("ext::") || url.contains("::") {
+                errors.push(FieldError::new(
+                    "git_url",
+                    "remote helper transports ('<helper>::') are not allowed",
+                ));
+                return None;
+            }
+            let branch = branch.filter(|b| !b.is_empty());
+            if let Some(b) = &branch {
+                if !is_valid_ref(b) {
+                    errors.push(FieldError::new(
+                        "branch",
+                        "must be a valid git branch name (no leading '-', no '..', spaces or control characters)",
+                    ));
+                }
+            }
+            let commit = commit.filter(|c| !c.is_empty());
+            if let Some(c) = &commit {
+                if !(c.len() >= 7 && c.len() <= 64 && c.bytes().all(|b| b.is_ascii_hexdigit())) {
+                    errors.push(FieldError::new(
+                        "commit",
+                        "must be a hexadecimal commit id of 7 to 64 digits",
+                    ));
+                }
+            }
+            Some(SourceSpec::Git {
+                git_url: url,
+                branch,
+                commit: commit.map(|c| c.to_ascii_lowercase()),
+            })
+        }
+        "directory" => require_for(errors, "directory_path", directory_path, source_type)
+            .and_then(|p| local_path(errors, "directory_path", p))
+            .map(|directory_path| SourceSpec::Directory { directory_path }),
+        "archive" => require_for(errors, "archive_path", archive_path, source_type)
+            .and_then(|p| local_path(errors, "archive_path", p))
+            .map(|archive_path| SourceSpec::Archive { archive_path }),
+        other => {
+            errors.push(FieldError::new(
+                "source_type",
+                format!(
+                    "unknown source_type '{}': expected one of git, directory, archive",
+                    other.chars().take(40).collect::<String>()
+                ),
+            ));
+            None
+        }
+    }
+}
+
+fn require_for(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    value: Option<String>,
+    source_type: &str,
+) -> Option<String> {
+    match value.filter(|v| !v.trim().is_empty()) {
+        Some(v) => Some(v),
+        None => {
+            errors.push(FieldError::new(
+                field,
+                format!("{field} is required when source_type='{source_type}'"),
+            ));
+            None
+        }
+    }
+}
+
+fn local_path(errors: &mut Vec<FieldError>, field: &str, path: String) -> Option<String> {
+    if path.len() > MAX_TEXT_LEN || path.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            field,
+            "must be a path without control characters",
+        ));
+        None
+    } else {
+        Some(path)
+    }
+}
+
+fn validate_manifest_source(
+    errors: &mut Vec<FieldError>,
+    inline: Option<serde_json::Value>,
+    path: Option<String>,
+    uri: Option<String>,
+) -> Option<ManifestSource> {
+    let given: Vec<&str> = [
+        inline.as_ref().map(|_| "manifest"),
+        path.as_ref().map(|_| "manifest_path"),
+        uri.as_ref().map(|_| "manifest_uri"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match given.len() {
+        0 => {
+            errors.push(FieldError::new(
+                "manifest",
+                "a manifest source is required: give exactly one of manifest, manifest_path, manifest_uri",
+            ));
+            return None;
+        }
+        1 => {}
+        _ => {
+            errors.push(FieldError::new(
+                "manifest",
+                format!(
+                    "give exactly one manifest source, not several: {}",
+                    given.join(", ")
+                ),
+            ));
+            return None;
+        }
+    }
+    if let Some(value) = inline {
+        if !value.is_object() {
+            errors.push(FieldError::new(
+                "manifest",
+                "inline manifest must be a JSON object",
+            ));
+            return None;
+        }
+        return Some(ManifestSource::Inline(value));
+    }
+    if let Some(p) = path {
+        return match relative_inside(&p) {
+            Ok(()) => Some(ManifestSource::RepoPath(p)),
+            Err(reason) => {
+                errors.push(FieldError::new("manifest_path", reason));
+                None
+            }
+        };
+    }
+    let uri = uri?;
+    match check_uri(&uri) {
+        Ok(()) => Some(ManifestSource::Uri(uri)),
+        Err(reason) => {
+            errors.push(FieldError::new("manifest_uri", reason));
+            None
+        }
+    }
+}
+
+fn validate_signature_source(
+    errors: &mut Vec<FieldError>,
+    manifest_is_uri: bool,
+    inline: Option<String>,
+    path: Option<String>,
+    uri: Option<String>,
+) -> Option<SignatureSource> {
+    if manifest_is_uri && uri.is_none() {
+        errors.push(FieldError::new(
+            "manifest_signature_uri",
+            "manifest_signature_uri is required when manifest_uri is given",
+        ));
+        return None;
+    }
+    let given = [inline.is_some(), path.is_some(), uri.is_some()]
+        .iter()
+        .filter(|g| **g)
+        .count();
+    if given > 1 {
+        errors.push(FieldError::new(
+            "manifest_signature",
+            "give at most one of manifest_signature, manifest_signature_path, manifest_signature_uri",
+        ));
+        return None;
+    }
+    if let Some(sig) = inline {
+        if sig.len() > MAX_INLINE_SIGNATURE_LEN {
+            errors.push(FieldError::new(
+                "manifest_signature",
+                "must be at most 256 KiB",
+            ));
+            return None;
+        }
+        return Some(SignatureSource::Inline(sig));
+    }
+    if let Some(p) = path {
+        return match relative_inside(&p) {
+            Ok(()) => Some(SignatureSource::RepoPath(p)),
+            Err(reason) => {
+                errors.push(FieldError::new("manifest_signature_path", reason));
+                None
+            }
+        };
+    }
+    let uri = uri?;
+    match check_uri(&uri) {
+        Ok(()) => Some(SignatureSource::Uri(uri)),
+        Err(reason) => {
+            errors.push(FieldError::new("manifest_signature_uri", reason));
+            None
+        }
+    }
+}
+
+fn check_uri(uri: &str) -> std::result::Result<(), String> {
+    if uri.len() > MAX_TEXT_LEN || uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(
+            "must be a URI of at most 2048 characters without spaces or control characters".into(),
+        );
+    }
+    if !URI_SCHEMES.iter().any(|s| uri.starts_with(s)) {
+        return Err("must start with s3://, oci://, https:// or file://".into());
+    }
+    Ok(())
+}
+
+/// A path given by a client that must stay inside the source root: relative, no `..`, no empty parts.
+pub fn relative_inside(path: &str) -> std::result::Result<(), String> {
+    if path.is_empty() || path.len() > MAX_TEXT_LEN {
+        return Err("must be a non-empty relative path".into());
+    }
+    if path.starts_with(['/', '\\']) || path.as_bytes().get(1) == Some(&b':') {
+        return Err("must be relative to the source root, not absolute".into());
+    }
+    if path.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    if path.split(['/', '\\']).any(|part| part == "..") {
+        return Err("must not contain '..'".into());
+    }
+    Ok(())
+}
+
+/// Profile names, tool ids and similar short names: 1-64 of `[A-Za-z0-9._-]`, not starting with `-`.
+pub fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+fn is_valid_ref(name: &str) -> bool {
+    name.len() <= 255
+        && !name.starts_with(['-', '/', '.'])
+        && !name.ends_with(['/', '.'])
+        && !name.ends_with(".lock")
+        && !name.contains("..")
+        && !name.contains("@{")
+        && !name.contains("//")
+        && name
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && !"~^:?*[\\".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> serde_json::Value {
+        json!({
+            "workspace_id": "ws1", "component_id": "comp", "assessment_id": "a-1",
+            "git_url": "https://example.invalid/repo.git",
+            "manifest": {"profiles": [{"name": "light"}]}
+        })
+    }
+
+    fn with(patch: serde_json::Value) -> Result<ValidatedSubmission> {
+        let mut body = base();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                body.as_object_mut().unwrap().remove(k);
+            } else {
+                body[k] = v.clone();
+            }
+        }
+        serde_json::from_value::<SubmitRequest>(body)
+            .unwrap()
+            .validate()
+    }
+
+    fn messages(result: Result<ValidatedSubmission>) -> Vec<(String, String)> {
+        match result {
+            Err(CoreError::Validation(errs)) => {
+                errs.into_iter().map(|e| (e.field, e.message)).collect()
+            }
+            other => panic!("expected validation errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_minimal_git_request_is_valid_with_defaults() {
+        let v = with(json!({})).unwrap();
+        assert_eq!(v.profile, "light");
+        assert!(matches!(v.source, SourceSpec::Git { .. }));
+        assert!(matches!(v.manifest, ManifestSource::Inline(_)));
+        assert_eq!(v.signature, None);
+    }
+
+    #[test]
+    fn unknown_source_type_is_named() {
+        let m = messages(with(json!({"source_type": "svn"})));
+        assert_eq!(m[0].0, "source_type");
+        assert!(m[0].1.contains("unknown source_type 'svn'"), "{m:?}");
+    }
+
+    #[test]
+    fn each_source_type_requires_its_location() {
+        let m = messages(with(json!({"git_url": null})));
+        assert_eq!(
+            m,
+            vec![(
+                "git_url".into(),
+                "git_url is required when source_type='git'".into()
+            )]
+        );
+        let m = messages(with(json!({"source_type": "directory"})));
+        assert_eq!(
+            m,
+            vec![(
+                "directory_path".into(),
+                "directory_path is required when source_type='directory'".into()
+            )]
+        );
+        let m = messages(with(json!({"source_type": "archive"})));
+        assert_eq!(
+            m,
+            vec![(
+                "archive_path".into(),
+                "archive_path is required when source_type='archive'".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn directory_and_archive_requests_are_valid() {
+        let v = with(json!({"source_type": "directory", "directory_path": "/srv/code"})).unwrap();
+        assert_eq!(
+            v.source,
+            SourceSpec::Directory {
+                directory_path: "/srv/code".into()
+            }
+        );
+        let v = with(json!({"source_type": "archive", "archive_path": "up/a.tgz"})).unwrap();
+        assert_eq!(
+            v.source,
+            SourceSpec::Archive {
+                archive_path: "up/a.tgz".into()
+            }
+        );
+    }
+
+    #[test]
+    fn no_manifest_source_is_refused() {
+        let m = messages(with(json!({"manifest": null})));
+        assert_eq!(m[0].0, "manifest");
+        assert!(m[0]
+            .1
+            .contains("exactly one of manifest, manifest_path, manifest_uri"));
+    }
+
+    #[test]
+    fn several_manifest_sources_are_refused_and_listed() {
+        let m = messages(with(
+            json!({"manifest_path": "m.json", "manifest_uri": "https://x/m.json",
+                                     "manifest_signature_uri": "https://x/m.sig"}),
+        ));
+        assert_eq!(m[0].0, "manifest");
+        assert!(
+            m[0].1.contains("manifest, manifest_path, manifest_uri"),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn manifest_uri_needs_a_signature_uri() {
+        let m = messages(with(
+            json!({"manifest": null, "manifest_uri": "s3://b/m.json"}),
+        ));
+        assert_eq!(
+            m,
+            vec![(
+                "manifest_signature_uri".into(),
+                "manifest_signature_uri is required when manifest_uri is given".into()
+            )]
+        );
+        let ok = with(json!({"manifest": null, "manifest_uri": "s3://b/m.json",
+                             "manifest_signature_uri": "s3://b/m.json.sig"}))
+        .unwrap();
+        assert_eq!(
+            ok.signature,
+            Some(SignatureSource::Uri("s3://b/m.json.sig".into()))
+        );
+    }
+
+    #[test]
+    fn manifest_uri_scheme_is_checked() {
+        let m = messages(with(json!({"manifest": null, "manifest_uri": "ftp://x/m",
+                                     "manifest_signature_uri": "https://x/s"})));
+        assert_eq!(m[0].0, "manifest_uri");
+    }
+
+    #[test]
+    fn manifest_path_cannot_escape() {
+        for bad in ["../m.json", "a/../../m.json", "/etc/passwd", "C:\\m.json"] {
+            let m = messages(with(json!({"manifest": null, "manifest_path": bad})));
+            assert_eq!(m[0].0, "manifest_path", "{bad}");
+        }
+        let m = messages(with(json!({"manifest_signature_path": "../sig"})));
+        assert_eq!(m[0].0, "manifest_signature_path");
+    }
+
+    #[test]
+    fn inline_manifest_must_be_an_object() {
+        let m = messages(with(json!({"manifest": [1, 2]})));
+        assert_eq!(
+            m,
+            vec![(
+                "manifest".into(),
+                "inline manifest must be a JSON object".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn missing_ids_are_all_reported_at_once() {
+        let m = messages(with(
+            json!({"workspace_id": null, "component_id": "", "assessment_id": "../x"}),
+        ));
+        let fields: Vec<_> = m.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["workspace_id", "component_id", "assessment_id"]
+        );
+        assert_eq!(m[0].1, "workspace_id is required");
+    }
+
+    #[test]
+    fn hostile_git_fields_are_refused() {
+        assert_eq!(
+            messages(with(json!({"git_url": "--upload-pack=touch /tmp/x"})))[0].0,
+            "git_url"
+        );
+        assert_eq!(
+            messages(with(json!({"git_url": "ext::sh -c touch% /tmp/pwned"})))[0].0,
+            "git_url"
+        );
+        assert_eq!(messages(with(json!({"branch": "-b"})))[0].0, "branch");
+        assert_eq!(messages(with(json!({"branch": "a..b"})))[0].0, "branch");
+        assert_eq!(messages(with(json!({"commit": "HEAD~1"})))[0].0, "commit");
+        assert_eq!(messages(with(json!({"profile": "--all"})))[0].0, "profile");
+    }
+
+    #[test]
+    fn several_signature_sources_are_refused() {
+        let m = messages(with(
+            json!({"manifest_signature": "abc", "manifest_signature_path": "m.sig"}),
+        ));
+        assert_eq!(m[0].0, "manifest_signature");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_the_parser() {
+        let err = serde_json::from_value::<SubmitRequest>(json!({"workspace": "x"})).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `workspace`"),
+            "{err}"
+        );
+    }
+}
