@@ -1,0 +1,115 @@
+//! Bundles kept in a local directory: each job's bundle is copied out of its private workspace into its own
+//! directory, staged under a temporary name and renamed into place so a reader never sees half a bundle.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use certus_core::bundle::{BundleIndex, INDEX};
+use certus_core::error::{CoreError, Result};
+use certus_core::ports::ArtifactStore;
+use certus_core::workspace::lexically_confined;
+
+pub enum Placement {
+    /// `<root>/<test_id>/`
+    PerJob(PathBuf),
+    /// Exactly this directory (the CLI's `--out`), which must not exist yet or be empty.
+    Fixed(PathBuf),
+}
+
+pub struct LocalArtifactStore {
+    placement: Placement,
+}
+
+impl LocalArtifactStore {
+    pub fn new(placement: Placement) -> Self {
+        Self { placement }
+    }
+
+    fn target(&self, test_id: &str) -> PathBuf {
+        match &self.placement {
+            Placement::PerJob(root) => root.join(test_id),
+            Placement::Fixed(dir) => dir.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl ArtifactStore for LocalArtifactStore {
+    fn location(&self, test_id: &str) -> String {
+        self.target(test_id).display().to_string()
+    }
+
+    async fn store_bundle(
+        &self,
+        test_id: &str,
+        bundle_dir: &Path,
+        index: &BundleIndex,
+    ) -> Result<String> {
+        let target = self.target(test_id);
+        let parent = target
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&parent).map_err(|e| CoreError::io(&parent, e))?;
+        if target.exists()
+            && std::fs::read_dir(&target)
+                .map_err(|e| CoreError::io(&target, e))?
+                .next()
+                .is_some()
+        {
+            return Err(CoreError::Bundle(format!(
+                "{} already exists and is not empty; a bundle is never written over another",
+                target.display()
+            )));
+        }
+        let staging = parent.join(format!(".staging-{test_id}"));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(|e| CoreError::io(&staging, e))?;
+        }
+        let names = index.files.iter().map(|e| e.path.as_str()).chain([INDEX]);
+        for name in names {
+            let rel = lexically_confined(name)?;
+            let to = staging.join(&rel);
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+            }
+            let from = bundle_dir.join(&rel);
+            std::fs::copy(&from, &to).map_err(|e| CoreError::io(&from, e))?;
+        }
+        if target.exists() {
+            std::fs::remove_dir(&target).map_err(|e| CoreError::io(&target, e))?;
+        }
+        std::fs::rename(&staging, &target).map_err(|e| CoreError::io(&target, e))?;
+        Ok(target.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certus_core::bundle::{check_index, BundleWriter};
+
+    #[tokio::test]
+    async fn stores_a_complete_copy_that_verifies_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = BundleWriter::new(dir.path().join("ws/bundle")).unwrap();
+        writer.write("scan.json", b"{}").unwrap();
+        writer.write("reports/sast/x.sarif.json", b"{}").unwrap();
+        let index = writer.write_index().unwrap();
+
+        let store = LocalArtifactStore::new(Placement::PerJob(dir.path().join("bundles")));
+        let at = store
+            .store_bundle("test_000000000001", writer.root(), &index)
+            .await
+            .unwrap();
+        assert_eq!(at, store.location("test_000000000001"));
+        assert!(check_index(Path::new(&at), &index).unwrap().is_empty());
+        let again = store
+            .store_bundle("test_000000000001", writer.root(), &index)
+            .await;
+        assert!(again
+            .unwrap_err()
+            .to_string()
+            .contains("never written over"));
+    }
+}

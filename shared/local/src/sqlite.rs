@@ -1,0 +1,482 @@
+//! Job records and events in one SQLite file. An auditor can open it with the `sqlite3` tool: table `jobs`
+//! (one row per job, the full record as JSON in `record`) and table `events` (one row per event, in `seq` order).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use certus_core::error::{CoreError, FieldError, Result};
+use certus_core::event::Event;
+use certus_core::job::Job;
+use certus_core::ports::{EventLog, JobPage, JobQuery, JobStore};
+use certus_core::time;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS jobs (
+    test_id        TEXT PRIMARY KEY,
+    workspace_id   TEXT NOT NULL,
+    component_id   TEXT NOT NULL,
+    assessment_id  TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    git_url        TEXT,
+    commit_sha     TEXT,
+    manifest_digest TEXT,
+    record         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at DESC, test_id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_workspace ON jobs (workspace_id, created_at DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC);
+CREATE TABLE IF NOT EXISTS events (
+    test_id   TEXT NOT NULL REFERENCES jobs (test_id),
+    seq       INTEGER NOT NULL,
+    type      TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    event     TEXT NOT NULL,
+    PRIMARY KEY (test_id, seq)
+) WITHOUT ROWID;
+";
+
+const MAX_PAGE: usize = 500;
+const DEFAULT_PAGE: usize = 50;
+
+/// The embedded store: one SQLite database (WAL mode) shared by every job of this machine.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn storage(e: rusqlite::Error) -> CoreError {
+    CoreError::Storage(format!("sqlite: {e}"))
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(storage)?;
+        Self::init(conn)
+    }
+
+    pub fn in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory().map_err(storage)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(storage)?;
+        conn.execute_batch(SCHEMA).map_err(storage)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| CoreError::Storage("sqlite connection lock poisoned".into()))
+    }
+}
+
+fn record_json(job: &Job) -> Result<String> {
+    serde_json::to_string(job).map_err(|e| CoreError::json("job record", e))
+}
+
+fn parse_record(text: &str) -> Result<Job> {
+    serde_json::from_str(text).map_err(|e| CoreError::json("stored job record", e))
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn create(&self, job: &Job) -> Result<()> {
+        let record = record_json(job)?;
+        let created = time::format(&job.created_at);
+        let inserted = self.conn()?.execute(
+            "INSERT INTO jobs (test_id, workspace_id, component_id, assessment_id, status, created_at, updated_at,
+                               git_url, commit_sha, manifest_digest, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                job.test_id,
+                job.ids.workspace_id,
+                job.ids.component_id,
+                job.ids.assessment_id,
+                job.status.as_str(),
+                created,
+                job.git_url,
+                job.commit,
+                job.manifest_digest,
+                record
+            ],
+        );
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if is_constraint(&e) => Err(CoreError::JobExists(job.test_id.clone())),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    async fn get(&self, test_id: &str) -> Result<Option<Job>> {
+        let record: Option<String> = self
+            .conn()?
+            .query_row(
+                "SELECT record FROM jobs WHERE test_id = ?1",
+                [test_id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(storage)?;
+        record.as_deref().map(parse_record).transpose()
+    }
+
+    async fn save(&self, job: &Job) -> Result<()> {
+        let record = record_json(job)?;
+        let updated = self
+            .conn()?
+            .execute(
+                "UPDATE jobs SET status = ?2, updated_at = ?3, commit_sha = ?4, manifest_digest = ?5, record = ?6
+                 WHERE test_id = ?1",
+                params![
+                    job.test_id,
+                    job.status.as_str(),
+                    time::format(&time::now()),
+                    job.commit,
+                    job.manifest_digest,
+                    record
+                ],
+            )
+            .map_err(storage)?;
+        if updated == 0 {
+            return Err(CoreError::JobNotFound(job.test_id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn list(&self, query: &JobQuery) -> Result<JobPage> {
+        let limit = match query.limit {
+            0 => DEFAULT_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        let cursor = query.page_token.as_deref().map(decode_token).transpose()?;
+        let mut sql = String::from("SELECT record, created_at, test_id FROM jobs WHERE 1 = 1");
+        let mut args: Vec<String> = Vec::new();
+        let mut filter = |clause: &str, value: Option<String>| {
+            if let Some(v) = value {
+                args.push(v);
+                sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+            }
+        };
+        filter("workspace_id =", query.workspace_id.clone());
+        filter("component_id =", query.component_id.clone());
+        filter("assessment_id =", query.assessment_id.clone());
+        filter("status =", query.status.map(|s| s.as_str().to_string()));
+        filter(
+            "created_at >=",
+            query.created_after.as_ref().map(time::format),
+        );
+        filter(
+            "created_at <",
+            query.created_before.as_ref().map(time::format),
+        );
+        if let Some((created, id)) = cursor {
+            args.push(created);
+            args.push(id);
+            sql.push_str(&format!(
+                " AND (created_at, test_id) < (?{}, ?{})",
+                args.len() - 1,
+                args.len()
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, test_id DESC LIMIT {}",
+            limit + 1
+        ));
+
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&sql).map_err(storage)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(storage)?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        let more = rows.len() > limit;
+        let page: Vec<_> = rows.into_iter().take(limit).collect();
+        let next_page_token = match page.last() {
+            Some((_, created, id)) if more => Some(encode_token(created, id)),
+            _ => None,
+        };
+        let jobs = page
+            .iter()
+            .map(|(record, _, _)| parse_record(record))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(JobPage {
+            jobs,
+            next_page_token,
+        })
+    }
+}
+
+fn encode_token(created_at: &str, test_id: &str) -> String {
+    hex::encode(format!("{created_at}|{test_id}"))
+}
+
+fn decode_token(token: &str) -> Result<(String, String)> {
+    let invalid = || {
+        CoreError::Validation(vec![FieldError::new(
+            "page_token",
+            "is not a token this service issued",
+        )])
+    };
+    let bytes = hex::decode(token).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (created, id) = text.split_once('|').ok_or_else(invalid)?;
+    certus_core::ids::parse_test_id(id).map_err(|_| invalid())?;
+    Ok((created.to_string(), id.to_string()))
+}
+
+/// SQLite integers are signed; a seq past `i64::MAX` cannot be stored.
+fn seq_param(seq: u64) -> Result<i64> {
+    i64::try_from(seq).map_err(|_| CoreError::Storage(format!("event seq {seq} is out of range")))
+}
+
+#[async_trait]
+impl EventLog for SqliteStore {
+    async fn append(&self, event: &Event) -> Result<()> {
+        let line = event.to_json_line();
+        let inserted = self.conn()?.execute(
+            "INSERT INTO events (test_id, seq, type, timestamp, event) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                event.test_id,
+                seq_param(event.seq)?,
+                event.body.type_name(),
+                time::format(&event.timestamp),
+                line
+            ],
+        );
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if is_constraint(&e) => {
+                let known: bool = self
+                    .conn()?
+                    .query_row(
+                        "SELECT 1 FROM jobs WHERE test_id = ?1",
+                        [&event.test_id],
+                        |_| Ok(true),
+                    )
+                    .optional()
+                    .map_err(storage)?
+                    .unwrap_or(false);
+                if known {
+                    Err(CoreError::EventSeqTaken {
+                        test_id: event.test_id.clone(),
+                        seq: event.seq,
+                    })
+                } else {
+                    Err(CoreError::JobNotFound(event.test_id.clone()))
+                }
+            }
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    async fn history(&self, test_id: &str, after_seq: u64) -> Result<Vec<Event>> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT event FROM events WHERE test_id = ?1 AND seq > ?2 ORDER BY seq")
+            .map_err(storage)?;
+        let lines = stmt
+            .query_map(params![test_id, seq_param(after_seq)?], |row| {
+                row.get::<_, String>(0)
+            })
+            .map_err(storage)?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).map_err(|e| CoreError::json("stored event", e)))
+            .collect()
+    }
+
+    async fn last_seq(&self, test_id: &str) -> Result<u64> {
+        self.conn()?
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE test_id = ?1",
+                [test_id],
+                |row| row.get::<_, i64>(0),
+            )
+            .map_err(storage)
+            .map(|n| u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certus_core::event::EventBody;
+    use certus_core::job::JobStatus;
+    use certus_core::request::{ManifestSource, ScanIds, SourceSpec, ValidatedSubmission};
+
+    fn job(id: &str, ws: &str) -> Job {
+        let submission = ValidatedSubmission {
+            ids: ScanIds {
+                workspace_id: ws.into(),
+                component_id: "c".into(),
+                assessment_id: "a".into(),
+            },
+            source: SourceSpec::Directory {
+                directory_path: "/src".into(),
+            },
+            manifest: ManifestSource::RepoPath("m.json".into()),
+            signature: None,
+            profile: "light".into(),
+            requested_by: None,
+        };
+        Job::queued(id.into(), submission, "ws://x".into(), time::now())
+    }
+
+    fn id(n: u32) -> String {
+        format!("test_{n:012x}")
+    }
+
+    #[tokio::test]
+    async fn create_get_save_round_trip_and_refuse_duplicates() {
+        let store = SqliteStore::in_memory().unwrap();
+        let mut j = job(&id(1), "w");
+        store.create(&j).await.unwrap();
+        assert!(matches!(
+            store.create(&j).await,
+            Err(CoreError::JobExists(_))
+        ));
+        j.start(time::now()).unwrap();
+        j.commit = Some("abc".into());
+        store.save(&j).await.unwrap();
+        assert_eq!(store.get(&j.test_id).await.unwrap(), Some(j.clone()));
+        assert_eq!(store.get(&id(2)).await.unwrap(), None);
+        assert!(matches!(
+            store.save(&job(&id(3), "w")).await,
+            Err(CoreError::JobNotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn events_are_ordered_and_seq_is_unique() {
+        let store = SqliteStore::in_memory().unwrap();
+        let j = job(&id(1), "w");
+        store.create(&j).await.unwrap();
+        for seq in [1, 2, 3] {
+            store
+                .append(&Event::new(
+                    &j.test_id,
+                    seq,
+                    EventBody::phase(format!("p{seq}")),
+                ))
+                .await
+                .unwrap();
+        }
+        let dup = store
+            .append(&Event::new(&j.test_id, 2, EventBody::phase("again")))
+            .await;
+        assert!(matches!(dup, Err(CoreError::EventSeqTaken { seq: 2, .. })));
+        let orphan = store
+            .append(&Event::new(&id(9), 1, EventBody::phase("x")))
+            .await;
+        assert!(matches!(orphan, Err(CoreError::JobNotFound(_))));
+        let after1: Vec<u64> = store
+            .history(&j.test_id, 1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(after1, vec![2, 3]);
+        assert_eq!(store.last_seq(&j.test_id).await.unwrap(), 3);
+        assert_eq!(store.last_seq(&id(7)).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn list_filters_and_pages_stably() {
+        let store = SqliteStore::in_memory().unwrap();
+        for n in 0..7 {
+            let mut j = job(&id(n), if n % 2 == 0 { "even" } else { "odd" });
+            j.created_at = j.created_at + chrono::Duration::seconds(i64::from(n));
+            if n == 3 {
+                j.start(time::now()).unwrap();
+                j.transition(JobStatus::Succeeded, time::now()).unwrap();
+            }
+            store.create(&j).await.unwrap();
+            store.save(&j).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut query = JobQuery {
+            limit: 3,
+            ..Default::default()
+        };
+        loop {
+            let page = store.list(&query).await.unwrap();
+            seen.extend(page.jobs.iter().map(|j| j.test_id.clone()));
+            match page.next_page_token {
+                Some(t) => query.page_token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, (0..7).rev().map(id).collect::<Vec<_>>());
+
+        let even = store
+            .list(&JobQuery {
+                workspace_id: Some("even".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(even.jobs.len(), 4);
+        let done = store
+            .list(&JobQuery {
+                status: Some(JobStatus::Succeeded),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            done.jobs
+                .iter()
+                .map(|j| j.test_id.clone())
+                .collect::<Vec<_>>(),
+            vec![id(3)]
+        );
+        let bad = store
+            .list(&JobQuery {
+                page_token: Some("zz".into()),
+                ..Default::default()
+            })
+            .await;
+        assert!(matches!(bad, Err(CoreError::Validation(_))));
+    }
+
+    #[tokio::test]
+    async fn database_file_is_readable_by_a_standard_sqlite_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certus.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.create(&job(&id(5), "w")).await.unwrap();
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        let (status, ws): (String, String) = conn
+            .query_row(
+                "SELECT status, json_extract(record, '$.workspace_id') FROM jobs",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((status.as_str(), ws.as_str()), ("QUEUED", "w"));
+    }
+}

@@ -1,0 +1,196 @@
+//! Git sources through the `git` command: fetch exactly the requested branch or commit into the run's
+//! workspace, check it out detached and record the resolved SHA. Hostile-input rules: no shell, `--` before
+//! the URL, no remote helpers or `ext::`, no hooks, no system or global config, no prompts, a timeout.
+
+use std::path::Path;
+use std::time::Duration;
+
+use certus_core::error::{CoreError, Result};
+use tokio::process::Command;
+
+/// What the git preparer allows.
+#[derive(Debug, Clone)]
+pub struct GitPolicy {
+    /// Clone local paths and `file://` URLs (the CLI on a developer's machine); off for a shared server.
+    pub allow_local: bool,
+    pub timeout: Duration,
+}
+
+impl Default for GitPolicy {
+    fn default() -> Self {
+        Self {
+            allow_local: false,
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// A checked-out tree: its resolved commit and branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    pub commit: String,
+    pub branch: Option<String>,
+}
+
+fn is_remote(url: &str) -> bool {
+    ["https://", "ssh://", "git://", "http://"]
+        .iter()
+        .any(|s| url.starts_with(s))
+        || (url.contains('@') && url.contains(':') && !url.contains("://"))
+}
+
+pub async fn checkout(
+    url: &str,
+    branch: Option<&str>,
+    commit: Option<&str>,
+    dest: &Path,
+    home: &Path,
+    policy: &GitPolicy,
+) -> Result<Checkout> {
+    if !is_remote(url) && !policy.allow_local {
+        return Err(CoreError::Source(format!(
+            "git_url '{url}' is a local path; local repositories are not allowed here"
+        )));
+    }
+    let git = Git { dest, home, policy };
+    git.run(&["init", "--quiet"], None).await?;
+    let wanted = commit.or(branch).unwrap_or("HEAD");
+    let shallow = git
+        .run(
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--depth=1",
+                "--",
+                url,
+                wanted,
+            ],
+            None,
+        )
+        .await;
+    if let Err(shallow_err) = shallow {
+        // Servers that refuse fetching a bare commit: fetch the branch (or all branches) and find it there.
+        let Some(sha) = commit else {
+            return Err(shallow_err);
+        };
+        let refspec = match branch {
+            Some(b) => format!("+refs/heads/{b}:refs/remotes/origin/{b}"),
+            None => "+refs/heads/*:refs/remotes/origin/*".to_string(),
+        };
+        git.run(
+            &["fetch", "--quiet", "--no-tags", "--", url, &refspec],
+            None,
+        )
+        .await?;
+        git.run(&["checkout", "--quiet", "--detach", sha], None)
+            .await?;
+    } else {
+        git.run(&["checkout", "--quiet", "--detach", "FETCH_HEAD"], None)
+            .await?;
+    }
+    let resolved = git
+        .run(&["rev-parse", "HEAD"], None)
+        .await?
+        .trim()
+        .to_string();
+    if let Some(requested) = commit {
+        if !resolved.starts_with(requested) {
+            return Err(CoreError::Source(format!(
+                "checked out {resolved}, which is not the requested commit {requested}"
+            )));
+        }
+    }
+    Ok(Checkout {
+        commit: resolved,
+        branch: branch.map(str::to_string),
+    })
+}
+
+struct Git<'a> {
+    dest: &'a Path,
+    home: &'a Path,
+    policy: &'a GitPolicy,
+}
+
+impl Git<'_> {
+    async fn run(&self, args: &[&str], _stdin: Option<&[u8]>) -> Result<String> {
+        let mut cmd = Command::new("git");
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_ASKPASS", "/bin/false")
+            .env("SSH_ASKPASS", "/bin/false")
+            .env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+            .env("LC_ALL", "C")
+            .arg("-C")
+            .arg(self.dest)
+            .args([
+                "-c",
+                "core.hooksPath=/dev/null",
+                "-c",
+                "protocol.allow=never",
+                "-c",
+                "protocol.https.allow=always",
+                "-c",
+                "protocol.http.allow=always",
+                "-c",
+                "protocol.ssh.allow=always",
+                "-c",
+                "protocol.git.allow=always",
+                "-c",
+                &format!(
+                    "protocol.file.allow={}",
+                    if self.policy.allow_local {
+                        "always"
+                    } else {
+                        "never"
+                    }
+                ),
+                "-c",
+                "core.fsmonitor=false",
+                "-c",
+                "submodule.recurse=false",
+                "-c",
+                "advice.detachedHead=false",
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(self.policy.timeout, cmd.output())
+            .await
+            .map_err(|_| {
+                CoreError::Source(format!(
+                    "git {} did not finish within {}s",
+                    args.first().copied().unwrap_or(""),
+                    self.policy.timeout.as_secs()
+                ))
+            })?
+            .map_err(|e| CoreError::Source(format!("could not run git: {e}")))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let reason: String = stderr
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .last()
+                .unwrap_or("")
+                .chars()
+                .take(500)
+                .collect();
+            Err(CoreError::Source(format!(
+                "git {} failed: {}",
+                args.first().copied().unwrap_or(""),
+                if reason.is_empty() {
+                    format!("exit status {}", output.status)
+                } else {
+                    reason
+                }
+            )))
+        }
+    }
+}

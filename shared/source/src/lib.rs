@@ -1,0 +1,282 @@
+//! Source preparation for the local runner: git repositories cloned into the run's workspace, directories
+//! scanned in place, archives extracted under hostile-input rules.
+
+pub mod archive;
+pub mod git;
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use certus_core::digest::sha256_file;
+use certus_core::error::{CoreError, Result};
+use certus_core::ports::{PreparedSource, SourcePreparer};
+use certus_core::request::SourceSpec;
+use certus_core::workspace::RunWorkspace;
+
+pub use archive::ArchiveLimits;
+pub use git::GitPolicy;
+
+/// Which local paths a request may name, and the limits on what it brings in.
+#[derive(Debug, Clone, Default)]
+pub struct SourcePolicy {
+    pub git: GitPolicy,
+    pub archive: ArchiveLimits,
+    /// Directory and archive paths must lie under one of these (after resolving links); `None` allows any path
+    /// (the CLI on the user's own machine).
+    pub allowed_roots: Option<Vec<PathBuf>>,
+}
+
+pub struct LocalSourcePreparer {
+    policy: SourcePolicy,
+}
+
+impl LocalSourcePreparer {
+    pub fn new(policy: SourcePolicy) -> Self {
+        Self { policy }
+    }
+
+    fn allowed_path(&self, field: &str, raw: &str) -> Result<PathBuf> {
+        let path = Path::new(raw)
+            .canonicalize()
+            .map_err(|e| CoreError::Source(format!("{field} '{raw}' cannot be opened: {e}")))?;
+        if let Some(roots) = &self.policy.allowed_roots {
+            let inside = roots
+                .iter()
+                .filter_map(|r| r.canonicalize().ok())
+                .any(|r| path.starts_with(r));
+            if !inside {
+                return Err(CoreError::Source(format!(
+                    "{field} '{raw}' is outside the directories this service may read"
+                )));
+            }
+        }
+        Ok(path)
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| CoreError::Source(format!("source preparation task failed: {e}")))?
+}
+
+#[async_trait]
+impl SourcePreparer for LocalSourcePreparer {
+    async fn prepare(&self, spec: &SourceSpec, workspace: &RunWorkspace) -> Result<PreparedSource> {
+        match spec {
+            SourceSpec::Git {
+                git_url,
+                branch,
+                commit,
+            } => {
+                let dest = workspace.source_dir();
+                let checkout = git::checkout(
+                    git_url,
+                    branch.as_deref(),
+                    commit.as_deref(),
+                    &dest,
+                    &workspace.scratch_dir(),
+                    &self.policy.git,
+                )
+                .await?;
+                Ok(PreparedSource {
+                    root: dest,
+                    commit: Some(checkout.commit),
+                    branch: checkout.branch,
+                    content_digest: None,
+                    warnings: Vec::new(),
+                })
+            }
+            SourceSpec::Directory { directory_path } => {
+                let root = self.allowed_path("directory_path", directory_path)?;
+                if !root.is_dir() {
+                    return Err(CoreError::Source(format!(
+                        "directory_path '{directory_path}' is not a directory"
+                    )));
+                }
+                let digest_root = root.clone();
+                let digest = blocking(move || tree::tree_digest(&digest_root)).await?;
+                Ok(PreparedSource {
+                    root,
+                    commit: None,
+                    branch: None,
+                    content_digest: Some(digest),
+                    warnings: Vec::new(),
+                })
+            }
+            SourceSpec::Archive { archive_path } => {
+                let archive = self.allowed_path("archive_path", archive_path)?;
+                let kind = archive::kind_from_name(archive_path)?;
+                let dest = workspace.source_dir();
+                let limits = self.policy.archive;
+                let (digest, extracted) = blocking(move || {
+                    let digest = sha256_file(&archive)?.0;
+                    let extracted = archive::extract(&archive, kind, &dest, &limits)?;
+                    Ok((digest, extracted))
+                })
+                .await?;
+                Ok(PreparedSource {
+                    root: workspace.source_dir(),
+                    commit: None,
+                    branch: None,
+                    content_digest: Some(digest),
+                    warnings: extracted.warnings,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.invalid",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    fn repo() -> (tempfile::TempDir, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        git(dir.path(), &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.path().join("a.txt"), "one").unwrap();
+        git(dir.path(), &["add", "."]);
+        git(dir.path(), &["commit", "-q", "-m", "one"]);
+        let first = git(dir.path(), &["rev-parse", "HEAD"]);
+        std::fs::write(dir.path().join("a.txt"), "two").unwrap();
+        git(dir.path(), &["commit", "-q", "-am", "two"]);
+        let second = git(dir.path(), &["rev-parse", "HEAD"]);
+        (dir, first, second)
+    }
+
+    fn local_policy() -> SourcePolicy {
+        SourcePolicy {
+            git: GitPolicy {
+                allow_local: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn workspace() -> (tempfile::TempDir, RunWorkspace) {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = RunWorkspace::create(dir.path().join("run")).unwrap();
+        (dir, ws)
+    }
+
+    #[tokio::test]
+    async fn clones_the_branch_head_and_records_the_resolved_sha() {
+        let (repo, _first, second) = repo();
+        let (_d, ws) = workspace();
+        let spec = SourceSpec::Git {
+            git_url: repo.path().display().to_string(),
+            branch: Some("main".into()),
+            commit: None,
+        };
+        let prepared = LocalSourcePreparer::new(local_policy())
+            .prepare(&spec, &ws)
+            .await
+            .unwrap();
+        assert_eq!(prepared.commit.as_deref(), Some(second.as_str()));
+        assert_eq!(
+            std::fs::read_to_string(prepared.root.join("a.txt")).unwrap(),
+            "two"
+        );
+    }
+
+    #[tokio::test]
+    async fn checks_out_a_pinned_older_commit() {
+        let (repo, first, _second) = repo();
+        let (_d, ws) = workspace();
+        let spec = SourceSpec::Git {
+            git_url: format!("file://{}", repo.path().display()),
+            branch: None,
+            commit: Some(first.clone()),
+        };
+        let prepared = LocalSourcePreparer::new(local_policy())
+            .prepare(&spec, &ws)
+            .await
+            .unwrap();
+        assert_eq!(prepared.commit, Some(first));
+        assert_eq!(
+            std::fs::read_to_string(prepared.root.join("a.txt")).unwrap(),
+            "one"
+        );
+    }
+
+    #[tokio::test]
+    async fn local_repositories_need_permission_and_missing_ones_fail_clearly() {
+        let (repo, _, _) = repo();
+        let (_d, ws) = workspace();
+        let spec = SourceSpec::Git {
+            git_url: repo.path().display().to_string(),
+            branch: None,
+            commit: None,
+        };
+        let err = LocalSourcePreparer::new(SourcePolicy::default())
+            .prepare(&spec, &ws)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("local repositories are not allowed"),
+            "{err}"
+        );
+
+        let (_d2, ws2) = workspace();
+        let missing = SourceSpec::Git {
+            git_url: "/nonexistent/repo".into(),
+            branch: Some("main".into()),
+            commit: None,
+        };
+        let err = LocalSourcePreparer::new(local_policy())
+            .prepare(&missing, &ws2)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("git fetch failed"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn directory_sources_are_scanned_in_place_with_a_digest_and_confined_to_allowed_roots() {
+        let (repo, _, _) = repo();
+        let (_d, ws) = workspace();
+        let spec = SourceSpec::Directory {
+            directory_path: repo.path().display().to_string(),
+        };
+        let prepared = LocalSourcePreparer::new(local_policy())
+            .prepare(&spec, &ws)
+            .await
+            .unwrap();
+        assert_eq!(prepared.root, repo.path().canonicalize().unwrap());
+        assert_eq!(prepared.content_digest.unwrap().len(), 64);
+
+        let elsewhere = tempfile::tempdir().unwrap();
+        let fenced = LocalSourcePreparer::new(SourcePolicy {
+            allowed_roots: Some(vec![elsewhere.path().to_path_buf()]),
+            ..Default::default()
+        });
+        let err = fenced.prepare(&spec, &ws).await.unwrap_err();
+        assert!(err.to_string().contains("outside the directories"), "{err}");
+    }
+}
