@@ -408,7 +408,7 @@ mod tests {
         let store = SqliteStore::in_memory().unwrap();
         for n in 0..7 {
             let mut j = job(&id(n), if n % 2 == 0 { "even" } else { "odd" });
-            j.created_at = j.created_at + chrono::Duration::seconds(i64::from(n));
+            j.created_at += chrono::Duration::seconds(i64::from(n));
             if n == 3 {
                 j.start(time::now()).unwrap();
                 j.transition(JobStatus::Succeeded, time::now()).unwrap();
