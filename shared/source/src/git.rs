@@ -53,7 +53,7 @@ pub async fn checkout(
         )));
     }
     let git = Git { dest, home, policy };
-    git.run(&["init", "--quiet"], None).await?;
+    git.run(&["init", "--quiet"]).await?;
     let wanted = commit.or(branch).unwrap_or("HEAD");
     let shallow = git
         .run(
@@ -83,17 +83,12 @@ pub async fn checkout(
             None,
         )
         .await?;
-        git.run(&["checkout", "--quiet", "--detach", sha], None)
-            .await?;
+        git.run(&["checkout", "--quiet", "--detach", sha]).await?;
     } else {
-        git.run(&["checkout", "--quiet", "--detach", "FETCH_HEAD"], None)
+        git.run(&["checkout", "--quiet", "--detach", "FETCH_HEAD"])
             .await?;
     }
-    let resolved = git
-        .run(&["rev-parse", "HEAD"], None)
-        .await?
-        .trim()
-        .to_string();
+    let resolved = git.run(&["rev-parse", "HEAD"]).await?.trim().to_string();
     if let Some(requested) = commit {
         if !resolved.starts_with(requested) {
             return Err(CoreError::Source(format!(
@@ -114,7 +109,7 @@ struct Git<'a> {
 }
 
 impl Git<'_> {
-    async fn run(&self, args: &[&str], _stdin: Option<&[u8]>) -> Result<String> {
+    async fn run(&self, args: &[&str]) -> Result<String> {
         let mut cmd = Command::new("git");
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -176,8 +171,7 @@ impl Git<'_> {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let reason: String = stderr
                 .lines()
-                .filter(|l| !l.trim().is_empty())
-                .last()
+                .rfind(|l| !l.trim().is_empty())
                 .unwrap_or("")
                 .chars()
                 .take(500)
