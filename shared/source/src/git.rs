@@ -56,18 +56,15 @@ pub async fn checkout(
     git.run(&["init", "--quiet"]).await?;
     let wanted = commit.or(branch).unwrap_or("HEAD");
     let shallow = git
-        .run(
-            &[
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--depth=1",
-                "--",
-                url,
-                wanted,
-            ],
-            None,
-        )
+        .run(&[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--depth=1",
+            "--",
+            url,
+            wanted,
+        ])
         .await;
     if let Err(shallow_err) = shallow {
         // Servers that refuse fetching a bare commit: fetch the branch (or all branches) and find it there.
@@ -78,11 +75,8 @@ pub async fn checkout(
             Some(b) => format!("+refs/heads/{b}:refs/remotes/origin/{b}"),
             None => "+refs/heads/*:refs/remotes/origin/*".to_string(),
         };
-        git.run(
-            &["fetch", "--quiet", "--no-tags", "--", url, &refspec],
-            None,
-        )
-        .await?;
+        git.run(&["fetch", "--quiet", "--no-tags", "--", url, &refspec])
+            .await?;
         git.run(&["checkout", "--quiet", "--detach", sha]).await?;
     } else {
         git.run(&["checkout", "--quiet", "--detach", "FETCH_HEAD"])
