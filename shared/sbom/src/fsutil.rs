@@ -1,0 +1,153 @@
+//! Bounded, symlink-free file access: capped reads and a confined directory walk.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, SbomError};
+
+/// Deepest directory level the walk descends to below the root.
+pub const MAX_DEPTH: usize = 16;
+/// Most directory entries the walk looks at before stopping.
+pub const MAX_ENTRIES: usize = 200_000;
+
+/// A regular file found by [`walk`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FoundFile {
+    /// Path relative to the root, `/`-separated.
+    pub relative: String,
+    pub absolute: PathBuf,
+}
+
+/// Reads a regular file (never through a symlink) of at most `limit` bytes.
+pub fn read_capped(path: &Path, display: &str, limit: u64) -> Result<Vec<u8>> {
+    let io_error = |source| SbomError::Io {
+        path: display.to_string(),
+        source,
+    };
+    let metadata = fs::symlink_metadata(path).map_err(io_error)?;
+    if !metadata.is_file() {
+        return Err(io_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    if metadata.len() > limit {
+        return Err(SbomError::TooLarge {
+            path: display.to_string(),
+            size: metadata.len(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .map_err(io_error)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > limit {
+        return Err(SbomError::TooLarge {
+            path: display.to_string(),
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads a capped file as UTF-8 text.
+pub fn read_text(path: &Path, display: &str, limit: u64, format: &'static str) -> Result<String> {
+    let bytes = read_capped(path, display, limit)?;
+    String::from_utf8(bytes).map_err(|_| SbomError::MalformedLockfile {
+        path: display.to_string(),
+        format,
+        reason: "not UTF-8 text".to_string(),
+    })
+}
+
+/// Walks `root` breadth-first without following symlinks, calling `keep_dir` to decide
+/// whether to descend into a sub-directory (given its name and whether its parent holds
+/// `go.mod`). Returns the regular files found (sorted) and any problems met on the way.
+pub fn walk(
+    root: &Path,
+    keep_dir: impl Fn(&str, bool) -> bool,
+) -> (Vec<FoundFile>, Vec<SbomError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let mut pending = vec![(root.to_path_buf(), String::new(), 0usize)];
+    let mut seen_entries = 0usize;
+    while let Some((dir, relative_dir, depth)) = pending.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(source) => {
+                errors.push(SbomError::Io {
+                    path: display_relative(&relative_dir),
+                    source,
+                });
+                continue;
+            }
+        };
+        let mut children = Vec::new();
+        for entry in entries {
+            seen_entries += 1;
+            if seen_entries > MAX_ENTRIES {
+                errors.push(SbomError::WalkLimit {
+                    path: display_relative(&relative_dir),
+                    reason: format!("more than {MAX_ENTRIES} directory entries"),
+                });
+                files.sort();
+                return (files, errors);
+            }
+            match entry {
+                Ok(entry) => children.push(entry),
+                Err(source) => errors.push(SbomError::Io {
+                    path: display_relative(&relative_dir),
+                    source,
+                }),
+            }
+        }
+        let has_go_mod = children.iter().any(|entry| entry.file_name() == "go.mod");
+        for entry in children {
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            let relative = if relative_dir.is_empty() {
+                name.clone()
+            } else {
+                format!("{relative_dir}/{name}")
+            };
+            // `DirEntry::file_type` does not follow symlinks, so links are never entered or read.
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            if file_type.is_dir() {
+                if !keep_dir(&name, has_go_mod) {
+                    continue;
+                }
+                if depth + 1 > MAX_DEPTH {
+                    errors.push(SbomError::WalkLimit {
+                        path: relative,
+                        reason: format!("deeper than {MAX_DEPTH} levels"),
+                    });
+                    continue;
+                }
+                pending.push((entry.path(), relative, depth + 1));
+            } else if file_type.is_file() {
+                files.push(FoundFile {
+                    relative,
+                    absolute: entry.path(),
+                });
+            }
+        }
+    }
+    files.sort();
+    (files, errors)
+}
+
+fn display_relative(relative: &str) -> String {
+    if relative.is_empty() {
+        ".".to_string()
+    } else {
+        relative.to_string()
+    }
+}

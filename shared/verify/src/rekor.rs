@@ -1,0 +1,189 @@
+//! Rekor v1 entry checks: body consistency with the bundle, signed entry timestamp, inclusion proof.
+
+use serde_json::Value;
+
+use crate::bundle::{Content, TlogEntry};
+use crate::checkpoint;
+use crate::encoding::{check_size, decode_base64, encode_base64, sha256, MAX_CERT_BYTES};
+use crate::error::{Result, VerifyError};
+use crate::merkle;
+use crate::trusted_root::{TransparencyLog, TrustedRoot};
+
+/// The DER the log entry must name as verifier: the leaf certificate or the SPKI of the key.
+#[derive(Clone, Copy)]
+pub(crate) enum Signer<'a> {
+    Certificate(&'a [u8]),
+    PublicKey(&'a [u8]),
+}
+
+/// What the entry must agree with.
+pub(crate) struct Expected<'a> {
+    pub signer: Signer<'a>,
+    pub content: &'a Content,
+    /// SHA-256 of the signed blob (message signatures).
+    pub message_digest: Option<[u8; 32]>,
+    pub require_inclusion_proof: bool,
+}
+
+/// Runs every check on one entry: body, SET, inclusion proof and checkpoint.
+pub(crate) fn verify_entry(
+    entry: &TlogEntry,
+    root: &TrustedRoot,
+    expected: &Expected,
+) -> Result<()> {
+    check_body(entry, expected)?;
+    let log = root
+        .log(&entry.log_id)
+        .ok_or_else(|| VerifyError::UnknownLog(encode_base64(&entry.log_id)))?;
+    if !log.valid_for.contains(entry.integrated_time) {
+        return Err(VerifyError::UnknownLog(format!(
+            "{} (its key is not valid at integrated time {})",
+            encode_base64(&entry.log_id),
+            entry.integrated_time
+        )));
+    }
+    verify_set(entry, log)?;
+    match &entry.inclusion_proof {
+        Some(proof) => {
+            let leaf = merkle::leaf_hash(&entry.body);
+            let root_hash = merkle::root_from_inclusion_proof(
+                proof.log_index,
+                proof.tree_size,
+                leaf,
+                &proof.hashes,
+            )
+            .map_err(VerifyError::InvalidInclusionProof)?;
+            if root_hash != proof.root_hash {
+                return Err(VerifyError::InvalidInclusionProof(
+                    "the proof hashes do not lead to the root hash".into(),
+                ));
+            }
+            checkpoint::verify(&proof.checkpoint, log, proof)
+        }
+        None if expected.require_inclusion_proof => Err(VerifyError::InvalidInclusionProof(
+            "this bundle version requires an inclusion proof and the entry has none".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn verify_set(entry: &TlogEntry, log: &TransparencyLog) -> Result<()> {
+    let set = entry.signed_entry_timestamp.as_deref().ok_or_else(|| {
+        VerifyError::InvalidSet(
+            "the entry has no signed entry timestamp (inclusion promise)".into(),
+        )
+    })?;
+    let canonical = format!(
+        r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
+        encode_base64(&entry.body),
+        entry.integrated_time,
+        hex::encode(&entry.log_id),
+        entry.log_index
+    );
+    log.key
+        .verify(canonical.as_bytes(), set)
+        .map_err(|e| VerifyError::InvalidSet(format!("not signed by the log key ({e})")))
+}
+
+fn check_body(entry: &TlogEntry, expected: &Expected) -> Result<()> {
+    let body: Value = serde_json::from_slice(&entry.body)
+        .map_err(|e| mismatch(&format!("the body is not JSON: {e}")))?;
+    let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str);
+    let kind = text("/kind").unwrap_or_default();
+    let version = text("/apiVersion").unwrap_or_default();
+    if let Some((stated_kind, stated_version)) = &entry.kind_version {
+        if stated_kind != kind || stated_version != version {
+            return Err(mismatch(&format!(
+                "the entry says {stated_kind} {stated_version}, the body is {kind} {version}"
+            )));
+        }
+    }
+    match (kind, version, expected.content) {
+        ("hashedrekord", "0.0.1", Content::Message { signature, .. }) => {
+            let digest = expected
+                .message_digest
+                .ok_or(VerifyError::Missing("the signed blob or its digest"))?;
+            expect_hash(
+                text("/spec/data/hash/algorithm"),
+                text("/spec/data/hash/value"),
+                &digest,
+                "artifact hash",
+            )?;
+            expect_bytes(text("/spec/signature/content"), signature, "signature")?;
+            expect_signer(text("/spec/signature/publicKey/content"), expected.signer)
+        }
+        ("dsse", "0.0.1", Content::Dsse(envelope)) => {
+            expect_hash(
+                text("/spec/payloadHash/algorithm"),
+                text("/spec/payloadHash/value"),
+                &sha256(&envelope.payload),
+                "payload hash",
+            )?;
+            expect_hash(
+                text("/spec/envelopeHash/algorithm"),
+                text("/spec/envelopeHash/value"),
+                &envelope.rekor_hash()?,
+                "envelope hash",
+            )?;
+            let signatures = body
+                .pointer("/spec/signatures")
+                .and_then(Value::as_array)
+                .ok_or_else(|| mismatch("the dsse body has no signatures"))?;
+            let [entry_signature] = signatures.as_slice() else {
+                return Err(mismatch("the dsse body must list exactly one signature"));
+            };
+            let field = |name: &str| entry_signature.get(name).and_then(Value::as_str);
+            expect_bytes(field("signature"), &envelope.signature, "signature")?;
+            expect_signer(field("verifier"), expected.signer)
+        }
+        (kind @ ("hashedrekord" | "dsse"), version, _) => Err(mismatch(&format!(
+            "entry kind {kind} {version} does not fit the bundle content"
+        ))),
+        (kind, version, _) => Err(VerifyError::UnsupportedBundle(format!(
+            "transparency log entry kind {kind:?} version {version:?}"
+        ))),
+    }
+}
+
+fn mismatch(reason: &str) -> VerifyError {
+    VerifyError::RekorBodyMismatch(reason.to_owned())
+}
+
+fn expect_hash(
+    algorithm: Option<&str>,
+    value: Option<&str>,
+    expected: &[u8; 32],
+    what: &str,
+) -> Result<()> {
+    if algorithm != Some("sha256") {
+        return Err(mismatch(&format!("the {what} is not sha256")));
+    }
+    match value {
+        Some(value) if value.eq_ignore_ascii_case(&hex::encode(expected)) => Ok(()),
+        _ => Err(mismatch(&format!("the {what} differs from the bundle"))),
+    }
+}
+
+fn expect_bytes(encoded: Option<&str>, expected: &[u8], what: &str) -> Result<()> {
+    let encoded = encoded.ok_or_else(|| mismatch(&format!("the body has no {what}")))?;
+    if decode_base64("rekor body field", encoded)? != expected {
+        return Err(mismatch(&format!("the {what} differs from the bundle")));
+    }
+    Ok(())
+}
+
+fn expect_signer(encoded: Option<&str>, signer: Signer) -> Result<()> {
+    let encoded = encoded.ok_or_else(|| mismatch("the body names no verifier"))?;
+    let pem = decode_base64("rekor body verifier", encoded)?;
+    check_size("rekor body verifier", pem.len(), MAX_CERT_BYTES)?;
+    let (label, der) =
+        der::pem::decode_vec(pem.trim_ascii()).map_err(|_| mismatch("the verifier is not PEM"))?;
+    let matches = match signer {
+        Signer::Certificate(cert) => label == "CERTIFICATE" && der == cert,
+        Signer::PublicKey(spki) => label == "PUBLIC KEY" && der == spki,
+    };
+    if !matches {
+        return Err(mismatch("the verifier differs from the bundle's signer"));
+    }
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! The entry point: verify a [`Signature`] over a blob with the caller's trust material.
+
+use serde::Serialize;
+use x509_cert::Certificate;
+
+use crate::bundle::{Bundle, BundleFormat, Content, Material};
+use crate::certificate;
+use crate::encoding::{decode_base64, sha256};
+use crate::error::{Result, VerifyError};
+use crate::key::{KeyAlgorithm, PublicKey};
+use crate::rekor::{self, Expected, Signer};
+use crate::signature::Signature;
+use crate::trusted_root::TrustedRoot;
+
+/// The signer a keyless bundle must name: a SAN (URI or email) and an OIDC issuer, matched exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityPolicy {
+    /// Expected subject alternative name (URI or email).
+    pub identity: String,
+    /// Expected OIDC issuer (Fulcio extension 1.3.6.1.4.1.57264.1.8 or legacy .1.1).
+    pub issuer: String,
+}
+
+/// What the caller trusts; which parts are needed depends on the signature.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrustMaterial<'a> {
+    /// Key for raw signatures and keyed bundles.
+    pub key: Option<&'a PublicKey>,
+    /// Pinned trusted root for keyless bundles and for any transparency log entry.
+    pub trusted_root: Option<&'a TrustedRoot>,
+    /// Expected identity for keyless bundles.
+    pub identity: Option<&'a IdentityPolicy>,
+}
+
+/// How a signature was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Detached cosign signature, ECDSA P-256 key.
+    CosignKeyedEcdsaP256,
+    /// Detached signature, Ed25519 key.
+    CosignKeyedEd25519,
+    /// Sigstore bundle signed with a Fulcio certificate.
+    SigstoreKeyless,
+    /// Sigstore bundle signed with the caller's key.
+    SigstoreKeyed,
+    /// Legacy cosign bundle with a Fulcio certificate.
+    CosignBundleKeyless,
+    /// Legacy cosign bundle signed with the caller's key.
+    CosignBundleKeyed,
+}
+
+/// The audit record of a successful verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// How the signature was verified.
+    pub method: Method,
+    /// Bundle format, for bundles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle_format: Option<BundleFormat>,
+    /// Algorithm of the key that signed (the certificate's key when keyless).
+    pub key_algorithm: KeyAlgorithm,
+    /// Lowercase hex SHA-256 of that key's SPKI DER.
+    pub key_fingerprint: String,
+    /// Verified certificate identity (keyless).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// Verified OIDC issuer (keyless).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Rekor log index of the first verified entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rekor_log_index: Option<u64>,
+    /// Rekor integrated time (unix seconds) of the first verified entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrated_time: Option<i64>,
+}
+
+/// Verifies `signature` over `blob`.
+///
+/// `blob` may be `None` only for bundles that record what was signed (a DSSE envelope, or a
+/// message signature with its digest); when given it must match the bundle.
+pub fn verify(
+    signature: &Signature,
+    blob: Option<&[u8]>,
+    trust: &TrustMaterial,
+) -> Result<Verification> {
+    match signature {
+        Signature::Raw(bytes) => verify_raw(bytes, blob, trust),
+        Signature::Bundle(bundle) => match &bundle.material {
+            Material::Certificate { cert, der } => verify_keyless(bundle, cert, der, blob, trust),
+            Material::PublicKey { hint } => verify_keyed(bundle, hint, blob, trust),
+        },
+    }
+}
+
+fn verify_raw(
+    signature: &[u8],
+    blob: Option<&[u8]>,
+    trust: &TrustMaterial,
+) -> Result<Verification> {
+    let key = trust.key.ok_or(VerifyError::Missing("a public key"))?;
+    let blob = blob.ok_or(VerifyError::Missing("the signed blob"))?;
+    key.verify(blob, signature)?;
+    let method = match key.algorithm() {
+        KeyAlgorithm::EcdsaP256 => Method::CosignKeyedEcdsaP256,
+        KeyAlgorithm::Ed25519 => Method::CosignKeyedEd25519,
+    };
+    Ok(Verification {
+        method,
+        bundle_format: None,
+        key_algorithm: key.algorithm(),
+        key_fingerprint: key.fingerprint(),
+        identity: None,
+        issuer: None,
+        rekor_log_index: None,
+        integrated_time: None,
+    })
+}
+
+fn verify_keyed(
+    bundle: &Bundle,
+    hint: &str,
+    blob: Option<&[u8]>,
+    trust: &TrustMaterial,
+) -> Result<Verification> {
+    let key = trust.key.ok_or(VerifyError::Missing("a public key"))?;
+    if !hint.is_empty()
+        && decode_base64("bundle key hint", hint).ok().as_deref()
+            != Some(&sha256(key.spki_der())[..])
+    {
+        return Err(VerifyError::KeyHintMismatch {
+            expected: key.hint(),
+            found: hint.to_owned(),
+        });
+    }
+    let message_digest = verify_content(&bundle.content, key, blob)?;
+    if !bundle.tlog_entries.is_empty() {
+        let root = trust.trusted_root.ok_or(VerifyError::Missing(
+            "a trusted root (the bundle has transparency log entries)",
+        ))?;
+        let expected = Expected {
+            signer: Signer::PublicKey(key.spki_der()),
+            content: &bundle.content,
+            message_digest,
+            require_inclusion_proof: bundle.format.requires_inclusion_proof(),
+        };
+        for entry in &bundle.tlog_entries {
+            rekor::verify_entry(entry, root, &expected)?;
+        }
+    }
+    let method = match bundle.format {
+        BundleFormat::CosignLegacy => Method::CosignBundleKeyed,
+        _ => Method::SigstoreKeyed,
+    };
+    Ok(Verification {
+        method,
+        bundle_format: Some(bundle.format),
+        key_algorithm: key.algorithm(),
+        key_fingerprint: key.fingerprint(),
+        identity: None,
+        issuer: None,
+        rekor_log_index: bundle.tlog_entries.first().map(|e| e.log_index),
+        integrated_time: bundle.tlog_entries.first().map(|e| e.integrated_time),
+    })
+}
+
+fn verify_keyless(
+    bundle: &Bundle,
+    cert: &Certificate,
+    cert_der: &[u8],
+    blob: Option<&[u8]>,
+    trust: &TrustMaterial,
+) -> Result<Verification> {
+    let root = trust
+        .trusted_root
+        .ok_or(VerifyError::Missing("a trusted root"))?;
+    let policy = trust.identity.ok_or(VerifyError::Missing(
+        "an identity policy (expected identity and issuer)",
+    ))?;
+    let first = bundle.tlog_entries.first().ok_or_else(|| {
+        VerifyError::MalformedBundle(
+            "a keyless bundle needs a transparency log entry to fix the signing time".into(),
+        )
+    })?;
+    verify_chain(cert, root, first.integrated_time)?;
+    let identities = certificate::identities(cert)?;
+    if !identities.contains(&policy.identity) {
+        return Err(VerifyError::IdentityMismatch {
+            expected: policy.identity.clone(),
+            found: identities,
+        });
+    }
+    let issuer = certificate::oidc_issuer(cert)?;
+    if issuer.as_deref() != Some(policy.issuer.as_str()) {
+        return Err(VerifyError::IssuerMismatch {
+            expected: policy.issuer.clone(),
+            found: issuer,
+        });
+    }
+    for entry in &bundle.tlog_entries {
+        certificate::check_valid_at(cert, entry.integrated_time)?;
+    }
+    let key = certificate::public_key(cert)?;
+    let message_digest = verify_content(&bundle.content, &key, blob)?;
+    let expected = Expected {
+        signer: Signer::Certificate(cert_der),
+        content: &bundle.content,
+        message_digest,
+        require_inclusion_proof: bundle.format.requires_inclusion_proof(),
+    };
+    for entry in &bundle.tlog_entries {
+        rekor::verify_entry(entry, root, &expected)?;
+    }
+    let method = match bundle.format {
+        BundleFormat::CosignLegacy => Method::CosignBundleKeyless,
+        _ => Method::SigstoreKeyless,
+    };
+    Ok(Verification {
+        method,
+        bundle_format: Some(bundle.format),
+        key_algorithm: key.algorithm(),
+        key_fingerprint: key.fingerprint(),
+        identity: Some(policy.identity.clone()),
+        issuer: Some(policy.issuer.clone()),
+        rekor_log_index: Some(first.log_index),
+        integrated_time: Some(first.integrated_time),
+    })
+}
+
+fn verify_chain(cert: &Certificate, root: &TrustedRoot, at: i64) -> Result<()> {
+    let mut last_error = VerifyError::UntrustedChain(format!(
+        "no Fulcio CA in the trusted root is valid at integrated time {at}"
+    ));
+    for ca in root
+        .certificate_authorities
+        .iter()
+        .filter(|ca| ca.valid_for.contains(at))
+    {
+        match certificate::verify_chain(cert, &ca.chain, at) {
+            Ok(()) => return Ok(()),
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+/// Checks the signature over the content; returns the blob digest a hashedrekord entry must hold.
+fn verify_content(
+    content: &Content,
+    key: &PublicKey,
+    blob: Option<&[u8]>,
+) -> Result<Option<[u8; 32]>> {
+    match content {
+        Content::Message { digest, signature } => match (blob, digest) {
+            (Some(blob), recorded) => {
+                let actual = sha256(blob);
+                if recorded.is_some_and(|d| d != actual) {
+                    return Err(VerifyError::DigestMismatch(
+                        "the bundle's message digest is not the blob's SHA-256".into(),
+                    ));
+                }
+                key.verify(blob, signature)?;
+                Ok(Some(actual))
+            }
+            (None, Some(recorded)) => {
+                key.verify_sha256_prehash(recorded, signature)?;
+                Ok(Some(*recorded))
+            }
+            (None, None) => Err(VerifyError::Missing("the signed blob")),
+        },
+        Content::Dsse(envelope) => {
+            key.verify(&envelope.pae(), &envelope.signature)?;
+            if let Some(blob) = blob {
+                envelope.check_subject(blob)?;
+            }
+            Ok(None)
+        }
+    }
+}
