@@ -15,7 +15,9 @@ pub mod progress;
 pub mod report;
 pub mod request;
 pub mod sarif;
+pub mod settings;
 pub mod time;
+pub mod verification;
 pub mod workspace;
 
 pub use error::{CoreError, FieldError, Result};

@@ -428,6 +428,7 @@ pub async fn run_scanners(
         let scratch = workspace.scratch_dir().join(&tool.id);
         std::fs::create_dir_all(&scratch).map_err(|e| CoreError::io(&scratch, e))?;
         let request = ScanRequest {
+            subject: job.ids.component_id.clone(),
             source_root: source_root.clone(),
             scratch_dir: scratch,
             config: tool.config.clone(),
@@ -574,8 +575,8 @@ fn write_tool_outputs(
     Ok(())
 }
 
-/// The final status and the reasons for it.
-fn verdict(job: &Job, state: &RunState) -> (JobStatus, Vec<String>) {
+/// The final status, the reasons for it, and the threshold violations among them.
+fn verdict(job: &Job, state: &RunState) -> (JobStatus, Vec<String>, Vec<String>) {
     let mut errors = Vec::new();
     for tool in &state.tools {
         if tool.status != ToolStatus::Completed {
@@ -600,7 +601,7 @@ fn verdict(job: &Job, state: &RunState) -> (JobStatus, Vec<String>) {
     } else {
         JobStatus::Failed
     };
-    (status, errors)
+    (status, errors, violations)
 }
 
 /// Steps 6 and 7: decide, write the bundle (index last), store it, save the final record, then commit the
@@ -618,11 +619,12 @@ async fn finish(
         job.errors.push(message.clone());
         progress.emit(EventBody::Error { message }).await?;
     }
-    let (status, errors) = verdict(job, state);
+    let (status, errors, violations) = verdict(job, state);
     job.errors.extend(errors);
     job.findings_summary = Some(json!({
         "totals": total_counts(&state.tools),
         "tools": state.tools.iter().map(|t| (t.id.clone(), t.counts)).collect::<BTreeMap<_, _>>(),
+        "threshold_violations": violations,
     }));
     let location = services.artifacts.location(&job.test_id);
     job.bundle_location = Some(location.clone());
@@ -690,10 +692,10 @@ async fn write_bundle(
     terminal: &Event,
 ) -> Result<String> {
     let bundle = BundleWriter::new(workspace.bundle_dir())?;
-    let violations = state
-        .profile
+    let violations: Vec<String> = job
+        .findings_summary
         .as_ref()
-        .map(|p| threshold_violations(&total_counts(&state.tools), &p.thresholds))
+        .and_then(|s| serde_json::from_value(s["threshold_violations"].clone()).ok())
         .unwrap_or_default();
 
     let merged: Vec<serde_json::Value> = state
@@ -812,7 +814,10 @@ fn runner_log_line(event: &Event) -> String {
             exit_code,
             status,
             findings,
-        } => format!("{tool}: {status} (exit {exit_code:?}), {findings} finding(s)"),
+        } => match exit_code {
+            Some(code) => format!("{tool}: {status} (exit {code}), {findings} finding(s)"),
+            None => format!("{tool}: {status}, {findings} finding(s)"),
+        },
         EventBody::Error { message } => format!("error: {message}"),
         EventBody::ScanComplete { status, .. } => format!("scan complete: {status}"),
         EventBody::UploadPermitted {

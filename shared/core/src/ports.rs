@@ -134,6 +134,8 @@ pub type LogFn = Arc<dyn Fn(LogStream, &str) + Send + Sync>;
 /// What a scanner is asked to do.
 #[derive(Clone)]
 pub struct ScanRequest {
+    /// What is being scanned, for documents that name their subject (an SBOM's component).
+    pub subject: String,
     pub source_root: PathBuf,
     /// Private scratch space for this tool.
     pub scratch_dir: PathBuf,

@@ -104,16 +104,53 @@ const MAX_TEXT_LEN: usize = 2048;
 const MAX_INLINE_SIGNATURE_LEN: usize = 256 * 1024;
 const URI_SCHEMES: [&str; 4] = ["s3://", "oci://", "https://", "file://"];
 
+/// The parts every submission shares, validated the same way for the API and the CLI.
+struct Common {
+    ids: Option<ScanIds>,
+    source: Option<SourceSpec>,
+    profile: String,
+    requested_by: Option<String>,
+}
+
 impl SubmitRequest {
     /// Validates the whole request, collecting every problem rather than stopping at the first.
     pub fn validate(self) -> Result<ValidatedSubmission> {
         let mut errors = Vec::new();
-        let workspace_id = required_id(&mut errors, "workspace_id", self.workspace_id);
-        let component_id = required_id(&mut errors, "component_id", self.component_id);
-        let assessment_id = required_id(&mut errors, "assessment_id", self.assessment_id);
-
-        let source = validate_source(
+        let manifest = validate_manifest_source(
             &mut errors,
+            self.manifest.clone(),
+            self.manifest_path.clone(),
+            self.manifest_uri.clone(),
+        );
+        let signature = validate_signature_source(
+            &mut errors,
+            self.manifest_uri.is_some(),
+            self.manifest_signature.clone(),
+            self.manifest_signature_path.clone(),
+            self.manifest_signature_uri.clone(),
+        );
+        let common = self.validate_common(&mut errors);
+        finish(errors, common, manifest, signature)
+    }
+
+    /// For a trusted local caller (the CLI) whose manifest and signature are named directly: ids, source,
+    /// profile and requester are validated as for the API; the manifest fields of `self` are ignored.
+    pub fn validate_with(
+        self,
+        manifest: ManifestSource,
+        signature: Option<SignatureSource>,
+    ) -> Result<ValidatedSubmission> {
+        let mut errors = Vec::new();
+        let common = self.validate_common(&mut errors);
+        finish(errors, common, Some(manifest), signature)
+    }
+
+    fn validate_common(self, errors: &mut Vec<FieldError>) -> Common {
+        let workspace_id = required_id(errors, "workspace_id", self.workspace_id);
+        let component_id = required_id(errors, "component_id", self.component_id);
+        let assessment_id = required_id(errors, "assessment_id", self.assessment_id);
+        let source = validate_source(
+            errors,
             self.source_type.as_deref(),
             self.git_url,
             self.branch,
@@ -121,32 +158,15 @@ impl SubmitRequest {
             self.directory_path,
             self.archive_path,
         );
-        let manifest = validate_manifest_source(
-            &mut errors,
-            self.manifest,
-            self.manifest_path,
-            self.manifest_uri.clone(),
-        );
-        let signature = validate_signature_source(
-            &mut errors,
-            self.manifest_uri.is_some(),
-            self.manifest_signature,
-            self.manifest_signature_path,
-            self.manifest_signature_uri,
-        );
-
         let profile = match self.profile {
             None => DEFAULT_PROFILE.to_string(),
-            Some(p) => {
-                if is_safe_name(&p) {
-                    p
-                } else {
-                    errors.push(FieldError::new(
-                        "profile",
-                        "must be 1-64 characters of letters, digits, '.', '_' or '-'",
-                    ));
-                    String::new()
-                }
+            Some(p) if is_safe_name(&p) => p,
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "profile",
+                    "must be 1-64 characters of letters, digits, '.', '_' or '-'",
+                ));
+                String::new()
             }
         };
         let requested_by = self.requested_by.filter(|r| !r.trim().is_empty());
@@ -159,28 +179,39 @@ impl SubmitRequest {
                 "must be at most 2048 characters without control characters",
             ));
         }
-
-        match (workspace_id, component_id, assessment_id, source, manifest) {
-            (
-                Some(workspace_id),
-                Some(component_id),
-                Some(assessment_id),
-                Some(source),
-                Some(manifest),
-            ) if errors.is_empty() => Ok(ValidatedSubmission {
-                ids: ScanIds {
-                    workspace_id,
-                    component_id,
-                    assessment_id,
-                },
-                source,
-                manifest,
-                signature,
-                profile,
-                requested_by,
+        let ids = match (workspace_id, component_id, assessment_id) {
+            (Some(workspace_id), Some(component_id), Some(assessment_id)) => Some(ScanIds {
+                workspace_id,
+                component_id,
+                assessment_id,
             }),
-            _ => Err(CoreError::Validation(errors)),
+            _ => None,
+        };
+        Common {
+            ids,
+            source,
+            profile,
+            requested_by,
         }
+    }
+}
+
+fn finish(
+    errors: Vec<FieldError>,
+    common: Common,
+    manifest: Option<ManifestSource>,
+    signature: Option<SignatureSource>,
+) -> Result<ValidatedSubmission> {
+    match (common.ids, common.source, manifest) {
+        (Some(ids), Some(source), Some(manifest)) if errors.is_empty() => Ok(ValidatedSubmission {
+            ids,
+            source,
+            manifest,
+            signature,
+            profile: common.profile,
+            requested_by: common.requested_by,
+        }),
+        _ => Err(CoreError::Validation(errors)),
     }
 }
 

@@ -1,0 +1,150 @@
+//! Wiring for one machine: where data lives, and the embedded adapters and scanners the pipeline gets.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use certus_core::pipeline::{PipelineSettings, Services};
+use certus_core::ports::EventSink;
+use certus_core::settings::Settings;
+use certus_core::verification::SignaturePolicy;
+use certus_local::{FileFetcher, LocalArtifactStore, Placement, SqliteStore};
+use certus_scanners::ScannerConfig;
+use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
+use certus_verify::{IdentityPolicy, KeyRef, TrustedRoot};
+
+use crate::error::{CliError, Result};
+
+/// `--data-dir`, else `CERTUS_ASSURANCE_ARTIFACT_ROOT`, else `$XDG_DATA_HOME/certus`, else `~/.local/share/certus`.
+pub fn data_dir(flag: Option<&Path>, settings: &Settings) -> Result<PathBuf> {
+    if let Some(dir) = flag
+        .map(Path::to_path_buf)
+        .or_else(|| settings.artifact_root.clone())
+    {
+        return Ok(dir);
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("certus"));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|home| PathBuf::from(home).join(".local/share/certus"))
+        .ok_or_else(|| {
+            CliError::Usage(
+                "no data directory: set --data-dir, CERTUS_ASSURANCE_ARTIFACT_ROOT or HOME".into(),
+            )
+        })
+}
+
+/// How manifests are verified: flags override settings.
+pub struct VerificationFlags<'a> {
+    pub key: Option<&'a str>,
+    pub require: bool,
+    pub trusted_root: Option<&'a Path>,
+    pub identity: Option<&'a str>,
+    pub issuer: Option<&'a str>,
+}
+
+pub fn signature_policy(
+    flags: &VerificationFlags<'_>,
+    settings: &Settings,
+) -> Result<SignaturePolicy> {
+    let key_ref = flags
+        .key
+        .map(str::to_string)
+        .or_else(|| settings.manifest_verification_key_ref.clone());
+    let key = key_ref
+        .map(|r| r.parse::<KeyRef>().and_then(|k| k.load_local()))
+        .transpose()?;
+    let root_path = flags
+        .trusted_root
+        .map(Path::to_path_buf)
+        .or_else(|| settings.sigstore_trusted_root.clone());
+    let trusted_root = root_path
+        .map(|p| {
+            let bytes = std::fs::read(&p).map_err(|e| CliError::io(&p, e))?;
+            Ok::<_, CliError>(TrustedRoot::from_json(&bytes)?)
+        })
+        .transpose()?;
+    let identity = flags
+        .identity
+        .map(str::to_string)
+        .or_else(|| settings.sigstore_identity.clone());
+    let issuer = flags
+        .issuer
+        .map(str::to_string)
+        .or_else(|| settings.sigstore_issuer.clone());
+    let identity = match (identity, issuer) {
+        (Some(identity), Some(issuer)) => Some(IdentityPolicy { identity, issuer }),
+        (None, None) => None,
+        _ => return Err(CliError::Usage(
+            "keyless verification needs both an identity and an issuer (--identity and --issuer)"
+                .into(),
+        )),
+    };
+    let required = flags.require || settings.manifest_verification_required;
+    if required && key.is_none() && trusted_root.is_none() {
+        return Err(CliError::Usage(
+            "manifest verification is required but no verification key is configured: pass --key or set \
+             CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF (or a Sigstore trusted root for keyless signatures)"
+                .into(),
+        ));
+    }
+    Ok(SignaturePolicy {
+        required,
+        key,
+        trusted_root,
+        identity,
+    })
+}
+
+pub struct LocalOptions {
+    pub data_dir: PathBuf,
+    pub out: Option<PathBuf>,
+    pub keep_workspace: bool,
+    pub stream_base: String,
+    pub sinks: Vec<Arc<dyn EventSink>>,
+}
+
+/// The embedded services: SQLite store, local bundles, git/directory/archive sources, local scanners.
+pub fn services(
+    options: LocalOptions,
+    policy: SignaturePolicy,
+    settings: &Settings,
+) -> Result<Services> {
+    std::fs::create_dir_all(&options.data_dir).map_err(|e| CliError::io(&options.data_dir, e))?;
+    let store = Arc::new(SqliteStore::open(&options.data_dir.join("certus.db"))?);
+    let placement = match options.out {
+        Some(dir) => Placement::Fixed(dir),
+        None => Placement::PerJob(options.data_dir.join("bundles")),
+    };
+    let scanners = if settings.sample_mode {
+        certus_core::pipeline::ScannerSet::new(vec![Arc::new(certus_scanners::SampleScanner)])
+    } else {
+        certus_scanners::available(&ScannerConfig {
+            advisory_db: settings.advisory_db.clone(),
+        })
+    };
+    Ok(Services {
+        jobs: store.clone(),
+        events: store,
+        sinks: options.sinks,
+        artifacts: Arc::new(LocalArtifactStore::new(placement)),
+        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
+            git: GitPolicy {
+                allow_local: true,
+                ..GitPolicy::default()
+            },
+            ..SourcePolicy::default()
+        })),
+        fetcher: Arc::new(FileFetcher),
+        verifier: Arc::new(policy),
+        scanners,
+        settings: PipelineSettings {
+            workspace_root: options.data_dir.join("runs"),
+            keep_workspace: options.keep_workspace,
+            max_parallel_tools: settings.max_workers.unwrap_or(4),
+            max_log_lines_per_tool: 2000,
+            stream_base: options.stream_base,
+        },
+    })
+}

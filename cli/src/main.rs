@@ -1,0 +1,57 @@
+//! `certus`: Certus-Assurance on one machine — scan a repository against a signed manifest with embedded
+//! defaults, and the manifest tools authors need.
+
+mod console;
+mod error;
+mod local;
+mod manifest_cmd;
+mod scan;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "certus",
+    version,
+    about = "Verification-first security scanning of untrusted code"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Verify the manifest, run its profile's scanners on SOURCE and write a signed evidence bundle.
+    Scan(Box<scan::ScanArgs>),
+    /// Manifest digests, canonical form and signature verification.
+    #[command(subcommand)]
+    Manifest(manifest_cmd::ManifestCommand),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("certus: cannot start the async runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Scan(args) => scan::run(*args).await,
+            Command::Manifest(command) => manifest_cmd::run(command).await,
+        }
+    });
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("certus: error: {e}");
+            std::process::exit(2);
+        }
+    }
+}

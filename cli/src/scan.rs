@@ -1,0 +1,332 @@
+//! `certus scan`: the whole pipeline on this machine, with live progress and a readable summary.
+//! Exit code 0 = passed, 1 = policy thresholds breached, 2 = error.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use certus_core::job::{Job, JobStatus};
+use certus_core::pipeline;
+use certus_core::request::{
+    ManifestSource, SignatureSource, SourceSpec, SubmitRequest, ValidatedSubmission,
+};
+use certus_core::settings::Settings;
+
+use crate::console::ConsoleProgress;
+use crate::error::{CliError, Result};
+use crate::local::{self, LocalOptions, VerificationFlags};
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// A git URL, a repository or directory path, or an archive (.tar, .tar.gz, .tgz, .zip).
+    pub source: String,
+    /// The scan manifest (JSON). Its digest is taken over the file's exact bytes.
+    #[arg(long)]
+    pub manifest: PathBuf,
+    /// The manifest's signature: a cosign `.sig` file or a Sigstore bundle.
+    #[arg(long)]
+    pub signature: Option<PathBuf>,
+    /// Verification key: a PEM file, `env://VAR` (also CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Refuse to run without a valid manifest signature (also CERTUS_ASSURANCE_MANIFEST_VERIFICATION_REQUIRED).
+    #[arg(long)]
+    pub require_signature: bool,
+    /// Sigstore trusted_root.json for keyless signatures, with the identity and issuer to expect.
+    #[arg(long)]
+    pub trusted_root: Option<PathBuf>,
+    #[arg(long)]
+    pub identity: Option<String>,
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// Manifest profile to run.
+    #[arg(long, default_value = "light")]
+    pub profile: String,
+    /// Write the bundle to this directory (must not exist or be empty) instead of the data directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the final job record as JSON on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// How to read SOURCE (default: guessed from it).
+    #[arg(long, value_parser = ["git", "directory", "archive"])]
+    pub source_type: Option<String>,
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[arg(long)]
+    pub commit: Option<String>,
+    #[arg(long, default_value = "local")]
+    pub workspace_id: String,
+    /// Defaults to the source's directory name.
+    #[arg(long)]
+    pub component_id: Option<String>,
+    #[arg(long, default_value = "local-scan")]
+    pub assessment_id: String,
+    #[arg(long)]
+    pub requested_by: Option<String>,
+    /// Data directory (job database, workspaces, bundles).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Keep the run's private workspace (clone, scratch) for inspection.
+    #[arg(long)]
+    pub keep_workspace: bool,
+}
+
+fn guess_source_type(source: &str) -> &'static str {
+    let lower = source.to_ascii_lowercase();
+    if source.contains("://") || source.starts_with("git@") {
+        "git"
+    } else if [".tar", ".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        "archive"
+    } else if Path::new(source).join(".git").exists() {
+        "git"
+    } else {
+        "directory"
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| CliError::io(path, e))
+}
+
+fn file_uri(path: &Path) -> Result<String> {
+    let abs = absolute(path)?;
+    if !abs.is_file() {
+        return Err(CliError::Usage(format!("{} is not a file", path.display())));
+    }
+    Ok(format!("file://{}", abs.display()))
+}
+
+fn submission(args: &ScanArgs) -> Result<ValidatedSubmission> {
+    let kind = args
+        .source_type
+        .as_deref()
+        .unwrap_or_else(|| guess_source_type(&args.source));
+    let source = match kind {
+        "git" => {
+            let is_path = !args.source.contains("://") && !args.source.starts_with("git@");
+            SourceSpec::Git {
+                git_url: if is_path {
+                    absolute(Path::new(&args.source))?.display().to_string()
+                } else {
+                    args.source.clone()
+                },
+                branch: args.branch.clone(),
+                commit: args.commit.clone(),
+            }
+        }
+        "archive" => SourceSpec::Archive {
+            archive_path: absolute(Path::new(&args.source))?.display().to_string(),
+        },
+        _ => SourceSpec::Directory {
+            directory_path: absolute(Path::new(&args.source))?.display().to_string(),
+        },
+    };
+    let component_id = args.component_id.clone().unwrap_or_else(|| {
+        let name = Path::new(args.source.trim_end_matches('/'))
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let clean: String = name
+            .trim_end_matches(".git")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        if clean.is_empty() {
+            "source".into()
+        } else {
+            clean
+        }
+    });
+    // The local user's own files: the manifest and signature are named by path; the signature policy decides
+    // whether an unsigned manifest is acceptable.
+    let request = SubmitRequest {
+        workspace_id: Some(args.workspace_id.clone()),
+        component_id: Some(component_id),
+        assessment_id: Some(args.assessment_id.clone()),
+        source_type: Some(source.type_name().into()),
+        git_url: match &source {
+            SourceSpec::Git { git_url, .. } => Some(git_url.clone()),
+            _ => None,
+        },
+        branch: args.branch.clone(),
+        commit: args.commit.clone(),
+        directory_path: match &source {
+            SourceSpec::Directory { directory_path } => Some(directory_path.clone()),
+            _ => None,
+        },
+        archive_path: match &source {
+            SourceSpec::Archive { archive_path } => Some(archive_path.clone()),
+            _ => None,
+        },
+        requested_by: args.requested_by.clone(),
+        profile: Some(args.profile.clone()),
+        ..Default::default()
+    };
+    let manifest = ManifestSource::Uri(file_uri(&args.manifest)?);
+    let signature = args
+        .signature
+        .as_ref()
+        .map(|s| file_uri(s).map(SignatureSource::Uri))
+        .transpose()?;
+    Ok(request.validate_with(manifest, signature)?)
+}
+
+pub async fn run(args: ScanArgs) -> Result<i32> {
+    let settings = Settings::from_env()?;
+    let policy = local::signature_policy(
+        &VerificationFlags {
+            key: args.key.as_deref(),
+            require: args.require_signature,
+            trusted_root: args.trusted_root.as_deref(),
+            identity: args.identity.as_deref(),
+            issuer: args.issuer.as_deref(),
+        },
+        &settings,
+    )?;
+    if let Some(out) = &args.out {
+        if out.exists()
+            && std::fs::read_dir(out)
+                .map_err(|e| CliError::io(out, e))?
+                .next()
+                .is_some()
+        {
+            return Err(CliError::Usage(format!(
+                "--out {} exists and is not empty",
+                out.display()
+            )));
+        }
+    }
+    let submission = submission(&args)?;
+    let data_dir = local::data_dir(args.data_dir.as_deref(), &settings)?;
+    let services = local::services(
+        LocalOptions {
+            data_dir,
+            out: args.out.as_ref().map(|o| absolute(o)).transpose()?,
+            keep_workspace: args.keep_workspace,
+            stream_base: "ws://127.0.0.1:8056".into(),
+            sinks: vec![Arc::new(ConsoleProgress::new())],
+        },
+        policy,
+        &settings,
+    )?;
+    let job = pipeline::submit(&services, submission).await?;
+    eprintln!("certus: scan {} of {} started", job.test_id, args.source);
+    let job = pipeline::run(&services, &job.test_id).await?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&job)
+            .map_err(|e| certus_core::CoreError::json("job record", e))?;
+        println!("{text}");
+    } else {
+        print_summary(&job);
+    }
+    Ok(exit_code(&job))
+}
+
+/// 0 passed, 1 only thresholds were breached, 2 anything else went wrong.
+pub fn exit_code(job: &Job) -> i32 {
+    if job.status == JobStatus::Succeeded {
+        return 0;
+    }
+    let violations = threshold_violations(job);
+    let only_thresholds =
+        !violations.is_empty() && job.errors.iter().all(|e| *e == violations.join("; "));
+    if only_thresholds {
+        1
+    } else {
+        2
+    }
+}
+
+fn threshold_violations(job: &Job) -> Vec<String> {
+    job.findings_summary
+        .as_ref()
+        .and_then(|s| s.get("threshold_violations"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+fn print_summary(job: &Job) {
+    let summary = job.findings_summary.clone().unwrap_or_default();
+    let totals = &summary["totals"];
+    println!();
+    println!("Certus-Assurance scan {}: {}", job.test_id, job.status);
+    let source = job
+        .git_url
+        .as_deref()
+        .or(job.directory_path.as_deref())
+        .or(job.archive_path.as_deref())
+        .unwrap_or("-");
+    println!("  source     {} {}", job.source_type, source);
+    if let Some(commit) = &job.commit {
+        println!("  commit     {commit}");
+    }
+    if let Some(digest) = &job.source_digest {
+        println!("  tree       sha256 {digest}");
+    }
+    let method = job
+        .manifest_verification
+        .as_ref()
+        .and_then(|v| v.get("method"))
+        .and_then(|m| m.as_str())
+        .unwrap_or("-");
+    println!(
+        "  manifest   sha256 {} (signature: {method})",
+        job.manifest_digest.as_deref().unwrap_or("-")
+    );
+    if let Some(tools) = summary["tools"].as_object() {
+        for (tool, counts) in tools {
+            println!(
+                "  {:<10} critical {} · high {} · medium {} · low {}",
+                tool, counts["critical"], counts["high"], counts["medium"], counts["low"]
+            );
+        }
+    }
+    println!(
+        "  total      critical {} · high {} · medium {} · low {}",
+        totals["critical"], totals["high"], totals["medium"], totals["low"]
+    );
+    for warning in &job.warnings {
+        println!("  warning    {warning}");
+    }
+    for error in &job.errors {
+        println!("  error      {error}");
+    }
+    if let Some(bundle) = &job.bundle_location {
+        println!("  bundle     {bundle}");
+    }
+    let verdict = match exit_code(job) {
+        0 => "PASSED",
+        1 => "POLICY THRESHOLDS BREACHED",
+        _ => "ERROR",
+    };
+    println!("  verdict    {verdict}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_types_are_guessed_from_the_argument() {
+        assert_eq!(guess_source_type("https://example.invalid/r.git"), "git");
+        assert_eq!(guess_source_type("git@example.invalid:r.git"), "git");
+        assert_eq!(guess_source_type("code.tgz"), "archive");
+        assert_eq!(guess_source_type("code.tar.bz2"), "archive");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            guess_source_type(&dir.path().display().to_string()),
+            "directory"
+        );
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        assert_eq!(guess_source_type(&dir.path().display().to_string()), "git");
+    }
+}

@@ -1,0 +1,122 @@
+//! Settings from `CERTUS_ASSURANCE_*` environment variables (spec §9), read through a lookup function so
+//! they can be tested without touching the process environment.
+
+use std::path::PathBuf;
+
+use crate::error::{CoreError, FieldError, Result};
+
+pub const PREFIX: &str = "CERTUS_ASSURANCE_";
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// Data directory for the embedded store, workspaces and bundles.
+    pub artifact_root: Option<PathBuf>,
+    pub manifest_verification_required: bool,
+    /// PEM path, `env://VAR`, `s3://bucket/key` or `awskms://…`.
+    pub manifest_verification_key_ref: Option<String>,
+    /// Sigstore `trusted_root.json` for keyless signatures, with the identity and issuer to expect.
+    pub sigstore_trusted_root: Option<PathBuf>,
+    pub sigstore_identity: Option<String>,
+    pub sigstore_issuer: Option<String>,
+    /// Scanner tasks that may run at once within a scan.
+    pub max_workers: Option<usize>,
+    /// Only the sample scanner (canned output) — for demos without scanners.
+    pub sample_mode: bool,
+    /// Offline advisory database (RustSec layout or OSV JSON directory).
+    pub advisory_db: Option<PathBuf>,
+    /// Assurance's signing key (PEM path, or `awskms://…` on AWS).
+    pub signing_key_ref: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| lookup(&format!("{PREFIX}{name}")).filter(|v| !v.trim().is_empty());
+        let flag = |name: &str| -> Result<bool> {
+            match get(name).map(|v| v.trim().to_ascii_lowercase()) {
+                None => Ok(false),
+                Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+                Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+                Some(v) => Err(invalid(
+                    name,
+                    format!("'{v}' is not a boolean (true/false)"),
+                )),
+            }
+        };
+        let max_workers = match get("MAX_WORKERS") {
+            None => None,
+            Some(v) => Some(
+                v.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or_else(|| {
+                        invalid("MAX_WORKERS", format!("'{v}' is not a number from 1 to 64"))
+                    })?,
+            ),
+        };
+        Ok(Self {
+            artifact_root: get("ARTIFACT_ROOT").map(PathBuf::from),
+            manifest_verification_required: flag("MANIFEST_VERIFICATION_REQUIRED")?,
+            manifest_verification_key_ref: get("MANIFEST_VERIFICATION_KEY_REF"),
+            sigstore_trusted_root: get("SIGSTORE_TRUSTED_ROOT").map(PathBuf::from),
+            sigstore_identity: get("SIGSTORE_IDENTITY"),
+            sigstore_issuer: get("SIGSTORE_ISSUER"),
+            max_workers,
+            sample_mode: flag("SAMPLE_MODE")?,
+            advisory_db: get("ADVISORY_DB").map(PathBuf::from),
+            signing_key_ref: get("SIGNING_KEY_REF"),
+        })
+    }
+}
+
+fn invalid(name: &str, message: String) -> CoreError {
+    CoreError::Validation(vec![FieldError::new(format!("{PREFIX}{name}"), message)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (format!("{PREFIX}{k}"), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn reads_the_contract_names() {
+        let s = from(&[
+            ("MANIFEST_VERIFICATION_REQUIRED", "TRUE"),
+            ("MANIFEST_VERIFICATION_KEY_REF", "env://KEY"),
+            ("MAX_WORKERS", "4"),
+            ("ARTIFACT_ROOT", "/data"),
+        ])
+        .unwrap();
+        assert!(s.manifest_verification_required);
+        assert_eq!(
+            s.manifest_verification_key_ref.as_deref(),
+            Some("env://KEY")
+        );
+        assert_eq!(s.max_workers, Some(4));
+        assert_eq!(s.artifact_root, Some(PathBuf::from("/data")));
+        assert_eq!(from(&[]).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = from(&[("MANIFEST_VERIFICATION_REQUIRED", "maybe")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_REQUIRED"),
+            "{err}"
+        );
+        assert!(from(&[("MAX_WORKERS", "0")]).is_err());
+    }
+}

@@ -1,0 +1,48 @@
+//! Scanners behind the core's `Scanner` port: the built-in ones (dependency inventory, sample) and the set
+//! a deployment offers.
+
+pub mod sample;
+pub mod sbom;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use certus_core::pipeline::ScannerSet;
+
+pub use sample::SampleScanner;
+pub use sbom::SbomScanner;
+
+/// What a deployment configures about its scanners.
+#[derive(Debug, Clone, Default)]
+pub struct ScannerConfig {
+    pub advisory_db: Option<PathBuf>,
+}
+
+/// Every scanner available on this machine.
+pub fn available(config: &ScannerConfig) -> ScannerSet {
+    ScannerSet::new(vec![
+        Arc::new(SampleScanner),
+        Arc::new(SbomScanner {
+            advisory_db: config.advisory_db.clone(),
+        }),
+    ])
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use certus_core::ports::{LogFn, ScanRequest};
+
+    pub fn request(root: &Path, log: LogFn) -> ScanRequest {
+        ScanRequest {
+            subject: "demo".into(),
+            source_root: root.to_path_buf(),
+            scratch_dir: root.to_path_buf(),
+            config: None,
+            timeout: Duration::from_secs(30),
+            log,
+        }
+    }
+}
