@@ -122,6 +122,7 @@ pub fn services(
     } else {
         certus_scanners::available(&ScannerConfig {
             advisory_db: settings.advisory_db.clone(),
+            tools_bin_dir: settings.tools_bin_dir.clone(),
         })
     };
     Ok(Services {

@@ -26,6 +26,8 @@ pub struct Settings {
     pub advisory_db: Option<PathBuf>,
     /// Assurance's signing key (PEM path, or `awskms://…` on AWS).
     pub signing_key_ref: Option<String>,
+    /// Where external scanners (semgrep, bandit…) are looked for before `PATH`.
+    pub tools_bin_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -69,6 +71,7 @@ impl Settings {
             sample_mode: flag("SAMPLE_MODE")?,
             advisory_db: get("ADVISORY_DB").map(PathBuf::from),
             signing_key_ref: get("SIGNING_KEY_REF"),
+            tools_bin_dir: get("TOOLS_BIN_DIR").map(PathBuf::from),
         })
     }
 }

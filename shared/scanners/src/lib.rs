@@ -1,6 +1,7 @@
 //! Scanners behind the core's `Scanner` port: the built-in ones (dependency inventory, sample) and the set
 //! a deployment offers.
 
+pub mod external;
 pub mod sample;
 pub mod sbom;
 
@@ -8,7 +9,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use certus_core::pipeline::ScannerSet;
+use certus_core::ports::Scanner;
+use certus_tools::ToolId;
 
+pub use external::ExternalScanner;
 pub use sample::SampleScanner;
 pub use sbom::SbomScanner;
 
@@ -16,16 +20,24 @@ pub use sbom::SbomScanner;
 #[derive(Debug, Clone, Default)]
 pub struct ScannerConfig {
     pub advisory_db: Option<PathBuf>,
+    /// Where external tools are looked for before `PATH`.
+    pub tools_bin_dir: Option<PathBuf>,
 }
 
 /// Every scanner available on this machine.
 pub fn available(config: &ScannerConfig) -> ScannerSet {
-    ScannerSet::new(vec![
+    let mut scanners: Vec<Arc<dyn Scanner>> = vec![
         Arc::new(SampleScanner),
         Arc::new(SbomScanner {
             advisory_db: config.advisory_db.clone(),
         }),
-    ])
+    ];
+    for tool in ToolId::ALL {
+        if let Some(found) = ExternalScanner::locate(tool, config.tools_bin_dir.as_deref()) {
+            scanners.push(Arc::new(found));
+        }
+    }
+    ScannerSet::new(scanners)
 }
 
 #[cfg(test)]

@@ -27,4 +27,4 @@ pub use runner::{
 pub use sarif::{
     level_severity, parse_sarif, Level, ParsedReport, MAX_SARIF_BYTES, MAX_SARIF_RESULTS,
 };
-pub use tool::{detect, ToolId, ToolInfo};
+pub use tool::{detect, locate, read_version, ToolId, ToolInfo};

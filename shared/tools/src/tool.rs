@@ -105,7 +105,8 @@ pub fn detect(tool: ToolId, bin_dir: Option<&Path>) -> Option<ToolInfo> {
     })
 }
 
-fn locate(tool: ToolId, bin_dir: Option<&Path>) -> Option<PathBuf> {
+/// The tool's executable in `bin_dir` or on `PATH`, without running it.
+pub fn locate(tool: ToolId, bin_dir: Option<&Path>) -> Option<PathBuf> {
     let search_path = std::env::var_os("PATH").unwrap_or_default();
     bin_dir
         .map(Path::to_path_buf)
@@ -123,7 +124,8 @@ fn is_executable_file(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-fn read_version(tool: ToolId, path: &Path) -> Option<String> {
+/// Runs the tool's version command (bounded) and returns what it printed.
+pub fn read_version(tool: ToolId, path: &Path) -> Option<String> {
     let scratch = tempfile::tempdir().ok()?;
     let command = ToolCommand {
         program: path.to_path_buf(),
