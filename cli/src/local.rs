@@ -145,6 +145,7 @@ pub fn services(
             keep_workspace: options.keep_workspace,
             max_parallel_tools: settings.max_workers.unwrap_or(4),
             max_log_lines_per_tool: 2000,
+            max_tool_timeout: certus_core::manifest::DEFAULT_TOOL_TIMEOUT * 4,
             stream_base: options.stream_base,
         },
     })

@@ -265,12 +265,12 @@ fn print_summary(job: &Job) {
         .or(job.directory_path.as_deref())
         .or(job.archive_path.as_deref())
         .unwrap_or("-");
-    println!("  source     {} {}", job.source_type, source);
+    println!("  source          {} {}", job.source_type, source);
     if let Some(commit) = &job.commit {
-        println!("  commit     {commit}");
+        println!("  commit          {commit}");
     }
     if let Some(digest) = &job.source_digest {
-        println!("  tree       sha256 {digest}");
+        println!("  tree            sha256 {digest}");
     }
     let method = job
         .manifest_verification
@@ -279,36 +279,36 @@ fn print_summary(job: &Job) {
         .and_then(|m| m.as_str())
         .unwrap_or("-");
     println!(
-        "  manifest   sha256 {} (signature: {method})",
+        "  manifest        sha256 {} (signature: {method})",
         job.manifest_digest.as_deref().unwrap_or("-")
     );
     if let Some(tools) = summary["tools"].as_object() {
         for (tool, counts) in tools {
             println!(
-                "  {:<10} critical {} · high {} · medium {} · low {}",
+                "  {:<15} critical {} · high {} · medium {} · low {}",
                 tool, counts["critical"], counts["high"], counts["medium"], counts["low"]
             );
         }
     }
     println!(
-        "  total      critical {} · high {} · medium {} · low {}",
+        "  total           critical {} · high {} · medium {} · low {}",
         totals["critical"], totals["high"], totals["medium"], totals["low"]
     );
     for warning in &job.warnings {
-        println!("  warning    {warning}");
+        println!("  warning         {warning}");
     }
     for error in &job.errors {
-        println!("  error      {error}");
+        println!("  error           {error}");
     }
     if let Some(bundle) = &job.bundle_location {
-        println!("  bundle     {bundle}");
+        println!("  bundle          {bundle}");
     }
     let verdict = match exit_code(job) {
         0 => "PASSED",
         1 => "POLICY THRESHOLDS BREACHED",
         _ => "ERROR",
     };
-    println!("  verdict    {verdict}");
+    println!("  verdict         {verdict}");
 }
 
 #[cfg(test)]

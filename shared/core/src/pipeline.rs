@@ -76,6 +76,8 @@ pub struct PipelineSettings {
     pub keep_workspace: bool,
     pub max_parallel_tools: usize,
     pub max_log_lines_per_tool: usize,
+    /// The operator's ceiling on any tool's run time; a manifest may ask for less, never more.
+    pub max_tool_timeout: std::time::Duration,
     /// `ws://host:port` (or `wss://`) that stream URLs are built on.
     pub stream_base: String,
 }
@@ -368,6 +370,7 @@ pub fn resolve_profile(
             scanners.ids().join(", ")
         )));
     }
+    profile.tool_timeout = profile.tool_timeout.min(services.settings.max_tool_timeout);
     let digest = job.manifest_digest.clone().unwrap_or_default();
     let info = manifest_info(&manifest, &profile, &digest);
     bundle.write_json(bundle::MANIFEST_INFO, &info)?;

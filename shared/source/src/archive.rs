@@ -162,6 +162,11 @@ fn member_path(name: &str, budget: &Budget<'_>) -> Result<PathBuf> {
     Ok(rel)
 }
 
+/// `./` and similar names for the archive's own root directory.
+fn is_root(name: &str) -> bool {
+    name.split('/').all(|part| part.is_empty() || part == ".")
+}
+
 fn reason(e: &CoreError) -> String {
     match e {
         CoreError::PathEscape { reason, .. } => reason.clone(),
@@ -263,6 +268,9 @@ fn extract_tar<R: Read>(
         {
             continue;
         }
+        if kind.is_dir() && is_root(&name) {
+            continue;
+        }
         let rel = member_path(&name, budget)?;
         if kind.is_dir() {
             let dir = dest.join(&rel);
@@ -323,6 +331,9 @@ fn extract_zip(
             .name()
             .map_err(|e| refused(format!("zip member #{i} has an unreadable name: {e}")))?
             .into_owned();
+        if member.is_dir() && is_root(&name) {
+            continue;
+        }
         let rel = member_path(&name, budget)?;
         if member.is_dir() {
             let dir = dest.join(&rel);

@@ -1,0 +1,260 @@
+//! The `certus` binary as a user runs it: exit codes, the summary and JSON record, the manifest tools, and a
+//! bundle whose index is checked independently with `sha256sum`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn certus(args: &[&str], data: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args(args)
+        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
+        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_REQUIRED")
+        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF")
+        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("certus runs")
+}
+
+fn sh(dir: &Path, script: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn repo_with(dir: &Path, lock: &str, manifest: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("requirements.txt"), lock).unwrap();
+    std::fs::write(dir.join("certus.json"), manifest).unwrap();
+    sh(
+        dir,
+        "git init -q -b main && git add -A && git -c user.name=t -c user.email=t@example.invalid -c commit.gpgsign=false commit -qm init",
+    );
+}
+
+const MANIFEST: &str =
+    r#"{"product":"p","profiles":[{"name":"light","tools":["sbom"],"thresholds":{"high":0}}]}"#;
+
+#[test]
+fn scan_of_a_git_repository_exits_0_and_writes_a_bundle_that_sha256sum_agrees_with() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    repo_with(&repo, "flask==2.0.0\n", MANIFEST);
+    let head = sh(&repo, "git rev-parse HEAD");
+    let out_dir = work.path().join("bundle");
+    let data = work.path().join("data");
+    let out = certus(
+        &[
+            "scan",
+            repo.to_str().unwrap(),
+            "--manifest",
+            repo.join("certus.json").to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--json",
+        ],
+        &data,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(job["status"], "SUCCEEDED");
+    assert_eq!(job["source_type"], "git");
+    assert_eq!(job["commit"], head.as_str());
+    assert!(job["test_id"].as_str().unwrap().starts_with("test_"));
+
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("bundle-index.json")).unwrap()).unwrap();
+    let mut checklist = String::new();
+    for entry in index["files"].as_array().unwrap() {
+        checklist.push_str(&format!(
+            "{}  {}\n",
+            entry["sha256"].as_str().unwrap(),
+            entry["path"].as_str().unwrap()
+        ));
+    }
+    std::fs::write(work.path().join("SHA256SUMS"), checklist).unwrap();
+    let check = sh(
+        &out_dir,
+        &format!("sha256sum -c {}", work.path().join("SHA256SUMS").display()),
+    );
+    assert!(
+        check.contains("scan.json: OK") && !check.contains("FAILED"),
+        "{check}"
+    );
+    let listed = index["files"].as_array().unwrap().len();
+    let on_disk = sh(&out_dir, "find . -type f ! -name bundle-index.json | wc -l");
+    assert_eq!(on_disk, listed.to_string());
+
+    // The job is in the embedded database, which sqlite tooling can open.
+    assert!(data.join("certus.db").is_file());
+}
+
+#[test]
+fn threshold_breach_exits_1_and_errors_exit_2() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let db = work.path().join("advisories");
+    std::fs::create_dir_all(&db).unwrap();
+    std::fs::write(
+        db.join("A-1.json"),
+        r#"{"id":"A-1","summary":"x","affected":[{"package":{"ecosystem":"PyPI","name":"flask"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.2.5"}]}]}],"database_specific":{"severity":"HIGH"}}"#,
+    )
+    .unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("requirements.txt"), "flask==2.0.0\n").unwrap();
+    std::fs::write(work.path().join("m.json"), MANIFEST).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args([
+            "scan",
+            src.to_str().unwrap(),
+            "--manifest",
+            work.path().join("m.json").to_str().unwrap(),
+        ])
+        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", &data)
+        .env("CERTUS_ASSURANCE_ADVISORY_DB", &db)
+        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("high findings exceeded threshold (1 > 0)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("POLICY THRESHOLDS BREACHED"));
+
+    let missing = certus(
+        &[
+            "scan",
+            src.to_str().unwrap(),
+            "--manifest",
+            "/nonexistent.json",
+        ],
+        &data,
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent.json"));
+
+    let required = certus(
+        &[
+            "scan",
+            src.to_str().unwrap(),
+            "--manifest",
+            work.path().join("m.json").to_str().unwrap(),
+            "--require-signature",
+        ],
+        &data,
+    );
+    assert_eq!(required.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&required.stderr).contains("no verification key is configured"));
+}
+
+#[test]
+fn manifest_digest_canonical_form_and_verification() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let m = work.path().join("m.json");
+    std::fs::write(
+        &m,
+        "{ \"profiles\": [ {\"name\": \"light\"} ],\n  \"product\": \"p\" }\n",
+    )
+    .unwrap();
+
+    let digest = certus(&["manifest", "digest", m.to_str().unwrap()], &data);
+    let expected = sh(work.path(), "sha256sum m.json | cut -d' ' -f1");
+    assert_eq!(String::from_utf8_lossy(&digest.stdout).trim(), expected);
+
+    let canonical = certus(&["manifest", "canonicalize", m.to_str().unwrap()], &data);
+    assert_eq!(
+        canonical.stdout,
+        br#"{"product":"p","profiles":[{"name":"light"}]}"#
+    );
+    std::fs::write(work.path().join("c.json"), &canonical.stdout).unwrap();
+    let inline = certus(
+        &["manifest", "digest", "--inline", m.to_str().unwrap()],
+        &data,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&inline.stdout).trim(),
+        sh(work.path(), "sha256sum c.json | cut -d' ' -f1")
+    );
+
+    sh(
+        work.path(),
+        "openssl ecparam -genkey -name prime256v1 -noout -out k.pem && openssl ec -pubout -in k.pem -out k.pub 2>/dev/null \
+         && openssl dgst -sha256 -sign k.pem m.json | base64 -w0 > m.sig && openssl dgst -sha256 -sign k.pem c.json | base64 -w0 > c.sig",
+    );
+    let key = work.path().join("k.pub");
+    let ok = certus(
+        &[
+            "manifest",
+            "verify",
+            m.to_str().unwrap(),
+            "--signature",
+            work.path().join("m.sig").to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(record["method"], "cosign-keyed-ecdsa-p256");
+    assert_eq!(record["manifest_digest"], expected.as_str());
+
+    // A signature over the canonical bytes verifies the inline form, not the file bytes.
+    let inline_ok = certus(
+        &[
+            "manifest",
+            "verify",
+            "--inline",
+            m.to_str().unwrap(),
+            "--signature",
+            work.path().join("c.sig").to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert_eq!(
+        inline_ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&inline_ok.stderr)
+    );
+    let wrong = certus(
+        &[
+            "manifest",
+            "verify",
+            m.to_str().unwrap(),
+            "--signature",
+            work.path().join("c.sig").to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("bad signature"));
+}
