@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need, then runs every test.
+#   scripts/test.sh            # everything
+#   CERTUS_SKIP_TOOLS=1 ...    # without installing the external scanners (their tests then say skipped)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1"); }
+missing=()
+for cmd in cargo git openssl python3 sha256sum tar; do need "$cmd"; done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq git openssl python3 python3-venv coreutils tar >/dev/null
+  else
+    echo "test.sh: missing tools: ${missing[*]}" >&2
+    exit 2
+  fi
+fi
+
+if [ -z "${CERTUS_SKIP_TOOLS:-}" ]; then
+  echo "== installing external scanners (cached)"
+  bin=$(scripts/install-tools.sh)
+  export CERTUS_TOOLS_BIN_DIR="$bin"
+  export CERTUS_ASSURANCE_TOOLS_BIN_DIR="$bin"
+fi
+
+# Tests that read ../shared (real gitleaks rules, RustSec snapshot, Sigstore fixtures) find it here when present.
+if [ -d ../shared ]; then export CERTUS_SHARED_DIR="$(cd ../shared && pwd)"; fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+read -r passed failed < <(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" |
+  awk '{p += $4; f += $6} END {print p + 0, f + 0}')
+echo
+echo "$passed passed, $failed failed"
+exit "$status"
