@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::pipeline::{PipelineSettings, Services};
 use certus_core::ports::EventSink;
 use certus_core::settings::Settings;
@@ -13,6 +14,8 @@ use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
 use certus_verify::{IdentityPolicy, KeyRef, TrustedRoot};
 
 use crate::error::{CliError, Result};
+
+pub const LOCAL_BUILDER_ID: &str = "https://certus-assurance.invalid/builders/local";
 
 /// `--data-dir`, else `CERTUS_ASSURANCE_ARTIFACT_ROOT`, else `$XDG_DATA_HOME/certus`, else `~/.local/share/certus`.
 pub fn data_dir(flag: Option<&Path>, settings: &Settings) -> Result<PathBuf> {
@@ -125,6 +128,16 @@ pub fn services(
             tools_bin_dir: settings.tools_bin_dir.clone(),
         })
     };
+    let key_path = match &settings.signing_key_ref {
+        Some(reference) if reference.contains("://") => {
+            return Err(CliError::Usage(format!(
+                "signing key '{reference}' is not a local PEM file; the local runner signs with a key file"
+            )))
+        }
+        Some(path) => PathBuf::from(path),
+        None => options.data_dir.join("keys/assurance-signing.pem"),
+    };
+    let signer = Arc::new(LocalSigner::load_or_generate(&key_path)?);
     Ok(Services {
         jobs: store.clone(),
         events: store,
@@ -139,6 +152,7 @@ pub fn services(
         })),
         fetcher: Arc::new(FileFetcher),
         verifier: Arc::new(policy),
+        signer,
         scanners,
         settings: PipelineSettings {
             workspace_root: options.data_dir.join("runs"),
@@ -147,6 +161,10 @@ pub fn services(
             max_log_lines_per_tool: 2000,
             max_tool_timeout: certus_core::manifest::DEFAULT_TOOL_TIMEOUT * 4,
             stream_base: options.stream_base,
+            builder: BuilderInfo {
+                id: LOCAL_BUILDER_ID.into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
         },
     })
 }

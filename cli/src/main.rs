@@ -6,6 +6,7 @@ mod error;
 mod local;
 mod manifest_cmd;
 mod scan;
+mod verify_bundle;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Verify the manifest, run its profile's scanners on SOURCE and write a signed evidence bundle.
     Scan(Box<scan::ScanArgs>),
+    /// Check a bundle: every digest, the attestation's subjects and signature, the manifest signature.
+    VerifyBundle(verify_bundle::VerifyBundleArgs),
     /// Manifest digests, canonical form and signature verification.
     #[command(subcommand)]
     Manifest(manifest_cmd::ManifestCommand),
@@ -45,6 +48,7 @@ fn main() {
         match cli.command {
             Command::Scan(args) => scan::run(*args).await,
             Command::Manifest(command) => manifest_cmd::run(command).await,
+            Command::VerifyBundle(args) => verify_bundle::run(args),
         }
     });
     match result {

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::event::Event;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
 use certus_core::ports::EventSink;
@@ -159,6 +160,9 @@ pub fn harness(policy: SignaturePolicy, scanners: ScannerSet) -> Harness {
     let store = Arc::new(SqliteStore::open(&dir.path().join("certus.db")).expect("db"));
     let recorder = Arc::new(Recorder::default());
     *recorder.store.lock().expect("lock") = Some(store.clone());
+    let signer = Arc::new(
+        LocalSigner::load_or_generate(&dir.path().join("keys/signing.pem")).expect("signing key"),
+    );
     let services = Services {
         jobs: store.clone(),
         events: store.clone(),
@@ -175,6 +179,7 @@ pub fn harness(policy: SignaturePolicy, scanners: ScannerSet) -> Harness {
         })),
         fetcher: Arc::new(FileFetcher),
         verifier: Arc::new(policy),
+        signer,
         scanners,
         settings: PipelineSettings {
             workspace_root: dir.path().join("runs"),
@@ -183,6 +188,10 @@ pub fn harness(policy: SignaturePolicy, scanners: ScannerSet) -> Harness {
             max_log_lines_per_tool: 100,
             max_tool_timeout: std::time::Duration::from_secs(5),
             stream_base: "ws://127.0.0.1:8056".into(),
+            builder: BuilderInfo {
+                id: "https://certus-assurance.invalid/builders/test".into(),
+                version: "test".into(),
+            },
         },
     };
     Harness {

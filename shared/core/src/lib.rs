@@ -1,7 +1,9 @@
 //! Certus-Assurance domain core: requests, jobs, manifests, digests, events, findings, the bundle, the ports
 //! adapters implement, and the pipeline written against them. No AWS types live here.
 
+pub mod attestation;
 pub mod bundle;
+pub mod bundle_check;
 pub mod digest;
 pub mod error;
 pub mod event;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::attestation::{attest, BuilderInfo, SIGNING_KEY_INFO};
 use crate::bundle::{self, BundleWriter};
 use crate::digest::{canonical_json, sha256_hex};
 use crate::error::{CoreError, Result};
@@ -23,7 +24,7 @@ use crate::ids::new_test_id;
 use crate::job::{Job, JobStatus};
 use crate::manifest::{manifest_info, Manifest, ResolvedProfile, SelectedTool, MAX_MANIFEST_BYTES};
 use crate::ports::{
-    ArtifactStore, EventLog, EventSink, JobStore, LogFn, LogStream, ManifestFetcher,
+    ArtifactStore, BundleSigner, EventLog, EventSink, JobStore, LogFn, LogStream, ManifestFetcher,
     ManifestVerifier, PreparedSource, ScanRequest, Scanner, SourcePreparer, ToolOutput, ToolStatus,
 };
 use crate::progress::Progress;
@@ -80,6 +81,7 @@ pub struct PipelineSettings {
     pub max_tool_timeout: std::time::Duration,
     /// `ws://host:port` (or `wss://`) that stream URLs are built on.
     pub stream_base: String,
+    pub builder: BuilderInfo,
 }
 
 /// Everything the pipeline talks to.
@@ -92,6 +94,7 @@ pub struct Services {
     pub sources: Arc<dyn SourcePreparer>,
     pub fetcher: Arc<dyn ManifestFetcher>,
     pub verifier: Arc<dyn ManifestVerifier>,
+    pub signer: Arc<dyn BundleSigner>,
     pub scanners: ScannerSet,
     pub settings: PipelineSettings,
 }
@@ -750,6 +753,14 @@ async fn write_bundle(
             },
         }),
     )?;
+    attest(
+        &bundle,
+        job,
+        &state.tools,
+        &services.settings.builder,
+        services.signer.as_ref(),
+    )
+    .await?;
     let index = bundle.write_index()?;
     services
         .artifacts
@@ -772,8 +783,14 @@ fn artifact_map(bundle: &BundleWriter, state: &RunState) -> Result<BTreeMap<Stri
         ("sarif_merged", bundle::MERGED_SARIF),
         ("sbom_cyclonedx", bundle::SBOM_CYCLONEDX),
         ("sbom_spdx", bundle::SBOM_SPDX),
+        ("attestation", bundle::ATTESTATION),
+        ("signing_key", bundle::SIGNING_KEY),
+        ("signing_key_info", SIGNING_KEY_INFO),
     ];
     let always = [
+        bundle::ATTESTATION,
+        bundle::SIGNING_KEY,
+        SIGNING_KEY_INFO,
         bundle::SCAN_JSON,
         bundle::SUMMARY,
         bundle::REPORT_MD,

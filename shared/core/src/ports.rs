@@ -80,6 +80,17 @@ pub trait ArtifactStore: Send + Sync {
     ) -> Result<String>;
 }
 
+/// Assurance's signing key: a key file locally, KMS on AWS.
+#[async_trait]
+pub trait BundleSigner: Send + Sync {
+    /// Lowercase hex SHA-256 of the public key's SPKI DER.
+    fn key_id(&self) -> String;
+    fn algorithm(&self) -> String;
+    fn public_key_pem(&self) -> String;
+    /// ECDSA: a DER signature over SHA-256(message); Ed25519: over the message.
+    async fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+}
+
 /// The code to scan, made available inside the run's workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreparedSource {
