@@ -293,7 +293,10 @@ fn check_manifest_signature(report: &mut BundleReport, dir: &Path, key: Option<&
             Verdict::Pass,
             format!(
                 "manifest.sig valid ({}, key sha256:{})",
-                serde_json::to_value(&v.method).unwrap_or_default(),
+                serde_json::to_value(v.method)
+                    .ok()
+                    .and_then(|m| m.as_str().map(str::to_string))
+                    .unwrap_or_default(),
                 key.fingerprint()
             ),
         ),
