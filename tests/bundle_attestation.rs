@@ -72,6 +72,7 @@ async fn signed_scan() -> Scanned {
         ))),
         profile: "light".into(),
         requested_by: None,
+        baseline: None,
     };
     let job = pipeline::submit(&h.services, submission).await.unwrap();
     let job = pipeline::run(&h.services, &job.test_id).await.unwrap();

@@ -80,6 +80,7 @@ fn submission(
         signature,
         profile: "light".into(),
         requested_by: Some("tests".into()),
+        baseline: None,
     }
 }
 
@@ -509,4 +510,125 @@ async fn an_unknown_profile_fails_naming_the_available_ones() {
         vec!["manifest profile 'heavy' not found. Available profiles: light".to_string()]
     );
     assert_event_contract(&h, &job).await;
+}
+
+fn directory(work: &Path) -> SourceSpec {
+    let src = work.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("Cargo.lock"), CARGO_LOCK).unwrap();
+    SourceSpec::Directory {
+        directory_path: src.display().to_string(),
+    }
+}
+
+#[tokio::test]
+async fn suppressions_mark_findings_until_they_expire() {
+    let work = tempfile::tempdir().unwrap();
+    let h = harness(
+        SignaturePolicy::default(),
+        scanners(Some(&advisory_db(work.path()))),
+    );
+    let with_suppression = |expires: &str| {
+        ManifestSource::Inline(json!({
+            "profiles": [{"name": "light", "tools": ["sbom"], "thresholds": {"critical": 0}}],
+            "suppressions": [{"rule": "TEST-0001", "path": "**/Cargo.lock", "reason": "not reachable from our code", "expires": expires}],
+        }))
+    };
+    let job = scan(
+        &h,
+        submission(directory(work.path()), with_suppression("2999-12-31"), None),
+    )
+    .await;
+    assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.errors);
+    let bundle = Path::new(job.bundle_location.as_deref().unwrap());
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join(bundle::sarif_path("sbom"))).unwrap())
+            .unwrap();
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(
+        result["ruleId"], "TEST-0001",
+        "suppressed findings are kept"
+    );
+    assert_eq!(
+        result["suppressions"][0]["justification"],
+        "not reachable from our code"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join(bundle::SUMMARY)).unwrap()).unwrap();
+    assert_eq!(summary["tools"][0]["suppressed"], 1);
+
+    let job = scan(
+        &h,
+        submission(directory(work.path()), with_suppression("2020-01-01"), None),
+    )
+    .await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(
+        job.errors,
+        vec!["critical findings exceeded threshold (1 > 0)".to_string()]
+    );
+    assert!(
+        job.warnings
+            .iter()
+            .any(|w| w.contains("expired on 2020-01-01")),
+        "{:?}",
+        job.warnings
+    );
+}
+
+#[tokio::test]
+async fn a_baseline_lets_thresholds_apply_to_new_findings_only() {
+    let work = tempfile::tempdir().unwrap();
+    let h = harness(
+        SignaturePolicy::default(),
+        scanners(Some(&advisory_db(work.path()))),
+    );
+    let manifest = |scope: &str| {
+        ManifestSource::Inline(json!({"profiles": [{"name": "light", "tools": ["sbom"],
+            "thresholds": {"critical": 0}, "thresholdScope": scope}]}))
+    };
+    let first = scan(
+        &h,
+        submission(directory(work.path()), manifest("all"), None),
+    )
+    .await;
+    assert_eq!(first.status, JobStatus::Failed);
+
+    let mut second = submission(directory(work.path()), manifest("new"), None);
+    second.baseline = Some(certus_core::request::BaselineSource::TestId(
+        first.test_id.clone(),
+    ));
+    let job = scan(&h, second).await;
+    assert_eq!(
+        job.status,
+        JobStatus::Succeeded,
+        "known finding is not new: {:?}",
+        job.errors
+    );
+    let bundle = Path::new(job.bundle_location.as_deref().unwrap());
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join(bundle::sarif_path("sbom"))).unwrap())
+            .unwrap();
+    assert_eq!(sarif["runs"][0]["results"][0]["baselineState"], "unchanged");
+
+    // Without the scope, the same baseline only labels: thresholds still count everything.
+    let mut third = submission(directory(work.path()), manifest("all"), None);
+    third.baseline = Some(certus_core::request::BaselineSource::TestId(
+        first.test_id.clone(),
+    ));
+    assert_eq!(scan(&h, third).await.status, JobStatus::Failed);
+
+    // A baseline from another workspace is refused.
+    let mut foreign = submission(directory(work.path()), manifest("new"), None);
+    foreign.ids.workspace_id = "other".into();
+    foreign.baseline = Some(certus_core::request::BaselineSource::TestId(
+        first.test_id.clone(),
+    ));
+    let job = scan(&h, foreign).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(
+        job.errors[0].contains("is not a job of workspace 'other'"),
+        "{:?}",
+        job.errors
+    );
 }

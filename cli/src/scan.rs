@@ -7,7 +7,7 @@ use std::sync::Arc;
 use certus_core::job::{Job, JobStatus};
 use certus_core::pipeline;
 use certus_core::request::{
-    ManifestSource, SignatureSource, SourceSpec, SubmitRequest, ValidatedSubmission,
+    BaselineSource, ManifestSource, SignatureSource, SourceSpec, SubmitRequest, ValidatedSubmission,
 };
 use certus_core::settings::Settings;
 
@@ -69,6 +69,10 @@ pub struct ScanArgs {
     /// Keep the run's private workspace (clone, scratch) for inspection.
     #[arg(long)]
     pub keep_workspace: bool,
+    /// An earlier scan to compare with: its test id, its bundle directory or a SARIF file. Findings are
+    /// marked new or unchanged; a profile with `thresholdScope: "new"` counts only new ones.
+    #[arg(long)]
+    pub baseline: Option<String>,
 }
 
 fn guess_source_type(source: &str) -> &'static str {
@@ -177,7 +181,17 @@ fn submission(args: &ScanArgs) -> Result<ValidatedSubmission> {
         .as_ref()
         .map(|s| file_uri(s).map(SignatureSource::Uri))
         .transpose()?;
-    Ok(request.validate_with(manifest, signature)?)
+    let mut submission = request.validate_with(manifest, signature)?;
+    submission.baseline = match &args.baseline {
+        None => None,
+        Some(b) if certus_core::ids::parse_test_id(b).is_ok() => {
+            Some(BaselineSource::TestId(b.clone()))
+        }
+        Some(path) => Some(BaselineSource::Path(
+            absolute(Path::new(path))?.display().to_string(),
+        )),
+    };
+    Ok(submission)
 }
 
 pub async fn run(args: ScanArgs) -> Result<i32> {

@@ -86,6 +86,27 @@ pub struct Finding {
     /// Tool-specific facts worth keeping (advisory id, purl, entropy…).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub properties: BTreeMap<String, serde_json::Value>,
+    /// Set when a manifest suppression applies: the finding is kept and marked, and not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<AppliedSuppression>,
+    /// Against a baseline: whether the finding is new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_state: Option<BaselineState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedSuppression {
+    /// Position of the suppression in the manifest's list.
+    pub index: usize,
+    pub reason: String,
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineState {
+    New,
+    Unchanged,
 }
 
 /// `sha256(tool \0 rule \0 path \0 basis)` with whitespace in `basis` collapsed, so re-indenting or moving

@@ -278,6 +278,7 @@ mod tests {
             signature: None,
             profile: "light".into(),
             requested_by: Some("ci".into()),
+            baseline: None,
         };
         Job::queued(
             "test_0123456789ab".into(),

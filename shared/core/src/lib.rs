@@ -12,6 +12,7 @@ pub mod ids;
 pub mod job;
 pub mod manifest;
 pub mod pipeline;
+pub mod policy;
 pub mod ports;
 pub mod progress;
 pub mod report;

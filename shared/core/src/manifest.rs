@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
+use crate::policy::{Suppression, ThresholdScope};
 use crate::request::is_safe_name;
 
 /// Manifests larger than this are refused before parsing.
@@ -28,6 +29,9 @@ pub struct Manifest {
     pub bundle: Option<BundleSettings>,
     pub compliance: Option<serde_json::Value>,
     pub annotations: Option<serde_json::Value>,
+    /// Accepted risks: matching findings are marked suppressed and not counted, until they expire.
+    #[serde(default)]
+    pub suppressions: Vec<Suppression>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +50,9 @@ pub struct Profile {
     pub thresholds: Thresholds,
     pub requires_stack: Option<bool>,
     pub stack_base_url: Option<String>,
+    /// `new`: with a baseline, thresholds count only findings the baseline does not have.
+    #[serde(default)]
+    pub threshold_scope: ThresholdScope,
 }
 
 /// A tool named by a string id or by an object with an id and tool-specific configuration.
@@ -92,6 +99,7 @@ pub struct ResolvedProfile {
     pub tools: Vec<SelectedTool>,
     pub unsupported_tools: Vec<String>,
     pub thresholds: Thresholds,
+    pub threshold_scope: ThresholdScope,
     #[serde(with = "duration_secs")]
     pub tool_timeout: Duration,
     pub warnings: Vec<String>,
@@ -276,6 +284,7 @@ impl Manifest {
             tools,
             unsupported_tools: unsupported,
             thresholds: profile.thresholds,
+            threshold_scope: profile.threshold_scope,
             tool_timeout,
             warnings,
         })
@@ -315,6 +324,8 @@ pub fn manifest_info(
         "tools_requested_as": tools,
         "unsupported_tools": profile.unsupported_tools,
         "thresholds": profile.thresholds,
+        "threshold_scope": profile.threshold_scope,
+        "suppressions": manifest.suppressions.len(),
         "tool_timeout_seconds": profile.tool_timeout.as_secs(),
         "manifest_digest": digest,
     })

@@ -4,7 +4,7 @@
 //! Every job that starts ends in a terminal state; the job record and the bundle are final before the one
 //! `scan_complete` event is committed, and that same event is the last line of the bundle's `stream.jsonl`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,19 +17,20 @@ use tokio::sync::{mpsc, Semaphore};
 use crate::attestation::{attest, BuilderInfo, SIGNING_KEY_INFO};
 use crate::bundle::{self, BundleWriter};
 use crate::digest::{canonical_json, sha256_hex};
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, FieldError, Result};
 use crate::event::{Event, EventBody};
 use crate::finding::{threshold_violations, SeverityCounts};
 use crate::ids::new_test_id;
 use crate::job::{Job, JobStatus};
 use crate::manifest::{manifest_info, Manifest, ResolvedProfile, SelectedTool, MAX_MANIFEST_BYTES};
+use crate::policy::{counted, sarif_fingerprints, FindingPolicy, ThresholdScope};
 use crate::ports::{
     ArtifactStore, BundleSigner, EventLog, EventSink, JobStore, LogFn, LogStream, ManifestFetcher,
     ManifestVerifier, PreparedSource, ScanRequest, Scanner, SourcePreparer, ToolOutput, ToolStatus,
 };
 use crate::progress::Progress;
 use crate::report::{report_markdown, summary_json, total_counts, ToolRecord};
-use crate::request::{ManifestSource, SignatureSource, ValidatedSubmission};
+use crate::request::{BaselineSource, ManifestSource, SignatureSource, ValidatedSubmission};
 use crate::sarif::{merged_log, sarif_log, RunInfo};
 use crate::time;
 use crate::workspace::{confined_join, RunWorkspace};
@@ -104,6 +105,7 @@ pub struct Services {
 pub struct RunState {
     pub source: Option<PreparedSource>,
     pub profile: Option<ResolvedProfile>,
+    pub policy: Option<FindingPolicy>,
     pub tools: Vec<ToolRecord>,
 }
 
@@ -138,6 +140,7 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
             let mut state = RunState {
                 source: None,
                 profile: None,
+                policy: None,
                 tools: Vec::new(),
             };
             let steps = run_steps(services, &mut job, &mut state, &workspace, &progress).await;
@@ -182,7 +185,7 @@ async fn run_steps(
         progress,
     )
     .await?;
-    resolve_profile(services, job, state, &manifest_bytes, &bundle)?;
+    resolve_profile(services, job, state, &manifest_bytes, &bundle).await?;
     run_scanners(services, job, state, workspace, &bundle, progress).await
 }
 
@@ -343,8 +346,9 @@ pub async fn verify_manifest(
     Ok(())
 }
 
-/// Step 4: the tools the profile names that this deployment can run.
-pub fn resolve_profile(
+/// Step 4: the tools the profile names that this deployment can run, and the finding policy (suppressions,
+/// baseline) they are judged by.
+pub async fn resolve_profile(
     services: &Services,
     job: &mut Job,
     state: &mut RunState,
@@ -379,8 +383,68 @@ pub fn resolve_profile(
     bundle.write_json(bundle::MANIFEST_INFO, &info)?;
     job.manifest_metadata = Some(info);
     job.warnings.extend(profile.warnings.iter().cloned());
+
+    let (mut policy, expired) = FindingPolicy::new(&manifest.suppressions, time::now())?;
+    job.warnings.extend(expired);
+    if let Some(fingerprints) = load_baseline(services, job).await? {
+        policy = policy.with_baseline(fingerprints);
+    }
+    if profile.threshold_scope == ThresholdScope::New && !policy.has_baseline() {
+        job.warnings
+            .push("thresholdScope is 'new' but no baseline was given: every finding counts".into());
+    }
+    state.policy = Some(policy);
     state.profile = Some(profile);
     Ok(())
+}
+
+const MAX_BASELINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Fingerprints of the baseline's findings, from an earlier job of the same workspace or a local file.
+async fn load_baseline(services: &Services, job: &Job) -> Result<Option<HashSet<String>>> {
+    let invalid =
+        |message: String| CoreError::Validation(vec![FieldError::new("baseline_test_id", message)]);
+    let bytes = match &job.submission.baseline {
+        None => return Ok(None),
+        Some(BaselineSource::TestId(id)) => {
+            let base = services
+                .jobs
+                .get(id)
+                .await?
+                .filter(|b| b.ids.workspace_id == job.ids.workspace_id)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "'{id}' is not a job of workspace '{}'",
+                        job.ids.workspace_id
+                    ))
+                })?;
+            let location = base
+                .bundle_location
+                .ok_or_else(|| invalid(format!("job '{id}' has no bundle to compare with")))?;
+            services
+                .artifacts
+                .read_file(&location, bundle::MERGED_SARIF, MAX_BASELINE_BYTES)
+                .await?
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "job '{id}' has no findings (no {})",
+                        bundle::MERGED_SARIF
+                    ))
+                })?
+        }
+        Some(BaselineSource::Path(path)) => {
+            let path = Path::new(path);
+            let file = if path.is_dir() {
+                path.join(bundle::MERGED_SARIF)
+            } else {
+                path.to_path_buf()
+            };
+            read_capped(&file, MAX_BASELINE_BYTES)?
+        }
+    };
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| CoreError::json("baseline SARIF", e))?;
+    Ok(Some(sarif_fingerprints(&sarif)))
 }
 
 enum ToolMessage {
@@ -420,6 +484,7 @@ pub async fn run_scanners(
         .await?;
 
     // One ordered channel: a tool's log lines are sent before its completion, so events keep that order.
+    let policy = Arc::new(state.policy.clone().unwrap_or_default());
     let (tx, mut rx) = mpsc::unbounded_channel::<ToolMessage>();
     let permits = Arc::new(Semaphore::new(services.settings.max_parallel_tools.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -448,11 +513,13 @@ pub async fn run_scanners(
         let tx = tx.clone();
         let permits = permits.clone();
         let bundle = bundle.clone();
+        let policy = policy.clone();
+        let scope = profile.threshold_scope;
         tasks.spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
             };
-            let record = run_one(scanner, request, &bundle, &tx).await;
+            let record = run_one(scanner, request, &bundle, &policy, scope, &tx).await;
             let _ = tx.send(ToolMessage::Done(record));
         });
     }
@@ -511,6 +578,8 @@ async fn run_one(
     scanner: Arc<dyn Scanner>,
     request: ScanRequest,
     bundle: &BundleWriter,
+    policy: &FindingPolicy,
+    scope: ThresholdScope,
     tx: &mpsc::UnboundedSender<ToolMessage>,
 ) -> ToolRecord {
     let id = scanner.id().to_string();
@@ -526,6 +595,8 @@ async fn run_one(
         status: output.status,
         exit_code: output.exit_code,
         counts: SeverityCounts::default(),
+        reported: 0,
+        suppressed: 0,
         sample: scanner.is_sample(),
         error: output.error.clone(),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -536,7 +607,14 @@ async fn run_one(
             .warnings
             .push(format!("{id}: findings cut at {MAX_FINDINGS_PER_TOOL}"));
     }
-    record.counts = output.findings.iter().collect();
+    policy.apply(&mut output.findings);
+    record.counts = counted(&output.findings, scope);
+    record.reported = output.findings.len() as u64;
+    record.suppressed = output
+        .findings
+        .iter()
+        .filter(|f| f.suppression.is_some())
+        .count() as u64;
     if let Err(e) = write_tool_outputs(&record, &output, bundle) {
         record.status = ToolStatus::Failed;
         record.error = Some(format!(

@@ -78,6 +78,13 @@ pub trait ArtifactStore: Send + Sync {
         bundle_dir: &Path,
         index: &BundleIndex,
     ) -> Result<String>;
+    /// One file of a stored bundle (a baseline's SARIF); `None` when the bundle has no such file.
+    async fn read_file(
+        &self,
+        location: &str,
+        rel: &str,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>>;
 }
 
 /// Assurance's signing key: a key file locally, KMS on AWS.

@@ -14,7 +14,11 @@ pub struct ToolRecord {
     pub version: String,
     pub status: ToolStatus,
     pub exit_code: Option<i32>,
+    /// What thresholds count: unsuppressed findings (only new ones when the profile's scope says so).
     pub counts: SeverityCounts,
+    /// Everything the tool reported, suppressed or not.
+    pub reported: u64,
+    pub suppressed: u64,
     pub sample: bool,
     pub error: Option<String>,
     pub duration_ms: u64,
@@ -22,7 +26,7 @@ pub struct ToolRecord {
 
 impl ToolRecord {
     pub fn findings(&self) -> u64 {
-        self.counts.total()
+        self.reported
     }
 }
 
@@ -83,7 +87,9 @@ pub fn report_markdown(job: &Job, tools: &[ToolRecord], violations: &[String]) -
         .unwrap_or("not verified");
     md.push_str(&format!("**Manifest signature:** {verified}\n\n"));
 
-    md.push_str("## Findings\n\n| tool | status | critical | high | medium | low |\n|---|---|---:|---:|---:|---:|\n");
+    md.push_str(
+        "## Findings\n\n| tool | status | critical | high | medium | low | suppressed |\n|---|---|---:|---:|---:|---:|---:|\n",
+    );
     for t in tools {
         let status = if t.sample {
             format!("{} (sample output)", t.status.as_str())
@@ -91,17 +97,24 @@ pub fn report_markdown(job: &Job, tools: &[ToolRecord], violations: &[String]) -
             t.status.as_str().to_string()
         };
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
-            t.id, status, t.counts.critical, t.counts.high, t.counts.medium, t.counts.low
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            t.id,
+            status,
+            t.counts.critical,
+            t.counts.high,
+            t.counts.medium,
+            t.counts.low,
+            t.suppressed
         ));
     }
     let total = total_counts(tools);
     md.push_str(&format!(
-        "| **total** | | {} | {} | {} | {} |\n\n",
+        "| **total** | | {} | {} | {} | {} | {} |\n\n",
         total.get(Severity::Critical),
         total.get(Severity::High),
         total.get(Severity::Medium),
-        total.get(Severity::Low)
+        total.get(Severity::Low),
+        tools.iter().map(|t| t.suppressed).sum::<u64>()
     ));
     md.push_str("## Verdict\n\n");
     if violations.is_empty() && job.errors.is_empty() {

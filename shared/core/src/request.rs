@@ -32,6 +32,8 @@ pub struct SubmitRequest {
     pub manifest_signature: Option<String>,
     /// Signature file relative to the source root (for `manifest_path` manifests kept beside the code).
     pub manifest_signature_path: Option<String>,
+    /// An earlier scan of the same workspace whose findings are the baseline: new findings are told apart.
+    pub baseline_test_id: Option<String>,
 }
 
 /// Where the code to scan comes from.
@@ -79,6 +81,16 @@ pub enum SignatureSource {
     Uri(String),
 }
 
+/// Where the baseline findings come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum BaselineSource {
+    /// An earlier job's bundle (same workspace).
+    TestId(String),
+    /// A bundle directory or SARIF file on this machine (the CLI's `--baseline`).
+    Path(String),
+}
+
 /// The three ids that place a scan in the owner's world.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanIds {
@@ -96,6 +108,8 @@ pub struct ValidatedSubmission {
     pub signature: Option<SignatureSource>,
     pub profile: String,
     pub requested_by: Option<String>,
+    #[serde(default)]
+    pub baseline: Option<BaselineSource>,
 }
 
 pub const DEFAULT_PROFILE: &str = "light";
@@ -110,6 +124,7 @@ struct Common {
     source: Option<SourceSpec>,
     profile: String,
     requested_by: Option<String>,
+    baseline: Option<BaselineSource>,
 }
 
 impl SubmitRequest {
@@ -179,6 +194,19 @@ impl SubmitRequest {
                 "must be at most 2048 characters without control characters",
             ));
         }
+        let baseline = match self.baseline_test_id {
+            None => None,
+            Some(id) => match crate::ids::parse_test_id(&id) {
+                Ok(_) => Some(BaselineSource::TestId(id)),
+                Err(_) => {
+                    errors.push(FieldError::new(
+                        "baseline_test_id",
+                        "must be a test id (test_ followed by 12 lowercase hex digits)",
+                    ));
+                    None
+                }
+            },
+        };
         let ids = match (workspace_id, component_id, assessment_id) {
             (Some(workspace_id), Some(component_id), Some(assessment_id)) => Some(ScanIds {
                 workspace_id,
@@ -192,6 +220,7 @@ impl SubmitRequest {
             source,
             profile,
             requested_by,
+            baseline,
         }
     }
 }
@@ -210,6 +239,7 @@ fn finish(
             signature,
             profile: common.profile,
             requested_by: common.requested_by,
+            baseline: common.baseline,
         }),
         _ => Err(CoreError::Validation(errors)),
     }

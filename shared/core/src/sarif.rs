@@ -103,6 +103,17 @@ fn result_json(f: &Finding, rule_index: usize) -> Value {
     for (k, v) in &f.properties {
         result["properties"][k] = v.clone();
     }
+    if let Some(s) = &f.suppression {
+        result["suppressions"] = json!([{
+            "kind": "external",
+            "status": "accepted",
+            "justification": s.reason,
+            "properties": {"manifest_index": s.index, "expires": s.expires},
+        }]);
+    }
+    if let Some(state) = f.baseline_state {
+        result["baselineState"] = json!(state);
+    }
     result
 }
 
@@ -124,6 +135,8 @@ mod tests {
             snippet: Some("x = 1".into()),
             fingerprint: "fp".into(),
             properties: BTreeMap::new(),
+            suppression: None,
+            baseline_state: None,
         }
     }
 

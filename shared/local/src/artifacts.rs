@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use certus_core::bundle::{BundleIndex, INDEX};
 use certus_core::error::{CoreError, Result};
+use certus_core::pipeline::read_capped;
 use certus_core::ports::ArtifactStore;
 use certus_core::workspace::lexically_confined;
 
@@ -81,6 +82,19 @@ impl ArtifactStore for LocalArtifactStore {
         }
         std::fs::rename(&staging, &target).map_err(|e| CoreError::io(&target, e))?;
         Ok(target.display().to_string())
+    }
+
+    async fn read_file(
+        &self,
+        location: &str,
+        rel: &str,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>> {
+        let path = Path::new(location).join(lexically_confined(rel)?);
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_capped(&path, max_bytes).map(Some)
     }
 }
 

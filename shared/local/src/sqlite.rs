@@ -340,6 +340,7 @@ mod tests {
             signature: None,
             profile: "light".into(),
             requested_by: None,
+            baseline: None,
         };
         Job::queued(id.into(), submission, "ws://x".into(), time::now())
     }

@@ -53,6 +53,8 @@ fn to_finding(tool: &str, f: ToolFinding) -> Finding {
         end_line: f.end_line.map(u64::from),
         snippet: f.snippet,
         properties: BTreeMap::new(),
+        suppression: None,
+        baseline_state: None,
     }
 }
 

@@ -42,6 +42,8 @@ fn canned_findings() -> Result<Vec<Finding>, String> {
                 snippet: Some(snippet),
                 rule_id,
                 properties: [("certus:sample".to_string(), Value::Bool(true))].into(),
+                suppression: None,
+                baseline_state: None,
             })
         })
         .collect()

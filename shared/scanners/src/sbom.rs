@@ -65,6 +65,8 @@ fn to_finding(v: &VulnFinding) -> Finding {
         end_line: None,
         snippet: None,
         properties,
+        suppression: None,
+        baseline_state: None,
     }
 }
 
