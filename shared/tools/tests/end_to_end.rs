@@ -69,7 +69,7 @@ fn planted_tree() -> tempfile::TempDir {
     write(
         "config/settings.env",
         &format!(
-            "AWS_ACCESS_KEY_ID=AKIA{}\napi_token = \"{}\"  # pragma: allowlist secret\n",
+            "AWS_ACCESS_KEY_ID=AKIA{}\ndb_password = \"{}\"  # pragma: allowlist secret\n",
             random_token(16, 2),
             random_token(32, 3).to_lowercase()
         ),
