@@ -50,6 +50,12 @@ pub enum CoreError {
     #[error("job '{0}' already exists")]
     JobExists(String),
 
+    #[error("{0}")]
+    Conflict(String),
+
+    #[error("upload refused: {0}")]
+    Upload(String),
+
     #[error("job status cannot change from {from} to {to}")]
     InvalidTransition { from: JobStatus, to: JobStatus },
 

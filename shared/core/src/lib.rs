@@ -20,6 +20,8 @@ pub mod request;
 pub mod sarif;
 pub mod settings;
 pub mod time;
+pub mod trust;
+pub mod upload;
 pub mod verification;
 pub mod workspace;
 

@@ -12,7 +12,7 @@ use crate::bundle::BundleIndex;
 use crate::error::Result;
 use crate::event::Event;
 use crate::finding::Finding;
-use crate::job::{Job, JobStatus};
+use crate::job::{Job, JobStatus, RemoteArtifacts};
 use crate::request::SourceSpec;
 use crate::time::Timestamp;
 use crate::workspace::RunWorkspace;
@@ -85,6 +85,22 @@ pub trait ArtifactStore: Send + Sync {
         rel: &str,
         max_bytes: usize,
     ) -> Result<Option<Vec<u8>>>;
+}
+
+/// Publication of a permitted bundle: staged under the raw prefix, checked, promoted to golden.
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// The raw destination announced to Trust, e.g. `s3://raw/security-scans/<test_id>/incoming/`.
+    fn raw_destination(&self, test_id: &str) -> String;
+    /// Stages every file of the index (and the index itself) under raw, verifies the staged set against the
+    /// index, then promotes it to golden. Idempotent: a re-run after a failure completes the set without
+    /// duplicating anything. Returns the raw and golden URIs by bundle-relative path.
+    async fn publish(
+        &self,
+        job: &Job,
+        bundle_location: &str,
+        index: &BundleIndex,
+    ) -> Result<RemoteArtifacts>;
 }
 
 /// Assurance's signing key: a key file locally, KMS on AWS.

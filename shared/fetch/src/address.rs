@@ -85,7 +85,10 @@ mod tests {
     #[test]
     fn blocks_every_non_public_range() {
         assert_eq!(reason("127.0.0.1"), Some("loopback"));
-        assert_eq!(reason("169.254.169.254"), Some("link-local (cloud metadata)"));
+        assert_eq!(
+            reason("169.254.169.254"),
+            Some("link-local (cloud metadata)")
+        );
         assert_eq!(reason("169.254.1.1"), Some("link-local"));
         assert_eq!(reason("10.0.0.1"), Some("private"));
         assert_eq!(reason("172.16.5.4"), Some("private"));

@@ -9,7 +9,9 @@ pub enum FetchError {
     #[error("invalid URI '{uri}': {reason}")]
     InvalidUri { uri: String, reason: String },
 
-    #[error("URI scheme '{scheme}' is not supported for fetching (allowed: https://, oci://, file://)")]
+    #[error(
+        "URI scheme '{scheme}' is not supported for fetching (allowed: https://, oci://, file://)"
+    )]
     UnsupportedScheme { scheme: String },
 
     #[error("refusing plain http to '{host}': only https is allowed unless the host is in allow_plain_http_for")]

@@ -150,15 +150,12 @@ impl Transport {
         work: impl Future<Output = Result<T, FetchError>>,
     ) -> Result<T, FetchError> {
         let limit = self.policy.timeouts.total;
-        tokio::time::timeout(limit, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(FetchError::Timeout {
-                    host: host.to_owned(),
-                })
+        tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(FetchError::Timeout {
+                host: host.to_owned(),
             })
+        })
     }
-
 }
 
 /// Reads a body of at most `limit` bytes: the declared Content-Length first, then the bytes counted.
@@ -167,31 +164,31 @@ pub async fn read_limited(
     limit: usize,
     what: &str,
 ) -> Result<Vec<u8>, FetchError> {
-        let host = host_label(response.url());
-        let too_large = || FetchError::TooLarge {
-            host: host.clone(),
-            what: what.to_owned(),
-            limit: limit as u64,
+    let host = host_label(response.url());
+    let too_large = || FetchError::TooLarge {
+        host: host.clone(),
+        what: what.to_owned(),
+        limit: limit as u64,
+    };
+    let declared = response.content_length();
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let capacity = declared.map_or(0, |length| length as usize);
+    let mut body = Vec::with_capacity(capacity);
+    loop {
+        let chunk = response
+            .chunk()
+            .await
+            .map_err(|error| describe_reqwest_error(error, &host))?;
+        let Some(chunk) = chunk else {
+            return Ok(body);
         };
-        let declared = response.content_length();
-        if declared.is_some_and(|length| length > limit as u64) {
+        if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
-        let capacity = declared.map_or(0, |length| length as usize);
-        let mut body = Vec::with_capacity(capacity);
-        loop {
-            let chunk = response
-                .chunk()
-                .await
-                .map_err(|error| describe_reqwest_error(error, &host))?;
-            let Some(chunk) = chunk else {
-                return Ok(body);
-            };
-            if body.len() + chunk.len() > limit {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        body.extend_from_slice(&chunk);
+    }
 }
 
 fn is_redirect(status: StatusCode) -> bool {

@@ -95,9 +95,17 @@ mod tests {
 
     #[test]
     fn refuses_basic_and_broken_challenges() {
-        assert!(parse_challenge(r#"Basic realm="x""#).unwrap_err().contains("'Basic'"));
-        assert!(parse_challenge(r#"Bearer service="x""#).unwrap_err().contains("no realm"));
-        assert!(parse_challenge(r#"Bearer realm="x"#).unwrap_err().contains("unterminated"));
-        assert!(parse_challenge("Bearer realm").unwrap_err().contains("malformed"));
+        assert!(parse_challenge(r#"Basic realm="x""#)
+            .unwrap_err()
+            .contains("'Basic'"));
+        assert!(parse_challenge(r#"Bearer service="x""#)
+            .unwrap_err()
+            .contains("no realm"));
+        assert!(parse_challenge(r#"Bearer realm="x"#)
+            .unwrap_err()
+            .contains("unterminated"));
+        assert!(parse_challenge("Bearer realm")
+            .unwrap_err()
+            .contains("malformed"));
     }
 }

@@ -23,7 +23,9 @@ pub fn check_sha256_digest(digest: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!("digest '{digest}' is not sha256:<64 lowercase hex>"))
+        Err(format!(
+            "digest '{digest}' is not sha256:<64 lowercase hex>"
+        ))
     }
 }
 
@@ -51,7 +53,10 @@ mod tests {
         assert_eq!(sha256_digest(b""), empty);
         assert!(verify_digest(empty, b"", "blob").is_ok());
         let error = verify_digest(empty, b"x", "blob").unwrap_err();
-        assert!(matches!(error, FetchError::DigestMismatch { .. }), "{error}");
+        assert!(
+            matches!(error, FetchError::DigestMismatch { .. }),
+            "{error}"
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use certus_core::ports::ManifestFetcher;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
 use reqwest::Response;
 use serde::Deserialize;
 use url::Url;
@@ -84,8 +86,10 @@ impl RegistrySession<'_> {
         if let OciTarget::Digest(digest) = &reference.target {
             verify_digest(digest, &manifest, &what)?;
         }
-        let layers = parse_layers(&manifest, content_type.as_deref()).map_err(|reason| self.oci_error(reason))?;
-        let layer = select_layer(&layers, reference.title.as_deref()).map_err(|reason| self.oci_error(reason))?;
+        let layers = parse_layers(&manifest, content_type.as_deref())
+            .map_err(|reason| self.oci_error(reason))?;
+        let layer = select_layer(&layers, reference.title.as_deref())
+            .map_err(|reason| self.oci_error(reason))?;
 
         let what = format!("blob {} of '{}'", layer.digest, reference.display());
         if layer.size > max_bytes as u64 {
@@ -123,8 +127,12 @@ impl RegistrySession<'_> {
         } else {
             "https"
         };
-        let text = format!("{scheme}://{}/v2/{}/{tail}", reference.registry, reference.repository);
-        Url::parse(&text).map_err(|error| self.oci_error(format!("cannot form a registry URL: {error}")))
+        let text = format!(
+            "{scheme}://{}/v2/{}/{tail}",
+            reference.registry, reference.repository
+        );
+        Url::parse(&text)
+            .map_err(|error| self.oci_error(format!("cannot form a registry URL: {error}")))
     }
 
     /// GETs a registry URL, answering one bearer challenge; refuses non-success statuses.
@@ -142,7 +150,9 @@ impl RegistrySession<'_> {
                 .get(WWW_AUTHENTICATE)
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned)
-                .ok_or_else(|| self.auth_error("HTTP 401 without a WWW-Authenticate challenge".into()))?;
+                .ok_or_else(|| {
+                    self.auth_error("HTTP 401 without a WWW-Authenticate challenge".into())
+                })?;
             self.token = Some(self.fetch_token(&challenge).await?);
             response = self.send(url, accept, redirects).await?;
         }
@@ -184,8 +194,9 @@ impl RegistrySession<'_> {
     /// Asks the challenge's realm (under the same SSRF policy) for an anonymous pull token.
     async fn fetch_token(&self, challenge: &str) -> Result<HeaderValue, FetchError> {
         let challenge = parse_challenge(challenge).map_err(|reason| self.auth_error(reason))?;
-        let mut realm = Url::parse(&challenge.realm)
-            .map_err(|error| self.auth_error(format!("the token realm is not a valid URL: {error}")))?;
+        let mut realm = Url::parse(&challenge.realm).map_err(|error| {
+            self.auth_error(format!("the token realm is not a valid URL: {error}"))
+        })?;
         let scope = challenge
             .scope
             .unwrap_or_else(|| format!("repository:{}:pull", self.reference.repository));
@@ -208,15 +219,17 @@ impl RegistrySession<'_> {
             )));
         }
         let body = read_limited(response, TOKEN_LIMIT, "token response").await?;
-        let token: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|error| self.auth_error(format!("the token response is not valid JSON: {error}")))?;
+        let token: TokenResponse = serde_json::from_slice(&body).map_err(|error| {
+            self.auth_error(format!("the token response is not valid JSON: {error}"))
+        })?;
         let token = token
             .token
             .or(token.access_token)
             .filter(|token| !token.is_empty())
             .ok_or_else(|| self.auth_error("the token response holds no token".into()))?;
-        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| self.auth_error("the token holds characters not allowed in a header".into()))?;
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            self.auth_error("the token holds characters not allowed in a header".into())
+        })?;
         value.set_sensitive(true);
         Ok(value)
     }

@@ -61,9 +61,9 @@ pub fn parse_layers(bytes: &[u8], content_type: Option<&str>) -> Result<Vec<Desc
 pub fn select_layer(layers: &[Descriptor], title: Option<&str>) -> Result<Descriptor, String> {
     match title {
         Some(title) => {
-            let mut matching = layers
-                .iter()
-                .filter(|layer| layer.annotations.get(TITLE_ANNOTATION).map(String::as_str) == Some(title));
+            let mut matching = layers.iter().filter(|layer| {
+                layer.annotations.get(TITLE_ANNOTATION).map(String::as_str) == Some(title)
+            });
             match (matching.next(), matching.next()) {
                 (Some(layer), None) => Ok(layer.clone()),
                 (Some(_), Some(_)) => Err(format!("more than one layer is titled '{title}'")),
@@ -114,7 +114,10 @@ mod tests {
         let layers = parse_layers(&manifest(&[("a.json", 'a')]), None).unwrap();
         assert_eq!(select_layer(&layers, None).unwrap().digest, digest('a'));
         let layers = parse_layers(&manifest(&[("a.json", 'a'), ("b.sig", 'b')]), None).unwrap();
-        assert_eq!(select_layer(&layers, Some("b.sig")).unwrap().digest, digest('b'));
+        assert_eq!(
+            select_layer(&layers, Some("b.sig")).unwrap().digest,
+            digest('b')
+        );
         let error = select_layer(&layers, None).unwrap_err();
         assert!(error.contains("has 2 layers"), "{error}");
         let error = select_layer(&layers, Some("c")).unwrap_err();
@@ -128,11 +131,20 @@ mod tests {
         assert!(error.contains("not an image manifest"), "{error}");
         assert!(parse_layers(b"[]", None).unwrap_err().contains("not valid"));
         let v1 = br#"{"schemaVersion":1}"#;
-        assert!(parse_layers(v1, Some(OCI_MANIFEST)).unwrap_err().contains("schemaVersion 1"));
+        assert!(parse_layers(v1, Some(OCI_MANIFEST))
+            .unwrap_err()
+            .contains("schemaVersion 1"));
         let untyped = br#"{"schemaVersion":2,"layers":[]}"#;
-        assert!(parse_layers(untyped, Some("application/vnd.oci.image.manifest.v1+json; charset=utf-8")).is_ok());
-        let bad_digest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+        assert!(parse_layers(
+            untyped,
+            Some("application/vnd.oci.image.manifest.v1+json; charset=utf-8")
+        )
+        .is_ok());
+        let bad_digest =
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
             "layers":[{"mediaType":"x","digest":"sha512:00","size":1}]}"#;
-        assert!(parse_layers(bad_digest, None).unwrap_err().contains("not supported"));
+        assert!(parse_layers(bad_digest, None)
+            .unwrap_err()
+            .contains("not supported"));
     }
 }

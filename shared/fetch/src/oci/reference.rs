@@ -42,7 +42,9 @@ impl OciReference {
             None => (rest, None),
         };
         if rest.contains('?') || rest.matches('@').count() > 1 {
-            return Err(invalid("query strings and repeated '@' are not allowed".into()));
+            return Err(invalid(
+                "query strings and repeated '@' are not allowed".into(),
+            ));
         }
         let (registry, path) = rest
             .split_once('/')
@@ -108,7 +110,8 @@ fn split_target(path: &str) -> Result<(&str, OciTarget), String> {
 }
 
 fn strip_tag(name: &str) -> &str {
-    name.rsplit_once(':').map_or(name, |(repository, _)| repository)
+    name.rsplit_once(':')
+        .map_or(name, |(repository, _)| repository)
 }
 
 fn check_tag(tag: &str) -> Result<(), String> {
@@ -128,13 +131,14 @@ fn check_tag(tag: &str) -> Result<(), String> {
 fn check_repository(repository: &str) -> Result<(), String> {
     let component_ok = |component: &str| {
         !component.is_empty()
-            && component
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+            && component.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            })
             && component.starts_with(|c: char| c.is_ascii_alphanumeric())
             && component.ends_with(|c: char| c.is_ascii_alphanumeric())
     };
-    if !repository.is_empty() && repository.len() <= 255 && repository.split('/').all(component_ok) {
+    if !repository.is_empty() && repository.len() <= 255 && repository.split('/').all(component_ok)
+    {
         Ok(())
     } else {
         Err(format!(
@@ -189,7 +193,10 @@ mod tests {
             "oci:///org/repo:v1",
         ] {
             let error = OciReference::parse(uri).unwrap_err();
-            assert!(matches!(error, FetchError::InvalidUri { .. }), "{uri}: {error}");
+            assert!(
+                matches!(error, FetchError::InvalidUri { .. }),
+                "{uri}: {error}"
+            );
             assert!(!error.to_string().contains("token=x"), "{error}");
             assert!(!error.to_string().contains("pw@"), "{error}");
         }

@@ -1,0 +1,252 @@
+//! Upload gating: nothing leaves the run's workspace until Certus-Trust answers `permitted: true` to a
+//! request that declares every bundle file (with `sha256:` digests and sizes), the resolved commit and the
+//! manifest digest, signed by Assurance's key. Then the bundle is staged under raw and promoted to golden.
+//! Every exchange is kept with the job; asking twice never publishes twice; a re-run after a failure resumes.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use serde_json::json;
+
+use crate::bundle::{self, BundleIndex};
+use crate::digest::{canonical_json, prefixed, sha256_hex};
+use crate::error::{CoreError, Result};
+use crate::event::EventBody;
+use crate::job::{Job, JobStatus, UploadStatus};
+use crate::pipeline::Services;
+use crate::ports::Publisher;
+use crate::progress::Progress;
+use crate::time;
+use crate::trust::{
+    DeclaredArtifact, InnerSignature, StorageDestinations, Tier, TrustClient, TrustMetadata,
+    TrustRequest,
+};
+
+const MAX_INDEX_BYTES: usize = 16 * 1024 * 1024;
+
+/// The gate and the publication behind it. Serialises upload requests per job within this process.
+pub struct UploadGate {
+    trust: Arc<dyn TrustClient>,
+    publisher: Arc<dyn Publisher>,
+    oci_registry: Option<String>,
+    in_flight: Mutex<HashSet<String>>,
+}
+
+struct Claim<'a> {
+    gate: &'a UploadGate,
+    test_id: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.gate.in_flight.lock() {
+            set.remove(&self.test_id);
+        }
+    }
+}
+
+impl UploadGate {
+    pub fn new(
+        trust: Arc<dyn TrustClient>,
+        publisher: Arc<dyn Publisher>,
+        oci_registry: Option<String>,
+    ) -> Self {
+        Self {
+            trust,
+            publisher,
+            oci_registry,
+            in_flight: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn claim(&self, test_id: &str) -> Result<Claim<'_>> {
+        let mut set = self
+            .in_flight
+            .lock()
+            .map_err(|_| CoreError::Storage("upload lock poisoned".into()))?;
+        if !set.insert(test_id.to_string()) {
+            return Err(CoreError::Conflict(format!(
+                "an upload request for job '{test_id}' is already in progress"
+            )));
+        }
+        Ok(Claim {
+            gate: self,
+            test_id: test_id.to_string(),
+        })
+    }
+
+    /// Asks Trust for permission (unless already given) and publishes; returns the job as recorded.
+    pub async fn request_upload(
+        &self,
+        services: &Services,
+        test_id: &str,
+        tier: Tier,
+    ) -> Result<Job> {
+        let _claim = self.claim(test_id)?;
+        let mut job = services
+            .jobs
+            .get(test_id)
+            .await?
+            .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
+        if job.status != JobStatus::Succeeded {
+            return Err(CoreError::Conflict(format!(
+                "job '{test_id}' is {}; only a SUCCEEDED job can be uploaded",
+                job.status
+            )));
+        }
+        if matches!(
+            job.upload_status,
+            UploadStatus::Uploaded | UploadStatus::Denied
+        ) {
+            return Ok(job);
+        }
+        let location = job
+            .bundle_location
+            .clone()
+            .ok_or_else(|| CoreError::Conflict(format!("job '{test_id}' has no bundle")))?;
+        let index_bytes = services
+            .artifacts
+            .read_file(&location, bundle::INDEX, MAX_INDEX_BYTES)
+            .await?
+            .ok_or_else(|| CoreError::Bundle(format!("{location} has no {}", bundle::INDEX)))?;
+        let index: BundleIndex =
+            serde_json::from_slice(&index_bytes).map_err(|e| CoreError::json(bundle::INDEX, e))?;
+        let progress =
+            Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
+
+        if job.upload_status != UploadStatus::Permitted {
+            let request = self
+                .trust_request(services, &job, tier, &index, &index_bytes)
+                .await?;
+            let exchange = self.trust.verify_and_permit(&request).await;
+            job.upload_audit.push(json!({
+                "step": "trust", "at": time::format(&time::now()), "exchange": exchange,
+            }));
+            let permit = exchange.answer.clone().filter(|_| exchange.permitted());
+            let Some(answer) = permit else {
+                let (status, reason) = match &exchange.answer {
+                    Some(answer) if !answer.permitted => (
+                        UploadStatus::Denied,
+                        answer
+                            .reason
+                            .clone()
+                            .unwrap_or_else(|| "denied without a reason".into()),
+                    ),
+                    Some(_) => (
+                        UploadStatus::UploadFailed,
+                        "Trust answered permitted without a permission id".into(),
+                    ),
+                    None => (
+                        UploadStatus::UploadFailed,
+                        exchange
+                            .error
+                            .clone()
+                            .unwrap_or_else(|| "Trust could not be reached".into()),
+                    ),
+                };
+                if let Some(answer) = &exchange.answer {
+                    job.verification_proof = answer.verification_proof.clone();
+                }
+                job.set_upload_status(status)?;
+                services.jobs.save(&job).await?;
+                progress
+                    .emit(EventBody::UploadDenied {
+                        upload_status: status,
+                        reason,
+                    })
+                    .await?;
+                return Ok(job);
+            };
+            job.upload_permission_id = answer.upload_permission_id.clone();
+            job.verification_proof = answer.verification_proof.clone();
+            job.set_upload_status(UploadStatus::Permitted)?;
+            services.jobs.save(&job).await?;
+            progress
+                .emit(EventBody::UploadPermitted {
+                    upload_permission_id: job.upload_permission_id.clone().unwrap_or_default(),
+                })
+                .await?;
+        }
+
+        match self.publisher.publish(&job, &location, &index).await {
+            Ok(remote) => {
+                job.upload_audit.push(json!({
+                    "step": "publish", "at": time::format(&time::now()),
+                    "raw": remote.raw.len(), "golden": remote.golden.len(),
+                }));
+                let golden: Vec<String> = remote.golden.values().cloned().collect();
+                job.remote_artifacts = remote;
+                job.set_upload_status(UploadStatus::Uploaded)?;
+                services.jobs.save(&job).await?;
+                progress.emit(EventBody::Published { golden }).await?;
+            }
+            Err(e) => {
+                let reason = format!("publication failed: {e}");
+                job.upload_audit.push(json!({
+                    "step": "publish", "at": time::format(&time::now()), "error": reason,
+                }));
+                job.set_upload_status(UploadStatus::UploadFailed)?;
+                services.jobs.save(&job).await?;
+                progress
+                    .emit(EventBody::UploadDenied {
+                        upload_status: UploadStatus::UploadFailed,
+                        reason,
+                    })
+                    .await?;
+            }
+        }
+        Ok(job)
+    }
+
+    async fn trust_request(
+        &self,
+        services: &Services,
+        job: &Job,
+        tier: Tier,
+        index: &BundleIndex,
+        index_bytes: &[u8],
+    ) -> Result<TrustRequest> {
+        let mut artifacts: Vec<DeclaredArtifact> = index
+            .files
+            .iter()
+            .map(|e| DeclaredArtifact {
+                name: e.path.clone(),
+                hash: prefixed(&e.sha256),
+                size: e.size,
+            })
+            .collect();
+        artifacts.push(DeclaredArtifact {
+            name: bundle::INDEX.into(),
+            hash: prefixed(&sha256_hex(index_bytes)),
+            size: index_bytes.len() as u64,
+        });
+        let signed = canonical_json(
+            &serde_json::to_value(&artifacts).map_err(|e| CoreError::json("artifacts", e))?,
+        )?;
+        let signature = services.signer.sign(&signed).await?;
+        Ok(TrustRequest {
+            scan_id: job.test_id.clone(),
+            tier,
+            inner_signature: InnerSignature {
+                signer: format!("sha256:{}", services.signer.key_id()),
+                timestamp: time::format(&time::now()),
+                signature: base64::engine::general_purpose::STANDARD.encode(signature),
+                algorithm: services.signer.algorithm(),
+                certificate: services.signer.public_key_pem(),
+            },
+            artifacts,
+            metadata: TrustMetadata {
+                git_url: job.git_url.clone(),
+                branch: job.branch.clone(),
+                commit: job.commit.clone(),
+                requested_by: job.requested_by.clone(),
+            },
+            manifest_digest: job.manifest_digest.clone(),
+            storage_destinations: StorageDestinations {
+                raw_s3: self.publisher.raw_destination(&job.test_id),
+                oci_registry: self.oci_registry.clone(),
+            },
+        })
+    }
+}
