@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 
 need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1"); }
 missing=()
-for cmd in cargo git openssl python3 sha256sum tar; do need "$cmd"; done
+for cmd in cargo git openssl python3 sha256sum tar sqlite3; do need "$cmd"; done
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq git openssl python3 python3-venv coreutils tar >/dev/null
+    apt-get update -qq && apt-get install -y -qq git openssl python3 python3-venv coreutils tar sqlite3 >/dev/null
   else
     echo "test.sh: missing tools: ${missing[*]}" >&2
     exit 2

@@ -232,9 +232,22 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         policy,
         &settings,
     )?;
+    for ended in pipeline::end_interrupted(&services, &runner_is_gone).await? {
+        eprintln!(
+            "certus: job {} was left RUNNING by a runner that stopped; marked FAILED",
+            ended.test_id
+        );
+    }
     let job = pipeline::submit(&services, submission).await?;
     eprintln!("certus: scan {} of {} started", job.test_id, args.source);
-    let job = pipeline::run(&services, &job.test_id).await?;
+    let job = tokio::select! {
+        finished = pipeline::run(&services, &job.test_id) => finished?,
+        _ = tokio::signal::ctrl_c() => {
+            let job = pipeline::abandon(&services, &job.test_id, JobStatus::Cancelled, "cancelled by the user (interrupt)").await?;
+            eprintln!("certus: scan {} cancelled", job.test_id);
+            return Ok(2);
+        }
+    };
     if args.json {
         let text = serde_json::to_string_pretty(&job)
             .map_err(|e| certus_core::CoreError::json("job record", e))?;
@@ -243,6 +256,16 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         print_summary(&job);
     }
     Ok(exit_code(&job))
+}
+
+/// A local runner `pid:<n>` is gone when no such process exists any more.
+fn runner_is_gone(runner: &str) -> bool {
+    runner
+        .strip_prefix("pid:")
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| {
+            pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+        })
 }
 
 /// 0 passed, 1 only thresholds were breached, 2 anything else went wrong.

@@ -258,3 +258,123 @@ fn manifest_digest_canonical_form_and_verification() {
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("bad signature"));
 }
+
+/// A `bandit` that hangs, so a scan is reliably in progress when the runner is interrupted.
+fn hanging_tools(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let tool = bin.join("bandit");
+    std::fs::write(
+        &tool,
+        "#!/bin/sh\ncase \"$1\" in --version) echo 'bandit 0'; exit 0;; esac\nsleep 60\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+fn start_hanging_scan(work: &Path, data: &Path) -> std::process::Child {
+    let src = work.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        work.join("m.json"),
+        r#"{"profiles":[{"name":"light","tools":["bandit"]}]}"#,
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args([
+            "scan",
+            src.to_str().unwrap(),
+            "--manifest",
+            work.join("m.json").to_str().unwrap(),
+            "--json",
+        ])
+        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
+        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", hanging_tools(work))
+        .env("PATH", "/usr/bin:/bin")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for_running(data: &Path) {
+    for _ in 0..200 {
+        if data.join("certus.db").exists() {
+            let out = sh(data, "sqlite3 certus.db \"select count(*) from events where type='tool_start'\" 2>/dev/null || echo 0");
+            if out.trim() != "0" {
+                return;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the scan never started its tool");
+}
+
+fn job_statuses(data: &Path) -> Vec<String> {
+    sh(
+        data,
+        "sqlite3 certus.db 'select status from jobs order by created_at'",
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+#[test]
+fn an_interrupt_cancels_the_scan_and_a_killed_runner_is_ended_by_the_next_one() {
+    if Command::new("sqlite3").arg("--version").output().is_err() {
+        eprintln!("skipped: sqlite3 not installed");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+
+    // Ctrl-C: the job ends CANCELLED with its terminal event.
+    let child = start_hanging_scan(work.path(), &data);
+    wait_for_running(&data);
+    sh(work.path(), &format!("kill -INT {}", child.id()));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(job_statuses(&data), vec!["CANCELLED"]);
+
+    // SIGKILL: nothing runs in the dead process; the next `certus scan` ends the orphan as FAILED.
+    let mut child = start_hanging_scan(work.path(), &data);
+    wait_for_running_count(&data, 2);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(job_statuses(&data), vec!["CANCELLED", "RUNNING"]);
+    let _ = certus(
+        &[
+            "scan",
+            work.path().join("src").to_str().unwrap(),
+            "--manifest",
+            work.path().join("m.json").to_str().unwrap(),
+        ],
+        &data,
+    );
+    let statuses = job_statuses(&data);
+    assert_eq!(statuses[1], "FAILED", "{statuses:?}");
+    let terminal = sh(
+        &data,
+        "sqlite3 certus.db \"select count(*) from events e join jobs j on e.test_id = j.test_id where e.type = 'scan_complete' and j.status = 'FAILED'\"",
+    );
+    assert!(terminal.trim().parse::<u32>().unwrap() >= 1);
+}
+
+fn wait_for_running_count(data: &Path, n: u32) {
+    for _ in 0..200 {
+        let out = sh(data, "sqlite3 certus.db \"select count(*) from events where type='tool_start'\" 2>/dev/null || echo 0");
+        if out.trim().parse::<u32>().unwrap_or(0) >= n {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the second scan never started its tool");
+}

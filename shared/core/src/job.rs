@@ -155,6 +155,9 @@ pub struct Job {
     /// Where the bundle lives (a directory locally, a URI on AWS).
     pub bundle_location: Option<String>,
     pub stream_url: String,
+    /// The runner that took the job (`pid:<n>` locally, the execution ARN on AWS).
+    #[serde(default)]
+    pub runner: Option<String>,
     /// Every exchange with Certus-Trust (request, answer, attempts) and publication step, in order.
     #[serde(default)]
     pub upload_audit: Vec<serde_json::Value>,
@@ -219,6 +222,7 @@ impl Job {
             findings_summary: None,
             bundle_location: None,
             stream_url,
+            runner: None,
             upload_audit: Vec::new(),
         }
     }

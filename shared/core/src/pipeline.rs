@@ -25,8 +25,9 @@ use crate::job::{Job, JobStatus};
 use crate::manifest::{manifest_info, Manifest, ResolvedProfile, SelectedTool, MAX_MANIFEST_BYTES};
 use crate::policy::{counted, sarif_fingerprints, FindingPolicy, ThresholdScope};
 use crate::ports::{
-    ArtifactStore, BundleSigner, EventLog, EventSink, JobStore, LogFn, LogStream, ManifestFetcher,
-    ManifestVerifier, PreparedSource, ScanRequest, Scanner, SourcePreparer, ToolOutput, ToolStatus,
+    ArtifactStore, BundleSigner, EventLog, EventSink, JobQuery, JobStore, LogFn, LogStream,
+    ManifestFetcher, ManifestVerifier, PreparedSource, ScanRequest, Scanner, SourcePreparer,
+    ToolOutput, ToolStatus,
 };
 use crate::progress::Progress;
 use crate::report::{report_markdown, summary_json, total_counts, ToolRecord};
@@ -83,6 +84,8 @@ pub struct PipelineSettings {
     /// `ws://host:port` (or `wss://`) that stream URLs are built on.
     pub stream_base: String,
     pub builder: BuilderInfo,
+    /// Who runs jobs here (`pid:<n>` locally), recorded on each job so a crash can be recognised.
+    pub runner_id: String,
 }
 
 /// Everything the pipeline talks to.
@@ -131,6 +134,7 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
     let progress =
         Arc::new(Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?);
     job.start(time::now())?;
+    job.runner = Some(services.settings.runner_id.clone());
     services.jobs.save(&job).await?;
     progress.emit(EventBody::phase("scan started")).await?;
 
@@ -753,11 +757,22 @@ async fn finish_without_bundle(
     progress: &Progress,
     cause: CoreError,
 ) -> Result<()> {
-    job.fail(
-        format!("workspace could not be created: {cause}"),
-        time::now(),
-    )?;
+    let reason = format!("workspace could not be created: {cause}");
+    end_without_bundle(services, job, progress, JobStatus::Failed, reason).await
+}
+
+/// Ends a job that cannot go on (no bundle): the record first, then the error and terminal events.
+async fn end_without_bundle(
+    services: &Services,
+    job: &mut Job,
+    progress: &Progress,
+    status: JobStatus,
+    reason: String,
+) -> Result<()> {
+    job.transition(status, time::now())?;
+    job.errors.push(reason.clone());
     services.jobs.save(job).await?;
+    progress.emit(EventBody::Error { message: reason }).await?;
     let terminal = progress
         .prepare_terminal(EventBody::ScanComplete {
             status: job.status,
@@ -766,6 +781,60 @@ async fn finish_without_bundle(
         })
         .await;
     progress.commit(&terminal).await
+}
+
+/// Ends a job that is not terminal yet as FAILED or CANCELLED with `reason` (an interrupted runner, a user's
+/// cancel). A job already terminal is returned unchanged.
+pub async fn abandon(
+    services: &Services,
+    test_id: &str,
+    status: JobStatus,
+    reason: &str,
+) -> Result<Job> {
+    let mut job = services
+        .jobs
+        .get(test_id)
+        .await?
+        .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
+    if job.status.is_terminal() {
+        return Ok(job);
+    }
+    let progress = Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
+    end_without_bundle(services, &mut job, &progress, status, reason.to_string()).await?;
+    Ok(job)
+}
+
+/// Ends every RUNNING job whose runner is gone (`is_gone(runner)`), so no job stays RUNNING forever after a
+/// crash. Returns the jobs it ended.
+pub async fn end_interrupted(
+    services: &Services,
+    is_gone: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Job>> {
+    let mut ended = Vec::new();
+    let mut query = JobQuery {
+        status: Some(JobStatus::Running),
+        limit: 100,
+        ..JobQuery::default()
+    };
+    let mut stale = Vec::new();
+    loop {
+        let page = services.jobs.list(&query).await?;
+        stale.extend(
+            page.jobs
+                .into_iter()
+                .filter(|j| j.runner.as_deref().is_some_and(is_gone))
+                .map(|j| (j.test_id, j.runner.unwrap_or_default())),
+        );
+        match page.next_page_token {
+            Some(token) => query.page_token = Some(token),
+            None => break,
+        }
+    }
+    for (test_id, runner) in stale {
+        let reason = format!("interrupted: runner {runner} stopped before the scan finished");
+        ended.push(abandon(services, &test_id, JobStatus::Failed, &reason).await?);
+    }
+    Ok(ended)
 }
 
 async fn write_bundle(

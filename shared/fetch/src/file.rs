@@ -45,9 +45,7 @@ impl FileFetcher {
         if !self.roots.iter().any(|root| canonical.starts_with(root)) {
             return Err(refuse("it lies outside every allowed file root".into()));
         }
-        read_capped(&canonical, max_bytes)
-            .await
-            .map_err(|reason| refuse(reason))
+        read_capped(&canonical, max_bytes).await.map_err(refuse)
     }
 }
 
