@@ -1,8 +1,0 @@
-//! Tests against a real moto server: S3 fetching, key references, KMS signing, bundle storage and download.
-//! Start one with `tests/start-moto.sh` and export `CERTUS_MOTO_ENDPOINT`; without it every test is skipped.
-
-mod common;
-mod fetch;
-mod keys;
-mod signer;
-mod store;
