@@ -126,6 +126,7 @@ pub fn services(
         certus_scanners::available(&ScannerConfig {
             advisory_db: settings.advisory_db.clone(),
             tools_bin_dir: settings.tools_bin_dir.clone(),
+            secrets_rules: settings.secrets_rules.clone(),
         })
     };
     let key_path = match &settings.signing_key_ref {

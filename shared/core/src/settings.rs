@@ -28,6 +28,8 @@ pub struct Settings {
     pub signing_key_ref: Option<String>,
     /// Where external scanners (semgrep, bandit…) are looked for before `PATH`.
     pub tools_bin_dir: Option<PathBuf>,
+    /// A gitleaks-format rule file for the built-in secrets scanner.
+    pub secrets_rules: Option<PathBuf>,
 }
 
 impl Settings {
@@ -72,6 +74,7 @@ impl Settings {
             advisory_db: get("ADVISORY_DB").map(PathBuf::from),
             signing_key_ref: get("SIGNING_KEY_REF"),
             tools_bin_dir: get("TOOLS_BIN_DIR").map(PathBuf::from),
+            secrets_rules: get("SECRETS_RULES").map(PathBuf::from),
         })
     }
 }

@@ -4,6 +4,7 @@
 pub mod external;
 pub mod sample;
 pub mod sbom;
+pub mod secrets;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use certus_tools::ToolId;
 pub use external::ExternalScanner;
 pub use sample::SampleScanner;
 pub use sbom::SbomScanner;
+pub use secrets::SecretsScanner;
 
 /// What a deployment configures about its scanners.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +24,8 @@ pub struct ScannerConfig {
     pub advisory_db: Option<PathBuf>,
     /// Where external tools are looked for before `PATH`.
     pub tools_bin_dir: Option<PathBuf>,
+    /// A gitleaks-format rule file for the secrets scanner (default: Certus's own rules).
+    pub secrets_rules: Option<PathBuf>,
 }
 
 /// Every scanner available on this machine.
@@ -31,6 +35,7 @@ pub fn available(config: &ScannerConfig) -> ScannerSet {
         Arc::new(SbomScanner {
             advisory_db: config.advisory_db.clone(),
         }),
+        Arc::new(SecretsScanner::new(config.secrets_rules.clone())),
     ];
     for tool in ToolId::ALL {
         if let Some(found) = ExternalScanner::locate(tool, config.tools_bin_dir.as_deref()) {

@@ -1,0 +1,245 @@
+//! The built-in secrets scanner (gitleaks-format rules) behind the `Scanner` port. Rules are compiled on
+//! first use, not at start-up; found secrets reach the findings only redacted.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use certus_core::finding::{fingerprint, Finding, Severity};
+use certus_core::ports::{LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
+use certus_secrets::{RuleSet, ScanOptions, SecretFinding};
+use serde_json::json;
+
+pub const SECRETS_ID: &str = "secrets";
+const LISTED_SKIPS: usize = 20;
+
+pub struct SecretsScanner {
+    /// A gitleaks-format rule file; `None` uses Certus's own default rules.
+    rules_file: Option<PathBuf>,
+    compiled: OnceLock<Result<Arc<certus_secrets::Scanner>, String>>,
+}
+
+impl SecretsScanner {
+    pub fn new(rules_file: Option<PathBuf>) -> Self {
+        Self {
+            rules_file,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    fn scanner(&self) -> Result<Arc<certus_secrets::Scanner>, String> {
+        self.compiled
+            .get_or_init(|| {
+                let rules = match &self.rules_file {
+                    None => RuleSet::default_rules().map_err(|e| e.to_string())?,
+                    Some(path) => {
+                        let text = std::fs::read_to_string(path)
+                            .map_err(|e| format!("secrets rules {}: {e}", path.display()))?;
+                        RuleSet::from_gitleaks_toml(&text)
+                            .map_err(|e| format!("secrets rules {}: {e}", path.display()))?
+                    }
+                };
+                Ok(Arc::new(certus_secrets::Scanner::new(
+                    rules,
+                    ScanOptions::default(),
+                )))
+            })
+            .clone()
+    }
+}
+
+/// Cloud credentials and private keys open infrastructure: critical. Generic patterns are less certain.
+fn severity(rule_id: &str) -> Severity {
+    let id = rule_id.to_ascii_lowercase();
+    if ["private-key", "aws", "gcp", "azure"]
+        .iter()
+        .any(|k| id.contains(k))
+    {
+        Severity::Critical
+    } else if id.starts_with("generic") || id.contains("password") {
+        Severity::Medium
+    } else {
+        Severity::High
+    }
+}
+
+fn to_finding(s: &SecretFinding) -> Finding {
+    let mut properties = BTreeMap::new();
+    properties.insert("redacted".into(), json!(s.redacted));
+    properties.insert("entropy".into(), json!((s.entropy * 100.0).round() / 100.0));
+    properties.insert("column".into(), json!(s.column));
+    properties.insert("tags".into(), json!(s.tags));
+    Finding {
+        tool: SECRETS_ID.into(),
+        rule_id: s.rule_id.clone(),
+        rule_name: Some(s.description.clone()),
+        severity: severity(&s.rule_id),
+        message: format!("{} ({})", s.description, s.redacted),
+        path: Some(s.path.clone()),
+        start_line: Some(s.line),
+        end_line: Some(s.end_line),
+        snippet: Some(s.snippet.clone()),
+        fingerprint: fingerprint(SECRETS_ID, &s.rule_id, &s.path, &s.fingerprint),
+        properties,
+        suppression: None,
+        baseline_state: None,
+    }
+}
+
+fn is_generic(rule_id: &str) -> bool {
+    rule_id.starts_with("generic")
+}
+
+/// A secret that a specific rule names is reported once, under that rule, not again by a generic rule.
+fn without_generic_duplicates(findings: &[SecretFinding]) -> impl Iterator<Item = &SecretFinding> {
+    let specific: HashSet<(&str, u64, u64)> = findings
+        .iter()
+        .filter(|f| !is_generic(&f.rule_id))
+        .map(|f| (f.path.as_str(), f.line, f.column))
+        .collect();
+    findings.iter().filter(move |f| {
+        !is_generic(&f.rule_id) || !specific.contains(&(f.path.as_str(), f.line, f.column))
+    })
+}
+
+#[async_trait]
+impl Scanner for SecretsScanner {
+    fn id(&self) -> &str {
+        SECRETS_ID
+    }
+
+    fn version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_string()
+    }
+
+    fn command(&self, _request: &ScanRequest) -> String {
+        match &self.rules_file {
+            Some(path) => format!("built-in secrets scanner (rules: {})", path.display()),
+            None => "built-in secrets scanner (Certus default rules)".into(),
+        }
+    }
+
+    async fn scan(&self, request: ScanRequest) -> ToolOutput {
+        let scanner = match self.scanner() {
+            Ok(s) => s,
+            Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, e),
+        };
+        let root = request.source_root.clone();
+        let joined = tokio::task::spawn_blocking(move || scanner.scan_tree(&root)).await;
+        let report = match joined {
+            Ok(Ok(report)) => report,
+            Ok(Err(e)) => return ToolOutput::failed(ToolStatus::Failed, None, e.to_string()),
+            Err(e) => {
+                return ToolOutput::failed(
+                    ToolStatus::Failed,
+                    None,
+                    format!("secrets task crashed: {e}"),
+                )
+            }
+        };
+        (request.log)(
+            LogStream::Stderr,
+            &format!(
+                "{} file(s), {} byte(s) scanned; {} secret(s); {} file(s) skipped",
+                report.files_scanned,
+                report.bytes_scanned,
+                report.findings.len(),
+                report.skipped.len() as u64 + report.skipped_omitted
+            ),
+        );
+        let mut warnings: Vec<String> = report
+            .rule_errors
+            .iter()
+            .map(|e| format!("secrets rule {} not loaded: {}", e.rule_id, e.reason))
+            .collect();
+        warnings.extend(
+            report
+                .skipped
+                .iter()
+                .take(LISTED_SKIPS)
+                .map(|(path, why)| format!("secrets: {path} not scanned ({why})")),
+        );
+        let unlisted =
+            (report.skipped.len().saturating_sub(LISTED_SKIPS)) as u64 + report.skipped_omitted;
+        if unlisted > 0 {
+            warnings.push(format!("secrets: {unlisted} more file(s) not scanned"));
+        }
+        if report.findings_omitted > 0 {
+            warnings.push(format!(
+                "secrets: {} finding(s) over the cap not listed",
+                report.findings_omitted
+            ));
+        }
+        ToolOutput {
+            warnings,
+            ..ToolOutput::completed(
+                without_generic_duplicates(&report.findings)
+                    .map(to_finding)
+                    .collect(),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn finds_a_planted_key_and_never_carries_it_in_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        // Built from pieces so no credential-shaped string sits in this source file.
+        let key_id = format!("{}{}", "AKIA", "Z7QW4ERT5YUI6OPL");
+        let secret = format!("{}{}", "wJalrXUtnFEMI/K7MDENG/", "bPxRfiCYzq81n3Kd0aQ2");
+        std::fs::write(
+            dir.path().join("config.py"),
+            format!("aws_access_key_id = \"{key_id}\"\naws_secret_access_key = \"{secret}\"\n"),
+        )
+        .unwrap();
+        let out = SecretsScanner::new(None)
+            .scan(crate::tests::request(
+                dir.path(),
+                std::sync::Arc::new(|_, _| {}),
+            ))
+            .await;
+        assert_eq!(out.status, ToolStatus::Completed, "{:?}", out.error);
+        assert!(!out.findings.is_empty());
+        assert!(out
+            .findings
+            .iter()
+            .all(|f| f.path.as_deref() == Some("config.py")));
+        assert!(out
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Critical));
+        let located: HashSet<_> = out
+            .findings
+            .iter()
+            .map(|f| (f.start_line, f.properties["column"].clone()))
+            .collect();
+        assert_eq!(
+            located.len(),
+            out.findings.len(),
+            "one finding per secret: {:?}",
+            out.findings
+        );
+        let everything = format!("{:?}", out.findings);
+        assert!(
+            !everything.contains(&key_id) && !everything.contains(&secret),
+            "{everything}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_rules_file_fails_the_tool() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = SecretsScanner::new(Some(dir.path().join("missing.toml")))
+            .scan(crate::tests::request(
+                dir.path(),
+                std::sync::Arc::new(|_, _| {}),
+            ))
+            .await;
+        assert_eq!(out.status, ToolStatus::Failed);
+    }
+}

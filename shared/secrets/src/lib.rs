@@ -1,0 +1,23 @@
+//! Certus's built-in secrets scanner.
+//!
+//! Rules use the gitleaks TOML format ([`RuleSet::from_gitleaks_toml`]); Certus ships its own rule set
+//! ([`RuleSet::default_rules`]). A case-insensitive Aho-Corasick keyword prefilter picks the rules that
+//! run on a file; regexes have RE2-like semantics (`regex::bytes`, ASCII classes, size limits). Findings
+//! never carry the secret in clear: only a redacted prefix and a SHA-256 fingerprint.
+
+mod allowlist;
+mod detect;
+mod entropy;
+mod error;
+mod go_regex;
+mod redact;
+mod report;
+mod rules;
+mod scanner;
+mod toml_format;
+mod walk;
+
+pub use error::{Result, SecretsError};
+pub use report::{ScanReport, SecretFinding, SkipReason};
+pub use rules::{RuleError, RuleSet};
+pub use scanner::{ScanOptions, Scanner, DEFAULT_MAX_FILE_SIZE};

@@ -1,0 +1,215 @@
+//! The public scanner: scans one buffer, or a whole tree with a bounded pool of worker threads fed
+//! through a bounded channel, so memory stays bounded whatever the tree size.
+
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Mutex;
+
+use crate::detect::{self, FileFindings};
+use crate::error::{Result, SecretsError};
+use crate::report::{ScanReport, SecretFinding, SkipReason};
+use crate::rules::RuleSet;
+use crate::walk::{self, Entry, Walker};
+
+/// Default cap on the size of a scanned file.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
+/// Upper bound on worker threads, whatever is asked.
+const MAX_THREADS: usize = 64;
+/// Findings kept in one report; further ones are only counted.
+const MAX_FINDINGS: usize = 100_000;
+/// Skipped files listed in one report; further ones are only counted.
+const MAX_SKIPPED_LISTED: usize = 10_000;
+/// Files queued per worker between the walker and the workers.
+const QUEUE_PER_THREAD: usize = 64;
+
+/// Scanner limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Files larger than this (bytes) are skipped and reported.
+    pub max_file_size: u64,
+    /// Worker threads (clamped to 1..=64).
+    pub threads: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self {
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        }
+    }
+}
+
+/// A rule set plus limits, ready to scan buffers and trees.
+#[derive(Debug)]
+pub struct Scanner {
+    rules: RuleSet,
+    options: ScanOptions,
+}
+
+/// A file handed from the walker to a worker.
+struct Job {
+    abs: std::path::PathBuf,
+    rel: String,
+}
+
+/// Report under construction, shared by the workers.
+#[derive(Default)]
+struct Accumulator {
+    findings: Vec<SecretFinding>,
+    findings_omitted: u64,
+    files_scanned: u64,
+    bytes_scanned: u64,
+    skipped: Vec<(String, SkipReason)>,
+    skipped_omitted: u64,
+}
+
+impl Accumulator {
+    fn skip(&mut self, rel: String, reason: SkipReason) {
+        if self.skipped.len() < MAX_SKIPPED_LISTED {
+            self.skipped.push((rel, reason));
+        } else {
+            self.skipped_omitted += 1;
+        }
+    }
+
+    fn add(&mut self, file: FileFindings) {
+        self.findings_omitted += file.omitted;
+        for finding in file.findings {
+            if self.findings.len() < MAX_FINDINGS {
+                self.findings.push(finding);
+            } else {
+                self.findings_omitted += 1;
+            }
+        }
+    }
+}
+
+impl Scanner {
+    /// A scanner over `rules` with `options`.
+    pub fn new(rules: RuleSet, options: ScanOptions) -> Self {
+        Self { rules, options }
+    }
+
+    /// The rules in use.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The limits in use.
+    pub fn options(&self) -> &ScanOptions {
+        &self.options
+    }
+
+    /// Scans one in-memory file whose path (relative, `/`-separated) is `rel_path`. The whole buffer
+    /// is scanned (no binary or size check; `scan_tree` applies those). Findings are sorted by line.
+    pub fn scan_bytes(&self, rel_path: &str, data: &[u8]) -> Vec<SecretFinding> {
+        if detect::path_allowlisted(&self.rules, rel_path) {
+            return Vec::new();
+        }
+        let mut findings = detect::scan_file(&self.rules, rel_path, Some(data)).findings;
+        sort(&mut findings);
+        findings
+    }
+
+    /// Scans every regular file under `root` (symlinks are never followed) in parallel.
+    pub fn scan_tree(&self, root: &Path) -> Result<ScanReport> {
+        let walker = Walker::new(root, |rel| detect::path_allowlisted(&self.rules, rel))?;
+        let threads = self.options.threads.clamp(1, MAX_THREADS);
+        let accumulator = Mutex::new(Accumulator::default());
+        let (sender, receiver) = sync_channel::<Job>(threads * QUEUE_PER_THREAD);
+        let receiver = Mutex::new(receiver);
+        std::thread::scope(|scope| -> Result<()> {
+            let mut workers = Vec::with_capacity(threads);
+            for n in 0..threads {
+                let worker = std::thread::Builder::new()
+                    .name(format!("certus-secrets-{n}"))
+                    .spawn_scoped(scope, || self.work(&receiver, &accumulator))
+                    .map_err(SecretsError::ThreadSpawn)?;
+                workers.push(worker);
+            }
+            for entry in walker {
+                match entry {
+                    Entry::File { abs, rel } => {
+                        if sender.send(Job { abs, rel }).is_err() {
+                            break;
+                        }
+                    }
+                    Entry::Skipped { rel, reason } => accumulator
+                        .lock()
+                        .map_err(|_| SecretsError::WorkerFailed)?
+                        .skip(rel, reason),
+                }
+            }
+            drop(sender);
+            for worker in workers {
+                worker.join().map_err(|_| SecretsError::WorkerFailed)?;
+            }
+            Ok(())
+        })?;
+        let acc = accumulator
+            .into_inner()
+            .map_err(|_| SecretsError::WorkerFailed)?;
+        let mut report = ScanReport {
+            findings: acc.findings,
+            findings_omitted: acc.findings_omitted,
+            files_scanned: acc.files_scanned,
+            bytes_scanned: acc.bytes_scanned,
+            skipped: acc.skipped,
+            skipped_omitted: acc.skipped_omitted,
+            rule_errors: self.rules.rule_errors().to_vec(),
+        };
+        sort(&mut report.findings);
+        report.skipped.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(report)
+    }
+
+    /// Worker loop: takes files from the queue until it is closed.
+    fn work(&self, receiver: &Mutex<Receiver<Job>>, accumulator: &Mutex<Accumulator>) {
+        let mut buf = Vec::new();
+        loop {
+            let job = match receiver.lock() {
+                Ok(queue) => queue.recv(),
+                Err(_) => return,
+            };
+            let Ok(job) = job else { return };
+            let (findings, outcome) = self.scan_file(&job, &mut buf);
+            let Ok(mut acc) = accumulator.lock() else {
+                return;
+            };
+            acc.add(findings);
+            match outcome {
+                Ok(bytes) => {
+                    acc.files_scanned += 1;
+                    acc.bytes_scanned += bytes;
+                }
+                Err(reason) => acc.skip(job.rel, reason),
+            }
+        }
+    }
+
+    /// Scans one file of the tree: findings, and the bytes scanned or why the content was skipped.
+    fn scan_file(
+        &self,
+        job: &Job,
+        buf: &mut Vec<u8>,
+    ) -> (FileFindings, std::result::Result<u64, SkipReason>) {
+        if detect::path_allowlisted(&self.rules, &job.rel) {
+            return (FileFindings::default(), Err(SkipReason::AllowlistedPath));
+        }
+        match walk::read_file(&job.abs, self.options.max_file_size, buf) {
+            Ok(()) => (
+                detect::scan_file(&self.rules, &job.rel, Some(buf)),
+                Ok(u64::try_from(buf.len()).unwrap_or(u64::MAX)),
+            ),
+            Err(reason) => (detect::scan_file(&self.rules, &job.rel, None), Err(reason)),
+        }
+    }
+}
+
+/// Report order: path, line, rule id, column.
+fn sort(findings: &mut [SecretFinding]) {
+    findings.sort_by(|a, b| {
+        (&a.path, a.line, &a.rule_id, a.column).cmp(&(&b.path, b.line, &b.rule_id, b.column))
+    });
+}

@@ -1,0 +1,180 @@
+//! Bounded directory walk: depth-first with an explicit stack (no recursion), never follows
+//! symlinks, stays under the root, and reads files into a bounded, reused buffer.
+
+use std::fs::{File, OpenOptions, ReadDir};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, SecretsError};
+use crate::report::SkipReason;
+
+/// Maximum directory depth below the root (also bounds open directory handles).
+pub(crate) const MAX_DEPTH: usize = 64;
+/// Bytes inspected for a NUL to call a file binary.
+const BINARY_SNIFF_LEN: usize = 8 * 1024;
+
+/// One item produced by the walk.
+pub(crate) enum Entry {
+    /// A regular file to scan.
+    File { abs: PathBuf, rel: String },
+    /// Something not scanned, with the reason.
+    Skipped { rel: String, reason: SkipReason },
+}
+
+/// Iterator over the files below a root.
+pub(crate) struct Walker<F: Fn(&str) -> bool> {
+    stack: Vec<(ReadDir, PathBuf, String)>,
+    prune_dir: F,
+}
+
+impl<F: Fn(&str) -> bool> Walker<F> {
+    /// Starts a walk at `root`; directories for which `prune_dir(rel)` is true are reported and not entered.
+    pub(crate) fn new(root: &Path, prune_dir: F) -> Result<Self> {
+        let invalid = |reason: String| SecretsError::InvalidRoot {
+            path: root.to_path_buf(),
+            reason,
+        };
+        let meta = std::fs::metadata(root).map_err(|e| invalid(e.to_string()))?;
+        if !meta.is_dir() {
+            return Err(invalid("not a directory".to_string()));
+        }
+        let dir = std::fs::read_dir(root).map_err(|e| invalid(e.to_string()))?;
+        Ok(Self {
+            stack: vec![(dir, root.to_path_buf(), String::new())],
+            prune_dir,
+        })
+    }
+}
+
+impl<F: Fn(&str) -> bool> Iterator for Walker<F> {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        loop {
+            let depth = self.stack.len();
+            let (dir, abs_dir, rel_dir) = self.stack.last_mut()?;
+            let Some(item) = dir.next() else {
+                self.stack.pop();
+                continue;
+            };
+            let entry = match item {
+                Ok(entry) => entry,
+                Err(e) => {
+                    return Some(Entry::Skipped {
+                        rel: display_dir(rel_dir),
+                        reason: SkipReason::Unreadable {
+                            error: e.to_string(),
+                        },
+                    })
+                }
+            };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let rel = if rel_dir.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            let abs = abs_dir.join(entry.file_name());
+            let skipped = |reason| {
+                Some(Entry::Skipped {
+                    rel: rel.clone(),
+                    reason,
+                })
+            };
+            let file_type = match entry.file_type() {
+                Ok(t) => t,
+                Err(e) => {
+                    return skipped(SkipReason::Unreadable {
+                        error: e.to_string(),
+                    })
+                }
+            };
+            if file_type.is_symlink() {
+                return skipped(SkipReason::Symlink);
+            }
+            if file_type.is_file() {
+                return Some(Entry::File { abs, rel });
+            }
+            if !file_type.is_dir() {
+                return skipped(SkipReason::NotRegularFile);
+            }
+            if (self.prune_dir)(&rel) {
+                return skipped(SkipReason::AllowlistedPath);
+            }
+            if depth > MAX_DEPTH {
+                return skipped(SkipReason::TooDeep { limit: MAX_DEPTH });
+            }
+            match std::fs::read_dir(&abs) {
+                Ok(dir) => self.stack.push((dir, abs, rel)),
+                Err(e) => {
+                    return skipped(SkipReason::Unreadable {
+                        error: e.to_string(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn display_dir(rel: &str) -> String {
+    if rel.is_empty() {
+        ".".to_string()
+    } else {
+        rel.to_string()
+    }
+}
+
+/// Reads a regular file (refusing symlinks and special files) into `buf`, at most `limit` bytes;
+/// a file that is binary or larger than `limit` is reported as skipped.
+pub(crate) fn read_file(
+    abs: &Path,
+    limit: u64,
+    buf: &mut Vec<u8>,
+) -> std::result::Result<(), SkipReason> {
+    let unreadable = |e: std::io::Error| SkipReason::Unreadable {
+        error: e.to_string(),
+    };
+    let file = open_no_follow(abs).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(SkipReason::NotRegularFile);
+    }
+    if meta.len() > limit {
+        return Err(SkipReason::TooLarge {
+            size: meta.len(),
+            limit,
+        });
+    }
+    buf.clear();
+    buf.reserve(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(buf)
+        .map_err(unreadable)?;
+    let read = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+    if read > limit {
+        return Err(SkipReason::TooLarge { size: read, limit });
+    }
+    if memchr::memchr(0, &buf[..buf.len().min(BINARY_SNIFF_LEN)]).is_some() {
+        return Err(SkipReason::Binary);
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.file_type().is_symlink() {
+        return Err(std::io::Error::other("refusing to follow a symbolic link"));
+    }
+    OpenOptions::new().read(true).open(path)
+}
