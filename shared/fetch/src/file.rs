@@ -78,7 +78,7 @@ async fn read_capped(path: &Path, max_bytes: usize) -> Result<Vec<u8>, String> {
         return Err(too_large());
     }
     let mut contents = Vec::with_capacity(metadata.len() as usize);
-    file.take(max_bytes as u64 + 1)
+    file.take((max_bytes as u64).saturating_add(1))
         .read_to_end(&mut contents)
         .await
         .map_err(|error| error.to_string())?;

@@ -24,7 +24,8 @@ pub const MAX_REDIRECTS: usize = 3;
 pub enum Redirects {
     /// Only to the same scheme, host and port.
     SameOrigin,
-    /// To any host that passes the target checks (blob storage); credentials are dropped on a host change.
+    /// To any host that passes the target checks (blob storage); credentials are dropped when the origin
+    /// changes.
     AnyHost,
 }
 
@@ -103,7 +104,8 @@ impl Transport {
     ) -> Result<Response, FetchError> {
         let origin = url.clone();
         let mut current = url;
-        for hop in 0..=MAX_REDIRECTS {
+        let mut followed = 0;
+        loop {
             self.check_target(&current)?;
             let response = self
                 .client
@@ -115,12 +117,13 @@ impl Transport {
             if !is_redirect(response.status()) {
                 return Ok(response);
             }
-            if hop == MAX_REDIRECTS {
+            if followed == MAX_REDIRECTS {
                 return Err(FetchError::Redirect {
                     host: host_label(&origin),
                     reason: format!("more than {MAX_REDIRECTS} redirects"),
                 });
             }
+            followed += 1;
             let next = redirect_target(&current, &response)?;
             if redirects == Redirects::SameOrigin && !same_origin(&origin, &next) {
                 return Err(FetchError::Redirect {
@@ -132,15 +135,11 @@ impl Transport {
                     ),
                 });
             }
-            if next.host_str() != current.host_str() {
+            if !same_origin(&current, &next) {
                 headers.remove(AUTHORIZATION);
             }
             current = next;
         }
-        Err(FetchError::Redirect {
-            host: host_label(&origin),
-            reason: format!("more than {MAX_REDIRECTS} redirects"),
-        })
     }
 
     /// Runs `work` under the policy's total timeout, reporting `host` when it runs out.
@@ -224,13 +223,13 @@ pub fn describe_reqwest_error(error: reqwest::Error, host: &str) -> FetchError {
         if let Some(fetch_error) = current.downcast_ref::<FetchError>() {
             return fetch_error.clone();
         }
-        if let Some(tls_error) = as_rustls_error(current) {
+        if let Some(tls_error) = current.downcast_ref::<rustls::Error>() {
             return FetchError::Tls {
                 host: host.to_owned(),
                 reason: tls_error.to_string(),
             };
         }
-        source = current.source();
+        source = next_in_chain(current);
     }
     let reason = error_chain_text(&error);
     if error.is_timeout() {
@@ -250,24 +249,96 @@ pub fn describe_reqwest_error(error: reqwest::Error, host: &str) -> FetchError {
     }
 }
 
-fn as_rustls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    error.downcast_ref::<rustls::Error>().or_else(|| {
-        error
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    })
+/// The next error down the chain; for an `io::Error` that wraps another error, that error itself (its
+/// `source()` would skip it).
+fn next_in_chain<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => Some(inner),
+        None => error.source(),
+    }
 }
 
 fn error_chain_text(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![error.to_string()];
-    let mut source = error.source();
+    let mut source = next_in_chain(error);
     while let Some(current) = source {
         let text = current.to_string();
         if !parts.iter().any(|part| part.contains(&text)) {
             parts.push(text);
         }
-        source = current.source();
+        source = next_in_chain(current);
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(allow_hosts: &[&str], plain: &[&str]) -> Transport {
+        Transport::new(FetchPolicy {
+            allow_hosts: allow_hosts.iter().map(|host| host.to_string()).collect(),
+            allow_plain_http_for: plain.iter().map(|host| host.to_string()).collect(),
+            ..FetchPolicy::default()
+        })
+        .unwrap()
+    }
+
+    fn check(transport: &Transport, url: &str) -> Result<(), FetchError> {
+        transport.check_target(&Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn refuses_non_public_literals_before_any_connection() {
+        let transport = transport(&[], &[]);
+        for (url, address, reason) in [
+            (
+                "https://169.254.169.254/latest/meta-data/",
+                "169.254.169.254",
+                "link-local (cloud metadata)",
+            ),
+            ("https://10.0.0.1/m", "10.0.0.1", "private"),
+            ("https://[::1]:8443/m", "::1", "loopback"),
+            ("https://[fe80::1]/m", "fe80::1", "link-local"),
+            ("https://100.64.0.1/m", "100.64.0.1", "CGNAT (shared)"),
+        ] {
+            let error = check(&transport, url).unwrap_err();
+            assert!(
+                matches!(&error, FetchError::BlockedAddress { address: a, reason: r, .. } if a == address && r == reason),
+                "{url}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn allowlisted_literals_and_public_hosts_pass() {
+        let transport = transport(&["10.0.0.1", "::1"], &[]);
+        assert!(check(&transport, "https://10.0.0.1/m").is_ok());
+        assert!(check(&transport, "https://[::1]/m").is_ok());
+        assert!(check(&transport, "https://93.184.216.34/m").is_ok());
+        assert!(check(&transport, "https://registry.example/v2/").is_ok());
+    }
+
+    #[test]
+    fn plain_http_only_for_listed_hosts() {
+        let transport = transport(&[], &["registry.internal"]);
+        assert!(check(&transport, "http://registry.internal:5000/v2/").is_ok());
+        assert_eq!(
+            check(&transport, "http://other.example/v2/").unwrap_err(),
+            FetchError::PlainHttpRefused {
+                host: "other.example".into()
+            }
+        );
+        assert_eq!(
+            check(&transport, "ftp://registry.internal/x").unwrap_err(),
+            FetchError::UnsupportedScheme {
+                scheme: "ftp".into()
+            }
+        );
+    }
 }

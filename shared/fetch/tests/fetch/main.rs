@@ -1,0 +1,9 @@
+//! Integration tests of certus-fetch, all on loopback: HTTPS against a local TLS server, OCI against a real
+//! registry and a scripted one, `file://` roots, and scheme dispatch.
+
+mod file;
+mod https;
+mod oci;
+mod oci_auth;
+mod remote;
+mod support;
