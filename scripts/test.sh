@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 
 need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1"); }
 missing=()
-for cmd in cargo git openssl python3 sha256sum tar sqlite3; do need "$cmd"; done
+for cmd in cargo git openssl python3 sha256sum tar sqlite3 curl docker-registry; do need "$cmd"; done
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq git openssl python3 python3-venv coreutils tar sqlite3 >/dev/null
+    apt-get update -qq && apt-get install -y -qq git openssl python3 python3-venv coreutils tar sqlite3 curl docker-registry >/dev/null
   else
     echo "test.sh: missing tools: ${missing[*]}" >&2
     exit 2
@@ -24,6 +24,15 @@ if [ -z "${CERTUS_SKIP_TOOLS:-}" ]; then
   export CERTUS_ASSURANCE_TOOLS_BIN_DIR="$bin"
 fi
 
+# A real moto server (fake S3 and KMS) on loopback for the AWS adapter tests; stopped when the script exits.
+if [ -z "${CERTUS_SKIP_MOTO:-}" ]; then
+  echo "== starting moto (S3, KMS) on loopback"
+  moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  export CERTUS_MOTO_PIDFILE=$(mktemp)
+  eval "$(shared/aws/tests/start-moto.sh "$moto_port")"
+  trap 'kill "$(cat "$CERTUS_MOTO_PIDFILE")" 2>/dev/null || true; rm -f "$CERTUS_MOTO_PIDFILE"' EXIT
+fi
+
 # Tests that read ../shared (real gitleaks rules, RustSec snapshot, Sigstore fixtures) find it here when present.
 if [ -d ../shared ]; then export CERTUS_SHARED_DIR="$(cd ../shared && pwd)"; fi
 
@@ -33,13 +42,13 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 read -r passed failed < <(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" |
   awk '{p += $4; f += $6} END {print p + 0, f + 0}')
+rm -f "$log"
 echo
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -1,0 +1,22 @@
+//! AWS adapters for Certus-Assurance: the S3 manifest fetcher, remote key references (S3 PEM objects and
+//! KMS keys), the KMS bundle signer, the S3 artifact store, the raw → golden publisher and the S3 bundle
+//! download used by `certus verify-bundle s3://…`. Every failure is mapped into `certus_core::CoreError`.
+
+mod clients;
+mod download;
+mod failure;
+mod fetcher;
+mod keyref;
+mod kms;
+mod location;
+mod publish;
+mod store;
+
+pub use clients::{https_client, AwsClients};
+pub use download::{download_prefix, download_prefix_with, DownloadLimits, DownloadSummary};
+pub use fetcher::S3Fetcher;
+pub use keyref::{kms_key_id, resolve_key_ref, MAX_KEY_OBJECT_BYTES};
+pub use kms::{KmsSigner, KMS_SIGNING_ALGORITHM};
+pub use location::S3Location;
+pub use publish::S3Publisher;
+pub use store::{S3ArtifactStore, DEFAULT_UPLOAD_CONCURRENCY, MAX_OBJECT_BYTES};

@@ -1,0 +1,120 @@
+//! Shared helpers for the tests that run against a local moto server (`tests/start-moto.sh`).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use certus_aws::{https_client, AwsClients};
+
+pub const SKIP_MESSAGE: &str = "skipped: moto not running (CERTUS_MOTO_ENDPOINT unset)";
+
+/// The moto endpoint, or `None` (after saying the test is skipped).
+pub fn moto_endpoint() -> Option<String> {
+    match std::env::var("CERTUS_MOTO_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
+        _ => {
+            println!("{SKIP_MESSAGE}");
+            None
+        }
+    }
+}
+
+/// Clients with dummy credentials and a fixed region set in their own configuration, so no credential
+/// chain (and no cloud metadata address) is ever consulted.
+pub fn moto_clients(endpoint: &str) -> AwsClients {
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "certus-aws-tests",
+        )))
+        .endpoint_url(endpoint)
+        .http_client(https_client())
+        .build();
+    AwsClients::from_sdk_config(&config)
+}
+
+/// A bucket name no other test (or earlier run against the same server) uses.
+pub fn unique_name(tag: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "certus-{tag}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub async fn new_bucket(clients: &AwsClients, tag: &str) -> String {
+    let bucket = unique_name(tag);
+    clients
+        .s3()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    bucket
+}
+
+pub async fn put(clients: &AwsClients, bucket: &str, key: &str, bytes: &[u8]) {
+    clients
+        .s3()
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(bytes.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Runs a command, returning (success, stdout + stderr).
+pub fn run(program: &str, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+/// A fresh P-256 key pair made by openssl in `dir`; returns the public key PEM path.
+pub fn openssl_p256_public_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let private = dir.join("key.pem");
+    let public = dir.join("key.pub.pem");
+    let (ok, out) = run(
+        "openssl",
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            private.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = run(
+        "openssl",
+        &[
+            "pkey",
+            "-in",
+            private.to_str().unwrap(),
+            "-pubout",
+            "-out",
+            public.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    public
+}

@@ -1,0 +1,10 @@
+//! Tests against a real moto server: S3 fetching, key references, KMS signing, bundle storage, publication
+//! and download.
+//! Start one with `tests/start-moto.sh` and export `CERTUS_MOTO_ENDPOINT`; without it every test is skipped.
+
+mod common;
+mod fetch;
+mod keys;
+mod publish;
+mod signer;
+mod store;
