@@ -808,7 +808,7 @@ pub async fn abandon(
 /// crash. Returns the jobs it ended.
 pub async fn end_interrupted(
     services: &Services,
-    is_gone: &dyn Fn(&str) -> bool,
+    is_gone: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Vec<Job>> {
     let mut ended = Vec::new();
     let mut query = JobQuery {

@@ -115,6 +115,10 @@ impl UploadGate {
         let progress =
             Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
 
+        // A permission already given survives a failed publication: the re-run publishes without asking again.
+        if job.upload_status == UploadStatus::UploadFailed && job.upload_permission_id.is_some() {
+            job.set_upload_status(UploadStatus::Permitted)?;
+        }
         if job.upload_status != UploadStatus::Permitted {
             let request = self
                 .trust_request(services, &job, tier, &index, &index_bytes)

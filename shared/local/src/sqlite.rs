@@ -14,6 +14,7 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
 CREATE TABLE IF NOT EXISTS jobs (
     test_id        TEXT PRIMARY KEY,
