@@ -1,0 +1,362 @@
+//! The in-process Trust gate on real requests for a real finished job: it permits a genuine request (and
+//! the bundle is published), and denies each kind of forgery with the contract's reason. Also the dev
+//! server: the same gate over HTTP, with a bearer token.
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use base64::Engine;
+use certus_core::bundle::BundleIndex;
+use certus_core::job::UploadStatus;
+use certus_core::ports::{ArtifactStore, BundleSigner};
+use certus_core::trust::{TrustClient, TrustExchange, TrustRequest};
+use certus_core::upload::UploadGate;
+use certus_core::CoreError;
+use certus_trust::{
+    signed_artifact_bytes, trust_dev_server, HttpTrustClient, HttpTrustConfig, LocalTrustGate,
+    TrustError,
+};
+use common::*;
+
+/// Keeps the request and denies it, so nothing is published while the test gets a genuine request.
+#[derive(Default)]
+struct Capture {
+    request: Mutex<Option<TrustRequest>>,
+}
+
+#[async_trait]
+impl TrustClient for Capture {
+    async fn verify_and_permit(&self, request: &TrustRequest) -> TrustExchange {
+        *self.request.lock().unwrap() = Some(request.clone());
+        TrustExchange {
+            request: request.clone(),
+            answer: None,
+            attempts: Vec::new(),
+            error: Some("captured".into()),
+        }
+    }
+}
+
+async fn genuine_request(fx: &Fixture) -> TrustRequest {
+    let capture = Arc::new(Capture::default());
+    let gate = UploadGate::new(capture.clone(), Arc::new(fx.publisher()), None);
+    fx.request_upload(&gate).await;
+    let request = capture.request.lock().unwrap().clone().unwrap();
+    assert_request_contract(fx, &request);
+    request
+}
+
+/// Signs the request's artifacts again with `signer`, as Assurance would.
+async fn resign(request: &mut TrustRequest, signer: &dyn BundleSigner) {
+    let signature = signer
+        .sign(&signed_artifact_bytes(&request.artifacts).unwrap())
+        .await
+        .unwrap();
+    request.inner_signature.signature = base64::engine::general_purpose::STANDARD.encode(signature);
+}
+
+async fn denial(gate: &LocalTrustGate, request: &TrustRequest) -> (String, String) {
+    let answer = gate.evaluate(request).await.unwrap();
+    assert!(!answer.permitted, "{answer:?}");
+    assert!(answer.upload_permission_id.is_none());
+    (answer.reason.unwrap(), answer.detail.unwrap())
+}
+
+fn checking_gate(fx: &Fixture) -> LocalTrustGate {
+    LocalTrustGate::new().check_bundles(fx.services.artifacts.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_gate_permits_a_genuine_request_and_the_bundle_is_published() {
+    let fx = finished_job().await;
+    let signer = format!("sha256:{}", fx.services.signer.key_id());
+    let gate = LocalTrustGate::new()
+        .pin_signers([signer.clone()])
+        .unwrap()
+        .check_bundles(fx.services.artifacts.clone());
+    let upload = UploadGate::new(Arc::new(gate), Arc::new(fx.publisher()), None);
+
+    let job = fx.request_upload(&upload).await;
+    assert_published(&fx, &job);
+    let proof = job.verification_proof.clone().unwrap();
+    assert_eq!(proof["chain_verified"], true);
+    assert_eq!(proof["chain_unbroken"], true);
+    assert_eq!(proof["inner_signature_valid"], true);
+    assert_eq!(proof["outer_signature_valid"], false);
+    assert_eq!(proof["signer_inner"], signer.as_str());
+    assert!(proof["verification_timestamp"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    let exchange = last_exchange(&job);
+    assert_eq!(exchange["attempts"][0]["outcome"], "local gate: permitted");
+    assert_request_contract(
+        &fx,
+        &serde_json::from_value(exchange["request"].clone()).unwrap(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_requests_are_denied_with_the_contract_reason() {
+    let fx = finished_job().await;
+    let genuine = genuine_request(&fx).await;
+    let gate = checking_gate(&fx);
+    let signer = fx.services.signer.as_ref();
+    assert!(gate.evaluate(&genuine).await.unwrap().permitted);
+
+    let mut r = genuine.clone();
+    let mut sig = base64::engine::general_purpose::STANDARD
+        .decode(&r.inner_signature.signature)
+        .unwrap();
+    let last = sig.len() - 1;
+    sig[last] ^= 1;
+    r.inner_signature.signature = base64::engine::general_purpose::STANDARD.encode(sig);
+    assert_eq!(denial(&gate, &r).await.0, "invalid_signature");
+
+    let mut r = genuine.clone();
+    r.inner_signature.signature = "not base64!".into();
+    let (reason, detail) = denial(&gate, &r).await;
+    assert_eq!(
+        (reason.as_str(), detail.as_str()),
+        (
+            "invalid_signature",
+            "inner signature is not standard base64"
+        )
+    );
+
+    let mut r = genuine.clone();
+    r.artifacts[0].size += 1;
+    assert_eq!(
+        denial(&gate, &r).await.0,
+        "invalid_signature",
+        "the signature covers sizes"
+    );
+
+    let mut r = genuine.clone();
+    r.artifacts[0].size += 1;
+    resign(&mut r, signer).await;
+    let (reason, detail) = denial(&gate, &r).await;
+    assert_eq!(reason, "digest_mismatch");
+    assert!(detail.contains(&r.artifacts[0].name), "{detail}");
+
+    let mut r = genuine.clone();
+    let dropped = r.artifacts.remove(1);
+    resign(&mut r, signer).await;
+    let (reason, detail) = denial(&gate, &r).await;
+    assert_eq!(reason, "digest_mismatch");
+    assert_eq!(
+        detail,
+        format!("bundle file {} is not declared", dropped.name)
+    );
+
+    let mut r = genuine.clone();
+    let mut extra = r.artifacts[0].clone();
+    extra.name = "reports/extra.json".into();
+    r.artifacts.push(extra);
+    resign(&mut r, signer).await;
+    let (reason, detail) = denial(&gate, &r).await;
+    assert_eq!(reason, "digest_mismatch");
+    assert!(
+        detail.contains("reports/extra.json is not a file of the stored bundle"),
+        "{detail}"
+    );
+
+    let mut r = genuine.clone();
+    r.artifacts[0].hash = format!("sha256:{}", r.artifacts[0].hash);
+    resign(&mut r, signer).await;
+    let (reason, detail) = denial(&gate, &r).await;
+    assert_eq!(reason, "malformed_request");
+    assert!(detail.contains("64 lowercase hex"), "{detail}");
+
+    let mut r = genuine.clone();
+    r.artifacts[0].hash = r.artifacts[0]
+        .hash
+        .to_uppercase()
+        .replace("SHA256:", "sha256:");
+    resign(&mut r, signer).await;
+    assert_eq!(denial(&gate, &r).await.0, "malformed_request");
+
+    let mut r = genuine.clone();
+    r.artifacts[0].name = "../escape.json".into();
+    resign(&mut r, signer).await;
+    assert_eq!(denial(&gate, &r).await.0, "malformed_request");
+
+    let mut r = genuine.clone();
+    let duplicate = r.artifacts[0].clone();
+    r.artifacts.push(duplicate);
+    resign(&mut r, signer).await;
+    let (reason, detail) = denial(&gate, &r).await;
+    assert_eq!(reason, "malformed_request");
+    assert!(detail.contains("declared twice"), "{detail}");
+
+    let mut r = genuine.clone();
+    r.scan_id = "../test_x".into();
+    assert_eq!(denial(&gate, &r).await.0, "malformed_request");
+
+    let mut r = genuine.clone();
+    r.scan_id = "test_000000000000".into();
+    let (reason, detail) = denial(&gate, &r).await;
+    assert_eq!(reason, "digest_mismatch");
+    assert!(detail.contains("no bundle index"), "{detail}");
+
+    let mut r = genuine.clone();
+    r.inner_signature.signer = format!("sha256:{}", "0".repeat(64));
+    let (reason, detail) = denial(&gate, &r).await;
+    assert_eq!(reason, "invalid_signer");
+    assert!(
+        detail.contains("not the fingerprint of the declared key"),
+        "{detail}"
+    );
+
+    let mut r = genuine.clone();
+    r.inner_signature.certificate =
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".into();
+    assert_eq!(denial(&gate, &r).await.0, "invalid_signer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinned_signers_decide_whose_signature_counts() {
+    let fx = finished_job().await;
+    let genuine = genuine_request(&fx).await;
+
+    // Another key signs the same artifacts: self-consistent, so unpinned it passes, pinned it does not.
+    let other = certus_core::attestation::LocalSigner::load_or_generate(
+        &fx.dir.path().join("keys/other.pem"),
+    )
+    .unwrap();
+    let mut forged = genuine.clone();
+    forged.inner_signature.certificate = other.public_key_pem();
+    forged.inner_signature.signer = format!("sha256:{}", other.key_id());
+    resign(&mut forged, &other).await;
+    let unpinned = checking_gate(&fx).evaluate(&forged).await.unwrap();
+    assert!(unpinned.permitted);
+    assert_eq!(
+        unpinned.verification_proof.unwrap()["chain_verified"],
+        false
+    );
+
+    let ours = format!("sha256:{}", fx.services.signer.key_id());
+    let pinned = checking_gate(&fx).pin_signers([ours]).unwrap();
+    let (reason, detail) = denial(&pinned, &forged).await;
+    assert_eq!(reason, "invalid_signer");
+    assert!(detail.contains("not one of the pinned signers"), "{detail}");
+    assert!(pinned.evaluate(&genuine).await.unwrap().permitted);
+
+    let err = LocalTrustGate::new()
+        .pin_signers(["sha256:sha256:abc"])
+        .err()
+        .unwrap();
+    assert!(matches!(err, TrustError::PinnedSigner(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_bundle_store_the_proof_says_digests_were_not_checked() {
+    let fx = finished_job().await;
+    let genuine = genuine_request(&fx).await;
+    let answer = LocalTrustGate::new().evaluate(&genuine).await.unwrap();
+    assert!(answer.permitted);
+    let proof = answer.verification_proof.unwrap();
+    assert_eq!(proof["chain_unbroken"], false);
+    assert_eq!(proof["artifacts_checked_against_bundle"], false);
+}
+
+struct BrokenStore;
+
+#[async_trait]
+impl ArtifactStore for BrokenStore {
+    fn location(&self, test_id: &str) -> String {
+        format!("/nonexistent/{test_id}")
+    }
+
+    async fn store_bundle(
+        &self,
+        _test_id: &str,
+        _bundle_dir: &Path,
+        _index: &BundleIndex,
+    ) -> Result<String, CoreError> {
+        Err(CoreError::Storage("disk on fire".into()))
+    }
+
+    async fn read_file(
+        &self,
+        _location: &str,
+        _rel: &str,
+        _max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, CoreError> {
+        Err(CoreError::Storage("disk on fire".into()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_that_cannot_read_the_bundle_fails_closed_without_a_final_denial() {
+    let fx = finished_job().await;
+    let genuine = genuine_request(&fx).await;
+    let gate = LocalTrustGate::new().check_bundles(Arc::new(BrokenStore));
+    let exchange = gate.verify_and_permit(&genuine).await;
+    assert!(!exchange.permitted());
+    assert!(exchange.answer.is_none(), "not a denial: it may be retried");
+    assert!(exchange.error.unwrap().contains("disk on fire"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_server_answers_over_http_and_requires_its_token() {
+    let fx = finished_job().await;
+    let gate = Arc::new(checking_gate(&fx));
+    let server = trust_dev_server("127.0.0.1:0".parse().unwrap(), gate, Some(TOKEN.into()))
+        .await
+        .unwrap();
+    assert_ne!(server.addr().port(), 0);
+    // A plain reqwest client (no preconfigured TLS) needs a process-wide rustls provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let raw = reqwest::Client::new()
+        .post(format!("{}/v1/verify-and-permit-upload", server.base_url()))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 400);
+    let body: serde_json::Value = serde_json::from_slice(&raw.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["reason"], "malformed_request");
+
+    let no_token = HttpTrustClient::new(&HttpTrustConfig::new(server.base_url())).unwrap();
+    let job = fx
+        .request_upload(&UploadGate::new(
+            Arc::new(no_token),
+            Arc::new(fx.publisher()),
+            None,
+        ))
+        .await;
+    assert_eq!(job.upload_status, UploadStatus::UploadFailed);
+    let exchange = last_exchange(&job);
+    assert_eq!(
+        exchange["attempts"].as_array().unwrap().len(),
+        1,
+        "401 is final"
+    );
+    assert!(exchange["error"].as_str().unwrap().contains("http 401"));
+    assert_nothing_published(&fx);
+
+    let client = http_client(&server.base_url(), fast_retry(2));
+    let job = fx
+        .request_upload(&UploadGate::new(
+            Arc::new(client),
+            Arc::new(fx.publisher()),
+            None,
+        ))
+        .await;
+    assert_published(&fx, &job);
+    assert_eq!(job.verification_proof.unwrap()["chain_unbroken"], true);
+
+    let base = server.base_url();
+    server.shutdown().await.unwrap();
+    assert!(reqwest::Client::new()
+        .post(format!("{base}/v1/verify-and-permit-upload"))
+        .send()
+        .await
+        .is_err());
+}
