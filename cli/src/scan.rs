@@ -232,7 +232,7 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         policy,
         &settings,
     )?;
-    for ended in pipeline::end_interrupted(&services, &runner_is_gone).await? {
+    for ended in pipeline::end_interrupted(&services, &certus_local::local_runner_is_gone).await? {
         eprintln!(
             "certus: job {} was left RUNNING by a runner that stopped; marked FAILED",
             ended.test_id
@@ -256,16 +256,6 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         print_summary(&job);
     }
     Ok(exit_code(&job))
-}
-
-/// A local runner `pid:<n>` is gone when no such process exists any more.
-fn runner_is_gone(runner: &str) -> bool {
-    runner
-        .strip_prefix("pid:")
-        .and_then(|pid| pid.parse::<u32>().ok())
-        .is_some_and(|pid| {
-            pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
-        })
 }
 
 /// 0 passed, 1 only thresholds were breached, 2 anything else went wrong.

@@ -1,0 +1,23 @@
+//! The HTTP API of `certus serve` (spec §2): submitting, reading and listing scans, archive uploads, live
+//! progress over WebSockets (spec §4), and per-tenant authentication with API keys or OIDC/JWT tokens.
+//! Also the WebSocket client `certus watch` uses.
+
+pub mod auth;
+pub mod error;
+pub mod hub;
+pub mod launcher;
+mod paths;
+pub mod routes;
+mod scans;
+pub mod server;
+pub mod stream;
+mod upload;
+pub mod watch;
+
+pub use auth::{hash_key, ApiKeys, AuthConfig, JwtAlgorithm, JwtSettings, JwtVerifier, Principal};
+pub use error::{ApiError, Result};
+pub use hub::LiveHub;
+pub use launcher::{Launcher, LocalLauncher, Recovery};
+pub use routes::{router, ApiState, Limits, RouteSpec, ROUTES};
+pub use server::{serve, serve_on, ServeConfig};
+pub use watch::watch;

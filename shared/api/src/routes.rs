@@ -1,0 +1,152 @@
+//! The route table of spec §2 and the router that serves it, with authentication in front of every route
+//! but `/health` and a body-size cap on every route that takes a body.
+
+use certus_core::upload::UploadGate;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use certus_core::pipeline::Services;
+use serde_json::{json, Value};
+
+use crate::auth::AuthConfig;
+use crate::error::{ApiError, Result};
+use crate::hub::LiveHub;
+use crate::launcher::Launcher;
+use crate::{scans, stream, upload};
+
+/// One route: method, path (axum syntax) and every status code its handler can answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub success: u16,
+    pub statuses: &'static [u16],
+}
+
+pub const HEALTH: &str = "/health";
+pub const SCANS: &str = "/v1/security-scans";
+pub const SCAN: &str = "/v1/security-scans/{test_id}";
+pub const UPLOAD_REQUEST: &str = "/v1/security-scans/{test_id}/upload-request";
+pub const UPLOAD_ARCHIVE: &str = "/v1/security-scans/upload-archive";
+pub const STREAM: &str = "/v1/security-scans/{test_id}/stream";
+
+/// Every route the router serves; the OpenAPI document must describe exactly these.
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        method: "GET",
+        path: HEALTH,
+        success: 200,
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "POST",
+        path: SCANS,
+        success: 202,
+        statuses: &[202, 400, 401, 403, 413, 422, 500],
+    },
+    RouteSpec {
+        method: "GET",
+        path: SCANS,
+        success: 200,
+        statuses: &[200, 401, 403, 422, 500],
+    },
+    RouteSpec {
+        method: "GET",
+        path: SCAN,
+        success: 200,
+        statuses: &[200, 401, 404, 500],
+    },
+    RouteSpec {
+        method: "POST",
+        path: UPLOAD_REQUEST,
+        success: 202,
+        statuses: &[202, 401, 404, 409, 500, 501],
+    },
+    RouteSpec {
+        method: "POST",
+        path: UPLOAD_ARCHIVE,
+        success: 201,
+        statuses: &[201, 400, 401, 413, 415, 500],
+    },
+    RouteSpec {
+        method: "GET",
+        path: STREAM,
+        success: 101,
+        statuses: &[101, 400, 401, 426],
+    },
+];
+
+/// Limits and places the handlers need besides the services.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest JSON body accepted.
+    pub max_body: usize,
+    /// Largest uploaded archive accepted.
+    pub max_upload: u64,
+    /// Uploaded archives are stored under here, one random subdirectory each (a canonical path).
+    pub upload_dir: PathBuf,
+    /// Server directories callers may name as `directory_path`, `archive_path` or `file://` URIs
+    /// (canonical paths; empty: none).
+    pub allowed_roots: Vec<PathBuf>,
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    pub services: Services,
+    pub auth: AuthConfig,
+    pub launcher: Arc<dyn Launcher>,
+    pub hub: Arc<LiveHub>,
+    pub limits: Limits,
+    /// Upload gating (Certus-Trust) and publication; `None` answers 501.
+    pub uploads: Option<Arc<UploadGate>>,
+}
+
+/// The whole HTTP API.
+pub fn router(state: ApiState) -> Router {
+    let json_cap = DefaultBodyLimit::max(state.limits.max_body);
+    // Multipart framing adds a little to the file itself.
+    let upload_cap = usize::try_from(state.limits.max_upload)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
+    let authenticated = Router::new()
+        .route(SCANS, post(scans::submit).layer(json_cap).get(scans::list))
+        .route(SCAN, get(scans::status))
+        .route(UPLOAD_REQUEST, post(scans::upload_request).layer(json_cap))
+        .route(
+            UPLOAD_ARCHIVE,
+            post(upload::upload_archive).layer(DefaultBodyLimit::max(upload_cap)),
+        )
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
+    Router::new()
+        .route(HEALTH, get(health))
+        .route(STREAM, get(stream::stream))
+        .merge(authenticated)
+        .fallback(no_route)
+        .with_state(state)
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::NoRoute(format!("{method} {}", uri.path()))
+}
+
+/// Authenticates before any body is read; the handlers find the caller in the request's extensions.
+async fn require_auth(
+    State(state): State<ApiState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response> {
+    let principal = state.auth.authenticate(request.headers(), None)?;
+    request.extensions_mut().insert(principal);
+    Ok(next.run(request).await)
+}

@@ -1,0 +1,240 @@
+//! Handlers for submitting, reading, listing and asking to upload scans, always within the caller's
+//! workspaces: another tenant's job answers 404 as if it did not exist.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use certus_core::ids::parse_test_id;
+use certus_core::job::{Job, JobStatus};
+use certus_core::pipeline;
+use certus_core::ports::JobQuery;
+use certus_core::request::SubmitRequest;
+use certus_core::trust::Tier;
+use certus_core::FieldError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{Principal, WorkspaceScope};
+use crate::error::{ApiError, Result};
+use crate::paths::check_server_paths;
+use crate::routes::ApiState;
+
+const MAX_PAGE: usize = 500;
+
+/// `POST /v1/security-scans`: validate, record the QUEUED job, hand it to the launcher; 202.
+pub async fn submit(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<Principal>,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let body = body.map_err(|e| body_error(e.status(), e.body_text(), &state))?;
+    let request: SubmitRequest = parse_json(&body)?;
+    let submission = request.validate()?;
+    if !principal.may_use(&submission.ids.workspace_id) {
+        return Err(ApiError::Forbidden(submission.ids.workspace_id));
+    }
+    let refused = check_server_paths(
+        &submission,
+        &state.limits.allowed_roots,
+        &state.limits.upload_dir,
+    )
+    .await;
+    if !refused.is_empty() {
+        return Err(ApiError::Validation(refused));
+    }
+    let job = pipeline::submit(&state.services, submission).await?;
+    state.launcher.launch(job.test_id.clone()).await;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "test_id": job.test_id,
+            "workspace_id": job.ids.workspace_id,
+            "component_id": job.ids.component_id,
+            "assessment_id": job.ids.assessment_id,
+            "status": job.status,
+            "profile": job.profile,
+            "manifest_digest": job.manifest_digest,
+            "stream_url": job.stream_url,
+        })),
+    ))
+}
+
+/// `GET /v1/security-scans/{test_id}`: the job record; 404 when unknown, malformed or not the caller's.
+pub async fn status(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<Principal>,
+    Path(test_id): Path<String>,
+) -> Result<Json<Job>> {
+    visible_job(&state, &principal, &test_id).await.map(Json)
+}
+
+/// Optional body of the upload request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadParams {
+    #[serde(default)]
+    tier: Option<Tier>,
+}
+
+/// `POST /v1/security-scans/{test_id}/upload-request`: asks Certus-Trust, then publishes (202 with the upload
+/// fields of the record); 404 unknown, 409 not SUCCEEDED or already in progress, 501 when this server has no
+/// upload gate configured. Asking twice never publishes twice.
+pub async fn upload_request(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<Principal>,
+    Path(test_id): Path<String>,
+    body: Option<Json<UploadParams>>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let job = visible_job(&state, &principal, &test_id).await?;
+    if job.status != JobStatus::Succeeded {
+        return Err(ApiError::NotSucceeded {
+            test_id: job.test_id,
+            status: job.status.to_string(),
+        });
+    }
+    let gate = state
+        .uploads
+        .as_ref()
+        .ok_or(ApiError::UploadGatingNotConfigured)?;
+    let tier = body.and_then(|Json(p)| p.tier).unwrap_or(Tier::Basic);
+    let job = gate
+        .request_upload(&state.services, &job.test_id, tier)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "test_id": job.test_id,
+            "upload_status": job.upload_status,
+            "upload_permission_id": job.upload_permission_id,
+            "remote_artifacts": job.remote_artifacts,
+            "verification_proof": job.verification_proof,
+        })),
+    ))
+}
+
+/// Query parameters of the list route, as received.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    workspace_id: Option<String>,
+    component_id: Option<String>,
+    assessment_id: Option<String>,
+    status: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+    limit: Option<String>,
+    page_token: Option<String>,
+}
+
+/// `GET /v1/security-scans`: newest first, filtered, paginated, and restricted to the caller's workspaces
+/// in the query itself so that pages stay right.
+pub async fn list(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<Principal>,
+    params: std::result::Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<Value>> {
+    let Query(params) = params.map_err(|e| FieldError::new("query", e.body_text()))?;
+    let query = job_query(params, &principal)?;
+    let page = state.services.jobs.list(&query).await?;
+    Ok(Json(json!({
+        "items": page.jobs,
+        "next_page_token": page.next_page_token,
+    })))
+}
+
+fn job_query(params: ListParams, principal: &Principal) -> Result<JobQuery> {
+    let mut errors = Vec::new();
+    let status = params.status.and_then(|s| {
+        JobStatus::parse(&s).or_else(|| {
+            errors.push(FieldError::new(
+                "status",
+                "must be one of QUEUED, RUNNING, SUCCEEDED, FAILED, TIMED_OUT, CANCELLED",
+            ));
+            None
+        })
+    });
+    let mut timestamp = |field: &str, value: Option<String>| {
+        value.and_then(|v| match chrono::DateTime::parse_from_rfc3339(&v) {
+            Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+            Err(_) => {
+                errors.push(FieldError::new(
+                    field,
+                    "must be an RFC 3339 timestamp such as 2026-11-28T22:40:05Z",
+                ));
+                None
+            }
+        })
+    };
+    let created_after = timestamp("created_after", params.created_after);
+    let created_before = timestamp("created_before", params.created_before);
+    let limit = match params.limit.map(|l| l.parse::<usize>()) {
+        None => 50,
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "limit",
+                format!("must be a whole number from 1 to {MAX_PAGE}"),
+            ));
+            0
+        }
+    };
+    let workspace_id = match (&principal.workspaces, params.workspace_id) {
+        (_, Some(ws)) if !principal.may_use(&ws) => return Err(ApiError::Forbidden(ws)),
+        (_, Some(ws)) => Some(ws),
+        (WorkspaceScope::All, None) => None,
+        (WorkspaceScope::Only(set), None) if set.len() == 1 => set.iter().next().cloned(),
+        (WorkspaceScope::Only(_), None) => {
+            errors.push(FieldError::new(
+                "workspace_id",
+                "is required: your credentials cover several workspaces, list one at a time",
+            ));
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(JobQuery {
+        workspace_id,
+        component_id: params.component_id,
+        assessment_id: params.assessment_id,
+        status,
+        created_after,
+        created_before,
+        limit,
+        page_token: params.page_token,
+    })
+}
+
+/// The job, if it exists and belongs to one of the caller's workspaces; 404 otherwise, never 403, so that
+/// another tenant's job ids reveal nothing.
+pub async fn visible_job(state: &ApiState, principal: &Principal, test_id: &str) -> Result<Job> {
+    let not_found = || ApiError::JobNotFound(test_id.chars().take(40).collect());
+    let test_id = parse_test_id(test_id).map_err(|_| not_found())?;
+    match state.services.jobs.get(test_id).await? {
+        Some(job) if principal.may_use(&job.ids.workspace_id) => Ok(job),
+        _ => Err(not_found()),
+    }
+}
+
+/// A JSON body: syntax errors are 400 naming the problem; well-formed JSON of the wrong shape is 422.
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::Validation(vec![FieldError::new("body", e.to_string())])
+        }
+        _ => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
+    })
+}
+
+fn body_error(status: StatusCode, text: String, state: &ApiState) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge {
+            limit: state.limits.max_body as u64,
+        }
+    } else {
+        ApiError::BadRequest(text)
+    }
+}

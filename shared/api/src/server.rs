@@ -1,0 +1,165 @@
+//! Running `certus serve`: binds, wires the live hub and the local launcher into the services, recovers
+//! jobs a previous run left behind, serves the router, and shuts down gracefully on SIGINT/SIGTERM.
+
+use certus_core::upload::UploadGate;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use certus_core::pipeline::Services;
+use tokio::net::TcpListener;
+
+use crate::auth::AuthConfig;
+use crate::error::{ApiError, Result};
+use crate::hub::LiveHub;
+use crate::launcher::LocalLauncher;
+use crate::routes::{router, ApiState, Limits};
+use certus_local::local_runner_is_gone;
+
+/// What `certus serve` configures.
+#[derive(Clone)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    /// The server's data directory; uploads go to `<data_dir>/uploads` unless `upload_dir` is set.
+    pub data_dir: PathBuf,
+    pub auth: AuthConfig,
+    pub max_concurrent_scans: usize,
+    pub upload_dir: Option<PathBuf>,
+    /// Largest JSON body accepted (bytes).
+    pub max_body: usize,
+    /// Largest uploaded archive accepted (bytes).
+    pub max_upload: u64,
+    /// How long a shutdown waits for running scans before leaving them to the next start's recovery.
+    pub shutdown_grace: Duration,
+    /// Server directories callers may name as `directory_path`, `archive_path` or in `file://` manifest and
+    /// signature URIs. Empty (the default): only uploaded archives and non-file sources.
+    pub allowed_roots: Vec<PathBuf>,
+    /// Upload gating and publication for `upload-request`; without it that route answers 501.
+    pub uploads: Option<std::sync::Arc<UploadGate>>,
+}
+
+impl ServeConfig {
+    /// Defaults: 4 concurrent scans, 1 MiB JSON bodies, 512 MiB uploads, 30 s shutdown grace, no server
+    /// directory open to callers.
+    pub fn new(addr: SocketAddr, data_dir: PathBuf, auth: AuthConfig) -> Self {
+        Self {
+            addr,
+            data_dir,
+            auth,
+            max_concurrent_scans: 4,
+            upload_dir: None,
+            max_body: 1024 * 1024,
+            max_upload: 512 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+            allowed_roots: Vec::new(),
+            uploads: None,
+        }
+    }
+}
+
+/// Binds `config.addr` and serves until SIGINT or SIGTERM.
+pub async fn serve(config: ServeConfig, services: Services) -> Result<()> {
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ApiError::Bind {
+            addr: config.addr.to_string(),
+            source,
+        })?;
+    serve_on(listener, config, services, shutdown_signal()).await
+}
+
+/// Serves on a bound listener until `shutdown` completes. The live hub is added to `services.sinks` here,
+/// and an empty `settings.stream_base` becomes `ws://<bound address>`.
+pub async fn serve_on<S>(
+    listener: TcpListener,
+    config: ServeConfig,
+    mut services: Services,
+    shutdown: S,
+) -> Result<()>
+where
+    S: Future<Output = ()> + Send + 'static,
+{
+    let local = listener
+        .local_addr()
+        .map_err(|e| ApiError::Server(format!("the listener has no address: {e}")))?;
+    if services.settings.stream_base.is_empty() {
+        services.settings.stream_base = format!("ws://{local}");
+    }
+    let hub = LiveHub::new();
+    services.sinks.push(hub.clone());
+    let upload_dir = config
+        .upload_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("uploads"));
+    std::fs::create_dir_all(&upload_dir).map_err(|e| ApiError::io(&upload_dir, e))?;
+    let upload_dir = upload_dir
+        .canonicalize()
+        .map_err(|e| ApiError::io(&upload_dir, e))?;
+    let allowed_roots = config
+        .allowed_roots
+        .iter()
+        .map(|root| root.canonicalize().map_err(|e| ApiError::io(root, e)))
+        .collect::<Result<Vec<_>>>()?;
+    let launcher = LocalLauncher::new(services.clone(), config.max_concurrent_scans);
+    let recovery = launcher.recover(&local_runner_is_gone).await?;
+    if !recovery.failed.is_empty() || !recovery.relaunched.is_empty() {
+        eprintln!(
+            "certus serve: ended {} interrupted job(s) as FAILED, relaunched {} queued job(s)",
+            recovery.failed.len(),
+            recovery.relaunched.len()
+        );
+    }
+    if config.auth.is_disabled() {
+        eprintln!("certus serve: WARNING: authentication is disabled; anyone who can connect may use every workspace");
+    }
+    let state = ApiState {
+        services,
+        auth: config.auth.clone(),
+        launcher: launcher.clone(),
+        hub,
+        uploads: config.uploads.clone(),
+        limits: Limits {
+            max_body: config.max_body,
+            max_upload: config.max_upload,
+            upload_dir,
+            allowed_roots,
+        },
+    };
+    eprintln!("certus serve: listening on http://{local}");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| ApiError::Server(e.to_string()))?;
+    if !launcher.drain(config.shutdown_grace).await {
+        eprintln!(
+            "certus serve: scans still running at shutdown will be marked FAILED at the next start"
+        );
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    eprintln!("certus serve: shutting down");
+}

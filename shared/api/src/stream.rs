@@ -1,0 +1,222 @@
+//! `GET /v1/security-scans/{test_id}/stream`: a job's events over a WebSocket. The watcher subscribes to the
+//! live hub first, then gets the persisted history, then live events with a higher `seq` — no duplicates, and
+//! any gap (a lagging receiver, events delivered out of order) is filled from the store. The socket closes
+//! normally after `scan_complete`; an unknown or foreign job closes with 4404.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use certus_core::event::Event;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::auth::Principal;
+use crate::hub::Subscription;
+use crate::routes::ApiState;
+use crate::scans::visible_job;
+
+/// Close code for a job that does not exist or is not the caller's.
+pub const CLOSE_UNKNOWN_JOB: u16 = 4404;
+const CLOSE_NORMAL: u16 = 1000;
+const PING_EVERY: Duration = Duration::from_secs(15);
+/// A client silent (no pong, nothing) for this long is dropped.
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// A send that cannot complete in this time means the client stopped reading: it is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Clients have nothing to say but pongs; anything larger is refused by closing that socket.
+const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// Unsent data allowed per connection before it is dropped.
+const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub struct StreamParams {
+    access_token: Option<String>,
+}
+
+pub async fn stream(
+    State(state): State<ApiState>,
+    Path(test_id): Path<String>,
+    params: Result<Query<StreamParams>, QueryRejection>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let token = params.ok().and_then(|Query(p)| p.access_token);
+    let principal = match state.auth.authenticate(&headers, token.as_deref()) {
+        Ok(principal) => principal,
+        Err(e) => return e.into_response(),
+    };
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .on_upgrade(move |socket| watch_job(state, principal, test_id, socket))
+}
+
+async fn watch_job(state: ApiState, principal: Principal, test_id: String, socket: WebSocket) {
+    let mut watcher = Watcher {
+        socket,
+        last_sent: 0,
+        last_heard: Instant::now(),
+    };
+    let job = match visible_job(&state, &principal, &test_id).await {
+        Ok(job) => job,
+        Err(_) => {
+            watcher.close(CLOSE_UNKNOWN_JOB, "job not found").await;
+            return;
+        }
+    };
+    let mut subscription = state.hub.subscribe(&job.test_id);
+    match watcher
+        .follow(&state, &job.test_id, &mut subscription)
+        .await
+    {
+        Ok(Ending::Complete) => watcher.close(CLOSE_NORMAL, "scan complete").await,
+        Ok(Ending::NoMoreEvents) => watcher.close(CLOSE_NORMAL, "no more events").await,
+        Ok(Ending::ClientGone) => {}
+        Err(e) => eprintln!("certus serve: stream of {}: {e}", job.test_id),
+    }
+}
+
+enum Ending {
+    /// `scan_complete` was sent.
+    Complete,
+    /// The job record is final (or the live channel went away) but no `scan_complete` came: nothing more will.
+    NoMoreEvents,
+    ClientGone,
+}
+
+struct Watcher {
+    socket: WebSocket,
+    last_sent: u64,
+    last_heard: Instant,
+}
+
+impl Watcher {
+    async fn follow(
+        &mut self,
+        state: &ApiState,
+        test_id: &str,
+        subscription: &mut Subscription,
+    ) -> crate::error::Result<Ending> {
+        if let Some(ending) = self.catch_up(state, test_id).await? {
+            return Ok(ending);
+        }
+        let mut ticker = tokio::time::interval(PING_EVERY);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                received = subscription.receiver.recv() => {
+                    let ending = match received {
+                        Ok(event) if event.seq <= self.last_sent => None,
+                        Ok(event) if event.seq == self.last_sent + 1 => self.send_event(&event).await,
+                        // A gap: every delivered event was persisted first, so the store has what is missing.
+                        Ok(_) | Err(RecvError::Lagged(_)) => self.catch_up(state, test_id).await?,
+                        // The hub keeps the channel while it is subscribed; should it go, end after the store.
+                        Err(RecvError::Closed) => Some(
+                            self.catch_up(state, test_id)
+                                .await?
+                                .unwrap_or(Ending::NoMoreEvents),
+                        ),
+                    };
+                    if let Some(ending) = ending {
+                        return Ok(ending);
+                    }
+                }
+                incoming = self.socket.recv() => match incoming {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(Ending::ClientGone),
+                    // Pongs keep the connection alive; anything else a client sends is ignored.
+                    Some(Ok(_)) => self.last_heard = Instant::now(),
+                },
+                _ = ticker.tick() => {
+                    if self.last_heard.elapsed() > IDLE_LIMIT {
+                        return Ok(Ending::ClientGone);
+                    }
+                    if let Some(ending) = self.send(Message::Ping(Default::default())).await {
+                        return Ok(ending);
+                    }
+                    if let Some(ending) = self.check_record(state, test_id).await? {
+                        return Ok(ending);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends every persisted event after the last one sent; `Some` when the stream has ended.
+    async fn catch_up(
+        &mut self,
+        state: &ApiState,
+        test_id: &str,
+    ) -> crate::error::Result<Option<Ending>> {
+        for event in state
+            .services
+            .events
+            .history(test_id, self.last_sent)
+            .await?
+        {
+            if event.seq <= self.last_sent {
+                continue;
+            }
+            if let Some(ending) = self.send_event(&event).await {
+                return Ok(Some(ending));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Guards against a job whose record is final but whose `scan_complete` never arrived live.
+    async fn check_record(
+        &mut self,
+        state: &ApiState,
+        test_id: &str,
+    ) -> crate::error::Result<Option<Ending>> {
+        let terminal = state
+            .services
+            .jobs
+            .get(test_id)
+            .await?
+            .is_some_and(|job| job.status.is_terminal());
+        if !terminal {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.catch_up(state, test_id)
+                .await?
+                .unwrap_or(Ending::NoMoreEvents),
+        ))
+    }
+
+    async fn send_event(&mut self, event: &Event) -> Option<Ending> {
+        if let Some(ending) = self.send(Message::Text(event.to_json_line().into())).await {
+            return Some(ending);
+        }
+        self.last_sent = event.seq;
+        event.body.is_terminal().then_some(Ending::Complete)
+    }
+
+    /// `Some(ClientGone)` when the client cannot take the message (gone, or not reading).
+    async fn send(&mut self, message: Message) -> Option<Ending> {
+        match tokio::time::timeout(SEND_TIMEOUT, self.socket.send(message)).await {
+            Ok(Ok(())) => None,
+            _ => Some(Ending::ClientGone),
+        }
+    }
+
+    async fn close(&mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        // The client may already be gone; nothing else to do then.
+        let _ = self.send(Message::Close(Some(frame))).await;
+    }
+}

@@ -1,0 +1,321 @@
+//! Test support: a real `certus serve` on 127.0.0.1:0 with the embedded services (SQLite store, local
+//! bundles, directory sources), the sample scanner and a gated scanner the test releases by hand, plus
+//! API keys made at test time.
+
+use certus_core::upload::UploadGate;
+use certus_trust::{LocalPublisher, LocalPublisherConfig, LocalTrustGate};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use certus_api::{hash_key, serve_on, ApiKeys, AuthConfig, JwtVerifier, ServeConfig};
+use certus_core::attestation::{BuilderInfo, LocalSigner};
+use certus_core::event::Event;
+use certus_core::ids::new_test_id;
+use certus_core::job::Job;
+use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
+use certus_core::ports::{EventLog, JobStore, LogStream, ScanRequest, Scanner, ToolOutput};
+use certus_core::verification::SignaturePolicy;
+use certus_local::{FileFetcher, LocalArtifactStore, Placement, SqliteStore};
+use certus_scanners::SampleScanner;
+use certus_source::{LocalSourcePreparer, SourcePolicy};
+use serde_json::{json, Value};
+use tokio::sync::{oneshot, Semaphore};
+
+/// A scanner that logs, waits until the test adds a permit to its gate, then logs some more.
+pub struct GatedScanner {
+    pub gate: Arc<Semaphore>,
+}
+
+pub const GATED_LINES_AFTER: usize = 40;
+
+#[async_trait]
+impl Scanner for GatedScanner {
+    fn id(&self) -> &str {
+        "gated"
+    }
+    fn version(&self) -> String {
+        "1".into()
+    }
+    fn command(&self, _request: &ScanRequest) -> String {
+        "gated".into()
+    }
+    async fn scan(&self, request: ScanRequest) -> ToolOutput {
+        (request.log)(LogStream::Stdout, "waiting for the gate");
+        self.gate.acquire().await.expect("gate open").forget();
+        for i in 0..GATED_LINES_AFTER {
+            (request.log)(LogStream::Stdout, &format!("line {i}"));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        ToolOutput::completed(Vec::new())
+    }
+}
+
+pub struct Tenant {
+    pub key: String,
+}
+
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub store: Arc<SqliteStore>,
+    pub gate: Arc<Semaphore>,
+    pub source: PathBuf,
+    pub upload_dir: PathBuf,
+    pub acme: Tenant,
+    pub globex: Tenant,
+    pub multi: Tenant,
+    pub ops: Tenant,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<certus_api::Result<()>>>,
+}
+
+pub struct Options {
+    pub jwt: Option<JwtVerifier>,
+    pub auth_disabled: bool,
+    pub max_concurrent_scans: usize,
+    pub max_body: usize,
+    pub max_upload: u64,
+    /// Job records already in the store when the server starts (left behind by an earlier server).
+    pub seed: Vec<Job>,
+    /// Serve `upload-request` through the embedded Trust gate and local publication.
+    pub uploads: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            jwt: None,
+            auth_disabled: false,
+            max_concurrent_scans: 4,
+            max_body: 64 * 1024,
+            max_upload: 256 * 1024,
+            seed: Vec::new(),
+            uploads: false,
+        }
+    }
+}
+
+fn random_key(name: &str) -> String {
+    format!("{name}-{}", new_test_id().expect("randomness"))
+}
+
+pub async fn start(options: Options) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("src");
+    std::fs::create_dir_all(&source).expect("source dir");
+    std::fs::write(source.join("app.py"), "print('hello')\n").expect("source file");
+    let tenants = [
+        ("acme", vec!["ws-acme"]),
+        ("globex", vec!["ws-globex"]),
+        ("multi", vec!["ws-acme", "ws-other"]),
+        ("ops", vec!["*"]),
+    ];
+    let keys: Vec<String> = tenants.iter().map(|(name, _)| random_key(name)).collect();
+    let file: Vec<Value> = tenants
+        .iter()
+        .zip(&keys)
+        .map(|((tenant, workspaces), key)| {
+            json!({"key_sha256": hash_key(key), "tenant": tenant, "workspaces": workspaces})
+        })
+        .collect();
+    let keys_path = dir.path().join("keys.json");
+    std::fs::write(&keys_path, serde_json::to_string(&file).unwrap()).unwrap();
+    let auth = if options.auth_disabled {
+        AuthConfig::disabled()
+    } else {
+        AuthConfig::new(ApiKeys::load(&keys_path).expect("keys file"), options.jwt)
+            .expect("auth config")
+    };
+
+    let store = Arc::new(SqliteStore::open(&dir.path().join("certus.db")).expect("db"));
+    for job in &options.seed {
+        store.create(job).await.expect("seed job");
+    }
+    let gate = Arc::new(Semaphore::new(0));
+    let services = Services {
+        jobs: store.clone(),
+        events: store.clone(),
+        sinks: Vec::new(),
+        artifacts: Arc::new(LocalArtifactStore::new(Placement::PerJob(
+            dir.path().join("bundles"),
+        ))),
+        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy::default())),
+        fetcher: Arc::new(FileFetcher),
+        verifier: Arc::new(SignaturePolicy::default()),
+        signer: Arc::new(
+            LocalSigner::load_or_generate(&dir.path().join("keys/signing.pem")).expect("key"),
+        ),
+        scanners: ScannerSet::new(vec![
+            Arc::new(SampleScanner),
+            Arc::new(GatedScanner { gate: gate.clone() }),
+        ]),
+        settings: PipelineSettings {
+            workspace_root: dir.path().join("runs"),
+            keep_workspace: false,
+            max_parallel_tools: 2,
+            max_log_lines_per_tool: 1000,
+            max_tool_timeout: Duration::from_secs(60),
+            stream_base: String::new(),
+            builder: BuilderInfo {
+                id: "https://certus-assurance.invalid/builders/api-test".into(),
+                version: "test".into(),
+            },
+            runner_id: certus_local::local_runner_id(),
+        },
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let upload_dir = dir.path().join("uploads");
+    let mut config = ServeConfig::new(addr, dir.path().to_path_buf(), auth);
+    config.max_concurrent_scans = options.max_concurrent_scans;
+    config.max_body = options.max_body;
+    config.max_upload = options.max_upload;
+    config.upload_dir = Some(upload_dir.clone());
+    config.shutdown_grace = Duration::from_secs(5);
+    config.allowed_roots = vec![source.clone()];
+    if options.uploads {
+        let publisher =
+            LocalPublisher::new(&LocalPublisherConfig::under(dir.path())).expect("publisher");
+        let trust = LocalTrustGate::new().check_bundles(services.artifacts.clone());
+        config.uploads = Some(Arc::new(UploadGate::new(
+            Arc::new(trust),
+            Arc::new(publisher),
+            None,
+        )));
+    }
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve_on(listener, config, services, async {
+        let _ = signal.await;
+    }));
+    let mut keys = keys.into_iter().map(|key| Tenant { key });
+    Server {
+        addr,
+        http: {
+            // Other workspace crates select reqwest's rustls backend without a default crypto provider.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::builder()
+        }
+        .no_proxy()
+        .build()
+        .expect("client"),
+        store,
+        gate,
+        source,
+        upload_dir: upload_dir.canonicalize().unwrap_or(upload_dir),
+        acme: keys.next().unwrap(),
+        globex: keys.next().unwrap(),
+        multi: keys.next().unwrap(),
+        ops: keys.next().unwrap(),
+        dir,
+        shutdown: Some(shutdown),
+        task: Some(task),
+    }
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self, test_id: &str) -> String {
+        format!("ws://{}/v1/security-scans/{test_id}/stream", self.addr)
+    }
+
+    /// A valid directory submission for a workspace, using the given scanner.
+    pub fn body(&self, workspace: &str, tool: &str) -> Value {
+        json!({
+            "workspace_id": workspace, "component_id": "demo", "assessment_id": "a-1",
+            "source_type": "directory", "directory_path": self.source.display().to_string(),
+            "manifest": {"product": "demo", "version": "1",
+                         "profiles": [{"name": "light", "tools": [tool]}]},
+        })
+    }
+
+    pub async fn submit_as(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/security-scans"))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("submit")
+    }
+
+    /// Submits and returns the test id, asserting 202.
+    pub async fn submit(&self, key: &str, workspace: &str, tool: &str) -> String {
+        let response = self.submit_as(key, &self.body(workspace, tool)).await;
+        assert_eq!(response.status(), 202);
+        let body: Value = response.json().await.unwrap();
+        body["test_id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .header("x-api-key", key)
+            .send()
+            .await
+            .expect("get")
+    }
+
+    /// Waits until the job's record is terminal.
+    pub async fn wait_terminal(&self, test_id: &str) -> Job {
+        for _ in 0..600 {
+            if let Some(job) = self.store.get(test_id).await.unwrap() {
+                if job.status.is_terminal() {
+                    return job;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("job {test_id} did not end");
+    }
+
+    pub async fn wait_status(&self, test_id: &str, status: &str) {
+        for _ in 0..600 {
+            if let Some(job) = self.store.get(test_id).await.unwrap() {
+                if job.status.as_str() == status {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("job {test_id} never became {status}");
+    }
+
+    pub async fn history(&self, test_id: &str) -> Vec<Event> {
+        self.store.history(test_id, 0).await.unwrap()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("server ends cleanly");
+        }
+    }
+}
+
+/// Runs a command and returns its stdout, failing the test with its stderr otherwise.
+pub fn run(cmd: &mut std::process::Command) -> Vec<u8> {
+    let out = cmd.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
