@@ -8,7 +8,8 @@ use certus_core::pipeline::{PipelineSettings, Services};
 use certus_core::ports::EventSink;
 use certus_core::settings::Settings;
 use certus_core::verification::SignaturePolicy;
-use certus_local::{FileFetcher, LocalArtifactStore, Placement, SqliteStore};
+use certus_fetch::{FetchPolicy, RemoteFetcher};
+use certus_local::{LocalArtifactStore, Placement, SqliteStore};
 use certus_scanners::ScannerConfig;
 use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
 use certus_verify::{IdentityPolicy, KeyRef, TrustedRoot};
@@ -106,6 +107,30 @@ pub struct LocalOptions {
     pub keep_workspace: bool,
     pub stream_base: String,
     pub sinks: Vec<Arc<dyn EventSink>>,
+    /// Local paths a request may name (directory and archive sources, `file://` manifests). `None`: any path
+    /// and local git repositories — the CLI user's own machine.
+    pub allowed_roots: Option<Vec<PathBuf>>,
+}
+
+/// Extra CA certificates (PEM) from `CERTUS_ASSURANCE_CA_FILE`.
+pub fn extra_ca(settings: &Settings) -> Result<Option<Vec<u8>>> {
+    settings
+        .ca_file
+        .as_ref()
+        .map(|p| std::fs::read(p).map_err(|e| CliError::io(p, e)))
+        .transpose()
+}
+
+/// Manifest and signature fetching: `https://` and `oci://` under the SSRF policy, `file://` under the roots.
+fn fetcher(settings: &Settings, roots: &Option<Vec<PathBuf>>) -> Result<RemoteFetcher> {
+    let policy = FetchPolicy {
+        allow_hosts: settings.fetch_allow_hosts.clone(),
+        allow_plain_http_for: settings.fetch_allow_plain_http.clone(),
+        extra_ca_pem: extra_ca(settings)?,
+        file_roots: roots.clone().unwrap_or_else(|| vec![PathBuf::from("/")]),
+        ..FetchPolicy::default()
+    };
+    RemoteFetcher::new(policy).map_err(|e| CliError::Usage(format!("manifest fetching: {e}")))
 }
 
 /// The embedded services: SQLite store, local bundles, git/directory/archive sources, local scanners.
@@ -146,12 +171,13 @@ pub fn services(
         artifacts: Arc::new(LocalArtifactStore::new(placement)),
         sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
             git: GitPolicy {
-                allow_local: true,
+                allow_local: options.allowed_roots.is_none(),
                 ..GitPolicy::default()
             },
+            allowed_roots: options.allowed_roots.clone(),
             ..SourcePolicy::default()
         })),
-        fetcher: Arc::new(FileFetcher),
+        fetcher: Arc::new(fetcher(settings, &options.allowed_roots)?),
         verifier: Arc::new(policy),
         signer,
         scanners,

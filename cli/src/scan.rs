@@ -228,6 +228,7 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
             keep_workspace: args.keep_workspace,
             stream_base: "ws://127.0.0.1:8056".into(),
             sinks: vec![Arc::new(ConsoleProgress::new())],
+            allowed_roots: None,
         },
         policy,
         &settings,

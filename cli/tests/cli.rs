@@ -378,3 +378,218 @@ fn wait_for_running_count(data: &Path, n: u32) {
     }
     panic!("the second scan never started its tool");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn passing_scan(work: &Path, data: &Path) -> String {
+    let src = work.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("requirements.txt"), "flask==2.0.0\n").unwrap();
+    std::fs::write(
+        work.join("m.json"),
+        r#"{"profiles":[{"name":"light","tools":["sbom"]}]}"#,
+    )
+    .unwrap();
+    let out = certus(
+        &[
+            "scan",
+            src.to_str().unwrap(),
+            "--manifest",
+            work.join("m.json").to_str().unwrap(),
+            "--json",
+        ],
+        data,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    job["test_id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn upload_request_publishes_through_the_embedded_gate_and_the_trust_dev_server() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+
+    // Embedded gate: permitted, staged under raw, promoted to golden; asking again publishes nothing new.
+    let id = passing_scan(work.path(), &data);
+    let out = certus(&["upload-request", &id], &data);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["upload_status"], "uploaded");
+    let golden = data.join("golden/security-scans").join(&id).join("golden");
+    let raw = data.join("raw/security-scans").join(&id).join("incoming");
+    assert!(golden.join("scan.json").is_file() && raw.join("bundle-index.json").is_file());
+    let again = certus(&["upload-request", &id], &data);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        again["upload_permission_id"],
+        result["upload_permission_id"]
+    );
+
+    // Over HTTP to `certus trust serve`, with a bearer token.
+    let port = free_port();
+    let _server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_certus"))
+            .args([
+                "trust",
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--token-env",
+                "TRUST_DEV_TOKEN",
+            ])
+            .env("TRUST_DEV_TOKEN", "dev-token-for-tests")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    let id2 = passing_scan(work.path(), &data);
+    let over_http = |token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_certus"))
+            .args(["upload-request", &id2])
+            .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", &data)
+            .env(
+                "CERTUS_ASSURANCE_TRUST_BASE_URL",
+                format!("http://127.0.0.1:{port}"),
+            )
+            .env("CERTUS_ASSURANCE_TRUST_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let refused = over_http("wrong-token");
+    assert_eq!(refused.status.code(), Some(1));
+    let refused: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(refused["upload_status"], "upload_failed");
+    assert!(
+        !data.join("golden/security-scans").join(&id2).exists(),
+        "nothing published without a permit"
+    );
+    let permitted = over_http("dev-token-for-tests");
+    assert_eq!(
+        permitted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&permitted.stdout)
+    );
+    assert!(data
+        .join("golden/security-scans")
+        .join(&id2)
+        .join("golden/scan.json")
+        .is_file());
+}
+
+#[test]
+fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let src = work.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("requirements.txt"), "flask==2.0.0\n").unwrap();
+    let port = free_port();
+    let key = "test-api-key-0123456789";
+    let hash = String::from_utf8(certus(&["serve", "--hash-key", key], &data).stdout).unwrap();
+    let keys = work.path().join("keys.json");
+    std::fs::write(
+        &keys,
+        format!(
+            r#"[{{"key_sha256": "{}", "tenant": "acme", "workspaces": ["ws"]}}]"#,
+            hash.trim()
+        ),
+    )
+    .unwrap();
+    let _server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_certus"))
+            .args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--api-keys",
+                keys.to_str().unwrap(),
+            ])
+            .args(["--allow-root", src.to_str().unwrap()])
+            .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", &data)
+            .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    let body = serde_json::json!({
+        "workspace_id": "ws", "component_id": "c", "assessment_id": "a", "source_type": "directory",
+        "directory_path": src, "manifest": {"profiles": [{"name": "light", "tools": ["sbom"]}]},
+    });
+    let submit = |auth: &str| {
+        sh(
+            work.path(),
+            &format!(
+                "curl -s -o body.json -w '%{{http_code}}' -H 'Authorization: Bearer {auth}' -H 'content-type: application/json' \
+                 -d '{body}' http://127.0.0.1:{port}/v1/security-scans"
+            ),
+        )
+    };
+    assert_eq!(submit("not-a-key"), "401");
+    assert_eq!(submit(key), "202");
+    let accepted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("body.json")).unwrap()).unwrap();
+    let id = accepted["test_id"].as_str().unwrap();
+    let watched = Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args([
+            "watch",
+            id,
+            "--server",
+            &format!("ws://127.0.0.1:{port}"),
+            "--token",
+            key,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        watched.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&watched.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.last().unwrap()["type"], "scan_complete");
+    let seqs: Vec<u64> = lines.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=lines.len() as u64).collect::<Vec<_>>());
+}

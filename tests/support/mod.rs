@@ -11,7 +11,7 @@ use certus_core::event::Event;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
 use certus_core::ports::EventSink;
 use certus_core::verification::SignaturePolicy;
-use certus_local::{FileFetcher, LocalArtifactStore, Placement, SqliteStore};
+use certus_local::{LocalArtifactStore, Placement, SqliteStore};
 use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
 
 /// Runs a command and returns its stdout, failing the test with its stderr otherwise.
@@ -177,7 +177,9 @@ pub fn harness(policy: SignaturePolicy, scanners: ScannerSet) -> Harness {
             },
             ..SourcePolicy::default()
         })),
-        fetcher: Arc::new(FileFetcher),
+        fetcher: Arc::new(
+            certus_fetch::FileFetcher::new(&[std::path::PathBuf::from("/")]).expect("file fetcher"),
+        ),
         verifier: Arc::new(policy),
         signer,
         scanners,

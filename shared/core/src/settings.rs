@@ -30,6 +30,26 @@ pub struct Settings {
     pub tools_bin_dir: Option<PathBuf>,
     /// A gitleaks-format rule file for the built-in secrets scanner.
     pub secrets_rules: Option<PathBuf>,
+    /// Hosts that manifest fetches may reach although they resolve to private or loopback addresses.
+    pub fetch_allow_hosts: Vec<String>,
+    /// Hosts that may be fetched over plain http (a registry on loopback).
+    pub fetch_allow_plain_http: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for manifest fetches and Certus-Trust.
+    pub ca_file: Option<PathBuf>,
+    /// Certus-Trust base URL; without it the embedded gate applies the Trust contract in-process.
+    pub trust_base_url: Option<String>,
+    /// Bearer token for Certus-Trust (never printed).
+    pub trust_token: Option<Secret>,
+}
+
+/// A credential read from the environment; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
 }
 
 impl Settings {
@@ -75,8 +95,25 @@ impl Settings {
             signing_key_ref: get("SIGNING_KEY_REF"),
             tools_bin_dir: get("TOOLS_BIN_DIR").map(PathBuf::from),
             secrets_rules: get("SECRETS_RULES").map(PathBuf::from),
+            fetch_allow_hosts: list(get("FETCH_ALLOW_HOSTS")),
+            fetch_allow_plain_http: list(get("FETCH_ALLOW_PLAIN_HTTP")),
+            ca_file: get("CA_FILE").map(PathBuf::from),
+            trust_base_url: get("TRUST_BASE_URL"),
+            trust_token: get("TRUST_TOKEN").map(Secret),
         })
     }
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn invalid(name: &str, message: String) -> CoreError {
@@ -103,8 +140,12 @@ mod tests {
             ("MANIFEST_VERIFICATION_KEY_REF", "env://KEY"),
             ("MAX_WORKERS", "4"),
             ("ARTIFACT_ROOT", "/data"),
+            ("FETCH_ALLOW_HOSTS", "registry.internal, 127.0.0.1,"),
         ])
         .unwrap();
+        assert_eq!(s.fetch_allow_hosts, vec!["registry.internal", "127.0.0.1"]);
+        let with_token = from(&[("TRUST_TOKEN", "tok-123")]).unwrap();
+        assert!(!format!("{with_token:?}").contains("tok-123"));
         assert!(s.manifest_verification_required);
         assert_eq!(
             s.manifest_verification_key_ref.as_deref(),

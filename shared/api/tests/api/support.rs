@@ -18,7 +18,7 @@ use certus_core::job::Job;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
 use certus_core::ports::{EventLog, JobStore, LogStream, ScanRequest, Scanner, ToolOutput};
 use certus_core::verification::SignaturePolicy;
-use certus_local::{FileFetcher, LocalArtifactStore, Placement, SqliteStore};
+use certus_local::{LocalArtifactStore, Placement, SqliteStore};
 use certus_scanners::SampleScanner;
 use certus_source::{LocalSourcePreparer, SourcePolicy};
 use serde_json::{json, Value};
@@ -144,7 +144,9 @@ pub async fn start(options: Options) -> Server {
             dir.path().join("bundles"),
         ))),
         sources: Arc::new(LocalSourcePreparer::new(SourcePolicy::default())),
-        fetcher: Arc::new(FileFetcher),
+        fetcher: Arc::new(
+            certus_fetch::FileFetcher::new(&[std::path::PathBuf::from("/")]).expect("file fetcher"),
+        ),
         verifier: Arc::new(SignaturePolicy::default()),
         signer: Arc::new(
             LocalSigner::load_or_generate(&dir.path().join("keys/signing.pem")).expect("key"),

@@ -30,7 +30,7 @@ use certus_core::trust::{Tier, TrustRequest};
 use certus_core::upload::UploadGate;
 use certus_core::verification::SignaturePolicy;
 use certus_core::CoreError;
-use certus_local::{FileFetcher, LocalArtifactStore, Placement, SqliteStore};
+use certus_local::{LocalArtifactStore, Placement, SqliteStore};
 use certus_scanners::SampleScanner;
 use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
 use certus_trust::{
@@ -134,7 +134,9 @@ pub async fn finished_job() -> Fixture {
             },
             ..SourcePolicy::default()
         })),
-        fetcher: Arc::new(FileFetcher),
+        fetcher: Arc::new(
+            certus_fetch::FileFetcher::new(&[std::path::PathBuf::from("/")]).expect("file fetcher"),
+        ),
         verifier: Arc::new(SignaturePolicy::default()),
         signer,
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),

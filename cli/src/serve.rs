@@ -1,0 +1,152 @@
+//! `certus serve`: the HTTP API and live WebSocket stream on this machine, running submitted scans
+//! in-process; `certus watch`: follow one scan's events.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use certus_api::{hash_key, ApiKeys, AuthConfig, JwtSettings, JwtVerifier, ServeConfig};
+use certus_core::event::EventBody;
+use certus_core::settings::Settings;
+
+use crate::error::{CliError, Result};
+use crate::local::{self, LocalOptions, VerificationFlags};
+use crate::upload;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8056")]
+    pub addr: SocketAddr,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// API keys file: `[{"key_sha256", "tenant", "workspaces": [...]}]` (hash keys with `--hash-key`).
+    #[arg(long)]
+    pub api_keys: Option<PathBuf>,
+    /// JWKS file for OIDC/JWT bearer tokens, with the issuer and audience to require.
+    #[arg(long, requires_all = ["issuer", "audience"])]
+    pub jwks: Option<PathBuf>,
+    #[arg(long)]
+    pub issuer: Option<String>,
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// Serve without authentication (development only; every caller may use every workspace).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// A server directory callers may name as a directory or archive source or a `file://` manifest.
+    #[arg(long = "allow-root")]
+    pub allow_roots: Vec<PathBuf>,
+    #[arg(long, default_value_t = 4)]
+    pub max_scans: usize,
+    /// Print the SHA-256 of an API key for the keys file, and exit.
+    #[arg(long, value_name = "KEY")]
+    pub hash_key: Option<String>,
+    /// Manifest verification key (PEM file or `env://VAR`).
+    #[arg(long)]
+    pub key: Option<String>,
+    #[arg(long)]
+    pub require_signature: bool,
+}
+
+pub async fn run(args: ServeArgs) -> Result<i32> {
+    if let Some(key) = &args.hash_key {
+        println!("{}", hash_key(key));
+        return Ok(0);
+    }
+    let settings = Settings::from_env()?;
+    let auth = if args.insecure_no_auth {
+        AuthConfig::disabled()
+    } else {
+        let keys = match &args.api_keys {
+            Some(path) => ApiKeys::load(path).map_err(|e| CliError::Usage(e.to_string()))?,
+            None => ApiKeys::default(),
+        };
+        let jwt = match (&args.jwks, &args.issuer, &args.audience) {
+            (Some(jwks), Some(issuer), Some(audience)) => Some(
+                JwtVerifier::load(JwtSettings::new(jwks.clone(), issuer, audience))
+                    .map_err(|e| CliError::Usage(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        AuthConfig::new(keys, jwt).map_err(|e| {
+            CliError::Usage(format!(
+                "{e} (pass --api-keys or --jwks, or --insecure-no-auth for development)"
+            ))
+        })?
+    };
+    let policy = local::signature_policy(
+        &VerificationFlags {
+            key: args.key.as_deref(),
+            require: args.require_signature,
+            trusted_root: None,
+            identity: None,
+            issuer: None,
+        },
+        &settings,
+    )?;
+    let data_dir = local::data_dir(args.data_dir.as_deref(), &settings)?;
+    let uploads_dir = data_dir.join("uploads");
+    let mut roots = args.allow_roots.clone();
+    roots.push(uploads_dir.clone());
+    std::fs::create_dir_all(&uploads_dir).map_err(|e| CliError::io(&uploads_dir, e))?;
+    let services = local::services(
+        LocalOptions {
+            data_dir: data_dir.clone(),
+            out: None,
+            keep_workspace: false,
+            stream_base: String::new(),
+            sinks: Vec::new(),
+            allowed_roots: Some(roots),
+        },
+        policy,
+        &settings,
+    )?;
+    let mut config = ServeConfig::new(args.addr, data_dir.clone(), auth);
+    config.max_concurrent_scans = args.max_scans;
+    config.upload_dir = Some(uploads_dir);
+    config.allowed_roots = args.allow_roots;
+    config.uploads = Some(Arc::new(upload::gate(&services, &settings, &data_dir)?));
+    eprintln!(
+        "certus: serving the API on http://{} (data in {})",
+        args.addr,
+        data_dir.display()
+    );
+    certus_api::serve(config, services)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    pub test_id: String,
+    /// The server (`certus serve`) to watch on.
+    #[arg(long, default_value = "ws://127.0.0.1:8056")]
+    pub server: String,
+    /// API key or bearer token (also `CERTUS_API_TOKEN`).
+    #[arg(long, env = "CERTUS_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// Prints each event as a JSON line; exits 0 when the scan succeeded, 1 when it failed, 2 on errors.
+pub async fn watch(args: WatchArgs) -> Result<i32> {
+    certus_core::ids::parse_test_id(&args.test_id)?;
+    let url = format!(
+        "{}/v1/security-scans/{}/stream",
+        args.server.trim_end_matches('/'),
+        args.test_id
+    );
+    let last = certus_api::watch(&url, args.token.as_deref(), |event| {
+        println!("{}", event.to_json_line())
+    })
+    .await
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(match last.map(|e| e.body) {
+        Some(EventBody::ScanComplete { status, .. })
+            if status == certus_core::job::JobStatus::Succeeded =>
+        {
+            0
+        }
+        Some(_) => 1,
+        None => 2,
+    })
+}

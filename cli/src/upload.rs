@@ -1,0 +1,148 @@
+//! Upload gating for this machine: Certus-Trust over HTTP when `CERTUS_ASSURANCE_TRUST_BASE_URL` is set,
+//! otherwise the embedded gate that applies the Trust contract in-process; publication to local `raw/` and
+//! `golden/` directories. `certus upload-request` and `certus trust serve`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use certus_core::pipeline::Services;
+
+use certus_core::settings::Settings;
+use certus_core::trust::{Tier, TrustClient};
+use certus_core::upload::UploadGate;
+use certus_trust::{
+    HttpTrustClient, HttpTrustConfig, LocalPublisher, LocalPublisherConfig, LocalTrustGate,
+};
+
+use crate::error::{CliError, Result};
+use crate::local::{self, LocalOptions, VerificationFlags};
+
+fn trust_error(e: impl std::fmt::Display) -> CliError {
+    CliError::Usage(format!("Certus-Trust: {e}"))
+}
+
+/// The gate and publication for jobs of this data directory.
+pub fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> Result<UploadGate> {
+    let trust: Arc<dyn TrustClient> = match &settings.trust_base_url {
+        Some(url) => {
+            let mut config = HttpTrustConfig::new(url);
+            config.bearer_token = settings.trust_token.as_ref().map(|t| t.0.clone());
+            config.extra_ca_pem =
+                local::extra_ca(settings)?.map(|pem| String::from_utf8_lossy(&pem).into_owned());
+            Arc::new(HttpTrustClient::new(&config).map_err(trust_error)?)
+        }
+        None => Arc::new(LocalTrustGate::new().check_bundles(services.artifacts.clone())),
+    };
+    let publisher =
+        LocalPublisher::new(&LocalPublisherConfig::under(data_dir)).map_err(trust_error)?;
+    Ok(UploadGate::new(trust, Arc::new(publisher), None))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UploadArgs {
+    pub test_id: String,
+    #[arg(long, value_parser = ["basic", "verified"], default_value = "basic")]
+    pub tier: String,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Exit 0 when uploaded, 1 when denied or failed (the reason printed), 2 on errors.
+pub async fn request(args: UploadArgs) -> Result<i32> {
+    let settings = Settings::from_env()?;
+    let data_dir = local::data_dir(args.data_dir.as_deref(), &settings)?;
+    let services = local::services(
+        LocalOptions {
+            data_dir: data_dir.clone(),
+            out: None,
+            keep_workspace: false,
+            stream_base: String::new(),
+            sinks: Vec::new(),
+            allowed_roots: None,
+        },
+        local::signature_policy(
+            &VerificationFlags {
+                key: None,
+                require: false,
+                trusted_root: None,
+                identity: None,
+                issuer: None,
+            },
+            &Settings::default(),
+        )?,
+        &settings,
+    )?;
+    let tier = if args.tier == "verified" {
+        Tier::Verified
+    } else {
+        Tier::Basic
+    };
+    let job = gate(&services, &settings, &data_dir)?
+        .request_upload(&services, &args.test_id, tier)
+        .await?;
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "test_id": job.test_id,
+        "upload_status": job.upload_status,
+        "upload_permission_id": job.upload_permission_id,
+        "remote_artifacts": job.remote_artifacts,
+        "last_exchange": job.upload_audit.last(),
+    }))
+    .map_err(|e| certus_core::CoreError::json("upload result", e))?;
+    println!("{text}");
+    Ok(
+        if job.upload_status == certus_core::job::UploadStatus::Uploaded {
+            0
+        } else {
+            1
+        },
+    )
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TrustCommand {
+    /// A development Certus-Trust server on loopback that applies the Trust contract.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8057")]
+        addr: SocketAddr,
+        /// Require this bearer token (read from the environment variable named here).
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+        /// Accept only these signers (`sha256:<fingerprint>`).
+        #[arg(long = "pin-signer")]
+        pin_signers: Vec<String>,
+    },
+}
+
+pub async fn trust(command: TrustCommand) -> Result<i32> {
+    let TrustCommand::Serve {
+        addr,
+        token_env,
+        pin_signers,
+    } = command;
+    let token = token_env
+        .map(|var| {
+            std::env::var(&var)
+                .map_err(|_| CliError::Usage(format!("environment variable {var} is not set")))
+        })
+        .transpose()?;
+    let gate = if pin_signers.is_empty() {
+        LocalTrustGate::new()
+    } else {
+        LocalTrustGate::new()
+            .pin_signers(pin_signers)
+            .map_err(trust_error)?
+    };
+    let server = certus_trust::trust_dev_server(addr, Arc::new(gate), token)
+        .await
+        .map_err(trust_error)?;
+    eprintln!(
+        "certus: Trust dev server on {} (set CERTUS_ASSURANCE_TRUST_BASE_URL to it); Ctrl-C stops it",
+        server.base_url()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| CliError::io("signal", e))?;
+    server.shutdown().await.map_err(trust_error)?;
+    Ok(0)
+}
