@@ -141,11 +141,10 @@ pub async fn watch(args: WatchArgs) -> Result<i32> {
     .await
     .map_err(|e| CliError::Usage(e.to_string()))?;
     Ok(match last.map(|e| e.body) {
-        Some(EventBody::ScanComplete { status, .. })
-            if status == certus_core::job::JobStatus::Succeeded =>
-        {
-            0
-        }
+        Some(EventBody::ScanComplete {
+            status: certus_core::job::JobStatus::Succeeded,
+            ..
+        }) => 0,
         Some(_) => 1,
         None => 2,
     })
