@@ -38,12 +38,13 @@ if [ -d ../shared ]; then export CERTUS_SHARED_DIR="$(cd ../shared && pwd)"; fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo clippy (all features, and the CLI without the AWS adapters)"
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+cargo clippy -p certus --all-targets --quiet -- -D warnings
 echo "== cargo test"
 log=$(mktemp)
 set +e
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace --all-features 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 read -r passed failed < <(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" |

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::pipeline::{PipelineSettings, Services};
-use certus_core::ports::EventSink;
+use certus_core::ports::{BundleSigner, EventSink, ManifestFetcher};
 use certus_core::settings::Settings;
 use certus_core::verification::SignaturePolicy;
 use certus_fetch::{FetchPolicy, RemoteFetcher};
 use certus_local::{LocalArtifactStore, Placement, SqliteStore};
 use certus_scanners::ScannerConfig;
 use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
-use certus_verify::{IdentityPolicy, KeyRef, TrustedRoot};
+use certus_verify::{IdentityPolicy, KeyRef, PublicKey, TrustedRoot};
 
 use crate::error::{CliError, Result};
 
@@ -48,7 +48,7 @@ pub struct VerificationFlags<'a> {
     pub issuer: Option<&'a str>,
 }
 
-pub fn signature_policy(
+pub async fn signature_policy(
     flags: &VerificationFlags<'_>,
     settings: &Settings,
 ) -> Result<SignaturePolicy> {
@@ -56,9 +56,10 @@ pub fn signature_policy(
         .key
         .map(str::to_string)
         .or_else(|| settings.manifest_verification_key_ref.clone());
-    let key = key_ref
-        .map(|r| r.parse::<KeyRef>().and_then(|k| k.load_local()))
-        .transpose()?;
+    let key = match key_ref {
+        Some(reference) => Some(load_key(&reference, settings).await?),
+        None => None,
+    };
     let root_path = flags
         .trusted_root
         .map(Path::to_path_buf)
@@ -101,6 +102,25 @@ pub fn signature_policy(
     })
 }
 
+/// A public key from a reference: a PEM file, `env://VAR`, or (with the `aws` feature) `s3://` and `awskms://`.
+pub async fn load_key(reference: &str, settings: &Settings) -> Result<PublicKey> {
+    let key_ref: KeyRef = reference.parse()?;
+    if !key_ref.is_remote() {
+        return Ok(key_ref.load_local()?);
+    }
+    #[cfg(feature = "aws")]
+    {
+        crate::aws::resolve_key(&key_ref, settings).await
+    }
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = settings;
+        Err(CliError::Usage(format!(
+            "key reference '{reference}' needs the AWS adapters: build certus with `--features aws`"
+        )))
+    }
+}
+
 pub struct LocalOptions {
     pub data_dir: PathBuf,
     pub out: Option<PathBuf>,
@@ -133,8 +153,49 @@ fn fetcher(settings: &Settings, roots: &Option<Vec<PathBuf>>) -> Result<RemoteFe
     RemoteFetcher::new(policy).map_err(|e| CliError::Usage(format!("manifest fetching: {e}")))
 }
 
+/// `s3://` through the AWS adapters (when built with them), everything else through [`RemoteFetcher`].
+struct Fetchers {
+    remote: RemoteFetcher,
+    #[cfg(feature = "aws")]
+    aws: crate::aws::LazyAws,
+}
+
+#[async_trait::async_trait]
+impl ManifestFetcher for Fetchers {
+    async fn fetch(&self, uri: &str, max_bytes: usize) -> certus_core::Result<Vec<u8>> {
+        #[cfg(feature = "aws")]
+        if uri.starts_with("s3://") {
+            return self.aws.fetch(uri, max_bytes).await;
+        }
+        self.remote.fetch(uri, max_bytes).await
+    }
+}
+
+/// Assurance's signing key: `CERTUS_ASSURANCE_SIGNING_KEY_REF` (a PEM file, or `awskms://…` with the `aws`
+/// feature), else a key file in the data directory created on first use.
+async fn signer(settings: &Settings, data_dir: &Path) -> Result<Arc<dyn BundleSigner>> {
+    match settings.signing_key_ref.as_deref() {
+        #[cfg(feature = "aws")]
+        Some(reference) if reference.starts_with("awskms://") => {
+            crate::aws::kms_signer(reference, settings).await
+        }
+        Some(reference) if reference.contains("://") => Err(CliError::Usage(format!(
+            "signing key '{reference}' is not a PEM file{}",
+            if reference.starts_with("awskms://") {
+                " (KMS needs a build with `--features aws`)"
+            } else {
+                ""
+            }
+        ))),
+        Some(path) => Ok(Arc::new(LocalSigner::load_or_generate(Path::new(path))?)),
+        None => Ok(Arc::new(LocalSigner::load_or_generate(
+            &data_dir.join("keys/assurance-signing.pem"),
+        )?)),
+    }
+}
+
 /// The embedded services: SQLite store, local bundles, git/directory/archive sources, local scanners.
-pub fn services(
+pub async fn services(
     options: LocalOptions,
     policy: SignaturePolicy,
     settings: &Settings,
@@ -154,16 +215,7 @@ pub fn services(
             secrets_rules: settings.secrets_rules.clone(),
         })
     };
-    let key_path = match &settings.signing_key_ref {
-        Some(reference) if reference.contains("://") => {
-            return Err(CliError::Usage(format!(
-                "signing key '{reference}' is not a local PEM file; the local runner signs with a key file"
-            )))
-        }
-        Some(path) => PathBuf::from(path),
-        None => options.data_dir.join("keys/assurance-signing.pem"),
-    };
-    let signer = Arc::new(LocalSigner::load_or_generate(&key_path)?);
+    let signer = signer(settings, &options.data_dir).await?;
     Ok(Services {
         jobs: store.clone(),
         events: store,
@@ -177,7 +229,11 @@ pub fn services(
             allowed_roots: options.allowed_roots.clone(),
             ..SourcePolicy::default()
         })),
-        fetcher: Arc::new(fetcher(settings, &options.allowed_roots)?),
+        fetcher: Arc::new(Fetchers {
+            remote: fetcher(settings, &options.allowed_roots)?,
+            #[cfg(feature = "aws")]
+            aws: crate::aws::LazyAws::new(settings),
+        }),
         verifier: Arc::new(policy),
         signer,
         scanners,

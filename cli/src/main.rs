@@ -1,6 +1,8 @@
 //! `certus`: Certus-Assurance on one machine — scan a repository against a signed manifest with embedded
 //! defaults, and the manifest tools authors need.
 
+#[cfg(feature = "aws")]
+mod aws;
 mod console;
 mod error;
 mod local;
@@ -61,7 +63,7 @@ fn main() {
         match cli.command {
             Command::Scan(args) => scan::run(*args).await,
             Command::Manifest(command) => manifest_cmd::run(command).await,
-            Command::VerifyBundle(args) => verify_bundle::run(args),
+            Command::VerifyBundle(args) => verify_bundle::run(args).await,
             Command::Serve(args) => serve::run(*args).await,
             Command::Watch(args) => serve::watch(args).await,
             Command::UploadRequest(args) => upload::request(args).await,

@@ -86,7 +86,8 @@ pub async fn run(command: ManifestCommand) -> Result<i32> {
                     issuer: issuer.as_deref(),
                 },
                 &settings,
-            )?;
+            )
+            .await?;
             let bytes = manifest_bytes(&file, inline)?;
             let sig = read_capped(&signature, MAX_SIGNATURE_BYTES)?;
             let record = policy.verify(&bytes, &sig).await?;

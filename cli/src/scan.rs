@@ -21,10 +21,10 @@ pub struct ScanArgs {
     pub source: String,
     /// The scan manifest (JSON). Its digest is taken over the file's exact bytes.
     #[arg(long)]
-    pub manifest: PathBuf,
-    /// The manifest's signature: a cosign `.sig` file or a Sigstore bundle.
+    pub manifest: String,
+    /// The manifest's signature: a cosign `.sig` file or a Sigstore bundle (a path or a URI).
     #[arg(long)]
-    pub signature: Option<PathBuf>,
+    pub signature: Option<String>,
     /// Verification key: a PEM file, `env://VAR` (also CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF).
     #[arg(long)]
     pub key: Option<String>,
@@ -93,6 +93,15 @@ fn guess_source_type(source: &str) -> &'static str {
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| CliError::io(path, e))
+}
+
+/// A URI as given (`https://`, `oci://`, `s3://`, `file://`), or a local path as a `file://` URI.
+fn location_uri(arg: &str) -> Result<String> {
+    if arg.contains("://") {
+        Ok(arg.to_string())
+    } else {
+        file_uri(Path::new(arg))
+    }
 }
 
 fn file_uri(path: &Path) -> Result<String> {
@@ -175,11 +184,11 @@ fn submission(args: &ScanArgs) -> Result<ValidatedSubmission> {
         profile: Some(args.profile.clone()),
         ..Default::default()
     };
-    let manifest = ManifestSource::Uri(file_uri(&args.manifest)?);
+    let manifest = ManifestSource::Uri(location_uri(&args.manifest)?);
     let signature = args
         .signature
         .as_ref()
-        .map(|s| file_uri(s).map(SignatureSource::Uri))
+        .map(|s| location_uri(s).map(SignatureSource::Uri))
         .transpose()?;
     let mut submission = request.validate_with(manifest, signature)?;
     submission.baseline = match &args.baseline {
@@ -205,7 +214,8 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
             issuer: args.issuer.as_deref(),
         },
         &settings,
-    )?;
+    )
+    .await?;
     if let Some(out) = &args.out {
         if out.exists()
             && std::fs::read_dir(out)
@@ -232,7 +242,8 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         },
         policy,
         &settings,
-    )?;
+    )
+    .await?;
     for ended in pipeline::end_interrupted(&services, &certus_local::local_runner_is_gone).await? {
         eprintln!(
             "certus: job {} was left RUNNING by a runner that stopped; marked FAILED",

@@ -82,7 +82,8 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
             issuer: None,
         },
         &settings,
-    )?;
+    )
+    .await?;
     let data_dir = local::data_dir(args.data_dir.as_deref(), &settings)?;
     let uploads_dir = data_dir.join("uploads");
     let mut roots = args.allow_roots.clone();
@@ -99,7 +100,8 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
         },
         policy,
         &settings,
-    )?;
+    )
+    .await?;
     let mut config = ServeConfig::new(args.addr, data_dir.clone(), auth);
     config.max_concurrent_scans = args.max_scans;
     config.upload_dir = Some(uploads_dir);

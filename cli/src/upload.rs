@@ -11,12 +11,13 @@ use certus_core::pipeline::Services;
 use certus_core::settings::Settings;
 use certus_core::trust::{Tier, TrustClient};
 use certus_core::upload::UploadGate;
+use certus_core::verification::SignaturePolicy;
 use certus_trust::{
     HttpTrustClient, HttpTrustConfig, LocalPublisher, LocalPublisherConfig, LocalTrustGate,
 };
 
 use crate::error::{CliError, Result};
-use crate::local::{self, LocalOptions, VerificationFlags};
+use crate::local::{self, LocalOptions};
 
 fn trust_error(e: impl std::fmt::Display) -> CliError {
     CliError::Usage(format!("Certus-Trust: {e}"))
@@ -61,18 +62,10 @@ pub async fn request(args: UploadArgs) -> Result<i32> {
             sinks: Vec::new(),
             allowed_roots: None,
         },
-        local::signature_policy(
-            &VerificationFlags {
-                key: None,
-                require: false,
-                trusted_root: None,
-                identity: None,
-                issuer: None,
-            },
-            &Settings::default(),
-        )?,
+        SignaturePolicy::default(),
         &settings,
-    )?;
+    )
+    .await?;
     let tier = if args.tier == "verified" {
         Tier::Verified
     } else {

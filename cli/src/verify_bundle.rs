@@ -10,8 +10,8 @@ use crate::error::{CliError, Result};
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyBundleArgs {
-    /// The bundle directory.
-    pub bundle: PathBuf,
+    /// The bundle directory, or `s3://bucket/prefix` (with the `aws` feature).
+    pub bundle: String,
     /// Assurance's public key (PEM) to pin; without it the key published in the bundle is used.
     #[arg(long)]
     pub key: Option<PathBuf>,
@@ -28,17 +28,24 @@ fn load_key(path: &PathBuf) -> Result<PublicKey> {
     Ok(PublicKey::from_pem(&pem)?)
 }
 
-pub fn run(args: VerifyBundleArgs) -> Result<i32> {
-    if !args.bundle.is_dir() {
+pub async fn run(args: VerifyBundleArgs) -> Result<i32> {
+    let downloaded;
+    let dir = if args.bundle.starts_with("s3://") {
+        downloaded = fetch_remote(&args.bundle).await?;
+        downloaded.path().to_path_buf()
+    } else {
+        PathBuf::from(&args.bundle)
+    };
+    if !dir.is_dir() {
         return Err(CliError::Usage(format!(
             "{} is not a bundle directory",
-            args.bundle.display()
+            args.bundle
         )));
     }
     let attestation_key = args.key.as_ref().map(load_key).transpose()?;
     let manifest_key = args.manifest_key.as_ref().map(load_key).transpose()?;
     let report = verify_bundle(
-        &args.bundle,
+        &dir,
         &Pins {
             attestation_key: attestation_key.as_ref(),
             manifest_key: manifest_key.as_ref(),
@@ -67,4 +74,20 @@ pub fn run(args: VerifyBundleArgs) -> Result<i32> {
         );
     }
     Ok(if report.passed() { 0 } else { 1 })
+}
+
+/// A bundle under an S3 prefix, copied into a temporary directory for checking.
+#[cfg(feature = "aws")]
+async fn fetch_remote(uri: &str) -> Result<tempfile::TempDir> {
+    let settings = certus_core::settings::Settings::from_env()?;
+    let dir = tempfile::tempdir().map_err(|e| CliError::io("temporary directory", e))?;
+    crate::aws::download_bundle(uri, dir.path(), &settings).await?;
+    Ok(dir)
+}
+
+#[cfg(not(feature = "aws"))]
+async fn fetch_remote(uri: &str) -> Result<tempfile::TempDir> {
+    Err(CliError::Usage(format!(
+        "{uri}: reading bundles from S3 needs the AWS adapters: build certus with `--features aws`"
+    )))
 }

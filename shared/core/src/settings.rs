@@ -38,6 +38,8 @@ pub struct Settings {
     pub ca_file: Option<PathBuf>,
     /// Certus-Trust base URL; without it the embedded gate applies the Trust contract in-process.
     pub trust_base_url: Option<String>,
+    /// S3 (and KMS) endpoint override, e.g. a local S3-compatible server.
+    pub s3_endpoint_url: Option<String>,
     /// Bearer token for Certus-Trust (never printed).
     pub trust_token: Option<Secret>,
 }
@@ -100,6 +102,7 @@ impl Settings {
             ca_file: get("CA_FILE").map(PathBuf::from),
             trust_base_url: get("TRUST_BASE_URL"),
             trust_token: get("TRUST_TOKEN").map(Secret),
+            s3_endpoint_url: get("S3_ENDPOINT_URL"),
         })
     }
 }
