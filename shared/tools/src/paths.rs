@@ -108,7 +108,7 @@ fn shorten(text: &str) -> String {
 mod tests {
     use super::*;
 
-    const ROOT: &str = "/scan/root";
+    const ROOT: &str = "/scan/base";
 
     fn rel(reported: &str) -> Result<String, String> {
         relative_to_root(Path::new(ROOT), reported)
@@ -118,9 +118,9 @@ mod tests {
     fn relative_absolute_and_uri_forms_are_normalised() {
         assert_eq!(rel("app/run.py").unwrap(), "app/run.py");
         assert_eq!(rel("./app/./run.py").unwrap(), "app/run.py");
-        assert_eq!(rel("/scan/root/app/run.py").unwrap(), "app/run.py");
+        assert_eq!(rel("/scan/base/app/run.py").unwrap(), "app/run.py");
         assert_eq!(
-            rel("file:///scan/root/my%20app/x.py").unwrap(),
+            rel("file:///scan/base/my%20app/x.py").unwrap(),
             "my app/x.py"
         );
         assert_eq!(rel("app/../lib/x.py").unwrap(), "lib/x.py");
@@ -132,12 +132,12 @@ mod tests {
             "/etc/passwd",
             "../secret.txt",
             "app/../../x",
-            "/scan/rootother/x.py",
+            "/scan/baseother/x.py",
             "file:///etc/passwd",
             "file://evil.example/x",
             "https://example.com/x.py",
-            "file:///scan/root/%2e%2e/%2e%2e/etc",
-            "file:///scan/root/%zz",
+            "file:///scan/base/%2e%2e/%2e%2e/etc",
+            "file:///scan/base/%zz",
             ".",
             "",
         ] {

@@ -9,7 +9,7 @@ use certus_tools::{
 };
 use serde_json::json;
 
-const ROOT: &str = "/scan/root";
+const ROOT: &str = "/scan/base";
 
 fn root() -> &'static Path {
     Path::new(ROOT)
@@ -48,7 +48,7 @@ fn semgrep_sarif() -> serde_json::Value {
                 {
                     "fingerprints": {"matchBasedId/v1": "requires login"},
                     "locations": [{"physicalLocation": {
-                        "artifactLocation": {"uri": "/scan/root/app/run.py", "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": "/scan/base/app/run.py", "uriBaseId": "%SRCROOT%"},
                         "region": {"startLine": 6, "endLine": 6, "startColumn": 5, "endColumn": 37,
                                    "snippet": {"text": "    subprocess.call(cmd, shell=True)"}}
                     }}],
@@ -58,7 +58,7 @@ fn semgrep_sarif() -> serde_json::Value {
                 },
                 {
                     "locations": [{"physicalLocation": {
-                        "artifactLocation": {"uri": "/scan/root/app/run.py"},
+                        "artifactLocation": {"uri": "/scan/base/app/run.py"},
                         "region": {"startLine": 10, "endLine": 11}
                     }}],
                     "message": {"text": "yaml.load() without SafeLoader"},
@@ -312,14 +312,14 @@ fn enormous_sarif_is_refused_before_parsing() {
 /// Shaped like `bandit -r <root> -f json` 1.9 output.
 fn bandit_json() -> serde_json::Value {
     json!({
-        "errors": [{"filename": "/scan/root/app/bad.py", "reason": "syntax error while parsing AST from file"}],
+        "errors": [{"filename": "/scan/base/app/bad.py", "reason": "syntax error while parsing AST from file"}],
         "generated_at": "2026-11-28T22:46:11Z",
         "metrics": {"_totals": {"loc": 9, "nosec": 0}},
         "results": [
             {
                 "code": "1 import subprocess\n2 import yaml\n",
                 "col_offset": 0, "end_col_offset": 17,
-                "filename": "/scan/root/app/run.py",
+                "filename": "/scan/base/app/run.py",
                 "issue_confidence": "HIGH",
                 "issue_cwe": {"id": 78, "link": "https://cwe.mitre.org/data/definitions/78.html"},
                 "issue_severity": "LOW",
@@ -330,7 +330,7 @@ fn bandit_json() -> serde_json::Value {
             },
             {
                 "code": "5 def run(cmd):\n6     subprocess.call(cmd, shell=True)\n7 \n",
-                "filename": "/scan/root/app/run.py",
+                "filename": "/scan/base/app/run.py",
                 "issue_confidence": "HIGH", "issue_severity": "HIGH",
                 "issue_text": "subprocess call with shell=True identified, security issue.",
                 "line_number": 6, "line_range": [6, 7],
@@ -338,7 +338,7 @@ fn bandit_json() -> serde_json::Value {
             },
             {
                 "code": "10     return yaml.load(text)\n",
-                "filename": "/scan/root/app/run.py",
+                "filename": "/scan/base/app/run.py",
                 "issue_confidence": "LOW", "issue_severity": "MEDIUM",
                 "issue_text": "Use of unsafe yaml load.",
                 "line_number": 10, "line_range": [10],
@@ -553,7 +553,7 @@ fn checkov_framework(check_type: &str, file: &str) -> serde_json::Value {
                 }
             ],
             "skipped_checks": [{"check_id": "CKV2_AWS_6"}],
-            "parsing_errors": ["/scan/root/infra/broken.tf"]
+            "parsing_errors": ["/scan/base/infra/broken.tf"]
         },
         "summary": {"passed": 1, "failed": 3, "skipped": 1, "parsing_errors": 1,
                     "resource_count": 1, "checkov_version": "3.3.30"}
@@ -562,7 +562,7 @@ fn checkov_framework(check_type: &str, file: &str) -> serde_json::Value {
 
 #[test]
 fn checkov_json_uses_absolute_paths_and_defaults_to_medium() {
-    let one = checkov_framework("terraform", "/scan/root/infra/main.tf");
+    let one = checkov_framework("terraform", "/scan/base/infra/main.tf");
     let report = parse_checkov_json(&bytes(&one), root()).unwrap();
     let summary: Vec<_> = report
         .findings
@@ -608,8 +608,8 @@ fn checkov_json_uses_absolute_paths_and_defaults_to_medium() {
 #[test]
 fn checkov_json_lists_of_frameworks_and_empty_summaries_parse() {
     let many = json!([
-        checkov_framework("terraform", "/scan/root/infra/main.tf"),
-        checkov_framework("secrets", "/scan/root/config/settings.env")
+        checkov_framework("terraform", "/scan/base/infra/main.tf"),
+        checkov_framework("secrets", "/scan/base/config/settings.env")
     ]);
     let report = parse_checkov_json(&bytes(&many), root()).unwrap();
     assert_eq!(report.findings.len(), 4);
@@ -624,7 +624,7 @@ fn checkov_json_lists_of_frameworks_and_empty_summaries_parse() {
 
 #[test]
 fn malformed_checkov_json_is_unparsable() {
-    let full = bytes(&checkov_framework("terraform", "/scan/root/infra/main.tf"));
+    let full = bytes(&checkov_framework("terraform", "/scan/base/infra/main.tf"));
     assert_unparsable(
         parse_checkov_json(&full[..full.len() - 2], root()),
         ToolId::Checkov,
@@ -634,7 +634,7 @@ fn malformed_checkov_json_is_unparsable() {
         parse_checkov_json(br#"{"resource_count": 3}"#, root()),
         ToolId::Checkov,
     );
-    let mut wrong = checkov_framework("terraform", "/scan/root/infra/main.tf");
+    let mut wrong = checkov_framework("terraform", "/scan/base/infra/main.tf");
     wrong["results"]["failed_checks"][0]["severity"] = json!("SEVERE");
     let reason = assert_unparsable(parse_checkov_json(&bytes(&wrong), root()), ToolId::Checkov);
     assert!(reason.contains("unknown severity"), "{reason}");
