@@ -7,7 +7,7 @@ use std::sync::Arc;
 use certus_core::job::{Job, JobStatus};
 use certus_core::pipeline;
 use certus_core::request::{
-    BaselineSource, ManifestSource, SignatureSource, SourceSpec, SubmitRequest, ValidatedSubmission,
+    BaselineSource, ManifestSource, SignatureSource, SubmitRequest, ValidatedSubmission,
 };
 use certus_core::settings::Settings;
 
@@ -117,25 +117,13 @@ fn submission(args: &ScanArgs) -> Result<ValidatedSubmission> {
         .source_type
         .as_deref()
         .unwrap_or_else(|| guess_source_type(&args.source));
-    let source = match kind {
-        "git" => {
-            let is_path = !args.source.contains("://") && !args.source.starts_with("git@");
-            SourceSpec::Git {
-                git_url: if is_path {
-                    absolute(Path::new(&args.source))?.display().to_string()
-                } else {
-                    args.source.clone()
-                },
-                branch: args.branch.clone(),
-                commit: args.commit.clone(),
-            }
-        }
-        "archive" => SourceSpec::Archive {
-            archive_path: absolute(Path::new(&args.source))?.display().to_string(),
-        },
-        _ => SourceSpec::Directory {
-            directory_path: absolute(Path::new(&args.source))?.display().to_string(),
-        },
+    let absolute_source = || absolute(Path::new(&args.source)).map(|p| p.display().to_string());
+    let is_url = args.source.contains("://") || args.source.starts_with("git@");
+    let (git_url, directory_path, archive_path) = match kind {
+        "git" if is_url => (Some(args.source.clone()), None, None),
+        "git" => (Some(absolute_source()?), None, None),
+        "archive" => (None, None, Some(absolute_source()?)),
+        _ => (None, Some(absolute_source()?), None),
     };
     let component_id = args.component_id.clone().unwrap_or_else(|| {
         let name = Path::new(args.source.trim_end_matches('/'))
@@ -165,21 +153,12 @@ fn submission(args: &ScanArgs) -> Result<ValidatedSubmission> {
         workspace_id: Some(args.workspace_id.clone()),
         component_id: Some(component_id),
         assessment_id: Some(args.assessment_id.clone()),
-        source_type: Some(source.type_name().into()),
-        git_url: match &source {
-            SourceSpec::Git { git_url, .. } => Some(git_url.clone()),
-            _ => None,
-        },
+        source_type: Some(kind.into()),
+        git_url,
         branch: args.branch.clone(),
         commit: args.commit.clone(),
-        directory_path: match &source {
-            SourceSpec::Directory { directory_path } => Some(directory_path.clone()),
-            _ => None,
-        },
-        archive_path: match &source {
-            SourceSpec::Archive { archive_path } => Some(archive_path.clone()),
-            _ => None,
-        },
+        directory_path,
+        archive_path,
         requested_by: args.requested_by.clone(),
         profile: Some(args.profile.clone()),
         ..Default::default()
