@@ -338,3 +338,38 @@ async fn openssl_verifies_the_dsse_signature_and_the_statement_meets_the_specs()
         .unwrap()
         .ends_with('Z'));
 }
+
+#[tokio::test]
+async fn an_ed25519_signing_key_works_end_to_end() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = signed_scan().await;
+    let keys = tempfile::tempdir().unwrap();
+    let key_path = keys.path().join("ed25519.pem");
+    certus_integration::run(
+        Command::new("openssl")
+            .args(["genpkey", "-algorithm", "ed25519", "-out"])
+            .arg(&key_path),
+    );
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut services = s.h.services.clone();
+    services.signer =
+        Arc::new(certus_core::attestation::LocalSigner::load_or_generate(&key_path).unwrap());
+    assert_eq!(services.signer.algorithm(), "ed25519");
+    let job = pipeline::submit(&services, s.job.submission.clone())
+        .await
+        .unwrap();
+    let job = pipeline::run(&services, &job.test_id).await.unwrap();
+    let public = PublicKey::from_pem(&services.signer.public_key_pem()).unwrap();
+    let report = verify_bundle(
+        Path::new(job.bundle_location.as_deref().unwrap()),
+        &Pins {
+            attestation_key: Some(&public),
+            manifest_key: None,
+        },
+    );
+    assert!(report.passed(), "{:?}", failures(&report));
+    assert!(report
+        .checks
+        .iter()
+        .any(|c| c.name == "signature" && c.verdict == Verdict::Pass));
+}
