@@ -277,12 +277,7 @@ fn print_summary(job: &Job) {
     let totals = &summary["totals"];
     println!();
     println!("Certus-Assurance scan {}: {}", job.test_id, job.status);
-    let source = job
-        .git_url
-        .as_deref()
-        .or(job.directory_path.as_deref())
-        .or(job.archive_path.as_deref())
-        .unwrap_or("-");
+    let source = job.source_location();
     println!("  source          {} {}", job.source_type, source);
     if let Some(commit) = &job.commit {
         println!("  commit          {commit}");

@@ -244,6 +244,15 @@ impl Job {
         Ok(())
     }
 
+    /// The git URL, directory or archive that was asked for, for display.
+    pub fn source_location(&self) -> &str {
+        self.git_url
+            .as_deref()
+            .or(self.directory_path.as_deref())
+            .or(self.archive_path.as_deref())
+            .unwrap_or("-")
+    }
+
     pub fn start(&mut self, now: Timestamp) -> Result<()> {
         self.transition(JobStatus::Running, now)
     }

@@ -62,12 +62,7 @@ pub fn report_markdown(job: &Job, tools: &[ToolRecord], violations: &[String]) -
     let mut md = String::new();
     md.push_str(&format!("# Certus-Assurance scan {}\n\n", job.test_id));
     md.push_str(&format!("**Status:** {}  \n", job.status));
-    let source = job
-        .git_url
-        .as_deref()
-        .or(job.directory_path.as_deref())
-        .or(job.archive_path.as_deref())
-        .unwrap_or("-");
+    let source = job.source_location();
     md.push_str(&format!("**Source:** {} ({})  \n", source, job.source_type));
     if let Some(commit) = &job.commit {
         md.push_str(&format!("**Commit:** `{commit}`  \n"));
