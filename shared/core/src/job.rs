@@ -111,6 +111,9 @@ impl fmt::Display for UploadStatus {
 pub struct RemoteArtifacts {
     pub raw: BTreeMap<String, String>,
     pub golden: BTreeMap<String, String>,
+    /// The signed OCI artifact of the bundle, `oci://registry/repo@sha256:<digest>`, when one was pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<String>,
 }
 
 /// The job record kept for clients and auditors.

@@ -84,3 +84,66 @@ impl From<FetchError> for CoreError {
         CoreError::Manifest(format!("fetch failed: {error}"))
     }
 }
+
+impl FetchError {
+    /// The error of a failed push to `registry`: transport failures, 429 and 5xx answers are retryable
+    /// (`CoreError::Storage`), everything else is a refusal (`CoreError::Upload`).
+    pub fn into_push_error(self, registry: &str) -> CoreError {
+        let message = format!("OCI push to '{registry}' failed: {self}");
+        let retryable = match &self {
+            FetchError::Resolve { .. }
+            | FetchError::Connect { .. }
+            | FetchError::Timeout { .. }
+            | FetchError::Request { .. } => true,
+            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        };
+        if retryable {
+            CoreError::Storage(message)
+        } else {
+            CoreError::Upload(message)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> FetchError {
+        FetchError::Status {
+            host: "registry.example".into(),
+            what: "manifest 'v1'".into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn push_errors_are_retryable_only_for_transport_failures_and_server_errors() {
+        for retryable in [
+            status(503),
+            status(429),
+            FetchError::Timeout {
+                host: "registry.example".into(),
+            },
+        ] {
+            let error = retryable.into_push_error("registry.example");
+            assert!(
+                matches!(&error, CoreError::Storage(reason) if reason.starts_with("OCI push to 'registry.example' failed: ")),
+                "{error:?}"
+            );
+        }
+        for refusal in [
+            status(400),
+            FetchError::PlainHttpRefused {
+                host: "registry.example".into(),
+            },
+        ] {
+            let error = refusal.into_push_error("registry.example");
+            assert!(
+                matches!(&error, CoreError::Upload(reason) if reason.starts_with("OCI push to 'registry.example' failed: ")),
+                "{error:?}"
+            );
+        }
+    }
+}

@@ -25,6 +25,13 @@
 //! proxy is used, and error messages never carry userinfo or query strings.
 //!
 //! [`RemoteFetcher`] dispatches on the scheme and implements `certus_core::ports::ManifestFetcher`.
+//!
+//! # Pushing
+//!
+//! [`OciPublisher`] decorates a `certus_core::ports::Publisher`: once the inner publication succeeds it
+//! pushes the bundle as one OCI artifact (`artifactType: application/vnd.certus.bundle.v1`, one layer per
+//! file titled with its bundle-relative path, tagged with the job's id; blobs the registry already has are
+//! skipped) and a cosign-compatible signature under `sha256-<hex>.sig`, through the same guarded transport.
 
 mod address;
 mod error;
@@ -42,7 +49,7 @@ pub use address::blocked_reason;
 pub use error::FetchError;
 pub use file::FileFetcher;
 pub use https::HttpsFetcher;
-pub use oci::OciFetcher;
+pub use oci::{OciFetcher, OciPublisher};
 pub use policy::{FetchPolicy, Timeouts};
 pub use remote::RemoteFetcher;
 pub use transport::MAX_REDIRECTS;

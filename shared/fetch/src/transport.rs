@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, LOCATION};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use url::{Host, Url};
 
 use crate::address::blocked_reason;
@@ -99,7 +99,21 @@ impl Transport {
     pub async fn get(
         &self,
         url: Url,
+        headers: HeaderMap,
+        redirects: Redirects,
+    ) -> Result<Response, FetchError> {
+        self.request(Method::GET, url, headers, None, redirects)
+            .await
+    }
+
+    /// Sends one request. Bodiless requests follow at most [`MAX_REDIRECTS`] redirects allowed by
+    /// `redirects`; a request with a body is never redirected (its redirect answer is returned as is).
+    pub async fn request(
+        &self,
+        method: Method,
+        url: Url,
         mut headers: HeaderMap,
+        body: Option<Vec<u8>>,
         redirects: Redirects,
     ) -> Result<Response, FetchError> {
         let origin = url.clone();
@@ -107,14 +121,18 @@ impl Transport {
         let mut followed = 0;
         loop {
             self.check_target(&current)?;
-            let response = self
+            let mut request = self
                 .client
-                .get(current.clone())
-                .headers(headers.clone())
+                .request(method.clone(), current.clone())
+                .headers(headers.clone());
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            let response = request
                 .send()
                 .await
                 .map_err(|error| describe_reqwest_error(error, &host_label(&current)))?;
-            if !is_redirect(response.status()) {
+            if body.is_some() || !is_redirect(response.status()) {
                 return Ok(response);
             }
             if followed == MAX_REDIRECTS {
@@ -209,7 +227,8 @@ fn redirect_target(current: &Url, response: &Response) -> Result<Url, FetchError
         .map_err(|_| refuse("the Location header is not a valid URL"))
 }
 
-fn same_origin(a: &Url, b: &Url) -> bool {
+/// Whether `a` and `b` share scheme, host and port.
+pub fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
         && a.host_str() == b.host_str()
         && a.port_or_known_default() == b.port_or_known_default()

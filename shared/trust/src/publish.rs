@@ -140,6 +140,7 @@ impl LocalPublisher {
         Ok(RemoteArtifacts {
             raw: uris(&raw_dir),
             golden: uris(&golden_dir),
+            oci: None,
         })
     }
 }

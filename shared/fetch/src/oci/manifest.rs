@@ -1,9 +1,9 @@
 //! OCI image manifests (and Docker v2 schema 2): parsing with a size cap already applied, and choosing the
 //! layer that holds the wanted file.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::oci::digest::check_sha256_digest;
 
@@ -12,17 +12,17 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 /// The `Accept` header value for manifest requests.
 pub const ACCEPT_MANIFESTS: &str =
     "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
-const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
+pub const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 
 /// A content descriptor (one layer).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
     pub media_type: String,
     pub digest: String,
     pub size: u64,
-    #[serde(default)]
-    pub annotations: HashMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

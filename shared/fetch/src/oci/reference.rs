@@ -61,6 +61,44 @@ impl OciReference {
         })
     }
 
+    /// A repository URI `oci://registry[:port]/repo/path` (no tag, digest or title) with `tag` added.
+    pub fn with_tag(repository_uri: &str, tag: &str) -> Result<Self, FetchError> {
+        let invalid = |reason: &str| FetchError::InvalidUri {
+            uri: redact_uri(repository_uri),
+            reason: reason.to_owned(),
+        };
+        let path = repository_uri
+            .strip_prefix("oci://")
+            .and_then(|rest| rest.split_once('/'))
+            .map(|(_, path)| path)
+            .ok_or_else(|| invalid("expected oci://registry/repository"))?;
+        if path.contains([':', '@', '#', '?']) {
+            return Err(invalid(
+                "a repository URI names no tag, digest, layer title or query",
+            ));
+        }
+        check_tag(tag).map_err(|reason| invalid(&reason))?;
+        Self::parse(&format!("{repository_uri}:{tag}"))
+    }
+
+    /// The same repository, pointing at `tag`.
+    pub fn tagged(&self, tag: &str) -> Result<Self, FetchError> {
+        check_tag(tag).map_err(|reason| FetchError::Oci {
+            reference: self.repository_name(),
+            reason,
+        })?;
+        Ok(Self {
+            target: OciTarget::Tag(tag.to_owned()),
+            title: None,
+            ..self.clone()
+        })
+    }
+
+    /// `registry/repository`, as cosign names an image in its signatures.
+    pub fn repository_name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
     /// The tag or digest, as used in `/v2/<repo>/manifests/<reference>`.
     pub fn manifest_reference(&self) -> &str {
         match &self.target {
@@ -175,6 +213,33 @@ mod tests {
         let both = OciReference::parse(&format!("oci://ghcr.io/org/repo:v2@{DIGEST}")).unwrap();
         assert_eq!(both.repository, "org/repo");
         assert_eq!(both.target, OciTarget::Digest(DIGEST.into()));
+    }
+
+    #[test]
+    fn builds_tagged_references_from_repository_uris() {
+        let reference =
+            OciReference::with_tag("oci://127.0.0.1:5000/certus/bundles", "test_1").unwrap();
+        assert_eq!(reference.display(), "127.0.0.1:5000/certus/bundles:test_1");
+        assert_eq!(reference.repository_name(), "127.0.0.1:5000/certus/bundles");
+        let retagged = reference.tagged("other").unwrap();
+        assert_eq!(retagged.target, OciTarget::Tag("other".into()));
+        assert!(matches!(
+            reference.tagged("-bad").unwrap_err(),
+            FetchError::Oci { .. }
+        ));
+        for uri in [
+            "oci://ghcr.io/org/repo:v1",
+            &format!("oci://ghcr.io/org/repo@{DIGEST}"),
+            "oci://ghcr.io/org/repo#x",
+            "oci://ghcr.io",
+            "https://ghcr.io/org/repo",
+        ] {
+            let error = OciReference::with_tag(uri, "t").unwrap_err();
+            assert!(
+                matches!(error, FetchError::InvalidUri { .. }),
+                "{uri}: {error}"
+            );
+        }
     }
 
     #[test]

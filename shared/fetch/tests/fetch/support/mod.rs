@@ -1,6 +1,8 @@
-//! Test helpers: a scripted loopback HTTP(S) server, a throwaway PKI, and a real OCI registry process.
+//! Test helpers: a scripted loopback HTTP(S) server, a throwaway PKI, a real OCI registry process, and a
+//! request-counting relay in front of it.
 
 pub mod pki;
+pub mod proxy;
 pub mod registry;
 pub mod server;
 

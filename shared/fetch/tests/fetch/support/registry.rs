@@ -193,6 +193,25 @@ impl Registry {
         sha256(&manifest)
     }
 
+    /// The manifest bytes stored under `reference` (a tag or digest), or `None` when there is none.
+    pub async fn manifest(&self, repository: &str, reference: &str) -> Option<Vec<u8>> {
+        let response = self
+            .client
+            .get(format!(
+                "{}/v2/{repository}/manifests/{reference}",
+                self.base()
+            ))
+            .header("accept", OCI_MANIFEST)
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => Some(response.bytes().await.unwrap().to_vec()),
+            404 => None,
+            status => panic!("manifest lookup answered HTTP {status}"),
+        }
+    }
+
     /// Where filesystem storage keeps the bytes of `digest`.
     pub fn blob_path(&self, digest: &str) -> PathBuf {
         let hex = digest.trim_start_matches("sha256:");
