@@ -58,6 +58,11 @@ impl AwsClients {
         }
     }
 
+    /// Wraps clients built by hand (with interceptors, retry or timeout settings of the caller's choosing).
+    pub fn new(s3: aws_sdk_s3::Client, kms: aws_sdk_kms::Client) -> Self {
+        Self { s3, kms }
+    }
+
     pub fn s3(&self) -> &aws_sdk_s3::Client {
         &self.s3
     }

@@ -85,6 +85,17 @@ impl Failure {
         }
     }
 
+    /// The description alone, whatever the kind of failure.
+    pub(crate) fn into_message(self) -> String {
+        match self {
+            Self::Retryable(message)
+            | Self::NotFound(message)
+            | Self::NoBucket(message)
+            | Self::Denied(message)
+            | Self::Refused(message) => message,
+        }
+    }
+
     /// Into the domain error: retryable failures become `Storage`, the rest `verdict(message)`.
     pub(crate) fn into_core(self, verdict: fn(String) -> CoreError) -> CoreError {
         match self {

@@ -1,6 +1,6 @@
 //! AWS adapters for Certus-Assurance: the S3 manifest fetcher, remote key references (S3 PEM objects and
-//! KMS keys), the KMS bundle signer, the S3 artifact store, the raw → golden publisher and the S3 bundle
-//! download used by `certus verify-bundle s3://…`. Every failure is mapped into `certus_core::CoreError`.
+//! KMS keys), the KMS bundle signer, the S3 artifact store, the raw → golden publisher (with multipart copies
+//! for large objects) and the S3 bundle download used by `certus verify-bundle s3://…`. Every failure is mapped into `certus_core::CoreError`.
 
 mod clients;
 mod download;
@@ -9,6 +9,7 @@ mod fetcher;
 mod keyref;
 mod kms;
 mod location;
+mod multipart;
 mod publish;
 mod store;
 
@@ -18,5 +19,6 @@ pub use fetcher::S3Fetcher;
 pub use keyref::{kms_key_id, resolve_key_ref, MAX_KEY_OBJECT_BYTES};
 pub use kms::{KmsSigner, KMS_SIGNING_ALGORITHM};
 pub use location::S3Location;
+pub use multipart::{DEFAULT_PART_BYTES, MAX_MULTIPART_OBJECT_BYTES, MIN_PART_BYTES};
 pub use publish::S3Publisher;
 pub use store::{S3ArtifactStore, DEFAULT_UPLOAD_CONCURRENCY, MAX_OBJECT_BYTES};

@@ -2,6 +2,14 @@
 //! `<raw>/<test_id>/incoming/`, a check of every staged object against the index (size and SHA-256 checksum),
 //! then server-side copies to `<golden>/<test_id>/golden/`. Data never transits this process. Golden is
 //! written only from a complete, verified raw set; a re-run rewrites identical objects, so it is idempotent.
+//!
+//! Objects above the multipart threshold (5 GiB, S3's single-copy limit, unless set lower) are copied in parts
+//! (`multipart`). Such a copy has no full-object SHA-256 checksum, so those objects are verified by size plus
+//! the `sha256` metadata instead: before copying, the source must match the index (its S3-checked SHA-256
+//! checksum when it has one — `S3ArtifactStore` uploads with the index digest as the checksum, so S3 itself
+//! refused any other bytes — else its own `sha256` metadata), every part is pinned to the checked source's
+//! ETag, and the copy carries that verified `sha256` metadata forward; the staged check then requires the
+//! index's size and that metadata. Objects over S3's 5 TiB limit are refused.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +27,9 @@ use tokio::task::JoinSet;
 use crate::clients::AwsClients;
 use crate::failure::Failure;
 use crate::location::S3Location;
+use crate::multipart::{
+    MultipartCopy, DEFAULT_PART_BYTES, MAX_MULTIPART_OBJECT_BYTES, MIN_PART_BYTES,
+};
 use crate::store::{confined_key, DEFAULT_UPLOAD_CONCURRENCY, MAX_OBJECT_BYTES};
 
 /// Publishes stored bundles from S3 to the raw and golden prefixes.
@@ -27,6 +38,8 @@ pub struct S3Publisher {
     s3: aws_sdk_s3::Client,
     raw: S3Location,
     golden: S3Location,
+    multipart_threshold: u64,
+    part_bytes: u64,
 }
 
 /// One object to copy: where from, where to, and what the index says it is.
@@ -36,6 +49,8 @@ struct Copy {
     to: S3Location,
     size: u64,
     sha256_base64: String,
+    /// `Some(part size)` when the object is copied in parts.
+    multipart: Option<u64>,
 }
 
 impl S3Publisher {
@@ -53,7 +68,22 @@ impl S3Publisher {
             s3: clients.s3().clone(),
             raw: root(raw_root)?,
             golden: root(golden_root)?,
+            multipart_threshold: MAX_OBJECT_BYTES,
+            part_bytes: DEFAULT_PART_BYTES,
         })
+    }
+
+    /// Copies objects larger than `bytes` in parts (kept between 1 byte and 5 GiB, S3's single-copy limit).
+    pub fn with_multipart_threshold(mut self, bytes: u64) -> Self {
+        self.multipart_threshold = bytes.clamp(1, MAX_OBJECT_BYTES);
+        self
+    }
+
+    /// The size of each copied part (kept between S3's 5 MiB minimum and 5 GiB; raised automatically when an
+    /// object would need more than 10 000 parts).
+    pub fn with_part_size(mut self, bytes: u64) -> Self {
+        self.part_bytes = bytes.clamp(MIN_PART_BYTES, MAX_OBJECT_BYTES);
+        self
     }
 
     fn raw_key(&self, test_id: &str, rel: &str) -> String {
@@ -115,9 +145,9 @@ impl Publisher for S3Publisher {
         let mut promoted = Vec::with_capacity(entries.len());
         for entry in &entries {
             let rel = confined_key(&entry.path)?;
-            if entry.size > MAX_OBJECT_BYTES {
+            if entry.size > MAX_MULTIPART_OBJECT_BYTES {
                 return Err(CoreError::Bundle(format!(
-                    "{rel} is {} bytes; objects over 5 GiB need a multipart copy, which is not supported",
+                    "{rel} is {} bytes, more than S3's 5 TiB object limit",
                     entry.size
                 )));
             }
@@ -138,6 +168,7 @@ impl Publisher for S3Publisher {
                 to,
                 size: entry.size,
                 sha256_base64: base64::engine::general_purpose::STANDARD.encode(&digest),
+                multipart: (entry.size > self.multipart_threshold).then_some(self.part_bytes),
             };
             staged.push(copy(
                 S3Location {
@@ -172,6 +203,7 @@ impl Publisher for S3Publisher {
         Ok(RemoteArtifacts {
             raw: uris(&staged),
             golden: uris(&promoted),
+            oci: None,
         })
     }
 }
@@ -238,6 +270,9 @@ async fn copy_object(
     copy: &Copy,
     metadata: &[(&'static str, String)],
 ) -> Result<()> {
+    if let Some(part_bytes) = copy.multipart {
+        return copy_in_parts(s3, copy, metadata, part_bytes).await;
+    }
     let mut request = s3
         .copy_object()
         .copy_source(copy_source(&copy.from))
@@ -254,6 +289,54 @@ async fn copy_object(
             .into_core(CoreError::Bundle)
     })?;
     Ok(())
+}
+
+/// A multipart copy of a source first checked against the index (see the module documentation).
+async fn copy_in_parts(
+    s3: &aws_sdk_s3::Client,
+    copy: &Copy,
+    metadata: &[(&'static str, String)],
+    part_bytes: u64,
+) -> Result<()> {
+    let source = head(s3, &copy.from).await?;
+    if source.size != copy.size {
+        return Err(CoreError::Bundle(format!(
+            "{} is {} bytes but the index says {}",
+            copy.from, source.size, copy.size
+        )));
+    }
+    let sha256_hex = hex_of(&copy.sha256_base64);
+    let checked = match source.checksum.as_deref().filter(|c| is_full_object(c)) {
+        Some(checksum) => checksum == copy.sha256_base64,
+        None => source.sha256_metadata.as_deref() == Some(sha256_hex.as_str()),
+    };
+    if !checked {
+        return Err(CoreError::Bundle(format!(
+            "{} does not match the index digest sha256:{sha256_hex} (checksum {}, sha256 metadata {})",
+            copy.from,
+            source.checksum.as_deref().unwrap_or("(none)"),
+            source.sha256_metadata.as_deref().unwrap_or("(none)")
+        )));
+    }
+    let mut metadata = metadata.to_vec();
+    metadata.push(("sha256", sha256_hex));
+    MultipartCopy {
+        from: &copy.from,
+        copy_source: copy_source(&copy.from),
+        source_etag: source.etag.as_deref(),
+        to: &copy.to,
+        size: copy.size,
+        part_bytes,
+        content_type: source.content_type.as_deref(),
+        metadata: &metadata,
+    }
+    .run(s3)
+    .await
+}
+
+/// A composite checksum (of a multipart object) ends in `-<part count>`; it is not the object's SHA-256.
+fn is_full_object(checksum: &str) -> bool {
+    !checksum.contains('-')
 }
 
 fn hex_of(base64_digest: &str) -> String {
@@ -279,6 +362,9 @@ fn copy_source(location: &S3Location) -> String {
 struct Head {
     size: u64,
     checksum: Option<String>,
+    sha256_metadata: Option<String>,
+    etag: Option<String>,
+    content_type: Option<String>,
 }
 
 async fn head(s3: &aws_sdk_s3::Client, location: &S3Location) -> Result<Head> {
@@ -293,6 +379,9 @@ async fn head(s3: &aws_sdk_s3::Client, location: &S3Location) -> Result<Head> {
     Ok(Head {
         size: u64::try_from(response.content_length().unwrap_or(-1)).unwrap_or(u64::MAX),
         checksum: response.checksum_sha256().map(str::to_string),
+        sha256_metadata: response.metadata().and_then(|m| m.get("sha256")).cloned(),
+        etag: response.e_tag().map(str::to_string),
+        content_type: response.content_type().map(str::to_string),
     })
 }
 
@@ -307,6 +396,17 @@ async fn check_against_index(
             "staged {staged} is {} bytes but the index says {}",
             head.size, copy.size
         )));
+    }
+    if copy.multipart.is_some() {
+        // No full-object checksum exists for a multipart copy: the verified digest travels as metadata.
+        let expected = hex_of(&copy.sha256_base64);
+        if head.sha256_metadata.as_deref() != Some(expected.as_str()) {
+            return Err(CoreError::Bundle(format!(
+                "staged {staged} carries sha256 metadata {} but the index says {expected}",
+                head.sha256_metadata.as_deref().unwrap_or("(none)")
+            )));
+        }
+        return Ok(());
     }
     if head.checksum.as_deref() != Some(copy.sha256_base64.as_str()) {
         return Err(CoreError::Bundle(format!(

@@ -118,3 +118,98 @@ pub fn openssl_p256_public_key(dir: &std::path::Path) -> std::path::PathBuf {
     assert!(ok, "{out}");
     public
 }
+
+/// Fails every request `matches` picks once `allowed` of them went through (retries count too).
+#[derive(Debug)]
+pub struct FailAfter {
+    pub matches: fn(&str, &aws_sdk_s3::config::http::HttpRequest) -> bool,
+    pub target: String,
+    pub allowed: usize,
+    pub seen: AtomicUsize,
+}
+
+impl aws_sdk_s3::config::Intercept for FailAfter {
+    fn name(&self) -> &'static str {
+        "FailAfter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_s3::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        if (self.matches)(&self.target, context.request())
+            && self.seen.fetch_add(1, Ordering::SeqCst) >= self.allowed
+        {
+            return Err("injected failure".into());
+        }
+        Ok(())
+    }
+}
+
+/// Clients whose S3 requests pass through `interceptor`.
+pub fn moto_clients_with(endpoint: &str, interceptor: FailAfter) -> AwsClients {
+    let plain = moto_clients(endpoint);
+    let s3_config = plain
+        .s3()
+        .config()
+        .to_builder()
+        .interceptor(interceptor)
+        .build();
+    AwsClients::new(
+        aws_sdk_s3::Client::from_conf(s3_config),
+        plain.kms().clone(),
+    )
+}
+
+/// Is this a server-side copy (CopyObject or UploadPartCopy) whose destination URL contains `target`?
+pub fn is_copy_to(target: &str, request: &aws_sdk_s3::config::http::HttpRequest) -> bool {
+    request.headers().get("x-amz-copy-source").is_some() && request.uri().contains(target)
+}
+
+/// Every key under `prefix` in `bucket` with its LastModified (the listing's count is checked too).
+pub async fn listing(
+    clients: &AwsClients,
+    bucket: &str,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let listed = clients
+        .s3()
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    let out: std::collections::BTreeMap<String, String> = listed
+        .contents()
+        .iter()
+        .map(|o| {
+            (
+                o.key().unwrap().to_string(),
+                format!("{:?}", o.last_modified()),
+            )
+        })
+        .collect();
+    assert_eq!(out.len(), listed.contents().len(), "a key listed twice");
+    out
+}
+
+/// The bytes of one object.
+pub async fn get(clients: &AwsClients, bucket: &str, key: &str) -> Vec<u8> {
+    clients
+        .s3()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes()
+        .to_vec()
+}

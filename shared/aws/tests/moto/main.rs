@@ -4,7 +4,9 @@
 
 mod common;
 mod fetch;
+mod gate;
 mod keys;
+mod multipart;
 mod publish;
 mod signer;
 mod store;

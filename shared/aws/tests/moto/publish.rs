@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::common::{moto_clients, moto_endpoint, new_bucket, put};
 use crate::store::{write_bundle, TEST_ID};
 
-fn job() -> Job {
+pub fn job() -> Job {
     let submission = serde_json::from_value::<SubmitRequest>(json!({
         "workspace_id": "ws1", "component_id": "comp", "assessment_id": "a-1",
         "git_url": "https://example.invalid/repo.git",
