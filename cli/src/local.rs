@@ -141,16 +141,21 @@ pub fn extra_ca(settings: &Settings) -> Result<Option<Vec<u8>>> {
         .transpose()
 }
 
-/// Manifest and signature fetching: `https://` and `oci://` under the SSRF policy, `file://` under the roots.
-fn fetcher(settings: &Settings, roots: &Option<Vec<PathBuf>>) -> Result<RemoteFetcher> {
-    let policy = FetchPolicy {
+/// The network policy for manifest fetches and OCI pushes, `file://` confined to `roots` (any path when `None`).
+pub fn fetch_policy(settings: &Settings, roots: &Option<Vec<PathBuf>>) -> Result<FetchPolicy> {
+    Ok(FetchPolicy {
         allow_hosts: settings.fetch_allow_hosts.clone(),
         allow_plain_http_for: settings.fetch_allow_plain_http.clone(),
         extra_ca_pem: extra_ca(settings)?,
         file_roots: roots.clone().unwrap_or_else(|| vec![PathBuf::from("/")]),
         ..FetchPolicy::default()
-    };
-    RemoteFetcher::new(policy).map_err(|e| CliError::Usage(format!("manifest fetching: {e}")))
+    })
+}
+
+/// Manifest and signature fetching: `https://` and `oci://` under the SSRF policy, `file://` under the roots.
+fn fetcher(settings: &Settings, roots: &Option<Vec<PathBuf>>) -> Result<RemoteFetcher> {
+    RemoteFetcher::new(fetch_policy(settings, roots)?)
+        .map_err(|e| CliError::Usage(format!("manifest fetching: {e}")))
 }
 
 /// `s3://` through the AWS adapters (when built with them), everything else through [`RemoteFetcher`].

@@ -1,12 +1,14 @@
 //! Upload gating for this machine: Certus-Trust over HTTP when `CERTUS_ASSURANCE_TRUST_BASE_URL` is set,
 //! otherwise the embedded gate that applies the Trust contract in-process; publication to local `raw/` and
-//! `golden/` directories. `certus upload-request` and `certus trust serve`.
+//! `golden/` directories, and with `CERTUS_ASSURANCE_OCI_REPOSITORY` a signed OCI artifact pushed after them. `certus upload-request` and `certus trust serve`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use certus_core::pipeline::Services;
+use certus_core::ports::Publisher;
+use certus_fetch::OciPublisher;
 
 use certus_core::settings::Settings;
 use certus_core::trust::{Tier, TrustClient};
@@ -35,9 +37,26 @@ pub fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> Result
         }
         None => Arc::new(LocalTrustGate::new().check_bundles(services.artifacts.clone())),
     };
-    let publisher =
-        LocalPublisher::new(&LocalPublisherConfig::under(data_dir)).map_err(trust_error)?;
-    Ok(UploadGate::new(trust, Arc::new(publisher), None))
+    let local: Arc<dyn Publisher> =
+        Arc::new(LocalPublisher::new(&LocalPublisherConfig::under(data_dir)).map_err(trust_error)?);
+    let publisher: Arc<dyn Publisher> = match &settings.oci_repository {
+        Some(repository) => Arc::new(
+            OciPublisher::new(
+                local,
+                repository,
+                local::fetch_policy(settings, &Some(Vec::new()))?,
+                services.artifacts.clone(),
+                services.signer.clone(),
+            )
+            .map_err(|e| CliError::Usage(format!("OCI repository: {e}")))?,
+        ),
+        None => local,
+    };
+    Ok(UploadGate::new(
+        trust,
+        publisher,
+        settings.oci_repository.clone(),
+    ))
 }
 
 #[derive(Debug, clap::Args)]

@@ -582,3 +582,77 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
     let seqs: Vec<u64> = lines.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=lines.len() as u64).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_permitted_bundle_is_also_pushed_to_an_oci_registry_as_a_signed_artifact() {
+    let Ok(registry_bin) = which("docker-registry") else {
+        println!("skipped: docker-registry not installed");
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let port = free_port();
+    let config = work.path().join("registry.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            work.path().join("storage").display()
+        ),
+    )
+    .unwrap();
+    let _registry = Killed(
+        Command::new(registry_bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    let id = passing_scan(work.path(), &data);
+    let out = Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args(["upload-request", &id])
+        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", &data)
+        .env(
+            "CERTUS_ASSURANCE_OCI_REPOSITORY",
+            format!("oci://127.0.0.1:{port}/certus/bundles"),
+        )
+        .env("CERTUS_ASSURANCE_FETCH_ALLOW_HOSTS", "127.0.0.1")
+        .env("CERTUS_ASSURANCE_FETCH_ALLOW_PLAIN_HTTP", "127.0.0.1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let oci = result["remote_artifacts"]["oci"].as_str().unwrap();
+    assert!(
+        oci.starts_with(&format!("oci://127.0.0.1:{port}/certus/bundles@sha256:")),
+        "{oci}"
+    );
+    let digest = oci.rsplit('@').next().unwrap();
+    let tags = sh(
+        work.path(),
+        &format!("curl -s http://127.0.0.1:{port}/v2/certus/bundles/tags/list"),
+    );
+    assert!(tags.contains(&id), "{tags}");
+    assert!(
+        tags.contains(&format!("{}.sig", digest.replace(':', "-"))),
+        "signature tag missing: {tags}"
+    );
+}
+
+fn which(program: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain([std::path::PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .ok_or(())
+}

@@ -38,6 +38,8 @@ pub struct Settings {
     pub ca_file: Option<PathBuf>,
     /// Certus-Trust base URL; without it the embedded gate applies the Trust contract in-process.
     pub trust_base_url: Option<String>,
+    /// `oci://registry/repo`: permitted bundles are also pushed there as a signed OCI artifact.
+    pub oci_repository: Option<String>,
     /// S3 (and KMS) endpoint override, e.g. a local S3-compatible server.
     pub s3_endpoint_url: Option<String>,
     /// Bearer token for Certus-Trust (never printed).
@@ -103,6 +105,7 @@ impl Settings {
             trust_base_url: get("TRUST_BASE_URL"),
             trust_token: get("TRUST_TOKEN").map(Secret),
             s3_endpoint_url: get("S3_ENDPOINT_URL"),
+            oci_repository: get("OCI_REPOSITORY"),
         })
     }
 }
