@@ -4,8 +4,11 @@
 
 use std::sync::Arc;
 
-use certus_aws::{download_prefix, resolve_key_ref, AwsClients, KmsSigner, S3Fetcher};
-use certus_core::ports::{BundleSigner, ManifestFetcher};
+use certus_aws::{
+    download_prefix, resolve_key_ref, AwsClients, KmsSigner, S3ArtifactStore, S3Fetcher,
+    S3Publisher,
+};
+use certus_core::ports::{ArtifactStore, BundleSigner, ManifestFetcher, Publisher};
 use certus_core::settings::Settings;
 use certus_verify::{KeyRef, PublicKey};
 use tokio::sync::OnceCell;
@@ -57,4 +60,26 @@ pub async fn kms_signer(reference: &str, settings: &Settings) -> Result<Arc<dyn 
 pub async fn download_bundle(uri: &str, dest: &std::path::Path, settings: &Settings) -> Result<()> {
     download_prefix(&clients(settings).await?, uri, dest).await?;
     Ok(())
+}
+
+/// Bundles kept under `CERTUS_ASSURANCE_WORK_BUCKET`.
+pub async fn artifact_store(
+    work_bucket: &str,
+    settings: &Settings,
+) -> Result<Arc<dyn ArtifactStore>> {
+    Ok(Arc::new(S3ArtifactStore::new(
+        &clients(settings).await?,
+        work_bucket,
+    )?))
+}
+
+/// Raw and golden buckets from the settings (defaults `raw`, `golden`, prefixes `security-scans`).
+pub async fn publisher(settings: &Settings) -> Result<Arc<dyn Publisher>> {
+    let raw = format!("s3://{}/{}", settings.raw_bucket, settings.raw_prefix);
+    let golden = format!("s3://{}/{}", settings.golden_bucket, settings.golden_prefix);
+    Ok(Arc::new(S3Publisher::new(
+        &clients(settings).await?,
+        &raw,
+        &golden,
+    )?))
 }

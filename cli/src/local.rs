@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::pipeline::{PipelineSettings, Services};
-use certus_core::ports::{BundleSigner, EventSink, ManifestFetcher};
+use certus_core::ports::{ArtifactStore, BundleSigner, EventSink, ManifestFetcher};
 use certus_core::settings::Settings;
 use certus_core::verification::SignaturePolicy;
 use certus_fetch::{FetchPolicy, RemoteFetcher};
@@ -199,6 +199,27 @@ async fn signer(settings: &Settings, data_dir: &Path) -> Result<Arc<dyn BundleSi
     }
 }
 
+/// Where bundles are kept: the data directory (or `--out`), or with the `aws` feature and
+/// `CERTUS_ASSURANCE_WORK_BUCKET`, S3.
+async fn artifact_store(
+    settings: &Settings,
+    placement: Placement,
+) -> Result<Arc<dyn ArtifactStore>> {
+    match (&settings.work_bucket, placement) {
+        (None, placement) => Ok(Arc::new(LocalArtifactStore::new(placement))),
+        (Some(_), Placement::Fixed(dir)) => Err(CliError::Usage(format!(
+            "--out {} and CERTUS_ASSURANCE_WORK_BUCKET both name where the bundle goes; give one",
+            dir.display()
+        ))),
+        #[cfg(feature = "aws")]
+        (Some(bucket), Placement::PerJob(_)) => crate::aws::artifact_store(bucket, settings).await,
+        #[cfg(not(feature = "aws"))]
+        (Some(bucket), Placement::PerJob(_)) => Err(CliError::Usage(format!(
+            "CERTUS_ASSURANCE_WORK_BUCKET={bucket} needs the AWS adapters: build certus with `--features aws`"
+        ))),
+    }
+}
+
 /// The embedded services: SQLite store, local bundles, git/directory/archive sources, local scanners.
 pub async fn services(
     options: LocalOptions,
@@ -225,7 +246,7 @@ pub async fn services(
         jobs: store.clone(),
         events: store,
         sinks: options.sinks,
-        artifacts: Arc::new(LocalArtifactStore::new(placement)),
+        artifacts: artifact_store(settings, placement).await?,
         sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
             git: GitPolicy {
                 allow_local: options.allowed_roots.is_none(),

@@ -106,7 +106,9 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
     config.max_concurrent_scans = args.max_scans;
     config.upload_dir = Some(uploads_dir);
     config.allowed_roots = args.allow_roots;
-    config.uploads = Some(Arc::new(upload::gate(&services, &settings, &data_dir)?));
+    config.uploads = Some(Arc::new(
+        upload::gate(&services, &settings, &data_dir).await?,
+    ));
     eprintln!(
         "certus: serving the API on http://{} (data in {})",
         args.addr,

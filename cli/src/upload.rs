@@ -26,7 +26,7 @@ fn trust_error(e: impl std::fmt::Display) -> CliError {
 }
 
 /// The gate and publication for jobs of this data directory.
-pub fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> Result<UploadGate> {
+pub async fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> Result<UploadGate> {
     let trust: Arc<dyn TrustClient> = match &settings.trust_base_url {
         Some(url) => {
             let mut config = HttpTrustConfig::new(url);
@@ -37,8 +37,18 @@ pub fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> Result
         }
         None => Arc::new(LocalTrustGate::new().check_bundles(services.artifacts.clone())),
     };
-    let local: Arc<dyn Publisher> =
-        Arc::new(LocalPublisher::new(&LocalPublisherConfig::under(data_dir)).map_err(trust_error)?);
+    let local = match settings.s3_upload {
+        false => Arc::new(
+            LocalPublisher::new(&LocalPublisherConfig::under(data_dir)).map_err(trust_error)?,
+        ),
+        #[cfg(feature = "aws")]
+        true => crate::aws::publisher(settings).await?,
+        #[cfg(not(feature = "aws"))]
+        true => return Err(CliError::Usage(
+            "CERTUS_ASSURANCE_S3_UPLOAD needs the AWS adapters: build certus with `--features aws`"
+                .into(),
+        )),
+    };
     let publisher: Arc<dyn Publisher> = match &settings.oci_repository {
         Some(repository) => Arc::new(
             OciPublisher::new(
@@ -90,7 +100,8 @@ pub async fn request(args: UploadArgs) -> Result<i32> {
     } else {
         Tier::Basic
     };
-    let job = gate(&services, &settings, &data_dir)?
+    let job = gate(&services, &settings, &data_dir)
+        .await?
         .request_upload(&services, &args.test_id, tier)
         .await?;
     let text = serde_json::to_string_pretty(&serde_json::json!({

@@ -264,3 +264,98 @@ async fn s3_manifest_signature_and_key_then_a_kms_signed_bundle_verified_from_s3
         "{job}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundles_kept_in_s3_are_published_to_raw_and_golden_buckets_by_upload_request() {
+    let Some(endpoint) = endpoint() else { return };
+    let aws = clients(&endpoint);
+    let [work_bucket, raw, golden] = [unique("w"), unique("r"), unique("g")];
+    for bucket in [&work_bucket, &raw, &golden] {
+        aws.s3()
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    std::fs::create_dir_all(work.path().join("src")).unwrap();
+    std::fs::write(work.path().join("src/requirements.txt"), "flask==2.0.0\n").unwrap();
+    std::fs::write(
+        work.path().join("m.json"),
+        r#"{"profiles":[{"name":"light","tools":["sbom"]}]}"#,
+    )
+    .unwrap();
+    let env = [
+        (
+            "CERTUS_ASSURANCE_WORK_BUCKET",
+            format!("s3://{work_bucket}/bundles"),
+        ),
+        ("CERTUS_ASSURANCE_S3_UPLOAD", "true".to_string()),
+        ("CERTUS_ASSURANCE_RAW_BUCKET", raw.clone()),
+        ("CERTUS_ASSURANCE_GOLDEN_BUCKET", golden.clone()),
+    ];
+    let scanned = certus(
+        &[
+            "scan",
+            work.path().join("src").to_str().unwrap(),
+            "--manifest",
+            work.path().join("m.json").to_str().unwrap(),
+            "--json",
+        ],
+        &data,
+        &endpoint,
+        &env,
+    );
+    assert_eq!(
+        scanned.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&scanned.stderr)
+    );
+    let job: serde_json::Value = serde_json::from_slice(&scanned.stdout).unwrap();
+    let test_id = job["test_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        job["bundle_location"],
+        format!("s3://{work_bucket}/bundles/{test_id}/bundle")
+    );
+
+    let uploaded = certus(&["upload-request", &test_id], &data, &endpoint, &env);
+    assert_eq!(
+        uploaded.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&uploaded.stdout)
+    );
+    let listed = aws
+        .s3()
+        .list_objects_v2()
+        .bucket(&golden)
+        .prefix(format!("security-scans/{test_id}/golden/"))
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    assert!(
+        keys.iter().any(|k| k.ends_with("/golden/scan.json")),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k.ends_with("/golden/bundle-index.json")),
+        "{keys:?}"
+    );
+    let result: serde_json::Value = serde_json::from_slice(&uploaded.stdout).unwrap();
+    assert_eq!(
+        result["remote_artifacts"]["golden"]
+            .as_object()
+            .unwrap()
+            .len(),
+        keys.len()
+    );
+}

@@ -38,6 +38,14 @@ pub struct Settings {
     pub ca_file: Option<PathBuf>,
     /// Certus-Trust base URL; without it the embedded gate applies the Trust contract in-process.
     pub trust_base_url: Option<String>,
+    /// `s3://bucket[/prefix]` where finished bundles are kept (instead of the data directory).
+    pub work_bucket: Option<String>,
+    /// Publish to S3 (raw and golden buckets) instead of local `raw/` and `golden/` directories.
+    pub s3_upload: bool,
+    pub raw_bucket: String,
+    pub raw_prefix: String,
+    pub golden_bucket: String,
+    pub golden_prefix: String,
     /// `oci://registry/repo`: permitted bundles are also pushed there as a signed OCI artifact.
     pub oci_repository: Option<String>,
     /// S3 (and KMS) endpoint override, e.g. a local S3-compatible server.
@@ -106,6 +114,12 @@ impl Settings {
             trust_token: get("TRUST_TOKEN").map(Secret),
             s3_endpoint_url: get("S3_ENDPOINT_URL"),
             oci_repository: get("OCI_REPOSITORY"),
+            work_bucket: get("WORK_BUCKET"),
+            s3_upload: flag("S3_UPLOAD")?,
+            raw_bucket: get("RAW_BUCKET").unwrap_or_else(|| "raw".into()),
+            raw_prefix: get("RAW_PREFIX").unwrap_or_else(|| "security-scans".into()),
+            golden_bucket: get("GOLDEN_BUCKET").unwrap_or_else(|| "golden".into()),
+            golden_prefix: get("GOLDEN_PREFIX").unwrap_or_else(|| "security-scans".into()),
         })
     }
 }
@@ -159,7 +173,15 @@ mod tests {
         );
         assert_eq!(s.max_workers, Some(4));
         assert_eq!(s.artifact_root, Some(PathBuf::from("/data")));
-        assert_eq!(from(&[]).unwrap(), Settings::default());
+        let defaults = from(&[]).unwrap();
+        assert_eq!(
+            (
+                defaults.raw_bucket.as_str(),
+                defaults.golden_prefix.as_str()
+            ),
+            ("raw", "security-scans")
+        );
+        assert!(!defaults.s3_upload && defaults.work_bucket.is_none());
     }
 
     #[test]
