@@ -46,6 +46,8 @@ impl ArtifactStore for LocalArtifactStore {
         bundle_dir: &Path,
         index: &BundleIndex,
     ) -> Result<String> {
+        // The id names a directory: only the exact `test_` form may, never a path.
+        certus_core::ids::parse_test_id(test_id)?;
         let target = self.target(test_id);
         let parent = target
             .parent()
