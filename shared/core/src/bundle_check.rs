@@ -276,7 +276,20 @@ fn check_manifest_signature(report: &mut BundleReport, dir: &Path, key: Option<&
         );
         return;
     };
-    let manifest = std::fs::read(dir.join(bundle::MANIFEST_JSON)).unwrap_or_default();
+    let manifest = match std::fs::read(dir.join(bundle::MANIFEST_JSON)) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            report.add(
+                "manifest signature",
+                Verdict::Fail,
+                format!(
+                    "manifest.sig present but {} is unreadable: {e}",
+                    bundle::MANIFEST_JSON
+                ),
+            );
+            return;
+        }
+    };
     let result = Signature::parse(&sig).and_then(|s| {
         certus_verify::verify(
             &s,
