@@ -132,6 +132,21 @@ pub struct LocalOptions {
     pub allowed_roots: Option<Vec<PathBuf>>,
 }
 
+impl LocalOptions {
+    /// Options for commands that run no console scan (`serve`, `upload-request`): bundles in the data
+    /// directory, no live console, workspaces removed after each run.
+    pub fn headless(data_dir: PathBuf, allowed_roots: Option<Vec<PathBuf>>) -> Self {
+        Self {
+            data_dir,
+            out: None,
+            keep_workspace: false,
+            stream_base: String::new(),
+            sinks: Vec::new(),
+            allowed_roots,
+        }
+    }
+}
+
 /// Extra CA certificates (PEM) from `CERTUS_ASSURANCE_CA_FILE`.
 pub fn extra_ca(settings: &Settings) -> Result<Option<Vec<u8>>> {
     settings

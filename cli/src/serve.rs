@@ -90,14 +90,7 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
     roots.push(uploads_dir.clone());
     std::fs::create_dir_all(&uploads_dir).map_err(|e| CliError::io(&uploads_dir, e))?;
     let services = local::services(
-        LocalOptions {
-            data_dir: data_dir.clone(),
-            out: None,
-            keep_workspace: false,
-            stream_base: String::new(),
-            sinks: Vec::new(),
-            allowed_roots: Some(roots),
-        },
+        LocalOptions::headless(data_dir.clone(), Some(roots)),
         policy,
         &settings,
     )

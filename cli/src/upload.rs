@@ -83,14 +83,7 @@ pub async fn request(args: UploadArgs) -> Result<i32> {
     let settings = Settings::from_env()?;
     let data_dir = local::data_dir(args.data_dir.as_deref(), &settings)?;
     let services = local::services(
-        LocalOptions {
-            data_dir: data_dir.clone(),
-            out: None,
-            keep_workspace: false,
-            stream_base: String::new(),
-            sinks: Vec::new(),
-            allowed_roots: None,
-        },
+        LocalOptions::headless(data_dir.clone(), None),
         SignaturePolicy::default(),
         &settings,
     )
