@@ -114,7 +114,16 @@ pub struct RunState {
 
 /// Validates nothing (the submission already is) — creates the QUEUED job record.
 pub async fn submit(services: &Services, submission: ValidatedSubmission) -> Result<Job> {
-    let test_id = new_test_id()?;
+    submit_with_id(services, submission, new_test_id()?).await
+}
+
+/// Like [`submit`], under a chosen id (a push trigger derives it from the delivery, so a redelivered event
+/// finds the job already there: `JobExists`).
+pub async fn submit_with_id(
+    services: &Services,
+    submission: ValidatedSubmission,
+    test_id: String,
+) -> Result<Job> {
     let stream_url = format!(
         "{}/v1/security-scans/{test_id}/stream",
         services.settings.stream_base.trim_end_matches('/')
