@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Cold start of every Lambda binary against a one-shot Lambda Runtime API stand-in on loopback, with a
+# Python + boto3 handler run the same way as the baseline. Not part of the test suite: run it by hand.
+#
+#   bash bench/coldstart/run.sh
+#
+# Discovers every binary of functions/*/Cargo.toml (cargo metadata), builds them in release (nice -n 15,
+# CARGO_TARGET_DIR defaults to <repo>/target), installs boto3 into a venv under
+# ${XDG_CACHE_HOME:-$HOME/.cache}/certus/venv-bench, then prints, per subject, the time from exec to the first
+# GET /2018-06-01/runtime/invocation/next (median, min–max), peak RSS, binary size and the ratio to the
+# baseline. Settings: COLDSTART_RUNS (default 15), COLDSTART_EXTRA="name=/path/to/binary ..." (more binaries,
+# e.g. a hello lambda_runtime binary to check the harness), COLDSTART_SKIP_BUILD=1, CERTUS_MOTO_ENDPOINT (the
+# endpoint the functions' AWS clients get; default a closed loopback port). Exit status 1 when a target is missed.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/certus"
+VENV="$CACHE/venv-bench"
+RUNS="${COLDSTART_RUNS:-15}"
+
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import boto3" 2>/dev/null; then
+    echo "installing boto3 into $VENV" >&2
+    mkdir -p "$CACHE"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check boto3 >&2
+fi
+
+# Every binary target of every package whose manifest is functions/<crate>/Cargo.toml.
+mapfile -t FUNCTIONS < <(cargo metadata --no-deps --format-version 1 --manifest-path "$REPO/Cargo.toml" |
+    python3 -c '
+import json, os, sys
+repo = os.path.realpath(sys.argv[1])
+for package in json.load(sys.stdin)["packages"]:
+    manifest = os.path.realpath(package["manifest_path"])
+    if os.path.dirname(os.path.dirname(manifest)) == os.path.join(repo, "functions"):
+        for target in package["targets"]:
+            if "bin" in target["kind"]:
+                print(package["name"], target["name"])
+' "$REPO")
+
+SUBJECTS=()
+if [ "${#FUNCTIONS[@]}" -gt 0 ]; then
+    packages=$(printf '%s\n' "${FUNCTIONS[@]}" | cut -d' ' -f1 | sort -u | sed 's/^/-p /' | tr '\n' ' ')
+    if [ "${COLDSTART_SKIP_BUILD:-0}" != 1 ]; then
+        # shellcheck disable=SC2086
+        nice -n 15 cargo build --release --manifest-path "$REPO/Cargo.toml" $packages
+    fi
+    for line in "${FUNCTIONS[@]}"; do
+        bin=${line#* }
+        SUBJECTS+=(--subject "$bin=$CARGO_TARGET_DIR/release/$bin")
+    done
+else
+    echo "note: no functions/*/Cargo.toml in the workspace yet; only COLDSTART_EXTRA binaries are measured" >&2
+fi
+for extra in ${COLDSTART_EXTRA:-}; do
+    SUBJECTS+=(--subject "$extra")
+done
+
+HANDLER="$HERE/python-baseline/bootstrap.py"
+exec python3 "$HERE/coldstart.py" --runs "$RUNS" --baseline python-boto3 \
+    --template "$REPO/infra/template.yaml" --events "$HERE/events" \
+    --endpoint "${CERTUS_MOTO_ENDPOINT:-http://127.0.0.1:9}" \
+    "${SUBJECTS[@]}" \
+    --python "python-boto3=$VENV/bin/python:$HANDLER" \
+    --python "python-boto3-clients=$VENV/bin/python:$HANDLER:BASELINE_CLIENTS=1"

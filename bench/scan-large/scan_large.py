@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""End-to-end scan driver, called by run.sh (which installs GNU time and builds `certus` in release).
+
+Assembles once a large real tree (hard links, or copies across file systems, of the cargo registry sources,
+Python's standard library, /usr/share and /usr/lib) under SCAN_WORK, then runs on it, warm cache, RUNS times
+each, interleaved: `certus scan` with the built-in scanners (secrets + sbom), and the floors
+`find | xargs cat` and `find | xargs sha256sum`. Prints wall time, CPU time (user+sys) and peak RSS (GNU time
+%e %U %S %M) as median (min–max) with ratios to the floors, then the time per stage read from each run's
+bundle `stream.jsonl`.
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+from datetime import datetime
+from pathlib import Path
+
+WORK = Path(os.environ["SCAN_WORK"])
+TREE = WORK / "tree"
+CERTUS = os.environ["CERTUS_BIN"]
+MANIFEST = os.environ["SCAN_MANIFEST"]
+PROFILE = os.environ.get("SCAN_PROFILE", "builtin")
+RUNS = int(os.environ.get("SCAN_RUNS", "3"))
+MIN_FILES = int(os.environ.get("SCAN_MIN_FILES", "110000"))
+MIN_BYTES = int(float(os.environ.get("SCAN_MIN_GB", "1.2")) * 1e9)
+MAX_FILE_BYTES = 64 * 1024 * 1024
+TREE_VERSION = 1  # bump when the tree's recipe changes
+FLOOR_TARGET = 3.0
+RSS_TARGET_MB = 300
+
+
+def sources():
+    home = Path.home()
+    yield "cargo", home / ".cargo/registry/src"
+    yield "pystdlib", Path(sysconfig.get_paths()["stdlib"])
+    yield "share", Path("/usr/share")
+    yield "lib", Path("/usr/lib")
+
+
+def build_tree():
+    stamp = WORK / "tree.json"
+    if stamp.exists():
+        meta = json.loads(stamp.read_text())
+        if meta.get("version") == TREE_VERSION and meta["files"] >= MIN_FILES and meta["bytes"] >= MIN_BYTES:
+            return meta
+    shutil.rmtree(TREE, ignore_errors=True)
+    TREE.mkdir(parents=True)
+    files = total = linked = 0
+    for name, root in sources():
+        if files >= MIN_FILES and total >= MIN_BYTES:
+            break
+        if not root.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            if files >= MIN_FILES and total >= MIN_BYTES:
+                break
+            rel_dir = os.path.relpath(dirpath, root)
+            for fname in sorted(filenames):
+                src = Path(dirpath) / fname
+                try:
+                    st = src.lstat()
+                except OSError:
+                    continue
+                # Regular, readable, not huge files only: links and devices are not what a repository holds.
+                if not (st.st_mode & 0o170000 == 0o100000) or st.st_size > MAX_FILE_BYTES or not os.access(src, os.R_OK):
+                    continue
+                dst = TREE / name / rel_dir / fname
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(src, dst)
+                    linked += 1
+                except OSError:
+                    try:
+                        shutil.copyfile(src, dst)
+                    except OSError:
+                        continue
+                files += 1
+                total += st.st_size
+    meta = {"version": TREE_VERSION, "files": files, "bytes": total, "hard_links": linked}
+    stamp.write_text(json.dumps(meta))
+    return meta
+
+
+def gnu_time(argv, cwd=None):
+    """Runs argv under GNU time; returns (exit code, wall s, cpu s, peak RSS MiB)."""
+    out = WORK / "time.txt"
+    proc = subprocess.run(["/usr/bin/time", "-o", str(out), "-f", "%e %U %S %M", *argv],
+                          cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall, user, system, rss_kb = out.read_text().split()[-4:]
+    return proc.returncode, float(wall), float(user) + float(system), int(rss_kb) / 1024, proc.stderr
+
+
+def stage_times(stream: Path):
+    """Seconds per stage: each non-log event opens a stage that the next one closes; each tool is timed from
+    its tool_start to its tool_complete (tools may overlap)."""
+    events = [json.loads(line) for line in stream.read_text().splitlines() if line.strip()]
+    events = [e for e in events if e["type"] != "log"]
+    stamp = lambda e: datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
+    stages, starts = {}, {}
+    for here, after in zip(events, events[1:]):
+        label = here.get("message") or here["type"]
+        if here["type"] == "phase":
+            label = label.split(":")[0][:48]
+        elif here["type"] == "tool_start":
+            label = f"after tool_start {here['tool']}"
+        elif here["type"] == "tool_complete":
+            label = f"after tool_complete {here['tool']}"
+        stages[label] = stages.get(label, 0.0) + stamp(after) - stamp(here)
+    for e in events:
+        if e["type"] == "tool_start":
+            starts[e["tool"]] = stamp(e)
+        elif e["type"] == "tool_complete" and e["tool"] in starts:
+            stages[f"tool {e['tool']} (start → complete)"] = stamp(e) - starts[e["tool"]]
+    stages["first event → scan_complete"] = stamp(events[-1]) - stamp(events[0])
+    return stages
+
+
+def scan_once(run_no):
+    out = WORK / f"bundle-{run_no}"
+    data = WORK / "data"
+    shutil.rmtree(out, ignore_errors=True)
+    code, wall, cpu, rss, stderr = gnu_time([
+        CERTUS, "scan", str(TREE), "--manifest", MANIFEST, "--profile", PROFILE,
+        "--out", str(out), "--data-dir", str(data), "--json",
+    ])
+    if code not in (0, 1):
+        sys.exit(f"certus scan failed (exit {code}): {stderr.decode(errors='replace')[-2000:]}")
+    stages = stage_times(out / "stream.jsonl")
+    bundle_bytes = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    shutil.rmtree(out, ignore_errors=True)
+    return wall, cpu, rss, stages, bundle_bytes
+
+
+def med(values):
+    return statistics.median(values), min(values), max(values)
+
+
+def fmt(stat, digits=2):
+    return f"{stat[0]:.{digits}f} ({stat[1]:.{digits}f}–{stat[2]:.{digits}f})"
+
+
+def main():
+    meta = build_tree()
+    print(f"tree: {TREE} — {meta['files']} files, {meta['bytes'] / 1e9:.2f} GB ({meta['hard_links']} hard links)")
+    floors = {
+        "find | xargs cat": f"find . -type f -print0 | xargs -0 cat > /dev/null",
+        "find | xargs sha256sum": f"find . -type f -print0 | xargs -0 sha256sum > /dev/null",
+    }
+    # Warm the page cache (and the dentry cache) with one untimed pass.
+    subprocess.run(["sh", "-c", floors["find | xargs cat"]], cwd=TREE, check=True)
+    results = {name: {"wall": [], "cpu": [], "rss": []} for name in [*floors, "certus scan"]}
+    all_stages, bundle_sizes = [], []
+    for run_no in range(RUNS):
+        for name, command in floors.items():
+            _, wall, cpu, rss, _ = gnu_time(["sh", "-c", command], cwd=TREE)
+            for key, value in (("wall", wall), ("cpu", cpu), ("rss", rss)):
+                results[name][key].append(value)
+        wall, cpu, rss, stages, bundle_bytes = scan_once(run_no)
+        for key, value in (("wall", wall), ("cpu", cpu), ("rss", rss)):
+            results["certus scan"][key].append(value)
+        all_stages.append(stages)
+        bundle_sizes.append(bundle_bytes)
+
+    floor = statistics.median(results["find | xargs sha256sum"]["wall"])
+    cat_floor = statistics.median(results["find | xargs cat"]["wall"])
+    print(f"\nEnd-to-end scan, {RUNS} runs each, interleaved, warm cache; profile '{PROFILE}' (secrets + sbom)")
+    print(f"targets: certus scan wall ≤ {FLOOR_TARGET:.0f}× the sha256sum floor, peak RSS < {RSS_TARGET_MB} MB\n")
+    print("| command | wall s median (min–max) | CPU s (user+sys) | peak RSS MB | wall vs sha256sum floor | wall vs cat floor |")
+    print("|---|---|---|---|---|---|")
+    for name, r in results.items():
+        wall = med(r["wall"])
+        print(f"| {name} | {fmt(wall)} | {fmt(med(r['cpu']))} | {fmt(med(r['rss']), 1)} | "
+              f"{wall[0] / floor:.2f}× | {wall[0] / cat_floor:.2f}× |")
+    scan = results["certus scan"]
+    ratio = statistics.median(scan["wall"]) / floor
+    rss = statistics.median(scan["rss"])
+    print(f"\nthroughput: certus scan {meta['bytes'] / 1e6 / statistics.median(scan['wall']):.0f} MB/s, "
+          f"sha256sum floor {meta['bytes'] / 1e6 / floor:.0f} MB/s; bundle {statistics.median(bundle_sizes) / 1e6:.1f} MB")
+    print(f"targets: within {FLOOR_TARGET:.0f}× of the floor: {'met' if ratio <= FLOOR_TARGET else 'MISSED'} ({ratio:.2f}×); "
+          f"peak RSS < {RSS_TARGET_MB} MB: {'met' if rss < RSS_TARGET_MB else 'MISSED'} ({rss:.0f} MB)")
+
+    print("\n| stage (from stream.jsonl timestamps) | s median (min–max) |")
+    print("|---|---|")
+    labels = [label for label in all_stages[0] if all(label in s for s in all_stages)]
+    for label in labels:
+        print(f"| {label} | {fmt(med([s[label] for s in all_stages]))} |")
+    return 0 if ratio <= FLOOR_TARGET and rss < RSS_TARGET_MB else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
