@@ -159,6 +159,7 @@ def one_run(argv, env, event, answer_timeout):
         stderr.seek(0)
         tail = stderr.read()[-400:].decode(errors="replace").strip().replace("\n", " | ")
         note = f"exited by itself (wait status {status}): {tail}"
+    stderr.close()
     init_ms = None if run.first_next_ns is None else (run.first_next_ns - start) / 1e6
     if run.outcome in ("error", "init-error") and not note:
         note = run.outcome_body.decode(errors="replace")[:160]

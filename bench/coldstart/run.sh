@@ -27,33 +27,29 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import boto3" 2>/dev/
     "$VENV/bin/pip" install --quiet --disable-pip-version-check boto3 >&2
 fi
 
-# Every binary target of every package whose manifest is functions/<crate>/Cargo.toml.
-mapfile -t FUNCTIONS < <(cargo metadata --no-deps --format-version 1 --manifest-path "$REPO/Cargo.toml" |
-    python3 -c '
+# Every binary target of every functions/<crate>/Cargo.toml, whether the crate is a workspace member or not.
+SUBJECTS=()
+shopt -s nullglob
+manifests=("$REPO"/functions/*/Cargo.toml)
+if [ "${#manifests[@]}" -eq 0 ]; then
+    echo "note: no functions/*/Cargo.toml yet; only COLDSTART_EXTRA binaries are measured" >&2
+fi
+for manifest in "${manifests[@]}"; do
+    if [ "${COLDSTART_SKIP_BUILD:-0}" != 1 ]; then
+        nice -n 15 cargo build --release --manifest-path "$manifest" --bins
+    fi
+    while read -r bin; do
+        SUBJECTS+=(--subject "$bin=$CARGO_TARGET_DIR/release/$bin")
+    done < <(cargo metadata --no-deps --format-version 1 --manifest-path "$manifest" | python3 -c '
 import json, os, sys
-repo = os.path.realpath(sys.argv[1])
+manifest = os.path.realpath(sys.argv[1])
 for package in json.load(sys.stdin)["packages"]:
-    manifest = os.path.realpath(package["manifest_path"])
-    if os.path.dirname(os.path.dirname(manifest)) == os.path.join(repo, "functions"):
+    if os.path.realpath(package["manifest_path"]) == manifest:
         for target in package["targets"]:
             if "bin" in target["kind"]:
-                print(package["name"], target["name"])
-' "$REPO")
-
-SUBJECTS=()
-if [ "${#FUNCTIONS[@]}" -gt 0 ]; then
-    packages=$(printf '%s\n' "${FUNCTIONS[@]}" | cut -d' ' -f1 | sort -u | sed 's/^/-p /' | tr '\n' ' ')
-    if [ "${COLDSTART_SKIP_BUILD:-0}" != 1 ]; then
-        # shellcheck disable=SC2086
-        nice -n 15 cargo build --release --manifest-path "$REPO/Cargo.toml" $packages
-    fi
-    for line in "${FUNCTIONS[@]}"; do
-        bin=${line#* }
-        SUBJECTS+=(--subject "$bin=$CARGO_TARGET_DIR/release/$bin")
-    done
-else
-    echo "note: no functions/*/Cargo.toml in the workspace yet; only COLDSTART_EXTRA binaries are measured" >&2
-fi
+                print(target["name"])
+' "$manifest")
+done
 for extra in ${COLDSTART_EXTRA:-}; do
     SUBJECTS+=(--subject "$extra")
 done
