@@ -205,6 +205,7 @@ fn job_query(params: ListParams, principal: &Principal) -> Result<JobQuery> {
         created_before,
         limit,
         page_token: params.page_token,
+        ..JobQuery::default()
     })
 }
 

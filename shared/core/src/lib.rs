@@ -2,6 +2,7 @@
 //! adapters implement, and the pipeline written against them. No AWS types live here.
 
 pub mod attestation;
+pub mod audit;
 pub mod bundle;
 pub mod bundle_check;
 pub mod digest;

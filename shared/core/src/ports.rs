@@ -24,6 +24,12 @@ pub struct JobQuery {
     pub component_id: Option<String>,
     pub assessment_id: Option<String>,
     pub status: Option<JobStatus>,
+    /// The git URL exactly as submitted.
+    pub repository: Option<String>,
+    /// The resolved commit SHA that was scanned.
+    pub commit: Option<String>,
+    /// The manifest digest as the job records it (SHA-256 of the exact bytes).
+    pub manifest_digest: Option<String>,
     pub created_after: Option<Timestamp>,
     pub created_before: Option<Timestamp>,
     pub limit: usize,
@@ -250,4 +256,19 @@ pub trait Scanner: Send + Sync {
     /// The command line (or built-in name) shown in `tool_start`.
     fn command(&self, request: &ScanRequest) -> String;
     async fn scan(&self, request: ScanRequest) -> ToolOutput;
+}
+
+/// A run's private workspace between steps that may run on different machines (a per-run prefix of the work
+/// bucket on AWS, a per-run directory locally). Keys are relative to the run (`state.json`, `bundle/…`).
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    async fn put(&self, test_id: &str, key: &str, bytes: Vec<u8>) -> Result<()>;
+    /// `None` when there is no such object; an object larger than `max_bytes` is an error.
+    async fn get(&self, test_id: &str, key: &str, max_bytes: usize) -> Result<Option<Vec<u8>>>;
+    /// Streams a local file up.
+    async fn put_file(&self, test_id: &str, key: &str, path: &Path) -> Result<()>;
+    /// Streams an object into `dest`; false when there is no such object.
+    async fn get_file(&self, test_id: &str, key: &str, dest: &Path) -> Result<bool>;
+    /// The keys under `prefix`, relative to the run, in lexical order.
+    async fn list(&self, test_id: &str, prefix: &str) -> Result<Vec<String>>;
 }

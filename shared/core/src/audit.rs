@@ -1,0 +1,590 @@
+//! The audit trail of a job: an append-only, ordered list of what happened to it (submission, state
+//! changes, manifest verification, Trust exchanges, publication), and a `JobStore` decorator that writes it
+//! by comparing each saved record with the stored one, so the pipeline needs no changes.
+//!
+//! Trail details never hold secrets: credentials in URLs are removed and keys that name secrets are dropped.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::error::{CoreError, Result};
+use crate::job::Job;
+use crate::ports::{JobPage, JobQuery, JobStore};
+use crate::time::{self, Timestamp};
+
+/// How many times an append is retried when another writer took the seq first.
+pub const MAX_APPEND_ATTEMPTS: usize = 5;
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    Submitted,
+    StatusChanged,
+    SourceResolved,
+    ManifestRecorded,
+    ManifestVerification,
+    BundleStored,
+    TrustExchange,
+    Publication,
+    UploadStep,
+    UploadStatusChanged,
+}
+
+impl AuditKind {
+    pub const ALL: [Self; 10] = [
+        Self::Submitted,
+        Self::StatusChanged,
+        Self::SourceResolved,
+        Self::ManifestRecorded,
+        Self::ManifestVerification,
+        Self::BundleStored,
+        Self::TrustExchange,
+        Self::Publication,
+        Self::UploadStep,
+        Self::UploadStatusChanged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::StatusChanged => "status_changed",
+            Self::SourceResolved => "source_resolved",
+            Self::ManifestRecorded => "manifest_recorded",
+            Self::ManifestVerification => "manifest_verification",
+            Self::BundleStored => "bundle_stored",
+            Self::TrustExchange => "trust_exchange",
+            Self::Publication => "publication",
+            Self::UploadStep => "upload_step",
+            Self::UploadStatusChanged => "upload_status_changed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of a job's trail. `(test_id, seq)` is unique; seqs start at 1 and grow by one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub test_id: String,
+    pub seq: u64,
+    #[serde(with = "time::serde_z")]
+    pub at: Timestamp,
+    pub kind: AuditKind,
+    /// What changed, without secrets or credentials.
+    pub detail: Value,
+}
+
+/// Where trails are kept. History cannot be rewritten: an entry, once appended, is never replaced.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends an entry; refuses (`Conflict`, see [`seq_taken`]) a `(test_id, seq)` that already exists.
+    async fn append(&self, entry: &AuditEntry) -> Result<()>;
+    /// The job's whole trail in seq order (empty for an unknown job).
+    async fn trail(&self, test_id: &str) -> Result<Vec<AuditEntry>>;
+    /// The highest seq of the job's trail (0 when it has none).
+    async fn last_seq(&self, test_id: &str) -> Result<u64>;
+}
+
+/// The refusal every adapter answers an overwrite of the trail with.
+pub fn seq_taken(test_id: &str, seq: u64) -> CoreError {
+    CoreError::Conflict(format!(
+        "audit entry {seq} of job '{test_id}' already exists: the trail is append-only"
+    ))
+}
+
+/// A `JobStore` that writes the audit trail of every change it stores.
+pub struct AuditedJobStore {
+    jobs: Arc<dyn JobStore>,
+    audit: Arc<dyn AuditLog>,
+}
+
+impl AuditedJobStore {
+    pub fn new(jobs: Arc<dyn JobStore>, audit: Arc<dyn AuditLog>) -> Self {
+        Self { jobs, audit }
+    }
+
+    /// Appends each detail under the next free seq, retrying when a concurrent writer took it.
+    async fn record(&self, test_id: &str, changes: Vec<(AuditKind, Value)>) -> Result<()> {
+        for (kind, detail) in changes {
+            self.append_next(test_id, kind, detail).await?;
+        }
+        Ok(())
+    }
+
+    async fn append_next(&self, test_id: &str, kind: AuditKind, detail: Value) -> Result<()> {
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let entry = AuditEntry {
+                test_id: test_id.to_string(),
+                seq: self.audit.last_seq(test_id).await? + 1,
+                at: time::now(),
+                kind,
+                detail: detail.clone(),
+            };
+            match self.audit.append(&entry).await {
+                Err(CoreError::Conflict(_)) => continue,
+                other => return other,
+            }
+        }
+        Err(CoreError::Conflict(format!(
+            "could not append a '{kind}' audit entry to job '{test_id}': the seq was taken \
+             {MAX_APPEND_ATTEMPTS} times by concurrent writers"
+        )))
+    }
+}
+
+#[async_trait]
+impl JobStore for AuditedJobStore {
+    async fn create(&self, job: &Job) -> Result<()> {
+        self.jobs.create(job).await?;
+        self.record(&job.test_id, vec![(AuditKind::Submitted, submitted(job))])
+            .await
+    }
+
+    async fn get(&self, test_id: &str) -> Result<Option<Job>> {
+        self.jobs.get(test_id).await
+    }
+
+    /// The trail is written before the record: a save that fails afterwards is retried or failed by the
+    /// pipeline (and that is trailed too), whereas a record saved without its trail would lose history.
+    async fn save(&self, job: &Job) -> Result<()> {
+        let stored = self
+            .jobs
+            .get(&job.test_id)
+            .await?
+            .ok_or_else(|| CoreError::JobNotFound(job.test_id.clone()))?;
+        self.record(&job.test_id, changes(&stored, job)).await?;
+        self.jobs.save(job).await
+    }
+
+    async fn list(&self, query: &JobQuery) -> Result<JobPage> {
+        self.jobs.list(query).await
+    }
+}
+
+fn submitted(job: &Job) -> Value {
+    scrub(json!({
+        "workspace_id": job.ids.workspace_id,
+        "component_id": job.ids.component_id,
+        "assessment_id": job.ids.assessment_id,
+        "source_type": job.source_type,
+        "source": job.source_location(),
+        "branch": job.branch,
+        "requested_commit": job.requested_commit,
+        "profile": job.profile,
+        "requested_by": job.requested_by,
+    }))
+}
+
+/// Every change between the stored record and the one being saved, in the order they happen in a run.
+pub fn changes(stored: &Job, next: &Job) -> Vec<(AuditKind, Value)> {
+    let mut found = Vec::new();
+    if next.commit != stored.commit || next.source_digest != stored.source_digest {
+        found.push((
+            AuditKind::SourceResolved,
+            json!({"commit": next.commit, "branch": next.branch, "source_digest": next.source_digest}),
+        ));
+    }
+    if next.manifest_digest != stored.manifest_digest {
+        found.push((
+            AuditKind::ManifestRecorded,
+            json!({"manifest_digest": next.manifest_digest}),
+        ));
+    }
+    if next.manifest_verification != stored.manifest_verification {
+        found.push((
+            AuditKind::ManifestVerification,
+            json!({"manifest_digest": next.manifest_digest, "result": next.manifest_verification}),
+        ));
+    }
+    if next.bundle_location != stored.bundle_location {
+        found.push((
+            AuditKind::BundleStored,
+            json!({"bundle_location": next.bundle_location}),
+        ));
+    }
+    if next.status != stored.status {
+        found.push((
+            AuditKind::StatusChanged,
+            json!({
+                "from": stored.status,
+                "to": next.status,
+                "errors": next.errors.get(stored.errors.len()..).unwrap_or_default(),
+                "findings_summary": next.findings_summary,
+            }),
+        ));
+    }
+    for item in next.upload_audit.iter().skip(stored.upload_audit.len()) {
+        found.push(upload_step(item));
+    }
+    if next.upload_status != stored.upload_status {
+        found.push((
+            AuditKind::UploadStatusChanged,
+            json!({
+                "from": stored.upload_status,
+                "to": next.upload_status,
+                "upload_permission_id": next.upload_permission_id,
+                "oci": next.remote_artifacts.oci,
+            }),
+        ));
+    }
+    found
+        .into_iter()
+        .map(|(kind, detail)| (kind, scrub(detail)))
+        .collect()
+}
+
+/// A Trust exchange is summarised (the decision, its reason and ids); other upload steps are kept whole.
+fn upload_step(item: &Value) -> (AuditKind, Value) {
+    match item.get("step").and_then(Value::as_str) {
+        Some("trust") => {
+            let exchange = &item["exchange"];
+            let answer = &exchange["answer"];
+            (
+                AuditKind::TrustExchange,
+                json!({
+                    "at": item.get("at"),
+                    "tier": exchange["request"]["tier"],
+                    "declared_artifacts": exchange["request"]["artifacts"].as_array().map(Vec::len),
+                    "manifest_digest": exchange["request"]["manifest_digest"],
+                    "permitted": answer["permitted"],
+                    "upload_permission_id": answer["upload_permission_id"],
+                    "reason": answer["reason"],
+                    "verification_proof": answer["verification_proof"],
+                    "attempts": exchange["attempts"].as_array().map(Vec::len),
+                    "error": exchange["error"],
+                }),
+            )
+        }
+        Some("publish") => (AuditKind::Publication, item.clone()),
+        _ => (AuditKind::UploadStep, item.clone()),
+    }
+}
+
+/// Names of keys whose values are never written to a trail.
+const SECRET_KEY_PARTS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "credential",
+    "authorization",
+    "api_key",
+    "apikey",
+    "private",
+    "cookie",
+];
+
+/// Drops keys that name secrets and removes `user:password@` from URLs, at any depth.
+pub fn scrub(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(key, _)| {
+                    let key = key.to_ascii_lowercase();
+                    !SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
+                })
+                .map(|(key, v)| (key, scrub(v)))
+                .collect::<Map<_, _>>(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(scrub).collect()),
+        Value::String(text) => Value::String(without_userinfo(&text)),
+        other => other,
+    }
+}
+
+/// `https://user:token@host/x` → `https://host/x`; anything else unchanged.
+fn without_userinfo(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{JobStatus, UploadStatus};
+    use crate::request::{ManifestSource, ScanIds, SourceSpec, ValidatedSubmission};
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct MemoryJobs(Mutex<BTreeMap<String, Job>>);
+
+    #[async_trait]
+    impl JobStore for MemoryJobs {
+        async fn create(&self, job: &Job) -> Result<()> {
+            let mut jobs = self.0.lock().unwrap();
+            if jobs.contains_key(&job.test_id) {
+                return Err(CoreError::JobExists(job.test_id.clone()));
+            }
+            jobs.insert(job.test_id.clone(), job.clone());
+            Ok(())
+        }
+        async fn get(&self, test_id: &str) -> Result<Option<Job>> {
+            Ok(self.0.lock().unwrap().get(test_id).cloned())
+        }
+        async fn save(&self, job: &Job) -> Result<()> {
+            let mut jobs = self.0.lock().unwrap();
+            match jobs.get_mut(&job.test_id) {
+                Some(slot) => {
+                    *slot = job.clone();
+                    Ok(())
+                }
+                None => Err(CoreError::JobNotFound(job.test_id.clone())),
+            }
+        }
+        async fn list(&self, _query: &JobQuery) -> Result<JobPage> {
+            Ok(JobPage {
+                jobs: self.0.lock().unwrap().values().cloned().collect(),
+                next_page_token: None,
+            })
+        }
+    }
+
+    /// A trail in memory; `steal` seqs are taken by a "concurrent writer" just before each append.
+    #[derive(Default)]
+    struct MemoryTrail {
+        entries: Mutex<Vec<AuditEntry>>,
+        steal: Mutex<usize>,
+    }
+
+    #[async_trait]
+    impl AuditLog for MemoryTrail {
+        async fn append(&self, entry: &AuditEntry) -> Result<()> {
+            let mut entries = self.entries.lock().unwrap();
+            let mut steal = self.steal.lock().unwrap();
+            if *steal > 0 {
+                *steal -= 1;
+                let mut other = entry.clone();
+                other.kind = AuditKind::UploadStep;
+                entries.push(other);
+            }
+            if entries
+                .iter()
+                .any(|e| e.test_id == entry.test_id && e.seq == entry.seq)
+            {
+                return Err(seq_taken(&entry.test_id, entry.seq));
+            }
+            entries.push(entry.clone());
+            Ok(())
+        }
+        async fn trail(&self, test_id: &str) -> Result<Vec<AuditEntry>> {
+            let mut trail: Vec<_> = self
+                .entries
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| e.test_id == test_id)
+                .cloned()
+                .collect();
+            trail.sort_by_key(|e| e.seq);
+            Ok(trail)
+        }
+        async fn last_seq(&self, test_id: &str) -> Result<u64> {
+            Ok(self.trail(test_id).await?.last().map_or(0, |e| e.seq))
+        }
+    }
+
+    fn job() -> Job {
+        let submission = ValidatedSubmission {
+            ids: ScanIds {
+                workspace_id: "w".into(),
+                component_id: "c".into(),
+                assessment_id: "a".into(),
+            },
+            source: SourceSpec::Git {
+                git_url: "https://ci:hunter2@git.example.invalid/app.git".into(),
+                branch: Some("main".into()),
+                commit: None,
+            },
+            manifest: ManifestSource::RepoPath("m.json".into()),
+            signature: None,
+            profile: "light".into(),
+            requested_by: Some("ci".into()),
+            baseline: None,
+        };
+        Job::queued(
+            "test_0123456789ab".into(),
+            submission,
+            "ws://x".into(),
+            time::now(),
+        )
+    }
+
+    fn store() -> (AuditedJobStore, Arc<MemoryTrail>) {
+        let trail = Arc::new(MemoryTrail::default());
+        (
+            AuditedJobStore::new(Arc::new(MemoryJobs::default()), trail.clone()),
+            trail,
+        )
+    }
+
+    fn kinds(trail: &[AuditEntry]) -> Vec<AuditKind> {
+        trail.iter().map(|e| e.kind).collect()
+    }
+
+    #[tokio::test]
+    async fn a_whole_run_is_trailed_in_order_without_credentials() {
+        let (store, trail) = store();
+        let mut j = job();
+        store.create(&j).await.unwrap();
+        j.start(time::now()).unwrap();
+        j.commit = Some("a".repeat(40));
+        store.save(&j).await.unwrap();
+        j.manifest_digest = Some("b".repeat(64));
+        j.manifest_verification = Some(json!({"method": "cosign", "verified": true}));
+        store.save(&j).await.unwrap();
+        j.bundle_location = Some("/data/bundles/test_0123456789ab".into());
+        j.transition(JobStatus::Succeeded, time::now()).unwrap();
+        store.save(&j).await.unwrap();
+        j.upload_audit.push(json!({"step": "trust", "at": "t", "exchange": {
+            "request": {"tier": "basic", "artifacts": [{}, {}], "manifest_digest": "d"},
+            "answer": {"permitted": true, "upload_permission_id": "perm-1"},
+            "attempts": [{}], "error": null,
+        }}));
+        j.upload_permission_id = Some("perm-1".into());
+        j.set_upload_status(UploadStatus::Permitted).unwrap();
+        store.save(&j).await.unwrap();
+        j.upload_audit
+            .push(json!({"step": "publish", "at": "t", "raw": 3, "golden": 3}));
+        j.set_upload_status(UploadStatus::Uploaded).unwrap();
+        store.save(&j).await.unwrap();
+
+        let entries = trail.trail(&j.test_id).await.unwrap();
+        assert_eq!(
+            kinds(&entries),
+            vec![
+                AuditKind::Submitted,
+                AuditKind::SourceResolved,
+                AuditKind::StatusChanged,
+                AuditKind::ManifestRecorded,
+                AuditKind::ManifestVerification,
+                AuditKind::BundleStored,
+                AuditKind::StatusChanged,
+                AuditKind::TrustExchange,
+                AuditKind::UploadStatusChanged,
+                AuditKind::Publication,
+                AuditKind::UploadStatusChanged,
+            ]
+        );
+        assert_eq!(
+            entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1..=11).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            entries[0].detail["source"],
+            "https://git.example.invalid/app.git"
+        );
+        assert!(!serde_json::to_string(&entries).unwrap().contains("hunter2"));
+        assert_eq!(entries[2].detail["from"], "QUEUED");
+        assert_eq!(entries[2].detail["to"], "RUNNING");
+        assert_eq!(entries[7].detail["permitted"], true);
+        assert_eq!(entries[7].detail["upload_permission_id"], "perm-1");
+        assert_eq!(entries[7].detail["declared_artifacts"], 2);
+        assert_eq!(entries[10].detail["to"], "uploaded");
+    }
+
+    #[tokio::test]
+    async fn unchanged_saves_add_nothing_and_failures_name_their_cause() {
+        let (store, trail) = store();
+        let mut j = job();
+        store.create(&j).await.unwrap();
+        store.save(&j).await.unwrap();
+        assert_eq!(trail.last_seq(&j.test_id).await.unwrap(), 1);
+        j.fail("clone failed: repository not found", time::now())
+            .unwrap();
+        store.save(&j).await.unwrap();
+        let entries = trail.trail(&j.test_id).await.unwrap();
+        assert_eq!(
+            entries[1].detail["errors"],
+            json!(["clone failed: repository not found"])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_create_or_an_unknown_save_writes_no_trail() {
+        let (store, trail) = store();
+        let j = job();
+        store.create(&j).await.unwrap();
+        assert!(matches!(
+            store.create(&j).await,
+            Err(CoreError::JobExists(_))
+        ));
+        let mut other = job();
+        other.test_id = "test_ffffffffffff".into();
+        assert!(matches!(
+            store.save(&other).await,
+            Err(CoreError::JobNotFound(_))
+        ));
+        assert_eq!(kinds(&trail.trail(&j.test_id).await.unwrap()).len(), 1);
+        assert!(trail.trail(&other.test_id).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_seq_taken_by_another_writer_is_retried_then_given_up() {
+        let (store, trail) = store();
+        let mut j = job();
+        store.create(&j).await.unwrap();
+        *trail.steal.lock().unwrap() = 2;
+        j.start(time::now()).unwrap();
+        store.save(&j).await.unwrap();
+        let entries = trail.trail(&j.test_id).await.unwrap();
+        assert_eq!(entries.len(), 4);
+        assert_eq!(entries[3].kind, AuditKind::StatusChanged);
+        assert_eq!(entries[3].seq, 4);
+
+        *trail.steal.lock().unwrap() = MAX_APPEND_ATTEMPTS;
+        j.transition(JobStatus::Succeeded, time::now()).unwrap();
+        let err = store.save(&j).await.unwrap_err().to_string();
+        assert!(err.contains("concurrent writers"), "{err}");
+        assert_eq!(
+            store.get(&j.test_id).await.unwrap().unwrap().status,
+            JobStatus::Running,
+            "a record whose trail could not be written is not saved"
+        );
+    }
+
+    #[test]
+    fn scrub_drops_secret_keys_and_url_credentials_at_any_depth() {
+        let cleaned = scrub(json!({
+            "a": [{"Authorization": "Bearer x", "url": "https://u:p@h.invalid/p?q=1", "n": 1}],
+            "trust_token": "t", "keep": "plain@text", "ssh": "ssh://git@h.invalid/r.git",
+        }));
+        assert_eq!(
+            cleaned,
+            json!({"a": [{"url": "https://h.invalid/p?q=1", "n": 1}], "keep": "plain@text",
+                   "ssh": "ssh://h.invalid/r.git"})
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in AuditKind::ALL {
+            assert_eq!(AuditKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                json!(kind.as_str()),
+                "serde and as_str agree"
+            );
+        }
+        assert_eq!(AuditKind::parse("deleted"), None);
+    }
+}
