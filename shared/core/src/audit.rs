@@ -455,11 +455,12 @@ mod tests {
         j.bundle_location = Some("/data/bundles/test_0123456789ab".into());
         j.transition(JobStatus::Succeeded, time::now()).unwrap();
         store.save(&j).await.unwrap();
-        j.upload_audit.push(json!({"step": "trust", "at": "t", "exchange": {
-            "request": {"tier": "basic", "artifacts": [{}, {}], "manifest_digest": "d"},
-            "answer": {"permitted": true, "upload_permission_id": "perm-1"},
-            "attempts": [{}], "error": null,
-        }}));
+        j.upload_audit
+            .push(json!({"step": "trust", "at": "t", "exchange": {
+                "request": {"tier": "basic", "artifacts": [{}, {}], "manifest_digest": "d"},
+                "answer": {"permitted": true, "upload_permission_id": "perm-1"},
+                "attempts": [{}], "error": null,
+            }}));
         j.upload_permission_id = Some("perm-1".into());
         j.set_upload_status(UploadStatus::Permitted).unwrap();
         store.save(&j).await.unwrap();
