@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local proof of the AWS side without an AWS account: cfn-lint on the SAM template, asl-validator on both
-# state machine definitions, the least-privilege check (and its negative fixture), and the self-test of the
-# local Step Functions runner (statemachine/tests). Installs what it needs, cached:
+# state machine definitions, the least-privilege check (and its negative fixture), the template's consistency
+# with the definitions and docs/serverless.md, and the self-test of the local Step Functions runner
+# (statemachine/tests). Installs what it needs, cached:
 #   cfn-lint (PyPI, pinned) in a venv under ${XDG_CACHE_HOME:-$HOME/.cache}/certus/,
 #   asl-validator and aws-local-stepfunctions (npm, pinned by statemachine/tests/package-lock.json) with
 #   `npm ci` into statemachine/tests/node_modules (git-ignored).
@@ -77,6 +78,7 @@ step "asl-validator statemachine/*.asl.json" "$sm_tests/node_modules/.bin/asl-va
   --json-path statemachine/certus-assurance.asl.json --json-path statemachine/certus-upload.asl.json
 step "least privilege (infra/tests/check_iam.py)" "$venv/bin/python" infra/tests/check_iam.py infra/template.yaml
 counted "least-privilege check tests (negative fixture)" "$venv/bin/python" -m unittest -v infra/tests/test_check_iam.py
+counted "template consistency (definitions, contract, storage)" "$venv/bin/python" -m unittest -v infra/tests/test_template.py
 counted "local Step Functions runner self-test" node --test "$sm_tests/selftest.test.mjs"
 
 echo
