@@ -109,6 +109,68 @@ test("NonRetryable goes straight to MarkFailed then Fail, with the error and cau
   assert.equal(JSON.parse(mark.input.failure.Cause).errorMessage, "verify-manifest: scripted NonRetryable on call 1");
 });
 
+const CONTRACT_RETRY = [{
+  ErrorEquals: ["Retryable", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
+  IntervalSeconds: 2,
+  BackoffRate: 2,
+  MaxAttempts: 3,
+  MaxDelaySeconds: 30,
+  JitterStrategy: "FULL",
+}];
+
+function* tasksOf(definition) {
+  for (const [name, state] of Object.entries(definition.States)) {
+    if (state.Type === "Task") yield [name, state];
+    if (state.ItemProcessor) yield* tasksOf(state.ItemProcessor);
+  }
+}
+
+test("every Lambda task retries exactly the contract's errors and catches everything into $.failure", () => {
+  const failureHandlers = { MarkFailed: "ScanFailed", MarkUploadFailed: "UploadFailed" };
+  for (const definition of [SCAN, UPLOAD]) {
+    for (const [name, state] of tasksOf(definition)) {
+      assert.ok(Number.isInteger(state.TimeoutSeconds) && state.TimeoutSeconds > 0, `${name}: TimeoutSeconds`);
+      if (state.Resource !== "arn:aws:states:::lambda:invoke") continue;
+      assert.deepEqual(state.Retry, CONTRACT_RETRY, `${name}: Retry`);
+      assert.deepEqual(state.Parameters["Payload.$"], "$", `${name}: Payload`);
+      assert.equal(state.OutputPath, "$.Payload", `${name}: OutputPath`);
+      if (name === "RecordToolFailure") {
+        assert.equal(state.Catch, undefined, "RecordToolFailure failing must fail the Map");
+        continue;
+      }
+      assert.equal(state.Catch.length, 1, `${name}: one catcher`);
+      const [catcher] = state.Catch;
+      assert.deepEqual(catcher.ErrorEquals, ["States.ALL"], `${name}: catches everything`);
+      const expected = failureHandlers[name] ?? (name === "ScanWithLambda" ? "RecordToolFailure" : definition === SCAN ? "MarkFailed" : "MarkUploadFailed");
+      assert.equal(catcher.Next, expected, `${name}: Catch target`);
+    }
+  }
+  assert.equal(SCAN.States.RunScanners.MaxConcurrency, 4);
+  assert.equal(SCAN.States.RunScanners.ResultPath, null);
+  assert.ok(SCAN.TimeoutSeconds > 0 && UPLOAD.TimeoutSeconds > 0);
+});
+
+for (const [state, fn] of [
+  ["PrepareSource", "prepare-source"],
+  ["FetchManifest", "fetch-manifest"],
+  ["VerifyManifest", "verify-manifest"],
+  ["LaunchScanners", "launch-scanners"],
+  ["BuildBundle", "build-bundle"],
+  ["Finalize", "finalize"],
+]) {
+  test(`${state} answering NonRetryable is called once, then MarkFailed and Fail`, async () => {
+    const { result, calls } = await run(SCAN, { script: { [fn]: ["NonRetryable"] } });
+    assert.equal(result.status, "FAILED");
+    assert.equal(result.error, "ScanFailed");
+    assert.deepEqual(result.states.slice(-3), [state, "MarkFailed", "ScanFailed"]);
+    assert.deepEqual(result.retries, []);
+    const mark = callsTo(calls, "finalize").filter((c) => c.input.failure);
+    assert.equal(mark.length, 1);
+    assert.equal(mark[0].input.failure.Error, "NonRetryable");
+    assert.equal(callsTo(calls, fn).length, fn === "finalize" ? 2 : 1);
+  });
+}
+
 test("a step crashing without an errorType is not retried and ends FAILED through MarkFailed", async () => {
   const { result, calls } = await run(SCAN, { script: { "build-bundle": ["crash"] } });
   assert.equal(result.status, "FAILED");
