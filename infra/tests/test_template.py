@@ -13,6 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 INFRA = os.path.dirname(HERE)
 ROOT = os.path.dirname(INFRA)
 CONTRACT = os.path.join(ROOT, "docs", "serverless.md")
+DYNAMODB = os.path.join(ROOT, "docs", "dynamodb.md")
 SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
 
 
@@ -101,6 +102,32 @@ class TemplateTest(unittest.TestCase):
             self.assertTrue(props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"])
             self.assertTrue(props["SSESpecification"]["SSEEnabled"])
             self.assertEqual(props["BillingMode"], "PAY_PER_REQUEST")
+
+    def key_schema(self, table):
+        props = self.resources[table]["Properties"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+        return [(k["AttributeName"], types[k["AttributeName"]]) for k in props["KeySchema"]]
+
+    def test_tables_match_docs_dynamodb(self):
+        with open(DYNAMODB, encoding="utf-8") as f:
+            doc = f.read()
+        sections = {m.group(1): m.group(2) for m in re.finditer(r"^## `(\w+)`[^\n]*\n(.*?)(?=^## |\Z)", doc, re.M | re.S)}
+        for table in ("JobsTable", "EventsTable"):
+            match = re.search(r"Key schema: partition `(\w+)` \((\w)\), sort `(\w+)` \((\w)\)", sections[table])
+            self.assertIsNotNone(match, table)
+            expected = [(match.group(1), match.group(2)), (match.group(3), match.group(4))]
+            self.assertEqual(self.key_schema(table), expected, table)
+        # "a table of its own ... with the same key schema (pk, sk) and no indexes"
+        self.assertEqual(self.key_schema("AuditTable"), self.key_schema("JobsTable"))
+        self.assertNotIn("GlobalSecondaryIndexes", self.resources["AuditTable"]["Properties"])
+        documented = set(re.findall(r"^\| `(by_\w+)` \| `(\w+)`[^|]* \| `(\w+)` \|$", sections["JobsTable"], re.M))
+        self.assertEqual(len(documented), 8, documented)
+        deployed = set()
+        for index in self.resources["JobsTable"]["Properties"]["GlobalSecondaryIndexes"]:
+            keys = [k["AttributeName"] for k in index["KeySchema"]]
+            self.assertEqual(index["Projection"], {"ProjectionType": "ALL"}, index["IndexName"])
+            deployed.add((index["IndexName"], *keys))
+        self.assertEqual(deployed, documented)
 
     def test_buckets_are_private_encrypted_and_tls_only(self):
         buckets = [n for n, r in self.resources.items() if r["Type"] == "AWS::S3::Bucket"]
