@@ -1,6 +1,7 @@
-//! Starting submitted scans: the `Launcher` the API hands each new job to, and the local implementation that
-//! runs the pipeline in background tasks, a bounded number at a time, and recovers jobs a stopped server
-//! left behind.
+//! Starting submitted scans and upload requests: the `Launcher` the API hands each new job to, the
+//! `UploadRequests` the upload-request route hands a SUCCEEDED job to, and the local implementations (the
+//! pipeline in background tasks, a bounded number at a time, recovering jobs a stopped server left behind;
+//! the embedded upload gate).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,8 @@ use async_trait::async_trait;
 use certus_core::job::{Job, JobStatus};
 use certus_core::pipeline::{self, Services};
 use certus_core::ports::JobQuery;
+use certus_core::trust::Tier;
+use certus_core::upload::UploadGate;
 use tokio::sync::Semaphore;
 
 use crate::error::Result;
@@ -18,6 +21,31 @@ use crate::error::Result;
 #[async_trait]
 pub trait Launcher: Send + Sync {
     async fn launch(&self, test_id: String);
+}
+
+/// Handles an upload request for a SUCCEEDED job of the caller's: the embedded gate asks Certus-Trust and
+/// publishes in-process; on AWS the upload state machine is started. Returns the job as recorded, whose upload
+/// fields the route answers with. Asking twice never publishes twice.
+#[async_trait]
+pub trait UploadRequests: Send + Sync {
+    async fn request_upload(
+        &self,
+        services: &Services,
+        test_id: &str,
+        tier: Tier,
+    ) -> certus_core::Result<Job>;
+}
+
+#[async_trait]
+impl UploadRequests for UploadGate {
+    async fn request_upload(
+        &self,
+        services: &Services,
+        test_id: &str,
+        tier: Tier,
+    ) -> certus_core::Result<Job> {
+        UploadGate::request_upload(self, services, test_id, tier).await
+    }
 }
 
 /// Runs `pipeline::run` in background tokio tasks, at most `max_concurrent_scans` at once.

@@ -17,7 +17,7 @@ pub mod watch;
 pub use auth::{hash_key, ApiKeys, AuthConfig, JwtAlgorithm, JwtSettings, JwtVerifier, Principal};
 pub use error::{ApiError, Result};
 pub use hub::LiveHub;
-pub use launcher::{Launcher, LocalLauncher, Recovery};
+pub use launcher::{Launcher, LocalLauncher, Recovery, UploadRequests};
 pub use routes::{router, ApiState, Limits, RouteSpec, ROUTES};
 pub use server::{serve, serve_on, ServeConfig};
 pub use watch::watch;

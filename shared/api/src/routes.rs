@@ -1,7 +1,6 @@
 //! The route table of spec §2 and the router that serves it, with authentication in front of every route
 //! but `/health` and a body-size cap on every route that takes a body.
 
-use certus_core::upload::UploadGate;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use serde_json::{json, Value};
 use crate::auth::AuthConfig;
 use crate::error::{ApiError, Result};
 use crate::hub::LiveHub;
-use crate::launcher::Launcher;
+use crate::launcher::{Launcher, UploadRequests};
 use crate::{scans, stream, upload};
 
 /// One route: method, path (axum syntax) and every status code its handler can answer with.
@@ -104,8 +103,8 @@ pub struct ApiState {
     pub launcher: Arc<dyn Launcher>,
     pub hub: Arc<LiveHub>,
     pub limits: Limits,
-    /// Upload gating (Certus-Trust) and publication; `None` answers 501.
-    pub uploads: Option<Arc<UploadGate>>,
+    /// Upload requests: the embedded gate locally, the upload state machine on AWS; `None` answers 501.
+    pub uploads: Option<Arc<dyn UploadRequests>>,
 }
 
 /// The whole HTTP API.

@@ -5,6 +5,7 @@ use certus_core::upload::UploadGate;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use certus_core::pipeline::Services;
@@ -13,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::auth::AuthConfig;
 use crate::error::{ApiError, Result};
 use crate::hub::LiveHub;
-use crate::launcher::LocalLauncher;
+use crate::launcher::{LocalLauncher, UploadRequests};
 use crate::routes::{router, ApiState, Limits};
 use certus_local::local_runner_is_gone;
 
@@ -118,7 +119,10 @@ where
         auth: config.auth.clone(),
         launcher: launcher.clone(),
         hub,
-        uploads: config.uploads.clone(),
+        uploads: config
+            .uploads
+            .clone()
+            .map(|gate| gate as Arc<dyn UploadRequests>),
         limits: Limits {
             max_body: config.max_body,
             max_upload: config.max_upload,

@@ -1,0 +1,63 @@
+//! The AWS configuration the API functions share, loaded once per process (in a Lambda's `main`), and the
+//! check every configured endpoint URL goes through.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::error::{ApigwError, Result};
+
+/// Region and credentials from the environment (variables, profile, container or instance role), the
+/// rustls/ring HTTPS client, and an optional endpoint override for a local server (`http://127.0.0.1:5202`).
+pub async fn load_sdk_config(endpoint_override: Option<&str>) -> Result<SdkConfig> {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).http_client(certus_aws::https_client());
+    if let Some(endpoint) = endpoint_override {
+        check_endpoint("endpoint override", endpoint)?;
+        loader = loader.endpoint_url(endpoint);
+    }
+    Ok(loader.load().await)
+}
+
+/// Refuses anything but an `http://` or `https://` URL with a host.
+pub(crate) fn check_endpoint(what: &str, endpoint: &str) -> Result<()> {
+    let rest = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"));
+    match rest {
+        Some(host)
+            if !host.is_empty()
+                && !host.starts_with('/')
+                && !host.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApigwError::Config(format!(
+            "the {what} '{}' is not an http:// or https:// URL",
+            endpoint.chars().take(200).collect::<String>()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_endpoint;
+
+    #[test]
+    fn endpoints_must_be_http_urls_with_a_host() {
+        assert!(
+            check_endpoint("x", "https://abc.execute-api.eu-west-1.amazonaws.com/prod").is_ok()
+        );
+        assert!(check_endpoint("x", "http://127.0.0.1:5202/test").is_ok());
+        for bad in [
+            "abc.execute-api",
+            "ftp://x",
+            "http://",
+            "https:///path",
+            "http://a b",
+        ] {
+            let err = check_endpoint("management endpoint", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("management endpoint"), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Certus-Assurance's API on API Gateway: the Step Functions launcher behind the HTTP API's submit and
+//! upload-request routes, and the WebSocket API — `$connect`/`subscribe`/`$disconnect` handlers, connections
+//! in DynamoDB, replay and live fan-out through the API Gateway Management API, exactly once and in order.
+
+mod clients;
+pub mod connections;
+pub mod delivery;
+pub mod error;
+mod fanout;
+mod management;
+mod sfn;
+pub mod websocket;
+
+pub use clients::load_sdk_config;
+pub use connections::{Connection, ConnectionTable, Subscription};
+pub use delivery::{Delivered, Delivery};
+pub use error::{ApigwError, Result, NON_RETRYABLE, RETRYABLE};
+pub use fanout::ApiGatewayFanout;
+pub use management::{ManagementApi, Posted};
+pub use sfn::{upload_execution_name, SfnLauncher, SfnUploads, Started};
+pub use websocket::WsHandler;

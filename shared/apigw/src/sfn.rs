@@ -1,0 +1,182 @@
+//! Starting the state machines from the API: the scan machine for each submitted job (execution name =
+//! `test_id`, so a duplicate submit cannot start twice) and the upload machine for each upload request
+//! (execution name `<test_id>-upload-<n>`, so concurrent requests start one execution).
+
+use async_trait::async_trait;
+use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use certus_api::{Launcher, UploadRequests};
+use certus_core::job::{Job, JobStatus, UploadStatus};
+use certus_core::pipeline::{self, Services};
+use certus_core::trust::Tier;
+use certus_core::CoreError;
+use serde_json::json;
+
+use crate::error::{sdk_failure, ApigwError, Result};
+
+/// How a start request ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// A new execution (or, for an identical request, the one already running: Step Functions answers both
+    /// alike).
+    Execution { arn: String },
+    /// An execution of that name exists already (`ExecutionAlreadyExists`): nothing new was started.
+    AlreadyExists,
+}
+
+/// Starts one execution named `name` with `input`.
+async fn start_execution(
+    client: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    name: &str,
+    input: &serde_json::Value,
+) -> Result<Started> {
+    let sent = client
+        .start_execution()
+        .state_machine_arn(state_machine_arn)
+        .name(name)
+        .input(input.to_string())
+        .send()
+        .await;
+    match sent {
+        Ok(output) => Ok(Started::Execution {
+            arn: output.execution_arn().to_string(),
+        }),
+        Err(error)
+            if matches!(
+                error.as_service_error(),
+                Some(StartExecutionError::ExecutionAlreadyExists(_))
+            ) =>
+        {
+            Ok(Started::AlreadyExists)
+        }
+        Err(error) => {
+            let (reason, retryable) = sdk_failure(&error);
+            Err(ApigwError::StepFunctions {
+                operation: "StartExecution",
+                reason,
+                retryable,
+            })
+        }
+    }
+}
+
+/// The `Launcher` of the API function: starts the scan state machine for a submitted job.
+pub struct SfnLauncher {
+    client: aws_sdk_sfn::Client,
+    scan_machine_arn: String,
+    services: Services,
+}
+
+impl SfnLauncher {
+    /// `services` is used only to end a job that cannot be started.
+    pub fn new(client: aws_sdk_sfn::Client, scan_machine_arn: &str, services: Services) -> Self {
+        Self {
+            client,
+            scan_machine_arn: scan_machine_arn.to_string(),
+            services,
+        }
+    }
+
+    /// Starts the scan execution named `test_id` with input `{"test_id": …}`.
+    pub async fn start(&self, test_id: &str) -> Result<Started> {
+        start_execution(
+            &self.client,
+            &self.scan_machine_arn,
+            test_id,
+            &json!({ "test_id": test_id }),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Launcher for SfnLauncher {
+    /// The SDK has already retried transient failures when `start` returns an error, so a failed start is
+    /// final: the job is ended FAILED with the reason rather than left QUEUED with nothing to run it.
+    async fn launch(&self, test_id: String) {
+        match self.start(&test_id).await {
+            Ok(started) => tracing::info!(test_id = %test_id, ?started, "scan execution started"),
+            Err(error) => {
+                tracing::error!(test_id = %test_id, error = %error, "scan execution could not be started");
+                let reason = format!("the scan could not be started: {error}");
+                if let Err(abandon_error) =
+                    pipeline::abandon(&self.services, &test_id, JobStatus::Failed, &reason).await
+                {
+                    tracing::error!(test_id = %test_id, error = %abandon_error, "the unstartable job could not be ended");
+                }
+            }
+        }
+    }
+}
+
+/// The `UploadRequests` of the API function: starts the upload state machine, answering with the job's
+/// current upload fields (the machine records the outcome).
+pub struct SfnUploads {
+    client: aws_sdk_sfn::Client,
+    upload_machine_arn: String,
+}
+
+impl SfnUploads {
+    pub fn new(client: aws_sdk_sfn::Client, upload_machine_arn: &str) -> Self {
+        Self {
+            client,
+            upload_machine_arn: upload_machine_arn.to_string(),
+        }
+    }
+}
+
+/// `<test_id>-upload-<n>`, n = upload exchanges already recorded in the job's audit trail (Trust exchanges
+/// and publication attempts). Two requests while one is under way share the name; a request after a
+/// finished attempt (Trust unreachable, a publication that failed after a permit) gets a new one.
+pub fn upload_execution_name(job: &Job) -> String {
+    let recorded = job
+        .upload_audit
+        .iter()
+        .filter(|entry| {
+            matches!(
+                entry.get("step").and_then(serde_json::Value::as_str),
+                Some("trust" | "publish")
+            )
+        })
+        .count();
+    format!("{}-upload-{recorded}", job.test_id)
+}
+
+#[async_trait]
+impl UploadRequests for SfnUploads {
+    async fn request_upload(
+        &self,
+        services: &Services,
+        test_id: &str,
+        tier: Tier,
+    ) -> certus_core::Result<Job> {
+        let job = services
+            .jobs
+            .get(test_id)
+            .await?
+            .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
+        if job.status != JobStatus::Succeeded {
+            return Err(CoreError::Conflict(format!(
+                "job '{test_id}' is {}; only a SUCCEEDED job can be uploaded",
+                job.status
+            )));
+        }
+        if matches!(
+            job.upload_status,
+            UploadStatus::Uploaded | UploadStatus::Denied
+        ) {
+            return Ok(job);
+        }
+        let name = upload_execution_name(&job);
+        let input = json!({ "test_id": job.test_id, "tier": tier });
+        match start_execution(&self.client, &self.upload_machine_arn, &name, &input).await {
+            Ok(started) => {
+                tracing::info!(test_id = %test_id, execution = %name, ?started, "upload execution started");
+                Ok(job)
+            }
+            Err(error) => Err(CoreError::Storage(format!(
+                "the upload state machine could not be started: {error}"
+            ))),
+        }
+    }
+}

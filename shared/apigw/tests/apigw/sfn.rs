@@ -1,0 +1,202 @@
+//! The Step Functions launcher and upload starter against moto's Step Functions: execution names and inputs,
+//! one execution per duplicate request, and a job that cannot be started ending FAILED.
+
+use std::sync::Arc;
+
+use certus_api::{Launcher, UploadRequests};
+use certus_apigw::{SfnLauncher, SfnUploads};
+use certus_core::event::EventBody;
+use certus_core::job::{JobStatus, UploadStatus};
+use certus_core::ports::{EventLog, JobStore};
+use certus_core::trust::Tier;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+async fn state_machine(client: &aws_sdk_sfn::Client, tag: &str) -> String {
+    let definition = json!({
+        "StartAt": "Done",
+        "States": {"Done": {"Type": "Pass", "End": true}},
+    });
+    client
+        .create_state_machine()
+        .name(unique_name(tag))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/certus-test")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_string()
+}
+
+/// (name, input) of every execution of the machine.
+async fn executions(client: &aws_sdk_sfn::Client, arn: &str) -> Vec<(String, Value)> {
+    let listed = client
+        .list_executions()
+        .state_machine_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    for execution in listed.executions() {
+        let described = client
+            .describe_execution()
+            .execution_arn(execution.execution_arn())
+            .send()
+            .await
+            .unwrap();
+        let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
+        found.push((described.name().unwrap().to_string(), input));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+#[tokio::test]
+async fn a_duplicate_submit_starts_one_execution_named_after_the_job() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
+    let arn = state_machine(&client, "scan").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let services = services(dir.path(), store.clone());
+    let job = submit(&services, dir.path(), "ws-acme").await;
+    let launcher = SfnLauncher::new(client.clone(), &arn, services);
+
+    launcher.launch(job.test_id.clone()).await;
+    launcher.launch(job.test_id.clone()).await;
+
+    assert_eq!(
+        executions(&client, &arn).await,
+        vec![(job.test_id.clone(), json!({"test_id": job.test_id}))]
+    );
+    let record = store.get(&job.test_id).await.unwrap().unwrap();
+    assert_eq!(
+        record.status,
+        JobStatus::Queued,
+        "the machine runs it, not the API"
+    );
+}
+
+#[tokio::test]
+async fn a_start_that_fails_for_good_ends_the_job_failed_with_the_reason() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
+    let missing = "arn:aws:states:us-east-1:123456789012:stateMachine:certus-does-not-exist";
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let services = services(dir.path(), store.clone());
+    let job = submit(&services, dir.path(), "ws-acme").await;
+
+    SfnLauncher::new(client, missing, services)
+        .launch(job.test_id.clone())
+        .await;
+
+    let record = store.get(&job.test_id).await.unwrap().unwrap();
+    assert_eq!(record.status, JobStatus::Failed);
+    let reason = record.errors.join("\n");
+    assert!(reason.contains("the scan could not be started"), "{reason}");
+    assert!(reason.contains("StateMachineDoesNotExist"), "{reason}");
+    let history = store.history(&job.test_id, 0).await.unwrap();
+    assert!(
+        matches!(
+            history.last().map(|e| &e.body),
+            Some(EventBody::ScanComplete {
+                status: JobStatus::Failed,
+                ..
+            })
+        ),
+        "{history:?}"
+    );
+}
+
+#[tokio::test]
+async fn upload_requests_start_one_execution_per_recorded_exchange() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
+    let arn = state_machine(&client, "upload").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let services = services(dir.path(), store.clone());
+    let mut job = submit(&services, dir.path(), "ws-acme").await;
+    job.transition(JobStatus::Running, certus_core::time::now())
+        .unwrap();
+    job.transition(JobStatus::Succeeded, certus_core::time::now())
+        .unwrap();
+    store.save(&job).await.unwrap();
+    let uploads: Arc<dyn UploadRequests> = Arc::new(SfnUploads::new(client.clone(), &arn));
+
+    // Two requests while nothing is recorded yet: one execution.
+    for _ in 0..2 {
+        let answered = uploads
+            .request_upload(&services, &job.test_id, Tier::Verified)
+            .await
+            .unwrap();
+        assert_eq!(answered.upload_status, job.upload_status);
+    }
+    let first = format!("{}-upload-0", job.test_id);
+    let input = json!({"test_id": job.test_id, "tier": "verified"});
+    assert_eq!(
+        executions(&client, &arn).await,
+        vec![(first.clone(), input.clone())]
+    );
+
+    // A Trust exchange that failed is recorded: the next request is a new attempt.
+    job.upload_audit
+        .push(json!({"step": "trust", "at": "2026-11-29T01:00:00Z", "exchange": {"error": "unreachable"}}));
+    job.set_upload_status(UploadStatus::UploadFailed).unwrap();
+    store.save(&job).await.unwrap();
+    uploads
+        .request_upload(&services, &job.test_id, Tier::Verified)
+        .await
+        .unwrap();
+    let second = format!("{}-upload-1", job.test_id);
+    assert_eq!(
+        executions(&client, &arn).await,
+        vec![
+            (first.clone(), input.clone()),
+            (second.clone(), input.clone())
+        ]
+    );
+
+    // A denied job is settled: nothing starts.
+    job.set_upload_status(UploadStatus::Denied).unwrap();
+    job.upload_audit
+        .push(json!({"step": "trust", "at": "2026-11-29T01:01:00Z", "exchange": {}}));
+    store.save(&job).await.unwrap();
+    let answered = uploads
+        .request_upload(&services, &job.test_id, Tier::Verified)
+        .await
+        .unwrap();
+    assert_eq!(answered.upload_status, UploadStatus::Denied);
+    assert_eq!(executions(&client, &arn).await.len(), 2);
+}
+
+#[tokio::test]
+async fn an_upload_for_a_job_not_succeeded_is_a_conflict() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
+    let arn = state_machine(&client, "upload").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let services = services(dir.path(), store);
+    let job = submit(&services, dir.path(), "ws-acme").await;
+    let error = SfnUploads::new(client.clone(), &arn)
+        .request_upload(&services, &job.test_id, Tier::Basic)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, certus_core::CoreError::Conflict(_)),
+        "{error}"
+    );
+    assert!(executions(&client, &arn).await.is_empty());
+}
