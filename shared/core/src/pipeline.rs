@@ -104,7 +104,7 @@ pub struct Services {
 }
 
 /// What the steps hand to each other; small and serialisable so it can travel between Lambdas.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     pub source: Option<PreparedSource>,
     pub profile: Option<ResolvedProfile>,
@@ -150,12 +150,7 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
     let workspace_dir = services.settings.workspace_root.join(test_id);
     let outcome = match RunWorkspace::create(workspace_dir.clone()) {
         Ok(workspace) => {
-            let mut state = RunState {
-                source: None,
-                profile: None,
-                policy: None,
-                tools: Vec::new(),
-            };
+            let mut state = RunState::default();
             let steps = run_steps(services, &mut job, &mut state, &workspace, &progress).await;
             let finished = finish(
                 services,
@@ -478,11 +473,6 @@ pub async fn run_scanners(
         .profile
         .clone()
         .ok_or_else(|| CoreError::Manifest("no resolved profile".into()))?;
-    let source_root = state
-        .source
-        .as_ref()
-        .map(|s| s.root.clone())
-        .ok_or_else(|| CoreError::Source("no prepared source".into()))?;
     progress
         .emit(EventBody::phase(format!(
             "running {} tool(s): {}",
@@ -495,13 +485,40 @@ pub async fn run_scanners(
                 .join(", ")
         )))
         .await?;
+    let (records, crashes) =
+        run_tools(services, job, state, &profile.tools, workspace, bundle, progress).await?;
+    job.errors.extend(crashes);
+    state.tools = records;
+    Ok(())
+}
+
+/// Runs `tools` of the resolved profile (all of them, or one when each tool runs on its own machine) and
+/// returns their records in id order, and a message for each scanner task that crashed.
+pub async fn run_tools(
+    services: &Services,
+    job: &Job,
+    state: &RunState,
+    tools: &[SelectedTool],
+    workspace: &RunWorkspace,
+    bundle: &Arc<BundleWriter>,
+    progress: &Arc<Progress>,
+) -> Result<(Vec<ToolRecord>, Vec<String>)> {
+    let profile = state
+        .profile
+        .clone()
+        .ok_or_else(|| CoreError::Manifest("no resolved profile".into()))?;
+    let source_root = state
+        .source
+        .as_ref()
+        .map(|s| s.root.clone())
+        .ok_or_else(|| CoreError::Source("no prepared source".into()))?;
 
     // One ordered channel: a tool's log lines are sent before its completion, so events keep that order.
     let policy = Arc::new(state.policy.clone().unwrap_or_default());
     let (tx, mut rx) = mpsc::unbounded_channel::<ToolMessage>();
     let permits = Arc::new(Semaphore::new(services.settings.max_parallel_tools.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for tool in &profile.tools {
+    for tool in tools {
         let scanner = services
             .scanners
             .get(&tool.id)
@@ -557,14 +574,14 @@ pub async fn run_scanners(
             }
         }
     }
+    let mut crashes = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {
-            job.errors.push(format!("a scanner task crashed: {e}"));
+            crashes.push(format!("a scanner task crashed: {e}"));
         }
     }
     records.sort_by(|a, b| a.id.cmp(&b.id));
-    state.tools = records;
-    Ok(())
+    Ok((records, crashes))
 }
 
 fn log_forwarder(tool: &str, tx: mpsc::UnboundedSender<ToolMessage>, max_lines: usize) -> LogFn {
@@ -711,8 +728,23 @@ async fn finish(
     progress: &Arc<Progress>,
     step_error: Option<CoreError>,
 ) -> Result<()> {
-    if let Some(e) = step_error {
-        let message = e.to_string();
+    let step_error = step_error.map(|e| e.to_string());
+    let terminal = conclude(services, job, state, workspace, progress, step_error).await?;
+    progress.commit(&terminal).await
+}
+
+/// Step 6: decides, writes and stores the bundle (index last) and saves the final record. Returns the
+/// `scan_complete` event to commit once nothing else can change — the same event that ends the bundle's
+/// `stream.jsonl`. A bundle that cannot be built ends the job FAILED without one.
+pub async fn conclude(
+    services: &Services,
+    job: &mut Job,
+    state: &RunState,
+    workspace: &RunWorkspace,
+    progress: &Progress,
+    step_error: Option<String>,
+) -> Result<Event> {
+    if let Some(message) = step_error {
         job.errors.push(message.clone());
         progress.emit(EventBody::Error { message }).await?;
     }
@@ -738,7 +770,7 @@ async fn finish(
         Ok(stored_at) => {
             job.bundle_location = Some(stored_at);
             services.jobs.save(job).await?;
-            progress.commit(&terminal).await
+            Ok(terminal)
         }
         Err(e) => {
             // The record already says terminal; it must also say why there is no bundle.
@@ -746,16 +778,14 @@ async fn finish(
             job.bundle_location = None;
             job.errors.push(format!("bundle could not be built: {e}"));
             services.jobs.save(job).await?;
-            progress
-                .commit(&Event {
-                    body: EventBody::ScanComplete {
-                        status: JobStatus::Failed,
-                        manifest_digest: job.manifest_digest.clone(),
-                        bundle: None,
-                    },
-                    ..terminal
-                })
-                .await
+            Ok(Event {
+                body: EventBody::ScanComplete {
+                    status: JobStatus::Failed,
+                    manifest_digest: job.manifest_digest.clone(),
+                    bundle: None,
+                },
+                ..terminal
+            })
         }
     }
 }

@@ -76,7 +76,8 @@ impl UploadGate {
         })
     }
 
-    /// Asks Trust for permission (unless already given) and publishes; returns the job as recorded.
+    /// Asks Trust (unless a permission is already recorded), then publishes. Idempotent: an uploaded or denied
+    /// job is returned unchanged; a job whose publication failed after a permit resumes without asking again.
     pub async fn request_upload(
         &self,
         services: &Services,
@@ -84,96 +85,120 @@ impl UploadGate {
         tier: Tier,
     ) -> Result<Job> {
         let _claim = self.claim(test_id)?;
-        let mut job = services
-            .jobs
-            .get(test_id)
-            .await?
-            .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
-        if job.status != JobStatus::Succeeded {
+        let mut upload = Upload::load(services, test_id).await?;
+        if upload.is_settled() {
+            return Ok(upload.job);
+        }
+        self.ask_trust(services, &mut upload, tier).await?;
+        if upload.job.upload_status != UploadStatus::Permitted {
+            return Ok(upload.job);
+        }
+        self.publish(services, &mut upload).await?;
+        Ok(upload.job)
+    }
+
+    /// The Trust half alone (one state-machine step): the job ends `permitted`, `denied` or `upload_failed`.
+    pub async fn request_permission(
+        &self,
+        services: &Services,
+        test_id: &str,
+        tier: Tier,
+    ) -> Result<Job> {
+        let _claim = self.claim(test_id)?;
+        let mut upload = Upload::load(services, test_id).await?;
+        if !upload.is_settled() {
+            self.ask_trust(services, &mut upload, tier).await?;
+        }
+        Ok(upload.job)
+    }
+
+    /// The publication half alone (the next step): only for a job whose permission is recorded.
+    pub async fn publish_permitted(&self, services: &Services, test_id: &str) -> Result<Job> {
+        let _claim = self.claim(test_id)?;
+        let mut upload = Upload::load(services, test_id).await?;
+        if upload.is_settled() {
+            return Ok(upload.job);
+        }
+        upload.resume_permission()?;
+        if upload.job.upload_status != UploadStatus::Permitted {
             return Err(CoreError::Conflict(format!(
-                "job '{test_id}' is {}; only a SUCCEEDED job can be uploaded",
-                job.status
+                "job '{test_id}' has no upload permission (upload status {})",
+                upload.job.upload_status
             )));
         }
-        if matches!(
-            job.upload_status,
-            UploadStatus::Uploaded | UploadStatus::Denied
-        ) {
-            return Ok(job);
-        }
-        let location = job
-            .bundle_location
-            .clone()
-            .ok_or_else(|| CoreError::Conflict(format!("job '{test_id}' has no bundle")))?;
-        let index_bytes = services
-            .artifacts
-            .read_file(&location, bundle::INDEX, MAX_INDEX_BYTES)
-            .await?
-            .ok_or_else(|| CoreError::Bundle(format!("{location} has no {}", bundle::INDEX)))?;
-        let index: BundleIndex =
-            serde_json::from_slice(&index_bytes).map_err(|e| CoreError::json(bundle::INDEX, e))?;
-        let progress =
-            Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
+        self.publish(services, &mut upload).await?;
+        Ok(upload.job)
+    }
 
-        // A permission already given survives a failed publication: the re-run publishes without asking again.
-        if job.upload_status == UploadStatus::UploadFailed && job.upload_permission_id.is_some() {
-            job.set_upload_status(UploadStatus::Permitted)?;
+    async fn ask_trust(&self, services: &Services, upload: &mut Upload, tier: Tier) -> Result<()> {
+        upload.resume_permission()?;
+        if upload.job.upload_status == UploadStatus::Permitted {
+            return Ok(());
         }
-        if job.upload_status != UploadStatus::Permitted {
-            let request = self
-                .trust_request(services, &job, tier, &index, &index_bytes)
-                .await?;
-            let exchange = self.trust.verify_and_permit(&request).await;
-            job.upload_audit.push(json!({
-                "step": "trust", "at": time::format(&time::now()), "exchange": exchange,
-            }));
-            let permit = exchange.answer.clone().filter(|_| exchange.permitted());
-            let Some(answer) = permit else {
-                let (status, reason) = match &exchange.answer {
-                    Some(answer) if !answer.permitted => (
-                        UploadStatus::Denied,
-                        answer
-                            .reason
-                            .clone()
-                            .unwrap_or_else(|| "denied without a reason".into()),
-                    ),
-                    Some(_) => (
-                        UploadStatus::UploadFailed,
-                        "Trust answered permitted without a permission id".into(),
-                    ),
-                    None => (
-                        UploadStatus::UploadFailed,
-                        exchange
-                            .error
-                            .clone()
-                            .unwrap_or_else(|| "Trust could not be reached".into()),
-                    ),
-                };
-                if let Some(answer) = &exchange.answer {
-                    job.verification_proof = answer.verification_proof.clone();
-                }
-                job.set_upload_status(status)?;
-                services.jobs.save(&job).await?;
-                progress
-                    .emit(EventBody::UploadDenied {
-                        upload_status: status,
-                        reason,
-                    })
-                    .await?;
-                return Ok(job);
+        let job = &mut upload.job;
+        let request = self
+            .trust_request(services, job, tier, &upload.index, &upload.index_bytes)
+            .await?;
+        let exchange = self.trust.verify_and_permit(&request).await;
+        job.upload_audit.push(json!({
+            "step": "trust", "at": time::format(&time::now()), "exchange": exchange,
+        }));
+        let permit = exchange.answer.clone().filter(|_| exchange.permitted());
+        let Some(answer) = permit else {
+            let (status, reason) = match &exchange.answer {
+                Some(answer) if !answer.permitted => (
+                    UploadStatus::Denied,
+                    answer
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "denied without a reason".into()),
+                ),
+                Some(_) => (
+                    UploadStatus::UploadFailed,
+                    "Trust answered permitted without a permission id".into(),
+                ),
+                None => (
+                    UploadStatus::UploadFailed,
+                    exchange
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| "Trust could not be reached".into()),
+                ),
             };
-            job.upload_permission_id = answer.upload_permission_id.clone();
-            job.verification_proof = answer.verification_proof.clone();
-            job.set_upload_status(UploadStatus::Permitted)?;
-            services.jobs.save(&job).await?;
-            progress
-                .emit(EventBody::UploadPermitted {
-                    upload_permission_id: job.upload_permission_id.clone().unwrap_or_default(),
+            if let Some(answer) = &exchange.answer {
+                job.verification_proof = answer.verification_proof.clone();
+            }
+            job.set_upload_status(status)?;
+            services.jobs.save(job).await?;
+            upload
+                .progress
+                .emit(EventBody::UploadDenied {
+                    upload_status: status,
+                    reason,
                 })
                 .await?;
-        }
+            return Ok(());
+        };
+        job.upload_permission_id = answer.upload_permission_id.clone();
+        job.verification_proof = answer.verification_proof.clone();
+        job.set_upload_status(UploadStatus::Permitted)?;
+        services.jobs.save(job).await?;
+        upload
+            .progress
+            .emit(EventBody::UploadPermitted {
+                upload_permission_id: job.upload_permission_id.clone().unwrap_or_default(),
+            })
+            .await?;
+        Ok(())
+    }
 
-        match self.publisher.publish(&job, &location, &index).await {
+    async fn publish(&self, services: &Services, upload: &mut Upload) -> Result<()> {
+        let job = &mut upload.job;
+        match self
+            .publisher
+            .publish(job, &upload.location, &upload.index)
+            .await
+        {
             Ok(remote) => {
                 job.upload_audit.push(json!({
                     "step": "publish", "at": time::format(&time::now()),
@@ -182,8 +207,11 @@ impl UploadGate {
                 let golden: Vec<String> = remote.golden.values().cloned().collect();
                 job.remote_artifacts = remote;
                 job.set_upload_status(UploadStatus::Uploaded)?;
-                services.jobs.save(&job).await?;
-                progress.emit(EventBody::Published { golden }).await?;
+                services.jobs.save(job).await?;
+                upload
+                    .progress
+                    .emit(EventBody::Published { golden })
+                    .await?;
             }
             Err(e) => {
                 let reason = format!("publication failed: {e}");
@@ -191,8 +219,9 @@ impl UploadGate {
                     "step": "publish", "at": time::format(&time::now()), "error": reason,
                 }));
                 job.set_upload_status(UploadStatus::UploadFailed)?;
-                services.jobs.save(&job).await?;
-                progress
+                services.jobs.save(job).await?;
+                upload
+                    .progress
                     .emit(EventBody::UploadDenied {
                         upload_status: UploadStatus::UploadFailed,
                         reason,
@@ -200,7 +229,7 @@ impl UploadGate {
                     .await?;
             }
         }
-        Ok(job)
+        Ok(())
     }
 
     async fn trust_request(
@@ -252,5 +281,68 @@ impl UploadGate {
                 oci_registry: self.oci_registry.clone(),
             },
         })
+    }
+}
+
+/// A SUCCEEDED job's upload in progress: its record, its stored bundle's index, and its event stream.
+struct Upload {
+    job: Job,
+    location: String,
+    index: BundleIndex,
+    index_bytes: Vec<u8>,
+    progress: Progress,
+}
+
+impl Upload {
+    async fn load(services: &Services, test_id: &str) -> Result<Self> {
+        let job = services
+            .jobs
+            .get(test_id)
+            .await?
+            .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
+        if job.status != JobStatus::Succeeded {
+            return Err(CoreError::Conflict(format!(
+                "job '{test_id}' is {}; only a SUCCEEDED job can be uploaded",
+                job.status
+            )));
+        }
+        let location = job
+            .bundle_location
+            .clone()
+            .ok_or_else(|| CoreError::Conflict(format!("job '{test_id}' has no bundle")))?;
+        let index_bytes = services
+            .artifacts
+            .read_file(&location, bundle::INDEX, MAX_INDEX_BYTES)
+            .await?
+            .ok_or_else(|| CoreError::Bundle(format!("{location} has no {}", bundle::INDEX)))?;
+        let index: BundleIndex =
+            serde_json::from_slice(&index_bytes).map_err(|e| CoreError::json(bundle::INDEX, e))?;
+        let progress =
+            Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
+        Ok(Self {
+            job,
+            location,
+            index,
+            index_bytes,
+            progress,
+        })
+    }
+
+    /// Uploaded or denied: nothing more to do.
+    fn is_settled(&self) -> bool {
+        matches!(
+            self.job.upload_status,
+            UploadStatus::Uploaded | UploadStatus::Denied
+        )
+    }
+
+    /// A permission survives a failed publication: the job goes back to `permitted` without asking again.
+    fn resume_permission(&mut self) -> Result<()> {
+        if self.job.upload_status == UploadStatus::UploadFailed
+            && self.job.upload_permission_id.is_some()
+        {
+            self.job.set_upload_status(UploadStatus::Permitted)?;
+        }
+        Ok(())
     }
 }

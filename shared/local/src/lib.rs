@@ -1,9 +1,11 @@
 //! Embedded adapters for one machine: job records and events in SQLite, bundles in local directories.
 
 pub mod artifacts;
+pub mod runs;
 pub mod sqlite;
 
 pub use artifacts::{LocalArtifactStore, Placement};
+pub use runs::DirRunStore;
 pub use sqlite::SqliteStore;
 
 /// This process as a job runner: `pid:<n>`.

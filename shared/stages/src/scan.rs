@@ -1,0 +1,735 @@
+//! The scan pipeline as separate steps (docs/serverless.md): each loads what the earlier steps left in the
+//! run store, does its part with the same `certus_core::pipeline` code the one-process runner uses, saves the
+//! job record, and records a marker so a retried step returns its recorded output instead of acting twice.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use certus_core::bundle::{self, BundleWriter};
+use certus_core::event::{Event, EventBody};
+use certus_core::job::{Job, JobStatus};
+use certus_core::manifest::SelectedTool;
+use certus_core::pipeline::{self, RunState};
+use certus_core::ports::ToolStatus;
+use certus_core::progress::Progress;
+use certus_core::report::ToolRecord;
+use certus_core::request::{ManifestSource, SignatureSource};
+use certus_core::time;
+use certus_core::workspace::RunWorkspace;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StageError};
+use crate::snapshot;
+use crate::{Stages, MAX_RECORD_BYTES};
+
+pub(crate) const SOURCE_SNAPSHOT: &str = "source.tgz";
+const STATE: &str = "state.json";
+const TERMINAL: &str = "terminal.json";
+const BUNDLE_PREFIX: &str = "bundle/";
+const TOOLS_PREFIX: &str = "tools/";
+/// Tools that need a full container (Python and friends) run as Fargate tasks; built-in ones in the Lambda.
+const CONTAINER_TOOLS: [&str; 4] = ["semgrep", "bandit", "checkov", "detect-secrets"];
+
+/// One tool run planned by `launch-scanners`: an item of the state machine's Map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolRun {
+    pub test_id: String,
+    pub tool: String,
+    /// `lambda` or `fargate`.
+    pub runner: String,
+}
+
+/// What every step answers: the job and whatever the next state needs (small: never near the 256 KiB limit).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageOutput {
+    pub test_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<ToolRun>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_status: Option<String>,
+}
+
+impl StageOutput {
+    pub(crate) fn of(test_id: &str) -> Self {
+        Self {
+            test_id: test_id.to_string(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A caught failure as Step Functions hands it over (`Error`, `Cause`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    #[serde(rename = "Error", default)]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+impl Failure {
+    /// The reason in words: a Lambda's `errorMessage` when the cause is its error JSON, else the cause itself.
+    pub fn reason(&self) -> String {
+        let message = serde_json::from_str::<serde_json::Value>(&self.cause)
+            .ok()
+            .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_string))
+            .unwrap_or_else(|| self.cause.trim().to_string());
+        match (self.error.as_str(), message.is_empty()) {
+            ("Retryable" | "NonRetryable", false) => message,
+            (error, true) => format!("step failed: {error}"),
+            (error, false) => format!("step failed: {error}: {message}"),
+        }
+    }
+
+    fn is_timeout(&self) -> bool {
+        self.error == "States.Timeout"
+    }
+}
+
+impl Stages {
+    /// `prepare-source`: QUEUED → RUNNING, the source into a fresh workspace, then a snapshot of it.
+    pub async fn prepare_source(&self, test_id: &str) -> Result<StageOutput> {
+        const STEP: &str = "prepare-source";
+        if let Some(done) = self.marker(test_id, STEP).await? {
+            return Ok(done);
+        }
+        let mut job = self.job(test_id).await?;
+        let progress = self.progress(test_id).await?;
+        match job.status {
+            JobStatus::Queued => {
+                job.start(time::now())?;
+                job.runner = Some(self.services.settings.runner_id.clone());
+                self.services.jobs.save(&job).await?;
+                progress.emit(EventBody::phase("scan started")).await?;
+            }
+            JobStatus::Running => {}
+            other => return Err(not_running(test_id, other)),
+        }
+        let workspace = self.workspace(test_id, STEP)?;
+        let mut state = RunState::default();
+        pipeline::prepare_source(&self.services, &mut job, &mut state, &workspace, &progress)
+            .await?;
+        let root = state
+            .source
+            .as_ref()
+            .map(|s| s.root.clone())
+            .ok_or_else(|| StageError::NonRetryable("no source was prepared".into()))?;
+        let tarball = workspace.scratch_dir().join(SOURCE_SNAPSHOT);
+        blocking({
+            let tarball = tarball.clone();
+            move || snapshot::pack(&root, &tarball)
+        })
+        .await?;
+        self.runs
+            .put_file(test_id, SOURCE_SNAPSHOT, &tarball)
+            .await?;
+        self.save_state(test_id, &state).await?;
+        self.done(test_id, STEP, StageOutput::of(test_id), &workspace)
+            .await
+    }
+
+    /// `fetch-manifest`: the manifest and signature bytes into the bundle (and the run store).
+    pub async fn fetch_manifest(&self, test_id: &str) -> Result<StageOutput> {
+        const STEP: &str = "fetch-manifest";
+        if let Some(done) = self.marker(test_id, STEP).await? {
+            return Ok(done);
+        }
+        let mut job = self.running_job(test_id).await?;
+        let progress = self.progress(test_id).await?;
+        let workspace = self.workspace(test_id, STEP)?;
+        let mut state = self.load_state(test_id).await?;
+        let needs_source = matches!(job.submission.manifest, ManifestSource::RepoPath(_))
+            || matches!(job.submission.signature, Some(SignatureSource::RepoPath(_)));
+        if needs_source {
+            self.restore_source(test_id, &workspace, &mut state).await?;
+        }
+        let bundle = BundleWriter::new(workspace.bundle_dir())?;
+        pipeline::fetch_manifest(&self.services, &mut job, &state, &bundle, &progress).await?;
+        self.services.jobs.save(&job).await?;
+        self.push_bundle_files(test_id, &workspace).await?;
+        self.done(test_id, STEP, StageOutput::of(test_id), &workspace)
+            .await
+    }
+
+    /// `verify-manifest`: the signature over the exact manifest bytes, before anything runs.
+    pub async fn verify_manifest(&self, test_id: &str) -> Result<StageOutput> {
+        const STEP: &str = "verify-manifest";
+        if let Some(done) = self.marker(test_id, STEP).await? {
+            return Ok(done);
+        }
+        let mut job = self.running_job(test_id).await?;
+        let progress = self.progress(test_id).await?;
+        let manifest = self.manifest_bytes(test_id).await?;
+        let signature = self
+            .runs
+            .get(
+                test_id,
+                &bundle_key(bundle::MANIFEST_SIG),
+                pipeline::MAX_SIGNATURE_BYTES,
+            )
+            .await?;
+        pipeline::verify_manifest(
+            &self.services,
+            &mut job,
+            &manifest,
+            signature.as_deref(),
+            &progress,
+        )
+        .await?;
+        self.services.jobs.save(&job).await?;
+        self.record(test_id, STEP, StageOutput::of(test_id)).await
+    }
+
+    /// `launch-scanners`: the profile's tools (and the finding policy), planned as one Map item each.
+    pub async fn launch_scanners(&self, test_id: &str) -> Result<StageOutput> {
+        const STEP: &str = "launch-scanners";
+        if let Some(done) = self.marker(test_id, STEP).await? {
+            return Ok(done);
+        }
+        let mut job = self.running_job(test_id).await?;
+        let progress = self.progress(test_id).await?;
+        let workspace = self.workspace(test_id, STEP)?;
+        let mut state = self.load_state(test_id).await?;
+        let manifest = self.manifest_bytes(test_id).await?;
+        let bundle = BundleWriter::new(workspace.bundle_dir())?;
+        pipeline::resolve_profile(&self.services, &mut job, &mut state, &manifest, &bundle).await?;
+        let tools: Vec<SelectedTool> = state
+            .profile
+            .as_ref()
+            .map(|p| p.tools.clone())
+            .unwrap_or_default();
+        progress
+            .emit(EventBody::phase(format!(
+                "running {} tool(s): {}",
+                tools.len(),
+                tools
+                    .iter()
+                    .map(|t| t.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+            .await?;
+        self.services.jobs.save(&job).await?;
+        self.push_bundle_files(test_id, &workspace).await?;
+        self.save_state(test_id, &state).await?;
+        let output = StageOutput {
+            tools: Some(
+                tools
+                    .iter()
+                    .map(|t| ToolRun {
+                        test_id: test_id.to_string(),
+                        tool: t.id.clone(),
+                        runner: runner_for(&t.id).into(),
+                    })
+                    .collect(),
+            ),
+            max_concurrency: Some(self.services.settings.max_parallel_tools.max(1)),
+            ..StageOutput::of(test_id)
+        };
+        self.done(test_id, STEP, output, &workspace).await
+    }
+
+    /// `run-scanner`: one tool on a restored copy of the source; its SARIF and attachments go to the bundle
+    /// prefix and its record to `tools/<id>.json`.
+    pub async fn run_scanner(&self, test_id: &str, tool: &str) -> Result<StageOutput> {
+        let step = format!("run-scanner/{tool}");
+        if let Some(done) = self.marker(test_id, &step).await? {
+            return Ok(done);
+        }
+        let job = self.running_job(test_id).await?;
+        let progress = Arc::new(self.progress(test_id).await?);
+        let workspace = self.workspace(test_id, &format!("run-scanner-{tool}"))?;
+        let mut state = self.load_state(test_id).await?;
+        let selected = state
+            .profile
+            .as_ref()
+            .and_then(|p| p.tools.iter().find(|t| t.id == tool).cloned())
+            .ok_or_else(|| {
+                StageError::NonRetryable(format!(
+                    "tool '{tool}' is not part of job '{test_id}''s profile"
+                ))
+            })?;
+        self.restore_source(test_id, &workspace, &mut state).await?;
+        let bundle = Arc::new(BundleWriter::new(workspace.bundle_dir())?);
+        let (records, crashes) = pipeline::run_tools(
+            &self.services,
+            &job,
+            &state,
+            &[selected],
+            &workspace,
+            &bundle,
+            &progress,
+        )
+        .await?;
+        let record = match records.into_iter().next() {
+            Some(record) => record,
+            None => failed_record(tool, ToolStatus::Failed, crashes.join("; ")),
+        };
+        self.push_bundle_files(test_id, &workspace).await?;
+        self.put_tool_record(test_id, &record).await?;
+        let output = StageOutput {
+            tool: Some(tool.to_string()),
+            status: Some(record.status.as_str().to_string()),
+            ..StageOutput::of(test_id)
+        };
+        self.done(test_id, &step, output, &workspace).await
+    }
+
+    /// `run-scanner` with a caught failure (the Map iteration's `Catch`): the tool is recorded as failed (or
+    /// timed out) unless it had already recorded a result.
+    pub async fn record_tool_failure(
+        &self,
+        test_id: &str,
+        tool: &str,
+        failure: &Failure,
+    ) -> Result<StageOutput> {
+        let key = tool_key(tool);
+        let status = match self.runs.get(test_id, &key, MAX_RECORD_BYTES).await? {
+            Some(bytes) => parse::<ToolRecord>(&bytes, &key)?.status,
+            None => {
+                let status = if failure.is_timeout() {
+                    ToolStatus::TimedOut
+                } else {
+                    ToolStatus::Failed
+                };
+                let record = failed_record(tool, status, failure.reason());
+                self.put_tool_record(test_id, &record).await?;
+                self.progress(test_id)
+                    .await?
+                    .emit(EventBody::ToolComplete {
+                        tool: tool.to_string(),
+                        exit_code: None,
+                        status: status.as_str().into(),
+                        findings: 0,
+                    })
+                    .await?;
+                status
+            }
+        };
+        Ok(StageOutput {
+            tool: Some(tool.to_string()),
+            status: Some(status.as_str().to_string()),
+            ..StageOutput::of(test_id)
+        })
+    }
+
+    /// `build-bundle`: the verdict, the signed bundle stored, the final record saved. The `scan_complete` it
+    /// prepared is kept for `finalize`.
+    pub async fn build_bundle(&self, test_id: &str) -> Result<StageOutput> {
+        const STEP: &str = "build-bundle";
+        if let Some(done) = self.marker(test_id, STEP).await? {
+            return Ok(done);
+        }
+        let mut job = self.job(test_id).await?;
+        if job.status.is_terminal() {
+            // A retry after the record was saved: keep what was decided.
+            let terminal = self.terminal_event(&job).await?;
+            self.put_json(test_id, TERMINAL, &terminal).await?;
+            return self.record(test_id, STEP, status_output(&job)).await;
+        }
+        if job.status != JobStatus::Running {
+            return Err(not_running(test_id, job.status));
+        }
+        let terminal = self.conclude(&mut job, None, STEP).await?;
+        self.put_json(test_id, TERMINAL, &terminal).await?;
+        self.record(test_id, STEP, status_output(&job)).await
+    }
+
+    /// `finalize`: commits the prepared `scan_complete`, exactly once.
+    pub async fn finalize(&self, test_id: &str) -> Result<StageOutput> {
+        let job = self.job(test_id).await?;
+        if !job.status.is_terminal() {
+            return Err(StageError::NonRetryable(format!(
+                "job '{test_id}' is {}: its bundle has not been built",
+                job.status
+            )));
+        }
+        self.ensure_scan_complete(&job).await?;
+        Ok(status_output(&job))
+    }
+
+    /// `finalize` with a caught failure: the job ends FAILED with the cause — with a bundle of what the run
+    /// produced when that can still be built, as the one-process runner does — and `scan_complete` follows.
+    pub async fn fail(&self, test_id: &str, failure: &Failure) -> Result<StageOutput> {
+        let reason = failure.reason();
+        let mut job = self.job(test_id).await?;
+        match job.status {
+            JobStatus::Queued => {
+                job =
+                    pipeline::abandon(&self.services, test_id, JobStatus::Failed, &reason).await?;
+            }
+            JobStatus::Running => match self.conclude(&mut job, Some(reason.clone()), "fail").await
+            {
+                Ok(terminal) => self.commit_once(test_id, &terminal).await?,
+                Err(e) => {
+                    let reason = format!("{reason}; the bundle could not be built either: {e}");
+                    job = pipeline::abandon(&self.services, test_id, JobStatus::Failed, &reason)
+                        .await?;
+                }
+            },
+            _ => self.ensure_scan_complete(&job).await?,
+        }
+        Ok(status_output(&job))
+    }
+
+    /// The shared end of `build-bundle` and `fail`: the run's state, tool records and partial bundle brought
+    /// together in a fresh workspace, then `pipeline::conclude`.
+    async fn conclude(
+        &self,
+        job: &mut Job,
+        step_error: Option<String>,
+        step: &str,
+    ) -> Result<Event> {
+        let test_id = job.test_id.clone();
+        let progress = self.progress(&test_id).await?;
+        let workspace = self.workspace(&test_id, step)?;
+        let mut state = match self.runs.get(&test_id, STATE, MAX_RECORD_BYTES).await? {
+            Some(bytes) => parse::<RunState>(&bytes, STATE)?,
+            None => RunState::default(),
+        };
+        state.tools = self.tool_records(&test_id, &state).await?;
+        self.pull_bundle_files(&test_id, &workspace).await?;
+        let terminal = pipeline::conclude(
+            &self.services,
+            job,
+            &state,
+            &workspace,
+            &progress,
+            step_error,
+        )
+        .await?;
+        self.clean(&workspace);
+        Ok(terminal)
+    }
+
+    /// Every planned tool's record; a tool that left none is recorded as failed.
+    async fn tool_records(&self, test_id: &str, state: &RunState) -> Result<Vec<ToolRecord>> {
+        let mut records = Vec::new();
+        let planned = state.profile.as_ref().map(|p| p.tools.as_slice());
+        for tool in planned.unwrap_or_default() {
+            let key = tool_key(&tool.id);
+            records.push(
+                match self.runs.get(test_id, &key, MAX_RECORD_BYTES).await? {
+                    Some(bytes) => parse(&bytes, &key)?,
+                    None => failed_record(
+                        &tool.id,
+                        ToolStatus::Failed,
+                        "no result was recorded".into(),
+                    ),
+                },
+            );
+        }
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(records)
+    }
+
+    /// Commits the job's `scan_complete` unless its history already ends with one.
+    async fn ensure_scan_complete(&self, job: &Job) -> Result<()> {
+        let terminal = match self
+            .runs
+            .get(&job.test_id, TERMINAL, MAX_RECORD_BYTES)
+            .await?
+        {
+            Some(bytes) => parse::<Event>(&bytes, TERMINAL)?,
+            None => self.terminal_event(job).await?,
+        };
+        self.commit_once(&job.test_id, &terminal).await
+    }
+
+    async fn commit_once(&self, test_id: &str, terminal: &Event) -> Result<()> {
+        let history = self.services.events.history(test_id, 0).await?;
+        if history
+            .iter()
+            .any(|e| matches!(e.body, EventBody::ScanComplete { .. }))
+        {
+            return Ok(());
+        }
+        let progress = self.progress(test_id).await?;
+        progress.commit(terminal).await?;
+        Ok(())
+    }
+
+    /// The `scan_complete` of a job whose record is final: the last line of its stored bundle's stream, or a
+    /// new one when there is no bundle.
+    async fn terminal_event(&self, job: &Job) -> Result<Event> {
+        if let Some(location) = &job.bundle_location {
+            if let Some(stream) = self
+                .services
+                .artifacts
+                .read_file(location, bundle::STREAM, MAX_RECORD_BYTES * 64)
+                .await?
+            {
+                let last = stream
+                    .split(|b| *b == b'\n')
+                    .rfind(|line| !line.is_empty())
+                    .unwrap_or_default();
+                if let Ok(event) = serde_json::from_slice::<Event>(last) {
+                    if matches!(event.body, EventBody::ScanComplete { .. }) {
+                        return Ok(event);
+                    }
+                }
+            }
+        }
+        let progress = self.progress(&job.test_id).await?;
+        Ok(progress
+            .prepare_terminal(EventBody::ScanComplete {
+                status: job.status,
+                manifest_digest: job.manifest_digest.clone(),
+                bundle: job.bundle_location.clone(),
+            })
+            .await)
+    }
+
+    async fn running_job(&self, test_id: &str) -> Result<Job> {
+        let job = self.job(test_id).await?;
+        if job.status != JobStatus::Running {
+            return Err(not_running(test_id, job.status));
+        }
+        Ok(job)
+    }
+
+    pub(crate) async fn job(&self, test_id: &str) -> Result<Job> {
+        self.services
+            .jobs
+            .get(test_id)
+            .await?
+            .ok_or_else(|| StageError::NonRetryable(format!("job '{test_id}' not found")))
+    }
+
+    pub(crate) async fn progress(&self, test_id: &str) -> Result<Progress> {
+        Ok(Progress::open(
+            test_id,
+            self.services.events.clone(),
+            self.services.sinks.clone(),
+        )
+        .await?)
+    }
+
+    async fn manifest_bytes(&self, test_id: &str) -> Result<Vec<u8>> {
+        let key = bundle_key(bundle::MANIFEST_JSON);
+        self.runs
+            .get(test_id, &key, certus_core::manifest::MAX_MANIFEST_BYTES)
+            .await?
+            .ok_or_else(|| {
+                StageError::NonRetryable(format!(
+                    "job '{test_id}' has no fetched manifest: fetch-manifest has not run"
+                ))
+            })
+    }
+
+    /// A fresh private workspace for this step (a warm Lambda may still hold an earlier one).
+    fn workspace(&self, test_id: &str, step: &str) -> Result<RunWorkspace> {
+        let dir = self
+            .services
+            .settings
+            .workspace_root
+            .join(test_id)
+            .join(step.replace('/', "-"));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| certus_core::error::CoreError::io(&dir, e))?;
+        }
+        Ok(RunWorkspace::create(dir)?)
+    }
+
+    fn clean(&self, workspace: &RunWorkspace) {
+        if !self.services.settings.keep_workspace {
+            let _ = std::fs::remove_dir_all(workspace.root());
+        }
+    }
+
+    async fn restore_source(
+        &self,
+        test_id: &str,
+        workspace: &RunWorkspace,
+        state: &mut RunState,
+    ) -> Result<()> {
+        let tarball = workspace.scratch_dir().join(SOURCE_SNAPSHOT);
+        if !self
+            .runs
+            .get_file(test_id, SOURCE_SNAPSHOT, &tarball)
+            .await?
+        {
+            return Err(StageError::NonRetryable(format!(
+                "job '{test_id}' has no source snapshot: prepare-source has not run"
+            )));
+        }
+        let dest = workspace.source_dir();
+        blocking({
+            let dest = dest.clone();
+            move || snapshot::unpack(&tarball, &dest)
+        })
+        .await?;
+        if let Some(source) = state.source.as_mut() {
+            source.root = dest;
+        }
+        Ok(())
+    }
+
+    /// Every file the step wrote into its bundle directory goes to the run's bundle prefix.
+    async fn push_bundle_files(&self, test_id: &str, workspace: &RunWorkspace) -> Result<()> {
+        let root = workspace.bundle_dir();
+        for rel in files_under(&root)? {
+            self.runs
+                .put_file(test_id, &bundle_key(&rel), &root.join(&rel))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn pull_bundle_files(&self, test_id: &str, workspace: &RunWorkspace) -> Result<()> {
+        let root = workspace.bundle_dir();
+        for key in self.runs.list(test_id, BUNDLE_PREFIX).await? {
+            let rel = &key[BUNDLE_PREFIX.len()..];
+            let dest = root.join(lexical(rel)?);
+            self.runs.get_file(test_id, &key, &dest).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_tool_record(&self, test_id: &str, record: &ToolRecord) -> Result<()> {
+        self.put_json(test_id, &tool_key(&record.id), record).await
+    }
+
+    async fn load_state(&self, test_id: &str) -> Result<RunState> {
+        match self.runs.get(test_id, STATE, MAX_RECORD_BYTES).await? {
+            Some(bytes) => parse(&bytes, STATE),
+            None => Err(StageError::NonRetryable(format!(
+                "job '{test_id}' has no run state: prepare-source has not run"
+            ))),
+        }
+    }
+
+    async fn save_state(&self, test_id: &str, state: &RunState) -> Result<()> {
+        self.put_json(test_id, STATE, state).await
+    }
+
+    pub(crate) async fn put_json<T: Serialize>(
+        &self,
+        test_id: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<()> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| StageError::NonRetryable(format!("{key} could not be encoded: {e}")))?;
+        Ok(self.runs.put(test_id, key, bytes).await?)
+    }
+
+    async fn marker(&self, test_id: &str, step: &str) -> Result<Option<StageOutput>> {
+        let key = marker_key(step);
+        match self.runs.get(test_id, &key, MAX_RECORD_BYTES).await? {
+            Some(bytes) => Ok(Some(parse(&bytes, &key)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn record(&self, test_id: &str, step: &str, output: StageOutput) -> Result<StageOutput> {
+        self.put_json(test_id, &marker_key(step), &output).await?;
+        Ok(output)
+    }
+
+    async fn done(
+        &self,
+        test_id: &str,
+        step: &str,
+        output: StageOutput,
+        workspace: &RunWorkspace,
+    ) -> Result<StageOutput> {
+        let output = self.record(test_id, step, output).await?;
+        self.clean(workspace);
+        Ok(output)
+    }
+}
+
+fn runner_for(tool: &str) -> &'static str {
+    if CONTAINER_TOOLS.contains(&tool) {
+        "fargate"
+    } else {
+        "lambda"
+    }
+}
+
+fn not_running(test_id: &str, status: JobStatus) -> StageError {
+    StageError::NonRetryable(format!("job '{test_id}' is {status}, not RUNNING"))
+}
+
+fn status_output(job: &Job) -> StageOutput {
+    StageOutput {
+        status: Some(job.status.to_string()),
+        ..StageOutput::of(&job.test_id)
+    }
+}
+
+fn failed_record(tool: &str, status: ToolStatus, error: String) -> ToolRecord {
+    ToolRecord {
+        id: tool.to_string(),
+        version: "unknown".into(),
+        status,
+        exit_code: None,
+        counts: Default::default(),
+        reported: 0,
+        suppressed: 0,
+        sample: false,
+        error: Some(error),
+        duration_ms: 0,
+    }
+}
+
+fn bundle_key(rel: &str) -> String {
+    format!("{BUNDLE_PREFIX}{rel}")
+}
+
+fn tool_key(tool: &str) -> String {
+    format!("{TOOLS_PREFIX}{tool}.json")
+}
+
+fn marker_key(step: &str) -> String {
+    format!("stages/{step}.json")
+}
+
+fn lexical(rel: &str) -> Result<PathBuf> {
+    Ok(certus_core::workspace::lexically_confined(rel)?)
+}
+
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| StageError::NonRetryable(format!("{what} is not readable: {e}")))
+}
+
+/// Bundle-relative paths of the regular files under `root`.
+fn files_under(root: &Path) -> Result<Vec<String>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(root, &entry.path(), out)?;
+            } else if kind.is_file() {
+                if let Ok(rel) = entry.path().strip_prefix(root) {
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out).map_err(|e| certus_core::error::CoreError::io(root, e))?;
+    out.sort();
+    Ok(out)
+}
+
+async fn blocking<F>(work: F) -> Result<()>
+where
+    F: FnOnce() -> certus_core::error::Result<()> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??;
+    Ok(())
+}
