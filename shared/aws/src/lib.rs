@@ -1,6 +1,6 @@
 //! AWS adapters for Certus-Assurance: the S3 manifest fetcher, remote key references (S3 PEM objects and
 //! KMS keys), the KMS bundle signer, the S3 artifact store, the raw → golden publisher (with multipart copies
-//! for large objects) and the S3 bundle download used by `certus verify-bundle s3://…`. Every failure is mapped into `certus_core::CoreError`.
+//! for large objects), the run store of the staged pipeline (a per-run prefix of the work bucket) and the S3 bundle download used by `certus verify-bundle s3://…`. Every failure is mapped into `certus_core::CoreError`.
 
 mod clients;
 mod download;
@@ -11,6 +11,7 @@ mod kms;
 mod location;
 mod multipart;
 mod publish;
+mod runs;
 mod store;
 
 pub use clients::{https_client, AwsClients};
@@ -21,4 +22,5 @@ pub use kms::{KmsSigner, KMS_SIGNING_ALGORITHM};
 pub use location::S3Location;
 pub use multipart::{DEFAULT_PART_BYTES, MAX_MULTIPART_OBJECT_BYTES, MIN_PART_BYTES};
 pub use publish::S3Publisher;
+pub use runs::S3RunStore;
 pub use store::{S3ArtifactStore, DEFAULT_UPLOAD_CONCURRENCY, MAX_OBJECT_BYTES};

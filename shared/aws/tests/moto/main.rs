@@ -8,5 +8,6 @@ mod gate;
 mod keys;
 mod multipart;
 mod publish;
+mod runs;
 mod signer;
 mod store;
