@@ -1,10 +1,12 @@
 //! Job records and events in one SQLite file. An auditor can open it with the `sqlite3` tool: table `jobs`
-//! (one row per job, the full record as JSON in `record`) and table `events` (one row per event, in `seq` order).
+//! (one row per job, the full record as JSON in `record`), table `events` (one row per event, in `seq` order)
+//! and table `audit` (each job's audit trail, append-only: triggers refuse updates and deletes).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use certus_core::audit::{self, seq_taken, AuditEntry, AuditKind};
 use certus_core::error::{CoreError, FieldError, Result};
 use certus_core::event::Event;
 use certus_core::job::Job;
@@ -32,6 +34,22 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at DESC, test_id DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_workspace ON jobs (workspace_id, created_at DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, created_at DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_assessment ON jobs (workspace_id, component_id, assessment_id, created_at DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_repository ON jobs (git_url, created_at DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_commit ON jobs (commit_sha, created_at DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_manifest ON jobs (manifest_digest, created_at DESC);
+CREATE TABLE IF NOT EXISTS audit (
+    test_id TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    at      TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    detail  TEXT NOT NULL,
+    PRIMARY KEY (test_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS audit_is_append_only_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_is_append_only_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TABLE IF NOT EXISTS events (
     test_id   TEXT NOT NULL REFERENCES jobs (test_id),
     seq       INTEGER NOT NULL,
@@ -175,6 +193,9 @@ impl JobStore for SqliteStore {
         filter("component_id =", query.component_id.clone());
         filter("assessment_id =", query.assessment_id.clone());
         filter("status =", query.status.map(|s| s.as_str().to_string()));
+        filter("git_url =", query.repository.clone());
+        filter("commit_sha =", query.commit.clone());
+        filter("manifest_digest =", query.manifest_digest.clone());
         filter(
             "created_at >=",
             query.created_after.as_ref().map(time::format),
@@ -320,6 +341,79 @@ impl EventLog for SqliteStore {
     }
 }
 
+/// The trail, named by path so that `append`/`last_seq` stay unambiguous beside `EventLog`'s.
+#[async_trait]
+impl audit::AuditLog for SqliteStore {
+    async fn append(&self, entry: &AuditEntry) -> Result<()> {
+        let detail =
+            serde_json::to_string(&entry.detail).map_err(|e| CoreError::json("audit detail", e))?;
+        let inserted = self.conn()?.execute(
+            "INSERT INTO audit (test_id, seq, at, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                entry.test_id,
+                seq_param(entry.seq)?,
+                time::format(&entry.at),
+                entry.kind.as_str(),
+                detail
+            ],
+        );
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if is_constraint(&e) => Err(seq_taken(&entry.test_id, entry.seq)),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    async fn trail(&self, test_id: &str) -> Result<Vec<AuditEntry>> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT seq, at, kind, detail FROM audit WHERE test_id = ?1 ORDER BY seq")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([test_id], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(storage)?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(storage)?;
+        rows.into_iter()
+            .map(|(seq, at, kind, detail)| audit_entry(test_id, seq, &at, &kind, &detail))
+            .collect()
+    }
+
+    async fn last_seq(&self, test_id: &str) -> Result<u64> {
+        self.conn()?
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM audit WHERE test_id = ?1",
+                [test_id],
+                |row| row.get::<_, i64>(0),
+            )
+            .map_err(storage)
+            .map(|n| u64::try_from(n).unwrap_or(0))
+    }
+}
+
+fn audit_entry(test_id: &str, seq: i64, at: &str, kind: &str, detail: &str) -> Result<AuditEntry> {
+    let corrupt = |what: String| {
+        CoreError::Storage(format!("stored audit entry {seq} of '{test_id}': {what}"))
+    };
+    Ok(AuditEntry {
+        test_id: test_id.to_string(),
+        seq: u64::try_from(seq).map_err(|_| corrupt(format!("negative seq {seq}")))?,
+        at: chrono::DateTime::parse_from_rfc3339(at)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| corrupt(format!("bad time '{at}': {e}")))?,
+        kind: AuditKind::parse(kind).ok_or_else(|| corrupt(format!("unknown kind '{kind}'")))?,
+        detail: serde_json::from_str(detail)
+            .map_err(|e| CoreError::json("stored audit detail", e))?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,6 +556,94 @@ mod tests {
             })
             .await;
         assert!(matches!(bad, Err(CoreError::Validation(_))));
+    }
+
+    #[tokio::test]
+    async fn repository_commit_and_manifest_filters() {
+        let store = SqliteStore::in_memory().unwrap();
+        for n in 0..4 {
+            let mut j = job(&id(n), "w");
+            j.git_url = Some(format!("https://git.example.invalid/r{}.git", n % 2));
+            j.created_at += chrono::Duration::seconds(i64::from(n));
+            store.create(&j).await.unwrap();
+            j.commit = Some(format!("c{}", n % 3));
+            j.manifest_digest = Some(format!("d{}", n / 2));
+            store.save(&j).await.unwrap();
+        }
+        let found = |query: JobQuery| {
+            let store = &store;
+            async move {
+                store
+                    .list(&query)
+                    .await
+                    .unwrap()
+                    .jobs
+                    .into_iter()
+                    .map(|j| j.test_id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            found(JobQuery {
+                repository: Some("https://git.example.invalid/r1.git".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![id(3), id(1)]
+        );
+        assert_eq!(
+            found(JobQuery {
+                repository: Some("https://git.example.invalid/r0.git".into()),
+                commit: Some("c0".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![id(0)]
+        );
+        assert_eq!(
+            found(JobQuery {
+                manifest_digest: Some("d1".into()),
+                ..Default::default()
+            })
+            .await,
+            vec![id(3), id(2)]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_audit_trail_is_ordered_and_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certus.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let entry = |seq, to: &str| AuditEntry {
+            test_id: id(1),
+            seq,
+            at: time::now(),
+            kind: AuditKind::StatusChanged,
+            detail: serde_json::json!({"to": to}),
+        };
+        use certus_core::audit::AuditLog;
+        for (seq, to) in [(2, "SUCCEEDED"), (1, "RUNNING")] {
+            AuditLog::append(&store, &entry(seq, to)).await.unwrap();
+        }
+        let err = AuditLog::append(&store, &entry(1, "FAILED"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let trail = store.trail(&id(1)).await.unwrap();
+        assert_eq!(trail.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(trail[0].detail["to"], "RUNNING");
+        assert_eq!(AuditLog::last_seq(&store, &id(1)).await.unwrap(), 2);
+        assert!(store.trail(&id(2)).await.unwrap().is_empty());
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        for sql in [
+            "UPDATE audit SET detail = '{}' WHERE seq = 1",
+            "DELETE FROM audit",
+        ] {
+            let err = conn.execute(sql, []).unwrap_err().to_string();
+            assert!(err.contains("append-only"), "{sql}: {err}");
+        }
     }
 
     #[tokio::test]
