@@ -35,10 +35,16 @@ if [ "${#manifests[@]}" -eq 0 ]; then
     echo "note: no functions/*/Cargo.toml yet; only COLDSTART_EXTRA binaries are measured" >&2
 fi
 for manifest in "${manifests[@]}"; do
-    if [ "${COLDSTART_SKIP_BUILD:-0}" != 1 ]; then
-        nice -n 15 cargo build --release --manifest-path "$manifest" --bins
+    if [ "${COLDSTART_SKIP_BUILD:-0}" != 1 ] &&
+        ! nice -n 15 cargo build --release --manifest-path "$manifest" --bins; then
+        echo "note: $manifest does not build; its binaries are left out of this run" >&2
+        continue
     fi
     while read -r bin; do
+        if [ ! -x "$CARGO_TARGET_DIR/release/$bin" ]; then
+            echo "note: $CARGO_TARGET_DIR/release/$bin is not built; left out" >&2
+            continue
+        fi
         SUBJECTS+=(--subject "$bin=$CARGO_TARGET_DIR/release/$bin")
     done < <(cargo metadata --no-deps --format-version 1 --manifest-path "$manifest" | python3 -c '
 import json, os, sys

@@ -39,8 +39,10 @@ PRICES = {
     "s3_put_copy_list": 0.005 / 1000,
     "s3_get_head": 0.0004 / 1000,
     "kms_asymmetric_request": 0.15 / 10000,
-    "fargate_vcpu_hour": 0.04048,
-    "fargate_gb_hour": 0.004445,
+    "fargate_vcpu_hour_x86": 0.04048,
+    "fargate_gb_hour_x86": 0.004445,
+    "fargate_vcpu_hour_arm64": 0.03238,
+    "fargate_gb_hour_arm64": 0.00356,
     "apigw_http_request": 1.00 / 1e6,
     "logs_ingest_gb": 0.50,
 }
@@ -51,7 +53,7 @@ DEFAULT_MEMORY_MB = {
     "run-scanner": 1024, "build-bundle": 1024, "finalize": 256, "request-upload": 256, "promote": 512,
 }
 # Heavy tools run as a Fargate task (docs/serverless.md); its size when the template does not say.
-DEFAULT_FARGATE = {"vcpu": 1.0, "memory_gb": 2.0}
+DEFAULT_FARGATE = {"vcpu": 1.0, "memory_gb": 2.0, "arch": "x86"}
 # Fargate bills at least one minute per task; a task's start (image pull, ENI) is billed too.
 FARGATE_MIN_SECONDS = 60
 FARGATE_STARTUP_SECONDS = 30
@@ -59,6 +61,9 @@ FARGATE_STARTUP_SECONDS = 30
 TYPICAL_TOOLS = [("secrets", "lambda"), ("sbom", "lambda"), ("semgrep", "fargate"), ("bandit", "fargate")]
 # Assumed where no local measurement exists: heavy-tool durations on a mid-size repository (seconds).
 ASSUMED_TOOL_SECONDS = {"semgrep": 90.0, "bandit": 30.0, "checkov": 60.0, "detect-secrets": 40.0}
+# Audit entries of a scan and its upload (shared/core/src/audit.rs: submitted, source resolved, status changes,
+# manifest recorded and verified, bundle stored, Trust exchange, upload status, publication).
+AUDIT_ENTRIES = 10
 # Round trips to DynamoDB/S3/KMS a stage function makes beyond its own work, each assumed to take this long.
 AWS_CALL_MS = 15.0
 
@@ -175,7 +180,25 @@ def template_memory(template: Path):
     return sizes, default
 
 
-def measured(bundle: Path | None):
+def template_fargate(template: Path):
+    """The scanner task's size and architecture from the template's AWS::ECS::TaskDefinition, else the default."""
+    if not template.is_file():
+        return DEFAULT_FARGATE
+    match = re.search(r"Type:\s*AWS::ECS::TaskDefinition\s*\n((?:\s{4,}.*\n)*)", template.read_text())
+    if not match:
+        return DEFAULT_FARGATE
+    block = match.group(1)
+    cpu = re.search(r"\bCpu:\s*['\"]?(\d+)", block)
+    memory = re.search(r"\bMemory:\s*['\"]?(\d+)", block)
+    arch = re.search(r"CpuArchitecture:\s*(\w+)", block)
+    return {
+        "vcpu": int(cpu.group(1)) / 1024 if cpu else DEFAULT_FARGATE["vcpu"],
+        "memory_gb": int(memory.group(1)) / 1024 if memory else DEFAULT_FARGATE["memory_gb"],
+        "arch": "arm64" if arch and arch.group(1).upper() == "ARM64" else "x86",
+    }
+
+
+def measured(bundle: Path | None, wall_seconds: float | None):
     """Stage durations (s), events and their mean size, bundle files and bytes, job record bytes."""
     if bundle is None:
         return None
@@ -190,11 +213,15 @@ def measured(bundle: Path | None):
     first_tool = min(starts.values()) if starts else stamp(events[-1])
     last_tool = max((stamp(e) for e in events if e["type"] == "tool_complete"), default=first_tool)
     sizes = [len(json.dumps(e)) for e in events]
+    # The bundle index and attestation are written after scan_complete: the process wall time holds them.
+    after_tools = stamp(events[-1]) - last_tool
+    if wall_seconds is not None:
+        after_tools += max(0.0, wall_seconds - (stamp(events[-1]) - stamp(events[0])))
     index = load_json(bundle / "bundle-index.json")
     return {
         "before_tools_s": first_tool - stamp(events[0]),
         "tools_s": tools,
-        "after_tools_s": stamp(events[-1]) - last_tool,
+        "after_tools_s": after_tools,
         "events": len(events),
         "event_bytes": sum(sizes) / len(sizes),
         "bundle_files": len(index["files"]) + 1,
@@ -206,6 +233,7 @@ def measured(bundle: Path | None):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bundle", type=Path, help="a bundle directory written by a local certus scan")
+    parser.add_argument("--wall-seconds", type=float, help="the local scan's process wall time")
     parser.add_argument("--init-ms", type=float, default=10.0, help="cold-start init per invocation (bench/coldstart)")
     parser.add_argument("--scans-per-month", type=int, default=10_000)
     parser.add_argument("--arch", choices=["arm64", "x86"], default="arm64")
@@ -214,7 +242,8 @@ def main():
     scan_sm = load_json(REPO / "statemachine/certus-assurance.asl.json")
     upload_sm = load_json(REPO / "statemachine/certus-upload.asl.json")
     memory, _ = template_memory(REPO / "infra/template.yaml")
-    m = measured(args.bundle)
+    m = measured(args.bundle, args.wall_seconds)
+    task = template_fargate(REPO / "infra/template.yaml")
 
     tools = [{"test_id": "t", "tool": t, "runner": r} for t, r in TYPICAL_TOOLS]
     outputs = {
@@ -263,8 +292,11 @@ def main():
             invocations.append(name)
             gb_seconds += memory.get(name, DEFAULT_MEMORY_MB[name]) / 1024 * duration(name, data)
             job_get, job_put, emitted, get, put, signs = STAGE_IO[name]
-            ddb_r += job_get * math.ceil(job_kb / 4)
+            # A job save (shared/dynamo jobs.rs) reads the stored version, then writes conditionally on it.
+            ddb_r += (job_get + job_put) * math.ceil(job_kb / 4)
             ddb_w += job_put * math.ceil(job_kb)
+            # Opening the event log for a run queries the last seq once (events.rs last_seq).
+            ddb_r += 1 if emitted else 0
             s3_get += get
             s3_put += put
             kms += signs
@@ -277,6 +309,7 @@ def main():
             s3_get += get
             s3_put += put
     ddb_w += events * event_wcu  # one conditional PutItem per event (EventsTable), log lines included
+    ddb_w += AUDIT_ENTRIES  # one PutItem each in AuditTable
     s3_put += files  # build-bundle: every bundle file to bundles/<test_id>/bundle/
     s3_put += 2 * files  # promote: server-side COPY to raw incoming/, then to golden/
     s3_get += 2 * files  # promote: HEAD of the staged copy checked against the index, and of the golden one
@@ -285,13 +318,13 @@ def main():
         PRICES["sfn_standard_transition"], f"scan {transitions['scan']}, upload {transitions['upload']}")
     add("Lambda requests", len(invocations), PRICES["lambda_request"], ", ".join(sorted(set(invocations))))
     add(f"Lambda GB-seconds ({args.arch})", gb_seconds, gb_s_price, "durations: local stage times + init + AWS calls")
-    fargate_cost = sum(s / 3600 * (DEFAULT_FARGATE["vcpu"] * PRICES["fargate_vcpu_hour"]
-                                   + DEFAULT_FARGATE["memory_gb"] * PRICES["fargate_gb_hour"]) for _, s in fargate)
+    fargate_cost = sum(s / 3600 * (task["vcpu"] * PRICES[f"fargate_vcpu_hour_{task['arch']}"]
+                                   + task["memory_gb"] * PRICES[f"fargate_gb_hour_{task['arch']}"]) for _, s in fargate)
     add("Fargate tasks (heavy tools)", len(fargate), fargate_cost / max(len(fargate), 1),
-        ", ".join(f"{n} {s:.0f} s" for n, s in fargate) + f" at {DEFAULT_FARGATE['vcpu']} vCPU/{DEFAULT_FARGATE['memory_gb']} GB")
+        ", ".join(f"{n} {s:.0f} s" for n, s in fargate) + f" at {task['vcpu']:g} vCPU/{task['memory_gb']:g} GB {task['arch']}")
     add("DynamoDB write request units", ddb_w, PRICES["ddb_write_request_unit"],
-        f"{events} events × {event_wcu} WCU + job saves × {math.ceil(job_kb)} WCU")
-    add("DynamoDB read request units", ddb_r, PRICES["ddb_read_request_unit"], f"job reads × {math.ceil(job_kb / 4)} RCU")
+        f"{events} events × {event_wcu} WCU + job saves × {math.ceil(job_kb)} WCU + {AUDIT_ENTRIES} audit entries")
+    add("DynamoDB read request units", ddb_r, PRICES["ddb_read_request_unit"], f"job reads (and the read before each save) × {math.ceil(job_kb / 4)} RCU, one event-log query per function")
     add("S3 PUT/COPY requests", s3_put, PRICES["s3_put_copy_list"], f"{files} bundle files: PUT + 2 COPY each, plus run workspace")
     add("S3 GET/HEAD requests", s3_get, PRICES["s3_get_head"], "run workspace reads + 2 HEAD per bundle file")
     add("KMS asymmetric Sign", kms, PRICES["kms_asymmetric_request"], "bundle attestation, upload request")
@@ -332,6 +365,12 @@ def main():
           f"Express {express:.6f} USD (2 requests, {execution_s:.1f} s + {upload_s:.1f} s at the 64 MB minimum)")
     print(f"Express scan execution {execution_s:.0f} s against its 300 s limit; the scan definition allows "
           f"{scan_sm['TimeoutSeconds']} s and uses ecs:runTask.sync, which Express does not support")
+    run_scanner_gb = memory.get("run-scanner", DEFAULT_MEMORY_MB["run-scanner"]) / 1024
+    on_lambda = sum(PRICES["lambda_request"] + run_scanner_gb * duration("run-scanner", {"tool": n}) * gb_s_price
+                    for n, _ in fargate)
+    if fargate:
+        print(f"the heavy tools on the run-scanner Lambda ({run_scanner_gb:g} GB) instead of Fargate: {on_lambda:.6f} USD "
+              f"against {fargate_cost:.6f} USD (Fargate bills a minute at least; Lambda caps a run at 900 s and 10 GB)")
     monthly = args.scans_per_month
     print(f"\nper month at {monthly} scans: total {standard * monthly:.2f} USD with Standard "
           f"(of which Step Functions {sfn_standard * monthly:.2f}); Express would save "

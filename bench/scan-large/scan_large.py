@@ -94,28 +94,33 @@ def gnu_time(argv, cwd=None):
     return proc.returncode, float(wall), float(user) + float(system), int(rss_kb) / 1024, proc.stderr
 
 
-def stage_times(stream: Path):
-    """Seconds per stage: each non-log event opens a stage that the next one closes; each tool is timed from
-    its tool_start to its tool_complete (tools may overlap)."""
+def stage_times(stream: Path, wall: float):
+    """Seconds per stage of the pipeline, from the event timestamps: source preparation (the tree digest),
+    manifest fetch/verify/profile, the tools (they run in parallel: wall from the first tool_start to the last
+    tool_complete, and each tool's own start → complete), the verdict, and what the process spends outside the
+    events (start-up; the bundle index and attestation, written after scan_complete; exit)."""
     events = [json.loads(line) for line in stream.read_text().splitlines() if line.strip()]
     events = [e for e in events if e["type"] != "log"]
     stamp = lambda e: datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
-    stages, starts = {}, {}
-    for here, after in zip(events, events[1:]):
-        label = here.get("message") or here["type"]
-        if here["type"] == "phase":
-            label = label.split(":")[0][:48]
-        elif here["type"] == "tool_start":
-            label = f"after tool_start {here['tool']}"
-        elif here["type"] == "tool_complete":
-            label = f"after tool_complete {here['tool']}"
-        stages[label] = stages.get(label, 0.0) + stamp(after) - stamp(here)
-    for e in events:
-        if e["type"] == "tool_start":
-            starts[e["tool"]] = stamp(e)
-        elif e["type"] == "tool_complete" and e["tool"] in starts:
-            stages[f"tool {e['tool']} (start → complete)"] = stamp(e) - starts[e["tool"]]
-    stages["first event → scan_complete"] = stamp(events[-1]) - stamp(events[0])
+    first, last = stamp(events[0]), stamp(events[-1])
+    phases = [e for e in events if e["type"] == "phase"]
+    preparing = next(stamp(e) for e in phases if e["message"].startswith("preparing"))
+    prepared = next(stamp(e) for e in events if stamp(e) >= preparing and e is not phases[0] and e["type"] == "phase"
+                    and not e["message"].startswith("preparing"))
+    running = next(stamp(e) for e in phases if e["message"].startswith("running"))
+    tool_starts = {e["tool"]: stamp(e) for e in events if e["type"] == "tool_start"}
+    tool_ends = {e["tool"]: stamp(e) for e in events if e["type"] == "tool_complete"}
+    tools_done = max(tool_ends.values(), default=running)
+    stages = {
+        "source preparation (tree digest)": prepared - preparing,
+        "manifest fetch, verification, profile": running - prepared,
+        "tools, wall (parallel)": tools_done - running,
+    }
+    for tool in sorted(tool_starts):
+        if tool in tool_ends:
+            stages[f"  tool {tool} (start → complete)"] = tool_ends[tool] - tool_starts[tool]
+    stages["last tool → scan_complete (verdict, report)"] = last - tools_done
+    stages["outside events: start-up; bundle index, attestation, exit"] = wall - (last - first)
     return stages
 
 
@@ -129,7 +134,7 @@ def scan_once(run_no):
     ])
     if code not in (0, 1):
         sys.exit(f"certus scan failed (exit {code}): {stderr.decode(errors='replace')[-2000:]}")
-    stages = stage_times(out / "stream.jsonl")
+    stages = stage_times(out / "stream.jsonl", wall)
     bundle_bytes = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     shutil.rmtree(out, ignore_errors=True)
     return wall, cpu, rss, stages, bundle_bytes
