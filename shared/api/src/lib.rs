@@ -13,6 +13,7 @@ pub mod server;
 pub mod stream;
 mod upload;
 pub mod watch;
+pub mod webhooks;
 
 pub use auth::{hash_key, ApiKeys, AuthConfig, JwtAlgorithm, JwtSettings, JwtVerifier, Principal};
 pub use error::{ApiError, Result};

@@ -1,5 +1,6 @@
 //! The route table of spec §2 and the router that serves it, with authentication in front of every route
-//! but `/health` and a body-size cap on every route that takes a body.
+//! but `/health` and the push webhooks (which carry their own signature), and a body-size cap on every
+//! route that takes a body.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use crate::auth::AuthConfig;
 use crate::error::{ApiError, Result};
 use crate::hub::LiveHub;
 use crate::launcher::{Launcher, UploadRequests};
-use crate::{scans, stream, upload};
+use crate::{scans, stream, upload, webhooks};
 
 /// One route: method, path (axum syntax) and every status code its handler can answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +35,23 @@ pub const SCAN: &str = "/v1/security-scans/{test_id}";
 pub const UPLOAD_REQUEST: &str = "/v1/security-scans/{test_id}/upload-request";
 pub const UPLOAD_ARCHIVE: &str = "/v1/security-scans/upload-archive";
 pub const STREAM: &str = "/v1/security-scans/{test_id}/stream";
+pub const GITHUB_WEBHOOK: &str = "/v1/webhooks/github";
+pub const GITLAB_WEBHOOK: &str = "/v1/webhooks/gitlab";
 
 /// Every route the router serves; the OpenAPI document must describe exactly these.
 pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        method: "POST",
+        path: GITHUB_WEBHOOK,
+        success: 202,
+        statuses: &[200, 202, 400, 401, 404, 413, 500],
+    },
+    RouteSpec {
+        method: "POST",
+        path: GITLAB_WEBHOOK,
+        success: 202,
+        statuses: &[200, 202, 400, 401, 404, 413, 500],
+    },
     RouteSpec {
         method: "GET",
         path: HEALTH,
@@ -114,6 +129,7 @@ pub fn router(state: ApiState) -> Router {
     let upload_cap = usize::try_from(state.limits.max_upload)
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);
+    let webhook_cap = DefaultBodyLimit::max(certus_triggers::MAX_BODY);
     let authenticated = Router::new()
         .route(SCANS, post(scans::submit).layer(json_cap).get(scans::list))
         .route(SCAN, get(scans::status))
@@ -125,6 +141,9 @@ pub fn router(state: ApiState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     Router::new()
         .route(HEALTH, get(health))
+        // Authenticated by their signature or token; the triggers check it before reading the body.
+        .route(GITHUB_WEBHOOK, post(webhooks::github).layer(webhook_cap))
+        .route(GITLAB_WEBHOOK, post(webhooks::gitlab).layer(webhook_cap))
         .route(STREAM, get(stream::stream))
         .merge(authenticated)
         .fallback(no_route)

@@ -38,6 +38,8 @@ pub struct ServeConfig {
     pub allowed_roots: Vec<PathBuf>,
     /// Upload gating and publication for `upload-request`; without it that route answers 501.
     pub uploads: Option<std::sync::Arc<UploadGate>>,
+    /// Push-trigger registrations for the webhook routes; without them those routes answer 404.
+    pub triggers: Option<std::sync::Arc<certus_triggers::Triggers>>,
 }
 
 impl ServeConfig {
@@ -55,6 +57,7 @@ impl ServeConfig {
             shutdown_grace: Duration::from_secs(30),
             allowed_roots: Vec::new(),
             uploads: None,
+            triggers: None,
         }
     }
 }
@@ -131,7 +134,11 @@ where
         },
     };
     eprintln!("certus serve: listening on http://{local}");
-    axum::serve(listener, router(state))
+    let mut app = router(state);
+    if let Some(triggers) = config.triggers.clone() {
+        app = app.layer(axum::Extension(triggers));
+    }
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| ApiError::Server(e.to_string()))?;

@@ -48,7 +48,8 @@ pub struct Handled {
     pub outcome: Outcome,
     /// The provider's delivery id, when it sent one.
     pub delivery: Option<String>,
-    /// True when this delivery id was handled before: the recorded outcome is answered again.
+    /// True when this delivery id was handled before: its recorded outcome is answered again (a start as
+    /// `already_started`).
     pub replayed: bool,
 }
 
@@ -132,7 +133,20 @@ impl Triggers {
         self.deliveries
             .recorded(provider, id)
             .map(|outcome| Handled {
-                outcome,
+                outcome: match outcome {
+                    Outcome::Started {
+                        test_id,
+                        registration,
+                        branch,
+                        commit,
+                    } => Outcome::AlreadyStarted {
+                        test_id,
+                        registration,
+                        branch,
+                        commit,
+                    },
+                    other => other,
+                },
                 delivery: Some(id.to_string()),
                 replayed: true,
             })

@@ -8,4 +8,5 @@ mod openapi;
 mod recovery;
 mod support;
 mod upload;
+mod webhooks;
 mod ws;

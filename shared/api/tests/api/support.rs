@@ -83,6 +83,10 @@ pub struct Options {
     pub seed: Vec<Job>,
     /// Serve `upload-request` through the embedded Trust gate and local publication.
     pub uploads: bool,
+    /// Push-trigger registrations for the webhook routes.
+    pub triggers: Option<Arc<certus_triggers::Triggers>>,
+    /// Let git sources name local repositories (the webhook tests push to one made on disk).
+    pub git_allow_local: bool,
 }
 
 impl Default for Options {
@@ -95,6 +99,8 @@ impl Default for Options {
             max_upload: 256 * 1024,
             seed: Vec::new(),
             uploads: false,
+            triggers: None,
+            git_allow_local: false,
         }
     }
 }
@@ -143,7 +149,13 @@ pub async fn start(options: Options) -> Server {
         artifacts: Arc::new(LocalArtifactStore::new(Placement::PerJob(
             dir.path().join("bundles"),
         ))),
-        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy::default())),
+        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
+            git: certus_source::GitPolicy {
+                allow_local: options.git_allow_local,
+                ..Default::default()
+            },
+            ..Default::default()
+        })),
         fetcher: Arc::new(
             certus_fetch::FileFetcher::new(&[std::path::PathBuf::from("/")]).expect("file fetcher"),
         ),
@@ -181,6 +193,7 @@ pub async fn start(options: Options) -> Server {
     config.upload_dir = Some(upload_dir.clone());
     config.shutdown_grace = Duration::from_secs(5);
     config.allowed_roots = vec![source.clone()];
+    config.triggers = options.triggers.clone();
     if options.uploads {
         let publisher =
             LocalPublisher::new(&LocalPublisherConfig::under(dir.path())).expect("publisher");
