@@ -45,6 +45,9 @@ pub struct ServeArgs {
     pub key: Option<String>,
     #[arg(long)]
     pub require_signature: bool,
+    /// Push-trigger registrations (`.json` or `.toml`): serves POST /v1/webhooks/github and /gitlab.
+    #[arg(long, value_name = "FILE")]
+    pub triggers: Option<PathBuf>,
 }
 
 pub async fn run(args: ServeArgs) -> Result<i32> {
@@ -53,6 +56,12 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
         return Ok(0);
     }
     let settings = Settings::from_env()?;
+    let triggers = match &args.triggers {
+        Some(path) => Some(Arc::new(
+            certus_triggers::Triggers::load(path).map_err(|e| CliError::Usage(e.to_string()))?,
+        )),
+        None => None,
+    };
     let auth = if args.insecure_no_auth {
         AuthConfig::disabled()
     } else {
@@ -99,6 +108,7 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
     config.max_concurrent_scans = args.max_scans;
     config.upload_dir = Some(uploads_dir);
     config.allowed_roots = args.allow_roots;
+    config.triggers = triggers;
     config.uploads = Some(Arc::new(
         upload::gate(&services, &settings, &data_dir).await?,
     ));

@@ -658,6 +658,35 @@ assessment_id = "push"
     }
 
     #[test]
+    fn the_example_registrations_load() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("secrets")).unwrap();
+        std::fs::write(
+            dir.path().join("secrets/gitlab-platform.token"),
+            "example-gitlab-token-0123",
+        )
+        .unwrap();
+        // Only this test reads the variable the example names.
+        std::env::set_var(
+            "CERTUS_WEBHOOK_SECRET_PAYMENTS",
+            "example-github-secret-0123",
+        );
+        let text = include_str!("../../../examples/push-triggers.toml");
+        let registrations = Registrations::parse(text, Format::Toml, dir.path()).unwrap();
+        assert_eq!(registrations.len(), 3);
+        let gitlab = registrations
+            .find(Provider::Gitlab, "acme/platform/api")
+            .unwrap();
+        assert!(gitlab.triggers_on("hotfix/2026/11") && !gitlab.triggers_on("dev"));
+        assert!(registrations
+            .find_codecommit(
+                "infra",
+                &["arn:aws:codecommit:eu-west-1:123456789012:infra".to_string()]
+            )
+            .is_some());
+    }
+
+    #[test]
     fn unknown_fields_and_file_types_are_refused() {
         let dir = dir_with_secret();
         let mut extra = github();
