@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use certus_core::attestation::{BuilderInfo, LocalSigner};
+use certus_core::audit::AuditedJobStore;
 use certus_core::pipeline::{PipelineSettings, Services};
 use certus_core::ports::{ArtifactStore, BundleSigner, EventSink, ManifestFetcher};
 use certus_core::settings::Settings;
@@ -235,7 +236,8 @@ async fn artifact_store(
     }
 }
 
-/// The embedded services: SQLite store, local bundles, git/directory/archive sources, local scanners.
+/// The embedded services: SQLite store (every job change written to its audit trail), local bundles,
+/// git/directory/archive sources, local scanners.
 pub async fn services(
     options: LocalOptions,
     policy: SignaturePolicy,
@@ -258,7 +260,7 @@ pub async fn services(
     };
     let signer = signer(settings, &options.data_dir).await?;
     Ok(Services {
-        jobs: store.clone(),
+        jobs: Arc::new(AuditedJobStore::new(store.clone(), store.clone())),
         events: store,
         sinks: options.sinks,
         artifacts: artifact_store(settings, placement).await?,

@@ -1,6 +1,7 @@
 //! `certus`: Certus-Assurance on one machine — scan a repository against a signed manifest with embedded
 //! defaults, and the manifest tools authors need.
 
+mod audit;
 #[cfg(feature = "aws")]
 mod aws;
 mod console;
@@ -43,6 +44,9 @@ enum Command {
     /// Manifest digests, canonical form and signature verification.
     #[command(subcommand)]
     Manifest(manifest_cmd::ManifestCommand),
+    /// Auditors' questions: jobs by workspace, repository, commit, manifest, status, time; a job's trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() {
@@ -68,6 +72,7 @@ fn main() {
             Command::Watch(args) => serve::watch(args).await,
             Command::UploadRequest(args) => upload::request(args).await,
             Command::Trust(command) => upload::trust(command).await,
+            Command::Audit(command) => audit::run(command).await,
         }
     });
     match result {

@@ -109,6 +109,9 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
     config.upload_dir = Some(uploads_dir);
     config.allowed_roots = args.allow_roots;
     config.triggers = triggers;
+    config.audit = Some(Arc::new(certus_local::SqliteStore::open(
+        &data_dir.join("certus.db"),
+    )?));
     config.uploads = Some(Arc::new(
         upload::gate(&services, &settings, &data_dir).await?,
     ));

@@ -2,6 +2,7 @@
 //! progress over WebSockets (spec §4), and per-tenant authentication with API keys or OIDC/JWT tokens.
 //! Also the WebSocket client `certus watch` uses.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod hub;

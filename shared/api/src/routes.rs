@@ -18,7 +18,7 @@ use crate::auth::AuthConfig;
 use crate::error::{ApiError, Result};
 use crate::hub::LiveHub;
 use crate::launcher::{Launcher, UploadRequests};
-use crate::{scans, stream, upload, webhooks};
+use crate::{audit, scans, stream, upload, webhooks};
 
 /// One route: method, path (axum syntax) and every status code its handler can answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,7 @@ pub const UPLOAD_ARCHIVE: &str = "/v1/security-scans/upload-archive";
 pub const STREAM: &str = "/v1/security-scans/{test_id}/stream";
 pub const GITHUB_WEBHOOK: &str = "/v1/webhooks/github";
 pub const GITLAB_WEBHOOK: &str = "/v1/webhooks/gitlab";
+pub const AUDIT: &str = "/v1/security-scans/{test_id}/audit";
 
 /// Every route the router serves; the OpenAPI document must describe exactly these.
 pub const ROUTES: &[RouteSpec] = &[
@@ -90,6 +91,12 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "GET",
+        path: AUDIT,
+        success: 200,
+        statuses: &[200, 401, 404, 500],
+    },
+    RouteSpec {
+        method: "GET",
         path: STREAM,
         success: 101,
         statuses: &[101, 400, 401, 426],
@@ -133,6 +140,7 @@ pub fn router(state: ApiState) -> Router {
     let authenticated = Router::new()
         .route(SCANS, post(scans::submit).layer(json_cap).get(scans::list))
         .route(SCAN, get(scans::status))
+        .route(AUDIT, get(audit::audit))
         .route(UPLOAD_REQUEST, post(scans::upload_request).layer(json_cap))
         .route(
             UPLOAD_ARCHIVE,

@@ -38,6 +38,8 @@ pub struct ServeConfig {
     pub allowed_roots: Vec<PathBuf>,
     /// Upload gating and publication for `upload-request`; without it that route answers 501.
     pub uploads: Option<std::sync::Arc<UploadGate>>,
+    /// The audit trail the auditors' route reads; without it that route answers 500.
+    pub audit: Option<std::sync::Arc<dyn certus_core::audit::AuditLog>>,
     /// Push-trigger registrations for the webhook routes; without them those routes answer 404.
     pub triggers: Option<std::sync::Arc<certus_triggers::Triggers>>,
 }
@@ -57,6 +59,7 @@ impl ServeConfig {
             shutdown_grace: Duration::from_secs(30),
             allowed_roots: Vec::new(),
             uploads: None,
+            audit: None,
             triggers: None,
         }
     }
@@ -137,6 +140,9 @@ where
     let mut app = router(state);
     if let Some(triggers) = config.triggers.clone() {
         app = app.layer(axum::Extension(triggers));
+    }
+    if let Some(trail) = config.audit.clone() {
+        app = app.layer(axum::Extension(crate::audit::AuditTrail(trail)));
     }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

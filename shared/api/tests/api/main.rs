@@ -1,6 +1,7 @@
 //! End-to-end tests of `certus serve`: a real server on 127.0.0.1:0, real HTTP and WebSocket clients, the
 //! embedded services with the sample scanner and a directory source made here.
 
+mod audit;
 mod http;
 mod jwt;
 mod load;

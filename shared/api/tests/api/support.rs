@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use certus_api::{hash_key, serve_on, ApiKeys, AuthConfig, JwtVerifier, ServeConfig};
 use certus_core::attestation::{BuilderInfo, LocalSigner};
+use certus_core::audit::AuditedJobStore;
 use certus_core::event::Event;
 use certus_core::ids::new_test_id;
 use certus_core::job::Job;
@@ -143,7 +144,7 @@ pub async fn start(options: Options) -> Server {
     }
     let gate = Arc::new(Semaphore::new(0));
     let services = Services {
-        jobs: store.clone(),
+        jobs: Arc::new(AuditedJobStore::new(store.clone(), store.clone())),
         events: store.clone(),
         sinks: Vec::new(),
         artifacts: Arc::new(LocalArtifactStore::new(Placement::PerJob(
@@ -194,6 +195,7 @@ pub async fn start(options: Options) -> Server {
     config.shutdown_grace = Duration::from_secs(5);
     config.allowed_roots = vec![source.clone()];
     config.triggers = options.triggers.clone();
+    config.audit = Some(store.clone());
     if options.uploads {
         let publisher =
             LocalPublisher::new(&LocalPublisherConfig::under(dir.path())).expect("publisher");

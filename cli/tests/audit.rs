@@ -1,0 +1,187 @@
+//! `certus audit` as an auditor runs it: real scans of real git repositories write the trail, then the
+//! binary answers list (JSON, CSV, table, every filter), show and export from the same data directory.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn certus(args: &[&str], data: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args(args)
+        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
+        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_REQUIRED")
+        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF")
+        .env_remove("CERTUS_ASSURANCE_DYNAMODB_JOBS_TABLE")
+        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("certus runs")
+}
+
+fn ok(out: Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn git_repo(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("requirements.txt"), "flask==2.0.0\n").unwrap();
+    std::fs::write(
+        dir.join("certus.json"),
+        r#"{"product":"p","profiles":[{"name":"light","tools":["sbom"]}]}"#,
+    )
+    .unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "git init -q -b main && git add -A && git -c user.name=t -c user.email=t@example.invalid \
+             -c commit.gpgsign=false commit -qm init && git rev-parse HEAD",
+        )
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn scan(repo: &Path, workspace: &str, data: &Path) -> Value {
+    let manifest = repo.join("certus.json");
+    let out = certus(
+        &[
+            "scan",
+            repo.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--workspace-id",
+            workspace,
+            "--json",
+        ],
+        data,
+    );
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["test_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn audit_list_show_and_export_answer_from_the_local_store() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let (repo_a, repo_b) = (work.path().join("a"), work.path().join("b"));
+    let head_a = git_repo(&repo_a);
+    git_repo(&repo_b);
+    let first = scan(&repo_a, "bank", &data);
+    let second = scan(&repo_b, "shop", &data);
+    let third = scan(&repo_a, "shop", &data);
+    let id = |job: &Value| job["test_id"].as_str().unwrap().to_string();
+
+    let list = |extra: &[&str]| -> Value {
+        let mut args = vec!["audit", "list", "--format", "json"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&ok(certus(&args, &data))).unwrap()
+    };
+    assert_eq!(ids(&list(&[])), vec![id(&third), id(&second), id(&first)]);
+    assert_eq!(
+        ids(&list(&["--workspace", "shop"])),
+        vec![id(&third), id(&second)]
+    );
+    let repo_a_url = first["git_url"].as_str().unwrap();
+    assert_eq!(
+        ids(&list(&["--repository", repo_a_url, "--commit", &head_a])),
+        vec![id(&third), id(&first)]
+    );
+    let digest = first["manifest_digest"].as_str().unwrap();
+    assert_eq!(ids(&list(&["--manifest-digest", digest])).len(), 3);
+    assert_eq!(
+        ids(&list(&["--status", "succeeded", "--limit", "1"])),
+        vec![id(&third)]
+    );
+    assert!(ids(&list(&["--status", "failed"])).is_empty());
+    assert!(ids(&list(&["--until", "2000-01-01"])).is_empty());
+    assert_eq!(ids(&list(&["--since", "2000-01-01"])).len(), 3);
+
+    let csv = ok(certus(&["audit", "list", "--format", "csv"], &data));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines[0].starts_with("test_id,created_at,status,workspace_id"));
+    assert!(lines[1].starts_with(&format!("{},", id(&third))));
+    assert!(lines[3].contains(&head_a));
+    let table = ok(certus(&["audit", "list", "--workspace", "bank"], &data));
+    assert!(table.lines().next().unwrap().starts_with("test_id"));
+    assert!(table.contains(&id(&first)) && table.contains("SUCCEEDED"));
+
+    let shown: Value = serde_json::from_str(&ok(certus(
+        &["audit", "show", &id(&first), "--format", "json"],
+        &data,
+    )))
+    .unwrap();
+    assert_eq!(shown["job"]["test_id"], first["test_id"]);
+    let kinds: Vec<&str> = shown["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"submitted"));
+    for kind in [
+        "source_resolved",
+        "manifest_recorded",
+        "manifest_verification",
+        "bundle_stored",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert_eq!(kinds.iter().filter(|k| **k == "status_changed").count(), 2);
+    let resolved = &shown["trail"][kinds.iter().position(|k| *k == "source_resolved").unwrap()];
+    assert_eq!(resolved["detail"]["commit"], head_a.as_str());
+    let table = ok(certus(&["audit", "show", &id(&first)], &data));
+    assert!(table.contains("submitted") && table.contains("status_changed"));
+
+    let export = ok(certus(&["audit", "export", "--since", "2000-01-01"], &data));
+    let lines: Vec<Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines
+        .iter()
+        .all(|l| !l["trail"].as_array().unwrap().is_empty()));
+    assert_eq!(lines[2]["job"]["test_id"], first["test_id"]);
+}
+
+#[test]
+fn audit_refuses_bad_input_with_the_cause_named() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("empty");
+    let cases: [(&[&str], &str); 4] = [
+        (&["audit", "list"], "no job records"),
+        (&["audit", "show", "test_../../x"], "test_id"),
+        (&["audit", "list", "--status", "DONE"], "must be one of"),
+        (&["audit", "list", "--since", "yesterday"], "RFC 3339"),
+    ];
+    for (args, cause) in cases {
+        let out = certus(args, &data);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(cause), "{args:?}: {stderr}");
+    }
+    std::fs::create_dir_all(&data).unwrap();
+    let repo = work.path().join("r");
+    git_repo(&repo);
+    scan(&repo, "w", &data);
+    let out = certus(&["audit", "show", "test_0123456789ab"], &data);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+}
