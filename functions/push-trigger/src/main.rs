@@ -1,0 +1,43 @@
+//! The `push-trigger` Lambda: CodeCommit pushes delivered by EventBridge start one scan of the pushed commit,
+//! recorded in DynamoDB and run by the scan state machine. The registrations are loaded and the clients
+//! built once here; nothing else happens at init.
+
+use std::sync::Arc;
+
+use certus_api::Launcher;
+use certus_apigw::SfnLauncher;
+use certus_triggers::Triggers;
+use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let settings = push_trigger::Settings::from_vars(|name| std::env::var(name).ok())?;
+    let triggers = Triggers::load(&settings.triggers_file)?;
+    let config = certus_apigw::load_sdk_config(None).await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let api_settings = api::Settings {
+        scan_machine_arn: settings.scan_machine_arn.clone(),
+        upload_machine_arn: String::new(),
+        jobs_table: settings.jobs_table.clone(),
+        events_table: settings.events_table.clone(),
+        stream_base: settings.stream_base.clone(),
+    };
+    let (jobs, events) = api::stores(&dynamodb, &api_settings);
+    let services = api::api_services(jobs, events, &settings.stream_base);
+    let launcher: Arc<dyn Launcher> = Arc::new(SfnLauncher::new(
+        aws_sdk_sfn::Client::new(&config),
+        &settings.scan_machine_arn,
+        services.clone(),
+    ));
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let (triggers, services, launcher) = (&triggers, &services, launcher.as_ref());
+        async move {
+            let handled = push_trigger::handle(triggers, services, launcher, &event.payload).await?;
+            tracing::info!(delivery = ?handled.delivery, outcome = ?handled.outcome, "push handled");
+            Ok::<_, push_trigger::Failure>(handled)
+        }
+    }))
+    .await
+}
