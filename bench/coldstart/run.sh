@@ -34,27 +34,41 @@ manifests=("$REPO"/functions/*/Cargo.toml)
 if [ "${#manifests[@]}" -eq 0 ]; then
     echo "note: no functions/*/Cargo.toml yet; only COLDSTART_EXTRA binaries are measured" >&2
 fi
-for manifest in "${manifests[@]}"; do
-    if [ "${COLDSTART_SKIP_BUILD:-0}" != 1 ] &&
-        ! nice -n 15 cargo build --release --manifest-path "$manifest" --bins; then
-        echo "note: $manifest does not build; its binaries are left out of this run" >&2
-        continue
-    fi
-    while read -r bin; do
-        if [ ! -x "$CARGO_TARGET_DIR/release/$bin" ]; then
-            echo "note: $CARGO_TARGET_DIR/release/$bin is not built; left out" >&2
-            continue
-        fi
-        SUBJECTS+=(--subject "$bin=$CARGO_TARGET_DIR/release/$bin")
-    done < <(cargo metadata --no-deps --format-version 1 --manifest-path "$manifest" | python3 -c '
+binaries_of() {
+    cargo metadata --no-deps --format-version 1 --manifest-path "$1" | python3 -c '
 import json, os, sys
 manifest = os.path.realpath(sys.argv[1])
 for package in json.load(sys.stdin)["packages"]:
     if os.path.realpath(package["manifest_path"]) == manifest:
         for target in package["targets"]:
             if "bin" in target["kind"]:
-                print(target["name"])
-' "$manifest")
+                print(package["name"], target["name"])
+' "$1"
+}
+declare -A PACKAGE_OF=()
+for manifest in "${manifests[@]}"; do
+    while read -r package bin; do
+        PACKAGE_OF[$bin]=$package
+    done < <(binaries_of "$manifest")
+done
+if [ "${COLDSTART_SKIP_BUILD:-0}" != 1 ] && [ "${#manifests[@]}" -gt 0 ]; then
+    # One build for all of them (dependencies compiled once, with the workspace's unified features); when that
+    # fails (a crate that is not a workspace member, or one that does not build), one build per crate.
+    packages=$(printf -- '-p %s ' $(printf '%s\n' "${PACKAGE_OF[@]}" | sort -u))
+    # shellcheck disable=SC2086
+    if ! nice -n 15 cargo build --release --manifest-path "$REPO/Cargo.toml" $packages; then
+        for manifest in "${manifests[@]}"; do
+            nice -n 15 cargo build --release --manifest-path "$manifest" --bins ||
+                echo "note: $manifest does not build; its binaries are left out of this run" >&2
+        done
+    fi
+fi
+for bin in $(printf '%s\n' "${!PACKAGE_OF[@]}" | sort); do
+    if [ ! -x "$CARGO_TARGET_DIR/release/$bin" ]; then
+        echo "note: $CARGO_TARGET_DIR/release/$bin is not built; left out" >&2
+        continue
+    fi
+    SUBJECTS+=(--subject "$bin=$CARGO_TARGET_DIR/release/$bin")
 done
 for extra in ${COLDSTART_EXTRA:-}; do
     SUBJECTS+=(--subject "$extra")
