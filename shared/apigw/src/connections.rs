@@ -369,7 +369,7 @@ fn epoch_seconds(time: SystemTime) -> u64 {
 }
 
 fn epoch_millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| millis(d))
+    time.duration_since(UNIX_EPOCH).map_or(0, millis)
 }
 
 fn millis(duration: Duration) -> u64 {

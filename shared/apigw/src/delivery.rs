@@ -90,7 +90,7 @@ impl Delivery {
                 .take_lease(connection_id, test_id, &owner, self.lease)
                 .await?
             else {
-                return Ok(self.busy_or_gone(connection_id).await?);
+                return self.busy_or_gone(connection_id).await;
             };
             let round = self
                 .send_pending(connection_id, test_id, &owner, sent, latest.take())

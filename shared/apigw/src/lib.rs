@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod error;
 mod fanout;
 mod management;
+mod settings;
 mod sfn;
 pub mod websocket;
 
@@ -17,5 +18,6 @@ pub use delivery::{Delivered, Delivery};
 pub use error::{ApigwError, Result, NON_RETRYABLE, RETRYABLE};
 pub use fanout::ApiGatewayFanout;
 pub use management::{ManagementApi, Posted};
+pub use settings::{auth_from_vars, ENV_PREFIX};
 pub use sfn::{upload_execution_name, SfnLauncher, SfnUploads, Started};
 pub use websocket::WsHandler;

@@ -1,0 +1,17 @@
+//! The `api` Lambda: `lambda_http` over the router of `certus serve`, with jobs and events in DynamoDB and
+//! submissions starting the scan state machine. Clients are built once here; nothing else happens at init.
+
+use lambda_http::{run, tracing, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let var = |name: &str| std::env::var(name).ok();
+    let settings = api::Settings::from_vars(var)?;
+    let auth = certus_apigw::auth_from_vars(&var)?;
+    let config = certus_apigw::load_sdk_config(None).await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let (jobs, events) = api::stores(&dynamodb, &settings);
+    run(api::app(auth, jobs, events, &sfn, &settings)).await
+}

@@ -1,0 +1,210 @@
+//! The api function's router fed API Gateway HTTP API (payload 2.0) events through `lambda_http`, with its
+//! stores on moto's DynamoDB and its launcher on moto's Step Functions. Needs `CERTUS_MOTO_ENDPOINT` (see
+//! `shared/aws/tests/start-moto.sh`); without it the tests say they are skipped.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use certus_api::{hash_key, ApiKeys, AuthConfig};
+use certus_core::job::JobStatus;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct Deployment {
+    router: axum::Router,
+    sfn: aws_sdk_sfn::Client,
+    scan_machine: String,
+    jobs: std::sync::Arc<dyn certus_core::ports::JobStore>,
+    key: String,
+}
+
+fn unique(tag: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "certus-api-{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn deploy() -> Option<Deployment> {
+    let Ok(endpoint) = std::env::var("CERTUS_MOTO_ENDPOINT") else {
+        println!("skipped: CERTUS_MOTO_ENDPOINT not set");
+        return None;
+    };
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "api-tests",
+        )))
+        .endpoint_url(&endpoint)
+        .http_client(certus_aws::https_client())
+        .build();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let names = certus_dynamo::TableNames::new(unique("jobs"), unique("events"));
+    certus_dynamo::create_tables(&dynamodb, &names)
+        .await
+        .unwrap();
+    let scan_machine = sfn
+        .create_state_machine()
+        .name(unique("scan"))
+        .definition(r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#)
+        .role_arn("arn:aws:iam::123456789012:role/certus-test")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_string();
+    let settings = api::Settings::from_vars(|name| {
+        let value = match name {
+            "CERTUS_ASSURANCE_SCAN_STATE_MACHINE_ARN" => scan_machine.clone(),
+            "CERTUS_ASSURANCE_UPLOAD_STATE_MACHINE_ARN" => scan_machine.clone(),
+            "CERTUS_ASSURANCE_JOBS_TABLE" => names.jobs.clone(),
+            "CERTUS_ASSURANCE_EVENTS_TABLE" => names.events.clone(),
+            "CERTUS_ASSURANCE_STREAM_BASE" => "wss://ws.example.invalid/live".into(),
+            _ => return None,
+        };
+        Some(value)
+    })
+    .unwrap();
+    let key = unique("key");
+    let keys = json!([{"key_sha256": hash_key(&key), "tenant": "acme", "workspaces": ["ws-acme"]}]);
+    let auth = AuthConfig::new(ApiKeys::from_json(&keys.to_string()).unwrap(), None).unwrap();
+    let (jobs, events) = api::stores(&dynamodb, &settings);
+    let router = api::app(auth, jobs.clone(), events, &sfn, &settings);
+    Some(Deployment {
+        router,
+        sfn,
+        scan_machine,
+        jobs,
+        key,
+    })
+}
+
+/// An HTTP API event from a fixture, edited, turned into a request by `lambda_http`, served by the router.
+async fn call(
+    deployment: &Deployment,
+    fixture: &str,
+    edit: impl FnOnce(&mut Value),
+) -> (u16, Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(fixture);
+    let mut event: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    edit(&mut event);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let response = deployment.router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn set_path(event: &mut Value, path: &str) {
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+}
+
+#[tokio::test]
+async fn health_answers_without_credentials() {
+    let Some(d) = deploy().await else { return };
+    let (status, body) = call(&d, "http-get.json", |_| {}).await;
+    assert_eq!((status, body), (200, json!({"status": "ok"})));
+}
+
+#[tokio::test]
+async fn routes_need_credentials() {
+    let Some(d) = deploy().await else { return };
+    let (status, body) = call(&d, "http-submit.json", |_| {}).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = call(&d, "http-get.json", |e| {
+        set_path(e, "/v1/security-scans/test_ffffffffffff")
+    })
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = call(&d, "http-submit.json", |e| {
+        e["headers"]["x-api-key"] = json!("not-a-key")
+    })
+    .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn submit_records_the_job_and_starts_its_execution() {
+    let Some(d) = deploy().await else { return };
+    let key = d.key.clone();
+    let (status, body) = call(&d, "http-submit.json", |e| {
+        e["headers"]["x-api-key"] = json!(key)
+    })
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let test_id = body["test_id"].as_str().unwrap().to_string();
+    assert_eq!(body["status"], "QUEUED");
+    assert_eq!(
+        body["stream_url"],
+        format!("wss://ws.example.invalid/live/v1/security-scans/{test_id}/stream")
+    );
+    let job = d.jobs.get(&test_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+
+    let executions = d
+        .sfn
+        .list_executions()
+        .state_machine_arn(&d.scan_machine)
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = executions.executions().iter().map(|e| e.name()).collect();
+    assert_eq!(names, vec![test_id.as_str()]);
+    let described = d
+        .sfn
+        .describe_execution()
+        .execution_arn(executions.executions()[0].execution_arn())
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
+    assert_eq!(input, json!({"test_id": test_id}));
+
+    let key = d.key.clone();
+    let (status, record) = call(&d, "http-get.json", |e| {
+        set_path(e, &format!("/v1/security-scans/{test_id}"));
+        e["headers"]["x-api-key"] = json!(key);
+    })
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(record["test_id"], test_id);
+}
+
+#[tokio::test]
+async fn status_of_an_unknown_job_is_404() {
+    let Some(d) = deploy().await else { return };
+    let key = d.key.clone();
+    let (status, body) = call(&d, "http-get.json", |e| {
+        set_path(e, "/v1/security-scans/test_ffffffffffff");
+        e["headers"]["x-api-key"] = json!(key);
+    })
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["detail"], "job 'test_ffffffffffff' not found");
+}
+
+#[test]
+fn settings_name_what_is_missing() {
+    let error = api::Settings::from_vars(|_| None).unwrap_err().to_string();
+    assert!(
+        error.contains("CERTUS_ASSURANCE_SCAN_STATE_MACHINE_ARN is not set"),
+        "{error}"
+    );
+}
