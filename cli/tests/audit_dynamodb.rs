@@ -1,0 +1,196 @@
+//! `certus audit` built with the `aws` feature, pointed at DynamoDB on a real moto server: the tables are
+//! created by `certus audit create-tables`, jobs and trails are written by the DynamoDB adapters, and the
+//! binary answers list, show and export from them. Skipped without `CERTUS_MOTO_ENDPOINT`.
+#![cfg(feature = "aws")]
+
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
+use certus_core::audit::AuditedJobStore;
+use certus_core::job::{Job, JobStatus};
+use certus_core::ports::JobStore;
+use certus_core::request::{ManifestSource, ScanIds, SourceSpec, ValidatedSubmission};
+use certus_dynamo::{DynamoAuditLog, DynamoJobStore};
+use serde_json::Value;
+
+fn endpoint() -> Option<String> {
+    match std::env::var("CERTUS_MOTO_ENDPOINT") {
+        Ok(e) if !e.is_empty() => Some(e),
+        _ => {
+            println!("skipped: CERTUS_MOTO_ENDPOINT not set");
+            None
+        }
+    }
+}
+
+fn certus(args: &[&str], endpoint: &str) -> Output {
+    let empty = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args(args)
+        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", empty.path())
+        .env("CERTUS_ASSURANCE_DYNAMODB_ENDPOINT_URL", endpoint)
+        .env_remove("CERTUS_ASSURANCE_DYNAMODB_JOBS_TABLE")
+        .env_remove("CERTUS_ASSURANCE_DYNAMODB_AUDIT_TABLE")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("certus runs")
+}
+
+fn ok(out: Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "certus-cli-tests",
+        )))
+        .endpoint_url(endpoint)
+        .http_client(certus_aws::https_client())
+        .build();
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+fn job(n: u32, workspace: &str) -> Job {
+    let submission = ValidatedSubmission {
+        ids: ScanIds {
+            workspace_id: workspace.into(),
+            component_id: "api".into(),
+            assessment_id: "q1".into(),
+        },
+        source: SourceSpec::Git {
+            git_url: "https://git.example.invalid/app.git".into(),
+            branch: None,
+            commit: None,
+        },
+        manifest: ManifestSource::RepoPath("certus.json".into()),
+        signature: None,
+        profile: "light".into(),
+        requested_by: None,
+        baseline: None,
+    };
+    let created = certus_core::time::now() + chrono::Duration::seconds(i64::from(n));
+    Job::queued(
+        format!("test_{n:012x}"),
+        submission,
+        "ws://x".into(),
+        created,
+    )
+}
+
+#[test]
+fn audit_commands_answer_from_dynamodb_tables_they_created() {
+    let Some(endpoint) = endpoint() else {
+        return;
+    };
+    let stamp = std::process::id();
+    let (jobs_table, events_table) = (format!("cli-jobs-{stamp}"), format!("cli-events-{stamp}"));
+    let create = [
+        "audit",
+        "create-tables",
+        "--dynamodb-jobs-table",
+        &jobs_table,
+        "--dynamodb-events-table",
+        &events_table,
+    ];
+    ok(certus(&create, &endpoint));
+    let again = certus(&create, &endpoint);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("creating the DynamoDB tables"));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = client(&endpoint);
+        let store = AuditedJobStore::new(
+            Arc::new(DynamoJobStore::new(client.clone(), &jobs_table)),
+            Arc::new(DynamoAuditLog::new(client, &jobs_table)),
+        );
+        for (n, workspace) in [(1, "bank"), (2, "shop"), (3, "bank")] {
+            let mut j = job(n, workspace);
+            store.create(&j).await.unwrap();
+            j.start(j.created_at).unwrap();
+            j.commit = Some(format!("{n:040x}"));
+            store.save(&j).await.unwrap();
+            j.transition(JobStatus::Succeeded, j.created_at).unwrap();
+            store.save(&j).await.unwrap();
+        }
+    });
+
+    let list = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "audit",
+            "list",
+            "--format",
+            "json",
+            "--dynamodb-jobs-table",
+            &jobs_table,
+        ];
+        args.extend_from_slice(extra);
+        let jobs: Value = serde_json::from_str(&ok(certus(&args, &endpoint))).unwrap();
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["test_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let id = |n: u32| format!("test_{n:012x}");
+    assert_eq!(list(&[]), vec![id(3), id(2), id(1)]);
+    assert_eq!(list(&["--workspace", "bank"]), vec![id(3), id(1)]);
+    assert_eq!(list(&["--commit", &format!("{:040x}", 2)]), vec![id(2)]);
+    assert_eq!(
+        list(&["--status", "SUCCEEDED", "--limit", "2"]),
+        vec![id(3), id(2)]
+    );
+
+    let shown: Value = serde_json::from_str(&ok(certus(
+        &[
+            "audit",
+            "show",
+            &id(1),
+            "--format",
+            "json",
+            "--dynamodb-jobs-table",
+            &jobs_table,
+        ],
+        &endpoint,
+    )))
+    .unwrap();
+    let kinds: Vec<&str> = shown["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "submitted",
+            "source_resolved",
+            "status_changed",
+            "status_changed"
+        ]
+    );
+    let export = ok(certus(
+        &["audit", "export", "--dynamodb-jobs-table", &jobs_table],
+        &endpoint,
+    ));
+    assert_eq!(export.lines().count(), 3);
+}
