@@ -142,6 +142,9 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
         .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
     let progress =
         Arc::new(Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?);
+    if job.status.is_terminal() && commit_missing_terminal(services, &job, &progress).await? {
+        return Ok(job);
+    }
     job.start(time::now())?;
     job.runner = Some(services.settings.runner_id.clone());
     services.jobs.save(&job).await?;
@@ -172,6 +175,46 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
         Err(e) => finish_without_bundle(services, &mut job, &progress, e).await,
     };
     outcome.map(|()| job)
+}
+
+const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
+
+/// A re-run of a job whose record is final but whose `scan_complete` was never committed (the store lost the
+/// acknowledgement of the final save, or refused the event) commits that event — the very one ending the
+/// bundle's `stream.jsonl` when the bundle has it. Returns whether it did.
+async fn commit_missing_terminal(
+    services: &Services,
+    job: &Job,
+    progress: &Progress,
+) -> Result<bool> {
+    let history = services.events.history(&job.test_id, 0).await?;
+    if history.iter().any(|e| e.body.is_terminal()) {
+        return Ok(false);
+    }
+    let fresh = progress
+        .prepare_terminal(EventBody::ScanComplete {
+            status: job.status,
+            manifest_digest: job.manifest_digest.clone(),
+            bundle: job.bundle_location.clone(),
+        })
+        .await;
+    let bundled = match &job.bundle_location {
+        Some(location) => {
+            services
+                .artifacts
+                .read_file(location, bundle::STREAM, MAX_STREAM_BYTES)
+                .await?
+        }
+        None => None,
+    };
+    let from_bundle = bundled
+        .as_deref()
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .and_then(|text| text.lines().last())
+        .and_then(|line| serde_json::from_str::<Event>(line).ok())
+        .filter(|e| e.body.is_terminal() && e.seq == fresh.seq && e.test_id == job.test_id);
+    progress.commit(&from_bundle.unwrap_or(fresh)).await?;
+    Ok(true)
 }
 
 async fn run_steps(

@@ -87,6 +87,7 @@ impl UploadGate {
         let _claim = self.claim(test_id)?;
         let mut upload = Upload::load(services, test_id).await?;
         if upload.is_settled() {
+            upload.commit_missing_publication(services).await?;
             return Ok(upload.job);
         }
         self.ask_trust(services, &mut upload, tier).await?;
@@ -117,6 +118,7 @@ impl UploadGate {
         let _claim = self.claim(test_id)?;
         let mut upload = Upload::load(services, test_id).await?;
         if upload.is_settled() {
+            upload.commit_missing_publication(services).await?;
             return Ok(upload.job);
         }
         upload.resume_permission()?;
@@ -334,6 +336,24 @@ impl Upload {
             self.job.upload_status,
             UploadStatus::Uploaded | UploadStatus::Denied
         )
+    }
+
+    /// An uploaded job whose `published` event was never committed (the store lost the acknowledgement of
+    /// the final save, or refused the event) gets it now: the audit trail records every publication.
+    async fn commit_missing_publication(&self, services: &Services) -> Result<()> {
+        if self.job.upload_status != UploadStatus::Uploaded {
+            return Ok(());
+        }
+        let history = services.events.history(&self.job.test_id, 0).await?;
+        if history
+            .iter()
+            .any(|e| matches!(e.body, EventBody::Published { .. }))
+        {
+            return Ok(());
+        }
+        let golden = self.job.remote_artifacts.golden.values().cloned().collect();
+        self.progress.emit(EventBody::Published { golden }).await?;
+        Ok(())
     }
 
     /// A permission survives a failed publication: the job goes back to `permitted` without asking again.

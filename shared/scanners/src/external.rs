@@ -1,6 +1,7 @@
 //! External tools (semgrep, bandit, checkov, detect-secrets) as scanners, when installed: located on `PATH`
 //! (or a configured bin dir) at startup without running them; run in their own process group with the
-//! scan's hard timeout; their findings normalised into the core's shape.
+//! scan's hard timeout; their findings normalised into the core's shape, with any secret their snippets or
+//! messages quote (bandit quotes the flagged line and its neighbours) cut at its redacted form.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,19 +40,74 @@ fn severity(s: certus_tools::Severity) -> Severity {
     }
 }
 
+/// Stands for the lines inside a multi-line secret.
+const WITHHELD_LINE: &str = "[line withheld: part of a secret]";
+
+/// The built-in secrets rules, compiled on first use.
+fn secret_rules() -> Option<&'static certus_secrets::Scanner> {
+    static RULES: OnceLock<Option<certus_secrets::Scanner>> = OnceLock::new();
+    RULES
+        .get_or_init(|| {
+            certus_secrets::RuleSet::default_rules().ok().map(|rules| {
+                certus_secrets::Scanner::new(rules, certus_secrets::ScanOptions::default())
+            })
+        })
+        .as_ref()
+}
+
+/// `text` with every secret the built-in rules find replaced, from its first byte to the end of its line,
+/// by its redacted form; further lines of a multi-line secret are withheld. Fails closed: without rules the
+/// whole text is withheld.
+fn redact_secrets(text: &str) -> String {
+    let Some(rules) = secret_rules() else {
+        return "[withheld: the secrets rules are unavailable]".into();
+    };
+    let mut found = rules.scan_bytes("tool-output", text.as_bytes());
+    if found.is_empty() {
+        return text.to_string();
+    }
+    // Latest start first, so an earlier cut on the same line removes what a later one appended.
+    found.sort_by_key(|s| std::cmp::Reverse((s.line, s.column)));
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    for secret in &found {
+        let first = usize::try_from(secret.line.saturating_sub(1)).unwrap_or(usize::MAX);
+        let last = usize::try_from(secret.end_line.saturating_sub(1)).unwrap_or(usize::MAX);
+        if let Some(line) = lines.get_mut(first) {
+            let mut cut = usize::try_from(secret.column.saturating_sub(1))
+                .unwrap_or(usize::MAX)
+                .min(line.len());
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+            line.push_str(&secret.redacted);
+        }
+        for line in lines
+            .iter_mut()
+            .take(last.saturating_add(1))
+            .skip(first + 1)
+        {
+            *line = WITHHELD_LINE.into();
+        }
+    }
+    lines.join("\n")
+}
+
 fn to_finding(tool: &str, f: ToolFinding) -> Finding {
-    let basis = f.snippet.clone().unwrap_or_else(|| f.message.clone());
+    let snippet = f.snippet.as_deref().map(redact_secrets);
+    let message = redact_secrets(&f.message);
+    let basis = snippet.clone().unwrap_or_else(|| message.clone());
     Finding {
         tool: tool.to_string(),
         fingerprint: fingerprint(tool, &f.rule_id, &f.path, &basis),
         rule_id: f.rule_id,
         rule_name: f.rule_name,
         severity: severity(f.severity),
-        message: f.message,
+        message,
         path: Some(f.path),
         start_line: Some(u64::from(f.start_line)),
         end_line: f.end_line.map(u64::from),
-        snippet: f.snippet,
+        snippet,
         properties: BTreeMap::new(),
         suppression: None,
         baseline_state: None,
@@ -165,6 +221,51 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path
+    }
+
+    /// Regression: bandit quoted planted credentials in its snippets and messages, and they reached the
+    /// bundle's SARIF in clear (found by `tests/secrets_hygiene.rs`).
+    #[test]
+    fn secrets_quoted_by_a_tool_reach_findings_only_redacted() {
+        // Assembled at run time so this file carries no secret-shaped literal.
+        let token = format!("ghp_{}", "Zq7Xw2Rt9Lm4".repeat(3));
+        let aws = format!("AKIA{}", "BDFWO35RO5MGGD2T");
+        let snippet = format!(
+            "DEBUG = True\nGITHUB_TOKEN = \"{token}\"  # planted\nAWS_ACCESS_KEY_ID = \"{aws}\"\nx = 1"
+        );
+        let finding = to_finding(
+            "bandit",
+            ToolFinding {
+                rule_id: "B105".into(),
+                rule_name: Some("hardcoded_password_string".into()),
+                severity: certus_tools::Severity::Low,
+                message: format!("Possible hardcoded password: '{token}'"),
+                path: "app/settings.py".into(),
+                start_line: 2,
+                end_line: Some(3),
+                snippet: Some(snippet),
+            },
+        );
+        let shown = finding.snippet.clone().unwrap();
+        for secret in [&token, &aws] {
+            assert!(!shown.contains(secret.as_str()), "{shown}");
+            assert!(
+                !finding.message.contains(secret.as_str()),
+                "{}",
+                finding.message
+            );
+            assert!(!finding.fingerprint.contains(secret.as_str()));
+        }
+        assert_eq!(
+            shown,
+            "DEBUG = True\nGITHUB_TOKEN = \"ghp_****\nAWS_ACCESS_KEY_ID = \"AKIA****\nx = 1"
+        );
+        assert_eq!(finding.message, "Possible hardcoded password: 'ghp_****");
+        // Text without secrets is kept as it was.
+        assert_eq!(
+            redact_secrets("password = 'x'\nprint(1)"),
+            "password = 'x'\nprint(1)"
+        );
     }
 
     fn scanner(bin: &Path) -> ExternalScanner {
