@@ -31,19 +31,7 @@ impl AwsClients {
     /// Loads region and credentials from the environment (env vars, profile, container or instance role).
     /// With an endpoint override (`http://127.0.0.1:5099` for a local server) S3 uses path-style addressing.
     pub async fn from_env(endpoint_override: Option<&str>) -> Result<Self> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .read_timeout(READ_TIMEOUT)
-                    .build(),
-            );
-        if let Some(endpoint) = endpoint_override {
-            check_endpoint(endpoint)?;
-            loader = loader.endpoint_url(endpoint);
-        }
-        Ok(Self::from_sdk_config(&loader.load().await))
+        Ok(Self::from_sdk_config(&sdk_config(endpoint_override).await?))
     }
 
     /// Builds the clients from a ready configuration; S3 uses path-style addressing when the configuration
@@ -70,6 +58,25 @@ impl AwsClients {
     pub fn kms(&self) -> &aws_sdk_kms::Client {
         &self.kms
     }
+}
+
+/// The shared SDK configuration: region and credentials from the environment (env vars, profile, container
+/// or instance role), bounded timeouts, rustls with ring, and an optional endpoint override
+/// (`http://127.0.0.1:5099` for a local server). Other service clients of a process are built from it too.
+pub async fn sdk_config(endpoint_override: Option<&str>) -> Result<SdkConfig> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .read_timeout(READ_TIMEOUT)
+                    .build(),
+            );
+        if let Some(endpoint) = endpoint_override {
+            check_endpoint(endpoint)?;
+            loader = loader.endpoint_url(endpoint);
+        }
+    Ok(loader.load().await)
 }
 
 fn check_endpoint(endpoint: &str) -> Result<()> {

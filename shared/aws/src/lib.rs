@@ -14,7 +14,7 @@ mod publish;
 mod runs;
 mod store;
 
-pub use clients::{https_client, AwsClients};
+pub use clients::{https_client, sdk_config, AwsClients};
 pub use download::{download_prefix, download_prefix_with, DownloadLimits, DownloadSummary};
 pub use fetcher::S3Fetcher;
 pub use keyref::{kms_key_id, resolve_key_ref, MAX_KEY_OBJECT_BYTES};

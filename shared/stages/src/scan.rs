@@ -80,7 +80,10 @@ impl Failure {
             .ok()
             .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_string))
             .unwrap_or_else(|| self.cause.trim().to_string());
-        match (self.error.as_str(), message.is_empty()) {
+        match (
+            self.error.as_str(),
+            message.is_empty() || message == self.error,
+        ) {
             ("Retryable" | "NonRetryable", false) => message,
             (error, true) => format!("step failed: {error}"),
             (error, false) => format!("step failed: {error}: {message}"),

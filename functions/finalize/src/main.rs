@@ -1,0 +1,9 @@
+//! The `finalize` Lambda: commits the one `scan_complete`; with a caught failure, ends the job FAILED with the cause.
+//! Wiring only; the step is `certus_stages::Stages` over the AWS adapters of `certus-lambda`.
+// The Lambda runtime around the step's future nests deeply enough to need more than the default.
+#![recursion_limit = "256"]
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    certus_lambda::serve(certus_stages::Stage::Finalize).await
+}

@@ -1,0 +1,125 @@
+//! What a step function reads from its environment (docs/serverless.md, "Function environment"): the
+//! `CERTUS_ASSURANCE_*` settings the CLI also knows, plus the AWS-only names (tables, run store, secrets).
+//! Missing names are reported together, naming each variable.
+
+use std::path::PathBuf;
+
+use certus_core::settings::Settings;
+
+use crate::error::{Result, StepError};
+
+const PREFIX: &str = "CERTUS_ASSURANCE_";
+
+#[derive(Debug, Clone)]
+pub struct StepEnv {
+    pub settings: Settings,
+    pub jobs_table: String,
+    pub audit_table: String,
+    pub events_table: String,
+    /// `s3://<work bucket>/runs`
+    pub runs_root: String,
+    /// `s3://<work bucket>/bundles`
+    pub work_bucket: String,
+    pub trust_token_secret_arn: Option<String>,
+    /// Where this invocation's private workspaces go (`/tmp/certus` on Lambda).
+    pub workspace_root: PathBuf,
+    /// Local directories whose repositories and files may be scanned (tests and self-hosted runners only;
+    /// unset on AWS, where only remote git URLs are accepted).
+    pub local_source_roots: Vec<PathBuf>,
+    /// `AWS_LAMBDA_FUNCTION_NAME`, recorded as the job's runner.
+    pub function_name: String,
+}
+
+impl StepEnv {
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let settings = Settings::from_lookup(&lookup)?;
+        let get = |name: &str| lookup(&format!("{PREFIX}{name}")).filter(|v| !v.trim().is_empty());
+        let mut missing = Vec::new();
+        let mut required = |name: &str| {
+            get(name).unwrap_or_else(|| {
+                missing.push(format!("{PREFIX}{name}"));
+                String::new()
+            })
+        };
+        let jobs_table = required("JOBS_TABLE");
+        let audit_table = required("AUDIT_TABLE");
+        let events_table = required("EVENTS_TABLE");
+        let runs_root = required("RUNS_ROOT");
+        let work_bucket = required("WORK_BUCKET");
+        if !missing.is_empty() {
+            return Err(StepError::Config(format!(
+                "missing environment: {}",
+                missing.join(", ")
+            )));
+        }
+        Ok(Self {
+            settings,
+            jobs_table,
+            audit_table,
+            events_table,
+            runs_root,
+            work_bucket,
+            trust_token_secret_arn: get("TRUST_TOKEN_SECRET_ARN"),
+            workspace_root: get("WORKSPACE_ROOT")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| std::env::temp_dir().join("certus")),
+            local_source_roots: get("LOCAL_SOURCE_ROOTS")
+                .map(|v| {
+                    v.split(':')
+                        .filter(|p| !p.is_empty())
+                        .map(PathBuf::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            function_name: lookup("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| "certus-step".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn every_missing_variable_is_named() {
+        let err = StepEnv::from_lookup(|_| None).unwrap_err().to_string();
+        for name in [
+            "JOBS_TABLE",
+            "AUDIT_TABLE",
+            "EVENTS_TABLE",
+            "RUNS_ROOT",
+            "WORK_BUCKET",
+        ] {
+            assert!(err.contains(&format!("CERTUS_ASSURANCE_{name}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_complete_environment_is_read() {
+        let vars: HashMap<&str, &str> = [
+            ("CERTUS_ASSURANCE_JOBS_TABLE", "jobs"),
+            ("CERTUS_ASSURANCE_AUDIT_TABLE", "audit"),
+            ("CERTUS_ASSURANCE_EVENTS_TABLE", "events"),
+            ("CERTUS_ASSURANCE_RUNS_ROOT", "s3://work/runs"),
+            ("CERTUS_ASSURANCE_WORK_BUCKET", "s3://work/bundles"),
+            ("CERTUS_ASSURANCE_LOCAL_SOURCE_ROOTS", "/a:/b"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "certus-build-bundle"),
+        ]
+        .into_iter()
+        .collect();
+        let env = StepEnv::from_lookup(|n| vars.get(n).map(|v| v.to_string())).unwrap();
+        assert_eq!(env.jobs_table, "jobs");
+        assert_eq!(
+            env.local_source_roots,
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(env.function_name, "certus-build-bundle");
+        assert!(env.trust_token_secret_arn.is_none());
+    }
+}

@@ -1,0 +1,316 @@
+//! The staged pipeline wired to AWS: jobs, audit trail and events in DynamoDB, the run store and bundles in
+//! the work bucket, KMS signing, Certus-Trust over HTTPS, S3 publication. Clients are built once per process
+//! (cheap, no network); what only some steps use — the signing key, the verification key, the Trust token —
+//! is resolved on the first invocation of a step that needs it, so the other functions never pay for it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use certus_aws::{
+    resolve_key_ref, AwsClients, KmsSigner, S3ArtifactStore, S3Fetcher, S3Publisher, S3RunStore,
+};
+use certus_core::attestation::{BuilderInfo, LocalSigner};
+use certus_core::audit::AuditedJobStore;
+use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
+use certus_core::ports::{BundleSigner, ManifestFetcher};
+use certus_core::trust::{TrustClient, TrustExchange, TrustRequest};
+use certus_core::upload::UploadGate;
+use certus_core::verification::SignaturePolicy;
+use certus_core::CoreError;
+use certus_dynamo::{DynamoAuditLog, DynamoEventLog, DynamoJobStore};
+use certus_fetch::{FetchPolicy, RemoteFetcher};
+use certus_scanners::ScannerConfig;
+use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
+use certus_stages::{Stage, Stages};
+use certus_trust::{HttpTrustClient, HttpTrustConfig};
+use certus_verify::{IdentityPolicy, KeyRef, TrustedRoot};
+
+use crate::env::StepEnv;
+use crate::error::{Result, StepError};
+
+pub const LAMBDA_BUILDER_ID: &str = "https://certus-assurance.invalid/builders/aws-lambda";
+
+/// The AWS clients of one process.
+#[derive(Clone)]
+pub struct Clients {
+    pub aws: AwsClients,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Clients {
+    /// From the environment's region and credential chain (`AWS_ENDPOINT_URL` points them at a local server).
+    pub async fn from_env(env: &StepEnv) -> Result<Self> {
+        let config = certus_aws::sdk_config(env.settings.s3_endpoint_url.as_deref()).await?;
+        Ok(Self {
+            aws: AwsClients::from_sdk_config(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+        })
+    }
+}
+
+/// Everything `stage` needs, nothing more.
+pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Result<Stages> {
+    let settings = &env.settings;
+    let jobs = Arc::new(DynamoJobStore::new(
+        clients.dynamodb.clone(),
+        &env.jobs_table,
+    ));
+    let audit = Arc::new(DynamoAuditLog::new(
+        clients.dynamodb.clone(),
+        &env.audit_table,
+    ));
+    let signer: Arc<dyn BundleSigner> = match stage {
+        Stage::BuildBundle | Stage::Finalize | Stage::RequestUpload => signer(env, clients).await?,
+        _ => Arc::new(NoSigner),
+    };
+    let verifier = match stage {
+        Stage::VerifyManifest => signature_policy(env, clients).await?,
+        _ => SignaturePolicy {
+            required: settings.manifest_verification_required,
+            ..SignaturePolicy::default()
+        },
+    };
+    let scanners = if settings.sample_mode {
+        ScannerSet::new(vec![Arc::new(certus_scanners::SampleScanner)])
+    } else {
+        certus_scanners::available(&ScannerConfig {
+            advisory_db: settings.advisory_db.clone(),
+            tools_bin_dir: settings.tools_bin_dir.clone(),
+            secrets_rules: settings.secrets_rules.clone(),
+        })
+    };
+    let local_roots = (!env.local_source_roots.is_empty()).then(|| env.local_source_roots.clone());
+    let services = Services {
+        jobs: Arc::new(AuditedJobStore::new(jobs, audit)),
+        events: Arc::new(DynamoEventLog::new(
+            clients.dynamodb.clone(),
+            &env.events_table,
+        )),
+        // Live delivery comes from the events table's stream (the `ws` function), not from the steps.
+        sinks: Vec::new(),
+        artifacts: Arc::new(S3ArtifactStore::new(&clients.aws, &env.work_bucket)?),
+        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
+            git: GitPolicy {
+                allow_local: local_roots.is_some(),
+                ..GitPolicy::default()
+            },
+            allowed_roots: Some(env.local_source_roots.clone()),
+            ..SourcePolicy::default()
+        })),
+        fetcher: Arc::new(Fetchers {
+            remote: RemoteFetcher::new(FetchPolicy {
+                allow_hosts: settings.fetch_allow_hosts.clone(),
+                allow_plain_http_for: settings.fetch_allow_plain_http.clone(),
+                extra_ca_pem: extra_ca(env)?,
+                file_roots: env.local_source_roots.clone(),
+                ..FetchPolicy::default()
+            })
+            .map_err(|e| StepError::Config(format!("manifest fetching: {e}")))?,
+            s3: S3Fetcher::new(&clients.aws),
+        }),
+        verifier: Arc::new(verifier),
+        signer,
+        scanners,
+        settings: PipelineSettings {
+            workspace_root: env.workspace_root.clone(),
+            keep_workspace: false,
+            max_parallel_tools: settings.max_workers.unwrap_or(4),
+            max_log_lines_per_tool: 2000,
+            max_tool_timeout: certus_core::manifest::DEFAULT_TOOL_TIMEOUT * 4,
+            stream_base: String::new(),
+            runner_id: format!("lambda:{}", env.function_name),
+            builder: BuilderInfo {
+                id: LAMBDA_BUILDER_ID.into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+        },
+    };
+    let uploads = match stage {
+        Stage::RequestUpload | Stage::Promote => Some(Arc::new(upload_gate(env, clients).await?)),
+        _ => None,
+    };
+    Ok(Stages {
+        services,
+        runs: Arc::new(S3RunStore::new(&clients.aws, &env.runs_root)?),
+        uploads,
+    })
+}
+
+/// `CERTUS_ASSURANCE_SIGNING_KEY_REF`: `awskms://…` on AWS (a PEM file for a self-hosted runner).
+async fn signer(env: &StepEnv, clients: &Clients) -> Result<Arc<dyn BundleSigner>> {
+    match env.settings.signing_key_ref.as_deref() {
+        Some(reference) if reference.starts_with("awskms://") => {
+            Ok(Arc::new(KmsSigner::new(&clients.aws, reference).await?))
+        }
+        Some(reference) if !reference.contains("://") => Ok(Arc::new(
+            LocalSigner::load_or_generate(Path::new(reference))?,
+        )),
+        Some(reference) => Err(StepError::Config(format!(
+            "CERTUS_ASSURANCE_SIGNING_KEY_REF '{reference}' is neither awskms:// nor a PEM file"
+        ))),
+        None => Err(StepError::Config(
+            "CERTUS_ASSURANCE_SIGNING_KEY_REF is not set: bundles must be signed".into(),
+        )),
+    }
+}
+
+/// The manifest verification policy: a key (file, `env://`, `s3://`, `awskms://`) and/or a Sigstore root.
+async fn signature_policy(env: &StepEnv, clients: &Clients) -> Result<SignaturePolicy> {
+    let settings = &env.settings;
+    let key = match settings.manifest_verification_key_ref.as_deref() {
+        Some(reference) => {
+            let key_ref: KeyRef = reference
+                .parse()
+                .map_err(|e| StepError::Config(format!("verification key: {e}")))?;
+            Some(resolve_key_ref(&clients.aws, &key_ref).await?)
+        }
+        None => None,
+    };
+    let trusted_root = match &settings.sigstore_trusted_root {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| CoreError::io(path, e))?;
+            Some(
+                TrustedRoot::from_json(&bytes)
+                    .map_err(|e| StepError::Config(format!("Sigstore trusted root: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let identity =
+        match (&settings.sigstore_identity, &settings.sigstore_issuer) {
+            (Some(identity), Some(issuer)) => Some(IdentityPolicy {
+                identity: identity.clone(),
+                issuer: issuer.clone(),
+            }),
+            (None, None) => None,
+            _ => return Err(StepError::Config(
+                "keyless verification needs both CERTUS_ASSURANCE_SIGSTORE_IDENTITY and _ISSUER"
+                    .into(),
+            )),
+        };
+    if settings.manifest_verification_required && key.is_none() && trusted_root.is_none() {
+        return Err(StepError::Config(
+            "manifest verification is required but CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF is not set"
+                .into(),
+        ));
+    }
+    Ok(SignaturePolicy {
+        required: settings.manifest_verification_required,
+        key,
+        trusted_root,
+        identity,
+    })
+}
+
+fn extra_ca(env: &StepEnv) -> Result<Option<Vec<u8>>> {
+    env.settings
+        .ca_file
+        .as_ref()
+        .map(|p| std::fs::read(p).map_err(|e| CoreError::io(p, e).into()))
+        .transpose()
+}
+
+/// Certus-Trust (token from Secrets Manager) in front of the S3 publisher. Without a Trust URL every request
+/// fails closed.
+async fn upload_gate(env: &StepEnv, clients: &Clients) -> Result<UploadGate> {
+    let settings = &env.settings;
+    let trust: Arc<dyn TrustClient> = match &settings.trust_base_url {
+        Some(url) => {
+            let mut config = HttpTrustConfig::new(url.clone());
+            config.bearer_token = trust_token(env, clients).await?;
+            config.extra_ca_pem =
+                extra_ca(env)?.map(|pem| String::from_utf8_lossy(&pem).into_owned());
+            Arc::new(
+                HttpTrustClient::new(&config)
+                    .map_err(|e| StepError::Config(format!("Certus-Trust: {e}")))?,
+            )
+        }
+        None => Arc::new(NoTrust),
+    };
+    let raw = format!("s3://{}/{}", settings.raw_bucket, settings.raw_prefix);
+    let golden = format!("s3://{}/{}", settings.golden_bucket, settings.golden_prefix);
+    Ok(UploadGate::new(
+        trust,
+        Arc::new(S3Publisher::new(&clients.aws, &raw, &golden)?),
+        settings.oci_repository.clone(),
+    ))
+}
+
+async fn trust_token(env: &StepEnv, clients: &Clients) -> Result<Option<String>> {
+    let Some(arn) = &env.trust_token_secret_arn else {
+        return Ok(None);
+    };
+    let secret = clients
+        .secrets
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            StepError::Stage(certus_stages::StageError::Retryable(format!(
+                "the Trust token secret could not be read: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            )))
+        })?;
+    Ok(secret.secret_string().map(str::to_string))
+}
+
+/// `s3://` through the S3 client, everything else under the fetch policy.
+struct Fetchers {
+    remote: RemoteFetcher,
+    s3: S3Fetcher,
+}
+
+#[async_trait]
+impl ManifestFetcher for Fetchers {
+    async fn fetch(&self, uri: &str, max_bytes: usize) -> certus_core::Result<Vec<u8>> {
+        if uri.starts_with("s3://") {
+            self.s3.fetch(uri, max_bytes).await
+        } else {
+            self.remote.fetch(uri, max_bytes).await
+        }
+    }
+}
+
+/// The signer of a step that signs nothing: using it is a wiring error, reported as such.
+struct NoSigner;
+
+#[async_trait]
+impl BundleSigner for NoSigner {
+    fn key_id(&self) -> String {
+        String::new()
+    }
+
+    fn algorithm(&self) -> String {
+        String::new()
+    }
+
+    fn public_key_pem(&self) -> String {
+        String::new()
+    }
+
+    async fn sign(&self, _message: &[u8]) -> certus_core::Result<Vec<u8>> {
+        Err(CoreError::Signing(
+            "this step has no signing key (only build-bundle, finalize and request-upload sign)"
+                .into(),
+        ))
+    }
+}
+
+/// No Trust URL configured: nothing is ever permitted.
+struct NoTrust;
+
+#[async_trait]
+impl TrustClient for NoTrust {
+    async fn verify_and_permit(&self, request: &TrustRequest) -> TrustExchange {
+        TrustExchange {
+            request: request.clone(),
+            answer: None,
+            attempts: Vec::new(),
+            error: Some("CERTUS_ASSURANCE_TRUST_BASE_URL is not set: uploads are refused".into()),
+        }
+    }
+}
