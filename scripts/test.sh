@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 
 need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1"); }
 missing=()
-for cmd in cargo git openssl python3 sha256sum tar sqlite3 curl docker-registry; do need "$cmd"; done
+for cmd in cargo git openssl python3 sha256sum tar sqlite3 curl docker-registry node npm zip; do need "$cmd"; done
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq git openssl python3 python3-venv coreutils tar sqlite3 curl docker-registry >/dev/null
+    apt-get update -qq && apt-get install -y -qq git openssl python3 python3-venv coreutils tar sqlite3 curl docker-registry nodejs npm zip >/dev/null
   else
     echo "test.sh: missing tools: ${missing[*]}" >&2
     exit 2
@@ -24,9 +24,10 @@ if [ -z "${CERTUS_SKIP_TOOLS:-}" ]; then
   export CERTUS_ASSURANCE_TOOLS_BIN_DIR="$bin"
 fi
 
-# A real moto server (fake S3 and KMS) on loopback for the AWS adapter tests; stopped when the script exits.
+# A real moto server (S3, KMS, DynamoDB, Step Functions) on loopback for the AWS adapter tests; stopped when
+# the script exits.
 if [ -z "${CERTUS_SKIP_MOTO:-}" ]; then
-  echo "== starting moto (S3, KMS) on loopback"
+  echo "== starting moto (S3, KMS, DynamoDB, Step Functions) on loopback"
   moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   export CERTUS_MOTO_PIDFILE=$(mktemp)
   eval "$(shared/aws/tests/start-moto.sh "$moto_port")"
@@ -35,6 +36,15 @@ fi
 
 # Tests that read ../shared (real gitleaks rules, RustSec snapshot, Sigstore fixtures) find it here when present.
 if [ -d ../shared ]; then export CERTUS_SHARED_DIR="$(cd ../shared && pwd)"; fi
+
+# The SAM template (cfn-lint, least privilege) and the state machines (asl-validator, the local runner's
+# self-test); also installs the node runner the state-machine tests execute the definitions with.
+echo "== infrastructure checks"
+infra_log=$(mktemp)
+scripts/check-infra.sh 2>&1 | tee "$infra_log"
+read -r infra_passed infra_failed < <(grep -Eo 'check-infra: [0-9]+ passed, [0-9]+ failed' "$infra_log" |
+  awk '{print $2, $4}')
+rm -f "$infra_log"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -50,6 +60,15 @@ set -e
 read -r passed failed < <(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" |
   awk '{p += $4; f += $6} END {print p + 0, f + 0}')
 rm -f "$log"
+
+# A short fuzzing pass over every parser of untrusted input (longer runs: scripts/fuzz.sh, see SECURITY.md).
+echo "== fuzzing (${CERTUS_FUZZ_SECONDS:-10}s per target)"
+fuzz_status=0
+FUZZ_SECONDS=${CERTUS_FUZZ_SECONDS:-10} scripts/fuzz.sh || fuzz_status=$?
+
+passed=$((passed + ${infra_passed:-0}))
+failed=$((failed + ${infra_failed:-0}))
 echo
 echo "$passed passed, $failed failed"
+if [ "$status" -eq 0 ] && [ "$fuzz_status" -ne 0 ]; then status=$fuzz_status; fi
 exit "$status"

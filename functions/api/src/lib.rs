@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use certus_api::{ApiState, AuthConfig, Launcher, Limits, LiveHub, UploadRequests};
+use certus_api::{
+    with_optional_routes, ApiState, AuthConfig, Launcher, Limits, LiveHub, UploadRequests,
+};
 use certus_apigw::{ApigwError, SfnLauncher, SfnUploads, ENV_PREFIX};
 use certus_core::attestation::BuilderInfo;
+use certus_core::audit::{AuditLog, AuditedJobStore};
 use certus_core::bundle::BundleIndex;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
 use certus_core::ports::{
@@ -18,7 +21,8 @@ use certus_core::ports::{
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 use certus_core::CoreError;
-use certus_dynamo::{DynamoEventLog, DynamoJobStore};
+use certus_dynamo::{DynamoAuditLog, DynamoEventLog, DynamoJobStore};
+use certus_triggers::Triggers;
 
 /// Lambda's request payload limit is 6 MB; JSON bodies stay far below.
 const MAX_BODY: usize = 1024 * 1024;
@@ -32,8 +36,11 @@ pub struct Settings {
     pub upload_machine_arn: String,
     pub jobs_table: String,
     pub events_table: String,
+    pub audit_table: String,
     /// `wss://…/live`: stream URLs in job records are built on it.
     pub stream_base: String,
+    /// Push-trigger registrations (packaged with the function); without them the webhook routes answer 404.
+    pub triggers_file: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -48,31 +55,47 @@ impl Settings {
             upload_machine_arn: require("UPLOAD_STATE_MACHINE_ARN")?,
             jobs_table: require("JOBS_TABLE")?,
             events_table: require("EVENTS_TABLE")?,
+            audit_table: require("AUDIT_TABLE")?,
             stream_base: get("STREAM_BASE").unwrap_or_default(),
+            triggers_file: get("TRIGGERS_FILE").map(std::path::PathBuf::from),
         })
     }
 }
 
-/// The job store and event log of the deployment: the DynamoDB tables.
-pub fn stores(
-    client: &aws_sdk_dynamodb::Client,
-    settings: &Settings,
-) -> (Arc<dyn JobStore>, Arc<dyn EventLog>) {
-    (
-        Arc::new(DynamoJobStore::new(client.clone(), &settings.jobs_table)),
-        Arc::new(DynamoEventLog::new(client.clone(), &settings.events_table)),
-    )
+/// The deployment's DynamoDB tables: jobs (every change written to the audit trail), events, the trail.
+pub struct Stores {
+    pub jobs: Arc<dyn JobStore>,
+    pub events: Arc<dyn EventLog>,
+    pub audit: Arc<dyn AuditLog>,
 }
 
-/// The router with the AWS adapters.
+pub fn stores(client: &aws_sdk_dynamodb::Client, settings: &Settings) -> Stores {
+    let audit: Arc<dyn AuditLog> =
+        Arc::new(DynamoAuditLog::new(client.clone(), &settings.audit_table));
+    Stores {
+        jobs: Arc::new(AuditedJobStore::new(
+            Arc::new(DynamoJobStore::new(client.clone(), &settings.jobs_table)),
+            audit.clone(),
+        )),
+        events: Arc::new(DynamoEventLog::new(client.clone(), &settings.events_table)),
+        audit,
+    }
+}
+
+/// The router with the AWS adapters, the auditors' route and (with registrations) the push webhooks.
 pub fn app(
     auth: AuthConfig,
-    jobs: Arc<dyn JobStore>,
-    events: Arc<dyn EventLog>,
+    stores: Stores,
     sfn: &aws_sdk_sfn::Client,
     settings: &Settings,
-) -> axum::Router {
-    let services = api_services(jobs, events, &settings.stream_base);
+) -> Result<axum::Router, ApigwError> {
+    let triggers = match &settings.triggers_file {
+        Some(path) => Some(Arc::new(Triggers::load(path).map_err(|e| {
+            ApigwError::Config(format!("{ENV_PREFIX}TRIGGERS_FILE: {e}"))
+        })?)),
+        None => None,
+    };
+    let services = api_services(stores.jobs, stores.events, &settings.stream_base);
     let launcher: Arc<dyn Launcher> = Arc::new(SfnLauncher::new(
         sfn.clone(),
         &settings.scan_machine_arn,
@@ -80,7 +103,7 @@ pub fn app(
     ));
     let uploads: Arc<dyn UploadRequests> =
         Arc::new(SfnUploads::new(sfn.clone(), &settings.upload_machine_arn));
-    certus_api::router(ApiState {
+    let router = certus_api::router(ApiState {
         services,
         auth,
         launcher,
@@ -93,7 +116,8 @@ pub fn app(
             // No server directory is open to callers on Lambda.
             allowed_roots: Vec::new(),
         },
-    })
+    });
+    Ok(with_optional_routes(router, Some(stores.audit), triggers))
 }
 
 /// Services for the API: jobs and events are real; the ports that only the scan runs use (sources,

@@ -12,6 +12,6 @@ async fn main() -> Result<(), Error> {
     let config = certus_apigw::load_sdk_config(None).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let sfn = aws_sdk_sfn::Client::new(&config);
-    let (jobs, events) = api::stores(&dynamodb, &settings);
-    run(api::app(auth, jobs, events, &sfn, &settings)).await
+    let stores = api::stores(&dynamodb, &settings);
+    run(api::app(auth, stores, &sfn, &settings)?).await
 }

@@ -70,6 +70,7 @@ async fn deploy() -> Option<Deployment> {
             "CERTUS_ASSURANCE_UPLOAD_STATE_MACHINE_ARN" => scan_machine.clone(),
             "CERTUS_ASSURANCE_JOBS_TABLE" => names.jobs.clone(),
             "CERTUS_ASSURANCE_EVENTS_TABLE" => names.events.clone(),
+            "CERTUS_ASSURANCE_AUDIT_TABLE" => names.audit.clone(),
             "CERTUS_ASSURANCE_STREAM_BASE" => "wss://ws.example.invalid/live".into(),
             _ => return None,
         };
@@ -79,8 +80,9 @@ async fn deploy() -> Option<Deployment> {
     let key = unique("key");
     let keys = json!([{"key_sha256": hash_key(&key), "tenant": "acme", "workspaces": ["ws-acme"]}]);
     let auth = AuthConfig::new(ApiKeys::from_json(&keys.to_string()).unwrap(), None).unwrap();
-    let (jobs, events) = api::stores(&dynamodb, &settings);
-    let router = api::app(auth, jobs.clone(), events, &sfn, &settings);
+    let stores = api::stores(&dynamodb, &settings);
+    let jobs = stores.jobs.clone();
+    let router = api::app(auth, stores, &sfn, &settings).unwrap();
     Some(Deployment {
         router,
         sfn,

@@ -17,6 +17,7 @@ pub struct Settings {
     pub scan_machine_arn: String,
     pub jobs_table: String,
     pub events_table: String,
+    pub audit_table: String,
     /// `wss://…/live`: stream URLs in job records are built on it.
     pub stream_base: String,
     /// The registrations file deployed with the function (`.json` or `.toml`).
@@ -34,6 +35,7 @@ impl Settings {
             scan_machine_arn: require("SCAN_STATE_MACHINE_ARN")?,
             jobs_table: require("JOBS_TABLE")?,
             events_table: require("EVENTS_TABLE")?,
+            audit_table: require("AUDIT_TABLE")?,
             stream_base: get("STREAM_BASE").unwrap_or_default(),
             triggers_file: PathBuf::from(require("TRIGGERS_FILE")?),
         })
@@ -85,6 +87,7 @@ mod tests {
             ("JOBS_TABLE", "jobs"),
             ("EVENTS_TABLE", "events"),
             ("TRIGGERS_FILE", "triggers.toml"),
+            ("AUDIT_TABLE", "audit"),
         ]
         .into_iter()
         .map(|(k, v)| (format!("{ENV_PREFIX}{k}"), v.to_string()))

@@ -22,10 +22,12 @@ async fn main() -> Result<(), Error> {
         upload_machine_arn: String::new(),
         jobs_table: settings.jobs_table.clone(),
         events_table: settings.events_table.clone(),
+        audit_table: settings.audit_table.clone(),
         stream_base: settings.stream_base.clone(),
+        triggers_file: None,
     };
-    let (jobs, events) = api::stores(&dynamodb, &api_settings);
-    let services = api::api_services(jobs, events, &settings.stream_base);
+    let stores = api::stores(&dynamodb, &api_settings);
+    let services = api::api_services(stores.jobs, stores.events, &settings.stream_base);
     let launcher: Arc<dyn Launcher> = Arc::new(SfnLauncher::new(
         aws_sdk_sfn::Client::new(&config),
         &settings.scan_machine_arn,

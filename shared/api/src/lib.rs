@@ -21,5 +21,5 @@ pub use error::{ApiError, Result};
 pub use hub::LiveHub;
 pub use launcher::{Launcher, LocalLauncher, Recovery, UploadRequests};
 pub use routes::{router, ApiState, Limits, RouteSpec, ROUTES};
-pub use server::{serve, serve_on, ServeConfig};
+pub use server::{serve, serve_on, with_optional_routes, ServeConfig};
 pub use watch::watch;

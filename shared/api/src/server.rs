@@ -137,13 +137,7 @@ where
         },
     };
     eprintln!("certus serve: listening on http://{local}");
-    let mut app = router(state);
-    if let Some(triggers) = config.triggers.clone() {
-        app = app.layer(axum::Extension(triggers));
-    }
-    if let Some(trail) = config.audit.clone() {
-        app = app.layer(axum::Extension(crate::audit::AuditTrail(trail)));
-    }
+    let app = with_optional_routes(router(state), config.audit.clone(), config.triggers.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -179,4 +173,20 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     eprintln!("certus serve: shutting down");
+}
+
+/// Turns on the routes that need more than [`ApiState`]: the auditors' trail and the push webhooks (their
+/// registrations). Without them those routes answer 500 and 404. `certus serve` and the api Lambda both call it.
+pub fn with_optional_routes(
+    mut app: axum::Router,
+    audit: Option<Arc<dyn certus_core::audit::AuditLog>>,
+    triggers: Option<Arc<certus_triggers::Triggers>>,
+) -> axum::Router {
+    if let Some(triggers) = triggers {
+        app = app.layer(axum::Extension(triggers));
+    }
+    if let Some(trail) = audit {
+        app = app.layer(axum::Extension(crate::audit::AuditTrail(trail)));
+    }
+    app
 }

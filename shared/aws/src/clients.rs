@@ -64,18 +64,18 @@ impl AwsClients {
 /// or instance role), bounded timeouts, rustls with ring, and an optional endpoint override
 /// (`http://127.0.0.1:5099` for a local server). Other service clients of a process are built from it too.
 pub async fn sdk_config(endpoint_override: Option<&str>) -> Result<SdkConfig> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .read_timeout(READ_TIMEOUT)
-                    .build(),
-            );
-        if let Some(endpoint) = endpoint_override {
-            check_endpoint(endpoint)?;
-            loader = loader.endpoint_url(endpoint);
-        }
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(READ_TIMEOUT)
+                .build(),
+        );
+    if let Some(endpoint) = endpoint_override {
+        check_endpoint(endpoint)?;
+        loader = loader.endpoint_url(endpoint);
+    }
     Ok(loader.load().await)
 }
 

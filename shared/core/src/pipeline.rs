@@ -528,8 +528,16 @@ pub async fn run_scanners(
                 .join(", ")
         )))
         .await?;
-    let (records, crashes) =
-        run_tools(services, job, state, &profile.tools, workspace, bundle, progress).await?;
+    let (records, crashes) = run_tools(
+        services,
+        job,
+        state,
+        &profile.tools,
+        workspace,
+        bundle,
+        progress,
+    )
+    .await?;
     job.errors.extend(crashes);
     state.tools = records;
     Ok(())

@@ -82,7 +82,9 @@ impl RunStore for DirRunStore {
 fn collect(base: &Path, dir: &Path, keys: &mut Vec<String>) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(|e| CoreError::io(dir, e))? {
         let entry = entry.map_err(|e| CoreError::io(dir, e))?;
-        let kind = entry.file_type().map_err(|e| CoreError::io(entry.path(), e))?;
+        let kind = entry
+            .file_type()
+            .map_err(|e| CoreError::io(entry.path(), e))?;
         if kind.is_dir() {
             collect(base, &entry.path(), keys)?;
         } else if kind.is_file() {
@@ -103,7 +105,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = DirRunStore::new(dir.path().to_path_buf());
         let id = "test_0123456789ab";
-        store.put(id, "bundle/a.json", b"{}".to_vec()).await.unwrap();
+        store
+            .put(id, "bundle/a.json", b"{}".to_vec())
+            .await
+            .unwrap();
         store.put(id, "state.json", b"1".to_vec()).await.unwrap();
         assert_eq!(
             store.get(id, "bundle/a.json", 10).await.unwrap().unwrap(),
