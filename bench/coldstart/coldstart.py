@@ -265,7 +265,9 @@ def main():
         "CERTUS_ASSURANCE_API_KEYS_FILE": str(keys_file),
     }
     for var in sorted(names):
-        common[var] = dummy_value(var, args.endpoint)
+        # A *_FILE variable names a file packaged with the function: a dummy name could only fail to open.
+        if not var.upper().endswith("_FILE"):
+            common[var] = dummy_value(var, args.endpoint)
 
     subjects = []
     for spec in args.subject:
