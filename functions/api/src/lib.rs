@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use certus_api::{
-    with_optional_routes, ApiState, AuthConfig, Launcher, Limits, LiveHub, UploadRequests,
+    with_optional_routes, ApiState, AuthConfig, GatewayClaims, Launcher, Limits, LiveHub,
+    UploadRequests,
 };
 use certus_apigw::{ApigwError, SfnLauncher, SfnUploads, ENV_PREFIX};
 use certus_core::attestation::BuilderInfo;
@@ -117,7 +118,28 @@ pub fn app(
             allowed_roots: Vec::new(),
         },
     });
-    Ok(with_optional_routes(router, Some(stores.audit), triggers))
+    Ok(with_optional_routes(router, Some(stores.audit), triggers)
+        .layer(axum::middleware::map_request(authorizer_claims)))
+}
+
+/// The claims API Gateway's JWT authorizer verified, handed to authentication as [`GatewayClaims`]. They come
+/// from the invocation's request context, which a client cannot write.
+async fn authorizer_claims(mut request: axum::extract::Request) -> axum::extract::Request {
+    use lambda_http::request::RequestContext;
+    let claims = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| jwt.claims.clone()),
+        _ => None,
+    };
+    if let Some(claims) = claims {
+        request
+            .extensions_mut()
+            .insert(GatewayClaims(claims.into_iter().collect()));
+    }
+    request
 }
 
 /// Services for the API: jobs and events are real; the ports that only the scan runs use (sources,

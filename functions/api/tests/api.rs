@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
-use certus_api::{hash_key, ApiKeys, AuthConfig};
+use certus_api::{hash_key, ApiKeys, AuthConfig, GatewayPolicy};
 use certus_core::job::JobStatus;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -79,7 +79,12 @@ async fn deploy() -> Option<Deployment> {
     .unwrap();
     let key = unique("key");
     let keys = json!([{"key_sha256": hash_key(&key), "tenant": "acme", "workspaces": ["ws-acme"]}]);
-    let auth = AuthConfig::new(ApiKeys::from_json(&keys.to_string()).unwrap(), None).unwrap();
+    let auth = AuthConfig::with_gateway(
+        ApiKeys::from_json(&keys.to_string()).unwrap(),
+        None,
+        Some(GatewayPolicy::new(ISSUER, "certus")),
+    )
+    .unwrap();
     let stores = api::stores(&dynamodb, &settings);
     let jobs = stores.jobs.clone();
     let router = api::app(auth, stores, &sfn, &settings).unwrap();
@@ -209,4 +214,43 @@ fn settings_name_what_is_missing() {
         error.contains("CERTUS_ASSURANCE_SCAN_STATE_MACHINE_ARN is not set"),
         "{error}"
     );
+}
+
+const ISSUER: &str = "https://idp.example.invalid";
+
+/// What API Gateway's JWT authorizer puts in the event after verifying a token.
+fn authorized(event: &mut Value, workspaces: &str) {
+    event["requestContext"]["authorizer"] = json!({"jwt": {"claims": {
+        "iss": ISSUER, "aud": "[certus]", "sub": "acme", "certus_workspaces": workspaces,
+    }, "scopes": null}});
+}
+
+#[tokio::test]
+async fn claims_verified_by_the_jwt_authorizer_authenticate_within_their_workspaces() {
+    let Some(d) = deploy().await else { return };
+    let (status, body) = call(&d, "http-submit.json", |e| authorized(e, "[ws-acme]")).await;
+    assert_eq!(status, 202, "{body}");
+    let test_id = body["test_id"].as_str().unwrap().to_string();
+    let (status, _) = call(&d, "http-get.json", |e| {
+        authorized(e, "[ws-acme]");
+        set_path(e, &format!("/v1/security-scans/{test_id}"));
+    })
+    .await;
+    assert_eq!(status, 200);
+    // The same tenant's token for other workspaces neither sees the job nor submits to ws-acme.
+    let (status, _) = call(&d, "http-get.json", |e| {
+        authorized(e, "[ws-other]");
+        set_path(e, &format!("/v1/security-scans/{test_id}"));
+    })
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&d, "http-submit.json", |e| authorized(e, "[ws-other]")).await;
+    assert_eq!(status, 403);
+    // Claims of another issuer are refused even though the gateway passed them.
+    let (status, _) = call(&d, "http-submit.json", |e| {
+        authorized(e, "[ws-acme]");
+        e["requestContext"]["authorizer"]["jwt"]["claims"]["iss"] = json!("https://evil.invalid");
+    })
+    .await;
+    assert_eq!(status, 401);
 }

@@ -16,7 +16,10 @@ mod upload;
 pub mod watch;
 pub mod webhooks;
 
-pub use auth::{hash_key, ApiKeys, AuthConfig, JwtAlgorithm, JwtSettings, JwtVerifier, Principal};
+pub use auth::{
+    hash_key, ApiKeys, AuthConfig, GatewayClaims, GatewayPolicy, JwtAlgorithm, JwtSettings,
+    JwtVerifier, Principal,
+};
 pub use error::{ApiError, Result};
 pub use hub::LiveHub;
 pub use launcher::{Launcher, LocalLauncher, Recovery, UploadRequests};

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use certus_core::pipeline::Services;
 use serde_json::{json, Value};
 
-use crate::auth::AuthConfig;
+use crate::auth::{AuthConfig, GatewayClaims};
 use crate::error::{ApiError, Result};
 use crate::hub::LiveHub;
 use crate::launcher::{Launcher, UploadRequests};
@@ -172,7 +172,10 @@ async fn require_auth(
     mut request: Request,
     next: Next,
 ) -> Result<Response> {
-    let principal = state.auth.authenticate(request.headers(), None)?;
+    let claims = request.extensions().get::<GatewayClaims>();
+    let principal = state
+        .auth
+        .authenticate_with(request.headers(), None, claims)?;
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
 }

@@ -18,6 +18,6 @@ pub use delivery::{Delivered, Delivery};
 pub use error::{ApigwError, Result, NON_RETRYABLE, RETRYABLE};
 pub use fanout::ApiGatewayFanout;
 pub use management::{ManagementApi, Posted};
-pub use settings::{auth_from_vars, ENV_PREFIX};
+pub use settings::{auth_behind_jwt_authorizer, auth_from_vars, ENV_PREFIX};
 pub use sfn::{upload_execution_name, SfnLauncher, SfnUploads, Started};
 pub use websocket::WsHandler;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use certus_api::{ApiKeys, AuthConfig, JwtSettings, JwtVerifier};
+use certus_api::{ApiKeys, AuthConfig, GatewayPolicy, JwtSettings, JwtVerifier};
 
 use crate::error::{ApigwError, Result};
 
@@ -12,6 +12,16 @@ pub const ENV_PREFIX: &str = "CERTUS_ASSURANCE_";
 
 /// `var` reads one variable (the process environment in `main`); empty values count as unset.
 pub fn auth_from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<AuthConfig> {
+    auth(var, false)
+}
+
+/// For a function behind API Gateway's JWT authorizer (the HTTP API): besides keys and a JWKS, the claims the
+/// authorizer verified are accepted when they name `JWT_ISSUER` and `JWT_AUDIENCE`.
+pub fn auth_behind_jwt_authorizer(var: &dyn Fn(&str) -> Option<String>) -> Result<AuthConfig> {
+    auth(var, true)
+}
+
+fn auth(var: &dyn Fn(&str) -> Option<String>, gateway_verified: bool) -> Result<AuthConfig> {
     let get = |name: &str| var(&format!("{ENV_PREFIX}{name}")).filter(|v| !v.is_empty());
     let config = |e: certus_api::ApiError| ApigwError::Config(e.to_string());
     let keys = match get("API_KEYS_FILE") {
@@ -30,7 +40,11 @@ pub fn auth_from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<AuthConfig
             )))
         }
     };
-    AuthConfig::new(keys, jwt).map_err(config)
+    let gateway = match (gateway_verified, get("JWT_ISSUER"), get("JWT_AUDIENCE")) {
+        (true, Some(issuer), Some(audience)) => Some(GatewayPolicy::new(&issuer, &audience)),
+        _ => None,
+    };
+    AuthConfig::with_gateway(keys, jwt, gateway).map_err(config)
 }
 
 #[cfg(test)]
