@@ -1,6 +1,6 @@
-//! `certus-step <stage>`: one step of the staged pipeline on the JSON input read from stdin (or from the
-//! `CERTUS_STEP_INPUT` variable, as the Fargate scanner task passes it), wired to AWS like the Lambda that
-//! runs that step. Prints the step's JSON output; on failure prints `{"errorType", "errorMessage"}` and
+//! `certus-step <stage>`: one step of the staged pipeline on the JSON input read from stdin (the local
+//! state-machine runner, the Fargate scanner container's entry point), wired to AWS like the Lambda that runs
+//! that step. Prints the step's JSON output; on failure prints `{"errorType", "errorMessage"}` and
 //! exits 1, so a local state-machine runner can `Retry`/`Catch` on the same error names as Step Functions.
 
 use std::io::Read;
@@ -29,17 +29,11 @@ async fn run() -> Result<serde_json::Value, StepError> {
             names.join(", ")
         ))
     })?;
-    let text = match std::env::var("CERTUS_STEP_INPUT") {
-        Ok(text) if !text.is_empty() => text,
-        _ => {
-            let mut text = String::new();
-            std::io::stdin()
-                .take(1024 * 1024)
-                .read_to_string(&mut text)
-                .map_err(|e| StepError::Config(format!("stdin: {e}")))?;
-            text
-        }
-    };
+    let mut text = String::new();
+    std::io::stdin()
+        .take(1024 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|e| StepError::Config(format!("stdin: {e}")))?;
     let payload = serde_json::from_str(&text).map_err(|e| {
         StepError::Stage(StageError::NonRetryable(format!("input is not JSON: {e}")))
     })?;
