@@ -7,7 +7,8 @@
 #   FUZZ_JOBS=2 …                        libFuzzer workers per target (default 1)
 #   FUZZ_SANITIZER=address …             sanitizer (default none: the code is safe Rust; address is ~2x slower)
 #
-# Needs the nightly toolchain; installs cargo-fuzz when missing. Crashes land in fuzz/artifacts/<target>/;
+# Uses the nightly toolchain when rustup has one, else the stable one with RUSTC_BOOTSTRAP=1 (cargo-fuzz needs
+# unstable flags; without a sanitizer stable builds them fine); installs cargo-fuzz when missing. Crashes land in fuzz/artifacts/<target>/;
 # the corpus grows in fuzz/corpus/<target>/ and is reused by later runs. Executions per target are printed at
 # the end and written to fuzz/artifacts/summary.txt.
 set -euo pipefail
@@ -21,6 +22,16 @@ export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$repo/target/fuzz}
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
+fi
+if cargo +nightly --version >/dev/null 2>&1; then
+  toolchain=(+nightly)
+else
+  toolchain=()
+  export RUSTC_BOOTSTRAP=1
+  if [ "$sanitizer" != none ]; then
+    echo "fuzz.sh: sanitizer '$sanitizer' needs a nightly toolchain" >&2
+    exit 2
+  fi
 fi
 
 all_targets=(manifest_parse submit_request signature_parse bundle_index archive_extract tool_output gitleaks_rules
@@ -105,7 +116,7 @@ printf '\000{"registrations":[{"name":"app","provider":"github","repository":"ac
 printf '\001[[registrations]]\nname = "app"\nprovider = "gitlab"\nrepository = "acme/app"\nsecret = "env://CERTUS_HOOK_SECRET"\nbranches = ["main"]\nworkspace_id = "ws"\ncomponent_id = "app"\nassessment_id = "push"\nmanifest_path = "certus.json"\n' | seed webhook_registrations gitlab.toml
 
 cd fuzz
-cargo +nightly fuzz build -s "$sanitizer" -a
+cargo "${toolchain[@]}" fuzz build -s "$sanitizer" -a
 summary=$repo/fuzz/artifacts/summary.txt
 mkdir -p "$repo/fuzz/artifacts"
 : >"$summary"
@@ -116,7 +127,7 @@ for target in "${targets[@]}"; do
   parallel=()
   if [ "$jobs" -gt 1 ]; then parallel=(-jobs="$jobs" -workers="$jobs"); fi
   echo "== $target: ${seconds}s"
-  if cargo +nightly fuzz run -s "$sanitizer" -a "$target" "corpus/$target" "$seeds/$target" -- \
+  if cargo "${toolchain[@]}" fuzz run -s "$sanitizer" -a "$target" "corpus/$target" "$seeds/$target" -- \
     -max_total_time="$seconds" "${parallel[@]}" -rss_limit_mb=2048 -max_len=262144 \
     -timeout=20 -print_final_stats=1 -artifact_prefix="artifacts/$target/" >"$log" 2>&1; then
     result=ok
