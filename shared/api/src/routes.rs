@@ -81,13 +81,13 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "POST",
         path: UPLOAD_REQUEST,
         success: 202,
-        statuses: &[202, 401, 404, 409, 500, 501],
+        statuses: &[202, 401, 403, 404, 409, 500, 501],
     },
     RouteSpec {
         method: "POST",
         path: UPLOAD_ARCHIVE,
         success: 201,
-        statuses: &[201, 400, 401, 413, 415, 500],
+        statuses: &[201, 400, 401, 403, 413, 415, 500],
     },
     RouteSpec {
         method: "GET",
@@ -176,6 +176,12 @@ async fn require_auth(
     let principal = state
         .auth
         .authenticate_with(request.headers(), None, claims)?;
+    if principal.read_only && !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return Err(ApiError::Forbidden(
+            "this key belongs to an auditor: it may read jobs and trails but not change anything"
+                .into(),
+        ));
+    }
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
 }

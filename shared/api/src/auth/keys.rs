@@ -18,6 +18,9 @@ struct KeyEntry {
     key_sha256: String,
     tenant: String,
     workspaces: Vec<String>,
+    /// `"auditor"`: the key may only read. Absent: a full client of its workspaces.
+    #[serde(default)]
+    role: Option<String>,
 }
 
 struct StoredKey {
@@ -37,7 +40,8 @@ pub fn hash_key(key: &str) -> String {
 }
 
 impl ApiKeys {
-    /// Reads a keys file: `[{"key_sha256": "<hex>", "tenant": "t", "workspaces": ["ws1", "*"]}]`.
+    /// Reads a keys file: `[{"key_sha256": "<hex>", "tenant": "t", "workspaces": ["ws1", "*"]}]`, with
+    /// `"role": "auditor"` for a key that may only read.
     pub fn load(path: &Path) -> Result<Self> {
         let refuse = |reason: String| ApiError::KeysFile {
             path: path.display().to_string(),
@@ -74,10 +78,17 @@ impl ApiKeys {
             if keys.iter().any(|k| k.hash == hash) {
                 return Err(format!("entry {index}: the same key is listed twice"));
             }
-            keys.push(StoredKey {
-                hash,
-                principal: Principal::with_workspaces(entry.tenant, entry.workspaces),
-            });
+            let principal = Principal::with_workspaces(entry.tenant, entry.workspaces);
+            let principal = match entry.role.as_deref() {
+                None => principal,
+                Some("auditor") => principal.reading_only(),
+                Some(other) => {
+                    return Err(format!(
+                        "entry {index}: role '{other}' is unknown (the only role is \"auditor\")"
+                    ))
+                }
+            };
+            keys.push(StoredKey { hash, principal });
         }
         Ok(Self { keys })
     }

@@ -15,6 +15,8 @@ pub enum WorkspaceScope {
 pub struct Principal {
     pub tenant: String,
     pub workspaces: WorkspaceScope,
+    /// An auditor: may read (status, list, audit trail, stream) but never submit, upload or trigger.
+    pub read_only: bool,
 }
 
 impl Principal {
@@ -22,6 +24,7 @@ impl Principal {
         Self {
             tenant: tenant.to_string(),
             workspaces: WorkspaceScope::All,
+            read_only: false,
         }
     }
 
@@ -33,7 +36,19 @@ impl Principal {
         } else {
             WorkspaceScope::Only(set)
         };
-        Self { tenant, workspaces }
+        Self {
+            tenant,
+            workspaces,
+            read_only: false,
+        }
+    }
+
+    /// The same scope, for reading only (an auditor).
+    pub fn reading_only(self) -> Self {
+        Self {
+            read_only: true,
+            ..self
+        }
     }
 
     pub fn may_use(&self, workspace_id: &str) -> bool {

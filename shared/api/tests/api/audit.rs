@@ -48,3 +48,39 @@ async fn a_finished_scan_has_its_whole_trail_and_only_its_tenant_sees_it() {
     assert_eq!(malformed.status(), 404);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_auditors_key_reads_its_tenants_jobs_and_changes_nothing() {
+    let s = start(Options::default()).await;
+    let test_id = s.submit(&s.acme.key, "ws-acme", "sample").await;
+    s.wait_terminal(&test_id).await;
+    for path in [
+        format!("/v1/security-scans/{test_id}/audit"),
+        format!("/v1/security-scans/{test_id}"),
+        "/v1/security-scans?workspace_id=ws-acme".to_string(),
+    ] {
+        assert_eq!(
+            s.get_as(&s.auditor.key, &path).await.status(),
+            200,
+            "{path}"
+        );
+    }
+    let response = s
+        .submit_as(&s.auditor.key, &s.body("ws-acme", "sample"))
+        .await;
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert!(body.to_string().contains("auditor"), "{body}");
+    let upload = s
+        .http
+        .post(s.url(&format!("/v1/security-scans/{test_id}/upload-request")))
+        .header("x-api-key", &s.auditor.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 403);
+    // Still another tenant's jobs stay invisible to it.
+    let other = s.submit(&s.globex.key, "ws-globex", "sample").await;
+    let path = format!("/v1/security-scans/{other}/audit");
+    assert_eq!(s.get_as(&s.auditor.key, &path).await.status(), 404);
+}

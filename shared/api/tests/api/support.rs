@@ -70,6 +70,7 @@ pub struct Server {
     pub globex: Tenant,
     pub multi: Tenant,
     pub ops: Tenant,
+    pub auditor: Tenant,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<certus_api::Result<()>>>,
 }
@@ -120,13 +121,21 @@ pub async fn start(options: Options) -> Server {
         ("globex", vec!["ws-globex"]),
         ("multi", vec!["ws-acme", "ws-other"]),
         ("ops", vec!["*"]),
+        // acme's auditor: reads ws-acme, changes nothing.
+        ("acme", vec!["ws-acme"]),
     ];
     let keys: Vec<String> = tenants.iter().map(|(name, _)| random_key(name)).collect();
     let file: Vec<Value> = tenants
         .iter()
         .zip(&keys)
-        .map(|((tenant, workspaces), key)| {
-            json!({"key_sha256": hash_key(key), "tenant": tenant, "workspaces": workspaces})
+        .enumerate()
+        .map(|(index, ((tenant, workspaces), key))| {
+            let mut entry =
+                json!({"key_sha256": hash_key(key), "tenant": tenant, "workspaces": workspaces});
+            if index == 4 {
+                entry["role"] = json!("auditor");
+            }
+            entry
         })
         .collect();
     let keys_path = dir.path().join("keys.json");
@@ -229,6 +238,7 @@ pub async fn start(options: Options) -> Server {
         globex: keys.next().unwrap(),
         multi: keys.next().unwrap(),
         ops: keys.next().unwrap(),
+        auditor: keys.next().unwrap(),
         dir,
         shutdown: Some(shutdown),
         task: Some(task),
