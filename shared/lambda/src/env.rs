@@ -106,8 +106,8 @@ mod tests {
             ("CERTUS_ASSURANCE_JOBS_TABLE", "jobs"),
             ("CERTUS_ASSURANCE_AUDIT_TABLE", "audit"),
             ("CERTUS_ASSURANCE_EVENTS_TABLE", "events"),
-            ("CERTUS_ASSURANCE_RUNS_ROOT", "s3://work/runs"),
-            ("CERTUS_ASSURANCE_WORK_BUCKET", "s3://work/bundles"),
+            ("CERTUS_ASSURANCE_RUNS_ROOT", "s3://work-bucket/runs"),
+            ("CERTUS_ASSURANCE_WORK_BUCKET", "s3://work-bucket/bundles"),
             ("CERTUS_ASSURANCE_LOCAL_SOURCE_ROOTS", "/a:/b"),
             ("AWS_LAMBDA_FUNCTION_NAME", "certus-build-bundle"),
         ]
