@@ -219,8 +219,15 @@ def template_variables(template: Path):
     return names
 
 
+BOOLEAN_VARIABLES = ("_REQUIRED", "S3_UPLOAD", "SAMPLE_MODE")
+
+
 def dummy_value(var, endpoint):
     upper = var.upper()
+    if upper.endswith(BOOLEAN_VARIABLES):
+        return "false"
+    if upper.endswith(("RUNS_ROOT", "WORK_BUCKET")):
+        return "s3://certus-bench-work/" + upper.split("_")[-1].lower()
     if upper.endswith(("_URL", "_ENDPOINT", "ENDPOINT_URL")):
         return endpoint
     if upper.endswith("_ARN") or "STATE_MACHINE" in upper:
@@ -259,10 +266,19 @@ def main():
     keys_file = Path(tempfile.mkdtemp(prefix="certus-coldstart-keys-")) / "keys.json"
     key_hash = hashlib.sha256(b"certus-coldstart-bench").hexdigest()
     keys_file.write_text(json.dumps([{"key_sha256": key_hash, "tenant": "bench", "workspaces": ["*"]}]))
+    # push-trigger (and api) read a registrations file packaged with the function: one CodeCommit entry.
+    triggers_file = keys_file.parent / "triggers.toml"
+    triggers_file.write_text(
+        '[[registrations]]\nid = "bench"\nprovider = "codecommit"\nrepository = "bench"\n'
+        'clone_url = "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/bench"\nbranches = ["main"]\n'
+        'manifest_path = "certus.json"\nprofile = "light"\nworkspace_id = "ws"\ncomponent_id = "bench"\n'
+        'assessment_id = "push"\n'
+    )
     common = {
         "AWS_ENDPOINT_URL": args.endpoint,
         "CERTUS_ASSURANCE_S3_ENDPOINT_URL": args.endpoint,
         "CERTUS_ASSURANCE_API_KEYS_FILE": str(keys_file),
+        "CERTUS_ASSURANCE_TRIGGERS_FILE": str(triggers_file),
     }
     for var in sorted(names):
         # A *_FILE variable names a file packaged with the function: a dummy name could only fail to open.
