@@ -35,7 +35,7 @@ else
 fi
 
 all_targets=(manifest_parse submit_request signature_parse bundle_index archive_extract tool_output gitleaks_rules
-  webhook_registrations)
+  webhook_registrations webhook_body)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then targets=("${all_targets[@]}"); fi
 
@@ -114,6 +114,13 @@ printf '[[rules]]\nid = "demo"\ndescription = "d"\nregex = '"'''"'(?i)token\\s*=
 # Push-trigger registrations (selector 0: JSON, 1: TOML).
 printf '\000{"registrations":[{"name":"app","provider":"github","repository":"acme/app","secret":"env://CERTUS_HOOK_SECRET","branches":["main","release/*"],"workspace_id":"ws","component_id":"app","assessment_id":"push","manifest_path":"certus.json","profile":"light"}]}' | seed webhook_registrations github.json
 printf '\001[[registrations]]\nname = "app"\nprovider = "gitlab"\nrepository = "acme/app"\nsecret = "env://CERTUS_HOOK_SECRET"\nbranches = ["main"]\nworkspace_id = "ws"\ncomponent_id = "app"\nassessment_id = "push"\nmanifest_path = "certus.json"\n' | seed webhook_registrations gitlab.toml
+
+# Webhook bodies (selector 0: GitHub push, 1: GitLab push hook, 2: CodeCommit EventBridge event).
+commit=0123456789abcdef0123456789abcdef01234567
+printf '\000{"ref":"refs/heads/main","before":"%s","after":"%s","deleted":false,"repository":{"full_name":"acme/app"}}' "$commit" "$commit" | seed webhook_body github.json
+printf '\000{"ref":"refs/tags/v1","after":"0000000000000000000000000000000000000000","deleted":true,"repository":{"full_name":"acme/app"}}' | seed webhook_body github-delete.json
+printf '\001{"object_kind":"push","ref":"refs/heads/release/1","after":"%s","checkout_sha":"%s","project":{"path_with_namespace":"acme/app"}}' "$commit" "$commit" | seed webhook_body gitlab.json
+printf '\002{"version":"0","id":"ev-1","detail-type":"CodeCommit Repository State Change","source":"aws.codecommit","resources":["arn:aws:codecommit:eu-west-1:123456789012:infra"],"detail":{"event":"referenceUpdated","repositoryName":"infra","referenceType":"branch","referenceName":"main","commitId":"%s"}}' "$commit" | seed webhook_body codecommit.json
 
 cd fuzz
 cargo "${toolchain[@]}" fuzz build -s "$sanitizer" -a

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Starts a local moto server (fake S3 + KMS) for the certus-aws tests and prints its endpoint.
-# It runs through moto_server_kms_digest.py (beside this script), which makes KMS Sign honour
-# MessageType=DIGEST as real KMS does; everything else is moto unchanged.
+# Starts a local moto server (fake S3, KMS, DynamoDB, Step Functions) for the AWS tests and prints its endpoint.
+# It runs through moto_server_patched.py (beside this script), which makes DynamoDB item operations atomic and
+# KMS Sign honour MessageType=DIGEST, as the real services do; everything else is moto unchanged.
 #
 #   eval "$(shared/aws/tests/start-moto.sh 5099)"     # sets CERTUS_MOTO_ENDPOINT and MOTO_PID
 #   CERTUS_MOTO_ENDPOINT=http://127.0.0.1:5099 cargo test
@@ -30,7 +30,7 @@ fi
 if curl -fsS -o /dev/null "$endpoint/moto-api/" 2>/dev/null; then
     echo "a server already answers on $endpoint; reusing it" >&2
 else
-    nohup "$venv/bin/python" "$here/moto_server_kms_digest.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    nohup "$venv/bin/python" "$here/moto_server_patched.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
     echo $! >"$pidfile"
     for _ in $(seq 1 60); do
         if curl -fsS -o /dev/null "$endpoint/moto-api/" 2>/dev/null; then

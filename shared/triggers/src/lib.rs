@@ -41,6 +41,13 @@ pub(crate) enum Verdict<'r> {
     Ignored(String),
 }
 
+/// A delivery of any provider, for [`Triggers::inspect`].
+pub enum Delivery<'a> {
+    Github(GithubDelivery<'a>),
+    Gitlab(GitlabDelivery<'a>),
+    Codecommit(&'a serde_json::Value),
+}
+
 /// The answer to one delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Handled {
@@ -126,6 +133,29 @@ impl Triggers {
         let verdict = gitlab::read(&self.registrations, &authenticated, delivery)?;
         self.conclude(Provider::Gitlab, id, verdict, services, starter)
             .await
+    }
+
+    /// What a delivery asks for — authenticated and parsed exactly as the handlers above do — without
+    /// starting anything or remembering it: the push it would scan, or `None` when it would be ignored. For
+    /// checks of a registration by hand and for the fuzzers.
+    pub fn inspect(&self, delivery: &Delivery<'_>) -> Result<Option<Push>> {
+        let verdict = match delivery {
+            Delivery::Github(delivery) => {
+                check_size(delivery.body.len())?;
+                let signed = github::authenticate(&self.registrations, delivery)?;
+                github::read(&self.registrations, &signed, delivery)?
+            }
+            Delivery::Gitlab(delivery) => {
+                check_size(delivery.body.len())?;
+                let authenticated = gitlab::authenticate(&self.registrations, delivery)?;
+                gitlab::read(&self.registrations, &authenticated, delivery)?
+            }
+            Delivery::Codecommit(event) => codecommit::read(&self.registrations, event)?.1,
+        };
+        Ok(match verdict {
+            Verdict::Push(_, push) => Some(push),
+            Verdict::Ignored(_) => None,
+        })
     }
 
     fn replayed(&self, provider: Provider, id: Option<&str>) -> Option<Handled> {

@@ -16,8 +16,8 @@ use certus_local::{LocalArtifactStore, Placement, SqliteStore};
 use certus_scanners::SampleScanner;
 use certus_source::{LocalSourcePreparer, SourcePolicy};
 use certus_triggers::{
-    handle_codecommit_event, GithubDelivery, GitlabDelivery, JobStarter, Outcome, TriggerError,
-    Triggers,
+    handle_codecommit_event, Delivery, GithubDelivery, GitlabDelivery, JobStarter, Outcome,
+    TriggerError, Triggers,
 };
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
@@ -556,4 +556,50 @@ async fn codecommit_deletes_tags_and_strangers_start_nothing() {
     assert!(err.to_string().contains("commitId"), "{err}");
     assert!(!err.is_retryable());
     assert!(f.jobs().await.is_empty());
+}
+
+#[test]
+fn inspecting_a_delivery_authenticates_and_parses_it_without_starting_anything() {
+    let f = fixture();
+    let commit = "ab".repeat(20);
+    let body = github_push("refs/heads/main", &commit);
+    let signature = sign(&f.github_secret, &body);
+    fn delivery<'a>(signature: &'a str, body: &'a [u8]) -> Delivery<'a> {
+        Delivery::Github(GithubDelivery {
+            event: Some("push"),
+            delivery: Some("d-1"),
+            signature: Some(signature),
+            body,
+        })
+    }
+    let push = f
+        .triggers
+        .inspect(&delivery(&signature, &body))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (push.branch.as_str(), push.commit.as_str()),
+        ("main", commit.as_str())
+    );
+    let forged = sign("another-secret-of-enough-length", &body);
+    assert!(matches!(
+        f.triggers.inspect(&delivery(&forged, &body)),
+        Err(TriggerError::Unauthenticated(_))
+    ));
+    let tag = gitlab_push("refs/tags/v1", &commit, Some(&commit));
+    let ignored = f.triggers.inspect(&Delivery::Gitlab(GitlabDelivery {
+        event: Some("Push Hook"),
+        delivery: None,
+        token: Some(&f.gitlab_secret),
+        body: &tag,
+    }));
+    assert_eq!(ignored.unwrap(), None, "a tag push is ignored");
+    let event = codecommit_event("ev-9", "referenceCreated", "branch", "main", &commit);
+    let push = f
+        .triggers
+        .inspect(&Delivery::Codecommit(&event))
+        .unwrap()
+        .unwrap();
+    assert_eq!(push.commit, commit);
+    assert!(f.started.ids().is_empty(), "inspecting starts nothing");
 }
