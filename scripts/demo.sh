@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet -p certus
+certus="${CARGO_TARGET_DIR:-target}/debug/certus"
 out=$(mktemp -d)/bundle
 export CERTUS_ASSURANCE_ADVISORY_DB=${CERTUS_ASSURANCE_ADVISORY_DB:-examples/advisories}
 export CERTUS_ASSURANCE_ARTIFACT_ROOT=${CERTUS_ASSURANCE_ARTIFACT_ROOT:-$(dirname "$out")/data}
 
 set +e
-target/debug/certus scan examples/demo-app --manifest examples/demo-app/certus-manifest.json --out "$out" "$@"
+"$certus" scan examples/demo-app --manifest examples/demo-app/certus-manifest.json --out "$out" "$@"
 verdict=$?
 set -e
 if [ "$verdict" -gt 1 ]; then
@@ -21,5 +22,5 @@ fi
 
 echo
 echo "Verifying the bundle: every digest, the signed attestation, the manifest digest:"
-target/debug/certus verify-bundle "$out"
+"$certus" verify-bundle "$out"
 echo "Open $out/report.md for the human report."
