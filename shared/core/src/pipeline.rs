@@ -182,7 +182,7 @@ const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
 /// A re-run of a job whose record is final but whose `scan_complete` was never committed (the store lost the
 /// acknowledgement of the final save, or refused the event) commits that event — the very one ending the
 /// bundle's `stream.jsonl` when the bundle has it. Returns whether it did.
-async fn commit_missing_terminal(
+pub async fn commit_missing_terminal(
     services: &Services,
     job: &Job,
     progress: &Progress,

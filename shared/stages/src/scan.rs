@@ -24,7 +24,6 @@ use crate::{Stages, MAX_RECORD_BYTES};
 
 pub(crate) const SOURCE_SNAPSHOT: &str = "source.tgz";
 const STATE: &str = "state.json";
-const TERMINAL: &str = "terminal.json";
 const BUNDLE_PREFIX: &str = "bundle/";
 const TOOLS_PREFIX: &str = "tools/";
 /// Tools that need a full container (Python and friends) run as Fargate tasks; built-in ones in the Lambda.
@@ -323,7 +322,7 @@ impl Stages {
     }
 
     /// `build-bundle`: the verdict, the signed bundle stored, the final record saved. The `scan_complete` it
-    /// prepared is kept for `finalize`.
+    /// prepared ends the bundle's `stream.jsonl`; `finalize` commits that very event.
     pub async fn build_bundle(&self, test_id: &str) -> Result<StageOutput> {
         const STEP: &str = "build-bundle";
         if let Some(done) = self.marker(test_id, STEP).await? {
@@ -332,15 +331,12 @@ impl Stages {
         let mut job = self.job(test_id).await?;
         if job.status.is_terminal() {
             // A retry after the record was saved: keep what was decided.
-            let terminal = self.terminal_event(&job).await?;
-            self.put_json(test_id, TERMINAL, &terminal).await?;
             return self.record(test_id, STEP, status_output(&job)).await;
         }
         if job.status != JobStatus::Running {
             return Err(not_running(test_id, job.status));
         }
-        let terminal = self.conclude(&mut job, None, STEP).await?;
-        self.put_json(test_id, TERMINAL, &terminal).await?;
+        self.conclude(&mut job, None, STEP).await?;
         self.record(test_id, STEP, status_output(&job)).await
     }
 
@@ -369,7 +365,7 @@ impl Stages {
             }
             JobStatus::Running => match self.conclude(&mut job, Some(reason.clone()), "fail").await
             {
-                Ok(terminal) => self.commit_once(test_id, &terminal).await?,
+                Ok(terminal) => self.progress(test_id).await?.commit(&terminal).await?,
                 Err(e) => {
                     let reason = format!("{reason}; the bundle could not be built either: {e}");
                     job = pipeline::abandon(&self.services, test_id, JobStatus::Failed, &reason)
@@ -432,61 +428,12 @@ impl Stages {
         Ok(records)
     }
 
-    /// Commits the job's `scan_complete` unless its history already ends with one.
+    /// Commits the job's `scan_complete` unless it has one: the event ending the stored bundle's stream (what
+    /// `build-bundle` prepared), or a new one when there is no bundle.
     async fn ensure_scan_complete(&self, job: &Job) -> Result<()> {
-        let terminal = match self
-            .runs
-            .get(&job.test_id, TERMINAL, MAX_RECORD_BYTES)
-            .await?
-        {
-            Some(bytes) => parse::<Event>(&bytes, TERMINAL)?,
-            None => self.terminal_event(job).await?,
-        };
-        self.commit_once(&job.test_id, &terminal).await
-    }
-
-    async fn commit_once(&self, test_id: &str, terminal: &Event) -> Result<()> {
-        let history = self.services.events.history(test_id, 0).await?;
-        if history
-            .iter()
-            .any(|e| matches!(e.body, EventBody::ScanComplete { .. }))
-        {
-            return Ok(());
-        }
-        let progress = self.progress(test_id).await?;
-        progress.commit(terminal).await?;
-        Ok(())
-    }
-
-    /// The `scan_complete` of a job whose record is final: the last line of its stored bundle's stream, or a
-    /// new one when there is no bundle.
-    async fn terminal_event(&self, job: &Job) -> Result<Event> {
-        if let Some(location) = &job.bundle_location {
-            if let Some(stream) = self
-                .services
-                .artifacts
-                .read_file(location, bundle::STREAM, MAX_RECORD_BYTES * 64)
-                .await?
-            {
-                let last = stream
-                    .split(|b| *b == b'\n')
-                    .rfind(|line| !line.is_empty())
-                    .unwrap_or_default();
-                if let Ok(event) = serde_json::from_slice::<Event>(last) {
-                    if matches!(event.body, EventBody::ScanComplete { .. }) {
-                        return Ok(event);
-                    }
-                }
-            }
-        }
         let progress = self.progress(&job.test_id).await?;
-        Ok(progress
-            .prepare_terminal(EventBody::ScanComplete {
-                status: job.status,
-                manifest_digest: job.manifest_digest.clone(),
-                bundle: job.bundle_location.clone(),
-            })
-            .await)
+        pipeline::commit_missing_terminal(&self.services, job, &progress).await?;
+        Ok(())
     }
 
     async fn running_job(&self, test_id: &str) -> Result<Job> {
