@@ -318,6 +318,26 @@ impl Deployment {
         })
     }
 
+    /// The scan machine on one job, every task bound to `certus-step` itself.
+    fn scan(&self, id: &str) -> Value {
+        self.execute(
+            "certus-assurance.asl.json",
+            json!({"test_id": id}),
+            &self.task_command(None),
+            &[],
+        )
+    }
+
+    /// The upload machine on one job.
+    fn upload(&self, id: &str) -> Value {
+        self.execute(
+            "certus-upload.asl.json",
+            json!({"test_id": id, "tier": "basic"}),
+            &self.task_command(None),
+            &[],
+        )
+    }
+
     async fn job(&self, id: &str) -> Job {
         self.jobs().get(id).await.unwrap().unwrap()
     }
@@ -399,12 +419,7 @@ async fn the_state_machine_and_the_local_runner_give_the_same_record_and_bundle(
     let repo = d.repo.display().to_string();
     let id = d.submit(&repo).await;
 
-    let summary = d.execute(
-        "certus-assurance.asl.json",
-        json!({"test_id": id}),
-        &d.task_command(None),
-        &[],
-    );
+    let summary = d.scan(&id);
     assert_eq!(summary["status"], "SUCCEEDED", "{summary}");
     assert_eq!(
         states(&summary),
@@ -538,12 +553,7 @@ async fn a_crashed_step_ends_the_job_failed_with_its_cause_and_one_scan_complete
     // An unreachable repository: prepare-source answers NonRetryable.
     let missing = d.dir.path().join("no-such-repo").display().to_string();
     let id = d.submit(&missing).await;
-    let summary = d.execute(
-        "certus-assurance.asl.json",
-        json!({"test_id": id}),
-        &d.task_command(None),
-        &[],
-    );
+    let summary = d.scan(&id);
     assert_eq!(summary["status"], "FAILED", "{summary}");
     let visited = states(&summary);
     assert_eq!(visited.first().map(String::as_str), Some("PrepareSource"));
@@ -616,12 +626,7 @@ async fn uploads_go_through_trust_deny_publishes_nothing_and_permit_promotes_onc
     };
     let mut d = Deployment::new(endpoint, json!({})).await;
     let id = d.submit(&d.repo.display().to_string()).await;
-    let summary = d.execute(
-        "certus-assurance.asl.json",
-        json!({"test_id": id}),
-        &d.task_command(None),
-        &[],
-    );
+    let summary = d.scan(&id);
     assert_eq!(summary["status"], "SUCCEEDED", "{summary}");
     assert_eq!(d.job(&id).await.status, JobStatus::Succeeded);
 
@@ -636,12 +641,7 @@ async fn uploads_go_through_trust_deny_publishes_nothing_and_permit_promotes_onc
         .unwrap();
     d.extra_env
         .push(("CERTUS_ASSURANCE_TRUST_BASE_URL".into(), server.base_url()));
-    let summary = d.execute(
-        "certus-upload.asl.json",
-        json!({"test_id": id, "tier": "basic"}),
-        &d.task_command(None),
-        &[],
-    );
+    let summary = d.upload(&id);
     assert_eq!(summary["status"], "SUCCEEDED", "{summary}");
     assert!(!states(&summary).contains(&"Promote".to_string()));
     let job = d.job(&id).await;
@@ -654,12 +654,7 @@ async fn uploads_go_through_trust_deny_publishes_nothing_and_permit_promotes_onc
     let id = d.submit(&d.repo.display().to_string()).await;
     d.extra_env
         .retain(|(k, _)| k != "CERTUS_ASSURANCE_TRUST_BASE_URL");
-    d.execute(
-        "certus-assurance.asl.json",
-        json!({"test_id": id}),
-        &d.task_command(None),
-        &[],
-    );
+    d.scan(&id);
     let server = trust_dev_server(
         "127.0.0.1:0".parse().unwrap(),
         Arc::new(LocalTrustGate::new()),
@@ -670,12 +665,7 @@ async fn uploads_go_through_trust_deny_publishes_nothing_and_permit_promotes_onc
     d.extra_env
         .push(("CERTUS_ASSURANCE_TRUST_BASE_URL".into(), server.base_url()));
     for _ in 0..2 {
-        let summary = d.execute(
-            "certus-upload.asl.json",
-            json!({"test_id": id, "tier": "basic"}),
-            &d.task_command(None),
-            &[],
-        );
+        let summary = d.upload(&id);
         assert_eq!(summary["status"], "SUCCEEDED", "{summary}");
     }
     let job = d.job(&id).await;
