@@ -59,9 +59,7 @@ struct Placed {
 fn moto_clients() -> Option<certus_aws::AwsClients> {
     use aws_config::{BehaviorVersion, Region, SdkConfig};
     use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
-    let endpoint = std::env::var("CERTUS_MOTO_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())?;
+    let endpoint = certus_testkit::moto_endpoint()?;
     let config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -179,13 +177,13 @@ async fn every_source_times_policy_times_signature() {
                 bad_sig: SignatureSource::Uri(at("bad.sig")),
             });
         }
-        None => println!("skipped: oci:// rows (docker-registry not installed)"),
+        None => println!("oci:// rows left out"),
     }
 
     let aws = moto_clients();
     match &aws {
         Some(aws) => {
-            let bucket = format!("certus-matrix-{}", std::process::id());
+            let bucket = certus_testkit::unique_name("matrix");
             aws.s3()
                 .create_bucket()
                 .bucket(&bucket)
@@ -209,7 +207,7 @@ async fn every_source_times_policy_times_signature() {
                 bad_sig: SignatureSource::Uri(format!("s3://{bucket}/bad.sig")),
             });
         }
-        None => println!("skipped: s3:// rows (moto not running: CERTUS_MOTO_ENDPOINT unset)"),
+        None => println!("s3:// rows left out"),
     }
 
     let key_pem = std::fs::read_to_string(&public).unwrap();

@@ -16,13 +16,7 @@ use certus_dynamo::{DynamoAuditLog, DynamoJobStore};
 use serde_json::Value;
 
 fn endpoint() -> Option<String> {
-    match std::env::var("CERTUS_MOTO_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ => {
-            println!("skipped: CERTUS_MOTO_ENDPOINT not set");
-            None
-        }
-    }
+    certus_testkit::moto_endpoint()
 }
 
 fn certus(args: &[&str], endpoint: &str) -> Output {

@@ -12,13 +12,7 @@ use certus_aws::{https_client, AwsClients, S3ArtifactStore};
 use certus_core::ports::ArtifactStore;
 
 fn endpoint() -> Option<String> {
-    match std::env::var("CERTUS_MOTO_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ => {
-            println!("skipped: moto not running (CERTUS_MOTO_ENDPOINT unset)");
-            None
-        }
-    }
+    certus_testkit::moto_endpoint()
 }
 
 fn clients(endpoint: &str) -> AwsClients {
@@ -71,11 +65,7 @@ fn sh(dir: &Path, script: &str) {
 }
 
 fn unique(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("certus-cli-{tag}-{}-{nanos}", std::process::id())
+    certus_testkit::unique_name(&format!("cli-{tag}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -311,8 +311,7 @@ fn job_statuses(data: &Path) -> Vec<String> {
 
 #[test]
 fn an_interrupt_cancels_the_scan_and_a_killed_runner_is_ended_by_the_next_one() {
-    if Command::new("sqlite3").arg("--version").output().is_err() {
-        eprintln!("skipped: sqlite3 not installed");
+    if certus_testkit::installed(&["sqlite3"], &[]).is_none() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
@@ -585,8 +584,9 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
 
 #[test]
 fn a_permitted_bundle_is_also_pushed_to_an_oci_registry_as_a_signed_artifact() {
-    let Ok(registry_bin) = which("docker-registry") else {
-        println!("skipped: docker-registry not installed");
+    let Some(registry_bin) =
+        certus_testkit::installed(&["docker-registry"], &["/usr/bin/docker-registry"])
+    else {
         return;
     };
     let work = tempfile::tempdir().unwrap();
@@ -645,14 +645,4 @@ fn a_permitted_bundle_is_also_pushed_to_an_oci_registry_as_a_signed_artifact() {
         tags.contains(&format!("{}.sig", digest.replace(':', "-"))),
         "signature tag missing: {tags}"
     );
-}
-
-fn which(program: &str) -> Result<std::path::PathBuf, ()> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .chain([std::path::PathBuf::from("/usr/bin")])
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
-        .ok_or(())
 }

@@ -3,7 +3,6 @@
 //! `shared/aws/tests/start-moto.sh`); without it the tests say they are skipped.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
@@ -22,19 +21,11 @@ struct Deployment {
 }
 
 fn unique(tag: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "certus-api-{tag}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    certus_testkit::unique_name(&format!("api-{tag}"))
 }
 
 async fn deploy() -> Option<Deployment> {
-    let Ok(endpoint) = std::env::var("CERTUS_MOTO_ENDPOINT") else {
-        println!("skipped: CERTUS_MOTO_ENDPOINT not set");
-        return None;
-    };
+    let endpoint = certus_testkit::moto_endpoint()?;
     let config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))

@@ -15,8 +15,7 @@ async fn clients_from_the_environment_reach_the_endpoint_path_style() {
         "{err}"
     );
 
-    let Ok(endpoint) = std::env::var("CERTUS_MOTO_ENDPOINT") else {
-        println!("skipped: moto not running (CERTUS_MOTO_ENDPOINT unset)");
+    let Some(endpoint) = certus_testkit::moto_endpoint() else {
         return;
     };
     // Dummy credentials only, and never the cloud metadata address.
@@ -33,11 +32,7 @@ async fn clients_from_the_environment_reach_the_endpoint_path_style() {
     std::env::remove_var("AWS_ENDPOINT_URL");
 
     let clients = AwsClients::from_env(Some(&endpoint)).await.unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let bucket = format!("certus-env-{}-{nanos}", std::process::id());
+    let bucket = certus_testkit::unique_name("env");
     clients
         .s3()
         .create_bucket()

@@ -39,20 +39,14 @@ fn root() -> PathBuf {
 
 /// moto's endpoint and the node runner, or `None` after saying what is missing.
 fn prerequisites() -> Option<String> {
-    let Some(endpoint) = std::env::var("CERTUS_MOTO_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        println!("skipped: CERTUS_MOTO_ENDPOINT not set");
-        return None;
-    };
-    if !root()
-        .join("statemachine/tests/node_modules/aws-local-stepfunctions")
-        .is_dir()
-    {
-        println!("skipped: statemachine/tests/node_modules absent (run scripts/check-infra.sh)");
-        return None;
-    }
+    let endpoint = certus_testkit::moto_endpoint()?;
+    certus_testkit::require(
+        root()
+            .join("statemachine/tests/node_modules/aws-local-stepfunctions")
+            .is_dir()
+            .then_some(()),
+        "statemachine/tests/node_modules absent (scripts/check-infra.sh installs it)",
+    )?;
     Some(endpoint)
 }
 
@@ -73,15 +67,7 @@ struct Deployment {
 }
 
 fn unique(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "certus-sm-{tag}-{}-{}",
-        std::process::id(),
-        nanos % 1_000_000_000
-    )
+    certus_testkit::unique_name(&format!("sm-{tag}"))
 }
 
 fn dummy_credentials() {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use certus_tools::{
@@ -12,12 +12,11 @@ use certus_tools::{
 };
 
 fn installed(tool: ToolId) -> Option<ToolInfo> {
-    let bin_dir = std::env::var_os("CERTUS_TOOLS_BIN_DIR").map(PathBuf::from);
-    let info = detect(tool, bin_dir.as_deref());
-    if info.is_none() {
-        println!("skipped: {tool} not installed");
-    }
-    info
+    let bin_dir = certus_testkit::tools_bin_dir();
+    certus_testkit::require(
+        detect(tool, bin_dir.as_deref()),
+        &format!("{tool} not installed (scripts/install-tools.sh installs it)"),
+    )
 }
 
 /// Random upper-case alphanumerics, made at run time so no secret-looking literal is committed.

@@ -317,12 +317,10 @@ fn a_panicking_callback_still_kills_the_tool_and_its_children() {
         dir.path(),
         Duration::from_secs(120),
     );
-    let started = Instant::now();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_tool(&command, &mut |_, line| panic!("callback failed on {line}"))
     }));
     assert!(outcome.is_err(), "the callback's panic was swallowed");
-    assert!(started.elapsed() < Duration::from_secs(60));
     let sleeper = read_pid(&pid_file);
     assert!(wait_until_dead(sleeper, Duration::from_secs(3)));
 }

@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,18 +30,9 @@ use certus_scanners::SampleScanner;
 use certus_source::{LocalSourcePreparer, SourcePolicy};
 use serde_json::{json, Value};
 
-pub const SKIP_MESSAGE: &str = "skipped: CERTUS_MOTO_ENDPOINT not set";
 pub const STAGE: &str = "test";
 
-pub fn moto_endpoint() -> Option<String> {
-    match std::env::var("CERTUS_MOTO_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
-        _ => {
-            println!("{SKIP_MESSAGE}");
-            None
-        }
-    }
-}
+pub use certus_testkit::{moto_endpoint, unique_name};
 
 /// Dummy credentials and a fixed region in the configuration itself: no credential chain, no metadata
 /// address.
@@ -60,19 +50,6 @@ pub fn sdk_config(endpoint: &str) -> SdkConfig {
         .endpoint_url(endpoint)
         .http_client(certus_aws::https_client())
         .build()
-}
-
-pub fn unique_name(tag: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "certus-{tag}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// A connections table as the template declares it: pk `connection_id`, sparse GSI `by_test_id`.

@@ -6,18 +6,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use certus_aws::{https_client, AwsClients};
 
-pub const SKIP_MESSAGE: &str = "skipped: moto not running (CERTUS_MOTO_ENDPOINT unset)";
-
-/// The moto endpoint, or `None` (after saying the test is skipped).
-pub fn moto_endpoint() -> Option<String> {
-    match std::env::var("CERTUS_MOTO_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
-        _ => {
-            println!("{SKIP_MESSAGE}");
-            None
-        }
-    }
-}
+pub use certus_testkit::{moto_endpoint, unique_name};
 
 /// Clients with dummy credentials and a fixed region set in their own configuration, so no credential
 /// chain (and no cloud metadata address) is ever consulted.
@@ -36,20 +25,6 @@ pub fn moto_clients(endpoint: &str) -> AwsClients {
         .http_client(https_client())
         .build();
     AwsClients::from_sdk_config(&config)
-}
-
-/// A bucket name no other test (or earlier run against the same server) uses.
-pub fn unique_name(tag: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "certus-{tag}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 pub async fn new_bucket(clients: &AwsClients, tag: &str) -> String {

@@ -4,7 +4,6 @@
 // Each test binary uses a part of these helpers.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -16,16 +15,7 @@ use certus_core::request::{ManifestSource, ScanIds, SourceSpec, ValidatedSubmiss
 use certus_dynamo::{create_tables, DynamoAuditLog, DynamoEventLog, DynamoJobStore, TableNames};
 use chrono::{TimeZone, Utc};
 
-/// The moto endpoint, or `None` (after saying the test is skipped).
-pub fn moto_endpoint() -> Option<String> {
-    match std::env::var("CERTUS_MOTO_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
-        _ => {
-            println!("skipped: CERTUS_MOTO_ENDPOINT not set");
-            None
-        }
-    }
-}
+pub use certus_testkit::moto_endpoint;
 
 /// A client whose configuration carries dummy credentials and a region, so no credential chain (and no
 /// cloud metadata address) is consulted.
@@ -46,18 +36,7 @@ pub fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&config)
 }
 
-pub fn unique(tag: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "certus-{tag}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use certus_testkit::unique_name as unique;
 
 pub struct Tables {
     pub client: aws_sdk_dynamodb::Client,

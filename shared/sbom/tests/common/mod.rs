@@ -11,17 +11,7 @@ pub fn write(root: &Path, relative: &str, text: &str) {
     fs::write(path, text).unwrap();
 }
 
-/// `$CERTUS_SHARED_DIR`, else `<repo root>/../shared`; `None` (after printing the skip notice)
-/// when it is absent.
+/// `../shared` (or `$CERTUS_SHARED_DIR`), or `None` after the skip notice when absent.
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("CERTUS_SHARED_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    };
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("skipped: ../shared absent");
-        None
-    }
+    certus_testkit::shared_dir("data/rustsec-advisory-db")
 }

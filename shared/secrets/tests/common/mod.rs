@@ -199,15 +199,7 @@ pub fn lay_out(planted: &[Planted]) -> (String, Vec<u64>) {
     (text, lines)
 }
 
-/// `$CERTUS_SHARED_DIR`, else `<repo root>/../shared`; `None` (after printing the skip notice) when absent.
+/// `../shared` (or `$CERTUS_SHARED_DIR`), or `None` after the skip notice when absent.
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("CERTUS_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("data/gitleaks/gitleaks.toml").is_file() {
-        Some(dir)
-    } else {
-        println!("skipped: ../shared absent");
-        None
-    }
+    certus_testkit::shared_dir("data/gitleaks/gitleaks.toml")
 }

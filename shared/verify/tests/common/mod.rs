@@ -4,17 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The shared data directory, or `None` (after printing the skip notice) when absent.
+/// `../shared` (or `$CERTUS_SHARED_DIR`), or `None` after the skip notice when absent.
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("CERTUS_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    if dir.join("data/sigstore/npm_slsa_bundle_v03.json").is_file() {
-        Some(dir)
-    } else {
-        println!("skipped: ../shared absent");
-        None
-    }
+    certus_testkit::shared_dir("data/sigstore/npm_slsa_bundle_v03.json")
 }
 
 /// Runs `openssl` with `args` in `dir`, panicking with its stderr on failure.

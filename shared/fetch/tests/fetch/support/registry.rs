@@ -19,22 +19,12 @@ pub struct Registry {
     _dir: tempfile::TempDir,
 }
 
-/// The registry binary, when installed.
-fn registry_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    ["docker-registry", "registry"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .chain([PathBuf::from("/usr/bin/docker-registry")])
-        .find(|candidate| candidate.is_file())
-}
-
-/// Starts a registry, or prints the skip notice and returns `None` when none is installed.
+/// Starts a registry, or `None` after the skip notice (a failure in CI) when none is installed.
 pub async fn start() -> Option<Registry> {
-    let Some(binary) = registry_binary() else {
-        println!("skipped: docker-registry not installed");
-        return None;
-    };
+    let binary = certus_testkit::installed(
+        &["docker-registry", "registry"],
+        &["/usr/bin/docker-registry"],
+    )?;
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("storage");
     let port = free_port();

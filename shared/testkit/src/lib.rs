@@ -1,0 +1,151 @@
+//! Test support shared by every suite of the workspace.
+//!
+//! A test that needs something outside the process (moto, the OCI registry, an external scanner, the node
+//! runner of the state machines, `../shared`) asks for it here. Where it is missing the test prints
+//! `skipped: <why>` and returns — unless it runs in CI (`CI` set), where everything `scripts/test.sh`
+//! installs must be present: there the missing prerequisite fails the test, naming it. `../shared` is the
+//! one exception: a user's fresh clone has no `../shared`, so its absence is skipped everywhere.
+//!
+//! Names of resources made in shared emulators (tables, buckets, state machines) come from
+//! [`unique_name`]: the process id, a per-process random salt and an atomic counter, never the clock.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Is this run in CI, where a prerequisite that `scripts/test.sh` installs may not be missing?
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Says why a test cannot run: prints `skipped: <why>` locally and panics in CI. The caller returns.
+///
+/// # Panics
+/// In CI (`CI` set), always: a prerequisite the test script installs is missing.
+pub fn skip(why: &str) {
+    assert!(
+        !in_ci(),
+        "prerequisite missing in CI: {why} (with CI set only ../shared may be absent: a skip would hide a broken install)"
+    );
+    println!("skipped: {why}");
+    log_skip(why);
+}
+
+/// Appends `<test>: <why>` to `$CERTUS_SKIP_LOG` (set by `scripts/test.sh`, which lists every skip at the end:
+/// cargo hides the output of passing tests). The test's name is its thread's, as libtest names them.
+fn log_skip(why: &str) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("CERTUS_SKIP_LOG") else {
+        return;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_string();
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
+        // One write per line, so lines of concurrent tests do not interleave.
+        let _ = file.write_all(format!("{test}: {why}\n").as_bytes());
+    }
+}
+
+/// `value`, or `None` after [`skip`] with `why`.
+pub fn require<T>(value: Option<T>, why: &str) -> Option<T> {
+    if value.is_none() {
+        skip(why);
+    }
+    value
+}
+
+/// The endpoint of the moto server `scripts/test.sh` starts (`CERTUS_MOTO_ENDPOINT`).
+pub fn moto_endpoint() -> Option<String> {
+    require(
+        std::env::var("CERTUS_MOTO_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty()),
+        "moto not running (CERTUS_MOTO_ENDPOINT unset; scripts/test.sh starts it)",
+    )
+}
+
+/// The directory holding the external scanners (`CERTUS_TOOLS_BIN_DIR`, set by `scripts/test.sh`), if any.
+pub fn tools_bin_dir() -> Option<PathBuf> {
+    std::env::var_os("CERTUS_TOOLS_BIN_DIR").map(PathBuf::from)
+}
+
+/// The first of `names` found on `PATH` (or among `extra` candidates), or `None` after [`skip`].
+pub fn installed(names: &[&str], extra: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = names
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .chain(extra.iter().map(PathBuf::from))
+        .find(|candidate| candidate.is_file());
+    require(found, &format!("{} not installed", names.join(" or ")))
+}
+
+/// `../shared` beside the checkout (or `$CERTUS_SHARED_DIR`) when it holds `probe`; `None` after printing
+/// `skipped: ../shared absent` — the one skip allowed in CI, since a fresh clone has no `../shared`.
+pub fn shared_dir(probe: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("CERTUS_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared"));
+    if dir.join(probe).exists() {
+        Some(dir)
+    } else {
+        println!("skipped: ../shared absent");
+        log_skip("../shared absent");
+        None
+    }
+}
+
+/// The workspace's root directory (where the top `Cargo.toml` is).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A name no other test — in this process, another process, or an earlier run against the same emulator —
+/// uses: `certus-<tag>-<pid>-<salt>-<n>` (lowercase, so valid for buckets, tables and state machines).
+pub fn unique_name(tag: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SALT: OnceLock<u32> = OnceLock::new();
+    // RandomState is seeded from the OS's randomness once per process.
+    let salt = *SALT.get_or_init(|| RandomState::new().hash_one(std::process::id()) as u32);
+    format!(
+        "certus-{tag}-{}-{salt:08x}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names_differ_within_a_process_and_across_threads() {
+        let names: std::collections::BTreeSet<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| (0..500).map(|_| unique_name("t")).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        assert_eq!(names.len(), 8 * 500);
+        assert!(names
+            .iter()
+            .all(|n| n.len() <= 63 && n == &n.to_lowercase()));
+    }
+
+    #[test]
+    fn a_name_carries_its_tag_and_process() {
+        let name = unique_name("events");
+        assert!(name.starts_with(&format!("certus-events-{}-", std::process::id())));
+    }
+}
