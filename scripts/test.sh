@@ -1,20 +1,54 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need, then runs every test.
 #   scripts/test.sh            # everything
-#   CERTUS_SKIP_TOOLS=1 ...    # without installing the external scanners (their tests then say skipped)
+#   CERTUS_SKIP_TOOLS=1 ...    # without installing the external scanners (their tests then say skipped;
+#   CERTUS_SKIP_MOTO=1 ...     # without moto)                                 with CI set they fail instead)
+# With CI set, a test may skip only because ../shared is absent: anything this script installs must be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1"); }
-missing=()
-for cmd in cargo git openssl python3 sha256sum tar sqlite3 curl docker-registry node npm zip; do need "$cmd"; done
-if [ ${#missing[@]} -gt 0 ]; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq git openssl python3 python3-venv coreutils tar sqlite3 curl docker-registry nodejs npm zip >/dev/null
-  else
-    echo "test.sh: missing tools: ${missing[*]}" >&2
-    exit 2
+# --- system packages: only what is missing, one package at a time, each failure named -----------------------
+# command -> Debian package that provides it
+declare -A package_of=(
+  [git]=git [openssl]=openssl [python3]=python3 [sha256sum]=coreutils [tar]=tar [sqlite3]=sqlite3
+  [curl]=curl [docker-registry]=docker-registry [zip]=zip
+)
+apt_updated=
+apt_install() { # package: installs one Debian package, or says why it could not
+  if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
+    echo "test.sh: '$1' is missing and cannot be installed here (needs apt-get as root); install it and re-run" >&2
+    return 1
   fi
+  if [ -z "$apt_updated" ]; then apt-get update -qq >/dev/null && apt_updated=1; fi
+  echo "== installing $1 (apt)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >/dev/null; then
+    echo "test.sh: apt could not install '$1'" >&2
+    return 1
+  fi
+}
+install_failed=()
+for cmd in "${!package_of[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || apt_install "${package_of[$cmd]}" || install_failed+=("${package_of[$cmd]}")
+done
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  apt_install python3-venv || install_failed+=(python3-venv)
+fi
+# Node.js: Debian's nodejs and npm only when there is no Node.js at all. A Node.js from elsewhere (NodeSource,
+# nvm, a tarball) brings its own npm, and Debian's npm would conflict with it.
+if ! command -v node >/dev/null 2>&1; then
+  apt_install nodejs || install_failed+=(nodejs)
+  command -v npm >/dev/null 2>&1 || apt_install npm || install_failed+=(npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  if dpkg -S "$(command -v node)" 2>/dev/null | grep -q '^nodejs:' && ! dpkg -s nodejs 2>/dev/null | grep -q nodesource; then
+    apt_install npm || install_failed+=(npm)
+  else
+    echo "test.sh: npm is missing beside $(command -v node) (not Debian's Node.js); install npm with that Node.js" >&2
+    install_failed+=(npm)
+  fi
+fi
+if [ ${#install_failed[@]} -gt 0 ]; then
+  echo "test.sh: could not install: ${install_failed[*]}" >&2
+  exit 2
 fi
 
 if [ -z "${CERTUS_SKIP_TOOLS:-}" ]; then
@@ -29,37 +63,49 @@ fi
 if [ -z "${CERTUS_SKIP_MOTO:-}" ]; then
   echo "== starting moto (S3, KMS, DynamoDB, Step Functions) on loopback"
   moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  export CERTUS_MOTO_PIDFILE=$(mktemp)
+  CERTUS_MOTO_PIDFILE=$(mktemp)
+  export CERTUS_MOTO_PIDFILE
   eval "$(shared/aws/tests/start-moto.sh "$moto_port")"
   trap 'kill "$(cat "$CERTUS_MOTO_PIDFILE")" 2>/dev/null || true; rm -f "$CERTUS_MOTO_PIDFILE"' EXIT
 fi
 
 # Tests that read ../shared (real gitleaks rules, RustSec snapshot, Sigstore fixtures) find it here when present.
-if [ -d ../shared ]; then export CERTUS_SHARED_DIR="$(cd ../shared && pwd)"; fi
+if [ -d ../shared ]; then
+  CERTUS_SHARED_DIR="$(cd ../shared && pwd)"
+  export CERTUS_SHARED_DIR
+fi
 
 # The SAM template (cfn-lint, least privilege) and the state machines (asl-validator, the local runner's
 # self-test); also installs the node runner the state-machine tests execute the definitions with.
 echo "== infrastructure checks"
 infra_log=$(mktemp)
-scripts/check-infra.sh 2>&1 | tee "$infra_log"
+infra_status=0
+scripts/check-infra.sh 2>&1 | tee "$infra_log" || infra_status=$?
 read -r infra_passed infra_failed < <(grep -Eo 'check-infra: [0-9]+ passed, [0-9]+ failed' "$infra_log" |
   awk '{print $2, $4}')
 rm -f "$infra_log"
+if [ "$infra_status" -ne 0 ] && [ "${infra_failed:-0}" -eq 0 ]; then infra_failed=1; fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy (all features, and the CLI without the AWS adapters)"
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 cargo clippy -p certus --all-targets --quiet -- -D warnings
+
+# Every test binary runs even when an earlier one fails (--no-fail-fast); the failures are listed at the end.
 echo "== cargo test"
 log=$(mktemp)
+CERTUS_SKIP_LOG=$(mktemp)
+export CERTUS_SKIP_LOG
 set +e
-cargo test --workspace --all-features 2>&1 | tee "$log"
+cargo test --workspace --all-features --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 read -r passed failed < <(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" |
   awk '{p += $4; f += $6} END {print p + 0, f + 0}')
-rm -f "$log"
+failures=$(grep -E '^test .* \.\.\. FAILED$' "$log" | sed -E 's/^test (.*) \.\.\. FAILED$/\1/' || true)
+skips=$(sort "$CERTUS_SKIP_LOG" | uniq -c || true)
+rm -f "$log" "$CERTUS_SKIP_LOG"
 
 # A short fuzzing pass over every parser of untrusted input (longer runs: scripts/fuzz.sh, see SECURITY.md).
 echo "== fuzzing (${CERTUS_FUZZ_SECONDS:-10}s per target)"
@@ -69,6 +115,16 @@ FUZZ_SECONDS=${CERTUS_FUZZ_SECONDS:-10} scripts/fuzz.sh || fuzz_status=$?
 passed=$((passed + ${infra_passed:-0}))
 failed=$((failed + ${infra_failed:-0}))
 echo
+if [ -n "$skips" ]; then
+  echo "skipped (test: reason):"
+  echo "$skips"
+fi
+if [ -n "$failures" ]; then
+  echo "failed tests:"
+  echo "$failures" | sed 's/^/  /'
+fi
+[ "$fuzz_status" -eq 0 ] || echo "fuzzing failed (exit $fuzz_status)"
 echo "$passed passed, $failed failed"
 if [ "$status" -eq 0 ] && [ "$fuzz_status" -ne 0 ]; then status=$fuzz_status; fi
+if [ "$status" -eq 0 ] && [ "${infra_failed:-0}" -ne 0 ]; then status=1; fi
 exit "$status"
