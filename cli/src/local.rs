@@ -287,7 +287,7 @@ pub async fn services(
             max_log_lines_per_tool: 2000,
             max_tool_timeout: certus_core::manifest::DEFAULT_TOOL_TIMEOUT * 4,
             stream_base: options.stream_base,
-            runner_id: certus_local::local_runner_id(),
+            runner_id: certus_core::runner::local_runner_id(),
             builder: BuilderInfo {
                 id: LOCAL_BUILDER_ID.into(),
                 version: env!("CARGO_PKG_VERSION").into(),

@@ -223,7 +223,9 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         &settings,
     )
     .await?;
-    for ended in pipeline::end_interrupted(&services, &certus_local::local_runner_is_gone).await? {
+    for ended in
+        pipeline::end_interrupted(&services, &certus_core::runner::local_runner_is_gone).await?
+    {
         eprintln!(
             "certus: job {} was left RUNNING by a runner that stopped; marked FAILED",
             ended.test_id

@@ -190,7 +190,7 @@ pub fn harness(policy: SignaturePolicy, scanners: ScannerSet) -> Harness {
             max_log_lines_per_tool: 100,
             max_tool_timeout: std::time::Duration::from_secs(5),
             stream_base: "ws://127.0.0.1:8056".into(),
-            runner_id: certus_local::local_runner_id(),
+            runner_id: certus_core::runner::local_runner_id(),
             builder: BuilderInfo {
                 id: "https://certus-assurance.invalid/builders/test".into(),
                 version: "test".into(),

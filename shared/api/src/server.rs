@@ -16,7 +16,7 @@ use crate::error::{ApiError, Result};
 use crate::hub::LiveHub;
 use crate::launcher::{LocalLauncher, UploadRequests};
 use crate::routes::{router, ApiState, Limits};
-use certus_local::local_runner_is_gone;
+use certus_core::runner::local_runner_is_gone;
 
 /// What `certus serve` configures.
 #[derive(Clone)]

@@ -18,6 +18,7 @@ pub mod ports;
 pub mod progress;
 pub mod report;
 pub mod request;
+pub mod runner;
 pub mod sarif;
 pub mod settings;
 pub mod time;

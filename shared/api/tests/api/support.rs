@@ -188,7 +188,7 @@ pub async fn start(options: Options) -> Server {
                 id: "https://certus-assurance.invalid/builders/api-test".into(),
                 version: "test".into(),
             },
-            runner_id: certus_local::local_runner_id(),
+            runner_id: certus_core::runner::local_runner_id(),
         },
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
