@@ -202,7 +202,8 @@ test("a Fargate task exiting non-zero is States.TaskFailed, recorded for that to
 });
 
 test("a scanner running past its TimeoutSeconds is States.Timeout, caught in its iteration", async () => {
-  const { result, calls } = await run(SCAN, { script: { "run-scanner:secrets": ["sleep"] }, taskTimeouts: { ScanWithLambda: 1 } });
+  // 10 s: far above a fake task's start on a loaded machine (a 1 s limit timed out healthy tools there), far below the sleeper's 120 s.
+  const { result, calls } = await run(SCAN, { script: { "run-scanner:secrets": ["sleep"] }, taskTimeouts: { ScanWithLambda: 10 } });
   assert.equal(result.status, "SUCCEEDED");
   assert.deepEqual(result.iterations[0], ["ChooseRunner", "ScanWithLambda", "RecordToolFailure"]);
   assert.equal(callsTo(calls, "run-scanner", "secrets")[1].input.failure.Error, "States.Timeout");
