@@ -56,7 +56,7 @@ cp examples/demo-app/certus-manifest.json "$seeds/manifest_parse/" 2>/dev/null |
   mkdir -p "$seeds/manifest_parse"
   cp examples/demo-app/certus-manifest.json "$seeds/manifest_parse/"
 }
-printf '{"product":"p","version":"1","profiles":[{"name":"light","tools":["sbom",{"id":"semgrep","config":{"rules":"x"}}],"thresholds":{"critical":0,"high":1}}],"bundle":{"runtimeCeilingMinutes":5}}' | seed manifest_parse small.json
+printf '{"product":"p","version":"1","profiles":[{"name":"light","tools":[{"id":"sbom","config":{"advisories":"off"}},{"id":"semgrep","optional":true}],"thresholds":{"critical":0,"high":1}}],"bundle":{"runtimeCeilingMinutes":5}}' | seed manifest_parse small.json
 printf '{"product":"p","product":"q","profiles":[]}' | seed manifest_parse duplicate.json
 printf '{"profiles":[{"name":"x","tools":["--config=/etc/passwd","semgrep --help"]}]}' | seed manifest_parse injected.json
 

@@ -37,7 +37,7 @@ async fn signed_scan() -> Scanned {
             ("requirements.txt", "flask==2.0.0\n"),
             (
                 "m.json",
-                r#"{"profiles":[{"name":"light","tools":["sbom","sample"]}]}"#,
+                r#"{"profiles":[{"name":"light","tools":[{"id":"sbom","config":{"advisories":"off"}},"sample"],"thresholds":{}}]}"#,
             ),
         ],
     );
@@ -51,7 +51,7 @@ async fn signed_scan() -> Scanned {
         policy,
         ScannerSet::new(vec![
             Arc::new(SampleScanner),
-            Arc::new(SbomScanner { advisory_db: None }),
+            Arc::new(SbomScanner::default()),
         ]),
     );
     let submission = ValidatedSubmission {

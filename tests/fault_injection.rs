@@ -210,7 +210,7 @@ fn project() -> tempfile::TempDir {
 fn fresh(project: &Path) -> (Harness, ValidatedSubmission) {
     let h = harness(
         SignaturePolicy::default(),
-        ScannerSet::new(vec![Arc::new(SbomScanner { advisory_db: None })]),
+        ScannerSet::new(vec![Arc::new(SbomScanner::default())]),
     );
     let submission = ValidatedSubmission {
         ids: ScanIds {
@@ -223,7 +223,8 @@ fn fresh(project: &Path) -> (Harness, ValidatedSubmission) {
         },
         manifest: ManifestSource::Inline(json!({
             "product": "demo", "version": "1",
-            "profiles": [{"name": "light", "tools": ["sbom"], "thresholds": {"critical": 0}}],
+            "profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}],
+                          "thresholds": {"critical": 0}}],
         })),
         signature: None,
         profile: "light".into(),

@@ -83,6 +83,7 @@ fn secrets_and_sbom(advisories: Option<PathBuf>) -> ScannerSet {
         Arc::new(SecretsScanner::new(None)),
         Arc::new(SbomScanner {
             advisory_db: advisories,
+            max_age_days: None,
         }),
     ])
 }
@@ -126,7 +127,7 @@ async fn symlinks_in_a_cloned_repository_are_not_followed_out() {
             SourceSpec::Directory {
                 directory_path: outside.display().to_string(),
             },
-            inline(json!(["secrets", "sbom"])),
+            inline(json!(["secrets", {"id": "sbom", "config": {"advisories": "off"}}])),
         ),
     )
     .await;
@@ -169,7 +170,7 @@ async fn symlinks_in_a_cloned_repository_are_not_followed_out() {
                 branch: Some("main".into()),
                 commit: None,
             },
-            inline(json!(["secrets", "sbom"])),
+            inline(json!(["secrets", {"id": "sbom", "config": {"advisories": "off"}}])),
         ),
     )
     .await;
@@ -337,27 +338,27 @@ async fn hostile_manifests_fail_before_any_scanner_starts() {
         (
             "option-injection",
             br#"{"profiles":[{"name":"light","tools":["--config=/etc/passwd"]}]}"#.to_vec(),
-            "invalid tool id",
+            "unknown tool id",
         ),
         (
             "shell-injection",
             br#"{"profiles":[{"name":"light","tools":["secrets; touch /tmp/certus-pwned"]}]}"#.to_vec(),
-            "invalid tool id",
+            "unknown tool id",
         ),
         (
             "object-injection",
             br#"{"profiles":[{"name":"light","tools":[{"id":"secrets --no-verify"}]}]}"#.to_vec(),
-            "invalid tool id",
+            "unknown tool id",
         ),
         (
             "path-tool",
             br#"{"profiles":[{"name":"light","tools":["../../bin/sh"]}]}"#.to_vec(),
-            "invalid tool id",
+            "unknown tool id",
         ),
         (
             "unknown-profile",
-            br#"{"profiles":[{"name":"heavy-custom","tools":["secrets"]}]}"#.to_vec(),
-            "profile",
+            br#"{"profiles":[{"name":"heavy-custom","tools":["secrets"],"thresholds":{}}]}"#.to_vec(),
+            "manifest profile 'light' not found. Available profiles: heavy-custom",
         ),
         ("not-an-object", b"[1,2,3]".to_vec(), "must be a JSON object"),
     ];

@@ -50,6 +50,7 @@ fn scanners(db: Option<&Path>) -> ScannerSet {
         Arc::new(SampleScanner),
         Arc::new(SbomScanner {
             advisory_db: db.map(Path::to_path_buf),
+            max_age_days: None,
         }),
     ])
 }
@@ -444,12 +445,10 @@ async fn a_hung_tool_is_killed_at_its_timeout_and_fails_the_job() {
 
     let h = harness(
         SignaturePolicy::default(),
-        ScannerSet::new(vec![
-            Arc::new(bandit),
-            Arc::new(SbomScanner { advisory_db: None }),
-        ]),
+        ScannerSet::new(vec![Arc::new(bandit), Arc::new(SbomScanner::default())]),
     );
-    let m = json!({"profiles": [{"name": "light", "tools": ["bandit", "sbom"]}]});
+    let m = json!({"profiles": [{"name": "light", "tools": ["bandit", {"id": "sbom", "config": {"advisories": "off"}}],
+                             "thresholds": {}}]});
     let job = scan(
         &h,
         submission(

@@ -72,6 +72,7 @@ async fn planted_secrets_appear_nowhere_but_redacted() {
         advisory_db: Some(root.join("examples/advisories")),
         tools_bin_dir: std::env::var_os("CERTUS_TOOLS_BIN_DIR").map(PathBuf::from),
         secrets_rules: None,
+        advisory_db_max_age_days: None,
     });
     println!("scanners here: {:?}", scanners.ids());
     let h = harness(SignaturePolicy::default(), scanners);

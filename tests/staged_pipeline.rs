@@ -30,7 +30,7 @@ const PLANTED: &str = "aws_secret = \"AKIAQX4NT7RZ2M5WCJ3E\"\n";
 fn manifest() -> String {
     json!({
         "product": "demo", "version": "1",
-        "profiles": [{"name": "light", "tools": ["sbom", "secrets"],
+        "profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}, "secrets"],
                       "thresholds": {"critical": 0}}],
     })
     .to_string()
@@ -38,7 +38,7 @@ fn manifest() -> String {
 
 fn scanners() -> ScannerSet {
     ScannerSet::new(vec![
-        Arc::new(SbomScanner { advisory_db: None }),
+        Arc::new(SbomScanner::default()),
         Arc::new(SecretsScanner::new(None)),
     ])
 }

@@ -77,7 +77,8 @@ async fn every_source_times_policy_times_signature() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let work = tempfile::tempdir().unwrap();
     let (key, public) = p256_keypair(work.path());
-    let manifest_text = r#"{"product":"matrix","profiles":[{"name":"light","tools":["sample"]}]}"#;
+    let manifest_text =
+        r#"{"product":"matrix","profiles":[{"name":"light","tools":["sample"],"thresholds":{}}]}"#;
     let manifest_value: serde_json::Value = serde_json::from_str(manifest_text).unwrap();
 
     // The signed bytes: the file as written, and the canonical form for the inline manifest.

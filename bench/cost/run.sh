@@ -20,6 +20,9 @@ if [ -z "${CERTUS_ASSURANCE_TOOLS_BIN_DIR:-}" ] && [ -d "$TOOLS" ]; then
     export CERTUS_ASSURANCE_TOOLS_BIN_DIR="$TOOLS"
 fi
 
+# The sbom tool matches advisories, so it needs a database: the demo's unless one is given.
+export CERTUS_ASSURANCE_ADVISORY_DB="${CERTUS_ASSURANCE_ADVISORY_DB:-$REPO/examples/advisories}"
+
 if [ "${COST_SKIP_BUILD:-0}" != 1 ]; then
     nice -n 15 cargo build --release --manifest-path "$REPO/Cargo.toml" -p certus
 fi

@@ -250,10 +250,11 @@ pub async fn services(
         None => Placement::PerJob(options.data_dir.join("bundles")),
     };
     let scanners = if settings.sample_mode {
-        certus_core::pipeline::ScannerSet::new(vec![Arc::new(certus_scanners::SampleScanner)])
+        certus_core::pipeline::ScannerSet::sample_only(Arc::new(certus_scanners::SampleScanner))
     } else {
         certus_scanners::available(&ScannerConfig {
             advisory_db: settings.advisory_db.clone(),
+            advisory_db_max_age_days: settings.advisory_db_max_age_days,
             tools_bin_dir: settings.tools_bin_dir.clone(),
             secrets_rules: settings.secrets_rules.clone(),
         })

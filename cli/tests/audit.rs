@@ -34,7 +34,7 @@ fn git_repo(dir: &Path) -> String {
     std::fs::write(dir.join("requirements.txt"), "flask==2.0.0\n").unwrap();
     std::fs::write(
         dir.join("certus.json"),
-        r#"{"product":"p","profiles":[{"name":"light","tools":["sbom"]}]}"#,
+        r#"{"product":"p","profiles":[{"name":"light","tools":[{"id":"sbom","config":{"advisories":"off"}}],"thresholds":{}}]}"#,
     )
     .unwrap();
     let out = Command::new("sh")

@@ -85,7 +85,7 @@ async fn s3_manifest_signature_and_key_then_a_kms_signed_bundle_verified_from_s3
     std::fs::write(work.path().join("src/requirements.txt"), "flask==2.0.0\n").unwrap();
     std::fs::write(
         work.path().join("m.json"),
-        r#"{"profiles":[{"name":"light","tools":["sbom"]}]}"#,
+        r#"{"profiles":[{"name":"light","tools":[{"id":"sbom","config":{"advisories":"off"}}],"thresholds":{}}]}"#,
     )
     .unwrap();
     sh(
@@ -274,7 +274,7 @@ async fn bundles_kept_in_s3_are_published_to_raw_and_golden_buckets_by_upload_re
     std::fs::write(work.path().join("src/requirements.txt"), "flask==2.0.0\n").unwrap();
     std::fs::write(
         work.path().join("m.json"),
-        r#"{"profiles":[{"name":"light","tools":["sbom"]}]}"#,
+        r#"{"profiles":[{"name":"light","tools":[{"id":"sbom","config":{"advisories":"off"}}],"thresholds":{}}]}"#,
     )
     .unwrap();
     let env = [

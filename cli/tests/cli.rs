@@ -41,14 +41,17 @@ fn repo_with(dir: &Path, lock: &str, manifest: &str) {
     );
 }
 
+/// Matches dependencies against an advisory database (which the scan must be given).
 const MANIFEST: &str =
     r#"{"product":"p","profiles":[{"name":"light","tools":["sbom"],"thresholds":{"high":0}}]}"#;
+/// The dependency inventory only: advisory matching explicitly off.
+const INVENTORY_ONLY: &str = r#"{"product":"p","profiles":[{"name":"light","tools":[{"id":"sbom","config":{"advisories":"off"}}],"thresholds":{"high":0}}]}"#;
 
 #[test]
 fn scan_of_a_git_repository_exits_0_and_writes_a_bundle_that_sha256sum_agrees_with() {
     let work = tempfile::tempdir().unwrap();
     let repo = work.path().join("repo");
-    repo_with(&repo, "flask==2.0.0\n", MANIFEST);
+    repo_with(&repo, "flask==2.0.0\n", INVENTORY_ONLY);
     let head = sh(&repo, "git rev-parse HEAD");
     let out_dir = work.path().join("bundle");
     let data = work.path().join("data");
@@ -172,7 +175,7 @@ fn manifest_digest_canonical_form_and_verification() {
     let m = work.path().join("m.json");
     std::fs::write(
         &m,
-        "{ \"profiles\": [ {\"name\": \"light\"} ],\n  \"product\": \"p\" }\n",
+        "{ \"profiles\": [ {\"name\": \"light\", \"tools\": [\"sample\"], \"thresholds\": {}} ],\n  \"product\": \"p\" }\n",
     )
     .unwrap();
 
@@ -183,7 +186,7 @@ fn manifest_digest_canonical_form_and_verification() {
     let canonical = certus(&["manifest", "canonicalize", m.to_str().unwrap()], &data);
     assert_eq!(
         canonical.stdout,
-        br#"{"product":"p","profiles":[{"name":"light"}]}"#
+        br#"{"product":"p","profiles":[{"name":"light","thresholds":{},"tools":["sample"]}]}"#
     );
     std::fs::write(work.path().join("c.json"), &canonical.stdout).unwrap();
     let inline = certus(
@@ -279,7 +282,7 @@ fn start_hanging_scan(work: &Path, data: &Path) -> std::process::Child {
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(
         work.join("m.json"),
-        r#"{"profiles":[{"name":"light","tools":["bandit"]}]}"#,
+        r#"{"profiles":[{"name":"light","tools":["bandit"],"thresholds":{}}]}"#,
     )
     .unwrap();
     Command::new(env!("CARGO_BIN_EXE_certus"))
@@ -398,11 +401,7 @@ fn passing_scan(work: &Path, data: &Path) -> String {
     let src = work.join("src");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("requirements.txt"), "flask==2.0.0\n").unwrap();
-    std::fs::write(
-        work.join("m.json"),
-        r#"{"profiles":[{"name":"light","tools":["sbom"]}]}"#,
-    )
-    .unwrap();
+    std::fs::write(work.join("m.json"), INVENTORY_ONLY).unwrap();
     let out = certus(
         &[
             "scan",
@@ -540,7 +539,8 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
     wait_for_port(port);
     let body = serde_json::json!({
         "workspace_id": "ws", "component_id": "c", "assessment_id": "a", "source_type": "directory",
-        "directory_path": src, "manifest": {"profiles": [{"name": "light", "tools": ["sbom"]}]},
+        "directory_path": src, "manifest": {"profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}],
+                                            "thresholds": {}}]},
     });
     let submit = |auth: &str| {
         sh(

@@ -21,6 +21,8 @@ pub const STREAM: &str = "stream.jsonl";
 pub const RUNNER_LOG: &str = "logs/runner.log";
 pub const SBOM_CYCLONEDX: &str = "reports/sbom/sbom.cyclonedx.json";
 pub const SBOM_SPDX: &str = "reports/sbom/sbom.spdx.json";
+/// Which advisory database the dependency findings came from (snapshot date, digest), or that matching was off.
+pub const ADVISORY_DATABASE: &str = "reports/sbom/advisory-database.json";
 pub const MERGED_SARIF: &str = "reports/sast/merged.sarif.json";
 pub const ATTESTATION: &str = "reports/signing/attestation.intoto.json";
 pub const SIGNING_KEY: &str = "reports/signing/signing-key.pub.pem";

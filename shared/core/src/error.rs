@@ -32,6 +32,10 @@ pub enum CoreError {
     #[error("{0}")]
     Manifest(String),
 
+    /// The manifest breaks its contract (docs/manifest.schema.json); each problem is named by JSON pointer.
+    #[error("manifest is invalid{}", list_manifest_issues(.0))]
+    ManifestInvalid(Vec<FieldError>),
+
     #[error("manifest verification failed: {0}")]
     Verification(String),
 
@@ -119,6 +123,16 @@ fn join_field_errors(errors: &[FieldError]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+fn list_manifest_issues(issues: &[FieldError]) -> String {
+    match issues {
+        [one] => format!(": {one}"),
+        many => {
+            let lines: Vec<String> = many.iter().map(|i| format!("\n  {i}")).collect();
+            format!(" ({} problems):{}", many.len(), lines.concat())
+        }
+    }
 }
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;

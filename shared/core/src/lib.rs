@@ -12,6 +12,7 @@ pub mod finding;
 pub mod ids;
 pub mod job;
 pub mod manifest;
+pub mod manifest_check;
 pub mod pipeline;
 pub mod policy;
 pub mod ports;

@@ -4,24 +4,25 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{CoreError, Result};
+use crate::manifest_check::{self, canonical_tool, install_hint, ADVISORIES_OFF};
 use crate::policy::{Suppression, ThresholdScope};
-use crate::request::is_safe_name;
 
 /// Manifests larger than this are refused before parsing.
 pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
 /// Per-tool timeout when the manifest sets no runtime ceiling.
 pub const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-const MAX_TOOLS_PER_PROFILE: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Manifest {
+    /// The schema an editor may validate against; not interpreted.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     pub product: Option<String>,
     pub version: Option<String>,
-    #[serde(default)]
     pub profiles: Vec<Profile>,
     pub owners: Option<serde_json::Value>,
     pub presets: Option<serde_json::Value>,
@@ -35,18 +36,18 @@ pub struct Manifest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleSettings {
     pub runtime_ceiling_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Profile {
     pub name: String,
-    #[serde(default)]
     pub tools: Vec<ToolRef>,
-    #[serde(default)]
+    /// Always written out in the manifest: limits, or `{}` / `"none"` for no gate.
+    #[serde(deserialize_with = "thresholds_or_none")]
     pub thresholds: Thresholds,
     pub requires_stack: Option<bool>,
     pub stack_base_url: Option<String>,
@@ -55,40 +56,89 @@ pub struct Profile {
     pub threshold_scope: ThresholdScope,
 }
 
-/// A tool named by a string id or by an object with an id and tool-specific configuration.
+/// A tool named by a string id or by an object with an id, tool-specific configuration and whether the scan
+/// may go on without it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ToolRef {
     Id(String),
-    Configured {
-        id: String,
-        #[serde(default)]
-        config: Option<serde_json::Value>,
-    },
+    Configured(ToolObject),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolObject {
+    pub id: String,
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    /// When the tool cannot run here, the scan goes on and says "not run" for it instead of failing.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 impl ToolRef {
     pub fn id(&self) -> &str {
         match self {
-            Self::Id(id) | Self::Configured { id, .. } => id,
+            Self::Id(id) | Self::Configured(ToolObject { id, .. }) => id,
         }
     }
 
     pub fn config(&self) -> Option<&serde_json::Value> {
         match self {
             Self::Id(_) => None,
-            Self::Configured { config, .. } => config.as_ref(),
+            Self::Configured(tool) => tool.config.as_ref(),
         }
+    }
+
+    pub fn optional(&self) -> bool {
+        matches!(self, Self::Configured(ToolObject { optional: true, .. }))
     }
 }
 
 /// Maximum allowed finding counts per severity; an absent limit means unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     pub critical: Option<u64>,
     pub high: Option<u64>,
     pub medium: Option<u64>,
     pub low: Option<u64>,
+}
+
+impl Thresholds {
+    /// Whether any severity is limited; without a limit the profile has no gate.
+    pub fn is_gate(&self) -> bool {
+        [self.critical, self.high, self.medium, self.low]
+            .iter()
+            .any(Option::is_some)
+    }
+
+    /// `critical 0 · high 2` or `no gate`.
+    pub fn describe(&self) -> String {
+        let limits: Vec<String> = [
+            ("critical", self.critical),
+            ("high", self.high),
+            ("medium", self.medium),
+            ("low", self.low),
+        ]
+        .iter()
+        .filter_map(|(name, limit)| limit.map(|l| format!("{name} {l}")))
+        .collect();
+        if limits.is_empty() {
+            "no gate".into()
+        } else {
+            limits.join(" · ")
+        }
+    }
+}
+
+fn thresholds_or_none<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Thresholds, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) if s == "none" => Ok(Thresholds::default()),
+        other => serde_json::from_value(other).map_err(serde::de::Error::custom),
+    }
 }
 
 /// What the runtime takes from the manifest for one scan.
@@ -97,12 +147,23 @@ pub struct ResolvedProfile {
     pub requested: String,
     pub resolved: String,
     pub tools: Vec<SelectedTool>,
+    /// Ids (as written) of the optional tools that will not run.
     pub unsupported_tools: Vec<String>,
+    /// The optional tools that will not run, and why.
+    #[serde(default)]
+    pub not_run: Vec<NotRunTool>,
     pub thresholds: Thresholds,
     pub threshold_scope: ThresholdScope,
     #[serde(with = "duration_secs")]
     pub tool_timeout: Duration,
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotRunTool {
+    /// Canonical id.
+    pub id: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,52 +175,18 @@ pub struct SelectedTool {
     pub config: Option<serde_json::Value>,
 }
 
-/// Built-in profiles, used when a profile lists no tool we support.
-pub const BUILTIN_PROFILES: [(&str, &[&str]); 8] = [
-    ("smoke", &["secrets"]),
-    ("fast", &["secrets", "sbom"]),
-    ("light", &["secrets", "sbom", "semgrep"]),
-    (
-        "full",
-        &[
-            "secrets",
-            "sbom",
-            "semgrep",
-            "bandit",
-            "checkov",
-            "detect-secrets",
-        ],
-    ),
-    ("standard", &["secrets", "sbom", "semgrep", "bandit"]),
-    (
-        "heavy",
-        &[
-            "secrets",
-            "sbom",
-            "semgrep",
-            "bandit",
-            "checkov",
-            "detect-secrets",
-        ],
-    ),
-    ("javascript", &["secrets", "sbom", "semgrep"]),
-    ("sbom-only", &["sbom"]),
-];
-
-/// The scanner that serves tool ids the original service used.
-pub fn canonical_tool_id(id: &str) -> String {
-    let lower = id.to_ascii_lowercase();
-    let canonical = match lower.as_str() {
-        "gitleaks" | "secret-scan" => "secrets",
-        "syft" | "trivy" | "cyclonedx" | "dependency-inventory" => "sbom",
-        "opengrep" => "semgrep",
-        other => other,
-    };
-    canonical.to_string()
+/// Whether the sbom tool's configuration turns advisory matching off.
+pub fn advisories_off(config: Option<&serde_json::Value>) -> bool {
+    config
+        .and_then(|c| c.get("advisories"))
+        .and_then(|a| a.as_str())
+        == Some(ADVISORIES_OFF)
 }
 
 impl Manifest {
-    /// Parses manifest bytes, refusing oversized, non-UTF-8 and non-object input with a clear reason.
+    /// Parses manifest bytes as the strict contract of docs/manifest.schema.json: oversized, non-UTF-8,
+    /// non-object and duplicate-key input is refused, and so is every unknown field, tool id or severity,
+    /// wrong type and missing threshold — all of them at once, each named by its JSON pointer.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_MANIFEST_BYTES {
             return Err(CoreError::Manifest(format!(
@@ -172,22 +199,23 @@ impl Manifest {
         if !text.trim_start().starts_with('{') {
             return Err(CoreError::Manifest("manifest must be a JSON object".into()));
         }
-        // Parsed straight into the model so duplicate keys are refused rather than silently overwritten.
-        serde_json::from_str(text).map_err(|e| {
-            let what = match e.classify() {
-                serde_json::error::Category::Data => "manifest has an invalid field",
-                _ => "manifest is not valid JSON",
-            };
-            CoreError::Manifest(format!("{what}: {e}"))
-        })
+        let value = manifest_check::strict_value(text)
+            .map_err(|e| CoreError::Manifest(format!("manifest is not valid JSON: {e}")))?;
+        let issues = manifest_check::check(&value);
+        if !issues.is_empty() {
+            return Err(CoreError::ManifestInvalid(issues));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| CoreError::Manifest(format!("manifest has an invalid field: {e}")))
     }
 
-    /// Resolves `requested` (case-insensitively) into the tools to run; `supported` says which canonical ids
-    /// have a scanner here.
+    /// Resolves `requested` (case-insensitively) into the tools to run; `available` says which canonical ids
+    /// can run in this deployment. A tool that cannot run fails the resolution with its name and how to
+    /// install it, unless the manifest marks it optional; nothing is ever swapped for another tool.
     pub fn resolve_profile(
         &self,
         requested: &str,
-        supported: &dyn Fn(&str) -> bool,
+        available: &dyn Fn(&str) -> bool,
     ) -> Result<ResolvedProfile> {
         if self.profiles.is_empty() {
             return Err(CoreError::Manifest(
@@ -205,69 +233,68 @@ impl Manifest {
                     names.join(", ")
                 ))
             })?;
-        if profile.tools.len() > MAX_TOOLS_PER_PROFILE {
-            return Err(CoreError::Manifest(format!(
-                "profile '{}' lists {} tools; the limit is {MAX_TOOLS_PER_PROFILE}",
-                profile.name,
-                profile.tools.len()
-            )));
-        }
 
-        let mut tools = Vec::new();
+        let mut tools: Vec<SelectedTool> = Vec::new();
+        let mut not_run: Vec<NotRunTool> = Vec::new();
         let mut unsupported = Vec::new();
+        let mut missing = Vec::new();
+        let mut warnings = Vec::new();
         for tool in &profile.tools {
             let id = tool.id();
-            if !is_safe_name(id) {
-                return Err(CoreError::Manifest(format!(
-                    "profile '{}' names an invalid tool id '{}': ids are 1-64 characters of letters, digits, '.', '_' or '-'",
+            let canonical = canonical_tool(id).ok_or_else(|| {
+                CoreError::Manifest(format!(
+                    "profile '{}' names an unknown tool id '{}'",
                     profile.name,
                     id.chars().take(64).collect::<String>()
-                )));
-            }
-            let canonical = canonical_tool_id(id);
-            if tools.iter().any(|t: &SelectedTool| t.id == canonical) {
+                ))
+            })?;
+            if tools.iter().any(|t| t.id == canonical) || not_run.iter().any(|t| t.id == canonical)
+            {
                 continue;
             }
-            if supported(&canonical) {
+            if available(canonical) {
+                if canonical == "sbom" && advisories_off(tool.config()) {
+                    warnings.push(
+                        "sbom: advisory matching is off in the manifest: dependency vulnerabilities are \
+                         not checked"
+                            .to_string(),
+                    );
+                }
                 tools.push(SelectedTool {
-                    id: canonical,
+                    id: canonical.to_string(),
                     requested_as: id.to_string(),
                     config: tool.config().cloned(),
                 });
-            } else {
+            } else if tool.optional() {
+                let reason = install_hint(canonical);
+                warnings.push(format!("optional tool '{id}' not run: {reason}"));
                 unsupported.push(id.to_string());
+                not_run.push(NotRunTool {
+                    id: canonical.to_string(),
+                    reason,
+                });
+            } else {
+                missing.push(format!("{id} ({})", install_hint(canonical)));
             }
         }
-
-        let mut warnings = Vec::new();
-        let mut resolved = profile.name.clone();
+        if !missing.is_empty() {
+            return Err(CoreError::Manifest(format!(
+                "profile '{}' names tools that cannot run here: {}. Mark a tool {{\"id\": …, \"optional\": true}} \
+                 in the manifest to let scans go on without it",
+                profile.name,
+                missing.join("; ")
+            )));
+        }
         if tools.is_empty() {
-            let builtin = BUILTIN_PROFILES
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(&profile.name))
-                .or_else(|| BUILTIN_PROFILES.iter().find(|(name, _)| *name == "light"));
-            if let Some((name, ids)) = builtin {
-                tools = ids
+            return Err(CoreError::Manifest(format!(
+                "profile '{}' has no tool that can run here: {}",
+                profile.name,
+                not_run
                     .iter()
-                    .filter(|id| supported(id))
-                    .map(|id| SelectedTool {
-                        id: (*id).to_string(),
-                        requested_as: (*id).to_string(),
-                        config: None,
-                    })
-                    .collect();
-                resolved = format!("builtin:{name}");
-                warnings.push(format!(
-                    "profile '{}' lists no supported tool; using the built-in '{name}' profile",
-                    profile.name
-                ));
-            }
-        }
-        if !unsupported.is_empty() {
-            warnings.push(format!(
-                "unsupported tools skipped: {}",
-                unsupported.join(", ")
-            ));
+                    .map(|t| format!("{} ({})", t.id, t.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )));
         }
 
         let tool_timeout = self
@@ -280,9 +307,10 @@ impl Manifest {
 
         Ok(ResolvedProfile {
             requested: requested.to_string(),
-            resolved,
+            resolved: profile.name.clone(),
             tools,
             unsupported_tools: unsupported,
+            not_run,
             thresholds: profile.thresholds,
             threshold_scope: profile.threshold_scope,
             tool_timeout,
@@ -323,7 +351,9 @@ pub fn manifest_info(
         "tools_selected": profile.tools.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
         "tools_requested_as": tools,
         "unsupported_tools": profile.unsupported_tools,
+        "tools_not_run": profile.not_run,
         "thresholds": profile.thresholds,
+        "gate": profile.thresholds.describe(),
         "threshold_scope": profile.threshold_scope,
         "suppressions": manifest.suppressions.len(),
         "tool_timeout_seconds": profile.tool_timeout.as_secs(),
@@ -346,7 +376,7 @@ mod tests {
     #[test]
     fn tools_as_strings_and_objects() {
         let m = manifest(
-            r#"{"product":"p","version":"1","profiles":[{"name":"Light","tools":["gitleaks",{"id":"sbom","config":{"x":1}}],
+            r#"{"product":"p","version":"1","profiles":[{"name":"Light","tools":["gitleaks",{"id":"sbom","config":{"advisories":"off"}}],
                "thresholds":{"critical":0,"high":2}}]}"#,
         );
         let r = m.resolve_profile("light", &all_supported).unwrap();
@@ -354,23 +384,37 @@ mod tests {
         assert_eq!(r.tools.len(), 2);
         assert_eq!(r.tools[0].id, "secrets");
         assert_eq!(r.tools[0].requested_as, "gitleaks");
-        assert_eq!(r.tools[1].config, Some(serde_json::json!({"x": 1})));
+        assert_eq!(
+            r.tools[1].config,
+            Some(serde_json::json!({"advisories": "off"}))
+        );
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("dependency vulnerabilities are not checked")),
+            "{:?}",
+            r.warnings
+        );
         assert_eq!(r.thresholds.critical, Some(0));
         assert_eq!(r.thresholds.medium, None);
+        assert_eq!(r.thresholds.describe(), "critical 0 · high 2");
         assert_eq!(r.tool_timeout, DEFAULT_TOOL_TIMEOUT);
     }
 
     #[test]
     fn missing_profiles_message() {
-        let err = manifest(r#"{"product":"p"}"#)
-            .resolve_profile("light", &all_supported)
-            .unwrap_err();
-        assert_eq!(err.to_string(), "manifest is missing 'profiles' entries");
+        let err = Manifest::parse(br#"{"product":"p"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "manifest is invalid: /profiles: manifest is missing 'profiles' entries"
+        );
     }
 
     #[test]
     fn unknown_profile_lists_available() {
-        let m = manifest(r#"{"profiles":[{"name":"a"},{"name":"b"}]}"#);
+        let m = manifest(
+            r#"{"profiles":[{"name":"a","tools":["sbom"],"thresholds":{}},{"name":"b","tools":["sbom"],"thresholds":"none"}]}"#,
+        );
         let err = m.resolve_profile("heavy", &all_supported).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -379,46 +423,87 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_tools_fall_back_to_builtin_profile() {
-        let m = manifest(r#"{"profiles":[{"name":"smoke","tools":["zap-dast","privacy"]}]}"#);
-        let r = m.resolve_profile("SMOKE", &all_supported).unwrap();
-        assert_eq!(r.resolved, "builtin:smoke");
+    fn thresholds_none_and_empty_mean_no_gate() {
+        for thresholds in [r#""none""#, "{}"] {
+            let m = manifest(&format!(
+                r#"{{"profiles":[{{"name":"x","tools":["sbom"],"thresholds":{thresholds}}}]}}"#
+            ));
+            let r = m.resolve_profile("x", &all_supported).unwrap();
+            assert!(!r.thresholds.is_gate());
+            assert_eq!(r.thresholds.describe(), "no gate");
+        }
+    }
+
+    #[test]
+    fn a_tool_that_cannot_run_fails_the_profile_with_how_to_install_it() {
+        let m = manifest(
+            r#"{"profiles":[{"name":"x","tools":["secrets","bandit","checkov"],"thresholds":{}}]}"#,
+        );
+        let err = m
+            .resolve_profile("x", &all_supported)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bandit (not installed: install it (`pip install bandit`")
+                && err.contains("checkov (")
+                && err.contains("CERTUS_ASSURANCE_TOOLS_BIN_DIR")
+                && err.contains("\"optional\": true"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_optional_tool_that_cannot_run_is_recorded_as_not_run() {
+        let m = manifest(
+            r#"{"profiles":[{"name":"x","tools":["secrets",{"id":"bandit","optional":true}],"thresholds":{"high":0}}]}"#,
+        );
+        let r = m.resolve_profile("x", &all_supported).unwrap();
         assert_eq!(
             r.tools.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
             vec!["secrets"]
         );
-        assert_eq!(r.unsupported_tools, vec!["zap-dast", "privacy"]);
-        assert_eq!(r.warnings.len(), 2);
+        assert_eq!(r.not_run.len(), 1);
+        assert_eq!(r.not_run[0].id, "bandit");
+        assert_eq!(r.unsupported_tools, vec!["bandit"]);
+        assert!(r.warnings[0].starts_with("optional tool 'bandit' not run: not installed"));
+        let info = manifest_info(&m, &r, "d");
+        assert_eq!(info["tools_not_run"][0]["id"], "bandit");
+        assert_eq!(info["gate"], "high 0");
     }
 
     #[test]
-    fn unknown_profile_name_falls_back_to_light() {
-        let m = manifest(r#"{"profiles":[{"name":"custom","tools":[]}]}"#);
-        let r = m.resolve_profile("custom", &all_supported).unwrap();
-        assert_eq!(r.resolved, "builtin:light");
-        assert_eq!(
-            r.tools.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
-            vec!["secrets", "sbom", "semgrep"]
+    fn a_profile_whose_tools_all_cannot_run_is_never_swapped() {
+        let m = manifest(
+            r#"{"profiles":[{"name":"smoke","tools":[{"id":"bandit","optional":true}],"thresholds":{}}]}"#,
+        );
+        let err = m
+            .resolve_profile("SMOKE", &all_supported)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("profile 'smoke' has no tool that can run here: bandit"),
+            "{err}"
         );
     }
 
     #[test]
     fn tool_ids_cannot_carry_arguments() {
-        let m = manifest(r#"{"profiles":[{"name":"x","tools":["--config=/etc/passwd"]}]}"#);
-        let err = m.resolve_profile("x", &all_supported).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("invalid tool id '--config=/etc/passwd'"),
-            "{err}"
-        );
-        let m = manifest(r#"{"profiles":[{"name":"x","tools":["semgrep --help"]}]}"#);
-        assert!(m.resolve_profile("x", &all_supported).is_err());
+        for id in ["--config=/etc/passwd", "semgrep --help"] {
+            let text =
+                serde_json::json!({"profiles": [{"name": "x", "tools": [id], "thresholds": {}}]})
+                    .to_string();
+            let err = Manifest::parse(text.as_bytes()).unwrap_err().to_string();
+            assert!(
+                err.contains("/profiles/0/tools/0: unknown tool id"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
     fn runtime_ceiling_becomes_tool_timeout() {
         let m = manifest(
-            r#"{"bundle":{"runtimeCeilingMinutes":3},"profiles":[{"name":"x","tools":["secrets"]}]}"#,
+            r#"{"bundle":{"runtimeCeilingMinutes":3},"profiles":[{"name":"x","tools":["secrets"],"thresholds":{}}]}"#,
         );
         assert_eq!(
             m.resolve_profile("x", &all_supported).unwrap().tool_timeout,
@@ -427,12 +512,27 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_tools_run_once() {
-        let m = manifest(r#"{"profiles":[{"name":"x","tools":["secrets","gitleaks","SECRETS"]}]}"#);
+    fn every_problem_is_reported_at_once() {
+        let err = Manifest::parse(
+            br#"{"profiles":[{"name":"x","tools":["secret"],"tresholds":{}}],"extra":1}"#,
+        )
+        .unwrap_err();
+        let CoreError::ManifestInvalid(issues) = &err else {
+            panic!("{err}");
+        };
+        let fields: Vec<&str> = issues.iter().map(|i| i.field.as_str()).collect();
         assert_eq!(
-            m.resolve_profile("x", &all_supported).unwrap().tools.len(),
-            1
+            fields,
+            vec![
+                "/extra",
+                "/profiles/0/tresholds",
+                "/profiles/0/tools/0",
+                "/profiles/0/thresholds"
+            ]
         );
+        assert!(err
+            .to_string()
+            .starts_with("manifest is invalid (4 problems):\n"));
     }
 
     #[test]
@@ -464,10 +564,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("duplicate field"));
-        let wrong = r#"{"profiles":[{"name":"a","thresholds":{"high":-1}}]}"#;
+        let wrong = r#"{"profiles":[{"name":"a","tools":["sbom"],"thresholds":{"high":-1}}]}"#;
         assert!(Manifest::parse(wrong.as_bytes())
             .unwrap_err()
             .to_string()
-            .contains("invalid field"));
+            .contains("/profiles/0/thresholds/high: must be a non-negative integer"));
     }
 }

@@ -46,6 +46,7 @@ const SAMPLE_TOOL: &str = "sample";
 #[derive(Clone, Default)]
 pub struct ScannerSet {
     scanners: BTreeMap<String, Arc<dyn Scanner>>,
+    sample_mode: bool,
 }
 
 impl ScannerSet {
@@ -55,7 +56,20 @@ impl ScannerSet {
                 .into_iter()
                 .map(|s| (s.id().to_string(), s))
                 .collect(),
+            sample_mode: false,
         }
+    }
+
+    /// Only the sample scanner, standing in for every tool a profile names (the operator's sample mode).
+    pub fn sample_only(sample: Arc<dyn Scanner>) -> Self {
+        Self {
+            sample_mode: true,
+            ..Self::new(vec![sample])
+        }
+    }
+
+    pub fn sample_mode(&self) -> bool {
+        self.sample_mode
     }
 
     pub fn supports(&self, id: &str) -> bool {
@@ -236,7 +250,7 @@ async fn run_steps(
         progress,
     )
     .await?;
-    resolve_profile(services, job, state, &manifest_bytes, &bundle).await?;
+    resolve_profile(services, job, state, &manifest_bytes, &bundle, &[]).await?;
     run_scanners(services, job, state, workspace, &bundle, progress).await
 }
 
@@ -397,37 +411,38 @@ pub async fn verify_manifest(
     Ok(())
 }
 
-/// Step 4: the tools the profile names that this deployment can run, and the finding policy (suppressions,
-/// baseline) they are judged by.
+/// Step 4: the tools the profile names (each must be able to run here, or in `remote_tools`, which another
+/// runner of this deployment serves; a tool that cannot run fails the job unless the manifest marks it
+/// optional), and the finding policy (suppressions, baseline) they are judged by.
 pub async fn resolve_profile(
     services: &Services,
     job: &mut Job,
     state: &mut RunState,
     manifest_bytes: &[u8],
     bundle: &BundleWriter,
+    remote_tools: &[&str],
 ) -> Result<()> {
     let manifest = Manifest::parse(manifest_bytes)?;
     let scanners = &services.scanners;
-    let mut profile = manifest.resolve_profile(&job.profile, &|id| {
-        id != SAMPLE_TOOL && scanners.supports(id)
-    })?;
-    if profile.tools.is_empty() && scanners.supports(SAMPLE_TOOL) {
-        profile.tools.push(SelectedTool {
+    let mut profile = if scanners.sample_mode() {
+        // The operator chose canned output for every tool (CERTUS_ASSURANCE_SAMPLE_MODE); said out loud.
+        let mut profile = manifest.resolve_profile(&job.profile, &|_| true)?;
+        let stood_for: Vec<String> = profile.tools.iter().map(|t| t.id.clone()).collect();
+        profile.warnings.push(format!(
+            "sample mode: canned sample output stands in for {}; this verdict says nothing about the source",
+            stood_for.join(", ")
+        ));
+        profile.tools = vec![SelectedTool {
             id: SAMPLE_TOOL.into(),
             requested_as: SAMPLE_TOOL.into(),
             config: None,
-        });
+        }];
         profile
-            .warnings
-            .push("no scanner for this profile is available here: sample output from canned inputs is used".into());
-    }
-    if profile.tools.is_empty() {
-        return Err(CoreError::Manifest(format!(
-            "profile '{}' selects no tool available here (available: {})",
-            job.profile,
-            scanners.ids().join(", ")
-        )));
-    }
+    } else {
+        manifest.resolve_profile(&job.profile, &|id| {
+            scanners.supports(id) || remote_tools.contains(&id)
+        })?
+    };
     profile.tool_timeout = profile.tool_timeout.min(services.settings.max_tool_timeout);
     let digest = job.manifest_digest.clone().unwrap_or_default();
     let info = manifest_info(&manifest, &profile, &digest);
@@ -971,11 +986,11 @@ async fn write_bundle(
     job.artifacts = artifact_map(&bundle, state)?;
     bundle.write_json(
         bundle::SUMMARY,
-        &summary_json(job, &state.tools, &violations),
+        &summary_json(job, state.profile.as_ref(), &state.tools, &violations),
     )?;
     bundle.write(
         bundle::REPORT_MD,
-        report_markdown(job, &state.tools, &violations).as_bytes(),
+        report_markdown(job, state.profile.as_ref(), &state.tools, &violations).as_bytes(),
     )?;
     bundle.write_json(
         bundle::SCAN_JSON,
@@ -1020,6 +1035,7 @@ fn artifact_map(bundle: &BundleWriter, state: &RunState) -> Result<BTreeMap<Stri
         ("sarif_merged", bundle::MERGED_SARIF),
         ("sbom_cyclonedx", bundle::SBOM_CYCLONEDX),
         ("sbom_spdx", bundle::SBOM_SPDX),
+        ("advisory_database", bundle::ADVISORY_DATABASE),
         ("attestation", bundle::ATTESTATION),
         ("signing_key", bundle::SIGNING_KEY),
         ("signing_key_info", SIGNING_KEY_INFO),

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::finding::{Severity, SeverityCounts};
 use crate::job::Job;
+use crate::manifest::ResolvedProfile;
 use crate::ports::ToolStatus;
 
 /// One tool's part of a run, kept small so it can travel between steps.
@@ -41,7 +42,24 @@ pub fn total_counts(tools: &[ToolRecord]) -> SeverityCounts {
     total
 }
 
-pub fn summary_json(job: &Job, tools: &[ToolRecord], violations: &[String]) -> serde_json::Value {
+/// The verdict in one word: `passed`, `thresholds_breached` (the breach is the only reason the job failed)
+/// or `error` (a tool failed or could not run, or a step failed: no verdict on the findings).
+pub fn verdict_word(job: &Job, violations: &[String]) -> &'static str {
+    if job.errors.is_empty() && violations.is_empty() {
+        "passed"
+    } else if !violations.is_empty() && job.errors.iter().all(|e| *e == violations.join("; ")) {
+        "thresholds_breached"
+    } else {
+        "error"
+    }
+}
+
+pub fn summary_json(
+    job: &Job,
+    profile: Option<&ResolvedProfile>,
+    tools: &[ToolRecord],
+    violations: &[String],
+) -> serde_json::Value {
     json!({
         "test_id": job.test_id,
         "status": job.status,
@@ -50,15 +68,23 @@ pub fn summary_json(job: &Job, tools: &[ToolRecord], violations: &[String]) -> s
         "commit": job.commit,
         "totals": total_counts(tools),
         "tools": tools,
+        "not_run": profile.map(|p| p.not_run.clone()).unwrap_or_default(),
+        "gate": profile.map(|p| p.thresholds.describe()),
         "threshold_violations": violations,
         "passed": violations.is_empty() && job.errors.is_empty(),
+        "verdict": verdict_word(job, violations),
         "sample_output": tools.iter().any(|t| t.sample),
         "warnings": job.warnings,
         "errors": job.errors,
     })
 }
 
-pub fn report_markdown(job: &Job, tools: &[ToolRecord], violations: &[String]) -> String {
+pub fn report_markdown(
+    job: &Job,
+    profile: Option<&ResolvedProfile>,
+    tools: &[ToolRecord],
+    violations: &[String],
+) -> String {
     let mut md = String::new();
     md.push_str(&format!("# Certus-Assurance scan {}\n\n", job.test_id));
     md.push_str(&format!("**Status:** {}  \n", job.status));
@@ -71,6 +97,9 @@ pub fn report_markdown(job: &Job, tools: &[ToolRecord], violations: &[String]) -
         md.push_str(&format!("**Tree digest:** `{digest}`  \n"));
     }
     md.push_str(&format!("**Profile:** {}  \n", job.profile));
+    if let Some(p) = profile {
+        md.push_str(&format!("**Thresholds:** {}  \n", p.thresholds.describe()));
+    }
     if let Some(d) = &job.manifest_digest {
         md.push_str(&format!("**Manifest digest:** `{d}`  \n"));
     }
@@ -102,6 +131,12 @@ pub fn report_markdown(job: &Job, tools: &[ToolRecord], violations: &[String]) -
             t.suppressed
         ));
     }
+    for t in profile.map(|p| p.not_run.as_slice()).unwrap_or_default() {
+        md.push_str(&format!(
+            "| {} | not run (optional: {}) | - | - | - | - | - |\n",
+            t.id, t.reason
+        ));
+    }
     let total = total_counts(tools);
     md.push_str(&format!(
         "| **total** | | {} | {} | {} | {} | {} |\n\n",
@@ -112,8 +147,19 @@ pub fn report_markdown(job: &Job, tools: &[ToolRecord], violations: &[String]) -
         tools.iter().map(|t| t.suppressed).sum::<u64>()
     ));
     md.push_str("## Verdict\n\n");
-    if violations.is_empty() && job.errors.is_empty() {
-        md.push_str("Passed: no threshold exceeded and every tool completed.\n");
+    let not_run: Vec<&str> = profile
+        .map(|p| p.not_run.iter().map(|t| t.id.as_str()).collect())
+        .unwrap_or_default();
+    match verdict_word(job, violations) {
+        "passed" if not_run.is_empty() => {
+            md.push_str("Passed: no threshold exceeded and every tool completed.\n")
+        }
+        "passed" => md.push_str(&format!(
+            "Passed: no threshold exceeded and every tool that ran completed; not run (optional): {}.\n",
+            not_run.join(", ")
+        )),
+        "thresholds_breached" => md.push_str("Failed: thresholds breached.\n\n"),
+        _ => md.push_str("Error: no verdict on the findings.\n\n"),
     }
     for line in job.errors.iter() {
         md.push_str(&format!("- {line}\n"));

@@ -24,6 +24,8 @@ pub struct Settings {
     pub sample_mode: bool,
     /// Offline advisory database (RustSec layout or OSV JSON directory).
     pub advisory_db: Option<PathBuf>,
+    /// Scans fail against an advisory database whose snapshot date is older than this many days.
+    pub advisory_db_max_age_days: Option<u32>,
     /// Assurance's signing key (PEM path, or `awskms://…` on AWS).
     pub signing_key_ref: Option<String>,
     /// Where external scanners (semgrep, bandit…) are looked for before `PATH`.
@@ -94,6 +96,21 @@ impl Settings {
                     })?,
             ),
         };
+        let advisory_db_max_age_days = match get("ADVISORY_DB_MAX_AGE_DAYS") {
+            None => None,
+            Some(v) => Some(
+                v.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=36_500).contains(n))
+                    .ok_or_else(|| {
+                        invalid(
+                            "ADVISORY_DB_MAX_AGE_DAYS",
+                            format!("'{v}' is not a number of days from 1 to 36500"),
+                        )
+                    })?,
+            ),
+        };
         Ok(Self {
             artifact_root: get("ARTIFACT_ROOT").map(PathBuf::from),
             manifest_verification_required: flag("MANIFEST_VERIFICATION_REQUIRED")?,
@@ -104,6 +121,7 @@ impl Settings {
             max_workers,
             sample_mode: flag("SAMPLE_MODE")?,
             advisory_db: get("ADVISORY_DB").map(PathBuf::from),
+            advisory_db_max_age_days,
             signing_key_ref: get("SIGNING_KEY_REF"),
             tools_bin_dir: get("TOOLS_BIN_DIR").map(PathBuf::from),
             secrets_rules: get("SECRETS_RULES").map(PathBuf::from),
@@ -193,5 +211,17 @@ mod tests {
             "{err}"
         );
         assert!(from(&[("MAX_WORKERS", "0")]).is_err());
+        let err = from(&[("ADVISORY_DB_MAX_AGE_DAYS", "a week")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("CERTUS_ASSURANCE_ADVISORY_DB_MAX_AGE_DAYS"),
+            "{err}"
+        );
+        assert_eq!(
+            from(&[("ADVISORY_DB_MAX_AGE_DAYS", "30")])
+                .unwrap()
+                .advisory_db_max_age_days,
+            Some(30)
+        );
     }
 }

@@ -9,6 +9,12 @@ pub fn now() -> Timestamp {
     Utc::now().trunc_subsecs(3)
 }
 
+/// Whole days from the day `day` (`YYYY-MM-DD`, UTC) to `now`; `None` when `day` is not such a date.
+pub fn days_since(day: &str, now: &Timestamp) -> Option<i64> {
+    let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+    Some((now.date_naive() - day).num_days())
+}
+
 pub fn format(ts: &Timestamp) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

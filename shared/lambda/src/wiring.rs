@@ -74,10 +74,11 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
         },
     };
     let scanners = if settings.sample_mode {
-        ScannerSet::new(vec![Arc::new(certus_scanners::SampleScanner)])
+        ScannerSet::sample_only(Arc::new(certus_scanners::SampleScanner))
     } else {
         certus_scanners::available(&ScannerConfig {
             advisory_db: settings.advisory_db.clone(),
+            advisory_db_max_age_days: settings.advisory_db_max_age_days,
             tools_bin_dir: settings.tools_bin_dir.clone(),
             secrets_rules: settings.secrets_rules.clone(),
         })

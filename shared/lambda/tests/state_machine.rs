@@ -121,7 +121,8 @@ impl Deployment {
         std::fs::create_dir_all(&repo).unwrap();
         let manifest = json!({
             "product": "demo", "version": "1",
-            "profiles": [{"name": "light", "tools": ["sbom", "secrets"], "thresholds": thresholds}],
+            "profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}, "secrets"],
+                          "thresholds": thresholds}],
         })
         .to_string();
         std::fs::write(repo.join("certus.json"), &manifest).unwrap();
@@ -445,7 +446,7 @@ async fn the_state_machine_and_the_local_runner_give_the_same_record_and_bundle(
     let mut local = harness(
         policy,
         ScannerSet::new(vec![
-            Arc::new(SbomScanner { advisory_db: None }),
+            Arc::new(SbomScanner::default()),
             Arc::new(SecretsScanner::new(None)),
         ]),
     );

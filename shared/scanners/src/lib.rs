@@ -22,6 +22,8 @@ pub use secrets::SecretsScanner;
 #[derive(Debug, Clone, Default)]
 pub struct ScannerConfig {
     pub advisory_db: Option<PathBuf>,
+    /// Scans fail against an advisory database older than this many days.
+    pub advisory_db_max_age_days: Option<u32>,
     /// Where external tools are looked for before `PATH`.
     pub tools_bin_dir: Option<PathBuf>,
     /// A gitleaks-format rule file for the secrets scanner (default: Certus's own rules).
@@ -34,6 +36,7 @@ pub fn available(config: &ScannerConfig) -> ScannerSet {
         Arc::new(SampleScanner),
         Arc::new(SbomScanner {
             advisory_db: config.advisory_db.clone(),
+            max_age_days: config.advisory_db_max_age_days,
         }),
         Arc::new(SecretsScanner::new(config.secrets_rules.clone())),
     ];
@@ -50,7 +53,22 @@ pub(crate) mod tests {
     use std::path::Path;
     use std::time::Duration;
 
+    use certus_core::manifest_check::KNOWN_TOOLS;
     use certus_core::ports::{LogFn, ScanRequest};
+
+    use super::*;
+
+    /// The tool ids the manifest contract accepts are exactly the scanners that exist.
+    #[test]
+    fn the_manifest_knows_every_scanner_and_no_other() {
+        let (sbom, secrets) = (SbomScanner::default(), SecretsScanner::new(None));
+        let mut ids: Vec<&str> = vec![SampleScanner.id(), sbom.id(), secrets.id()];
+        ids.extend(ToolId::ALL.iter().map(|t| t.as_str()));
+        ids.sort_unstable();
+        let mut known = KNOWN_TOOLS.to_vec();
+        known.sort_unstable();
+        assert_eq!(ids, known);
+    }
 
     pub fn request(root: &Path, log: LogFn) -> ScanRequest {
         ScanRequest {

@@ -1,11 +1,15 @@
-//! The built-in dependency inventory as a scanner: lockfiles → CycloneDX and SPDX SBOMs in the bundle, and,
-//! when an offline advisory database is configured, one finding per vulnerable component version.
+//! The built-in dependency inventory as a scanner: lockfiles → CycloneDX and SPDX SBOMs in the bundle, and one
+//! finding per vulnerable component version from an offline advisory database. Advisory data is part of the
+//! verdict: without a database the tool fails (unless the manifest turns matching off for it), a database older
+//! than the configured maximum age fails it too, and the bundle records which database (snapshot date and
+//! digest) the findings came from.
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use certus_core::bundle::{SBOM_CYCLONEDX, SBOM_SPDX};
+use certus_core::bundle::{ADVISORY_DATABASE, SBOM_CYCLONEDX, SBOM_SPDX};
 use certus_core::finding::{fingerprint, Finding, Severity};
+use certus_core::manifest::advisories_off;
 use certus_core::ports::{Attachment, LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_core::time;
 use certus_sbom::{cyclonedx_json, inventory, spdx_json, AdvisoryDb, SbomMeta, VulnFinding};
@@ -13,10 +17,18 @@ use serde_json::json;
 
 pub const SBOM_ID: &str = "sbom";
 
+#[derive(Debug, Clone, Default)]
 pub struct SbomScanner {
     /// A RustSec advisory-db checkout or a directory of OSV JSON files.
     pub advisory_db: Option<PathBuf>,
+    /// A database whose snapshot date is older than this many days fails the tool.
+    pub max_age_days: Option<u32>,
 }
+
+/// What the tool answers when advisory matching is asked for (the default) and no database is configured.
+pub const NO_DATABASE: &str = "no advisory database is configured, so dependency vulnerabilities cannot be \
+checked: set CERTUS_ASSURANCE_ADVISORY_DB to a RustSec advisory-db checkout or a directory of OSV JSON files, \
+or turn matching off for this profile in the manifest ({\"id\": \"sbom\", \"config\": {\"advisories\": \"off\"}})";
 
 fn severity(s: certus_sbom::Severity) -> Severity {
     match s {
@@ -80,20 +92,34 @@ impl Scanner for SbomScanner {
         env!("CARGO_PKG_VERSION").to_string()
     }
 
-    fn command(&self, _request: &ScanRequest) -> String {
-        match &self.advisory_db {
-            Some(db) => format!(
+    fn command(&self, request: &ScanRequest) -> String {
+        match (&self.advisory_db, advisories_off(request.config.as_ref())) {
+            (_, true) => {
+                "built-in dependency inventory (advisory matching off in the manifest)".into()
+            }
+            (Some(db), false) => format!(
                 "built-in dependency inventory (advisories: {})",
                 db.display()
             ),
-            None => "built-in dependency inventory (no advisory database configured)".into(),
+            (None, false) => {
+                "built-in dependency inventory (no advisory database configured)".into()
+            }
         }
     }
 
     async fn scan(&self, request: ScanRequest) -> ToolOutput {
-        let advisory_db = self.advisory_db.clone();
-        let joined =
-            tokio::task::spawn_blocking(move || scan_blocking(&request, advisory_db)).await;
+        let matching = if advisories_off(request.config.as_ref()) {
+            Matching::Off
+        } else {
+            match &self.advisory_db {
+                Some(dir) => Matching::Database {
+                    dir: dir.clone(),
+                    max_age_days: self.max_age_days,
+                },
+                None => return ToolOutput::failed(ToolStatus::Failed, None, NO_DATABASE),
+            }
+        };
+        let joined = tokio::task::spawn_blocking(move || scan_blocking(&request, matching)).await;
         joined.unwrap_or_else(|e| {
             ToolOutput::failed(
                 ToolStatus::Failed,
@@ -104,7 +130,17 @@ impl Scanner for SbomScanner {
     }
 }
 
-fn scan_blocking(request: &ScanRequest, advisory_db: Option<PathBuf>) -> ToolOutput {
+/// How vulnerabilities are matched in one scan.
+enum Matching {
+    /// The manifest turned matching off: an inventory only.
+    Off,
+    Database {
+        dir: PathBuf,
+        max_age_days: Option<u32>,
+    },
+}
+
+fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
     let inventory = match inventory(&request.source_root) {
         Ok(inv) => inv,
         Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, e.to_string()),
@@ -123,10 +159,101 @@ fn scan_blocking(request: &ScanRequest, advisory_db: Option<PathBuf>) -> ToolOut
         .map(|e| format!("lockfile skipped: {e}"))
         .collect();
     let meta = SbomMeta::new(&request.subject, None, &time::format(&time::now()));
+    let (findings, database) = match matching {
+        Matching::Off => {
+            warnings.push(
+                "advisory matching is off in the manifest: dependency vulnerabilities were not checked"
+                    .into(),
+            );
+            (
+                Vec::new(),
+                json!({"matching": "off", "reason": "the manifest sets {\"advisories\": \"off\"} for this tool"}),
+            )
+        }
+        Matching::Database { dir, max_age_days } => {
+            let db = match AdvisoryDb::load(&dir) {
+                Ok(db) => db,
+                Err(e) => {
+                    return ToolOutput::failed(
+                        ToolStatus::Failed,
+                        None,
+                        format!("advisory database {}: {e}", dir.display()),
+                    )
+                }
+            };
+            if db.is_empty() {
+                return ToolOutput::failed(
+                    ToolStatus::Failed,
+                    None,
+                    format!(
+                        "advisory database {} holds no advisory ({} file(s) read, {} unparsable): is it the right directory?",
+                        dir.display(),
+                        db.file_count(),
+                        db.errors().len()
+                    ),
+                );
+            }
+            let snapshot = db.snapshot_date();
+            let age_days = snapshot
+                .as_deref()
+                .and_then(|day| time::days_since(day, &time::now()));
+            if let Some(max) = max_age_days {
+                match age_days {
+                    Some(age) if age <= i64::from(max) => {}
+                    Some(age) => {
+                        return ToolOutput::failed(
+                            ToolStatus::Failed,
+                            None,
+                            format!(
+                                "advisory database {} is stale: its snapshot date {} is {age} days old and \
+                                 CERTUS_ASSURANCE_ADVISORY_DB_MAX_AGE_DAYS allows {max}; update the database",
+                                dir.display(),
+                                snapshot.as_deref().unwrap_or_default()
+                            ),
+                        )
+                    }
+                    None => {
+                        return ToolOutput::failed(
+                            ToolStatus::Failed,
+                            None,
+                            format!(
+                                "advisory database {}: no advisory in it carries a date, so its age cannot be \
+                                 checked against CERTUS_ASSURANCE_ADVISORY_DB_MAX_AGE_DAYS={max}",
+                                dir.display()
+                            ),
+                        )
+                    }
+                }
+            }
+            warnings.extend(db.errors().iter().map(|e| format!("advisory skipped: {e}")));
+            (request.log)(
+                LogStream::Stderr,
+                &format!(
+                    "{} advisories loaded; snapshot date {}, digest sha256:{}",
+                    db.len(),
+                    snapshot.as_deref().unwrap_or("unknown"),
+                    db.digest()
+                ),
+            );
+            let findings = db.matches(&inventory).iter().map(to_finding).collect();
+            let database = json!({
+                "matching": "on",
+                "snapshot_date": snapshot,
+                "age_days": age_days,
+                "max_age_days": max_age_days,
+                "digest": format!("sha256:{}", db.digest()),
+                "advisories": db.len(),
+                "files": db.file_count(),
+                "unparsable_files": db.errors().len(),
+            });
+            (findings, database)
+        }
+    };
     let mut attachments = Vec::new();
     for (path, doc) in [
         (SBOM_CYCLONEDX, cyclonedx_json(&inventory, &meta)),
         (SBOM_SPDX, spdx_json(&inventory, &meta)),
+        (ADVISORY_DATABASE, database),
     ] {
         match serde_json::to_vec_pretty(&doc) {
             Ok(bytes) => attachments.push(Attachment {
@@ -136,26 +263,6 @@ fn scan_blocking(request: &ScanRequest, advisory_db: Option<PathBuf>) -> ToolOut
             Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, format!("{path}: {e}")),
         }
     }
-    let findings = match advisory_db {
-        None => Vec::new(),
-        Some(dir) => match AdvisoryDb::load(&dir) {
-            Ok(db) => {
-                warnings.extend(db.errors().iter().map(|e| format!("advisory skipped: {e}")));
-                (request.log)(
-                    LogStream::Stderr,
-                    &format!("{} advisories loaded", db.len()),
-                );
-                db.matches(&inventory).iter().map(to_finding).collect()
-            }
-            Err(e) => {
-                return ToolOutput::failed(
-                    ToolStatus::Failed,
-                    None,
-                    format!("advisory database {}: {e}", dir.display()),
-                )
-            }
-        },
-    };
     ToolOutput {
         attachments,
         warnings,
@@ -166,20 +273,61 @@ fn scan_blocking(request: &ScanRequest, advisory_db: Option<PathBuf>) -> ToolOut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
     use std::sync::Arc;
+
+    use certus_core::ports::ScanRequest;
 
     const LOCK: &str = "version = 3\n\n[[package]]\nname = \"demo\"\nversion = \"0.1.0\"\ndependencies = [\"smallvec\"]\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
 
+    fn request(root: &Path, config: Option<serde_json::Value>) -> ScanRequest {
+        ScanRequest {
+            config,
+            ..crate::tests::request(root, Arc::new(|_, _| {}))
+        }
+    }
+
+    fn attachment(out: &ToolOutput, path: &str) -> serde_json::Value {
+        let found = out
+            .attachments
+            .iter()
+            .find(|a| a.bundle_path == path)
+            .unwrap_or_else(|| panic!("no {path} in {out:?}"));
+        serde_json::from_slice(&found.bytes).unwrap()
+    }
+
+    /// An OSV database of one advisory against smallvec < 1.6.1, published on `published`.
+    fn osv_db(published: &str) -> tempfile::TempDir {
+        let db = tempfile::tempdir().unwrap();
+        std::fs::write(
+            db.path().join("TEST-0001.json"),
+            json!({"id": "TEST-0001", "summary": "buffer overflow in insert_many", "published": published,
+                   "affected": [{"package": {"ecosystem": "crates.io", "name": "smallvec"},
+                                 "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.6.1"}]}]}],
+                   "database_specific": {"severity": "CRITICAL"}})
+            .to_string(),
+        )
+        .unwrap();
+        db
+    }
+
     #[tokio::test]
-    async fn writes_both_sboms_and_no_findings_without_a_database() {
+    async fn without_a_database_the_tool_fails_unless_the_manifest_turns_matching_off() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Cargo.lock"), LOCK).unwrap();
-        let out = SbomScanner { advisory_db: None }
-            .scan(crate::tests::request(dir.path(), Arc::new(|_, _| {})))
-            .await;
+        let scanner = SbomScanner::default();
+        let out = scanner.scan(request(dir.path(), None)).await;
+        assert_eq!(out.status, ToolStatus::Failed);
+        assert_eq!(out.error.as_deref(), Some(NO_DATABASE));
+
+        let off = Some(json!({"advisories": "off"}));
+        assert!(scanner
+            .command(&request(dir.path(), off.clone()))
+            .contains("advisory matching off"));
+        let out = scanner.scan(request(dir.path(), off)).await;
         assert_eq!(out.status, ToolStatus::Completed, "{:?}", out.error);
         assert!(out.findings.is_empty());
-        let cdx: serde_json::Value = serde_json::from_slice(&out.attachments[0].bytes).unwrap();
+        let cdx = attachment(&out, SBOM_CYCLONEDX);
         let purls: Vec<_> = cdx["components"]
             .as_array()
             .unwrap()
@@ -190,27 +338,21 @@ mod tests {
             purls.contains(&json!("pkg:cargo/smallvec@1.6.0")),
             "{purls:?}"
         );
-        assert_eq!(out.attachments[1].bundle_path, SBOM_SPDX);
+        assert!(out.attachments.iter().any(|a| a.bundle_path == SBOM_SPDX));
+        assert_eq!(attachment(&out, ADVISORY_DATABASE)["matching"], "off");
+        assert!(out.warnings.iter().any(|w| w.contains("not checked")));
     }
 
     #[tokio::test]
-    async fn matches_an_osv_advisory_from_an_offline_directory() {
+    async fn matches_an_osv_advisory_and_records_the_database() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("Cargo.lock"), LOCK).unwrap();
-        let db = tempfile::tempdir().unwrap();
-        std::fs::write(
-            db.path().join("TEST-0001.json"),
-            json!({"id": "TEST-0001", "summary": "buffer overflow in insert_many",
-                   "affected": [{"package": {"ecosystem": "crates.io", "name": "smallvec"},
-                                 "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.6.1"}]}]}],
-                   "database_specific": {"severity": "CRITICAL"}})
-            .to_string(),
-        )
-        .unwrap();
+        let db = osv_db("2026-11-30T00:00:00Z");
         let out = SbomScanner {
             advisory_db: Some(db.path().to_path_buf()),
+            max_age_days: None,
         }
-        .scan(crate::tests::request(dir.path(), Arc::new(|_, _| {})))
+        .scan(request(dir.path(), None))
         .await;
         assert_eq!(out.findings.len(), 1, "{:?}", out);
         let f = &out.findings[0];
@@ -220,16 +362,124 @@ mod tests {
         );
         assert_eq!(f.path.as_deref(), Some("Cargo.lock"));
         assert!(f.message.contains("fixed in 1.6.1"), "{}", f.message);
+        let record = attachment(&out, ADVISORY_DATABASE);
+        assert_eq!(record["matching"], "on");
+        assert_eq!(record["snapshot_date"], "2026-11-30");
+        assert_eq!(record["advisories"], 1);
+        let digest = record["digest"].as_str().unwrap().to_string();
+        assert!(
+            digest.starts_with("sha256:") && digest.len() == 71,
+            "{digest}"
+        );
+
+        // Another advisory file gives another digest.
+        std::fs::write(db.path().join("TEST-0002.json"), "{\"id\": \"TEST-0002\"}").unwrap();
+        let again = SbomScanner {
+            advisory_db: Some(db.path().to_path_buf()),
+            max_age_days: None,
+        }
+        .scan(request(dir.path(), None))
+        .await;
+        assert_ne!(
+            attachment(&again, ADVISORY_DATABASE)["digest"],
+            digest.as_str()
+        );
     }
 
     #[tokio::test]
-    async fn a_missing_advisory_database_fails_the_tool() {
+    async fn a_database_older_than_the_maximum_age_fails_the_tool() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Cargo.lock"), LOCK).unwrap();
+        let db = osv_db("2020-01-01T00:00:00Z");
+        let scanner = |max_age_days| SbomScanner {
+            advisory_db: Some(db.path().to_path_buf()),
+            max_age_days,
+        };
+        let out = scanner(Some(30)).scan(request(dir.path(), None)).await;
+        assert_eq!(out.status, ToolStatus::Failed);
+        let error = out.error.unwrap_or_default();
+        assert!(
+            error.contains("is stale: its snapshot date 2020-01-01")
+                && error.contains("CERTUS_ASSURANCE_ADVISORY_DB_MAX_AGE_DAYS allows 30"),
+            "{error}"
+        );
+        let out = scanner(Some(36_500)).scan(request(dir.path(), None)).await;
+        assert_eq!(out.status, ToolStatus::Completed, "{:?}", out.error);
+        assert_eq!(out.findings.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_empty_advisory_database_fails_the_tool() {
         let dir = tempfile::tempdir().unwrap();
         let out = SbomScanner {
             advisory_db: Some(dir.path().join("nope")),
+            max_age_days: None,
         }
-        .scan(crate::tests::request(dir.path(), Arc::new(|_, _| {})))
+        .scan(request(dir.path(), None))
         .await;
         assert_eq!(out.status, ToolStatus::Failed);
+        let empty = tempfile::tempdir().unwrap();
+        let out = SbomScanner {
+            advisory_db: Some(empty.path().to_path_buf()),
+            max_age_days: None,
+        }
+        .scan(request(dir.path(), None))
+        .await;
+        assert_eq!(out.status, ToolStatus::Failed);
+        assert!(
+            out.error.unwrap_or_default().contains("holds no advisory"),
+            "an empty directory is not a database"
+        );
+    }
+
+    /// The real RustSec snapshot in ../shared: findings, snapshot date and digest recorded, and the maximum
+    /// age applied to it.
+    #[tokio::test]
+    async fn the_rustsec_snapshot_is_matched_recorded_and_aged() {
+        let shared = std::env::var_os("CERTUS_SHARED_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        let db_dir = shared.join("data/rustsec-advisory-db");
+        if !db_dir.is_dir() {
+            println!("skipped: ../shared absent");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Cargo.lock"), LOCK).unwrap();
+        let scanner = |max_age_days| SbomScanner {
+            advisory_db: Some(db_dir.clone()),
+            max_age_days,
+        };
+        let out = scanner(None).scan(request(dir.path(), None)).await;
+        assert_eq!(out.status, ToolStatus::Completed, "{:?}", out.error);
+        assert!(
+            out.findings
+                .iter()
+                .any(|f| f.rule_id == "RUSTSEC-2021-0003"),
+            "{:?}",
+            out.findings
+        );
+        let record = attachment(&out, ADVISORY_DATABASE);
+        let snapshot = record["snapshot_date"].as_str().unwrap().to_string();
+        // The snapshot was taken on 2026-08-21 (its SOURCE.md); no advisory in it is newer.
+        assert!(
+            snapshot.as_str() <= "2026-08-21" && snapshot.as_str() >= "2026-01-01",
+            "{snapshot}"
+        );
+        assert!(record["advisories"].as_u64().unwrap() > 1100);
+        let age = record["age_days"].as_i64().unwrap();
+
+        // A maximum age it is within passes; one it is past fails the scan.
+        let within = u32::try_from(age).unwrap() + 1;
+        let out = scanner(Some(within)).scan(request(dir.path(), None)).await;
+        assert_eq!(out.status, ToolStatus::Completed, "{:?}", out.error);
+        if age > 1 {
+            let out = scanner(Some(1)).scan(request(dir.path(), None)).await;
+            assert_eq!(out.status, ToolStatus::Failed);
+            assert!(out
+                .error
+                .unwrap_or_default()
+                .contains(&format!("its snapshot date {snapshot} is {age} days old")));
+        }
     }
 }

@@ -200,7 +200,17 @@ impl Stages {
         let mut state = self.load_state(test_id).await?;
         let manifest = self.manifest_bytes(test_id).await?;
         let bundle = BundleWriter::new(workspace.bundle_dir())?;
-        pipeline::resolve_profile(&self.services, &mut job, &mut state, &manifest, &bundle).await?;
+        // The container tools run as Fargate tasks (docs/serverless.md), so they are available to every job
+        // here even though this function's own image does not hold them.
+        pipeline::resolve_profile(
+            &self.services,
+            &mut job,
+            &mut state,
+            &manifest,
+            &bundle,
+            &CONTAINER_TOOLS,
+        )
+        .await?;
         let tools: Vec<SelectedTool> = state
             .profile
             .as_ref()

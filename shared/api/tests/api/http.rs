@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{start, Options};
+use crate::support::{start, Options, GATED};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn health_needs_no_auth_and_everything_else_does() {
@@ -183,7 +183,7 @@ async fn unknown_and_malformed_ids_answer_404() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upload_request_answers_409_until_succeeded_then_501() {
     let s = start(Options::default()).await;
-    let running = s.submit(&s.acme.key, "ws-acme", "gated").await;
+    let running = s.submit(&s.acme.key, "ws-acme", GATED).await;
     s.wait_status(&running, "RUNNING").await;
     let ask = |id: String| {
         s.http
@@ -199,8 +199,8 @@ async fn upload_request_answers_409_until_succeeded_then_501() {
     );
 
     let mut failing = s.body("ws-acme", "sample");
-    failing["manifest"] =
-        json!({"product": "demo", "version": "1", "profiles": [{"name": "other"}]});
+    failing["manifest"] = json!({"product": "demo", "version": "1",
+               "profiles": [{"name": "other", "tools": ["sample"], "thresholds": {}}]});
     let response = s.submit_as(&s.acme.key, &failing).await;
     let failed = response.json::<Value>().await.unwrap()["test_id"]
         .as_str()

@@ -12,7 +12,7 @@ fn job(test_id: &str, directory: &std::path::Path) -> Job {
     let request: SubmitRequest = serde_json::from_value(json!({
         "workspace_id": "ws-acme", "component_id": "demo", "assessment_id": "a-1",
         "source_type": "directory", "directory_path": directory.display().to_string(),
-        "manifest": {"product": "demo", "version": "1", "profiles": [{"name": "light", "tools": ["sample"]}]},
+        "manifest": {"product": "demo", "version": "1", "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}]},
     }))
     .unwrap();
     Job::queued(

@@ -25,17 +25,20 @@ use certus_source::{LocalSourcePreparer, SourcePolicy};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Semaphore};
 
-/// A scanner that logs, waits until the test adds a permit to its gate, then logs some more.
+/// A scanner that logs, waits until the test adds a permit to its gate, then logs some more. It stands in
+/// for an external tool under that tool's id, since manifests may name only tools that exist.
 pub struct GatedScanner {
     pub gate: Arc<Semaphore>,
 }
 
 pub const GATED_LINES_AFTER: usize = 40;
+/// The tool id the gated scanner answers to.
+pub const GATED: &str = "checkov";
 
 #[async_trait]
 impl Scanner for GatedScanner {
     fn id(&self) -> &str {
-        "gated"
+        GATED
     }
     fn version(&self) -> String {
         "1".into()
@@ -260,7 +263,7 @@ impl Server {
             "workspace_id": workspace, "component_id": "demo", "assessment_id": "a-1",
             "source_type": "directory", "directory_path": self.source.display().to_string(),
             "manifest": {"product": "demo", "version": "1",
-                         "profiles": [{"name": "light", "tools": [tool]}]},
+                         "profiles": [{"name": "light", "tools": [tool], "thresholds": {}}]},
         })
     }
 

@@ -14,8 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{run, start, Options, Server};
 
-const MANIFEST: &str =
-    r#"{"product": "demo", "version": "1", "profiles": [{"name": "light", "tools": ["sample"]}]}"#;
+const MANIFEST: &str = r#"{"product": "demo", "version": "1", "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}]}"#;
 
 /// HMAC-SHA256 per RFC 2104 (64-byte blocks), as `sha256=<hex>`.
 fn github_signature(secret: &[u8], body: &[u8]) -> String {

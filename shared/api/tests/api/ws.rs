@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::support::{start, Options, Server};
+use crate::support::{start, Options, Server, GATED};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -81,7 +81,7 @@ async fn wait_for_gate(s: &Server, test_id: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_watcher_gets_the_whole_stream_exactly_once() {
     let s = start(Options::default()).await;
-    let test_id = s.submit(&s.acme.key, "ws-acme", "gated").await;
+    let test_id = s.submit(&s.acme.key, "ws-acme", GATED).await;
     let first = tokio::spawn(collect(connect(&s, &test_id, &s.acme.key).await));
     let second = tokio::spawn(collect(connect(&s, &test_id, &s.multi.key).await));
     wait_for_gate(&s, &test_id).await;
@@ -174,7 +174,7 @@ async fn unknown_malformed_and_foreign_jobs_close_with_4404() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn misbehaving_clients_do_not_disturb_others_or_the_scan() {
     let s = start(Options::default()).await;
-    let test_id = s.submit(&s.acme.key, "ws-acme", "gated").await;
+    let test_id = s.submit(&s.acme.key, "ws-acme", GATED).await;
     let good = tokio::spawn(collect(connect(&s, &test_id, &s.acme.key).await));
     // Never reads a thing.
     let _silent = connect(&s, &test_id, &s.acme.key).await;

@@ -260,7 +260,7 @@ pub async fn submit(services: &Services, dir: &Path, workspace: &str) -> Job {
         "workspace_id": workspace, "component_id": "demo", "assessment_id": "a-1",
         "source_type": "directory", "directory_path": source.display().to_string(),
         "manifest": {"product": "demo", "version": "1",
-                     "profiles": [{"name": "light", "tools": ["sample"]}]},
+                     "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}]},
     }))
     .unwrap();
     pipeline::submit(services, request.validate().unwrap())

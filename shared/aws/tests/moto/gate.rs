@@ -152,7 +152,7 @@ async fn finished_job(clients: &AwsClients, bundles: &str) -> Finished {
         },
         manifest: ManifestSource::Inline(json!({
             "product": "demo", "version": "1",
-            "profiles": [{"name": "light", "tools": ["sample"]}],
+            "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}],
         })),
         signature: None,
         profile: "light".into(),

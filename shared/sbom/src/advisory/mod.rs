@@ -10,6 +10,7 @@ use std::path::Path;
 
 use semver::VersionReq;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::error::{Result, SbomError};
 use crate::fsutil;
@@ -33,6 +34,8 @@ pub struct Advisory {
     pub description: String,
     /// RustSec `date` or OSV `published`, as written.
     pub date: Option<String>,
+    /// OSV `modified`, as written (RustSec advisories have none).
+    pub modified: Option<String>,
     pub url: Option<String>,
     pub severity: Severity,
     /// Base score of the CVSS vector the severity came from, if any.
@@ -84,6 +87,8 @@ pub struct AdvisoryDb {
     index: HashMap<(Ecosystem, String), Vec<usize>>,
     skipped: usize,
     errors: Vec<SbomError>,
+    digest: String,
+    files: usize,
 }
 
 impl AdvisoryDb {
@@ -100,6 +105,7 @@ impl AdvisoryDb {
             errors: walk_errors,
             ..AdvisoryDb::default()
         };
+        let mut listing: Vec<(String, String)> = Vec::new();
         for file in files {
             let name = file.relative.rsplit('/').next().unwrap_or_default();
             let is_rustsec = name.starts_with("RUSTSEC-") && name.ends_with(".md");
@@ -112,6 +118,7 @@ impl AdvisoryDb {
                 "OSV JSON"
             };
             let parsed = fsutil::read_capped(&file.absolute, &file.relative, ADVISORY_LIMIT)
+                .inspect(|bytes| listing.push((file.relative.clone(), hex(&Sha256::digest(bytes)))))
                 .and_then(|bytes| {
                     String::from_utf8(bytes).map_err(|_| SbomError::MalformedAdvisory {
                         path: file.relative.clone(),
@@ -132,7 +139,39 @@ impl AdvisoryDb {
                 Err(error) => db.errors.push(error),
             }
         }
+        // Like a SHA256SUMS file of every advisory file read, in path order, hashed.
+        listing.sort();
+        let mut sums = Sha256::new();
+        for (path, sum) in &listing {
+            sums.update(format!("{sum}  {path}\n").as_bytes());
+        }
+        db.digest = hex(&sums.finalize());
+        db.files = listing.len();
         Ok(db)
+    }
+
+    /// SHA-256 over the list of `<sha256>  <path>` lines of every advisory file read (in path order): equal
+    /// digests mean the same advisory files.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Advisory files read (parsed or not).
+    pub fn file_count(&self) -> usize {
+        self.files
+    }
+
+    /// The database's snapshot date: the newest publication or modification date (`YYYY-MM-DD`) of any
+    /// advisory in it. `None` when no advisory carries a date.
+    pub fn snapshot_date(&self) -> Option<String> {
+        self.advisories
+            .iter()
+            .flat_map(|a| [a.date.as_deref(), a.modified.as_deref()])
+            .flatten()
+            .filter_map(|date| date.get(..10))
+            .filter(|day| is_iso_day(day))
+            .max()
+            .map(str::to_string)
     }
 
     fn insert(&mut self, advisory: Advisory) {
@@ -217,6 +256,19 @@ fn finding(advisory: &Advisory, component: &Component, version: &str) -> VulnFin
         fixed_versions: advisory.fixed_versions.clone(),
         source_files: component.source_files.clone(),
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_iso_day(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        })
 }
 
 fn package_key(ecosystem: Ecosystem, name: &str) -> String {

@@ -37,6 +37,7 @@ struct Record {
     summary: Option<String>,
     details: Option<String>,
     published: Option<String>,
+    modified: Option<String>,
     withdrawn: Option<String>,
     #[serde(default)]
     severity: Vec<SeverityEntry>,
@@ -161,6 +162,7 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Advisory>> {
             title: title.clone(),
             description: record.details.clone().unwrap_or_default(),
             date: record.published.clone(),
+            modified: record.modified.clone(),
             url: url.clone(),
             severity,
             cvss_score,

@@ -90,6 +90,7 @@ pub fn parse(text: &str, path: &str) -> Result<Option<Advisory>> {
             toml::Value::String(text) => text,
             other => other.to_string(),
         }),
+        modified: None,
         id: advisory.id,
         aliases: advisory.aliases,
         ecosystem: Ecosystem::Cargo,

@@ -167,7 +167,7 @@ pub async fn finished_job() -> Fixture {
         },
         manifest: ManifestSource::Inline(json!({
             "product": "demo", "version": "1",
-            "profiles": [{"name": "light", "tools": ["semgrep"]}],
+            "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}],
         })),
         signature: None,
         profile: "light".into(),
