@@ -1,5 +1,6 @@
-//! `certus manifest …`: the digest we record, the canonical bytes authors sign for inline manifests, and a
-//! verification that applies exactly the checks a scan applies.
+//! `certus manifest …`: the digest we record, the canonical bytes authors sign for inline manifests, a check
+//! of the manifest contract without scanning, and a verification that applies exactly the checks a scan
+//! applies.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,9 @@ pub enum ManifestCommand {
     },
     /// Print the RFC 8785 canonical bytes of a manifest: sign these for an inline manifest.
     Canonicalize { file: PathBuf },
+    /// Check a manifest against its contract (docs/manifest.schema.json) without scanning: exit 0 when valid,
+    /// 2 with every problem named by its JSON pointer. Also says which tools are not installed here.
+    Validate { file: PathBuf },
     /// Verify a manifest signature as a scan would, and check that the manifest parses.
     Verify {
         file: PathBuf,
@@ -56,6 +60,53 @@ fn manifest_bytes(file: &Path, inline: bool) -> Result<Vec<u8>> {
     Ok(canonical_json(&value)?)
 }
 
+fn validate(file: &Path) -> Result<i32> {
+    let bytes = read_capped(file, MAX_MANIFEST_BYTES)?;
+    let manifest = match Manifest::parse(&bytes) {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return Ok(2);
+        }
+    };
+    let settings = Settings::from_env()?;
+    let scanners = certus_scanners::available(&certus_scanners::ScannerConfig {
+        advisory_db: settings.advisory_db.clone(),
+        advisory_db_max_age_days: settings.advisory_db_max_age_days,
+        tools_bin_dir: settings.tools_bin_dir.clone(),
+        secrets_rules: settings.secrets_rules.clone(),
+    });
+    println!(
+        "{}: valid manifest ({} profile(s))",
+        file.display(),
+        manifest.profiles.len()
+    );
+    for profile in &manifest.profiles {
+        let tools: Vec<String> = profile
+            .tools
+            .iter()
+            .map(|t| {
+                if t.optional() {
+                    format!("{} (optional)", t.id())
+                } else {
+                    t.id().to_string()
+                }
+            })
+            .collect();
+        println!(
+            "  {:<15} tools {}; thresholds {}",
+            profile.name,
+            tools.join(", "),
+            profile.thresholds.describe()
+        );
+        // What a scan of this profile would meet on this machine.
+        if let Err(e) = manifest.resolve_profile(&profile.name, &|id| scanners.supports(id)) {
+            println!("  {:<15} note: on this machine: {e}", "");
+        }
+    }
+    Ok(0)
+}
+
 pub async fn run(command: ManifestCommand) -> Result<i32> {
     match command {
         ManifestCommand::Digest { file, inline } => {
@@ -67,6 +118,7 @@ pub async fn run(command: ManifestCommand) -> Result<i32> {
                 .write_all(&bytes)
                 .map_err(|e| CliError::io("stdout", e))?;
         }
+        ManifestCommand::Validate { file } => return validate(&file),
         ManifestCommand::Verify {
             file,
             signature,

@@ -297,6 +297,10 @@ fn print_summary(job: &Job) {
         "  manifest        sha256 {} (signature: {method})",
         job.manifest_digest.as_deref().unwrap_or("-")
     );
+    let info = job.manifest_metadata.clone().unwrap_or_default();
+    if let Some(gate) = info["gate"].as_str() {
+        println!("  thresholds      {gate}");
+    }
     if let Some(tools) = summary["tools"].as_object() {
         for (tool, counts) in tools {
             println!(
@@ -305,6 +309,19 @@ fn print_summary(job: &Job) {
             );
         }
     }
+    let not_run: Vec<&str> = info["tools_not_run"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| {
+                    let (id, reason) = (t["id"].as_str()?, t["reason"].as_str()?);
+                    println!("  {id:<15} not run (optional: {reason})");
+                    Some(id)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     println!(
         "  total           critical {} · high {} · medium {} · low {}",
         totals["critical"], totals["high"], totals["medium"], totals["low"]
@@ -319,9 +336,10 @@ fn print_summary(job: &Job) {
         println!("  bundle          {bundle}");
     }
     let verdict = match exit_code(job) {
-        0 => "PASSED",
-        1 => "POLICY THRESHOLDS BREACHED",
-        _ => "ERROR",
+        0 if not_run.is_empty() => "PASSED".to_string(),
+        0 => format!("PASSED (not run: {})", not_run.join(", ")),
+        1 => "POLICY THRESHOLDS BREACHED".to_string(),
+        _ => "ERROR".to_string(),
     };
     println!("  verdict         {verdict}");
 }

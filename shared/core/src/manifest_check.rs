@@ -176,14 +176,23 @@ pub fn check(manifest: &Value) -> Vec<FieldError> {
     checker.issues
 }
 
-/// The closest of `candidates` to `given` (edit distance, case-insensitive), when it is close enough to be
-/// what was meant.
+/// The closest of `candidates` to `given` (edit distance, case-insensitive; a name cut short counts as close),
+/// when it is close enough to be what was meant.
 pub fn closest<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let given = given.to_ascii_lowercase();
     let allowed = (given.chars().count() / 3).clamp(1, 3);
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&given, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            let candidate = c.to_ascii_lowercase();
+            let cut_short = given.len() >= 4 && candidate.starts_with(&given);
+            let distance = if cut_short {
+                1
+            } else {
+                edit_distance(&given, &candidate)
+            };
+            (distance, c)
+        })
         .filter(|(d, _)| *d <= allowed)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -663,6 +672,11 @@ mod tests {
         assert_eq!(closest("tresholds", PROFILE_FIELDS), Some("thresholds"));
         assert_eq!(closest("SEMGREP", KNOWN_TOOLS), Some("semgrep"));
         assert_eq!(closest("zap-dast", KNOWN_TOOLS), None);
+        assert_eq!(
+            closest("runtimeCeiling", BUNDLE_FIELDS),
+            Some("runtimeCeilingMinutes")
+        );
+        assert_eq!(closest("sec", KNOWN_TOOLS), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
     }
@@ -687,97 +701,19 @@ mod tests {
         assert_eq!(issues(manifest), Vec::<String>::new());
     }
 
+    /// The table of refusals docs/manifest.schema.json is also tested against (tests/manifest_schema.rs).
     #[test]
     fn each_mistake_is_named_by_its_pointer() {
-        let cases = [
-            (
-                json!({"profiles": [valid_profile(), {"name": "b", "tools": ["secrets"], "thresholds": {"critcal": 0}}]}),
-                "/profiles/1/thresholds/critcal: unknown severity; did you mean \"critical\"?",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": ["secret"], "thresholds": {}}]}),
-                "/profiles/0/tools/0: unknown tool id \"secret\"; did you mean \"secrets\"?",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": ["secrets"], "tresholds": {}}]}),
-                "/profiles/0/tresholds: unknown field; did you mean \"thresholds\"?",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": ["secrets"]}]}),
-                "/profiles/0/thresholds: required",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": "secrets", "thresholds": {}}]}),
-                "/profiles/0/tools: must be an array of tool ids or tool objects, not a string",
-            ),
-            (
-                json!({"profiles": [valid_profile()], "profile": []}),
-                "/profile: unknown field; did you mean \"profiles\"?",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": [{"id": "semgrep", "optinal": true}], "thresholds": {}}]}),
-                "/profiles/0/tools/0/optinal: unknown tool field; did you mean \"optional\"?",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": [{"id": "sbom", "config": {"advisory": "off"}}], "thresholds": {}}]}),
-                "/profiles/0/tools/0/config/advisory: unknown sbom setting (allowed: advisories)",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": [{"id": "semgrep", "config": {"rules": "x"}}], "thresholds": {}}]}),
-                "/profiles/0/tools/0/config/rules: unknown semgrep setting: none are accepted here",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": ["secrets", "gitleaks"], "thresholds": {}}]}),
-                "/profiles/0/tools/1: runs the same scanner (secrets) as /profiles/0/tools/0",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": ["zap-dast"], "thresholds": {}}]}),
-                "/profiles/0/tools/0: unknown tool id \"zap-dast\" (known: secrets",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": ["secrets"], "thresholds": {"high": -1}}]}),
-                "/profiles/0/thresholds/high: must be a non-negative integer (a count), not -1",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": ["secrets"], "thresholds": "off"}]}),
-                "/profiles/0/thresholds: must be an object of limits or the string \"none\"",
-            ),
-            (
-                json!({"profiles": [valid_profile(), {"name": "P", "tools": ["sbom"], "thresholds": {}}]}),
-                "/profiles/1/name: another profile is already named \"P\"",
-            ),
-            (json!({"product": "p"}), "/profiles: manifest is missing 'profiles' entries"),
-            (json!({"profiles": []}), "/profiles: manifest is missing 'profiles' entries"),
-            (
-                json!({"profiles": [valid_profile()], "bundle": {"runtimeCeilingMinutes": 0}}),
-                "/bundle/runtimeCeilingMinutes: must be from 1 to 1440 minutes, not 0",
-            ),
-            (
-                json!({"profiles": [valid_profile()], "suppressions": [{"rule": "r", "reason": "x", "pth": "a"}]}),
-                "/suppressions/0/pth: unknown field; did you mean \"path\"?",
-            ),
-            (
-                json!({"profiles": [valid_profile()], "suppressions": [{"reason": "x"}]}),
-                "/suppressions/0: must name a rule, a path or a fingerprint",
-            ),
-            (
-                json!({"profiles": [valid_profile()], "suppressions": [{"rule": "r", "reason": "x", "expires": "30/06/2027"}]}),
-                "/suppressions/0/expires: \"30/06/2027\" is not a date (YYYY-MM-DD)",
-            ),
-            (
-                json!({"profiles": [{"name": "--x", "tools": ["secrets"], "thresholds": {}}]}),
-                "/profiles/0/name: must be 1-64 characters",
-            ),
-            (
-                json!({"profiles": [{"name": "b", "tools": ["secrets"], "thresholds": {}, "thresholdScope": "New"}]}),
-                "/profiles/0/thresholdScope: must be \"all\" or \"new\", not \"New\"; did you mean \"new\"?",
-            ),
-        ];
-        for (manifest, expected) in cases {
-            let found = issues(manifest.clone());
+        let cases: Vec<Value> =
+            serde_json::from_str(include_str!("../tests/fixtures/manifest-refusals.json")).unwrap();
+        assert!(cases.len() > 30);
+        for case in cases {
+            let expected = case["error"].as_str().unwrap();
+            let found = issues(case["manifest"].clone());
             assert!(
                 found.iter().any(|i| i.starts_with(expected)),
-                "{manifest}: expected {expected:?}, found {found:?}"
+                "{}: expected {expected:?}, found {found:?}",
+                case["name"]
             );
         }
     }
