@@ -174,6 +174,9 @@ impl Publisher for FaultyPublisher {
     fn raw_destination(&self, test_id: &str) -> String {
         self.0.raw_destination(test_id)
     }
+    fn raw_bucket(&self) -> String {
+        self.0.raw_bucket()
+    }
     async fn publish(
         &self,
         job: &Job,
@@ -403,7 +406,7 @@ async fn succeeded(project: &Path) -> UploadFixture {
     let signer = format!("sha256:{}", h.services.signer.key_id());
     let trust = Arc::new(
         LocalTrustGate::new()
-            .pin_signers([signer])
+            .pin_keys([signer])
             .unwrap()
             .check_bundles(h.services.artifacts.clone()),
     );

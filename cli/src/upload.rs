@@ -1,6 +1,8 @@
 //! Upload gating for this machine: Certus-Trust over HTTP when `CERTUS_ASSURANCE_TRUST_BASE_URL` is set,
 //! otherwise the embedded gate that applies the Trust contract in-process; publication to local `raw/` and
-//! `golden/` directories, and with `CERTUS_ASSURANCE_OCI_REPOSITORY` a signed OCI artifact pushed after them. `certus upload-request` and `certus trust serve`.
+//! `golden/` directories, and with `CERTUS_ASSURANCE_OCI_REPOSITORY` a signed OCI artifact pushed after them.
+//! `certus upload-request` and `certus trust serve` (the same contract as the real Certus-Trust,
+//! docs/trust-contract.md).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,16 +29,6 @@ fn trust_error(e: impl std::fmt::Display) -> CliError {
 
 /// The gate and publication for jobs of this data directory.
 pub async fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> Result<UploadGate> {
-    let trust: Arc<dyn TrustClient> = match &settings.trust_base_url {
-        Some(url) => {
-            let mut config = HttpTrustConfig::new(url);
-            config.bearer_token = settings.trust_token.as_ref().map(|t| t.0.clone());
-            config.extra_ca_pem =
-                local::extra_ca(settings)?.map(|pem| String::from_utf8_lossy(&pem).into_owned());
-            Arc::new(HttpTrustClient::new(&config).map_err(trust_error)?)
-        }
-        None => Arc::new(LocalTrustGate::new().check_bundles(services.artifacts.clone())),
-    };
     let local = match settings.s3_upload {
         false => Arc::new(
             LocalPublisher::new(&LocalPublisherConfig::under(data_dir)).map_err(trust_error)?,
@@ -62,11 +54,25 @@ pub async fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> 
         ),
         None => local,
     };
-    Ok(UploadGate::new(
-        trust,
-        publisher,
-        settings.oci_repository.clone(),
-    ))
+    let trust: Arc<dyn TrustClient> = match &settings.trust_base_url {
+        Some(url) => {
+            let mut config = HttpTrustConfig::new(url);
+            config.bearer_token = settings.trust_token.as_ref().map(|t| t.0.clone());
+            config.extra_ca_pem =
+                local::extra_ca(settings)?.map(|pem| String::from_utf8_lossy(&pem).into_owned());
+            Arc::new(HttpTrustClient::new(&config).map_err(trust_error)?)
+        }
+        // A Trust configured for this machine: the service's rules, naming the raw bucket published to.
+        None => Arc::new(
+            LocalTrustGate::new()
+                .raw_bucket(publisher.raw_bucket())
+                .check_bundles(services.artifacts.clone()),
+        ),
+    };
+    Ok(
+        UploadGate::new(trust, publisher, settings.oci_repository.clone())
+            .with_signer_identity(settings.signer_identity.clone()),
+    )
 }
 
 #[derive(Debug, clap::Args)]
@@ -124,9 +130,15 @@ pub enum TrustCommand {
         /// Require this bearer token (read from the environment variable named here).
         #[arg(long, value_name = "VAR")]
         token_env: Option<String>,
-        /// Accept only these signers (`sha256:<fingerprint>`).
-        #[arg(long = "pin-signer")]
-        pin_signers: Vec<String>,
+        /// Accept only these signing keys (`sha256:<fingerprint>`, `inner_signature.key_fingerprint`).
+        #[arg(long = "pin-key")]
+        pin_keys: Vec<String>,
+        /// The identity granted the `verified` tier (as the real service: the Assurance identity).
+        #[arg(long, default_value = certus_core::trust::DEFAULT_SIGNER_IDENTITY)]
+        assurance_identity: String,
+        /// The raw bucket named in permits' `storage_config` (the service's default).
+        #[arg(long, default_value = certus_trust::DEFAULT_RAW_BUCKET)]
+        raw_bucket: String,
     },
 }
 
@@ -134,7 +146,9 @@ pub async fn trust(command: TrustCommand) -> Result<i32> {
     let TrustCommand::Serve {
         addr,
         token_env,
-        pin_signers,
+        pin_keys,
+        assurance_identity,
+        raw_bucket,
     } = command;
     let token = token_env
         .map(|var| {
@@ -142,12 +156,13 @@ pub async fn trust(command: TrustCommand) -> Result<i32> {
                 .map_err(|_| CliError::Usage(format!("environment variable {var} is not set")))
         })
         .transpose()?;
-    let gate = if pin_signers.is_empty() {
-        LocalTrustGate::new()
+    let gate = LocalTrustGate::new()
+        .assurance_identity(assurance_identity)
+        .raw_bucket(raw_bucket);
+    let gate = if pin_keys.is_empty() {
+        gate
     } else {
-        LocalTrustGate::new()
-            .pin_signers(pin_signers)
-            .map_err(trust_error)?
+        gate.pin_keys(pin_keys).map_err(trust_error)?
     };
     let server = certus_trust::trust_dev_server(addr, Arc::new(gate), token)
         .await

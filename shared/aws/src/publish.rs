@@ -117,6 +117,10 @@ impl S3Publisher {
 
 #[async_trait]
 impl Publisher for S3Publisher {
+    fn raw_bucket(&self) -> String {
+        self.raw.bucket.clone()
+    }
+
     fn raw_destination(&self, test_id: &str) -> String {
         format!(
             "s3://{}/{}/",

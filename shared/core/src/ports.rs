@@ -98,6 +98,9 @@ pub trait ArtifactStore: Send + Sync {
 pub trait Publisher: Send + Sync {
     /// The raw destination announced to Trust, e.g. `s3://raw/security-scans/<test_id>/incoming/`.
     fn raw_destination(&self, test_id: &str) -> String;
+    /// The raw bucket (for local publication, the name of the directory standing in for it), checked against
+    /// Trust's `storage_config.raw_s3_bucket`.
+    fn raw_bucket(&self) -> String;
     /// Stages every file of the index (and the index itself) under raw, verifies the staged set against the
     /// index, then promotes it to golden. Idempotent: a re-run after a failure completes the set without
     /// duplicating anything. Returns the raw and golden URIs by bundle-relative path.

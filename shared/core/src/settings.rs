@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use crate::error::{CoreError, FieldError, Result};
+use crate::trust::DEFAULT_SIGNER_IDENTITY;
 
 pub const PREFIX: &str = "CERTUS_ASSURANCE_";
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Data directory for the embedded store, workspaces and bundles.
     pub artifact_root: Option<PathBuf>,
@@ -54,6 +55,9 @@ pub struct Settings {
     pub s3_endpoint_url: Option<String>,
     /// Bearer token for Certus-Trust (never printed).
     pub trust_token: Option<Secret>,
+    /// The identity Assurance signs upload requests as (`inner_signature.signer`); Certus-Trust grants the
+    /// `verified` tier only to the Assurance identity. Default [`DEFAULT_SIGNER_IDENTITY`].
+    pub signer_identity: String,
 }
 
 /// A credential read from the environment; `Debug` never shows it.
@@ -130,6 +134,17 @@ impl Settings {
             ca_file: get("CA_FILE").map(PathBuf::from),
             trust_base_url: get("TRUST_BASE_URL"),
             trust_token: get("TRUST_TOKEN").map(Secret),
+            signer_identity: match get("SIGNER_IDENTITY") {
+                None => DEFAULT_SIGNER_IDENTITY.to_string(),
+                Some(v) if v.trim() != v || v.chars().any(char::is_control) || v.len() > 256 => {
+                    return Err(invalid(
+                        "SIGNER_IDENTITY",
+                        "must be at most 256 characters without surrounding spaces or control characters"
+                            .into(),
+                    ))
+                }
+                Some(v) => v,
+            },
             s3_endpoint_url: get("S3_ENDPOINT_URL"),
             oci_repository: get("OCI_REPOSITORY"),
             work_bucket: get("WORK_BUCKET"),
@@ -200,6 +215,9 @@ mod tests {
             ("raw", "security-scans")
         );
         assert!(!defaults.s3_upload && defaults.work_bucket.is_none());
+        assert_eq!(defaults.signer_identity, "certus-assurance@certus.cloud");
+        let named = from(&[("SIGNER_IDENTITY", "assurance@example.invalid")]).unwrap();
+        assert_eq!(named.signer_identity, "assurance@example.invalid");
     }
 
     #[test]
@@ -222,6 +240,11 @@ mod tests {
                 .unwrap()
                 .advisory_db_max_age_days,
             Some(30)
+        );
+        let err = from(&[("SIGNER_IDENTITY", " padded@example.invalid")]).unwrap_err();
+        assert!(
+            err.to_string().contains("CERTUS_ASSURANCE_SIGNER_IDENTITY"),
+            "{err}"
         );
     }
 }

@@ -2,6 +2,10 @@
 //! request that declares every bundle file (with `sha256:` digests and sizes), the resolved commit and the
 //! manifest digest, signed by Assurance's key. Then the bundle is staged under raw and promoted to golden.
 //! Every exchange is kept with the job; asking twice never publishes twice; a re-run after a failure resumes.
+//!
+//! The request is in the real service's shape (`docs/trust-contract.md`): `inner_signature.signer` is the
+//! configured Assurance identity, the signing key (PEM and fingerprint) travels with it, and a permit's
+//! `storage_config` is reconciled with the declared destinations before anything is published.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -20,7 +24,7 @@ use crate::progress::Progress;
 use crate::time;
 use crate::trust::{
     DeclaredArtifact, InnerSignature, StorageDestinations, Tier, TrustClient, TrustMetadata,
-    TrustRequest,
+    TrustRequest, DEFAULT_SIGNER_IDENTITY, SIGNED_CONTENT,
 };
 
 const MAX_INDEX_BYTES: usize = 16 * 1024 * 1024;
@@ -30,8 +34,13 @@ pub struct UploadGate {
     trust: Arc<dyn TrustClient>,
     publisher: Arc<dyn Publisher>,
     oci_registry: Option<String>,
+    signer_identity: String,
     in_flight: Mutex<HashSet<String>>,
 }
+
+/// `metadata.branch` of a git source checked out without a named branch (the remote's head, or a bare
+/// commit): what git itself calls a detached checkout.
+pub const DETACHED_BRANCH: &str = "HEAD";
 
 struct Claim<'a> {
     gate: &'a UploadGate,
@@ -56,8 +65,16 @@ impl UploadGate {
             trust,
             publisher,
             oci_registry,
+            signer_identity: DEFAULT_SIGNER_IDENTITY.to_string(),
             in_flight: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Signs requests as `identity` (`CERTUS_ASSURANCE_SIGNER_IDENTITY`) instead of
+    /// [`DEFAULT_SIGNER_IDENTITY`].
+    pub fn with_signer_identity(mut self, identity: impl Into<String>) -> Self {
+        self.signer_identity = identity.into();
+        self
     }
 
     fn claim(&self, test_id: &str) -> Result<Claim<'_>> {
@@ -146,6 +163,37 @@ impl UploadGate {
             "step": "trust", "at": time::format(&time::now()), "exchange": exchange,
         }));
         let permit = exchange.answer.clone().filter(|_| exchange.permitted());
+        let storage = permit.as_ref().map(|answer| {
+            request
+                .storage_destinations
+                .reconcile(answer.storage_config.as_ref())
+        });
+        if let Some(storage) = &storage {
+            job.upload_audit.push(match storage {
+                Ok(note) => json!({
+                    "step": "storage_config", "at": time::format(&time::now()), "note": note,
+                }),
+                Err(refusal) => json!({
+                    "step": "storage_config", "at": time::format(&time::now()), "refused": refusal,
+                }),
+            });
+        }
+        if let Some(Err(refusal)) = storage {
+            // The permit is not used: no permission is recorded, so a later request asks Trust again.
+            if let Some(answer) = &exchange.answer {
+                job.verification_proof = answer.verification_proof.clone();
+            }
+            job.set_upload_status(UploadStatus::UploadFailed)?;
+            services.jobs.save(job).await?;
+            upload
+                .progress
+                .emit(EventBody::UploadDenied {
+                    upload_status: UploadStatus::UploadFailed,
+                    reason: refusal,
+                })
+                .await?;
+            return Ok(());
+        }
         let Some(answer) = permit else {
             let (status, reason) = match &exchange.answer {
                 Some(answer) if !answer.permitted => (
@@ -264,26 +312,64 @@ impl UploadGate {
             scan_id: job.test_id.clone(),
             tier,
             inner_signature: InnerSignature {
-                signer: format!("sha256:{}", services.signer.key_id()),
+                signer: self.signer_identity.clone(),
                 timestamp: time::format(&time::now()),
                 signature: base64::engine::general_purpose::STANDARD.encode(signature),
                 algorithm: services.signer.algorithm(),
-                certificate: services.signer.public_key_pem(),
+                certificate: Some(services.signer.public_key_pem()),
+                key_fingerprint: prefixed(&services.signer.key_id()),
+                signed_content: SIGNED_CONTENT.to_string(),
             },
             artifacts,
-            metadata: TrustMetadata {
-                git_url: job.git_url.clone(),
-                branch: job.branch.clone(),
-                commit: job.commit.clone(),
-                requested_by: job.requested_by.clone(),
-            },
+            metadata: trust_metadata(job)?,
             manifest_digest: job.manifest_digest.clone(),
             storage_destinations: StorageDestinations {
-                raw_s3: self.publisher.raw_destination(&job.test_id),
-                oci_registry: self.oci_registry.clone(),
+                raw_s3: true,
+                oci_registry: self.oci_registry.is_some(),
+                raw_uri: self.publisher.raw_destination(&job.test_id),
+                raw_bucket: self.publisher.raw_bucket(),
+                oci_repository: self.oci_registry.clone(),
             },
         })
     }
+}
+
+/// `metadata` as the service types it, always strings (docs/trust-contract.md): a git source gives its URL,
+/// its branch ([`DETACHED_BRANCH`] when none was named) and the resolved SHA; a directory or archive gives an
+/// empty `git_url` and `branch` and its content digest as `commit`.
+fn trust_metadata(job: &Job) -> Result<TrustMetadata> {
+    let missing = |what: &str| {
+        CoreError::Conflict(format!(
+            "job '{}' ({} source) has no {what} to declare to Trust",
+            job.test_id, job.source_type
+        ))
+    };
+    let (git_url, branch, commit) = if job.source_type == "git" {
+        (
+            job.git_url.clone().ok_or_else(|| missing("git_url"))?,
+            job.branch
+                .clone()
+                .unwrap_or_else(|| DETACHED_BRANCH.to_string()),
+            job.commit
+                .clone()
+                .ok_or_else(|| missing("resolved commit"))?,
+        )
+    } else {
+        (
+            String::new(),
+            String::new(),
+            job.source_digest
+                .clone()
+                .ok_or_else(|| missing("content digest"))?,
+        )
+    };
+    Ok(TrustMetadata {
+        git_url,
+        branch,
+        commit,
+        requested_by: job.requested_by.clone(),
+        source_type: job.source_type.clone(),
+    })
 }
 
 /// A SUCCEEDED job's upload in progress: its record, its stored bundle's index, and its event stream.

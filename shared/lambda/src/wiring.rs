@@ -237,7 +237,8 @@ async fn upload_gate(env: &StepEnv, clients: &Clients) -> Result<UploadGate> {
         trust,
         Arc::new(S3Publisher::new(&clients.aws, &raw, &golden)?),
         settings.oci_repository.clone(),
-    ))
+    )
+    .with_signer_identity(settings.signer_identity.clone()))
 }
 
 async fn trust_token(env: &StepEnv, clients: &Clients) -> Result<Option<String>> {

@@ -620,7 +620,7 @@ async fn uploads_go_through_trust_deny_publishes_nothing_and_permit_promotes_onc
     // Trust pins another signer: denied, nothing in raw or golden.
     let denying = Arc::new(
         LocalTrustGate::new()
-            .pin_signers([format!("sha256:{}", "0".repeat(64))])
+            .pin_keys([format!("sha256:{}", "0".repeat(64))])
             .unwrap(),
     );
     let server = trust_dev_server("127.0.0.1:0".parse().unwrap(), denying, None)

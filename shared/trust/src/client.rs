@@ -195,7 +195,7 @@ impl HttpTrustClient {
                 _ => Step::Final(format!(
                     "Trust refused the request (http {}): {}",
                     s.as_u16(),
-                    shown(&body)
+                    refusal(&body)
                 )),
             },
             s => Step::Final(format!(
@@ -375,6 +375,15 @@ async fn read_capped(mut response: reqwest::Response) -> std::result::Result<Vec
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// A refusal's body: FastAPI's `detail` list one field per item (`body.metadata.branch: Input should be a
+/// valid string (input: null)`), anything else as an excerpt.
+fn refusal(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| crate::gate::describe_detail(&value))
+        .map_or_else(|| shown(body), |text| text.chars().take(2000).collect())
 }
 
 /// A short, printable excerpt of a body for the audit record.

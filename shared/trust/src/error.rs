@@ -16,9 +16,9 @@ pub enum TrustError {
     #[error("cannot build the Trust HTTP client: {0}")]
     Client(String),
 
-    /// A pinned signer fingerprint is not `sha256:` followed by 64 lowercase hex digits.
-    #[error("pinned signer {0:?} is not `sha256:` followed by 64 lowercase hex digits")]
-    PinnedSigner(String),
+    /// A pinned key fingerprint is not `sha256:` followed by 64 lowercase hex digits.
+    #[error("pinned key {0:?} is not `sha256:` followed by 64 lowercase hex digits")]
+    PinnedKey(String),
 
     /// The dev server could not bind or serve.
     #[error("Trust dev server on {addr}: {reason}")]

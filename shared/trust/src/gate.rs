@@ -1,7 +1,10 @@
-//! The in-process Certus-Trust (the embedded default): applies the Trust contract to an upload request —
-//! well-formed request, signer (optionally pinned) matching the declared key, inner signature valid over the
-//! RFC 8785 form of the artifacts, declared digests and sizes matching the stored bundle — then permits with a
-//! fresh permission id and a verification proof, or denies with one of the contract's reasons.
+//! The in-process Certus-Trust (the embedded default, and what `certus trust serve` answers with): the real
+//! service's contract first — its 422 type checks ([`check_upload_request`]), `verified` only for the
+//! Assurance identity (`invalid_signer`), at least one artifact (`no_artifacts`) — then Assurance's own,
+//! stricter checks: well-formed names and digests, the declared key matching its fingerprint (optionally
+//! pinned), the inner signature valid over the RFC 8785 form of the artifacts, declared digests and sizes
+//! matching the stored bundle. It permits with a fresh permission id, a verification proof and a
+//! `storage_config` shaped as the service's, or denies with one of the contract's reasons.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -14,17 +17,21 @@ use certus_core::digest::{prefixed, sha256_hex};
 use certus_core::ids::parse_test_id;
 use certus_core::ports::ArtifactStore;
 use certus_core::time;
-use certus_core::trust::{Attempt, TrustAnswer, TrustClient, TrustExchange, TrustRequest};
+use certus_core::trust::{
+    Attempt, TrustAnswer, TrustClient, TrustExchange, TrustRequest, DEFAULT_SIGNER_IDENTITY,
+};
 use certus_core::workspace::lexically_confined;
 use certus_core::CoreError;
 use certus_verify::PublicKey;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::contract::{is_sha256_ref, signed_artifact_bytes};
+use crate::contract::{check_upload_request, is_sha256_ref, signed_artifact_bytes, WireError};
 use crate::error::{Result, TrustError};
 
 /// More declared artifacts than this is a malformed request.
 pub const MAX_ARTIFACTS: usize = 100_000;
+/// The raw bucket the gate names in `storage_config` unless told otherwise (the service's default).
+pub const DEFAULT_RAW_BUCKET: &str = "raw";
 const MAX_NAME_BYTES: usize = 1024;
 const MAX_SIGNATURE_CHARS: usize = 16 * 1024;
 const MAX_INDEX_BYTES: usize = 16 * 1024 * 1024;
@@ -32,8 +39,11 @@ const MAX_INDEX_BYTES: usize = 16 * 1024 * 1024;
 /// Why the gate refuses an upload; the wire names are the contract's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DenyReason {
-    MalformedRequest,
+    /// The service's: `verified` asked by another identity, or an unusable or unpinned key.
     InvalidSigner,
+    /// The service's: nothing declared.
+    NoArtifacts,
+    MalformedRequest,
     InvalidSignature,
     DigestMismatch,
 }
@@ -41,8 +51,9 @@ pub enum DenyReason {
 impl DenyReason {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::MalformedRequest => "malformed_request",
             Self::InvalidSigner => "invalid_signer",
+            Self::NoArtifacts => "no_artifacts",
+            Self::MalformedRequest => "malformed_request",
             Self::InvalidSignature => "invalid_signature",
             Self::DigestMismatch => "digest_mismatch",
         }
@@ -63,16 +74,37 @@ fn deny(reason: DenyReason, detail: impl Into<String>) -> Denial {
 
 /// What the checks established about a permitted request.
 struct Verified {
-    signer_pinned: bool,
+    key_pinned: bool,
     bundle_checked: bool,
 }
 
-/// The Trust contract applied in this process. Without pins any signer whose key verifies its own signature
-/// is accepted; without a bundle store the declared digests are only checked for form.
-#[derive(Default)]
+/// An HTTP answer as the service gives it: the status and the JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireAnswer {
+    /// 202 for a decision (permit or denial), 422 for a request the service's model refuses, 503 when the
+    /// gate could not decide.
+    pub status: u16,
+    pub body: Value,
+}
+
+/// The Trust contract applied in this process. Without pins any key that verifies its own signature is
+/// accepted; without a bundle store the declared digests are only checked for form.
 pub struct LocalTrustGate {
-    pinned_signers: Option<BTreeSet<String>>,
+    assurance_identity: String,
+    raw_bucket: String,
+    pinned_keys: Option<BTreeSet<String>>,
     bundles: Option<Arc<dyn ArtifactStore>>,
+}
+
+impl Default for LocalTrustGate {
+    fn default() -> Self {
+        Self {
+            assurance_identity: DEFAULT_SIGNER_IDENTITY.to_string(),
+            raw_bucket: DEFAULT_RAW_BUCKET.to_string(),
+            pinned_keys: None,
+            bundles: None,
+        }
+    }
 }
 
 impl LocalTrustGate {
@@ -80,8 +112,20 @@ impl LocalTrustGate {
         Self::default()
     }
 
-    /// Accepts only signers whose `sha256:<fingerprint>` is listed.
-    pub fn pin_signers<I, S>(mut self, fingerprints: I) -> Result<Self>
+    /// The identity granted the `verified` tier (default [`DEFAULT_SIGNER_IDENTITY`], as in the service).
+    pub fn assurance_identity(mut self, identity: impl Into<String>) -> Self {
+        self.assurance_identity = identity.into();
+        self
+    }
+
+    /// The raw bucket named in `storage_config` (default [`DEFAULT_RAW_BUCKET`]).
+    pub fn raw_bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.raw_bucket = bucket.into();
+        self
+    }
+
+    /// Accepts only signing keys whose `sha256:<fingerprint>` is listed.
+    pub fn pin_keys<I, S>(mut self, fingerprints: I) -> Result<Self>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -90,11 +134,11 @@ impl LocalTrustGate {
         for fingerprint in fingerprints {
             let fingerprint = fingerprint.into();
             if !is_sha256_ref(&fingerprint) {
-                return Err(TrustError::PinnedSigner(fingerprint));
+                return Err(TrustError::PinnedKey(fingerprint));
             }
             pins.insert(fingerprint);
         }
-        self.pinned_signers = Some(pins);
+        self.pinned_keys = Some(pins);
         Ok(self)
     }
 
@@ -105,24 +149,64 @@ impl LocalTrustGate {
         self
     }
 
-    /// Trust's answer to `request`. `Err` only when the gate could not decide (the bundle store failed):
+    /// The answer to a request body, exactly as the HTTP route gives it: 422 with the service's `detail` when
+    /// its model refuses the body, else 202 with a permit or a denial (503 when the gate cannot decide).
+    pub async fn answer(&self, body: &[u8]) -> WireAnswer {
+        let value = match check_upload_request(body) {
+            Ok(value) => value,
+            Err(errors) => {
+                return WireAnswer {
+                    status: 422,
+                    body: json!({ "detail": errors }),
+                }
+            }
+        };
+        let request: TrustRequest = match serde_json::from_value(value.clone()) {
+            Ok(request) => request,
+            Err(e) => {
+                return WireAnswer {
+                    status: 202,
+                    body: json!({
+                        "upload_permission_id": null,
+                        "scan_id": value["scan_id"],
+                        "tier": value["tier"],
+                        "permitted": false,
+                        "reason": DenyReason::MalformedRequest.as_str(),
+                        "detail": format!("not an Assurance upload request: {e}"),
+                        "verification_proof": null,
+                        "storage_config": null,
+                    }),
+                }
+            }
+        };
+        match self.evaluate(&request).await {
+            Ok(answer) => match serde_json::to_value(&answer) {
+                Ok(body) => WireAnswer { status: 202, body },
+                Err(e) => unavailable(&format!("the answer cannot be encoded: {e}")),
+            },
+            Err(e) => unavailable(&e.to_string()),
+        }
+    }
+
+    /// Trust's decision on `request`. `Err` only when the gate could not decide (the bundle store failed):
     /// that is never a permit and never a final denial.
     pub async fn evaluate(&self, request: &TrustRequest) -> Result<TrustAnswer, CoreError> {
         let verdict = match self
-            .check_form(request)
+            .check_service_rules(request)
+            .and_then(|()| self.check_form(request))
             .and_then(|()| self.check_signature(request))
         {
-            Ok(signer_pinned) => self
+            Ok(key_pinned) => self
                 .check_bundle(request)
                 .await?
                 .map(|bundle_checked| Verified {
-                    signer_pinned,
+                    key_pinned,
                     bundle_checked,
                 }),
             Err(denial) => Err(denial),
         };
         Ok(match verdict {
-            Ok(verified) => permit(request, &verified)?,
+            Ok(verified) => self.permit(request, &verified)?,
             Err(denial) => TrustAnswer {
                 upload_permission_id: None,
                 scan_id: Some(request.scan_id.clone()),
@@ -136,12 +220,37 @@ impl LocalTrustGate {
         })
     }
 
+    /// The service's own decision rules, in its order (no artifacts wins over a wrong signer).
+    fn check_service_rules(&self, request: &TrustRequest) -> Result<(), Denial> {
+        if request.artifacts.is_empty() {
+            return Err(deny(
+                DenyReason::NoArtifacts,
+                "Upload request contains no artifacts",
+            ));
+        }
+        if request.tier == certus_core::trust::Tier::Verified
+            && request.inner_signature.signer != self.assurance_identity
+        {
+            return Err(deny(
+                DenyReason::InvalidSigner,
+                format!(
+                    "Expected {}, got {}",
+                    self.assurance_identity,
+                    request
+                        .inner_signature
+                        .signer
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn check_form(&self, request: &TrustRequest) -> Result<(), Denial> {
         let malformed = |detail: String| deny(DenyReason::MalformedRequest, detail);
         parse_test_id(&request.scan_id).map_err(|e| malformed(e.to_string()))?;
-        if request.artifacts.is_empty() {
-            return Err(malformed("no artifacts are declared".into()));
-        }
         if request.artifacts.len() > MAX_ARTIFACTS {
             return Err(malformed(format!(
                 "{} artifacts declared (limit {MAX_ARTIFACTS})",
@@ -170,30 +279,36 @@ impl LocalTrustGate {
         Ok(())
     }
 
-    /// Returns whether the signer is pinned.
+    /// Returns whether the key is pinned.
     fn check_signature(&self, request: &TrustRequest) -> Result<bool, Denial> {
         let inner = &request.inner_signature;
-        let key = PublicKey::from_pem(&inner.certificate).map_err(|e| {
+        let pem = inner.certificate.as_deref().ok_or_else(|| {
             deny(
                 DenyReason::InvalidSigner,
-                format!("certificate is not a usable public key: {e}"),
+                "inner_signature.certificate (the signing key, PEM) is missing",
+            )
+        })?;
+        let key = PublicKey::from_pem(pem).map_err(|e| {
+            deny(
+                DenyReason::InvalidSigner,
+                format!("inner_signature.certificate is not a usable public key: {e}"),
             )
         })?;
         let fingerprint = prefixed(&key.fingerprint());
-        if inner.signer != fingerprint {
+        if inner.key_fingerprint != fingerprint {
             return Err(deny(
                 DenyReason::InvalidSigner,
                 format!(
-                    "signer {:?} is not the fingerprint of the declared key ({fingerprint})",
-                    inner.signer.chars().take(100).collect::<String>()
+                    "inner_signature.key_fingerprint {:?} is not the fingerprint of the declared key ({fingerprint})",
+                    inner.key_fingerprint.chars().take(100).collect::<String>()
                 ),
             ));
         }
-        let signer_pinned = match &self.pinned_signers {
+        let key_pinned = match &self.pinned_keys {
             Some(pins) if !pins.contains(&fingerprint) => {
                 return Err(deny(
                     DenyReason::InvalidSigner,
-                    format!("signer {fingerprint} is not one of the pinned signers"),
+                    format!("signing key {fingerprint} is not one of the pinned keys"),
                 ))
             }
             Some(_) => true,
@@ -215,7 +330,7 @@ impl LocalTrustGate {
                 format!("inner signature does not cover the declared artifacts: {e}"),
             )
         })?;
-        Ok(signer_pinned)
+        Ok(key_pinned)
     }
 
     /// `Ok(Ok(true))` when checked against the stored bundle, `Ok(Ok(false))` when no store is configured.
@@ -284,72 +399,136 @@ impl LocalTrustGate {
     }
 }
 
-fn permit(request: &TrustRequest, verified: &Verified) -> Result<TrustAnswer, CoreError> {
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id)
-        .map_err(|e| CoreError::Storage(format!("no OS randomness for a permission id: {e}")))?;
-    let raw = &request.storage_destinations.raw_s3;
-    let (bucket, prefix) = raw
-        .strip_prefix("s3://")
-        .map(|rest| rest.split_once('/').unwrap_or((rest, "")))
-        .map_or((None, None), |(b, p)| (Some(b), Some(p)));
-    Ok(TrustAnswer {
-        upload_permission_id: Some(format!("perm_{}", hex::encode(id))),
-        scan_id: Some(request.scan_id.clone()),
-        tier: Some(request.tier),
-        permitted: true,
-        reason: None,
-        detail: None,
-        verification_proof: Some(json!({
-            "chain_verified": verified.signer_pinned,
-            "chain_unbroken": verified.bundle_checked,
-            "inner_signature_valid": true,
-            "outer_signature_valid": false,
-            "signer_inner": request.inner_signature.signer,
-            "signer_outer": null,
-            "sigstore_timestamp": null,
-            "verification_timestamp": time::format(&time::now()),
-            "rekor_entry_uuid": null,
-            "cosign_signature": null,
-            "verifier": "certus-trust local gate",
-            "signer_pinned": verified.signer_pinned,
-            "artifacts_checked_against_bundle": verified.bundle_checked,
-            "artifact_count": request.artifacts.len(),
-        })),
-        storage_config: Some(json!({
-            "raw_destination": raw,
-            "raw_s3_bucket": bucket,
-            "raw_s3_prefix": prefix,
-            "upload_to_s3": true,
-            "upload_to_oci": request.storage_destinations.oci_registry.is_some(),
-        })),
-    })
+impl LocalTrustGate {
+    fn permit(
+        &self,
+        request: &TrustRequest,
+        verified: &Verified,
+    ) -> Result<TrustAnswer, CoreError> {
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|e| {
+            CoreError::Storage(format!("no OS randomness for a permission id: {e}"))
+        })?;
+        let now = time::format(&time::now());
+        let destinations = &request.storage_destinations;
+        // The service's prefix: the git URL with `/` made `-`, then the first 8 characters of the commit.
+        let prefix = format!(
+            "{}/{}",
+            request.metadata.git_url.replace('/', "-"),
+            request.metadata.commit.chars().take(8).collect::<String>()
+        );
+        Ok(TrustAnswer {
+            upload_permission_id: Some(format!("perm_{}", hex::encode(id))),
+            scan_id: Some(request.scan_id.clone()),
+            tier: Some(request.tier),
+            permitted: true,
+            reason: None,
+            detail: None,
+            verification_proof: Some(json!({
+                "chain_verified": verified.key_pinned,
+                "chain_unbroken": verified.bundle_checked,
+                "inner_signature_valid": true,
+                "outer_signature_valid": false,
+                "signer_inner": request.inner_signature.signer,
+                "signer_outer": null,
+                "sigstore_timestamp": null,
+                "verification_timestamp": now,
+                "rekor_entry_uuid": null,
+                "cosign_signature": null,
+                "verifier": "certus-trust local gate",
+                "key_fingerprint": request.inner_signature.key_fingerprint,
+                "key_pinned": verified.key_pinned,
+                "artifacts_checked_against_bundle": verified.bundle_checked,
+                "artifact_count": request.artifacts.len(),
+            })),
+            storage_config: Some(json!({
+                "raw_s3_bucket": self.raw_bucket,
+                "raw_s3_prefix": prefix,
+                "oci_registry": null,
+                "oci_repository": null,
+                "upload_to_s3": destinations.raw_s3,
+                "upload_to_oci": destinations.oci_registry,
+            })),
+        })
+    }
 }
 
+fn unavailable(reason: &str) -> WireAnswer {
+    WireAnswer {
+        status: 503,
+        body: json!({ "error": format!("the gate could not decide: {reason}") }),
+    }
+}
+
+/// The 422 `detail` of a refused body, one line per item.
+pub(crate) fn describe_detail(body: &Value) -> Option<String> {
+    let items = body.get("detail")?.as_array()?;
+    let lines: Vec<String> = items
+        .iter()
+        .map(|item| {
+            serde_json::from_value::<WireErrorView>(item.clone()).map_or_else(
+                |_| item.to_string(),
+                |view| {
+                    WireError {
+                        kind: "",
+                        loc: view.loc,
+                        msg: view.msg,
+                        input: view.input,
+                    }
+                    .describe()
+                },
+            )
+        })
+        .collect();
+    Some(lines.join("; "))
+}
+
+#[derive(serde::Deserialize)]
+struct WireErrorView {
+    loc: Vec<Value>,
+    msg: String,
+    #[serde(default)]
+    input: Value,
+}
+
+/// The embedded gate speaks the wire: the request is encoded and answered by [`LocalTrustGate::answer`], so
+/// it meets the same checks as over HTTP.
 #[async_trait]
 impl TrustClient for LocalTrustGate {
     async fn verify_and_permit(&self, request: &TrustRequest) -> TrustExchange {
         let started_at = time::format(&time::now());
         let clock = Instant::now();
-        let result = self.evaluate(request).await;
-        let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let (answer, outcome, error) = match result {
-            Ok(answer) => {
-                let outcome = if answer.permitted {
-                    "local gate: permitted".to_string()
-                } else {
-                    format!(
-                        "local gate: denied ({})",
-                        answer.reason.as_deref().unwrap_or("no reason")
-                    )
-                };
-                (Some(answer), outcome, None)
-            }
+        let (answer, outcome, error) = match serde_json::to_vec(request) {
             Err(e) => {
-                let error = format!("the local Trust gate could not decide: {e}");
+                let error = format!("the Trust request cannot be encoded: {e}");
                 (None, error.clone(), Some(error))
             }
+            Ok(body) => {
+                let wire = self.answer(&body).await;
+                let outcome = format!("local gate: http {}", wire.status);
+                match (
+                    wire.status,
+                    serde_json::from_value::<TrustAnswer>(wire.body.clone()),
+                ) {
+                    (202, Ok(answer)) => (Some(answer), outcome, None),
+                    (422, _) => {
+                        let detail = describe_detail(&wire.body).unwrap_or_default();
+                        let error = format!(
+                            "the local Trust gate refused the request (http 422): {detail}"
+                        );
+                        (None, outcome, Some(error))
+                    }
+                    _ => {
+                        let error = format!(
+                            "the local Trust gate could not decide (http {}): {}",
+                            wire.status, wire.body
+                        );
+                        (None, outcome, Some(error))
+                    }
+                }
+            }
         };
+        let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         TrustExchange {
             request: request.clone(),
             answer,

@@ -59,6 +59,8 @@ impl LocalPublisherConfig {
 /// Publishes permitted bundles into local directories.
 #[derive(Debug, Clone)]
 pub struct LocalPublisher {
+    /// The name of the directory standing in for the raw bucket (`raw` under a data directory).
+    raw_bucket: String,
     raw_base: PathBuf,
     golden_base: PathBuf,
 }
@@ -74,6 +76,11 @@ struct Object {
 impl LocalPublisher {
     pub fn new(config: &LocalPublisherConfig) -> Result<Self, TrustError> {
         Ok(Self {
+            raw_bucket: config
+                .raw_root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             raw_base: base(&config.raw_root, &config.raw_prefix, "raw")?,
             golden_base: base(&config.golden_root, &config.golden_prefix, "golden")?,
         })
@@ -246,6 +253,10 @@ fn sidecar(job: &Job, objects: &[Object]) -> Result<Vec<u8>, CoreError> {
 
 #[async_trait]
 impl Publisher for LocalPublisher {
+    fn raw_bucket(&self) -> String {
+        self.raw_bucket.clone()
+    }
+
     fn raw_destination(&self, test_id: &str) -> String {
         let dir = self.raw_base.join(test_id).join("incoming");
         format!("{}/", file_uri(&dir))

@@ -1,6 +1,7 @@
-//! A Certus-Trust dev server: the Trust HTTP API (`POST /v1/verify-and-permit-upload`, `GET /health`)
-//! answered by a [`LocalTrustGate`], bound to a loopback address only, so the whole upload flow can be
-//! tried over HTTP on one machine.
+//! A Certus-Trust dev server: the Trust HTTP API (`POST /v1/verify-and-permit-upload`, `GET /v1/health`,
+//! `GET /health`) answered by a [`LocalTrustGate`] as the real service answers — 202 with the decision, 422
+//! with its `detail` list for a body its model refuses — bound to a loopback address only, so the whole
+//! upload flow can be tried over HTTP on one machine.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,14 +12,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use certus_core::trust::TrustRequest;
 use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::client::VERIFY_AND_PERMIT_PATH;
 use crate::error::{Result, TrustError};
-use crate::gate::{DenyReason, LocalTrustGate};
+use crate::gate::LocalTrustGate;
 
 /// Requests larger than this are refused (413).
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
@@ -87,6 +87,10 @@ pub async fn trust_dev_server(
     let app = Router::new()
         .route(VERIFY_AND_PERMIT_PATH, post(verify_and_permit))
         .route("/health", get(|| async { "ok" }))
+        .route(
+            "/v1/health",
+            get(|| async { Json(json!({"status": "healthy"})) }),
+        )
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state);
     let (stop, stopped) = oneshot::channel::<()>();
@@ -124,28 +128,9 @@ async fn verify_and_permit(
                 .into_response();
         }
     }
-    let request: TrustRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({
-                    "permitted": false,
-                    "reason": DenyReason::MalformedRequest.as_str(),
-                    "detail": format!("not a Trust request: {e}"),
-                })),
-            )
-                .into_response()
-        }
-    };
-    match state.gate.evaluate(&request).await {
-        Ok(answer) => (StatusCode::OK, Json(answer)).into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": format!("the gate could not decide: {e}")})),
-        )
-            .into_response(),
-    }
+    let answer = state.gate.answer(&body).await;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(answer.body)).into_response()
 }
 
 /// Compares without stopping at the first difference.

@@ -72,9 +72,9 @@ fn checking_gate(fx: &Fixture) -> LocalTrustGate {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_gate_permits_a_genuine_request_and_the_bundle_is_published() {
     let fx = finished_job().await;
-    let signer = format!("sha256:{}", fx.services.signer.key_id());
+    let key = format!("sha256:{}", fx.services.signer.key_id());
     let gate = LocalTrustGate::new()
-        .pin_signers([signer.clone()])
+        .pin_keys([key.clone()])
         .unwrap()
         .check_bundles(fx.services.artifacts.clone());
     let upload = UploadGate::new(Arc::new(gate), Arc::new(fx.publisher()), None);
@@ -86,13 +86,25 @@ async fn the_embedded_gate_permits_a_genuine_request_and_the_bundle_is_published
     assert_eq!(proof["chain_unbroken"], true);
     assert_eq!(proof["inner_signature_valid"], true);
     assert_eq!(proof["outer_signature_valid"], false);
-    assert_eq!(proof["signer_inner"], signer.as_str());
+    assert_eq!(proof["signer_inner"], "certus-assurance@certus.cloud");
+    assert_eq!(proof["key_fingerprint"], key.as_str());
     assert!(proof["verification_timestamp"]
         .as_str()
         .unwrap()
         .ends_with('Z'));
     let exchange = last_exchange(&job);
-    assert_eq!(exchange["attempts"][0]["outcome"], "local gate: permitted");
+    assert_eq!(exchange["attempts"][0]["outcome"], "local gate: http 202");
+    let config = &exchange["answer"]["storage_config"];
+    assert_eq!(config["raw_s3_bucket"], "raw");
+    assert_eq!(config["upload_to_s3"], true);
+    assert_eq!(config["upload_to_oci"], false);
+    let note = job
+        .upload_audit
+        .iter()
+        .find(|e| e["step"] == "storage_config")
+        .expect("the storage_config decision is kept");
+    assert_eq!(note["note"]["raw_s3_bucket"], "raw");
+    assert_eq!(note["note"]["raw_s3_prefix"]["followed"], false);
     assert_request_contract(
         &fx,
         &serde_json::from_value(exchange["request"].clone()).unwrap(),
@@ -203,7 +215,7 @@ async fn forged_requests_are_denied_with_the_contract_reason() {
     assert!(detail.contains("no bundle index"), "{detail}");
 
     let mut r = genuine.clone();
-    r.inner_signature.signer = format!("sha256:{}", "0".repeat(64));
+    r.inner_signature.key_fingerprint = format!("sha256:{}", "0".repeat(64));
     let (reason, detail) = denial(&gate, &r).await;
     assert_eq!(reason, "invalid_signer");
     assert!(
@@ -213,12 +225,36 @@ async fn forged_requests_are_denied_with_the_contract_reason() {
 
     let mut r = genuine.clone();
     r.inner_signature.certificate =
-        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".into();
+        Some("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".into());
     assert_eq!(denial(&gate, &r).await.0, "invalid_signer");
+
+    let mut r = genuine.clone();
+    r.inner_signature.certificate = None;
+    assert_eq!(denial(&gate, &r).await.0, "invalid_signer");
+
+    // The service's rules: `verified` only for the Assurance identity; nothing declared is `no_artifacts`.
+    let mut r = genuine.clone();
+    r.inner_signature.signer = "someone@example.invalid".into();
+    let (reason, detail) = denial(&gate, &r).await;
+    assert_eq!(
+        (reason.as_str(), detail.as_str()),
+        (
+            "invalid_signer",
+            "Expected certus-assurance@certus.cloud, got someone@example.invalid"
+        )
+    );
+    r.tier = certus_core::trust::Tier::Basic;
+    assert!(
+        gate.evaluate(&r).await.unwrap().permitted,
+        "basic: any signer"
+    );
+    r.artifacts.clear();
+    resign(&mut r, signer).await;
+    assert_eq!(denial(&gate, &r).await.0, "no_artifacts");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pinned_signers_decide_whose_signature_counts() {
+async fn pinned_keys_decide_whose_signature_counts() {
     let fx = finished_job().await;
     let genuine = genuine_request(&fx).await;
 
@@ -228,8 +264,8 @@ async fn pinned_signers_decide_whose_signature_counts() {
     )
     .unwrap();
     let mut forged = genuine.clone();
-    forged.inner_signature.certificate = other.public_key_pem();
-    forged.inner_signature.signer = format!("sha256:{}", other.key_id());
+    forged.inner_signature.certificate = Some(other.public_key_pem());
+    forged.inner_signature.key_fingerprint = format!("sha256:{}", other.key_id());
     resign(&mut forged, &other).await;
     let unpinned = checking_gate(&fx).evaluate(&forged).await.unwrap();
     assert!(unpinned.permitted);
@@ -239,17 +275,17 @@ async fn pinned_signers_decide_whose_signature_counts() {
     );
 
     let ours = format!("sha256:{}", fx.services.signer.key_id());
-    let pinned = checking_gate(&fx).pin_signers([ours]).unwrap();
+    let pinned = checking_gate(&fx).pin_keys([ours]).unwrap();
     let (reason, detail) = denial(&pinned, &forged).await;
     assert_eq!(reason, "invalid_signer");
-    assert!(detail.contains("not one of the pinned signers"), "{detail}");
+    assert!(detail.contains("not one of the pinned keys"), "{detail}");
     assert!(pinned.evaluate(&genuine).await.unwrap().permitted);
 
     let err = LocalTrustGate::new()
-        .pin_signers(["sha256:sha256:abc"])
+        .pin_keys(["sha256:sha256:abc"])
         .err()
         .unwrap();
-    assert!(matches!(err, TrustError::PinnedSigner(_)), "{err}");
+    assert!(matches!(err, TrustError::PinnedKey(_)), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,9 +355,17 @@ async fn the_dev_server_answers_over_http_and_requires_its_token() {
         .send()
         .await
         .unwrap();
-    assert_eq!(raw.status().as_u16(), 400);
+    assert_eq!(
+        raw.status().as_u16(),
+        422,
+        "as the service: its model refuses"
+    );
     let body: serde_json::Value = serde_json::from_slice(&raw.bytes().await.unwrap()).unwrap();
-    assert_eq!(body["reason"], "malformed_request");
+    assert_eq!(
+        body["detail"][0]["loc"],
+        serde_json::json!(["body", "scan_id"])
+    );
+    assert_eq!(body["detail"][0]["type"], "missing");
 
     let no_token = HttpTrustClient::new(&HttpTrustConfig::new(server.base_url())).unwrap();
     let job = fx

@@ -192,6 +192,10 @@ impl Publisher for OciPublisher {
         self.inner.raw_destination(test_id)
     }
 
+    fn raw_bucket(&self) -> String {
+        self.inner.raw_bucket()
+    }
+
     async fn publish(
         &self,
         job: &Job,

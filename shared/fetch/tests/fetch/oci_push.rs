@@ -49,6 +49,10 @@ impl Publisher for FakeInner {
         format!("file:///raw/{test_id}/incoming/")
     }
 
+    fn raw_bucket(&self) -> String {
+        "raw".into()
+    }
+
     async fn publish(
         &self,
         job: &Job,

@@ -69,7 +69,8 @@ pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub services: Services,
     pub job: Job,
-    /// The commit the repository's branch pointed at.
+    /// The commit declared to Trust: what the repository's branch pointed at (a git source) or the content
+    /// digest (a directory source).
     pub head: String,
 }
 
@@ -107,7 +108,17 @@ impl Fixture {
     }
 }
 
+/// A git source (branch `main`) scanned to SUCCEEDED.
 pub async fn finished_job() -> Fixture {
+    finished(false).await
+}
+
+/// The same tree as a directory source.
+pub async fn finished_directory_job() -> Fixture {
+    finished(true).await
+}
+
+async fn finished(directory: bool) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).expect("repo dir");
@@ -160,10 +171,16 @@ pub async fn finished_job() -> Fixture {
             component_id: "demo".into(),
             assessment_id: "a-1".into(),
         },
-        source: SourceSpec::Git {
-            git_url: repo.display().to_string(),
-            branch: Some("main".into()),
-            commit: None,
+        source: if directory {
+            SourceSpec::Directory {
+                directory_path: repo.display().to_string(),
+            }
+        } else {
+            SourceSpec::Git {
+                git_url: repo.display().to_string(),
+                branch: Some("main".into()),
+                commit: None,
+            }
         },
         manifest: ManifestSource::Inline(json!({
             "product": "demo", "version": "1",
@@ -181,7 +198,14 @@ pub async fn finished_job() -> Fixture {
         .await
         .expect("run");
     assert_eq!(job.status, JobStatus::Succeeded, "errors: {:?}", job.errors);
-    assert_eq!(job.commit.as_deref(), Some(head.as_str()));
+    let head = if directory {
+        job.source_digest
+            .clone()
+            .expect("a directory source has a content digest")
+    } else {
+        assert_eq!(job.commit.as_deref(), Some(head.as_str()));
+        head
+    };
     Fixture {
         dir,
         services,
@@ -275,13 +299,35 @@ pub fn assert_request_contract(fx: &Fixture, request: &TrustRequest) {
         assert_eq!(artifact.hash, format!("sha256:{digest}"));
         assert_eq!(artifact.size, size);
     }
-    assert_eq!(request.metadata.commit.as_deref(), Some(fx.head.as_str()));
+    assert_eq!(request.metadata.commit, fx.head);
+    assert_eq!(request.metadata.source_type, fx.job.source_type);
+    if fx.job.source_type == "git" {
+        assert_eq!(Some(&request.metadata.git_url), fx.job.git_url.as_ref());
+        assert_eq!(request.metadata.branch, "main");
+    } else {
+        assert_eq!(
+            (
+                request.metadata.git_url.as_str(),
+                request.metadata.branch.as_str()
+            ),
+            ("", "")
+        );
+    }
     assert_eq!(request.manifest_digest, fx.job.manifest_digest);
-    let key = certus_verify::PublicKey::from_pem(&request.inner_signature.certificate).unwrap();
+    let destinations = &request.storage_destinations;
+    assert!(destinations.raw_s3 && !destinations.oci_registry);
+    assert_eq!(destinations.raw_bucket, "raw");
     assert_eq!(
-        request.inner_signature.signer,
+        destinations.raw_uri,
+        format!("file://{}/", raw_dir(fx).display())
+    );
+    let pem = request.inner_signature.certificate.as_deref().unwrap();
+    let key = certus_verify::PublicKey::from_pem(pem).unwrap();
+    assert_eq!(
+        request.inner_signature.key_fingerprint,
         format!("sha256:{}", key.fingerprint())
     );
+    assert_eq!(request.inner_signature.signed_content, "rfc8785:artifacts");
     let signature = base64::engine::general_purpose::STANDARD
         .decode(&request.inner_signature.signature)
         .unwrap();
@@ -532,6 +578,10 @@ pub struct FailOnceMidway {
 impl Publisher for FailOnceMidway {
     fn raw_destination(&self, test_id: &str) -> String {
         self.inner.raw_destination(test_id)
+    }
+
+    fn raw_bucket(&self) -> String {
+        self.inner.raw_bucket()
     }
 
     async fn publish(
