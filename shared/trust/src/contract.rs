@@ -59,7 +59,8 @@ impl WireError {
 
 /// Checks an upload request body as the real service does before deciding anything. `Ok` is the request with
 /// the lax forms the service accepts made canonical (`"12"` → `12`, `"yes"` → `true`), ready to be read as a
-/// `TrustRequest`; `Err` is the 422 `detail` list.
+/// `TrustRequest`; `Err` is the 422 `detail` list (for a body that is not JSON the offset in `loc` is this
+/// parser's, which may differ from the service's).
 pub fn check_upload_request(body: &[u8]) -> Result<Value, Vec<WireError>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(vec![WireError {

@@ -3,6 +3,8 @@
 //! publisher that fails mid-way, and checks of what was published and what Trust was sent.
 #![allow(dead_code)]
 
+pub mod real;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
