@@ -1,7 +1,8 @@
 //! The real state machine definitions (`statemachine/*.asl.json`) executed by `aws-local-stepfunctions`, every
 //! Lambda task bound to this crate's `certus-step` (the handler code the Lambdas run), against moto's S3,
 //! DynamoDB and KMS: the happy path (compared with the one-process runner), a scanner failing, a scanner timing
-//! out, a step crashing, a lost response retried without acting twice, and Trust denying and permitting.
+//! out, a step crashing, a lost response retried without acting twice, and Trust denying and permitting —
+//! the dev server, and the real Certus-Trust (`../shared/data/certus-trust`, `CERTUS_TRUST_VENV`).
 //! Needs `CERTUS_MOTO_ENDPOINT` and `statemachine/tests/node_modules` (`scripts/check-infra.sh` installs it);
 //! without them each test says why it is skipped.
 
@@ -28,6 +29,9 @@ use certus_integration::{cosign_sign, git_repo, harness, p256_keypair};
 use certus_scanners::{SbomScanner, SecretsScanner};
 use certus_trust::{trust_dev_server, LocalTrustGate};
 use serde_json::{json, Value};
+
+#[path = "../../trust/tests/common/real.rs"]
+mod real_trust;
 
 const CARGO_LOCK: &str = "version = 3\n\n[[package]]\nname = \"demo\"\nversion = \"0.1.0\"\n";
 /// A fake key in the shape the secrets rules look for (random, labelled: not a credential).
@@ -644,7 +648,7 @@ async fn uploads_go_through_trust_deny_publishes_nothing_and_permit_promotes_onc
     d.scan(&id);
     let server = trust_dev_server(
         "127.0.0.1:0".parse().unwrap(),
-        Arc::new(LocalTrustGate::new()),
+        Arc::new(LocalTrustGate::new().raw_bucket(d.raw.clone())),
         None,
     )
     .await
@@ -684,4 +688,81 @@ async fn uploads_go_through_trust_deny_publishes_nothing_and_permit_promotes_onc
         .count();
     assert_eq!(published, 1);
     server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_upload_machine_asks_the_real_certus_trust() {
+    let Some(endpoint) = prerequisites() else {
+        return;
+    };
+    let mut d = Deployment::new(endpoint, json!({})).await;
+    // The service names its raw bucket from its own configuration: this deployment's.
+    let Some(trust) = real_trust::real_trust(&d.raw) else {
+        return;
+    };
+    let id = d.submit(&d.repo.display().to_string()).await;
+    let summary = d.scan(&id);
+    assert_eq!(summary["status"], "SUCCEEDED", "{summary}");
+    d.extra_env
+        .push(("CERTUS_ASSURANCE_TRUST_BASE_URL".into(), trust.base_url()));
+
+    // request-upload asks the real service (basic), promote publishes raw then golden.
+    let summary = d.upload(&id);
+    assert_eq!(summary["status"], "SUCCEEDED", "{summary}");
+    assert!(states(&summary).contains(&"Promote".to_string()));
+    let job = d.job(&id).await;
+    assert_eq!(
+        job.upload_status,
+        UploadStatus::Uploaded,
+        "{:#?}",
+        job.upload_audit
+    );
+    let exchange = &job
+        .upload_audit
+        .iter()
+        .find(|a| a["step"] == "trust")
+        .unwrap()["exchange"];
+    assert_eq!(exchange["attempts"][0]["outcome"], "http 202");
+    assert_eq!(
+        exchange["answer"]["storage_config"]["raw_s3_bucket"],
+        d.raw.as_str()
+    );
+    assert_eq!(
+        exchange["request"]["inner_signature"]["signer"],
+        "certus-assurance@certus.cloud"
+    );
+    assert_eq!(
+        job.verification_proof.as_ref().unwrap()["signer_outer"],
+        "certus-trust@certus.cloud"
+    );
+    let files = read_index(&d.bundle(&job).await).unwrap().files.len() + 1;
+    assert_eq!(d.objects(&d.raw).await.len(), files);
+    assert_eq!(d.objects(&d.golden).await.len(), files);
+
+    // `verified` asked as another identity: denied invalid_signer, nothing more published.
+    let id = d.submit(&d.repo.display().to_string()).await;
+    d.extra_env
+        .retain(|(k, _)| k != "CERTUS_ASSURANCE_TRUST_BASE_URL");
+    d.scan(&id);
+    d.extra_env.extend([
+        ("CERTUS_ASSURANCE_TRUST_BASE_URL".into(), trust.base_url()),
+        (
+            "CERTUS_ASSURANCE_SIGNER_IDENTITY".into(),
+            "assurance-dev@example.invalid".into(),
+        ),
+    ]);
+    let summary = d.execute(
+        "certus-upload.asl.json",
+        json!({"test_id": id, "tier": "verified"}),
+        &d.task_command(None),
+        &[],
+    );
+    assert_eq!(summary["status"], "SUCCEEDED", "{summary}");
+    assert!(!states(&summary).contains(&"Promote".to_string()));
+    let job = d.job(&id).await;
+    assert_eq!(job.upload_status, UploadStatus::Denied);
+    let exchange = &job.upload_audit[0]["exchange"];
+    assert_eq!(exchange["answer"]["reason"], "invalid_signer");
+    assert_eq!(d.objects(&d.raw).await.len(), files);
+    assert_eq!(d.objects(&d.golden).await.len(), files);
 }
