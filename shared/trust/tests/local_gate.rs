@@ -404,3 +404,37 @@ async fn the_dev_server_answers_over_http_and_requires_its_token() {
         .await
         .is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permit_whose_storage_config_disagrees_is_refused_and_asking_again_is_possible() {
+    let fx = finished_job().await;
+    let elsewhere = UploadGate::new(
+        Arc::new(checking_gate(&fx).raw_bucket("elsewhere")),
+        Arc::new(fx.publisher()),
+        None,
+    );
+    let job = fx.request_upload(&elsewhere).await;
+    assert_eq!(job.upload_status, UploadStatus::UploadFailed);
+    assert!(job.upload_permission_id.is_none(), "the permit is not used");
+    assert_eq!(last_exchange(&job)["answer"]["permitted"], true);
+    let refused = job
+        .upload_audit
+        .iter()
+        .find(|e| e["step"] == "storage_config")
+        .and_then(|e| e["refused"].as_str())
+        .expect("the refusal is kept")
+        .to_string();
+    assert!(refused.contains("raw_s3_bucket \"elsewhere\""), "{refused}");
+    assert_nothing_published(&fx);
+
+    // Once Trust names the bucket Assurance publishes to, a new request is asked and published.
+    let aligned = UploadGate::new(Arc::new(checking_gate(&fx)), Arc::new(fx.publisher()), None);
+    let job = fx.request_upload(&aligned).await;
+    assert_published(&fx, &job);
+    let asked = job
+        .upload_audit
+        .iter()
+        .filter(|e| e["step"] == "trust")
+        .count();
+    assert_eq!(asked, 2);
+}
