@@ -70,9 +70,13 @@ if [ -z "${CERTUS_SKIP_MOTO:-}" ]; then
 fi
 
 # Tests that read ../shared (real gitleaks rules, RustSec snapshot, Sigstore fixtures) find it here when present.
+# The real Certus-Trust among them runs from a venv this script builds.
 if [ -d ../shared ]; then
   CERTUS_SHARED_DIR="$(cd ../shared && pwd)"
   export CERTUS_SHARED_DIR
+  echo "== installing the real Certus-Trust's Python dependencies (cached)"
+  CERTUS_TRUST_VENV=$(scripts/install-trust.sh)
+  export CERTUS_TRUST_VENV
 fi
 
 # The SAM template (cfn-lint, least privilege) and the state machines (asl-validator, the local runner's
