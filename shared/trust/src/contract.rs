@@ -267,8 +267,8 @@ impl Checker {
         let canonical = match &*value {
             Value::Bool(_) => return,
             Value::Number(n) => match n.as_f64() {
-                Some(f) if f == 0.0 => false,
-                Some(f) if f == 1.0 => true,
+                Some(0.0) => false,
+                Some(1.0) => true,
                 _ => return self.fail("bool_parsing", loc, PARSING, value),
             },
             Value::String(text) => match text.to_ascii_lowercase().as_str() {
