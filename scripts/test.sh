@@ -111,13 +111,22 @@ failures=$(grep -E '^test .* \.\.\. FAILED$' "$log" | sed -E 's/^test (.*) \.\.\
 skips=$(sort "$CERTUS_SKIP_LOG" | uniq -c || true)
 rm -f "$log" "$CERTUS_SKIP_LOG"
 
+# README command 1, the main job, exits 0 only when every step of its story behaved as shown.
+echo "== scripts/demo.sh"
+demo_failed=0
+demo_log=$(mktemp)
+CERTUS_ASSURANCE_ARTIFACT_ROOT=$(mktemp -d) scripts/demo.sh >"$demo_log" 2>&1 || demo_failed=1
+if [ "$demo_failed" -eq 0 ]; then tail -n 12 "$demo_log"; else cat "$demo_log"; fi
+rm -f "$demo_log"
+[ "$demo_failed" -eq 0 ] || failures=$(printf '%s\nscripts/demo.sh' "$failures")
+
 # A short fuzzing pass over every parser of untrusted input (longer runs: scripts/fuzz.sh, see SECURITY.md).
 echo "== fuzzing (${CERTUS_FUZZ_SECONDS:-10}s per target)"
 fuzz_status=0
 FUZZ_SECONDS=${CERTUS_FUZZ_SECONDS:-10} scripts/fuzz.sh || fuzz_status=$?
 
-passed=$((passed + ${infra_passed:-0}))
-failed=$((failed + ${infra_failed:-0}))
+passed=$((passed + ${infra_passed:-0} + 1 - demo_failed))
+failed=$((failed + ${infra_failed:-0} + demo_failed))
 echo
 if [ -n "$skips" ]; then
   echo "skipped (test: reason):"
@@ -130,5 +139,5 @@ fi
 [ "$fuzz_status" -eq 0 ] || echo "fuzzing failed (exit $fuzz_status)"
 echo "$passed passed, $failed failed"
 if [ "$status" -eq 0 ] && [ "$fuzz_status" -ne 0 ]; then status=$fuzz_status; fi
-if [ "$status" -eq 0 ] && [ "${infra_failed:-0}" -ne 0 ]; then status=1; fi
+if [ "$status" -eq 0 ] && { [ "${infra_failed:-0}" -ne 0 ] || [ "$demo_failed" -ne 0 ]; }; then status=1; fi
 exit "$status"

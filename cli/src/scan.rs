@@ -287,15 +287,10 @@ fn print_summary(job: &Job) {
     if let Some(digest) = &job.source_digest {
         println!("  tree            sha256 {digest}");
     }
-    let method = job
-        .manifest_verification
-        .as_ref()
-        .and_then(|v| v.get("method"))
-        .and_then(|m| m.as_str())
-        .unwrap_or("-");
     println!(
-        "  manifest        sha256 {} (signature: {method})",
-        job.manifest_digest.as_deref().unwrap_or("-")
+        "  manifest        sha256 {} (signature: {})",
+        job.manifest_digest.as_deref().unwrap_or("-"),
+        signature_outcome(job.manifest_verification.as_ref())
     );
     let info = job.manifest_metadata.clone().unwrap_or_default();
     if let Some(gate) = info["gate"].as_str() {
@@ -362,4 +357,22 @@ mod tests {
         std::fs::create_dir(dir.path().join(".git")).unwrap();
         assert_eq!(guess_source_type(&dir.path().display().to_string()), "git");
     }
+}
+
+/// The manifest signature's outcome in one phrase: `PASS <method>, key sha256:<fingerprint>` (and the identity
+/// for keyless signatures), or `none` when the manifest was not verified.
+fn signature_outcome(verification: Option<&serde_json::Value>) -> String {
+    let Some(v) = verification.filter(|v| v["verified"] == true) else {
+        return "none".into();
+    };
+    let field = |name: &str| v[name].as_str().unwrap_or("-").to_string();
+    let mut outcome = format!(
+        "PASS {}, key sha256:{}",
+        field("method"),
+        field("key_fingerprint")
+    );
+    if let Some(identity) = v["identity"].as_str() {
+        outcome.push_str(&format!(", identity {identity}"));
+    }
+    outcome
 }
