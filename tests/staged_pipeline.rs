@@ -488,3 +488,96 @@ async fn steps_called_out_of_order_or_with_bad_input_are_refused_clearly() {
         .any(|e| e.contains("Lambda.ServiceException: the function could not be invoked")));
     assert_contract(&history(&f, &job.test_id).await);
 }
+
+/// `launch-scanners` resolves the profile as `certus scan` does, except that the container tools count as
+/// available: the template runs them as Fargate tasks, not in this function. A tool nobody here can run still
+/// fails the plan, and so does a manifest that breaks the contract.
+#[tokio::test]
+async fn launch_scanners_plans_container_tools_on_fargate_and_fails_closed_otherwise() {
+    let keys = tempfile::tempdir().unwrap();
+    let src = keys.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("Cargo.lock"), CARGO_LOCK).unwrap();
+    let h = harness(SignaturePolicy::default(), scanners());
+    let stages = Stages {
+        services: h.services.clone(),
+        runs: Arc::new(DirRunStore::new(h.harness_dir().join("runstore"))),
+        uploads: None,
+    };
+    let submission = |tools: serde_json::Value| ValidatedSubmission {
+        ids: ScanIds {
+            workspace_id: "ws".into(),
+            component_id: "demo".into(),
+            assessment_id: "a1".into(),
+        },
+        source: SourceSpec::Directory {
+            directory_path: src.display().to_string(),
+        },
+        manifest: ManifestSource::Inline(json!({
+            "profiles": [{"name": "light", "tools": tools, "thresholds": {"critical": 0}}],
+        })),
+        signature: None,
+        profile: "light".into(),
+        requested_by: Some("tests".into()),
+        baseline: None,
+    };
+    let plan = |tools: serde_json::Value| {
+        let stages = stages.clone();
+        let services = h.services.clone();
+        let submission = submission(tools);
+        async move {
+            let job = pipeline::submit(&services, submission).await.unwrap();
+            for stage in [
+                Stage::PrepareSource,
+                Stage::FetchManifest,
+                Stage::VerifyManifest,
+            ] {
+                stages.run(stage, input(&job.test_id)).await.unwrap();
+            }
+            stages.run(Stage::LaunchScanners, input(&job.test_id)).await
+        }
+    };
+
+    let output = plan(json!(["secrets", "semgrep", {"id": "bandit"}]))
+        .await
+        .unwrap();
+    let runs: Vec<(String, String)> = output
+        .tools
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.tool, r.runner))
+        .collect();
+    assert_eq!(
+        runs,
+        vec![
+            ("secrets".to_string(), "lambda".to_string()),
+            ("semgrep".to_string(), "fargate".to_string()),
+            ("bandit".to_string(), "fargate".to_string()),
+        ]
+    );
+
+    // The one-process runner on the same machine has no semgrep: the same manifest fails there, naming it.
+    let job = pipeline::submit(
+        &h.services,
+        submission(json!(["secrets", "semgrep", {"id": "bandit"}])),
+    )
+    .await
+    .unwrap();
+    let job = pipeline::run(&h.services, &job.test_id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(
+        job.errors[0].contains("names tools that cannot run here: semgrep (not installed"),
+        "{:?}",
+        job.errors
+    );
+
+    // The sample scanner is not part of this deployment, so a profile naming it cannot be planned.
+    let err = plan(json!(["sample"])).await.unwrap_err();
+    assert_eq!(err.error_type(), "NonRetryable");
+    assert!(
+        err.message()
+            .contains("names tools that cannot run here: sample"),
+        "{}",
+        err.message()
+    );
+}
