@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded defaults, end to end, one line per step:
-#   1. a demo owner key (made once, under the data directory) signs the example manifest the cosign way;
+#   1. the example manifest is checked against its contract (docs/manifest.schema.json), and a demo owner key
+#      (made once, under the data directory) signs it the cosign way;
 #   2. the demo app is scanned with verification required: the signature is checked before any scanner runs;
 #   3. its findings and verdict (the app is built to breach its thresholds: planted fake secrets, pinned
 #      vulnerable packages);
@@ -38,6 +39,7 @@ if [ ! -f "$keys/owner.pem" ]; then
   echo "made a demo owner key (once): $keys/owner.pem"
 fi
 manifest=examples/demo-app/certus-manifest.json
+"$certus" manifest validate "$manifest" || fail "the manifest does not meet its contract (docs/manifest.schema.json)"
 openssl dgst -sha256 -sign "$keys/owner.pem" "$manifest" | base64 -w0 >"$work/manifest.sig"
 echo "signed $manifest -> manifest.sig ($(wc -c <"$work/manifest.sig") bytes, key $keys/owner.pub)"
 
