@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::audit::AuditedJobStore;
+use certus_core::fingerprint::FingerprintKey;
 use certus_core::pipeline::{PipelineSettings, Services};
 use certus_core::ports::{ArtifactStore, BundleSigner, EventSink, ManifestFetcher};
 use certus_core::settings::Settings;
@@ -215,6 +216,22 @@ async fn signer(settings: &Settings, data_dir: &Path) -> Result<Arc<dyn BundleSi
     }
 }
 
+/// The key of finding fingerprints: `CERTUS_ASSURANCE_FINGERPRINT_KEY_REF` (a key file), else a key file in the
+/// data directory created (mode 0600) on first use. A Secrets Manager ARN is for the AWS steps.
+fn fingerprint_key(settings: &Settings, data_dir: &Path) -> Result<FingerprintKey> {
+    let path = match settings.fingerprint_key_ref.as_deref() {
+        Some(reference) if reference.starts_with("arn:") => {
+            return Err(CliError::Usage(format!(
+                "CERTUS_ASSURANCE_FINGERPRINT_KEY_REF '{reference}' is a Secrets Manager ARN, which only \
+                 the AWS steps read: give certus a key file"
+            )))
+        }
+        Some(file) => PathBuf::from(file),
+        None => data_dir.join("keys/fingerprint.key"),
+    };
+    Ok(FingerprintKey::load_or_generate(&path)?)
+}
+
 /// Where bundles are kept: the data directory (or `--out`), or with the `aws` feature and
 /// `CERTUS_ASSURANCE_WORK_BUCKET`, S3.
 async fn artifact_store(
@@ -260,6 +277,7 @@ pub async fn services(
         })
     };
     let signer = signer(settings, &options.data_dir).await?;
+    let fingerprint_key = fingerprint_key(settings, &options.data_dir)?;
     Ok(Services {
         jobs: Arc::new(AuditedJobStore::new(store.clone(), store.clone())),
         events: store,
@@ -281,6 +299,7 @@ pub async fn services(
         verifier: Arc::new(policy),
         signer,
         scanners,
+        fingerprint_key: Some(fingerprint_key),
         settings: PipelineSettings {
             workspace_root: options.data_dir.join("runs"),
             keep_workspace: options.keep_workspace,

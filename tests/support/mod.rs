@@ -183,6 +183,9 @@ pub fn harness(policy: SignaturePolicy, scanners: ScannerSet) -> Harness {
         verifier: Arc::new(policy),
         signer,
         scanners,
+        fingerprint_key: Some(
+            certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
+        ),
         settings: PipelineSettings {
             workspace_root: dir.path().join("runs"),
             keep_workspace: false,

@@ -1,5 +1,6 @@
 //! Private key files on disk: strict-permission loading, atomic create-only saving (mode 0600) and
-//! `load_or_generate`, which is safe when several processes race to create the same key file.
+//! `load_or_generate`, which is safe when several processes race to create the same key file. The same holds
+//! for secret keys kept as text (`load_or_generate_secret`: the fingerprint key).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -101,6 +102,78 @@ pub fn load_or_generate_with(path: &Path, algorithm: Algorithm) -> Result<Signin
         }
         Err(err) => Err(err),
     }
+}
+
+/// Bytes of randomness in a generated secret key (written as 64 hex digits).
+const SECRET_KEY_BYTES: usize = 32;
+/// A secret key file larger than this is refused.
+const MAX_SECRET_KEY_BYTES: u64 = 4096;
+
+/// The text of the secret key file at `path` (surrounding whitespace trimmed), or a new one there — 32 random
+/// bytes as 64 lowercase hex digits, mode 0600 — when it does not exist yet. A file that group or others may
+/// access is refused, as for signing keys. When two processes race, both return the one key written.
+pub fn load_or_generate_secret(path: &Path) -> Result<Zeroizing<String>> {
+    match load_secret(path) {
+        Err(AttestError::Io { ref source, .. }) if source.kind() == ErrorKind::NotFound => {}
+        loaded => return loaded,
+    }
+    let mut random = Zeroizing::new([0u8; SECRET_KEY_BYTES]);
+    getrandom::fill(random.as_mut_slice()).map_err(|e| AttestError::Randomness {
+        algorithm: "fingerprint",
+        reason: e.to_string(),
+    })?;
+    let text: Zeroizing<String> =
+        Zeroizing::new(random.iter().map(|b| format!("{b:02x}")).collect());
+    let temp = temp_path_beside(path)?;
+    let written = write_private_file(&temp, text.as_bytes())
+        .and_then(|()| fs::hard_link(&temp, path).map_err(|err| io_error("create", path, err)));
+    let _ = fs::remove_file(&temp);
+    match written {
+        Ok(()) => {
+            sync_parent_dir(path)?;
+            Ok(text)
+        }
+        Err(AttestError::Io { ref source, .. }) if source.kind() == ErrorKind::AlreadyExists => {
+            load_secret(path)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+fn load_secret(path: &Path) -> Result<Zeroizing<String>> {
+    let origin = path.display().to_string();
+    let file = File::open(path).map_err(|err| io_error("open key file", path, err))?;
+    let metadata = file
+        .metadata()
+        .map_err(|err| io_error("inspect key file", path, err))?;
+    if !metadata.is_file() {
+        return Err(AttestError::InvalidKey {
+            origin,
+            reason: "not a regular file".to_string(),
+        });
+    }
+    let mode = metadata.mode() & 0o7777;
+    if mode & GROUP_OTHER_BITS != 0 {
+        return Err(AttestError::InsecureKeyFile {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.take(MAX_SECRET_KEY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| io_error("read key file", path, err))?;
+    if bytes.len() as u64 > MAX_SECRET_KEY_BYTES {
+        return Err(AttestError::InvalidKey {
+            origin,
+            reason: format!("larger than the limit of {MAX_SECRET_KEY_BYTES} bytes for a key"),
+        });
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| AttestError::InvalidKey {
+        origin,
+        reason: "not UTF-8 text".to_string(),
+    })?;
+    Ok(Zeroizing::new(text.trim().to_string()))
 }
 
 /// A fresh, unused name in the same directory as `path` (so a hard link to `path` stays on one filesystem).

@@ -21,7 +21,7 @@ mod validate;
 pub use dsse::{pae, Envelope, EnvelopeSignature, MAX_ENVELOPE_BYTES, MAX_SIGNATURES};
 pub use error::{AttestError, Result};
 pub use key::{SigningKey, MAX_KEY_PEM_BYTES};
-pub use keyfile::{load_or_generate, load_or_generate_with};
+pub use keyfile::{load_or_generate, load_or_generate_secret, load_or_generate_with};
 pub use provenance::{
     BuildDefinition, BuildMetadata, Builder, DigestSet, Provenance, ResourceDescriptor, RunDetails,
 };

@@ -81,6 +81,10 @@ pub enum CoreError {
     #[error("signing error: {0}")]
     Signing(String),
 
+    /// A deployment setting is missing or unusable (a key, a file it names).
+    #[error("configuration error: {0}")]
+    Config(String),
+
     #[error("I/O error on '{path}': {source}")]
     Io {
         path: String,

@@ -81,7 +81,9 @@ pub struct Finding {
     pub start_line: Option<u64>,
     pub end_line: Option<u64>,
     pub snippet: Option<String>,
-    /// Stable across line moves: tool, rule, path and a normalised basis (snippet or secret hash).
+    /// The keyed `certus/v2` fingerprint (`crate::fingerprint`): stable across line moves, distinct for
+    /// distinct findings. A scanner fills it with the finding's identity within its line
+    /// ([`identity_digest`]); the pipeline replaces that with the keyed fingerprint before anything is stored.
     pub fingerprint: String,
     /// Tool-specific facts worth keeping (advisory id, purl, entropy…).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -109,9 +111,10 @@ pub enum BaselineState {
     Unchanged,
 }
 
-/// `sha256(tool \0 rule \0 path \0 basis)` with whitespace in `basis` collapsed, so re-indenting or moving
-/// code does not change it.
-pub fn fingerprint(tool: &str, rule_id: &str, path: &str, basis: &str) -> String {
+/// What a scanner puts in [`Finding::fingerprint`]: `sha256(tool \0 rule \0 path \0 basis)` with whitespace
+/// in `basis` collapsed. Only an input of the keyed fingerprint (`FingerprintKey::assign`), never stored or
+/// shown: unkeyed, it would let anyone test guesses of the basis.
+pub fn identity_digest(tool: &str, rule_id: &str, path: &str, basis: &str) -> String {
     let normalised = basis.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut hasher = Sha256::new();
     for part in [tool, rule_id, path, normalised.as_str()] {
@@ -214,15 +217,18 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_ignores_whitespace_but_not_content() {
-        let a = fingerprint("semgrep", "r1", "a.py", "eval( x )");
-        assert_eq!(a, fingerprint("semgrep", "r1", "a.py", "  eval(   x\n)"));
-        assert_ne!(a, fingerprint("semgrep", "r1", "b.py", "eval( x )"));
-        assert_ne!(a, fingerprint("semgrep", "r2", "a.py", "eval( x )"));
+    fn identity_digest_ignores_whitespace_but_not_content() {
+        let a = identity_digest("semgrep", "r1", "a.py", "eval( x )");
+        assert_eq!(
+            a,
+            identity_digest("semgrep", "r1", "a.py", "  eval(   x\n)")
+        );
+        assert_ne!(a, identity_digest("semgrep", "r1", "b.py", "eval( x )"));
+        assert_ne!(a, identity_digest("semgrep", "r2", "a.py", "eval( x )"));
         // The separator keeps ("ab","c") and ("a","bc") apart.
         assert_ne!(
-            fingerprint("ab", "c", "", ""),
-            fingerprint("a", "bc", "", "")
+            identity_digest("ab", "c", "", ""),
+            identity_digest("a", "bc", "", "")
         );
     }
 

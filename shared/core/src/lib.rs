@@ -9,6 +9,7 @@ pub mod digest;
 pub mod error;
 pub mod event;
 pub mod finding;
+pub mod fingerprint;
 pub mod ids;
 pub mod job;
 pub mod manifest;

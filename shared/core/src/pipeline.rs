@@ -20,6 +20,7 @@ use crate::digest::{canonical_json, sha256_hex};
 use crate::error::{CoreError, FieldError, Result};
 use crate::event::{Event, EventBody};
 use crate::finding::{threshold_violations, SeverityCounts};
+use crate::fingerprint::FingerprintKey;
 use crate::ids::new_test_id;
 use crate::job::{Job, JobStatus};
 use crate::manifest::{manifest_info, Manifest, ResolvedProfile, SelectedTool, MAX_MANIFEST_BYTES};
@@ -114,6 +115,9 @@ pub struct Services {
     pub verifier: Arc<dyn ManifestVerifier>,
     pub signer: Arc<dyn BundleSigner>,
     pub scanners: ScannerSet,
+    /// Keys every finding's fingerprint (per deployment: baselines compare only under the same key). `None`
+    /// in a step that runs no scanner; a tool run without a key fails.
+    pub fingerprint_key: Option<FingerprintKey>,
     pub settings: PipelineSettings,
 }
 
@@ -510,7 +514,9 @@ async fn load_baseline(services: &Services, job: &Job) -> Result<Option<HashSet<
     };
     let sarif: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| CoreError::json("baseline SARIF", e))?;
-    Ok(Some(sarif_fingerprints(&sarif)))
+    sarif_fingerprints(&sarif)
+        .map(Some)
+        .map_err(|e| invalid(e.to_string()))
 }
 
 enum ToolMessage {
@@ -611,11 +617,17 @@ pub async fn run_tools(
         let bundle = bundle.clone();
         let policy = policy.clone();
         let scope = profile.threshold_scope;
+        let key = services.fingerprint_key.clone();
         tasks.spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
             };
-            let record = run_one(scanner, request, &bundle, &policy, scope, &tx).await;
+            let judge = Judge {
+                policy: &policy,
+                scope,
+                key: key.as_ref(),
+            };
+            let record = run_one(scanner, request, &bundle, &judge, &tx).await;
             let _ = tx.send(ToolMessage::Done(record));
         });
     }
@@ -670,15 +682,22 @@ fn log_forwarder(tool: &str, tx: mpsc::UnboundedSender<ToolMessage>, max_lines: 
     })
 }
 
+/// What a tool's findings are judged by: fingerprint key, suppressions and baseline, threshold scope.
+struct Judge<'a> {
+    policy: &'a FindingPolicy,
+    scope: ThresholdScope,
+    key: Option<&'a FingerprintKey>,
+}
+
 async fn run_one(
     scanner: Arc<dyn Scanner>,
     request: ScanRequest,
     bundle: &BundleWriter,
-    policy: &FindingPolicy,
-    scope: ThresholdScope,
+    judge: &Judge<'_>,
     tx: &mpsc::UnboundedSender<ToolMessage>,
 ) -> ToolRecord {
     let id = scanner.id().to_string();
+    let source_root = request.source_root.clone();
     let _ = tx.send(ToolMessage::Event(EventBody::ToolStart {
         tool: id.clone(),
         command: scanner.command(&request),
@@ -703,8 +722,26 @@ async fn run_one(
             .warnings
             .push(format!("{id}: findings cut at {MAX_FINDINGS_PER_TOOL}"));
     }
-    policy.apply(&mut output.findings);
-    record.counts = counted(&output.findings, scope);
+    // Fingerprints read the flagged lines: file I/O, off the async workers. Unkeyed digests never leave.
+    let mut findings = std::mem::take(&mut output.findings);
+    let keyed = match judge.key.cloned() {
+        Some(key) => tokio::task::spawn_blocking(move || {
+            key.assign(&mut findings, &source_root);
+            findings
+        })
+        .await
+        .map_err(|e| format!("its findings could not be fingerprinted: {e}")),
+        None => Err("no fingerprint key is configured in this step".to_string()),
+    };
+    match keyed {
+        Ok(keyed) => output.findings = keyed,
+        Err(e) => {
+            record.status = ToolStatus::Failed;
+            record.error = Some(e);
+        }
+    }
+    judge.policy.apply(&mut output.findings);
+    record.counts = counted(&output.findings, judge.scope);
     record.reported = output.findings.len() as u64;
     record.suppressed = output
         .findings

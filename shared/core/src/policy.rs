@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 use crate::finding::{AppliedSuppression, BaselineState, Finding, SeverityCounts};
+use crate::fingerprint::LEGACY_FINGERPRINT_SCHEME;
 use crate::sarif::FINGERPRINT_KEY;
 use crate::time::Timestamp;
 
@@ -178,19 +179,42 @@ pub fn counted(findings: &[Finding], scope: ThresholdScope) -> SeverityCounts {
         .collect()
 }
 
-/// Fingerprints from a SARIF log (ours, or any with `partialFingerprints["certus/v1"]`).
-pub fn sarif_fingerprints(sarif: &serde_json::Value) -> HashSet<String> {
-    sarif["runs"]
+/// Fingerprints from a SARIF log of ours (`partialFingerprints["certus/v2"]`). A log whose results carry
+/// only fingerprints of the earlier unkeyed scheme (`certus/v1`), or none of ours, is refused rather than
+/// read as "every finding is new" or, worse, matched against fingerprints it cannot be compared with.
+pub fn sarif_fingerprints(sarif: &serde_json::Value) -> Result<HashSet<String>> {
+    let results: Vec<&serde_json::Value> = sarif["runs"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|run| run["results"].as_array().into_iter().flatten())
+        .collect();
+    let fingerprints: HashSet<String> = results
+        .iter()
         .filter_map(|result| {
             result["partialFingerprints"][FINGERPRINT_KEY]
                 .as_str()
                 .map(str::to_string)
         })
-        .collect()
+        .collect();
+    if results.is_empty() || !fingerprints.is_empty() {
+        return Ok(fingerprints);
+    }
+    let legacy = results
+        .iter()
+        .any(|r| r["partialFingerprints"][LEGACY_FINGERPRINT_SCHEME].is_string());
+    Err(CoreError::Manifest(if legacy {
+        format!(
+            "the baseline's findings carry fingerprints of the earlier scheme '{LEGACY_FINGERPRINT_SCHEME}', \
+             which cannot be compared with this version's keyed '{FINGERPRINT_KEY}' fingerprints: \
+             scan the baseline again with this version and use that scan as the baseline"
+        )
+    } else {
+        format!(
+            "the baseline's findings carry no '{FINGERPRINT_KEY}' fingerprints: it is not a Certus \
+             merged.sarif of this version"
+        )
+    }))
 }
 
 #[cfg(test)]
@@ -316,7 +340,25 @@ mod tests {
     #[test]
     fn fingerprints_are_read_from_sarif() {
         let sarif = serde_json::json!({"runs": [{"results": [
-            {"partialFingerprints": {"certus/v1": "a"}}, {"partialFingerprints": {"other": "b"}}]}]});
-        assert_eq!(sarif_fingerprints(&sarif), ["a".to_string()].into());
+            {"partialFingerprints": {"certus/v2": "a"}}, {"partialFingerprints": {"other": "b"}}]}]});
+        assert_eq!(
+            sarif_fingerprints(&sarif).unwrap(),
+            ["a".to_string()].into()
+        );
+        let empty = serde_json::json!({"runs": [{"results": []}]});
+        assert!(sarif_fingerprints(&empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_baseline_of_the_earlier_scheme_is_refused_with_its_name() {
+        let old = serde_json::json!({"runs": [{"results": [
+            {"partialFingerprints": {"certus/v1": "a"}}]}]});
+        let err = sarif_fingerprints(&old).unwrap_err().to_string();
+        assert!(err.contains("earlier scheme 'certus/v1'"), "{err}");
+        assert!(err.contains("scan the baseline again"), "{err}");
+        let foreign = serde_json::json!({"runs": [{"results": [
+            {"partialFingerprints": {"other": "a"}}]}]});
+        let err = sarif_fingerprints(&foreign).unwrap_err().to_string();
+        assert!(err.contains("no 'certus/v2' fingerprints"), "{err}");
     }
 }

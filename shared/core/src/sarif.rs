@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::finding::Finding;
+use crate::fingerprint::FINGERPRINT_SCHEME;
 
 pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
-pub const FINGERPRINT_KEY: &str = "certus/v1";
+/// The `partialFingerprints` key: the fingerprint scheme's name, so a baseline of another scheme is recognised.
+pub const FINGERPRINT_KEY: &str = FINGERPRINT_SCHEME;
 
 /// Facts about the tool run that SARIF records beside the results.
 #[derive(Debug, Clone, Default)]

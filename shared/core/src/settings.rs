@@ -29,6 +29,9 @@ pub struct Settings {
     pub advisory_db_max_age_days: Option<u32>,
     /// Assurance's signing key (PEM path, or `awskms://…` on AWS).
     pub signing_key_ref: Option<String>,
+    /// The key of finding fingerprints: a key file (created, mode 0600, on first use), or on AWS the ARN of
+    /// a Secrets Manager secret whose string is the key. Unset: `<data>/keys/fingerprint.key` locally.
+    pub fingerprint_key_ref: Option<String>,
     /// Where external scanners (semgrep, bandit…) are looked for before `PATH`.
     pub tools_bin_dir: Option<PathBuf>,
     /// A gitleaks-format rule file for the built-in secrets scanner.
@@ -127,6 +130,7 @@ impl Settings {
             advisory_db: get("ADVISORY_DB").map(PathBuf::from),
             advisory_db_max_age_days,
             signing_key_ref: get("SIGNING_KEY_REF"),
+            fingerprint_key_ref: get("FINGERPRINT_KEY_REF"),
             tools_bin_dir: get("TOOLS_BIN_DIR").map(PathBuf::from),
             secrets_rules: get("SECRETS_RULES").map(PathBuf::from),
             fetch_allow_hosts: list(get("FETCH_ALLOW_HOSTS")),

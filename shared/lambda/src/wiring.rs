@@ -12,6 +12,7 @@ use certus_aws::{
 };
 use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::audit::AuditedJobStore;
+use certus_core::fingerprint::FingerprintKey;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
 use certus_core::ports::{BundleSigner, ManifestFetcher};
 use certus_core::trust::{TrustClient, TrustExchange, TrustRequest};
@@ -83,6 +84,10 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
             secrets_rules: settings.secrets_rules.clone(),
         })
     };
+    let fingerprint_key = match stage {
+        Stage::RunScanner => Some(fingerprint_key(env, clients).await?),
+        _ => None,
+    };
     let local_roots = (!env.local_source_roots.is_empty()).then(|| env.local_source_roots.clone());
     let services = Services {
         jobs: Arc::new(AuditedJobStore::new(jobs, audit)),
@@ -115,6 +120,7 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
         verifier: Arc::new(verifier),
         signer,
         scanners,
+        fingerprint_key,
         settings: PipelineSettings {
             workspace_root: env.workspace_root.clone(),
             keep_workspace: false,
@@ -154,6 +160,26 @@ async fn signer(env: &StepEnv, clients: &Clients) -> Result<Arc<dyn BundleSigner
         ))),
         None => Err(StepError::Config(
             "CERTUS_ASSURANCE_SIGNING_KEY_REF is not set: bundles must be signed".into(),
+        )),
+    }
+}
+
+/// `CERTUS_ASSURANCE_FINGERPRINT_KEY_REF`: the ARN of a Secrets Manager secret whose string is the key (on
+/// AWS), or a key file (a self-hosted runner). Required where scanners run: fingerprints are never unkeyed.
+async fn fingerprint_key(env: &StepEnv, clients: &Clients) -> Result<FingerprintKey> {
+    match env.settings.fingerprint_key_ref.as_deref() {
+        Some(arn) if arn.starts_with("arn:") => {
+            let text = secret_string(clients, arn, "fingerprint key").await?;
+            FingerprintKey::new(text.as_bytes()).map_err(|e| {
+                StepError::Config(format!(
+                    "CERTUS_ASSURANCE_FINGERPRINT_KEY_REF: the secret holds no usable key: {e}"
+                ))
+            })
+        }
+        Some(file) => Ok(FingerprintKey::load_or_generate(Path::new(file))?),
+        None => Err(StepError::Config(
+            "CERTUS_ASSURANCE_FINGERPRINT_KEY_REF is not set: finding fingerprints must be keyed"
+                .into(),
         )),
     }
 }
@@ -245,6 +271,11 @@ async fn trust_token(env: &StepEnv, clients: &Clients) -> Result<Option<String>>
     let Some(arn) = &env.trust_token_secret_arn else {
         return Ok(None);
     };
+    Ok(Some(secret_string(clients, arn, "Trust token").await?).filter(|t| !t.is_empty()))
+}
+
+/// The string of a Secrets Manager secret (empty when it has none).
+async fn secret_string(clients: &Clients, arn: &str, what: &str) -> Result<String> {
     let secret = clients
         .secrets
         .get_secret_value()
@@ -253,11 +284,11 @@ async fn trust_token(env: &StepEnv, clients: &Clients) -> Result<Option<String>>
         .await
         .map_err(|e| {
             StepError::Stage(certus_stages::StageError::Retryable(format!(
-                "the Trust token secret could not be read: {}",
+                "the {what} secret could not be read: {}",
                 aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
             )))
         })?;
-    Ok(secret.secret_string().map(str::to_string))
+    Ok(secret.secret_string().unwrap_or_default().to_string())
 }
 
 /// `s3://` through the S3 client, everything else under the fetch policy.

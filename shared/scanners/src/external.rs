@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use async_trait::async_trait;
-use certus_core::finding::{fingerprint, Finding, Severity};
+use certus_core::finding::{identity_digest, Finding, Severity};
 use certus_core::ports::{LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_tools::{
     prepare_scan, read_version, ScanOptions, Stream, ToolError, ToolFinding, ToolId, ToolInfo,
@@ -99,7 +99,7 @@ fn to_finding(tool: &str, f: ToolFinding) -> Finding {
     let basis = snippet.clone().unwrap_or_else(|| message.clone());
     Finding {
         tool: tool.to_string(),
-        fingerprint: fingerprint(tool, &f.rule_id, &f.path, &basis),
+        fingerprint: identity_digest(tool, &f.rule_id, &f.path, &basis),
         rule_id: f.rule_id,
         rule_name: f.rule_name,
         severity: severity(f.severity),

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use certus_core::bundle::SBOM_CYCLONEDX;
-use certus_core::finding::{fingerprint, Finding, Severity};
+use certus_core::finding::{identity_digest, Finding, Severity};
 use certus_core::ports::{Attachment, ScanRequest, Scanner, ToolOutput, ToolStatus};
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ fn canned_findings() -> Result<Vec<Finding>, String> {
             let snippet = text("snippet").unwrap_or_default();
             Ok(Finding {
                 tool: SAMPLE_ID.into(),
-                fingerprint: fingerprint(SAMPLE_ID, &rule_id, &path, &snippet),
+                fingerprint: identity_digest(SAMPLE_ID, &rule_id, &path, &snippet),
                 rule_name: text("rule_name"),
                 severity,
                 message: text("message").unwrap_or_default(),

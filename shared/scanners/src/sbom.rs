@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use certus_core::bundle::{ADVISORY_DATABASE, SBOM_CYCLONEDX, SBOM_SPDX};
-use certus_core::finding::{fingerprint, Finding, Severity};
+use certus_core::finding::{identity_digest, Finding, Severity};
 use certus_core::manifest::advisories_off;
 use certus_core::ports::{Attachment, LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_core::time;
@@ -66,7 +66,7 @@ fn to_finding(v: &VulnFinding) -> Finding {
             "{} {} is affected by {}: {} ({fixed})",
             v.package, v.version, v.advisory_id, v.title
         ),
-        fingerprint: fingerprint(
+        fingerprint: identity_digest(
             SBOM_ID,
             &v.advisory_id,
             path.as_deref().unwrap_or(""),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use certus_core::finding::{fingerprint, Finding, Severity};
+use certus_core::finding::{identity_digest, Finding, Severity};
 use certus_core::ports::{LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_secrets::{RuleSet, ScanOptions, SecretFinding};
 use serde_json::json;
@@ -80,7 +80,7 @@ fn to_finding(s: &SecretFinding) -> Finding {
         start_line: Some(s.line),
         end_line: Some(s.end_line),
         snippet: Some(s.snippet.clone()),
-        fingerprint: fingerprint(SECRETS_ID, &s.rule_id, &s.path, &s.fingerprint),
+        fingerprint: identity_digest(SECRETS_ID, &s.rule_id, &s.path, &s.fingerprint),
         properties,
         suppression: None,
         baseline_state: None,

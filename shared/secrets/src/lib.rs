@@ -3,7 +3,8 @@
 //! Rules use the gitleaks TOML format ([`RuleSet::from_gitleaks_toml`]); Certus ships its own rule set
 //! ([`RuleSet::default_rules`]). A case-insensitive Aho-Corasick keyword prefilter picks the rules that
 //! run on a file; regexes have RE2-like semantics (`regex::bytes`, ASCII classes, size limits). Findings
-//! never carry the secret in clear: only a redacted prefix and a SHA-256 fingerprint.
+//! never carry the secret in clear: only a redacted prefix, and an identity digest that is never serialised
+//! (unkeyed, it would let anyone test guesses of the secret; Certus publishes only a keyed fingerprint of it).
 
 mod allowlist;
 mod detect;

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::rules::RuleError;
 
-/// One detected secret. The secret itself is never stored: only a redacted prefix and a fingerprint.
+/// One detected secret. The secret itself is never stored: only a redacted prefix and an identity digest.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SecretFinding {
     /// Id of the rule that matched.
@@ -23,7 +23,10 @@ pub struct SecretFinding {
     pub end_line: u64,
     /// At most the first 4 characters then `****` (only `****` for secrets shorter than 12 characters).
     pub redacted: String,
-    /// Lowercase hex SHA-256 over rule id, path and secret; stable when the secret moves within the file.
+    /// Lowercase hex SHA-256 over rule id, path and secret; stable when the secret moves within the file. An
+    /// in-process identity only: unkeyed, it confirms guesses of the secret, so it is never serialised and
+    /// must be keyed (Certus: `certus_core::fingerprint`) before anything derived from it is shown.
+    #[serde(skip)]
     pub fingerprint: String,
     /// Shannon entropy (bits per byte) of the secret.
     pub entropy: f64,

@@ -123,6 +123,9 @@ fn fixture() -> Fixture {
         verifier: Arc::new(SignaturePolicy::default()),
         signer: Arc::new(LocalSigner::load_or_generate(&dir.path().join("signing.pem")).unwrap()),
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
+        fingerprint_key: Some(
+            certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
+        ),
         settings: PipelineSettings {
             workspace_root: dir.path().join("runs"),
             keep_workspace: false,

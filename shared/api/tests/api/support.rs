@@ -180,6 +180,9 @@ pub async fn start(options: Options) -> Server {
             Arc::new(SampleScanner),
             Arc::new(GatedScanner { gate: gate.clone() }),
         ]),
+        fingerprint_key: Some(
+            certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
+        ),
         settings: PipelineSettings {
             workspace_root: dir.path().join("runs"),
             keep_workspace: false,

@@ -231,6 +231,9 @@ pub fn services(dir: &Path, store: Arc<SqliteStore>) -> Services {
         verifier: Arc::new(SignaturePolicy::default()),
         signer: Arc::new(LocalSigner::load_or_generate(&dir.join("keys/signing.pem")).unwrap()),
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
+        fingerprint_key: Some(
+            certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
+        ),
         settings: PipelineSettings {
             workspace_root: dir.join("runs"),
             keep_workspace: false,

@@ -125,6 +125,9 @@ async fn finished_job(clients: &AwsClients, bundles: &str) -> Finished {
             LocalSigner::load_or_generate(&dir.path().join("keys/signing.pem")).unwrap(),
         ),
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
+        fingerprint_key: Some(
+            certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
+        ),
         settings: PipelineSettings {
             workspace_root: dir.path().join("runs"),
             keep_workspace: false,

@@ -153,6 +153,9 @@ async fn finished(directory: bool) -> Fixture {
         verifier: Arc::new(SignaturePolicy::default()),
         signer,
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
+        fingerprint_key: Some(
+            certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
+        ),
         settings: PipelineSettings {
             workspace_root: dir.path().join("runs"),
             keep_workspace: false,

@@ -1,0 +1,306 @@
+//! Finding fingerprints (scheme `certus/v2`): an HMAC-SHA256, under a per-deployment key, of the tool, the
+//! rule, the path, a whitespace-normalised basis (the flagged line's content, or what identifies a secret)
+//! and the occurrence index of that basis among the same rule's findings in the file. Two distinct findings
+//! never share one (a second identical line gets the next index), lines inserted above keep them stable, and
+//! without the key nobody can test a guess of a secret or of a line against a published fingerprint.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::error::{CoreError, Result};
+use crate::finding::Finding;
+use crate::workspace::confined_join;
+
+/// The scheme's name: the SARIF `partialFingerprints` key and the first input of every MAC.
+pub const FINGERPRINT_SCHEME: &str = "certus/v2";
+/// The scheme before keyed fingerprints (`sha256(tool, rule, path, basis)`); baselines carrying it are refused.
+pub const LEGACY_FINGERPRINT_SCHEME: &str = "certus/v1";
+/// Bytes of a generated key.
+pub const FINGERPRINT_KEY_BYTES: usize = 32;
+/// Keys shorter than this are refused (a guessable key would make the fingerprint a guessing oracle again).
+const MIN_KEY_BYTES: usize = 32;
+/// Source files larger than this are not read for line content (the snippet or message is used instead).
+const MAX_LINE_SOURCE_BYTES: u64 = 16 * 1024 * 1024;
+/// Characters of a line kept as basis.
+const MAX_BASIS_CHARS: usize = 4096;
+
+/// The per-deployment fingerprint key. Its bytes never appear in `Debug` output.
+#[derive(Clone)]
+pub struct FingerprintKey(Arc<Zeroizing<Vec<u8>>>);
+
+impl fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FingerprintKey(..)")
+    }
+}
+
+impl FingerprintKey {
+    /// A key from its bytes (at least 32: a key file's or a secret's text, as it is).
+    pub fn new(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < MIN_KEY_BYTES {
+            return Err(CoreError::Config(format!(
+                "the fingerprint key has {} bytes; at least {MIN_KEY_BYTES} are needed",
+                bytes.len()
+            )));
+        }
+        Ok(Self(Arc::new(Zeroizing::new(bytes.to_vec()))))
+    }
+
+    /// The key kept in the file at `path` (its text, trimmed), created there (mode 0600, 32 random bytes as
+    /// hex) on first use. A file readable by group or others is refused.
+    pub fn load_or_generate(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+        }
+        let text = certus_attest::load_or_generate_secret(path)
+            .map_err(|e| CoreError::Config(format!("fingerprint key: {e}")))?;
+        Self::new(text.as_bytes())
+            .map_err(|e| CoreError::Config(format!("{} holds no usable key: {e}", path.display())))
+    }
+
+    /// A fresh random key (tests, and one-off scans that keep no baseline).
+    pub fn generate() -> Result<Self> {
+        let mut bytes = Zeroizing::new(vec![0u8; FINGERPRINT_KEY_BYTES]);
+        getrandom::fill(&mut bytes)
+            .map_err(|e| CoreError::Config(format!("no randomness for a fingerprint key: {e}")))?;
+        Self::new(&bytes)
+    }
+
+    /// The key's bytes, for a scanner that keys its own intermediate digests with it.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> String {
+        // HMAC accepts keys of any length; `new` has checked the minimum.
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
+            return String::new();
+        };
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// The fingerprint of one finding whose basis (already normalised) and occurrence index are known.
+    pub fn fingerprint(
+        &self,
+        tool: &str,
+        rule_id: &str,
+        path: &str,
+        basis: &str,
+        occurrence: usize,
+    ) -> String {
+        self.mac(&[
+            FINGERPRINT_SCHEME.as_bytes(),
+            tool.as_bytes(),
+            rule_id.as_bytes(),
+            path.as_bytes(),
+            basis.as_bytes(),
+            occurrence.to_string().as_bytes(),
+        ])
+    }
+
+    /// Replaces every finding's scanner-given identity (`Finding::fingerprint` as a scanner returns it: a
+    /// digest of the secret, the purl, the snippet or the message) by its keyed fingerprint. The basis is
+    /// the flagged line's content read under `root` (when the finding names a readable line) together with
+    /// that identity; the occurrence index counts, in line order, the earlier findings of the same tool, rule
+    /// and path with the same basis.
+    pub fn assign(&self, findings: &mut [Finding], root: &Path) {
+        let mut lines = SourceLines::new(root);
+        let bases: Vec<String> = findings
+            .iter()
+            .map(|f| {
+                let line = match (&f.path, f.start_line) {
+                    (Some(path), Some(number)) => lines.line(path, number).unwrap_or_default(),
+                    _ => String::new(),
+                };
+                format!("{}\n{}", normalise(&line), f.fingerprint)
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..findings.len()).collect();
+        order.sort_by_key(|&i| (findings[i].start_line.unwrap_or(0), i));
+        let mut seen: HashMap<(String, String, String, &str), usize> = HashMap::new();
+        for i in order {
+            let f = &findings[i];
+            let path = f.path.clone().unwrap_or_default();
+            let slot = seen
+                .entry((f.tool.clone(), f.rule_id.clone(), path.clone(), &bases[i]))
+                .or_insert(0);
+            let occurrence = *slot;
+            *slot += 1;
+            let fingerprint = self.fingerprint(&f.tool, &f.rule_id, &path, &bases[i], occurrence);
+            findings[i].fingerprint = fingerprint;
+        }
+    }
+}
+
+/// Whitespace runs collapsed to one space, ends trimmed, bounded length.
+fn normalise(basis: &str) -> String {
+    let joined = basis.split_whitespace().collect::<Vec<_>>().join(" ");
+    joined.chars().take(MAX_BASIS_CHARS).collect()
+}
+
+/// Reads the lines findings point at, each file once, confined to the scanned root.
+pub struct SourceLines {
+    root: PathBuf,
+    files: BTreeMap<String, Option<Vec<String>>>,
+}
+
+impl SourceLines {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// Line `number` (1-based) of `path`, or `None` when the file cannot be read inside the root, is too
+    /// large or has no such line.
+    pub fn line(&mut self, path: &str, number: u64) -> Option<String> {
+        let root = &self.root;
+        let lines = self
+            .files
+            .entry(path.to_string())
+            .or_insert_with(|| read_lines(root, path))
+            .as_ref()?;
+        let index = usize::try_from(number.checked_sub(1)?).ok()?;
+        lines.get(index).cloned()
+    }
+}
+
+fn read_lines(root: &Path, path: &str) -> Option<Vec<String>> {
+    let file = confined_join(root, path).ok()?;
+    let meta = std::fs::symlink_metadata(&file).ok()?;
+    if !meta.is_file() || meta.len() > MAX_LINE_SOURCE_BYTES {
+        return None;
+    }
+    let bytes = std::fs::read(&file).ok()?;
+    Some(
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|l| l.chars().take(MAX_BASIS_CHARS).collect())
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Severity;
+
+    fn finding(rule: &str, path: &str, line: u64) -> Finding {
+        Finding {
+            tool: "semgrep".into(),
+            rule_id: rule.into(),
+            rule_name: None,
+            severity: Severity::High,
+            message: "hard-coded password".into(),
+            path: Some(path.into()),
+            start_line: Some(line),
+            end_line: None,
+            snippet: None,
+            fingerprint: String::new(),
+            properties: BTreeMap::new(),
+            suppression: None,
+            baseline_state: None,
+        }
+    }
+
+    fn key() -> FingerprintKey {
+        FingerprintKey::generate().unwrap()
+    }
+
+    #[test]
+    fn identical_lines_get_distinct_fingerprints_and_inserted_lines_keep_them() {
+        let key = key();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.py");
+        std::fs::write(&file, "x = 1\ny = 2\n  x   =  1 \n").unwrap();
+        let mut before = vec![finding("r", "a.py", 1), finding("r", "a.py", 3)];
+        key.assign(&mut before, dir.path());
+        assert_ne!(before[0].fingerprint, before[1].fingerprint);
+
+        std::fs::write(&file, "import os\n\nx = 1\ny = 2\nx = 1\n").unwrap();
+        let mut after = vec![finding("r", "a.py", 5), finding("r", "a.py", 3)];
+        key.assign(&mut after, dir.path());
+        assert_eq!(after[1].fingerprint, before[0].fingerprint);
+        assert_eq!(after[0].fingerprint, before[1].fingerprint);
+
+        // A changed line is a different finding.
+        std::fs::write(&file, "x = 1\ny = 2\nx = 3\n").unwrap();
+        let mut changed = vec![finding("r", "a.py", 1), finding("r", "a.py", 3)];
+        key.assign(&mut changed, dir.path());
+        assert_eq!(changed[0].fingerprint, before[0].fingerprint);
+        assert_ne!(changed[1].fingerprint, before[1].fingerprint);
+    }
+
+    #[test]
+    fn fingerprints_depend_on_every_part_and_on_the_key() {
+        let key = key();
+        let a = key.fingerprint("t", "r", "p", "b", 0);
+        assert_eq!(a.len(), 64);
+        for other in [
+            key.fingerprint("t2", "r", "p", "b", 0),
+            key.fingerprint("t", "r2", "p", "b", 0),
+            key.fingerprint("t", "r", "p2", "b", 0),
+            key.fingerprint("t", "r", "p", "b2", 0),
+            key.fingerprint("t", "r", "p", "b", 1),
+            FingerprintKey::generate()
+                .unwrap()
+                .fingerprint("t", "r", "p", "b", 0),
+        ] {
+            assert_ne!(a, other);
+        }
+        // Length prefixes keep ("ab","c") and ("a","bc") apart.
+        assert_ne!(
+            key.fingerprint("ab", "c", "", "", 0),
+            key.fingerprint("a", "bc", "", "", 0)
+        );
+    }
+
+    #[test]
+    fn a_key_file_is_created_private_on_first_use_and_then_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/fingerprint.key");
+        let first = FingerprintKey::load_or_generate(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let again = FingerprintKey::load_or_generate(&path).unwrap();
+        assert_eq!(
+            first.fingerprint("t", "r", "p", "b", 0),
+            again.fingerprint("t", "r", "p", "b", 0)
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = FingerprintKey::load_or_generate(&path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn short_keys_are_refused_and_debug_hides_the_key() {
+        assert!(FingerprintKey::new(b"short").is_err());
+        let key = FingerprintKey::new(&[7u8; 32]).unwrap();
+        assert_eq!(format!("{key:?}"), "FingerprintKey(..)");
+    }
+
+    #[test]
+    fn source_lines_stay_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.py"), "one\ntwo\n").unwrap();
+        let mut lines = SourceLines::new(dir.path());
+        assert_eq!(lines.line("a.py", 2).as_deref(), Some("two"));
+        assert_eq!(lines.line("a.py", 3), None);
+        assert_eq!(lines.line("a.py", 0), None);
+        assert_eq!(lines.line("../a.py", 1), None);
+    }
+}
