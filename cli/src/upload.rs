@@ -66,7 +66,8 @@ pub async fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> 
         None => Arc::new(
             LocalTrustGate::new()
                 .raw_bucket(publisher.raw_bucket())
-                .check_bundles(services.artifacts.clone()),
+                .check_bundles(services.artifacts.clone())
+                .locate_bundles_with(services.jobs.clone()),
         ),
     };
     Ok(

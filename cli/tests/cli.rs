@@ -502,6 +502,81 @@ fn upload_request_publishes_through_the_embedded_gate_and_the_trust_dev_server()
 }
 
 #[test]
+fn a_bundle_written_with_out_is_published_by_upload_request() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let src = work.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("requirements.txt"), "flask==3.0.0\n").unwrap();
+    std::fs::write(
+        work.path().join("m.json"),
+        r#"{"profiles":[{"name":"light","tools":["sbom"]}]}"#,
+    )
+    .unwrap();
+    let bundle = work.path().join("elsewhere/bundle");
+    let out = certus(
+        &[
+            "scan",
+            src.to_str().unwrap(),
+            "--manifest",
+            work.path().join("m.json").to_str().unwrap(),
+            "--out",
+            bundle.to_str().unwrap(),
+            "--json",
+        ],
+        &data,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = job["test_id"].as_str().unwrap().to_string();
+    assert!(bundle.join("bundle-index.json").is_file());
+    assert!(
+        !data.join("bundles").join(&id).exists(),
+        "the bundle is only under --out"
+    );
+
+    let out = certus(&["upload-request", &id], &data);
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["upload_status"], "uploaded", "{result}");
+    assert_eq!(out.status.code(), Some(0));
+    let golden = data.join("golden/security-scans").join(&id).join("golden");
+    assert_eq!(
+        std::fs::read(golden.join("scan.json")).unwrap(),
+        std::fs::read(bundle.join("scan.json")).unwrap()
+    );
+
+    // The index is still checked where the bundle is: a changed file there is a digest mismatch.
+    let id2 = {
+        let bundle2 = work.path().join("elsewhere/bundle2");
+        let out = certus(
+            &[
+                "scan",
+                src.to_str().unwrap(),
+                "--manifest",
+                work.path().join("m.json").to_str().unwrap(),
+                "--out",
+                bundle2.to_str().unwrap(),
+                "--json",
+            ],
+            &data,
+        );
+        let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        std::fs::write(bundle2.join("report.md"), "tampered\n").unwrap();
+        job["test_id"].as_str().unwrap().to_string()
+    };
+    let out = certus(&["upload-request", &id2], &data);
+    assert_eq!(out.status.code(), Some(1));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(result["upload_status"], "uploaded", "{result}");
+    assert!(!data.join("golden/security-scans").join(&id2).exists());
+}
+
+#[test]
 fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");

@@ -15,7 +15,7 @@ use base64::Engine;
 use certus_core::bundle::INDEX;
 use certus_core::digest::{prefixed, sha256_hex};
 use certus_core::ids::parse_test_id;
-use certus_core::ports::ArtifactStore;
+use certus_core::ports::{ArtifactStore, JobStore};
 use certus_core::time;
 use certus_core::trust::{
     Attempt, TrustAnswer, TrustClient, TrustExchange, TrustRequest, DEFAULT_SIGNER_IDENTITY,
@@ -94,6 +94,7 @@ pub struct LocalTrustGate {
     raw_bucket: String,
     pinned_keys: Option<BTreeSet<String>>,
     bundles: Option<Arc<dyn ArtifactStore>>,
+    jobs: Option<Arc<dyn JobStore>>,
 }
 
 impl Default for LocalTrustGate {
@@ -143,7 +144,7 @@ impl LocalTrustGate {
     }
 
     /// Checks declared digests and sizes against the bundle index kept in `store` at
-    /// `store.location(scan_id)`.
+    /// `store.location(scan_id)`, or where the job record says its bundle is (see `locate_bundles_with`).
     pub fn check_bundles(mut self, store: Arc<dyn ArtifactStore>) -> Self {
         self.bundles = Some(store);
         self
@@ -186,6 +187,13 @@ impl LocalTrustGate {
             },
             Err(e) => unavailable(&e.to_string()),
         }
+    }
+
+    /// Looks a bundle up where its job record says it was written (`certus scan --out DIR` puts it outside
+    /// the store's own place); a job without a recorded location falls back to `store.location(scan_id)`.
+    pub fn locate_bundles_with(mut self, jobs: Arc<dyn JobStore>) -> Self {
+        self.jobs = Some(jobs);
+        self
     }
 
     /// Trust's decision on `request`. `Err` only when the gate could not decide (the bundle store failed):
@@ -341,7 +349,14 @@ impl LocalTrustGate {
         let Some(store) = &self.bundles else {
             return Ok(Ok(false));
         };
-        let location = store.location(&request.scan_id);
+        let recorded = match &self.jobs {
+            Some(jobs) => jobs
+                .get(&request.scan_id)
+                .await?
+                .and_then(|job| job.bundle_location),
+            None => None,
+        };
+        let location = recorded.unwrap_or_else(|| store.location(&request.scan_id));
         let Some(index_bytes) = store.read_file(&location, INDEX, MAX_INDEX_BYTES).await? else {
             return Ok(Err(deny(
                 DenyReason::DigestMismatch,
