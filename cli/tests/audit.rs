@@ -162,6 +162,56 @@ fn audit_list_show_and_export_answer_from_the_local_store() {
 }
 
 #[test]
+fn the_trail_of_a_secrets_scan_keeps_its_counts_and_no_credential() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let src = work.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    // Built from pieces so no credential-shaped string sits in this source file.
+    let key_id = format!("{}{}", "AKIA", "Z7QW4ERT5YUI6OPL");
+    std::fs::write(
+        src.join("config.py"),
+        format!("aws_access_key_id = \"{key_id}\"\n"),
+    )
+    .unwrap();
+    let manifest = work.path().join("m.json");
+    std::fs::write(
+        &manifest,
+        r#"{"profiles":[{"name":"light","tools":["secrets"],"thresholds":{"critical":10}}]}"#,
+    )
+    .unwrap();
+    let job: Value = serde_json::from_str(&ok(certus(
+        &[
+            "scan",
+            src.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--json",
+        ],
+        &data,
+    )))
+    .unwrap();
+    let id = job["test_id"].as_str().unwrap();
+    assert_eq!(job["findings_summary"]["tools"]["secrets"]["critical"], 1);
+
+    let shown = ok(certus(&["audit", "show", id, "--format", "json"], &data));
+    assert!(!shown.contains(&key_id), "a credential in the trail");
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    let last = shown["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "status_changed")
+        .unwrap();
+    assert_eq!(last["detail"]["to"], "SUCCEEDED");
+    assert_eq!(
+        last["detail"]["findings_summary"]["tools"]["secrets"],
+        job["findings_summary"]["tools"]["secrets"]
+    );
+}
+
+#[test]
 fn audit_refuses_bad_input_with_the_cause_named() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("empty");

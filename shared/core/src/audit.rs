@@ -2,7 +2,9 @@
 //! changes, manifest verification, Trust exchanges, publication), and a `JobStore` decorator that writes it
 //! by comparing each saved record with the stored one, so the pipeline needs no changes.
 //!
-//! Trail details never hold secrets: credentials in URLs are removed and keys that name secrets are dropped.
+//! Trail details never hold secrets: values shaped like credentials (URL userinfo, `Bearer`/`Basic`
+//! credentials, well-known token formats, private key blocks) are redacted wherever they appear. Keys are kept
+//! whatever they are called, so counts of the `secrets` tool stay in the trail.
 
 use std::fmt;
 use std::sync::Arc;
@@ -273,48 +275,142 @@ fn upload_step(item: &Value) -> (AuditKind, Value) {
     }
 }
 
-/// Names of keys whose values are never written to a trail.
-const SECRET_KEY_PARTS: &[&str] = &[
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "credential",
-    "authorization",
-    "api_key",
-    "apikey",
-    "private",
-    "cookie",
+/// Stands for a redacted credential.
+const REDACTED: &str = "[redacted]";
+
+/// Prefixes of well-known token formats, each with the shortest length a real token of that format has.
+const TOKEN_PREFIXES: &[(&str, usize)] = &[
+    ("AKIA", 20),
+    ("ASIA", 20),
+    ("ghp_", 36),
+    ("gho_", 36),
+    ("ghu_", 36),
+    ("ghs_", 36),
+    ("ghr_", 36),
+    ("github_pat_", 40),
+    ("glpat-", 26),
+    ("xoxa-", 15),
+    ("xoxb-", 15),
+    ("xoxp-", 15),
+    ("xoxr-", 15),
+    ("sk_live_", 24),
+    ("rk_live_", 24),
+    ("npm_", 36),
+    ("pypi-", 40),
 ];
 
-/// Drops keys that name secrets and removes `user:password@` from URLs, at any depth.
+/// Words that announce a credential in the next word (`Authorization: Bearer <token>`), as HTTP writes them.
+const CREDENTIAL_SCHEMES: &[&str] = &["Bearer", "Basic"];
+
+/// Redacts credentials in every string, at any depth: URL userinfo, the word after `Bearer`/`Basic`,
+/// words in a well-known token format, JSON web tokens and private key blocks. Keys are never dropped.
 pub fn scrub(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
-                .filter(|(key, _)| {
-                    let key = key.to_ascii_lowercase();
-                    !SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
-                })
                 .map(|(key, v)| (key, scrub(v)))
                 .collect::<Map<_, _>>(),
         ),
         Value::Array(items) => Value::Array(items.into_iter().map(scrub).collect()),
-        Value::String(text) => Value::String(without_userinfo(&text)),
+        Value::String(text) => Value::String(scrub_text(&text)),
         other => other,
     }
 }
 
-/// `https://user:token@host/x` → `https://host/x`; anything else unchanged.
-fn without_userinfo(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return text.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => text.to_string(),
+/// `text` with every credential it holds redacted.
+pub fn scrub_text(text: &str) -> String {
+    let text = without_private_keys(text);
+    let text = without_userinfo(&text);
+    let mut out = String::with_capacity(text.len());
+    let mut after_scheme = false;
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        let start = rest.find(is_word_char).unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len());
+        let word = &rest[..end];
+        if word.is_empty() {
+            break;
+        }
+        if after_scheme || is_token(word) {
+            out.push_str(REDACTED);
+        } else {
+            out.push_str(word);
+        }
+        after_scheme = CREDENTIAL_SCHEMES.contains(&word) && rest[end..].starts_with(' ');
+        rest = &rest[end..];
     }
+    out
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+' | '/' | '=' | '~')
+}
+
+fn is_token(word: &str) -> bool {
+    let jwt = word.starts_with("eyJ") && word.len() >= 30 && word.matches('.').count() == 2;
+    jwt || TOKEN_PREFIXES
+        .iter()
+        .any(|(prefix, min)| word.starts_with(prefix) && word.len() >= *min)
+}
+
+/// Every `-----BEGIN … PRIVATE KEY-----` block (to its END line, or to the end of the text) redacted.
+fn without_private_keys(text: &str) -> String {
+    const BEGIN: &str = "-----BEGIN ";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(BEGIN) {
+        let header_end = rest[at + BEGIN.len()..]
+            .find("-----")
+            .map(|i| at + BEGIN.len() + i + 5);
+        let is_private = header_end.is_some_and(|end| rest[at..end].contains("PRIVATE KEY"));
+        match header_end {
+            Some(end) if is_private => {
+                out.push_str(&rest[..at]);
+                out.push_str(REDACTED);
+                rest = match rest[end..].find("-----END ") {
+                    Some(i) => {
+                        let footer = end + i + "-----END ".len();
+                        match rest[footer..].find("-----") {
+                            Some(j) => &rest[footer + j + 5..],
+                            None => "",
+                        }
+                    }
+                    None => "",
+                };
+            }
+            Some(end) => {
+                out.push_str(&rest[..end]);
+                rest = &rest[end..];
+            }
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `… https://user:token@host/x …` → `… https://host/x …`, for every URL in the text.
+fn without_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let authority_start = at + 3;
+        out.push_str(&rest[..authority_start]);
+        let after = &rest[authority_start..];
+        let authority_end = after
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#') || c.is_whitespace() || c == '"' || c == '\''
+            })
+            .unwrap_or(after.len());
+        match after[..authority_end].rfind('@') {
+            Some(userinfo_end) => rest = &after[userinfo_end + 1..],
+            None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -564,16 +660,58 @@ mod tests {
     }
 
     #[test]
-    fn scrub_drops_secret_keys_and_url_credentials_at_any_depth() {
+    fn scrub_redacts_credential_values_at_any_depth_and_keeps_every_key() {
+        let github = format!("{}{}", "ghp_", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+        let aws = format!("{}{}", "AKIA", "Z7QW4ERT5YUI6OPL");
+        let jwt = format!(
+            "{}.{}.{}",
+            "eyJhbGciOiJFUzI1NiJ9", "eyJzdWIiOiJ4In0", "c2lnbmF0dXJl"
+        );
+        let pem = format!(
+            "key: -----BEGIN {} KEY-----\nMIIEvQIBADAN\n-----END {} KEY----- done",
+            "PRIVATE", "PRIVATE"
+        );
         let cleaned = scrub(json!({
             "a": [{"Authorization": "Bearer x", "url": "https://u:p@h.invalid/p?q=1", "n": 1}],
-            "trust_token": "t", "keep": "plain@text", "ssh": "ssh://git@h.invalid/r.git",
+            "secrets": {"critical": 2, "high": 1},
+            "detect-secrets": {"low": 3},
+            "error": format!("clone of git+https://tok:{github}@h.invalid/r.git failed; key {aws}"),
+            "jwt": jwt, "pem": pem,
+            "keep": "plain@text", "ssh": "ssh://git@h.invalid/r.git", "words": "a token list, basic tier",
         }));
         assert_eq!(
             cleaned,
-            json!({"a": [{"url": "https://h.invalid/p?q=1", "n": 1}], "keep": "plain@text",
-                   "ssh": "ssh://h.invalid/r.git"})
+            json!({"a": [{"Authorization": "Bearer [redacted]", "url": "https://h.invalid/p?q=1", "n": 1}],
+                   "secrets": {"critical": 2, "high": 1},
+                   "detect-secrets": {"low": 3},
+                   "error": "clone of git+https://h.invalid/r.git failed; key [redacted]",
+                   "jwt": "[redacted]", "pem": "key: [redacted] done",
+                   "keep": "plain@text", "ssh": "ssh://h.invalid/r.git", "words": "a token list, basic tier"})
         );
+        let text = serde_json::to_string(&cleaned).unwrap();
+        for secret in [github.as_str(), aws.as_str(), "MIIEvQIBADAN"] {
+            assert!(!text.contains(secret), "{secret} left in {text}");
+        }
+    }
+
+    #[test]
+    fn the_status_change_keeps_the_counts_of_every_tool() {
+        let stored = job();
+        let mut next = stored.clone();
+        next.status = JobStatus::Running;
+        next.findings_summary = Some(json!({"tools": {
+            "sbom": {"critical": 1, "high": 0, "medium": 0, "low": 0},
+            "secrets": {"critical": 2, "high": 2, "medium": 0, "low": 0},
+            "detect-secrets": {"critical": 0, "high": 1, "medium": 0, "low": 0}}}));
+        let found = changes(&stored, &next);
+        let (_, detail) = found
+            .iter()
+            .find(|(kind, _)| *kind == AuditKind::StatusChanged)
+            .unwrap();
+        let tools = &detail["findings_summary"]["tools"];
+        assert_eq!(tools["secrets"]["critical"], 2);
+        assert_eq!(tools["detect-secrets"]["high"], 1);
+        assert_eq!(tools["sbom"]["critical"], 1);
     }
 
     #[test]
