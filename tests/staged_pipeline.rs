@@ -581,3 +581,132 @@ async fn launch_scanners_plans_container_tools_on_fargate_and_fails_closed_other
         err.message()
     );
 }
+
+/// Runs `stages` of the job in order, each expected to succeed.
+async fn run_steps(f: &Fixture, test_id: &str, stages: &[Stage]) {
+    for stage in stages {
+        f.stages.run(*stage, input(test_id)).await.unwrap();
+    }
+}
+
+/// Ends the job as the state machine's Catch does, with the step's error.
+async fn catch_into_finalize(f: &Fixture, test_id: &str, e: &StageError) -> Job {
+    let mut failed = input(test_id);
+    failed.failure = Some(caught(e));
+    f.stages.run(Stage::Finalize, failed).await.unwrap();
+    f.harness.store.get(test_id).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_manifest_changed_in_the_run_store_stops_the_steps_that_reload_it() {
+    let f = fixture(false);
+    let id = pipeline::submit(&f.harness.services, f.submission.clone())
+        .await
+        .unwrap()
+        .test_id;
+    run_steps(&f, &id, &[Stage::PrepareSource, Stage::FetchManifest]).await;
+    let stored = f
+        .harness
+        .harness_dir()
+        .join("runstore")
+        .join(&id)
+        .join("bundle")
+        .join(bundle::MANIFEST_JSON);
+    let original = std::fs::read_to_string(&stored).unwrap();
+    std::fs::write(
+        &stored,
+        original.replace(r#""thresholds":{"critical":0}"#, r#""thresholds":{}"#),
+    )
+    .unwrap();
+    assert_ne!(std::fs::read_to_string(&stored).unwrap(), original);
+
+    for stage in [Stage::VerifyManifest, Stage::LaunchScanners] {
+        let e = f.stages.run(stage, input(&id)).await.unwrap_err();
+        assert_eq!(e.error_type(), "NonRetryable", "{stage:?}: {e}");
+        assert!(
+            e.message()
+                .contains("the manifest in the run store does not match the digest"),
+            "{stage:?}: {e}"
+        );
+    }
+    let e = f
+        .stages
+        .run(Stage::VerifyManifest, input(&id))
+        .await
+        .unwrap_err();
+    let job = catch_into_finalize(&f, &id, &e).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(
+        job.errors
+            .iter()
+            .any(|e| e.contains("the manifest in the run store does not match the digest")),
+        "{:?}",
+        job.errors
+    );
+    assert!(job.manifest_verification.is_none(), "nothing was verified");
+    assert_contract(&history(&f, &id).await);
+}
+
+#[tokio::test]
+async fn a_source_snapshot_changed_in_the_run_store_is_not_scanned() {
+    let f = fixture(false);
+    let id = pipeline::submit(&f.harness.services, f.submission.clone())
+        .await
+        .unwrap()
+        .test_id;
+    run_steps(
+        &f,
+        &id,
+        &[
+            Stage::PrepareSource,
+            Stage::FetchManifest,
+            Stage::VerifyManifest,
+            Stage::LaunchScanners,
+        ],
+    )
+    .await;
+    let recorded = f.harness.store.get(&id).await.unwrap().unwrap();
+    let digest = recorded.snapshot_digest.clone().expect("a snapshot digest");
+    let snapshot = f
+        .harness
+        .harness_dir()
+        .join("runstore")
+        .join(&id)
+        .join("source.tgz");
+    assert_eq!(
+        certus_core::digest::sha256_file(&snapshot).unwrap().0,
+        digest
+    );
+    // Another tree packed in its place: one without the planted secret.
+    let other = f.harness.harness_dir().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("Cargo.lock"), CARGO_LOCK).unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&snapshot)
+        .arg("-C")
+        .arg(&other)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let mut item = input(&id);
+    item.tool = Some("secrets".into());
+    let e = f.stages.run(Stage::RunScanner, item).await.unwrap_err();
+    assert_eq!(e.error_type(), "NonRetryable", "{e}");
+    assert!(
+        e.message()
+            .contains("the source snapshot in the run store does not match the digest"),
+        "{e}"
+    );
+    let job = catch_into_finalize(&f, &id, &e).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(
+        job.errors
+            .iter()
+            .any(|e| e.contains("source snapshot in the run store does not match")),
+        "{:?}",
+        job.errors
+    );
+}

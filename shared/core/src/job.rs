@@ -133,6 +133,10 @@ pub struct Job {
     pub archive_path: Option<String>,
     /// SHA-256 over the scanned tree (directory and archive sources).
     pub source_digest: Option<String>,
+    /// SHA-256 of the source snapshot the staged pipeline keeps in its run store; every step that restores
+    /// the snapshot checks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_digest: Option<String>,
     pub requested_by: Option<String>,
     pub profile: String,
     pub submission: ValidatedSubmission,
@@ -206,6 +210,7 @@ impl Job {
             directory_path,
             archive_path,
             source_digest: None,
+            snapshot_digest: None,
             requested_by: submission.requested_by.clone(),
             profile: submission.profile.clone(),
             submission,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use certus_core::bundle::{self, BundleWriter};
+use certus_core::digest::sha256_hex;
 use certus_core::event::{Event, EventBody};
 use certus_core::job::{Job, JobStatus};
 use certus_core::manifest::SelectedTool;
@@ -128,6 +129,8 @@ impl Stages {
             move || snapshot::pack(&root, &tarball)
         })
         .await?;
+        job.snapshot_digest = Some(file_digest(&tarball).await?);
+        self.services.jobs.save(&job).await?;
         self.runs
             .put_file(test_id, SOURCE_SNAPSHOT, &tarball)
             .await?;
@@ -149,7 +152,7 @@ impl Stages {
         let needs_source = matches!(job.submission.manifest, ManifestSource::RepoPath(_))
             || matches!(job.submission.signature, Some(SignatureSource::RepoPath(_)));
         if needs_source {
-            self.restore_source(test_id, &workspace, &mut state).await?;
+            self.restore_source(&job, &workspace, &mut state).await?;
         }
         let bundle = BundleWriter::new(workspace.bundle_dir())?;
         pipeline::fetch_manifest(&self.services, &mut job, &state, &bundle, &progress).await?;
@@ -167,7 +170,7 @@ impl Stages {
         }
         let mut job = self.running_job(test_id).await?;
         let progress = self.progress(test_id).await?;
-        let manifest = self.manifest_bytes(test_id).await?;
+        let manifest = self.manifest_bytes(&job).await?;
         let signature = self
             .runs
             .get(
@@ -198,7 +201,7 @@ impl Stages {
         let progress = self.progress(test_id).await?;
         let workspace = self.workspace(test_id, STEP)?;
         let mut state = self.load_state(test_id).await?;
-        let manifest = self.manifest_bytes(test_id).await?;
+        let manifest = self.manifest_bytes(&job).await?;
         let bundle = BundleWriter::new(workspace.bundle_dir())?;
         // The container tools run as Fargate tasks (docs/serverless.md), so they are available to every job
         // here even though this function's own image does not hold them.
@@ -267,7 +270,7 @@ impl Stages {
                     "tool '{tool}' is not part of job '{test_id}''s profile"
                 ))
             })?;
-        self.restore_source(test_id, &workspace, &mut state).await?;
+        self.restore_source(&job, &workspace, &mut state).await?;
         let bundle = Arc::new(BundleWriter::new(workspace.bundle_dir())?);
         let (records, crashes) = pipeline::run_tools(
             &self.services,
@@ -404,6 +407,15 @@ impl Stages {
         };
         state.tools = self.tool_records(&test_id, &state).await?;
         self.pull_bundle_files(&test_id, &workspace).await?;
+        let manifest = workspace.bundle_dir().join(bundle::MANIFEST_JSON);
+        if manifest.is_file() {
+            check_digest(
+                &job.test_id,
+                "the manifest in the run store",
+                job.manifest_digest.as_deref(),
+                &file_digest(&manifest).await?,
+            )?;
+        }
         let terminal = pipeline::conclude(
             &self.services,
             job,
@@ -471,16 +483,26 @@ impl Stages {
         .await?)
     }
 
-    async fn manifest_bytes(&self, test_id: &str) -> Result<Vec<u8>> {
+    /// The fetched manifest from the run store, checked against the digest `fetch-manifest` recorded.
+    async fn manifest_bytes(&self, job: &Job) -> Result<Vec<u8>> {
+        let test_id = &job.test_id;
         let key = bundle_key(bundle::MANIFEST_JSON);
-        self.runs
+        let bytes = self
+            .runs
             .get(test_id, &key, certus_core::manifest::MAX_MANIFEST_BYTES)
             .await?
             .ok_or_else(|| {
                 StageError::NonRetryable(format!(
                     "job '{test_id}' has no fetched manifest: fetch-manifest has not run"
                 ))
-            })
+            })?;
+        check_digest(
+            test_id,
+            "the manifest in the run store",
+            job.manifest_digest.as_deref(),
+            &sha256_hex(&bytes),
+        )?;
+        Ok(bytes)
     }
 
     /// A fresh private workspace for this step (a warm Lambda may still hold an earlier one).
@@ -504,12 +526,14 @@ impl Stages {
         }
     }
 
+    /// The source snapshot unpacked into `workspace`, once its digest is the one `prepare-source` recorded.
     async fn restore_source(
         &self,
-        test_id: &str,
+        job: &Job,
         workspace: &RunWorkspace,
         state: &mut RunState,
     ) -> Result<()> {
+        let test_id = &job.test_id;
         let tarball = workspace.scratch_dir().join(SOURCE_SNAPSHOT);
         if !self
             .runs
@@ -520,6 +544,12 @@ impl Stages {
                 "job '{test_id}' has no source snapshot: prepare-source has not run"
             )));
         }
+        check_digest(
+            test_id,
+            "the source snapshot in the run store",
+            job.snapshot_digest.as_deref(),
+            &file_digest(&tarball).await?,
+        )?;
         let dest = workspace.source_dir();
         blocking({
             let dest = dest.clone();
@@ -605,6 +635,31 @@ impl Stages {
         self.clean(workspace);
         Ok(output)
     }
+}
+
+/// `NonRetryable` unless `found` is the digest the job recorded: what one step left in the run store must be
+/// what the next one reads.
+fn check_digest(test_id: &str, what: &str, recorded: Option<&str>, found: &str) -> Result<()> {
+    match recorded {
+        Some(recorded) if recorded == found => Ok(()),
+        Some(recorded) => Err(StageError::NonRetryable(format!(
+            "{what} does not match the digest job '{test_id}' recorded (recorded sha256 {recorded}, \
+             found {found}): it was changed between steps"
+        ))),
+        None => Err(StageError::NonRetryable(format!(
+            "job '{test_id}' recorded no digest for {what}: it cannot be checked"
+        ))),
+    }
+}
+
+/// SHA-256 (hex) of a file, read off the async workers.
+async fn file_digest(path: &Path) -> Result<String> {
+    let path = path.to_path_buf();
+    let (digest, _size) =
+        tokio::task::spawn_blocking(move || certus_core::digest::sha256_file(&path))
+            .await
+            .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??;
+    Ok(digest)
 }
 
 fn runner_for(tool: &str) -> &'static str {
