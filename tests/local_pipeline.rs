@@ -629,3 +629,60 @@ async fn a_baseline_lets_thresholds_apply_to_new_findings_only() {
         job.errors
     );
 }
+
+#[tokio::test]
+async fn an_unparsable_requirements_line_is_a_named_warning_and_hides_no_advisory() {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("requirements.txt"),
+        "PyYAML==5.3\nnot a valid requirement line %%%\nflask==3.0.0\n",
+    )
+    .unwrap();
+    let advisories = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("examples/advisories");
+    let h = harness(SignaturePolicy::default(), scanners(Some(&advisories)));
+    let job = scan(
+        &h,
+        submission(
+            SourceSpec::Directory {
+                directory_path: src.display().to_string(),
+            },
+            ManifestSource::Inline(json!({"profiles": [{"name": "light", "tools": ["sbom"],
+                "thresholds": {"critical": 0}}]})),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(
+        job.status,
+        JobStatus::Failed,
+        "the critical advisory still counts"
+    );
+    assert_eq!(
+        job.findings_summary.as_ref().unwrap()["totals"]["critical"],
+        1
+    );
+    let warning = "sbom: lockfile line skipped: requirements.txt line 2: ";
+    assert!(
+        job.warnings.iter().any(|w| w.starts_with(warning)),
+        "{:?}",
+        job.warnings
+    );
+    let bundle = Path::new(job.bundle_location.as_deref().unwrap());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join(bundle::SUMMARY)).unwrap()).unwrap();
+    assert!(
+        summary["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with(warning)),
+        "{summary}"
+    );
+    let report = std::fs::read_to_string(bundle.join(bundle::REPORT_MD)).unwrap();
+    assert!(report.contains("requirements.txt line 2"), "{report}");
+}

@@ -682,6 +682,20 @@ fn log_forwarder(tool: &str, tx: mpsc::UnboundedSender<ToolMessage>, max_lines: 
     })
 }
 
+/// Coverage gaps listed per tool; further ones are only counted.
+const MAX_COVERAGE_GAPS: usize = 50;
+
+fn bounded_gaps(gaps: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = gaps.iter().take(MAX_COVERAGE_GAPS).cloned().collect();
+    if gaps.len() > MAX_COVERAGE_GAPS {
+        kept.push(format!(
+            "{} more input(s) not read",
+            gaps.len() - MAX_COVERAGE_GAPS
+        ));
+    }
+    kept
+}
+
 /// What a tool's findings are judged by: fingerprint key, suppressions and baseline, threshold scope.
 struct Judge<'a> {
     policy: &'a FindingPolicy,
@@ -715,6 +729,7 @@ async fn run_one(
         sample: scanner.is_sample(),
         error: output.error.clone(),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        coverage_gaps: bounded_gaps(&output.coverage_gaps),
     };
     if output.findings.len() > MAX_FINDINGS_PER_TOOL {
         output.findings.truncate(MAX_FINDINGS_PER_TOOL);
@@ -850,6 +865,14 @@ pub async fn conclude(
     if let Some(message) = step_error {
         job.errors.push(message.clone());
         progress.emit(EventBody::Error { message }).await?;
+    }
+    for tool in &state.tools {
+        for gap in &tool.coverage_gaps {
+            let warning = format!("{}: {gap}", tool.id);
+            if !job.warnings.contains(&warning) {
+                job.warnings.push(warning);
+            }
+        }
     }
     let (status, errors, violations) = verdict(job, state);
     job.errors.extend(errors);

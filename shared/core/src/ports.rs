@@ -220,6 +220,9 @@ pub struct ToolOutput {
     pub findings: Vec<Finding>,
     pub attachments: Vec<Attachment>,
     pub warnings: Vec<String>,
+    /// What the tool could not read (a lockfile, one line of it), so the verdict does not cover it: kept in
+    /// the tool's record and listed among the job's warnings.
+    pub coverage_gaps: Vec<String>,
     pub error: Option<String>,
 }
 
@@ -231,6 +234,7 @@ impl ToolOutput {
             findings,
             attachments: Vec::new(),
             warnings: Vec::new(),
+            coverage_gaps: Vec::new(),
             error: None,
         }
     }
@@ -242,6 +246,7 @@ impl ToolOutput {
             findings: Vec::new(),
             attachments: Vec::new(),
             warnings: Vec::new(),
+            coverage_gaps: Vec::new(),
             error: Some(error.into()),
         }
     }

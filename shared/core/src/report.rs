@@ -23,6 +23,9 @@ pub struct ToolRecord {
     pub sample: bool,
     pub error: Option<String>,
     pub duration_ms: u64,
+    /// What the tool could not read, so the verdict does not cover it (see `ToolOutput::coverage_gaps`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage_gaps: Vec<String>,
 }
 
 impl ToolRecord {

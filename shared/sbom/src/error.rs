@@ -29,6 +29,17 @@ pub enum SbomError {
         reason: String,
     },
 
+    /// One line of a line-based lockfile could not be parsed: it was skipped and the rest of the file read.
+    #[error(
+        "{path} line {line}: {reason} (this line was skipped; the rest of the {format} was read)"
+    )]
+    SkippedLine {
+        path: String,
+        format: &'static str,
+        line: usize,
+        reason: String,
+    },
+
     /// A lockfile declares a format version this crate does not understand.
     #[error("{path} uses {format} version {version}, which is not supported")]
     UnsupportedLockfileVersion {

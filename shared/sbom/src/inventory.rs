@@ -85,13 +85,20 @@ impl Scan {
             }
             LockfileKind::GoMod => {
                 let sums = self.read_go_sum(path);
-                golang::parse_go_mod(&text, path, sums.as_ref())
+                Ok(golang::parse_go_mod(
+                    &text,
+                    path,
+                    sums.as_ref(),
+                    &mut self.errors,
+                ))
             }
             LockfileKind::GoSum => {
-                golang::parse_go_sum(&text, path).map(|sums| golang::go_sum_components(&sums, path))
+                let sums = golang::parse_go_sum(&text, path, &mut self.errors);
+                Ok(golang::go_sum_components(&sums, path))
             }
             LockfileKind::Requirements => match requirements::parse(&text, path) {
                 Ok(parsed) => {
+                    self.errors.extend(parsed.skipped);
                     for include in &parsed.includes {
                         self.follow_include(path, include, 1);
                     }
@@ -120,7 +127,7 @@ impl Scan {
         }
     }
 
-    /// Reads `go.sum` beside a `go.mod`; a broken one is reported and the go.mod read without it.
+    /// Reads `go.sum` beside a `go.mod`; an unreadable one is reported and the go.mod read without it.
     fn read_go_sum(&mut self, go_mod: &str) -> Option<golang::GoSum> {
         let relative = join_relative(parent_of(go_mod), "go.sum")?;
         let absolute = self.root.join(&relative);
@@ -133,7 +140,7 @@ impl Scan {
             LockfileKind::GoSum.size_limit(),
             "go.sum",
         )
-        .and_then(|text| golang::parse_go_sum(&text, &relative));
+        .map(|text| golang::parse_go_sum(&text, &relative, &mut self.errors));
         match parsed {
             Ok(sums) => {
                 self.lockfiles.insert(relative);
@@ -190,6 +197,7 @@ impl Scan {
             Err(error) => return self.errors.push(error),
         };
         let parsed = requirements::parse(&text, &relative).map(|parsed| {
+            self.errors.extend(parsed.skipped);
             for include in &parsed.includes {
                 self.follow_include(&relative, include, depth + 1);
             }

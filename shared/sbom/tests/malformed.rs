@@ -61,25 +61,37 @@ fn one_bad_lockfile_per_format_does_not_stop_the_others() {
         vec![
             "pkg:golang/github.com/a/b@v1.0.0",
             "pkg:golang/m",
-            "pkg:pypi/attrs@23.1.0"
+            "pkg:pypi/attrs@23.1.0",
+            "pkg:pypi/ok@1.0"
         ],
-        "good files still parsed; go3/go.mod read without its broken go.sum"
+        "good files still parsed; a bad line of a line-based lockfile drops only that line"
     );
-    assert_eq!(inv.lockfiles, vec!["go3/go.mod", "good/requirements.txt"]);
+    assert_eq!(
+        inv.lockfiles,
+        vec![
+            "go/go.mod",
+            "go2/go.mod",
+            "go3/go.mod",
+            "go3/go.sum",
+            "good/requirements.txt",
+            "py/requirements.txt",
+            "py2/requirements.txt"
+        ]
+    );
     let messages = messages(&inv.errors);
     let expected_prefixes = [
         "bin/requirements.txt is not a valid requirements file: not UTF-8 text",
         "cargo/Cargo.lock is not a valid Cargo.lock: missing field `version`",
         "cargo5/Cargo.lock uses Cargo.lock version 5, which is not supported",
-        "go/go.mod is not a valid go.mod: line 3: expected `require MODULE VERSION`",
-        "go2/go.mod is not a valid go.mod: `require (` block is never closed",
-        "go3/go.sum is not a valid go.sum: line 1: expected `MODULE VERSION HASH`",
+        "go/go.mod line 3: expected `require MODULE VERSION` (this line was skipped; the rest of the go.mod was read)",
+        "go2/go.mod line 3: `require (` block is never closed (this line was skipped",
+        "go3/go.sum line 1: expected `MODULE VERSION HASH` (this line was skipped",
         "npm/package-lock.json is not a valid package-lock.json: ",
         "npm9/package-lock.json uses package-lock.json version 9, which is not supported",
         "npmtype/package-lock.json is not a valid package-lock.json: top level is not a JSON object",
         "poetry/poetry.lock is not a valid poetry.lock: invalid type: integer `3`, expected a string",
-        "py/requirements.txt is not a valid requirements file: line 2: `==2.0` does not start with a package name",
-        "py2/requirements.txt is not a valid requirements file: line 1: `~1.0` is not a version specifier in `bad-spec~1.0`",
+        "py/requirements.txt line 2: `==2.0` does not start with a package name (this line was skipped; the rest of the requirements file was read)",
+        "py2/requirements.txt line 1: `~1.0` is not a version specifier in `bad-spec~1.0` (this line was skipped",
     ];
     assert_eq!(messages.len(), expected_prefixes.len(), "{messages:#?}");
     for (message, prefix) in messages.iter().zip(expected_prefixes) {
@@ -92,6 +104,26 @@ fn one_bad_lockfile_per_format_does_not_stop_the_others() {
         .errors
         .iter()
         .any(|e| matches!(e, SbomError::UnsupportedLockfileVersion { version: 5, .. })));
+}
+
+#[test]
+fn an_unparsable_requirements_line_hides_no_other_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "app/requirements.txt",
+        "flask==3.0.0\nnot a valid requirement line %%%\nPyYAML==5.3\n",
+    );
+    let inv = inventory(dir.path()).unwrap();
+    let purls: Vec<&str> = inv.components.iter().map(|c| c.purl.as_str()).collect();
+    assert_eq!(purls, vec!["pkg:pypi/flask@3.0.0", "pkg:pypi/pyyaml@5.3"]);
+    assert_eq!(inv.lockfiles, vec!["app/requirements.txt"]);
+    assert_eq!(inv.errors.len(), 1);
+    assert!(
+        matches!(&inv.errors[0], SbomError::SkippedLine { path, line: 2, .. } if path == "app/requirements.txt"),
+        "{:?}",
+        inv.errors
+    );
 }
 
 #[test]

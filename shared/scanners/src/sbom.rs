@@ -153,11 +153,17 @@ fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
             inventory.lockfiles.len()
         ),
     );
-    let mut warnings: Vec<String> = inventory
+    // Every lockfile (or line of one) that could not be read: the verdict does not cover it, so it is said in
+    // the job's warnings, not only in the log.
+    let coverage_gaps: Vec<String> = inventory
         .errors
         .iter()
-        .map(|e| format!("lockfile skipped: {e}"))
+        .map(|e| match e {
+            certus_sbom::SbomError::SkippedLine { .. } => format!("lockfile line skipped: {e}"),
+            _ => format!("lockfile skipped: {e}"),
+        })
         .collect();
+    let mut warnings = coverage_gaps.clone();
     let meta = SbomMeta::new(&request.subject, None, &time::format(&time::now()));
     let (findings, database) = match matching {
         Matching::Off => {
@@ -266,6 +272,7 @@ fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
     ToolOutput {
         attachments,
         warnings,
+        coverage_gaps,
         ..ToolOutput::completed(findings)
     }
 }

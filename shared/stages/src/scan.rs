@@ -693,6 +693,7 @@ fn failed_record(tool: &str, status: ToolStatus, error: String) -> ToolRecord {
         sample: false,
         error: Some(error),
         duration_ms: 0,
+        coverage_gaps: Vec::new(),
     }
 }
 

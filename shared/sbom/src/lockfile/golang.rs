@@ -2,14 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{Result, SbomError};
+use crate::error::SbomError;
 use crate::model::{Checksum, Component, Ecosystem, HashAlgorithm, Relation};
 
 /// `(module, version)` to the `h1:` hash of the module content, from `go.sum`.
 pub type GoSum = BTreeMap<(String, String), Option<String>>;
 
-/// Parses `go.sum`; each `VERSION/go.mod` line is folded into its module version.
-pub fn parse_go_sum(text: &str, path: &str) -> Result<GoSum> {
+/// Parses `go.sum`; each `VERSION/go.mod` line is folded into its module version. A line that is not
+/// `MODULE VERSION HASH` is skipped and pushed to `skipped`; the rest of the file is still read.
+pub fn parse_go_sum(text: &str, path: &str, skipped: &mut Vec<SbomError>) -> GoSum {
     let mut sums = GoSum::new();
     for (index, line) in text.lines().enumerate() {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -27,16 +28,15 @@ pub fn parse_go_sum(text: &str, path: &str) -> Result<GoSum> {
                     *entry = Some(hash.to_string());
                 }
             }
-            _ => {
-                return Err(malformed(
-                    path,
-                    "go.sum",
-                    format!("line {}: expected `MODULE VERSION HASH`", index + 1),
-                ))
-            }
+            _ => skipped.push(skipped_line(
+                path,
+                "go.sum",
+                index + 1,
+                "expected `MODULE VERSION HASH`",
+            )),
         }
     }
-    Ok(sums)
+    sums
 }
 
 /// Components of a lone `go.sum` (no `go.mod` beside it): every module version it lists.
@@ -66,14 +66,18 @@ struct Replace {
 
 /// Parses `go.mod`. Requires marked `// indirect` are transitive, others direct; `replace`
 /// directives swap in the replacement module (a local-path replacement keeps no version).
-pub fn parse_go_mod(text: &str, path: &str, sums: Option<&GoSum>) -> Result<Vec<Component>> {
+pub fn parse_go_mod(
+    text: &str,
+    path: &str,
+    sums: Option<&GoSum>,
+    skipped: &mut Vec<SbomError>,
+) -> Vec<Component> {
     let mut module_path = None;
     let mut requires = Vec::new();
     let mut replaces = Vec::new();
     let mut block: Option<String> = None;
     for (index, raw) in text.lines().enumerate() {
-        let line_error =
-            |reason: &str| malformed(path, "go.mod", format!("line {}: {reason}", index + 1));
+        let line_error = |reason: &str| skipped_line(path, "go.mod", index + 1, reason);
         let (code, comment) = match raw.find("//") {
             Some(at) => (&raw[..at], &raw[at + 2..]),
             None => (raw, ""),
@@ -101,7 +105,7 @@ pub fn parse_go_mod(text: &str, path: &str, sums: Option<&GoSum>) -> Result<Vec<
         match directive.as_str() {
             "module" => match arguments {
                 [name] => module_path = Some(name.clone()),
-                _ => return Err(line_error("expected `module PATH`")),
+                _ => skipped.push(line_error("expected `module PATH`")),
             },
             "require" => match arguments {
                 [module, version] => requires.push(Require {
@@ -111,19 +115,23 @@ pub fn parse_go_mod(text: &str, path: &str, sums: Option<&GoSum>) -> Result<Vec<
                         .split([';', ' '])
                         .any(|word| word.trim() == "indirect"),
                 }),
-                _ => return Err(line_error("expected `require MODULE VERSION`")),
+                _ => skipped.push(line_error("expected `require MODULE VERSION`")),
             },
-            "replace" => replaces.push(parse_replace(arguments).ok_or_else(|| {
-                line_error("expected `replace MODULE [VERSION] => TARGET [VERSION]`")
-            })?),
+            "replace" => match parse_replace(arguments) {
+                Some(replace) => replaces.push(replace),
+                None => skipped.push(line_error(
+                    "expected `replace MODULE [VERSION] => TARGET [VERSION]`",
+                )),
+            },
             _ => {}
         }
     }
     if let Some(directive) = block {
-        return Err(malformed(
+        skipped.push(skipped_line(
             path,
             "go.mod",
-            format!("`{directive} (` block is never closed"),
+            text.lines().count(),
+            &format!("`{directive} (` block is never closed"),
         ));
     }
 
@@ -173,7 +181,7 @@ pub fn parse_go_mod(text: &str, path: &str, sums: Option<&GoSum>) -> Result<Vec<
                 .with_checksum(checksum),
         );
     }
-    Ok(components)
+    components
 }
 
 fn parse_replace(arguments: &[String]) -> Option<Replace> {
@@ -208,10 +216,11 @@ fn h1_checksum(hash: &str) -> Checksum {
     }
 }
 
-fn malformed(path: &str, format: &'static str, reason: String) -> SbomError {
-    SbomError::MalformedLockfile {
+fn skipped_line(path: &str, format: &'static str, line: usize, reason: &str) -> SbomError {
+    SbomError::SkippedLine {
         path: path.to_string(),
         format,
-        reason,
+        line,
+        reason: reason.to_string(),
     }
 }

@@ -12,9 +12,12 @@ pub struct Requirements {
     pub components: Vec<Component>,
     /// Include targets exactly as written (relative to the including file).
     pub includes: Vec<String>,
+    /// Lines that name no parsable requirement: skipped, and reported, while the rest of the file is read.
+    pub skipped: Vec<SbomError>,
 }
 
-/// Parses one requirements file; `path` names it in components and errors.
+/// Parses one requirements file; `path` names it in components and errors. A line that cannot be parsed is
+/// skipped and listed in [`Requirements::skipped`]; it never hides the other lines.
 pub fn parse(text: &str, path: &str) -> Result<Requirements> {
     let mut parsed = Requirements::default();
     for (line_number, line) in logical_lines(text) {
@@ -28,14 +31,15 @@ pub fn parse(text: &str, path: &str) -> Result<Requirements> {
             }
             continue;
         }
-        if let Some(component) =
-            parse_requirement(&line, path).map_err(|reason| SbomError::MalformedLockfile {
+        match parse_requirement(&line, path) {
+            Ok(Some(component)) => parsed.components.push(component),
+            Ok(None) => {}
+            Err(reason) => parsed.skipped.push(SbomError::SkippedLine {
                 path: path.to_string(),
                 format: FORMAT,
-                reason: format!("line {line_number}: {reason}"),
-            })?
-        {
-            parsed.components.push(component);
+                line: line_number,
+                reason,
+            }),
         }
     }
     Ok(parsed)
