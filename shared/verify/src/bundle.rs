@@ -24,6 +24,11 @@ impl BundleFormat {
     pub(crate) fn requires_inclusion_proof(self) -> bool {
         matches!(self, Self::SigstoreV02 | Self::SigstoreV03)
     }
+
+    /// Whether an inclusion proof must carry a signed checkpoint (v0.1 bundles predate them).
+    pub(crate) fn requires_checkpoint(self) -> bool {
+        self.requires_inclusion_proof()
+    }
 }
 
 /// Who signed: a Fulcio certificate, or a key known to the caller.
@@ -49,14 +54,14 @@ pub(crate) enum Content {
     Dsse(Envelope),
 }
 
-/// A Rekor v1 inclusion proof with its signed checkpoint.
+/// A Rekor inclusion proof with its signed checkpoint (optional only in v0.1 bundles).
 #[derive(Debug, Clone)]
 pub(crate) struct InclusionProof {
     pub log_index: u64,
     pub root_hash: [u8; 32],
     pub tree_size: u64,
     pub hashes: Vec<[u8; 32]>,
-    pub checkpoint: String,
+    pub checkpoint: Option<String>,
 }
 
 /// One transparency log entry.

@@ -58,6 +58,9 @@ pub enum VerifyError {
     /// A certificate cannot be parsed or lacks a required field.
     #[error("certificate is malformed: {0}")]
     MalformedCertificate(String),
+    /// No embedded signed certificate timestamp verifies against a CT log of the trusted root.
+    #[error("certificate transparency check failed: {0}")]
+    InvalidSct(String),
     /// The signing certificate does not chain to a Fulcio CA of the trusted root.
     #[error("certificate does not chain to a trusted Fulcio CA: {0}")]
     UntrustedChain(String),

@@ -16,6 +16,7 @@ mod key;
 mod keyref;
 mod merkle;
 mod rekor;
+mod sct;
 mod signature;
 mod sigstore_json;
 mod time;

@@ -23,6 +23,7 @@ pub(crate) struct Expected<'a> {
     /// SHA-256 of the signed blob (message signatures).
     pub message_digest: Option<[u8; 32]>,
     pub require_inclusion_proof: bool,
+    pub require_checkpoint: bool,
 }
 
 /// Runs every check on one entry: body, SET, inclusion proof and checkpoint.
@@ -58,7 +59,14 @@ pub(crate) fn verify_entry(
                     "the proof hashes do not lead to the root hash".into(),
                 ));
             }
-            checkpoint::verify(&proof.checkpoint, log, proof)
+            match &proof.checkpoint {
+                Some(note) => checkpoint::verify(note, log, proof),
+                None if expected.require_checkpoint => Err(VerifyError::InvalidCheckpoint(
+                    "this bundle version requires a signed checkpoint and the inclusion proof has none"
+                        .into(),
+                )),
+                None => Ok(()),
+            }
         }
         None if expected.require_inclusion_proof => Err(VerifyError::InvalidInclusionProof(
             "this bundle version requires an inclusion proof and the entry has none".into(),

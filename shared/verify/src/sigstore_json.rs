@@ -121,7 +121,7 @@ struct RawProof {
     #[serde(with = "crate::json_int")]
     tree_size: i64,
     hashes: Vec<String>,
-    checkpoint: RawCheckpoint,
+    checkpoint: Option<RawCheckpoint>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +186,7 @@ fn parse_material(raw: &RawMaterial) -> Result<Material> {
                 chain.certificates.len(),
                 MAX_CHAIN_CERTS,
             )?;
+            reject_root_certificates(&chain.certificates)?;
             chain.certificates.first().ok_or_else(|| {
                 VerifyError::MalformedBundle("x509CertificateChain is empty".into())
             })?
@@ -206,6 +207,22 @@ fn parse_material(raw: &RawMaterial) -> Result<Material> {
         cert: Box::new(certificate::parse_der(&der)?),
         der,
     })
+}
+
+/// A bundle's chain may carry the leaf and intermediates, never a self-signed root: trust in a
+/// root comes from the trusted root alone.
+fn reject_root_certificates(chain: &[RawCert]) -> Result<()> {
+    for (i, raw) in chain.iter().enumerate().skip(1) {
+        let cert = certificate::parse_der(&decode_base64("bundle certificate", &raw.raw_bytes)?)?;
+        let tbs = cert.tbs_certificate();
+        if tbs.issuer() == tbs.subject() {
+            return Err(VerifyError::MalformedBundle(format!(
+                "x509CertificateChain certificate {i} ({}) is a self-signed root certificate; roots come only from the trusted root",
+                tbs.subject()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn parse_message(raw: RawMessageSignature) -> Result<Content> {
@@ -261,11 +278,13 @@ fn parse_tlog_entry(raw: RawTlogEntry) -> Result<TlogEntry> {
 
 fn parse_proof(raw: RawProof) -> Result<InclusionProof> {
     check_count("inclusion proof hashes", raw.hashes.len(), MAX_PROOF_HASHES)?;
-    check_size(
-        "checkpoint",
-        raw.checkpoint.envelope.len(),
-        MAX_CHECKPOINT_BYTES,
-    )?;
+    if let Some(checkpoint) = &raw.checkpoint {
+        check_size(
+            "checkpoint",
+            checkpoint.envelope.len(),
+            MAX_CHECKPOINT_BYTES,
+        )?;
+    }
     Ok(InclusionProof {
         log_index: non_negative("inclusion proof logIndex", raw.log_index)?,
         root_hash: decode_hash("inclusion proof root hash", &raw.root_hash)?,
@@ -275,7 +294,7 @@ fn parse_proof(raw: RawProof) -> Result<InclusionProof> {
             .iter()
             .map(|h| decode_hash("inclusion proof hash", h))
             .collect::<Result<_>>()?,
-        checkpoint: raw.checkpoint.envelope,
+        checkpoint: raw.checkpoint.map(|c| c.envelope),
     })
 }
 

@@ -1,4 +1,7 @@
-//! The pinned Sigstore `trusted_root.json`: Fulcio CA chains and Rekor log keys.
+//! The pinned Sigstore `trusted_root.json`: Fulcio CA chains, Rekor log keys and CT log keys.
+//!
+//! Every authority must state when it may be used: a missing `validFor` or `validFor.start` makes
+//! the trusted root malformed (it is never read as "valid for ever").
 
 use serde::Deserialize;
 use x509_cert::Certificate;
@@ -26,16 +29,24 @@ pub(crate) struct TransparencyLog {
     pub valid_for: ValidFor,
 }
 
-/// The period (unix seconds, inclusive) in which a CA or log key may be used.
+/// A certificate transparency log: its key and id (SHA-256 of the key's SPKI DER).
+#[derive(Debug, Clone)]
+pub(crate) struct CtLog {
+    pub log_id: Vec<u8>,
+    pub key: PublicKey,
+    pub valid_for: ValidFor,
+}
+
+/// The closed period (unix seconds) in which a CA or log key may be used; the end is optional.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ValidFor {
-    start: Option<i64>,
+    start: i64,
     end: Option<i64>,
 }
 
 impl ValidFor {
     pub fn contains(&self, at: i64) -> bool {
-        self.start.is_none_or(|s| at >= s) && self.end.is_none_or(|e| at <= e)
+        at >= self.start && self.end.is_none_or(|e| at <= e)
     }
 }
 
@@ -44,6 +55,7 @@ impl ValidFor {
 pub struct TrustedRoot {
     pub(crate) certificate_authorities: Vec<CertificateAuthority>,
     pub(crate) tlogs: Vec<TransparencyLog>,
+    pub(crate) ctlogs: Vec<CtLog>,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +65,8 @@ struct RawRoot {
     tlogs: Vec<RawLog>,
     #[serde(default)]
     certificate_authorities: Vec<RawCa>,
+    #[serde(default)]
+    ctlogs: Vec<RawLog>,
 }
 
 #[derive(Deserialize)]
@@ -66,6 +80,7 @@ struct RawLog {
 #[serde(rename_all = "camelCase")]
 struct RawKey {
     raw_bytes: String,
+    key_details: Option<String>,
     valid_for: Option<RawValidFor>,
 }
 
@@ -102,28 +117,34 @@ struct RawValidFor {
 impl TrustedRoot {
     /// Parses a `trusted_root.json` (media type `application/vnd.dev.sigstore.trustedroot+json`).
     ///
-    /// Logs whose key type is unsupported are skipped; malformed entries are errors.
+    /// Logs whose key type is unsupported are skipped (after their validity window is checked);
+    /// malformed entries are errors.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         check_size("trusted root", bytes.len(), MAX_DOCUMENT_BYTES)?;
         let raw: RawRoot = serde_json::from_slice(bytes)
             .map_err(|e| VerifyError::MalformedTrustedRoot(e.to_string()))?;
         let mut tlogs = Vec::new();
-        for log in raw.tlogs {
-            let der = decode_base64("trusted root log key", &log.public_key.raw_bytes)?;
-            let key = match PublicKey::from_spki_der(&der) {
-                Ok(key) => key,
-                Err(VerifyError::UnsupportedKey(_)) => continue,
-                Err(e) => return Err(VerifyError::MalformedTrustedRoot(format!("log key: {e}"))),
-            };
-            let log_id = decode_base64("trusted root log id", &log.log_id.key_id)?;
-            tlogs.push(TransparencyLog {
-                log_id,
-                key,
-                valid_for: parse_valid_for(log.public_key.valid_for.as_ref())?,
-            });
+        for (i, log) in raw.tlogs.iter().enumerate() {
+            if let Some((log_id, key, valid_for)) = parse_log(log, &format!("tlogs[{i}]"))? {
+                tlogs.push(TransparencyLog {
+                    log_id,
+                    key,
+                    valid_for,
+                });
+            }
+        }
+        let mut ctlogs = Vec::new();
+        for (i, log) in raw.ctlogs.iter().enumerate() {
+            if let Some((log_id, key, valid_for)) = parse_log(log, &format!("ctlogs[{i}]"))? {
+                ctlogs.push(CtLog {
+                    log_id,
+                    key,
+                    valid_for,
+                });
+            }
         }
         let mut certificate_authorities = Vec::new();
-        for ca in raw.certificate_authorities {
+        for (i, ca) in raw.certificate_authorities.into_iter().enumerate() {
             check_count(
                 "trusted root CA chain",
                 ca.cert_chain.certificates.len(),
@@ -137,12 +158,16 @@ impl TrustedRoot {
                 .collect::<Result<Vec<_>>>()?;
             certificate_authorities.push(CertificateAuthority {
                 chain,
-                valid_for: parse_valid_for(ca.valid_for.as_ref())?,
+                valid_for: parse_valid_for(
+                    ca.valid_for.as_ref(),
+                    &format!("certificateAuthorities[{i}]"),
+                )?,
             });
         }
         Ok(Self {
             certificate_authorities,
             tlogs,
+            ctlogs,
         })
     }
 
@@ -151,16 +176,50 @@ impl TrustedRoot {
     }
 }
 
-fn parse_valid_for(raw: Option<&RawValidFor>) -> Result<ValidFor> {
-    let parse = |t: &Option<String>| t.as_deref().map(parse_rfc3339_utc).transpose();
-    Ok(match raw {
-        Some(v) => ValidFor {
-            start: parse(&v.start)?,
-            end: parse(&v.end)?,
-        },
-        None => ValidFor {
-            start: None,
-            end: None,
-        },
+/// Key types this verifier checks; any other `keyDetails` marks a log it cannot use.
+const SUPPORTED_KEY_DETAILS: [&str; 2] = ["PKIX_ECDSA_P256_SHA_256", "PKIX_ED25519"];
+
+/// A log's id, key and validity; `None` for a log whose key type is unsupported.
+fn parse_log(log: &RawLog, what: &str) -> Result<Option<(Vec<u8>, PublicKey, ValidFor)>> {
+    let valid_for = parse_valid_for(
+        log.public_key.valid_for.as_ref(),
+        &format!("{what}.publicKey"),
+    )?;
+    if log
+        .public_key
+        .key_details
+        .as_deref()
+        .is_some_and(|details| !SUPPORTED_KEY_DETAILS.contains(&details))
+    {
+        return Ok(None);
+    }
+    let der = decode_base64("trusted root log key", &log.public_key.raw_bytes)?;
+    let key = match PublicKey::from_spki_der(&der) {
+        Ok(key) => key,
+        Err(VerifyError::UnsupportedKey(_)) => return Ok(None),
+        Err(e) => {
+            return Err(VerifyError::MalformedTrustedRoot(format!(
+                "{what}.publicKey: {e}"
+            )))
+        }
+    };
+    let log_id = decode_base64("trusted root log id", &log.log_id.key_id)?;
+    Ok(Some((log_id, key, valid_for)))
+}
+
+fn parse_valid_for(raw: Option<&RawValidFor>, what: &str) -> Result<ValidFor> {
+    let raw = raw.ok_or_else(|| {
+        VerifyError::MalformedTrustedRoot(format!(
+            "{what}.validFor is missing (every authority needs a validity window)"
+        ))
+    })?;
+    let start = raw.start.as_deref().ok_or_else(|| {
+        VerifyError::MalformedTrustedRoot(format!(
+            "{what}.validFor.start is missing (a validity window must have a start)"
+        ))
+    })?;
+    Ok(ValidFor {
+        start: parse_rfc3339_utc(start)?,
+        end: raw.end.as_deref().map(parse_rfc3339_utc).transpose()?,
     })
 }

@@ -9,6 +9,7 @@ use crate::encoding::{decode_base64, sha256};
 use crate::error::{Result, VerifyError};
 use crate::key::{KeyAlgorithm, PublicKey};
 use crate::rekor::{self, Expected, Signer};
+use crate::sct;
 use crate::signature::Signature;
 use crate::trusted_root::TrustedRoot;
 
@@ -144,6 +145,7 @@ fn verify_keyed(
             content: &bundle.content,
             message_digest,
             require_inclusion_proof: bundle.format.requires_inclusion_proof(),
+            require_checkpoint: bundle.format.requires_checkpoint(),
         };
         for entry in &bundle.tlog_entries {
             rekor::verify_entry(entry, root, &expected)?;
@@ -183,7 +185,8 @@ fn verify_keyless(
             "a keyless bundle needs a transparency log entry to fix the signing time".into(),
         )
     })?;
-    verify_chain(cert, root, first.integrated_time)?;
+    let issuer = verify_chain(cert, root, first.integrated_time)?;
+    sct::verify_embedded(cert, issuer, root)?;
     let identities = certificate::identities(cert)?;
     if !identities.contains(&policy.identity) {
         return Err(VerifyError::IdentityMismatch {
@@ -208,6 +211,7 @@ fn verify_keyless(
         content: &bundle.content,
         message_digest,
         require_inclusion_proof: bundle.format.requires_inclusion_proof(),
+        require_checkpoint: bundle.format.requires_checkpoint(),
     };
     for entry in &bundle.tlog_entries {
         rekor::verify_entry(entry, root, &expected)?;
@@ -228,7 +232,8 @@ fn verify_keyless(
     })
 }
 
-fn verify_chain(cert: &Certificate, root: &TrustedRoot, at: i64) -> Result<()> {
+/// Finds a Fulcio CA valid at `at` that issued `cert`; returns the issuing certificate.
+fn verify_chain<'r>(cert: &Certificate, root: &'r TrustedRoot, at: i64) -> Result<&'r Certificate> {
     let mut last_error = VerifyError::UntrustedChain(format!(
         "no Fulcio CA in the trusted root is valid at integrated time {at}"
     ));
@@ -238,7 +243,11 @@ fn verify_chain(cert: &Certificate, root: &TrustedRoot, at: i64) -> Result<()> {
         .filter(|ca| ca.valid_for.contains(at))
     {
         match certificate::verify_chain(cert, &ca.chain, at) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                if let Some(issuer) = ca.chain.first() {
+                    return Ok(issuer);
+                }
+            }
             Err(e) => last_error = e,
         }
     }

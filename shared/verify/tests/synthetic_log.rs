@@ -1,5 +1,6 @@
-//! A throw-away Fulcio CA and Rekor log made at test time with `openssl`, to exercise
-//! hashedrekord entries, keyed bundles, legacy cosign bundles and the legacy issuer extension.
+//! A throw-away Fulcio CA, CT log and Rekor log made at test time with `openssl`, to exercise
+//! hashedrekord entries, keyed bundles, legacy cosign bundles, the legacy issuer extension and
+//! embedded SCTs.
 
 mod common;
 
@@ -65,6 +66,66 @@ fn audit_path(index: usize, leaves: &[[u8; 32]]) -> Vec<[u8; 32]> {
     };
     path.push(sibling);
     path
+}
+
+/// Adds to the certificate `precert_der` an SCT list holding one SCT by the CT log key `ct.key`
+/// (RFC 6962 §3.2, over the certificate without the extension) and re-signs it with `ca.key`.
+fn embed_sct(dir: &Path, precert_der: &[u8], issuer_key_hash: &[u8], ct_log_id: &[u8]) -> Vec<u8> {
+    use der::asn1::{BitString, OctetString};
+    use der::{Any, Decode, Encode};
+    use x509_cert::ext::{Extension, Extensions};
+
+    let precert = x509_cert::Certificate::from_der(precert_der).unwrap();
+    let tbs = precert.tbs_certificate().to_der().unwrap();
+    let not_before = precert
+        .tbs_certificate()
+        .validity()
+        .not_before
+        .to_unix_duration();
+    let timestamp_ms = u64::try_from(not_before.as_millis()).unwrap();
+    let extensions = vec![0u8, 0];
+    let mut signed = vec![0u8, 0];
+    signed.extend_from_slice(&timestamp_ms.to_be_bytes());
+    signed.extend_from_slice(&[0, 1]);
+    signed.extend_from_slice(issuer_key_hash);
+    signed.extend_from_slice(&u32::try_from(tbs.len()).unwrap().to_be_bytes()[1..]);
+    signed.extend_from_slice(&tbs);
+    signed.extend_from_slice(&extensions);
+    let signature = p256_sign(dir, "ct.key", &signed);
+    let mut sct = vec![0u8];
+    sct.extend_from_slice(ct_log_id);
+    sct.extend_from_slice(&timestamp_ms.to_be_bytes());
+    sct.extend_from_slice(&extensions);
+    sct.extend_from_slice(&[4, 3]);
+    sct.extend_from_slice(&u16::try_from(signature.len()).unwrap().to_be_bytes());
+    sct.extend_from_slice(&signature);
+    let mut list = (u16::try_from(sct.len() + 2).unwrap())
+        .to_be_bytes()
+        .to_vec();
+    list.extend_from_slice(&u16::try_from(sct.len()).unwrap().to_be_bytes());
+    list.extend_from_slice(&sct);
+    let extension = Extension {
+        extn_id: "1.3.6.1.4.1.11129.2.4.2".parse().unwrap(),
+        critical: false,
+        extn_value: OctetString::new(OctetString::new(list).unwrap().to_der().unwrap()).unwrap(),
+    };
+    let mut fields = Vec::<Any>::from_der(&tbs).unwrap();
+    let last = fields.last_mut().unwrap();
+    let mut all = Extensions::from_der(last.value()).unwrap();
+    all.push(extension);
+    *last = Any::new(last.header().tag(), all.to_der().unwrap()).unwrap();
+    let new_tbs = fields.to_der().unwrap();
+    let ca_signature = {
+        std::fs::write(dir.join("tbs.der"), &new_tbs).unwrap();
+        openssl(dir, &["dgst", "-sha384", "-sign", "ca.key", "tbs.der"])
+    };
+    vec![
+        Any::from_der(&new_tbs).unwrap(),
+        Any::encode_from(precert.signature_algorithm()).unwrap(),
+        Any::encode_from(&BitString::from_bytes(&ca_signature).unwrap()).unwrap(),
+    ]
+    .to_der()
+    .unwrap()
 }
 
 struct World {
@@ -160,8 +221,17 @@ impl World {
                 "leaf.pem",
             ],
         );
-        let leaf_der = openssl(d, &["x509", "-in", "leaf.pem", "-outform", "DER"]);
+        let precert_der = openssl(d, &["x509", "-in", "leaf.pem", "-outform", "DER"]);
         let ca_der = openssl(d, &["x509", "-in", "ca.pem", "-outform", "DER"]);
+        p256_key(d, "ct");
+        let ct_der = openssl(d, &["pkey", "-pubin", "-in", "ct.pub", "-outform", "DER"]);
+        let ca_spki = openssl(d, &["pkey", "-in", "ca.key", "-pubout", "-outform", "DER"]);
+        let leaf_der = embed_sct(d, &precert_der, &sha256(&ca_spki), &sha256(&ct_der));
+        std::fs::write(
+            d.join("leaf.pem"),
+            der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &leaf_der).unwrap(),
+        )
+        .unwrap();
         p256_key(d, "log");
         let log_der = openssl(d, &["pkey", "-pubin", "-in", "log.pub", "-outform", "DER"]);
         let log_id = sha256(&log_der);
@@ -173,6 +243,13 @@ impl World {
                 "publicKey": { "rawBytes": b64(&log_der), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
                                "validFor": { "start": "2020-01-01T00:00:00Z" } },
                 "logId": { "keyId": b64(&log_id) }
+            }],
+            "ctlogs": [{
+                "baseUrl": "https://ctfe.test",
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": { "rawBytes": b64(&ct_der), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                               "validFor": { "start": "2020-01-01T00:00:00Z" } },
+                "logId": { "keyId": b64(&sha256(&ct_der)) }
             }],
             "certificateAuthorities": [{
                 "subject": { "organization": "certus-test", "commonName": "test-fulcio-root" },
@@ -447,4 +524,71 @@ fn legacy_cosign_bundles_verify_keyed_and_keyless() {
     forged["rekorBundle"]["Payload"]["integratedTime"] = json!(world.integrated_time + 1);
     let err = run(&forged, Some(BLOB), &keyless).unwrap_err();
     assert!(matches!(err, VerifyError::InvalidSet(_)), "{err}");
+}
+
+#[test]
+fn keyless_bundle_needs_an_sct_from_a_trusted_ct_log_valid_at_its_time() {
+    let world = World::new();
+    let policy = policy();
+    let bundle = world.keyless_bundle();
+    let check = |edit: &dyn Fn(&mut Value)| {
+        let mut root: Value = serde_json::from_slice(&world.root_json).unwrap();
+        edit(&mut root);
+        let root = TrustedRoot::from_json(&serde_json::to_vec(&root).unwrap()).unwrap();
+        let trust = TrustMaterial {
+            trusted_root: Some(&root),
+            identity: Some(&policy),
+            ..TrustMaterial::default()
+        };
+        run(&bundle, Some(BLOB), &trust)
+    };
+    check(&|_| {}).unwrap();
+    let err = check(&|root| root["ctlogs"] = json!([])).unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::InvalidSct(m) if m.contains("no usable CT log")),
+        "{err}"
+    );
+    let err = check(&|root| {
+        root["ctlogs"][0]["publicKey"]["validFor"]["start"] = json!("2099-01-01T00:00:00Z")
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::InvalidSct(m) if m.contains("not valid at")),
+        "{err}"
+    );
+    // Another key under the log's id: the SCT signature no longer verifies.
+    let other = p256_key(world.path(), "other-ct").1;
+    let other_der = openssl(
+        world.path(),
+        &["pkey", "-pubin", "-in", "other-ct.pub", "-outform", "DER"],
+    );
+    assert!(other.contains("PUBLIC KEY"));
+    let err = check(&|root| root["ctlogs"][0]["publicKey"]["rawBytes"] = json!(b64(&other_der)))
+        .unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::InvalidSct(m) if m.contains("does not verify")),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_authority_needs_a_validity_start() {
+    let world = World::new();
+    for pointer in [
+        "/tlogs/0/publicKey/validFor",
+        "/ctlogs/0/publicKey/validFor",
+        "/certificateAuthorities/0/validFor",
+    ] {
+        let mut root: Value = serde_json::from_slice(&world.root_json).unwrap();
+        root.pointer_mut(pointer)
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .remove("start");
+        let err = TrustedRoot::from_json(&serde_json::to_vec(&root).unwrap()).unwrap_err();
+        assert!(
+            matches!(&err, VerifyError::MalformedTrustedRoot(m) if m.contains("validFor.start is missing")),
+            "{pointer}: {err}"
+        );
+    }
 }
