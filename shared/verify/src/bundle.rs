@@ -42,6 +42,16 @@ pub(crate) enum Material {
     PublicKey { hint: String },
 }
 
+impl Content {
+    /// The signature bytes an RFC 3161 timestamp must cover.
+    pub(crate) fn signature(&self) -> &[u8] {
+        match self {
+            Self::Message { signature, .. } => signature,
+            Self::Dsse(envelope) => &envelope.signature,
+        }
+    }
+}
+
 /// What was signed.
 #[derive(Debug, Clone)]
 pub(crate) enum Content {
@@ -71,7 +81,8 @@ pub(crate) struct TlogEntry {
     pub log_id: Vec<u8>,
     /// `(kind, version)` when the bundle states it.
     pub kind_version: Option<(String, String)>,
-    pub integrated_time: i64,
+    /// Rekor v1 integrated time; `None` for Rekor v2 entries (time from RFC 3161 timestamps).
+    pub integrated_time: Option<i64>,
     pub body: Vec<u8>,
     pub signed_entry_timestamp: Option<Vec<u8>>,
     pub inclusion_proof: Option<InclusionProof>,
@@ -84,6 +95,8 @@ pub struct Bundle {
     pub(crate) material: Material,
     pub(crate) content: Content,
     pub(crate) tlog_entries: Vec<TlogEntry>,
+    /// DER RFC 3161 timestamps over the signature.
+    pub(crate) timestamps: Vec<Vec<u8>>,
 }
 
 impl Bundle {

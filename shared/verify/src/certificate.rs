@@ -3,7 +3,7 @@
 use const_oid::ObjectIdentifier;
 use der::{Decode, Encode};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use sha2::{Digest, Sha256, Sha384};
+use sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectAltName};
 use x509_cert::Certificate;
@@ -14,6 +14,10 @@ use crate::key::PublicKey;
 
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+const SHA384_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+const SHA512_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
@@ -68,12 +72,13 @@ pub fn valid_at(cert: &Certificate, at: i64) -> bool {
     (not_before..=not_after).contains(&at)
 }
 
-/// Fails with [`VerifyError::OutsideValidity`] unless the leaf is valid at `at`.
-pub fn check_valid_at(cert: &Certificate, at: i64) -> Result<()> {
+/// Fails with [`VerifyError::OutsideValidity`] unless the leaf is valid at `at` (from `source`).
+pub fn check_valid_at(cert: &Certificate, at: i64, source: &'static str) -> Result<()> {
     let (not_before, not_after) = validity(cert);
     if !(not_before..=not_after).contains(&at) {
         return Err(VerifyError::OutsideValidity {
-            integrated_time: at,
+            origin: source,
+            time: at,
             not_before,
             not_after,
         });
@@ -123,7 +128,10 @@ pub fn verify_chain(leaf: &Certificate, chain: &[Certificate], at: i64) -> Resul
     Ok(())
 }
 
-fn verify_issued_by(child: &Certificate, issuer: &Certificate) -> std::result::Result<(), String> {
+pub(crate) fn verify_issued_by(
+    child: &Certificate,
+    issuer: &Certificate,
+) -> std::result::Result<(), String> {
     let child_tbs = child.tbs_certificate();
     let issuer_tbs = issuer.tbs_certificate();
     if child_tbs.issuer() != issuer_tbs.subject() {
@@ -137,25 +145,81 @@ fn verify_issued_by(child: &Certificate, issuer: &Certificate) -> std::result::R
     let tbs = child_tbs
         .to_der()
         .map_err(|e| format!("cannot encode certificate body: {e}"))?;
-    let digest: Vec<u8> = match child.signature_algorithm().oid {
-        ECDSA_WITH_SHA256 => Sha256::digest(&tbs).to_vec(),
-        ECDSA_WITH_SHA384 => Sha384::digest(&tbs).to_vec(),
+    let hash = match child.signature_algorithm().oid {
+        ECDSA_WITH_SHA256 | SHA256_WITH_RSA => HashAlgorithm::Sha256,
+        ECDSA_WITH_SHA384 | SHA384_WITH_RSA => HashAlgorithm::Sha384,
+        SHA512_WITH_RSA => HashAlgorithm::Sha512,
         other => {
             return Err(format!(
                 "unsupported certificate signature algorithm {other}"
             ))
         }
     };
+    let digest = hash.digest(&tbs);
     let signature = child
         .signature()
         .as_bytes()
         .ok_or("certificate signature has unused bits")?;
-    let spki = issuer_tbs.subject_public_key_info();
+    verify_prehash(
+        issuer_tbs.subject_public_key_info(),
+        hash,
+        &digest,
+        signature,
+    )
+    .map_err(|e| {
+        format!(
+            "signature on {} does not verify with the CA key ({e})",
+            child_tbs.subject()
+        )
+    })
+}
+
+/// A digest algorithm of certificate and timestamp signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HashAlgorithm {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlgorithm {
+    pub(crate) fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Sha256 => Sha256::digest(data).to_vec(),
+            Self::Sha384 => Sha384::digest(data).to_vec(),
+            Self::Sha512 => Sha512::digest(data).to_vec(),
+        }
+    }
+}
+
+/// Verifies a signature over a precomputed `hash` digest: DER ECDSA with a P-256 or P-384 key,
+/// or RSA PKCS#1 v1.5.
+pub(crate) fn verify_prehash(
+    spki: &spki::SubjectPublicKeyInfoOwned,
+    hash: HashAlgorithm,
+    digest: &[u8],
+    signature: &[u8],
+) -> std::result::Result<(), String> {
+    if spki.algorithm.oid == RSA_ENCRYPTION {
+        let der = spki
+            .to_der()
+            .map_err(|e| format!("cannot encode RSA key: {e}"))?;
+        let key = rsa::PublicKey::try_from(
+            spki::SubjectPublicKeyInfoRef::try_from(der.as_slice())
+                .map_err(|e| format!("bad RSA key: {e}"))?,
+        )
+        .map_err(|e| format!("bad RSA key: {e}"))?;
+        let scheme = match hash {
+            HashAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
+            HashAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
+            HashAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
+        };
+        return key
+            .verify(scheme, digest, signature)
+            .map_err(|_| "the RSA signature does not verify".to_owned());
+    }
     if spki.algorithm.oid != ID_EC_PUBLIC_KEY {
-        return Err(format!(
-            "unsupported CA key algorithm {}",
-            spki.algorithm.oid
-        ));
+        return Err(format!("unsupported key algorithm {}", spki.algorithm.oid));
     }
     let curve = spki
         .algorithm
@@ -165,25 +229,20 @@ fn verify_issued_by(child: &Certificate, issuer: &Certificate) -> std::result::R
     let point = spki
         .subject_public_key
         .as_bytes()
-        .ok_or("CA public key has unused bits")?;
-    let bad = || {
-        format!(
-            "signature on {} does not verify with the CA key",
-            child_tbs.subject()
-        )
-    };
+        .ok_or("public key has unused bits")?;
+    let bad = || "the signature does not verify".to_owned();
     match curve {
         Some(SECP256R1) => {
             let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| bad())?;
             let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| bad())?;
-            key.verify_prehash(&digest, &sig).map_err(|_| bad())
+            key.verify_prehash(digest, &sig).map_err(|_| bad())
         }
         Some(SECP384R1) => {
             let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| bad())?;
             let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| bad())?;
-            key.verify_prehash(&digest, &sig).map_err(|_| bad())
+            key.verify_prehash(digest, &sig).map_err(|_| bad())
         }
-        _ => Err("unsupported CA key curve".into()),
+        _ => Err("unsupported EC curve".into()),
     }
 }
 

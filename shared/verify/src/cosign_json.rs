@@ -65,7 +65,7 @@ pub(crate) fn parse(json: &[u8]) -> Result<Bundle> {
                     VerifyError::MalformedBundle("rekor bundle logID is not hex".into())
                 })?,
                 kind_version: None,
-                integrated_time: rekor.payload.integrated_time,
+                integrated_time: Some(rekor.payload.integrated_time),
                 body: decode_base64("rekor bundle body", &rekor.payload.body)?,
                 signed_entry_timestamp: Some(decode_base64(
                     "rekor bundle signed entry timestamp",
@@ -85,5 +85,6 @@ pub(crate) fn parse(json: &[u8]) -> Result<Bundle> {
             signature: decode_base64("cosign bundle signature", &raw.base64_signature)?,
         },
         tlog_entries,
+        timestamps: Vec::new(),
     })
 }

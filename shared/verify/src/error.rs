@@ -76,10 +76,13 @@ pub enum VerifyError {
         expected: String,
         found: Option<String>,
     },
-    /// The log's integrated time is not within the certificate's validity period.
-    #[error("integrated time {integrated_time} is outside the certificate validity {not_before}..={not_after} (unix seconds)")]
+    /// A verified signing time (log integrated time or RFC 3161 timestamp) is not within the
+    /// certificate's validity period.
+    #[error("{origin} {time} is outside the certificate validity {not_before}..={not_after} (unix seconds)")]
     OutsideValidity {
-        integrated_time: i64,
+        /// Where the time comes from: "integrated time" or "RFC 3161 timestamp".
+        origin: &'static str,
+        time: i64,
         not_before: i64,
         not_after: i64,
     },
@@ -95,6 +98,10 @@ pub enum VerifyError {
     /// The Merkle inclusion proof does not lead to the claimed root hash.
     #[error("inclusion proof is invalid: {0}")]
     InvalidInclusionProof(String),
+    /// An RFC 3161 timestamp is malformed, not signed by a timestamp authority of the trusted
+    /// root, or not over the bundle's signature.
+    #[error("RFC 3161 timestamp is invalid: {0}")]
+    InvalidTimestamp(String),
     /// The signed checkpoint is malformed, unsigned by the log, or disagrees with the proof.
     #[error("checkpoint is invalid: {0}")]
     InvalidCheckpoint(String),

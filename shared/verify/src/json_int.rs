@@ -18,3 +18,10 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D:
             .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an integer"))),
     }
 }
+
+/// Like [`deserialize`], for an optional field (use with `#[serde(default)]`).
+pub fn deserialize_option<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    deserialize(deserializer).map(Some)
+}

@@ -21,6 +21,7 @@ mod signature;
 mod sigstore_json;
 mod time;
 mod trusted_root;
+mod tsa;
 mod verify;
 
 pub use bundle::{Bundle, BundleFormat};

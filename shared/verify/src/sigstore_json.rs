@@ -13,6 +13,8 @@ use crate::error::{Result, VerifyError};
 
 /// Most transparency log entries accepted in one bundle.
 const MAX_TLOG_ENTRIES: usize = 8;
+/// Most RFC 3161 timestamps accepted in one bundle.
+const MAX_TIMESTAMPS: usize = 8;
 /// Most DSSE signatures accepted in one envelope before rejecting it.
 const MAX_DSSE_SIGNATURES: usize = 8;
 
@@ -33,6 +35,20 @@ struct RawMaterial {
     public_key: Option<RawHint>,
     #[serde(default)]
     tlog_entries: Vec<RawTlogEntry>,
+    timestamp_verification_data: Option<RawTimestampData>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTimestampData {
+    #[serde(default)]
+    rfc3161_timestamps: Vec<RawSignedTimestamp>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSignedTimestamp {
+    signed_timestamp: String,
 }
 
 #[derive(Deserialize)]
@@ -87,8 +103,9 @@ struct RawTlogEntry {
     log_index: i64,
     log_id: RawLogId,
     kind_version: Option<RawKindVersion>,
-    #[serde(with = "crate::json_int")]
-    integrated_time: i64,
+    /// Absent (or 0) in Rekor v2 entries, which take their time from RFC 3161 timestamps.
+    #[serde(default, deserialize_with = "crate::json_int::deserialize_option")]
+    integrated_time: Option<i64>,
     inclusion_promise: Option<RawPromise>,
     inclusion_proof: Option<RawProof>,
     canonicalized_body: String,
@@ -165,11 +182,26 @@ pub(crate) fn parse(json: &[u8]) -> Result<Bundle> {
         .into_iter()
         .map(parse_tlog_entry)
         .collect::<Result<Vec<_>>>()?;
+    let raw_timestamps = raw
+        .verification_material
+        .timestamp_verification_data
+        .map(|data| data.rfc3161_timestamps)
+        .unwrap_or_default();
+    check_count(
+        "bundle RFC 3161 timestamps",
+        raw_timestamps.len(),
+        MAX_TIMESTAMPS,
+    )?;
+    let timestamps = raw_timestamps
+        .iter()
+        .map(|t| decode_base64("RFC 3161 signed timestamp", &t.signed_timestamp))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Bundle {
         format,
         material,
         content,
         tlog_entries,
+        timestamps,
     })
 }
 
@@ -266,7 +298,7 @@ fn parse_tlog_entry(raw: RawTlogEntry) -> Result<TlogEntry> {
         log_index: non_negative("tlog entry logIndex", raw.log_index)?,
         log_id: decode_base64("tlog entry log id", &raw.log_id.key_id)?,
         kind_version: raw.kind_version.map(|kv| (kv.kind, kv.version)),
-        integrated_time: raw.integrated_time,
+        integrated_time: raw.integrated_time.filter(|t| *t != 0),
         body: decode_base64("tlog entry body", &raw.canonicalized_body)?,
         signed_entry_timestamp: raw
             .inclusion_promise

@@ -37,6 +37,13 @@ pub(crate) struct CtLog {
     pub valid_for: ValidFor,
 }
 
+/// An RFC 3161 timestamp authority: its chain (signing certificate first, root last).
+#[derive(Debug, Clone)]
+pub(crate) struct TimestampAuthority {
+    pub chain: Vec<Certificate>,
+    pub valid_for: ValidFor,
+}
+
 /// The closed period (unix seconds) in which a CA or log key may be used; the end is optional.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ValidFor {
@@ -56,6 +63,7 @@ pub struct TrustedRoot {
     pub(crate) certificate_authorities: Vec<CertificateAuthority>,
     pub(crate) tlogs: Vec<TransparencyLog>,
     pub(crate) ctlogs: Vec<CtLog>,
+    pub(crate) timestamp_authorities: Vec<TimestampAuthority>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +75,8 @@ struct RawRoot {
     certificate_authorities: Vec<RawCa>,
     #[serde(default)]
     ctlogs: Vec<RawLog>,
+    #[serde(default)]
+    timestamp_authorities: Vec<RawCa>,
 }
 
 #[derive(Deserialize)]
@@ -144,36 +154,42 @@ impl TrustedRoot {
             }
         }
         let mut certificate_authorities = Vec::new();
-        for (i, ca) in raw.certificate_authorities.into_iter().enumerate() {
-            check_count(
-                "trusted root CA chain",
-                ca.cert_chain.certificates.len(),
-                MAX_CHAIN_CERTS,
-            )?;
-            let chain = ca
-                .cert_chain
-                .certificates
-                .iter()
-                .map(|c| certificate::parse_der(&decode_base64("trusted root CA", &c.raw_bytes)?))
-                .collect::<Result<Vec<_>>>()?;
-            certificate_authorities.push(CertificateAuthority {
-                chain,
-                valid_for: parse_valid_for(
-                    ca.valid_for.as_ref(),
-                    &format!("certificateAuthorities[{i}]"),
-                )?,
-            });
+        for (i, ca) in raw.certificate_authorities.iter().enumerate() {
+            let (chain, valid_for) = parse_ca(ca, &format!("certificateAuthorities[{i}]"))?;
+            certificate_authorities.push(CertificateAuthority { chain, valid_for });
+        }
+        let mut timestamp_authorities = Vec::new();
+        for (i, tsa) in raw.timestamp_authorities.iter().enumerate() {
+            let (chain, valid_for) = parse_ca(tsa, &format!("timestampAuthorities[{i}]"))?;
+            timestamp_authorities.push(TimestampAuthority { chain, valid_for });
         }
         Ok(Self {
             certificate_authorities,
             tlogs,
             ctlogs,
+            timestamp_authorities,
         })
     }
 
     pub(crate) fn log(&self, log_id: &[u8]) -> Option<&TransparencyLog> {
         self.tlogs.iter().find(|log| log.log_id == log_id)
     }
+}
+
+/// A CA's (or TSA's) certificate chain and validity window.
+fn parse_ca(ca: &RawCa, what: &str) -> Result<(Vec<Certificate>, ValidFor)> {
+    check_count(
+        "trusted root CA chain",
+        ca.cert_chain.certificates.len(),
+        MAX_CHAIN_CERTS,
+    )?;
+    let chain = ca
+        .cert_chain
+        .certificates
+        .iter()
+        .map(|c| certificate::parse_der(&decode_base64("trusted root CA", &c.raw_bytes)?))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((chain, parse_valid_for(ca.valid_for.as_ref(), what)?))
 }
 
 /// Key types this verifier checks; any other `keyDetails` marks a log it cannot use.

@@ -12,6 +12,7 @@ use crate::rekor::{self, Expected, Signer};
 use crate::sct;
 use crate::signature::Signature;
 use crate::trusted_root::TrustedRoot;
+use crate::tsa;
 
 /// The signer a keyless bundle must name: a SAN (URI or email) and an OIDC issuer, matched exactly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +137,7 @@ fn verify_keyed(
         });
     }
     let message_digest = verify_content(&bundle.content, key, blob)?;
+    let timestamps = verify_timestamps(bundle, trust.trusted_root)?;
     if !bundle.tlog_entries.is_empty() {
         let root = trust.trusted_root.ok_or(VerifyError::Missing(
             "a trusted root (the bundle has transparency log entries)",
@@ -146,6 +148,7 @@ fn verify_keyed(
             message_digest,
             require_inclusion_proof: bundle.format.requires_inclusion_proof(),
             require_checkpoint: bundle.format.requires_checkpoint(),
+            timestamps: &timestamps,
         };
         for entry in &bundle.tlog_entries {
             rekor::verify_entry(entry, root, &expected)?;
@@ -163,7 +166,7 @@ fn verify_keyed(
         identity: None,
         issuer: None,
         rekor_log_index: bundle.tlog_entries.first().map(|e| e.log_index),
-        integrated_time: bundle.tlog_entries.first().map(|e| e.integrated_time),
+        integrated_time: bundle.tlog_entries.first().and_then(|e| e.integrated_time),
     })
 }
 
@@ -181,11 +184,18 @@ fn verify_keyless(
         "an identity policy (expected identity and issuer)",
     ))?;
     let first = bundle.tlog_entries.first().ok_or_else(|| {
-        VerifyError::MalformedBundle(
-            "a keyless bundle needs a transparency log entry to fix the signing time".into(),
-        )
+        VerifyError::MalformedBundle("a keyless bundle needs a transparency log entry".into())
     })?;
-    let issuer = verify_chain(cert, root, first.integrated_time)?;
+    let timestamps = verify_timestamps(bundle, Some(root))?;
+    let times = signing_times(bundle, &timestamps)?;
+    for (source, time) in &times {
+        certificate::check_valid_at(cert, *time, source)?;
+    }
+    let mut issuer = None;
+    for (_, time) in &times {
+        issuer = Some(verify_chain(cert, root, *time)?);
+    }
+    let issuer = issuer.ok_or(VerifyError::Missing("a signing time"))?;
     sct::verify_embedded(cert, issuer, root)?;
     let identities = certificate::identities(cert)?;
     if !identities.contains(&policy.identity) {
@@ -201,9 +211,6 @@ fn verify_keyless(
             found: issuer,
         });
     }
-    for entry in &bundle.tlog_entries {
-        certificate::check_valid_at(cert, entry.integrated_time)?;
-    }
     let key = certificate::public_key(cert)?;
     let message_digest = verify_content(&bundle.content, &key, blob)?;
     let expected = Expected {
@@ -212,6 +219,7 @@ fn verify_keyless(
         message_digest,
         require_inclusion_proof: bundle.format.requires_inclusion_proof(),
         require_checkpoint: bundle.format.requires_checkpoint(),
+        timestamps: &timestamps,
     };
     for entry in &bundle.tlog_entries {
         rekor::verify_entry(entry, root, &expected)?;
@@ -228,8 +236,41 @@ fn verify_keyless(
         identity: Some(policy.identity.clone()),
         issuer: Some(policy.issuer.clone()),
         rekor_log_index: Some(first.log_index),
-        integrated_time: Some(first.integrated_time),
+        integrated_time: first.integrated_time,
     })
+}
+
+/// Verifies the bundle's RFC 3161 timestamps over its signature; returns their times.
+fn verify_timestamps(bundle: &Bundle, root: Option<&TrustedRoot>) -> Result<Vec<i64>> {
+    if bundle.timestamps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let root = root.ok_or(VerifyError::Missing(
+        "a trusted root (the bundle has RFC 3161 timestamps)",
+    ))?;
+    bundle
+        .timestamps
+        .iter()
+        .map(|timestamp| tsa::verify(timestamp, bundle.content.signature(), root))
+        .collect()
+}
+
+/// The times the certificate must be valid at: log integrated times and verified timestamps.
+fn signing_times(bundle: &Bundle, timestamps: &[i64]) -> Result<Vec<(&'static str, i64)>> {
+    let mut times: Vec<(&'static str, i64)> = bundle
+        .tlog_entries
+        .iter()
+        .filter_map(|entry| entry.integrated_time)
+        .map(|time| ("integrated time", time))
+        .collect();
+    times.extend(timestamps.iter().map(|time| ("RFC 3161 timestamp", *time)));
+    if times.is_empty() {
+        return Err(VerifyError::MalformedBundle(
+            "a keyless bundle needs a signed timestamp (a Rekor v1 integrated time or an RFC 3161 timestamp) and has none"
+                .into(),
+        ));
+    }
+    Ok(times)
 }
 
 /// Finds a Fulcio CA valid at `at` that issued `cert`; returns the issuing certificate.

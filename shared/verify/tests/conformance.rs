@@ -58,60 +58,65 @@ fn run_case(suite: &Path, production_root: &Path, case: &Path) -> Result<(), Str
         .map_err(|e| e.to_string())
 }
 
-/// What a case must produce: acceptance, or a rejection whose message contains the fragment.
+/// What a case must produce: acceptance, or a rejection whose message contains every fragment.
 #[derive(Clone, Copy, Debug)]
 enum Expect {
     Accept,
-    Reject(&'static str),
+    Reject(&'static [&'static str]),
 }
 
 use Expect::{Accept, Reject};
 
-/// Per case: the outcome its README asks for (for a rejection, a fragment of the error that shows
+/// Per case: the outcome its README asks for (for a rejection, fragments of the error that show
 /// the targeted check failed).
 const EXPECTATIONS: &[(&str, Expect)] = &[
     (
         "bundle-empty-certificate-chain_fail",
-        Reject("x509CertificateChain is empty"),
+        Reject(&["x509CertificateChain is empty"]),
     ),
     (
         "bundle-from-wrong-instance_fail",
-        Reject("does not chain to a trusted Fulcio CA"),
+        Reject(&["does not chain to a trusted Fulcio CA"]),
     ),
     (
         "bundle-invalid-base64-signature_fail",
-        Reject("bundle message signature is not valid base64"),
+        Reject(&["bundle message signature is not valid base64"]),
     ),
-    ("bundle-malformed-json_fail", Reject("EOF while parsing")),
+    ("bundle-malformed-json_fail", Reject(&["EOF while parsing"])),
     (
         "bundle-negative-log-index_fail",
-        Reject("logIndex is negative"),
+        Reject(&["logIndex is negative"]),
     ),
-    ("bundle-unknown-version_fail", Reject("unknown media type")),
+    (
+        "bundle-unknown-version_fail",
+        Reject(&["unknown media type"]),
+    ),
     (
         "bundle-with-root-cert_fail",
-        Reject("is a self-signed root certificate"),
+        Reject(&["is a self-signed root certificate"]),
     ),
     ("bundle-with-sct-with-extensions", Accept),
     (
         "checkpoint-bad-keyhint_fail",
-        Reject("checkpoint is invalid: no valid signature by the log"),
+        Reject(&["checkpoint is invalid: no valid signature by the log"]),
     ),
+    // A checkpoint of another tree: its size (checked before the root hash) already differs.
     (
         "checkpoint-wrong-roothash_fail",
-        Reject("differs from the proof"),
+        Reject(&["checkpoint is invalid", "differs from the proof"]),
     ),
     (
         "dsse-invalid-sig_fail",
-        Reject("signature verification failed"),
+        Reject(&["signature verification failed"]),
     ),
     (
         "dsse-mismatch-envelope_fail",
-        Reject("transparency log entry body does not match"),
+        Reject(&["entry body does not match", "payload hash differs"]),
     ),
+    // The logged envelope hash covers the signature, so a different signature changes it.
     (
         "dsse-mismatch-sig_fail",
-        Reject("transparency log entry body does not match"),
+        Reject(&["entry body does not match", "envelope hash differs"]),
     ),
     ("happy-path-intoto-in-dsse-v3", Accept),
     ("happy-path-v0.1", Accept),
@@ -120,85 +125,86 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("happy-path-v0.3-new-mediaType", Accept),
     (
         "inclusion-proof-corrupted-hash_fail",
-        Reject("inclusion proof is invalid"),
+        Reject(&["inclusion proof is invalid"]),
     ),
     (
         "incorrect-public-key_fail",
-        Reject("the verifier differs from the bundle's signer"),
+        Reject(&["the verifier differs from the bundle's signer"]),
     ),
     (
         "integrated-time-in-future_fail",
-        Reject("outside the certificate validity"),
+        Reject(&["integrated time", "outside the certificate validity"]),
     ),
+    // The certificate's notBefore lies after the log's integrated time.
     (
         "intoto-expired-certificate_fail",
-        Reject("outside the certificate validity"),
+        Reject(&["integrated time", "outside the certificate validity"]),
     ),
     (
         "intoto-log-entry-mismatch_fail",
-        Reject("transparency log entry body does not match"),
+        Reject(&["the signature differs from the bundle"]),
     ),
     (
         "intoto-missing-inclusion-proof_fail",
-        Reject("requires an inclusion proof"),
+        Reject(&["inclusion proof is invalid", "requires an inclusion proof"]),
     ),
     (
         "intoto-set-outside-signing-cert-validity_fail",
-        Reject("outside the certificate validity"),
+        Reject(&["integrated time", "outside the certificate validity"]),
     ),
     (
         "intoto-tsa-timestamp-outside-cert-validity_fail",
-        Reject("timestamp"),
+        Reject(&["RFC 3161 timestamp", "outside the certificate validity"]),
     ),
     ("intoto-with-custom-trust-root", Accept),
     (
         "invalid-checkpoint-signature_fail",
-        Reject("checkpoint is invalid: no valid signature by the log"),
+        Reject(&["checkpoint is invalid: no valid signature by the log"]),
     ),
     (
         "invalid-ct-key_fail",
-        Reject("certificate transparency check failed"),
+        Reject(&["certificate transparency check failed"]),
     ),
     (
         "invalid-inclusion-proof_fail",
-        Reject("inclusion proof is invalid"),
+        Reject(&["inclusion proof is invalid"]),
     ),
     ("managed-key-and-trusted-root", Accept),
     ("managed-key-happy-path", Accept),
     (
         "managed-key-no-key_fail",
-        Reject("a public key is required"),
+        Reject(&["a public key is required"]),
     ),
     // The case's key.pub is not valid base64: loading the wrong key fails, as in the suite's client.
     (
         "managed-key-wrong-key_fail",
-        Reject("public key is malformed"),
+        Reject(&["public key is malformed"]),
     ),
     (
         "message-digest-mismatch_fail",
-        Reject("message digest is not the blob's SHA-256"),
+        Reject(&["message digest is not the blob's SHA-256"]),
     ),
     ("rekor2-checkpoint-cosigned", Accept),
     (
         "rekor2-checkpoint-missing-log-signature_fail",
-        Reject("checkpoint is invalid"),
+        Reject(&["checkpoint is invalid: no valid signature by the log"]),
     ),
     (
         "rekor2-checkpoint-missing-origin_fail",
-        Reject("checkpoint is invalid"),
+        Reject(&["checkpoint is invalid: the note body needs"]),
     ),
     (
         "rekor2-checkpoint-missing-root-hash_fail",
-        Reject("checkpoint is invalid"),
+        Reject(&["checkpoint is invalid: the note body needs"]),
     ),
     (
         "rekor2-checkpoint-missing-size_fail",
-        Reject("checkpoint is invalid"),
+        Reject(&["checkpoint is invalid: the note body needs"]),
     ),
     ("rekor2-checkpoint-multiple-cosigs", Accept),
     (
         "rekor2-checkpoint-no-matching-signature_fail",
-        Reject("checkpoint is invalid"),
+        Reject(&["checkpoint is invalid: no valid signature by the log"]),
     ),
     ("rekor2-checkpoint-origin-not-first", Accept),
     ("rekor2-checkpoint-two-sigs-cosigned", Accept),
@@ -206,217 +212,88 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("rekor2-dsse-happy-path", Accept),
     (
         "rekor2-dsse-invalid-sig_fail",
-        Reject("signature verification failed"),
+        Reject(&["signature verification failed"]),
     ),
     (
         "rekor2-dsse-mismatch-envelope_fail",
-        Reject("transparency log entry body does not match"),
+        Reject(&["entry body does not match", "artifact digest differs"]),
     ),
     (
         "rekor2-dsse-mismatch-sig_fail",
-        Reject("transparency log entry body does not match"),
+        Reject(&["entry body does not match", "the signature differs"]),
     ),
     ("rekor2-happy-path", Accept),
     (
         "rekor2-no-inclusion-proof_fail",
-        Reject("requires an inclusion proof"),
+        Reject(&["inclusion proof is invalid", "requires an inclusion proof"]),
     ),
     (
         "rekor2-no-timestamp_fail",
-        Reject("needs a signed timestamp"),
+        Reject(&["needs a signed timestamp"]),
     ),
     (
         "rekor2-timestamp-outside-trust-root-tsa-validity_fail",
-        Reject("timestamp authority"),
+        Reject(&["timestamp authority's validity window in the trusted root"]),
     ),
     (
         "rekor2-timestamp-outside-tsa-cert-validity_fail",
-        Reject("timestamp authority"),
+        Reject(&["timestamp authority certificate", "is not valid at"]),
     ),
     (
         "rekor2-timestamp-payload-mismatch_fail",
-        Reject("timestamp does not cover the signature"),
+        Reject(&["timestamp does not cover the signature"]),
     ),
     (
         "rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail",
-        Reject("timestamp authority"),
+        Reject(&["no timestamp authority of the trusted root signed"]),
     ),
     (
         "rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail",
-        Reject("timestamp authority"),
+        Reject(&["no timestamp authority of the trusted root signed"]),
     ),
     ("rekor2-timestamp-with-embedded-cert", Accept),
     ("rekor2-timestamp-with-expired-cert-chain", Accept),
     (
         "rekor2-timestamp-with-incorrect-time_fail",
-        Reject("outside the certificate validity"),
+        Reject(&["RFC 3161 timestamp", "outside the certificate validity"]),
     ),
     ("rekor2-timestamp-without-embedded-cert", Accept),
     (
         "set-invalid-signature_fail",
-        Reject("signed entry timestamp is invalid"),
+        Reject(&["signed entry timestamp is invalid"]),
     ),
     (
         "signature-mismatch_fail",
-        Reject("signature verification failed"),
+        Reject(&["signature verification failed"]),
     ),
     (
         "trust-root-tlog-missing-validity-start_fail",
-        Reject("tlogs[1].publicKey.validFor.start is missing"),
+        Reject(&["tlogs[1].publicKey.validFor.start is missing"]),
     ),
     ("trust-root-tlog-validity-end-inclusive", Accept),
     ("trust-root-tsa-validity-end-inclusive", Accept),
     (
         "wrong-hashedrekord-artifact_fail",
-        Reject("the artifact hash differs"),
+        Reject(&["the artifact hash differs"]),
     ),
     (
         "wrong-hashedrekord-cert-and-sig_fail",
-        Reject("transparency log entry body does not match"),
+        Reject(&["entry body does not match", "the signature differs"]),
     ),
     (
         "wrong-hashedrekord-entry_fail",
-        Reject("transparency log entry body does not match"),
+        Reject(&["entry body does not match", "artifact hash differs"]),
     ),
     (
         "wrong-material_fail",
-        Reject("message digest is not the blob's SHA-256"),
+        Reject(&["message digest is not the blob's SHA-256"]),
     ),
 ];
 
 /// Cases the verifier cannot yet meet, with the reason. Each is still run: a listed case that
 /// meets its expectation fails the test (remove it from here), and an accepted `_fail` case
 /// always fails it.
-const UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "bundle-with-sct-with-extensions",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "intoto-log-entry-mismatch_fail",
-        "Rekor v1 intoto 0.0.2 entries are not supported",
-    ),
-    (
-        "intoto-missing-inclusion-proof_fail",
-        "Rekor v1 intoto 0.0.2 entries are not supported",
-    ),
-    (
-        "intoto-tsa-timestamp-outside-cert-validity_fail",
-        "Rekor v1 intoto 0.0.2 entries are not supported",
-    ),
-    (
-        "intoto-with-custom-trust-root",
-        "Rekor v1 intoto 0.0.2 entries are not supported",
-    ),
-    (
-        "rekor2-checkpoint-cosigned",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-checkpoint-missing-log-signature_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-checkpoint-missing-origin_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-checkpoint-missing-root-hash_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-checkpoint-missing-size_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-checkpoint-multiple-cosigs",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-checkpoint-no-matching-signature_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-checkpoint-origin-not-first",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-checkpoint-two-sigs-cosigned",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-checkpoint-two-sigs-from-origin",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-dsse-happy-path",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-dsse-invalid-sig_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-dsse-mismatch-envelope_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-dsse-mismatch-sig_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-happy-path",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-no-inclusion-proof_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-no-timestamp_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-timestamp-outside-trust-root-tsa-validity_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-timestamp-outside-tsa-cert-validity_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-timestamp-payload-mismatch_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-timestamp-with-embedded-cert",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-timestamp-with-expired-cert-chain",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-timestamp-with-incorrect-time_fail",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "rekor2-timestamp-without-embedded-cert",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-    (
-        "trust-root-tsa-validity-end-inclusive",
-        "Rekor v2 entries (hashedrekord 0.0.2) and RFC 3161 timestamps are not supported",
-    ),
-];
+const UNSUPPORTED: &[(&str, &str)] = &[];
 
 #[test]
 fn conformance_suite() {
@@ -448,7 +325,7 @@ fn conformance_suite() {
         );
         let met = match (expect, &outcome) {
             (Accept, Ok(())) => true,
-            (Reject(fragment), Err(message)) => message.contains(fragment),
+            (Reject(fragments), Err(message)) => fragments.iter().all(|f| message.contains(f)),
             _ => false,
         };
         let why_unsupported = UNSUPPORTED.iter().find(|(n, _)| n == name).map(|(_, r)| *r);

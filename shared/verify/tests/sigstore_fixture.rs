@@ -264,7 +264,8 @@ fn integrated_time_outside_certificate_validity_is_rejected() {
         matches!(
             err,
             VerifyError::OutsideValidity {
-                integrated_time: 1_780_434_170,
+                origin: "integrated time",
+                time: 1_780_434_170,
                 ..
             }
         ),
