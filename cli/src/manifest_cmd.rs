@@ -10,6 +10,8 @@ use certus_core::manifest::{Manifest, MAX_MANIFEST_BYTES};
 use certus_core::pipeline::{read_capped, MAX_SIGNATURE_BYTES};
 use certus_core::ports::ManifestVerifier;
 use certus_core::settings::Settings;
+use certus_core::verification::SignaturePolicy;
+use certus_verify::{Artifact, Signature, TrustMaterial};
 
 use crate::error::{CliError, Result};
 use crate::local::{signature_policy, VerificationFlags};
@@ -28,9 +30,14 @@ pub enum ManifestCommand {
     /// Check a manifest against its contract (docs/manifest.schema.json) without scanning: exit 0 when valid,
     /// 2 with every problem named by its JSON pointer. Also says which tools are not installed here.
     Validate { file: PathBuf },
-    /// Verify a manifest signature as a scan would, and check that the manifest parses.
+    /// Verify a manifest signature as a scan would, and check that the manifest parses. With --digest,
+    /// verify against the manifest's SHA-256 instead of its bytes (the manifest is then not parsed).
     Verify {
-        file: PathBuf,
+        #[arg(required_unless_present = "digest")]
+        file: Option<PathBuf>,
+        /// `sha256:<64 hex>`: verify against this digest of the manifest instead of the file.
+        #[arg(long, conflicts_with_all = ["file", "inline"])]
+        digest: Option<String>,
         /// A cosign `.sig` file or a Sigstore bundle.
         #[arg(long)]
         signature: PathBuf,
@@ -107,6 +114,40 @@ fn validate(file: &Path) -> Result<i32> {
     Ok(0)
 }
 
+/// Parses `--digest sha256:<64 hex>`.
+fn parse_digest(text: &str) -> Result<[u8; 32]> {
+    let invalid = || {
+        CliError::Usage(format!(
+            "--digest {text:?} is not sha256:<64 hex digits> (only SHA-256 is supported)"
+        ))
+    };
+    let hex_digits = text.strip_prefix("sha256:").ok_or_else(invalid)?;
+    let bytes = hex::decode(hex_digits).map_err(|_| invalid())?;
+    bytes.try_into().map_err(|_| invalid())
+}
+
+/// Verifies the signature against the manifest's SHA-256 alone, with the same trust material a
+/// scan uses.
+fn verify_digest(
+    policy: &SignaturePolicy,
+    digest: &[u8; 32],
+    signature: &[u8],
+) -> Result<serde_json::Value> {
+    let signature = Signature::parse(signature)?;
+    let trust = TrustMaterial {
+        key: policy.key.as_ref(),
+        trusted_root: policy.trusted_root.as_ref(),
+        identity: policy.identity.as_ref(),
+    };
+    let verification =
+        certus_verify::verify_artifact(&signature, Some(Artifact::Sha256Digest(digest)), &trust)?;
+    let mut out = serde_json::to_value(&verification)
+        .map_err(|e| certus_core::CoreError::json("verification", e))?;
+    out["verified"] = serde_json::Value::Bool(true);
+    out["manifest_digest"] = serde_json::Value::String(hex::encode(digest));
+    Ok(out)
+}
+
 pub async fn run(command: ManifestCommand) -> Result<i32> {
     match command {
         ManifestCommand::Digest { file, inline } => {
@@ -121,6 +162,7 @@ pub async fn run(command: ManifestCommand) -> Result<i32> {
         ManifestCommand::Validate { file } => return validate(&file),
         ManifestCommand::Verify {
             file,
+            digest,
             signature,
             key,
             trusted_root,
@@ -140,12 +182,22 @@ pub async fn run(command: ManifestCommand) -> Result<i32> {
                 &settings,
             )
             .await?;
-            let bytes = manifest_bytes(&file, inline)?;
             let sig = read_capped(&signature, MAX_SIGNATURE_BYTES)?;
-            let record = policy.verify(&bytes, &sig).await?;
-            Manifest::parse(&bytes)?;
-            let mut out = record;
-            out["manifest_digest"] = serde_json::Value::String(sha256_hex(&bytes));
+            let out = match (file, digest) {
+                (_, Some(digest)) => verify_digest(&policy, &parse_digest(&digest)?, &sig)?,
+                (Some(file), None) => {
+                    let bytes = manifest_bytes(&file, inline)?;
+                    let mut out = policy.verify(&bytes, &sig).await?;
+                    Manifest::parse(&bytes)?;
+                    out["manifest_digest"] = serde_json::Value::String(sha256_hex(&bytes));
+                    out
+                }
+                (None, None) => {
+                    return Err(CliError::Usage(
+                        "give the manifest file or --digest sha256:<hex>".into(),
+                    ))
+                }
+            };
             println!(
                 "{}",
                 serde_json::to_string_pretty(&out)

@@ -262,6 +262,115 @@ fn manifest_digest_canonical_form_and_verification() {
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("bad signature"));
 }
 
+#[test]
+fn manifest_verify_against_a_digest_instead_of_the_bytes() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    std::fs::write(work.path().join("m.json"), "{\"product\":\"p\"}\n").unwrap();
+    sh(
+        work.path(),
+        "openssl ecparam -genkey -name prime256v1 -noout -out k.pem && openssl ec -pubout -in k.pem -out k.pub 2>/dev/null \
+         && openssl dgst -sha256 -sign k.pem m.json | base64 -w0 > m.sig",
+    );
+    let digest = format!(
+        "sha256:{}",
+        sh(work.path(), "sha256sum m.json | cut -d' ' -f1")
+    );
+    let sig = work.path().join("m.sig");
+    let key = work.path().join("k.pub");
+    let verify = |digest: &str| {
+        certus(
+            &[
+                "manifest",
+                "verify",
+                "--digest",
+                digest,
+                "--signature",
+                sig.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
+            &data,
+        )
+    };
+    let ok = verify(&digest);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(record["method"], "cosign-keyed-ecdsa-p256");
+    assert_eq!(record["verified"], true);
+    assert_eq!(record["manifest_digest"], digest["sha256:".len()..]);
+
+    let other = format!("sha256:{}", "0".repeat(64));
+    let wrong = verify(&other);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("signature verification failed"));
+    for malformed in ["sha512:00", "sha256:xyz", "00"] {
+        let out = verify(malformed);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--digest"),
+            "{malformed}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // A real keyless Sigstore bundle (the conformance suite's v0.3 happy path) by digest alone.
+    let Some(shared) = certus_testkit::shared_dir("data/sigstore-conformance") else {
+        return;
+    };
+    let suite = shared.join("data/sigstore-conformance");
+    let artifact = std::fs::read(suite.join("a.txt")).unwrap();
+    std::fs::write(work.path().join("a.txt"), artifact).unwrap();
+    let a_digest = format!(
+        "sha256:{}",
+        sh(work.path(), "sha256sum a.txt | cut -d' ' -f1")
+    );
+    let keyless = |digest: &str| {
+        certus(
+            &[
+                "manifest",
+                "verify",
+                "--digest",
+                digest,
+                "--signature",
+                suite
+                    .join("bundle-verify/happy-path-v0.3/bundle.sigstore.json")
+                    .to_str()
+                    .unwrap(),
+                "--trusted-root",
+                shared
+                    .join("data/sigstore/sigstore_trusted_root.json")
+                    .to_str()
+                    .unwrap(),
+                "--identity",
+                "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main",
+                "--issuer",
+                "https://token.actions.githubusercontent.com",
+            ],
+            &data,
+        )
+    };
+    let ok = keyless(&a_digest);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(record["method"], "sigstore-keyless");
+    let wrong = keyless(&other);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("message digest is not the given SHA-256")
+    );
+}
+
 /// A `bandit` that hangs, so a scan is reliably in progress when the runner is interrupted.
 fn hanging_tools(dir: &Path) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;

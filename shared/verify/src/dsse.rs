@@ -53,6 +53,15 @@ impl Envelope {
 
     /// Checks that an in-toto statement payload names `blob` (by sha256 or sha512) as a subject.
     pub fn check_subject(&self, blob: &[u8]) -> Result<()> {
+        self.check_subject_digests(&sha256(blob), Some(&sha512(blob)))
+    }
+
+    /// Checks that an in-toto statement payload names an artifact with this SHA-256 as a subject.
+    pub fn check_subject_sha256(&self, digest: &[u8; 32]) -> Result<()> {
+        self.check_subject_digests(digest, None)
+    }
+
+    fn check_subject_digests(&self, sha256: &[u8; 32], sha512: Option<&[u8; 64]>) -> Result<()> {
         if self.payload_type != IN_TOTO_PAYLOAD_TYPE {
             return Err(VerifyError::DigestMismatch(format!(
                 "DSSE payload type {:?} is not an in-toto statement",
@@ -68,8 +77,8 @@ impl Envelope {
                 statement.kind
             )));
         }
-        let sha256_hex = hex::encode(sha256(blob));
-        let sha512_hex = hex::encode(sha512(blob));
+        let sha256_hex = hex::encode(sha256);
+        let sha512_hex = sha512.map(hex::encode);
         let matches = statement.subject.iter().any(|subject| {
             let equal = |name: &str, expected: &str| {
                 subject
@@ -77,11 +86,14 @@ impl Envelope {
                     .get(name)
                     .is_some_and(|v| v.eq_ignore_ascii_case(expected))
             };
-            equal("sha256", &sha256_hex) || equal("sha512", &sha512_hex)
+            equal("sha256", &sha256_hex)
+                || sha512_hex
+                    .as_deref()
+                    .is_some_and(|hex| equal("sha512", hex))
         });
         if !matches {
             return Err(VerifyError::DigestMismatch(
-                "no in-toto subject has the blob's sha256 or sha512 digest".into(),
+                "no in-toto subject has the artifact's sha256 (or sha512) digest".into(),
             ));
         }
         Ok(())

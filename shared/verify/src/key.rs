@@ -184,7 +184,7 @@ impl PublicKey {
                 .verify_prehash(digest, &parse_p256_signature(signature)?)
                 .map_err(|_| bad_signature(self.algorithm())),
             Verifying::Ed25519(_) => Err(VerifyError::Missing(
-                "the signed blob (an Ed25519 signature cannot be checked against a digest)",
+                "the signed artifact's bytes (verifying an Ed25519 signature against a digest is unsupported)",
             )),
         }
     }

@@ -31,4 +31,6 @@ pub use key::{KeyAlgorithm, PublicKey};
 pub use keyref::KeyRef;
 pub use signature::Signature;
 pub use trusted_root::TrustedRoot;
-pub use verify::{verify, IdentityPolicy, Method, TrustMaterial, Verification};
+pub use verify::{
+    verify, verify_artifact, Artifact, IdentityPolicy, Method, TrustMaterial, Verification,
+};

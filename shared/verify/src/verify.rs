@@ -78,6 +78,16 @@ pub struct Verification {
     pub integrated_time: Option<i64>,
 }
 
+/// What the caller knows of the signed artifact.
+#[derive(Debug, Clone, Copy)]
+pub enum Artifact<'a> {
+    /// The artifact's bytes.
+    Bytes(&'a [u8]),
+    /// Only the artifact's SHA-256 digest. ECDSA signatures are checked over it as a prehash;
+    /// Ed25519 signatures cannot be (they sign the message itself).
+    Sha256Digest(&'a [u8; 32]),
+}
+
 /// Verifies `signature` over `blob`.
 ///
 /// `blob` may be `None` only for bundles that record what was signed (a DSSE envelope, or a
@@ -87,23 +97,37 @@ pub fn verify(
     blob: Option<&[u8]>,
     trust: &TrustMaterial,
 ) -> Result<Verification> {
+    verify_artifact(signature, blob.map(Artifact::Bytes), trust)
+}
+
+/// Verifies `signature` over an artifact given by its bytes or by its SHA-256 digest (see
+/// [`verify`] for `None`).
+pub fn verify_artifact(
+    signature: &Signature,
+    artifact: Option<Artifact>,
+    trust: &TrustMaterial,
+) -> Result<Verification> {
     match signature {
-        Signature::Raw(bytes) => verify_raw(bytes, blob, trust),
+        Signature::Raw(bytes) => verify_raw(bytes, artifact, trust),
         Signature::Bundle(bundle) => match &bundle.material {
-            Material::Certificate { cert, der } => verify_keyless(bundle, cert, der, blob, trust),
-            Material::PublicKey { hint } => verify_keyed(bundle, hint, blob, trust),
+            Material::Certificate { cert, der } => {
+                verify_keyless(bundle, cert, der, artifact, trust)
+            }
+            Material::PublicKey { hint } => verify_keyed(bundle, hint, artifact, trust),
         },
     }
 }
 
 fn verify_raw(
     signature: &[u8],
-    blob: Option<&[u8]>,
+    artifact: Option<Artifact>,
     trust: &TrustMaterial,
 ) -> Result<Verification> {
     let key = trust.key.ok_or(VerifyError::Missing("a public key"))?;
-    let blob = blob.ok_or(VerifyError::Missing("the signed blob"))?;
-    key.verify(blob, signature)?;
+    match artifact.ok_or(VerifyError::Missing("the signed blob"))? {
+        Artifact::Bytes(blob) => key.verify(blob, signature)?,
+        Artifact::Sha256Digest(digest) => key.verify_sha256_prehash(digest, signature)?,
+    }
     let method = match key.algorithm() {
         KeyAlgorithm::EcdsaP256 => Method::CosignKeyedEcdsaP256,
         KeyAlgorithm::Ed25519 => Method::CosignKeyedEd25519,
@@ -123,7 +147,7 @@ fn verify_raw(
 fn verify_keyed(
     bundle: &Bundle,
     hint: &str,
-    blob: Option<&[u8]>,
+    artifact: Option<Artifact>,
     trust: &TrustMaterial,
 ) -> Result<Verification> {
     let key = trust.key.ok_or(VerifyError::Missing("a public key"))?;
@@ -136,7 +160,7 @@ fn verify_keyed(
             found: hint.to_owned(),
         });
     }
-    let message_digest = verify_content(&bundle.content, key, blob)?;
+    let message_digest = verify_content(&bundle.content, key, artifact)?;
     let timestamps = verify_timestamps(bundle, trust.trusted_root)?;
     if !bundle.tlog_entries.is_empty() {
         let root = trust.trusted_root.ok_or(VerifyError::Missing(
@@ -174,7 +198,7 @@ fn verify_keyless(
     bundle: &Bundle,
     cert: &Certificate,
     cert_der: &[u8],
-    blob: Option<&[u8]>,
+    artifact: Option<Artifact>,
     trust: &TrustMaterial,
 ) -> Result<Verification> {
     let root = trust
@@ -212,7 +236,7 @@ fn verify_keyless(
         });
     }
     let key = certificate::public_key(cert)?;
-    let message_digest = verify_content(&bundle.content, &key, blob)?;
+    let message_digest = verify_content(&bundle.content, &key, artifact)?;
     let expected = Expected {
         signer: Signer::Certificate(cert_der),
         content: &bundle.content,
@@ -299,11 +323,20 @@ fn verify_chain<'r>(cert: &Certificate, root: &'r TrustedRoot, at: i64) -> Resul
 fn verify_content(
     content: &Content,
     key: &PublicKey,
-    blob: Option<&[u8]>,
+    artifact: Option<Artifact>,
 ) -> Result<Option<[u8; 32]>> {
     match content {
-        Content::Message { digest, signature } => match (blob, digest) {
-            (Some(blob), recorded) => {
+        Content::Message { digest, signature } => match (artifact, digest) {
+            (Some(Artifact::Sha256Digest(given)), recorded) => {
+                if recorded.is_some_and(|d| d != *given) {
+                    return Err(VerifyError::DigestMismatch(
+                        "the bundle's message digest is not the given SHA-256 digest".into(),
+                    ));
+                }
+                key.verify_sha256_prehash(given, signature)?;
+                Ok(Some(*given))
+            }
+            (Some(Artifact::Bytes(blob)), recorded) => {
                 let actual = sha256(blob);
                 if recorded.is_some_and(|d| d != actual) {
                     return Err(VerifyError::DigestMismatch(
@@ -321,8 +354,10 @@ fn verify_content(
         },
         Content::Dsse(envelope) => {
             key.verify(&envelope.pae(), &envelope.signature)?;
-            if let Some(blob) = blob {
-                envelope.check_subject(blob)?;
+            match artifact {
+                Some(Artifact::Bytes(blob)) => envelope.check_subject(blob)?,
+                Some(Artifact::Sha256Digest(digest)) => envelope.check_subject_sha256(digest)?,
+                None => {}
             }
             Ok(None)
         }
