@@ -279,3 +279,35 @@ fn raw_signature_needs_a_key_and_a_blob() {
     let err = verify(&signature, Some(BLOB), &TrustMaterial::default()).unwrap_err();
     assert!(matches!(err, VerifyError::Missing("a public key")), "{err}");
 }
+
+#[test]
+fn raw_signatures_against_a_sha256_digest() {
+    use certus_verify::{verify_artifact, Artifact};
+    let dir = tempfile::tempdir().unwrap();
+    let digest: [u8; 32] = <sha2::Sha256 as Digest>::digest(BLOB).into();
+    let by_digest = |pem: &str, sig: &[u8], digest: &[u8; 32]| {
+        let key = PublicKey::from_pem(pem).unwrap();
+        verify_artifact(
+            &Signature::parse(b64(sig).as_bytes()).unwrap(),
+            Some(Artifact::Sha256Digest(digest)),
+            &TrustMaterial {
+                key: Some(&key),
+                ..TrustMaterial::default()
+            },
+        )
+    };
+    let (private, pem) = p256_key(dir.path(), "signer");
+    let sig = p256_sign(dir.path(), &private, BLOB);
+    let verification = by_digest(&pem, &sig, &digest).unwrap();
+    assert_eq!(verification.method, Method::CosignKeyedEcdsaP256);
+    assert_bad_signature(by_digest(&pem, &sig, &[0u8; 32]));
+
+    // Ed25519 signs the message itself: a digest cannot stand in for it.
+    let (private, pem) = ed25519_key(dir.path(), "ed");
+    let sig = ed25519_sign(dir.path(), &private, BLOB);
+    let err = by_digest(&pem, &sig, &digest).unwrap_err();
+    assert!(
+        matches!(err, VerifyError::Missing(m) if m.contains("unsupported")),
+        "{err}"
+    );
+}

@@ -1,6 +1,6 @@
-//! A throw-away Fulcio CA, CT log and Rekor log made at test time with `openssl`, to exercise
-//! hashedrekord entries, keyed bundles, legacy cosign bundles, the legacy issuer extension and
-//! embedded SCTs.
+//! A throw-away Fulcio CA, CT log, Rekor log and RFC 3161 timestamp authority made at test time
+//! with `openssl`, to exercise hashedrekord entries (Rekor v1 and v2), keyed bundles, legacy
+//! cosign bundles, the legacy issuer extension, embedded SCTs and signed timestamps.
 
 mod common;
 
@@ -128,6 +128,95 @@ fn embed_sct(dir: &Path, precert_der: &[u8], issuer_key_hash: &[u8], ct_log_id: 
     .unwrap()
 }
 
+/// A timestamp authority in `dir`: `tsa-root.pem` (P-384, self-signed) issues `tsa.pem` (P-256,
+/// critical timeStamping EKU, key `tsa.key`); `tsa.cnf` configures `openssl ts -reply`.
+fn make_tsa(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-genkey",
+            "-name",
+            "secp384r1",
+            "-noout",
+            "-out",
+            "tsa-root.key",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "tsa-root.key",
+            "-sha384",
+            "-days",
+            "30",
+            "-subj",
+            "/O=certus-test/CN=test-tsa-root",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "tsa-root.pem",
+        ],
+    );
+    p256_key(dir, "tsa");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "tsa.key",
+            "-subj",
+            "/O=certus-test/CN=test-tsa",
+            "-out",
+            "tsa.csr",
+        ],
+    );
+    std::fs::write(
+        dir.join("tsa-ext.cnf"),
+        "[ext]\nextendedKeyUsage = critical, timeStamping\nkeyUsage = critical, digitalSignature\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "tsa.csr",
+            "-CA",
+            "tsa-root.pem",
+            "-CAkey",
+            "tsa-root.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-sha384",
+            "-extfile",
+            "tsa-ext.cnf",
+            "-extensions",
+            "ext",
+            "-out",
+            "tsa.pem",
+        ],
+    );
+    std::fs::write(dir.join("tsa-serial"), "01\n").unwrap();
+    std::fs::write(
+        dir.join("tsa.cnf"),
+        "[ tsa ]\ndefault_tsa = certus\n[ certus ]\nserial = ./tsa-serial\ncrypto_device = builtin\n\
+         signer_cert = ./tsa.pem\nsigner_key = ./tsa.key\nsigner_digest = sha256\n\
+         default_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\nordering = no\n\
+         tsa_name = no\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n",
+    )
+    .unwrap();
+}
+
 struct World {
     dir: tempfile::TempDir,
     root_json: Vec<u8>,
@@ -232,6 +321,9 @@ impl World {
             der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &leaf_der).unwrap(),
         )
         .unwrap();
+        make_tsa(d);
+        let tsa_der = openssl(d, &["x509", "-in", "tsa.pem", "-outform", "DER"]);
+        let tsa_root_der = openssl(d, &["x509", "-in", "tsa-root.pem", "-outform", "DER"]);
         p256_key(d, "log");
         let log_der = openssl(d, &["pkey", "-pubin", "-in", "log.pub", "-outform", "DER"]);
         let log_id = sha256(&log_der);
@@ -250,6 +342,11 @@ impl World {
                 "publicKey": { "rawBytes": b64(&ct_der), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
                                "validFor": { "start": "2020-01-01T00:00:00Z" } },
                 "logId": { "keyId": b64(&sha256(&ct_der)) }
+            }],
+            "timestampAuthorities": [{
+                "subject": { "organization": "certus-test", "commonName": "test-tsa" },
+                "certChain": { "certificates": [{ "rawBytes": b64(&tsa_der) }, { "rawBytes": b64(&tsa_root_der) }] },
+                "validFor": { "start": "2020-01-01T00:00:00Z" }
             }],
             "certificateAuthorities": [{
                 "subject": { "organization": "certus-test", "commonName": "test-fulcio-root" },
@@ -349,6 +446,87 @@ impl World {
                 "signature": b64(&signature)
             }
         })
+    }
+
+    /// A DER RFC 3161 `TimeStampResp` from the test TSA over `data`.
+    fn timestamp(&self, data: &[u8]) -> Vec<u8> {
+        let d = self.path();
+        std::fs::write(d.join("ts-data.bin"), data).unwrap();
+        openssl(
+            d,
+            &[
+                "ts",
+                "-query",
+                "-data",
+                "ts-data.bin",
+                "-sha256",
+                "-no_nonce",
+                "-out",
+                "ts.tsq",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "ts",
+                "-reply",
+                "-config",
+                "tsa.cnf",
+                "-queryfile",
+                "ts.tsq",
+                "-out",
+                "ts.tsr",
+            ],
+        );
+        std::fs::read(d.join("ts.tsr")).unwrap()
+    }
+
+    /// A keyless bundle whose entry is a Rekor v2 hashedrekord 0.0.2 (no integrated time, no
+    /// SET), timestamped over `timestamped` (normally the bundle's own signature).
+    fn rekor_v2_bundle(&self, timestamped: Option<&[u8]>) -> (Value, Vec<u8>) {
+        let signature = self.sign_blob();
+        let body = serde_json::to_vec(&json!({
+            "apiVersion": "0.0.2",
+            "kind": "hashedrekord",
+            "spec": { "hashedRekordV002": {
+                "data": { "algorithm": "SHA2_256", "digest": b64(&sha256(BLOB)) },
+                "signature": {
+                    "content": b64(&signature),
+                    "verifier": {
+                        "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                        "x509Certificate": { "rawBytes": b64(&self.leaf_der) }
+                    }
+                }
+            }}
+        }))
+        .unwrap();
+        let mut entry = self.tlog_entry(&body);
+        let fields = entry.as_object_mut().unwrap();
+        fields.remove("integratedTime");
+        fields.remove("inclusionPromise");
+        entry["kindVersion"]["version"] = json!("0.0.2");
+        let mut bundle = json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "certificate": { "rawBytes": b64(&self.leaf_der) },
+                "tlogEntries": [entry]
+            },
+            "messageSignature": {
+                "messageDigest": { "algorithm": "SHA2_256", "digest": b64(&sha256(BLOB)) },
+                "signature": b64(&signature)
+            }
+        });
+        if let Some(data) = timestamped {
+            let data = if data.is_empty() {
+                &signature[..]
+            } else {
+                data
+            };
+            bundle["verificationMaterial"]["timestampVerificationData"] = json!({
+                "rfc3161Timestamps": [{ "signedTimestamp": b64(&self.timestamp(data)) }]
+            });
+        }
+        (bundle, signature)
     }
 
     fn keyed_bundle(&self, hint: &str) -> Value {
@@ -578,6 +756,7 @@ fn every_authority_needs_a_validity_start() {
         "/tlogs/0/publicKey/validFor",
         "/ctlogs/0/publicKey/validFor",
         "/certificateAuthorities/0/validFor",
+        "/timestampAuthorities/0/validFor",
     ] {
         let mut root: Value = serde_json::from_slice(&world.root_json).unwrap();
         root.pointer_mut(pointer)
@@ -591,4 +770,75 @@ fn every_authority_needs_a_validity_start() {
             "{pointer}: {err}"
         );
     }
+}
+
+#[test]
+fn rekor_v2_entry_takes_its_time_from_a_trusted_rfc3161_timestamp() {
+    let world = World::new();
+    let policy = policy();
+    let check = |bundle: &Value, edit_root: &dyn Fn(&mut Value)| {
+        let mut root: Value = serde_json::from_slice(&world.root_json).unwrap();
+        edit_root(&mut root);
+        let root = TrustedRoot::from_json(&serde_json::to_vec(&root).unwrap()).unwrap();
+        let trust = TrustMaterial {
+            trusted_root: Some(&root),
+            identity: Some(&policy),
+            ..TrustMaterial::default()
+        };
+        run(bundle, Some(BLOB), &trust)
+    };
+    // `Some(&[])`: timestamp the bundle's own signature.
+    let (bundle, _) = world.rekor_v2_bundle(Some(&[]));
+    let verification = check(&bundle, &|_| {}).unwrap();
+    assert_eq!(verification.method, Method::SigstoreKeyless);
+    assert_eq!(verification.integrated_time, None);
+    assert_eq!(verification.rekor_log_index, Some(1002));
+
+    let err = check(&bundle, &|root| root["timestampAuthorities"] = json!([])).unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::InvalidTimestamp(m) if m.contains("no timestamp authority")),
+        "{err}"
+    );
+    let err = check(&bundle, &|root| {
+        root["timestampAuthorities"][0]["validFor"]["start"] = json!("2099-01-01T00:00:00Z")
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::InvalidTimestamp(m) if m.contains("validity window")),
+        "{err}"
+    );
+    let mut no_proof = bundle.clone();
+    no_proof["verificationMaterial"]["tlogEntries"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("inclusionProof");
+    let err = check(&no_proof, &|_| {}).unwrap_err();
+    assert!(
+        matches!(err, VerifyError::InvalidInclusionProof(_)),
+        "{err}"
+    );
+
+    let (untimestamped, _) = world.rekor_v2_bundle(None);
+    let err = check(&untimestamped, &|_| {}).unwrap_err();
+    assert!(
+        err.to_string().contains("needs a signed timestamp"),
+        "{err}"
+    );
+
+    let (over_other, _) = world.rekor_v2_bundle(Some(b"another signature"));
+    let err = check(&over_other, &|_| {}).unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::InvalidTimestamp(m) if m.contains("does not cover the signature")),
+        "{err}"
+    );
+
+    let mut tampered = bundle.clone();
+    let field = &mut tampered["verificationMaterial"]["timestampVerificationData"]
+        ["rfc3161Timestamps"][0]["signedTimestamp"];
+    let mut der = common::unb64(field.as_str().unwrap());
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    *field = json!(b64(&der));
+    let err = check(&tampered, &|_| {}).unwrap_err();
+    assert!(matches!(err, VerifyError::InvalidTimestamp(_)), "{err}");
 }
