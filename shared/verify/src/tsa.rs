@@ -9,11 +9,14 @@ use const_oid::ObjectIdentifier;
 use der::asn1::OctetString;
 use der::{Any, Decode, Encode, Reader, SliceReader, Tag, Tagged};
 
+use x509_cert::ext::pkix::ExtendedKeyUsage;
+
 use crate::certificate::{self, HashAlgorithm};
 use crate::error::{Result, VerifyError};
 use crate::time::parse_rfc3339_utc;
 use crate::trusted_root::TrustedRoot;
 
+const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
@@ -71,6 +74,24 @@ pub(crate) fn verify(timestamp: &[u8], signature: &[u8], root: &TrustedRoot) -> 
             "the timestamp authority's validity window in the trusted root does not include the timestamp's time {}",
             token.gen_time
         )));
+    }
+    let leaf_is_for_timestamping = authority
+        .chain
+        .first()
+        .map(|leaf| leaf.tbs_certificate().get_extension::<ExtendedKeyUsage>())
+        .transpose()
+        .map_err(|e| {
+            invalid(format!(
+                "timestamp authority certificate: bad extended key usage: {e}"
+            ))
+        })?
+        .flatten()
+        .is_some_and(|(_, eku)| eku.0.contains(&TIME_STAMPING));
+    if !leaf_is_for_timestamping {
+        return Err(invalid(
+            "the timestamp authority certificate is not for timestamping (extended key usage)"
+                .into(),
+        ));
     }
     for pair in authority.chain.windows(2) {
         certificate::verify_issued_by(&pair[0], &pair[1])

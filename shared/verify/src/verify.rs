@@ -215,12 +215,12 @@ fn verify_keyless(
     for (source, time) in &times {
         certificate::check_valid_at(cert, *time, source)?;
     }
-    let mut issuer = None;
+    let mut issuing_ca = None;
     for (_, time) in &times {
-        issuer = Some(verify_chain(cert, root, *time)?);
+        issuing_ca = Some(verify_chain(cert, root, *time)?);
     }
-    let issuer = issuer.ok_or(VerifyError::Missing("a signing time"))?;
-    sct::verify_embedded(cert, issuer, root)?;
+    let issuing_ca = issuing_ca.ok_or(VerifyError::Missing("a signing time"))?;
+    sct::verify_embedded(cert, issuing_ca, root)?;
     let identities = certificate::identities(cert)?;
     if !identities.contains(&policy.identity) {
         return Err(VerifyError::IdentityMismatch {
