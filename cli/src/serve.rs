@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use certus_api::{hash_key, ApiKeys, AuthConfig, JwtSettings, JwtVerifier, ServeConfig};
+use certus_api::{
+    hash_key, ApiKeys, AuthConfig, ConnectionLimits, JwtSettings, JwtVerifier, ServeConfig,
+    WatcherLimits,
+};
 use certus_core::event::EventBody;
 use certus_core::settings::Settings;
 
@@ -37,6 +40,22 @@ pub struct ServeArgs {
     pub allow_roots: Vec<PathBuf>,
     #[arg(long, default_value_t = 4)]
     pub max_scans: usize,
+    /// Connections held at once (WebSockets included); more are closed as soon as they are accepted.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_connections)]
+    pub max_connections: usize,
+    /// Connections held at once from one client address.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_per_client)]
+    pub max_connections_per_client: usize,
+    /// Seconds a connection may take to send a request's headers (also how long an idle one is kept).
+    #[arg(long, default_value_t = ConnectionLimits::default().header_timeout.as_secs())]
+    pub header_timeout_secs: u64,
+    /// Open WebSocket watchers allowed per credential, per tenant and in total.
+    #[arg(long, default_value_t = WatcherLimits::default().per_key)]
+    pub max_watchers_per_key: usize,
+    #[arg(long, default_value_t = WatcherLimits::default().per_tenant)]
+    pub max_watchers_per_tenant: usize,
+    #[arg(long, default_value_t = WatcherLimits::default().total)]
+    pub max_watchers: usize,
     /// Print the SHA-256 of an API key for the keys file, and exit.
     #[arg(long, value_name = "KEY")]
     pub hash_key: Option<String>,
@@ -106,6 +125,25 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
     .await?;
     let mut config = ServeConfig::new(args.addr, data_dir.clone(), auth);
     config.max_concurrent_scans = args.max_scans;
+    if args.max_connections == 0
+        || args.max_connections_per_client == 0
+        || args.header_timeout_secs == 0
+    {
+        return Err(CliError::Usage(
+            "--max-connections, --max-connections-per-client and --header-timeout-secs must be at least 1"
+                .into(),
+        ));
+    }
+    config.connections = ConnectionLimits {
+        max_connections: args.max_connections,
+        max_per_client: args.max_connections_per_client,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+    };
+    config.watchers = WatcherLimits {
+        per_key: args.max_watchers_per_key,
+        per_tenant: args.max_watchers_per_tenant,
+        total: args.max_watchers,
+    };
     config.upload_dir = Some(uploads_dir);
     config.allowed_roots = args.allow_roots;
     config.triggers = triggers;

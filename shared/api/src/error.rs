@@ -34,6 +34,9 @@ pub enum ApiError {
     #[error("job '{test_id}' is {status}: an upload can be requested only for a SUCCEEDED job")]
     NotSucceeded { test_id: String, status: String },
 
+    #[error("too many open watchers: {0}; close one and retry")]
+    TooManyWatchers(String),
+
     #[error("upload gating is not configured on this server")]
     UploadGatingNotConfigured,
 
@@ -103,6 +106,7 @@ impl ApiError {
             Self::UnsupportedArchive(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotSucceeded { .. } => StatusCode::CONFLICT,
             Self::UploadGatingNotConfigured => StatusCode::NOT_IMPLEMENTED,
+            Self::TooManyWatchers(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Core(CoreError::Validation(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Core(CoreError::JobNotFound(_)) => StatusCode::NOT_FOUND,
             Self::Core(CoreError::Conflict(_)) => StatusCode::CONFLICT,

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod connections;
 pub mod error;
 pub mod hub;
 pub mod launcher;
@@ -20,8 +21,9 @@ pub use auth::{
     hash_key, ApiKeys, AuthConfig, GatewayClaims, GatewayPolicy, JwtAlgorithm, JwtSettings,
     JwtVerifier, Principal,
 };
+pub use connections::ConnectionLimits;
 pub use error::{ApiError, Result};
-pub use hub::LiveHub;
+pub use hub::{LiveHub, WatcherLimit, WatcherLimits};
 pub use launcher::{Launcher, LocalLauncher, Recovery, UploadRequests};
 pub use routes::{router, ApiState, Limits, RouteSpec, ROUTES};
 pub use server::{serve, serve_on, with_optional_routes, ServeConfig};

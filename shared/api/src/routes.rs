@@ -99,7 +99,7 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: STREAM,
         success: 101,
-        statuses: &[101, 400, 401, 426],
+        statuses: &[101, 400, 401, 426, 429],
     },
 ];
 

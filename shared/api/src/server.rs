@@ -12,8 +12,9 @@ use certus_core::pipeline::Services;
 use tokio::net::TcpListener;
 
 use crate::auth::AuthConfig;
+use crate::connections::{serve_limited, ConnectionLimits};
 use crate::error::{ApiError, Result};
-use crate::hub::LiveHub;
+use crate::hub::{LiveHub, WatcherLimits};
 use crate::launcher::{LocalLauncher, UploadRequests};
 use crate::routes::{router, ApiState, Limits};
 use certus_core::runner::local_runner_is_gone;
@@ -42,11 +43,15 @@ pub struct ServeConfig {
     pub audit: Option<std::sync::Arc<dyn certus_core::audit::AuditLog>>,
     /// Push-trigger registrations for the webhook routes; without them those routes answer 404.
     pub triggers: Option<std::sync::Arc<certus_triggers::Triggers>>,
+    /// Connection caps and the header timeout (see [`ConnectionLimits`]).
+    pub connections: ConnectionLimits,
+    /// How many WebSocket watchers may be open per credential, per tenant and in total.
+    pub watchers: WatcherLimits,
 }
 
 impl ServeConfig {
     /// Defaults: 4 concurrent scans, 1 MiB JSON bodies, 512 MiB uploads, 30 s shutdown grace, no server
-    /// directory open to callers.
+    /// directory open to callers, and the default [`ConnectionLimits`] and [`WatcherLimits`].
     pub fn new(addr: SocketAddr, data_dir: PathBuf, auth: AuthConfig) -> Self {
         Self {
             addr,
@@ -61,6 +66,8 @@ impl ServeConfig {
             uploads: None,
             audit: None,
             triggers: None,
+            connections: ConnectionLimits::default(),
+            watchers: WatcherLimits::default(),
         }
     }
 }
@@ -93,7 +100,7 @@ where
     if services.settings.stream_base.is_empty() {
         services.settings.stream_base = format!("ws://{local}");
     }
-    let hub = LiveHub::new();
+    let hub = LiveHub::with_limits(config.watchers);
     services.sinks.push(hub.clone());
     let upload_dir = config
         .upload_dir
@@ -138,10 +145,14 @@ where
     };
     eprintln!("certus serve: listening on http://{local}");
     let app = with_optional_routes(router(state), config.audit.clone(), config.triggers.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| ApiError::Server(e.to_string()))?;
+    serve_limited(
+        listener,
+        app,
+        config.connections,
+        config.shutdown_grace,
+        shutdown,
+    )
+    .await;
     if !launcher.drain(config.shutdown_grace).await {
         eprintln!(
             "certus serve: scans still running at shutdown will be marked FAILED at the next start"

@@ -1,7 +1,8 @@
 //! `GET /v1/security-scans/{test_id}/stream`: a job's events over a WebSocket. The watcher subscribes to the
 //! live hub first, then gets the persisted history, then live events with a higher `seq` — no duplicates, and
 //! any gap (a lagging receiver, events delivered out of order) is filled from the store. The socket closes
-//! normally after `scan_complete`; an unknown or foreign job closes with 4404.
+//! normally after `scan_complete`; an unknown or foreign job closes with 4404. A watcher over the hub's
+//! [`WatcherLimits`](crate::hub::WatcherLimits) is refused with 429 before the upgrade.
 
 use std::time::{Duration, Instant};
 
@@ -15,8 +16,9 @@ use certus_core::event::Event;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::auth::Principal;
-use crate::hub::Subscription;
+use crate::auth::{hash_key, Principal};
+use crate::error::ApiError;
+use crate::hub::{Subscription, WatcherPermit};
 use crate::routes::ApiState;
 use crate::scans::visible_job;
 
@@ -32,6 +34,9 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 /// Unsent data allowed per connection before it is dropped.
 const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+/// Buffers of each socket (tungstenite's defaults are 128 KiB each; events and pongs are small).
+const READ_BUFFER: usize = 8 * 1024;
+const WRITE_BUFFER: usize = 8 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct StreamParams {
@@ -54,14 +59,39 @@ pub async fn stream(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    let key = credential_name(&headers, token.as_deref());
+    let permit = match state.hub.admit_watcher(&key, &principal.tenant) {
+        Ok(permit) => permit,
+        Err(limit) => return ApiError::TooManyWatchers(limit.describe().into()).into_response(),
+    };
     upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| watch_job(state, principal, test_id, socket))
+        // The permit lives as long as the watcher (or goes with the closure if the upgrade never completes).
+        .on_upgrade(move |socket| watch_job(state, principal, test_id, socket, permit))
 }
 
-async fn watch_job(state: ApiState, principal: Principal, test_id: String, socket: WebSocket) {
+/// A name for the presented credential (whichever authenticated the caller), for per-key watcher counts; the
+/// credential itself is not kept.
+fn credential_name(headers: &HeaderMap, query_token: Option<&str>) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let presented = header("authorization")
+        .or_else(|| header("x-api-key"))
+        .or(query_token)
+        .unwrap_or_default();
+    hash_key(presented)
+}
+
+async fn watch_job(
+    state: ApiState,
+    principal: Principal,
+    test_id: String,
+    socket: WebSocket,
+    _permit: WatcherPermit,
+) {
     let mut watcher = Watcher {
         socket,
         last_sent: 0,

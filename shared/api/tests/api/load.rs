@@ -14,6 +14,17 @@ async fn two_hundred_watched_submissions() {
     let s = std::sync::Arc::new(
         start(Options {
             max_concurrent_scans: 8,
+            // One client with 200 submissions and 200 watchers at once: above the default caps.
+            connections: Some(certus_api::ConnectionLimits {
+                max_per_client: 1000,
+                max_connections: 1000,
+                ..Default::default()
+            }),
+            watchers: Some(certus_api::WatcherLimits {
+                per_key: JOBS,
+                per_tenant: JOBS,
+                total: JOBS,
+            }),
             ..Options::default()
         })
         .await,

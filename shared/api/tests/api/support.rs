@@ -92,6 +92,10 @@ pub struct Options {
     pub triggers: Option<Arc<certus_triggers::Triggers>>,
     /// Let git sources name local repositories (the webhook tests push to one made on disk).
     pub git_allow_local: bool,
+    /// Connection caps and header timeout; the server's defaults when `None`.
+    pub connections: Option<certus_api::ConnectionLimits>,
+    /// WebSocket watcher limits; the server's defaults when `None`.
+    pub watchers: Option<certus_api::WatcherLimits>,
 }
 
 impl Default for Options {
@@ -106,6 +110,8 @@ impl Default for Options {
             uploads: false,
             triggers: None,
             git_allow_local: false,
+            connections: None,
+            watchers: None,
         }
     }
 }
@@ -211,6 +217,12 @@ pub async fn start(options: Options) -> Server {
     config.allowed_roots = vec![source.clone()];
     config.triggers = options.triggers.clone();
     config.audit = Some(store.clone());
+    if let Some(limits) = options.connections {
+        config.connections = limits;
+    }
+    if let Some(limits) = options.watchers {
+        config.watchers = limits;
+    }
     if options.uploads {
         let publisher =
             LocalPublisher::new(&LocalPublisherConfig::under(dir.path())).expect("publisher");
