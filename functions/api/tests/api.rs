@@ -211,9 +211,64 @@ const ISSUER: &str = "https://idp.example.invalid";
 
 /// What API Gateway's JWT authorizer puts in the event after verifying a token.
 fn authorized(event: &mut Value, workspaces: &str) {
+    authorized_as(event, "acme", workspaces);
+}
+
+/// The same for the tenant `sub` (the default tenant claim).
+fn authorized_as(event: &mut Value, sub: &str, workspaces: &str) {
     event["requestContext"]["authorizer"] = json!({"jwt": {"claims": {
-        "iss": ISSUER, "aud": "[certus]", "sub": "acme", "certus_workspaces": workspaces,
+        "iss": ISSUER, "aud": "[certus]", "sub": sub, "certus_workspaces": workspaces,
     }, "scopes": null}});
+}
+
+#[tokio::test]
+async fn another_tenants_claims_for_the_same_workspace_see_nothing_of_the_job() {
+    let Some(d) = deploy().await else { return };
+    let (status, body) = call(&d, "http-submit.json", |e| authorized(e, "[ws-acme]")).await;
+    assert_eq!(status, 202, "{body}");
+    let test_id = body["test_id"].as_str().unwrap().to_string();
+    let stored = d.jobs.get(&test_id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.tenant.as_deref(),
+        Some("acme"),
+        "the tenant comes from the claims"
+    );
+    for suffix in ["", "/audit", "/upload-request"] {
+        let ask = |id: &str| {
+            let path = format!("/v1/security-scans/{id}{suffix}");
+            move |e: &mut Value| {
+                authorized_as(e, "initech", "[ws-acme]");
+                set_path(e, &path);
+                if suffix == "/upload-request" {
+                    e["requestContext"]["http"]["method"] = json!("POST");
+                }
+            }
+        };
+        let (status, foreign) = call(&d, "http-get.json", ask(&test_id)).await;
+        assert_eq!(status, 404, "{suffix}: {foreign}");
+        let (_, unknown) = call(&d, "http-get.json", ask("test_ffffffffffff")).await;
+        assert_eq!(
+            foreign.to_string().replace(&test_id, "<id>"),
+            unknown.to_string().replace("test_ffffffffffff", "<id>"),
+            "{suffix}: the same answer as an unknown id"
+        );
+    }
+    let (status, page) = call(&d, "http-get.json", |e| {
+        authorized_as(e, "initech", "[ws-acme]");
+        set_path(e, "/v1/security-scans");
+        e["rawQueryString"] = json!("workspace_id=ws-acme");
+        e["queryStringParameters"] = json!({"workspace_id": "ws-acme"});
+    })
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|job| job["test_id"] != json!(test_id)),
+        "{page}"
+    );
 }
 
 #[tokio::test]

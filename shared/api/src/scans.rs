@@ -6,7 +6,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use certus_core::ids::parse_test_id;
+use certus_core::ids::{new_test_id, parse_test_id};
 use certus_core::job::{Job, JobStatus};
 use certus_core::pipeline;
 use certus_core::ports::JobQuery;
@@ -44,7 +44,13 @@ pub async fn submit(
     if !refused.is_empty() {
         return Err(ApiError::Validation(refused));
     }
-    let job = pipeline::submit(&state.services, submission).await?;
+    let job = pipeline::submit_for(
+        &state.services,
+        submission,
+        new_test_id()?,
+        Some(principal.tenant.clone()),
+    )
+    .await?;
     state.launcher.launch(job.test_id.clone()).await;
     Ok((
         StatusCode::ACCEPTED,
@@ -197,6 +203,7 @@ fn job_query(params: ListParams, principal: &Principal) -> Result<JobQuery> {
         return Err(ApiError::Validation(errors));
     }
     Ok(JobQuery {
+        tenant: Some(principal.tenant.clone()),
         workspace_id,
         component_id: params.component_id,
         assessment_id: params.assessment_id,
@@ -209,13 +216,13 @@ fn job_query(params: ListParams, principal: &Principal) -> Result<JobQuery> {
     })
 }
 
-/// The job, if it exists and belongs to one of the caller's workspaces; 404 otherwise, never 403, so that
-/// another tenant's job ids reveal nothing.
+/// The job, if it exists, was recorded for the caller's tenant and is in one of its workspaces; 404
+/// otherwise, never 403, so that another tenant's job ids reveal nothing (the answer is the same).
 pub async fn visible_job(state: &ApiState, principal: &Principal, test_id: &str) -> Result<Job> {
     let not_found = || ApiError::JobNotFound(test_id.chars().take(40).collect());
     let test_id = parse_test_id(test_id).map_err(|_| not_found())?;
     match state.services.jobs.get(test_id).await? {
-        Some(job) if principal.may_use(&job.ids.workspace_id) => Ok(job),
+        Some(job) if principal.may_see(job.tenant.as_deref(), &job.ids.workspace_id) => Ok(job),
         _ => Err(not_found()),
     }
 }

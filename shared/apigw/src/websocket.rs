@@ -149,8 +149,11 @@ impl WsHandler {
             Ok(test_id) => self.jobs.get(test_id).await?,
             Err(_) => None,
         };
-        let Some(job) = job.filter(|job| connection.principal.may_use(&job.ids.workspace_id))
-        else {
+        let Some(job) = job.filter(|job| {
+            connection
+                .principal
+                .may_see(job.tenant.as_deref(), &job.ids.workspace_id)
+        }) else {
             return self
                 .refuse(connection_id, CODE_UNKNOWN_JOB, "job not found")
                 .await;

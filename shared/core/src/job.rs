@@ -120,6 +120,11 @@ pub struct RemoteArtifacts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub test_id: String,
+    /// The tenant whose credentials submitted the job (or whose push registration started it); the API shows
+    /// a job only to that tenant. Records written before tenants were recorded have none and are shown to
+    /// no API caller (they stay readable with the CLI on the server's own data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     #[serde(flatten)]
     pub ids: ScanIds,
     pub status: JobStatus,
@@ -200,6 +205,7 @@ impl Job {
             };
         Self {
             test_id,
+            tenant: None,
             ids: submission.ids.clone(),
             status: JobStatus::Queued,
             source_type: submission.source.type_name().to_string(),

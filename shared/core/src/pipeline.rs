@@ -142,11 +142,22 @@ pub async fn submit_with_id(
     submission: ValidatedSubmission,
     test_id: String,
 ) -> Result<Job> {
+    submit_for(services, submission, test_id, None).await
+}
+
+/// Like [`submit_with_id`], recording the tenant the job belongs to (the API shows it to that tenant only).
+pub async fn submit_for(
+    services: &Services,
+    submission: ValidatedSubmission,
+    test_id: String,
+    tenant: Option<String>,
+) -> Result<Job> {
     let stream_url = format!(
         "{}/v1/security-scans/{test_id}/stream",
         services.settings.stream_base.trim_end_matches('/')
     );
-    let job = Job::queued(test_id, submission, stream_url, time::now());
+    let mut job = Job::queued(test_id, submission, stream_url, time::now());
+    job.tenant = tenant;
     services.jobs.create(&job).await?;
     Ok(job)
 }

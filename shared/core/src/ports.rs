@@ -20,6 +20,8 @@ use crate::workspace::RunWorkspace;
 /// Filters for listing jobs; all optional, combined with AND.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobQuery {
+    /// Only jobs recorded for this tenant (records without a tenant never match).
+    pub tenant: Option<String>,
     pub workspace_id: Option<String>,
     pub component_id: Option<String>,
     pub assessment_id: Option<String>,

@@ -75,6 +75,7 @@ fn job_item(job: &Job, version: u64) -> Result<Item> {
         ("repository", &job.git_url),
         ("commit_sha", &job.commit),
         ("manifest_digest", &job.manifest_digest),
+        ("tenant", &job.tenant),
     ] {
         if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
             item.insert(name.to_string(), s(value));
@@ -176,6 +177,7 @@ fn plan(query: &JobQuery) -> (Partition, Vec<Residual>) {
         (partition("by_created", ENTITY, "job".into()), &[])
     };
     let residual = [
+        ("tenant", query.tenant.clone()),
         ("workspace_id", ws),
         ("component_id", comp),
         ("assessment_id", assess),

@@ -189,6 +189,7 @@ impl JobStore for SqliteStore {
                 sql.push_str(&format!(" AND {clause} ?{}", args.len()));
             }
         };
+        filter("json_extract(record, '$.tenant') =", query.tenant.clone());
         filter("workspace_id =", query.workspace_id.clone());
         filter("component_id =", query.component_id.clone());
         filter("assessment_id =", query.assessment_id.clone());

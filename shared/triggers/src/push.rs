@@ -85,7 +85,14 @@ pub async fn start_scan<S: JobStarter + ?Sized>(
     }
     let submission = registration.submission(&push.branch, &push.commit)?;
     let test_id = registration.test_id_for(&push.commit);
-    match pipeline::submit_with_id(services, submission, test_id.clone()).await {
+    match pipeline::submit_for(
+        services,
+        submission,
+        test_id.clone(),
+        registration.tenant.clone(),
+    )
+    .await
+    {
         Ok(job) => {
             starter.start(job.test_id).await;
             Ok(Outcome::Started {

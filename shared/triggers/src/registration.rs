@@ -77,6 +77,8 @@ struct RawRegistration {
     component_id: Option<String>,
     assessment_id: Option<String>,
     requested_by: Option<String>,
+    /// The tenant the started jobs belong to: the API shows them to that tenant's credentials only.
+    tenant: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +95,8 @@ pub struct Registration {
     /// GitHub `full_name`, GitLab `path_with_namespace`, CodeCommit repository name or ARN.
     pub repository: String,
     pub branches: Vec<BranchPattern>,
+    /// The tenant its jobs are recorded for; without one they are visible to no API caller.
+    pub tenant: Option<String>,
     secret: Option<WebhookSecret>,
     /// The submission every push starts, but for its branch and commit.
     template: SubmitRequest,
@@ -389,6 +393,9 @@ fn validate(
             FieldError::new(at(field), p.message.replace("git_url", "clone_url"))
         }));
     }
+    if raw.tenant.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        errors.push(FieldError::new(at("tenant"), "must not be empty"));
+    }
     if errors.len() > before {
         return None;
     }
@@ -397,6 +404,7 @@ fn validate(
         provider: provider?,
         repository: repository?,
         branches,
+        tenant: raw.tenant,
         secret,
         template,
     })
@@ -541,6 +549,31 @@ mod tests {
             r.test_id_for(&commit.to_uppercase())
         );
         assert_ne!(r.test_id_for(&commit), r.test_id_for(&"b".repeat(40)));
+    }
+
+    #[test]
+    fn the_tenant_of_started_jobs_is_read_and_an_empty_one_refused() {
+        let dir = dir_with_secret();
+        let registrations = parse_json(vec![github()], dir.path()).unwrap();
+        let r = registrations
+            .find(Provider::Github, "acme/payments")
+            .unwrap();
+        assert_eq!(r.tenant, None);
+        let mut entry = github();
+        entry["tenant"] = serde_json::json!("acme");
+        let registrations = parse_json(vec![entry.clone()], dir.path()).unwrap();
+        let r = registrations
+            .find(Provider::Github, "acme/payments")
+            .unwrap();
+        assert_eq!(r.tenant.as_deref(), Some("acme"));
+        entry["tenant"] = serde_json::json!(" ");
+        assert_eq!(
+            problems(parse_json(vec![entry], dir.path())),
+            vec![(
+                "registrations[0].tenant".to_string(),
+                "must not be empty".to_string()
+            )]
+        );
     }
 
     #[test]

@@ -51,6 +51,12 @@ impl Principal {
         }
     }
 
+    /// A job is the caller's when it was recorded for the caller's tenant and is in one of its workspaces; a
+    /// record without a tenant is nobody's.
+    pub fn may_see(&self, tenant: Option<&str>, workspace_id: &str) -> bool {
+        tenant == Some(self.tenant.as_str()) && self.may_use(workspace_id)
+    }
+
     pub fn may_use(&self, workspace_id: &str) -> bool {
         match &self.workspaces {
             WorkspaceScope::All => true,

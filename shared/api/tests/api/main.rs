@@ -9,6 +9,7 @@ mod load;
 mod openapi;
 mod recovery;
 mod support;
+mod tenancy;
 mod upload;
 mod webhooks;
 mod ws;

@@ -15,12 +15,14 @@ fn job(test_id: &str, directory: &std::path::Path) -> Job {
         "manifest": {"product": "demo", "version": "1", "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}]},
     }))
     .unwrap();
-    Job::queued(
+    let mut job = Job::queued(
         test_id.into(),
         request.validate().unwrap(),
         format!("ws://127.0.0.1:1/v1/security-scans/{test_id}/stream"),
         time::now(),
-    )
+    );
+    job.tenant = Some("acme".into());
+    job
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

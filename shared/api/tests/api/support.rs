@@ -74,6 +74,7 @@ pub struct Server {
     pub multi: Tenant,
     pub ops: Tenant,
     pub auditor: Tenant,
+    pub initech: Tenant,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<certus_api::Result<()>>>,
 }
@@ -128,10 +129,13 @@ pub async fn start(options: Options) -> Server {
     let tenants = [
         ("acme", vec!["ws-acme"]),
         ("globex", vec!["ws-globex"]),
-        ("multi", vec!["ws-acme", "ws-other"]),
-        ("ops", vec!["*"]),
+        // acme's keys for several workspaces and for all of them.
+        ("acme", vec!["ws-acme", "ws-other"]),
+        ("acme", vec!["*"]),
         // acme's auditor: reads ws-acme, changes nothing.
         ("acme", vec!["ws-acme"]),
+        // Another tenant whose keys name acme's workspace id (the red-team's V5 set-up).
+        ("initech", vec!["ws-acme"]),
     ];
     let keys: Vec<String> = tenants.iter().map(|(name, _)| random_key(name)).collect();
     let file: Vec<Value> = tenants
@@ -257,6 +261,7 @@ pub async fn start(options: Options) -> Server {
         multi: keys.next().unwrap(),
         ops: keys.next().unwrap(),
         auditor: keys.next().unwrap(),
+        initech: keys.next().unwrap(),
         dir,
         shutdown: Some(shutdown),
         task: Some(task),

@@ -254,8 +254,20 @@ pub fn open_store(dir: &Path) -> Arc<SqliteStore> {
     Arc::new(SqliteStore::open(&dir.join("certus.db")).unwrap())
 }
 
-/// A QUEUED job of `workspace` scanning a small directory with the sample scanner.
+/// A QUEUED job of `workspace` scanning a small directory with the sample scanner, recorded for the tenant
+/// that owns the workspace in [`keys`] (`ws-acme`: acme).
 pub async fn submit(services: &Services, dir: &Path, workspace: &str) -> Job {
+    submit_for(
+        services,
+        dir,
+        workspace,
+        workspace.trim_start_matches("ws-"),
+    )
+    .await
+}
+
+/// The same, recorded for `tenant`.
+pub async fn submit_for(services: &Services, dir: &Path, workspace: &str, tenant: &str) -> Job {
     let source = dir.join("src");
     std::fs::create_dir_all(&source).unwrap();
     std::fs::write(source.join("app.py"), "print('hello')\n").unwrap();
@@ -266,9 +278,14 @@ pub async fn submit(services: &Services, dir: &Path, workspace: &str) -> Job {
                      "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}]},
     }))
     .unwrap();
-    pipeline::submit(services, request.validate().unwrap())
-        .await
-        .unwrap()
+    pipeline::submit_for(
+        services,
+        request.validate().unwrap(),
+        certus_core::ids::new_test_id().unwrap(),
+        Some(tenant.into()),
+    )
+    .await
+    .unwrap()
 }
 
 /// A WebSocket event from a fixture, for `connection_id` (and, for messages, with `body`).

@@ -330,9 +330,14 @@ async fn unknown_and_foreign_jobs_are_refused_with_4404() {
     let s = setup(&endpoint).await;
     let acme_job = s.submit("ws-acme").await;
     let globex_job = s.submit("ws-globex").await;
+    // Another tenant's job under a workspace id globex's key names too.
+    let initech_job = submit_for(&s.services, s.dir.path(), "ws-globex", "initech")
+        .await
+        .test_id;
     let globex = s.keys.globex.clone();
     let cases = [
         ("foreign0000=", acme_job.as_str()),
+        ("sameworksp0=", initech_job.as_str()),
         ("unknown0000=", "test_ffffffffffff"),
         ("malformed00=", "../../etc/passwd"),
     ];
