@@ -339,6 +339,24 @@ fn print_summary(job: &Job) {
     println!("  verdict         {verdict}");
 }
 
+/// The manifest signature's outcome in one phrase: `PASS <method>, key sha256:<fingerprint>` (and the identity
+/// for keyless signatures), or `none` when the manifest was not verified.
+fn signature_outcome(verification: Option<&serde_json::Value>) -> String {
+    let Some(v) = verification.filter(|v| v["verified"] == true) else {
+        return "none".into();
+    };
+    let field = |name: &str| v[name].as_str().unwrap_or("-").to_string();
+    let mut outcome = format!(
+        "PASS {}, key sha256:{}",
+        field("method"),
+        field("key_fingerprint")
+    );
+    if let Some(identity) = v["identity"].as_str() {
+        outcome.push_str(&format!(", identity {identity}"));
+    }
+    outcome
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,22 +375,4 @@ mod tests {
         std::fs::create_dir(dir.path().join(".git")).unwrap();
         assert_eq!(guess_source_type(&dir.path().display().to_string()), "git");
     }
-}
-
-/// The manifest signature's outcome in one phrase: `PASS <method>, key sha256:<fingerprint>` (and the identity
-/// for keyless signatures), or `none` when the manifest was not verified.
-fn signature_outcome(verification: Option<&serde_json::Value>) -> String {
-    let Some(v) = verification.filter(|v| v["verified"] == true) else {
-        return "none".into();
-    };
-    let field = |name: &str| v[name].as_str().unwrap_or("-").to_string();
-    let mut outcome = format!(
-        "PASS {}, key sha256:{}",
-        field("method"),
-        field("key_fingerprint")
-    );
-    if let Some(identity) = v["identity"].as_str() {
-        outcome.push_str(&format!(", identity {identity}"));
-    }
-    outcome
 }

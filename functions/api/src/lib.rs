@@ -160,6 +160,8 @@ pub fn api_services(
         verifier: elsewhere.clone(),
         signer: elsewhere,
         scanners: ScannerSet::default(),
+        // Findings are fingerprinted where scanners run (the run-scanner step), never here.
+        fingerprint_key: None,
         settings: PipelineSettings {
             workspace_root: std::env::temp_dir().join("certus-runs"),
             keep_workspace: false,

@@ -104,6 +104,7 @@ impl Default for LocalTrustGate {
             raw_bucket: DEFAULT_RAW_BUCKET.to_string(),
             pinned_keys: None,
             bundles: None,
+            jobs: None,
         }
     }
 }
