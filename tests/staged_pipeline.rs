@@ -490,8 +490,9 @@ async fn steps_called_out_of_order_or_with_bad_input_are_refused_clearly() {
 }
 
 /// `launch-scanners` resolves the profile as `certus scan` does, except that the container tools count as
-/// available: the template runs them as Fargate tasks, not in this function. A tool nobody here can run still
-/// fails the plan, and so does a manifest that breaks the contract.
+/// available: the template runs them as Fargate tasks, not in this function (the deployment's stand-ins,
+/// `fargate::with_fargate_tools`). A tool nobody here can run still fails the plan, and so does a manifest
+/// that breaks the contract.
 #[tokio::test]
 async fn launch_scanners_plans_container_tools_on_fargate_and_fails_closed_otherwise() {
     let keys = tempfile::tempdir().unwrap();
@@ -499,8 +500,15 @@ async fn launch_scanners_plans_container_tools_on_fargate_and_fails_closed_other
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("Cargo.lock"), CARGO_LOCK).unwrap();
     let h = harness(SignaturePolicy::default(), scanners());
+    let mut staged = h.services.clone();
+    let image_tools: Vec<String> = certus_stages::fargate::CONTAINER_TOOLS
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    staged.scanners =
+        certus_stages::fargate::with_fargate_tools(&staged.scanners, &image_tools).unwrap();
     let stages = Stages {
-        services: h.services.clone(),
+        services: staged,
         runs: Arc::new(DirRunStore::new(h.harness_dir().join("runstore"))),
         uploads: None,
     };

@@ -281,8 +281,9 @@ def main():
         "CERTUS_ASSURANCE_TRIGGERS_FILE": str(triggers_file),
     }
     for var in sorted(names):
-        # A *_FILE variable names a file packaged with the function: a dummy name could only fail to open.
-        if not var.upper().endswith("_FILE"):
+        # A *_FILE or *_URI variable names a file or object the function reads at init: a dummy could only
+        # fail (the template leaves them empty by default).
+        if not var.upper().endswith(("_FILE", "_URI")):
             common[var] = dummy_value(var, args.endpoint)
 
     subjects = []

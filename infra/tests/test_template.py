@@ -1,13 +1,19 @@
-"""Consistency of infra/template.yaml with the state machine definitions and docs/serverless.md:
+"""Consistency of infra/template.yaml with the state machine definitions, the code and docs/serverless.md:
 every definition substitution is provided, each ${<Name>FunctionArn} names the function whose binary the local
-runner binds (statemachine/tests/run-local.mjs), every Task outlasts its function's timeout, and every crate
-of the contract's function table is deployed from its own crate directory."""
+runner binds (statemachine/tests/run-local.mjs), every Task outlasts its function's timeout, every crate of the
+contract's function table is deployed from its own crate directory — and, on the template as aws-sam-translator
+transforms it (translated.py), what a first deployment with `sam deploy --guided` would run into: files no
+package holds, defaults that could never scan, the gateway's routes and authorizers, the scanner task."""
 import json
 import os
 import re
+import sys
 import unittest
 
 from cfnlint.decode import decode
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import translated  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INFRA = os.path.dirname(HERE)
@@ -158,7 +164,7 @@ class TemplateTest(unittest.TestCase):
                         writers.add(name)
         self.assertEqual(writers, {"PromoteRole"})
 
-    def test_only_build_bundle_and_finalize_may_sign(self):
+    def test_only_build_bundle_finalize_and_request_upload_may_sign(self):
         signers = set()
         for name, resource in self.resources.items():
             if resource["Type"] != "AWS::IAM::Role":
@@ -168,7 +174,143 @@ class TemplateTest(unittest.TestCase):
                     actions = statement.get("Action", [])
                     if "kms:Sign" in (actions if isinstance(actions, list) else [actions]):
                         signers.add(name)
-        self.assertEqual(signers, {"BuildBundleRole", "FinalizeRole"})
+        # request-upload signs the Trust request's inner signature with the bundle key.
+        self.assertEqual(signers, {"BuildBundleRole", "FinalizeRole", "RequestUploadRole"})
+
+    def test_tables_and_buckets_survive_the_stack_and_raw_keeps_versions(self):
+        for name, resource in self.resources.items():
+            if resource["Type"] in ("AWS::DynamoDB::Table", "AWS::S3::Bucket"):
+                self.assertEqual(resource.get("DeletionPolicy"), "Retain", name)
+                self.assertEqual(resource.get("UpdateReplacePolicy"), "Retain", name)
+        self.assertEqual(self.resources["RawBucket"]["Properties"]["VersioningConfiguration"]["Status"], "Enabled")
+
+    def test_fargate_capacity_failures_are_retried(self):
+        definition = json.loads(self.definition(self.machines["ScanStateMachine"]))
+        tasks = dict(task_states(definition))
+        errors = {e for r in tasks["ScanWithFargate"]["Retry"] for e in r["ErrorEquals"]}
+        # RunTask answering with Failures (capacity, ENI) surfaces as AmazonECS.Unknown.
+        self.assertTrue({"ECS.AmazonECSException", "AmazonECS.Unknown"} <= errors, errors)
+        # Tags propagated from the task definition would need ecs:TagResource, which no role has.
+        self.assertNotIn("PropagateTags", tasks["ScanWithFargate"]["Parameters"])
+
+
+class TranslatedTemplateTest(unittest.TestCase):
+    """The template as CloudFormation receives it (aws-sam-translator, offline)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sam = translated.sam_template()
+        cls.cfn = translated.translate(cls.sam)
+        cls.resolver = translated.Resolver(cls.cfn, translated.parameters(cls.cfn))
+
+    def test_function_environments_fixture_is_current(self):
+        # The Rust settings readers are tested on this file (api, ws, push-trigger, certus-lambda).
+        with open(translated.ENVIRONMENTS, encoding="utf-8") as f:
+            fixture = json.load(f)
+        self.assertEqual(translated.environments(self.sam, self.cfn), fixture,
+                         "run: python3 infra/tests/translated.py --write-environments")
+
+    def test_no_function_reads_a_file_beside_its_binary(self):
+        # SAM's rust-cargolambda build packages `bootstrap` only: configuration comes from the work bucket.
+        work = self.resolver.ref("WorkBucket")
+        configured = translated.environments(self.sam, self.cfn, {
+            "PushRegistrationsKey": "triggers.toml", "JwksObjectKey": "idp/jwks.json"})
+        for function, env in configured.items():
+            for name, value in env.items():
+                self.assertFalse(name.endswith("_FILE"), f"{function}: {name}={value}")
+                if name.endswith("_URI"):
+                    self.assertTrue(value.startswith(f"s3://{work}/config/"), f"{function}: {name}={value}")
+        self.assertEqual(configured["ws"]["CERTUS_ASSURANCE_JWKS_URI"], f"s3://{work}/config/idp/jwks.json")
+        for function in ("api", "push-trigger"):
+            self.assertEqual(configured[function]["CERTUS_ASSURANCE_TRIGGERS_URI"], f"s3://{work}/config/triggers.toml")
+        # Unset by default: the functions start without them (tested in Rust on the fixture).
+        defaults = translated.environments(self.sam, self.cfn)
+        self.assertEqual(defaults["ws"]["CERTUS_ASSURANCE_JWKS_URI"], "")
+        self.assertEqual(defaults["api"]["CERTUS_ASSURANCE_TRIGGERS_URI"], "")
+
+    def test_guided_defaults_are_refused_with_the_reason(self):
+        defaults = translated.parameters(self.cfn, {
+            name: spec["Default"] for name, spec in self.sam["Parameters"].items() if "Default" in spec})
+        failures = translated.rule_failures(self.cfn, defaults)
+        self.assertEqual([name for name, _ in failures], ["VerificationNeedsAKey"])
+        self.assertIn("ManifestVerificationRequired", failures[0][1])
+        self.assertIn("ManifestVerificationKeyRef", failures[0][1])
+        unsigned = dict(defaults, ManifestVerificationRequired="false")
+        self.assertEqual(translated.rule_failures(self.cfn, unsigned), [])
+        keyed = dict(defaults, ManifestVerificationKeyRef="awskms:///arn:aws:kms:eu-west-1:123456789012:key/k",
+                     ManifestVerificationKeyKmsArn="arn:aws:kms:eu-west-1:123456789012:key/k")
+        self.assertEqual(translated.rule_failures(self.cfn, keyed), [])
+        orphan = dict(unsigned, ManifestVerificationKeyKmsArn="arn:aws:kms:eu-west-1:123456789012:key/k")
+        self.assertEqual([n for n, _ in translated.rule_failures(self.cfn, orphan)], ["KmsVerificationKeyNeedsItsArn"])
+
+    def test_webhooks_bypass_the_jwt_authorizer_and_nothing_else_does(self):
+        body = self.cfn["Resources"]["HttpApi"]["Properties"]["Body"]
+        security = {}
+        for path, methods in body["paths"].items():
+            for method, operation in methods.items():
+                if method != "parameters":
+                    security[(path, method)] = operation.get("security", body.get("security"))
+        jwt, none = [{"CertusJwt": []}], [{"NONE": []}]
+        self.assertEqual(security[("/v1/{proxy+}", "x-amazon-apigateway-any-method")], jwt)
+        self.assertEqual(security[("/v1/webhooks/{provider}", "post")], none)
+        self.assertEqual(security[("/health", "get")], none)
+        open_routes = {k for k, v in security.items() if v != jwt}
+        self.assertEqual(open_routes, {("/v1/webhooks/{provider}", "post"), ("/health", "get")})
+        # Every webhook route of the router is one of those.
+        with open(os.path.join(ROOT, "shared", "api", "src", "routes.rs"), encoding="utf-8") as f:
+            hooks = set(re.findall(r'"(/v1/webhooks/[a-z]+)"', f.read()))
+        self.assertEqual(hooks, {"/v1/webhooks/github", "/v1/webhooks/gitlab"})
+
+    def test_the_scanner_task_can_run_its_step(self):
+        task = self.resolver.resolve(self.cfn["Resources"]["ScannerTaskDefinition"]["Properties"])
+        (container,) = task["ContainerDefinitions"]
+        env = {e["Name"] for e in container["Environment"]}
+        self.assertIn("CERTUS_ASSURANCE_WORK_BUCKET", env)
+        self.assertTrue(container["ReadonlyRootFilesystem"])
+        mounts = {m["ContainerPath"]: m["SourceVolume"] for m in container["MountPoints"]}
+        self.assertEqual(mounts, {"/tmp": "scratch"})
+        # Fargate makes a bind mount root-owned 0755 unless the image declares the path as a VOLUME with its
+        # own ownership: the Dockerfile must make /tmp writable for the container's user, then declare it.
+        with open(os.path.join(INFRA, "images", "scanner", "Dockerfile"), encoding="utf-8") as f:
+            dockerfile = f.read()
+        volume = dockerfile.index('VOLUME ["/tmp"]')
+        self.assertRegex(dockerfile[:volume], r"chmod 1777 /tmp")
+        self.assertEqual(container["User"], re.search(r"^USER (\d+)$", dockerfile, re.M).group(1))
+        # Without an image the heavy tools are not planned and the task definition names no real tag.
+        self.assertEqual(self.resolver.resolve(self.cfn["Resources"]["LaunchScannersFunction"]["Properties"]
+                                               ["Environment"])["Variables"]["CERTUS_ASSURANCE_FARGATE_TOOLS"], "")
+        with_image = translated.environments(self.sam, self.cfn, {"ScannerImageTag": "v1"})
+        self.assertEqual(with_image["launch-scanners"]["CERTUS_ASSURANCE_FARGATE_TOOLS"],
+                         "semgrep,bandit,checkov,detect-secrets")
+
+    def test_failures_are_kept_not_dropped(self):
+        resources = self.cfn["Resources"]
+        mapping = resources["WsFunctionNewEvents"]["Properties"]
+        self.assertEqual(mapping["DestinationConfig"]["OnFailure"]["Destination"], {"Fn::GetAtt": ["WsStreamFailures", "Arn"]})
+        for rule in ("PushTriggerFunctionCodeCommitPush", "FinalizeFunctionExecutionEnded"):
+            (target,) = resources[rule]["Properties"]["Targets"]
+            self.assertIn("Arn", target["DeadLetterConfig"], rule)
+        for api in ("HttpApiApiGatewayDefaultStage", "WebSocketStage"):
+            self.assertIn("DestinationArn", resources[api]["Properties"]["AccessLogSettings"], api)
+
+    def test_an_ended_execution_reaches_finalize_as_a_failure(self):
+        resources = self.cfn["Resources"]
+        rule = resources["FinalizeFunctionExecutionEnded"]["Properties"]
+        pattern = rule["EventPattern"]
+        self.assertEqual(pattern["source"], ["aws.states"])
+        self.assertEqual(set(pattern["detail"]["status"]), {"FAILED", "TIMED_OUT", "ABORTED"})
+        self.assertEqual(pattern["detail"]["stateMachineArn"], [{"Ref": "ScanStateMachine"}])
+        (target,) = rule["Targets"]
+        self.assertEqual(target["Arn"], {"Fn::GetAtt": ["FinalizeFunction", "Arn"]})
+        transformer = target["InputTransformer"]
+        # shared/lambda/tests/state_machine.rs feeds finalize this very template, rendered as EventBridge does.
+        with open(os.path.join(HERE, "fixtures", "execution-ended.input-template"), encoding="utf-8") as f:
+            self.assertEqual(transformer["InputTemplate"], f.read().strip())
+        self.assertEqual(transformer["InputPathsMap"],
+                         {"name": "$.detail.name", "status": "$.detail.status", "execution": "$.detail.executionArn"})
+        # The scan execution is named after the job (shared/apigw/src/sfn.rs): detail.name is the test_id.
+        with open(os.path.join(ROOT, "shared", "apigw", "src", "sfn.rs"), encoding="utf-8") as f:
+            self.assertIn("Starts the scan execution named `test_id`", f.read())
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ use certus_api::{
     with_optional_routes, ApiState, AuthConfig, GatewayClaims, Launcher, Limits, LiveHub,
     UploadRequests,
 };
-use certus_apigw::{ApigwError, SfnLauncher, SfnUploads, ENV_PREFIX};
+use certus_apigw::{ApigwError, ConfigSource, SfnLauncher, SfnUploads, ENV_PREFIX};
 use certus_core::attestation::BuilderInfo;
 use certus_core::audit::{AuditLog, AuditedJobStore};
 use certus_core::bundle::BundleIndex;
@@ -40,13 +40,15 @@ pub struct Settings {
     pub audit_table: String,
     /// `wss://…/live`: stream URLs in job records are built on it.
     pub stream_base: String,
-    /// Push-trigger registrations (packaged with the function); without them the webhook routes answer 404.
-    pub triggers_file: Option<std::path::PathBuf>,
+    /// Push-trigger registrations (`TRIGGERS_URI` in the work bucket, or `TRIGGERS_FILE`); without them the
+    /// webhook routes answer 404.
+    pub triggers: Option<ConfigSource>,
 }
 
 impl Settings {
     /// Reads the settings through `var` (the process environment in `main`).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ApigwError> {
+        let var = &var as &dyn Fn(&str) -> Option<String>;
         let get = |name: &str| var(&format!("{ENV_PREFIX}{name}")).filter(|v| !v.is_empty());
         let require = |name: &str| {
             get(name).ok_or_else(|| ApigwError::Config(format!("{ENV_PREFIX}{name} is not set")))
@@ -58,7 +60,7 @@ impl Settings {
             events_table: require("EVENTS_TABLE")?,
             audit_table: require("AUDIT_TABLE")?,
             stream_base: get("STREAM_BASE").unwrap_or_default(),
-            triggers_file: get("TRIGGERS_FILE").map(std::path::PathBuf::from),
+            triggers: ConfigSource::from_vars(&var, "TRIGGERS")?,
         })
     }
 }
@@ -83,19 +85,43 @@ pub fn stores(client: &aws_sdk_dynamodb::Client, settings: &Settings) -> Stores 
     }
 }
 
+/// A registrations file larger than this is refused unread.
+pub const MAX_REGISTRATIONS_BYTES: usize = 1024 * 1024;
+
+/// The push registrations `source` names (fetched with `fetcher` when it is an `s3://` object), validated.
+pub async fn load_triggers(
+    source: &ConfigSource,
+    fetcher: &dyn ManifestFetcher,
+) -> Result<Triggers, ApigwError> {
+    let copy = source.local_copy(fetcher, MAX_REGISTRATIONS_BYTES).await?;
+    Triggers::load(copy.path())
+        .map_err(|e| ApigwError::Config(format!("push registrations {source}: {e}")))
+}
+
+/// The registrations the settings name, or none — with the reason logged — when none are configured or they
+/// cannot be loaded: the function still starts, and its webhook routes answer 404.
+pub async fn triggers_or_none(
+    settings: &Settings,
+    fetcher: &dyn ManifestFetcher,
+) -> Option<Arc<Triggers>> {
+    let source = settings.triggers.as_ref()?;
+    match load_triggers(source, fetcher).await {
+        Ok(triggers) => Some(Arc::new(triggers)),
+        Err(e) => {
+            tracing::error!(error = %e, "push registrations not loaded: the webhook routes answer 404");
+            None
+        }
+    }
+}
+
 /// The router with the AWS adapters, the auditors' route and (with registrations) the push webhooks.
 pub fn app(
     auth: AuthConfig,
     stores: Stores,
     sfn: &aws_sdk_sfn::Client,
     settings: &Settings,
+    triggers: Option<Arc<Triggers>>,
 ) -> Result<axum::Router, ApigwError> {
-    let triggers = match &settings.triggers_file {
-        Some(path) => Some(Arc::new(Triggers::load(path).map_err(|e| {
-            ApigwError::Config(format!("{ENV_PREFIX}TRIGGERS_FILE: {e}"))
-        })?)),
-        None => None,
-    };
     let services = api_services(stores.jobs, stores.events, &settings.stream_base);
     let launcher: Arc<dyn Launcher> = Arc::new(SfnLauncher::new(
         sfn.clone(),

@@ -1,5 +1,6 @@
 //! The `api` Lambda: `lambda_http` over the router of `certus serve`, with jobs and events in DynamoDB and
-//! submissions starting the scan state machine. Clients are built once here; nothing else happens at init.
+//! submissions starting the scan state machine. Clients are built and the push registrations read (from the
+//! work bucket, when configured) once here; registrations that cannot be read leave the webhooks off.
 
 use lambda_http::{run, tracing, Error};
 
@@ -12,6 +13,7 @@ async fn main() -> Result<(), Error> {
     let config = certus_apigw::load_sdk_config(None).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let sfn = aws_sdk_sfn::Client::new(&config);
+    let triggers = api::triggers_or_none(&settings, &certus_apigw::config_fetcher(&config)).await;
     let stores = api::stores(&dynamodb, &settings);
-    run(api::app(auth, stores, &sfn, &settings)?).await
+    run(api::app(auth, stores, &sfn, &settings, triggers)?).await
 }

@@ -78,7 +78,7 @@ async fn deploy() -> Option<Deployment> {
     .unwrap();
     let stores = api::stores(&dynamodb, &settings);
     let jobs = stores.jobs.clone();
-    let router = api::app(auth, stores, &sfn, &settings).unwrap();
+    let router = api::app(auth, stores, &sfn, &settings, None).unwrap();
     Some(Deployment {
         router,
         sfn,
@@ -150,8 +150,8 @@ async fn submit_records_the_job_and_starts_its_execution() {
     let test_id = body["test_id"].as_str().unwrap().to_string();
     assert_eq!(body["status"], "QUEUED");
     assert_eq!(
-        body["stream_url"],
-        format!("wss://ws.example.invalid/live/v1/security-scans/{test_id}/stream")
+        body["stream_url"], "wss://ws.example.invalid/live",
+        "a WebSocket API stage URL is the stream URL itself (clients send subscribe there)"
     );
     let job = d.jobs.get(&test_id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Queued);
@@ -196,6 +196,75 @@ async fn status_of_an_unknown_job_is_404() {
     .await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["detail"], "job 'test_ffffffffffff' not found");
+}
+
+/// The environment infra/template.yaml gives `name` (written from the translated template by
+/// infra/tests/translated.py, checked current by infra/tests/test_template.py).
+fn template_environment(name: &str) -> std::collections::HashMap<String, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../infra/tests/fixtures/function-environments.json");
+    let mut all: std::collections::HashMap<String, std::collections::HashMap<String, String>> =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    all.remove(name).unwrap()
+}
+
+/// Serves one object of the work bucket; anything else is missing.
+struct OneObject(&'static str, &'static str);
+
+#[async_trait::async_trait]
+impl certus_core::ports::ManifestFetcher for OneObject {
+    async fn fetch(&self, uri: &str, _max: usize) -> certus_core::Result<Vec<u8>> {
+        if uri == self.0 {
+            Ok(self.1.as_bytes().to_vec())
+        } else {
+            Err(certus_core::CoreError::Manifest(format!(
+                "{uri}: NoSuchKey"
+            )))
+        }
+    }
+}
+
+const CODECOMMIT_REGISTRATION: &str = "[[registrations]]\nid = \"infra\"\nprovider = \"codecommit\"\n\
+    repository = \"infra\"\nclone_url = \"https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/infra\"\n\
+    branches = [\"main\"]\nmanifest_path = \"certus.json\"\nworkspace_id = \"ws-ops\"\n\
+    component_id = \"infra\"\nassessment_id = \"push\"\n";
+
+#[tokio::test]
+async fn the_template_environment_starts_the_function_with_or_without_registrations() {
+    let env = template_environment("api");
+    let var = |name: &str| env.get(name).cloned();
+    let settings = api::Settings::from_vars(var).unwrap();
+    certus_apigw::auth_behind_jwt_authorizer(&var).unwrap();
+    assert_eq!(
+        settings.triggers, None,
+        "the default deploys no registrations"
+    );
+    let uri = "s3://certus-assurance-workbucket-x1y2z3/config/triggers.toml";
+    let fetcher = OneObject(uri, CODECOMMIT_REGISTRATION);
+    assert!(api::triggers_or_none(&settings, &fetcher).await.is_none());
+    assert_eq!(
+        certus_core::pipeline::stream_url(&settings.stream_base, "test_0123456789ab"),
+        env["CERTUS_ASSURANCE_STREAM_BASE"],
+        "jobs advertise the WebSocket API's own URL"
+    );
+    assert!(settings.stream_base.starts_with("wss://") && settings.stream_base.ends_with("/live"));
+
+    // Configured: read from the work bucket; configured but not uploaded: the function still starts.
+    let mut configured = env.clone();
+    configured.insert("CERTUS_ASSURANCE_TRIGGERS_URI".into(), uri.into());
+    let settings = api::Settings::from_vars(|name| configured.get(name).cloned()).unwrap();
+    let triggers = api::triggers_or_none(&settings, &fetcher).await.unwrap();
+    assert_eq!(triggers.registrations().len(), 1);
+    let missing = OneObject(
+        "s3://elsewhere/config/triggers.toml",
+        CODECOMMIT_REGISTRATION,
+    );
+    assert!(api::triggers_or_none(&settings, &missing).await.is_none());
+    let error = api::load_triggers(settings.triggers.as_ref().unwrap(), &missing)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains(&format!("{uri}: NoSuchKey")), "{error}");
 }
 
 #[test]

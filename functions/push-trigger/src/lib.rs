@@ -2,12 +2,11 @@
 //! hands each EventBridge event to `certus_triggers::handle_codecommit_event` with the scan state machine as
 //! the launcher, answering failures with `errorType` `Retryable` or `NonRetryable`.
 
-use std::path::PathBuf;
-
 use certus_api::webhooks::Launching;
 use certus_api::Launcher;
-use certus_apigw::{ApigwError, ENV_PREFIX, NON_RETRYABLE, RETRYABLE};
+use certus_apigw::{ApigwError, ConfigSource, ENV_PREFIX, NON_RETRYABLE, RETRYABLE};
 use certus_core::pipeline::Services;
+use certus_core::ports::ManifestFetcher;
 use certus_triggers::{Handled, TriggerError, Triggers};
 use lambda_runtime::Diagnostic;
 
@@ -20,13 +19,15 @@ pub struct Settings {
     pub audit_table: String,
     /// `wss://…/live`: stream URLs in job records are built on it.
     pub stream_base: String,
-    /// The registrations file deployed with the function (`.json` or `.toml`).
-    pub triggers_file: PathBuf,
+    /// The registrations (`TRIGGERS_URI` in the work bucket, or `TRIGGERS_FILE`; `.json` or `.toml`). Without
+    /// them the function still starts and refuses every event, naming why.
+    pub triggers: Option<ConfigSource>,
 }
 
 impl Settings {
     /// Reads the settings through `var` (the process environment in `main`).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ApigwError> {
+        let var = &var as &dyn Fn(&str) -> Option<String>;
         let get = |name: &str| var(&format!("{ENV_PREFIX}{name}")).filter(|v| !v.is_empty());
         let require = |name: &str| {
             get(name).ok_or_else(|| ApigwError::Config(format!("{ENV_PREFIX}{name} is not set")))
@@ -37,7 +38,7 @@ impl Settings {
             events_table: require("EVENTS_TABLE")?,
             audit_table: require("AUDIT_TABLE")?,
             stream_base: get("STREAM_BASE").unwrap_or_default(),
-            triggers_file: PathBuf::from(require("TRIGGERS_FILE")?),
+            triggers: ConfigSource::from_vars(var, "TRIGGERS")?,
         })
     }
 }
@@ -60,13 +61,51 @@ impl From<Failure> for Diagnostic {
     }
 }
 
+/// Why no registrations were loaded at init: every event is refused with it (not retried).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unloaded {
+    pub source: String,
+    pub reason: String,
+}
+
+impl Unloaded {
+    fn refusal(&self) -> Failure {
+        Failure(TriggerError::RegistrationsFile {
+            path: self.source.clone(),
+            reason: self.reason.clone(),
+        })
+    }
+}
+
+/// The registrations as loaded at init, or why there are none.
+pub type Loaded = Result<Triggers, Unloaded>;
+
+/// Loads the registrations the settings name, never failing the function's init.
+pub async fn load(settings: &Settings, fetcher: &dyn ManifestFetcher) -> Loaded {
+    let Some(source) = &settings.triggers else {
+        return Err(Unloaded {
+            source: format!("{ENV_PREFIX}TRIGGERS_URI"),
+            reason:
+                "no push registrations are configured (template parameter PushRegistrationsKey)"
+                    .into(),
+        });
+    };
+    api::load_triggers(source, fetcher)
+        .await
+        .map_err(|e| Unloaded {
+            source: source.to_string(),
+            reason: e.to_string(),
+        })
+}
+
 /// One EventBridge event: the scan of the pushed commit started once (or the reason nothing started).
 pub async fn handle(
-    triggers: &Triggers,
+    triggers: &Loaded,
     services: &Services,
     launcher: &dyn Launcher,
     event: &serde_json::Value,
 ) -> Result<Handled, Failure> {
+    let triggers = triggers.as_ref().map_err(Unloaded::refusal)?;
     certus_triggers::handle_codecommit_event(triggers, event, services, &Launching(launcher))
         .await
         .map_err(Failure)
@@ -86,21 +125,76 @@ mod tests {
             ),
             ("JOBS_TABLE", "jobs"),
             ("EVENTS_TABLE", "events"),
-            ("TRIGGERS_FILE", "triggers.toml"),
+            ("TRIGGERS_URI", "s3://work/config/triggers.toml"),
             ("AUDIT_TABLE", "audit"),
         ]
         .into_iter()
         .map(|(k, v)| (format!("{ENV_PREFIX}{k}"), v.to_string()))
         .collect();
         let settings = Settings::from_vars(|name| vars.get(name).cloned()).unwrap();
-        assert_eq!(settings.triggers_file, PathBuf::from("triggers.toml"));
+        assert_eq!(
+            settings.triggers,
+            Some(ConfigSource::S3("s3://work/config/triggers.toml".into()))
+        );
         assert_eq!(settings.stream_base, "");
-        vars.remove(&format!("{ENV_PREFIX}TRIGGERS_FILE"));
+        vars.remove(&format!("{ENV_PREFIX}JOBS_TABLE"));
         let err = Settings::from_vars(|name| vars.get(name).cloned()).unwrap_err();
         assert!(
             err.to_string()
-                .contains("CERTUS_ASSURANCE_TRIGGERS_FILE is not set"),
+                .contains("CERTUS_ASSURANCE_JOBS_TABLE is not set"),
             "{err}"
+        );
+    }
+
+    /// Serves nothing: every object is missing.
+    struct NoObjects;
+
+    #[async_trait::async_trait]
+    impl ManifestFetcher for NoObjects {
+        async fn fetch(&self, uri: &str, _max: usize) -> certus_core::Result<Vec<u8>> {
+            Err(certus_core::CoreError::Manifest(format!(
+                "{uri}: NoSuchKey"
+            )))
+        }
+    }
+
+    /// The environment infra/template.yaml gives push-trigger (written from the translated template by
+    /// infra/tests/translated.py, checked current by infra/tests/test_template.py).
+    fn template_environment() -> HashMap<String, String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../infra/tests/fixtures/function-environments.json");
+        let mut all: HashMap<String, HashMap<String, String>> =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        all.remove("push-trigger").unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_template_environment_starts_and_refuses_events_naming_the_missing_registrations() {
+        let env = template_environment();
+        let settings = Settings::from_vars(|name| env.get(name).cloned()).unwrap();
+        assert_eq!(
+            settings.triggers, None,
+            "the default deploys no registrations"
+        );
+        let loaded = load(&settings, &NoObjects).await;
+        let refusal = Diagnostic::from(loaded.unwrap_err().refusal());
+        assert_eq!(refusal.error_type, NON_RETRYABLE);
+        assert!(
+            refusal.error_message.contains("PushRegistrationsKey"),
+            "{}",
+            refusal.error_message
+        );
+
+        let mut env = env.clone();
+        env.insert(
+            "CERTUS_ASSURANCE_TRIGGERS_URI".into(),
+            "s3://work/config/triggers.toml".into(),
+        );
+        let settings = Settings::from_vars(|name| env.get(name).cloned()).unwrap();
+        let error = load(&settings, &NoObjects).await.unwrap_err().reason;
+        assert!(
+            error.contains("s3://work/config/triggers.toml: NoSuchKey"),
+            "{error}"
         );
     }
 

@@ -1,12 +1,11 @@
 //! The `push-trigger` Lambda: CodeCommit pushes delivered by EventBridge start one scan of the pushed commit,
-//! recorded in DynamoDB and run by the scan state machine. The registrations are loaded and the clients
-//! built once here; nothing else happens at init.
+//! recorded in DynamoDB and run by the scan state machine. The registrations are read (from the work bucket)
+//! and the clients built once here; registrations that cannot be read make every event fail, naming why.
 
 use std::sync::Arc;
 
 use certus_api::Launcher;
 use certus_apigw::SfnLauncher;
-use certus_triggers::Triggers;
 use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -14,8 +13,11 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let settings = push_trigger::Settings::from_vars(|name| std::env::var(name).ok())?;
-    let triggers = Triggers::load(&settings.triggers_file)?;
     let config = certus_apigw::load_sdk_config(None).await?;
+    let triggers = push_trigger::load(&settings, &certus_apigw::config_fetcher(&config)).await;
+    if let Err(e) = &triggers {
+        tracing::error!(source = %e.source, reason = %e.reason, "push registrations not loaded: every event is refused");
+    }
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let api_settings = api::Settings {
         scan_machine_arn: settings.scan_machine_arn.clone(),
@@ -24,7 +26,7 @@ async fn main() -> Result<(), Error> {
         events_table: settings.events_table.clone(),
         audit_table: settings.audit_table.clone(),
         stream_base: settings.stream_base.clone(),
-        triggers_file: None,
+        triggers: None,
     };
     let stores = api::stores(&dynamodb, &api_settings);
     let services = api::api_services(stores.jobs, stores.events, &settings.stream_base);

@@ -1,10 +1,12 @@
-//! The `ws` Lambda: WebSocket routes and the events table's stream. Clients are built once here; nothing else
-//! happens at init. Failures are answered with `errorType` `Retryable` or `NonRetryable`.
+//! The `ws` Lambda: WebSocket routes and the events table's stream. Clients are built and the JWKS read
+//! (`CERTUS_ASSURANCE_JWKS_URI`, from the work bucket) once here; a missing JWKS does not stop the function —
+//! it refuses connections and still fans events out. Failures are answered with `errorType` `Retryable` or
+//! `NonRetryable`.
 
 use std::sync::Arc;
 
 use certus_apigw::{
-    ApiGatewayFanout, ApigwError, ConnectionTable, Delivery, ManagementApi, WsHandler,
+    ApiGatewayFanout, ApigwError, ConnectAuth, ConnectionTable, Delivery, ManagementApi, WsHandler,
 };
 use certus_dynamo::{DynamoEventLog, DynamoJobStore};
 use lambda_runtime::{service_fn, tracing, Diagnostic, Error, LambdaEvent};
@@ -28,8 +30,11 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let var = |name: &str| std::env::var(name).ok();
     let settings = ws::Settings::from_vars(&var)?;
-    let auth = certus_apigw::auth_from_vars(&var)?;
     let config = certus_apigw::load_sdk_config(None).await?;
+    let auth = certus_apigw::connect_auth(&var, &certus_apigw::config_fetcher(&config)).await;
+    if let ConnectAuth::Unavailable(reason) = &auth {
+        tracing::error!(%reason, "no way to authenticate $connect: every connection is refused");
+    }
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let jobs = Arc::new(DynamoJobStore::new(dynamodb.clone(), &settings.jobs_table));
     let events = Arc::new(DynamoEventLog::new(

@@ -17,6 +17,11 @@ pub async fn load_sdk_config(endpoint_override: Option<&str>) -> Result<SdkConfi
     Ok(loader.load().await)
 }
 
+/// Reads configuration objects (`s3://…`, see [`crate::config`]) with the function's own credentials.
+pub fn config_fetcher(config: &SdkConfig) -> certus_aws::S3Fetcher {
+    certus_aws::S3Fetcher::new(&certus_aws::AwsClients::from_sdk_config(config))
+}
+
 /// Refuses anything but an `http://` or `https://` URL with a host.
 pub(crate) fn check_endpoint(what: &str, endpoint: &str) -> Result<()> {
     let rest = endpoint

@@ -3,6 +3,7 @@
 //! in DynamoDB, replay and live fan-out through the API Gateway Management API, exactly once and in order.
 
 mod clients;
+pub mod config;
 pub mod connections;
 pub mod delivery;
 pub mod error;
@@ -12,12 +13,15 @@ mod settings;
 mod sfn;
 pub mod websocket;
 
-pub use clients::load_sdk_config;
+pub use clients::{config_fetcher, load_sdk_config};
+pub use config::{ConfigSource, LocalCopy};
 pub use connections::{Connection, ConnectionTable, Subscription};
 pub use delivery::{Delivered, Delivery};
 pub use error::{ApigwError, Result, NON_RETRYABLE, RETRYABLE};
 pub use fanout::ApiGatewayFanout;
 pub use management::{ManagementApi, Posted};
-pub use settings::{auth_behind_jwt_authorizer, auth_from_vars, ENV_PREFIX};
+pub use settings::{
+    auth_behind_jwt_authorizer, auth_from_vars, connect_auth, ENV_PREFIX, MAX_JWKS_BYTES,
+};
 pub use sfn::{upload_execution_name, SfnLauncher, SfnUploads, Started};
-pub use websocket::WsHandler;
+pub use websocket::{ConnectAuth, WsHandler};

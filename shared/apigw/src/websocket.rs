@@ -44,8 +44,22 @@ struct ClientMessage {
     test_id: String,
 }
 
+/// How `$connect` is authenticated: with the deployment's configuration, or not at all when none could be
+/// loaded at init — then every connection is refused (503, the reason logged) while `$disconnect`, the
+/// messages of no connection and the events-stream fan-out keep working.
+pub enum ConnectAuth {
+    Ready(AuthConfig),
+    Unavailable(String),
+}
+
+impl From<AuthConfig> for ConnectAuth {
+    fn from(auth: AuthConfig) -> Self {
+        Self::Ready(auth)
+    }
+}
+
 pub struct WsHandler {
-    auth: AuthConfig,
+    auth: ConnectAuth,
     jobs: Arc<dyn JobStore>,
     delivery: Arc<Delivery>,
     /// After the replay, how long to wait before looking at the log once more: covers the moment in which
@@ -55,13 +69,13 @@ pub struct WsHandler {
 
 impl WsHandler {
     pub fn new(
-        auth: AuthConfig,
+        auth: impl Into<ConnectAuth>,
         jobs: Arc<dyn JobStore>,
         delivery: Arc<Delivery>,
         settle: Duration,
     ) -> Self {
         Self {
-            auth,
+            auth: auth.into(),
             jobs,
             delivery,
             settle,
@@ -101,8 +115,15 @@ impl WsHandler {
         connection_id: &str,
         request: &ApiGatewayWebsocketProxyRequest,
     ) -> Result<ApiGatewayProxyResponse> {
+        let auth = match &self.auth {
+            ConnectAuth::Ready(auth) => auth,
+            ConnectAuth::Unavailable(reason) => {
+                tracing::error!(connection_id, %reason, "connection refused: no authentication is configured");
+                return Ok(response(503));
+            }
+        };
         let token = request.query_string_parameters.first("access_token");
-        match self.auth.authenticate(&request.headers, token) {
+        match auth.authenticate(&request.headers, token) {
             Ok(principal) => {
                 self.delivery
                     .connections()

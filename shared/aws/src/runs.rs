@@ -47,8 +47,13 @@ impl S3RunStore {
     }
 }
 
+/// Transient trouble is retried (`Storage`); a refused permission is not (`Denied`): every retry would be
+/// refused the same way, and the step should fail at once with the reason.
 fn storage(failure: Failure) -> CoreError {
-    failure.into_core(CoreError::Storage)
+    match failure {
+        Failure::Denied(message) => CoreError::Denied(message),
+        other => other.into_core(CoreError::Storage),
+    }
 }
 
 #[async_trait]
@@ -151,5 +156,24 @@ impl RunStore for S3RunStore {
         }
         keys.sort();
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_permission_is_not_retried_and_transient_trouble_is() {
+        let denied = storage(Failure::Denied(
+            "access to s3://work/runs/test_0123456789ab/stages/prepare-source.json was denied"
+                .into(),
+        ));
+        assert!(!denied.is_retryable(), "{denied}");
+        assert!(
+            denied.to_string().contains("prepare-source.json"),
+            "{denied}"
+        );
+        assert!(storage(Failure::Retryable("throttled".into())).is_retryable());
     }
 }

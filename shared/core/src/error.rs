@@ -75,6 +75,10 @@ pub enum CoreError {
     #[error("storage error: {0}")]
     Storage(String),
 
+    /// Storage refused the caller (a missing permission): retrying cannot help, only a deployment fix.
+    #[error("access denied: {0}")]
+    Denied(String),
+
     #[error("bundle error: {0}")]
     Bundle(String),
 

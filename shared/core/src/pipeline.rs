@@ -96,7 +96,8 @@ pub struct PipelineSettings {
     pub max_log_lines_per_tool: usize,
     /// The operator's ceiling on any tool's run time; a manifest may ask for less, never more.
     pub max_tool_timeout: std::time::Duration,
-    /// `ws://host:port` (or `wss://`) that stream URLs are built on.
+    /// `ws://host:port` (or `wss://`) that stream URLs are built on, or a WebSocket API stage URL (see
+    /// [`stream_url`]).
     pub stream_base: String,
     pub builder: BuilderInfo,
     /// Who runs jobs here (`pid:<n>` locally), recorded on each job so a crash can be recognised.
@@ -152,14 +153,26 @@ pub async fn submit_for(
     test_id: String,
     tenant: Option<String>,
 ) -> Result<Job> {
-    let stream_url = format!(
-        "{}/v1/security-scans/{test_id}/stream",
-        services.settings.stream_base.trim_end_matches('/')
-    );
+    let stream_url = stream_url(&services.settings.stream_base, &test_id);
     let mut job = Job::queued(test_id, submission, stream_url, time::now());
     job.tenant = tenant;
     services.jobs.create(&job).await?;
     Ok(job)
+}
+
+/// Where a client follows a job's events. A server's base (`ws://host:port`, no path) gets the job's stream
+/// route appended; a base with a path is a WebSocket API stage (`wss://<api>.execute-api.<region>.<suffix>/<stage>`)
+/// and is the URL itself: clients connect there and send `{"action":"subscribe","test_id":…}`.
+pub fn stream_url(base: &str, test_id: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let has_path = base
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('/'));
+    if has_path {
+        base.to_string()
+    } else {
+        format!("{base}/v1/security-scans/{test_id}/stream")
+    }
 }
 
 /// Runs a QUEUED job to its terminal state and returns the final record.
@@ -265,7 +278,7 @@ async fn run_steps(
         progress,
     )
     .await?;
-    resolve_profile(services, job, state, &manifest_bytes, &bundle, &[]).await?;
+    resolve_profile(services, job, state, &manifest_bytes, &bundle).await?;
     run_scanners(services, job, state, workspace, &bundle, progress).await
 }
 
@@ -426,16 +439,15 @@ pub async fn verify_manifest(
     Ok(())
 }
 
-/// Step 4: the tools the profile names (each must be able to run here, or in `remote_tools`, which another
-/// runner of this deployment serves; a tool that cannot run fails the job unless the manifest marks it
-/// optional), and the finding policy (suppressions, baseline) they are judged by.
+/// Step 4: the tools the profile names (each must be one of `services.scanners`, which on AWS includes the
+/// tools the Fargate task runs; a tool that cannot run fails the job unless the manifest marks it optional),
+/// and the finding policy (suppressions, baseline) they are judged by.
 pub async fn resolve_profile(
     services: &Services,
     job: &mut Job,
     state: &mut RunState,
     manifest_bytes: &[u8],
     bundle: &BundleWriter,
-    remote_tools: &[&str],
 ) -> Result<()> {
     let manifest = Manifest::parse(manifest_bytes)?;
     let scanners = &services.scanners;
@@ -454,9 +466,7 @@ pub async fn resolve_profile(
         }];
         profile
     } else {
-        manifest.resolve_profile(&job.profile, &|id| {
-            scanners.supports(id) || remote_tools.contains(&id)
-        })?
+        manifest.resolve_profile(&job.profile, &|id| scanners.supports(id))?
     };
     profile.tool_timeout = profile.tool_timeout.min(services.settings.max_tool_timeout);
     let digest = job.manifest_digest.clone().unwrap_or_default();

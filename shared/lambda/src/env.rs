@@ -28,6 +28,9 @@ pub struct StepEnv {
     pub local_source_roots: Vec<PathBuf>,
     /// `AWS_LAMBDA_FUNCTION_NAME`, recorded as the job's runner.
     pub function_name: String,
+    /// Tools the Fargate scanner task runs (`launch-scanners` plans them with runner `fargate`); empty when no
+    /// scanner image is deployed.
+    pub fargate_tools: Vec<String>,
 }
 
 impl StepEnv {
@@ -77,6 +80,15 @@ impl StepEnv {
                 .unwrap_or_default(),
             function_name: lookup("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "certus-step".into()),
+            fargate_tools: get("FARGATE_TOOLS")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -85,6 +97,62 @@ impl StepEnv {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// The environment infra/template.yaml gives each function and the Fargate scanner container
+    /// (infra/tests/fixtures/function-environments.json, written from the translated template by
+    /// infra/tests/translated.py and checked current by infra/tests/test_template.py).
+    fn template_environments() -> HashMap<String, HashMap<String, String>> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../infra/tests/fixtures/function-environments.json");
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_step_reads_the_environment_the_template_gives_it() {
+        let all = template_environments();
+        let steps: Vec<&str> = certus_stages::Stage::ALL
+            .iter()
+            .map(|s| s.name())
+            .chain(["scanner-task"])
+            .collect();
+        for step in &steps {
+            let vars = &all[*step];
+            let env = StepEnv::from_lookup(|n| vars.get(n).cloned())
+                .unwrap_or_else(|e| panic!("{step}: {e}"));
+            assert!(env.runs_root.starts_with("s3://"), "{step}");
+            assert!(env.work_bucket.starts_with("s3://"), "{step}");
+        }
+        // The Trust request is signed and names the deployment's raw bucket (not the default "raw").
+        let upload = &all["request-upload"];
+        let env = StepEnv::from_lookup(|n| upload.get(n).cloned()).unwrap();
+        assert!(
+            env.settings
+                .signing_key_ref
+                .as_deref()
+                .is_some_and(|r| r.starts_with("awskms:///arn:aws:kms:")),
+            "{:?}",
+            env.settings.signing_key_ref
+        );
+        assert_eq!(
+            env.settings.raw_bucket,
+            all["promote"]["CERTUS_ASSURANCE_RAW_BUCKET"]
+        );
+        assert_eq!(
+            env.settings.golden_bucket,
+            all["promote"]["CERTUS_ASSURANCE_GOLDEN_BUCKET"]
+        );
+        // Without a scanner image nothing is planned on Fargate; the container's workspace is under /tmp.
+        let launch = &all["launch-scanners"];
+        let env = StepEnv::from_lookup(|n| launch.get(n).cloned()).unwrap();
+        assert!(env.fargate_tools.is_empty());
+        let task = &all["scanner-task"];
+        let env = StepEnv::from_lookup(|n| task.get(n).cloned()).unwrap();
+        assert!(
+            env.workspace_root.starts_with("/tmp"),
+            "{:?}",
+            env.workspace_root
+        );
+    }
 
     #[test]
     fn every_missing_variable_is_named() {

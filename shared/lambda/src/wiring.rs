@@ -77,12 +77,19 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
     let scanners = if settings.sample_mode {
         ScannerSet::sample_only(Arc::new(certus_scanners::SampleScanner))
     } else {
-        certus_scanners::available(&ScannerConfig {
+        let here = certus_scanners::available(&ScannerConfig {
             advisory_db: settings.advisory_db.clone(),
             advisory_db_max_age_days: settings.advisory_db_max_age_days,
             tools_bin_dir: settings.tools_bin_dir.clone(),
             secrets_rules: settings.secrets_rules.clone(),
-        })
+        });
+        match stage {
+            // The planner counts the scanner image's tools as available: they run in Fargate tasks.
+            Stage::LaunchScanners => {
+                certus_stages::fargate::with_fargate_tools(&here, &env.fargate_tools)?
+            }
+            _ => here,
+        }
     };
     let fingerprint_key = match stage {
         Stage::RunScanner => Some(fingerprint_key(env, clients).await?),

@@ -580,6 +580,102 @@ async fn a_crashed_step_ends_the_job_failed_with_its_cause_and_one_scan_complete
         .any(|e| matches!(e.body, EventBody::Error { .. })));
 }
 
+/// What the `ExecutionEnded` EventBridge rule hands finalize for a scan execution that ended `status`: the
+/// template's own InputTemplate (infra/tests/fixtures/execution-ended.input-template, compared with the
+/// translated template by infra/tests/test_template.py), rendered as EventBridge renders it.
+fn execution_ended(test_id: &str, status: &str) -> Value {
+    let template =
+        std::fs::read_to_string(root().join("infra/tests/fixtures/execution-ended.input-template"))
+            .unwrap();
+    let execution =
+        format!("arn:aws:states:us-east-1:123456789012:execution:certus-scan:{test_id}");
+    // A placeholder outside quotes becomes a JSON string; inside a string it is inserted as it is.
+    let rendered = template
+        .trim()
+        .replace(
+            "\"test_id\": <name>",
+            &format!("\"test_id\": \"{test_id}\""),
+        )
+        .replace("<status>", status)
+        .replace("<execution>", &execution);
+    serde_json::from_str(&rendered).unwrap()
+}
+
+/// Runs one step the way Lambda would (the `certus-step` binary, payload on stdin).
+fn invoke_step(d: &Deployment, step: &str, payload: &Value) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certus-step"))
+        .arg(step)
+        .envs(d.step_env())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.to_string().as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn an_execution_that_ends_without_marking_the_job_ends_it_failed_once() {
+    let Some(endpoint) = prerequisites() else {
+        return;
+    };
+    let d = Deployment::new(endpoint, json!({})).await;
+    let id = d.submit(&d.repo.display().to_string()).await;
+    // build-bundle dies and so does MarkFailed (finalize): the execution FAILS, the job is left RUNNING —
+    // as after the execution timeout or an abort, which no Catch sees either.
+    let wrapper = d.task_command(Some(
+        "case \"$1\" in build-bundle|finalize) kill -9 $$;; esac\nexec \"$STEP\" \"$@\"",
+    ));
+    let summary = d.execute(
+        "certus-assurance.asl.json",
+        json!({"test_id": id}),
+        &wrapper,
+        &[],
+    );
+    assert_eq!(summary["status"], "FAILED", "{summary}");
+    assert_eq!(d.job(&id).await.status, JobStatus::Running);
+    assert!(d.history(&id).await.iter().all(|e| !e.body.is_terminal()));
+
+    // The status-change event reaches finalize: FAILED with the reason, one scan_complete.
+    let out = invoke_step(&d, "finalize", &execution_ended(&id, "TIMED_OUT"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let job = d.job(&id).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(
+        job.errors.iter().any(|e| e.contains("ended TIMED_OUT")),
+        "{:?}",
+        job.errors
+    );
+    assert_event_contract(&d.history(&id).await);
+
+    // The same event again (EventBridge delivers at least once), and the FAILED event that follows every
+    // MarkFailed: nothing changes, still one scan_complete.
+    for status in ["TIMED_OUT", "FAILED", "ABORTED"] {
+        let out = invoke_step(&d, "finalize", &execution_ended(&id, status));
+        assert!(out.status.success(), "{status}");
+    }
+    assert_eq!(d.job(&id).await.status, JobStatus::Failed);
+    assert_event_contract(&d.history(&id).await);
+
+    // A job aborted before it started (QUEUED) ends FAILED with one scan_complete too.
+    let queued = d.submit(&d.repo.display().to_string()).await;
+    let out = invoke_step(&d, "finalize", &execution_ended(&queued, "ABORTED"));
+    assert!(out.status.success());
+    assert_eq!(d.job(&queued).await.status, JobStatus::Failed);
+    assert_event_contract(&d.history(&queued).await);
+}
+
 #[tokio::test]
 async fn a_lost_response_is_retried_without_acting_twice() {
     let Some(endpoint) = prerequisites() else {

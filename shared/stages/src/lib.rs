@@ -4,6 +4,7 @@
 //! and bundle; every step is idempotent (a retried step returns its recorded output).
 
 pub mod error;
+pub mod fargate;
 mod scan;
 pub mod snapshot;
 mod upload;

@@ -20,6 +20,7 @@ use certus_core::workspace::RunWorkspace;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StageError};
+use crate::fargate::runner_for;
 use crate::snapshot;
 use crate::{Stages, MAX_RECORD_BYTES};
 
@@ -27,8 +28,6 @@ pub(crate) const SOURCE_SNAPSHOT: &str = "source.tgz";
 const STATE: &str = "state.json";
 const BUNDLE_PREFIX: &str = "bundle/";
 const TOOLS_PREFIX: &str = "tools/";
-/// Tools that need a full container (Python and friends) run as Fargate tasks; built-in ones in the Lambda.
-const CONTAINER_TOOLS: [&str; 4] = ["semgrep", "bandit", "checkov", "detect-secrets"];
 
 /// One tool run planned by `launch-scanners`: an item of the state machine's Map.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,17 +202,9 @@ impl Stages {
         let mut state = self.load_state(test_id).await?;
         let manifest = self.manifest_bytes(&job).await?;
         let bundle = BundleWriter::new(workspace.bundle_dir())?;
-        // The container tools run as Fargate tasks (docs/serverless.md), so they are available to every job
-        // here even though this function's own image does not hold them.
-        pipeline::resolve_profile(
-            &self.services,
-            &mut job,
-            &mut state,
-            &manifest,
-            &bundle,
-            &CONTAINER_TOOLS,
-        )
-        .await?;
+        // The container tools run as Fargate tasks (docs/serverless.md): where the deployment has the scanner
+        // image, `services.scanners` holds a stand-in for each (`fargate::with_fargate_tools`).
+        pipeline::resolve_profile(&self.services, &mut job, &mut state, &manifest, &bundle).await?;
         let tools: Vec<SelectedTool> = state
             .profile
             .as_ref()
@@ -660,14 +651,6 @@ async fn file_digest(path: &Path) -> Result<String> {
             .await
             .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??;
     Ok(digest)
-}
-
-fn runner_for(tool: &str) -> &'static str {
-    if CONTAINER_TOOLS.contains(&tool) {
-        "fargate"
-    } else {
-        "lambda"
-    }
 }
 
 fn not_running(test_id: &str, status: JobStatus) -> StageError {
