@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Local proof of the AWS side without an AWS account: cfn-lint on the SAM template, asl-validator on both
 # state machine definitions, the least-privilege check (and its negative fixture), the template's consistency
-# with the definitions and docs/serverless.md, and the self-test of the local Step Functions runner
-# (statemachine/tests). Installs what it needs, cached:
-#   cfn-lint (PyPI, pinned) in a venv under ${XDG_CACHE_HOME:-$HOME/.cache}/certus/,
+# with the definitions, the code and docs/serverless.md (on the template as aws-sam-translator transforms it),
+# checkov and parliament (every finding not accepted with its reason in docs/serverless.md fails), and the
+# self-test of the local Step Functions runner (statemachine/tests). Installs what it needs, cached:
+#   cfn-lint and aws-sam-translator (PyPI, pinned) in a venv under ${XDG_CACHE_HOME:-$HOME/.cache}/certus/,
+#   checkov and parliament (PyPI, pinned) in a second venv there (their dependencies clash with cfn-lint's),
 #   asl-validator and aws-local-stepfunctions (npm, pinned by statemachine/tests/package-lock.json) with
 #   `npm ci` into statemachine/tests/node_modules (git-ignored).
 # Ends with "check-infra: N passed, N failed"; exits non-zero when anything failed.
@@ -11,8 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CFN_LINT_VERSION=1.58.0
+SAM_TRANSLATOR_VERSION=1.115.0
+CHECKOV_VERSION=3.3.30
+PARLIAMENT_VERSION=1.6.4
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/certus
-venv="$cache/venv-cfn-lint-$CFN_LINT_VERSION"
+venv="$cache/venv-cfn-lint-$CFN_LINT_VERSION-sam-$SAM_TRANSLATOR_VERSION"
+audit_venv="$cache/venv-checkov-$CHECKOV_VERSION-parliament-$PARLIAMENT_VERSION"
 sm_tests=statemachine/tests
 
 for cmd in python3 node npm; do
@@ -24,13 +30,18 @@ if [ "$node_major" -lt 20 ]; then
   exit 2
 fi
 
-if [ ! -f "$venv/.complete" ]; then
-  echo "== installing cfn-lint $CFN_LINT_VERSION into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION"
-  touch "$venv/.complete"
-fi
+install_venv() { # venv, package==version...: a venv with exactly these, made once (marked complete)
+  local dir=$1
+  shift
+  [ -f "$dir/.complete" ] && return 0
+  echo "== installing $* into $dir"
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  touch "$dir/.complete"
+}
+install_venv "$venv" "cfn-lint==$CFN_LINT_VERSION" "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
+install_venv "$audit_venv" "checkov==$CHECKOV_VERSION" "parliament==$PARLIAMENT_VERSION"
 
 lock_sum=$(sha256sum "$sm_tests/package-lock.json" | cut -d' ' -f1)
 if [ "$(cat "$sm_tests/node_modules/.certus-lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
@@ -78,7 +89,10 @@ step "asl-validator statemachine/*.asl.json" "$sm_tests/node_modules/.bin/asl-va
   --json-path statemachine/certus-assurance.asl.json --json-path statemachine/certus-upload.asl.json
 step "least privilege (infra/tests/check_iam.py)" "$venv/bin/python" infra/tests/check_iam.py infra/template.yaml
 counted "least-privilege check tests (negative fixture)" "$venv/bin/python" -m unittest -v infra/tests/test_check_iam.py
-counted "template consistency (definitions, contract, storage)" "$venv/bin/python" -m unittest -v infra/tests/test_template.py
+counted "template consistency (definitions, contract, storage, translated template)" "$venv/bin/python" -m unittest -v infra/tests/test_template.py
+counted "IAM: every AWS call of the code against its role" "$venv/bin/python" -m unittest -v infra/tests/test_iam_grants.py
+step "checkov and parliament (accepted findings: docs/serverless.md)" "$venv/bin/python" infra/tests/audit_findings.py \
+  "$audit_venv/bin/checkov" "$audit_venv/bin/parliament"
 counted "local Step Functions runner self-test" node --test "$sm_tests/selftest.test.mjs"
 
 echo
