@@ -85,7 +85,10 @@ mod tests {
     /// The built-in scanners a Lambda has (no external tool installed).
     fn lambda_scanners() -> ScannerSet {
         ScannerSet::new(vec![
-            Arc::new(certus_scanners::SbomScanner { advisory_db: None }),
+            Arc::new(certus_scanners::SbomScanner {
+                advisory_db: None,
+                max_age_days: None,
+            }),
             Arc::new(certus_scanners::SecretsScanner::new(None)),
         ])
     }
