@@ -115,6 +115,9 @@ impl Thresholds {
 
     /// `critical 0 · high 2` or `no gate`.
     pub fn describe(&self) -> String {
+        if !self.is_gate() {
+            return "no gate".into();
+        }
         let limits: Vec<String> = [
             ("critical", self.critical),
             ("high", self.high),
@@ -124,11 +127,7 @@ impl Thresholds {
         .iter()
         .filter_map(|(name, limit)| limit.map(|l| format!("{name} {l}")))
         .collect();
-        if limits.is_empty() {
-            "no gate".into()
-        } else {
-            limits.join(" · ")
-        }
+        limits.join(" · ")
     }
 }
 
