@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use certus_apigw::{ApiGatewayFanout, WsHandler};
+use certus_apigw::{ApiGatewayFanout, ConnectAuth, WsHandler};
 use certus_core::event::{Event, EventBody};
 use certus_core::job::JobStatus;
 use certus_core::pipeline::{self, Services};
@@ -148,6 +148,45 @@ impl EventSink for JoinMidScan {
             }));
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_jwks_connections_are_refused_and_delivery_still_works() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let s = setup(&endpoint).await;
+    // What ws starts with when the deployment names no JWKS (the template's default).
+    let unconfigured = WsHandler::new(
+        ConnectAuth::Unavailable("no API key and no JWKS is configured".into()),
+        s.store.clone(),
+        s.wiring.delivery.clone(),
+        Duration::ZERO,
+    );
+    let acme = s.keys.acme.clone();
+    let status = unconfigured
+        .handle(ws_event("ws-connect.json", "nojwks00000=", |e| {
+            e["headers"]["X-API-Key"] = json!(acme)
+        }))
+        .await
+        .unwrap()
+        .status_code;
+    assert_eq!(status, 503);
+    assert!(!s.recorded("nojwks00000=").await);
+    // $disconnect and the fan-out of a configured connection are unaffected.
+    let status = unconfigured
+        .handle(ws_event("ws-disconnect.json", "nojwks00000=", |_| {}))
+        .await
+        .unwrap()
+        .status_code;
+    assert_eq!(status, 200);
+    s.connect("live0000000=", &s.keys.acme).await;
+    subscribe(&unconfigured, "live0000000=", "test_ffffffffffff").await;
+    let posts = s.posts("live0000000=");
+    assert!(
+        posts.iter().any(|p| p["code"] == 4404),
+        "messages still reach recorded connections: {posts:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
