@@ -65,6 +65,9 @@ struct Deployment {
     raw: String,
     golden: String,
     kms_key: String,
+    /// The Secrets Manager secret holding the fingerprint key, and its text.
+    fingerprint_secret: String,
+    fingerprint_key_text: String,
     manifest_key: PathBuf,
     repo: PathBuf,
     extra_env: Vec<(String, String)>,
@@ -118,6 +121,19 @@ impl Deployment {
             .unwrap()
             .key_id()
             .to_string();
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).unwrap();
+        let fingerprint_key_text = hex::encode(random);
+        let fingerprint_secret = aws_sdk_secretsmanager::Client::new(&config)
+            .create_secret()
+            .name(unique("fingerprint-key"))
+            .secret_string(&fingerprint_key_text)
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_string();
 
         let dir = tempfile::tempdir().unwrap();
         let (key, public) = p256_keypair(dir.path());
@@ -155,6 +171,8 @@ impl Deployment {
             raw,
             golden,
             kms_key,
+            fingerprint_secret,
+            fingerprint_key_text,
             manifest_key: public,
             repo,
             extra_env: Vec::new(),
@@ -230,6 +248,10 @@ impl Deployment {
             (
                 "CERTUS_ASSURANCE_SIGNING_KEY_REF",
                 format!("awskms:///{}", self.kms_key),
+            ),
+            (
+                "CERTUS_ASSURANCE_FINGERPRINT_KEY_REF",
+                self.fingerprint_secret.clone(),
             ),
             (
                 "CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF",
@@ -454,8 +476,11 @@ async fn the_state_machine_and_the_local_runner_give_the_same_record_and_bundle(
             Arc::new(SecretsScanner::new(None)),
         ]),
     );
-    // The same operator ceiling on tool timeouts as the Lambda wiring.
+    // The same operator ceiling on tool timeouts as the Lambda wiring, and the deployment's fingerprint key.
     local.services.settings.max_tool_timeout = certus_core::manifest::DEFAULT_TOOL_TIMEOUT * 4;
+    local.services.fingerprint_key = Some(
+        certus_core::fingerprint::FingerprintKey::new(d.fingerprint_key_text.as_bytes()).unwrap(),
+    );
     let queued = pipeline::submit(&local.services, d.submission(&repo))
         .await
         .unwrap();
@@ -861,4 +886,51 @@ async fn the_upload_machine_asks_the_real_certus_trust() {
     assert_eq!(exchange["answer"]["reason"], "invalid_signer");
     assert_eq!(d.objects(&d.raw).await.len(), files);
     assert_eq!(d.objects(&d.golden).await.len(), files);
+}
+
+#[tokio::test]
+async fn a_manifest_object_changed_in_the_work_bucket_stops_the_state_machine() {
+    let Some(endpoint) = prerequisites() else {
+        return;
+    };
+    let d = Deployment::new(endpoint.clone(), json!({"critical": 0})).await;
+    let id = d.submit(&d.repo.display().to_string()).await;
+    // Between fetch-manifest and verify-manifest, someone with write access to the work bucket replaces the
+    // manifest object (a signed PUT with the test credentials).
+    let wrapper = d.task_command(Some(&format!(
+        "input=$(cat)\nif [ \"$1\" = verify-manifest ]; then\n  curl -fsS --aws-sigv4 aws:amz:us-east-1:s3 --user testing:testing -X PUT --data-binary '{{\"profiles\":[{{\"name\":\"light\",\"tools\":[\"sbom\"],\"thresholds\":{{}}}}]}}' \"{endpoint}/{}/runs/{id}/bundle/manifest.json\" >/dev/null 2>\"$MARKS/tamper.err\" || exit 3\nfi\nprintf '%s' \"$input\" | exec \"$STEP\" \"$@\"",
+        d.work
+    )));
+    let summary = d.execute(
+        "certus-assurance.asl.json",
+        json!({"test_id": id}),
+        &wrapper,
+        &[],
+    );
+    assert_eq!(summary["status"], "FAILED", "{summary}");
+    let tamper_err = std::fs::read_to_string(d.dir.path().join("tamper.err")).unwrap_or_default();
+    assert!(
+        tamper_err.is_empty(),
+        "the object could not be replaced: {tamper_err}"
+    );
+    let visited = states(&summary);
+    assert!(
+        visited.contains(&"VerifyManifest".to_string()),
+        "{visited:?}"
+    );
+    assert!(
+        !visited.contains(&"LaunchScanners".to_string()),
+        "{visited:?}"
+    );
+    let job = d.job(&id).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(
+        job.errors
+            .iter()
+            .any(|e| e.contains("the manifest in the run store does not match the digest")),
+        "{:?}",
+        job.errors
+    );
+    assert!(job.manifest_verification.is_none(), "nothing was verified");
+    assert_event_contract(&d.history(&id).await);
 }
