@@ -3,26 +3,15 @@
 //! settings it reads from its environment.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use certus_api::{
     with_optional_routes, ApiState, AuthConfig, GatewayClaims, Launcher, Limits, LiveHub,
     UploadRequests,
 };
+use certus_apigw::edge::{api_services, load_triggers, Stores};
 use certus_apigw::{ApigwError, ConfigSource, SfnLauncher, SfnUploads, ENV_PREFIX};
-use certus_core::attestation::BuilderInfo;
-use certus_core::audit::{AuditLog, AuditedJobStore};
-use certus_core::bundle::BundleIndex;
-use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
-use certus_core::ports::{
-    ArtifactStore, BundleSigner, EventLog, JobStore, ManifestFetcher, ManifestVerifier,
-    PreparedSource, SourcePreparer,
-};
-use certus_core::request::SourceSpec;
-use certus_core::workspace::RunWorkspace;
-use certus_core::CoreError;
-use certus_dynamo::{DynamoAuditLog, DynamoEventLog, DynamoJobStore};
+use certus_core::ports::ManifestFetcher;
+use certus_dynamo::TableNames;
 use certus_triggers::Triggers;
 
 /// Lambda's request payload limit is 6 MB; JSON bodies stay far below.
@@ -63,39 +52,15 @@ impl Settings {
             triggers: ConfigSource::from_vars(&var, "TRIGGERS")?,
         })
     }
-}
 
-/// The deployment's DynamoDB tables: jobs (every change written to the audit trail), events, the trail.
-pub struct Stores {
-    pub jobs: Arc<dyn JobStore>,
-    pub events: Arc<dyn EventLog>,
-    pub audit: Arc<dyn AuditLog>,
-}
-
-pub fn stores(client: &aws_sdk_dynamodb::Client, settings: &Settings) -> Stores {
-    let audit: Arc<dyn AuditLog> =
-        Arc::new(DynamoAuditLog::new(client.clone(), &settings.audit_table));
-    Stores {
-        jobs: Arc::new(AuditedJobStore::new(
-            Arc::new(DynamoJobStore::new(client.clone(), &settings.jobs_table)),
-            audit.clone(),
-        )),
-        events: Arc::new(DynamoEventLog::new(client.clone(), &settings.events_table)),
-        audit,
+    /// The deployment's tables, for [`certus_apigw::edge::stores`].
+    pub fn tables(&self) -> TableNames {
+        TableNames {
+            jobs: self.jobs_table.clone(),
+            events: self.events_table.clone(),
+            audit: self.audit_table.clone(),
+        }
     }
-}
-
-/// A registrations file larger than this is refused unread.
-pub const MAX_REGISTRATIONS_BYTES: usize = 1024 * 1024;
-
-/// The push registrations `source` names (fetched with `fetcher` when it is an `s3://` object), validated.
-pub async fn load_triggers(
-    source: &ConfigSource,
-    fetcher: &dyn ManifestFetcher,
-) -> Result<Triggers, ApigwError> {
-    let copy = source.local_copy(fetcher, MAX_REGISTRATIONS_BYTES).await?;
-    Triggers::load(copy.path())
-        .map_err(|e| ApigwError::Config(format!("push registrations {source}: {e}")))
 }
 
 /// The registrations the settings name, or none — with the reason logged — when none are configured or they
@@ -166,120 +131,4 @@ async fn authorizer_claims(mut request: axum::extract::Request) -> axum::extract
             .insert(GatewayClaims(claims.into_iter().collect()));
     }
     request
-}
-
-/// Services for the API: jobs and events are real; the ports that only the scan runs use (sources,
-/// manifests, scanners, signing, bundles) answer that they run in the state machine, not here.
-pub fn api_services(
-    jobs: Arc<dyn JobStore>,
-    events: Arc<dyn EventLog>,
-    stream_base: &str,
-) -> Services {
-    let elsewhere = Arc::new(InStateMachine);
-    Services {
-        jobs,
-        events,
-        sinks: Vec::new(),
-        artifacts: elsewhere.clone(),
-        sources: elsewhere.clone(),
-        fetcher: elsewhere.clone(),
-        verifier: elsewhere.clone(),
-        signer: elsewhere,
-        scanners: ScannerSet::default(),
-        // Findings are fingerprinted where scanners run (the run-scanner step), never here.
-        fingerprint_key: None,
-        settings: PipelineSettings {
-            workspace_root: std::env::temp_dir().join("certus-runs"),
-            keep_workspace: false,
-            max_parallel_tools: 1,
-            max_log_lines_per_tool: 0,
-            max_tool_timeout: Duration::ZERO,
-            stream_base: stream_base.to_string(),
-            builder: BuilderInfo {
-                id: "https://certus-assurance.invalid/builders/lambda-api".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
-            runner_id: "lambda:api".into(),
-        },
-    }
-}
-
-/// The scan-only ports, which the API function never runs.
-struct InStateMachine;
-
-fn elsewhere(what: &str) -> CoreError {
-    CoreError::Storage(format!(
-        "{what} runs in the scan state machine, not in the api function"
-    ))
-}
-
-#[async_trait]
-impl SourcePreparer for InStateMachine {
-    async fn prepare(
-        &self,
-        _spec: &SourceSpec,
-        _workspace: &RunWorkspace,
-    ) -> certus_core::Result<PreparedSource> {
-        Err(elsewhere("source preparation"))
-    }
-}
-
-#[async_trait]
-impl ManifestFetcher for InStateMachine {
-    async fn fetch(&self, _uri: &str, _max_bytes: usize) -> certus_core::Result<Vec<u8>> {
-        Err(elsewhere("manifest fetching"))
-    }
-}
-
-#[async_trait]
-impl ManifestVerifier for InStateMachine {
-    fn required(&self) -> bool {
-        true
-    }
-    async fn verify(
-        &self,
-        _manifest: &[u8],
-        _signature: &[u8],
-    ) -> certus_core::Result<serde_json::Value> {
-        Err(elsewhere("manifest verification"))
-    }
-}
-
-#[async_trait]
-impl BundleSigner for InStateMachine {
-    fn key_id(&self) -> String {
-        String::new()
-    }
-    fn algorithm(&self) -> String {
-        String::new()
-    }
-    fn public_key_pem(&self) -> String {
-        String::new()
-    }
-    async fn sign(&self, _message: &[u8]) -> certus_core::Result<Vec<u8>> {
-        Err(elsewhere("bundle signing"))
-    }
-}
-
-#[async_trait]
-impl ArtifactStore for InStateMachine {
-    fn location(&self, _test_id: &str) -> String {
-        String::new()
-    }
-    async fn store_bundle(
-        &self,
-        _test_id: &str,
-        _bundle_dir: &std::path::Path,
-        _index: &BundleIndex,
-    ) -> certus_core::Result<String> {
-        Err(elsewhere("bundle storage"))
-    }
-    async fn read_file(
-        &self,
-        _location: &str,
-        _rel: &str,
-        _max_bytes: usize,
-    ) -> certus_core::Result<Option<Vec<u8>>> {
-        Err(elsewhere("bundle reading"))
-    }
 }

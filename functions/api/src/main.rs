@@ -14,6 +14,6 @@ async fn main() -> Result<(), Error> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let sfn = aws_sdk_sfn::Client::new(&config);
     let triggers = api::triggers_or_none(&settings, &certus_apigw::config_fetcher(&config)).await;
-    let stores = api::stores(&dynamodb, &settings);
+    let stores = certus_apigw::edge::stores(&dynamodb, &settings.tables());
     run(api::app(auth, stores, &sfn, &settings, triggers)?).await
 }

@@ -76,7 +76,7 @@ async fn deploy() -> Option<Deployment> {
         Some(GatewayPolicy::new(ISSUER, "certus")),
     )
     .unwrap();
-    let stores = api::stores(&dynamodb, &settings);
+    let stores = certus_apigw::edge::stores(&dynamodb, &settings.tables());
     let jobs = stores.jobs.clone();
     let router = api::app(auth, stores, &sfn, &settings, None).unwrap();
     Some(Deployment {
@@ -260,7 +260,7 @@ async fn the_template_environment_starts_the_function_with_or_without_registrati
         CODECOMMIT_REGISTRATION,
     );
     assert!(api::triggers_or_none(&settings, &missing).await.is_none());
-    let error = api::load_triggers(settings.triggers.as_ref().unwrap(), &missing)
+    let error = certus_apigw::edge::load_triggers(settings.triggers.as_ref().unwrap(), &missing)
         .await
         .unwrap_err()
         .to_string();

@@ -41,6 +41,15 @@ impl Settings {
             triggers: ConfigSource::from_vars(var, "TRIGGERS")?,
         })
     }
+
+    /// The deployment's tables, for [`certus_apigw::edge::stores`].
+    pub fn tables(&self) -> certus_dynamo::TableNames {
+        certus_dynamo::TableNames {
+            jobs: self.jobs_table.clone(),
+            events: self.events_table.clone(),
+            audit: self.audit_table.clone(),
+        }
+    }
 }
 
 /// A failure as the runtime reports it.
@@ -90,7 +99,7 @@ pub async fn load(settings: &Settings, fetcher: &dyn ManifestFetcher) -> Loaded 
                     .into(),
         });
     };
-    api::load_triggers(source, fetcher)
+    certus_apigw::edge::load_triggers(source, fetcher)
         .await
         .map_err(|e| Unloaded {
             source: source.to_string(),

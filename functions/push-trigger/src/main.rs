@@ -19,17 +19,9 @@ async fn main() -> Result<(), Error> {
         tracing::error!(source = %e.source, reason = %e.reason, "push registrations not loaded: every event is refused");
     }
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    let api_settings = api::Settings {
-        scan_machine_arn: settings.scan_machine_arn.clone(),
-        upload_machine_arn: String::new(),
-        jobs_table: settings.jobs_table.clone(),
-        events_table: settings.events_table.clone(),
-        audit_table: settings.audit_table.clone(),
-        stream_base: settings.stream_base.clone(),
-        triggers: None,
-    };
-    let stores = api::stores(&dynamodb, &api_settings);
-    let services = api::api_services(stores.jobs, stores.events, &settings.stream_base);
+    let stores = certus_apigw::edge::stores(&dynamodb, &settings.tables());
+    let services =
+        certus_apigw::edge::api_services(stores.jobs, stores.events, &settings.stream_base);
     let launcher: Arc<dyn Launcher> = Arc::new(SfnLauncher::new(
         aws_sdk_sfn::Client::new(&config),
         &settings.scan_machine_arn,

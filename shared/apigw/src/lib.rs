@@ -6,6 +6,7 @@ mod clients;
 pub mod config;
 pub mod connections;
 pub mod delivery;
+pub mod edge;
 pub mod error;
 mod fanout;
 mod management;

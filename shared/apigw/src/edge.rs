@@ -1,0 +1,173 @@
+//! The edge functions' shared wiring (the `api` and `push-trigger` Lambdas): the DynamoDB stores, the push
+//! registrations read from the work bucket, and the [`Services`] of a function that records and starts scans
+//! but never runs one (the scan-only ports answer that they run in the state machine).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use certus_core::attestation::BuilderInfo;
+use certus_core::audit::{AuditLog, AuditedJobStore};
+use certus_core::bundle::BundleIndex;
+use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
+use certus_core::ports::{
+    ArtifactStore, BundleSigner, EventLog, JobStore, ManifestFetcher, ManifestVerifier,
+    PreparedSource, SourcePreparer,
+};
+use certus_core::request::SourceSpec;
+use certus_core::workspace::RunWorkspace;
+use certus_core::CoreError;
+use certus_dynamo::{DynamoAuditLog, DynamoEventLog, DynamoJobStore, TableNames};
+use certus_triggers::Triggers;
+
+use crate::{ApigwError, ConfigSource};
+
+/// The deployment's DynamoDB tables: jobs (every change written to the audit trail), events, the trail.
+pub struct Stores {
+    pub jobs: Arc<dyn JobStore>,
+    pub events: Arc<dyn EventLog>,
+    pub audit: Arc<dyn AuditLog>,
+}
+
+/// The stores over the deployment's tables, every job change written to the audit trail.
+pub fn stores(client: &aws_sdk_dynamodb::Client, tables: &TableNames) -> Stores {
+    let audit: Arc<dyn AuditLog> = Arc::new(DynamoAuditLog::new(client.clone(), &tables.audit));
+    Stores {
+        jobs: Arc::new(AuditedJobStore::new(
+            Arc::new(DynamoJobStore::new(client.clone(), &tables.jobs)),
+            audit.clone(),
+        )),
+        events: Arc::new(DynamoEventLog::new(client.clone(), &tables.events)),
+        audit,
+    }
+}
+
+/// A registrations file larger than this is refused unread.
+pub const MAX_REGISTRATIONS_BYTES: usize = 1024 * 1024;
+
+/// The push registrations `source` names (fetched with `fetcher` when it is an `s3://` object), validated.
+pub async fn load_triggers(
+    source: &ConfigSource,
+    fetcher: &dyn ManifestFetcher,
+) -> Result<Triggers, ApigwError> {
+    let copy = source.local_copy(fetcher, MAX_REGISTRATIONS_BYTES).await?;
+    Triggers::load(copy.path())
+        .map_err(|e| ApigwError::Config(format!("push registrations {source}: {e}")))
+}
+
+/// Services for the edge functions (api, push-trigger): jobs and events are real; the ports that only the scan runs use (sources,
+/// manifests, scanners, signing, bundles) answer that they run in the state machine, not here.
+pub fn api_services(
+    jobs: Arc<dyn JobStore>,
+    events: Arc<dyn EventLog>,
+    stream_base: &str,
+) -> Services {
+    let elsewhere = Arc::new(InStateMachine);
+    Services {
+        jobs,
+        events,
+        sinks: Vec::new(),
+        artifacts: elsewhere.clone(),
+        sources: elsewhere.clone(),
+        fetcher: elsewhere.clone(),
+        verifier: elsewhere.clone(),
+        signer: elsewhere,
+        scanners: ScannerSet::default(),
+        // Findings are fingerprinted where scanners run (the run-scanner step), never here.
+        fingerprint_key: None,
+        settings: PipelineSettings {
+            workspace_root: std::env::temp_dir().join("certus-runs"),
+            keep_workspace: false,
+            max_parallel_tools: 1,
+            max_log_lines_per_tool: 0,
+            max_tool_timeout: Duration::ZERO,
+            stream_base: stream_base.to_string(),
+            builder: BuilderInfo {
+                id: "https://certus-assurance.invalid/builders/lambda-edge".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            runner_id: "lambda:edge".into(),
+        },
+    }
+}
+
+/// The scan-only ports, which the edge functions never run.
+struct InStateMachine;
+
+fn elsewhere(what: &str) -> CoreError {
+    // A wiring mistake, not an outage: never retried.
+    CoreError::Config(format!(
+        "{what} runs in the scan state machine, not in the api or push-trigger function"
+    ))
+}
+
+#[async_trait]
+impl SourcePreparer for InStateMachine {
+    async fn prepare(
+        &self,
+        _spec: &SourceSpec,
+        _workspace: &RunWorkspace,
+    ) -> certus_core::Result<PreparedSource> {
+        Err(elsewhere("source preparation"))
+    }
+}
+
+#[async_trait]
+impl ManifestFetcher for InStateMachine {
+    async fn fetch(&self, _uri: &str, _max_bytes: usize) -> certus_core::Result<Vec<u8>> {
+        Err(elsewhere("manifest fetching"))
+    }
+}
+
+#[async_trait]
+impl ManifestVerifier for InStateMachine {
+    fn required(&self) -> bool {
+        true
+    }
+    async fn verify(
+        &self,
+        _manifest: &[u8],
+        _signature: &[u8],
+    ) -> certus_core::Result<serde_json::Value> {
+        Err(elsewhere("manifest verification"))
+    }
+}
+
+#[async_trait]
+impl BundleSigner for InStateMachine {
+    fn key_id(&self) -> String {
+        String::new()
+    }
+    fn algorithm(&self) -> String {
+        String::new()
+    }
+    fn public_key_pem(&self) -> String {
+        String::new()
+    }
+    async fn sign(&self, _message: &[u8]) -> certus_core::Result<Vec<u8>> {
+        Err(elsewhere("bundle signing"))
+    }
+}
+
+#[async_trait]
+impl ArtifactStore for InStateMachine {
+    fn location(&self, _test_id: &str) -> String {
+        String::new()
+    }
+    async fn store_bundle(
+        &self,
+        _test_id: &str,
+        _bundle_dir: &std::path::Path,
+        _index: &BundleIndex,
+    ) -> certus_core::Result<String> {
+        Err(elsewhere("bundle storage"))
+    }
+    async fn read_file(
+        &self,
+        _location: &str,
+        _rel: &str,
+        _max_bytes: usize,
+    ) -> certus_core::Result<Option<Vec<u8>>> {
+        Err(elsewhere("bundle reading"))
+    }
+}
