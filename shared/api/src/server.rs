@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certus_core::pipeline::Services;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::auth::AuthConfig;
 use crate::connections::{serve_limited, ConnectionLimits};
@@ -72,14 +72,27 @@ impl ServeConfig {
     }
 }
 
+/// Connections the kernel queues for `accept`. A flood of connections (each closed at once when over a cap)
+/// must not fill the queue, or an honest client's SYN is dropped and retried a second later; the kernel
+/// caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
 /// Binds `config.addr` and serves until SIGINT or SIGTERM.
 pub async fn serve(config: ServeConfig, services: Services) -> Result<()> {
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| ApiError::Bind {
-            addr: config.addr.to_string(),
-            source,
-        })?;
+    let bind_error = |source| ApiError::Bind {
+        addr: config.addr.to_string(),
+        source,
+    };
+    let socket = if config.addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(bind_error)?;
+    // As `TcpListener::bind` does: a restarted server may bind while old connections linger in TIME_WAIT.
+    socket.set_reuseaddr(true).map_err(bind_error)?;
+    socket.bind(config.addr).map_err(bind_error)?;
+    let listener = socket.listen(LISTEN_BACKLOG).map_err(bind_error)?;
     serve_on(listener, config, services, shutdown_signal()).await
 }
 
