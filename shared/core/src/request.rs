@@ -301,6 +301,15 @@ fn validate_source(
                 ));
                 return None;
             }
+            if carries_credentials(&url) {
+                errors.push(FieldError::new(
+                    "git_url",
+                    "must not carry credentials (a token or password before '@'): they would be kept in the \
+                     job record, the bundle and its provenance; scan a private repository from a checkout or an \
+                     uploaded archive instead",
+                ));
+                return None;
+            }
             let branch = branch.filter(|b| !b.is_empty());
             if let Some(b) = &branch {
                 if !is_valid_ref(b) {
@@ -543,6 +552,20 @@ fn is_valid_ref(name: &str) -> bool {
             .all(|c| !c.is_control() && !c.is_whitespace() && !"~^:?*[\\".contains(c))
 }
 
+/// Whether a git URL names credentials: any user information of an http(s) URL (a token alone is a
+/// credential), or a password in any scheme's (`ssh://git@host/…` and `git@host:…` name only a user).
+fn carries_credentials(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let Some((userinfo, _host)) = authority.rsplit_once('@') else {
+        return false;
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    userinfo.contains(':') || scheme == "http" || scheme == "https"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,6 +747,29 @@ mod tests {
             vec!["workspace_id", "component_id", "assessment_id"]
         );
         assert_eq!(m[0].1, "workspace_id is required");
+    }
+
+    #[test]
+    fn credentials_in_git_urls_are_refused_but_ssh_user_names_are_not() {
+        for url in [
+            "https://x-access-token:ghp_Planted0123456789@github.com/acme/app.git",
+            "https://ghp_Planted0123456789@github.com/acme/app.git",
+            "HTTP://oauth2@gitlab.example/acme/app.git",
+            "ssh://git:secret@example.invalid/acme/app.git",
+            "git://user:pw@example.invalid/app.git",
+        ] {
+            let m = messages(with(json!({ "git_url": url })));
+            assert_eq!(m[0].0, "git_url", "{url}");
+            assert!(m[0].1.contains("must not carry credentials"), "{url}");
+        }
+        for url in [
+            "ssh://git@example.invalid/acme/app.git",
+            "git@github.com:acme/app.git",
+            "https://github.com/acme/app.git?ref=a@b",
+            "https://github.com/acme/a@b.git",
+        ] {
+            assert!(with(json!({ "git_url": url })).is_ok(), "{url}");
+        }
     }
 
     #[test]

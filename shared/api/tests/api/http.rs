@@ -503,3 +503,54 @@ async fn server_paths_outside_the_allowed_roots_are_refused() {
     assert_eq!(fields, vec!["manifest_uri", "manifest_signature_uri"]);
     s.stop().await;
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_in_git_url_is_refused_and_stored_nowhere() {
+    let s = start(Options::default()).await;
+    // A fake token made here; the repository is on loopback (nothing is fetched: the request is refused).
+    let token = format!("ghp_Planted{}x{}", std::process::id(), "0123456789abcdef");
+    let body = json!({
+        "workspace_id": "ws-acme", "component_id": "demo", "assessment_id": "a-1",
+        "git_url": format!("http://x-access-token:{token}@127.0.0.1:9/app.git"),
+        "manifest": {"product": "demo", "version": "1", "profiles": [{"name": "light", "tools": ["sample"]}]},
+    });
+    let response = s.submit_as(&s.acme.key, &body).await;
+    assert_eq!(response.status(), 422);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["detail"][0]["field"], "git_url");
+    assert!(
+        !answer.to_string().contains(&token),
+        "the answer echoes the token"
+    );
+    // Nothing the server wrote (database and its journal, bundles, uploads) holds the token.
+    let listed: Value = s
+        .get_as(&s.acme.key, "/v1/security-scans")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"], json!([]));
+    for file in files_under(s.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "{} holds the token",
+            file.display()
+        );
+    }
+    s.stop().await;
+}
