@@ -17,6 +17,8 @@ pub const MANIFEST_SIG: &str = "manifest.sig";
 pub const MANIFEST_INFO: &str = "manifest-info.json";
 pub const SUMMARY: &str = "summary.json";
 pub const REPORT_MD: &str = "report.md";
+/// The self-contained page for people (`report_html`).
+pub const REPORT_HTML: &str = "report.html";
 pub const STREAM: &str = "stream.jsonl";
 pub const RUNNER_LOG: &str = "logs/runner.log";
 pub const SBOM_CYCLONEDX: &str = "reports/sbom/sbom.cyclonedx.json";

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod ports;
 pub mod progress;
 pub mod report;
+pub mod report_html;
 pub mod request;
 pub mod runner;
 pub mod sarif;

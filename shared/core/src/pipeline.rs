@@ -32,8 +32,9 @@ use crate::ports::{
 };
 use crate::progress::Progress;
 use crate::report::{report_markdown, summary_json, total_counts, ToolRecord};
+use crate::report_html::{report_html, HtmlReport, SbomSummary};
 use crate::request::{BaselineSource, ManifestSource, SignatureSource, ValidatedSubmission};
-use crate::sarif::{merged_log, sarif_log, RunInfo};
+use crate::sarif::{merged_log, read_findings, sarif_log, RunInfo};
 use crate::time;
 use crate::workspace::{confined_join, RunWorkspace};
 
@@ -1073,6 +1074,10 @@ async fn write_bundle(
         bundle::REPORT_MD,
         report_markdown(job, state.profile.as_ref(), &state.tools, &violations).as_bytes(),
     )?;
+    bundle.write(
+        bundle::REPORT_HTML,
+        html_report(&bundle, job, state)?.as_bytes(),
+    )?;
     bundle.write_json(
         bundle::SCAN_JSON,
         &json!({
@@ -1101,6 +1106,31 @@ async fn write_bundle(
         .await
 }
 
+/// `report.html` from what the bundle already holds: the merged SARIF and the CycloneDX SBOM.
+fn html_report(bundle: &BundleWriter, job: &Job, state: &RunState) -> Result<String> {
+    let read = |rel: &str| -> Result<Option<serde_json::Value>> {
+        let path = bundle.path_of(rel)?;
+        if !path.exists() {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&path).map_err(|e| CoreError::io(&path, e))?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| CoreError::json(rel, e))
+    };
+    let findings = match read(bundle::MERGED_SARIF)? {
+        Some(log) => read_findings(&log)?,
+        None => Vec::new(),
+    };
+    let sbom = read(bundle::SBOM_CYCLONEDX)?.map(|doc| SbomSummary::from_cyclonedx(&doc));
+    Ok(report_html(&HtmlReport {
+        job,
+        tools: &state.tools,
+        findings: &findings,
+        sbom,
+    }))
+}
+
 /// Names each bundle file: fixed keys for the contract files, `sarif:<tool>` for reports.
 fn artifact_map(bundle: &BundleWriter, state: &RunState) -> Result<BTreeMap<String, String>> {
     let mut map = BTreeMap::new();
@@ -1111,6 +1141,7 @@ fn artifact_map(bundle: &BundleWriter, state: &RunState) -> Result<BTreeMap<Stri
         ("manifest_info", bundle::MANIFEST_INFO),
         ("summary", bundle::SUMMARY),
         ("report", bundle::REPORT_MD),
+        ("report_html", bundle::REPORT_HTML),
         ("stream", bundle::STREAM),
         ("runner_log", bundle::RUNNER_LOG),
         ("sarif_merged", bundle::MERGED_SARIF),
@@ -1128,6 +1159,7 @@ fn artifact_map(bundle: &BundleWriter, state: &RunState) -> Result<BTreeMap<Stri
         bundle::SCAN_JSON,
         bundle::SUMMARY,
         bundle::REPORT_MD,
+        bundle::REPORT_HTML,
         bundle::STREAM,
         bundle::RUNNER_LOG,
     ];

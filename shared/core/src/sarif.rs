@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::finding::Finding;
+use crate::error::{CoreError, Result};
+use crate::finding::{AppliedSuppression, BaselineState, Finding, Severity};
 use crate::fingerprint::FINGERPRINT_SCHEME;
 
 pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -119,10 +120,102 @@ fn result_json(f: &Finding, rule_index: usize) -> Value {
     result
 }
 
+/// Reads back the findings of a log this module wrote (a tool's SARIF or the merged view), in file order.
+/// Fails closed, naming the JSON path, when the structure is not ours: a bundle may come from anywhere.
+pub fn read_findings(log: &Value) -> Result<Vec<Finding>> {
+    let bad = |path: String, what: &str| CoreError::Bundle(format!("SARIF {path} {what}"));
+    if log["version"] != "2.1.0" {
+        return Err(bad("version".into(), "is not \"2.1.0\""));
+    }
+    let runs = log["runs"]
+        .as_array()
+        .ok_or_else(|| bad("runs".into(), "is not an array"))?;
+    let mut findings = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        let tool = run["tool"]["driver"]["name"]
+            .as_str()
+            .ok_or_else(|| bad(format!("runs[{i}].tool.driver.name"), "is not a string"))?;
+        let rule_names: BTreeMap<&str, &str> = run["tool"]["driver"]["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| Some((r["id"].as_str()?, r["name"].as_str()?)))
+            .collect();
+        let results = match &run["results"] {
+            Value::Null => continue,
+            value => value
+                .as_array()
+                .ok_or_else(|| bad(format!("runs[{i}].results"), "is not an array"))?,
+        };
+        for (j, result) in results.iter().enumerate() {
+            let at = |field: &str| format!("runs[{i}].results[{j}].{field}");
+            let rule_id = result["ruleId"]
+                .as_str()
+                .ok_or_else(|| bad(at("ruleId"), "is not a string"))?;
+            let severity = match result["properties"]["severity"].as_str() {
+                Some(text) => Severity::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == text)
+                    .ok_or_else(|| bad(at("properties.severity"), "is not a severity"))?,
+                None => match result["level"].as_str() {
+                    Some("error") => Severity::High,
+                    Some("warning") => Severity::Medium,
+                    _ => Severity::Low,
+                },
+            };
+            let physical = &result["locations"][0]["physicalLocation"];
+            let region = &physical["region"];
+            let mut properties: BTreeMap<String, Value> = result["properties"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            properties.remove("severity");
+            let suppression = result["suppressions"].get(0).map(|s| AppliedSuppression {
+                index: s["properties"]["manifest_index"].as_u64().unwrap_or(0) as usize,
+                reason: s["justification"].as_str().unwrap_or_default().to_string(),
+                expires: s["properties"]["expires"].as_str().map(str::to_string),
+            });
+            let fingerprints = &result["partialFingerprints"];
+            let fingerprint = fingerprints[FINGERPRINT_KEY]
+                .as_str()
+                .or_else(|| fingerprints.as_object()?.values().find_map(Value::as_str))
+                .unwrap_or_default();
+            findings.push(Finding {
+                tool: tool.to_string(),
+                rule_id: rule_id.to_string(),
+                // The writer names a rule by its id when it has no name of its own.
+                rule_name: rule_names
+                    .get(rule_id)
+                    .filter(|name| **name != rule_id)
+                    .map(|n| n.to_string()),
+                severity,
+                message: result["message"]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                path: physical["artifactLocation"]["uri"]
+                    .as_str()
+                    .map(str::to_string),
+                start_line: region["startLine"].as_u64(),
+                end_line: region["endLine"].as_u64(),
+                snippet: region["snippet"]["text"].as_str().map(str::to_string),
+                fingerprint: fingerprint.to_string(),
+                properties,
+                suppression,
+                baseline_state: match result["baselineState"].as_str() {
+                    Some("new") => Some(BaselineState::New),
+                    Some("unchanged") => Some(BaselineState::Unchanged),
+                    _ => None,
+                },
+            });
+        }
+    }
+    Ok(findings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Severity;
 
     fn finding(rule: &str, sev: Severity) -> Finding {
         Finding {
@@ -169,6 +262,45 @@ mod tests {
             3
         );
         assert!(run.get("properties").is_none());
+    }
+
+    #[test]
+    fn findings_read_back_equal_the_ones_written() {
+        let mut new = finding("b", Severity::High);
+        new.baseline_state = Some(BaselineState::New);
+        new.rule_name = Some("Rule B".into());
+        new.properties
+            .insert("purl".into(), json!("pkg:pypi/flask@2.0.0"));
+        let mut hidden = finding("a", Severity::Low);
+        hidden.path = None;
+        hidden.start_line = None;
+        hidden.snippet = None;
+        hidden.suppression = Some(AppliedSuppression {
+            index: 2,
+            reason: "test fixture".into(),
+            expires: Some("2027-01-01".into()),
+        });
+        let written = vec![new, hidden];
+        let log = merged_log(vec![sarif_run(
+            &RunInfo {
+                tool: "t",
+                ..Default::default()
+            },
+            &written,
+        )]);
+        assert_eq!(read_findings(&log).unwrap(), written);
+    }
+
+    #[test]
+    fn a_foreign_structure_is_refused_with_its_path() {
+        let err = read_findings(&json!({"version": "2.1.0", "runs": [
+            {"tool": {"driver": {"name": "t"}}, "results": [{"message": {"text": "x"}}]}]}))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("runs[0].results[0].ruleId"),
+            "{err}"
+        );
+        assert!(read_findings(&json!({"version": "2.0.0", "runs": []})).is_err());
     }
 
     #[test]
