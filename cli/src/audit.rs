@@ -56,10 +56,13 @@ pub enum Format {
 pub struct ListArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    /// The workspace id the jobs were submitted under.
     #[arg(long)]
     pub workspace: Option<String>,
+    /// The component id the jobs were submitted under.
     #[arg(long)]
     pub component: Option<String>,
+    /// The assessment id the jobs were submitted under.
     #[arg(long)]
     pub assessment: Option<String>,
     /// QUEUED, RUNNING, SUCCEEDED, FAILED, TIMED_OUT or CANCELLED.
@@ -68,9 +71,10 @@ pub struct ListArgs {
     /// The git URL as submitted.
     #[arg(long)]
     pub repository: Option<String>,
-    /// The resolved commit SHA that was scanned.
-    #[arg(long)]
+    /// The resolved commit SHA that was scanned, or a prefix of it (at least 7 hex digits).
+    #[arg(long, value_parser = parse_commit)]
     pub commit: Option<String>,
+    /// The SHA-256 of the manifest the jobs ran (as `certus manifest digest` prints it).
     #[arg(long)]
     pub manifest_digest: Option<String>,
     /// Created at or after (RFC 3339, or a date: 2026-11-28).
@@ -88,6 +92,7 @@ pub struct ListArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
+    /// The job to show.
     pub test_id: String,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -105,6 +110,15 @@ pub struct ExportArgs {
     /// Created before (RFC 3339, or a date).
     #[arg(long, value_parser = parse_time)]
     pub until: Option<Timestamp>,
+}
+
+fn parse_commit(text: &str) -> std::result::Result<String, String> {
+    let lower = text.to_ascii_lowercase();
+    if (7..=40).contains(&lower.len()) && lower.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(lower)
+    } else {
+        Err("must be a commit SHA or a prefix of at least 7 hex digits".into())
+    }
 }
 
 fn parse_status(text: &str) -> std::result::Result<JobStatus, String> {
@@ -163,13 +177,18 @@ pub async fn run(command: AuditCommand) -> Result<i32> {
     }
 }
 
-/// Every job matching `query`, walking pages until `max` jobs or the end.
-async fn collect(jobs: &dyn JobStore, mut query: JobQuery, max: Option<usize>) -> Result<Vec<Job>> {
+/// Every job matching `query` and `keep`, walking pages until `max` jobs or the end.
+async fn collect(
+    jobs: &dyn JobStore,
+    mut query: JobQuery,
+    max: Option<usize>,
+    keep: impl Fn(&Job) -> bool,
+) -> Result<Vec<Job>> {
     let mut found = Vec::new();
     loop {
         query.limit = PAGE;
         let page = jobs.list(&query).await?;
-        found.extend(page.jobs);
+        found.extend(page.jobs.into_iter().filter(|j| keep(j)));
         if let Some(max) = max.filter(|&m| found.len() >= m) {
             found.truncate(max);
             return Ok(found);
@@ -183,19 +202,31 @@ async fn collect(jobs: &dyn JobStore, mut query: JobQuery, max: Option<usize>) -
 
 async fn list(args: ListArgs) -> Result<i32> {
     let source = source(&args.store).await?;
+    // A full SHA is an indexed query; a prefix filters the records the other filters give.
+    let (exact, prefix) = match args.commit {
+        Some(c) if c.len() == 40 => (Some(c), None),
+        other => (None, other),
+    };
     let query = JobQuery {
         workspace_id: args.workspace,
         component_id: args.component,
         assessment_id: args.assessment,
         status: args.status,
         repository: args.repository,
-        commit: args.commit,
+        commit: exact,
         manifest_digest: args.manifest_digest,
         created_after: args.since,
         created_before: args.until,
         ..JobQuery::default()
     };
-    let jobs = collect(source.jobs.as_ref(), query, args.limit).await?;
+    let jobs = collect(source.jobs.as_ref(), query, args.limit, |job| {
+        prefix.as_deref().is_none_or(|p| {
+            job.commit
+                .as_deref()
+                .is_some_and(|c| c.to_ascii_lowercase().starts_with(p))
+        })
+    })
+    .await?;
     match args.format {
         Format::Json => println!("{}", pretty(&json!(jobs))?),
         Format::Csv => print!("{}", csv(&jobs)),
@@ -240,7 +271,7 @@ async fn export(args: ExportArgs) -> Result<i32> {
         created_before: args.until,
         ..JobQuery::default()
     };
-    for job in collect(source.jobs.as_ref(), query, None).await? {
+    for job in collect(source.jobs.as_ref(), query, None, |_| true).await? {
         let trail = source.trail.trail(&job.test_id).await?;
         let line = serde_json::to_string(&json!({"job": job, "trail": trail}))
             .map_err(|e| CliError::Core(certus_core::CoreError::json("export line", e)))?;

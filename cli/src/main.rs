@@ -6,19 +6,29 @@ mod audit;
 mod aws;
 mod console;
 mod error;
+mod findings;
 mod local;
 mod manifest_cmd;
+mod prune;
 mod scan;
 mod serve;
 mod upload;
 mod verify_bundle;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the commit comes from build.rs (`unknown` outside a git checkout).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CERTUS_BUILD_COMMIT"),
+    ")"
+);
 
 #[derive(Debug, Parser)]
 #[command(
     name = "certus",
-    version,
+    version = VERSION,
     about = "Verification-first security scanning of untrusted code"
 )]
 struct Cli {
@@ -32,8 +42,21 @@ enum Command {
     Scan(Box<scan::ScanArgs>),
     /// Serve the HTTP API and live progress (WebSocket), running submitted scans in-process.
     Serve(Box<serve::ServeArgs>),
-    /// Follow a scan's events as JSON lines until it completes.
+    /// Follow a scan on a server until it completes, shown as `certus scan` shows its own (or JSON lines).
     Watch(serve::WatchArgs),
+    /// A finished scan's findings (by test id or bundle directory), filtered, as a table, JSON, SARIF or
+    /// Markdown.
+    Findings(findings::FindingsArgs),
+    /// Remove old jobs' workspaces and bundles from the data directory (never job records or trails).
+    Prune(prune::PruneArgs),
+    /// Print a shell completion script: `certus completions bash > /etc/bash_completion.d/certus`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `certus man | man -l -`.
+    Man,
     /// Ask Certus-Trust for permission to publish a finished job, then stage it under raw and promote it.
     UploadRequest(upload::UploadArgs),
     /// A development Certus-Trust server.
@@ -73,6 +96,21 @@ fn main() {
             Command::UploadRequest(args) => upload::request(args).await,
             Command::Trust(command) => upload::trust(command).await,
             Command::Audit(command) => audit::run(command).await,
+            Command::Findings(args) => findings::run(args).await,
+            Command::Prune(args) => prune::run(args).await,
+            Command::Completions { shell } => {
+                clap_complete::generate(
+                    shell,
+                    &mut Cli::command(),
+                    "certus",
+                    &mut std::io::stdout(),
+                );
+                Ok(0)
+            }
+            Command::Man => clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map(|()| 0)
+                .map_err(|e| error::CliError::io("stdout", e)),
         }
     });
     match result {

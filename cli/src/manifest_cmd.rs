@@ -20,19 +20,28 @@ use crate::local::{signature_policy, VerificationFlags};
 pub enum ManifestCommand {
     /// Print the manifest digest: SHA-256 of the file's exact bytes (with --inline, of its RFC 8785 form).
     Digest {
+        /// The manifest (JSON).
         file: PathBuf,
         /// Digest the canonical (RFC 8785) form, as for a manifest sent inline in a request.
         #[arg(long)]
         inline: bool,
     },
     /// Print the RFC 8785 canonical bytes of a manifest: sign these for an inline manifest.
-    Canonicalize { file: PathBuf },
+    Canonicalize {
+        /// The manifest (JSON).
+        file: PathBuf,
+    },
     /// Check a manifest against its contract (docs/manifest.schema.json) without scanning: exit 0 when valid,
     /// 2 with every problem named by its JSON pointer. Also says which tools are not installed here.
-    Validate { file: PathBuf },
+    Validate {
+        /// The manifest (JSON).
+        file: PathBuf,
+    },
     /// Verify a manifest signature as a scan would, and check that the manifest parses. With --digest,
-    /// verify against the manifest's SHA-256 instead of its bytes (the manifest is then not parsed).
+    /// verify against the manifest's SHA-256 instead of its bytes (the manifest is then not parsed). Exit 0
+    /// verified, 1 the signature does not verify, 2 usage or file errors.
     Verify {
+        /// The manifest (JSON).
         #[arg(required_unless_present = "digest")]
         file: Option<PathBuf>,
         /// `sha256:<64 hex>`: verify against this digest of the manifest instead of the file.
@@ -44,10 +53,13 @@ pub enum ManifestCommand {
         /// PEM file or `env://VAR`.
         #[arg(long)]
         key: Option<String>,
+        /// Sigstore trusted_root.json, for keyless signatures.
         #[arg(long)]
         trusted_root: Option<PathBuf>,
+        /// The signer identity a keyless signature must carry.
         #[arg(long)]
         identity: Option<String>,
+        /// The OIDC issuer that must have vouched for that identity.
         #[arg(long)]
         issuer: Option<String>,
         /// Verify over the canonical (RFC 8785) form, as for an inline manifest.
@@ -183,11 +195,23 @@ pub async fn run(command: ManifestCommand) -> Result<i32> {
             )
             .await?;
             let sig = read_capped(&signature, MAX_SIGNATURE_BYTES)?;
+            // A signature that does not verify is a failed check (1), as in `verify-bundle`; unreadable
+            // files and bad flags are errors (2).
+            let failed = |e: &dyn std::fmt::Display| {
+                eprintln!("certus: FAIL {e}");
+                Ok(1)
+            };
             let out = match (file, digest) {
-                (_, Some(digest)) => verify_digest(&policy, &parse_digest(&digest)?, &sig)?,
+                (_, Some(digest)) => match verify_digest(&policy, &parse_digest(&digest)?, &sig) {
+                    Ok(out) => out,
+                    Err(e) => return failed(&e),
+                },
                 (Some(file), None) => {
                     let bytes = manifest_bytes(&file, inline)?;
-                    let mut out = policy.verify(&bytes, &sig).await?;
+                    let mut out = match policy.verify(&bytes, &sig).await {
+                        Ok(record) => record,
+                        Err(e) => return failed(&e),
+                    };
                     Manifest::parse(&bytes)?;
                     out["manifest_digest"] = serde_json::Value::String(sha256_hex(&bytes));
                     out

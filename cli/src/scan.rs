@@ -11,8 +11,11 @@ use certus_core::request::{
 };
 use certus_core::settings::Settings;
 
+use certus_core::report_html::Verdict;
+
 use crate::console::ConsoleProgress;
 use crate::error::{CliError, Result};
+use crate::findings::{self, Cap, FilterArgs, OutputFormat, Style};
 use crate::local::{self, LocalOptions, VerificationFlags};
 
 #[derive(Debug, clap::Args)]
@@ -34,8 +37,10 @@ pub struct ScanArgs {
     /// Sigstore trusted_root.json for keyless signatures, with the identity and issuer to expect.
     #[arg(long)]
     pub trusted_root: Option<PathBuf>,
+    /// The signer identity a keyless signature must carry (certificate SAN: an email or a workflow URI).
     #[arg(long)]
     pub identity: Option<String>,
+    /// The OIDC issuer that must have vouched for that identity.
     #[arg(long)]
     pub issuer: Option<String>,
     /// Manifest profile to run.
@@ -45,22 +50,31 @@ pub struct ScanArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print the final job record as JSON on stdout instead of the summary.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Print every finding on stdout in this form (the summary then goes to stderr). Without it, the summary
+    /// ends with the most severe findings as a table.
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
     /// How to read SOURCE (default: guessed from it).
     #[arg(long, value_parser = ["git", "directory", "archive"])]
     pub source_type: Option<String>,
+    /// The git branch to scan (default: the remote's default branch).
     #[arg(long)]
     pub branch: Option<String>,
+    /// The git commit (40 hex digits) to scan instead of the branch head.
     #[arg(long)]
     pub commit: Option<String>,
+    /// Workspace the job is recorded under (audit filters use it).
     #[arg(long, default_value = "local")]
     pub workspace_id: String,
     /// Defaults to the source's directory name.
     #[arg(long)]
     pub component_id: Option<String>,
+    /// Assessment the job is recorded under.
     #[arg(long, default_value = "local-scan")]
     pub assessment_id: String,
+    /// Who asked for the scan, kept in the job record and its audit trail.
     #[arg(long)]
     pub requested_by: Option<String>,
     /// Data directory (job database, workspaces, bundles).
@@ -212,11 +226,11 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
     let data_dir = local::data_dir(args.data_dir.as_deref(), &settings)?;
     let services = local::services(
         LocalOptions {
-            data_dir,
+            data_dir: data_dir.clone(),
             out: args.out.as_ref().map(|o| absolute(o)).transpose()?,
             keep_workspace: args.keep_workspace,
             stream_base: "ws://127.0.0.1:8056".into(),
-            sinks: vec![Arc::new(ConsoleProgress::new())],
+            sinks: vec![Arc::new(ConsoleProgress::stderr())],
             allowed_roots: None,
         },
         policy,
@@ -237,68 +251,109 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         finished = pipeline::run(&services, &job.test_id) => finished?,
         _ = tokio::signal::ctrl_c() => {
             let job = pipeline::abandon(&services, &job.test_id, JobStatus::Cancelled, "cancelled by the user (interrupt)").await?;
+            // The run was dropped mid-step: its private workspace (clone, scratch, half a bundle) goes too.
+            let workspace = data_dir.join("runs").join(&job.test_id);
+            if !args.keep_workspace && workspace.exists() {
+                if let Err(e) = std::fs::remove_dir_all(&workspace) {
+                    eprintln!("certus: could not remove {}: {e}", workspace.display());
+                }
+            }
             eprintln!("certus: scan {} cancelled", job.test_id);
-            return Ok(2);
+            return Ok(INTERRUPTED);
         }
     };
     if args.json {
         let text = serde_json::to_string_pretty(&job)
             .map_err(|e| certus_core::CoreError::json("job record", e))?;
         println!("{text}");
-    } else {
-        print_summary(&job);
+        return Ok(exit_code(&job));
+    }
+    let loaded = findings::bundle_dir_of(job.bundle_location.as_deref(), &job.test_id)
+        .and_then(|dir| findings::load_dir(&dir));
+    match args.format {
+        Some(format) => {
+            eprint!("{}", summary(&job));
+            print!(
+                "{}",
+                findings::render(
+                    &loaded?,
+                    &FilterArgs::default(),
+                    format,
+                    None,
+                    Style::for_stdout()
+                )?
+            );
+        }
+        None => {
+            print!("{}", summary(&job));
+            match loaded {
+                Ok(loaded) => print!(
+                    "\n{}",
+                    findings::render(
+                        &loaded,
+                        &FilterArgs::default(),
+                        OutputFormat::Table,
+                        Some(Cap {
+                            rows: TABLE_ROWS,
+                            test_id: &job.test_id,
+                        }),
+                        Style::for_stdout(),
+                    )?
+                ),
+                Err(e) if job.bundle_location.is_some() => {
+                    eprintln!("certus: the findings cannot be listed: {e}")
+                }
+                Err(_) => {}
+            }
+        }
     }
     Ok(exit_code(&job))
 }
 
+/// Exit code of a scan stopped by Ctrl-C (128 + SIGINT), as shells report it.
+pub const INTERRUPTED: i32 = 130;
+
+/// Rows of the findings table at the end of `certus scan`.
+const TABLE_ROWS: usize = 20;
+
 /// 0 passed, 1 only thresholds were breached, 2 anything else went wrong.
 pub fn exit_code(job: &Job) -> i32 {
-    if job.status == JobStatus::Succeeded {
-        return 0;
-    }
-    let violations = threshold_violations(job);
-    let only_thresholds =
-        !violations.is_empty() && job.errors.iter().all(|e| *e == violations.join("; "));
-    if only_thresholds {
-        1
-    } else {
-        2
+    match Verdict::of(job) {
+        Verdict::Passed => 0,
+        Verdict::ThresholdsBreached => 1,
+        Verdict::Error => 2,
     }
 }
 
-fn threshold_violations(job: &Job) -> Vec<String> {
-    job.findings_summary
-        .as_ref()
-        .and_then(|s| s.get("threshold_violations"))
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
-}
-
-fn print_summary(job: &Job) {
+fn summary(job: &Job) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
     let summary = job.findings_summary.clone().unwrap_or_default();
     let totals = &summary["totals"];
-    println!();
-    println!("Certus-Assurance scan {}: {}", job.test_id, job.status);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Certus-Assurance scan {}: {}", job.test_id, job.status);
     let source = job.source_location();
-    println!("  source          {} {}", job.source_type, source);
+    let _ = writeln!(out, "  source          {} {}", job.source_type, source);
     if let Some(commit) = &job.commit {
-        println!("  commit          {commit}");
+        let _ = writeln!(out, "  commit          {commit}");
     }
     if let Some(digest) = &job.source_digest {
-        println!("  tree            sha256 {digest}");
+        let _ = writeln!(out, "  tree            sha256 {digest}");
     }
-    println!(
+    let _ = writeln!(
+        out,
         "  manifest        sha256 {} (signature: {})",
         job.manifest_digest.as_deref().unwrap_or("-"),
         signature_outcome(job.manifest_verification.as_ref())
     );
     let info = job.manifest_metadata.clone().unwrap_or_default();
     if let Some(gate) = info["gate"].as_str() {
-        println!("  thresholds      {gate}");
+        let _ = writeln!(out, "  thresholds      {gate}");
     }
     if let Some(tools) = summary["tools"].as_object() {
         for (tool, counts) in tools {
-            println!(
+            let _ = writeln!(
+                out,
                 "  {:<15} critical {} · high {} · medium {} · low {}",
                 tool, counts["critical"], counts["high"], counts["medium"], counts["low"]
             );
@@ -311,32 +366,43 @@ fn print_summary(job: &Job) {
                 .iter()
                 .filter_map(|t| {
                     let (id, reason) = (t["id"].as_str()?, t["reason"].as_str()?);
-                    println!("  {id:<15} not run (optional: {reason})");
+                    let _ = writeln!(out, "  {id:<15} not run (optional: {reason})");
                     Some(id)
                 })
                 .collect()
         })
         .unwrap_or_default();
-    println!(
+    let _ = writeln!(
+        out,
         "  total           critical {} · high {} · medium {} · low {}",
         totals["critical"], totals["high"], totals["medium"], totals["low"]
     );
     for warning in &job.warnings {
-        println!("  warning         {warning}");
+        let _ = writeln!(out, "  warning         {warning}");
     }
     for error in &job.errors {
-        println!("  error           {error}");
+        let _ = writeln!(out, "  error           {error}");
     }
     if let Some(bundle) = &job.bundle_location {
-        println!("  bundle          {bundle}");
+        let _ = writeln!(out, "  bundle          {bundle}");
+        if !bundle.contains("://") {
+            let _ = writeln!(
+                out,
+                "  report          {}",
+                Path::new(bundle)
+                    .join(certus_core::bundle::REPORT_HTML)
+                    .display()
+            );
+        }
     }
-    let verdict = match exit_code(job) {
-        0 if not_run.is_empty() => "PASSED".to_string(),
-        0 => format!("PASSED (not run: {})", not_run.join(", ")),
-        1 => "POLICY THRESHOLDS BREACHED".to_string(),
-        _ => "ERROR".to_string(),
+    let verdict = match Verdict::of(job) {
+        Verdict::Passed if !not_run.is_empty() => {
+            format!("PASSED (not run: {})", not_run.join(", "))
+        }
+        verdict => verdict.label().to_string(),
     };
-    println!("  verdict         {verdict}");
+    let _ = writeln!(out, "  verdict         {verdict}");
+    out
 }
 
 /// The manifest signature's outcome in one phrase: `PASS <method>, key sha256:<fingerprint>` (and the identity

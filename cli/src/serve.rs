@@ -18,8 +18,10 @@ use crate::upload;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    #[arg(long, default_value = "127.0.0.1:8056")]
+    /// Address to listen on: IP:PORT, or localhost:PORT for the loopback address.
+    #[arg(long, default_value = "127.0.0.1:8056", value_parser = parse_addr)]
     pub addr: SocketAddr,
+    /// Data directory (job database, workspaces, bundles, uploads).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// API keys file: `[{"key_sha256", "tenant", "workspaces": [...]}]` (hash keys with `--hash-key`).
@@ -28,8 +30,10 @@ pub struct ServeArgs {
     /// JWKS file for OIDC/JWT bearer tokens, with the issuer and audience to require.
     #[arg(long, requires_all = ["issuer", "audience"])]
     pub jwks: Option<PathBuf>,
+    /// The `iss` every JWT must carry.
     #[arg(long)]
     pub issuer: Option<String>,
+    /// An `aud` every JWT must include.
     #[arg(long)]
     pub audience: Option<String>,
     /// Serve without authentication (development only; every caller may use every workspace).
@@ -38,6 +42,7 @@ pub struct ServeArgs {
     /// A server directory callers may name as a directory or archive source or a `file://` manifest.
     #[arg(long = "allow-root")]
     pub allow_roots: Vec<PathBuf>,
+    /// Scans run at the same time; more wait in the queue.
     #[arg(long, default_value_t = 4)]
     pub max_scans: usize,
     /// Connections held at once (WebSockets included); more are closed as soon as they are accepted.
@@ -62,11 +67,24 @@ pub struct ServeArgs {
     /// Manifest verification key (PEM file or `env://VAR`).
     #[arg(long)]
     pub key: Option<String>,
+    /// Refuse every scan whose manifest has no valid signature.
     #[arg(long)]
     pub require_signature: bool,
     /// Push-trigger registrations (`.json` or `.toml`): serves POST /v1/webhooks/github and /gitlab.
     #[arg(long, value_name = "FILE")]
     pub triggers: Option<PathBuf>,
+}
+
+/// `IP:PORT`, or `localhost:PORT` as the IPv4 loopback; no other name is looked up.
+fn parse_addr(text: &str) -> std::result::Result<SocketAddr, String> {
+    if let Some(port) = text.strip_prefix("localhost:") {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("'{port}' is not a port number"))?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse()
+        .map_err(|_| "must be IP:PORT (127.0.0.1:8056, [::1]:8056) or localhost:PORT".to_string())
 }
 
 pub async fn run(args: ServeArgs) -> Result<i32> {
@@ -166,6 +184,7 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
 
 #[derive(Debug, clap::Args)]
 pub struct WatchArgs {
+    /// The scan to follow (test_ and 12 hex digits).
     pub test_id: String,
     /// The server (`certus serve`) to watch on.
     #[arg(long, default_value = "ws://127.0.0.1:8056")]
@@ -173,10 +192,15 @@ pub struct WatchArgs {
     /// API key or bearer token (also `CERTUS_API_TOKEN`).
     #[arg(long, env = "CERTUS_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Print each event as a raw JSON line instead of the progress lines `certus scan` shows.
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// Prints each event as a JSON line; exits 0 when the scan succeeded, 1 when it failed, 2 on errors.
+/// Shows each event as `certus scan` does (or as a JSON line with `--json`); exits 0 when the scan
+/// succeeded, 1 when it failed, 2 on errors.
 pub async fn watch(args: WatchArgs) -> Result<i32> {
+    let progress = crate::console::ConsoleProgress::stdout();
     certus_core::ids::parse_test_id(&args.test_id)?;
     let url = format!(
         "{}/v1/security-scans/{}/stream",
@@ -184,7 +208,11 @@ pub async fn watch(args: WatchArgs) -> Result<i32> {
         args.test_id
     );
     let last = certus_api::watch(&url, args.token.as_deref(), |event| {
-        println!("{}", event.to_json_line())
+        if args.json {
+            println!("{}", event.to_json_line())
+        } else {
+            progress.render(event)
+        }
     })
     .await
     .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -196,4 +224,20 @@ pub async fn watch(args: WatchArgs) -> Result<i32> {
         Some(_) => 1,
         None => 2,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_addr;
+
+    #[test]
+    fn localhost_means_the_loopback_address_and_nothing_else_is_looked_up() {
+        assert_eq!(
+            parse_addr("localhost:9000").unwrap().to_string(),
+            "127.0.0.1:9000"
+        );
+        assert_eq!(parse_addr("[::1]:80").unwrap().to_string(), "[::1]:80");
+        assert!(parse_addr("localhost:http").is_err());
+        assert!(parse_addr("example.invalid:80").is_err());
+    }
 }

@@ -78,9 +78,12 @@ pub async fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> 
 
 #[derive(Debug, clap::Args)]
 pub struct UploadArgs {
+    /// The finished (SUCCEEDED) scan to publish.
     pub test_id: String,
+    /// The Trust tier to ask for.
     #[arg(long, value_parser = ["basic", "verified"], default_value = "basic")]
     pub tier: String,
+    /// Data directory holding the job and its bundle (default: as for `certus scan`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }

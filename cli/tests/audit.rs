@@ -102,6 +102,30 @@ fn audit_list_show_and_export_answer_from_the_local_store() {
         ids(&list(&["--repository", repo_a_url, "--commit", &head_a])),
         vec![id(&third), id(&first)]
     );
+    // The 12 characters the table shows, or any prefix of 7 or more, find the same jobs.
+    assert_eq!(
+        ids(&list(&[
+            "--repository",
+            repo_a_url,
+            "--commit",
+            &head_a[..12]
+        ])),
+        vec![id(&third), id(&first)]
+    );
+    assert_eq!(
+        ids(&list(&[
+            "--repository",
+            repo_a_url,
+            "--commit",
+            &head_a[..7].to_uppercase(),
+            "--limit",
+            "1"
+        ])),
+        vec![id(&third)]
+    );
+    let short = certus(&["audit", "list", "--commit", &head_a[..6]], &data);
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 7 hex digits"));
     let digest = first["manifest_digest"].as_str().unwrap();
     assert_eq!(ids(&list(&["--manifest-digest", digest])).len(), 3);
     assert_eq!(

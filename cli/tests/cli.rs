@@ -258,8 +258,33 @@ fn manifest_digest_canonical_form_and_verification() {
         ],
         &data,
     );
-    assert_eq!(wrong.status.code(), Some(2));
+    // A signature that does not verify is a failed check (1, as verify-bundle); a missing file is an error (2).
+    assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("bad signature"));
+    let missing = certus(
+        &[
+            "manifest",
+            "verify",
+            m.to_str().unwrap(),
+            "--signature",
+            work.path().join("nosuch.sig").to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    let no_key = certus(
+        &[
+            "manifest",
+            "verify",
+            m.to_str().unwrap(),
+            "--signature",
+            work.path().join("m.sig").to_str().unwrap(),
+        ],
+        &data,
+    );
+    assert_eq!(no_key.status.code(), Some(2));
 }
 
 #[test]
@@ -429,18 +454,29 @@ fn an_interrupt_cancels_the_scan_and_a_killed_runner_is_ended_by_the_next_one() 
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
 
-    // Ctrl-C: the job ends CANCELLED with its terminal event.
+    // Ctrl-C: the job ends CANCELLED with its terminal event, the process exits 130 and its private
+    // workspace is gone.
     let child = start_hanging_scan(work.path(), &data);
     wait_for_running_count(&data, 1);
+    let runs = || -> Vec<String> {
+        std::fs::read_dir(data.join("runs"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(runs().len(), 1);
     sh(work.path(), &format!("kill -INT {}", child.id()));
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(130),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(job_statuses(&data), vec!["CANCELLED"]);
+    assert!(runs().is_empty(), "{:?}", runs());
 
     // SIGKILL: nothing runs in the dead process; the next `certus scan` ends the orphan as FAILED.
     let mut child = start_hanging_scan(work.path(), &data);
@@ -709,7 +745,7 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
             .args([
                 "serve",
                 "--addr",
-                &format!("127.0.0.1:{port}"),
+                &format!("localhost:{port}"),
                 "--api-keys",
                 keys.to_str().unwrap(),
             ])
@@ -740,17 +776,32 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
     let accepted: serde_json::Value =
         serde_json::from_slice(&std::fs::read(work.path().join("body.json")).unwrap()).unwrap();
     let id = accepted["test_id"].as_str().unwrap();
-    let watched = Command::new(env!("CARGO_BIN_EXE_certus"))
-        .args([
-            "watch",
-            id,
-            "--server",
-            &format!("ws://127.0.0.1:{port}"),
-            "--token",
-            key,
-        ])
-        .output()
-        .unwrap();
+    let watch = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_certus"))
+            .args([
+                "watch",
+                id,
+                "--server",
+                &format!("ws://127.0.0.1:{port}"),
+                "--token",
+                key,
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // By default, the lines `certus scan` shows while it runs.
+    let human = watch(&[]);
+    assert_eq!(human.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("scan started"), "{text}");
+    assert!(text.contains("✓ sbom: completed, 0 finding(s)"), "{text}");
+    assert!(
+        text.trim_end().ends_with("scan complete: SUCCEEDED"),
+        "{text}"
+    );
+    assert!(!text.contains('{'), "{text}");
+    let watched = watch(&["--json"]);
     assert_eq!(
         watched.status.code(),
         Some(0),
