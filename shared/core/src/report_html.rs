@@ -512,6 +512,23 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_allows_exactly_the_inline_script_it_carries() {
+        let job = job(JobStatus::Succeeded, &[], &[]);
+        let html = report_html(&HtmlReport {
+            job: &job,
+            tools: &[],
+            findings: &[],
+            sbom: None,
+        });
+        let start = html.find("<script>").unwrap() + "<script>".len();
+        let end = html.find("</script>").unwrap();
+        let hash =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&html[start..end]));
+        assert!(html.contains(&format!("script-src 'sha256-{hash}'")));
+        assert!(html.contains("<p>No findings.</p>"));
+    }
+
+    #[test]
     fn sbom_components_are_counted_by_package_type() {
         let doc = serde_json::json!({"components": [
             {"purl": "pkg:pypi/flask@2.0.0"}, {"purl": "pkg:pypi/yaml@5"}, {"purl": "pkg:cargo/rsa@0.1"}, {}]});
