@@ -33,38 +33,8 @@ impl SigningKey {
     /// Loads a private key file, refusing it when group or others have any access to it.
     pub fn load(path: &Path) -> Result<Self> {
         let origin = path.display().to_string();
-        let file = File::open(path).map_err(|err| io_error("open key file", path, err))?;
-        let metadata = file
-            .metadata()
-            .map_err(|err| io_error("inspect key file", path, err))?;
-        if !metadata.is_file() {
-            return Err(AttestError::InvalidKey {
-                origin,
-                reason: "not a regular file".to_string(),
-            });
-        }
-        let mode = metadata.mode() & 0o7777;
-        if mode & GROUP_OTHER_BITS != 0 {
-            return Err(AttestError::InsecureKeyFile {
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
-        let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_KEY_PEM_BYTES.min(8 * 1024)));
-        file.take(MAX_KEY_PEM_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|err| io_error("read key file", path, err))?;
-        if bytes.len() > MAX_KEY_PEM_BYTES {
-            return Err(AttestError::InvalidKey {
-                origin,
-                reason: format!("larger than the limit of {MAX_KEY_PEM_BYTES} bytes for a key"),
-            });
-        }
-        let text = std::str::from_utf8(&bytes).map_err(|_| AttestError::InvalidKey {
-            origin: origin.clone(),
-            reason: "not UTF-8 PEM text".to_string(),
-        })?;
-        SigningKey::from_pem_with_origin(text, &origin)
+        let text = read_private_text(path, MAX_KEY_PEM_BYTES as u64, "PEM text")?;
+        SigningKey::from_pem_with_origin(&text, &origin)
     }
 
     /// Writes the key as PKCS#8 PEM to a new file with mode 0600. The file appears atomically and
@@ -141,6 +111,13 @@ pub fn load_or_generate_secret(path: &Path) -> Result<Zeroizing<String>> {
 }
 
 fn load_secret(path: &Path) -> Result<Zeroizing<String>> {
+    let text = read_private_text(path, MAX_SECRET_KEY_BYTES, "text")?;
+    Ok(Zeroizing::new(text.trim().to_string()))
+}
+
+/// The UTF-8 text (`kind` names it in errors) of a key file of at most `limit` bytes, refused when it is not a
+/// regular file or when group or others have any access to it. The bytes are zeroed when dropped.
+fn read_private_text(path: &Path, limit: u64, kind: &str) -> Result<Zeroizing<String>> {
     let origin = path.display().to_string();
     let file = File::open(path).map_err(|err| io_error("open key file", path, err))?;
     let metadata = file
@@ -160,20 +137,24 @@ fn load_secret(path: &Path) -> Result<Zeroizing<String>> {
         });
     }
     let mut bytes = Zeroizing::new(Vec::new());
-    file.take(MAX_SECRET_KEY_BYTES + 1)
+    file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|err| io_error("read key file", path, err))?;
-    if bytes.len() as u64 > MAX_SECRET_KEY_BYTES {
+    if bytes.len() as u64 > limit {
         return Err(AttestError::InvalidKey {
             origin,
-            reason: format!("larger than the limit of {MAX_SECRET_KEY_BYTES} bytes for a key"),
+            reason: format!("larger than the limit of {limit} bytes for a key"),
         });
     }
-    let text = std::str::from_utf8(&bytes).map_err(|_| AttestError::InvalidKey {
-        origin,
-        reason: "not UTF-8 text".to_string(),
+    let text = String::from_utf8(std::mem::take(&mut *bytes)).map_err(|e| {
+        // Zero what was read even when it is not text.
+        drop(Zeroizing::new(e.into_bytes()));
+        AttestError::InvalidKey {
+            origin,
+            reason: format!("not UTF-8 {kind}"),
+        }
     })?;
-    Ok(Zeroizing::new(text.trim().to_string()))
+    Ok(Zeroizing::new(text))
 }
 
 /// A fresh, unused name in the same directory as `path` (so a hard link to `path` stays on one filesystem).
