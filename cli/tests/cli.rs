@@ -332,7 +332,8 @@ fn manifest_verify_against_a_digest_instead_of_the_bytes() {
 
     let other = format!("sha256:{}", "0".repeat(64));
     let wrong = verify(&other);
-    assert_eq!(wrong.status.code(), Some(2));
+    // A signature that does not verify is a failed check (1), as with a manifest file.
+    assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("signature verification failed"));
     for malformed in ["sha512:00", "sha256:xyz", "00"] {
         let out = verify(malformed);
@@ -390,7 +391,7 @@ fn manifest_verify_against_a_digest_instead_of_the_bytes() {
     let record: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(record["method"], "sigstore-keyless");
     let wrong = keyless(&other);
-    assert_eq!(wrong.status.code(), Some(2));
+    assert_eq!(wrong.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&wrong.stderr).contains("message digest is not the given SHA-256")
     );
@@ -655,7 +656,7 @@ fn a_bundle_written_with_out_is_published_by_upload_request() {
     std::fs::write(src.join("requirements.txt"), "flask==3.0.0\n").unwrap();
     std::fs::write(
         work.path().join("m.json"),
-        r#"{"profiles":[{"name":"light","tools":["sbom"]}]}"#,
+        r#"{"profiles":[{"name":"light","tools":[{"id":"sbom","config":{"advisories":"off"}}],"thresholds":{}}]}"#,
     )
     .unwrap();
     let bundle = work.path().join("elsewhere/bundle");

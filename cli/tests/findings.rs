@@ -284,7 +284,7 @@ fn every_bundle_has_an_attested_self_contained_report_html_that_escapes_findings
     let manifest = work.path().join("bandit.json");
     std::fs::write(
         &manifest,
-        r#"{"profiles":[{"name":"light","tools":["secrets","bandit"]}]}"#,
+        r#"{"profiles":[{"name":"light","tools":["secrets","bandit"],"thresholds":{}}]}"#,
     )
     .unwrap();
     let out_dir = work.path().join("bundle");

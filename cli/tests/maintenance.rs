@@ -145,7 +145,7 @@ fn prune_removes_old_workspaces_and_bundles_but_keeps_records_and_trails() {
     std::fs::write(src.join("requirements.txt"), "flask==2.0.0\n").unwrap();
     std::fs::write(
         work.path().join("m.json"),
-        r#"{"profiles":[{"name":"light","tools":["sbom"]}]}"#,
+        r#"{"profiles":[{"name":"light","tools":[{"id":"sbom","config":{"advisories":"off"}}],"thresholds":{}}]}"#,
     )
     .unwrap();
     let manifest = work.path().join("m.json");

@@ -262,8 +262,12 @@ async fn watchers_are_limited_per_key_per_tenant_and_in_total_and_given_back_whe
     })
     .await;
     // Jobs that stay RUNNING (their scanner waits for the gate) so that watchers stay open.
-    let test_id = s.submit(&s.acme.key, "ws-acme", "gated").await;
-    let globex_job = s.submit(&s.globex.key, "ws-globex", "gated").await;
+    let test_id = s
+        .submit(&s.acme.key, "ws-acme", crate::support::GATED)
+        .await;
+    let globex_job = s
+        .submit(&s.globex.key, "ws-globex", crate::support::GATED)
+        .await;
     let mut acme = watchers(&s, &test_id, &s.acme.key, 5).await;
     assert_eq!(
         watcher(&s, &test_id, &s.acme.key).await.err(),
