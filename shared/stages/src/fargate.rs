@@ -80,7 +80,8 @@ mod tests {
     use certus_core::manifest::Manifest;
 
     const MANIFEST: &str = r#"{"product": "demo", "version": "1", "owners": [{"team": "t", "contact": "t@example.invalid"}],
-        "profiles": [{"name": "standard", "tools": ["secrets", "sbom", "semgrep", "bandit", "checkov", {"id": "detect-secrets"}]}]}"#;
+        "profiles": [{"name": "standard", "tools": ["secrets", "sbom", "semgrep", "bandit", "checkov", {"id": "detect-secrets"}],
+                      "thresholds": {"critical": 0}}]}"#;
 
     /// The built-in scanners a Lambda has (no external tool installed).
     fn lambda_scanners() -> ScannerSet {
@@ -93,31 +94,27 @@ mod tests {
         ])
     }
 
-    fn planned(set: &ScannerSet) -> Vec<(String, &'static str)> {
-        let manifest = Manifest::parse(MANIFEST.as_bytes()).unwrap();
-        let profile = manifest
-            .resolve_profile("standard", &|id| set.supports(id))
-            .unwrap();
-        profile
+    fn planned(set: &ScannerSet) -> certus_core::Result<Vec<(String, &'static str)>> {
+        let manifest = Manifest::parse(MANIFEST.as_bytes())?;
+        let profile = manifest.resolve_profile("standard", &|id| set.supports(id))?;
+        Ok(profile
             .tools
             .iter()
             .map(|t| (t.id.clone(), runner_for(&t.id)))
-            .collect()
+            .collect())
     }
 
     #[test]
-    fn the_image_tools_are_planned_on_fargate_instead_of_dropped() {
+    fn the_image_tools_are_planned_on_fargate_instead_of_failing_the_plan() {
         let lambda = lambda_scanners();
-        let before = planned(&lambda);
-        assert!(
-            before
-                .iter()
-                .all(|(id, _)| !CONTAINER_TOOLS.contains(&id.as_str())),
-            "without the image's tools the Lambda drops them: {before:?}"
-        );
+        // Without the image's tools the plan fails, naming them (never a silent drop).
+        let refused = planned(&lambda).unwrap_err().to_string();
+        for tool in CONTAINER_TOOLS {
+            assert!(refused.contains(tool), "{tool} named: {refused}");
+        }
         let tools: Vec<String> = CONTAINER_TOOLS.iter().map(|t| t.to_string()).collect();
         let set = with_fargate_tools(&lambda, &tools).unwrap();
-        let after = planned(&set);
+        let after = planned(&set).unwrap();
         for tool in CONTAINER_TOOLS {
             assert!(
                 after.contains(&(tool.to_string(), "fargate")),
