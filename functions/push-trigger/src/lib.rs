@@ -134,7 +134,7 @@ mod tests {
             ),
             ("JOBS_TABLE", "jobs"),
             ("EVENTS_TABLE", "events"),
-            ("TRIGGERS_URI", "s3://work/config/triggers.toml"),
+            ("TRIGGERS_URI", "s3://work-bucket/config/triggers.toml"),
             ("AUDIT_TABLE", "audit"),
         ]
         .into_iter()
@@ -143,7 +143,9 @@ mod tests {
         let settings = Settings::from_vars(|name| vars.get(name).cloned()).unwrap();
         assert_eq!(
             settings.triggers,
-            Some(ConfigSource::S3("s3://work/config/triggers.toml".into()))
+            Some(ConfigSource::S3(
+                "s3://work-bucket/config/triggers.toml".into()
+            ))
         );
         assert_eq!(settings.stream_base, "");
         vars.remove(&format!("{ENV_PREFIX}JOBS_TABLE"));
@@ -197,12 +199,12 @@ mod tests {
         let mut env = env.clone();
         env.insert(
             "CERTUS_ASSURANCE_TRIGGERS_URI".into(),
-            "s3://work/config/triggers.toml".into(),
+            "s3://work-bucket/config/triggers.toml".into(),
         );
         let settings = Settings::from_vars(|name| env.get(name).cloned()).unwrap();
         let error = load(&settings, &NoObjects).await.unwrap_err().reason;
         assert!(
-            error.contains("s3://work/config/triggers.toml: NoSuchKey"),
+            error.contains("s3://work-bucket/config/triggers.toml: NoSuchKey"),
             "{error}"
         );
     }

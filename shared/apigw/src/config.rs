@@ -175,9 +175,12 @@ mod tests {
 
     #[tokio::test]
     async fn an_object_is_copied_under_its_own_name_and_a_missing_one_is_named() {
-        let fetcher = OneObject("s3://work/config/triggers.toml", b"registrations = []\n");
+        let fetcher = OneObject(
+            "s3://work-bucket/config/triggers.toml",
+            b"registrations = []\n",
+        );
         let source = ConfigSource::from_vars(
-            &vars(&[("TRIGGERS_URI", "s3://work/config/triggers.toml")]),
+            &vars(&[("TRIGGERS_URI", "s3://work-bucket/config/triggers.toml")]),
             "TRIGGERS",
         )
         .unwrap()
@@ -189,11 +192,14 @@ mod tests {
         drop(copy);
         assert!(!dir.exists(), "the fetched copy is removed with its handle");
 
-        let missing = ConfigSource::S3("s3://work/config/other.toml".into())
+        let missing = ConfigSource::S3("s3://work-bucket/config/other.toml".into())
             .local_copy(&fetcher, 1024)
             .await
             .unwrap_err()
             .to_string();
-        assert!(missing.contains("s3://work/config/other.toml"), "{missing}");
+        assert!(
+            missing.contains("s3://work-bucket/config/other.toml"),
+            "{missing}"
+        );
     }
 }

@@ -146,13 +146,13 @@ mod tests {
         let mut env = env.clone();
         env.insert(
             "CERTUS_ASSURANCE_JWKS_URI".into(),
-            "s3://work/config/jwks.json".into(),
+            "s3://work-bucket/config/jwks.json".into(),
         );
         let var = |name: &str| env.get(name).cloned();
         match connect_auth(&var, &NoObjects).await {
             ConnectAuth::Unavailable(reason) => {
                 assert!(
-                    reason.contains("s3://work/config/jwks.json: NoSuchKey"),
+                    reason.contains("s3://work-bucket/config/jwks.json: NoSuchKey"),
                     "{reason}"
                 )
             }

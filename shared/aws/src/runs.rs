@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn a_refused_permission_is_not_retried_and_transient_trouble_is() {
         let denied = storage(Failure::Denied(
-            "access to s3://work/runs/test_0123456789ab/stages/prepare-source.json was denied"
+            "access to s3://work-bucket/runs/test_0123456789ab/stages/prepare-source.json was denied"
                 .into(),
         ));
         assert!(!denied.is_retryable(), "{denied}");
