@@ -2,7 +2,8 @@
 # The main job on the embedded defaults, end to end, one line per step:
 #   1. the example manifest is checked against its contract (docs/manifest.schema.json), and a demo owner key
 #      (made once, under the data directory) signs it the cosign way;
-#   2. the demo app is scanned with verification required: the signature is checked before any scanner runs;
+#   2. the demo app is scanned with verification required: the signature is checked before any scanner runs
+#      (profile `builtin`: the scanners built into certus, nothing to install);
 #   3. its findings and verdict (the app is built to breach its thresholds: planted fake secrets, pinned
 #      vulnerable packages);
 #   4. its evidence bundle is verified file by file, with the attestation's and the manifest's keys;
@@ -46,7 +47,7 @@ echo "signed $manifest -> manifest.sig ($(wc -c <"$work/manifest.sig") bytes, ke
 step "2-3. scan examples/demo-app with verification required; its findings and verdict"
 set +e
 "$certus" scan examples/demo-app --manifest "$manifest" --signature "$work/manifest.sig" --key "$keys/owner.pub" \
-  --require-signature --profile standard --out "$work/demo-bundle" "$@" | tee "$work/scan1.txt"
+  --require-signature --profile builtin --out "$work/demo-bundle" "$@" | tee "$work/scan1.txt"
 verdict=${PIPESTATUS[0]}
 set -e
 [ "$verdict" -eq 1 ] || fail "the demo app should breach its thresholds (exit 1), got exit $verdict"
@@ -58,7 +59,7 @@ step "4. verify the bundle: every file's digest, the signed attestation, the man
 
 step "5. a clean app under the same signed manifest: the gate passes, Certus-Trust permits, raw -> golden"
 "$certus" scan examples/clean-app --manifest "$manifest" --signature "$work/manifest.sig" --key "$keys/owner.pub" \
-  --require-signature --profile standard --json >"$work/clean.json" ||
+  --require-signature --profile builtin --json >"$work/clean.json" ||
   fail "the clean app should pass its gate"
 clean_id=$(test_id_of <"$work/clean.json")
 echo "clean app: PASSED ($clean_id)"
@@ -80,7 +81,7 @@ step "7. the same manifest changed by one byte is refused before any scanner sta
 sed 's/"demo-app"/"demo-apq"/' "$manifest" >"$work/tampered.json"
 set +e
 "$certus" scan examples/demo-app --manifest "$work/tampered.json" --signature "$work/manifest.sig" \
-  --key "$keys/owner.pub" --require-signature --profile standard >"$work/tampered.txt" 2>&1
+  --key "$keys/owner.pub" --require-signature --profile builtin >"$work/tampered.txt" 2>&1
 refused=$?
 set -e
 grep -E "signature|refused|verification" "$work/tampered.txt" | head -3

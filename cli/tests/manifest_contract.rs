@@ -431,7 +431,7 @@ fn the_demo_manifest_is_valid_and_its_default_profile_runs_with_built_in_scanner
         text(&validated.stderr)
     );
     let said = text(&validated.stdout);
-    assert!(said.contains("valid manifest (3 profile(s))"), "{said}");
+    assert!(said.contains("valid manifest (4 profile(s))"), "{said}");
     assert!(!said.contains("note:"), "every profile runs here: {said}");
 
     let advisories = root.join("examples/advisories");
