@@ -27,17 +27,7 @@ import translated  # noqa: E402
 DOC = os.path.join(translated.INFRA, "..", "docs", "serverless.md")
 SECTION = "## Accepted checkov and parliament findings"
 ROW = re.compile(r"^\| (checkov|parliament) \| `([A-Z0-9_]+)` \| ([^|]+) \| ([^|]+) \|$", re.M)
-# Every optional feature on, so that conditional grants are audited too.
-CONFIGURED = {
-    "PushRegistrationsKey": "triggers.toml",
-    "JwksObjectKey": "jwks.json",
-    "ScannerImageTag": "v1",
-    "TrustTokenSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:certus-trust-AbCdEf",
-    "ManifestVerificationRequired": "true",
-    "ManifestVerificationKeyRef": "awskms:///arn:aws:kms:eu-west-1:123456789012:key/manifest",
-    "ManifestVerificationKeyKmsArn": "arn:aws:kms:eu-west-1:123456789012:key/manifest",
-    "PushRepositoryArns": ["arn:aws:codecommit:eu-west-1:123456789012:infra"],
-}
+CONFIGURED = translated.ALL_FEATURES
 
 
 def accepted_rows():

@@ -16,16 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iam_eval  # noqa: E402
 import translated  # noqa: E402
 
-CONFIGURED = {
-    "PushRegistrationsKey": "triggers.toml",
-    "JwksObjectKey": "jwks.json",
-    "ScannerImageTag": "v1",
-    "TrustTokenSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:certus-trust-AbCdEf",
-    "ManifestVerificationRequired": "true",
-    "ManifestVerificationKeyRef": "awskms:///arn:aws:kms:eu-west-1:123456789012:key/manifest",
-    "ManifestVerificationKeyKmsArn": "arn:aws:kms:eu-west-1:123456789012:key/manifest",
-    "PushRepositoryArns": ["arn:aws:codecommit:eu-west-1:123456789012:infra"],
-}
+CONFIGURED = translated.ALL_FEATURES
 TEST_ID = "test_0123456789ab"
 BASELINE = "test_ba5e11ne0000"
 CONNECTION = "Jx2abcDEFgh0AbC="

@@ -29,6 +29,17 @@ ACCOUNT = "123456789012"
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
 STACK = "certus-assurance"
+# Every optional parameter given a value, so that conditional resources and grants are checked too.
+ALL_FEATURES = {
+    "PushRegistrationsKey": "triggers.toml",
+    "JwksObjectKey": "jwks.json",
+    "ScannerImageTag": "v1",
+    "TrustTokenSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:certus-trust-AbCdEf",
+    "ManifestVerificationRequired": "true",
+    "ManifestVerificationKeyRef": "awskms:///arn:aws:kms:eu-west-1:123456789012:key/manifest",
+    "ManifestVerificationKeyKmsArn": "arn:aws:kms:eu-west-1:123456789012:key/manifest",
+    "PushRepositoryArns": ["arn:aws:codecommit:eu-west-1:123456789012:infra"],
+}
 SUB = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
