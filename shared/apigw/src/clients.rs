@@ -1,20 +1,17 @@
 //! The AWS configuration the API functions share, loaded once per process (in a Lambda's `main`), and the
 //! check every configured endpoint URL goes through.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 
 use crate::error::{ApigwError, Result};
 
-/// Region and credentials from the environment (variables, profile, container or instance role), the
-/// rustls/ring HTTPS client, and an optional endpoint override for a local server (`http://127.0.0.1:5202`).
+/// The process's AWS configuration: [`certus_aws::sdk_config`] (region and credentials from the environment,
+/// bounded connect and read timeouts, the rustls/ring HTTPS client), with an optional endpoint override for a
+/// local server (`http://127.0.0.1:5202`). One loader for every function, step and edge alike.
 pub async fn load_sdk_config(endpoint_override: Option<&str>) -> Result<SdkConfig> {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).http_client(certus_aws::https_client());
-    if let Some(endpoint) = endpoint_override {
-        check_endpoint("endpoint override", endpoint)?;
-        loader = loader.endpoint_url(endpoint);
-    }
-    Ok(loader.load().await)
+    certus_aws::sdk_config(endpoint_override)
+        .await
+        .map_err(|e| ApigwError::Config(format!("AWS configuration: {e}")))
 }
 
 /// Reads configuration objects (`s3://…`, see [`crate::config`]) with the function's own credentials.
