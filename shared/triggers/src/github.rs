@@ -107,7 +107,11 @@ pub(crate) fn read<'r>(
             payload.reference
         )));
     }
-    let Some(branch) = payload.reference.strip_prefix("refs/heads/") else {
+    let Some(branch) = payload
+        .reference
+        .strip_prefix("refs/heads/")
+        .filter(|b| !b.is_empty())
+    else {
         return Ok(Verdict::Ignored(format!(
             "'{}' is not a branch",
             payload.reference.chars().take(200).collect::<String>()
