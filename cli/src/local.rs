@@ -286,6 +286,7 @@ pub async fn services(
         sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
             git: GitPolicy {
                 allow_local: options.allowed_roots.is_none(),
+                allow_hosts: settings.fetch_allow_hosts.clone(),
                 ..GitPolicy::default()
             },
             allowed_roots: options.allowed_roots.clone(),

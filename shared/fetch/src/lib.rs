@@ -50,6 +50,6 @@ pub use error::FetchError;
 pub use file::FileFetcher;
 pub use https::HttpsFetcher;
 pub use oci::{OciFetcher, OciPublisher};
-pub use policy::{FetchPolicy, Timeouts};
+pub use policy::{host_listed, FetchPolicy, Timeouts};
 pub use remote::RemoteFetcher;
 pub use transport::MAX_REDIRECTS;

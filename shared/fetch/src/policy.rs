@@ -40,16 +40,18 @@ pub struct FetchPolicy {
 impl FetchPolicy {
     /// Whether `host` (a name or IP literal, IPv6 with or without brackets) may be non-public.
     pub fn allows_host(&self, host: &str) -> bool {
-        list_contains(&self.allow_hosts, host)
+        host_listed(&self.allow_hosts, host)
     }
 
     /// Whether `host` may be reached over plain http.
     pub fn allows_plain_http(&self, host: &str) -> bool {
-        list_contains(&self.allow_plain_http_for, host)
+        host_listed(&self.allow_plain_http_for, host)
     }
 }
 
-fn list_contains(list: &[String], host: &str) -> bool {
+/// Whether `host` is in `list`, comparing names case-insensitively without a trailing dot and IP literals by
+/// value (IPv6 with or without brackets): the one allow-list rule for every outbound connection.
+pub fn host_listed(list: &[String], host: &str) -> bool {
     let wanted = normalize(host);
     list.iter().any(|entry| normalize(entry) == wanted)
 }

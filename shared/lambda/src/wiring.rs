@@ -108,6 +108,7 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
         sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
             git: GitPolicy {
                 allow_local: local_roots.is_some(),
+                allow_hosts: settings.fetch_allow_hosts.clone(),
                 ..GitPolicy::default()
             },
             allowed_roots: Some(env.local_source_roots.clone()),

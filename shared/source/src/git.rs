@@ -1,6 +1,7 @@
 //! Git sources through the `git` command: fetch exactly the requested branch or commit into the run's
 //! workspace, check it out detached and record the resolved SHA. Hostile-input rules: no shell, `--` before
-//! the URL, no remote helpers or `ext::`, no hooks, no system or global config, no prompts, a timeout.
+//! the URL, no remote helpers or `ext::`, no hooks, no system or global config, no prompts, a timeout, a
+//! stalled transfer aborted, and remotes held to the outbound-address policy ([`crate::remote`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,11 +9,18 @@ use std::time::Duration;
 use certus_core::error::{CoreError, Result};
 use tokio::process::Command;
 
+use crate::remote::{self, Pinned};
+
 /// What the git preparer allows.
 #[derive(Debug, Clone)]
 pub struct GitPolicy {
     /// Clone local paths and `file://` URLs (the CLI on a developer's machine); off for a shared server.
     pub allow_local: bool,
+    /// Remote hosts that may be (or resolve to) non-public addresses; every other such remote is refused
+    /// before any connection. The same list as manifest fetches (`CERTUS_ASSURANCE_FETCH_ALLOW_HOSTS`).
+    pub allow_hosts: Vec<String>,
+    /// Limit for each git command; well under a scan slot's time, so a remote that never answers cannot hold
+    /// a slot for long.
     pub timeout: Duration,
 }
 
@@ -20,10 +28,15 @@ impl Default for GitPolicy {
     fn default() -> Self {
         Self {
             allow_local: false,
-            timeout: Duration::from_secs(600),
+            allow_hosts: Vec::new(),
+            timeout: Duration::from_secs(300),
         }
     }
 }
+
+/// A transfer slower than this many bytes a second for [`LOW_SPEED_SECONDS`] is aborted.
+const LOW_SPEED_BYTES: &str = "1000";
+const LOW_SPEED_SECONDS: &str = "30";
 
 /// A checked-out tree: its resolved commit and branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,12 +60,26 @@ pub async fn checkout(
     home: &Path,
     policy: &GitPolicy,
 ) -> Result<Checkout> {
-    if !is_remote(url) && !policy.allow_local {
+    let pinned = if is_remote(url) {
+        remote::pin(url, &policy.allow_hosts).await?
+    } else if policy.allow_local {
+        Pinned {
+            url: url.to_string(),
+            config: Vec::new(),
+            ssh_host: None,
+        }
+    } else {
         return Err(CoreError::Source(format!(
             "git_url '{url}' is a local path; local repositories are not allowed here"
         )));
-    }
-    let git = Git { dest, home, policy };
+    };
+    let url = pinned.url.as_str();
+    let git = Git {
+        dest,
+        home,
+        policy,
+        pinned: &pinned,
+    };
     git.run(&["init", "--quiet"]).await?;
     let wanted = commit.or(branch).unwrap_or("HEAD");
     let shallow = git
@@ -100,10 +127,18 @@ struct Git<'a> {
     dest: &'a Path,
     home: &'a Path,
     policy: &'a GitPolicy,
+    pinned: &'a Pinned,
 }
 
 impl Git<'_> {
     async fn run(&self, args: &[&str]) -> Result<String> {
+        let ssh = match &self.pinned.ssh_host {
+            Some(address) => format!(
+                "ssh -o BatchMode=yes -o HostName={address} -o CanonicalizeHostname=no \
+                 -o ProxyCommand=none -o ProxyJump=none"
+            ),
+            None => "ssh -o BatchMode=yes".to_string(),
+        };
         let mut cmd = Command::new("git");
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -113,7 +148,7 @@ impl Git<'_> {
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_ASKPASS", "/bin/false")
             .env("SSH_ASKPASS", "/bin/false")
-            .env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+            .env("GIT_SSH_COMMAND", ssh)
             .env("LC_ALL", "C")
             .arg("-C")
             .arg(self.dest)
@@ -145,7 +180,17 @@ impl Git<'_> {
                 "submodule.recurse=false",
                 "-c",
                 "advice.detachedHead=false",
+                "-c",
+                &format!("http.lowSpeedLimit={LOW_SPEED_BYTES}"),
+                "-c",
+                &format!("http.lowSpeedTime={LOW_SPEED_SECONDS}"),
             ])
+            .args(
+                self.pinned
+                    .config
+                    .iter()
+                    .flat_map(|setting| ["-c", setting.as_str()]),
+            )
             .args(args)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);

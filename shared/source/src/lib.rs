@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod git;
+mod remote;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
