@@ -164,7 +164,8 @@ fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
         })
         .collect();
     let mut warnings = coverage_gaps.clone();
-    let meta = SbomMeta::new(&request.subject, None, &time::format(&time::now()));
+    let created = time::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let meta = SbomMeta::new(&request.subject, None, &created);
     let (findings, database) = match matching {
         Matching::Off => {
             warnings.push(
