@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use certus_core::audit::AuditEntry;
+use certus_core::audit_chain::{check_chain, AuditHead};
 use serde_json::Value;
 
 fn certus(args: &[&str], data: &Path) -> Output {
@@ -231,6 +233,34 @@ fn an_untouched_trail_verifies_with_certus_and_with_the_documented_python() {
     assert_eq!(trail[0]["prev"], "0".repeat(64));
     assert!(trail.iter().all(|e| e["prev"].is_string()));
     assert_eq!(line["job"]["audit_head"]["count"], trail.len());
+
+    // The bundle's signed attestation records the head at sealing time: a prefix of the final trail.
+    let envelope = std::fs::read(
+        Path::new(job["bundle_location"].as_str().unwrap())
+            .join("reports/signing/attestation.intoto.json"),
+    )
+    .unwrap();
+    let payload = certus_attest::Envelope::from_json(&envelope)
+        .unwrap()
+        .decode_payload()
+        .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    let sealed: AuditHead = serde_json::from_value(
+        statement["predicate"]["buildDefinition"]["internalParameters"]["audit_trail_head"].clone(),
+    )
+    .unwrap();
+    let entries: Vec<AuditEntry> = serde_json::from_value(line["trail"].clone()).unwrap();
+    let count = usize::try_from(sealed.count).unwrap();
+    assert!(
+        count >= 2 && count < entries.len(),
+        "sealed at {count} of {}",
+        entries.len()
+    );
+    let at_sealing = check_chain(&entries[..count], Some(&sealed)).unwrap();
+    assert_eq!(
+        at_sealing.broken, None,
+        "the sealed head is entry {count}'s hash"
+    );
 
     let script = work.path().join("verify.py");
     std::fs::write(&script, documented_python()).unwrap();
