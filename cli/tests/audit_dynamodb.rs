@@ -205,8 +205,8 @@ fn verify_names_an_entry_removed_edited_or_reordered_in_the_dynamodb_table() {
         return;
     };
     let names = TableNames::new(
-        &certus_testkit::unique_name("chain-jobs"),
-        &certus_testkit::unique_name("chain-events"),
+        certus_testkit::unique_name("chain-jobs"),
+        certus_testkit::unique_name("chain-events"),
     );
     let table = names.jobs.clone();
     let runtime = tokio::runtime::Runtime::new().unwrap();
