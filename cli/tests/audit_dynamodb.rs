@@ -1,7 +1,8 @@
 //! `certus audit` built with the `aws` feature, pointed at DynamoDB on a real moto server: the tables are
 //! created by `certus audit create-tables`, jobs and trails are written by the DynamoDB adapters, and the
 //! binary answers list, show and export from them, and verify names an entry removed, edited or reordered
-//! directly in the table. Skipped without `CERTUS_MOTO_ENDPOINT`.
+//! directly in the table, and passes a trail from before the chain (stating its legacy prefix). Skipped
+//! without `CERTUS_MOTO_ENDPOINT`.
 #![cfg(feature = "aws")]
 
 use std::process::{Command, Output};
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
-use certus_core::audit::AuditedJobStore;
+use certus_core::audit::{AuditEntry, AuditKind, AuditLog, AuditedJobStore};
 use certus_core::job::{Job, JobStatus};
 use certus_core::ports::JobStore;
 use certus_core::request::{ManifestSource, ScanIds, SourceSpec, ValidatedSubmission};
@@ -216,8 +217,27 @@ fn verify_names_an_entry_removed_edited_or_reordered_in_the_dynamodb_table() {
         create_tables(&client, &names).await.unwrap();
         let store = AuditedJobStore::new(
             Arc::new(DynamoJobStore::new(client.clone(), &table)),
-            Arc::new(DynamoAuditLog::new(client, &table)),
+            Arc::new(DynamoAuditLog::new(client.clone(), &table)),
         );
+        // A job from before the chain: its record keeps no head and its first entries carry no prev.
+        let legacy = job(6, "bank");
+        let jobs = DynamoJobStore::new(client.clone(), &table);
+        jobs.create(&legacy).await.unwrap();
+        let trail = DynamoAuditLog::new(client.clone(), &table);
+        for (seq, kind) in [(1, AuditKind::Submitted), (2, AuditKind::StatusChanged)] {
+            let entry = AuditEntry {
+                test_id: legacy.test_id.clone(),
+                seq,
+                at: legacy.created_at,
+                kind,
+                detail: serde_json::json!({"legacy": seq}),
+                prev: None,
+            };
+            trail.append(&entry).await.unwrap();
+        }
+        let mut next = legacy.clone();
+        next.commit = Some("6".repeat(40));
+        store.save(&next).await.unwrap();
         for n in 1..=5 {
             let mut j = job(n, "bank");
             store.create(&j).await.unwrap();
@@ -310,5 +330,12 @@ fn verify_names_an_entry_removed_edited_or_reordered_in_the_dynamodb_table() {
         code,
         Some(0),
         "the untouched trail beside them still passes: {text}"
+    );
+    let (code, text) = verify(&id(6));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("3 entries, chain intact")
+            && text.contains("entries 1..2 were written before the chain"),
+        "{text}"
     );
 }
