@@ -342,6 +342,9 @@ fn verdict(test_id: &str, check: &ChainCheck, has_record: bool, has_head: bool) 
             head.sha256, head.count
         ));
     }
+    if has_head && check.beyond_record_head == 0 {
+        out.push_str(", the head the job record keeps");
+    }
     out.push('\n');
     if check.legacy_prefix > 0 {
         out.push_str(&format!(

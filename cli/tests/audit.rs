@@ -227,6 +227,11 @@ fn an_untouched_trail_verifies_with_certus_and_with_the_documented_python() {
         "{text}"
     );
 
+    let checked: Value =
+        serde_json::from_str(&ok(certus(&["audit", "verify", test_id, "--json"], &data))).unwrap();
+    assert_eq!(checked["check"]["broken"], Value::Null);
+    assert_eq!(checked["check"]["head"], checked["record_head"]);
+
     let export = ok(certus(&["audit", "export"], &data));
     let line: Value = serde_json::from_str(export.lines().next().unwrap()).unwrap();
     let trail = line["trail"].as_array().unwrap();
