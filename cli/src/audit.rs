@@ -1,12 +1,14 @@
 //! `certus audit`: what was scanned, verified, permitted and published — job records filtered like the
 //! auditors' access patterns (`list`), one job with its full trail (`show`), and everything created in a
-//! time range as JSON lines (`export`). Reads the local SQLite store by default; with the `aws` feature and
+//! time range as JSON lines (`export`, with each entry's `prev` hash), and the recomputed hash chain of one
+//! trail (`verify`, docs/audit-trail.md: exit 0 when intact, 1 naming the first broken link). Reads the local SQLite store by default; with the `aws` feature and
 //! `--dynamodb-jobs-table`, the same questions go to DynamoDB.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use certus_core::audit::{AuditEntry, AuditLog};
+use certus_core::audit_chain::{check_chain, ChainCheck};
 use certus_core::ids::parse_test_id;
 use certus_core::job::{Job, JobStatus};
 use certus_core::ports::{JobQuery, JobStore};
@@ -29,6 +31,8 @@ pub enum AuditCommand {
     Show(ShowArgs),
     /// Every job created in a time range with its trail, one JSON object per line.
     Export(ExportArgs),
+    /// Recompute a job's hash-chained trail: exit 0 when intact, 1 naming the first broken link.
+    Verify(VerifyArgs),
     /// Create the DynamoDB tables these commands and the AWS adapters use (`docs/dynamodb.md`).
     #[cfg(feature = "aws")]
     CreateTables(dynamo::CreateTablesArgs),
@@ -98,6 +102,17 @@ pub struct ShowArgs {
     pub store: StoreArgs,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The job whose trail to verify.
+    pub test_id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Print the whole check as JSON instead of a sentence.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -172,6 +187,7 @@ pub async fn run(command: AuditCommand) -> Result<i32> {
         AuditCommand::List(args) => list(args).await,
         AuditCommand::Show(args) => show(args).await,
         AuditCommand::Export(args) => export(args).await,
+        AuditCommand::Verify(args) => verify(args).await,
         #[cfg(feature = "aws")]
         AuditCommand::CreateTables(args) => dynamo::create(args).await,
     }
@@ -278,6 +294,82 @@ async fn export(args: ExportArgs) -> Result<i32> {
         println!("{line}");
     }
     Ok(0)
+}
+
+/// Recomputes the chain against the head the job record keeps; a trail whose job record is gone is still
+/// checked, without the record's head.
+async fn verify(args: VerifyArgs) -> Result<i32> {
+    let test_id = parse_test_id(&args.test_id)?;
+    let source = source(&args.store).await?;
+    let record = source.jobs.get(test_id).await?;
+    let trail = source.trail.trail(test_id).await?;
+    if record.is_none() && trail.is_empty() {
+        return Err(CliError::Usage(format!("job '{test_id}' not found")));
+    }
+    let record_head = record.as_ref().and_then(|job| job.audit_head.as_ref());
+    let check = check_chain(&trail, record_head)?;
+    if args.json {
+        println!(
+            "{}",
+            pretty(&json!({"test_id": test_id, "record_head": record_head, "check": check}))?
+        );
+    } else {
+        print!(
+            "{}",
+            verdict(test_id, &check, record.is_some(), record_head.is_some())
+        );
+    }
+    Ok(if check.broken.is_some() { 1 } else { 0 })
+}
+
+/// The check in sentences: the first broken link, or what the intact chain covers.
+fn verdict(test_id: &str, check: &ChainCheck, has_record: bool, has_head: bool) -> String {
+    let mut out = String::new();
+    if let Some(link) = &check.broken {
+        out.push_str(&format!(
+            "BROKEN: audit trail of {test_id}, entry {}: {} ({})\n",
+            link.index, link.kind, link.reason
+        ));
+        return out;
+    }
+    out.push_str(&format!(
+        "OK: audit trail of {test_id}: {} entries, chain intact",
+        check.entries
+    ));
+    if let Some(head) = &check.head {
+        out.push_str(&format!(
+            ", head sha256:{} ({} entries)",
+            head.sha256, head.count
+        ));
+    }
+    if has_head && check.beyond_record_head == 0 {
+        out.push_str(", the head the job record keeps");
+    }
+    out.push('\n');
+    if check.legacy_prefix > 0 {
+        out.push_str(&format!(
+            "note: entries 1..{} were written before the chain (no prev): the chain starts after them and \
+             covers only the last of them\n",
+            check.legacy_prefix
+        ));
+    }
+    if !has_record {
+        out.push_str(
+            "note: the job record is gone: the trail's tail is not checked against its head\n",
+        );
+    } else if !has_head {
+        out.push_str(
+            "note: the job record keeps no chain head (written before the chain): the trail's tail is not \
+             checked against it\n",
+        );
+    }
+    if check.beyond_record_head > 0 {
+        out.push_str(&format!(
+            "note: {} entries were appended after the head the job record keeps\n",
+            check.beyond_record_head
+        ));
+    }
+    out
 }
 
 fn pretty(value: &Value) -> Result<String> {

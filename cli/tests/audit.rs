@@ -1,9 +1,13 @@
 //! `certus audit` as an auditor runs it: real scans of real git repositories write the trail, then the
-//! binary answers list (JSON, CSV, table, every filter), show and export from the same data directory.
+//! binary answers list (JSON, CSV, table, every filter), show and export from the same data directory, and
+//! verify recomputes the hash chain: intact trails pass, and an entry removed, edited or moved directly in the
+//! SQLite file is named; an export is checked by the Python lines of docs/audit-trail.md.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
+use certus_core::audit::AuditEntry;
+use certus_core::audit_chain::{check_chain, AuditHead};
 use serde_json::Value;
 
 fn certus(args: &[&str], data: &Path) -> Output {
@@ -183,6 +187,187 @@ fn audit_list_show_and_export_answer_from_the_local_store() {
         .iter()
         .all(|l| !l["trail"].as_array().unwrap().is_empty()));
     assert_eq!(lines[2]["job"]["test_id"], first["test_id"]);
+}
+
+/// `certus audit verify` of one job: its exit code and what it printed.
+fn verify(test_id: &str, data: &Path) -> (Option<i32>, String) {
+    let out = certus(&["audit", "verify", test_id], data);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+/// The Python block of docs/audit-trail.md.
+fn documented_python() -> String {
+    let doc = std::fs::read_to_string(certus_testkit::workspace_root().join("docs/audit-trail.md"))
+        .unwrap();
+    let start = doc.find("```python\n").expect("a python block") + "```python\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    doc[start..end].to_string()
+}
+
+#[test]
+fn an_untouched_trail_verifies_with_certus_and_with_the_documented_python() {
+    let Some(python) = certus_testkit::installed(&["python3"], &[]) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let repo = work.path().join("repo");
+    git_repo(&repo);
+    let job = scan(&repo, "bank", &data);
+    let test_id = job["test_id"].as_str().unwrap();
+    let (code, text) = verify(test_id, &data);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.starts_with("OK: ") && text.contains("chain intact"),
+        "{text}"
+    );
+
+    let checked: Value =
+        serde_json::from_str(&ok(certus(&["audit", "verify", test_id, "--json"], &data))).unwrap();
+    assert_eq!(checked["check"]["broken"], Value::Null);
+    assert_eq!(checked["check"]["head"], checked["record_head"]);
+
+    let export = ok(certus(&["audit", "export"], &data));
+    let line: Value = serde_json::from_str(export.lines().next().unwrap()).unwrap();
+    let trail = line["trail"].as_array().unwrap();
+    assert_eq!(trail[0]["prev"], "0".repeat(64));
+    assert!(trail.iter().all(|e| e["prev"].is_string()));
+    assert_eq!(line["job"]["audit_head"]["count"], trail.len());
+
+    // The bundle's signed attestation records the head at sealing time: a prefix of the final trail.
+    let envelope = std::fs::read(
+        Path::new(job["bundle_location"].as_str().unwrap())
+            .join("reports/signing/attestation.intoto.json"),
+    )
+    .unwrap();
+    let payload = certus_attest::Envelope::from_json(&envelope)
+        .unwrap()
+        .decode_payload()
+        .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    let sealed: AuditHead = serde_json::from_value(
+        statement["predicate"]["buildDefinition"]["internalParameters"]["audit_trail_head"].clone(),
+    )
+    .unwrap();
+    let entries: Vec<AuditEntry> = serde_json::from_value(line["trail"].clone()).unwrap();
+    let count = usize::try_from(sealed.count).unwrap();
+    assert!(
+        count >= 2 && count < entries.len(),
+        "sealed at {count} of {}",
+        entries.len()
+    );
+    let at_sealing = check_chain(&entries[..count], Some(&sealed)).unwrap();
+    assert_eq!(
+        at_sealing.broken, None,
+        "the sealed head is entry {count}'s hash"
+    );
+
+    let script = work.path().join("verify.py");
+    std::fs::write(&script, documented_python()).unwrap();
+    let run = |file: &Path| {
+        Command::new(&python)
+            .arg(&script)
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let exported = work.path().join("trail.jsonl");
+    std::fs::write(&exported, &export).unwrap();
+    let out = run(&exported);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{test_id} intact: {} entries", trail.len())
+    );
+    let mut forged = line.clone();
+    forged["trail"][1]["detail"] = serde_json::json!({"forged": true});
+    std::fs::write(&exported, format!("{forged}\n")).unwrap();
+    let out = run(&exported);
+    assert!(!out.status.success(), "the edit is caught");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("entry 2 changed or gone"));
+}
+
+#[test]
+fn verify_names_an_entry_removed_edited_or_reordered_in_the_sqlite_file() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let repo = work.path().join("repo");
+    git_repo(&repo);
+    let ids: Vec<String> = (0..4)
+        .map(|_| {
+            scan(&repo, "bank", &data)["test_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for id in &ids {
+        assert_eq!(
+            verify(id, &data).0,
+            Some(0),
+            "{id} is intact before tampering"
+        );
+    }
+    let last: i64 = {
+        let db = rusqlite::Connection::open(data.join("certus.db")).unwrap();
+        db.query_row(
+            "SELECT MAX(seq) FROM audit WHERE test_id = ?1",
+            [&ids[3]],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert!(last >= 4, "a scan's trail has {last} entries");
+    {
+        // Whoever holds the file can drop the triggers that refuse updates and deletes.
+        let db = rusqlite::Connection::open(data.join("certus.db")).unwrap();
+        db.execute_batch(
+            "DROP TRIGGER audit_is_append_only_update; DROP TRIGGER audit_is_append_only_delete;",
+        )
+        .unwrap();
+        let sql = |sql: &str, id: &str| {
+            db.execute(sql, [id]).unwrap();
+        };
+        sql("DELETE FROM audit WHERE test_id = ?1 AND seq = 3", &ids[0]);
+        sql(
+            "UPDATE audit SET detail = '{\"to\":\"SUCCEEDED\"}' WHERE test_id = ?1 AND seq = 2",
+            &ids[1],
+        );
+        for step in [
+            "UPDATE audit SET seq = -2 WHERE test_id = ?1 AND seq = 2",
+            "UPDATE audit SET seq = 2 WHERE test_id = ?1 AND seq = 3",
+            "UPDATE audit SET seq = 3 WHERE test_id = ?1 AND seq = -2",
+        ] {
+            sql(step, &ids[2]);
+        }
+        db.execute(
+            "DELETE FROM audit WHERE test_id = ?1 AND seq = ?2",
+            rusqlite::params![ids[3], last],
+        )
+        .unwrap();
+    }
+    for (id, named) in [
+        (&ids[0], "entry 3: removed".to_string()),
+        (&ids[1], "entry 2: edited".to_string()),
+        (&ids[2], "entry 2: reordered".to_string()),
+        (&ids[3], format!("entry {last}: removed")),
+    ] {
+        let (code, text) = verify(id, &data);
+        assert_eq!(code, Some(1), "{text}");
+        assert!(
+            text.starts_with("BROKEN: ") && text.contains(&named),
+            "{named} in {text}"
+        );
+    }
 }
 
 #[test]

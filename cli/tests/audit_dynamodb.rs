@@ -1,18 +1,21 @@
 //! `certus audit` built with the `aws` feature, pointed at DynamoDB on a real moto server: the tables are
 //! created by `certus audit create-tables`, jobs and trails are written by the DynamoDB adapters, and the
-//! binary answers list, show and export from them. Skipped without `CERTUS_MOTO_ENDPOINT`.
+//! binary answers list, show and export from them, and verify names an entry removed, edited or reordered
+//! directly in the table, and passes a trail from before the chain (stating its legacy prefix). Skipped
+//! without `CERTUS_MOTO_ENDPOINT`.
 #![cfg(feature = "aws")]
 
 use std::process::{Command, Output};
 use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
-use certus_core::audit::AuditedJobStore;
+use certus_core::audit::{AuditEntry, AuditKind, AuditLog, AuditedJobStore};
 use certus_core::job::{Job, JobStatus};
 use certus_core::ports::JobStore;
 use certus_core::request::{ManifestSource, ScanIds, SourceSpec, ValidatedSubmission};
-use certus_dynamo::{DynamoAuditLog, DynamoJobStore};
+use certus_dynamo::{create_tables, DynamoAuditLog, DynamoJobStore, TableNames};
 use serde_json::Value;
 
 fn endpoint() -> Option<String> {
@@ -187,4 +190,152 @@ fn audit_commands_answer_from_dynamodb_tables_they_created() {
         &endpoint,
     ));
     assert_eq!(export.lines().count(), 3);
+}
+
+/// The key of one audit item, as `docs/dynamodb.md` lays the trail out.
+fn audit_key(test_id: &str, seq: u64) -> [(String, AttributeValue); 2] {
+    [
+        ("pk".into(), AttributeValue::S(format!("JOB#{test_id}"))),
+        ("sk".into(), AttributeValue::S(format!("AUDIT#{seq:020}"))),
+    ]
+}
+
+#[test]
+fn verify_names_an_entry_removed_edited_or_reordered_in_the_dynamodb_table() {
+    let Some(endpoint) = endpoint() else {
+        return;
+    };
+    let names = TableNames::new(
+        certus_testkit::unique_name("chain-jobs"),
+        certus_testkit::unique_name("chain-events"),
+    );
+    let table = names.jobs.clone();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let id = |n: u32| format!("test_{n:012x}");
+    runtime.block_on(async {
+        let client = client(&endpoint);
+        create_tables(&client, &names).await.unwrap();
+        let store = AuditedJobStore::new(
+            Arc::new(DynamoJobStore::new(client.clone(), &table)),
+            Arc::new(DynamoAuditLog::new(client.clone(), &table)),
+        );
+        // A job from before the chain: its record keeps no head and its first entries carry no prev.
+        let legacy = job(6, "bank");
+        let jobs = DynamoJobStore::new(client.clone(), &table);
+        jobs.create(&legacy).await.unwrap();
+        let trail = DynamoAuditLog::new(client.clone(), &table);
+        for (seq, kind) in [(1, AuditKind::Submitted), (2, AuditKind::StatusChanged)] {
+            let entry = AuditEntry {
+                test_id: legacy.test_id.clone(),
+                seq,
+                at: legacy.created_at,
+                kind,
+                detail: serde_json::json!({"legacy": seq}),
+                prev: None,
+            };
+            trail.append(&entry).await.unwrap();
+        }
+        let mut next = legacy.clone();
+        next.commit = Some("6".repeat(40));
+        store.save(&next).await.unwrap();
+        for n in 1..=5 {
+            let mut j = job(n, "bank");
+            store.create(&j).await.unwrap();
+            j.start(j.created_at).unwrap();
+            j.commit = Some(format!("{n:040x}"));
+            store.save(&j).await.unwrap();
+            j.manifest_digest = Some("d".repeat(64));
+            store.save(&j).await.unwrap();
+            j.transition(JobStatus::Succeeded, j.created_at).unwrap();
+            store.save(&j).await.unwrap();
+        }
+    });
+    let verify = |test_id: &str| {
+        let out = certus(
+            &["audit", "verify", test_id, "--dynamodb-jobs-table", &table],
+            &endpoint,
+        );
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    for n in 1..=5 {
+        let (code, text) = verify(&id(n));
+        assert_eq!(code, Some(0), "{text}");
+        assert!(text.contains("5 entries, chain intact"), "{text}");
+    }
+
+    runtime.block_on(async {
+        let client = client(&endpoint);
+        let delete = |test_id: String, seq| {
+            client
+                .delete_item()
+                .table_name(&table)
+                .set_key(Some(audit_key(&test_id, seq).into_iter().collect()))
+                .send()
+        };
+        delete(id(1), 3).await.unwrap();
+        delete(id(4), 5).await.unwrap();
+        client
+            .update_item()
+            .table_name(&table)
+            .set_key(Some(audit_key(&id(2), 2).into_iter().collect()))
+            .update_expression("SET detail = :d")
+            .expression_attribute_values(":d", AttributeValue::S(r#"{"commit":"forged"}"#.into()))
+            .send()
+            .await
+            .unwrap();
+        let item = |seq| {
+            client
+                .get_item()
+                .table_name(&table)
+                .set_key(Some(audit_key(&id(3), seq).into_iter().collect()))
+                .consistent_read(true)
+                .send()
+        };
+        let (second, third) = (
+            item(2).await.unwrap().item.unwrap(),
+            item(3).await.unwrap().item.unwrap(),
+        );
+        for (mut moved, seq) in [(third, 2u64), (second, 3u64)] {
+            moved.extend(audit_key(&id(3), seq));
+            moved.insert("seq".into(), AttributeValue::N(seq.to_string()));
+            client
+                .put_item()
+                .table_name(&table)
+                .set_item(Some(moved))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    for (n, named) in [
+        (1, "entry 3: removed"),
+        (2, "entry 2: edited"),
+        (3, "entry 2: reordered"),
+        (4, "entry 5: removed"),
+    ] {
+        let (code, text) = verify(&id(n));
+        assert_eq!(code, Some(1), "{text}");
+        assert!(
+            text.starts_with("BROKEN: ") && text.contains(named),
+            "{named} in {text}"
+        );
+    }
+    let (code, text) = verify(&id(5));
+    assert_eq!(
+        code,
+        Some(0),
+        "the untouched trail beside them still passes: {text}"
+    );
+    let (code, text) = verify(&id(6));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("3 entries, chain intact")
+            && text.contains("entries 1..2 were written before the chain"),
+        "{text}"
+    );
 }

@@ -1,6 +1,7 @@
 //! The signed attestation of a bundle: an in-toto Statement v1 whose subjects are the final bytes of every
 //! bundle file, with a SLSA Provenance v1 predicate (what was scanned, with which manifest and scanners, by
-//! whom and when), wrapped in a DSSE envelope signed by Assurance's key. Also the local signing key.
+//! whom and when, and the head of the job's hash-chained audit trail when the bundle was sealed, as
+//! `internalParameters.audit_trail_head`), wrapped in a DSSE envelope signed by Assurance's key. Also the local signing key.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -153,6 +154,7 @@ pub fn provenance(job: &Job, tools: &[ToolRecord], builder: &BuilderInfo) -> Pro
             internal_parameters: Some(json!({
                 "manifest_verification": job.manifest_verification,
                 "status": job.status,
+                "audit_trail_head": job.audit_head,
             })),
             resolved_dependencies: dependencies,
         },

@@ -2,6 +2,9 @@
 //! changes, manifest verification, Trust exchanges, publication), and a `JobStore` decorator that writes it
 //! by comparing each saved record with the stored one, so the pipeline needs no changes.
 //!
+//! The trail is hash-chained (`crate::audit_chain`, docs/audit-trail.md): each entry carries the SHA-256 of
+//! the previous one's canonical bytes, and the decorator keeps the chain head in the job record.
+//!
 //! Trail details never hold secrets: values shaped like credentials (URL userinfo, `Bearer`/`Basic`
 //! credentials, well-known token formats, private key blocks) are redacted wherever they appear. Keys are kept
 //! whatever they are called, so counts of the `secrets` tool stay in the trail.
@@ -13,6 +16,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::audit_chain::{entry_hash, head_of, AuditHead, GENESIS};
 use crate::error::{CoreError, Result};
 use crate::job::Job;
 use crate::ports::{JobPage, JobQuery, JobStore};
@@ -87,17 +91,26 @@ pub struct AuditEntry {
     pub kind: AuditKind,
     /// What changed, without secrets or credentials.
     pub detail: Value,
+    /// Lowercase hex SHA-256 of the previous entry's canonical bytes ([`GENESIS`] for the first entry);
+    /// absent from entries written before the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
 }
 
 /// Where trails are kept. History cannot be rewritten: an entry, once appended, is never replaced.
+///
+/// Appends are atomic on the chain head: an entry is written under the key `(test_id, seq)` with seq = the
+/// head's count + 1 and `prev` = the head's hash, by a conditional write that fails when that key exists.
+/// Since entries are never replaced, the head of count n can only be the hash of the stored entry n, so two
+/// writers that read the same head cannot both append: the chain never forks.
 #[async_trait]
 pub trait AuditLog: Send + Sync {
     /// Appends an entry; refuses (`Conflict`, see [`seq_taken`]) a `(test_id, seq)` that already exists.
     async fn append(&self, entry: &AuditEntry) -> Result<()>;
     /// The job's whole trail in seq order (empty for an unknown job).
     async fn trail(&self, test_id: &str) -> Result<Vec<AuditEntry>>;
-    /// The highest seq of the job's trail (0 when it has none).
-    async fn last_seq(&self, test_id: &str) -> Result<u64>;
+    /// The entry of the highest seq of the job's trail (`None` when it has none).
+    async fn last(&self, test_id: &str) -> Result<Option<AuditEntry>>;
 }
 
 /// The refusal every adapter answers an overwrite of the trail with.
@@ -118,26 +131,43 @@ impl AuditedJobStore {
         Self { jobs, audit }
     }
 
-    /// Appends each detail under the next free seq, retrying when a concurrent writer took it.
-    async fn record(&self, test_id: &str, changes: Vec<(AuditKind, Value)>) -> Result<()> {
+    /// Appends each detail under the next free seq, retrying when a concurrent writer took it; the head
+    /// after the last one (`None` when there was nothing to append).
+    async fn record(
+        &self,
+        test_id: &str,
+        changes: Vec<(AuditKind, Value)>,
+    ) -> Result<Option<AuditHead>> {
+        let mut head = None;
         for (kind, detail) in changes {
-            self.append_next(test_id, kind, detail).await?;
+            head = Some(self.append_next(test_id, kind, detail).await?);
         }
-        Ok(())
+        Ok(head)
     }
 
-    async fn append_next(&self, test_id: &str, kind: AuditKind, detail: Value) -> Result<()> {
+    async fn append_next(
+        &self,
+        test_id: &str,
+        kind: AuditKind,
+        detail: Value,
+    ) -> Result<AuditHead> {
         for _ in 0..MAX_APPEND_ATTEMPTS {
+            let last = self.audit.last(test_id).await?;
             let entry = AuditEntry {
                 test_id: test_id.to_string(),
-                seq: self.audit.last_seq(test_id).await? + 1,
+                seq: last.as_ref().map_or(0, |e| e.seq) + 1,
                 at: time::now(),
                 kind,
                 detail: detail.clone(),
+                prev: Some(match &last {
+                    Some(last) => entry_hash(last)?,
+                    None => GENESIS.to_string(),
+                }),
             };
             match self.audit.append(&entry).await {
                 Err(CoreError::Conflict(_)) => continue,
-                other => return other,
+                Ok(()) => return head_of(&entry),
+                Err(other) => return Err(other),
             }
         }
         Err(CoreError::Conflict(format!(
@@ -149,10 +179,21 @@ impl AuditedJobStore {
 
 #[async_trait]
 impl JobStore for AuditedJobStore {
+    /// The record is created with the head its first entry will give, then that entry is appended (a new
+    /// job has no trail, so nothing can take seq 1 in between).
     async fn create(&self, job: &Job) -> Result<()> {
-        self.jobs.create(job).await?;
-        self.record(&job.test_id, vec![(AuditKind::Submitted, submitted(job))])
-            .await
+        let first = AuditEntry {
+            test_id: job.test_id.clone(),
+            seq: 1,
+            at: time::now(),
+            kind: AuditKind::Submitted,
+            detail: submitted(job),
+            prev: Some(GENESIS.to_string()),
+        };
+        let mut record = job.clone();
+        record.audit_head = Some(head_of(&first)?);
+        self.jobs.create(&record).await?;
+        self.audit.append(&first).await
     }
 
     async fn get(&self, test_id: &str) -> Result<Option<Job>> {
@@ -167,8 +208,10 @@ impl JobStore for AuditedJobStore {
             .get(&job.test_id)
             .await?
             .ok_or_else(|| CoreError::JobNotFound(job.test_id.clone()))?;
-        self.record(&job.test_id, changes(&stored, job)).await?;
-        self.jobs.save(job).await
+        let head = self.record(&job.test_id, changes(&stored, job)).await?;
+        let mut record = job.clone();
+        record.audit_head = head.or(stored.audit_head);
+        self.jobs.save(&record).await
     }
 
     async fn list(&self, query: &JobQuery) -> Result<JobPage> {
@@ -494,8 +537,8 @@ mod tests {
             trail.sort_by_key(|e| e.seq);
             Ok(trail)
         }
-        async fn last_seq(&self, test_id: &str) -> Result<u64> {
-            Ok(self.trail(test_id).await?.last().map_or(0, |e| e.seq))
+        async fn last(&self, test_id: &str) -> Result<Option<AuditEntry>> {
+            Ok(self.trail(test_id).await?.pop())
         }
     }
 
@@ -597,6 +640,12 @@ mod tests {
         assert_eq!(entries[7].detail["upload_permission_id"], "perm-1");
         assert_eq!(entries[7].detail["declared_artifacts"], 2);
         assert_eq!(entries[10].detail["to"], "uploaded");
+
+        let record = store.get(&j.test_id).await.unwrap().unwrap();
+        let check = crate::audit_chain::check_chain(&entries, record.audit_head.as_ref()).unwrap();
+        assert_eq!(check.broken, None, "the trail is one chain");
+        assert_eq!(record.audit_head, check.head, "the record keeps the head");
+        assert_eq!(entries[0].prev.as_deref(), Some(GENESIS));
     }
 
     #[tokio::test]
@@ -605,7 +654,7 @@ mod tests {
         let mut j = job();
         store.create(&j).await.unwrap();
         store.save(&j).await.unwrap();
-        assert_eq!(trail.last_seq(&j.test_id).await.unwrap(), 1);
+        assert_eq!(trail.last(&j.test_id).await.unwrap().unwrap().seq, 1);
         j.fail("clone failed: repository not found", time::now())
             .unwrap();
         store.save(&j).await.unwrap();

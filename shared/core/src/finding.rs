@@ -74,6 +74,12 @@ pub struct Finding {
     pub tool: String,
     pub rule_id: String,
     pub rule_name: Option<String>,
+    /// What the rule checks, as its source describes it (SARIF `fullDescription`), when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_description: Option<String>,
+    /// Where the rule (or advisory) is documented, an `http(s)` URL (SARIF `helpUri`), when its source has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help_uri: Option<String>,
     pub severity: Severity,
     pub message: String,
     /// Path relative to the scanned root, `/`-separated.

@@ -201,6 +201,8 @@ mod tests {
             tool: "semgrep".into(),
             rule_id: rule.into(),
             rule_name: None,
+            rule_description: None,
+            help_uri: None,
             severity: Severity::High,
             message: "hard-coded password".into(),
             path: Some(path.into()),

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit_chain::AuditHead;
 use crate::error::{CoreError, Result};
 use crate::request::{ScanIds, SourceSpec, ValidatedSubmission};
 use crate::time::{self, Timestamp};
@@ -173,6 +174,10 @@ pub struct Job {
     /// Every exchange with Certus-Trust (request, answer, attempts) and publication step, in order.
     #[serde(default)]
     pub upload_audit: Vec<serde_json::Value>,
+    /// The head of the job's hash-chained audit trail when the record was last saved (kept by
+    /// `AuditedJobStore`; absent from records written before the chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<AuditHead>,
 }
 
 impl Job {
@@ -238,6 +243,7 @@ impl Job {
             stream_url,
             runner: None,
             upload_audit: Vec::new(),
+            audit_head: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod attestation;
 pub mod audit;
+pub mod audit_chain;
 pub mod bundle;
 pub mod bundle_check;
 pub mod digest;

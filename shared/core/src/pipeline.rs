@@ -1091,6 +1091,10 @@ async fn write_bundle(
             },
         }),
     )?;
+    // The attestation records the trail's head as the stored record keeps it at sealing time.
+    if let Some(stored) = services.jobs.get(&job.test_id).await? {
+        job.audit_head = stored.audit_head;
+    }
     attest(
         &bundle,
         job,

@@ -229,6 +229,8 @@ mod tests {
             tool: tool.into(),
             rule_id: rule.into(),
             rule_name: None,
+            rule_description: None,
+            help_uri: None,
             severity: sev,
             message: "m".into(),
             path: Some(path.into()),

@@ -433,6 +433,8 @@ mod tests {
             tool: tool.into(),
             rule_id: "rule\"onmouseover=\"x".into(),
             rule_name: None,
+            rule_description: None,
+            help_uri: None,
             severity: sev,
             message: message.into(),
             path: Some("app/<x>.py".into()),

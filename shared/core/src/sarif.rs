@@ -1,5 +1,7 @@
 //! SARIF 2.1.0 output: one run per tool, results carrying stable `partialFingerprints` and the severity
-//! bucket, so any SARIF viewer and our own thresholds read the same thing.
+//! bucket, so any SARIF viewer and our own thresholds read the same thing. Every rule has the
+//! `shortDescription`, `fullDescription` and `help` (text and Markdown) that viewers explain a finding with,
+//! and `helpUri` when the rule's source documents it at a URL.
 
 use std::collections::BTreeMap;
 
@@ -45,17 +47,7 @@ pub fn sarif_run(info: &RunInfo<'_>, findings: &[Finding]) -> Value {
     }
     let rule_index: BTreeMap<&str, usize> =
         rules.keys().enumerate().map(|(i, id)| (*id, i)).collect();
-    let rules_json: Vec<Value> = rules
-        .values()
-        .map(|f| {
-            json!({
-                "id": f.rule_id,
-                "name": f.rule_name.clone().unwrap_or_else(|| f.rule_id.clone()),
-                "shortDescription": {"text": f.rule_name.clone().unwrap_or_else(|| f.rule_id.clone())},
-                "properties": {"security-severity": format!("{:.1}", f.severity.score())},
-            })
-        })
-        .collect();
+    let rules_json: Vec<Value> = rules.values().map(|f| rule_json(info.tool, f)).collect();
     let results: Vec<Value> = findings
         .iter()
         .map(|f| result_json(f, rule_index.get(f.rule_id.as_str()).copied().unwrap_or(0)))
@@ -75,6 +67,42 @@ pub fn sarif_run(info: &RunInfo<'_>, findings: &[Finding]) -> Value {
             "certus:note": "sample output from canned inputs, not a scan of this source"});
     }
     run
+}
+
+/// A rule as viewers show it: its name, what it checks (the source's description, else its name), help in
+/// text and Markdown, and `helpUri` when the source names an `http(s)` page.
+fn rule_json(tool: &str, f: &Finding) -> Value {
+    let name = f.rule_name.clone().unwrap_or_else(|| f.rule_id.clone());
+    let full = f.rule_description.clone().unwrap_or_else(|| name.clone());
+    let uri = f
+        .help_uri
+        .as_deref()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    let (text, markdown) = match uri {
+        Some(uri) => (
+            format!("{full}\n\nReported by {tool} as rule {}. More: {uri}", f.rule_id),
+            format!(
+                "**{name}**\n\n{full}\n\nReported by `{tool}` as rule `{}`. [More about this rule]({uri})",
+                f.rule_id
+            ),
+        ),
+        None => (
+            format!("{full}\n\nReported by {tool} as rule {}.", f.rule_id),
+            format!("**{name}**\n\n{full}\n\nReported by `{tool}` as rule `{}`.", f.rule_id),
+        ),
+    };
+    let mut rule = json!({
+        "id": f.rule_id,
+        "name": name,
+        "shortDescription": {"text": name},
+        "fullDescription": {"text": full},
+        "help": {"text": text, "markdown": markdown},
+        "properties": {"security-severity": format!("{:.1}", f.severity.score())},
+    });
+    if let Some(uri) = uri {
+        rule["helpUri"] = json!(uri);
+    }
+    rule
 }
 
 fn result_json(f: &Finding, rule_index: usize) -> Value {
@@ -135,11 +163,11 @@ pub fn read_findings(log: &Value) -> Result<Vec<Finding>> {
         let tool = run["tool"]["driver"]["name"]
             .as_str()
             .ok_or_else(|| bad(format!("runs[{i}].tool.driver.name"), "is not a string"))?;
-        let rule_names: BTreeMap<&str, &str> = run["tool"]["driver"]["rules"]
+        let rules: BTreeMap<&str, &Value> = run["tool"]["driver"]["rules"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|r| Some((r["id"].as_str()?, r["name"].as_str()?)))
+            .filter_map(|r| Some((r["id"].as_str()?, r)))
             .collect();
         let results = match &run["results"] {
             Value::Null => continue,
@@ -180,14 +208,19 @@ pub fn read_findings(log: &Value) -> Result<Vec<Finding>> {
                 .as_str()
                 .or_else(|| fingerprints.as_object()?.values().find_map(Value::as_str))
                 .unwrap_or_default();
+            let rule = rules.get(rule_id).copied().unwrap_or(&Value::Null);
+            // The writer names a rule by its id when it has no name of its own, and describes it by its name
+            // when its source has no description.
+            let rule_name = rule["name"].as_str().filter(|name| *name != rule_id);
             findings.push(Finding {
                 tool: tool.to_string(),
                 rule_id: rule_id.to_string(),
-                // The writer names a rule by its id when it has no name of its own.
-                rule_name: rule_names
-                    .get(rule_id)
-                    .filter(|name| **name != rule_id)
-                    .map(|n| n.to_string()),
+                rule_name: rule_name.map(str::to_string),
+                rule_description: rule["fullDescription"]["text"]
+                    .as_str()
+                    .filter(|full| Some(*full) != rule["shortDescription"]["text"].as_str())
+                    .map(str::to_string),
+                help_uri: rule["helpUri"].as_str().map(str::to_string),
                 severity,
                 message: result["message"]["text"]
                     .as_str()
@@ -222,6 +255,8 @@ mod tests {
             tool: "t".into(),
             rule_id: rule.into(),
             rule_name: None,
+            rule_description: None,
+            help_uri: None,
             severity: sev,
             message: "m".into(),
             path: Some("src/a.py".into()),
@@ -280,6 +315,8 @@ mod tests {
             reason: "test fixture".into(),
             expires: Some("2027-01-01".into()),
         });
+        new.rule_description = Some("What rule B looks for.".into());
+        new.help_uri = Some("https://example.invalid/rules/b".into());
         let written = vec![new, hidden];
         let log = merged_log(vec![sarif_run(
             &RunInfo {
@@ -289,6 +326,47 @@ mod tests {
             &written,
         )]);
         assert_eq!(read_findings(&log).unwrap(), written);
+    }
+
+    #[test]
+    fn every_rule_has_descriptions_and_help_and_a_help_uri_when_its_source_has_one() {
+        let mut documented = finding("b", Severity::High);
+        documented.rule_name = Some("Rule B".into());
+        documented.rule_description = Some("What rule B looks for.".into());
+        documented.help_uri = Some("https://example.invalid/rules/b".into());
+        let mut odd_uri = finding("c", Severity::Low);
+        odd_uri.help_uri = Some("javascript:alert(1)".into());
+        let log = sarif_log(
+            &RunInfo {
+                tool: "t",
+                ..Default::default()
+            },
+            &[documented, finding("a", Severity::Low), odd_uri],
+        );
+        let rules = log["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap();
+        for rule in rules {
+            for field in ["shortDescription", "fullDescription", "help"] {
+                assert!(
+                    !rule[field]["text"].as_str().unwrap().is_empty(),
+                    "{field} of {rule}"
+                );
+            }
+            assert!(rule["help"]["markdown"].as_str().unwrap().starts_with("**"));
+        }
+        assert_eq!(
+            rules[1]["fullDescription"]["text"],
+            "What rule B looks for."
+        );
+        assert_eq!(rules[1]["helpUri"], "https://example.invalid/rules/b");
+        assert!(rules[1]["help"]["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("(https://example.invalid/rules/b)"));
+        assert_eq!(rules[0]["fullDescription"]["text"], "a");
+        assert!(rules[0].get("helpUri").is_none());
+        assert!(rules[2].get("helpUri").is_none(), "only http(s) pages");
     }
 
     #[test]

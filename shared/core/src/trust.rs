@@ -10,6 +10,8 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::audit_chain::AuditHead;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
@@ -177,6 +179,10 @@ pub struct TrustRequest {
     pub manifest_digest: Option<String>,
     #[serde(default)]
     pub storage_destinations: StorageDestinations,
+    /// Extra: the head of the job's hash-chained audit trail when the request was made (absent from
+    /// requests recorded before the chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_trail_head: Option<AuditHead>,
 }
 
 /// Trust's answer. Unknown fields are tolerated; a missing `permitted` is not.
@@ -297,6 +303,10 @@ mod tests {
             },
             manifest_digest: None,
             storage_destinations: declared(),
+            audit_trail_head: Some(AuditHead {
+                sha256: "c".repeat(64),
+                count: 7,
+            }),
         };
         let wire = serde_json::to_value(&request).unwrap();
         assert!(wire["metadata"]["git_url"].is_string());
@@ -305,5 +315,10 @@ mod tests {
         assert!(wire["storage_destinations"]["raw_s3"].is_boolean());
         assert!(wire["storage_destinations"]["oci_registry"].is_boolean());
         assert_eq!(wire["tier"], "verified");
+        assert_eq!(wire["audit_trail_head"]["count"], 7);
+        assert_eq!(
+            serde_json::from_value::<TrustRequest>(wire).unwrap(),
+            request
+        );
     }
 }

@@ -330,6 +330,7 @@ impl UploadGate {
                 raw_bucket: self.publisher.raw_bucket(),
                 oci_repository: self.oci_registry.clone(),
             },
+            audit_trail_head: job.audit_head.clone(),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The audit trail as items beside the job's record: partition `JOB#<test_id>`, sort
 //! `AUDIT#<seq, 20 digits>`, written with a conditional put so an entry is never replaced, read with a
-//! Query in seq order.
+//! Query in seq order. Attribute `prev` holds the hash chain (absent from items written before it); the
+//! conditional put on the next seq's key is what makes an append atomic on the chain head.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -73,6 +74,10 @@ fn entry_from(item: &Item) -> Result<AuditEntry> {
             .ok_or_else(|| CoreError::Storage(format!("{WHAT}: unknown kind '{kind}'")))?,
         detail: serde_json::from_str(get_s(item, "detail", WHAT)?)
             .map_err(|e| CoreError::json(WHAT, e))?,
+        prev: match item.get("prev") {
+            None => None,
+            Some(_) => Some(get_s(item, "prev", WHAT)?.to_string()),
+        },
     })
 }
 
@@ -87,7 +92,7 @@ impl AuditLog for DynamoAuditLog {
     async fn append(&self, entry: &AuditEntry) -> Result<()> {
         let detail =
             serde_json::to_string(&entry.detail).map_err(|e| CoreError::json("audit detail", e))?;
-        let written = self
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -99,9 +104,11 @@ impl AuditLog for DynamoAuditLog {
             .item("kind", s(entry.kind.as_str()))
             .item("detail", s(detail))
             .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
+            .expression_attribute_names("#pk", PK);
+        if let Some(prev) = &entry.prev {
+            request = request.item("prev", s(prev));
+        }
+        let written = request.send().await;
         match written {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => Err(seq_taken(&entry.test_id, entry.seq)),
@@ -124,10 +131,8 @@ impl AuditLog for DynamoAuditLog {
         }
     }
 
-    async fn last_seq(&self, test_id: &str) -> Result<u64> {
+    async fn last(&self, test_id: &str) -> Result<Option<AuditEntry>> {
         let (items, _) = self.query(test_id, None, true).await?;
-        items
-            .first()
-            .map_or(Ok(0), |item| get_n(item, "seq", "stored audit entry"))
+        items.first().map(entry_from).transpose()
     }
 }

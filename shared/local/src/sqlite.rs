@@ -1,6 +1,7 @@
 //! Job records and events in one SQLite file. An auditor can open it with the `sqlite3` tool: table `jobs`
 //! (one row per job, the full record as JSON in `record`), table `events` (one row per event, in `seq` order)
-//! and table `audit` (each job's audit trail, append-only: triggers refuse updates and deletes).
+//! and table `audit` (each job's audit trail, append-only: triggers refuse updates and deletes; column `prev`
+//! holds the hash chain, NULL for entries written before it, added to older databases when they are opened).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS audit (
     at      TEXT NOT NULL,
     kind    TEXT NOT NULL,
     detail  TEXT NOT NULL,
+    prev    TEXT,
     PRIMARY KEY (test_id, seq)
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_update BEFORE UPDATE ON audit
@@ -90,6 +92,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(storage)?;
         conn.execute_batch(SCHEMA).map_err(storage)?;
+        add_audit_prev(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -100,6 +103,23 @@ impl SqliteStore {
             .lock()
             .map_err(|_| CoreError::Storage("sqlite connection lock poisoned".into()))
     }
+}
+
+/// A database made before the hash chain has no `audit.prev`: it is added (NULL for the entries there).
+fn add_audit_prev(conn: &Connection) -> Result<()> {
+    let has_prev: bool = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = 'prev'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .map_err(storage)?
+        > 0;
+    if !has_prev {
+        conn.execute_batch("ALTER TABLE audit ADD COLUMN prev TEXT")
+            .map_err(storage)?;
+    }
+    Ok(())
 }
 
 fn record_json(job: &Job) -> Result<String> {
@@ -349,13 +369,14 @@ impl audit::AuditLog for SqliteStore {
         let detail =
             serde_json::to_string(&entry.detail).map_err(|e| CoreError::json("audit detail", e))?;
         let inserted = self.conn()?.execute(
-            "INSERT INTO audit (test_id, seq, at, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO audit (test_id, seq, at, kind, detail, prev) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 entry.test_id,
                 seq_param(entry.seq)?,
                 time::format(&entry.at),
                 entry.kind.as_str(),
-                detail
+                detail,
+                entry.prev
             ],
         );
         match inserted {
@@ -366,52 +387,77 @@ impl audit::AuditLog for SqliteStore {
     }
 
     async fn trail(&self, test_id: &str) -> Result<Vec<AuditEntry>> {
+        self.audit_rows(
+            "SELECT seq, at, kind, detail, prev FROM audit WHERE test_id = ?1 ORDER BY seq",
+            test_id,
+        )
+    }
+
+    async fn last(&self, test_id: &str) -> Result<Option<AuditEntry>> {
+        Ok(self
+            .audit_rows(
+                "SELECT seq, at, kind, detail, prev FROM audit WHERE test_id = ?1 \
+                 ORDER BY seq DESC LIMIT 1",
+                test_id,
+            )?
+            .pop())
+    }
+}
+
+impl SqliteStore {
+    /// The audit entries a `SELECT seq, at, kind, detail, prev … WHERE test_id = ?1` gives.
+    fn audit_rows(&self, sql: &str, test_id: &str) -> Result<Vec<AuditEntry>> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare("SELECT seq, at, kind, detail FROM audit WHERE test_id = ?1 ORDER BY seq")
-            .map_err(storage)?;
+        let mut stmt = conn.prepare(sql).map_err(storage)?;
         let rows = stmt
             .query_map([test_id], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                ))
+                Ok(StoredEntry {
+                    seq: row.get(0)?,
+                    at: row.get(1)?,
+                    kind: row.get(2)?,
+                    detail: row.get(3)?,
+                    prev: row.get(4)?,
+                })
             })
             .map_err(storage)?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(storage)?;
         rows.into_iter()
-            .map(|(seq, at, kind, detail)| audit_entry(test_id, seq, &at, &kind, &detail))
+            .map(|row| audit_entry(test_id, row))
             .collect()
-    }
-
-    async fn last_seq(&self, test_id: &str) -> Result<u64> {
-        self.conn()?
-            .query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM audit WHERE test_id = ?1",
-                [test_id],
-                |row| row.get::<_, i64>(0),
-            )
-            .map_err(storage)
-            .map(|n| u64::try_from(n).unwrap_or(0))
     }
 }
 
-fn audit_entry(test_id: &str, seq: i64, at: &str, kind: &str, detail: &str) -> Result<AuditEntry> {
+/// An `audit` row as stored.
+struct StoredEntry {
+    seq: i64,
+    at: String,
+    kind: String,
+    detail: String,
+    prev: Option<String>,
+}
+
+fn audit_entry(test_id: &str, row: StoredEntry) -> Result<AuditEntry> {
+    let StoredEntry {
+        seq,
+        at,
+        kind,
+        detail,
+        prev,
+    } = row;
     let corrupt = |what: String| {
         CoreError::Storage(format!("stored audit entry {seq} of '{test_id}': {what}"))
     };
     Ok(AuditEntry {
         test_id: test_id.to_string(),
         seq: u64::try_from(seq).map_err(|_| corrupt(format!("negative seq {seq}")))?,
-        at: chrono::DateTime::parse_from_rfc3339(at)
+        at: chrono::DateTime::parse_from_rfc3339(&at)
             .map(|t| t.with_timezone(&chrono::Utc))
             .map_err(|e| corrupt(format!("bad time '{at}': {e}")))?,
-        kind: AuditKind::parse(kind).ok_or_else(|| corrupt(format!("unknown kind '{kind}'")))?,
-        detail: serde_json::from_str(detail)
+        kind: AuditKind::parse(&kind).ok_or_else(|| corrupt(format!("unknown kind '{kind}'")))?,
+        detail: serde_json::from_str(&detail)
             .map_err(|e| CoreError::json("stored audit detail", e))?,
+        prev,
     })
 }
 
@@ -622,6 +668,7 @@ mod tests {
             at: time::now(),
             kind: AuditKind::StatusChanged,
             detail: serde_json::json!({"to": to}),
+            prev: None,
         };
         use certus_core::audit::AuditLog;
         for (seq, to) in [(2, "SUCCEEDED"), (1, "RUNNING")] {
@@ -634,7 +681,10 @@ mod tests {
         let trail = store.trail(&id(1)).await.unwrap();
         assert_eq!(trail.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(trail[0].detail["to"], "RUNNING");
-        assert_eq!(AuditLog::last_seq(&store, &id(1)).await.unwrap(), 2);
+        assert_eq!(
+            AuditLog::last(&store, &id(1)).await.unwrap().unwrap().seq,
+            2
+        );
         assert!(store.trail(&id(2)).await.unwrap().is_empty());
         drop(store);
         let conn = Connection::open(&path).unwrap();
@@ -645,6 +695,40 @@ mod tests {
             let err = conn.execute(sql, []).unwrap_err().to_string();
             assert!(err.contains("append-only"), "{sql}: {err}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_the_chain_gains_prev_and_keeps_its_entries() {
+        use certus_core::audit::AuditLog;
+        use certus_core::audit_chain::{check_chain, entry_hash};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certus.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE audit (test_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL,
+                                 kind TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (test_id, seq))
+                                 WITHOUT ROWID;
+             INSERT INTO audit VALUES ('test_000000000001', 1, '2026-11-01T10:00:00.000Z', 'submitted', '{}');",
+        )
+        .unwrap();
+        drop(old);
+        let store = SqliteStore::open(&path).unwrap();
+        let legacy = AuditLog::last(&store, &id(1)).await.unwrap().unwrap();
+        assert_eq!(legacy.prev, None);
+        let next = AuditEntry {
+            test_id: id(1),
+            seq: 2,
+            at: time::now(),
+            kind: AuditKind::StatusChanged,
+            detail: serde_json::json!({"to": "RUNNING"}),
+            prev: Some(entry_hash(&legacy).unwrap()),
+        };
+        AuditLog::append(&store, &next).await.unwrap();
+        let trail = store.trail(&id(1)).await.unwrap();
+        let check = check_chain(&trail, None).unwrap();
+        assert_eq!((check.broken, check.legacy_prefix), (None, 1));
+        drop(store);
+        SqliteStore::open(&path).expect("opening twice adds the column once");
     }
 
     #[tokio::test]

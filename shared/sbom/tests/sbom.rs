@@ -119,6 +119,13 @@ fn cyclonedx_has_required_fields_and_components() {
 }
 
 #[test]
+fn spdx_created_has_no_fraction_of_a_second() {
+    let with_millis = SbomMeta::new("acme/shop", None, "2026-01-02T03:04:05.678Z");
+    let doc = spdx_json(&scanned(), &with_millis);
+    assert_eq!(doc["creationInfo"]["created"], "2026-01-02T03:04:05Z");
+}
+
+#[test]
 fn spdx_has_required_fields_relationships_and_purls() {
     let doc = spdx_json(&scanned(), &meta());
     assert_eq!(doc["spdxVersion"], "SPDX-2.3");

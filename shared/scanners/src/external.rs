@@ -102,6 +102,8 @@ fn to_finding(tool: &str, f: ToolFinding) -> Finding {
         fingerprint: identity_digest(tool, &f.rule_id, &f.path, &basis),
         rule_id: f.rule_id,
         rule_name: f.rule_name,
+        rule_description: f.rule_description.as_deref().map(redact_secrets),
+        help_uri: f.help_uri,
         severity: severity(f.severity),
         message,
         path: Some(f.path),
@@ -238,6 +240,8 @@ mod tests {
             ToolFinding {
                 rule_id: "B105".into(),
                 rule_name: Some("hardcoded_password_string".into()),
+                rule_description: None,
+                help_uri: None,
                 severity: certus_tools::Severity::Low,
                 message: format!("Possible hardcoded password: '{token}'"),
                 path: "app/settings.py".into(),

@@ -34,6 +34,8 @@ fn canned_findings() -> Result<Vec<Finding>, String> {
                 tool: SAMPLE_ID.into(),
                 fingerprint: identity_digest(SAMPLE_ID, &rule_id, &path, &snippet),
                 rule_name: text("rule_name"),
+                rule_description: None,
+                help_uri: None,
                 severity,
                 message: text("message").unwrap_or_default(),
                 path: Some(path),

@@ -39,6 +39,9 @@ fn severity(s: certus_sbom::Severity) -> Severity {
     }
 }
 
+/// The longest advisory body a SARIF rule repeats.
+const MAX_DESCRIPTION_CHARS: usize = 4000;
+
 fn to_finding(v: &VulnFinding) -> Finding {
     let path = v.source_files.first().cloned();
     let fixed = if v.fixed_versions.is_empty() {
@@ -61,6 +64,10 @@ fn to_finding(v: &VulnFinding) -> Finding {
         tool: SBOM_ID.into(),
         rule_id: v.advisory_id.clone(),
         rule_name: Some(v.title.clone()),
+        rule_description: Some(v.description.trim())
+            .filter(|text| !text.is_empty())
+            .map(|text| text.chars().take(MAX_DESCRIPTION_CHARS).collect()),
+        help_uri: v.url.clone(),
         severity: severity(v.severity),
         message: format!(
             "{} {} is affected by {}: {} ({fixed})",
@@ -164,7 +171,8 @@ fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
         })
         .collect();
     let mut warnings = coverage_gaps.clone();
-    let meta = SbomMeta::new(&request.subject, None, &time::format(&time::now()));
+    let created = time::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let meta = SbomMeta::new(&request.subject, None, &created);
     let (findings, database) = match matching {
         Matching::Off => {
             warnings.push(

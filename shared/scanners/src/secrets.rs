@@ -74,6 +74,9 @@ fn to_finding(s: &SecretFinding) -> Finding {
         tool: SECRETS_ID.into(),
         rule_id: s.rule_id.clone(),
         rule_name: Some(s.description.clone()),
+        // The rule (a gitleaks rule) describes itself in one line, its name; it documents no page.
+        rule_description: None,
+        help_uri: None,
         severity: severity(&s.rule_id),
         message: format!("{} ({})", s.description, s.redacted),
         path: Some(s.path.clone()),

@@ -8,6 +8,8 @@ const MAX_MESSAGE_CHARS: usize = 2000;
 const MAX_SNIPPET_CHARS: usize = 1000;
 /// Longest rule id or rule name kept.
 const MAX_RULE_CHARS: usize = 200;
+/// Longest documentation URL kept.
+const MAX_URI_CHARS: usize = 2000;
 
 /// Severity on the scale the manifest thresholds use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -62,6 +64,10 @@ impl Severity {
 pub struct ToolFinding {
     pub rule_id: String,
     pub rule_name: Option<String>,
+    /// What the rule checks, as the tool describes it.
+    pub rule_description: Option<String>,
+    /// The `http(s)` page documenting the rule, when the tool names one.
+    pub help_uri: Option<String>,
     pub severity: Severity,
     pub message: String,
     /// Relative to the scanned root, `/`-separated, never escaping it.
@@ -85,6 +91,8 @@ impl ToolFinding {
         ToolFinding {
             rule_id: cut(rule_id, MAX_RULE_CHARS),
             rule_name: rule_name.map(|name| cut(name, MAX_RULE_CHARS)),
+            rule_description: None,
+            help_uri: None,
             severity,
             message: cut(message, MAX_MESSAGE_CHARS),
             path: location.path,
@@ -92,6 +100,26 @@ impl ToolFinding {
             end_line: location.end_line,
             snippet: snippet.map(|text| cut(text, MAX_SNIPPET_CHARS)),
         }
+    }
+}
+
+impl ToolFinding {
+    /// The rule's description and documentation page as the tool gives them: bounded, blank ones dropped,
+    /// and a page kept only when it is an `http(s)` URL.
+    pub(crate) fn with_rule_help(mut self, description: Option<&str>, uri: Option<&str>) -> Self {
+        self.rule_description = description
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(|text| cut(text, MAX_MESSAGE_CHARS));
+        self.help_uri = uri
+            .map(str::trim)
+            .filter(|u| {
+                (u.starts_with("https://") || u.starts_with("http://"))
+                    && u.len() <= MAX_URI_CHARS
+                    && !u.chars().any(char::is_whitespace)
+            })
+            .map(str::to_string);
+        self
     }
 }
 

@@ -178,9 +178,19 @@ fn read_run(run: &Run, root: &Path, report: &mut ParsedReport) -> Result<(), Str
             end_line: region.end_line.filter(|end| *end >= start_line),
         };
         let snippet = region.snippet.as_ref().and_then(|s| s.text.as_deref());
-        report.findings.push(ToolFinding::bounded(
-            rule_id, rule_name, severity, &message, location, snippet,
-        ));
+        let description = rule.and_then(|r| {
+            r.full_description
+                .as_ref()
+                .or(r.short_description.as_ref())?
+                .text()
+        });
+        report.findings.push(
+            ToolFinding::bounded(rule_id, rule_name, severity, &message, location, snippet)
+                .with_rule_help(
+                    description.as_deref(),
+                    rule.and_then(|r| r.help_uri.as_deref()),
+                ),
+        );
     }
     Ok(())
 }
@@ -241,6 +251,8 @@ struct Rule {
     id: Option<String>,
     name: Option<String>,
     short_description: Option<Message>,
+    full_description: Option<Message>,
+    help_uri: Option<String>,
     default_configuration: Option<Configuration>,
     #[serde(default)]
     properties: HashMap<String, Value>,

@@ -29,7 +29,9 @@ fn semgrep_sarif() -> serde_json::Value {
                     "defaultConfiguration": {"level": "error"},
                     "properties": {"precision": "very-high", "security-severity": "7.5",
                                    "tags": ["CWE-78: OS Command Injection", "security"]},
-                    "shortDescription": {"text": "Semgrep Finding: tmp.python-subprocess-shell-true"}
+                    "shortDescription": {"text": "Semgrep Finding: tmp.python-subprocess-shell-true"},
+                    "fullDescription": {"text": "subprocess with shell=True runs a shell on its input"},
+                    "helpUri": "https://semgrep.dev/r/python.lang.security.audit.subprocess-shell-true"
                 },
                 {
                     "id": "tmp.python-yaml-unsafe-load",
@@ -117,6 +119,16 @@ fn semgrep_sarif_becomes_findings_with_scores_paths_and_snippets() {
         shell.snippet.as_deref(),
         Some("    subprocess.call(cmd, shell=True)")
     );
+    assert_eq!(
+        shell.rule_description.as_deref(),
+        Some("subprocess with shell=True runs a shell on its input")
+    );
+    assert_eq!(
+        shell.help_uri.as_deref(),
+        Some("https://semgrep.dev/r/python.lang.security.audit.subprocess-shell-true")
+    );
+    assert_eq!(report.findings[1].rule_description, None);
+    assert_eq!(report.findings[1].help_uri, None);
     assert_eq!(report.findings[1].severity, Severity::Medium);
     assert_eq!(report.findings[1].end_line, Some(11));
     // No score: the level `error` decides.
@@ -377,6 +389,11 @@ fn bandit_json_uses_severity_and_confidence() {
             ("B506", Severity::Low, "app/run.py", 10),
         ]
     );
+    assert_eq!(
+        report.findings[0].help_uri.as_deref(),
+        Some("https://bandit.readthedocs.io/en/1.9.4/blacklists/blacklist_imports.html")
+    );
+    assert_eq!(report.findings[1].help_uri, None, "no more_info, no page");
     assert_eq!(report.findings[1].end_line, Some(7));
     assert_eq!(
         report.findings[1].snippet.as_deref(),
@@ -545,7 +562,8 @@ fn checkov_framework(check_type: &str, file: &str) -> serde_json::Value {
                 {
                     "check_id": "CKV_SECRET_2", "check_name": "AWS Access Key",
                     "file_abs_path": file, "file_line_range": [0, 0],
-                    "resource": "abc", "severity": "HIGH"
+                    "resource": "abc", "severity": "HIGH",
+                    "guideline": "https://docs.prismacloud.io/en/enterprise-edition/policy-reference/secrets-policies/secrets-policy-index/git-secrets-2"
                 },
                 {
                     "check_id": "CKV_AWS_18", "check_name": "access logging",
@@ -588,6 +606,11 @@ fn checkov_json_uses_absolute_paths_and_defaults_to_medium() {
         report.findings[0].message,
         "Ensure that S3 buckets are encrypted with KMS by default (resource: aws_s3_bucket.data)"
     );
+    assert_eq!(report.findings[0].help_uri, None, "a null guideline");
+    assert!(report.findings[1]
+        .help_uri
+        .as_deref()
+        .is_some_and(|uri| uri.starts_with("https://docs.prismacloud.io/")));
     assert!(report.findings[0]
         .snippet
         .as_deref()

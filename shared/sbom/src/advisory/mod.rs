@@ -75,6 +75,8 @@ pub struct VulnFinding {
     pub cvss_score: Option<f64>,
     pub informational: Option<String>,
     pub title: String,
+    /// The advisory's body (RustSec Markdown, OSV `details`); empty when it has none.
+    pub description: String,
     pub url: Option<String>,
     pub fixed_versions: Vec<String>,
     pub source_files: Vec<String>,
@@ -252,6 +254,7 @@ fn finding(advisory: &Advisory, component: &Component, version: &str) -> VulnFin
         cvss_score: advisory.cvss_score,
         informational: advisory.informational.clone(),
         title: advisory.title.clone(),
+        description: advisory.description.clone(),
         url: advisory.url.clone(),
         fixed_versions: advisory.fixed_versions.clone(),
         source_files: component.source_files.clone(),

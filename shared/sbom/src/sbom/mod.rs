@@ -14,7 +14,8 @@ pub struct SbomMeta {
     pub name: String,
     /// Its version or commit, if known.
     pub version: Option<String>,
-    /// RFC 3339 creation time, supplied by the caller so output is reproducible.
+    /// Creation time in UTC, `YYYY-MM-DDThh:mm:ssZ` (the form SPDX 2.3 requires; a fraction of a second is
+    /// dropped from SPDX documents), supplied by the caller so output is reproducible.
     pub timestamp: String,
     pub tool_name: String,
     pub tool_version: String,

@@ -51,7 +51,7 @@ pub fn spdx_json(inventory: &Inventory, meta: &SbomMeta) -> Value {
             id_safe(&meta.name)
         ),
         "creationInfo": {
-            "created": meta.timestamp,
+            "created": spdx_created(&meta.timestamp),
             "creators": [format!("Tool: {}-{}", meta.tool_name, meta.tool_version)],
         },
         "packages": packages,
@@ -96,6 +96,21 @@ fn package(component: &Component, id: &str) -> Value {
         }
     }
     package
+}
+
+/// SPDX 2.3 wants `created` as `YYYY-MM-DDThh:mm:ssZ`: a fraction of a second (`…05.123Z`) is dropped;
+/// any other form is kept as given.
+fn spdx_created(timestamp: &str) -> String {
+    match (timestamp.find('.'), timestamp.strip_suffix('Z')) {
+        (Some(dot), Some(_))
+            if timestamp[dot + 1..timestamp.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_digit()) =>
+        {
+            format!("{}Z", &timestamp[..dot])
+        }
+        _ => timestamp.to_string(),
+    }
 }
 
 /// `SPDXRef-<ecosystem>-<readable name>-<12 hex of the purl's SHA-256>`: unique and valid.

@@ -88,14 +88,17 @@ pub fn parse_bandit_json(stdout: &[u8], root: &Path) -> Result<ParsedReport, Too
             .as_deref()
             .filter(|_| !CREDENTIAL_TESTS.contains(&issue.test_id.as_str()))
             .and_then(|code| line_of(code, issue.line_number));
-        parsed.findings.push(ToolFinding::bounded(
-            &issue.test_id,
-            issue.test_name.as_deref(),
-            severity,
-            &issue.issue_text,
-            location,
-            snippet,
-        ));
+        parsed.findings.push(
+            ToolFinding::bounded(
+                &issue.test_id,
+                issue.test_name.as_deref(),
+                severity,
+                &issue.issue_text,
+                location,
+                snippet,
+            )
+            .with_rule_help(None, issue.more_info.as_deref()),
+        );
     }
     Ok(parsed)
 }
@@ -140,6 +143,8 @@ struct BanditIssue {
     #[serde(default)]
     line_range: Vec<u32>,
     code: Option<String>,
+    /// The page documenting the test (`https://bandit.readthedocs.io/…`).
+    more_info: Option<String>,
 }
 
 #[derive(Deserialize)]

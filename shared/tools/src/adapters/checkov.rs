@@ -132,14 +132,17 @@ fn read_framework(
             .as_deref()
             .filter(|_| !check.check_id.starts_with("CKV_SECRET"))
             .and_then(snippet);
-        parsed.findings.push(ToolFinding::bounded(
-            &check.check_id,
-            Some(&check.check_name),
-            severity,
-            &message,
-            location,
-            snippet.as_deref(),
-        ));
+        parsed.findings.push(
+            ToolFinding::bounded(
+                &check.check_id,
+                Some(&check.check_name),
+                severity,
+                &message,
+                location,
+                snippet.as_deref(),
+            )
+            .with_rule_help(None, check.guideline.as_deref()),
+        );
     }
     Ok(())
 }
@@ -194,6 +197,8 @@ struct FailedCheck {
     severity: Option<String>,
     /// `null` with `--compact`.
     code_block: Option<Vec<(u32, String)>>,
+    /// The page documenting the check, when Checkov has one.
+    guideline: Option<String>,
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use axum::routing::post;
 use axum::Router;
 use base64::Engine;
 use certus_core::attestation::{BuilderInfo, LocalSigner};
+use certus_core::audit::AuditedJobStore;
 use certus_core::bundle::{read_index, BundleIndex, INDEX};
 use certus_core::digest::{sha256_file, sha256_hex};
 use certus_core::job::{Job, JobStatus, RemoteArtifacts, UploadStatus};
@@ -134,7 +135,7 @@ async fn finished(directory: bool) -> Fixture {
     let signer =
         Arc::new(LocalSigner::load_or_generate(&dir.path().join("keys/signing.pem")).expect("key"));
     let services = Services {
-        jobs: store.clone(),
+        jobs: Arc::new(AuditedJobStore::new(store.clone(), store.clone())),
         events: store,
         sinks: Vec::new(),
         artifacts: Arc::new(LocalArtifactStore::new(Placement::PerJob(
@@ -319,6 +320,19 @@ pub fn assert_request_contract(fx: &Fixture, request: &TrustRequest) {
         );
     }
     assert_eq!(request.manifest_digest, fx.job.manifest_digest);
+    let head = request
+        .audit_trail_head
+        .as_ref()
+        .expect("the request carries the trail's head");
+    let sealed = fx
+        .job
+        .audit_head
+        .as_ref()
+        .expect("the bundle sealed a head");
+    assert!(
+        head.count >= sealed.count && head.sha256.len() == 64,
+        "{head:?} after {sealed:?}"
+    );
     let destinations = &request.storage_destinations;
     assert!(destinations.raw_s3 && !destinations.oci_registry);
     assert_eq!(destinations.raw_bucket, "raw");
