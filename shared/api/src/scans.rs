@@ -85,14 +85,21 @@ pub struct UploadParams {
 }
 
 /// `POST /v1/security-scans/{test_id}/upload-request`: asks Certus-Trust, then publishes (202 with the upload
-/// fields of the record); 404 unknown, 409 not SUCCEEDED or already in progress, 501 when this server has no
-/// upload gate configured. Asking twice never publishes twice.
+/// fields of the record); an optional JSON body `{"tier": …}` (400 not JSON, 422 wrong shape), 404 unknown, 409
+/// not SUCCEEDED or already in progress, 501 when this server has no upload gate configured. Asking twice
+/// never publishes twice.
 pub async fn upload_request(
     State(state): State<ApiState>,
     Extension(principal): Extension<Principal>,
     Path(test_id): Path<String>,
-    body: Option<Json<UploadParams>>,
+    body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>)> {
+    let body = body.map_err(|e| body_error(e.status(), e.body_text(), &state))?;
+    let params: UploadParams = if body.iter().all(u8::is_ascii_whitespace) {
+        UploadParams::default()
+    } else {
+        parse_json(&body)?
+    };
     let job = visible_job(&state, &principal, &test_id).await?;
     if job.status != JobStatus::Succeeded {
         return Err(ApiError::NotSucceeded {
@@ -104,7 +111,7 @@ pub async fn upload_request(
         .uploads
         .as_ref()
         .ok_or(ApiError::UploadGatingNotConfigured)?;
-    let tier = body.and_then(|Json(p)| p.tier).unwrap_or(Tier::Basic);
+    let tier = params.tier.unwrap_or(Tier::Basic);
     let job = gate
         .request_upload(&state.services, &job.test_id, tier)
         .await?;
