@@ -32,8 +32,13 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+/** Replaces a node's children, skipping the absent ones. */
+function fill(node, ...children) {
+  node.replaceChildren(...children.filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function show(...nodes) {
-  main().replaceChildren(...nodes);
+  fill(main(), ...nodes);
 }
 
 function token() { return sessionStorage.getItem(TOKEN); }
@@ -148,7 +153,7 @@ function renderScans(params) {
   const pager = el("div", { class: "pager" });
   show(el("h1", null, "Scans"), form, error,
     el("table", { id: "scans-table" }, el("thead", null, el("tr", null,
-      ["Test id", "Status", "Verdict counts", "Workspace / component", "Source", "Created"].map((h) => el("th", null, h)))), body),
+      ["Test id", "Status", "Findings (C · H · M · L)", "Workspace / component", "Source", "Created"].map((h) => el("th", null, h)))), body),
     pager);
   const load = async (pageToken) => {
     const query = new URLSearchParams(params);
@@ -168,7 +173,7 @@ function renderScans(params) {
 function counts(job) {
   const totals = job.findings_summary && job.findings_summary.totals;
   if (!totals) return "-";
-  return SEVERITIES.map((s) => s[0].toUpperCase() + " " + (totals[s] || 0)).join(" · ");
+  return SEVERITIES.map((s) => totals[s] || 0).join(" · ");
 }
 
 function source(job) {
@@ -258,7 +263,7 @@ function renderScan(testId) {
       header.replaceChildren(el("h1", { id: "scan-id", class: "mono" }, job.test_id), badge(job.status));
       facts.replaceChildren(...[["Workspace", job.workspace_id], ["Component", job.component_id], ["Assessment", job.assessment_id],
         ["Source", source(job)], ["Commit", job.commit], ["Profile", job.profile], ["Manifest", job.manifest_digest],
-        ["Created", time(job.created_at)], ["Completed", time(job.completed_at)], ["Counts", counts(job)]]
+        ["Created", time(job.created_at)], ["Completed", time(job.completed_at)], ["Findings (C · H · M · L)", counts(job)]]
         .filter(([, v]) => v).flatMap(([k, v]) => [el("dt", null, k), el("dd", null, v)]));
       renderTrust(panels.trust, job, refresh);
       if (job.status !== "QUEUED" && job.status !== "RUNNING") {
@@ -350,7 +355,7 @@ function renderFindings(panel, found) {
     count.textContent = shown + " of " + all.length + " finding(s) shown";
   };
   body.append(...rows.map((r) => r.row));
-  panel.replaceChildren(
+  fill(panel,
     found.bundle ? filters : el("p", { class: "muted" }, "This scan stored no SARIF (no tool ran)."),
     count,
     el("table", { id: "findings-table" },
@@ -377,7 +382,7 @@ function findingRow(f) {
 
 function renderEvidence(panel, evidence) {
   const verdictClass = { pass: "v-pass", fail: "v-fail", skip: "v-skip" };
-  panel.replaceChildren(
+  fill(panel,
     el("div", { class: "chips" },
       el("span", null, "Verdict: ", el("span", { id: "verdict", class: "badge" }, evidence.verdict || "-")),
       el("span", null, "Bundle check: ", el("span", { id: "evidence-passed", class: "badge " + (evidence.passed === true ? "v-pass" : evidence.passed === false ? "v-fail" : "") },
@@ -392,17 +397,29 @@ function renderEvidence(panel, evidence) {
 }
 
 function renderAudit(panel, trail) {
-  panel.replaceChildren(el("table", { id: "audit-table" },
+  fill(panel, el("table", { id: "audit-table" },
     el("thead", null, el("tr", null, ["#", "When", "What", "Detail"].map((h) => el("th", null, h)))),
     el("tbody", null, trail.map((entry) => el("tr", { "data-kind": entry.kind },
       el("td", { class: "num" }, entry.seq), el("td", null, time(entry.at)), el("td", null, entry.kind),
       el("td", null, el("pre", { class: "detail" }, JSON.stringify(entry.detail, null, 2))))))));
 }
 
+/** One line for an entry of the job's exchanges with Certus-Trust and publication steps. */
+function trustOutcome(entry) {
+  if (entry.step === "trust") {
+    const answer = entry.exchange && entry.exchange.answer;
+    if (!answer) return "no answer from Certus-Trust";
+    return answer.permitted ? "permitted" : "denied: " + (answer.reason || "no reason given");
+  }
+  if (entry.step === "storage_config") return entry.refused ? "refused: " + JSON.stringify(entry.refused) : "destinations agreed";
+  if (entry.step === "publish") return "published: " + entry.raw + " raw, " + entry.golden + " golden file(s)";
+  return entry.step || "-";
+}
+
 function renderTrust(panel, job, refresh) {
   const error = errorBox("upload-error");
-  const canAsk = mayWrite() && job.status === "SUCCEEDED";
-  panel.replaceChildren(
+  const canAsk = mayWrite() && job.status === "SUCCEEDED" && job.upload_status !== "uploaded";
+  fill(panel,
     el("dl", { class: "facts" },
       el("dt", null, "Upload status"), el("dd", { id: "upload-status" }, job.upload_status),
       el("dt", null, "Permission"), el("dd", { class: "mono" }, job.upload_permission_id || "-"),
@@ -415,7 +432,11 @@ function renderTrust(panel, job, refresh) {
     error,
     el("h2", null, "Exchanges with Certus-Trust"),
     job.upload_audit.length === 0 ? el("p", { class: "muted" }, "None yet.") :
-      el("ol", { id: "trust-log" }, job.upload_audit.map((entry) => el("li", null, el("pre", { class: "detail" }, JSON.stringify(entry, null, 2))))));
+      el("table", { id: "trust-table" },
+        el("thead", null, el("tr", null, ["When", "Step", "Outcome", "Record"].map((h) => el("th", null, h)))),
+        el("tbody", null, job.upload_audit.map((entry) => el("tr", null,
+          el("td", null, time(entry.at)), el("td", null, entry.step), el("td", { class: "wrap" }, trustOutcome(entry)),
+          el("td", null, el("details", null, el("summary", null, "JSON"), el("pre", { class: "detail" }, JSON.stringify(entry, null, 2)))))))));
 }
 
 // --- routing ----------------------------------------------------------------------------------------------
