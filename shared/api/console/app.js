@@ -145,6 +145,9 @@ function renderScans(params) {
   field("component_id", "Component", text("component_id", "any")),
   field("assessment_id", "Assessment", text("assessment_id", "any")),
   field("status", "Status", status),
+  field("repository", "Repository", text("repository", "git URL as submitted")),
+  field("commit", "Commit", text("commit", "full SHA")),
+  field("manifest_digest", "Manifest sha256", text("manifest_digest", "64 hex digits")),
   field("created_after", "Created after", text("created_after", "2026-12-01T00:00:00Z")),
   field("created_before", "Created before", text("created_before", "RFC 3339")),
   el("button", { type: "submit" }, "Filter"));

@@ -135,6 +135,9 @@ pub struct ListParams {
     component_id: Option<String>,
     assessment_id: Option<String>,
     status: Option<String>,
+    repository: Option<String>,
+    commit: Option<String>,
+    manifest_digest: Option<String>,
     created_after: Option<String>,
     created_before: Option<String>,
     limit: Option<String>,
@@ -168,6 +171,27 @@ fn job_query(params: ListParams, principal: &Principal) -> Result<JobQuery> {
             None
         })
     });
+    let mut hex = |field: &str, value: Option<String>, digits: usize, what: &str| {
+        value.and_then(|v| {
+            let lower = v.to_ascii_lowercase();
+            if lower.len() == digits && lower.chars().all(|c| c.is_ascii_hexdigit()) {
+                Some(lower)
+            } else {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be {what} ({digits} hex digits)"),
+                ));
+                None
+            }
+        })
+    };
+    let commit = hex("commit", params.commit, 40, "a full commit SHA");
+    let manifest_digest = hex(
+        "manifest_digest",
+        params.manifest_digest,
+        64,
+        "a manifest's SHA-256",
+    );
     let mut timestamp = |field: &str, value: Option<String>| {
         value.and_then(|v| match chrono::DateTime::parse_from_rfc3339(&v) {
             Ok(t) => Some(t.with_timezone(&chrono::Utc)),
@@ -215,11 +239,13 @@ fn job_query(params: ListParams, principal: &Principal) -> Result<JobQuery> {
         component_id: params.component_id,
         assessment_id: params.assessment_id,
         status,
+        repository: params.repository,
+        commit,
+        manifest_digest,
         created_after,
         created_before,
         limit,
         page_token: params.page_token,
-        ..JobQuery::default()
     })
 }
 

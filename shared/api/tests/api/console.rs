@@ -1,5 +1,5 @@
 //! The web console's side of the API: its assets under a strict Content-Security-Policy, who the caller is
-//! (`/v1/session`), a finished scan's findings and re-verified evidence, the auditor's readable refusal, and
+//! (`/v1/session`), the audit filters of the scans list, a finished scan's findings and re-verified evidence, the auditor's readable refusal, and
 //! the documented 426 for a plain GET on the stream.
 
 use serde_json::Value;
@@ -185,5 +185,69 @@ async fn an_auditors_refusal_reads_as_one_and_a_plain_get_on_the_stream_is_426()
         "{body}"
     );
     s.wait_terminal(&test_id).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_list_filters_by_manifest_digest_commit_and_repository_as_the_audit_command_does() {
+    let s = start(Options::default()).await;
+    let first = s.submit(&s.acme.key, "ws-acme", "sample").await;
+    let mut other = s.body("ws-acme", "sample");
+    other["manifest"]["version"] = serde_json::json!("2");
+    let response = s.submit_as(&s.acme.key, &other).await;
+    assert_eq!(response.status(), 202);
+    let second: Value = response.json().await.unwrap();
+    s.wait_terminal(&first).await;
+    let second_job = s.wait_terminal(second["test_id"].as_str().unwrap()).await;
+    let digest = second_job.manifest_digest.expect("a manifest digest");
+    let ids = |page: Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["test_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let page: Value = s
+        .get_as(
+            &s.acme.key,
+            &format!(
+                "/v1/security-scans?manifest_digest={}",
+                digest.to_uppercase()
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(page),
+        vec![second["test_id"].as_str().unwrap().to_string()]
+    );
+    // Directory sources have no repository and no commit.
+    for query in [
+        "repository=https%3A%2F%2Fgit.example.invalid%2Fdemo.git",
+        "commit=0123456789abcdef0123456789abcdef01234567",
+    ] {
+        let page: Value = s
+            .get_as(&s.acme.key, &format!("/v1/security-scans?{query}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(ids(page).is_empty(), "{query}");
+    }
+    let refused = s
+        .get_as(
+            &s.acme.key,
+            "/v1/security-scans?commit=81325cb&manifest_digest=zz",
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let body = refused.text().await.unwrap();
+    assert!(
+        body.contains("commit") && body.contains("manifest_digest"),
+        "{body}"
+    );
     s.stop().await;
 }
