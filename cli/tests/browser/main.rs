@@ -386,6 +386,14 @@ async fn the_console_and_the_report_work_in_a_real_browser() {
         "an auditor is offered no New scan link"
     );
     browser.goto(&format!("{base}/#/scan/{test_id}")).await;
+    // A finished scan's history is replayed from the start.
+    let state = browser.wait_text("#progress-state", "scan complete").await;
+    assert_eq!(state, "scan complete: SUCCEEDED");
+    let replayed = browser.text(&browser.wait_for("#progress-log").await).await;
+    assert!(
+        replayed.starts_with("#1 scan started") && replayed.contains("secrets: completed"),
+        "{replayed}"
+    );
     browser.click(&browser.wait_for("#tab-trust").await).await;
     browser.wait_for("#upload-status").await;
     browser

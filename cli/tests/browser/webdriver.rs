@@ -296,10 +296,35 @@ impl Drop for Browser {
                 self.session
             );
             if stream.write_all(request.as_bytes()).is_ok() {
-                let _ = stream.read_to_end(&mut Vec::new());
+                // chromedriver answers once Chromium has gone; it may keep the connection open after that.
+                let mut answer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut chunk) {
+                    answer.extend_from_slice(&chunk[..n]);
+                    if answered(&answer) {
+                        break;
+                    }
+                }
             }
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Whether `bytes` hold a whole HTTP answer: its headers and as many body bytes as `Content-Length` says.
+fn answered(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    body.len() >= length
 }
