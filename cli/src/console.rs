@@ -1,5 +1,7 @@
-//! Live progress on the terminal: phases as lines, a spinner per running tool; plain lines when the output
-//! is not a terminal (CI logs). `certus scan` renders its own events on stderr; `certus watch` renders a
+//! Live progress on the terminal: phases as lines, a spinner with the current phase and its elapsed time
+//! (source preparation of a large tree is long and silent otherwise), and a spinner per running tool showing
+//! the tool's latest output line; plain lines when the output is not a terminal (CI logs), and no colour
+//! when `NO_COLOR` is set. `certus scan` renders its own events on stderr; `certus watch` renders a
 //! server's on stdout with the same renderer. Times are counted from the first event's timestamp, so a
 //! replayed history reads the same as a live one; text from events loses its control characters.
 
@@ -20,7 +22,25 @@ pub struct ConsoleProgress {
     now: Mutex<f64>,
     bars: Option<MultiProgress>,
     to_stdout: bool,
+    /// Colour in the spinners (a terminal without `NO_COLOR`).
+    colour: bool,
+    /// The current phase, while the scan runs (terminal only).
+    phase: Mutex<Option<ProgressBar>>,
     running: Mutex<HashMap<String, ProgressBar>>,
+}
+
+/// Longest tool output line shown beside its spinner.
+const STATE_CHARS: usize = 72;
+
+/// Text from events with its control characters replaced, so that it cannot move the cursor.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
 impl ConsoleProgress {
@@ -29,7 +49,7 @@ impl ConsoleProgress {
         let bars = std::io::stderr()
             .is_terminal()
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Self::with(bars, false)
+        Self::with(bars, false, !no_color())
     }
 
     /// Progress of a watched scan, on stdout.
@@ -37,25 +57,85 @@ impl ConsoleProgress {
         let bars = std::io::stdout()
             .is_terminal()
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
-        Self::with(bars, true)
+        Self::with(bars, true, !no_color())
     }
 
-    fn with(bars: Option<MultiProgress>, to_stdout: bool) -> Self {
+    fn with(bars: Option<MultiProgress>, to_stdout: bool, colour: bool) -> Self {
         Self {
             started: Mutex::new(None),
             now: Mutex::new(0.0),
             bars,
             to_stdout,
+            colour,
+            phase: Mutex::new(None),
             running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A ticking spinner: `{spinner} {prefix} {message} {elapsed}`, the spinner coloured when allowed.
+    fn spinner(&self, bars: &MultiProgress, prefix_width: usize) -> ProgressBar {
+        let bar = bars.add(ProgressBar::new_spinner());
+        let spinner = if self.colour {
+            "{spinner:.cyan}"
+        } else {
+            "{spinner}"
+        };
+        let prefix = if prefix_width == 0 {
+            String::new()
+        } else {
+            format!(" {{prefix:<{prefix_width}}}")
+        };
+        if let Ok(style) =
+            ProgressStyle::with_template(&format!("  {spinner}{prefix} {{wide_msg}} {{elapsed}}"))
+        {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+
+    /// Shows the phase beside a spinner counting its seconds, until the next phase or the end.
+    fn phase_started(&self, message: &str) {
+        let Some(bars) = &self.bars else {
+            return;
+        };
+        if let Ok(mut phase) = self.phase.lock() {
+            let bar = phase.get_or_insert_with(|| self.spinner(bars, 0));
+            bar.set_message(printable(message));
+            bar.reset_elapsed();
+        }
+    }
+
+    /// A running tool's latest output line, as its state.
+    fn tool_said(&self, tool: &str, line: &str) {
+        if let Some(bar) = self.running.lock().ok().and_then(|r| r.get(tool).cloned()) {
+            bar.set_message(
+                printable(line)
+                    .chars()
+                    .take(STATE_CHARS)
+                    .collect::<String>(),
+            );
+        }
+    }
+
+    /// The scan ended: every spinner goes.
+    fn finished(&self) {
+        if let Some(bar) = self.phase.lock().ok().and_then(|mut p| p.take()) {
+            bar.finish_and_clear();
+        }
+        let bars: Vec<ProgressBar> = self
+            .running
+            .lock()
+            .map(|mut r| r.drain().map(|(_, bar)| bar).collect())
+            .unwrap_or_default();
+        for bar in bars {
+            bar.finish_and_clear();
         }
     }
 
     fn line(&self, text: &str) {
         let elapsed = self.now.lock().map(|n| *n).unwrap_or_default();
-        let text: String = format!("[{elapsed:>6.1}s] {text}")
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
+        let text = printable(&format!("[{elapsed:>6.1}s] {text}"));
         match &self.bars {
             Some(bars) => {
                 let _ = bars.println(text);
@@ -70,15 +150,9 @@ impl ConsoleProgress {
             self.line(&format!("{tool}: running"));
             return;
         };
-        let bar = bars.add(ProgressBar::new_spinner());
-        if let Ok(style) =
-            ProgressStyle::with_template("  {spinner} {prefix:<16} {wide_msg} {elapsed}")
-        {
-            bar.set_style(style);
-        }
-        bar.set_prefix(tool.to_string());
+        let bar = self.spinner(bars, 16);
+        bar.set_prefix(printable(tool));
         bar.set_message("running");
-        bar.enable_steady_tick(Duration::from_millis(120));
         if let Ok(mut running) = self.running.lock() {
             running.insert(tool.to_string(), bar);
         }
@@ -124,6 +198,7 @@ impl ConsoleProgress {
                     })
                     .unwrap_or_default();
                 self.line(&format!("{message}{detail}"));
+                self.phase_started(message);
             }
             EventBody::ToolStart { tool, .. } => self.tool_started(tool),
             EventBody::ToolComplete {
@@ -140,9 +215,10 @@ impl ConsoleProgress {
             }
             EventBody::Error { message } => self.line(&format!("error: {message}")),
             EventBody::ScanComplete { status, .. } => {
+                self.finished();
                 self.line(&format!("scan complete: {status}"))
             }
-            EventBody::Log { .. } => {}
+            EventBody::Log { tool, line, .. } => self.tool_said(tool, line),
             EventBody::UploadPermitted {
                 upload_permission_id,
             } => self.line(&format!("upload permitted ({upload_permission_id})")),
@@ -153,5 +229,73 @@ impl ConsoleProgress {
                 self.line(&format!("published {} object(s)", golden.len()))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64, body: EventBody) -> Event {
+        Event::new("test_0123456789ab", seq, body)
+    }
+
+    fn message(bar: &Option<ProgressBar>) -> Option<String> {
+        bar.as_ref().map(|b| b.message())
+    }
+
+    #[test]
+    fn on_a_terminal_the_phase_and_each_tools_latest_line_stay_in_view_until_the_scan_completes() {
+        let bars = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
+        let progress = ConsoleProgress::with(Some(bars), false, false);
+        progress.render(&event(1, EventBody::phase("preparing directory source")));
+        let phase = progress.phase.lock().unwrap().clone();
+        assert_eq!(
+            message(&phase).as_deref(),
+            Some("preparing directory source")
+        );
+        progress.render(&event(2, EventBody::phase("running 1 tool(s): secrets")));
+        assert_eq!(
+            message(&progress.phase.lock().unwrap().clone()).as_deref(),
+            Some("running 1 tool(s): secrets")
+        );
+        progress.render(&event(
+            3,
+            EventBody::ToolStart {
+                tool: "secrets".into(),
+                command: "built-in".into(),
+            },
+        ));
+        let tool = progress.running.lock().unwrap().get("secrets").cloned();
+        assert_eq!(message(&tool).as_deref(), Some("running"));
+        progress.render(&event(
+            4,
+            EventBody::Log {
+                tool: "secrets".into(),
+                stream: "stdout".into(),
+                line: format!("1200 file(s) scanned\x1b[2J{}", "x".repeat(200)),
+            },
+        ));
+        let state = message(&tool).unwrap();
+        assert!(state.starts_with("1200 file(s) scanned?[2J"), "{state}");
+        assert_eq!(state.chars().count(), STATE_CHARS);
+        progress.render(&event(
+            5,
+            EventBody::ScanComplete {
+                status: certus_core::job::JobStatus::Succeeded,
+                manifest_digest: None,
+                bundle: None,
+            },
+        ));
+        assert!(progress.phase.lock().unwrap().is_none());
+        assert!(progress.running.lock().unwrap().is_empty());
+        assert!(tool.unwrap().is_finished());
+    }
+
+    #[test]
+    fn without_a_terminal_no_spinner_is_made() {
+        let progress = ConsoleProgress::with(None, false, true);
+        progress.render(&event(1, EventBody::phase("preparing directory source")));
+        assert!(progress.phase.lock().unwrap().is_none());
     }
 }

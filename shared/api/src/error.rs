@@ -13,6 +13,14 @@ pub enum ApiError {
     #[error("workspace '{0}' is not one your credentials may use")]
     Forbidden(String),
 
+    #[error(
+        "this key belongs to an auditor and may only read (jobs, findings, trails): {0} is refused"
+    )]
+    ReadOnly(String),
+
+    #[error("upgrade required: {0}")]
+    UpgradeRequired(String),
+
     #[error("job '{0}' not found")]
     JobNotFound(String),
 
@@ -96,7 +104,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated(_) | Self::WatchUnauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::ReadOnly(_) => StatusCode::FORBIDDEN,
+            Self::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
             Self::JobNotFound(_) | Self::NoRoute(_) | Self::WatchUnknownJob(_) => {
                 StatusCode::NOT_FOUND
             }
@@ -136,6 +145,11 @@ impl IntoResponse for ApiError {
             _ => json!({ "detail": self.to_string() }),
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UPGRADE_REQUIRED {
+            response
+                .headers_mut()
+                .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

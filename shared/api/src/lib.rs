@@ -1,14 +1,16 @@
 //! The HTTP API of `certus serve` (spec §2): submitting, reading and listing scans, archive uploads, live
 //! progress over WebSockets (spec §4), and per-tenant authentication with API keys or OIDC/JWT tokens.
-//! Also the WebSocket client `certus watch` uses.
+//! Also the web console `certus serve` answers at `/`, and the WebSocket client `certus watch` uses.
 
 pub mod audit;
 pub mod auth;
 pub mod connections;
+pub mod console;
 pub mod error;
 pub mod hub;
 pub mod launcher;
 mod paths;
+mod results;
 pub mod routes;
 mod scans;
 pub mod server;

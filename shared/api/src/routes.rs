@@ -1,6 +1,6 @@
 //! The route table of spec §2 and the router that serves it, with authentication in front of every route
-//! but `/health` and the push webhooks (which carry their own signature), and a body-size cap on every
-//! route that takes a body.
+//! but `/health`, the web console's assets, `/openapi.yaml` and the push webhooks (which carry their own
+//! signature), and a body-size cap on every route that takes a body.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::auth::{AuthConfig, GatewayClaims};
 use crate::error::{ApiError, Result};
 use crate::hub::LiveHub;
 use crate::launcher::{Launcher, UploadRequests};
-use crate::{audit, scans, stream, upload, webhooks};
+use crate::{audit, console, results, scans, stream, upload, webhooks};
 
 /// One route: method, path (axum syntax) and every status code its handler can answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,9 @@ pub const STREAM: &str = "/v1/security-scans/{test_id}/stream";
 pub const GITHUB_WEBHOOK: &str = "/v1/webhooks/github";
 pub const GITLAB_WEBHOOK: &str = "/v1/webhooks/gitlab";
 pub const AUDIT: &str = "/v1/security-scans/{test_id}/audit";
+pub const FINDINGS: &str = "/v1/security-scans/{test_id}/findings";
+pub const EVIDENCE: &str = "/v1/security-scans/{test_id}/evidence";
+pub const SESSION: &str = "/v1/session";
 
 /// Every route the router serves; the OpenAPI document must describe exactly these.
 pub const ROUTES: &[RouteSpec] = &[
@@ -58,6 +61,18 @@ pub const ROUTES: &[RouteSpec] = &[
         path: HEALTH,
         success: 200,
         statuses: &[200],
+    },
+    RouteSpec {
+        method: "GET",
+        path: console::OPENAPI,
+        success: 200,
+        statuses: &[200],
+    },
+    RouteSpec {
+        method: "GET",
+        path: SESSION,
+        success: 200,
+        statuses: &[200, 401],
     },
     RouteSpec {
         method: "POST",
@@ -81,7 +96,7 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "POST",
         path: UPLOAD_REQUEST,
         success: 202,
-        statuses: &[202, 401, 403, 404, 409, 500, 501],
+        statuses: &[202, 400, 401, 403, 404, 409, 413, 422, 500, 501],
     },
     RouteSpec {
         method: "POST",
@@ -92,6 +107,18 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec {
         method: "GET",
         path: AUDIT,
+        success: 200,
+        statuses: &[200, 401, 404, 500],
+    },
+    RouteSpec {
+        method: "GET",
+        path: FINDINGS,
+        success: 200,
+        statuses: &[200, 401, 404, 500],
+    },
+    RouteSpec {
+        method: "GET",
+        path: EVIDENCE,
         success: 200,
         statuses: &[200, 401, 404, 500],
     },
@@ -141,6 +168,9 @@ pub fn router(state: ApiState) -> Router {
         .route(SCANS, post(scans::submit).layer(json_cap).get(scans::list))
         .route(SCAN, get(scans::status))
         .route(AUDIT, get(audit::audit))
+        .route(FINDINGS, get(results::findings))
+        .route(EVIDENCE, get(results::evidence))
+        .route(SESSION, get(results::session))
         .route(UPLOAD_REQUEST, post(scans::upload_request).layer(json_cap))
         .route(
             UPLOAD_ARCHIVE,
@@ -149,6 +179,11 @@ pub fn router(state: ApiState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     Router::new()
         .route(HEALTH, get(health))
+        // The console and the OpenAPI document hold no data; the API they call is authenticated.
+        .route(console::INDEX, get(console::index))
+        .route(console::SCRIPT, get(console::script))
+        .route(console::STYLE, get(console::style))
+        .route(console::OPENAPI, get(console::openapi))
         // Authenticated by their signature or token; the triggers check it before reading the body.
         .route(GITHUB_WEBHOOK, post(webhooks::github).layer(webhook_cap))
         .route(GITLAB_WEBHOOK, post(webhooks::gitlab).layer(webhook_cap))
@@ -177,10 +212,11 @@ async fn require_auth(
         .auth
         .authenticate_with(request.headers(), None, claims)?;
     if principal.read_only && !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return Err(ApiError::Forbidden(
-            "this key belongs to an auditor: it may read jobs and trails but not change anything"
-                .into(),
-        ));
+        return Err(ApiError::ReadOnly(format!(
+            "{} {}",
+            request.method(),
+            request.uri().path()
+        )));
     }
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)

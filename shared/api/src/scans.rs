@@ -85,14 +85,21 @@ pub struct UploadParams {
 }
 
 /// `POST /v1/security-scans/{test_id}/upload-request`: asks Certus-Trust, then publishes (202 with the upload
-/// fields of the record); 404 unknown, 409 not SUCCEEDED or already in progress, 501 when this server has no
-/// upload gate configured. Asking twice never publishes twice.
+/// fields of the record); an optional JSON body `{"tier": …}` (400 not JSON, 422 wrong shape), 404 unknown, 409
+/// not SUCCEEDED or already in progress, 501 when this server has no upload gate configured. Asking twice
+/// never publishes twice.
 pub async fn upload_request(
     State(state): State<ApiState>,
     Extension(principal): Extension<Principal>,
     Path(test_id): Path<String>,
-    body: Option<Json<UploadParams>>,
+    body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>)> {
+    let body = body.map_err(|e| body_error(e.status(), e.body_text(), &state))?;
+    let params: UploadParams = if body.iter().all(u8::is_ascii_whitespace) {
+        UploadParams::default()
+    } else {
+        parse_json(&body)?
+    };
     let job = visible_job(&state, &principal, &test_id).await?;
     if job.status != JobStatus::Succeeded {
         return Err(ApiError::NotSucceeded {
@@ -104,7 +111,7 @@ pub async fn upload_request(
         .uploads
         .as_ref()
         .ok_or(ApiError::UploadGatingNotConfigured)?;
-    let tier = body.and_then(|Json(p)| p.tier).unwrap_or(Tier::Basic);
+    let tier = params.tier.unwrap_or(Tier::Basic);
     let job = gate
         .request_upload(&state.services, &job.test_id, tier)
         .await?;
@@ -128,6 +135,9 @@ pub struct ListParams {
     component_id: Option<String>,
     assessment_id: Option<String>,
     status: Option<String>,
+    repository: Option<String>,
+    commit: Option<String>,
+    manifest_digest: Option<String>,
     created_after: Option<String>,
     created_before: Option<String>,
     limit: Option<String>,
@@ -161,6 +171,27 @@ fn job_query(params: ListParams, principal: &Principal) -> Result<JobQuery> {
             None
         })
     });
+    let mut hex = |field: &str, value: Option<String>, digits: usize, what: &str| {
+        value.and_then(|v| {
+            let lower = v.to_ascii_lowercase();
+            if lower.len() == digits && lower.chars().all(|c| c.is_ascii_hexdigit()) {
+                Some(lower)
+            } else {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be {what} ({digits} hex digits)"),
+                ));
+                None
+            }
+        })
+    };
+    let commit = hex("commit", params.commit, 40, "a full commit SHA");
+    let manifest_digest = hex(
+        "manifest_digest",
+        params.manifest_digest,
+        64,
+        "a manifest's SHA-256",
+    );
     let mut timestamp = |field: &str, value: Option<String>| {
         value.and_then(|v| match chrono::DateTime::parse_from_rfc3339(&v) {
             Ok(t) => Some(t.with_timezone(&chrono::Utc)),
@@ -208,11 +239,13 @@ fn job_query(params: ListParams, principal: &Principal) -> Result<JobQuery> {
         component_id: params.component_id,
         assessment_id: params.assessment_id,
         status,
+        repository: params.repository,
+        commit,
+        manifest_digest,
         created_after,
         created_before,
         limit,
         page_token: params.page_token,
-        ..JobQuery::default()
     })
 }
 

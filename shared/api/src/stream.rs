@@ -57,7 +57,7 @@ pub async fn stream(
     };
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => return upgrade_refusal(&rejection).into_response(),
     };
     let key = credential_name(&headers, token.as_deref());
     let permit = match state.hub.admit_watcher(&key, &principal.tenant) {
@@ -72,6 +72,20 @@ pub async fn stream(
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         // The permit lives as long as the watcher (or goes with the closure if the upgrade never completes).
         .on_upgrade(move |socket| watch_job(state, principal, test_id, socket, permit))
+}
+
+/// A request that did not ask for a WebSocket at all (a plain GET) is 426 with `Upgrade: websocket`; one
+/// that asked but got the handshake wrong is 400. Both answer the JSON `detail` shape of every other refusal.
+fn upgrade_refusal(rejection: &WebSocketUpgradeRejection) -> ApiError {
+    match rejection {
+        WebSocketUpgradeRejection::InvalidConnectionHeader(_)
+        | WebSocketUpgradeRejection::InvalidUpgradeHeader(_)
+        | WebSocketUpgradeRejection::ConnectionNotUpgradable(_) => ApiError::UpgradeRequired(
+            "this route is a WebSocket: connect with a WebSocket client (Connection: upgrade, Upgrade: websocket)"
+                .into(),
+        ),
+        other => ApiError::BadRequest(other.body_text()),
+    }
 }
 
 /// A name for the presented credential (whichever authenticated the caller), for per-key watcher counts; the

@@ -2,6 +2,7 @@
 //! embedded services with the sample scanner and a directory source made here.
 
 mod audit;
+mod console;
 mod exhaustion;
 mod http;
 mod jwt;
