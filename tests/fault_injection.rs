@@ -485,7 +485,7 @@ async fn upload_calls(project: &Path) -> Vec<String> {
         .request_upload(
             &with_faults(&fx.h.services, &faults),
             &fx.job.test_id,
-            Tier::Verified,
+            Tier::Basic,
         )
         .await
         .unwrap();
@@ -519,7 +519,7 @@ async fn every_call_of_an_upload_request_can_fail_and_a_re_run_publishes_exactly
                 .request_upload(
                     &with_faults(&fx.h.services, &faults),
                     &fx.job.test_id,
-                    Tier::Verified,
+                    Tier::Basic,
                 )
                 .await;
             let injected = faults
@@ -553,7 +553,7 @@ async fn every_call_of_an_upload_request_can_fail_and_a_re_run_publishes_exactly
             // The re-run, without faults, completes; a further request changes nothing.
             let clean = UploadGate::new(fx.trust.clone(), fx.publisher.clone(), None);
             let done = clean
-                .request_upload(&fx.h.services, &fx.job.test_id, Tier::Verified)
+                .request_upload(&fx.h.services, &fx.job.test_id, Tier::Basic)
                 .await
                 .unwrap();
             assert_eq!(
@@ -575,7 +575,7 @@ async fn every_call_of_an_upload_request_can_fail_and_a_re_run_publishes_exactly
                 ));
             }
             let again = clean
-                .request_upload(&fx.h.services, &fx.job.test_id, Tier::Verified)
+                .request_upload(&fx.h.services, &fx.job.test_id, Tier::Basic)
                 .await
                 .unwrap();
             assert_eq!(

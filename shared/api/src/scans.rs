@@ -85,9 +85,10 @@ pub struct UploadParams {
 }
 
 /// `POST /v1/security-scans/{test_id}/upload-request`: asks Certus-Trust, then publishes (202 with the upload
-/// fields of the record); an optional JSON body `{"tier": …}` (400 not JSON, 422 wrong shape), 404 unknown, 409
-/// not SUCCEEDED or already in progress, 501 when this server has no upload gate configured. Asking twice
-/// never publishes twice.
+/// fields of the record); an optional JSON body `{"tier": …}` read whatever its content type, so a tier is
+/// never dropped silently (400 not JSON, 422 wrong shape), 404 unknown, 409 not SUCCEEDED, already in
+/// progress, or `verified` asked for an unverified manifest, 501 when this server has no upload gate
+/// configured. Asking twice never publishes twice.
 pub async fn upload_request(
     State(state): State<ApiState>,
     Extension(principal): Extension<Principal>,

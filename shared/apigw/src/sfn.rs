@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use certus_api::{Launcher, UploadRequests};
-use certus_core::job::{Job, JobStatus, UploadStatus};
+use certus_core::job::{Job, JobStatus};
 use certus_core::pipeline::{self, Services};
 use certus_core::trust::Tier;
 use certus_core::CoreError;
@@ -161,12 +161,10 @@ impl UploadRequests for SfnUploads {
                 job.status
             )));
         }
-        if matches!(
-            job.upload_status,
-            UploadStatus::Uploaded | UploadStatus::Denied
-        ) {
+        if job.upload_status.is_final() {
             return Ok(job);
         }
+        certus_core::upload::check_tier(&job, tier)?;
         let name = upload_execution_name(&job);
         let input = json!({ "test_id": job.test_id, "tier": tier });
         match start_execution(&self.client, &self.upload_machine_arn, &name, &input).await {

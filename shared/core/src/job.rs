@@ -89,14 +89,19 @@ impl UploadStatus {
         }
     }
 
-    /// `upload_failed` may be retried (a re-run resumes publication); `uploaded` and `denied` are final.
+    /// Only `uploaded` is final: `upload_failed` may be retried (a re-run resumes publication) and `denied`
+    /// asked again with a new request (the denial stays in the record's `upload_audit` and the trail).
+    pub fn is_final(self) -> bool {
+        self == Self::Uploaded
+    }
+
     fn may_become(self, next: Self) -> bool {
         match self {
-            Self::Pending | Self::UploadFailed => {
+            Self::Pending | Self::UploadFailed | Self::Denied => {
                 matches!(next, Self::Permitted | Self::Denied | Self::UploadFailed)
             }
             Self::Permitted => matches!(next, Self::Uploaded | Self::UploadFailed),
-            Self::Uploaded | Self::Denied => false,
+            Self::Uploaded => false,
         }
     }
 }
@@ -399,7 +404,8 @@ mod tests {
         assert!(j.set_upload_status(UploadStatus::Permitted).is_err());
         let mut d = job();
         d.set_upload_status(UploadStatus::Denied).unwrap();
-        assert!(d.set_upload_status(UploadStatus::Permitted).is_err());
+        assert!(d.set_upload_status(UploadStatus::Uploaded).is_err());
+        d.set_upload_status(UploadStatus::Permitted).unwrap();
     }
 
     #[test]

@@ -93,8 +93,10 @@ impl UploadGate {
         })
     }
 
-    /// Asks Trust (unless a permission is already recorded), then publishes. Idempotent: an uploaded or denied
-    /// job is returned unchanged; a job whose publication failed after a permit resumes without asking again.
+    /// Asks Trust (unless a permission is already recorded), then publishes. Idempotent: an uploaded job is
+    /// returned unchanged; a job whose publication failed after a permit resumes without asking again; a
+    /// denied job is asked about again (each exchange stays in `upload_audit`). The `verified` tier is refused
+    /// before Trust is asked unless the job's manifest was verified.
     pub async fn request_upload(
         &self,
         services: &Services,
@@ -155,6 +157,7 @@ impl UploadGate {
             return Ok(());
         }
         let job = &mut upload.job;
+        check_tier(job, tier)?;
         let request = self
             .trust_request(services, job, tier, &upload.index, &upload.index_bytes)
             .await?;
@@ -335,6 +338,27 @@ impl UploadGate {
     }
 }
 
+/// Refuses the `verified` tier for a job whose manifest was not verified (its record does not say
+/// `"verified": true`), before Trust is asked: wherever upload requests are taken.
+pub fn check_tier(job: &Job, tier: Tier) -> Result<()> {
+    let verification = job.manifest_verification.as_ref();
+    let verified = verification
+        .and_then(|v| v.get("verified"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    if tier == Tier::Verified && !verified {
+        return Err(CoreError::Conflict(format!(
+            "tier 'verified' needs a verified manifest; job '{}' ran with manifest verification '{}'",
+            job.test_id,
+            verification
+                .and_then(|v| v.get("method"))
+                .and_then(|m| m.as_str())
+                .unwrap_or("none")
+        )));
+    }
+    Ok(())
+}
+
 /// `metadata` as the service types it, always strings (docs/trust-contract.md): a git source gives its URL,
 /// its branch ([`DETACHED_BRANCH`] when none was named) and the resolved SHA; a directory or archive gives an
 /// empty `git_url` and `branch` and its content digest as `commit`.
@@ -417,12 +441,9 @@ impl Upload {
         })
     }
 
-    /// Uploaded or denied: nothing more to do.
+    /// Uploaded: nothing more to do. A denied job is asked about again on a new request.
     fn is_settled(&self) -> bool {
-        matches!(
-            self.job.upload_status,
-            UploadStatus::Uploaded | UploadStatus::Denied
-        )
+        self.job.upload_status.is_final()
     }
 
     /// An uploaded job whose `published` event was never committed (the store lost the acknowledgement of

@@ -106,7 +106,7 @@ async fn a_denial_publishes_nothing_and_keeps_the_reason() {
 
     let job = fx.request_upload(&gate).await;
     assert_eq!(job.upload_status, UploadStatus::Denied);
-    assert_eq!(script.hits(), 1, "a denial is final");
+    assert_eq!(script.hits(), 1);
     assert_nothing_published(&fx);
     let exchange = last_exchange(&job);
     assert_eq!(exchange["answer"]["reason"], "invalid_signer");
@@ -114,9 +114,20 @@ async fn a_denial_publishes_nothing_and_keeps_the_reason() {
     assert!(job.upload_permission_id.is_none());
     assert_request_contract(&fx, &script.requests()[0]);
 
+    // A new request asks again (the denial is not permanent) and both exchanges stay in the record.
     let again = fx.request_upload(&gate).await;
     assert_eq!(again.upload_status, UploadStatus::Denied);
-    assert_eq!(script.hits(), 1, "a denied job is not asked about again");
+    assert_eq!(
+        script.hits(),
+        2,
+        "a denied job is asked about again on a new request"
+    );
+    let exchanges = again
+        .upload_audit
+        .iter()
+        .filter(|step| step["step"] == "trust")
+        .count();
+    assert_eq!(exchanges, 2, "{:#?}", again.upload_audit);
     assert_nothing_published(&fx);
 }
 

@@ -229,11 +229,25 @@ async fn upload_request_publishes_once_through_the_gate() {
     .await;
     let id = s.submit(&s.acme.key, "ws-acme", "sample").await;
     assert_eq!(s.wait_terminal(&id).await.status.as_str(), "SUCCEEDED");
+    // A tier sent without a content type is read, not dropped: `verified` for this unsigned manifest is
+    // refused before Trust is asked, and nothing is published.
+    let unverified = s
+        .http
+        .post(s.url(&format!("/v1/security-scans/{id}/upload-request")))
+        .bearer_auth(&s.acme.key)
+        .body(r#"{"tier":"verified"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unverified.status(), 409);
+    let detail = unverified.json::<Value>().await.unwrap()["detail"].to_string();
+    assert!(detail.contains("needs a verified manifest"), "{detail}");
+    assert_eq!(s.wait_terminal(&id).await.upload_status.as_str(), "pending");
     let ask = || {
         s.http
             .post(s.url(&format!("/v1/security-scans/{id}/upload-request")))
             .bearer_auth(&s.acme.key)
-            .json(&json!({"tier": "verified"}))
+            .json(&json!({"tier": "basic"}))
             .send()
     };
     let first = ask().await.unwrap();

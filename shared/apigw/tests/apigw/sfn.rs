@@ -133,16 +133,27 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     store.save(&job).await.unwrap();
     let uploads: Arc<dyn UploadRequests> = Arc::new(SfnUploads::new(client.clone(), &arn));
 
+    // `verified` for this unsigned manifest is refused before any execution starts.
+    let refused = uploads
+        .request_upload(&services, &job.test_id, Tier::Basic)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("needs a verified manifest"),
+        "{refused}"
+    );
+    assert!(executions(&client, &arn).await.is_empty());
+
     // Two requests while nothing is recorded yet: one execution.
     for _ in 0..2 {
         let answered = uploads
-            .request_upload(&services, &job.test_id, Tier::Verified)
+            .request_upload(&services, &job.test_id, Tier::Basic)
             .await
             .unwrap();
         assert_eq!(answered.upload_status, job.upload_status);
     }
     let first = format!("{}-upload-0", job.test_id);
-    let input = json!({"test_id": job.test_id, "tier": "verified"});
+    let input = json!({"test_id": job.test_id, "tier": "basic"});
     assert_eq!(
         executions(&client, &arn).await,
         vec![(first.clone(), input.clone())]
@@ -154,7 +165,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     job.set_upload_status(UploadStatus::UploadFailed).unwrap();
     store.save(&job).await.unwrap();
     uploads
-        .request_upload(&services, &job.test_id, Tier::Verified)
+        .request_upload(&services, &job.test_id, Tier::Basic)
         .await
         .unwrap();
     let second = format!("{}-upload-1", job.test_id);
@@ -166,17 +177,27 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
         ]
     );
 
-    // A denied job is settled: nothing starts.
+    // A denied job is asked about again: a new request starts a new attempt.
     job.set_upload_status(UploadStatus::Denied).unwrap();
     job.upload_audit
         .push(json!({"step": "trust", "at": "2026-11-29T01:01:00Z", "exchange": {}}));
     store.save(&job).await.unwrap();
     let answered = uploads
-        .request_upload(&services, &job.test_id, Tier::Verified)
+        .request_upload(&services, &job.test_id, Tier::Basic)
         .await
         .unwrap();
     assert_eq!(answered.upload_status, UploadStatus::Denied);
-    assert_eq!(executions(&client, &arn).await.len(), 2);
+    assert_eq!(executions(&client, &arn).await.len(), 3);
+
+    // An uploaded job is settled: nothing starts.
+    job.set_upload_status(UploadStatus::Permitted).unwrap();
+    job.set_upload_status(UploadStatus::Uploaded).unwrap();
+    store.save(&job).await.unwrap();
+    uploads
+        .request_upload(&services, &job.test_id, Tier::Basic)
+        .await
+        .unwrap();
+    assert_eq!(executions(&client, &arn).await.len(), 3);
 }
 
 #[tokio::test]

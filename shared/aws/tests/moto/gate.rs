@@ -222,7 +222,7 @@ async fn a_promotion_that_fails_mid_way_is_finished_by_the_re_run_without_asking
         None,
     );
     let job = broken
-        .request_upload(&f.services, &test_id, Tier::Verified)
+        .request_upload(&f.services, &test_id, Tier::Basic)
         .await
         .unwrap();
     assert_eq!(job.upload_status, UploadStatus::UploadFailed);
@@ -250,7 +250,7 @@ async fn a_promotion_that_fails_mid_way_is_finished_by_the_re_run_without_asking
         None,
     );
     let job = gate
-        .request_upload(&f.services, &test_id, Tier::Verified)
+        .request_upload(&f.services, &test_id, Tier::Basic)
         .await
         .unwrap();
     assert_eq!(
@@ -283,7 +283,7 @@ async fn a_promotion_that_fails_mid_way_is_finished_by_the_re_run_without_asking
 
     // A third request changes nothing.
     let again = gate
-        .request_upload(&f.services, &test_id, Tier::Verified)
+        .request_upload(&f.services, &test_id, Tier::Basic)
         .await
         .unwrap();
     assert_eq!(again.upload_status, UploadStatus::Uploaded);

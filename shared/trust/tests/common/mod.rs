@@ -28,7 +28,9 @@ use certus_core::digest::{sha256_file, sha256_hex};
 use certus_core::job::{Job, JobStatus, RemoteArtifacts, UploadStatus};
 use certus_core::pipeline::{self, PipelineSettings, ScannerSet, Services};
 use certus_core::ports::Publisher;
-use certus_core::request::{ManifestSource, ScanIds, SourceSpec, ValidatedSubmission};
+use certus_core::request::{
+    ManifestSource, ScanIds, SignatureSource, SourceSpec, ValidatedSubmission,
+};
 use certus_core::trust::{Tier, TrustRequest};
 use certus_core::upload::UploadGate;
 use certus_core::verification::SignaturePolicy;
@@ -111,6 +113,56 @@ impl Fixture {
     }
 }
 
+/// The fixture's manifest, signed (cosign's blob format) with a P-256 key made for the test.
+const MANIFEST: &str = "certus.json";
+
+fn openssl(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Writes `certus.json` and its signature into `repo` with a fresh key under `dir`; the key to verify with.
+fn sign_manifest(dir: &Path, repo: &Path) -> certus_verify::PublicKey {
+    let key = dir.join("manifest.key");
+    let key_arg = key.to_str().expect("utf-8 path");
+    openssl(&[
+        "ecparam",
+        "-genkey",
+        "-name",
+        "prime256v1",
+        "-noout",
+        "-out",
+        key_arg,
+    ]);
+    let public = openssl(&["ec", "-in", key_arg, "-pubout"]);
+    let manifest = repo.join(MANIFEST);
+    let manifest_text = json!({
+        "product": "demo", "version": "1",
+        "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}],
+    })
+    .to_string();
+    std::fs::write(&manifest, manifest_text).expect("write manifest");
+    let der = openssl(&[
+        "dgst",
+        "-sha256",
+        "-sign",
+        key_arg,
+        manifest.to_str().expect("utf-8 path"),
+    ]);
+    let signature = base64::engine::general_purpose::STANDARD.encode(der);
+    std::fs::write(repo.join(format!("{MANIFEST}.sig")), signature).expect("write signature");
+    certus_verify::PublicKey::from_pem(&String::from_utf8(public).expect("pem"))
+        .expect("public key")
+}
+
 /// A git source (branch `main`) scanned to SUCCEEDED.
 pub async fn finished_job() -> Fixture {
     finished(false).await
@@ -127,6 +179,7 @@ async fn finished(directory: bool) -> Fixture {
     std::fs::create_dir_all(&repo).expect("repo dir");
     git(&repo, &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("app.py"), "print('hello')\n").expect("write");
+    let manifest_key = sign_manifest(dir.path(), &repo);
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "initial"]);
     let head = git(&repo, &["rev-parse", "HEAD"]);
@@ -151,7 +204,11 @@ async fn finished(directory: bool) -> Fixture {
         fetcher: Arc::new(
             certus_fetch::FileFetcher::new(&[std::path::PathBuf::from("/")]).expect("file fetcher"),
         ),
-        verifier: Arc::new(SignaturePolicy::default()),
+        verifier: Arc::new(SignaturePolicy {
+            required: true,
+            key: Some(manifest_key),
+            ..SignaturePolicy::default()
+        }),
         signer,
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
         fingerprint_key: Some(
@@ -188,11 +245,8 @@ async fn finished(directory: bool) -> Fixture {
                 commit: None,
             }
         },
-        manifest: ManifestSource::Inline(json!({
-            "product": "demo", "version": "1",
-            "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}],
-        })),
-        signature: None,
+        manifest: ManifestSource::RepoPath(MANIFEST.into()),
+        signature: Some(SignatureSource::RepoPath(format!("{MANIFEST}.sig"))),
         profile: "light".into(),
         requested_by: Some("trust-tests".into()),
         baseline: None,
