@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 declare -A package_of=(
   [git]=git [openssl]=openssl [python3]=python3 [sha256sum]=coreutils [tar]=tar [sqlite3]=sqlite3
   [curl]=curl [docker-registry]=docker-registry [zip]=zip
+  [chromium]=chromium [chromedriver]=chromium-driver   # the web console's browser tests
 )
 apt_updated=
 apt_install() { # package: installs one Debian package, or says why it could not
@@ -50,6 +51,11 @@ if [ ${#install_failed[@]} -gt 0 ]; then
   echo "test.sh: could not install: ${install_failed[*]}" >&2
   exit 2
 fi
+
+# The outside validators the evidence tests check SBOMs with (pyspdxtools, cyclonedx-python-lib).
+echo "== installing the SBOM validators (cached)"
+CERTUS_VALIDATORS_VENV=$(scripts/install-validators.sh)
+export CERTUS_VALIDATORS_VENV
 
 if [ -z "${CERTUS_SKIP_TOOLS:-}" ]; then
   echo "== installing external scanners (cached)"
