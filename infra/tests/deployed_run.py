@@ -1,0 +1,604 @@
+"""The function set as deployed, run locally: every packaged function (scripts/package-functions.sh) runs as a
+process from its package directory through the Lambda Runtime API emulator (statemachine/tests/
+lambda-runtime.mjs), with exactly the environment the translated template gives it plus endpoint, region and
+its own credentials; each function is a moto IAM user whose policy is its role's inline policy from the
+translated template, and moto enforces IAM once the deployment is made; every AWS request a function makes goes
+through a recording proxy and is checked afterwards against that role's statements with iam_eval (ARNs,
+wildcards, conditions, S3's 403 for a missing key without s3:ListBucket).
+
+Scenarios: a scan submitted to `api` over the HTTP API's routes and authorizer (read from the translated
+template) runs the scan state machine with every Lambda task bound to its packaged function and ends with a
+bundle; the webhook route needs no JWT while every /v1 route does; an execution that ended ABORTED reaches
+finalize through the EventBridge rule's input transformer and ends the job FAILED with one scan_complete.
+
+Environment (scripts/deployed-run.sh sets it): CERTUS_PACKAGES (the packages), CERTUS_MOTO_ENDPOINT (a moto of
+this run only: IAM enforcement is server-wide), CERTUS_DEPLOYED_REPORT (optional: the per-function table of
+AWS actions observed against those granted is written there as Markdown).
+"""
+import base64
+import http.client
+import http.server
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import iam_eval  # noqa: E402
+import translated  # noqa: E402
+
+REPO = os.path.dirname(translated.INFRA)
+RUNNER = os.path.join(REPO, "statemachine", "tests", "run-local.mjs")
+EMULATOR = os.path.join(REPO, "statemachine", "tests", "lambda-runtime.mjs")
+REGION = translated.REGION
+ACCOUNT = translated.ACCOUNT
+
+
+def moto_post(endpoint, path, body):
+    request = urllib.request.Request(endpoint + path, data=body.encode(), method="POST",
+                                     headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
+# -- the recording proxy -----------------------------------------------------------------------------------------
+class Recorder:
+    """A loopback HTTP proxy in front of moto that forwards every request byte for byte (the SigV4 signature,
+    Host included, stays valid) and records who asked what: the access key, method, path, query, JSON target
+    and body, and moto's status."""
+
+    def __init__(self, upstream):
+        self.upstream = urllib.parse.urlparse(upstream)
+        self.records = []
+        self.lock = threading.Lock()
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _body(self):
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                        if size == 0:
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return out
+                        out += self.rfile.read(size)
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _forward(self):
+                body = self._body()
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "transfer-encoding"}
+                headers["Content-Length"] = str(len(body))
+                connection = http.client.HTTPConnection(recorder.upstream.hostname, recorder.upstream.port, timeout=60)
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = b"" if self.command == "HEAD" else response.read()
+                recorder.record(self.command, self.path, self.headers, body, response.status, data)
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(key, value)
+                length = response.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
+                self.send_header("Content-Length", length or "0")
+                self.end_headers()
+                self.wfile.write(data)
+                connection.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def record(self, method, path, headers, body, status, answer):
+        match = re.search(r"Credential=([A-Z0-9]+)/", headers.get("Authorization", ""))
+        entry = {
+            "key": match.group(1) if match else None,
+            "method": method,
+            "path": path,
+            "target": headers.get("X-Amz-Target"),
+            "copy_source": headers.get("x-amz-copy-source"),
+            "status": status,
+            "answer": answer[:300].decode("utf-8", "replace") if status == 403 else "",
+        }
+        if entry["target"]:
+            try:
+                entry["json"] = json.loads(body or b"{}")
+            except ValueError:
+                entry["json"] = {}
+        with self.lock:
+            self.records.append(entry)
+
+    def close(self):
+        self.server.shutdown()
+
+
+def request_actions(entry, secret_arns):
+    """(action, resource ARN, condition context, missing-key read?) of one recorded request."""
+    target, body = entry.get("target"), entry.get("json") or {}
+    if target:
+        service, operation = target.split(".", 1)
+        if service.startswith("DynamoDB_"):
+            table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{body.get('TableName')}"
+            if body.get("IndexName"):
+                table += f"/index/{body['IndexName']}"
+            return [(f"dynamodb:{operation}", table, {}, False)]
+        if service == "TrentService":
+            key = body.get("KeyId", "")
+            arn = key if key.startswith("arn:") else f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}"
+            return [(f"kms:{operation}", arn, {}, False)]
+        if service == "AWSStepFunctions":
+            return [(f"states:{operation}", body.get("stateMachineArn") or body.get("executionArn", ""), {}, False)]
+        if service == "secretsmanager":
+            secret = body.get("SecretId", "")
+            return [(f"secretsmanager:{operation}", secret_arns.get(secret, secret), {}, False)]
+        return [(f"{service}:{operation}", "*", {}, False)]
+    url = urllib.parse.urlparse(entry["path"])
+    query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+    parts = url.path.lstrip("/").split("/", 1)
+    bucket, key = parts[0], urllib.parse.unquote(parts[1]) if len(parts) > 1 else ""
+    method = entry["method"]
+    if not key:
+        if method == "GET" and ("list-type" in query or not query):
+            return [("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": query.get("prefix", [""])[0]}, False)]
+        return [(f"s3:{method}Bucket?{url.query}", f"arn:aws:s3:::{bucket}", {}, False)]
+    obj = f"arn:aws:s3:::{bucket}/{key}"
+    if method in ("GET", "HEAD"):
+        return [("s3:GetObject", obj, {}, entry["status"] == 404)]
+    if method == "DELETE":
+        return [("s3:AbortMultipartUpload" if "uploadId" in query else "s3:DeleteObject", obj, {}, False)]
+    out = [("s3:PutObject", obj, {}, False)]
+    if entry.get("copy_source"):
+        source = urllib.parse.unquote(entry["copy_source"].lstrip("/").split("?", 1)[0])
+        out.append(("s3:GetObject", f"arn:aws:s3:::{source}", {}, False))
+    return out
+
+
+# -- the deployment ----------------------------------------------------------------------------------------------
+class Deployment:
+    """The translated template made real on moto: tables, buckets, the signing key, the fingerprint secret, the
+    state machines; one IAM user per function with its role's policy; the packages laid out outside the
+    repository with their environments."""
+
+    def __init__(self, endpoint, packages, overrides=None):
+        import boto3
+
+        self.endpoint = endpoint
+        self.dir = tempfile.mkdtemp(prefix="certus-deployed-")
+        self.boto3 = boto3
+        self.sam = translated.sam_template()
+        self.cfn = translated.translate(self.sam)
+        values = translated.parameters(self.cfn, overrides)
+        moto_post(endpoint, "/moto-api/reset-auth", "inf")
+        setup = self.client("kms", "setup", "setup")
+        key_id = setup.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        secret = self.client("secretsmanager", "setup", "setup").create_secret(
+            Name="certus-assurance-FingerprintKeySecret", SecretString=secrets.token_hex(32))
+        refs = {"SigningKey": key_id, "FingerprintKeySecret": secret["ARN"]}
+        self.secret_arns = {secret["ARN"]: secret["ARN"], secret["Name"]: secret["ARN"]}
+
+        class Resolver(translated.Resolver):
+            def ref(self, name):
+                return refs[name] if name in refs else super().ref(name)
+
+        self.resolver = Resolver(self.cfn, values)
+        self.binaries = translated.binary_names(self.sam)
+        self.env = {}
+        resources = self.cfn["Resources"]
+        for logical, resource in resources.items():
+            kind = resource["Type"]
+            props = self.resolver.resolve(resource.get("Properties", {}))
+            if kind == "AWS::DynamoDB::Table":
+                args = {k: props[k] for k in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")
+                        if k in props}
+                if "StreamSpecification" in props:
+                    args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+                self.client("dynamodb", "setup", "setup").create_table(
+                    TableName=self.resolver.ref(logical), BillingMode="PAY_PER_REQUEST", **args)
+            elif kind == "AWS::S3::Bucket":
+                self.client("s3", "setup", "setup").create_bucket(
+                    Bucket=self.resolver.ref(logical), CreateBucketConfiguration={"LocationConstraint": REGION})
+            elif kind == "AWS::StepFunctions::StateMachine":
+                name = self.resolver.ref(logical).rsplit(":", 1)[1]
+                self.client("stepfunctions", "setup", "setup").create_state_machine(
+                    name=name, roleArn=self.resolver.get_att(props["RoleArn"]["Fn::GetAtt"][0], "Arn")
+                    if isinstance(props.get("RoleArn"), dict) else props["RoleArn"],
+                    definition='{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}')
+        iam = self.client("iam", "setup", "setup")
+        self.keys = {}
+        self.statements = {}
+        self.functions = {}
+        for logical, binary in self.binaries.items():
+            props = resources[logical]["Properties"]
+            role = props["Role"]["Fn::GetAtt"][0]
+            statements = iam_eval.role_statements(self.resolver.resolve(resources[role]))
+            self.statements[binary] = statements
+            loose = [moto_statement(s) for s in statements]
+            user = f"fn-{binary}"
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName=binary,
+                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": loose}))
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            self.keys[key["AccessKeyId"]] = binary
+            self.functions[binary] = {"logical": logical, "props": props, "key": key}
+        iam.create_user(UserName="harness")
+        iam.put_user_policy(UserName="harness", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        admin = iam.create_access_key(UserName="harness")["AccessKey"]
+        self.admin = (admin["AccessKeyId"], admin["SecretAccessKey"])
+        moto_post(endpoint, "/moto-api/reset-auth", "0")
+        self.recorder = Recorder(endpoint)
+        self.spec_path = self.write_spec(packages)
+
+    def client(self, service, key=None, secret=None, endpoint=None):
+        key, secret = (key, secret) if key else self.admin
+        return self.boto3.client(service, endpoint_url=endpoint or self.endpoint, region_name=REGION,
+                                 aws_access_key_id=key, aws_secret_access_key=secret)
+
+    def write_spec(self, packages):
+        spec = {"functions": {}}
+        for binary, function in self.functions.items():
+            props = function["props"]
+            logical = function["logical"]
+            package = os.path.join(self.dir, "var-task", binary)
+            os.makedirs(package)
+            try:  # a hard link when it can (the debug binaries are large), else a copy
+                os.link(os.path.join(packages, binary, "bootstrap"), os.path.join(package, "bootstrap"))
+            except OSError:
+                shutil.copy2(os.path.join(packages, binary, "bootstrap"), os.path.join(package, "bootstrap"))
+            # the SAM template's layer names (the translator suffixes a hash to the LayerVersion's id)
+            layers = [os.path.join(os.path.abspath(packages), "layers", layer["Ref"], "bin")
+                      for layer in self.sam["Resources"][logical]["Properties"].get("Layers", [])]
+            env = dict(self.resolver.resolve(props.get("Environment", {}).get("Variables", {})))
+            self.env[binary] = dict(env)
+            name = self.resolver.ref(logical)
+            env.update({
+                # Lambda's reserved variables (the runtime client reads them; PATH: only the layers' bin/,
+                # since provided.al2023 itself brings none of the tools the functions run)
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+                "LAMBDA_TASK_ROOT": package,
+                "_HANDLER": props.get("Handler", "bootstrap"),
+                "PATH": ":".join(layers),
+                # endpoint, region and this function's own credentials
+                "AWS_ENDPOINT_URL": self.recorder.endpoint,
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": function["key"]["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": function["key"]["SecretAccessKey"],
+                "AWS_EC2_METADATA_DISABLED": "true",
+            })
+            spec["functions"][binary] = {
+                "dir": package, "env": env, "timeoutSeconds": props.get("Timeout", 3),
+                "arn": self.resolver.get_att(logical, "Arn"),
+            }
+        path = os.path.join(self.dir, "functions.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(spec, f)
+        return path
+
+    # -- calling the functions ---------------------------------------------------------------------------------
+    def invoke(self, binary, event):
+        out = subprocess.run(["node", EMULATOR, "--functions", self.spec_path, "--function", binary,
+                              "--event", json.dumps(event)], capture_output=True, text=True, timeout=300)
+        if out.returncode != 0:
+            raise AssertionError(f"emulator failed: {out.stderr}")
+        sys.stderr.write(out.stderr)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def run_machine(self, definition, execution_input):
+        out = subprocess.run(["node", RUNNER, "--definition", os.path.join(REPO, "statemachine", definition),
+                              "--input", json.dumps(execution_input), "--functions", self.spec_path,
+                              "--retry-pause-ms", "10"], capture_output=True, text=True, timeout=1200)
+        sys.stderr.write(out.stderr)
+        if out.returncode != 0:
+            raise AssertionError(f"runner failed: {out.stderr}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    # -- the HTTP API as the template declares it ------------------------------------------------------------
+    def http(self, method, path, body=None, claims=None):
+        """API Gateway's HTTP API: the route the translated Body's paths select (the most specific), its
+        authorizer (no claims on a JWT route: 401 before any function runs), then the v2 proxy event."""
+        api = next(r for r in self.cfn["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api"
+                   and "Body" in r["Properties"])
+        route, operation = None, None
+        for template, operations in api["Properties"]["Body"]["paths"].items():
+            pattern = "^" + re.sub(r"\\\{[^}]+\\\+\\\}", ".+", re.sub(r"\\\{[^}+]+\\\}", "[^/]+", re.escape(template))) + "$"
+            op = operations.get(method.lower()) or operations.get("x-amazon-apigateway-any-method")
+            if op and re.match(pattern, path) and (route is None or "+}" in route):
+                route, operation = template, op
+        if route is None:
+            return {"statusCode": 404, "body": "no route"}
+        jwt = any("CertusJwt" in s for s in operation.get("security", []))
+        if jwt and claims is None:
+            return {"statusCode": 401, "body": "Unauthorized (gateway)"}
+        context = {
+            "accountId": ACCOUNT, "apiId": "httpapi", "domainName": "httpapi.execute-api.eu-west-1.amazonaws.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10",
+                     "userAgent": "deployed-run"},
+            "requestId": secrets.token_hex(8), "routeKey": f"{method} {route}", "stage": "$default",
+            "time": "01/Dec/2026:00:00:00 +0000", "timeEpoch": 1796083200000,
+        }
+        if jwt:
+            context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        event = {
+            "version": "2.0", "routeKey": f"{method} {route}", "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "application/json", "host": context["domainName"]},
+            "requestContext": context, "isBase64Encoded": False,
+        }
+        if body is not None:
+            event["body"] = body if isinstance(body, str) else json.dumps(body)
+        outcome = self.invoke("api", event)
+        if "error" in outcome:
+            return {"statusCode": 502, "body": json.dumps(outcome["error"])}
+        return outcome["payload"]
+
+    def job(self, test_id, claims):
+        reply = self.http("GET", f"/v1/security-scans/{test_id}", claims=claims)
+        assert reply["statusCode"] == 200, reply
+        return json.loads(reply["body"])
+
+    def executions(self):
+        sfn = self.client("stepfunctions")
+        arn = self.resolver.ref("ScanStateMachine")
+        out = []
+        for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            out.append((execution["name"], json.loads(described["input"])))
+        return out
+
+    def events(self, test_id):
+        table = self.resolver.ref("EventsTable")
+        items = self.client("dynamodb").query(
+            TableName=table, KeyConditionExpression="test_id = :p",
+            ExpressionAttributeValues={":p": {"S": test_id}})["Items"]
+        return items
+
+    # -- the IAM check -----------------------------------------------------------------------------------------
+    def checked_requests(self):
+        """(function, action, resource, allowed?, why) for every recorded request of a function."""
+        out = []
+        for entry in self.recorder.records:
+            binary = self.keys.get(entry["key"])
+            if binary is None:
+                continue
+            statements = self.statements[binary]
+            for action, resource, context, missing in request_actions(entry, self.secret_arns):
+                ok = iam_eval.allowed(statements, action, resource, context)
+                why = "" if ok else "not granted by its role"
+                if ok and missing:
+                    bucket, key = resource[len("arn:aws:s3:::"):].split("/", 1)
+                    ok = iam_eval.allowed(statements, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": key})
+                    why = "" if ok else "missing key read without s3:ListBucket: S3 answers 403, not 404"
+                if entry["status"] == 403:
+                    ok, why = False, f"moto denied it: {entry['answer']}{'; ' + why if why else ''}"
+                out.append((binary, action, resource, ok, why))
+        return out
+
+    def close(self):
+        self.recorder.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def moto_statement(statement):
+    """A statement as moto can enforce it. moto reads a Condition whose context key it does not supply as an
+    explicit Deny, so the copy has none; it checks resources only for S3 (every other service is asked about
+    "*"), so a non-S3 statement's Resource becomes "*". Both widen; the exact check (ARNs and conditions for
+    every service) is iam_eval on the recorded requests."""
+    loose = {k: v for k, v in statement.items() if k != "Condition"}
+    if not all(a.lower().startswith("s3:") for a in iam_eval.as_list(statement.get("Action", []))):
+        loose["Resource"] = "*"
+    return loose
+
+
+def granted_actions(statements):
+    out = set()
+    for statement in statements:
+        if statement["Effect"] == "Allow":
+            out.update(iam_eval.as_list(statement.get("Action", [])))
+    return out
+
+
+# -- fixtures ---------------------------------------------------------------------------------------------------
+class GitServer:
+    """`git daemon` on loopback serving one repository: a manifest with builtin tools, a lock file and a
+    planted fake key (so the secrets scanner finds something)."""
+
+    def __init__(self, root):
+        self.root = root
+        repo = os.path.join(root, "demo.git")
+        work = os.path.join(root, "work")
+        os.makedirs(work)
+        files = {
+            "certus.json": json.dumps({"product": "demo", "version": "1", "profiles": [
+                {"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}, "secrets"],
+                 "thresholds": {}}]}),
+            "Cargo.lock": 'version = 3\n\n[[package]]\nname = "demo"\nversion = "0.1.0"\n',
+            "config/settings.py": 'aws_secret = "AKIAQX4NT7RZ2M5WCJ3E"\n',
+        }
+        for path, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(work, path)) or work, exist_ok=True)
+            with open(os.path.join(work, path), "w", encoding="utf-8") as f:
+                f.write(text)
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", work]
+        subprocess.run(["git", "init", "-q", "-b", "main", work], check=True)
+        subprocess.run(git + ["add", "."], check=True)
+        subprocess.run(git + ["commit", "-q", "-m", "demo"], check=True)
+        subprocess.run(["git", "clone", "-q", "--bare", work, repo], check=True)
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen(
+            ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}", "--listen=127.0.0.1",
+             f"--port={self.port}", "--informative-errors", root])
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            threading.Event().wait(0.05)
+
+    def url(self):
+        return f"git://127.0.0.1:{self.port}/demo.git"
+
+    def close(self):
+        self.process.kill()
+        self.process.wait()
+
+
+# -- the scenarios ------------------------------------------------------------------------------------------------
+DEPLOYMENT = None
+GIT = None
+SCRATCH = None
+
+
+def setUpModule():
+    global DEPLOYMENT, GIT, SCRATCH
+    endpoint, packages = os.environ.get("CERTUS_MOTO_ENDPOINT"), os.environ.get("CERTUS_PACKAGES")
+    if not endpoint or not packages:
+        raise unittest.SkipTest("CERTUS_MOTO_ENDPOINT and CERTUS_PACKAGES are set by scripts/deployed-run.sh")
+    SCRATCH = tempfile.mkdtemp(prefix="certus-deployed-git-")
+    GIT = GitServer(SCRATCH)
+    DEPLOYMENT = Deployment(endpoint, packages)
+
+
+def tearDownModule():
+    if DEPLOYMENT is not None:
+        report = os.environ.get("CERTUS_DEPLOYED_REPORT")
+        if report:
+            with open(report, "w", encoding="utf-8") as f:
+                f.write(actions_table(DEPLOYMENT))
+        DEPLOYMENT.close()
+    if GIT is not None:
+        GIT.close()
+    if SCRATCH is not None:
+        shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+def actions_table(d):
+    """Markdown: per function, the AWS actions it was seen to use against those its role grants."""
+    observed = {}
+    for binary, action, _resource, ok, _why in d.checked_requests():
+        observed.setdefault(binary, set()).add(action + ("" if ok else " (DENIED)"))
+    lines = ["| function | observed | granted, not observed |", "|---|---|---|"]
+    for binary in sorted(d.functions):
+        seen = sorted(observed.get(binary, set()))
+        unused = sorted(a for a in granted_actions(d.statements[binary])
+                        if not any(iam_eval.wildcard(a, o.split(" ")[0], case_sensitive=False) for o in seen))
+        lines.append(f"| {binary} | {', '.join(seen) or '(not run)'} | {', '.join(unused)} |")
+    return "\n".join(lines) + "\n"
+
+
+CLAIMS = {"iss": "https://issuer.example.invalid/", "aud": "certus-assurance", "sub": "tenant-1",
+          "certus_workspaces": "[ws-acme]"}
+
+
+def submit(claims=CLAIMS):
+    return DEPLOYMENT.http("POST", "/v1/security-scans", {
+        "workspace_id": "ws-acme", "component_id": "demo", "assessment_id": "a-1", "source_type": "git",
+        "git_url": GIT.url(), "branch": "main", "manifest_path": "certus.json", "profile": "light",
+    }, claims)
+
+
+def terminal_events(test_id):
+    return [e for e in DEPLOYMENT.events(test_id) if '"scan_complete"' in json.dumps(e)]
+
+
+class DeployedRun(unittest.TestCase):
+    def test_1_gateway_routes_and_authorizer_as_the_template_declares(self):
+        d = DEPLOYMENT
+        self.assertEqual(submit(claims=None)["statusCode"], 401, "a /v1 route without a JWT stops at the gateway")
+        health = d.http("GET", "/health")
+        self.assertEqual(health["statusCode"], 200, health)
+        # The webhook route has no JWT authorizer: the function itself answers (no registrations: 404).
+        hook = d.http("POST", "/v1/webhooks/github", "{}")
+        self.assertNotEqual(hook["statusCode"], 401, hook)
+        self.assertNotEqual(hook["statusCode"], 502, hook)
+
+    def test_2_a_submitted_scan_runs_every_packaged_step_and_ends_with_a_bundle(self):
+        d = DEPLOYMENT
+        before = {name for name, _ in d.executions()}
+        reply = submit()
+        self.assertEqual(reply["statusCode"], 202, reply)
+        test_id = json.loads(reply["body"])["test_id"]
+        started = [(name, payload) for name, payload in d.executions() if name not in before]
+        self.assertEqual(started, [(test_id, {"test_id": test_id})], "one execution named by the job")
+        summary = d.run_machine("certus-assurance.asl.json", {"test_id": test_id})
+        self.assertEqual(summary["status"], "SUCCEEDED", summary)
+        self.assertEqual(summary["states"], ["PrepareSource", "FetchManifest", "VerifyManifest", "LaunchScanners",
+                                             "RunScanners", "BuildBundle", "Finalize", "Done"], summary)
+        job = d.job(test_id, CLAIMS)
+        self.assertEqual(job["status"], "SUCCEEDED", job)
+        work = d.resolver.ref("WorkBucket")
+        self.assertTrue(job["bundle_location"].startswith(f"s3://{work}/bundles/{test_id}"), job)
+        listed = d.client("s3").list_objects_v2(Bucket=work, Prefix=f"bundles/{test_id}/")
+        keys = {o["Key"].rsplit("/", 1)[-1] for o in listed.get("Contents", [])}
+        for name in ("bundle-index.json", "attestation.intoto.json", "secrets.sarif.json", "sbom.sarif.json"):
+            self.assertIn(name, keys)
+        self.assertIn("secrets", json.dumps(job.get("findings_summary")), "the planted key was found")
+        self.assertEqual(len(terminal_events(test_id)), 1)
+
+    def test_3_an_aborted_execution_ends_the_job_failed_once_through_the_rule(self):
+        d = DEPLOYMENT
+        reply = submit()
+        self.assertEqual(reply["statusCode"], 202, reply)
+        test_id = json.loads(reply["body"])["test_id"]
+        rule = next(r for r in d.cfn["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+                    and r["Properties"]["EventPattern"]["detail-type"] == ["Step Functions Execution Status Change"])
+        transformer = d.resolver.resolve(rule["Properties"]["Targets"][0]["InputTransformer"])
+        machine = d.resolver.ref("ScanStateMachine")
+        status_change = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change",
+                         "detail": {"name": test_id, "status": "ABORTED", "stateMachineArn": machine,
+                                    "executionArn": machine.replace(":stateMachine:", ":execution:") + f":{test_id}"}}
+        template = transformer["InputTemplate"]
+        values = {}
+        for key, path in transformer["InputPathsMap"].items():
+            value = status_change
+            for part in path.removeprefix("$.").split("."):
+                value = value[part]
+            values[key] = value
+
+        def fill(match):
+            # EventBridge: a placeholder inside a JSON string gets the bare text, one standing alone a JSON value
+            inside = template[:match.start()].count('"') % 2 == 1
+            value = values[match.group(1)]
+            return value if inside else json.dumps(value)
+
+        event = re.sub(r"<(\w+)>", fill, template)
+        for _ in range(2):  # EventBridge delivers at least once
+            outcome = d.invoke("finalize", json.loads(event))
+            self.assertNotIn("error", outcome, outcome)
+        job = d.job(test_id, CLAIMS)
+        self.assertEqual(job["status"], "FAILED", job)
+        self.assertTrue(any("ABORTED" in e for e in job.get("errors", [])), job)
+        self.assertEqual(len(terminal_events(test_id)), 1)
+
+    def test_9_every_request_of_every_function_is_granted_by_its_role(self):
+        denied = [f"{binary}: {action} on {resource} ({why})"
+                  for binary, action, resource, ok, why in DEPLOYMENT.checked_requests() if not ok]
+        self.assertEqual(denied, [], "\n".join(denied))
+        self.assertTrue(DEPLOYMENT.checked_requests(), "the functions made AWS requests")
+
+
+if __name__ == "__main__":
+    unittest.main()
