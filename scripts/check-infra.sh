@@ -91,6 +91,7 @@ step "least privilege (infra/tests/check_iam.py)" "$venv/bin/python" infra/tests
 counted "least-privilege check tests (negative fixture)" "$venv/bin/python" -m unittest -v infra/tests/test_check_iam.py
 counted "template consistency (definitions, contract, storage, translated template)" "$venv/bin/python" -m unittest -v infra/tests/test_template.py
 counted "IAM: every AWS call of the code against its role" "$venv/bin/python" -m unittest -v infra/tests/test_iam_grants.py
+counted "deploy-faithful run: recorded requests as IAM actions (no deployment)" "$venv/bin/python" -m unittest -v infra/tests/test_deployed_requests.py
 step "checkov and parliament (accepted findings: docs/serverless.md)" "$venv/bin/python" infra/tests/audit_findings.py \
   "$audit_venv/bin/checkov" "$audit_venv/bin/parliament"
 counted "local Step Functions runner self-test" node --test "$sm_tests/selftest.test.mjs"

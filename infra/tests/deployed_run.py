@@ -170,6 +170,24 @@ def request_actions(entry, secret_arns):
     return out
 
 
+def check_request(statements, entry, secret_arns):
+    """(action, resource, allowed?, why not) for each IAM action one recorded request needs from a role with
+    `statements`: iam_eval's verdict; for a read that found no key, also s3:ListBucket (without it S3 answers
+    403, not 404); a request moto refused (403) is never allowed."""
+    out = []
+    for action, resource, context, missing in request_actions(entry, secret_arns):
+        ok = iam_eval.allowed(statements, action, resource, context)
+        why = "" if ok else "not granted by its role"
+        if ok and missing:
+            bucket, key = resource[len("arn:aws:s3:::"):].split("/", 1)
+            ok = iam_eval.allowed(statements, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": key})
+            why = "" if ok else "missing key read without s3:ListBucket: S3 answers 403, not 404"
+        if entry["status"] == 403:
+            ok, why = False, f"moto denied it: {entry.get('answer', '')}{'; ' + why if why else ''}"
+        out.append((action, resource, ok, why))
+    return out
+
+
 # -- the deployment ----------------------------------------------------------------------------------------------
 class Deployment:
     """The translated template made real on moto: tables, buckets, the signing key, the fingerprint secret, the
@@ -381,16 +399,7 @@ class Deployment:
             binary = self.keys.get(entry["key"])
             if binary is None:
                 continue
-            statements = self.statements[binary]
-            for action, resource, context, missing in request_actions(entry, self.secret_arns):
-                ok = iam_eval.allowed(statements, action, resource, context)
-                why = "" if ok else "not granted by its role"
-                if ok and missing:
-                    bucket, key = resource[len("arn:aws:s3:::"):].split("/", 1)
-                    ok = iam_eval.allowed(statements, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": key})
-                    why = "" if ok else "missing key read without s3:ListBucket: S3 answers 403, not 404"
-                if entry["status"] == 403:
-                    ok, why = False, f"moto denied it: {entry['answer']}{'; ' + why if why else ''}"
+            for action, resource, ok, why in check_request(self.statements[binary], entry, self.secret_arns):
                 out.append((binary, action, resource, ok, why))
         return out
 
@@ -451,7 +460,10 @@ class GitServer:
             self.port = probe.getsockname()[1]
         self.process = subprocess.Popen(
             ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}", "--listen=127.0.0.1",
-             f"--port={self.port}", "--informative-errors", root])
+             f"--port={self.port}", "--informative-errors", root],
+            # `git daemon` runs git-daemon as a child: a session of its own is stopped as a whole, and holds
+            # none of this process's output pipes
+            start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", self.port)) == 0:
@@ -462,7 +474,9 @@ class GitServer:
         return f"git://127.0.0.1:{self.port}/demo.git"
 
     def close(self):
-        self.process.kill()
+        import signal
+
+        os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait()
 
 
