@@ -37,6 +37,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The Trust contract's development server (`certus trust serve`) stands in for Certus-Trust, as in demo.sh.
+cargo build --quiet -p certus
+export CERTUS_BIN="${CARGO_TARGET_DIR:-target}/debug/certus"
+
 packages=${1:-$work/packages}
 start=$SECONDS
 scripts/package-functions.sh "$packages"

@@ -9,10 +9,12 @@ wildcards, conditions, S3's 403 for a missing key without s3:ListBucket).
 Scenarios: a scan submitted to `api` over the HTTP API's routes and authorizer (read from the translated
 template) runs the scan state machine with every Lambda task bound to its packaged function and ends with a
 bundle; the webhook route needs no JWT while every /v1 route does; an execution that ended ABORTED reaches
-finalize through the EventBridge rule's input transformer and ends the job FAILED with one scan_complete.
+finalize through the EventBridge rule's input transformer and ends the job FAILED with one scan_complete;
+upload-request over the HTTP API runs the upload machine with the packaged request-upload and promote against
+`certus trust serve` on loopback: a denial publishes nothing, a permit publishes every bundle file once.
 
 Environment (scripts/deployed-run.sh sets it): CERTUS_PACKAGES (the packages), CERTUS_MOTO_ENDPOINT (a moto of
-this run only: IAM enforcement is server-wide), CERTUS_DEPLOYED_REPORT (optional: the per-function table of
+this run only: IAM enforcement is server-wide), CERTUS_BIN (the certus CLI), CERTUS_DEPLOYED_REPORT (optional: the per-function table of
 AWS actions observed against those granted is written there as Markdown).
 """
 import base64
@@ -375,9 +377,9 @@ class Deployment:
         assert reply["statusCode"] == 200, reply
         return json.loads(reply["body"])
 
-    def executions(self):
+    def executions(self, machine="ScanStateMachine"):
         sfn = self.client("stepfunctions")
-        arn = self.resolver.ref("ScanStateMachine")
+        arn = self.resolver.ref(machine)
         out = []
         for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:
             described = sfn.describe_execution(executionArn=execution["executionArn"])
@@ -480,20 +482,64 @@ class GitServer:
         self.process.wait()
 
 
+def free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class TrustServer:
+    """`certus trust serve` (the Trust contract's development server) on a fixed loopback port: permitting,
+    with the deployment's raw bucket in its permits, or denying (it pins a signer that is not Assurance's)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.process = None
+
+    def start(self, raw_bucket, deny=False):
+        import socket
+
+        self.stop()
+        command = [os.environ["CERTUS_BIN"], "trust", "serve", "--addr", f"127.0.0.1:{self.port}",
+                   "--raw-bucket", raw_bucket]
+        if deny:
+            command += ["--pin-key", "sha256:" + "0" * 64]
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            threading.Event().wait(0.05)
+        raise AssertionError("certus trust serve did not listen")
+
+    def stop(self):
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
 # -- the scenarios ------------------------------------------------------------------------------------------------
 DEPLOYMENT = None
 GIT = None
 SCRATCH = None
+TRUST = None
 
 
 def setUpModule():
-    global DEPLOYMENT, GIT, SCRATCH
+    global DEPLOYMENT, GIT, SCRATCH, TRUST
     endpoint, packages = os.environ.get("CERTUS_MOTO_ENDPOINT"), os.environ.get("CERTUS_PACKAGES")
-    if not endpoint or not packages:
-        raise unittest.SkipTest("CERTUS_MOTO_ENDPOINT and CERTUS_PACKAGES are set by scripts/deployed-run.sh")
+    if not endpoint or not packages or not os.environ.get("CERTUS_BIN"):
+        raise unittest.SkipTest("CERTUS_MOTO_ENDPOINT, CERTUS_PACKAGES and CERTUS_BIN are set by scripts/deployed-run.sh")
     SCRATCH = tempfile.mkdtemp(prefix="certus-deployed-git-")
     GIT = GitServer(SCRATCH)
-    DEPLOYMENT = Deployment(endpoint, packages)
+    TRUST = TrustServer(free_port())
+    # The one parameter not from infra/tests/fixtures/parameters.json: Trust on loopback (plain http is
+    # allowed to loopback only), at this run's port.
+    DEPLOYMENT = Deployment(endpoint, packages, {"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}"})
 
 
 def tearDownModule():
@@ -505,6 +551,8 @@ def tearDownModule():
         DEPLOYMENT.close()
     if GIT is not None:
         GIT.close()
+    if TRUST is not None:
+        TRUST.stop()
     if SCRATCH is not None:
         shutil.rmtree(SCRATCH, ignore_errors=True)
 
@@ -606,6 +654,50 @@ class DeployedRun(unittest.TestCase):
         self.assertEqual(job["status"], "FAILED", job)
         self.assertTrue(any("ABORTED" in e for e in job.get("errors", [])), job)
         self.assertEqual(len(terminal_events(test_id)), 1)
+
+    def scanned(self):
+        reply = submit()
+        self.assertEqual(reply["statusCode"], 202, reply)
+        test_id = json.loads(reply["body"])["test_id"]
+        summary = DEPLOYMENT.run_machine("certus-assurance.asl.json", {"test_id": test_id})
+        self.assertEqual(summary["status"], "SUCCEEDED", summary)
+        return test_id
+
+    def upload(self, test_id):
+        """upload-request over the HTTP API, then the upload machine with the execution the api started."""
+        d = DEPLOYMENT
+        before = {name for name, _ in d.executions("UploadStateMachine")}
+        reply = d.http("POST", f"/v1/security-scans/{test_id}/upload-request", {"tier": "basic"}, CLAIMS)
+        self.assertEqual(reply["statusCode"], 202, reply)
+        started = [payload for name, payload in d.executions("UploadStateMachine") if name not in before]
+        self.assertEqual(len(started), 1, started)
+        summary = d.run_machine("certus-upload.asl.json", started[0])
+        self.assertEqual(summary["status"], "SUCCEEDED", summary)
+        return summary, d.job(test_id, CLAIMS)
+
+    def objects(self, logical, prefix=""):
+        listed = DEPLOYMENT.client("s3").list_objects_v2(Bucket=DEPLOYMENT.resolver.ref(logical), Prefix=prefix)
+        return [o["Key"] for o in listed.get("Contents", [])]
+
+    def test_4_trust_deny_publishes_nothing_and_permit_publishes_every_file_once(self):
+        d = DEPLOYMENT
+        raw = d.resolver.ref("RawBucket")
+        test_id = self.scanned()
+        TRUST.start(raw, deny=True)
+        summary, job = self.upload(test_id)
+        self.assertNotIn("Promote", summary["states"], summary)
+        self.assertEqual(job["upload_status"], "denied", job)
+        self.assertEqual(self.objects("RawBucket") + self.objects("GoldenBucket"), [])
+
+        test_id = self.scanned()
+        TRUST.start(raw)
+        summary, job = self.upload(test_id)
+        self.assertIn("Promote", summary["states"], summary)
+        self.assertEqual(job["upload_status"], "uploaded", job)
+        bundle = {k.rsplit("/", 1)[-1] for k in self.objects("WorkBucket", f"bundles/{test_id}/")}
+        golden = [k.rsplit("/", 1)[-1] for k in self.objects("GoldenBucket")]
+        self.assertEqual(sorted(golden), sorted(set(golden)), "each file once")
+        self.assertTrue(bundle <= set(golden) | {"bundle-index.json"}, (bundle, golden))
 
     def test_9_every_request_of_every_function_is_granted_by_its_role(self):
         denied = [f"{binary}: {action} on {resource} ({why})"
