@@ -196,7 +196,9 @@ class Deployment:
     state machines; one IAM user per function with its role's policy; the packages laid out outside the
     repository with their environments."""
 
-    def __init__(self, endpoint, packages, overrides=None):
+    def __init__(self, endpoint, packages, overrides=None, withhold=None):
+        """`withhold`: {role logical id: action} statements granting that action are left out of that role
+        (the test that a missing grant is caught)."""
         import boto3
 
         self.endpoint = endpoint
@@ -248,6 +250,8 @@ class Deployment:
             props = resources[logical]["Properties"]
             role = props["Role"]["Fn::GetAtt"][0]
             statements = iam_eval.role_statements(self.resolver.resolve(resources[role]))
+            if withhold and role in withhold:
+                statements = [s for s in statements if withhold[role] not in iam_eval.as_list(s.get("Action", []))]
             self.statements[binary] = statements
             loose = [moto_statement(s) for s in statements]
             user = f"fn-{binary}"
@@ -704,6 +708,29 @@ class DeployedRun(unittest.TestCase):
                   for binary, action, resource, ok, why in DEPLOYMENT.checked_requests() if not ok]
         self.assertEqual(denied, [], "\n".join(denied))
         self.assertTrue(DEPLOYMENT.checked_requests(), "the functions made AWS requests")
+
+    def test_99_a_role_without_list_bucket_is_caught_naming_function_action_and_resource(self):
+        """The first-deploy blocker of the review (no s3:ListBucket: a missing stage marker is a 403), which
+        moto alone lets through: a deployment whose PrepareSourceRole lacks it, on a reset moto."""
+        endpoint = os.environ["CERTUS_MOTO_ENDPOINT"]
+        moto_post(endpoint, "/moto-api/reset-auth", "inf")
+        moto_post(endpoint, "/moto-api/reset", "")
+        global DEPLOYMENT
+        main, DEPLOYMENT = DEPLOYMENT, Deployment(
+            endpoint, os.environ["CERTUS_PACKAGES"], {"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}"},
+            withhold={"PrepareSourceRole": "s3:ListBucket"})
+        try:
+            test_id = self.scanned()
+            refused = [(binary, action, resource, why) for binary, action, resource, ok, why
+                       in DEPLOYMENT.checked_requests() if not ok]
+        finally:
+            DEPLOYMENT.close()
+            DEPLOYMENT = main
+        work = main.resolver.ref("WorkBucket")
+        marker = f"arn:aws:s3:::{work}/runs/{test_id}/stages/prepare-source.json"
+        self.assertIn(("prepare-source", "s3:GetObject", marker,
+                       "missing key read without s3:ListBucket: S3 answers 403, not 404"), refused)
+        self.assertEqual({binary for binary, *_ in refused}, {"prepare-source"}, refused)
 
 
 if __name__ == "__main__":
