@@ -41,6 +41,7 @@ import translated  # noqa: E402
 REPO = os.path.dirname(translated.INFRA)
 RUNNER = os.path.join(REPO, "statemachine", "tests", "run-local.mjs")
 EMULATOR = os.path.join(REPO, "statemachine", "tests", "lambda-runtime.mjs")
+GATEWAY_401 = '{"message":"Unauthorized"}'
 REGION = translated.REGION
 ACCOUNT = translated.ACCOUNT
 
@@ -196,9 +197,10 @@ class Deployment:
     state machines; one IAM user per function with its role's policy; the packages laid out outside the
     repository with their environments."""
 
-    def __init__(self, endpoint, packages, overrides=None, withhold=None):
+    def __init__(self, endpoint, packages, overrides=None, withhold=None, config=None):
         """`withhold`: {role logical id: action} statements granting that action are left out of that role
-        (the test that a missing grant is caught)."""
+        (the test that a missing grant is caught); `config`: {key: text} objects put under config/ of the
+        work bucket before any function starts (as an operator uploads them)."""
         import boto3
 
         self.endpoint = endpoint
@@ -242,6 +244,9 @@ class Deployment:
                     name=name, roleArn=self.resolver.get_att(props["RoleArn"]["Fn::GetAtt"][0], "Arn")
                     if isinstance(props.get("RoleArn"), dict) else props["RoleArn"],
                     definition='{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}')
+        for key, text in (config or {}).items():
+            self.client("s3", "setup", "setup").put_object(
+                Bucket=self.resolver.ref("WorkBucket"), Key=f"config/{key}", Body=text.encode())
         iam = self.client("iam", "setup", "setup")
         self.keys = {}
         self.statements = {}
@@ -354,7 +359,7 @@ class Deployment:
             return {"statusCode": 404, "body": "no route"}
         jwt = any("CertusJwt" in s for s in operation.get("security", []))
         if jwt and claims is None:
-            return {"statusCode": 401, "body": "Unauthorized (gateway)"}
+            return {"statusCode": 401, "body": GATEWAY_401}
         context = {
             "accountId": ACCOUNT, "apiId": "httpapi", "domainName": "httpapi.execute-api.eu-west-1.amazonaws.com",
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10",
@@ -412,6 +417,23 @@ class Deployment:
     def close(self):
         self.recorder.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def matches(pattern, event):
+    """EventBridge's matching for the patterns the template uses: every key of the pattern present, its value
+    one of the listed ones (nested objects matched recursively)."""
+    for key, expected in pattern.items():
+        if key not in event:
+            return False
+        if isinstance(expected, dict):
+            if not isinstance(event[key], dict) or not matches(expected, event[key]):
+                return False
+        elif isinstance(event[key], list):
+            if not any(value in expected for value in event[key]):
+                return False
+        elif event[key] not in expected:
+            return False
+    return True
 
 
 def moto_statement(statement):
@@ -531,6 +553,24 @@ DEPLOYMENT = None
 GIT = None
 SCRATCH = None
 TRUST = None
+PARAMETERS = {}
+REPOSITORY = f"arn:aws:codecommit:{REGION}:{ACCOUNT}:demo"
+# A CodeCommit registration (the product's push-trigger route on AWS; GitHub and GitLab entries need a webhook
+# secret from env:// or a file, which a deployed function cannot be given: docs/serverless.md).
+REGISTRATIONS = f"""
+[[registrations]]
+id = "demo-codecommit"
+provider = "codecommit"
+repository = "{REPOSITORY}"
+clone_url = "https://git-codecommit.{REGION}.amazonaws.com/v1/repos/demo"
+branches = ["main"]
+manifest_path = "certus.json"
+profile = "light"
+workspace_id = "ws-acme"
+tenant = "tenant-1"
+component_id = "demo"
+assessment_id = "push"
+"""
 
 
 def setUpModule():
@@ -541,9 +581,11 @@ def setUpModule():
     SCRATCH = tempfile.mkdtemp(prefix="certus-deployed-git-")
     GIT = GitServer(SCRATCH)
     TRUST = TrustServer(free_port())
-    # The one parameter not from infra/tests/fixtures/parameters.json: Trust on loopback (plain http is
-    # allowed to loopback only), at this run's port.
-    DEPLOYMENT = Deployment(endpoint, packages, {"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}"})
+    # Parameters beyond infra/tests/fixtures/parameters.json: Trust on loopback (plain http is allowed to
+    # loopback only) at this run's port, and push registrations for one CodeCommit repository.
+    PARAMETERS.update({"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}", "PushRegistrationsKey": "triggers.toml",
+                       "PushRepositoryArns": [REPOSITORY]})
+    DEPLOYMENT = Deployment(endpoint, packages, PARAMETERS, config={"triggers.toml": REGISTRATIONS})
 
 
 def tearDownModule():
@@ -596,9 +638,9 @@ class DeployedRun(unittest.TestCase):
         self.assertEqual(submit(claims=None)["statusCode"], 401, "a /v1 route without a JWT stops at the gateway")
         health = d.http("GET", "/health")
         self.assertEqual(health["statusCode"], 200, health)
-        # The webhook route has no JWT authorizer: the function itself answers (no registrations: 404).
+        # The webhook route has no JWT authorizer: the function itself answers (no GitHub registration).
         hook = d.http("POST", "/v1/webhooks/github", "{}")
-        self.assertNotEqual(hook["statusCode"], 401, hook)
+        self.assertNotEqual(hook["body"], GATEWAY_401, hook)
         self.assertNotEqual(hook["statusCode"], 502, hook)
 
     def test_2_a_submitted_scan_runs_every_packaged_step_and_ends_with_a_bundle(self):
@@ -703,6 +745,30 @@ class DeployedRun(unittest.TestCase):
         self.assertEqual(sorted(golden), sorted(set(golden)), "each file once")
         self.assertTrue(bundle <= set(golden) | {"bundle-index.json"}, (bundle, golden))
 
+    def test_5_a_codecommit_push_starts_exactly_one_scan_even_when_redelivered(self):
+        d = DEPLOYMENT
+        commit = "c0ffee" + "0" * 34
+        event = {
+            "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+            "detail-type": "CodeCommit Repository State Change", "source": "aws.codecommit", "account": ACCOUNT,
+            "time": "2026-12-01T00:00:00Z", "region": REGION, "resources": [REPOSITORY],
+            "detail": {"event": "referenceUpdated", "repositoryName": "demo", "repositoryId": "r-1",
+                       "referenceType": "branch", "referenceName": "main", "referenceFullName": "refs/heads/main",
+                       "commitId": commit, "oldCommitId": "0" * 40},
+        }
+        rule = next(r for r in d.cfn["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+                    and r["Properties"]["EventPattern"].get("source") == ["aws.codecommit"])
+        pattern = d.resolver.resolve(rule["Properties"]["EventPattern"])
+        self.assertTrue(matches(pattern, event), "the rule's pattern selects the push")
+        before = {name for name, _ in d.executions()}
+        for _ in range(2):  # EventBridge delivers at least once
+            outcome = d.invoke("push-trigger", event)
+            self.assertNotIn("error", outcome, outcome)
+        started = [(name, payload) for name, payload in d.executions() if name not in before]
+        self.assertEqual(len(started), 1, started)
+        job = d.job(started[0][0], CLAIMS)
+        self.assertEqual((job["status"], job["requested_commit"], job["tenant"]), ("QUEUED", commit, "tenant-1"), job)
+
     def test_9_every_request_of_every_function_is_granted_by_its_role(self):
         denied = [f"{binary}: {action} on {resource} ({why})"
                   for binary, action, resource, ok, why in DEPLOYMENT.checked_requests() if not ok]
@@ -717,7 +783,7 @@ class DeployedRun(unittest.TestCase):
         moto_post(endpoint, "/moto-api/reset", "")
         global DEPLOYMENT
         main, DEPLOYMENT = DEPLOYMENT, Deployment(
-            endpoint, os.environ["CERTUS_PACKAGES"], {"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}"},
+            endpoint, os.environ["CERTUS_PACKAGES"], PARAMETERS, config={"triggers.toml": REGISTRATIONS},
             withhold={"PrepareSourceRole": "s3:ListBucket"})
         try:
             test_id = self.scanned()
