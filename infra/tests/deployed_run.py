@@ -666,7 +666,12 @@ class DeployedRun(unittest.TestCase):
         self.assertIn("secrets", json.dumps(job.get("findings_summary")), "the planted key was found")
         self.assertEqual(len(terminal_events(test_id)), 1)
 
-    def test_3_an_aborted_execution_ends_the_job_failed_once_through_the_rule(self):
+    def test_3_an_aborted_and_a_timed_out_execution_end_the_job_failed_once_through_the_rule(self):
+        for status in ("ABORTED", "TIMED_OUT"):
+            with self.subTest(status=status):
+                self.execution_ended(status)
+
+    def execution_ended(self, status):
         d = DEPLOYMENT
         reply = submit()
         self.assertEqual(reply["statusCode"], 202, reply)
@@ -676,7 +681,7 @@ class DeployedRun(unittest.TestCase):
         transformer = d.resolver.resolve(rule["Properties"]["Targets"][0]["InputTransformer"])
         machine = d.resolver.ref("ScanStateMachine")
         status_change = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change",
-                         "detail": {"name": test_id, "status": "ABORTED", "stateMachineArn": machine,
+                         "detail": {"name": test_id, "status": status, "stateMachineArn": machine,
                                     "executionArn": machine.replace(":stateMachine:", ":execution:") + f":{test_id}"}}
         template = transformer["InputTemplate"]
         values = {}
@@ -698,7 +703,7 @@ class DeployedRun(unittest.TestCase):
             self.assertNotIn("error", outcome, outcome)
         job = d.job(test_id, CLAIMS)
         self.assertEqual(job["status"], "FAILED", job)
-        self.assertTrue(any("ABORTED" in e for e in job.get("errors", [])), job)
+        self.assertTrue(any(status in e for e in job.get("errors", [])), job)
         self.assertEqual(len(terminal_events(test_id)), 1)
 
     def scanned(self):
@@ -744,6 +749,27 @@ class DeployedRun(unittest.TestCase):
         golden = [k.rsplit("/", 1)[-1] for k in self.objects("GoldenBucket")]
         self.assertEqual(sorted(golden), sorted(set(golden)), "each file once")
         self.assertTrue(bundle <= set(golden) | {"bundle-index.json"}, (bundle, golden))
+
+    def test_6_a_baseline_scan_reads_the_earlier_bundle(self):
+        d = DEPLOYMENT
+        first = self.scanned()
+        reply = d.http("POST", "/v1/security-scans", {
+            "workspace_id": "ws-acme", "component_id": "demo", "assessment_id": "a-1", "source_type": "git",
+            "git_url": GIT.url(), "branch": "main", "manifest_path": "certus.json", "profile": "light",
+            "baseline_test_id": first}, CLAIMS)
+        self.assertEqual(reply["statusCode"], 202, reply)
+        second = json.loads(reply["body"])["test_id"]
+        summary = d.run_machine("certus-assurance.asl.json", {"test_id": second})
+        self.assertEqual(summary["status"], "SUCCEEDED", summary)
+        job = d.job(second, CLAIMS)
+        self.assertEqual(job["status"], "SUCCEEDED", job)
+        self.assertIn(first, json.dumps(job["submission"]["baseline"]), job)
+        # The planted key was in the baseline's bundle too: the same finding is "unchanged" now.
+        work = d.resolver.ref("WorkBucket")
+        [key] = [k for k in self.objects("WorkBucket", f"bundles/{second}/") if k.endswith("/merged.sarif.json")]
+        sarif = json.loads(d.client("s3").get_object(Bucket=work, Key=key)["Body"].read())
+        states = {r.get("baselineState") for run in sarif["runs"] for r in run.get("results", [])}
+        self.assertEqual(states, {"unchanged"}, states)
 
     def test_5_a_codecommit_push_starts_exactly_one_scan_even_when_redelivered(self):
         d = DEPLOYMENT
