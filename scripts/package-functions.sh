@@ -61,7 +61,9 @@ while IFS=$'\t' read -r binary logical code_uri layers; do
     --lambda-dir "$target_dir/lambda-packages" >&2)
   rm -rf "${out:?}/$binary"
   mkdir -p "$out/$binary"
-  cp "$target_dir/lambda-packages/$binary/bootstrap" "$out/$binary/bootstrap"
+  # a hard link when the target dir is on the same filesystem (debug binaries are ~130 MB each), else a copy
+  ln "$target_dir/lambda-packages/$binary/bootstrap" "$out/$binary/bootstrap" 2>/dev/null ||
+    cp "$target_dir/lambda-packages/$binary/bootstrap" "$out/$binary/bootstrap"
   for layer in ${layers//,/ }; do
     case "$layer" in
       GitLayer)

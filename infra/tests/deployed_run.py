@@ -412,6 +412,10 @@ class Deployment:
                 continue
             for action, resource, ok, why in check_request(self.statements[binary], entry, self.secret_arns):
                 out.append((binary, action, resource, ok, why))
+                if entry["status"] == 404 and action == "s3:GetObject":
+                    # the read of a missing key used s3:ListBucket too (that is what made it a 404)
+                    bucket = resource.split("/", 1)[0]
+                    out.append((binary, "s3:ListBucket", bucket, ok, why))
         return out
 
     def close(self):
@@ -493,9 +497,8 @@ class GitServer:
             # none of this process's output pipes
             start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    break
+            if subprocess.run(["git", "ls-remote", self.url()], capture_output=True).returncode == 0:
+                break
             threading.Event().wait(0.05)
 
     def url(self):
