@@ -69,3 +69,30 @@ test(
     assert.deepEqual(await emulator.invoke("fake", { do: "echo" }), { error: { errorType: "Config", errorMessage: "bad init" } });
   }),
 );
+
+test("run-local.mjs --functions binds a Lambda task to its package: result, and a function error caught by type", async () => {
+  const { runDefinition } = await import("./run-local.mjs");
+  const dir = mkdtempSync(join(tmpdir(), "certus-pkg-"));
+  try {
+    copyFileSync(join(here, "fake-bootstrap.mjs"), join(dir, "bootstrap"));
+    chmodSync(join(dir, "bootstrap"), 0o755);
+    const functions = { functions: { fake: { dir, env: { PATH: process.env.PATH }, timeoutSeconds: 5, arn: "arn:aws:lambda:eu-west-1:123456789012:function:fake" } } };
+    const task = (next) => ({
+      Type: "Task",
+      Resource: "arn:aws:states:::lambda:invoke",
+      Parameters: { FunctionName: "${FakeFunctionArn}", "Payload.$": "$" },
+      ResultSelector: { "event.$": "$.Payload.event" },
+      Catch: [{ ErrorEquals: ["NonRetryable"], ResultPath: "$.failure", Next: "Caught" }],
+      ...next,
+    });
+    const definition = { StartAt: "Call", States: { Call: task({ End: true }), Caught: { Type: "Pass", End: true } } };
+    const ok = await runDefinition({ definition, input: { do: "echo", n: 2 }, functions });
+    assert.equal(ok.status, "SUCCEEDED");
+    assert.deepEqual(ok.output, { event: { do: "echo", n: 2 } });
+    const failed = await runDefinition({ definition, input: { do: "fail" }, functions });
+    assert.deepEqual(failed.states, ["Call", "Caught"]);
+    assert.equal(JSON.parse(failed.output.failure.Cause).errorType, "NonRetryable");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
