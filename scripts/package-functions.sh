@@ -8,7 +8,8 @@
 #
 #   scripts/package-functions.sh OUT
 #
-# Differences from the deployed build, on purpose: the debug profile (SAM passes --release) and the host's
+# Differences from the deployed build, on purpose: the debug profile (SAM passes --release), though with the
+# release profile's panic = "abort" (a panic ends the process, as deployed) and no debug info, and the host's
 # architecture (the template says arm64; an x86_64 host builds x86_64 so that the packages run here). The
 # compiler is plain cargo (`--compiler cargo`, no zig needed for a host build); cargo-lambda still passes an
 # explicit --target, so the functions build under $CARGO_TARGET_DIR/<host triple>/debug, apart from the
@@ -55,6 +56,7 @@ out=$(cd "$out" && pwd)
 "$infra_venv/bin/python" infra/tests/translated.py --list-functions >"$out/functions.tsv"
 
 export PATH="$lambda_venv/bin:$PATH"
+export CARGO_PROFILE_DEV_PANIC=abort CARGO_PROFILE_DEV_DEBUG=0
 while IFS=$'\t' read -r binary logical code_uri layers; do
   echo "== cargo lambda build --bin $binary (in $code_uri)" >&2
   (cd "$code_uri" && cargo lambda build --quiet --offline --compiler cargo "$arch_flag" --bin "$binary" \

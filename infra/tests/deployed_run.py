@@ -17,7 +17,6 @@ Environment (scripts/deployed-run.sh sets it): CERTUS_PACKAGES (the packages), C
 this run only: IAM enforcement is server-wide), CERTUS_BIN (the certus CLI), CERTUS_DEPLOYED_REPORT (optional: the per-function table of
 AWS actions observed against those granted is written there as Markdown).
 """
-import base64
 import http.client
 import http.server
 import json
@@ -25,6 +24,8 @@ import os
 import re
 import secrets
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -275,9 +276,9 @@ class Deployment:
         self.recorder = Recorder(endpoint)
         self.spec_path = self.write_spec(packages)
 
-    def client(self, service, key=None, secret=None, endpoint=None):
+    def client(self, service, key=None, secret=None):
         key, secret = (key, secret) if key else self.admin
-        return self.boto3.client(service, endpoint_url=endpoint or self.endpoint, region_name=REGION,
+        return self.boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
                                  aws_access_key_id=key, aws_secret_access_key=secret)
 
     def write_spec(self, packages):
@@ -485,11 +486,7 @@ class GitServer:
         subprocess.run(git + ["add", "."], check=True)
         subprocess.run(git + ["commit", "-q", "-m", "demo"], check=True)
         subprocess.run(["git", "clone", "-q", "--bare", work, repo], check=True)
-        import socket
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.process = subprocess.Popen(
             ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}", "--listen=127.0.0.1",
              f"--port={self.port}", "--informative-errors", root],
@@ -505,15 +502,11 @@ class GitServer:
         return f"git://127.0.0.1:{self.port}/demo.git"
 
     def close(self):
-        import signal
-
         os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait()
 
 
 def free_port():
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -528,8 +521,6 @@ class TrustServer:
         self.process = None
 
     def start(self, raw_bucket, deny=False):
-        import socket
-
         self.stop()
         command = [os.environ["CERTUS_BIN"], "trust", "serve", "--addr", f"127.0.0.1:{self.port}",
                    "--raw-bucket", raw_bucket]
