@@ -11,7 +11,9 @@ template) runs the scan state machine with every Lambda task bound to its packag
 bundle; the webhook route needs no JWT while every /v1 route does; an execution that ended ABORTED reaches
 finalize through the EventBridge rule's input transformer and ends the job FAILED with one scan_complete;
 upload-request over the HTTP API runs the upload machine with the packaged request-upload and promote against
-`certus trust serve` on loopback: a denial publishes nothing, a permit publishes every bundle file once.
+`certus trust serve` on loopback: a denial publishes nothing, a permit publishes every bundle file once; a
+CodeCommit push delivered twice starts one scan; a baseline scan; ws's $connect against the JWKS from the work
+bucket, $disconnect and a stream batch; a role without s3:ListBucket is caught by the request check.
 
 Environment (scripts/deployed-run.sh sets it): CERTUS_PACKAGES (the packages), CERTUS_MOTO_ENDPOINT (a moto of
 this run only: IAM enforcement is server-wide), CERTUS_BIN (the certus CLI), CERTUS_DEPLOYED_REPORT (optional: the per-function table of
@@ -506,6 +508,43 @@ class GitServer:
         self.process.wait()
 
 
+def b64url(data):
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class IdentityProvider:
+    """An ES256 signing key made at test time with openssl, its JWKS, and tokens it signs."""
+
+    def __init__(self, root):
+        self.key = os.path.join(root, "idp-key.pem")
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", self.key],
+                       check=True, capture_output=True)
+        public = subprocess.run(["openssl", "ec", "-in", self.key, "-pubout", "-outform", "DER"],
+                                check=True, capture_output=True).stdout
+        point = public[-65:]  # the uncompressed point 04 || x || y ends the SubjectPublicKeyInfo
+        self.jwks = json.dumps({"keys": [{"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": "k1",
+                                          "x": b64url(point[1:33]), "y": b64url(point[33:])}]})
+
+    def token(self, claims):
+        import time
+
+        now = int(time.time())
+        body = {"iat": now, "nbf": now, "exp": now + 600, **claims}
+        signing_input = f"{b64url(json.dumps({'alg': 'ES256', 'typ': 'JWT', 'kid': 'k1'}).encode())}." \
+                        f"{b64url(json.dumps(body).encode())}"
+        der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key], input=signing_input.encode(),
+                             check=True, capture_output=True).stdout
+        # DER SEQUENCE { INTEGER r, INTEGER s } → r || s, 32 bytes each
+        r_len = der[3]
+        r = der[4:4 + r_len]
+        s_len = der[5 + r_len]
+        s = der[6 + r_len:6 + r_len + s_len]
+        raw = r[-32:].rjust(32, b"\0") + s[-32:].rjust(32, b"\0")
+        return f"{signing_input}.{b64url(raw)}"
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -547,7 +586,9 @@ DEPLOYMENT = None
 GIT = None
 SCRATCH = None
 TRUST = None
+IDP = None
 PARAMETERS = {}
+CONFIG = {}
 REPOSITORY = f"arn:aws:codecommit:{REGION}:{ACCOUNT}:demo"
 # A CodeCommit registration (the product's push-trigger route on AWS; GitHub and GitLab entries need a webhook
 # secret from env:// or a file, which a deployed function cannot be given: docs/serverless.md).
@@ -568,18 +609,22 @@ assessment_id = "push"
 
 
 def setUpModule():
-    global DEPLOYMENT, GIT, SCRATCH, TRUST
+    global DEPLOYMENT, GIT, SCRATCH, TRUST, IDP
     endpoint, packages = os.environ.get("CERTUS_MOTO_ENDPOINT"), os.environ.get("CERTUS_PACKAGES")
     if not endpoint or not packages or not os.environ.get("CERTUS_BIN"):
         raise unittest.SkipTest("CERTUS_MOTO_ENDPOINT, CERTUS_PACKAGES and CERTUS_BIN are set by scripts/deployed-run.sh")
     SCRATCH = tempfile.mkdtemp(prefix="certus-deployed-git-")
     GIT = GitServer(SCRATCH)
+    IDP = IdentityProvider(SCRATCH)
+    CONFIG["jwks.json"] = IDP.jwks
     TRUST = TrustServer(free_port())
     # Parameters beyond infra/tests/fixtures/parameters.json: Trust on loopback (plain http is allowed to
-    # loopback only) at this run's port, and push registrations for one CodeCommit repository.
+    # loopback only) at this run's port, push registrations for one CodeCommit repository, the identity
+    # provider's JWKS for the WebSocket API.
     PARAMETERS.update({"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}", "PushRegistrationsKey": "triggers.toml",
-                       "PushRepositoryArns": [REPOSITORY]})
-    DEPLOYMENT = Deployment(endpoint, packages, PARAMETERS, config={"triggers.toml": REGISTRATIONS})
+                       "PushRepositoryArns": [REPOSITORY], "JwksObjectKey": "jwks.json"})
+    CONFIG["triggers.toml"] = REGISTRATIONS
+    DEPLOYMENT = Deployment(endpoint, packages, PARAMETERS, config=CONFIG)
 
 
 def tearDownModule():
@@ -789,6 +834,46 @@ class DeployedRun(unittest.TestCase):
         job = d.job(started[0][0], CLAIMS)
         self.assertEqual((job["status"], job["requested_commit"], job["tenant"]), ("QUEUED", commit, "tenant-1"), job)
 
+    def test_7_websocket_connect_checks_the_token_against_the_jwks_from_the_work_bucket(self):
+        """ws as the WebSocket API invokes it ($connect, $disconnect) and as the events stream does (a batch
+        for a job nobody subscribed to: nothing to post, so the real management endpoint is never called)."""
+        d = DEPLOYMENT
+
+        def websocket(route, connection, token=None):
+            domain = "websocketa.execute-api.eu-west-1.amazonaws.com"
+            event = {"requestContext": {"routeKey": route, "connectionId": connection,
+                                        "eventType": "CONNECT" if route == "$connect" else "DISCONNECT",
+                                        "messageDirection": "IN", "stage": "live", "connectedAt": 1796083200000,
+                                        "requestTimeEpoch": 1796083200012, "requestTime": "01/Dec/2026:00:00:00 +0000",
+                                        "identity": {"sourceIp": "192.0.2.10"}, "requestId": secrets.token_hex(8),
+                                        "extendedRequestId": secrets.token_hex(8), "domainName": domain,
+                                        "apiId": "websocketa"},
+                     "headers": {"Host": domain}, "multiValueHeaders": {"Host": [domain]}, "isBase64Encoded": False}
+            if token is not None:
+                event["queryStringParameters"] = {"access_token": token}
+            outcome = d.invoke("ws", event)
+            self.assertNotIn("error", outcome, outcome)
+            return outcome["payload"]["statusCode"]
+
+        claims = {"iss": "https://issuer.example.invalid/", "aud": "certus-assurance", "sub": "tenant-1",
+                  "certus_workspaces": ["ws-acme"]}
+        connections = d.resolver.ref("ConnectionsTable")
+        self.assertEqual(websocket("$connect", "Jx2abcDEFgh0AbC=", IDP.token(claims)), 200)
+        stored = d.client("dynamodb").get_item(TableName=connections, Key={"connection_id": {"S": "Jx2abcDEFgh0AbC="}})
+        self.assertIn("Item", stored, "the connection is recorded with its principal")
+        self.assertEqual(websocket("$connect", "Kx2abcDEFgh0AbC=", IDP.token({**claims, "aud": "other"})), 401)
+        self.assertEqual(websocket("$connect", "Lx2abcDEFgh0AbC="), 401)
+        self.assertEqual(websocket("$disconnect", "Jx2abcDEFgh0AbC="), 200)
+        stored = d.client("dynamodb").get_item(TableName=connections, Key={"connection_id": {"S": "Jx2abcDEFgh0AbC="}})
+        self.assertNotIn("Item", stored)
+
+        test_id = self.scanned()
+        [first, *_] = d.events(test_id)
+        batch = {"Records": [{"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb",
+                              "awsRegion": REGION, "dynamodb": {"NewImage": first}}]}
+        outcome = d.invoke("ws", batch)
+        self.assertNotIn("error", outcome, outcome)
+
     def test_9_every_request_of_every_function_is_granted_by_its_role(self):
         denied = [f"{binary}: {action} on {resource} ({why})"
                   for binary, action, resource, ok, why in DEPLOYMENT.checked_requests() if not ok]
@@ -803,7 +888,7 @@ class DeployedRun(unittest.TestCase):
         moto_post(endpoint, "/moto-api/reset", "")
         global DEPLOYMENT
         main, DEPLOYMENT = DEPLOYMENT, Deployment(
-            endpoint, os.environ["CERTUS_PACKAGES"], PARAMETERS, config={"triggers.toml": REGISTRATIONS},
+            endpoint, os.environ["CERTUS_PACKAGES"], PARAMETERS, config=CONFIG,
             withhold={"PrepareSourceRole": "s3:ListBucket"})
         try:
             test_id = self.scanned()
