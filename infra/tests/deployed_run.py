@@ -345,7 +345,7 @@ class Deployment:
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     # -- the HTTP API as the template declares it ------------------------------------------------------------
-    def http(self, method, path, body=None, claims=None):
+    def http(self, method, path, body=None, claims=None, headers=None):
         """API Gateway's HTTP API: the route the translated Body's paths select (the most specific), its
         authorizer (no claims on a JWT route: 401 before any function runs), then the v2 proxy event."""
         api = next(r for r in self.cfn["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api"
@@ -372,7 +372,7 @@ class Deployment:
             context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
         event = {
             "version": "2.0", "routeKey": f"{method} {route}", "rawPath": path, "rawQueryString": "",
-            "headers": {"content-type": "application/json", "host": context["domainName"]},
+            "headers": {"content-type": "application/json", "host": context["domainName"], **(headers or {})},
             "requestContext": context, "isBase64Encoded": False,
         }
         if body is not None:
@@ -486,6 +486,8 @@ class GitServer:
         subprocess.run(git + ["add", "."], check=True)
         subprocess.run(git + ["commit", "-q", "-m", "demo"], check=True)
         subprocess.run(["git", "clone", "-q", "--bare", work, repo], check=True)
+        self.commit = subprocess.run(git + ["rev-parse", "HEAD"], check=True, capture_output=True,
+                                     text=True).stdout.strip()
         self.port = free_port()
         self.process = subprocess.Popen(
             ["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}", "--listen=127.0.0.1",
@@ -588,9 +590,24 @@ IDP = None
 PARAMETERS = {}
 CONFIG = {}
 REPOSITORY = f"arn:aws:codecommit:{REGION}:{ACCOUNT}:demo"
-# A CodeCommit registration (the product's push-trigger route on AWS; GitHub and GitLab entries need a webhook
-# secret from env:// or a file, which a deployed function cannot be given: docs/serverless.md).
+# A GitHub registration (its clone URL the loopback git daemon's, filled in at set-up; its secret an object
+# beside the registrations) and a CodeCommit one.
+GITHUB_SECRET = secrets.token_hex(24)
 REGISTRATIONS = f"""
+[[registrations]]
+id = "demo-github"
+provider = "github"
+repository = "acme/demo"
+clone_url = "{{clone_url}}"
+secret = "webhook-secrets/demo-github.secret"
+branches = ["main"]
+manifest_path = "certus.json"
+profile = "light"
+workspace_id = "ws-acme"
+tenant = "tenant-1"
+component_id = "demo"
+assessment_id = "push"
+
 [[registrations]]
 id = "demo-codecommit"
 provider = "codecommit"
@@ -621,7 +638,8 @@ def setUpModule():
     # provider's JWKS for the WebSocket API.
     PARAMETERS.update({"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}", "PushRegistrationsKey": "triggers.toml",
                        "PushRepositoryArns": [REPOSITORY], "JwksObjectKey": "jwks.json"})
-    CONFIG["triggers.toml"] = REGISTRATIONS
+    CONFIG["triggers.toml"] = REGISTRATIONS.replace("{clone_url}", GIT.url())
+    CONFIG["webhook-secrets/demo-github.secret"] = GITHUB_SECRET
     DEPLOYMENT = Deployment(endpoint, packages, PARAMETERS, config=CONFIG)
 
 
@@ -675,10 +693,10 @@ class DeployedRun(unittest.TestCase):
         self.assertEqual(submit(claims=None)["statusCode"], 401, "a /v1 route without a JWT stops at the gateway")
         health = d.http("GET", "/health")
         self.assertEqual(health["statusCode"], 200, health)
-        # The webhook route has no JWT authorizer: the function itself answers (no GitHub registration).
-        hook = d.http("POST", "/v1/webhooks/github", "{}")
+        # The webhook route has no JWT authorizer: the function itself answers (unsigned: its own 401).
+        hook = d.http("POST", "/v1/webhooks/github", "{}", headers={"x-github-event": "push"})
+        self.assertEqual(hook["statusCode"], 401, hook)
         self.assertNotEqual(hook["body"], GATEWAY_401, hook)
-        self.assertNotEqual(hook["statusCode"], 502, hook)
 
     def test_2_a_submitted_scan_runs_every_packaged_step_and_ends_with_a_bundle(self):
         d = DEPLOYMENT
@@ -786,6 +804,32 @@ class DeployedRun(unittest.TestCase):
         golden = [k.rsplit("/", 1)[-1] for k in self.objects("GoldenBucket")]
         self.assertEqual(sorted(golden), sorted(set(golden)), "each file once")
         self.assertTrue(bundle <= set(golden) | {"bundle-index.json"}, (bundle, golden))
+
+    def test_8_a_github_push_starts_exactly_one_scan_which_runs_to_its_bundle(self):
+        import hashlib
+        import hmac
+
+        d = DEPLOYMENT
+        body = json.dumps({"ref": "refs/heads/main", "after": GIT.commit, "before": "0" * 40, "deleted": False,
+                           "repository": {"full_name": "acme/demo"}})
+        signature = "sha256=" + hmac.new(GITHUB_SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+        headers = {"x-github-event": "push", "x-github-delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+                   "x-hub-signature-256": signature}
+        forged = d.http("POST", "/v1/webhooks/github", body, headers={**headers, "x-hub-signature-256": "sha256=" + "0" * 64})
+        self.assertEqual(forged["statusCode"], 401, forged)
+        before = {name for name, _ in d.executions()}
+        first = d.http("POST", "/v1/webhooks/github", body, headers=headers)
+        self.assertEqual(first["statusCode"], 202, first)
+        again = d.http("POST", "/v1/webhooks/github", body, headers=headers)  # GitHub redelivers
+        self.assertEqual(again["statusCode"], 200, again)
+        started = [(name, payload) for name, payload in d.executions() if name not in before]
+        self.assertEqual(len(started), 1, started)
+        summary = d.run_machine("certus-assurance.asl.json", started[0][1])
+        self.assertEqual(summary["status"], "SUCCEEDED", summary)
+        job = d.job(started[0][0], CLAIMS)
+        self.assertEqual((job["status"], job["commit"]), ("SUCCEEDED", GIT.commit), job)
+        self.assertIn("demo-github", job["requested_by"], job)
+        self.assertTrue(job["bundle_location"], job)
 
     def test_6_a_baseline_scan_reads_the_earlier_bundle(self):
         d = DEPLOYMENT
