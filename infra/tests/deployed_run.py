@@ -12,7 +12,8 @@ bundle; the webhook route needs no JWT while every /v1 route does; an execution 
 finalize through the EventBridge rule's input transformer and ends the job FAILED with one scan_complete;
 upload-request over the HTTP API runs the upload machine with the packaged request-upload and promote against
 `certus trust serve` on loopback: a denial publishes nothing, a permit publishes every bundle file once; a
-CodeCommit push delivered twice starts one scan; a baseline scan; ws's $connect against the JWKS from the work
+CodeCommit push delivered twice starts one scan; a signed GitHub push (redelivered) starts one scan that runs
+to its bundle; a baseline scan; ws's $connect against the JWKS from the work
 bucket, $disconnect and a stream batch; a role without s3:ListBucket is caught by the request check.
 
 Environment (scripts/deployed-run.sh sets it): CERTUS_PACKAGES (the packages), CERTUS_MOTO_ENDPOINT (a moto of
