@@ -3,7 +3,7 @@
 # state machine definitions, the least-privilege check (and its negative fixture), the template's consistency
 # with the definitions, the code and docs/serverless.md (on the template as aws-sam-translator transforms it),
 # checkov and parliament (every finding not accepted with its reason in docs/serverless.md fails), and the
-# self-test of the local Step Functions runner (statemachine/tests). Installs what it needs, cached:
+# self-tests of the local Step Functions runner and the Lambda Runtime API emulator (statemachine/tests). Installs what it needs, cached:
 #   cfn-lint and aws-sam-translator (PyPI, pinned) in a venv under ${XDG_CACHE_HOME:-$HOME/.cache}/certus/,
 #   checkov and parliament (PyPI, pinned) in a second venv there (their dependencies clash with cfn-lint's),
 #   asl-validator and aws-local-stepfunctions (npm, pinned by statemachine/tests/package-lock.json) with
@@ -91,9 +91,11 @@ step "least privilege (infra/tests/check_iam.py)" "$venv/bin/python" infra/tests
 counted "least-privilege check tests (negative fixture)" "$venv/bin/python" -m unittest -v infra/tests/test_check_iam.py
 counted "template consistency (definitions, contract, storage, translated template)" "$venv/bin/python" -m unittest -v infra/tests/test_template.py
 counted "IAM: every AWS call of the code against its role" "$venv/bin/python" -m unittest -v infra/tests/test_iam_grants.py
+counted "deploy-faithful run: recorded requests as IAM actions (no deployment)" "$venv/bin/python" -m unittest -v infra/tests/test_deployed_requests.py
 step "checkov and parliament (accepted findings: docs/serverless.md)" "$venv/bin/python" infra/tests/audit_findings.py \
   "$audit_venv/bin/checkov" "$audit_venv/bin/parliament"
 counted "local Step Functions runner self-test" node --test "$sm_tests/selftest.test.mjs"
+counted "Lambda Runtime API emulator self-test" node --test "$sm_tests/lambda-runtime.test.mjs"
 
 echo
 echo "check-infra: $passed passed, $failed failed"

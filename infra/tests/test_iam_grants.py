@@ -112,6 +112,7 @@ def calls(d):
         add(function, "dynamodb:PutItem", events, why="the first event")
         add(function, "states:StartExecution", d.ref("ScanStateMachine"), why="the scan")
         add(function, "READ?", f"s3://{work}/config/{CONFIGURED['PushRegistrationsKey']}", why="the registrations")
+        add(function, "READ?", f"s3://{work}/config/webhook-secrets/payments.secret", why="a webhook secret")
     add("api", "dynamodb:Query", f"{jobs}/index/by_workspace", why="listing a workspace's jobs")
     add("api", "states:StartExecution", d.ref("UploadStateMachine"), why="an upload")
 
@@ -183,6 +184,8 @@ class IamGrantsTest(unittest.TestCase):
             _, statements = d.role_of(function)
             self.assertFalse(iam_eval.allowed(statements, "s3:GetObject", f"arn:aws:s3:::{work}/config/triggers.toml"),
                              function)
+            self.assertFalse(iam_eval.allowed(statements, "s3:GetObject",
+                                              f"arn:aws:s3:::{work}/config/webhook-secrets/a.secret"), function)
 
 
 if __name__ == "__main__":

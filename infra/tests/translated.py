@@ -8,6 +8,8 @@ names and ARNs in one account and region).
 `python3 infra/tests/translated.py --write-environments` rewrites infra/tests/fixtures/function-environments.json:
 the environment each function (and the Fargate scanner container) gets with those parameters, which the Rust
 tests of the settings readers load (test_template.py checks the file is current).
+`python3 infra/tests/translated.py --list-functions` prints binary, logical id, CodeUri and layers of every
+function, tab-separated (scripts/package-functions.sh builds from it).
 """
 import copy
 import hashlib
@@ -289,7 +291,23 @@ def environments(sam=None, cfn=None, overrides=None):
     return out
 
 
+def functions(sam=None):
+    """Binary name → (logical id, CodeUri relative to the repository, layer logical ids) of every function."""
+    sam = sam if sam is not None else sam_template()
+    out = {}
+    for logical, binary in binary_names(sam).items():
+        props = sam["Resources"][logical]["Properties"]
+        code_uri = os.path.relpath(os.path.normpath(os.path.join(INFRA, props["CodeUri"])), os.path.dirname(INFRA))
+        layers = [layer["Ref"] for layer in props.get("Layers", [])]
+        out[binary] = (logical, code_uri, layers)
+    return out
+
+
 def main(argv):
+    if argv == ["--list-functions"]:
+        for binary, (logical, code_uri, layers) in sorted(functions().items()):
+            print(f"{binary}\t{logical}\t{code_uri}\t{','.join(layers)}")
+        return 0
     if argv != ["--write-environments"]:
         print(__doc__.strip(), file=sys.stderr)
         return 2

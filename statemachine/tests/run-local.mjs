@@ -5,6 +5,9 @@
 //     `<task command> xxx` with the Payload JSON on stdin; stdout is the function's JSON result. A non-zero
 //     exit throws an Error named by the `errorType` printed on stdout ({"errorType":"Retryable",...}), whose
 //     message (the execution's Cause) is that JSON, as Lambda reports it.
+//     With a functions spec instead (`--functions SPEC.json`, see lambda-runtime.mjs), a Lambda task invokes
+//     the packaged function through the Lambda Runtime API emulator: a function error throws an Error named
+//     by its errorType, as Step Functions reports it.
 //   ECS task (arn:aws:states:::ecs:runTask.sync): `<task command> run-scanner` with
 //     {test_id, tool, runner:"fargate"} built from the container override environment (which is also passed
 //     to the command's environment); a non-zero exit is States.TaskFailed, as ECS reports a stopped task.
@@ -16,6 +19,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { StateMachine, ExecutionTimeoutError } from "aws-local-stepfunctions";
+import { LambdaEmulator } from "./lambda-runtime.mjs";
 
 const LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke";
 const ECS_RUN_TASK_SYNC = "arn:aws:states:::ecs:runTask.sync";
@@ -175,6 +179,25 @@ function lambdaOverride(binding, options) {
   };
 }
 
+function emulatedLambdaOverride(binding, emulator) {
+  return async (parameters) => {
+    const outcome = await emulator.invoke(binding.functionName, parameters.Payload);
+    if (outcome.error) throw namedError(outcome.error.errorType, JSON.stringify(outcome.error));
+    if (Buffer.byteLength(JSON.stringify(outcome.payload)) > MAX_PAYLOAD_BYTES) {
+      throw namedError("States.DataLimitExceeded", `${binding.functionName}: result larger than ${MAX_PAYLOAD_BYTES} bytes`, {
+        catchable: false,
+      });
+    }
+    return { ExecutedVersion: "$LATEST", StatusCode: 200, Payload: outcome.payload };
+  };
+}
+
+function ecsUnbound(name) {
+  return async () => {
+    throw namedError("Harness.Unbound", `state ${name}: an ECS task needs --task-command`, { catchable: false });
+  };
+}
+
 function containerEnvironment(parameters) {
   const overrides = parameters?.Overrides?.ContainerOverrides;
   if (!Array.isArray(overrides) || overrides.length !== 1) {
@@ -228,20 +251,28 @@ function summarize(event, summary) {
 }
 
 /**
- * Runs `definition` (raw, with ${...} substitutions) on `input`, every Task bound to `taskCommand` (argv array).
+ * Runs `definition` (raw, with ${...} substitutions) on `input`, every Task bound to `taskCommand` (argv array),
+ * or, given `functions` (a lambda-runtime.mjs spec), every Lambda task to its packaged function (ECS tasks then
+ * still run `taskCommand` when one is given).
  * retryPauseMs: pause before every retry instead of the definition's backoff (undefined keeps the backoff).
  * taskTimeouts: {stateName: seconds} replacing those Tasks' TimeoutSeconds.
  */
-export async function runDefinition({ definition, input, taskCommand, env = process.env, retryPauseMs, taskTimeouts = {} }) {
-  if (!Array.isArray(taskCommand) || taskCommand.length === 0) throw new Error("taskCommand: a non-empty argv array is required");
+export async function runDefinition({ definition, input, taskCommand, functions, env = process.env, retryPauseMs, taskTimeouts = {} }) {
+  const hasCommand = Array.isArray(taskCommand) && taskCommand.length > 0;
+  if (!hasCommand && functions === undefined) throw new Error("taskCommand (a non-empty argv array) or functions is required");
   const timed = overrideTaskTimeouts(definition, taskTimeouts);
   const bindings = bindTasks(timed);
   const children = new Set();
   const options = { argv: taskCommand, env, children };
+  const emulator = functions === undefined ? null : new LambdaEmulator(functions);
   const handlers = {};
   const retryIntervalOverrides = {};
   for (const [name, binding] of bindings) {
-    handlers[name] = binding.kind === "lambda" ? lambdaOverride(binding, options) : ecsOverride(binding, options);
+    if (binding.kind === "lambda") {
+      handlers[name] = emulator ? emulatedLambdaOverride(binding, emulator) : lambdaOverride(binding, options);
+    } else {
+      handlers[name] = hasCommand ? ecsOverride(binding, options) : ecsUnbound(name);
+    }
     if (retryPauseMs !== undefined) retryIntervalOverrides[name] = retryPauseMs;
   }
   const machine = new StateMachine(substitute(timed), { validationOptions: { checkPaths: true, checkArn: true } });
@@ -262,6 +293,7 @@ export async function runDefinition({ definition, input, taskCommand, env = proc
     }
   } finally {
     for (const child of children) child.kill("SIGKILL");
+    emulator?.close();
   }
   await collecting;
   return { ...outcome, ...summary };
@@ -269,9 +301,10 @@ export async function runDefinition({ definition, input, taskCommand, env = proc
 
 function usage() {
   return [
-    "usage: run-local.mjs --definition FILE --input JSON|@FILE --task-command 'CMD [ARGS]'",
+    "usage: run-local.mjs --definition FILE --input JSON|@FILE (--task-command 'CMD [ARGS]' | --functions SPEC.json)",
     "                     [--env KEY=VALUE]... [--retry-pause-ms N] [--task-timeout STATE=SECONDS]...",
     "Every Task runs `CMD ARGS <function-name>` (JSON on stdin and stdout); the environment is passed through.",
+    "With --functions, every Lambda task invokes its packaged function (lambda-runtime.mjs) instead.",
   ].join("\n");
 }
 
@@ -291,6 +324,9 @@ function parseArgs(argv) {
         break;
       case "--task-command":
         args.taskCommand = value.split(/\s+/).filter(Boolean);
+        break;
+      case "--functions":
+        args.functions = JSON.parse(readFileSync(value, "utf8"));
         break;
       case "--env": {
         const at = value.indexOf("=");
@@ -312,9 +348,10 @@ function parseArgs(argv) {
         throw new Error(`${flag}: unknown option`);
     }
   }
-  for (const required of ["definition", "input", "taskCommand"]) {
-    if (args[required] === undefined) throw new Error(`--${required.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is required`);
+  for (const required of ["definition", "input"]) {
+    if (args[required] === undefined) throw new Error(`--${required} is required`);
   }
+  if (args.taskCommand === undefined && args.functions === undefined) throw new Error("--task-command or --functions is required");
   return args;
 }
 
@@ -336,6 +373,7 @@ async function main() {
       definition,
       input,
       taskCommand: args.taskCommand,
+      functions: args.functions,
       env: { ...process.env, ...args.env },
       retryPauseMs: args.retryPauseMs,
       taskTimeouts: args.taskTimeouts,

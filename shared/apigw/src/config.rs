@@ -87,6 +87,57 @@ impl ConfigSource {
     }
 }
 
+impl ConfigSource {
+    /// Copies the object at `relative` to this source's key (`s3://bucket/dir/key` → `s3://bucket/dir/<relative>`)
+    /// beside `copy`, at the same relative path and readable by its owner only; for a local file there is
+    /// nothing to do (its neighbours are where they are). `relative` must be a plain relative path.
+    pub async fn fetch_beside(
+        &self,
+        copy: &LocalCopy,
+        fetcher: &dyn ManifestFetcher,
+        relative: &str,
+        max_bytes: usize,
+    ) -> Result<()> {
+        let Self::S3(uri) = self else {
+            return Ok(());
+        };
+        if relative.is_empty()
+            || relative.starts_with('/')
+            || relative
+                .split('/')
+                .any(|part| part.is_empty() || part == "." || part == "..")
+        {
+            return Err(ApigwError::Config(format!(
+                "{uri}: '{relative}' is not a plain relative path"
+            )));
+        }
+        let Some((dir, _)) = uri.rsplit_once('/') else {
+            return Err(ApigwError::Config(format!("{uri}: the key names no file")));
+        };
+        let object = format!("{dir}/{relative}");
+        let bytes = fetcher
+            .fetch(&object, max_bytes)
+            .await
+            .map_err(|e| ApigwError::Config(format!("{object}: {e}")))?;
+        let base = copy
+            .path()
+            .parent()
+            .ok_or_else(|| ApigwError::Config(format!("{uri}: the copy has no directory")))?;
+        let path = base.join(relative);
+        let stored =
+            |e: std::io::Error| ApigwError::Config(format!("{object}: cannot be stored: {e}"));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(stored)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(stored)?;
+        std::io::Write::write_all(&mut file, &bytes).map_err(stored)
+    }
+}
+
 impl std::fmt::Display for ConfigSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -191,6 +242,28 @@ mod tests {
         let dir = copy.path().parent().unwrap().to_path_buf();
         drop(copy);
         assert!(!dir.exists(), "the fetched copy is removed with its handle");
+
+        let again = source.local_copy(&fetcher, 1024).await.unwrap();
+        let beside = source
+            .fetch_beside(&again, &fetcher, "webhook-secrets/hook.secret", 1024)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            beside.contains("s3://work-bucket/config/webhook-secrets/hook.secret"),
+            "the neighbour is looked up beside the key: {beside}"
+        );
+        for bad in ["../triggers.toml", "/etc/passwd", "a//b", ""] {
+            let error = source
+                .fetch_beside(&again, &fetcher, bad, 1024)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("not a plain relative path"),
+                "{bad}: {error}"
+            );
+        }
 
         let missing = ConfigSource::S3("s3://work-bucket/config/other.toml".into())
             .local_copy(&fetcher, 1024)

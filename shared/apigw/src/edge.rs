@@ -18,7 +18,7 @@ use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 use certus_core::CoreError;
 use certus_dynamo::{DynamoAuditLog, DynamoEventLog, DynamoJobStore, TableNames};
-use certus_triggers::Triggers;
+use certus_triggers::{Format, Registrations, Triggers};
 
 use crate::{ApigwError, ConfigSource};
 
@@ -50,9 +50,42 @@ pub async fn load_triggers(
     source: &ConfigSource,
     fetcher: &dyn ManifestFetcher,
 ) -> Result<Triggers, ApigwError> {
+    let config =
+        |reason: String| ApigwError::Config(format!("push registrations {source}: {reason}"));
     let copy = source.local_copy(fetcher, MAX_REGISTRATIONS_BYTES).await?;
-    Triggers::load(copy.path())
-        .map_err(|e| ApigwError::Config(format!("push registrations {source}: {e}")))
+    if matches!(source, ConfigSource::S3(_)) {
+        let text = std::fs::read_to_string(copy.path()).map_err(|e| config(e.to_string()))?;
+        let format = Format::of(copy.path())
+            .ok_or_else(|| config("the key must end in .json or .toml".into()))?;
+        let references =
+            Registrations::secret_references(&text, format).map_err(|e| config(e.to_string()))?;
+        for reference in references.iter().filter(|r| is_webhook_secret_file(r)) {
+            source
+                .fetch_beside(&copy, fetcher, reference, MAX_WEBHOOK_SECRET_BYTES)
+                .await?;
+        }
+    }
+    Triggers::load(copy.path()).map_err(|e| config(e.to_string()))
+}
+
+/// Registrations kept in S3 name their webhook secrets `webhook-secrets/<name>`: the object of that name beside
+/// the registrations object (same bucket and prefix), fetched with the function's role before they are
+/// loaded. Other file references are not fetched (loading then names them as unreadable).
+pub const WEBHOOK_SECRETS_DIR: &str = "webhook-secrets";
+const MAX_WEBHOOK_SECRET_BYTES: usize = 4096;
+
+fn is_webhook_secret_file(reference: &str) -> bool {
+    reference
+        .strip_prefix(WEBHOOK_SECRETS_DIR)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|name| {
+            !name.is_empty()
+                && name != "."
+                && name != ".."
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
 }
 
 /// Services for the edge functions (api, push-trigger): jobs and events are real; the ports that only the scan runs use (sources,
@@ -169,5 +202,74 @@ impl ArtifactStore for InStateMachine {
         _max_bytes: usize,
     ) -> certus_core::Result<Option<Vec<u8>>> {
         Err(elsewhere("bundle reading"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Serves the objects it holds; any other URI is missing.
+    struct Objects(HashMap<&'static str, &'static [u8]>);
+
+    #[async_trait]
+    impl ManifestFetcher for Objects {
+        async fn fetch(&self, uri: &str, _max_bytes: usize) -> certus_core::Result<Vec<u8>> {
+            self.0
+                .get(uri)
+                .map(|bytes| bytes.to_vec())
+                .ok_or_else(|| CoreError::Manifest(format!("{uri}: NoSuchKey")))
+        }
+    }
+
+    const REGISTRATIONS: &str = "s3://work/config/triggers.toml";
+    const SECRET: &str = "s3://work/config/webhook-secrets/payments.secret";
+    const GITHUB: &[u8] = br#"
+[[registrations]]
+id = "payments-github"
+provider = "github"
+repository = "acme/payments"
+clone_url = "https://github.com/acme/payments.git"
+secret = "webhook-secrets/payments.secret"
+branches = ["main"]
+manifest_path = "certus.json"
+workspace_id = "ws-acme"
+component_id = "payments"
+assessment_id = "push"
+"#;
+
+    #[tokio::test]
+    async fn webhook_secrets_beside_registrations_in_s3_are_fetched_before_loading() {
+        let source = ConfigSource::S3(REGISTRATIONS.into());
+        let both = Objects(HashMap::from([
+            (REGISTRATIONS, GITHUB),
+            (SECRET, b"a-webhook-secret-0123456789\n".as_slice()),
+        ]));
+        let triggers = load_triggers(&source, &both).await.unwrap();
+        assert_eq!(triggers.registrations().len(), 1);
+
+        let without = Objects(HashMap::from([(REGISTRATIONS, GITHUB)]));
+        let error = load_triggers(&source, &without)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(&format!("{SECRET}: NoSuchKey")), "{error}");
+    }
+
+    #[test]
+    fn only_plain_names_under_webhook_secrets_are_fetched() {
+        assert!(is_webhook_secret_file("webhook-secrets/a-b_c.secret"));
+        for other in [
+            "env://HOOK",
+            "hook.secret",
+            "webhook-secrets/",
+            "webhook-secrets/..",
+            "webhook-secrets/a/b",
+            "webhook-secretsx/a",
+            "../webhook-secrets/a",
+        ] {
+            assert!(!is_webhook_secret_file(other), "{other}");
+        }
     }
 }

@@ -87,6 +87,19 @@ struct RegistrationsFile {
     registrations: Vec<RawRegistration>,
 }
 
+impl RegistrationsFile {
+    fn parse(text: &str, format: Format) -> Result<Self> {
+        let parse_error = |reason: String| TriggerError::RegistrationsFile {
+            path: "<text>".into(),
+            reason,
+        };
+        match format {
+            Format::Json => serde_json::from_str(text).map_err(|e| parse_error(e.to_string())),
+            Format::Toml => toml::from_str(text).map_err(|e| parse_error(e.to_string())),
+        }
+    }
+}
+
 /// A validated registration.
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -167,15 +180,8 @@ impl Registrations {
             )));
         }
         let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-        let format = match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => Format::Json,
-            Some("toml") => Format::Toml,
-            _ => {
-                return Err(file_error(
-                    "the file name must end in .json or .toml".into(),
-                ))
-            }
-        };
+        let format = Format::of(path)
+            .ok_or_else(|| file_error("the file name must end in .json or .toml".into()))?;
         let base_dir = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, format, base_dir).map_err(|e| match e {
             TriggerError::RegistrationsFile { reason, .. } => file_error(reason),
@@ -183,16 +189,19 @@ impl Registrations {
         })
     }
 
+    /// The `secret` references of a registrations text as written, in order, nothing resolved or checked: a
+    /// loader fetches the files they name before [`Registrations::load`] (registrations kept in S3).
+    pub fn secret_references(text: &str, format: Format) -> Result<Vec<String>> {
+        Ok(RegistrationsFile::parse(text, format)?
+            .registrations
+            .into_iter()
+            .filter_map(|raw| raw.secret)
+            .collect())
+    }
+
     /// Parses and validates registrations given as text.
     pub fn parse(text: &str, format: Format, base_dir: &Path) -> Result<Self> {
-        let parse_error = |reason: String| TriggerError::RegistrationsFile {
-            path: "<text>".into(),
-            reason,
-        };
-        let file: RegistrationsFile = match format {
-            Format::Json => serde_json::from_str(text).map_err(|e| parse_error(e.to_string()))?,
-            Format::Toml => toml::from_str(text).map_err(|e| parse_error(e.to_string()))?,
-        };
+        let file = RegistrationsFile::parse(text, format)?;
         let mut errors = Vec::new();
         let mut entries: Vec<Registration> = Vec::new();
         for (index, raw) in file.registrations.into_iter().enumerate() {
@@ -273,6 +282,17 @@ impl Registration {
 pub enum Format {
     Json,
     Toml,
+}
+
+impl Format {
+    /// By the file name's extension: `.json` or `.toml`.
+    pub fn of(path: &Path) -> Option<Self> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Some(Self::Json),
+            Some("toml") => Some(Self::Toml),
+            _ => None,
+        }
+    }
 }
 
 fn validate(
@@ -635,6 +655,27 @@ assessment_id = "push"
             "{m:?}"
         );
         assert!(m[5].1.contains("remote helper"), "{m:?}");
+    }
+
+    #[test]
+    fn secret_references_are_listed_as_written_without_resolving_them() {
+        let text = r#"
+            [[registrations]]
+            id = "a"
+            secret = "webhook-secrets/a.secret"
+            [[registrations]]
+            id = "b"
+            [[registrations]]
+            id = "c"
+            secret = "env://HOOK"
+        "#;
+        assert_eq!(
+            Registrations::secret_references(text, Format::Toml).unwrap(),
+            ["webhook-secrets/a.secret", "env://HOOK"]
+        );
+        assert!(Registrations::secret_references("registrations = 1", Format::Toml).is_err());
+        assert_eq!(Format::of(Path::new("x/t.json")), Some(Format::Json));
+        assert_eq!(Format::of(Path::new("t.yaml")), None);
     }
 
     #[test]
