@@ -126,13 +126,26 @@ if [ "$demo_failed" -eq 0 ]; then tail -n 12 "$demo_log"; else cat "$demo_log"; 
 rm -f "$demo_log"
 [ "$demo_failed" -eq 0 ] || failures=$(printf '%s\nscripts/demo.sh' "$failures")
 
+# The deploy-faithful run: every function packaged as `sam build` makes it, run through a Lambda Runtime API
+# emulator with its template environment and its own role's IAM user on moto with IAM enforced, every AWS
+# request checked against that role (scripts/deployed-run.sh, infra/tests/deployed_run.py).
+echo "== deploy-faithful run (packaged functions, their own IAM roles)"
+deployed_status=0
+deployed_log=$(mktemp)
+scripts/deployed-run.sh 2>&1 | tee "$deployed_log" || deployed_status=$?
+read -r deployed_passed deployed_failed < <(grep -Eo 'deployed-run: [0-9]+ passed, [0-9]+ failed' "$deployed_log" |
+  awk '{print $2, $4}')
+rm -f "$deployed_log"
+if [ "$deployed_status" -ne 0 ] && [ "${deployed_failed:-0}" -eq 0 ]; then deployed_failed=1; fi
+[ "$deployed_status" -eq 0 ] || failures=$(printf '%s\nscripts/deployed-run.sh' "$failures")
+
 # A short fuzzing pass over every parser of untrusted input (longer runs: scripts/fuzz.sh, see SECURITY.md).
 echo "== fuzzing (${CERTUS_FUZZ_SECONDS:-10}s per target)"
 fuzz_status=0
 FUZZ_SECONDS=${CERTUS_FUZZ_SECONDS:-10} scripts/fuzz.sh || fuzz_status=$?
 
-passed=$((passed + ${infra_passed:-0} + 1 - demo_failed))
-failed=$((failed + ${infra_failed:-0} + demo_failed))
+passed=$((passed + ${infra_passed:-0} + 1 - demo_failed + ${deployed_passed:-0}))
+failed=$((failed + ${infra_failed:-0} + demo_failed + ${deployed_failed:-0}))
 echo
 if [ -n "$skips" ]; then
   echo "skipped (test: reason):"
@@ -145,5 +158,6 @@ fi
 [ "$fuzz_status" -eq 0 ] || echo "fuzzing failed (exit $fuzz_status)"
 echo "$passed passed, $failed failed"
 if [ "$status" -eq 0 ] && [ "$fuzz_status" -ne 0 ]; then status=$fuzz_status; fi
-if [ "$status" -eq 0 ] && { [ "${infra_failed:-0}" -ne 0 ] || [ "$demo_failed" -ne 0 ]; }; then status=1; fi
+if [ "$status" -eq 0 ] && { [ "${infra_failed:-0}" -ne 0 ] || [ "$demo_failed" -ne 0 ] ||
+  [ "${deployed_failed:-0}" -ne 0 ]; }; then status=1; fi
 exit "$status"
