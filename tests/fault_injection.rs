@@ -107,6 +107,19 @@ impl JobStore for FaultyJobs {
     async fn list(&self, query: &JobQuery) -> Result<JobPage> {
         self.1.guard("job store list", self.0.list(query)).await
     }
+    // The upload lease is not a fault point: a release that fails keeps the job leased until the lease
+    // expires, which these tests' immediate re-runs would only wait out.
+    async fn claim_upload(
+        &self,
+        test_id: &str,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool> {
+        self.0.claim_upload(test_id, holder, lease).await
+    }
+    async fn release_upload(&self, test_id: &str, holder: &str) -> Result<()> {
+        self.0.release_upload(test_id, holder).await
+    }
 }
 
 #[async_trait]
@@ -598,4 +611,84 @@ async fn every_call_of_an_upload_request_can_fail_and_a_re_run_publishes_exactly
         missing.is_empty(),
         "publication missing from the audit trail: {missing:#?}"
     );
+}
+
+/// Trust that holds every request until released, counting them.
+struct HeldTrust {
+    inner: Arc<LocalTrustGate>,
+    calls: std::sync::atomic::AtomicUsize,
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl TrustClient for HeldTrust {
+    async fn verify_and_permit(&self, request: &TrustRequest) -> TrustExchange {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.entered.notify_one();
+        self.release.notified().await;
+        self.inner.verify_and_permit(request).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_asking_at_once_get_one_trust_call_and_one_publication() {
+    let project = project();
+    let fx = succeeded(project.path()).await;
+    let trust = Arc::new(HeldTrust {
+        inner: fx.trust.clone(),
+        calls: Default::default(),
+        entered: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+    });
+    // The second "process": its own gate and its own handle on the same database file, as the CLI's
+    // `certus upload-request` beside a running `certus serve`.
+    let other_store =
+        Arc::new(certus_local::SqliteStore::open(&fx.h.dir.path().join("certus.db")).unwrap());
+    let other_services = Services {
+        jobs: Arc::new(certus_core::audit::AuditedJobStore::new(
+            other_store.clone(),
+            other_store.clone(),
+        )),
+        events: other_store,
+        ..fx.h.services.clone()
+    };
+    let first_gate = UploadGate::new(trust.clone(), fx.publisher.clone(), None);
+    let second_gate = UploadGate::new(trust.clone(), fx.publisher.clone(), None);
+
+    let services = fx.h.services.clone();
+    let test_id = fx.job.test_id.clone();
+    let first = tokio::spawn(async move {
+        first_gate
+            .request_upload(&services, &test_id, Tier::Basic)
+            .await
+    });
+    trust.entered.notified().await;
+    let second = second_gate
+        .request_upload(&other_services, &fx.job.test_id, Tier::Basic)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&second, CoreError::Conflict(m) if m.contains("already in progress")),
+        "{second}"
+    );
+    trust.release.notify_one();
+    let job = first.await.unwrap().unwrap();
+    assert_eq!(
+        job.upload_status,
+        UploadStatus::Uploaded,
+        "{:?}",
+        job.upload_audit
+    );
+    assert_eq!(trust.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let history = fx.h.store.history(&fx.job.test_id, 0).await.unwrap();
+    assert_eq!(published_events(&history), 1);
+
+    // The lease was given back: a later request from the other process answers at once.
+    let again = UploadGate::new(trust.clone(), fx.publisher.clone(), None)
+        .request_upload(&other_services, &fx.job.test_id, Tier::Basic)
+        .await
+        .unwrap();
+    assert_eq!(again.upload_status, UploadStatus::Uploaded);
+    assert_eq!(trust.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

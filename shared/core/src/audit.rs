@@ -217,6 +217,19 @@ impl JobStore for AuditedJobStore {
     async fn list(&self, query: &JobQuery) -> Result<JobPage> {
         self.jobs.list(query).await
     }
+
+    async fn claim_upload(
+        &self,
+        test_id: &str,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool> {
+        self.jobs.claim_upload(test_id, holder, lease).await
+    }
+
+    async fn release_upload(&self, test_id: &str, holder: &str) -> Result<()> {
+        self.jobs.release_upload(test_id, holder).await
+    }
 }
 
 fn submitted(job: &Job) -> Value {
@@ -495,6 +508,16 @@ mod tests {
                 jobs: self.0.lock().unwrap().values().cloned().collect(),
                 next_page_token: None,
             })
+        }
+        async fn claim_upload(&self, _: &str, _: &str, _: std::time::Duration) -> Result<bool> {
+            Err(CoreError::Storage(
+                "upload leases are not used by these tests".into(),
+            ))
+        }
+        async fn release_upload(&self, _: &str, _: &str) -> Result<()> {
+            Err(CoreError::Storage(
+                "upload leases are not used by these tests".into(),
+            ))
         }
     }
 

@@ -55,6 +55,11 @@ pub trait JobStore: Send + Sync {
     async fn save(&self, job: &Job) -> Result<()>;
     /// Newest first.
     async fn list(&self, query: &JobQuery) -> Result<JobPage>;
+    /// Takes the job's upload lease for `holder` for `lease`, unless another holder's lease is unexpired
+    /// (`false`): one upload request per job at a time across every process sharing the store.
+    async fn claim_upload(&self, test_id: &str, holder: &str, lease: Duration) -> Result<bool>;
+    /// Ends `holder`'s upload lease (nothing when another holder has taken it since).
+    async fn release_upload(&self, test_id: &str, holder: &str) -> Result<()>;
 }
 
 /// The persisted, ordered event history of every job.

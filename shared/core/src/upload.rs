@@ -7,8 +7,9 @@
 //! configured Assurance identity, the signing key (PEM and fingerprint) travels with it, and a permit's
 //! `storage_config` is reconciled with the declared destinations before anything is published.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::json;
@@ -29,30 +30,53 @@ use crate::trust::{
 
 const MAX_INDEX_BYTES: usize = 16 * 1024 * 1024;
 
-/// The gate and the publication behind it. Serialises upload requests per job within this process.
+/// How long an upload request holds its job's lease: longer than a Trust exchange with its retries and a
+/// publication, so a live request is never overtaken; a crashed one frees the job after it.
+pub const UPLOAD_LEASE: Duration = Duration::from_secs(15 * 60);
+
+/// The gate and the publication behind it. Serialises upload requests per job across every process that
+/// shares the job store (a lease in the store, [`UPLOAD_LEASE`]).
 pub struct UploadGate {
     trust: Arc<dyn TrustClient>,
     publisher: Arc<dyn Publisher>,
     oci_registry: Option<String>,
     signer_identity: String,
-    in_flight: Mutex<HashSet<String>>,
 }
 
 /// `metadata.branch` of a git source checked out without a named branch (the remote's head, or a bare
 /// commit): what git itself calls a detached checkout.
 pub const DETACHED_BRANCH: &str = "HEAD";
 
-struct Claim<'a> {
-    gate: &'a UploadGate,
-    test_id: String,
+/// Runs `work` holding the job's upload lease; refuses (`Conflict`) while another request holds it. The
+/// lease is given back whatever `work` returns.
+async fn leased<T>(
+    services: &Services,
+    test_id: &str,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let holder = lease_holder()?;
+    if !services
+        .jobs
+        .claim_upload(test_id, &holder, UPLOAD_LEASE)
+        .await?
+    {
+        return Err(CoreError::Conflict(format!(
+            "an upload request for job '{test_id}' is already in progress"
+        )));
+    }
+    let result = work.await;
+    let released = services.jobs.release_upload(test_id, &holder).await;
+    let value = result?;
+    released?;
+    Ok(value)
 }
 
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut set) = self.gate.in_flight.lock() {
-            set.remove(&self.test_id);
-        }
-    }
+/// A holder name no other request shares: 128 random bits.
+fn lease_holder() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| CoreError::Storage(format!("no randomness for an upload lease: {e}")))?;
+    Ok(hex::encode(bytes))
 }
 
 impl UploadGate {
@@ -66,7 +90,6 @@ impl UploadGate {
             publisher,
             oci_registry,
             signer_identity: DEFAULT_SIGNER_IDENTITY.to_string(),
-            in_flight: Mutex::new(HashSet::new()),
         }
     }
 
@@ -75,22 +98,6 @@ impl UploadGate {
     pub fn with_signer_identity(mut self, identity: impl Into<String>) -> Self {
         self.signer_identity = identity.into();
         self
-    }
-
-    fn claim(&self, test_id: &str) -> Result<Claim<'_>> {
-        let mut set = self
-            .in_flight
-            .lock()
-            .map_err(|_| CoreError::Storage("upload lock poisoned".into()))?;
-        if !set.insert(test_id.to_string()) {
-            return Err(CoreError::Conflict(format!(
-                "an upload request for job '{test_id}' is already in progress"
-            )));
-        }
-        Ok(Claim {
-            gate: self,
-            test_id: test_id.to_string(),
-        })
     }
 
     /// Asks Trust (unless a permission is already recorded), then publishes. Idempotent: an uploaded job is
@@ -103,18 +110,20 @@ impl UploadGate {
         test_id: &str,
         tier: Tier,
     ) -> Result<Job> {
-        let _claim = self.claim(test_id)?;
-        let mut upload = Upload::load(services, test_id).await?;
-        if upload.is_settled() {
-            upload.commit_missing_publication(services).await?;
-            return Ok(upload.job);
-        }
-        self.ask_trust(services, &mut upload, tier).await?;
-        if upload.job.upload_status != UploadStatus::Permitted {
-            return Ok(upload.job);
-        }
-        self.publish(services, &mut upload).await?;
-        Ok(upload.job)
+        leased(services, test_id, async {
+            let mut upload = Upload::load(services, test_id).await?;
+            if upload.is_settled() {
+                upload.commit_missing_publication(services).await?;
+                return Ok(upload.job);
+            }
+            self.ask_trust(services, &mut upload, tier).await?;
+            if upload.job.upload_status != UploadStatus::Permitted {
+                return Ok(upload.job);
+            }
+            self.publish(services, &mut upload).await?;
+            Ok(upload.job)
+        })
+        .await
     }
 
     /// The Trust half alone (one state-machine step): the job ends `permitted`, `denied` or `upload_failed`.
@@ -124,31 +133,35 @@ impl UploadGate {
         test_id: &str,
         tier: Tier,
     ) -> Result<Job> {
-        let _claim = self.claim(test_id)?;
-        let mut upload = Upload::load(services, test_id).await?;
-        if !upload.is_settled() {
-            self.ask_trust(services, &mut upload, tier).await?;
-        }
-        Ok(upload.job)
+        leased(services, test_id, async {
+            let mut upload = Upload::load(services, test_id).await?;
+            if !upload.is_settled() {
+                self.ask_trust(services, &mut upload, tier).await?;
+            }
+            Ok(upload.job)
+        })
+        .await
     }
 
     /// The publication half alone (the next step): only for a job whose permission is recorded.
     pub async fn publish_permitted(&self, services: &Services, test_id: &str) -> Result<Job> {
-        let _claim = self.claim(test_id)?;
-        let mut upload = Upload::load(services, test_id).await?;
-        if upload.is_settled() {
-            upload.commit_missing_publication(services).await?;
-            return Ok(upload.job);
-        }
-        upload.resume_permission()?;
-        if upload.job.upload_status != UploadStatus::Permitted {
-            return Err(CoreError::Conflict(format!(
-                "job '{test_id}' has no upload permission (upload status {})",
-                upload.job.upload_status
-            )));
-        }
-        self.publish(services, &mut upload).await?;
-        Ok(upload.job)
+        leased(services, test_id, async {
+            let mut upload = Upload::load(services, test_id).await?;
+            if upload.is_settled() {
+                upload.commit_missing_publication(services).await?;
+                return Ok(upload.job);
+            }
+            upload.resume_permission()?;
+            if upload.job.upload_status != UploadStatus::Permitted {
+                return Err(CoreError::Conflict(format!(
+                    "job '{test_id}' has no upload permission (upload status {})",
+                    upload.job.upload_status
+                )));
+            }
+            self.publish(services, &mut upload).await?;
+            Ok(upload.job)
+        })
+        .await
     }
 
     async fn ask_trust(&self, services: &Services, upload: &mut Upload, tier: Tier) -> Result<()> {

@@ -25,6 +25,10 @@ pub const JOB_SORT_KEY: &str = "JOB";
 const ENTITY: &str = "entity";
 const RECORD: &str = "record";
 const VERSION: &str = "version";
+/// The sort key of a job's upload lease item, beside its record in the job's partition.
+const UPLOAD_LEASE_SORT_KEY: &str = "UPLOAD_LEASE";
+const LEASE_HOLDER: &str = "lease_holder";
+const LEASE_UNTIL: &str = "lease_until_ms";
 const MAX_PAGE: usize = 500;
 const DEFAULT_PAGE: usize = 50;
 
@@ -379,6 +383,66 @@ impl JobStore for DynamoJobStore {
             jobs,
             next_page_token,
         })
+    }
+
+    /// The lease is an item of its own in the job's partition (sort key [`UPLOAD_LEASE_SORT_KEY`]), so saves
+    /// of the record never touch it; it is taken by a conditional put.
+    async fn claim_upload(
+        &self,
+        test_id: &str,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool> {
+        let now = time::now().timestamp_millis();
+        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(job_partition(test_id)))
+            .item(SK, s(UPLOAD_LEASE_SORT_KEY))
+            .item(ENTITY, s("upload_lease"))
+            .item(LEASE_HOLDER, s(holder))
+            .item(LEASE_UNTIL, AttributeValue::N(until.to_string()))
+            .condition_expression(
+                "attribute_not_exists(#pk) OR #until <= :now OR #holder = :holder",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#until", LEASE_UNTIL)
+            .expression_attribute_names("#holder", LEASE_HOLDER)
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":holder", s(holder))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(storage("PutItem", &self.table, e)),
+        }
+    }
+
+    /// Expires the lease (a put, so the roles that save records need no DeleteItem); another holder's lease
+    /// is left alone.
+    async fn release_upload(&self, test_id: &str, holder: &str) -> Result<()> {
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(job_partition(test_id)))
+            .item(SK, s(UPLOAD_LEASE_SORT_KEY))
+            .item(ENTITY, s("upload_lease"))
+            .item(LEASE_HOLDER, s(holder))
+            .item(LEASE_UNTIL, AttributeValue::N("0".into()))
+            .condition_expression("#holder = :holder")
+            .expression_attribute_names("#holder", LEASE_HOLDER)
+            .expression_attribute_values(":holder", s(holder))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(storage("PutItem", &self.table, e)),
+        }
     }
 }
 

@@ -386,6 +386,65 @@ async fn job_saves_refuse_duplicates_unknown_jobs_and_stale_copies() {
 }
 
 #[tokio::test]
+async fn the_upload_lease_is_one_holders_until_released_or_expired_and_saves_leave_it() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let t = tables(&endpoint).await;
+    let j = job(1, ("w", "c", "a"), REPO_A, 0);
+    t.jobs.create(&j).await.unwrap();
+    let lease = std::time::Duration::from_secs(600);
+    assert!(t
+        .jobs
+        .claim_upload(&j.test_id, "gate-a", lease)
+        .await
+        .unwrap());
+    assert!(!t
+        .jobs
+        .claim_upload(&j.test_id, "gate-b", lease)
+        .await
+        .unwrap());
+    // Saving the record (the holder's own progress) does not free the job.
+    t.jobs.save(&j).await.unwrap();
+    assert!(!t
+        .jobs
+        .claim_upload(&j.test_id, "gate-b", lease)
+        .await
+        .unwrap());
+    assert_eq!(t.jobs.get(&j.test_id).await.unwrap(), Some(j.clone()));
+    // Only the holder gives it back.
+    t.jobs.release_upload(&j.test_id, "gate-b").await.unwrap();
+    assert!(!t
+        .jobs
+        .claim_upload(&j.test_id, "gate-b", lease)
+        .await
+        .unwrap());
+    t.jobs.release_upload(&j.test_id, "gate-a").await.unwrap();
+    assert!(t
+        .jobs
+        .claim_upload(&j.test_id, "gate-b", lease)
+        .await
+        .unwrap());
+    // A holder that never came back: its expired lease is taken over.
+    let other = job(2, ("w", "c", "a"), REPO_A, 0);
+    t.jobs.create(&other).await.unwrap();
+    let expired = std::time::Duration::ZERO;
+    assert!(t
+        .jobs
+        .claim_upload(&other.test_id, "gone", expired)
+        .await
+        .unwrap());
+    assert!(t
+        .jobs
+        .claim_upload(&other.test_id, "gate-a", lease)
+        .await
+        .unwrap());
+    // The lease item stays out of every listing.
+    let listed = t.jobs.list(&JobQuery::default()).await.unwrap().jobs;
+    assert_eq!(listed.len(), 2, "{:?}", ids(&listed));
+}
+
+#[tokio::test]
 async fn concurrent_saves_never_lose_an_acknowledged_write() {
     let Some(endpoint) = moto_endpoint() else {
         return;

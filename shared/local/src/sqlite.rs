@@ -52,6 +52,11 @@ CREATE TRIGGER IF NOT EXISTS audit_is_append_only_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TABLE IF NOT EXISTS upload_leases (
+    test_id  TEXT PRIMARY KEY,
+    holder   TEXT NOT NULL,
+    until_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     test_id   TEXT NOT NULL REFERENCES jobs (test_id),
     seq       INTEGER NOT NULL,
@@ -266,6 +271,36 @@ impl JobStore for SqliteStore {
             jobs,
             next_page_token,
         })
+    }
+
+    async fn claim_upload(
+        &self,
+        test_id: &str,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<bool> {
+        let now = time::now().timestamp_millis();
+        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let taken = self
+            .conn()?
+            .execute(
+                "INSERT INTO upload_leases (test_id, holder, until_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (test_id) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms
+                 WHERE upload_leases.until_ms <= ?4 OR upload_leases.holder = excluded.holder",
+                params![test_id, holder, until, now],
+            )
+            .map_err(storage)?;
+        Ok(taken == 1)
+    }
+
+    async fn release_upload(&self, test_id: &str, holder: &str) -> Result<()> {
+        self.conn()?
+            .execute(
+                "DELETE FROM upload_leases WHERE test_id = ?1 AND holder = ?2",
+                params![test_id, holder],
+            )
+            .map_err(storage)?;
+        Ok(())
     }
 }
 
@@ -509,6 +544,38 @@ mod tests {
             store.save(&job(&id(3), "w")).await,
             Err(CoreError::JobNotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn one_upload_lease_per_job_across_handles_on_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certus.db");
+        let (cli, server) = (
+            SqliteStore::open(&path).unwrap(),
+            SqliteStore::open(&path).unwrap(),
+        );
+        let long = std::time::Duration::from_secs(600);
+        let test_id = id(1);
+        assert!(cli.claim_upload(&test_id, "cli", long).await.unwrap());
+        assert!(!server.claim_upload(&test_id, "server", long).await.unwrap());
+        assert!(
+            cli.claim_upload(&test_id, "cli", long).await.unwrap(),
+            "renewed"
+        );
+        server.release_upload(&test_id, "server").await.unwrap();
+        assert!(!server.claim_upload(&test_id, "server", long).await.unwrap());
+        cli.release_upload(&test_id, "cli").await.unwrap();
+        assert!(server.claim_upload(&test_id, "server", long).await.unwrap());
+        assert!(
+            cli.claim_upload(&id(2), "cli", long).await.unwrap(),
+            "per job"
+        );
+        // An expired lease (its holder crashed) is taken over.
+        assert!(cli
+            .claim_upload(&id(3), "crashed", std::time::Duration::ZERO)
+            .await
+            .unwrap());
+        assert!(server.claim_upload(&id(3), "server", long).await.unwrap());
     }
 
     #[tokio::test]
