@@ -64,6 +64,11 @@ pub(crate) fn read<'r>(
             repository: change.repository_name.chars().take(200).collect(),
         })?;
     let verdict = match change.event.as_str() {
+        "referenceCreated" | "referenceUpdated"
+            if change.reference_type == "branch" && change.reference_name.is_empty() =>
+        {
+            Verdict::Ignored("a branch change without a branch name".into())
+        }
         "referenceCreated" | "referenceUpdated" if change.reference_type == "branch" => {
             let commit = change
                 .commit_id

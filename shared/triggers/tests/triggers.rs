@@ -537,6 +537,11 @@ async fn codecommit_deletes_tags_and_strangers_start_nothing() {
         .await
         .unwrap();
     assert!(ignored_reason(&handled.outcome).contains("not a branch"));
+    let nameless = codecommit_event("e-6", "referenceUpdated", "branch", "", &commit);
+    let handled = handle_codecommit_event(&f.triggers, &nameless, &f.services, &f.started)
+        .await
+        .unwrap();
+    assert!(ignored_reason(&handled.outcome).contains("without a branch name"));
 
     let mut foreign = codecommit_event("e-3", "referenceUpdated", "branch", "main", &commit);
     foreign["resources"] = json!(["arn:aws:codecommit:eu-west-1:999999999999:infra"]);

@@ -135,7 +135,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
 
     // `verified` for this unsigned manifest is refused before any execution starts.
     let refused = uploads
-        .request_upload(&services, &job.test_id, Tier::Basic)
+        .request_upload(&services, &job.test_id, Tier::Verified)
         .await
         .unwrap_err();
     assert!(
