@@ -1,6 +1,7 @@
 //! W9 of the 2026-12 red-team: text from a hostile archive (member names carrying terminal escape sequences,
 //! a file with such a name holding a secret) never reaches the terminal as control characters, whatever
-//! `certus scan` prints (progress, warnings, summary, findings table, markdown) and `certus findings` lists.
+//! `certus scan` prints (progress, warnings, summary, findings table, markdown) and `certus findings` lists;
+//! in SARIF the path is a percent-encoded URI reference.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -93,6 +94,28 @@ fn escape_sequences_in_member_names_and_findings_never_reach_the_terminal() {
         let at = text.find("scan test_").expect("a test id") + 5;
         text[at..at + 17].to_string()
     };
+    // In SARIF the path is one percent-encoded URI reference (RFC 3986).
+    let sarif: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            data.join("bundles")
+                .join(&test_id)
+                .join("reports/sast/merged.sarif.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let uris: Vec<&str> = sarif["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|run| run["results"].as_array().unwrap())
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(uris, ["s%1B%5B2Jettings.py"]);
     outputs.push(certus(&["findings", &test_id], &data));
     outputs.push(certus(&["audit", "show", &test_id], &data));
     for out in &outputs {
