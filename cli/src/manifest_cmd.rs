@@ -150,6 +150,7 @@ fn verify_digest(
     signature: &[u8],
 ) -> Result<serde_json::Value> {
     let signature = Signature::parse(signature)?;
+    certus_core::verification::check_signature_kind(&signature)?;
     let trust = TrustMaterial {
         key: policy.key.as_ref(),
         trusted_root: policy.trusted_root.as_ref(),
