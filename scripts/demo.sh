@@ -53,8 +53,10 @@ set -e
 [ "$verdict" -eq 1 ] || fail "the demo app should breach its thresholds (exit 1), got exit $verdict"
 grep -q "signature: PASS" "$work/scan1.txt" || fail "the scan did not show the manifest signature verified"
 
-step "4. verify the bundle: every file's digest, the signed attestation, the manifest signature"
-"$certus" verify-bundle "$work/demo-bundle" --manifest-key "$keys/owner.pub" ||
+step "4. verify the bundle: every file's digest, the signed attestation (pinned to this install's key), the manifest signature"
+# An auditor pins Assurance's public key obtained out of band; here it is derived from this install's key.
+openssl pkey -in "$data/keys/assurance-signing.pem" -pubout -out "$work/assurance.pub" 2>/dev/null
+"$certus" verify-bundle "$work/demo-bundle" --key "$work/assurance.pub" --manifest-key "$keys/owner.pub" ||
   fail "the bundle did not verify"
 
 step "5. a clean app under the same signed manifest: the gate passes, Certus-Trust permits, raw -> golden"

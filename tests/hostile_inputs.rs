@@ -516,3 +516,84 @@ async fn malformed_or_enormous_tool_output_fails_the_tool_not_the_service() {
         }
     }
 }
+
+/// W3 of the 2026-12 red-team: a manifest (signed for one product, with a lenient profile) replayed for
+/// another workspace, component, repository or after its expiry is refused before any scanner starts, naming
+/// the `appliesTo` field; inside its bounds it scans as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_used_outside_what_it_applies_to_is_refused_before_any_scanner_starts() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("src");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("requirements.txt"), "flask==2.0.0\n").unwrap();
+    let repo = work.path().join("repo");
+    git_repo(&repo, &[("requirements.txt", "flask==2.0.0\n")]);
+    let directory = SourceSpec::Directory {
+        directory_path: dir.display().to_string(),
+    };
+    let git = SourceSpec::Git {
+        git_url: repo.display().to_string(),
+        branch: Some("main".into()),
+        commit: None,
+    };
+    let bound = |applies_to: serde_json::Value| {
+        ManifestSource::Inline(json!({
+            "product": "payments", "version": "1", "appliesTo": applies_to,
+            "profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}],
+                          "thresholds": {}}],
+        }))
+    };
+    let cases = [
+        (
+            &directory,
+            json!({"workspaces": ["ws-acme"]}),
+            Some("/appliesTo/workspaces"),
+        ),
+        (
+            &directory,
+            json!({"components": ["payments"]}),
+            Some("/appliesTo/components"),
+        ),
+        (
+            &directory,
+            json!({"notAfter": "2020-01-31"}),
+            Some("/appliesTo/notAfter"),
+        ),
+        (
+            &directory,
+            json!({"repositories": ["**/repo"]}),
+            Some("/appliesTo/repositories"),
+        ),
+        (
+            &git,
+            json!({"repositories": ["github.com/acme/*"]}),
+            Some("/appliesTo/repositories"),
+        ),
+        (
+            &directory,
+            json!({"workspaces": ["ws"], "components": ["hostile"], "notAfter": "2999-12-31"}),
+            None,
+        ),
+        (
+            &git,
+            json!({"repositories": ["**/repo"], "workspaces": ["ws"]}),
+            None,
+        ),
+    ];
+    for (source, applies_to, refused) in cases {
+        let h = harness(SignaturePolicy::default(), secrets_and_sbom(None));
+        let (job, history) = scan(&h, submission(source.clone(), bound(applies_to.clone()))).await;
+        let errors = job.errors.join("; ");
+        match refused {
+            Some(field) => {
+                assert_eq!(job.status, JobStatus::Failed, "{applies_to}: {errors}");
+                assert!(errors.contains(field), "{applies_to}: {errors}");
+                assert_eq!(tools_started(&history), 0, "{applies_to}");
+            }
+            None => {
+                assert_eq!(job.status, JobStatus::Succeeded, "{applies_to}: {errors}");
+                assert_eq!(tools_started(&history), 1, "{applies_to}");
+            }
+        }
+    }
+}

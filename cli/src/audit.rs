@@ -272,7 +272,7 @@ async fn show(args: ShowArgs) -> Result<i32> {
                     entry.seq,
                     time::format(&entry.at),
                     entry.kind.as_str(),
-                    entry.detail
+                    crate::terminal::printable(&entry.detail.to_string())
                 );
             }
         }
@@ -459,7 +459,7 @@ fn table(jobs: &[Job]) -> String {
                 picked
                     .iter()
                     .map(|&i| {
-                        let cell: String = full[i].chars().filter(|c| !c.is_control()).collect();
+                        let cell = crate::terminal::printable(&full[i]);
                         if i == 7 {
                             cell.chars().take(12).collect()
                         } else {

@@ -16,6 +16,8 @@ use certus_core::ports::EventSink;
 use certus_core::time::Timestamp;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::terminal::printable;
+
 pub struct ConsoleProgress {
     started: Mutex<Option<Timestamp>>,
     /// Seconds since the first event, of the event being rendered.
@@ -31,13 +33,6 @@ pub struct ConsoleProgress {
 
 /// Longest tool output line shown beside its spinner.
 const STATE_CHARS: usize = 72;
-
-/// Text from events with its control characters replaced, so that it cannot move the cursor.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
 
 fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
@@ -277,7 +272,7 @@ mod tests {
             },
         ));
         let state = message(&tool).unwrap();
-        assert!(state.starts_with("1200 file(s) scanned?[2J"), "{state}");
+        assert!(state.starts_with("1200 file(s) scanned\\x1b[2J"), "{state}");
         assert_eq!(state.chars().count(), STATE_CHARS);
         progress.render(&event(
             5,

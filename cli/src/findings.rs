@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::error::{CliError, Result};
 use crate::local;
+use crate::terminal::printable;
 
 /// Largest merged SARIF read back.
 const MAX_SARIF_BYTES: usize = 256 * 1024 * 1024;
@@ -306,13 +307,6 @@ fn filter_sarif(log: &mut Value, filter: &FilterArgs) -> Result<()> {
     Ok(())
 }
 
-/// Control characters (escape sequences from a hostile repository) become `?` on the terminal.
-fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
 /// Cuts long cells in the middle, so both a path's start and its file name stay visible.
 fn fit(text: &str, width: usize) -> String {
     let chars: Vec<char> = text.chars().collect();
@@ -349,9 +343,9 @@ fn table(findings: &[Finding], cap: Option<Cap<'_>>, style: Style) -> String {
         .map(|f| {
             let cells = [
                 f.severity.as_str().to_string(),
-                clean(&f.rule_id),
-                clean(&location(f)),
-                clean(&f.tool),
+                printable(&f.rule_id),
+                printable(&location(f)),
+                printable(&f.tool),
                 baseline_label(f).to_string(),
                 if f.suppression.is_some() { "yes" } else { "" }.to_string(),
             ];
@@ -420,7 +414,7 @@ fn table(findings: &[Finding], cap: Option<Cap<'_>>, style: Style) -> String {
 
 /// Markdown cells: no pipes, no line breaks, no HTML.
 fn md_cell(text: &str) -> String {
-    clean(text)
+    printable(text)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -465,7 +459,7 @@ mod tests {
 
     #[test]
     fn terminal_text_loses_control_characters_and_cells_are_cut_in_the_middle() {
-        assert_eq!(clean("a\x1b[31mb\n"), "a?[31mb?");
+        assert_eq!(printable("a\x1b[31mb\n"), "a\\x1b[31mb\\x0a");
         assert_eq!(fit("abcdefghij", 5), "ab…ij");
         assert_eq!(fit("abc", 5), "abc");
     }

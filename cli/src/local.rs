@@ -253,6 +253,15 @@ async fn artifact_store(
     }
 }
 
+/// Creates `dir` if needed and makes it private to this user (`0700`), also when an earlier version left it
+/// readable by others.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| CliError::io(dir, e))
+}
+
 /// The embedded services: SQLite store (every job change written to its audit trail), local bundles,
 /// git/directory/archive sources, local scanners.
 pub async fn services(
@@ -260,7 +269,7 @@ pub async fn services(
     policy: SignaturePolicy,
     settings: &Settings,
 ) -> Result<Services> {
-    std::fs::create_dir_all(&options.data_dir).map_err(|e| CliError::io(&options.data_dir, e))?;
+    private_dir(&options.data_dir)?;
     let store = Arc::new(SqliteStore::open(&options.data_dir.join("certus.db"))?);
     let placement = match options.out {
         Some(dir) => Placement::Fixed(dir),

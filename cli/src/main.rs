@@ -12,6 +12,7 @@ mod manifest_cmd;
 mod prune;
 mod scan;
 mod serve;
+mod terminal;
 mod upload;
 mod verify_bundle;
 
@@ -73,6 +74,9 @@ enum Command {
 }
 
 fn main() {
+    // Everything certus writes (database, bundles, uploads, run workspaces, keys) is private to its user,
+    // whatever umask it was started with (W8).
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     // HTTP clients here use rustls with an explicitly chosen provider; make it the process default too.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -116,7 +120,7 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("certus: error: {e}");
+            eprintln!("certus: error: {}", terminal::printable(&e.to_string()));
             std::process::exit(2);
         }
     }

@@ -84,7 +84,11 @@ fn validate(file: &Path) -> Result<i32> {
     let manifest = match Manifest::parse(&bytes) {
         Ok(manifest) => manifest,
         Err(e) => {
-            eprintln!("{}: {e}", file.display());
+            eprintln!(
+                "{}: {}",
+                file.display(),
+                crate::terminal::printable(&e.to_string())
+            );
             return Ok(2);
         }
     };
@@ -146,6 +150,7 @@ fn verify_digest(
     signature: &[u8],
 ) -> Result<serde_json::Value> {
     let signature = Signature::parse(signature)?;
+    certus_core::verification::check_signature_kind(&signature)?;
     let trust = TrustMaterial {
         key: policy.key.as_ref(),
         trusted_root: policy.trusted_root.as_ref(),
@@ -198,7 +203,10 @@ pub async fn run(command: ManifestCommand) -> Result<i32> {
             // A signature that does not verify is a failed check (1), as in `verify-bundle`; unreadable
             // files and bad flags are errors (2).
             let failed = |e: &dyn std::fmt::Display| {
-                eprintln!("certus: FAIL {e}");
+                eprintln!(
+                    "certus: FAIL {}",
+                    crate::terminal::printable(&e.to_string())
+                );
                 Ok(1)
             };
             let out = match (file, digest) {

@@ -17,6 +17,7 @@ use crate::console::ConsoleProgress;
 use crate::error::{CliError, Result};
 use crate::findings::{self, Cap, FilterArgs, OutputFormat, Style};
 use crate::local::{self, LocalOptions, VerificationFlags};
+use crate::terminal::printable;
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
@@ -333,9 +334,14 @@ fn summary(job: &Job) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "Certus-Assurance scan {}: {}", job.test_id, job.status);
     let source = job.source_location();
-    let _ = writeln!(out, "  source          {} {}", job.source_type, source);
+    let _ = writeln!(
+        out,
+        "  source          {} {}",
+        printable(&job.source_type),
+        printable(source)
+    );
     if let Some(commit) = &job.commit {
-        let _ = writeln!(out, "  commit          {commit}");
+        let _ = writeln!(out, "  commit          {}", printable(commit));
     }
     if let Some(digest) = &job.source_digest {
         let _ = writeln!(out, "  tree            sha256 {digest}");
@@ -348,14 +354,18 @@ fn summary(job: &Job) -> String {
     );
     let info = job.manifest_metadata.clone().unwrap_or_default();
     if let Some(gate) = info["gate"].as_str() {
-        let _ = writeln!(out, "  thresholds      {gate}");
+        let _ = writeln!(out, "  thresholds      {}", printable(gate));
     }
     if let Some(tools) = summary["tools"].as_object() {
         for (tool, counts) in tools {
             let _ = writeln!(
                 out,
                 "  {:<15} critical {} · high {} · medium {} · low {}",
-                tool, counts["critical"], counts["high"], counts["medium"], counts["low"]
+                printable(tool),
+                counts["critical"],
+                counts["high"],
+                counts["medium"],
+                counts["low"]
             );
         }
     }
@@ -366,7 +376,12 @@ fn summary(job: &Job) -> String {
                 .iter()
                 .filter_map(|t| {
                     let (id, reason) = (t["id"].as_str()?, t["reason"].as_str()?);
-                    let _ = writeln!(out, "  {id:<15} not run (optional: {reason})");
+                    let _ = writeln!(
+                        out,
+                        "  {:<15} not run (optional: {})",
+                        printable(id),
+                        printable(reason)
+                    );
                     Some(id)
                 })
                 .collect()
@@ -378,26 +393,29 @@ fn summary(job: &Job) -> String {
         totals["critical"], totals["high"], totals["medium"], totals["low"]
     );
     for warning in &job.warnings {
-        let _ = writeln!(out, "  warning         {warning}");
+        let _ = writeln!(out, "  warning         {}", printable(warning));
     }
     for error in &job.errors {
-        let _ = writeln!(out, "  error           {error}");
+        let _ = writeln!(out, "  error           {}", printable(error));
     }
     if let Some(bundle) = &job.bundle_location {
-        let _ = writeln!(out, "  bundle          {bundle}");
+        let _ = writeln!(out, "  bundle          {}", printable(bundle));
         if !bundle.contains("://") {
             let _ = writeln!(
                 out,
                 "  report          {}",
-                Path::new(bundle)
-                    .join(certus_core::bundle::REPORT_HTML)
-                    .display()
+                printable(
+                    &Path::new(bundle)
+                        .join(certus_core::bundle::REPORT_HTML)
+                        .display()
+                        .to_string()
+                )
             );
         }
     }
     let verdict = match Verdict::of(job) {
         Verdict::Passed if !not_run.is_empty() => {
-            format!("PASSED (not run: {})", not_run.join(", "))
+            format!("PASSED (not run: {})", printable(&not_run.join(", ")))
         }
         verdict => verdict.label().to_string(),
     };

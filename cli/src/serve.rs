@@ -134,7 +134,8 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
     let uploads_dir = data_dir.join("uploads");
     let mut roots = args.allow_roots.clone();
     roots.push(uploads_dir.clone());
-    std::fs::create_dir_all(&uploads_dir).map_err(|e| CliError::io(&uploads_dir, e))?;
+    local::private_dir(&data_dir)?;
+    local::private_dir(&uploads_dir)?;
     let services = local::services(
         LocalOptions::headless(data_dir.clone(), Some(roots)),
         policy,

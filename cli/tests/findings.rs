@@ -327,12 +327,26 @@ fn every_bundle_has_an_attested_self_contained_report_html_that_escapes_findings
         .unwrap()
         .iter()
         .any(|f| f["path"] == "report.html"));
-    let verified = certus(&["verify-bundle", out_dir.to_str().unwrap()], &data);
+    let verified = certus(
+        &[
+            "verify-bundle",
+            out_dir.to_str().unwrap(),
+            "--trust-embedded-key",
+        ],
+        &data,
+    );
     assert_eq!(verified.status.code(), Some(0), "{verified:?}");
     let mut tampered = html.clone();
     tampered.push_str("<!-- -->");
     std::fs::write(out_dir.join("report.html"), tampered).unwrap();
-    let refused = certus(&["verify-bundle", out_dir.to_str().unwrap()], &data);
+    let refused = certus(
+        &[
+            "verify-bundle",
+            out_dir.to_str().unwrap(),
+            "--trust-embedded-key",
+        ],
+        &data,
+    );
     assert_eq!(refused.status.code(), Some(1));
     assert!(stdout(&refused).contains("report.html"), "{refused:?}");
 }

@@ -438,7 +438,12 @@ async fn the_console_and_the_report_work_in_a_real_browser() {
         .json()
         .await
         .unwrap();
-    let bundle = PathBuf::from(job["bundle_location"].as_str().expect("a bundle"));
+    // The API shows the server's data directory as `<data>` (W8); the file is read on the server's disk.
+    let shown = job["bundle_location"].as_str().expect("a bundle");
+    let bundle = work
+        .path()
+        .join("data")
+        .join(shown.strip_prefix("<data>/").expect("under <data>"));
     browser
         .goto(&format!("file://{}", bundle.join("report.html").display()))
         .await;

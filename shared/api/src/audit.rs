@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, Result};
+use crate::exposure::Exposure;
 use crate::routes::ApiState;
 use crate::scans::visible_job;
 
@@ -33,5 +34,8 @@ pub async fn audit(
         ));
     };
     let trail = log.trail(&job.test_id).await?;
-    Ok(Json(json!({"job": job, "trail": trail})))
+    // The trail is hash-chained: it is answered as recorded, so that auditors can check the chain.
+    Ok(Json(
+        json!({"job": Exposure::of(&state).job(&job), "trail": trail}),
+    ))
 }

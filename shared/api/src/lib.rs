@@ -7,6 +7,7 @@ pub mod auth;
 pub mod connections;
 pub mod console;
 pub mod error;
+mod exposure;
 pub mod hub;
 pub mod launcher;
 mod paths;

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{Principal, WorkspaceScope};
 use crate::error::{ApiError, Result};
+use crate::exposure::Exposure;
 use crate::routes::ApiState;
 use crate::scans::visible_job;
 
@@ -109,7 +110,7 @@ pub async fn evidence(
             (Some(report), None)
         }
     };
-    Ok(Json(json!({
+    let mut answer = json!({
         "test_id": job.test_id,
         "status": job.status,
         "verdict": verdict,
@@ -117,5 +118,7 @@ pub async fn evidence(
         "passed": report.as_ref().map(BundleReport::passed),
         "checks": report.map(|r| r.checks).unwrap_or_default(),
         "detail": detail,
-    })))
+    });
+    Exposure::of(&state).value(&mut answer);
+    Ok(Json(answer))
 }

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{Principal, WorkspaceScope};
 use crate::error::{ApiError, Result};
+use crate::exposure::Exposure;
 use crate::paths::check_server_paths;
 use crate::routes::ApiState;
 
@@ -72,8 +73,9 @@ pub async fn status(
     State(state): State<ApiState>,
     Extension(principal): Extension<Principal>,
     Path(test_id): Path<String>,
-) -> Result<Json<Job>> {
-    visible_job(&state, &principal, &test_id).await.map(Json)
+) -> Result<Json<Value>> {
+    let job = visible_job(&state, &principal, &test_id).await?;
+    Ok(Json(Exposure::of(&state).job(&job)))
 }
 
 /// Optional body of the upload request.
@@ -116,16 +118,15 @@ pub async fn upload_request(
     let job = gate
         .request_upload(&state.services, &job.test_id, tier)
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "test_id": job.test_id,
-            "upload_status": job.upload_status,
-            "upload_permission_id": job.upload_permission_id,
-            "remote_artifacts": job.remote_artifacts,
-            "verification_proof": job.verification_proof,
-        })),
-    ))
+    let mut answer = json!({
+        "test_id": job.test_id,
+        "upload_status": job.upload_status,
+        "upload_permission_id": job.upload_permission_id,
+        "remote_artifacts": job.remote_artifacts,
+        "verification_proof": job.verification_proof,
+    });
+    Exposure::of(&state).value(&mut answer);
+    Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
 /// Query parameters of the list route, as received.
@@ -155,8 +156,9 @@ pub async fn list(
     let Query(params) = params.map_err(|e| FieldError::new("query", e.body_text()))?;
     let query = job_query(params, &principal)?;
     let page = state.services.jobs.list(&query).await?;
+    let exposure = Exposure::of(&state);
     Ok(Json(json!({
-        "items": page.jobs,
+        "items": page.jobs.iter().map(|job| exposure.job(job)).collect::<Vec<_>>(),
         "next_page_token": page.next_page_token,
     })))
 }

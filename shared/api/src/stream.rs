@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::{hash_key, Principal};
 use crate::error::ApiError;
+use crate::exposure::Exposure;
 use crate::hub::{Subscription, WatcherPermit};
 use crate::routes::ApiState;
 use crate::scans::visible_job;
@@ -107,6 +108,7 @@ async fn watch_job(
     _permit: WatcherPermit,
 ) {
     let mut watcher = Watcher {
+        exposure: Exposure::of(&state),
         socket,
         last_sent: 0,
         last_heard: Instant::now(),
@@ -139,6 +141,7 @@ enum Ending {
 }
 
 struct Watcher {
+    exposure: Exposure,
     socket: WebSocket,
     last_sent: u64,
     last_heard: Instant,
@@ -240,7 +243,10 @@ impl Watcher {
     }
 
     async fn send_event(&mut self, event: &Event) -> Option<Ending> {
-        if let Some(ending) = self.send(Message::Text(event.to_json_line().into())).await {
+        if let Some(ending) = self
+            .send(Message::Text(self.exposure.event_line(event).into()))
+            .await
+        {
             return Some(ending);
         }
         self.last_sent = event.seq;

@@ -1,6 +1,7 @@
 //! Certus-Assurance domain core: requests, jobs, manifests, digests, events, findings, the bundle, the ports
 //! adapters implement, and the pipeline written against them. No AWS types live here.
 
+pub mod applies_to;
 pub mod attestation;
 pub mod audit;
 pub mod audit_chain;

@@ -33,6 +33,9 @@ pub struct Manifest {
     /// Accepted risks: matching findings are marked suppressed and not counted, until they expire.
     #[serde(default)]
     pub suppressions: Vec<Suppression>,
+    /// What the manifest may be used for (repositories, components, workspaces, `notAfter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applies_to: Option<crate::applies_to::AppliesTo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -35,7 +35,7 @@ pub const TOOL_ALIASES: [(&str, &str); 7] = [
 /// The severities thresholds may limit.
 pub const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
 
-const TOP_FIELDS: [&str; 11] = [
+const TOP_FIELDS: [&str; 12] = [
     "$schema",
     "product",
     "version",
@@ -47,7 +47,9 @@ const TOP_FIELDS: [&str; 11] = [
     "compliance",
     "annotations",
     "suppressions",
+    "appliesTo",
 ];
+const APPLIES_TO_FIELDS: [&str; 4] = ["repositories", "components", "workspaces", "notAfter"];
 const PROFILE_FIELDS: [&str; 6] = [
     "name",
     "tools",
@@ -337,6 +339,43 @@ impl Checker {
         }
         if let Some(suppressions) = top.get("suppressions") {
             self.suppressions(suppressions);
+        }
+        if let Some(applies_to) = top.get("appliesTo") {
+            self.applies_to(applies_to);
+        }
+    }
+
+    fn applies_to(&mut self, value: &Value) {
+        let Some(fields) = self.object("/appliesTo", value, &APPLIES_TO_FIELDS, "field") else {
+            return;
+        };
+        for key in ["repositories", "components", "workspaces"] {
+            let Some(list) = fields.get(key) else {
+                continue;
+            };
+            let pointer = format!("/appliesTo/{key}");
+            match list.as_array() {
+                Some(items) if !items.is_empty() && items.len() <= 100 => {
+                    for (index, item) in items.iter().enumerate() {
+                        self.non_empty_string(&format!("{pointer}/{index}"), item);
+                    }
+                }
+                Some(_) => self.issue(&pointer, "must list 1 to 100 values"),
+                None => self.wrong_type(&pointer, "an array of strings", list),
+            }
+        }
+        if let Some(v) = fields.get("notAfter") {
+            if let Some(text) = self.string("/appliesTo/notAfter", v) {
+                if crate::applies_to::not_after_instant(&text).is_none() {
+                    self.issue(
+                        "/appliesTo/notAfter",
+                        format!(
+                            "{} is not a date (YYYY-MM-DD) or an RFC 3339 instant",
+                            quoted(&text)
+                        ),
+                    );
+                }
+            }
         }
     }
 
@@ -666,6 +705,32 @@ mod tests {
     }
 
     #[test]
+    fn applies_to_is_checked_by_pointer() {
+        let with = |applies_to: Value| {
+            issues(json!({"profiles": [valid_profile()], "appliesTo": applies_to}))
+        };
+        assert_eq!(
+            with(
+                json!({"repositories": ["github.com/acme/*"], "components": ["payments"],
+                        "workspaces": ["ws-acme"], "notAfter": "2030-01-31"})
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            with(
+                json!({"repositores": ["x"], "components": [], "workspaces": "ws",
+                        "notAfter": "soon"})
+            ),
+            vec![
+                "/appliesTo/repositores: unknown field; did you mean \"repositories\"?",
+                "/appliesTo/components: must list 1 to 100 values",
+                "/appliesTo/workspaces: must be an array of strings, not a string",
+                "/appliesTo/notAfter: \"soon\" is not a date (YYYY-MM-DD) or an RFC 3339 instant",
+            ]
+        );
+    }
+
+    #[test]
     fn suggestions_are_close_names_only() {
         assert_eq!(closest("secret", KNOWN_TOOLS), Some("secrets"));
         assert_eq!(closest("critcal", SEVERITIES), Some("critical"));
@@ -721,7 +786,7 @@ mod tests {
     #[test]
     fn pointers_escape_slash_and_tilde() {
         let found = issues(json!({"profiles": [valid_profile()], "a/b~c": 1}));
-        assert_eq!(found, vec!["/a~1b~0c: unknown field (allowed: $schema, product, version, profiles, owners, presets, notify, bundle, compliance, annotations, suppressions)"]);
+        assert_eq!(found, vec!["/a~1b~0c: unknown field (allowed: $schema, product, version, profiles, owners, presets, notify, bundle, compliance, annotations, suppressions, appliesTo)"]);
     }
 
     #[test]

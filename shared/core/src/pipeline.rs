@@ -451,6 +451,9 @@ pub async fn resolve_profile(
     bundle: &BundleWriter,
 ) -> Result<()> {
     let manifest = Manifest::parse(manifest_bytes)?;
+    if let Some(applies_to) = &manifest.applies_to {
+        applies_to.check(job, time::now())?;
+    }
     let scanners = &services.scanners;
     let mut profile = if scanners.sample_mode() {
         // The operator chose canned output for every tool (CERTUS_ASSURANCE_SAMPLE_MODE); said out loud.

@@ -125,7 +125,7 @@ fn result_json(f: &Finding, rule_index: usize) -> Value {
         if let Some(snippet) = &f.snippet {
             region.insert("snippet".into(), json!({"text": snippet}));
         }
-        let mut physical = json!({"artifactLocation": {"uri": path}});
+        let mut physical = json!({"artifactLocation": {"uri": uri_reference(path)}});
         if !region.is_empty() {
             physical["region"] = Value::Object(region);
         }
@@ -228,7 +228,7 @@ pub fn read_findings(log: &Value) -> Result<Vec<Finding>> {
                     .to_string(),
                 path: physical["artifactLocation"]["uri"]
                     .as_str()
-                    .map(str::to_string),
+                    .map(path_of_uri),
                 start_line: region["startLine"].as_u64(),
                 end_line: region["endLine"].as_u64(),
                 snippet: region["snippet"]["text"].as_str().map(str::to_string),
@@ -246,9 +246,61 @@ pub fn read_findings(log: &Value) -> Result<Vec<Finding>> {
     Ok(findings)
 }
 
+/// A relative path as an RFC 3986 URI reference (`artifactLocation.uri`): every byte but the unreserved
+/// characters, sub-delimiters, `:`, `@` and `/` is percent-encoded, so a hostile file name (line breaks,
+/// escape sequences, `#`, `?`, spaces, `%`) stays one inert path.
+pub fn uri_reference(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The path an `artifactLocation.uri` names: percent-decoded when that gives UTF-8, else as written.
+pub fn path_of_uri(uri: &str) -> String {
+    let bytes = uri.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| uri.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn artifact_uris_are_percent_encoded_and_read_back_as_the_path() {
+        let hostile = "src/a b\n\u{1b}[2J#?%41é.py";
+        let uri = uri_reference(hostile);
+        assert_eq!(uri, "src/a%20b%0A%1B%5B2J%23%3F%2541%C3%A9.py");
+        assert!(uri.bytes().all(|b| b.is_ascii_graphic()));
+        assert_eq!(path_of_uri(&uri), hostile);
+        assert_eq!(uri_reference("app/settings.py"), "app/settings.py");
+        assert_eq!(path_of_uri("100%"), "100%");
+        assert_eq!(path_of_uri("%ff"), "%ff");
+    }
 
     fn finding(rule: &str, sev: Severity) -> Finding {
         Finding {

@@ -2,9 +2,11 @@
 //! hostile: members that would land outside (absolute, `..`, links pointing out) are refused, links inside are
 //! not materialised, and size, count, depth and compression-ratio caps stop bombs while streaming.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use certus_core::error::{CoreError, Result};
 use certus_core::workspace::lexically_confined;
@@ -15,7 +17,8 @@ pub struct ArchiveLimits {
     pub max_total_bytes: u64,
     pub max_entries: u64,
     pub max_depth: usize,
-    /// For zip members: uncompressed / compressed size above this is a bomb.
+    /// Uncompressed / compressed size above this is a bomb: per member for zip, over the whole stream (past
+    /// [`RATIO_FLOOR_BYTES`]) for gzip'd tar.
     pub max_ratio: u64,
 }
 
@@ -55,6 +58,51 @@ pub fn kind_from_name(name: &str) -> Result<ArchiveKind> {
                 .unwrap_or_default()
         )))
     }
+}
+
+/// A gzip'd tar may expand this many bytes before its compression ratio is checked, so small archives of
+/// repetitive text are never refused.
+pub const RATIO_FLOOR_BYTES: u64 = 1024 * 1024;
+
+/// Counts the compressed bytes read from the archive file.
+struct Counting<R> {
+    inner: R,
+    read: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Counts the decompressed bytes of a gzip stream and stops it once they pass `max_ratio` times the compressed
+/// bytes read (beyond [`RATIO_FLOOR_BYTES`]); `tripped` records why, whatever error the tar reader makes of it.
+struct RatioGuard<R> {
+    inner: R,
+    compressed: Rc<Cell<u64>>,
+    expanded: u64,
+    max_ratio: u64,
+    tripped: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for RatioGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.expanded += n as u64;
+        let compressed = self.compressed.get().max(1);
+        if self.expanded > RATIO_FLOOR_BYTES && self.expanded / compressed > self.max_ratio {
+            self.tripped.set(true);
+            return Err(std::io::Error::other(ratio_message(self.max_ratio)));
+        }
+        Ok(n)
+    }
+}
+
+fn ratio_message(max_ratio: u64) -> String {
+    format!("the gzip stream expands more than {max_ratio}x its compressed size (limit {max_ratio}:1): a compression bomb")
 }
 
 /// What extraction did besides writing files.
@@ -105,12 +153,25 @@ pub fn extract(
     let mut out = Extracted::default();
     match kind {
         ArchiveKind::Tar => extract_tar(BufReader::new(file), dest, &mut budget, &mut out)?,
-        ArchiveKind::TarGz => extract_tar(
-            flate2::read::GzDecoder::new(BufReader::new(file)),
-            dest,
-            &mut budget,
-            &mut out,
-        )?,
+        ArchiveKind::TarGz => {
+            let compressed = Rc::new(Cell::new(0));
+            let tripped = Rc::new(Cell::new(false));
+            let guard = RatioGuard {
+                inner: flate2::read::GzDecoder::new(BufReader::new(Counting {
+                    inner: file,
+                    read: Rc::clone(&compressed),
+                })),
+                compressed,
+                expanded: 0,
+                max_ratio: limits.max_ratio,
+                tripped: Rc::clone(&tripped),
+            };
+            let result = extract_tar(guard, dest, &mut budget, &mut out);
+            if tripped.get() {
+                return Err(refused(ratio_message(limits.max_ratio)));
+            }
+            result?
+        }
         ArchiveKind::Zip => extract_zip(file, dest, &mut budget, &mut out)?,
     }
     out.bytes = budget.bytes;
@@ -223,9 +284,17 @@ fn write_member(
         .map_err(|e| CoreError::io(&target, e))?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| refused(format!("member '{}' is unreadable: {e}", rel.display())))?;
+        let n = match reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                drop(out);
+                let _ = std::fs::remove_file(&target);
+                return Err(refused(format!(
+                    "member '{}' is unreadable: {e}",
+                    rel.display()
+                )));
+            }
+        };
         if n == 0 {
             break;
         }
@@ -519,6 +588,74 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("more than 1 members"));
+    }
+
+    /// A tar of one `size`-byte member of zeros, gzip'd while it is generated (nothing that size is kept).
+    fn zero_tgz(path: &Path, size: u64) {
+        let gz =
+            flate2::write::GzEncoder::new(File::create(path).unwrap(), flate2::Compression::best());
+        let mut builder = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "zeros.bin", std::io::repeat(0).take(size))
+            .unwrap();
+        builder.into_inner().unwrap().finish().unwrap();
+    }
+
+    #[test]
+    fn gzip_tar_bombs_are_refused_by_their_ratio_and_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let bomb = dir.path().join("bomb.tgz");
+        zero_tgz(&bomb, 64 * 1024 * 1024);
+        let compressed = std::fs::metadata(&bomb).unwrap().len();
+        assert!(compressed < 256 * 1024, "{compressed}");
+        let dest = dir.path().join("out");
+        std::fs::create_dir(&dest).unwrap();
+        let err = extract(&bomb, ArchiveKind::TarGz, &dest, &ArchiveLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("archive refused"), "{err}");
+        assert!(err.contains("limit 200:1"), "{err}");
+        assert!(err.contains("compression bomb"), "{err}");
+        assert!(!dest.join("zeros.bin").exists(), "partial member left");
+
+        // Under the floor the same content is extracted, and so is an ordinary archive past it.
+        let small = dir.path().join("small.tgz");
+        zero_tgz(&small, RATIO_FLOOR_BYTES / 2);
+        let dest = dir.path().join("small");
+        std::fs::create_dir(&dest).unwrap();
+        extract(&small, ArchiveKind::TarGz, &dest, &ArchiveLimits::default()).unwrap();
+        assert_eq!(
+            std::fs::metadata(dest.join("zeros.bin")).unwrap().len(),
+            RATIO_FLOOR_BYTES / 2
+        );
+        let mut text = Vec::new();
+        let mut x: u32 = 1;
+        while text.len() < 3 * 1024 * 1024 {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            text.extend_from_slice(format!("let v{} = {};\n", x % 977, x >> 8).as_bytes());
+        }
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut builder = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "src/app.js", text.as_slice())
+            .unwrap();
+        let bytes = builder.into_inner().unwrap().finish().unwrap();
+        let (dir, r) = extract_bytes(&bytes, "x.tgz", &ArchiveLimits::default());
+        r.unwrap();
+        assert_eq!(
+            std::fs::metadata(dir.path().join("out/src/app.js"))
+                .unwrap()
+                .len(),
+            text.len() as u64
+        );
     }
 
     fn zip_with(build: impl FnOnce(&mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>)) -> Vec<u8> {

@@ -1,7 +1,8 @@
 //! Delivery ids already handled (GitHub `X-GitHub-Delivery`, GitLab `X-Gitlab-Event-UUID`, the EventBridge
 //! event id), kept in memory with their outcome, a bounded number, oldest forgotten first. A replayed id
 //! answers its recorded outcome and touches nothing; after a restart the derived job id still makes a
-//! replay start nothing.
+//! replay start nothing. The log is kept per scope (the registrations whose credential authenticated the
+//! delivery), so one registrant's delivery id never answers another registrant's delivery.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -17,10 +18,13 @@ pub struct DeliveryLog {
     seen: Mutex<Seen>,
 }
 
+/// Provider, scope, delivery id.
+type Key = (Provider, String, String);
+
 #[derive(Debug, Default)]
 struct Seen {
-    outcomes: HashMap<(Provider, String), Outcome>,
-    order: VecDeque<(Provider, String)>,
+    outcomes: HashMap<Key, Outcome>,
+    order: VecDeque<Key>,
 }
 
 impl DeliveryLog {
@@ -31,23 +35,23 @@ impl DeliveryLog {
         }
     }
 
-    /// The outcome recorded for a delivery id, if it was handled before.
-    pub fn recorded(&self, provider: Provider, delivery: &str) -> Option<Outcome> {
+    /// The outcome recorded for a delivery id within `scope`, if it was handled before.
+    pub fn recorded(&self, provider: Provider, scope: &str, delivery: &str) -> Option<Outcome> {
         let seen = self
             .seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         seen.outcomes
-            .get(&(provider, delivery.to_string()))
+            .get(&(provider, scope.to_string(), delivery.to_string()))
             .cloned()
     }
 
-    pub fn record(&self, provider: Provider, delivery: &str, outcome: &Outcome) {
+    pub fn record(&self, provider: Provider, scope: &str, delivery: &str, outcome: &Outcome) {
         let mut seen = self
             .seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let key = (provider, delivery.to_string());
+        let key = (provider, scope.to_string(), delivery.to_string());
         if seen.outcomes.insert(key.clone(), outcome.clone()).is_none() {
             seen.order.push_back(key);
         }
@@ -74,13 +78,17 @@ mod tests {
     fn recorded_outcomes_are_found_and_the_oldest_are_forgotten() {
         let log = DeliveryLog::new(2);
         let outcome = Outcome::ignored("ping");
-        log.record(Provider::Github, "d1", &outcome);
-        log.record(Provider::Github, "d2", &outcome);
-        assert_eq!(log.recorded(Provider::Github, "d1"), Some(outcome.clone()));
-        assert_eq!(log.recorded(Provider::Gitlab, "d1"), None);
-        log.record(Provider::Github, "d3", &outcome);
-        assert_eq!(log.recorded(Provider::Github, "d1"), None);
-        assert!(log.recorded(Provider::Github, "d3").is_some());
+        log.record(Provider::Github, "a", "d1", &outcome);
+        log.record(Provider::Github, "a", "d2", &outcome);
+        assert_eq!(
+            log.recorded(Provider::Github, "a", "d1"),
+            Some(outcome.clone())
+        );
+        assert_eq!(log.recorded(Provider::Gitlab, "a", "d1"), None);
+        assert_eq!(log.recorded(Provider::Github, "b", "d1"), None);
+        log.record(Provider::Github, "a", "d3", &outcome);
+        assert_eq!(log.recorded(Provider::Github, "a", "d1"), None);
+        assert!(log.recorded(Provider::Github, "a", "d3").is_some());
     }
 
     #[test]

@@ -101,12 +101,22 @@ impl Triggers {
                     "X-GitHub-Delivery must be present: up to 128 printable characters".into(),
                 )
             })?;
-        if let Some(handled) = self.replayed(Provider::Github, Some(id)) {
+        // The registration is checked before a replay is looked up, and the log is per registration: a
+        // delivery id reused under another registrant's secret is that registrant's own delivery (W10).
+        let verdict = github::read(&self.registrations, &signed, delivery)?;
+        let scope = scope_of(&signed);
+        if let Some(handled) = self.replayed(Provider::Github, &scope, Some(id)) {
             return Ok(handled);
         }
-        let verdict = github::read(&self.registrations, &signed, delivery)?;
-        self.conclude(Provider::Github, Some(id), verdict, services, starter)
-            .await
+        self.conclude(
+            Provider::Github,
+            &scope,
+            Some(id),
+            verdict,
+            services,
+            starter,
+        )
+        .await
     }
 
     /// A GitLab push hook delivery: the token is checked before anything is parsed.
@@ -127,11 +137,12 @@ impl Triggers {
                 ))
             }
         };
-        if let Some(handled) = self.replayed(Provider::Gitlab, id) {
+        let verdict = gitlab::read(&self.registrations, &authenticated, delivery)?;
+        let scope = scope_of(&authenticated);
+        if let Some(handled) = self.replayed(Provider::Gitlab, &scope, id) {
             return Ok(handled);
         }
-        let verdict = gitlab::read(&self.registrations, &authenticated, delivery)?;
-        self.conclude(Provider::Gitlab, id, verdict, services, starter)
+        self.conclude(Provider::Gitlab, &scope, id, verdict, services, starter)
             .await
     }
 
@@ -158,10 +169,10 @@ impl Triggers {
         })
     }
 
-    fn replayed(&self, provider: Provider, id: Option<&str>) -> Option<Handled> {
+    fn replayed(&self, provider: Provider, scope: &str, id: Option<&str>) -> Option<Handled> {
         let id = id?;
         self.deliveries
-            .recorded(provider, id)
+            .recorded(provider, scope, id)
             .map(|outcome| Handled {
                 outcome: match outcome {
                     Outcome::Started {
@@ -185,6 +196,7 @@ impl Triggers {
     async fn conclude<S: JobStarter + ?Sized>(
         &self,
         provider: Provider,
+        scope: &str,
         id: Option<&str>,
         verdict: Verdict<'_>,
         services: &Services,
@@ -197,7 +209,7 @@ impl Triggers {
             Verdict::Ignored(reason) => Outcome::Ignored { reason },
         };
         if let Some(id) = id {
-            self.deliveries.record(provider, id, &outcome);
+            self.deliveries.record(provider, scope, id, &outcome);
         }
         Ok(Handled {
             outcome,
@@ -217,12 +229,23 @@ pub async fn handle_codecommit_event<S: JobStarter + ?Sized>(
 ) -> Result<Handled> {
     let (id, verdict) = codecommit::read(&triggers.registrations, event)?;
     let id = Some(id.as_str()).filter(|d| deliveries::is_delivery_id(d));
-    if let Some(handled) = triggers.replayed(Provider::Codecommit, id) {
+    let scope = match &verdict {
+        Verdict::Push(registration, _) => scope_of(&[*registration]),
+        Verdict::Ignored(_) => String::new(),
+    };
+    if let Some(handled) = triggers.replayed(Provider::Codecommit, &scope, id) {
         return Ok(handled);
     }
     triggers
-        .conclude(Provider::Codecommit, id, verdict, services, starter)
+        .conclude(Provider::Codecommit, &scope, id, verdict, services, starter)
         .await
+}
+
+/// Whose delivery log a delivery belongs to: the registrations its credential authenticated.
+fn scope_of(registrations: &[&Registration]) -> String {
+    let mut ids: Vec<&str> = registrations.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.join(",")
 }
 
 fn check_size(len: usize) -> Result<()> {

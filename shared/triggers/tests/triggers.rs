@@ -278,6 +278,61 @@ async fn replayed_deliveries_and_redelivered_commits_start_nothing_more() {
     assert_eq!(f.started.ids().len(), 1);
 }
 
+/// W10 of the 2026-12 red-team: another registrant who reuses a delivery id (here `gh-other`, whose secret
+/// differs) gets its own push handled, not the first registrant's recorded outcome.
+#[tokio::test]
+async fn a_delivery_id_reused_under_another_registration_is_not_answered_with_its_outcome() {
+    let f = fixture();
+    let first = f
+        .signed_github(
+            "push",
+            "d-shared",
+            &github_push("refs/heads/main", &"ab".repeat(20)),
+        )
+        .await;
+    assert!(
+        matches!(first.outcome, Outcome::Started { .. }),
+        "{first:?}"
+    );
+    let other_body = json!({
+        "ref": "refs/heads/main", "before": "1".repeat(40), "after": "de".repeat(20), "created": false,
+        "deleted": false, "forced": false,
+        "repository": {"id": 2, "name": "other", "full_name": "acme/other",
+                        "clone_url": "https://attacker.invalid/evil.git"},
+        "pusher": {"name": "dev"}, "commits": [], "head_commit": null
+    })
+    .to_string()
+    .into_bytes();
+    let signature = sign(&f.gitlab_secret, &other_body);
+    let other = f
+        .github("push", "d-shared", Some(&signature), &other_body)
+        .await
+        .unwrap();
+    assert!(!other.replayed, "{other:?}");
+    let Outcome::Started {
+        registration,
+        commit,
+        test_id,
+        ..
+    } = &other.outcome
+    else {
+        panic!("the other registrant's push was not started: {other:?}");
+    };
+    assert_eq!(
+        (registration.as_str(), commit.as_str()),
+        ("gh-other", "de".repeat(20).as_str())
+    );
+    assert_ne!(Some(test_id.as_str()), first.outcome.test_id());
+    assert_eq!(f.started.ids().len(), 2);
+    // Each registrant's own replay still answers its own outcome.
+    let replay = f
+        .github("push", "d-shared", Some(&signature), &other_body)
+        .await
+        .unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.outcome.test_id(), Some(test_id.as_str()));
+}
+
 #[tokio::test]
 async fn forged_missing_and_misplaced_signatures_are_refused_before_anything_happens() {
     let f = fixture();

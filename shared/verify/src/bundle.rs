@@ -109,4 +109,18 @@ impl Bundle {
     pub fn is_keyless(&self) -> bool {
         matches!(self.material, Material::Certificate { .. })
     }
+
+    /// For a DSSE bundle: its `payloadType` and, when the payload is a JSON object with one, its in-toto
+    /// `predicateType` (what the signer attested). `None` for a message signature.
+    pub fn dsse_types(&self) -> Option<(String, Option<String>)> {
+        match &self.content {
+            Content::Message { .. } => None,
+            Content::Dsse(envelope) => {
+                let predicate = serde_json::from_slice::<serde_json::Value>(&envelope.payload)
+                    .ok()
+                    .and_then(|payload| payload["predicateType"].as_str().map(str::to_string));
+                Some((envelope.payload_type.clone(), predicate))
+            }
+        }
+    }
 }

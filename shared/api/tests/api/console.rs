@@ -137,7 +137,7 @@ async fn a_finished_scan_shows_its_findings_and_verified_evidence_to_its_tenant_
     assert!(evidence["verdict"].is_string());
 
     // Tampering with the stored bundle turns the same route's answer into a failure naming the file.
-    let bundle = std::path::PathBuf::from(evidence["bundle_location"].as_str().unwrap());
+    let bundle = s.on_disk(evidence["bundle_location"].as_str().unwrap());
     std::fs::write(bundle.join("report.md"), "tampered\n").unwrap();
     let evidence: Value = s.get_as(&s.acme.key, &path).await.json().await.unwrap();
     assert_eq!(evidence["passed"], false);

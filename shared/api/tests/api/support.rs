@@ -343,6 +343,26 @@ impl Server {
         self.store.history(test_id, 0).await.unwrap()
     }
 
+    /// The persisted history as API clients receive it: the server's data directory shown as `<data>`.
+    pub async fn history_as_clients_see_it(&self, test_id: &str) -> Vec<Event> {
+        self.history(test_id)
+            .await
+            .iter()
+            .map(|event| {
+                let line = event
+                    .to_json_line()
+                    .replace(&self.dir.path().display().to_string(), "<data>");
+                serde_json::from_str(&line).unwrap()
+            })
+            .collect()
+    }
+
+    /// A path the API shows as `<data>/…`, on this server's disk.
+    pub fn on_disk(&self, shown: &str) -> std::path::PathBuf {
+        let relative = shown.strip_prefix("<data>/").expect("a path under <data>");
+        self.dir.path().join(relative)
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

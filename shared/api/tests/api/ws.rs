@@ -101,7 +101,7 @@ async fn every_watcher_gets_the_whole_stream_exactly_once() {
         "{:?}",
         released.elapsed()
     );
-    let history = s.history(&test_id).await;
+    let history = s.history_as_clients_see_it(&test_id).await;
     assert!(history.len() > 40, "the gated scan logs many lines");
     for ((events, close), who) in results.iter().zip(["first", "second", "late"]) {
         assert_complete_stream(events, &history, who);
@@ -117,7 +117,11 @@ async fn a_watcher_after_the_end_gets_the_history_and_a_normal_close() {
     let test_id = s.submit(&s.acme.key, "ws-acme", "sample").await;
     s.wait_terminal(&test_id).await;
     let (events, close) = collect(connect(&s, &test_id, &s.acme.key).await).await;
-    assert_complete_stream(&events, &s.history(&test_id).await, "after the end");
+    assert_complete_stream(
+        &events,
+        &s.history_as_clients_see_it(&test_id).await,
+        "after the end",
+    );
     assert_eq!(u16::from(close.unwrap().code), 1000);
 
     // The browser form: the credential in the query.
@@ -126,7 +130,10 @@ async fn a_watcher_after_the_end_gets_the_history_and_a_normal_close() {
         .await
         .expect("connect");
     let (events, _) = collect(socket).await;
-    assert_eq!(events.len(), s.history(&test_id).await.len());
+    assert_eq!(
+        events.len(),
+        s.history_as_clients_see_it(&test_id).await.len()
+    );
     s.stop().await;
 }
 
@@ -208,7 +215,11 @@ async fn misbehaving_clients_do_not_disturb_others_or_the_scan() {
     let job = s.wait_terminal(&test_id).await;
     assert_eq!(job.status.as_str(), "SUCCEEDED");
     let (events, _) = good.await.unwrap();
-    assert_complete_stream(&events, &s.history(&test_id).await, "good watcher");
+    assert_complete_stream(
+        &events,
+        &s.history_as_clients_see_it(&test_id).await,
+        "good watcher",
+    );
     s.stop().await;
 }
 
