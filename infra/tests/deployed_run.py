@@ -8,7 +8,8 @@ wildcards, conditions, S3's 403 for a missing key without s3:ListBucket).
 
 Scenarios: a scan submitted to `api` over the HTTP API's routes and authorizer (read from the translated
 template) runs the scan state machine with every Lambda task bound to its packaged function and ends with a
-bundle; the webhook route needs no JWT while every /v1 route does; an execution that ended ABORTED reaches
+bundle; the webhook route and the web console's page need no JWT while every /v1 route does (the page's
+policy naming the WebSocket API); an execution that ended ABORTED reaches
 finalize through the EventBridge rule's input transformer and ends the job FAILED with one scan_complete;
 upload-request over the HTTP API runs the upload machine with the packaged request-upload and promote against
 `certus trust serve` on loopback: a denial publishes nothing, a permit publishes every bundle file once; a
@@ -698,6 +699,20 @@ class DeployedRun(unittest.TestCase):
         hook = d.http("POST", "/v1/webhooks/github", "{}", headers={"x-github-event": "push"})
         self.assertEqual(hook["statusCode"], 401, hook)
         self.assertNotEqual(hook["body"], GATEWAY_401, hook)
+        # The web console's page has no authorizer either: the packaged api function answers it, its policy
+        # naming the WebSocket API (the function's stream base) as the one origin live progress may come from.
+        page = d.http("GET", "/")
+        self.assertEqual(page["statusCode"], 200, page)
+        self.assertIn('<script src="/console/app.js"', page["body"])
+        with open(d.spec_path, encoding="utf-8") as f:
+            base = json.load(f)["functions"]["api"]["env"]["CERTUS_ASSURANCE_STREAM_BASE"]
+        origin = base.rsplit("/", 1)[0]
+        self.assertEqual(origin, f"wss://{d.resolver.ref('WebSocketApi')}.execute-api.{REGION}.{translated.URL_SUFFIX}")
+        policy = page["headers"]["content-security-policy"]
+        self.assertIn(f"connect-src 'self' {origin}; ", policy)
+        self.assertEqual(re.findall(r"wss?://[^ ;]+", policy), [origin], policy)
+        self.assertEqual(d.http("GET", "/console/app.js")["statusCode"], 200)
+        self.assertEqual(d.http("GET", "/v1/session")["statusCode"], 401, "the API behind the console needs a JWT")
 
     def test_2_a_submitted_scan_runs_every_packaged_step_and_ends_with_a_bundle(self):
         d = DEPLOYMENT

@@ -21,6 +21,8 @@ ROOT = os.path.dirname(INFRA)
 CONTRACT = os.path.join(ROOT, "docs", "serverless.md")
 DYNAMODB = os.path.join(ROOT, "docs", "dynamodb.md")
 SUBSTITUTION = re.compile(r"\$\{(\w+)\}")
+# The web console's page, script and style and the OpenAPI document: no data, no JWT (docs/console.md).
+CONSOLE_ROUTES = {("/", "get"), ("/console/app.js", "get"), ("/console/app.css", "get"), ("/openapi.yaml", "get")}
 
 
 def kebab(name):
@@ -255,11 +257,25 @@ class TranslatedTemplateTest(unittest.TestCase):
         self.assertEqual(security[("/v1/webhooks/{provider}", "post")], none)
         self.assertEqual(security[("/health", "get")], none)
         open_routes = {k for k, v in security.items() if v != jwt}
-        self.assertEqual(open_routes, {("/v1/webhooks/{provider}", "post"), ("/health", "get")})
+        self.assertEqual(open_routes, {("/v1/webhooks/{provider}", "post"), ("/health", "get")} | CONSOLE_ROUTES)
         # Every webhook route of the router is one of those.
         with open(os.path.join(ROOT, "shared", "api", "src", "routes.rs"), encoding="utf-8") as f:
             hooks = set(re.findall(r'"(/v1/webhooks/[a-z]+)"', f.read()))
         self.assertEqual(hooks, {"/v1/webhooks/github", "/v1/webhooks/gitlab"})
+
+    def test_the_console_assets_have_no_authorizer_and_reach_the_api_function(self):
+        body = self.cfn["Resources"]["HttpApi"]["Properties"]["Body"]
+        for path, method in CONSOLE_ROUTES:
+            operation = body["paths"][path][method]
+            self.assertEqual(operation.get("security"), [{"NONE": []}], path)
+            uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            self.assertIn("${ApiFunction.Arn}", uri, path)
+        # Exactly the routes the router serves without authentication (console.rs names them).
+        with open(os.path.join(ROOT, "shared", "api", "src", "console.rs"), encoding="utf-8") as f:
+            served = set(re.findall(r'pub const [A-Z]+: &str = "(/[^"]*)";', f.read()))
+        self.assertEqual(served, {path for path, _ in CONSOLE_ROUTES})
+        # Everything else under /v1 keeps the JWT authorizer: no console route is a prefix of it.
+        self.assertTrue(all(not path.startswith("/v1") for path, _ in CONSOLE_ROUTES))
 
     def test_the_scanner_task_can_run_its_step(self):
         task = self.resolver.resolve(self.cfn["Resources"]["ScannerTaskDefinition"]["Properties"])

@@ -3,11 +3,13 @@
 //! tree with planted (random, labelled fake) secrets and a hostile file name, follows its progress live to
 //! "scan complete", reads the findings with file:line and filters them to `high`, checks the evidence, the
 //! audit trail and the Trust exchange; an auditor sees no write button and a forged request with its key is
-//! still refused; `report.html` opened from `file://` shows the findings and makes no request.
+//! still refused; `report.html` opened from `file://` shows the findings and makes no request; and the console
+//! as deployed on AWS follows a job over the WebSocket API its `stream_url` names (`gateway.rs`).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (skipped without them, failed under `CI`). With
 //! `CERTUS_SCREENSHOTS_DIR` set, the key pages are saved there as PNG (`docs/images/` in the repository).
 
+mod gateway;
 mod webdriver;
 
 use std::io::{BufRead, BufReader};
@@ -482,6 +484,9 @@ async fn the_console_and_the_report_work_in_a_real_browser() {
     assert_eq!(report["images"], 0, "{report}");
     assert_eq!(report["pwned"], Value::Null, "{report}");
     browser.screenshot("report-html").await;
+
+    // The console as deployed on AWS: live progress over the WebSocket API the job's stream_url names.
+    gateway::the_console_follows_a_job_over_the_websocket_api(&browser, &client_key).await;
 
     drop(browser);
     drop(server);

@@ -122,6 +122,43 @@ async fn health_answers_without_credentials() {
 }
 
 #[tokio::test]
+async fn the_console_answers_without_credentials_naming_only_the_websocket_apis_origin() {
+    let Some(d) = deploy().await else { return };
+    for (path, content_type, marker) in [
+        ("/", "text/html", "<script src=\"/console/app.js\""),
+        ("/console/app.js", "text/javascript", "\"subscribe\""),
+        ("/console/app.css", "text/css", "{"),
+        ("/openapi.yaml", "application/yaml", "openapi: 3.1"),
+    ] {
+        let mut event: Value = serde_json::from_slice(
+            &std::fs::read(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/http-get.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        set_path(&mut event, path);
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let response = d.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
+        assert!(header("content-type").starts_with(content_type), "{path}");
+        let policy = header("content-security-policy");
+        assert!(
+            policy.contains("connect-src 'self' wss://ws.example.invalid; "),
+            "{path}: {policy}"
+        );
+        // The HTTP API's own host (the request's Host) is no WebSocket on AWS.
+        assert!(!policy.contains("abcdef1234"), "{path}: {policy}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(
+            String::from_utf8_lossy(&body).contains(marker),
+            "{path} lacks {marker}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn routes_need_credentials() {
     let Some(d) = deploy().await else { return };
     let (status, body) = call(&d, "http-submit.json", |_| {}).await;

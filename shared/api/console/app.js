@@ -1,5 +1,6 @@
 // The Certus-Assurance web console: sign in with an API key or a JWT (kept in sessionStorage only), list
-// scans with the API's filters, start one, follow it live over the WebSocket stream, and read its findings,
+// scans with the API's filters, start one, follow it live over the WebSocket stream (the server's own, or the
+// WebSocket API the job's stream_url names on AWS), and read its findings,
 // evidence checks, audit trail and Trust exchange. Everything shown comes from the API of this origin and is
 // written with textContent / text nodes: findings and file names come from scanned, hostile code.
 "use strict";
@@ -263,6 +264,7 @@ function renderScan(testId) {
   const refresh = async () => {
     try {
       const job = await api("GET", "/v1/security-scans/" + encodeURIComponent(testId));
+      if (!streamUrl) streamUrl = job.stream_url || "";
       header.replaceChildren(el("h1", { id: "scan-id", class: "mono" }, job.test_id), badge(job.status));
       facts.replaceChildren(...[["Workspace", job.workspace_id], ["Component", job.component_id], ["Assessment", job.assessment_id],
         ["Source", source(job)], ["Commit", job.commit], ["Profile", job.profile], ["Manifest", job.manifest_digest],
@@ -281,22 +283,39 @@ function renderScan(testId) {
       }
     } catch (e) { error.textContent = e.message; }
   };
-  refresh();
-  follow(testId, state, log, refresh);
+  let streamUrl = "";
+  // The job's stream_url says which stream to follow; not if the page was left meanwhile.
+  refresh().then(() => { if (log.isConnected) follow(testId, streamUrl, state, log, refresh); });
 }
 
-/** Replays the job's events, then follows it live until `scan_complete`. */
-function follow(testId, state, log, onComplete) {
+/** Whether a stream URL is a WebSocket API's (AWS: `wss://…/live`, connect then subscribe) rather than the
+ * job's own stream path of `certus serve` (`/v1/security-scans/{id}/stream`). */
+function isGateway(streamUrl) {
+  try { return !/\/v1\/security-scans\/[^/]+\/stream$/.test(new URL(streamUrl).pathname); } catch (e) { return false; }
+}
+
+/** Replays the job's events, then follows it live until `scan_complete`: on `certus serve` over this host's
+ * stream of the job; on AWS over the WebSocket API, with the token on connect and a subscribe message. */
+function follow(testId, streamUrl, state, log, onComplete) {
   if (liveSocket) liveSocket.close();
+  const gateway = isGateway(streamUrl);
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-  const url = scheme + location.host + "/v1/security-scans/" + encodeURIComponent(testId) + "/stream?access_token=" + encodeURIComponent(token());
-  const socket = new WebSocket(url);
+  const base = gateway ? streamUrl : scheme + location.host + "/v1/security-scans/" + encodeURIComponent(testId) + "/stream";
+  const socket = new WebSocket(base + "?access_token=" + encodeURIComponent(token()));
   liveSocket = socket;
   let complete = false;
-  socket.onopen = () => { state.textContent = "live: waiting for events…"; };
+  let refused = false;
+  const closed = (code, reason) => code === 4404 ? "no such scan for this credential"
+    : "stream closed (" + code + (reason ? ": " + reason : "") + "); reload to follow again";
+  socket.onopen = () => {
+    state.textContent = "live: waiting for events…";
+    if (gateway) socket.send(JSON.stringify({ action: "subscribe", test_id: testId }));
+  };
   socket.onmessage = (message) => {
     let event;
     try { event = JSON.parse(message.data); } catch (e) { return; }
+    // The WebSocket API refuses with a message ({"type":"error","code":4404,…}) where the server closes.
+    if (event.type === "error" && event.code) { refused = true; state.textContent = closed(event.code, event.message); return; }
     const [kind, text] = describe(event);
     if (event.type !== "log") state.textContent = text;
     log.append(el("li", { class: "k-" + kind, "data-type": event.type }, el("span", { class: "t" }, "#" + event.seq + " "), text));
@@ -309,8 +328,7 @@ function follow(testId, state, log, onComplete) {
   };
   socket.onclose = (close) => {
     if (liveSocket === socket) liveSocket = null;
-    if (close.code === 4404) state.textContent = "no such scan for this credential";
-    else if (!complete && close.code !== 1000) state.textContent = "stream closed (" + close.code + "); reload to follow again";
+    if (!complete && !refused && close.code !== 1000) state.textContent = closed(close.code);
   };
 }
 
