@@ -638,7 +638,9 @@ def setUpModule():
     # Parameters beyond infra/tests/fixtures/parameters.json: Trust on loopback (plain http is allowed to
     # loopback only) at this run's port, push registrations for one CodeCommit repository, the identity
     # provider's JWKS for the WebSocket API.
+    # The git server runs on loopback, which git remotes may reach only when allow-listed (FetchAllowHosts).
     PARAMETERS.update({"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}", "PushRegistrationsKey": "triggers.toml",
+                       "FetchAllowHosts": "127.0.0.1",
                        "PushRepositoryArns": [REPOSITORY], "JwksObjectKey": "jwks.json"})
     CONFIG["triggers.toml"] = REGISTRATIONS.replace("{clone_url}", GIT.url())
     CONFIG["webhook-secrets/demo-github.secret"] = GITHUB_SECRET

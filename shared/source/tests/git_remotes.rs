@@ -3,7 +3,7 @@
 //! is cloned through a real `git daemon`, and an HTTP redirect is never followed.
 
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,16 +63,17 @@ async fn git_daemon(base: &Path) -> (Daemon, u16) {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("git")
-        .args([
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            "--listen=127.0.0.1",
-        ])
+    // The daemon itself, not `git daemon` (whose child would outlive a kill of `git` and keep the test
+    // harness's output pipe open), with no inherited output.
+    let exec_path = git(base, &["--exec-path"]);
+    let child = Command::new(Path::new(&exec_path).join("git-daemon"))
+        .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
         .arg(format!("--port={port}"))
         .arg(format!("--base-path={}", base.display()))
         .arg(base)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let daemon = Daemon(child);
