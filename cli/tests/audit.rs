@@ -10,18 +10,8 @@ use certus_core::audit::AuditEntry;
 use certus_core::audit_chain::{check_chain, AuditHead};
 use serde_json::Value;
 
-fn certus(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_certus"))
-        .args(args)
-        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
-        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_REQUIRED")
-        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF")
-        .env_remove("CERTUS_ASSURANCE_DYNAMODB_JOBS_TABLE")
-        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .expect("certus runs")
-}
+mod common;
+use common::certus;
 
 fn ok(out: Output) -> String {
     assert_eq!(

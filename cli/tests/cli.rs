@@ -2,19 +2,10 @@
 //! bundle whose index is checked independently with `sha256sum`.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn certus(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_certus"))
-        .args(args)
-        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
-        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_REQUIRED")
-        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF")
-        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .expect("certus runs")
-}
+mod common;
+use common::certus;
 
 fn sh(dir: &Path, script: &str) -> String {
     let out = Command::new("sh")

@@ -5,18 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn certus(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_certus"))
-        .args(args)
-        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
-        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_REQUIRED")
-        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF")
-        .env_remove("NO_COLOR")
-        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .expect("certus runs")
-}
+mod common;
+use common::certus;
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

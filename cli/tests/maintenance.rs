@@ -1,20 +1,10 @@
 //! The binary's housekeeping, as a user runs it: `--version` with the commit, shell completions, the man
 //! page, help on every flag, and `certus prune` (workspaces and bundles go; job records and trails stay).
 
-use std::path::Path;
 use std::process::{Command, Output};
 
-fn certus(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_certus"))
-        .args(args)
-        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
-        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_REQUIRED")
-        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF")
-        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .expect("certus runs")
-}
+mod common;
+use common::certus;
 
 fn ok(out: Output) -> String {
     assert_eq!(out.status.code(), Some(0), "{out:?}");

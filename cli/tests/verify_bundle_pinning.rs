@@ -4,19 +4,9 @@
 //! refuses the other one.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn certus(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_certus"))
-        .args(args)
-        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
-        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_REQUIRED")
-        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF")
-        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .expect("certus runs")
-}
+mod common;
+use common::certus;
 
 /// A passing scan of a small tree with its own data directory (and so its own signing key); the bundle dir.
 fn bundle(work: &Path, name: &str) -> std::path::PathBuf {
