@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Scans run at the same time; more wait in the queue.
     #[arg(long, default_value_t = 4)]
     pub max_scans: usize,
+    /// Scans one tenant may run at the same time (default: half of --max-scans, rounded up), so one
+    /// tenant's scans never hold every slot.
+    #[arg(long)]
+    pub max_scans_per_tenant: Option<usize>,
     /// Connections held at once (WebSockets included); more are closed as soon as they are accepted.
     #[arg(long, default_value_t = ConnectionLimits::default().max_connections)]
     pub max_connections: usize,
@@ -143,6 +147,12 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
     .await?;
     let mut config = ServeConfig::new(args.addr, data_dir.clone(), auth);
     config.max_concurrent_scans = args.max_scans;
+    if args.max_scans_per_tenant == Some(0) {
+        return Err(CliError::Usage(
+            "--max-scans-per-tenant must be at least 1".into(),
+        ));
+    }
+    config.max_scans_per_tenant = args.max_scans_per_tenant;
     if args.max_connections == 0
         || args.max_connections_per_client == 0
         || args.header_timeout_secs == 0

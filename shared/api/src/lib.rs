@@ -26,7 +26,7 @@ pub use auth::{
 pub use connections::ConnectionLimits;
 pub use error::{ApiError, Result};
 pub use hub::{LiveHub, WatcherLimit, WatcherLimits};
-pub use launcher::{Launcher, LocalLauncher, Recovery, UploadRequests};
+pub use launcher::{Launcher, LocalLauncher, Recovery, Slots, UploadRequests};
 pub use routes::{router, ApiState, Limits, RouteSpec, ROUTES};
 pub use server::{serve, serve_on, with_optional_routes, ServeConfig};
 pub use watch::watch;

@@ -32,6 +32,7 @@ pub struct RouteSpec {
 pub const HEALTH: &str = "/health";
 pub const SCANS: &str = "/v1/security-scans";
 pub const SCAN: &str = "/v1/security-scans/{test_id}";
+pub const CANCEL: &str = "/v1/security-scans/{test_id}/cancel";
 pub const UPLOAD_REQUEST: &str = "/v1/security-scans/{test_id}/upload-request";
 pub const UPLOAD_ARCHIVE: &str = "/v1/security-scans/upload-archive";
 pub const STREAM: &str = "/v1/security-scans/{test_id}/stream";
@@ -91,6 +92,12 @@ pub const ROUTES: &[RouteSpec] = &[
         path: SCAN,
         success: 200,
         statuses: &[200, 401, 404, 500],
+    },
+    RouteSpec {
+        method: "POST",
+        path: CANCEL,
+        success: 200,
+        statuses: &[200, 401, 403, 404, 409, 500],
     },
     RouteSpec {
         method: "POST",
@@ -167,6 +174,7 @@ pub fn router(state: ApiState) -> Router {
     let authenticated = Router::new()
         .route(SCANS, post(scans::submit).layer(json_cap).get(scans::list))
         .route(SCAN, get(scans::status))
+        .route(CANCEL, post(scans::cancel))
         .route(AUDIT, get(audit::audit))
         .route(FINDINGS, get(results::findings))
         .route(EVIDENCE, get(results::evidence))

@@ -15,7 +15,7 @@ use crate::auth::AuthConfig;
 use crate::connections::{serve_limited, ConnectionLimits};
 use crate::error::{ApiError, Result};
 use crate::hub::{LiveHub, WatcherLimits};
-use crate::launcher::{LocalLauncher, UploadRequests};
+use crate::launcher::{LocalLauncher, Slots, UploadRequests};
 use crate::routes::{router, ApiState, Limits};
 use certus_core::runner::local_runner_is_gone;
 
@@ -27,6 +27,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub auth: AuthConfig,
     pub max_concurrent_scans: usize,
+    /// Scans one tenant may run at once; `None`: half of `max_concurrent_scans`, rounded up.
+    pub max_scans_per_tenant: Option<usize>,
     pub upload_dir: Option<PathBuf>,
     /// Largest JSON body accepted (bytes).
     pub max_body: usize,
@@ -58,6 +60,7 @@ impl ServeConfig {
             data_dir,
             auth,
             max_concurrent_scans: 4,
+            max_scans_per_tenant: None,
             upload_dir: None,
             max_body: 1024 * 1024,
             max_upload: 512 * 1024 * 1024,
@@ -128,7 +131,10 @@ where
         .iter()
         .map(|root| root.canonicalize().map_err(|e| ApiError::io(root, e)))
         .collect::<Result<Vec<_>>>()?;
-    let launcher = LocalLauncher::new(services.clone(), config.max_concurrent_scans);
+    let launcher = LocalLauncher::new(
+        services.clone(),
+        Slots::new(config.max_concurrent_scans, config.max_scans_per_tenant),
+    );
     let recovery = launcher.recover(&local_runner_is_gone).await?;
     if !recovery.failed.is_empty() || !recovery.relaunched.is_empty() {
         eprintln!(
