@@ -236,6 +236,74 @@ pub async fn watch(args: WatchArgs) -> Result<i32> {
     })
 }
 
+#[derive(Debug, clap::Args)]
+pub struct CancelArgs {
+    /// The scan to cancel (test_ and 12 hex digits).
+    pub test_id: String,
+    /// The server (`certus serve`): `http://host:port`, or the `ws://` address `certus watch` takes.
+    #[arg(long, default_value = "http://127.0.0.1:8056")]
+    pub server: String,
+    /// API key or bearer token (also `CERTUS_API_TOKEN`); auditor keys may not cancel.
+    #[arg(long, env = "CERTUS_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// Asks the server to cancel a QUEUED or RUNNING scan (`POST /v1/security-scans/{id}/cancel`). Prints the
+/// final status; exits 0 when the scan is now CANCELLED, 1 when it had already ended (or ended first), 2 on
+/// errors (unknown id, refused credentials, no server).
+pub async fn cancel(args: CancelArgs) -> Result<i32> {
+    certus_core::ids::parse_test_id(&args.test_id)?;
+    let base = args.server.trim_end_matches('/');
+    let base = match base.split_once("://") {
+        Some(("ws", rest)) => format!("http://{rest}"),
+        Some(("wss", rest)) => format!("https://{rest}"),
+        Some(("http" | "https", _)) => base.to_string(),
+        _ => {
+            return Err(CliError::Usage(format!(
+                "--server must be an http(s):// or ws(s):// address, not '{}'",
+                args.server
+            )))
+        }
+    };
+    let url = format!("{base}/v1/security-scans/{}/cancel", args.test_id);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot build the HTTP client: {e}")))?;
+    let mut request = client.post(&url);
+    if let Some(token) = &args.token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| CliError::Usage(format!("{url}: {e}")))?;
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| CliError::Usage(format!("{url}: the answer is not JSON: {e}")))?;
+    match status {
+        200 => {
+            let ended = body["status"].as_str().unwrap_or("unknown");
+            println!("{} {ended}", args.test_id);
+            Ok(if ended == "CANCELLED" { 0 } else { 1 })
+        }
+        409 => {
+            eprintln!(
+                "certus: {}",
+                body["detail"].as_str().unwrap_or("already ended")
+            );
+            Ok(1)
+        }
+        _ => Err(CliError::Usage(format!(
+            "{url}: HTTP {status}: {}",
+            body["detail"].as_str().unwrap_or("no detail")
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_addr;
