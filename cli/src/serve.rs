@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use certus_api::{
     hash_key, ApiKeys, AuthConfig, ConnectionLimits, JwtSettings, JwtVerifier, ServeConfig,
-    WatcherLimits,
+    UploadQuota, WatcherLimits,
 };
 use certus_core::event::EventBody;
 use certus_core::settings::Settings;
@@ -49,6 +49,15 @@ pub struct ServeArgs {
     /// tenant's scans never hold every slot.
     #[arg(long)]
     pub max_scans_per_tenant: Option<usize>,
+    /// Uploaded archives one tenant may keep stored (an upload is deleted once the scan that used it ends).
+    #[arg(long, default_value_t = UploadQuota::default().max_count)]
+    pub max_uploads_per_tenant: usize,
+    /// Bytes of uploaded archives one tenant may keep stored.
+    #[arg(long, default_value_t = UploadQuota::default().max_bytes)]
+    pub max_upload_bytes_per_tenant: u64,
+    /// Seconds an uploaded archive no scan used is kept.
+    #[arg(long, default_value_t = UploadQuota::default().ttl.as_secs())]
+    pub upload_ttl_secs: u64,
     /// Connections held at once (WebSockets included); more are closed as soon as they are accepted.
     #[arg(long, default_value_t = ConnectionLimits::default().max_connections)]
     pub max_connections: usize,
@@ -153,6 +162,16 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
         ));
     }
     config.max_scans_per_tenant = args.max_scans_per_tenant;
+    if args.max_uploads_per_tenant == 0 || args.max_upload_bytes_per_tenant == 0 {
+        return Err(CliError::Usage(
+            "--max-uploads-per-tenant and --max-upload-bytes-per-tenant must be at least 1".into(),
+        ));
+    }
+    config.upload_quota = UploadQuota {
+        max_count: args.max_uploads_per_tenant,
+        max_bytes: args.max_upload_bytes_per_tenant,
+        ttl: std::time::Duration::from_secs(args.upload_ttl_secs),
+    };
     if args.max_connections == 0
         || args.max_connections_per_client == 0
         || args.header_timeout_secs == 0

@@ -4,6 +4,7 @@
 //! the embedded upload gate).
 
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::error::Result;
+use crate::upload_store;
 
 /// Starts the run of a job that was just submitted (QUEUED). Must not wait for the run.
 #[async_trait]
@@ -77,6 +79,8 @@ pub struct LocalLauncher {
 struct Inner {
     services: Services,
     slots: Slots,
+    /// Uploads under here are removed once the scan that used them has ended.
+    upload_dir: Option<PathBuf>,
     scheduler: Mutex<Scheduler>,
     /// Woken whenever a run ends (drain waits on it).
     ended: Notify,
@@ -136,6 +140,22 @@ impl Drop for RunGuard {
 }
 
 impl Inner {
+    /// Removes the uploaded archive an ended job scanned (nothing when it scanned something else).
+    async fn release_upload(&self, test_id: &str) {
+        let Some(upload_dir) = &self.upload_dir else {
+            return;
+        };
+        let archive = match self.services.jobs.get(test_id).await {
+            Ok(Some(job)) if job.status.is_terminal() => job.archive_path,
+            _ => None,
+        };
+        if let Some(archive) = archive {
+            if let Err(e) = upload_store::release(upload_dir, &archive) {
+                eprintln!("certus serve: job {test_id}: its upload could not be removed: {e}");
+            }
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Scheduler> {
         // A panic while holding the lock leaves the scheduler's maps consistent (every change is one call).
         self.scheduler
@@ -172,14 +192,15 @@ fn start_ready(inner: &Arc<Inner>, scheduler: &mut Scheduler) {
             inner: inner.clone(),
             test_id: job.test_id.clone(),
         };
-        let services = inner.services.clone();
+        let runner = inner.clone();
         let test_id = job.test_id.clone();
         let task = runtime.spawn(async move {
             let _guard = guard;
-            if let Err(e) = pipeline::run(&services, &test_id).await {
+            if let Err(e) = pipeline::run(&runner.services, &test_id).await {
                 // pipeline::run ends the job in a terminal state whenever it can; what is left is logged.
                 eprintln!("certus serve: job {test_id}: {e}");
             }
+            runner.release_upload(&test_id).await;
         });
         scheduler.running.insert(
             job.test_id,
@@ -201,11 +222,13 @@ pub struct Recovery {
 }
 
 impl LocalLauncher {
-    pub fn new(services: Services, slots: Slots) -> Arc<Self> {
+    /// `upload_dir`: where this server keeps uploaded archives; a scan of one removes it when it ends.
+    pub fn new(services: Services, slots: Slots, upload_dir: Option<PathBuf>) -> Arc<Self> {
         Arc::new(Self {
             inner: Arc::new(Inner {
                 services,
                 slots,
+                upload_dir,
                 scheduler: Mutex::new(Scheduler::default()),
                 ended: Notify::new(),
             }),
@@ -340,6 +363,8 @@ impl Launcher for LocalLauncher {
                 }
             }
         }
-        pipeline::cancel(&self.inner.services, test_id, reason).await
+        let job = pipeline::cancel(&self.inner.services, test_id, reason).await?;
+        self.inner.release_upload(test_id).await;
+        Ok(job)
     }
 }

@@ -16,6 +16,7 @@ mod scans;
 pub mod server;
 pub mod stream;
 mod upload;
+pub mod upload_store;
 pub mod watch;
 pub mod webhooks;
 
@@ -29,4 +30,5 @@ pub use hub::{LiveHub, WatcherLimit, WatcherLimits};
 pub use launcher::{Launcher, LocalLauncher, Recovery, Slots, UploadRequests};
 pub use routes::{router, ApiState, Limits, RouteSpec, ROUTES};
 pub use server::{serve, serve_on, with_optional_routes, ServeConfig};
+pub use upload_store::UploadQuota;
 pub use watch::watch;

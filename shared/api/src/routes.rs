@@ -18,6 +18,7 @@ use crate::auth::{AuthConfig, GatewayClaims};
 use crate::error::{ApiError, Result};
 use crate::hub::LiveHub;
 use crate::launcher::{Launcher, UploadRequests};
+use crate::upload_store::UploadQuota;
 use crate::{audit, console, results, scans, stream, upload, webhooks};
 
 /// One route: method, path (axum syntax) and every status code its handler can answer with.
@@ -109,7 +110,7 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "POST",
         path: UPLOAD_ARCHIVE,
         success: 201,
-        statuses: &[201, 400, 401, 403, 413, 415, 500],
+        statuses: &[201, 400, 401, 403, 413, 415, 429, 500],
     },
     RouteSpec {
         method: "GET",
@@ -149,6 +150,8 @@ pub struct Limits {
     /// Server directories callers may name as `directory_path`, `archive_path` or `file://` URIs
     /// (canonical paths; empty: none).
     pub allowed_roots: Vec<PathBuf>,
+    /// Uploads one tenant may keep, and how long an unused one is kept.
+    pub upload_quota: UploadQuota,
 }
 
 /// What every handler shares. Cheap to clone.

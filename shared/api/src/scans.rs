@@ -20,6 +20,7 @@ use crate::auth::{Principal, WorkspaceScope};
 use crate::error::{ApiError, Result};
 use crate::paths::check_server_paths;
 use crate::routes::ApiState;
+use crate::upload_store::tenant_dir;
 
 const MAX_PAGE: usize = 500;
 
@@ -39,6 +40,7 @@ pub async fn submit(
         &submission,
         &state.limits.allowed_roots,
         &state.limits.upload_dir,
+        &tenant_dir(&state.limits.upload_dir, &principal.tenant),
     )
     .await;
     if !refused.is_empty() {

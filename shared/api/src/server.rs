@@ -17,6 +17,7 @@ use crate::error::{ApiError, Result};
 use crate::hub::{LiveHub, WatcherLimits};
 use crate::launcher::{LocalLauncher, Slots, UploadRequests};
 use crate::routes::{router, ApiState, Limits};
+use crate::upload_store::{sweep, UploadQuota};
 use certus_core::runner::local_runner_is_gone;
 
 /// What `certus serve` configures.
@@ -49,6 +50,8 @@ pub struct ServeConfig {
     pub connections: ConnectionLimits,
     /// How many WebSocket watchers may be open per credential, per tenant and in total.
     pub watchers: WatcherLimits,
+    /// Uploads one tenant may keep (count, bytes) and how long one no scan used is kept.
+    pub upload_quota: UploadQuota,
 }
 
 impl ServeConfig {
@@ -71,6 +74,7 @@ impl ServeConfig {
             triggers: None,
             connections: ConnectionLimits::default(),
             watchers: WatcherLimits::default(),
+            upload_quota: UploadQuota::default(),
         }
     }
 }
@@ -134,7 +138,9 @@ where
     let launcher = LocalLauncher::new(
         services.clone(),
         Slots::new(config.max_concurrent_scans, config.max_scans_per_tenant),
+        Some(upload_dir.clone()),
     );
+    let sweeper = tokio::spawn(sweep_uploads(upload_dir.clone(), config.upload_quota.ttl));
     let recovery = launcher.recover(&local_runner_is_gone).await?;
     if !recovery.failed.is_empty() || !recovery.relaunched.is_empty() {
         eprintln!(
@@ -160,6 +166,7 @@ where
             max_upload: config.max_upload,
             upload_dir,
             allowed_roots,
+            upload_quota: config.upload_quota,
         },
     };
     eprintln!("certus serve: listening on http://{local}");
@@ -172,12 +179,25 @@ where
         shutdown,
     )
     .await;
+    sweeper.abort();
     if !launcher.drain(config.shutdown_grace).await {
         eprintln!(
             "certus serve: scans still running at shutdown will be marked FAILED at the next start"
         );
     }
     Ok(())
+}
+
+/// Removes uploads no scan used within `ttl`, at start and then every quarter of `ttl` (1 s to 1 h).
+async fn sweep_uploads(upload_dir: PathBuf, ttl: Duration) {
+    let every = (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    loop {
+        let dir = upload_dir.clone();
+        if let Ok(removed @ 1..) = tokio::task::spawn_blocking(move || sweep(&dir, ttl)).await {
+            eprintln!("certus serve: removed {removed} upload(s) no scan used");
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

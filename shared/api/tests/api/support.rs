@@ -101,6 +101,8 @@ pub struct Options {
     pub connections: Option<certus_api::ConnectionLimits>,
     /// WebSocket watcher limits; the server's defaults when `None`.
     pub watchers: Option<certus_api::WatcherLimits>,
+    /// The per-tenant upload quota; the server's default when `None`.
+    pub upload_quota: Option<certus_api::UploadQuota>,
 }
 
 impl Default for Options {
@@ -119,6 +121,7 @@ impl Default for Options {
             git_allow_hosts: Vec::new(),
             connections: None,
             watchers: None,
+            upload_quota: None,
         }
     }
 }
@@ -234,6 +237,9 @@ pub async fn start(options: Options) -> Server {
     }
     if let Some(limits) = options.watchers {
         config.watchers = limits;
+    }
+    if let Some(quota) = options.upload_quota {
+        config.upload_quota = quota;
     }
     if options.uploads {
         let publisher =
