@@ -45,6 +45,8 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Follow a scan on a server until it completes, shown as `certus scan` shows its own (or JSON lines).
     Watch(serve::WatchArgs),
+    /// Cancel a QUEUED or RUNNING scan on a server: it never starts, or its run is stopped.
+    Cancel(serve::CancelArgs),
     /// A finished scan's findings (by test id or bundle directory), filtered, as a table, JSON, SARIF or
     /// Markdown.
     Findings(findings::FindingsArgs),
@@ -97,6 +99,7 @@ fn main() {
             Command::VerifyBundle(args) => verify_bundle::run(args).await,
             Command::Serve(args) => serve::run(*args).await,
             Command::Watch(args) => serve::watch(args).await,
+            Command::Cancel(args) => serve::cancel(args).await,
             Command::UploadRequest(args) => upload::request(args).await,
             Command::Trust(command) => upload::trust(command).await,
             Command::Audit(command) => audit::run(command).await,

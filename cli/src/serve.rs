@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use certus_api::{
     hash_key, ApiKeys, AuthConfig, ConnectionLimits, JwtSettings, JwtVerifier, ServeConfig,
-    WatcherLimits,
+    UploadQuota, WatcherLimits,
 };
 use certus_core::event::EventBody;
 use certus_core::settings::Settings;
@@ -45,6 +45,19 @@ pub struct ServeArgs {
     /// Scans run at the same time; more wait in the queue.
     #[arg(long, default_value_t = 4)]
     pub max_scans: usize,
+    /// Scans one tenant may run at the same time (default: half of --max-scans, rounded up), so one
+    /// tenant's scans never hold every slot.
+    #[arg(long)]
+    pub max_scans_per_tenant: Option<usize>,
+    /// Uploaded archives one tenant may keep stored (an upload is deleted once the scan that used it ends).
+    #[arg(long, default_value_t = UploadQuota::default().max_count)]
+    pub max_uploads_per_tenant: usize,
+    /// Bytes of uploaded archives one tenant may keep stored.
+    #[arg(long, default_value_t = UploadQuota::default().max_bytes)]
+    pub max_upload_bytes_per_tenant: u64,
+    /// Seconds an uploaded archive no scan used is kept.
+    #[arg(long, default_value_t = UploadQuota::default().ttl.as_secs())]
+    pub upload_ttl_secs: u64,
     /// Connections held at once (WebSockets included); more are closed as soon as they are accepted.
     #[arg(long, default_value_t = ConnectionLimits::default().max_connections)]
     pub max_connections: usize,
@@ -144,6 +157,22 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
     .await?;
     let mut config = ServeConfig::new(args.addr, data_dir.clone(), auth);
     config.max_concurrent_scans = args.max_scans;
+    if args.max_scans_per_tenant == Some(0) {
+        return Err(CliError::Usage(
+            "--max-scans-per-tenant must be at least 1".into(),
+        ));
+    }
+    config.max_scans_per_tenant = args.max_scans_per_tenant;
+    if args.max_uploads_per_tenant == 0 || args.max_upload_bytes_per_tenant == 0 {
+        return Err(CliError::Usage(
+            "--max-uploads-per-tenant and --max-upload-bytes-per-tenant must be at least 1".into(),
+        ));
+    }
+    config.upload_quota = UploadQuota {
+        max_count: args.max_uploads_per_tenant,
+        max_bytes: args.max_upload_bytes_per_tenant,
+        ttl: std::time::Duration::from_secs(args.upload_ttl_secs),
+    };
     if args.max_connections == 0
         || args.max_connections_per_client == 0
         || args.header_timeout_secs == 0
@@ -225,6 +254,74 @@ pub async fn watch(args: WatchArgs) -> Result<i32> {
         Some(_) => 1,
         None => 2,
     })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CancelArgs {
+    /// The scan to cancel (test_ and 12 hex digits).
+    pub test_id: String,
+    /// The server (`certus serve`): `http://host:port`, or the `ws://` address `certus watch` takes.
+    #[arg(long, default_value = "http://127.0.0.1:8056")]
+    pub server: String,
+    /// API key or bearer token (also `CERTUS_API_TOKEN`); auditor keys may not cancel.
+    #[arg(long, env = "CERTUS_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// Asks the server to cancel a QUEUED or RUNNING scan (`POST /v1/security-scans/{id}/cancel`). Prints the
+/// final status; exits 0 when the scan is now CANCELLED, 1 when it had already ended (or ended first), 2 on
+/// errors (unknown id, refused credentials, no server).
+pub async fn cancel(args: CancelArgs) -> Result<i32> {
+    certus_core::ids::parse_test_id(&args.test_id)?;
+    let base = args.server.trim_end_matches('/');
+    let base = match base.split_once("://") {
+        Some(("ws", rest)) => format!("http://{rest}"),
+        Some(("wss", rest)) => format!("https://{rest}"),
+        Some(("http" | "https", _)) => base.to_string(),
+        _ => {
+            return Err(CliError::Usage(format!(
+                "--server must be an http(s):// or ws(s):// address, not '{}'",
+                args.server
+            )))
+        }
+    };
+    let url = format!("{base}/v1/security-scans/{}/cancel", args.test_id);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot build the HTTP client: {e}")))?;
+    let mut request = client.post(&url);
+    if let Some(token) = &args.token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| CliError::Usage(format!("{url}: {e}")))?;
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| CliError::Usage(format!("{url}: the answer is not JSON: {e}")))?;
+    match status {
+        200 => {
+            let ended = body["status"].as_str().unwrap_or("unknown");
+            println!("{} {ended}", args.test_id);
+            Ok(if ended == "CANCELLED" { 0 } else { 1 })
+        }
+        409 => {
+            eprintln!(
+                "certus: {}",
+                body["detail"].as_str().unwrap_or("already ended")
+            );
+            Ok(1)
+        }
+        _ => Err(CliError::Usage(format!(
+            "{url}: HTTP {status}: {}",
+            body["detail"].as_str().unwrap_or("no detail")
+        ))),
+    }
 }
 
 #[cfg(test)]

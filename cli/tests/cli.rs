@@ -809,6 +809,101 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
     assert_eq!(seqs, (1..=lines.len() as u64).collect::<Vec<_>>());
 }
 
+/// `certus cancel` against `certus serve`: a scan hanging on a git remote that never answers (a tarpit on
+/// loopback, allow-listed) is cancelled: exit 0 and CANCELLED, git's connection closed; a second cancel exits
+/// 1 (already ended); an unknown id exits 2.
+#[test]
+fn cancel_stops_a_scan_hanging_on_git_and_a_second_cancel_says_it_has_ended() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tarpit_port = tarpit.local_addr().unwrap().port();
+    let port = free_port();
+    let key = format!("cancel-key-{}-0123456789", std::process::id());
+    let hash = String::from_utf8(certus(&["serve", "--hash-key", &key], &data).stdout).unwrap();
+    let keys = work.path().join("keys.json");
+    std::fs::write(
+        &keys,
+        format!(
+            r#"[{{"key_sha256": "{}", "tenant": "acme", "workspaces": ["ws"]}}]"#,
+            hash.trim()
+        ),
+    )
+    .unwrap();
+    let _server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_certus"))
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .args(["--api-keys", keys.to_str().unwrap()])
+            .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", &data)
+            .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
+            .env("CERTUS_ASSURANCE_FETCH_ALLOW_HOSTS", "127.0.0.1")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    let body = serde_json::json!({
+        "workspace_id": "ws", "component_id": "c", "assessment_id": "a",
+        "git_url": format!("http://127.0.0.1:{tarpit_port}/hang.git"),
+        "manifest": {"profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}]}]},
+    });
+    let code = sh(
+        work.path(),
+        &format!(
+            "curl -s -o body.json -w '%{{http_code}}' -H 'Authorization: Bearer {key}' -H 'content-type: application/json' \
+             -d '{body}' http://127.0.0.1:{port}/v1/security-scans"
+        ),
+    );
+    assert_eq!(code, "202");
+    let accepted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("body.json")).unwrap()).unwrap();
+    let id = accepted["test_id"].as_str().unwrap().to_string();
+    // Git has connected: the scan is running and hangs there.
+    let (mut held, _) = tarpit.accept().unwrap();
+    let cancel = |test_id: &str| {
+        Command::new(env!("CARGO_BIN_EXE_certus"))
+            .args([
+                "cancel",
+                test_id,
+                "--server",
+                &format!("ws://127.0.0.1:{port}"),
+            ])
+            .env("CERTUS_API_TOKEN", &key)
+            .output()
+            .unwrap()
+    };
+    let out = cancel(&id);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{id} CANCELLED")
+    );
+    // The connection git held is closed (git and its transport helper were killed).
+    held.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut held, &mut rest).expect("git closed its connection");
+    let again = cancel(&id);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already ended"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let unknown = cancel("test_000000000000");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("404"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}
+
 #[test]
 fn a_permitted_bundle_is_also_pushed_to_an_oci_registry_as_a_signed_artifact() {
     let Some(registry_bin) =

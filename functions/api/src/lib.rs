@@ -107,6 +107,7 @@ pub fn app(
             upload_dir: std::env::temp_dir().join("certus-uploads"),
             // No server directory is open to callers on Lambda.
             allowed_roots: Vec::new(),
+            upload_quota: certus_api::UploadQuota::default(),
         },
     });
     Ok(with_optional_routes(router, Some(stores.audit), triggers)

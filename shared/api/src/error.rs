@@ -42,6 +42,12 @@ pub enum ApiError {
     #[error("job '{test_id}' is {status}: an upload can be requested only for a SUCCEEDED job")]
     NotSucceeded { test_id: String, status: String },
 
+    #[error("job '{test_id}' has already ended ({status}): only a QUEUED or RUNNING job can be cancelled")]
+    AlreadyEnded { test_id: String, status: String },
+
+    #[error("upload quota reached: {0}")]
+    UploadQuota(String),
+
     #[error("too many open watchers: {0}; close one and retry")]
     TooManyWatchers(String),
 
@@ -113,9 +119,9 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedArchive(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::NotSucceeded { .. } => StatusCode::CONFLICT,
+            Self::NotSucceeded { .. } | Self::AlreadyEnded { .. } => StatusCode::CONFLICT,
             Self::UploadGatingNotConfigured => StatusCode::NOT_IMPLEMENTED,
-            Self::TooManyWatchers(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyWatchers(_) | Self::UploadQuota(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Core(CoreError::Validation(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Core(CoreError::JobNotFound(_)) => StatusCode::NOT_FOUND,
             Self::Core(CoreError::Conflict(_)) => StatusCode::CONFLICT,

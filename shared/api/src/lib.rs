@@ -17,6 +17,7 @@ mod scans;
 pub mod server;
 pub mod stream;
 mod upload;
+pub mod upload_store;
 pub mod watch;
 pub mod webhooks;
 
@@ -27,7 +28,8 @@ pub use auth::{
 pub use connections::ConnectionLimits;
 pub use error::{ApiError, Result};
 pub use hub::{LiveHub, WatcherLimit, WatcherLimits};
-pub use launcher::{Launcher, LocalLauncher, Recovery, UploadRequests};
+pub use launcher::{Launcher, LocalLauncher, Recovery, Slots, UploadRequests};
 pub use routes::{router, ApiState, Limits, RouteSpec, ROUTES};
 pub use server::{serve, serve_on, with_optional_routes, ServeConfig};
+pub use upload_store::UploadQuota;
 pub use watch::watch;

@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use certus_core::request::{ManifestSource, SignatureSource, SourceSpec, ValidatedSubmission};
 use certus_core::FieldError;
 
-/// Refuses server paths outside `allowed_roots` (and, for archives, outside `upload_dir`). Both are
-/// canonical paths.
+/// Refuses server paths outside `allowed_roots`; an archive may also be one of the caller's own uploads
+/// (under `tenant_uploads`), and an archive under `upload_dir` is accepted only there, so that another
+/// tenant's upload answers exactly as a path that does not exist. The directories are canonical paths.
 pub async fn check_server_paths(
     submission: &ValidatedSubmission,
     allowed_roots: &[PathBuf],
     upload_dir: &Path,
+    tenant_uploads: &Path,
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
     match &submission.source {
@@ -26,8 +28,12 @@ pub async fn check_server_paths(
             }
         }
         SourceSpec::Archive { archive_path } => {
-            let uploads = [upload_dir.to_path_buf()];
-            if !inside(archive_path, &uploads).await && !inside(archive_path, allowed_roots).await {
+            let accepted = match tokio::fs::canonicalize(archive_path).await {
+                Ok(real) if real.starts_with(upload_dir) => real.starts_with(tenant_uploads),
+                Ok(real) => allowed_roots.iter().any(|root| real.starts_with(root)),
+                Err(_) => false,
+            };
+            if !accepted {
                 errors.push(FieldError::new(
                     "archive_path",
                     "must be an archive uploaded to this server (upload-archive) or lie under a directory it allows",

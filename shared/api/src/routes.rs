@@ -18,6 +18,7 @@ use crate::auth::{AuthConfig, GatewayClaims};
 use crate::error::{ApiError, Result};
 use crate::hub::LiveHub;
 use crate::launcher::{Launcher, UploadRequests};
+use crate::upload_store::UploadQuota;
 use crate::{audit, console, results, scans, stream, upload, webhooks};
 
 /// One route: method, path (axum syntax) and every status code its handler can answer with.
@@ -32,6 +33,7 @@ pub struct RouteSpec {
 pub const HEALTH: &str = "/health";
 pub const SCANS: &str = "/v1/security-scans";
 pub const SCAN: &str = "/v1/security-scans/{test_id}";
+pub const CANCEL: &str = "/v1/security-scans/{test_id}/cancel";
 pub const UPLOAD_REQUEST: &str = "/v1/security-scans/{test_id}/upload-request";
 pub const UPLOAD_ARCHIVE: &str = "/v1/security-scans/upload-archive";
 pub const STREAM: &str = "/v1/security-scans/{test_id}/stream";
@@ -94,6 +96,12 @@ pub const ROUTES: &[RouteSpec] = &[
     },
     RouteSpec {
         method: "POST",
+        path: CANCEL,
+        success: 200,
+        statuses: &[200, 401, 403, 404, 409, 500],
+    },
+    RouteSpec {
+        method: "POST",
         path: UPLOAD_REQUEST,
         success: 202,
         statuses: &[202, 400, 401, 403, 404, 409, 413, 422, 500, 501],
@@ -102,7 +110,7 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "POST",
         path: UPLOAD_ARCHIVE,
         success: 201,
-        statuses: &[201, 400, 401, 403, 413, 415, 500],
+        statuses: &[201, 400, 401, 403, 413, 415, 429, 500],
     },
     RouteSpec {
         method: "GET",
@@ -142,6 +150,8 @@ pub struct Limits {
     /// Server directories callers may name as `directory_path`, `archive_path` or `file://` URIs
     /// (canonical paths; empty: none).
     pub allowed_roots: Vec<PathBuf>,
+    /// Uploads one tenant may keep, and how long an unused one is kept.
+    pub upload_quota: UploadQuota,
 }
 
 /// What every handler shares. Cheap to clone.
@@ -167,6 +177,7 @@ pub fn router(state: ApiState) -> Router {
     let authenticated = Router::new()
         .route(SCANS, post(scans::submit).layer(json_cap).get(scans::list))
         .route(SCAN, get(scans::status))
+        .route(CANCEL, post(scans::cancel))
         .route(AUDIT, get(audit::audit))
         .route(FINDINGS, get(results::findings))
         .route(EVIDENCE, get(results::evidence))

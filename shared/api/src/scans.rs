@@ -21,6 +21,7 @@ use crate::error::{ApiError, Result};
 use crate::exposure::Exposure;
 use crate::paths::check_server_paths;
 use crate::routes::ApiState;
+use crate::upload_store::tenant_dir;
 
 const MAX_PAGE: usize = 500;
 
@@ -40,6 +41,7 @@ pub async fn submit(
         &submission,
         &state.limits.allowed_roots,
         &state.limits.upload_dir,
+        &tenant_dir(&state.limits.upload_dir, &principal.tenant),
     )
     .await;
     if !refused.is_empty() {
@@ -69,13 +71,52 @@ pub async fn submit(
 }
 
 /// `GET /v1/security-scans/{test_id}`: the job record; 404 when unknown, malformed or not the caller's.
+/// While the job waits for a scan slot on this server, `queue_position` (1 = next) is added to the answer
+/// (it is not part of the stored record).
 pub async fn status(
     State(state): State<ApiState>,
     Extension(principal): Extension<Principal>,
     Path(test_id): Path<String>,
 ) -> Result<Json<Value>> {
     let job = visible_job(&state, &principal, &test_id).await?;
-    Ok(Json(Exposure::of(&state).job(&job)))
+    let position = match job.status {
+        JobStatus::Queued => state.launcher.queue_position(&job.test_id),
+        _ => None,
+    };
+    let mut answer = Exposure::of(&state).job(&job);
+    if let (Some(position), Some(fields)) = (position, answer.as_object_mut()) {
+        fields.insert("queue_position".into(), json!(position));
+    }
+    Ok(Json(answer))
+}
+
+/// `POST /v1/security-scans/{test_id}/cancel`: a QUEUED job never starts, a RUNNING job's run is stopped;
+/// the job ends CANCELLED ("cancelled by tenant <name>") with one `scan_complete` and an audit entry. 200
+/// with the final status; 404 unknown or not the caller's (as for every route), 409 already ended; auditor
+/// keys are refused (403) before this handler.
+pub async fn cancel(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<Principal>,
+    Path(test_id): Path<String>,
+) -> Result<Json<Value>> {
+    let job = visible_job(&state, &principal, &test_id).await?;
+    if job.status.is_terminal() {
+        return Err(ApiError::AlreadyEnded {
+            test_id: job.test_id,
+            status: job.status.to_string(),
+        });
+    }
+    let reason = format!("cancelled by tenant {}", principal.tenant);
+    let job = state
+        .launcher
+        .cancel(&state.services, &job.test_id, &reason)
+        .await?;
+    Ok(Json(json!({
+        "test_id": job.test_id,
+        "status": job.status,
+        "errors": job.errors,
+        "completed_at": job.completed_at.map(|t| certus_core::time::format(&t)),
+    })))
 }
 
 /// Optional body of the upload request.
@@ -253,12 +294,19 @@ fn job_query(params: ListParams, principal: &Principal) -> Result<JobQuery> {
 }
 
 /// The job, if it exists, was recorded for the caller's tenant and is in one of its workspaces; 404
-/// otherwise, never 403, so that another tenant's job ids reveal nothing (the answer is the same).
+/// otherwise, never 403. An unknown id and another tenant's id take the same path — one store read filtered
+/// by tenant in the store itself, so another tenant's record is never parsed — and end in the same error,
+/// built from the id as asked: the answers are byte-identical and take the same work.
 pub async fn visible_job(state: &ApiState, principal: &Principal, test_id: &str) -> Result<Job> {
     let not_found = || ApiError::JobNotFound(test_id.chars().take(40).collect());
     let test_id = parse_test_id(test_id).map_err(|_| not_found())?;
-    match state.services.jobs.get(test_id).await? {
-        Some(job) if principal.may_see(job.tenant.as_deref(), &job.ids.workspace_id) => Ok(job),
+    match state
+        .services
+        .jobs
+        .get_for_tenant(test_id, &principal.tenant)
+        .await?
+    {
+        Some(job) if principal.may_use(&job.ids.workspace_id) => Ok(job),
         _ => Err(not_found()),
     }
 }

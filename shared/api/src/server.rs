@@ -15,8 +15,9 @@ use crate::auth::AuthConfig;
 use crate::connections::{serve_limited, ConnectionLimits};
 use crate::error::{ApiError, Result};
 use crate::hub::{LiveHub, WatcherLimits};
-use crate::launcher::{LocalLauncher, UploadRequests};
+use crate::launcher::{LocalLauncher, Slots, UploadRequests};
 use crate::routes::{router, ApiState, Limits};
+use crate::upload_store::{sweep, UploadQuota};
 use certus_core::runner::local_runner_is_gone;
 
 /// What `certus serve` configures.
@@ -27,6 +28,8 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     pub auth: AuthConfig,
     pub max_concurrent_scans: usize,
+    /// Scans one tenant may run at once; `None`: half of `max_concurrent_scans`, rounded up.
+    pub max_scans_per_tenant: Option<usize>,
     pub upload_dir: Option<PathBuf>,
     /// Largest JSON body accepted (bytes).
     pub max_body: usize,
@@ -47,6 +50,8 @@ pub struct ServeConfig {
     pub connections: ConnectionLimits,
     /// How many WebSocket watchers may be open per credential, per tenant and in total.
     pub watchers: WatcherLimits,
+    /// Uploads one tenant may keep (count, bytes) and how long one no scan used is kept.
+    pub upload_quota: UploadQuota,
 }
 
 impl ServeConfig {
@@ -58,6 +63,7 @@ impl ServeConfig {
             data_dir,
             auth,
             max_concurrent_scans: 4,
+            max_scans_per_tenant: None,
             upload_dir: None,
             max_body: 1024 * 1024,
             max_upload: 512 * 1024 * 1024,
@@ -68,6 +74,7 @@ impl ServeConfig {
             triggers: None,
             connections: ConnectionLimits::default(),
             watchers: WatcherLimits::default(),
+            upload_quota: UploadQuota::default(),
         }
     }
 }
@@ -128,7 +135,12 @@ where
         .iter()
         .map(|root| root.canonicalize().map_err(|e| ApiError::io(root, e)))
         .collect::<Result<Vec<_>>>()?;
-    let launcher = LocalLauncher::new(services.clone(), config.max_concurrent_scans);
+    let launcher = LocalLauncher::new(
+        services.clone(),
+        Slots::new(config.max_concurrent_scans, config.max_scans_per_tenant),
+        Some(upload_dir.clone()),
+    );
+    let sweeper = tokio::spawn(sweep_uploads(upload_dir.clone(), config.upload_quota.ttl));
     let recovery = launcher.recover(&local_runner_is_gone).await?;
     if !recovery.failed.is_empty() || !recovery.relaunched.is_empty() {
         eprintln!(
@@ -154,6 +166,7 @@ where
             max_upload: config.max_upload,
             upload_dir,
             allowed_roots,
+            upload_quota: config.upload_quota,
         },
     };
     eprintln!("certus serve: listening on http://{local}");
@@ -166,12 +179,25 @@ where
         shutdown,
     )
     .await;
+    sweeper.abort();
     if !launcher.drain(config.shutdown_grace).await {
         eprintln!(
             "certus serve: scans still running at shutdown will be marked FAILED at the next start"
         );
     }
     Ok(())
+}
+
+/// Removes uploads no scan used within `ttl`, at start and then every quarter of `ttl` (1 s to 1 h).
+async fn sweep_uploads(upload_dir: PathBuf, ttl: Duration) {
+    let every = (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    loop {
+        let dir = upload_dir.clone();
+        if let Ok(removed @ 1..) = tokio::task::spawn_blocking(move || sweep(&dir, ttl)).await {
+            eprintln!("certus serve: removed {removed} upload(s) no scan used");
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

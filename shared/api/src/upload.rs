@@ -1,6 +1,7 @@
 //! `POST /v1/security-scans/upload-archive`: one archive file per request, checked by name and by magic
-//! bytes, size-capped while it streams, stored under the upload directory in a fresh random subdirectory with
-//! a sanitised file name, and answered with the server path a submission can name as `archive_path`.
+//! bytes, size-capped while it streams, within the tenant's upload quota, stored under the tenant's upload
+//! directory in a fresh random subdirectory with a sanitised file name, and answered with the server path a
+//! submission of the same tenant can name as `archive_path`.
 
 use std::path::{Path, PathBuf};
 
@@ -8,13 +9,16 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
+use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use crate::auth::Principal;
 use crate::error::{ApiError, Result};
 use crate::routes::ApiState;
+use crate::upload_store::{tenant_dir, usage};
 
 const MAX_NAME_LEN: usize = 100;
 /// Enough of the file to see every format's magic (tar's sits at offset 257).
@@ -47,6 +51,7 @@ impl ArchiveKind {
 
 pub async fn upload_archive(
     State(state): State<ApiState>,
+    Extension(principal): Extension<Principal>,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let mut multipart = multipart.map_err(|e| ApiError::BadRequest(e.body_text()))?;
@@ -61,10 +66,35 @@ pub async fn upload_archive(
         .ok_or_else(|| ApiError::BadRequest("the form part is not a file (no filename)".into()))?
         .to_string();
     let (name, kind) = sanitise(&raw_name)?;
-    let dir = new_upload_dir(&state.limits.upload_dir).await?;
+    let tenant_uploads = tenant_dir(&state.limits.upload_dir, &principal.tenant);
+    // The directory exists before the others are counted, so uploads sent at the same time count each other.
+    let dir = new_upload_dir(&tenant_uploads).await?;
     let cleanup = RemoveOnDrop(Some(dir.clone()));
+    let quota = state.limits.upload_quota;
+    let (count, used) = {
+        let (tenant_uploads, dir) = (tenant_uploads.clone(), dir.clone());
+        tokio::task::spawn_blocking(move || usage(&tenant_uploads, &dir))
+            .await
+            .map_err(|e| ApiError::Server(format!("the upload quota could not be read: {e}")))?
+    };
+    let over_quota = || {
+        ApiError::UploadQuota(format!(
+            "your tenant keeps {count} upload(s), {used} bytes; at most {} and {} bytes are kept (an upload is \
+             deleted once the scan that used it ends, or {} s after the upload when no scan used it)",
+            quota.max_count,
+            quota.max_bytes,
+            quota.ttl.as_secs()
+        ))
+    };
+    if count >= quota.max_count || used >= quota.max_bytes {
+        return Err(over_quota());
+    }
+    let room = quota.max_bytes - used;
     let path = dir.join(&name);
-    let (sha256, size) = store(field, &path, kind, limit).await?;
+    let (sha256, size) = match store(field, &path, kind, limit.min(room)).await {
+        Err(ApiError::PayloadTooLarge { .. }) if room < limit => return Err(over_quota()),
+        stored => stored?,
+    };
     if multipart
         .next_field()
         .await

@@ -200,6 +200,10 @@ impl JobStore for AuditedJobStore {
         self.jobs.get(test_id).await
     }
 
+    async fn get_for_tenant(&self, test_id: &str, tenant: &str) -> Result<Option<Job>> {
+        self.jobs.get_for_tenant(test_id, tenant).await
+    }
+
     /// The trail is written before the record: a save that fails afterwards is retried or failed by the
     /// pipeline (and that is trailed too), whereas a record saved without its trail would lose history.
     async fn save(&self, job: &Job) -> Result<()> {

@@ -994,6 +994,32 @@ pub async fn abandon(
     Ok(job)
 }
 
+/// Ends a job a user cancelled, once its run (if any) has been stopped: a QUEUED or RUNNING job becomes
+/// CANCELLED with `reason` and its one `scan_complete`; a job the stopped run had already ended keeps its
+/// status, and its terminal event is committed if the run was stopped before it could. Either way the job
+/// has exactly one `scan_complete` afterwards.
+pub async fn cancel(services: &Services, test_id: &str, reason: &str) -> Result<Job> {
+    let mut job = services
+        .jobs
+        .get(test_id)
+        .await?
+        .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
+    let progress = Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
+    if job.status.is_terminal() {
+        commit_missing_terminal(services, &job, &progress).await?;
+        return Ok(job);
+    }
+    end_without_bundle(
+        services,
+        &mut job,
+        &progress,
+        JobStatus::Cancelled,
+        reason.to_string(),
+    )
+    .await?;
+    Ok(job)
+}
+
 /// Ends every RUNNING job whose runner is gone (`is_gone(runner)`), so no job stays RUNNING forever after a
 /// crash. Returns the jobs it ended.
 pub async fn end_interrupted(

@@ -51,6 +51,15 @@ pub trait JobStore: Send + Sync {
     /// Stores a new job; refuses (`JobExists`) if the id is taken.
     async fn create(&self, job: &Job) -> Result<()>;
     async fn get(&self, test_id: &str) -> Result<Option<Job>>;
+    /// The job if it was recorded for `tenant`: another tenant's job is `None`, as an unknown id is. A store
+    /// that can filters in the lookup itself, so that another tenant's record is never read or parsed and
+    /// both answers take the same work.
+    async fn get_for_tenant(&self, test_id: &str, tenant: &str) -> Result<Option<Job>> {
+        Ok(self
+            .get(test_id)
+            .await?
+            .filter(|job| job.tenant.as_deref() == Some(tenant)))
+    }
     /// Replaces the record of an existing job (`JobNotFound` otherwise).
     async fn save(&self, job: &Job) -> Result<()>;
     /// Newest first.

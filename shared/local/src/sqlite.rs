@@ -177,6 +177,20 @@ impl JobStore for SqliteStore {
         record.as_deref().map(parse_record).transpose()
     }
 
+    /// The tenant is compared in the query: another tenant's record is never returned or parsed here.
+    async fn get_for_tenant(&self, test_id: &str, tenant: &str) -> Result<Option<Job>> {
+        let record: Option<String> = self
+            .conn()?
+            .query_row(
+                "SELECT record FROM jobs WHERE test_id = ?1 AND json_extract(record, '$.tenant') = ?2",
+                [test_id, tenant],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(storage)?;
+        record.as_deref().map(parse_record).transpose()
+    }
+
     async fn save(&self, job: &Job) -> Result<()> {
         let record = record_json(job)?;
         let updated = self

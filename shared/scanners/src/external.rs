@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use certus_core::finding::{identity_digest, Finding, Severity};
@@ -144,14 +145,28 @@ impl Scanner for ExternalScanner {
             version: self.version(),
         };
         let id = self.tool.as_str().to_string();
-        let joined = tokio::task::spawn_blocking(move || run_blocking(&info, &request)).await;
+        // When this future is dropped (the scan's task aborted by a cancel), the tool is stopped at once
+        // instead of running on to its timeout in the blocking thread.
+        let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+        let flag = stop.0.clone();
+        let joined =
+            tokio::task::spawn_blocking(move || run_blocking(&info, &request, &flag)).await;
         joined.unwrap_or_else(|e| {
             ToolOutput::failed(ToolStatus::Failed, None, format!("{id} task crashed: {e}"))
         })
     }
 }
 
-fn run_blocking(info: &ToolInfo, request: &ScanRequest) -> ToolOutput {
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+fn run_blocking(info: &ToolInfo, request: &ScanRequest, stop: &AtomicBool) -> ToolOutput {
     let options = ScanOptions {
         timeout: request.timeout,
         ..ScanOptions::default()
@@ -165,7 +180,7 @@ fn run_blocking(info: &ToolInfo, request: &ScanRequest) -> ToolOutput {
         &format!("command: {}", prepared.command_line()),
     );
     let log = request.log.clone();
-    let outcome = prepared.run(&mut |stream, line| {
+    let outcome = prepared.run_until(stop, &mut |stream, line| {
         let stream = match stream {
             Stream::Stdout => LogStream::Stdout,
             Stream::Stderr => LogStream::Stderr,
@@ -324,5 +339,49 @@ mod tests {
         let out = scanner(bin2.path()).scan(request).await;
         assert_eq!(out.status, ToolStatus::TimedOut, "{:?}", out.error);
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+    /// A cancelled scan (its future dropped, as when the server aborts the scan's task) stops the tool's
+    /// process at once instead of leaving it to run on to its timeout in the blocking thread.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_scan_stops_the_tool() {
+        let bin = tempfile::tempdir().unwrap();
+        let src = tempfile::tempdir().unwrap();
+        let pid_file = src.path().join("tool.pid");
+        fake_bandit(
+            bin.path(),
+            &format!("echo $$ > '{}'\nexec sleep 300", pid_file.display()),
+        );
+        let mut request = crate::tests::request(src.path(), Arc::new(|_, _| {}));
+        request.timeout = Duration::from_secs(300);
+        let scanner = scanner(bin.path());
+        let scan = tokio::spawn(async move { scanner.scan(request).await });
+        let mut pid = None;
+        for _ in 0..500 {
+            if let Some(found) = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+            {
+                pid = Some(found);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let pid = pid.expect("the tool started");
+        scan.abort();
+        let _ = scan.await;
+        let alive = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                !stat
+                    .rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+            })
+        };
+        for _ in 0..500 {
+            if !alive(pid) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the tool {pid} still runs after its scan was dropped");
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use certus_core::error::{CoreError, Result};
+use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::process::Command;
 
 use crate::remote::{self, Pinned};
@@ -37,6 +38,38 @@ impl Default for GitPolicy {
 /// A transfer slower than this many bytes a second for [`LOW_SPEED_SECONDS`] is aborted.
 const LOW_SPEED_BYTES: &str = "1000";
 const LOW_SPEED_SECONDS: &str = "30";
+
+/// The process group of a running git command: git and the transport helpers it starts (`git-remote-http`
+/// holds the connection). Dropped before git has ended — its timeout passed, or the scan's task was aborted
+/// by a cancel — it kills the whole group, so no helper is left holding a connection or a slot's resources.
+struct GitGroup {
+    leader: Option<Pid>,
+}
+
+impl GitGroup {
+    fn of(child: &tokio::process::Child) -> Self {
+        Self {
+            leader: child
+                .id()
+                .and_then(|id| i32::try_from(id).ok())
+                .and_then(Pid::from_raw),
+        }
+    }
+
+    /// Git has exited and was reaped: nothing is left to kill.
+    fn ended(&mut self) {
+        self.leader = None;
+    }
+}
+
+impl Drop for GitGroup {
+    fn drop(&mut self) {
+        if let Some(leader) = self.leader {
+            // ESRCH (the group has already gone) is the expected outcome when nothing was left running.
+            let _ = kill_process_group(leader, Signal::KILL);
+        }
+    }
+}
 
 /// A checked-out tree: its resolved commit and branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,8 +226,15 @@ impl Git<'_> {
             )
             .args(args)
             .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true);
-        let output = tokio::time::timeout(self.policy.timeout, cmd.output())
+        let child = cmd
+            .spawn()
+            .map_err(|e| CoreError::Source(format!("could not run git: {e}")))?;
+        let mut group = GitGroup::of(&child);
+        let output = tokio::time::timeout(self.policy.timeout, child.wait_with_output())
             .await
             .map_err(|_| {
                 CoreError::Source(format!(
@@ -204,6 +244,7 @@ impl Git<'_> {
                 ))
             })?
             .map_err(|e| CoreError::Source(format!("could not run git: {e}")))?;
+        group.ended();
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {

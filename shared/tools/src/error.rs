@@ -45,6 +45,10 @@ pub enum ToolError {
     #[error("{tool} timed out after {:.1} s and was killed", timeout.as_secs_f64())]
     TimedOut { tool: ToolId, timeout: Duration },
 
+    /// The scan was cancelled and the tool's whole process group was killed.
+    #[error("{tool} was stopped: the scan was cancelled")]
+    Stopped { tool: ToolId },
+
     /// The tool was ended by a signal we did not send (e.g. the OOM killer).
     #[error("{tool} was killed by signal {signal}")]
     Killed { tool: ToolId, signal: i32 },

@@ -22,7 +22,8 @@ pub use error::ToolError;
 pub use finding::{Severity, ToolFinding};
 pub use lines::CUT_MARKER;
 pub use runner::{
-    run_tool, RunStatus, Stream, ToolCommand, ToolRun, MAX_LINE_BYTES, STDERR_TAIL_BYTES,
+    run_tool, run_tool_until, RunStatus, Stream, ToolCommand, ToolRun, MAX_LINE_BYTES,
+    STDERR_TAIL_BYTES,
 };
 pub use sarif::{
     level_severity, parse_sarif, Level, ParsedReport, MAX_SARIF_BYTES, MAX_SARIF_RESULTS,

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -73,6 +74,8 @@ pub enum RunStatus {
     TimedOut,
     /// The program was ended by a signal we did not send.
     Killed,
+    /// The caller asked the run to stop (its scan was cancelled) and we killed the whole process group.
+    Stopped,
 }
 
 /// What a run produced.
@@ -104,6 +107,16 @@ enum Message {
 /// left running in its group is killed too.
 pub fn run_tool(
     command: &ToolCommand,
+    on_line: &mut dyn FnMut(Stream, &str),
+) -> Result<ToolRun, ToolError> {
+    run_tool_until(command, &AtomicBool::new(false), on_line)
+}
+
+/// Like [`run_tool`], and the whole process group is stopped as at the timeout as soon as `stop` is set
+/// (checked every few milliseconds): a cancelled scan's tool does not run on to its timeout.
+pub fn run_tool_until(
+    command: &ToolCommand,
+    stop: &AtomicBool,
     on_line: &mut dyn FnMut(Stream, &str),
 ) -> Result<ToolRun, ToolError> {
     let io_error = |source| ToolError::Io {
@@ -149,16 +162,17 @@ pub fn run_tool(
     let ended = supervise(
         &mut group,
         start + command.timeout,
+        stop,
         &receiver,
         &mut output,
         on_line,
     )
     .map_err(io_error)?;
 
-    let (status, exit_code, signal) = match (ended.timed_out, ended.status.code()) {
-        (true, _) => (RunStatus::TimedOut, None, ended.status.signal()),
-        (false, Some(code)) => (RunStatus::Completed, Some(code), None),
-        (false, None) => (RunStatus::Killed, None, ended.status.signal()),
+    let (status, exit_code, signal) = match (ended.stopped, ended.status.code()) {
+        (Some(why), _) => (why, None, ended.status.signal()),
+        (None, Some(code)) => (RunStatus::Completed, Some(code), None),
+        (None, None) => (RunStatus::Killed, None, ended.status.signal()),
     };
     Ok(ToolRun {
         exit_code,
@@ -173,7 +187,8 @@ pub fn run_tool(
 
 struct Ended {
     status: ExitStatus,
-    timed_out: bool,
+    /// Why we ended the group ourselves (`TimedOut` or `Stopped`), if we did.
+    stopped: Option<RunStatus>,
 }
 
 /// Pumps output to the callback until the child has ended and its pipes are closed,
@@ -181,6 +196,7 @@ struct Ended {
 fn supervise(
     group: &mut Group,
     deadline: Instant,
+    stop: &AtomicBool,
     receiver: &Receiver<Message>,
     output: &mut OutputCollector,
     on_line: &mut dyn FnMut(Stream, &str),
@@ -209,12 +225,17 @@ fn supervise(
                 group.signal(Signal::KILL);
                 ended = Some(Ended {
                     status: group.reap()?,
-                    timed_out: false,
+                    stopped: None,
+                });
+            } else if stop.load(Ordering::SeqCst) {
+                ended = Some(Ended {
+                    status: group.terminate()?,
+                    stopped: Some(RunStatus::Stopped),
                 });
             } else if Instant::now() >= deadline {
                 ended = Some(Ended {
                     status: group.terminate()?,
-                    timed_out: true,
+                    stopped: Some(RunStatus::TimedOut),
                 });
             }
             if ended.is_some() {

@@ -6,8 +6,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use certus_tools::{
-    run_tool, RunStatus, Stream, ToolCommand, ToolError, CUT_MARKER, MAX_LINE_BYTES,
+    run_tool, run_tool_until, RunStatus, Stream, ToolCommand, ToolError, CUT_MARKER, MAX_LINE_BYTES,
 };
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -94,6 +96,42 @@ fn a_hung_tool_and_its_term_ignoring_grandchild_are_killed_at_the_timeout() {
     assert!(
         wait_until_dead(grandchild, Duration::from_secs(3)),
         "grandchild {grandchild} survived the timeout"
+    );
+}
+
+/// A cancelled scan's tool: once the stop flag is set, the whole group (the TERM-ignoring grandchild too)
+/// is killed as at the timeout, long before it (300 s), and the run says it was stopped.
+#[test]
+fn a_stopped_tool_and_its_grandchild_are_killed_without_waiting_for_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("grandchild.pid");
+    let program = script(
+        dir.path(),
+        "hang.sh",
+        "(trap '' TERM; exec sleep 300) &\necho $! > \"$1\"\necho started\nsleep 300\n",
+    );
+    let stop = AtomicBool::new(false);
+    let run = run_tool_until(
+        &command(
+            program,
+            &[pid_file.to_str().unwrap()],
+            dir.path(),
+            Duration::from_secs(300),
+        ),
+        &stop,
+        &mut |_, line| {
+            if line == "started" {
+                stop.store(true, Ordering::SeqCst);
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(run.status, RunStatus::Stopped);
+    assert_eq!(run.exit_code, None);
+    let grandchild = read_pid(&pid_file);
+    assert!(
+        wait_until_dead(grandchild, Duration::from_secs(10)),
+        "grandchild {grandchild} survived the stop"
     );
 }
 

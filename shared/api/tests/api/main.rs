@@ -9,6 +9,7 @@ mod jwt;
 mod load;
 mod openapi;
 mod recovery;
+mod scheduling;
 mod support;
 mod tenancy;
 mod upload;

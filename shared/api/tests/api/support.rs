@@ -83,6 +83,8 @@ pub struct Options {
     pub jwt: Option<JwtVerifier>,
     pub auth_disabled: bool,
     pub max_concurrent_scans: usize,
+    /// Scans one tenant may run at once; the server's default (half, rounded up) when `None`.
+    pub max_scans_per_tenant: Option<usize>,
     pub max_body: usize,
     pub max_upload: u64,
     /// Job records already in the store when the server starts (left behind by an earlier server).
@@ -93,10 +95,14 @@ pub struct Options {
     pub triggers: Option<Arc<certus_triggers::Triggers>>,
     /// Let git sources name local repositories (the webhook tests push to one made on disk).
     pub git_allow_local: bool,
+    /// Git remote hosts allowed although they are loopback (a tarpit the test runs).
+    pub git_allow_hosts: Vec<String>,
     /// Connection caps and header timeout; the server's defaults when `None`.
     pub connections: Option<certus_api::ConnectionLimits>,
     /// WebSocket watcher limits; the server's defaults when `None`.
     pub watchers: Option<certus_api::WatcherLimits>,
+    /// The per-tenant upload quota; the server's default when `None`.
+    pub upload_quota: Option<certus_api::UploadQuota>,
 }
 
 impl Default for Options {
@@ -105,14 +111,17 @@ impl Default for Options {
             jwt: None,
             auth_disabled: false,
             max_concurrent_scans: 4,
+            max_scans_per_tenant: None,
             max_body: 64 * 1024,
             max_upload: 256 * 1024,
             seed: Vec::new(),
             uploads: false,
             triggers: None,
             git_allow_local: false,
+            git_allow_hosts: Vec::new(),
             connections: None,
             watchers: None,
+            upload_quota: None,
         }
     }
 }
@@ -175,6 +184,7 @@ pub async fn start(options: Options) -> Server {
         sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
             git: certus_source::GitPolicy {
                 allow_local: options.git_allow_local,
+                allow_hosts: options.git_allow_hosts.clone(),
                 ..Default::default()
             },
             ..Default::default()
@@ -214,6 +224,7 @@ pub async fn start(options: Options) -> Server {
     let upload_dir = dir.path().join("uploads");
     let mut config = ServeConfig::new(addr, dir.path().to_path_buf(), auth);
     config.max_concurrent_scans = options.max_concurrent_scans;
+    config.max_scans_per_tenant = options.max_scans_per_tenant;
     config.max_body = options.max_body;
     config.max_upload = options.max_upload;
     config.upload_dir = Some(upload_dir.clone());
@@ -226,6 +237,9 @@ pub async fn start(options: Options) -> Server {
     }
     if let Some(limits) = options.watchers {
         config.watchers = limits;
+    }
+    if let Some(quota) = options.upload_quota {
+        config.upload_quota = quota;
     }
     if options.uploads {
         let publisher =
@@ -325,6 +339,15 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("job {test_id} did not end");
+    }
+
+    /// The stored record of a job that exists.
+    pub async fn store_job(&self, test_id: &str) -> Job {
+        self.store
+            .get(test_id)
+            .await
+            .unwrap()
+            .expect("job recorded")
     }
 
     pub async fn wait_status(&self, test_id: &str, status: &str) {

@@ -9,14 +9,46 @@ use serde_json::{json, Value};
 use crate::support::{run, start, Options, Server};
 
 async fn upload(s: &Server, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+    upload_as(s, &s.acme.key, name, bytes).await
+}
+
+async fn upload_as(s: &Server, key: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
     let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()));
     s.http
         .post(s.url("/v1/security-scans/upload-archive"))
-        .bearer_auth(&s.acme.key)
+        .bearer_auth(key)
         .multipart(form)
         .send()
         .await
         .expect("upload")
+}
+
+/// Uploads kept on the server, all tenants together (`<uploads>/<tenant>/<upload>`).
+fn stored_uploads(s: &Server) -> usize {
+    std::fs::read_dir(&s.upload_dir)
+        .unwrap()
+        .map(|tenant| std::fs::read_dir(tenant.unwrap().path()).unwrap().count())
+        .sum()
+}
+
+/// An archive submission for `workspace` naming `archive_path`.
+fn archive_submission(s: &Server, workspace: &str, archive_path: &str) -> Value {
+    let mut submission = s.body(workspace, "sample");
+    let fields = submission.as_object_mut().unwrap();
+    fields.remove("directory_path");
+    fields.insert("source_type".into(), json!("archive"));
+    fields.insert("archive_path".into(), json!(archive_path));
+    submission
+}
+
+async fn wait_gone(path: &std::path::Path) {
+    for _ in 0..600 {
+        if !path.exists() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{} is still there", path.display());
 }
 
 fn tar_gz(s: &Server) -> Vec<u8> {
@@ -38,7 +70,16 @@ async fn an_uploaded_archive_is_stored_safely_and_scans() {
     let path = std::path::PathBuf::from(body["archive_path"].as_str().unwrap());
     assert_eq!(path.file_name().unwrap(), "code.tar.gz");
     let subdir = path.parent().unwrap();
-    assert_eq!(subdir.parent().unwrap(), s.upload_dir);
+    let tenant_dir = subdir.parent().unwrap();
+    assert_eq!(tenant_dir.parent().unwrap(), s.upload_dir);
+    assert!(
+        tenant_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("t-"),
+        "the tenant's upload directory"
+    );
     assert_eq!(
         subdir.file_name().unwrap().len(),
         32,
@@ -135,7 +176,140 @@ async fn wrong_types_contents_and_sizes_are_refused() {
         "malformed request: send exactly one file part per upload"
     );
     // Nothing refused was left behind.
-    let left: Vec<_> = std::fs::read_dir(&s.upload_dir).unwrap().collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(stored_uploads(&s), 0);
+    s.stop().await;
+}
+
+/// W1: an upload is deleted once the scan that used it has ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upload_is_deleted_once_the_scan_that_used_it_ends() {
+    let s = start(Options::default()).await;
+    let body: Value = upload(&s, "code.tar.gz", tar_gz(&s))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = std::path::PathBuf::from(body["archive_path"].as_str().unwrap());
+    let submission = archive_submission(&s, "ws-acme", path.to_str().unwrap());
+    let response = s.submit_as(&s.acme.key, &submission).await;
+    assert_eq!(response.status(), 202);
+    let test_id = response.json::<Value>().await.unwrap()["test_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(s.wait_terminal(&test_id).await.status.as_str(), "SUCCEEDED");
+    wait_gone(path.parent().unwrap()).await;
+    assert_eq!(stored_uploads(&s), 0);
+    s.stop().await;
+}
+
+/// W1: an upload is tied to the uploader's tenant; another tenant naming its path gets exactly the answer a
+/// path that does not exist gets (before, its scan SUCCEEDED).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_tenants_upload_path_answers_as_a_path_that_does_not_exist() {
+    let s = start(Options::default()).await;
+    let body: Value = upload_as(&s, &s.globex.key, "code.tar.gz", tar_gz(&s))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let theirs = body["archive_path"].as_str().unwrap().to_string();
+    let path = std::path::Path::new(&theirs);
+    let random = path
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let missing = theirs.replace(random, &"0".repeat(32));
+    let answer = |key: String, archive: String| {
+        let s = &s;
+        async move {
+            let response = s
+                .submit_as(&key, &archive_submission(s, "ws-acme", &archive))
+                .await;
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, foreign) = answer(s.acme.key.clone(), theirs.clone()).await;
+    assert_eq!(status, 422, "{foreign}");
+    assert!(foreign.contains("archive_path"), "{foreign}");
+    let (status, absent) = answer(s.acme.key.clone(), missing.clone()).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        foreign.replace(&theirs, "<path>"),
+        absent.replace(&missing, "<path>")
+    );
+    // The uploader's own tenant may scan it.
+    let own = s
+        .submit_as(&s.globex.key, &archive_submission(&s, "ws-globex", &theirs))
+        .await;
+    assert_eq!(own.status(), 202);
+    s.stop().await;
+}
+
+/// W1: a tenant keeps at most a quota of uploads, by count and by bytes (429 past it, nothing stored);
+/// another tenant's quota is its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_upload_quota_counts_each_tenants_uploads_and_bytes() {
+    let probe = start(Options::default()).await;
+    let size = tar_gz(&probe).len() as u64;
+    probe.stop().await;
+    let s = start(Options {
+        upload_quota: Some(certus_api::UploadQuota {
+            max_count: 3,
+            max_bytes: 2 * size + size / 2,
+            ..certus_api::UploadQuota::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(upload(&s, "code.tar.gz", tar_gz(&s)).await.status(), 201);
+    }
+    // Bytes: a third upload would pass 2.5 times its size.
+    let refused = upload(&s, "code.tar.gz", tar_gz(&s)).await;
+    assert_eq!(refused.status(), 429);
+    let detail = refused.json::<Value>().await.unwrap()["detail"].to_string();
+    assert!(detail.contains("upload quota reached"), "{detail}");
+    assert_eq!(stored_uploads(&s), 2, "the refused upload was kept");
+    // Count: three small uploads of another tenant, then a fourth refused.
+    let small = run(Command::new("tar")
+        .arg("-czf")
+        .arg("-")
+        .arg("-C")
+        .arg(&s.source)
+        .arg("app.py"));
+    assert!((small.len() as u64) * 3 < 2 * size + size / 2);
+    for _ in 0..3 {
+        let response = upload_as(&s, &s.globex.key, "one.tar.gz", small.clone()).await;
+        assert_eq!(response.status(), 201);
+    }
+    let response = upload_as(&s, &s.globex.key, "one.tar.gz", small).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(stored_uploads(&s), 5);
+    s.stop().await;
+}
+
+/// W1: an upload no scan used is removed once its time to live has passed (here zero: the server's next
+/// sweep, which runs every second at that setting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upload_no_scan_used_is_removed_after_its_time_to_live() {
+    let s = start(Options {
+        upload_quota: Some(certus_api::UploadQuota {
+            ttl: std::time::Duration::ZERO,
+            ..certus_api::UploadQuota::default()
+        }),
+        ..Options::default()
+    })
+    .await;
+    let body: Value = upload(&s, "code.tar.gz", tar_gz(&s))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = std::path::PathBuf::from(body["archive_path"].as_str().unwrap());
+    wait_gone(path.parent().unwrap()).await;
     s.stop().await;
 }

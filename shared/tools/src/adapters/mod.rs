@@ -9,13 +9,14 @@ mod semgrep;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use tempfile::TempDir;
 
 use crate::error::ToolError;
 use crate::finding::ToolFinding;
-use crate::runner::{run_tool, RunStatus, Stream, ToolCommand, ToolRun};
+use crate::runner::{run_tool_until, RunStatus, Stream, ToolCommand, ToolRun};
 use crate::sarif::ParsedReport;
 use crate::tool::{ToolId, ToolInfo};
 
@@ -153,8 +154,17 @@ impl PreparedScan {
     /// the machine-readable report (detect-secrets' carries hashed secrets), so it is parsed,
     /// not streamed.
     pub fn run(self, on_line: &mut dyn FnMut(Stream, &str)) -> Result<ScanOutcome, ToolError> {
+        self.run_until(&AtomicBool::new(false), on_line)
+    }
+
+    /// Like [`PreparedScan::run`], stopping the tool (its whole process group) as soon as `stop` is set.
+    pub fn run_until(
+        self,
+        stop: &AtomicBool,
+        on_line: &mut dyn FnMut(Stream, &str),
+    ) -> Result<ScanOutcome, ToolError> {
         let tool = self.tool;
-        let run = run_tool(&self.command, &mut |stream, line| {
+        let run = run_tool_until(&self.command, stop, &mut |stream, line| {
             if stream == Stream::Stderr {
                 on_line(stream, line);
             }
@@ -166,6 +176,7 @@ impl PreparedScan {
                     timeout: self.command.timeout,
                 })
             }
+            RunStatus::Stopped => return Err(ToolError::Stopped { tool }),
             RunStatus::Killed => {
                 return Err(ToolError::Killed {
                     tool,
