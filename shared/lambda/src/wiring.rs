@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use certus_aws::{
     resolve_key_ref, AwsClients, KmsSigner, S3ArtifactStore, S3Fetcher, S3Publisher, S3RunStore,
 };
@@ -22,7 +23,10 @@ use certus_core::CoreError;
 use certus_dynamo::{DynamoAuditLog, DynamoEventLog, DynamoJobStore};
 use certus_fetch::{FetchPolicy, RemoteFetcher};
 use certus_scanners::ScannerConfig;
-use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
+use certus_source::codecommit::CredentialSource;
+use certus_source::{
+    AwsCredentials, CodeCommitCredentials, GitPolicy, LocalSourcePreparer, SourcePolicy,
+};
 use certus_stages::{Stage, Stages};
 use certus_trust::{HttpTrustClient, HttpTrustConfig};
 use certus_verify::{IdentityPolicy, KeyRef, TrustedRoot};
@@ -38,6 +42,8 @@ pub struct Clients {
     pub aws: AwsClients,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// The process's own credentials (the function's role), for CodeCommit's git-over-HTTPS.
+    pub credentials: Option<SharedCredentialsProvider>,
 }
 
 impl Clients {
@@ -48,6 +54,25 @@ impl Clients {
             aws: AwsClients::from_sdk_config(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
+            credentials: config.credentials_provider(),
+        })
+    }
+}
+
+/// CodeCommit git credentials from the function's own role, asked for at each clone.
+#[derive(Debug)]
+struct RoleCredentials(SharedCredentialsProvider);
+
+#[async_trait]
+impl CodeCommitCredentials for RoleCredentials {
+    async fn credentials(&self) -> certus_core::error::Result<AwsCredentials> {
+        let credentials = self.0.provide_credentials().await.map_err(|e| {
+            CoreError::Source(format!("no AWS credentials for a CodeCommit remote: {e}"))
+        })?;
+        Ok(AwsCredentials {
+            access_key_id: credentials.access_key_id().to_string(),
+            secret_access_key: credentials.secret_access_key().to_string(),
+            session_token: credentials.session_token().map(str::to_string),
         })
     }
 }
@@ -109,6 +134,10 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
             git: GitPolicy {
                 allow_local: local_roots.is_some(),
                 allow_hosts: settings.fetch_allow_hosts.clone(),
+                codecommit: clients
+                    .credentials
+                    .clone()
+                    .map(|provider| Arc::new(RoleCredentials(provider)) as CredentialSource),
                 ..GitPolicy::default()
             },
             allowed_roots: Some(env.local_source_roots.clone()),

@@ -2,6 +2,7 @@
 //! scanned in place, archives extracted under hostile-input rules.
 
 pub mod archive;
+pub mod codecommit;
 pub mod git;
 mod remote;
 pub mod tree;
@@ -16,6 +17,7 @@ use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 
 pub use archive::ArchiveLimits;
+pub use codecommit::{AwsCredentials, CodeCommitCredentials};
 pub use git::GitPolicy;
 
 /// Which local paths a request may name, and the limits on what it brings in.
