@@ -9,14 +9,17 @@ use certus_core::request::{ManifestSource, SignatureSource, SourceSpec, Validate
 use certus_core::FieldError;
 
 /// Refuses server paths outside `allowed_roots` (and, for archives, outside `upload_dir`). Both are
-/// canonical paths.
+/// canonical paths. `stored_archive`: the archive was found in the caller's archive store (not a server
+/// path), so it needs no check here.
 pub async fn check_server_paths(
     submission: &ValidatedSubmission,
     allowed_roots: &[PathBuf],
     upload_dir: &Path,
+    stored_archive: bool,
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
     match &submission.source {
+        SourceSpec::Archive { .. } if stored_archive => {}
         SourceSpec::Directory { directory_path } => {
             if !inside(directory_path, allowed_roots).await {
                 errors.push(FieldError::new(
@@ -28,10 +31,7 @@ pub async fn check_server_paths(
         SourceSpec::Archive { archive_path } => {
             let uploads = [upload_dir.to_path_buf()];
             if !inside(archive_path, &uploads).await && !inside(archive_path, allowed_roots).await {
-                errors.push(FieldError::new(
-                    "archive_path",
-                    "must be an archive uploaded to this server (upload-archive) or lie under a directory it allows",
-                ));
+                errors.push(not_uploaded());
             }
         }
         SourceSpec::Git { .. } => {}
@@ -43,6 +43,14 @@ pub async fn check_server_paths(
         check_file_uri(&mut errors, "manifest_signature_uri", uri, allowed_roots).await;
     }
     errors
+}
+
+/// The answer for an archive that is not the caller's upload, whether it is missing or another tenant's.
+pub fn not_uploaded() -> FieldError {
+    FieldError::new(
+        "archive_path",
+        "must be an archive uploaded to this server (upload-archive) or lie under a directory it allows",
+    )
 }
 
 async fn check_file_uri(errors: &mut Vec<FieldError>, field: &str, uri: &str, roots: &[PathBuf]) {

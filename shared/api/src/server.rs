@@ -155,6 +155,7 @@ where
             upload_dir,
             allowed_roots,
         },
+        archives: None,
     };
     eprintln!("certus serve: listening on http://{local}");
     let app = with_optional_routes(router(state), config.audit.clone(), config.triggers.clone());

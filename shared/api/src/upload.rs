@@ -1,6 +1,8 @@
 //! `POST /v1/security-scans/upload-archive`: one archive file per request, checked by name and by magic
 //! bytes, size-capped while it streams, stored under the upload directory in a fresh random subdirectory with
-//! a sanitised file name, and answered with the server path a submission can name as `archive_path`.
+//! a sanitised file name, and answered with the server path a submission can name as `archive_path`. With an
+//! [`crate::ArchiveStore`] (on AWS) the checked archive goes to that store instead, tied to the caller's tenant, and
+//! the answer is the store's `archive_path`.
 
 use std::path::{Path, PathBuf};
 
@@ -8,11 +10,12 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use crate::auth::Principal;
 use crate::error::{ApiError, Result};
 use crate::routes::ApiState;
 
@@ -36,6 +39,14 @@ impl ArchiveKind {
         }
     }
 
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::Tar => "application/x-tar",
+            Self::TarGz => "application/gzip",
+            Self::Zip => "application/zip",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Self::Tar => "a tar archive (ustar)",
@@ -47,6 +58,7 @@ impl ArchiveKind {
 
 pub async fn upload_archive(
     State(state): State<ApiState>,
+    Extension(principal): Extension<Principal>,
     multipart: std::result::Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let mut multipart = multipart.map_err(|e| ApiError::BadRequest(e.body_text()))?;
@@ -61,6 +73,18 @@ pub async fn upload_archive(
         .ok_or_else(|| ApiError::BadRequest("the form part is not a file (no filename)".into()))?
         .to_string();
     let (name, kind) = sanitise(&raw_name)?;
+    if let Some(archives) = state.archives.as_deref() {
+        let (body, sha256) = read_capped(field, kind, limit).await?;
+        only_part(&mut multipart, limit).await?;
+        let size = body.len();
+        let archive_path = archives
+            .put(&principal.tenant, &name, body, kind.content_type())
+            .await?;
+        return Ok((
+            StatusCode::CREATED,
+            Json(json!({"archive_path": archive_path, "sha256": sha256, "size": size})),
+        ));
+    }
     let dir = new_upload_dir(&state.limits.upload_dir).await?;
     let cleanup = RemoveOnDrop(Some(dir.clone()));
     let path = dir.join(&name);
@@ -127,6 +151,40 @@ async fn store(
     }
     file.sync_all().await.map_err(|e| ApiError::io(path, e))?;
     Ok((hex::encode(hasher.finalize()), size))
+}
+
+/// The part in memory, hashed, refused past `limit` or when its first bytes are not those of `kind`.
+async fn read_capped(
+    mut field: Field<'_>,
+    kind: ArchiveKind,
+    limit: u64,
+) -> Result<(Vec<u8>, String)> {
+    let mut body = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| part_error(&e, limit))? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAGIC_WINDOW {
+            check_magic(kind, &body[..MAGIC_WINDOW])?;
+        }
+    }
+    check_magic(kind, &body[..body.len().min(MAGIC_WINDOW)])?;
+    let sha256 = hex::encode(Sha256::digest(&body));
+    Ok((body, sha256))
+}
+
+async fn only_part(multipart: &mut Multipart, limit: u64) -> Result<()> {
+    match multipart
+        .next_field()
+        .await
+        .map_err(|e| part_error(&e, limit))?
+    {
+        Some(_) => Err(ApiError::BadRequest(
+            "send exactly one file part per upload".into(),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn check_magic(kind: ArchiveKind, head: &[u8]) -> Result<()> {
