@@ -643,10 +643,9 @@ def setUpModule():
     CONFIG["jwks.json"] = IDP.jwks
     TRUST = TrustServer(free_port())
     # Parameters beyond infra/tests/fixtures/parameters.json: Trust on loopback (plain http is allowed to
-    # loopback only) at this run's port, the loopback git daemon allowed as a source host, push registrations
-    # for one CodeCommit repository, the identity provider's JWKS for the WebSocket API.
-    PARAMETERS.update({"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}", "SourceAllowHosts": "127.0.0.1",
-                       "PushRegistrationsKey": "triggers.toml",
+    # loopback only) at this run's port, push registrations for one CodeCommit repository, the identity
+    # provider's JWKS for the WebSocket API.
+    PARAMETERS.update({"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}", "PushRegistrationsKey": "triggers.toml",
                        "PushRepositoryArns": [REPOSITORY], "JwksObjectKey": "jwks.json"})
     CONFIG["triggers.toml"] = REGISTRATIONS.replace("{clone_url}", GIT.url())
     CONFIG["webhook-secrets/demo-github.secret"] = GITHUB_SECRET
