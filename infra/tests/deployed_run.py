@@ -14,17 +14,20 @@ finalize through the EventBridge rule's input transformer and ends the job FAILE
 upload-request over the HTTP API runs the upload machine with the packaged request-upload and promote against
 `certus trust serve` on loopback: a denial publishes nothing, a permit publishes every bundle file once; a
 CodeCommit push delivered twice starts one scan; a signed GitHub push (redelivered) starts one scan that runs
-to its bundle; a baseline scan; ws's $connect against the JWKS from the work
+to its bundle; a baseline scan; an archive uploaded through the API (to the work bucket) is scanned, and
+another tenant naming it gets the missing-upload answer; ws's $connect against the JWKS from the work
 bucket, $disconnect and a stream batch; a role without s3:ListBucket is caught by the request check.
 
 Environment (scripts/deployed-run.sh sets it): CERTUS_PACKAGES (the packages), CERTUS_MOTO_ENDPOINT (a moto of
 this run only: IAM enforcement is server-wide), CERTUS_BIN (the certus CLI), CERTUS_DEPLOYED_REPORT (optional:
 the per-function table of AWS actions observed against those granted is written there as Markdown).
 """
+import base64
 import http.client
 import http.server
 import json
 import os
+import io
 import re
 import secrets
 import shutil
@@ -32,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import unittest
@@ -377,7 +381,10 @@ class Deployment:
             "headers": {"content-type": "application/json", "host": context["domainName"], **(headers or {})},
             "requestContext": context, "isBase64Encoded": False,
         }
-        if body is not None:
+        if isinstance(body, bytes):
+            # binary bodies (multipart uploads) reach the function base64-encoded, as API Gateway sends them
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+        elif body is not None:
             event["body"] = body if isinstance(body, str) else json.dumps(body)
         outcome = self.invoke("api", event)
         if "error" in outcome:
@@ -479,6 +486,7 @@ class GitServer:
             "Cargo.lock": 'version = 3\n\n[[package]]\nname = "demo"\nversion = "0.1.0"\n',
             "config/settings.py": 'aws_secret = "AKIAQX4NT7RZ2M5WCJ3E"\n',
         }
+        self.files = files
         for path, text in files.items():
             os.makedirs(os.path.dirname(os.path.join(work, path)) or work, exist_ok=True)
             with open(os.path.join(work, path), "w", encoding="utf-8") as f:
@@ -933,6 +941,42 @@ class DeployedRun(unittest.TestCase):
                               "awsRegion": REGION, "dynamodb": {"NewImage": first}}]}
         outcome = d.invoke("ws", batch)
         self.assertNotIn("error", outcome, outcome)
+
+    def test_10_an_archive_uploaded_through_the_api_is_scanned_and_only_by_its_tenant(self):
+        d = DEPLOYMENT
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            for path, text in GIT.files.items():
+                data = text.encode()
+                info = tarfile.TarInfo(path)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        boundary = "certus-deployed-run"
+        form = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="demo.tar.gz"\r\n'
+                "Content-Type: application/gzip\r\n\r\n").encode() + archive.getvalue() \
+            + f"\r\n--{boundary}--\r\n".encode()
+        reply = d.http("POST", "/v1/security-scans/upload-archive", form, CLAIMS,
+                       headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        self.assertEqual(reply["statusCode"], 201, reply)
+        archive_path = json.loads(reply["body"])["archive_path"]
+        work = d.resolver.ref("WorkBucket")
+        self.assertTrue(archive_path.startswith(f"s3://{work}/uploads/"), archive_path)
+        request = {"workspace_id": "ws-acme", "component_id": "demo", "assessment_id": "a-1",
+                   "source_type": "archive", "archive_path": archive_path, "manifest_path": "certus.json",
+                   "profile": "light"}
+        foreign = d.http("POST", "/v1/security-scans", request, dict(CLAIMS, sub="tenant-2"))
+        missing = d.http("POST", "/v1/security-scans",
+                         dict(request, archive_path=archive_path.replace("/demo.tar.gz", "/gone.tar.gz")), CLAIMS)
+        self.assertEqual(foreign["statusCode"], 422, foreign)
+        self.assertEqual(foreign["body"], missing["body"], "another tenant's upload answers as a missing one")
+        reply = d.http("POST", "/v1/security-scans", request, CLAIMS)
+        self.assertEqual(reply["statusCode"], 202, reply)
+        test_id = json.loads(reply["body"])["test_id"]
+        summary = d.run_machine("certus-assurance.asl.json", {"test_id": test_id})
+        self.assertEqual(summary["status"], "SUCCEEDED", summary)
+        job = d.job(test_id, CLAIMS)
+        self.assertEqual(job["status"], "SUCCEEDED", job)
+        self.assertIn("secrets", json.dumps(job.get("findings_summary")), "the planted key in the archive was found")
 
     def test_9_every_request_of_every_function_is_granted_by_its_role(self):
         denied = [f"{binary}: {action} on {resource} ({why})"

@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use certus_api::{
-    with_optional_routes, ApiState, AuthConfig, GatewayClaims, Launcher, Limits, LiveHub,
-    UploadRequests,
+    with_optional_routes, ApiState, ArchiveStore, AuthConfig, GatewayClaims, Launcher, Limits,
+    LiveHub, UploadRequests,
 };
 use certus_apigw::edge::{api_services, load_triggers, Stores};
 use certus_apigw::{ApigwError, ConfigSource, SfnLauncher, SfnUploads, ENV_PREFIX};
+use certus_aws::{AwsClients, S3Uploads};
 use certus_core::ports::ManifestFetcher;
 use certus_dynamo::TableNames;
 use certus_triggers::Triggers;
@@ -29,6 +31,8 @@ pub struct Settings {
     pub audit_table: String,
     /// `wss://…/live`: stream URLs in job records are built on it.
     pub stream_base: String,
+    /// The work bucket (`s3://bucket/…`): uploaded archives are stored under its `uploads/`.
+    pub work_bucket: String,
     /// Push-trigger registrations (`TRIGGERS_URI` in the work bucket, or `TRIGGERS_FILE`); without them the
     /// webhook routes answer 404.
     pub triggers: Option<ConfigSource>,
@@ -49,6 +53,7 @@ impl Settings {
             events_table: require("EVENTS_TABLE")?,
             audit_table: require("AUDIT_TABLE")?,
             stream_base: get("STREAM_BASE").unwrap_or_default(),
+            work_bucket: require("WORK_BUCKET")?,
             triggers: ConfigSource::from_vars(&var, "TRIGGERS")?,
         })
     }
@@ -79,6 +84,36 @@ pub async fn triggers_or_none(
     }
 }
 
+/// Uploaded archives in the work bucket, where prepare-source (another function) reads them.
+struct S3Archives(S3Uploads);
+
+#[async_trait]
+impl ArchiveStore for S3Archives {
+    async fn put(
+        &self,
+        tenant: &str,
+        name: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> certus_core::Result<String> {
+        self.0.put(tenant, name, body, content_type).await
+    }
+
+    async fn holds(&self, tenant: &str, archive_path: &str) -> certus_core::Result<bool> {
+        self.0.holds(tenant, archive_path).await
+    }
+}
+
+/// The archive store of `settings`' work bucket.
+pub fn archives(
+    aws: &AwsClients,
+    settings: &Settings,
+) -> Result<Arc<dyn ArchiveStore>, ApigwError> {
+    let uploads = S3Uploads::new(aws, &settings.work_bucket)
+        .map_err(|e| ApigwError::Config(format!("{ENV_PREFIX}WORK_BUCKET: {e}")))?;
+    Ok(Arc::new(S3Archives(uploads)))
+}
+
 /// The router with the AWS adapters, the auditors' route and (with registrations) the push webhooks.
 pub fn app(
     auth: AuthConfig,
@@ -86,6 +121,7 @@ pub fn app(
     sfn: &aws_sdk_sfn::Client,
     settings: &Settings,
     triggers: Option<Arc<Triggers>>,
+    archives: Arc<dyn ArchiveStore>,
 ) -> Result<axum::Router, ApigwError> {
     let services = api_services(stores.jobs, stores.events, &settings.stream_base);
     let launcher: Arc<dyn Launcher> = Arc::new(SfnLauncher::new(
@@ -104,11 +140,13 @@ pub fn app(
         limits: Limits {
             max_body: MAX_BODY,
             max_upload: MAX_UPLOAD,
+            // Unused: uploads go to the work bucket (`archives`).
             upload_dir: std::env::temp_dir().join("certus-uploads"),
             // No server directory is open to callers on Lambda.
             allowed_roots: Vec::new(),
             upload_quota: certus_api::UploadQuota::default(),
         },
+        archives: Some(archives),
     });
     Ok(with_optional_routes(router, Some(stores.audit), triggers)
         .layer(axum::middleware::map_request(authorizer_claims)))

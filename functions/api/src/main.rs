@@ -15,5 +15,6 @@ async fn main() -> Result<(), Error> {
     let sfn = aws_sdk_sfn::Client::new(&config);
     let triggers = api::triggers_or_none(&settings, &certus_apigw::config_fetcher(&config)).await;
     let stores = certus_apigw::edge::stores(&dynamodb, &settings.tables());
-    run(api::app(auth, stores, &sfn, &settings, triggers)?).await
+    let archives = api::archives(&certus_aws::AwsClients::from_sdk_config(&config), &settings)?;
+    run(api::app(auth, stores, &sfn, &settings, triggers, archives)?).await
 }

@@ -18,6 +18,8 @@ struct Deployment {
     scan_machine: String,
     jobs: std::sync::Arc<dyn certus_core::ports::JobStore>,
     key: String,
+    s3: certus_aws::AwsClients,
+    bucket: String,
 }
 
 fn unique(tag: &str) -> String {
@@ -55,6 +57,14 @@ async fn deploy() -> Option<Deployment> {
         .unwrap()
         .state_machine_arn()
         .to_string();
+    let s3 = certus_aws::AwsClients::from_sdk_config(&config);
+    let bucket = unique("work").to_ascii_lowercase().replace('_', "-");
+    s3.s3()
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
     let settings = api::Settings::from_vars(|name| {
         let value = match name {
             "CERTUS_ASSURANCE_SCAN_STATE_MACHINE_ARN" => scan_machine.clone(),
@@ -63,6 +73,7 @@ async fn deploy() -> Option<Deployment> {
             "CERTUS_ASSURANCE_EVENTS_TABLE" => names.events.clone(),
             "CERTUS_ASSURANCE_AUDIT_TABLE" => names.audit.clone(),
             "CERTUS_ASSURANCE_STREAM_BASE" => "wss://ws.example.invalid/live".into(),
+            "CERTUS_ASSURANCE_WORK_BUCKET" => format!("s3://{bucket}/bundles"),
             _ => return None,
         };
         Some(value)
@@ -78,13 +89,16 @@ async fn deploy() -> Option<Deployment> {
     .unwrap();
     let stores = certus_apigw::edge::stores(&dynamodb, &settings.tables());
     let jobs = stores.jobs.clone();
-    let router = api::app(auth, stores, &sfn, &settings, None).unwrap();
+    let archives = api::archives(&s3, &settings).unwrap();
+    let router = api::app(auth, stores, &sfn, &settings, None, archives).unwrap();
     Some(Deployment {
         router,
         sfn,
         scan_machine,
         jobs,
         key,
+        s3,
+        bucket,
     })
 }
 
@@ -405,4 +419,121 @@ async fn claims_verified_by_the_jwt_authorizer_authenticate_within_their_workspa
     })
     .await;
     assert_eq!(status, 401);
+}
+
+/// A multipart form with one file part, as a browser or curl sends it.
+fn multipart(file_name: &str, content: &[u8]) -> String {
+    let mut body = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    );
+    body.push_str(std::str::from_utf8(content).unwrap());
+    body.push_str("\r\n--XyZ--\r\n");
+    body
+}
+
+fn upload(tenant: &'static str, body: String) -> impl FnOnce(&mut Value) {
+    move |e: &mut Value| {
+        authorized_as(e, tenant, "[ws-acme]");
+        set_path(e, "/v1/security-scans/upload-archive");
+        e["headers"]["content-type"] = json!("multipart/form-data; boundary=XyZ");
+        e["body"] = json!(body);
+    }
+}
+
+fn submit_archive(tenant: &'static str, archive_path: String) -> impl FnOnce(&mut Value) {
+    move |e: &mut Value| {
+        authorized_as(e, tenant, "[ws-acme]");
+        e["body"] = json!(json!({
+            "workspace_id": "ws-acme", "component_id": "demo", "assessment_id": "a-1",
+            "source_type": "archive", "archive_path": archive_path,
+            "manifest": {"product": "demo", "version": "1",
+                         "profiles": [{"name": "light", "tools": ["sample"]}]},
+        })
+        .to_string());
+    }
+}
+
+#[tokio::test]
+async fn an_uploaded_archive_goes_to_the_work_bucket_and_only_its_tenant_may_scan_it() {
+    let Some(d) = deploy().await else { return };
+    // A ustar header is enough for the type check; it is ASCII and NULs, so the event body stays text.
+    let mut tar = vec![0u8; 1024];
+    tar[..5].copy_from_slice(b"a.txt");
+    tar[257..262].copy_from_slice(b"ustar");
+    let (status, up) = call(
+        &d,
+        "http-submit.json",
+        upload("acme", multipart("../x/app.tar", &tar)),
+    )
+    .await;
+    assert_eq!(status, 201, "{up}");
+    let archive_path = up["archive_path"].as_str().unwrap().to_string();
+    let root = format!("s3://{}/", d.bucket);
+    let key = archive_path
+        .strip_prefix(&root)
+        .unwrap_or_else(|| panic!("{archive_path}"));
+    assert!(
+        key.starts_with("uploads/") && key.ends_with("/app.tar"),
+        "{key}"
+    );
+    assert_eq!(up["size"], 1024);
+    let stored =
+        d.s3.s3()
+            .get_object()
+            .bucket(&d.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(stored.content_type(), Some("application/x-tar"));
+    let bytes = stored.body.collect().await.unwrap().into_bytes();
+    assert_eq!(bytes.as_ref(), tar.as_slice());
+
+    // The content type is still checked: a .tar that is not one is refused, and nothing is stored.
+    let (status, refused) = call(
+        &d,
+        "http-submit.json",
+        upload("acme", multipart("b.tar", b"plain text")),
+    )
+    .await;
+    assert_eq!(status, 415, "{refused}");
+    let listed =
+        d.s3.s3()
+            .list_objects_v2()
+            .bucket(&d.bucket)
+            .prefix("uploads/")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(listed.contents().len(), 1);
+
+    let (status, accepted) = call(
+        &d,
+        "http-submit.json",
+        submit_archive("acme", archive_path.clone()),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    let job = d
+        .jobs
+        .get(accepted["test_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.archive_path.as_deref(), Some(archive_path.as_str()));
+
+    // Another tenant naming it gets the answer a missing upload gets.
+    let (status, foreign) = call(
+        &d,
+        "http-submit.json",
+        submit_archive("initech", archive_path.clone()),
+    )
+    .await;
+    assert_eq!(status, 422, "{foreign}");
+    let missing = archive_path.replace("/app.tar", "/gone.tar");
+    let (status, absent) = call(&d, "http-submit.json", submit_archive("acme", missing)).await;
+    assert_eq!(status, 422, "{absent}");
+    assert_eq!(foreign, absent);
+    assert!(foreign.to_string().contains("archive_path"), "{foreign}");
 }

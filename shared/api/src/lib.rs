@@ -2,6 +2,7 @@
 //! progress over WebSockets (spec §4), and per-tenant authentication with API keys or OIDC/JWT tokens.
 //! Also the web console `certus serve` answers at `/`, and the WebSocket client `certus watch` uses.
 
+pub mod archives;
 pub mod audit;
 pub mod auth;
 pub mod connections;
@@ -21,6 +22,7 @@ pub mod upload_store;
 pub mod watch;
 pub mod webhooks;
 
+pub use archives::ArchiveStore;
 pub use auth::{
     hash_key, ApiKeys, AuthConfig, GatewayClaims, GatewayPolicy, JwtAlgorithm, JwtSettings,
     JwtVerifier, Principal,

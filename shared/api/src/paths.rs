@@ -11,14 +11,18 @@ use certus_core::FieldError;
 /// Refuses server paths outside `allowed_roots`; an archive may also be one of the caller's own uploads
 /// (under `tenant_uploads`), and an archive under `upload_dir` is accepted only there, so that another
 /// tenant's upload answers exactly as a path that does not exist. The directories are canonical paths.
+/// `stored_archive`: the archive was found in the caller's archive store (not a server path), so it needs
+/// no check here.
 pub async fn check_server_paths(
     submission: &ValidatedSubmission,
     allowed_roots: &[PathBuf],
     upload_dir: &Path,
     tenant_uploads: &Path,
+    stored_archive: bool,
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
     match &submission.source {
+        SourceSpec::Archive { .. } if stored_archive => {}
         SourceSpec::Directory { directory_path } => {
             if !inside(directory_path, allowed_roots).await {
                 errors.push(FieldError::new(
@@ -34,10 +38,7 @@ pub async fn check_server_paths(
                 Err(_) => false,
             };
             if !accepted {
-                errors.push(FieldError::new(
-                    "archive_path",
-                    "must be an archive uploaded to this server (upload-archive) or lie under a directory it allows",
-                ));
+                errors.push(not_uploaded());
             }
         }
         SourceSpec::Git { .. } => {}
@@ -49,6 +50,14 @@ pub async fn check_server_paths(
         check_file_uri(&mut errors, "manifest_signature_uri", uri, allowed_roots).await;
     }
     errors
+}
+
+/// The answer for an archive that is not the caller's upload, whether it is missing or another tenant's.
+pub fn not_uploaded() -> FieldError {
+    FieldError::new(
+        "archive_path",
+        "must be an archive uploaded to this server (upload-archive) or lie under a directory it allows",
+    )
 }
 
 async fn check_file_uri(errors: &mut Vec<FieldError>, field: &str, uri: &str, roots: &[PathBuf]) {

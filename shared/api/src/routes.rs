@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use certus_core::pipeline::Services;
 use serde_json::{json, Value};
 
+use crate::archives::ArchiveStore;
 use crate::auth::{AuthConfig, GatewayClaims};
 use crate::error::{ApiError, Result};
 use crate::hub::LiveHub;
@@ -164,6 +165,9 @@ pub struct ApiState {
     pub limits: Limits,
     /// Upload requests: the embedded gate locally, the upload state machine on AWS; `None` answers 501.
     pub uploads: Option<Arc<dyn UploadRequests>>,
+    /// Where uploaded archives go: `None` keeps them in `limits.upload_dir` (`certus serve`); on AWS the
+    /// work bucket, which the functions preparing sources can read.
+    pub archives: Option<Arc<dyn ArchiveStore>>,
 }
 
 /// The whole HTTP API.

@@ -10,7 +10,7 @@ use certus_core::ids::{new_test_id, parse_test_id};
 use certus_core::job::{Job, JobStatus};
 use certus_core::pipeline;
 use certus_core::ports::JobQuery;
-use certus_core::request::SubmitRequest;
+use certus_core::request::{SourceSpec, SubmitRequest};
 use certus_core::trust::Tier;
 use certus_core::FieldError;
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::auth::{Principal, WorkspaceScope};
 use crate::error::{ApiError, Result};
 use crate::exposure::Exposure;
-use crate::paths::check_server_paths;
+use crate::paths::{check_server_paths, not_uploaded};
 use crate::routes::ApiState;
 use crate::upload_store::tenant_dir;
 
@@ -37,13 +37,27 @@ pub async fn submit(
     if !principal.may_use(&submission.ids.workspace_id) {
         return Err(ApiError::Forbidden(submission.ids.workspace_id));
     }
-    let refused = check_server_paths(
-        &submission,
-        &state.limits.allowed_roots,
-        &state.limits.upload_dir,
-        &tenant_dir(&state.limits.upload_dir, &principal.tenant),
-    )
-    .await;
+    let mut refused = Vec::new();
+    // With an archive store, an archive is the caller's upload there or nothing; no server path is read.
+    let stored_archive = match (&state.archives, &submission.source) {
+        (Some(archives), SourceSpec::Archive { archive_path }) => {
+            if !archives.holds(&principal.tenant, archive_path).await? {
+                refused.push(not_uploaded());
+            }
+            true
+        }
+        _ => false,
+    };
+    refused.extend(
+        check_server_paths(
+            &submission,
+            &state.limits.allowed_roots,
+            &state.limits.upload_dir,
+            &tenant_dir(&state.limits.upload_dir, &principal.tenant),
+            stored_archive,
+        )
+        .await,
+    );
     if !refused.is_empty() {
         return Err(ApiError::Validation(refused));
     }

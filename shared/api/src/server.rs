@@ -168,6 +168,7 @@ where
             allowed_roots,
             upload_quota: config.upload_quota,
         },
+        archives: None,
     };
     eprintln!("certus serve: listening on http://{local}");
     let app = with_optional_routes(router(state), config.audit.clone(), config.triggers.clone());

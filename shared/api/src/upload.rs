@@ -1,7 +1,9 @@
 //! `POST /v1/security-scans/upload-archive`: one archive file per request, checked by name and by magic
 //! bytes, size-capped while it streams, within the tenant's upload quota, stored under the tenant's upload
 //! directory in a fresh random subdirectory with a sanitised file name, and answered with the server path a
-//! submission of the same tenant can name as `archive_path`.
+//! submission of the same tenant can name as `archive_path`. With an [`crate::ArchiveStore`] (on AWS) the
+//! checked archive goes to that store instead, tied to the caller's tenant, and the answer is the store's
+//! `archive_path`.
 
 use std::path::{Path, PathBuf};
 
@@ -9,8 +11,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use axum::Extension;
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -40,6 +41,14 @@ impl ArchiveKind {
         }
     }
 
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::Tar => "application/x-tar",
+            Self::TarGz => "application/gzip",
+            Self::Zip => "application/zip",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Self::Tar => "a tar archive (ustar)",
@@ -66,6 +75,18 @@ pub async fn upload_archive(
         .ok_or_else(|| ApiError::BadRequest("the form part is not a file (no filename)".into()))?
         .to_string();
     let (name, kind) = sanitise(&raw_name)?;
+    if let Some(archives) = state.archives.as_deref() {
+        let (body, sha256) = read_capped(field, kind, limit).await?;
+        only_part(&mut multipart, limit).await?;
+        let size = body.len();
+        let archive_path = archives
+            .put(&principal.tenant, &name, body, kind.content_type())
+            .await?;
+        return Ok((
+            StatusCode::CREATED,
+            Json(json!({"archive_path": archive_path, "sha256": sha256, "size": size})),
+        ));
+    }
     let tenant_uploads = tenant_dir(&state.limits.upload_dir, &principal.tenant);
     // The directory exists before the others are counted, so uploads sent at the same time count each other.
     let dir = new_upload_dir(&tenant_uploads).await?;
@@ -157,6 +178,40 @@ async fn store(
     }
     file.sync_all().await.map_err(|e| ApiError::io(path, e))?;
     Ok((hex::encode(hasher.finalize()), size))
+}
+
+/// The part in memory, hashed, refused past `limit` or when its first bytes are not those of `kind`.
+async fn read_capped(
+    mut field: Field<'_>,
+    kind: ArchiveKind,
+    limit: u64,
+) -> Result<(Vec<u8>, String)> {
+    let mut body = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| part_error(&e, limit))? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAGIC_WINDOW {
+            check_magic(kind, &body[..MAGIC_WINDOW])?;
+        }
+    }
+    check_magic(kind, &body[..body.len().min(MAGIC_WINDOW)])?;
+    let sha256 = hex::encode(Sha256::digest(&body));
+    Ok((body, sha256))
+}
+
+async fn only_part(multipart: &mut Multipart, limit: u64) -> Result<()> {
+    match multipart
+        .next_field()
+        .await
+        .map_err(|e| part_error(&e, limit))?
+    {
+        Some(_) => Err(ApiError::BadRequest(
+            "send exactly one file part per upload".into(),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn check_magic(kind: ArchiveKind, head: &[u8]) -> Result<()> {

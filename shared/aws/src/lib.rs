@@ -13,6 +13,7 @@ mod multipart;
 mod publish;
 mod runs;
 mod store;
+mod uploads;
 
 pub use clients::{https_client, sdk_config, AwsClients};
 pub use download::{download_prefix, download_prefix_with, DownloadLimits, DownloadSummary};
@@ -24,3 +25,4 @@ pub use multipart::{DEFAULT_PART_BYTES, MAX_MULTIPART_OBJECT_BYTES, MIN_PART_BYT
 pub use publish::S3Publisher;
 pub use runs::S3RunStore;
 pub use store::{S3ArtifactStore, DEFAULT_UPLOAD_CONCURRENCY, MAX_OBJECT_BYTES};
+pub use uploads::{S3Uploads, UPLOADS_PREFIX};

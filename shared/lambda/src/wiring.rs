@@ -7,22 +7,31 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use certus_aws::{
     resolve_key_ref, AwsClients, KmsSigner, S3ArtifactStore, S3Fetcher, S3Publisher, S3RunStore,
+    S3Uploads,
 };
 use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::audit::AuditedJobStore;
 use certus_core::fingerprint::FingerprintKey;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
 use certus_core::ports::{BundleSigner, ManifestFetcher};
+use certus_core::ports::{PreparedSource, SourcePreparer};
+use certus_core::request::SourceSpec;
 use certus_core::trust::{TrustClient, TrustExchange, TrustRequest};
 use certus_core::upload::UploadGate;
 use certus_core::verification::SignaturePolicy;
+use certus_core::workspace::RunWorkspace;
 use certus_core::CoreError;
 use certus_dynamo::{DynamoAuditLog, DynamoEventLog, DynamoJobStore};
 use certus_fetch::{FetchPolicy, RemoteFetcher};
 use certus_scanners::ScannerConfig;
-use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
+use certus_source::codecommit::CredentialSource;
+use certus_source::{
+    ArchiveLimits, AwsCredentials, CodeCommitCredentials, GitPolicy, LocalSourcePreparer,
+    SourcePolicy,
+};
 use certus_stages::{Stage, Stages};
 use certus_trust::{HttpTrustClient, HttpTrustConfig};
 use certus_verify::{IdentityPolicy, KeyRef, TrustedRoot};
@@ -38,6 +47,8 @@ pub struct Clients {
     pub aws: AwsClients,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// The process's own credentials (the function's role), for CodeCommit's git-over-HTTPS.
+    pub credentials: Option<SharedCredentialsProvider>,
 }
 
 impl Clients {
@@ -48,7 +59,58 @@ impl Clients {
             aws: AwsClients::from_sdk_config(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
+            credentials: config.credentials_provider(),
         })
+    }
+}
+
+/// CodeCommit git credentials from the function's own role, asked for at each clone.
+#[derive(Debug)]
+struct RoleCredentials(SharedCredentialsProvider);
+
+#[async_trait]
+impl CodeCommitCredentials for RoleCredentials {
+    async fn credentials(&self) -> certus_core::error::Result<AwsCredentials> {
+        let credentials = self.0.provide_credentials().await.map_err(|e| {
+            CoreError::Source(format!("no AWS credentials for a CodeCommit remote: {e}"))
+        })?;
+        Ok(AwsCredentials {
+            access_key_id: credentials.access_key_id().to_string(),
+            secret_access_key: credentials.secret_access_key().to_string(),
+            session_token: credentials.session_token().map(str::to_string),
+        })
+    }
+}
+
+/// Sources as the step functions prepare them: an archive uploaded through the API is downloaded from the
+/// work bucket's `uploads/` (the api function stored it there), everything else as the local preparer does.
+struct StepSources {
+    uploads: S3Uploads,
+    archive: ArchiveLimits,
+    local: LocalSourcePreparer,
+}
+
+#[async_trait]
+impl SourcePreparer for StepSources {
+    async fn prepare(
+        &self,
+        spec: &SourceSpec,
+        workspace: &RunWorkspace,
+    ) -> certus_core::error::Result<PreparedSource> {
+        if let SourceSpec::Archive { archive_path } = spec {
+            if let Some(name) = self.uploads.file_name(archive_path) {
+                let dir = workspace.scratch_dir().join("uploaded-archive");
+                tokio::fs::create_dir_all(&dir)
+                    .await
+                    .map_err(|e| CoreError::io(&dir, e))?;
+                let file = dir.join(name);
+                self.uploads
+                    .download(archive_path, &file, self.archive.max_total_bytes)
+                    .await?;
+                return certus_source::prepare_archive(file, name, workspace, self.archive).await;
+            }
+        }
+        self.local.prepare(spec, workspace).await
     }
 }
 
@@ -105,15 +167,23 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
         // Live delivery comes from the events table's stream (the `ws` function), not from the steps.
         sinks: Vec::new(),
         artifacts: Arc::new(S3ArtifactStore::new(&clients.aws, &env.work_bucket)?),
-        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
-            git: GitPolicy {
-                allow_local: local_roots.is_some(),
-                allow_hosts: settings.fetch_allow_hosts.clone(),
-                ..GitPolicy::default()
-            },
-            allowed_roots: Some(env.local_source_roots.clone()),
-            ..SourcePolicy::default()
-        })),
+        sources: Arc::new(StepSources {
+            uploads: S3Uploads::new(&clients.aws, &env.work_bucket)?,
+            archive: ArchiveLimits::default(),
+            local: LocalSourcePreparer::new(SourcePolicy {
+                git: GitPolicy {
+                    allow_local: local_roots.is_some(),
+                    allow_hosts: settings.fetch_allow_hosts.clone(),
+                    codecommit: clients
+                        .credentials
+                        .clone()
+                        .map(|provider| Arc::new(RoleCredentials(provider)) as CredentialSource),
+                    ..GitPolicy::default()
+                },
+                allowed_roots: Some(env.local_source_roots.clone()),
+                ..SourcePolicy::default()
+            }),
+        }),
         fetcher: Arc::new(Fetchers {
             remote: RemoteFetcher::new(FetchPolicy {
                 allow_hosts: settings.fetch_allow_hosts.clone(),

@@ -1,7 +1,8 @@
 //! Git sources through the `git` command: fetch exactly the requested branch or commit into the run's
 //! workspace, check it out detached and record the resolved SHA. Hostile-input rules: no shell, `--` before
 //! the URL, no remote helpers or `ext::`, no hooks, no system or global config, no prompts, a timeout, a
-//! stalled transfer aborted, and remotes held to the outbound-address policy ([`crate::remote`]).
+//! stalled transfer aborted, and remotes held to the outbound-address policy ([`crate::remote`]). A CodeCommit
+//! remote gets credentials derived from the caller's AWS credentials ([`crate::codecommit`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use certus_core::error::{CoreError, Result};
 use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::process::Command;
 
+use crate::codecommit::{self, CredentialSource};
 use crate::remote::{self, Pinned};
 
 /// What the git preparer allows.
@@ -23,6 +25,9 @@ pub struct GitPolicy {
     /// Limit for each git command; well under a scan slot's time, so a remote that never answers cannot hold
     /// a slot for long.
     pub timeout: Duration,
+    /// AWS credentials for `git-codecommit.<region>.amazonaws.com` remotes (the function's role on Lambda);
+    /// `None`: CodeCommit remotes are fetched without credentials.
+    pub codecommit: Option<CredentialSource>,
 }
 
 impl Default for GitPolicy {
@@ -31,6 +36,7 @@ impl Default for GitPolicy {
             allow_local: false,
             allow_hosts: Vec::new(),
             timeout: Duration::from_secs(300),
+            codecommit: None,
         }
     }
 }
@@ -106,12 +112,69 @@ pub async fn checkout(
             "git_url '{url}' is a local path; local repositories are not allowed here"
         )));
     };
+    let login = codecommit_login(url, policy).await?;
+    fetch(&pinned, login.as_ref(), branch, commit, dest, home, policy).await
+}
+
+/// A user name and password for one remote. `Debug` shows neither.
+struct Login {
+    username: String,
+    password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Login(<redacted>)")
+    }
+}
+
+/// Credentials for `url` when it is a CodeCommit repository and the policy has AWS credentials: over
+/// `https://`, or over `http://` only to a host the operator allow-listed (a local endpoint).
+async fn codecommit_login(url: &str, policy: &GitPolicy) -> Result<Option<Login>> {
+    let Some(source) = &policy.codecommit else {
+        return Ok(None);
+    };
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(None);
+    };
+    let Some(url::Host::Domain(host)) = parsed.host() else {
+        return Ok(None);
+    };
+    let Some(region) = codecommit::region_of(host) else {
+        return Ok(None);
+    };
+    let secure = match parsed.scheme() {
+        "https" => true,
+        "http" => certus_fetch::host_listed(&policy.allow_hosts, host),
+        _ => false,
+    };
+    if !secure {
+        return Ok(None);
+    }
+    let credentials = source.credentials().await?;
+    let timestamp = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string();
+    Ok(Some(Login {
+        username: codecommit::username(&credentials),
+        password: codecommit::password(&credentials, region, host, parsed.path(), &timestamp),
+    }))
+}
+
+async fn fetch(
+    pinned: &Pinned,
+    login: Option<&Login>,
+    branch: Option<&str>,
+    commit: Option<&str>,
+    dest: &Path,
+    home: &Path,
+    policy: &GitPolicy,
+) -> Result<Checkout> {
     let url = pinned.url.as_str();
     let git = Git {
         dest,
         home,
         policy,
-        pinned: &pinned,
+        pinned,
+        login,
     };
     git.run(&["init", "--quiet"]).await?;
     let wanted = commit.or(branch).unwrap_or("HEAD");
@@ -161,7 +224,13 @@ struct Git<'a> {
     home: &'a Path,
     policy: &'a GitPolicy,
     pinned: &'a Pinned,
+    login: Option<&'a Login>,
 }
+
+/// A credential helper that answers `get` with the user name and password from its own environment, which
+/// only the git process given a [`Login`] has.
+const ENV_CREDENTIAL_HELPER: &str = "credential.helper=!f() { test \"$1\" = get && \
+     printf 'username=%s\\npassword=%s\\n' \"$CERTUS_GIT_USERNAME\" \"$CERTUS_GIT_PASSWORD\"; }; f";
 
 impl Git<'_> {
     async fn run(&self, args: &[&str]) -> Result<String> {
@@ -183,6 +252,12 @@ impl Git<'_> {
             .env("SSH_ASKPASS", "/bin/false")
             .env("GIT_SSH_COMMAND", ssh)
             .env("LC_ALL", "C")
+            .envs(self.login.iter().flat_map(|login| {
+                [
+                    ("CERTUS_GIT_USERNAME", login.username.as_str()),
+                    ("CERTUS_GIT_PASSWORD", login.password.as_str()),
+                ]
+            }))
             .arg("-C")
             .arg(self.dest)
             .args([
@@ -223,6 +298,11 @@ impl Git<'_> {
                     .config
                     .iter()
                     .flat_map(|setting| ["-c", setting.as_str()]),
+            )
+            .args(
+                self.login
+                    .iter()
+                    .flat_map(|_| ["-c", ENV_CREDENTIAL_HELPER]),
             )
             .args(args)
             .stdin(std::process::Stdio::null())
@@ -266,5 +346,258 @@ impl Git<'_> {
                 }
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codecommit::{AwsCredentials, CodeCommitCredentials};
+    use std::process::Stdio;
+    use std::sync::Arc;
+
+    const HOST: &str = "git-codecommit.us-east-1.amazonaws.com";
+    const SECRET: &str = "test-secret-key";
+
+    #[derive(Debug)]
+    struct Fixed;
+
+    #[async_trait::async_trait]
+    impl CodeCommitCredentials for Fixed {
+        async fn credentials(&self) -> Result<AwsCredentials> {
+            Ok(AwsCredentials {
+                access_key_id: "ASIATESTKEY".into(),
+                secret_access_key: SECRET.into(),
+                session_token: Some("session/token+1=".into()),
+            })
+        }
+    }
+
+    /// A git smart-HTTP server on loopback (git http-backend behind a small Python CGI bridge) that answers
+    /// 401 unless Basic auth carries CodeCommit's user name and a password it recomputes from the secret.
+    const SERVER: &str = r#"
+import base64, hashlib, hmac, http.server, os, subprocess, sys
+root, port_file, log = sys.argv[1:4]
+KEY, TOKEN, SECRET, HOST = "ASIATESTKEY", "session/token+1=", "test-secret-key", "git-codecommit.us-east-1.amazonaws.com"
+def h(k, m): return hmac.new(k, m.encode(), hashlib.sha256).digest()
+def expected(ts, path):
+    canonical = "GIT\n%s\n\nhost:%s\n\nhost\n" % (path, HOST)
+    scope = "%s/us-east-1/codecommit/aws4_request" % ts[:8]
+    sts = "AWS4-HMAC-SHA256\n%s\n%s\n%s" % (ts, scope, hashlib.sha256(canonical.encode()).hexdigest())
+    k = ("AWS4" + SECRET).encode()
+    for part in (ts[:8], "us-east-1", "codecommit", "aws4_request"):
+        k = h(k, part)
+    return "%sZ%s" % (ts, hmac.new(k, sts.encode(), hashlib.sha256).hexdigest())
+class H(http.server.BaseHTTPRequestHandler):
+    def authorised(self):
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Basic "):
+            return "none"
+        user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+        ts = password.split("Z")[0]
+        ok = user == KEY + "%" + TOKEN and password == expected(ts, "/v1/repos/app")
+        return "ok" if ok else "bad"
+    def handle_one(self):
+        verdict = self.authorised()
+        with open(log, "a") as f:
+            f.write(verdict + "\n")
+        if verdict != "ok":
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="codecommit"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1",
+                   PATH_INFO=path[len("/v1/repos"):], QUERY_STRING=query, REQUEST_METHOD=self.command,
+                   CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)),
+                   REMOTE_USER="git", REMOTE_ADDR="127.0.0.1")
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+        head, _, rest = out.partition(b"\r\n\r\n")
+        status, headers = 200, []
+        for line in head.decode().split("\r\n"):
+            name, _, value = line.partition(": ")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name:
+                headers.append((name, value))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(rest)))
+        self.end_headers()
+        self.wfile.write(rest)
+    do_GET = do_POST = handle_one
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
+"#;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    struct Server {
+        child: std::process::Child,
+        port: u16,
+        log: std::path::PathBuf,
+        head: String,
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    async fn server(dir: &Path) -> Server {
+        let work = dir.join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        git(&work, &["init", "-q", "-b", "main"]);
+        std::fs::write(work.join("a.txt"), "one").unwrap();
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-q", "-m", "one"]);
+        let head = git(&work, &["rev-parse", "HEAD"]);
+        let repos = dir.join("repos");
+        std::fs::create_dir_all(&repos).unwrap();
+        let status = std::process::Command::new("git")
+            .args(["clone", "-q", "--bare"])
+            .arg(&work)
+            .arg(repos.join("app"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let script = dir.join("server.py");
+        std::fs::write(&script, SERVER).unwrap();
+        let port_file = dir.join("port");
+        let log = dir.join("auth.log");
+        let child = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&repos)
+            .arg(&port_file)
+            .arg(&log)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut port = None;
+        for _ in 0..200 {
+            if let Ok(text) = std::fs::read_to_string(&port_file) {
+                port = text.trim().parse().ok();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Server {
+            child,
+            port: port.expect("the git server did not start"),
+            log,
+            head,
+        }
+    }
+
+    /// The CodeCommit host pinned to the loopback server, as `remote::pin` would pin a resolved name.
+    fn pinned(port: u16) -> Pinned {
+        Pinned {
+            url: format!("http://{HOST}:{port}/v1/repos/app"),
+            config: vec![
+                "http.followRedirects=false".into(),
+                format!("http.curloptResolve={HOST}:{port}:127.0.0.1"),
+            ],
+            ssh_host: None,
+        }
+    }
+
+    fn policy(credentials: bool) -> GitPolicy {
+        GitPolicy {
+            allow_hosts: vec![HOST.into()],
+            timeout: Duration::from_secs(60),
+            codecommit: credentials.then(|| Arc::new(Fixed) as CredentialSource),
+            ..GitPolicy::default()
+        }
+    }
+
+    async fn clone(server: &Server, dir: &Path, policy: &GitPolicy) -> Result<Checkout> {
+        let pinned = pinned(server.port);
+        let dest = dir.join(format!("dest-{}", policy.codecommit.is_some()));
+        let home = dir.join(format!("home-{}", policy.codecommit.is_some()));
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let login = codecommit_login(&pinned.url, policy).await?;
+        fetch(
+            &pinned,
+            login.as_ref(),
+            Some("main"),
+            None,
+            &dest,
+            &home,
+            policy,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_codecommit_remote_gets_sigv4_credentials_from_the_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = server(dir.path()).await;
+        let checkout = clone(&server, dir.path(), &policy(true)).await.unwrap();
+        assert_eq!(checkout.commit, server.head);
+        let log = std::fs::read_to_string(&server.log).unwrap();
+        assert!(log.lines().any(|l| l == "ok"), "{log}");
+        assert!(!log.lines().any(|l| l == "bad"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn without_credentials_the_codecommit_clone_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = server(dir.path()).await;
+        let err = clone(&server, dir.path(), &policy(false))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("git fetch failed"), "{err}");
+        let log = std::fs::read_to_string(&server.log).unwrap();
+        assert!(!log.lines().any(|l| l == "ok"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn other_hosts_and_plain_http_to_unlisted_hosts_get_no_credentials() {
+        let with = policy(true);
+        for url in [
+            "https://github.com/acme/app.git",
+            "https://git-codecommit.us-east-1.amazonaws.com.evil.example/v1/repos/app",
+        ] {
+            assert!(
+                codecommit_login(url, &with).await.unwrap().is_none(),
+                "{url}"
+            );
+        }
+        let unlisted = GitPolicy {
+            allow_hosts: Vec::new(),
+            ..policy(true)
+        };
+        let plain = format!("http://{HOST}/v1/repos/app");
+        assert!(codecommit_login(&plain, &unlisted).await.unwrap().is_none());
+        let secure = format!("https://{HOST}/v1/repos/app");
+        let login = codecommit_login(&secure, &unlisted).await.unwrap().unwrap();
+        assert_eq!(login.username, "ASIATESTKEY%session/token+1=");
+        assert_eq!(format!("{login:?}"), "Login(<redacted>)");
     }
 }

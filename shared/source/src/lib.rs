@@ -2,6 +2,7 @@
 //! scanned in place, archives extracted under hostile-input rules.
 
 pub mod archive;
+pub mod codecommit;
 pub mod git;
 mod remote;
 pub mod tree;
@@ -16,6 +17,7 @@ use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 
 pub use archive::ArchiveLimits;
+pub use codecommit::{AwsCredentials, CodeCommitCredentials};
 pub use git::GitPolicy;
 
 /// Which local paths a request may name, and the limits on what it brings in.
@@ -60,6 +62,32 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| CoreError::Source(format!("source preparation task failed: {e}")))?
+}
+
+/// Extracts the archive file `archive` (its type from `name`'s extension) into the workspace's source
+/// directory under the hostile-input `limits`, with the archive's SHA-256 as the content digest. The file
+/// must already be one the caller may read (checked against the allowed roots, or downloaded by the caller).
+pub async fn prepare_archive(
+    archive: PathBuf,
+    name: &str,
+    workspace: &RunWorkspace,
+    limits: ArchiveLimits,
+) -> Result<PreparedSource> {
+    let kind = archive::kind_from_name(name)?;
+    let dest = workspace.source_dir();
+    let (digest, extracted) = blocking(move || {
+        let digest = sha256_file(&archive)?.0;
+        let extracted = archive::extract(&archive, kind, &dest, &limits)?;
+        Ok((digest, extracted))
+    })
+    .await?;
+    Ok(PreparedSource {
+        root: workspace.source_dir(),
+        commit: None,
+        branch: None,
+        content_digest: Some(digest),
+        warnings: extracted.warnings,
+    })
 }
 
 #[async_trait]
@@ -108,22 +136,7 @@ impl SourcePreparer for LocalSourcePreparer {
             }
             SourceSpec::Archive { archive_path } => {
                 let archive = self.allowed_path("archive_path", archive_path)?;
-                let kind = archive::kind_from_name(archive_path)?;
-                let dest = workspace.source_dir();
-                let limits = self.policy.archive;
-                let (digest, extracted) = blocking(move || {
-                    let digest = sha256_file(&archive)?.0;
-                    let extracted = archive::extract(&archive, kind, &dest, &limits)?;
-                    Ok((digest, extracted))
-                })
-                .await?;
-                Ok(PreparedSource {
-                    root: workspace.source_dir(),
-                    commit: None,
-                    branch: None,
-                    content_digest: Some(digest),
-                    warnings: extracted.warnings,
-                })
+                prepare_archive(archive, archive_path, workspace, self.policy.archive).await
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Tests against a real moto server: S3 fetching, key references, KMS signing, bundle storage, publication
-//! and download.
+//! and download, uploaded archives.
 //! Start one with `tests/start-moto.sh` and export `CERTUS_MOTO_ENDPOINT`; without it every test is skipped.
 
 mod common;
@@ -11,3 +11,4 @@ mod publish;
 mod runs;
 mod signer;
 mod store;
+mod uploads;
