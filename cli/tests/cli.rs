@@ -507,33 +507,6 @@ fn wait_for_running_count(data: &Path, n: u32) {
     panic!("fewer than {n} scans started their tool");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16) {
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("nothing listens on port {port}");
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn passing_scan(work: &Path, data: &Path) -> String {
     let src = work.join("src");
     std::fs::create_dir_all(&src).unwrap();
@@ -586,8 +559,8 @@ fn upload_request_publishes_through_the_embedded_gate_and_the_trust_dev_server()
     );
 
     // Over HTTP to `certus trust serve`, with a bearer token.
-    let port = free_port();
-    let _server = Killed(
+    let port = certus_testkit::free_port();
+    let _server = certus_testkit::KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_certus"))
             .args([
                 "trust",
@@ -602,7 +575,7 @@ fn upload_request_publishes_through_the_embedded_gate_and_the_trust_dev_server()
             .spawn()
             .unwrap(),
     );
-    wait_for_port(port);
+    certus_testkit::wait_for_port(port);
     let id2 = passing_scan(work.path(), &data);
     let over_http = |token: &str| {
         Command::new(env!("CARGO_BIN_EXE_certus"))
@@ -720,7 +693,7 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
     let src = work.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("requirements.txt"), "flask==2.0.0\n").unwrap();
-    let port = free_port();
+    let port = certus_testkit::free_port();
     let key = "test-api-key-0123456789";
     let hash = String::from_utf8(certus(&["serve", "--hash-key", key], &data).stdout).unwrap();
     let keys = work.path().join("keys.json");
@@ -732,7 +705,7 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
         ),
     )
     .unwrap();
-    let _server = Killed(
+    let _server = certus_testkit::KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_certus"))
             .args([
                 "serve",
@@ -748,7 +721,7 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
             .spawn()
             .unwrap(),
     );
-    wait_for_port(port);
+    certus_testkit::wait_for_port(port);
     let body = serde_json::json!({
         "workspace_id": "ws", "component_id": "c", "assessment_id": "a", "source_type": "directory",
         "directory_path": src, "manifest": {"profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}],
@@ -818,7 +791,7 @@ fn cancel_stops_a_scan_hanging_on_git_and_a_second_cancel_says_it_has_ended() {
     let data = work.path().join("data");
     let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let tarpit_port = tarpit.local_addr().unwrap().port();
-    let port = free_port();
+    let port = certus_testkit::free_port();
     let key = format!("cancel-key-{}-0123456789", std::process::id());
     let hash = String::from_utf8(certus(&["serve", "--hash-key", &key], &data).stdout).unwrap();
     let keys = work.path().join("keys.json");
@@ -830,7 +803,7 @@ fn cancel_stops_a_scan_hanging_on_git_and_a_second_cancel_says_it_has_ended() {
         ),
     )
     .unwrap();
-    let _server = Killed(
+    let _server = certus_testkit::KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_certus"))
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
             .args(["--api-keys", keys.to_str().unwrap()])
@@ -841,7 +814,7 @@ fn cancel_stops_a_scan_hanging_on_git_and_a_second_cancel_says_it_has_ended() {
             .spawn()
             .unwrap(),
     );
-    wait_for_port(port);
+    certus_testkit::wait_for_port(port);
     let body = serde_json::json!({
         "workspace_id": "ws", "component_id": "c", "assessment_id": "a",
         "git_url": format!("http://127.0.0.1:{tarpit_port}/hang.git"),
@@ -913,7 +886,7 @@ fn a_permitted_bundle_is_also_pushed_to_an_oci_registry_as_a_signed_artifact() {
     };
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let port = free_port();
+    let port = certus_testkit::free_port();
     let config = work.path().join("registry.yml");
     std::fs::write(
         &config,
@@ -923,7 +896,7 @@ fn a_permitted_bundle_is_also_pushed_to_an_oci_registry_as_a_signed_artifact() {
         ),
     )
     .unwrap();
-    let _registry = Killed(
+    let _registry = certus_testkit::KillOnDrop(
         Command::new(registry_bin)
             .arg("serve")
             .arg(&config)
@@ -932,7 +905,7 @@ fn a_permitted_bundle_is_also_pushed_to_an_oci_registry_as_a_signed_artifact() {
             .spawn()
             .unwrap(),
     );
-    wait_for_port(port);
+    certus_testkit::wait_for_port(port);
     let id = passing_scan(work.path(), &data);
     let out = Command::new(env!("CARGO_BIN_EXE_certus"))
         .args(["upload-request", &id])

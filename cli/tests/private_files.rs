@@ -114,33 +114,6 @@ fn a_scan_writes_only_private_files_even_under_umask_022() {
     assert_eq!(open_to_others(&out), Vec::<String>::new());
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16) {
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("nothing listens on port {port}");
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn serve_keeps_its_files_private_and_its_paths_and_pid_out_of_what_clients_see() {
     let work = tempfile::tempdir().unwrap();
@@ -160,8 +133,8 @@ fn serve_keeps_its_files_private_and_its_paths_and_pid_out_of_what_clients_see()
         ),
     )
     .unwrap();
-    let port = free_port();
-    let _server = Killed(
+    let port = certus_testkit::free_port();
+    let _server = certus_testkit::KillOnDrop(
         Command::new("sh")
             .arg("-c")
             .arg("umask 022; exec \"$@\"")
@@ -188,7 +161,7 @@ fn serve_keeps_its_files_private_and_its_paths_and_pid_out_of_what_clients_see()
             .spawn()
             .unwrap(),
     );
-    wait_for_port(port);
+    certus_testkit::wait_for_port(port);
     let base = format!("http://127.0.0.1:{port}/v1/security-scans");
     let auth = format!("-H 'Authorization: Bearer {key}'");
     let uploaded: serde_json::Value = serde_json::from_str(&sh(

@@ -15,6 +15,13 @@ pub fn days_since(day: &str, now: &Timestamp) -> Option<i64> {
     Some((now.date_naive() - day).num_days())
 }
 
+/// Now and `lease` from now, in Unix milliseconds: the window an upload lease is held for in a store.
+pub fn lease_window(lease: std::time::Duration) -> (i64, i64) {
+    let now = now().timestamp_millis();
+    let millis = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    (now, now.saturating_add(millis))
+}
+
 pub fn format(ts: &Timestamp) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Millis, true)
 }

@@ -205,6 +205,23 @@ impl DynamoJobStore {
         }
     }
 
+    /// A put of the job's upload lease item: `holder` until `until_ms` (Unix milliseconds).
+    fn put_lease(
+        &self,
+        test_id: &str,
+        holder: &str,
+        until_ms: i64,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(job_partition(test_id)))
+            .item(SK, s(UPLOAD_LEASE_SORT_KEY))
+            .item(ENTITY, s("upload_lease"))
+            .item(LEASE_HOLDER, s(holder))
+            .item(LEASE_UNTIL, AttributeValue::N(until_ms.to_string()))
+    }
+
     async fn get_item(&self, test_id: &str) -> Result<Option<Item>> {
         self.client
             .get_item()
@@ -393,17 +410,9 @@ impl JobStore for DynamoJobStore {
         holder: &str,
         lease: std::time::Duration,
     ) -> Result<bool> {
-        let now = time::now().timestamp_millis();
-        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let (now, until) = time::lease_window(lease);
         let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(job_partition(test_id)))
-            .item(SK, s(UPLOAD_LEASE_SORT_KEY))
-            .item(ENTITY, s("upload_lease"))
-            .item(LEASE_HOLDER, s(holder))
-            .item(LEASE_UNTIL, AttributeValue::N(until.to_string()))
+            .put_lease(test_id, holder, until)
             .condition_expression(
                 "attribute_not_exists(#pk) OR #until <= :now OR #holder = :holder",
             )
@@ -425,14 +434,7 @@ impl JobStore for DynamoJobStore {
     /// is left alone.
     async fn release_upload(&self, test_id: &str, holder: &str) -> Result<()> {
         let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(job_partition(test_id)))
-            .item(SK, s(UPLOAD_LEASE_SORT_KEY))
-            .item(ENTITY, s("upload_lease"))
-            .item(LEASE_HOLDER, s(holder))
-            .item(LEASE_UNTIL, AttributeValue::N("0".into()))
+            .put_lease(test_id, holder, 0)
             .condition_expression("#holder = :holder")
             .expression_attribute_names("#holder", LEASE_HOLDER)
             .expression_attribute_values(":holder", s(holder))

@@ -293,8 +293,7 @@ impl JobStore for SqliteStore {
         holder: &str,
         lease: std::time::Duration,
     ) -> Result<bool> {
-        let now = time::now().timestamp_millis();
-        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let (now, until) = time::lease_window(lease);
         let taken = self
             .conn()?
             .execute(

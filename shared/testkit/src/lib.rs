@@ -122,6 +122,36 @@ pub fn unique_name(tag: &str) -> String {
     )
 }
 
+/// A loopback port nothing listens on right now (the OS picks it; the probe socket is closed again).
+pub fn free_port() -> u16 {
+    match std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()) {
+        Ok(address) => address.port(),
+        Err(e) => panic!("no free loopback port: {e}"),
+    }
+}
+
+/// Waits (up to 10 s) until something accepts connections on the loopback `port`.
+pub fn wait_for_port(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// A child process (a server the test started) killed and reaped when the guard goes out of scope, also
+/// when the test panics.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
