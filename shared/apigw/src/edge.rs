@@ -223,8 +223,8 @@ mod tests {
         }
     }
 
-    const REGISTRATIONS: &str = "s3://work/config/triggers.toml";
-    const SECRET: &str = "s3://work/config/webhook-secrets/payments.secret";
+    const REGISTRATIONS: &str = "s3://work-bucket/config/triggers.toml";
+    const SECRET: &str = "s3://work-bucket/config/webhook-secrets/payments.secret";
     const GITHUB: &[u8] = br#"
 [[registrations]]
 id = "payments-github"
