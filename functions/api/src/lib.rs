@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use certus_api::{
-    with_optional_routes, ApiState, ArchiveStore, AuthConfig, GatewayClaims, Launcher, Limits,
-    LiveHub, UploadRequests,
+    with_optional_routes, ApiState, ArchiveStore, AuthConfig, Exposure, GatewayClaims, Launcher,
+    Limits, LiveHub, UploadRequests,
 };
 use certus_apigw::edge::{api_services, load_triggers, Stores};
 use certus_apigw::{ApigwError, ConfigSource, SfnLauncher, SfnUploads, ENV_PREFIX};
@@ -132,6 +132,7 @@ pub fn app(
     let uploads: Arc<dyn UploadRequests> =
         Arc::new(SfnUploads::new(sfn.clone(), &settings.upload_machine_arn));
     let router = certus_api::router(ApiState {
+        exposure: Arc::new(Exposure::new(&services.settings.workspace_root)),
         services,
         auth,
         launcher,

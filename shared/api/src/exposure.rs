@@ -10,7 +10,9 @@ use certus_core::event::Event;
 use certus_core::job::Job;
 use serde_json::Value;
 
-use crate::routes::ApiState;
+use certus_core::CoreError;
+
+use crate::error::Result;
 
 /// What stands in for the server's data directory in what clients see.
 pub const DATA_PLACEHOLDER: &str = "<data>";
@@ -25,12 +27,9 @@ pub struct Exposure {
 }
 
 impl Exposure {
-    /// For this server: the parent of its run workspaces (the data directory locally).
-    pub fn of(state: &ApiState) -> Self {
-        Self::for_workspace_root(&state.services.settings.workspace_root)
-    }
-
-    fn for_workspace_root(workspace_root: &Path) -> Self {
+    /// For a server whose run workspaces live under `workspace_root`: its parent (the data directory
+    /// locally) is what is hidden. Built once with the server's state, not per answer (it resolves links).
+    pub fn new(workspace_root: &Path) -> Self {
         let mut roots = Vec::new();
         if let Some(dir) = workspace_root.parent() {
             if dir.is_absolute() && dir.parent().is_some() {
@@ -46,10 +45,10 @@ impl Exposure {
     }
 
     /// A job record as clients see it.
-    pub fn job(&self, job: &Job) -> Value {
-        let mut value = serde_json::to_value(job).unwrap_or(Value::Null);
+    pub fn job(&self, job: &Job) -> Result<Value> {
+        let mut value = serde_json::to_value(job).map_err(|e| CoreError::json("job record", e))?;
         self.value(&mut value);
-        value
+        Ok(value)
     }
 
     /// An event as the JSON line clients receive.
@@ -117,7 +116,7 @@ mod tests {
 
     #[test]
     fn server_directories_and_local_runner_ids_are_rewritten_but_client_input_is_not() {
-        let exposure = Exposure::for_workspace_root(Path::new("/srv/certus/runs"));
+        let exposure = Exposure::new(Path::new("/srv/certus/runs"));
         let mut value = serde_json::json!({
             "bundle_location": "/srv/certus/bundles/test_1",
             "errors": ["I/O error on '/srv/certus/runs/test_1/source/a': File exists"],

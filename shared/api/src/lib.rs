@@ -29,6 +29,7 @@ pub use auth::{
 };
 pub use connections::ConnectionLimits;
 pub use error::{ApiError, Result};
+pub use exposure::Exposure;
 pub use hub::{LiveHub, WatcherLimit, WatcherLimits};
 pub use launcher::{Launcher, LocalLauncher, Recovery, Slots, UploadRequests};
 pub use routes::{router, ApiState, Limits, RouteSpec, ROUTES};

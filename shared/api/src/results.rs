@@ -19,7 +19,6 @@ use serde_json::{json, Value};
 
 use crate::auth::{Principal, WorkspaceScope};
 use crate::error::{ApiError, Result};
-use crate::exposure::Exposure;
 use crate::routes::ApiState;
 use crate::scans::visible_job;
 
@@ -119,6 +118,6 @@ pub async fn evidence(
         "checks": report.map(|r| r.checks).unwrap_or_default(),
         "detail": detail,
     });
-    Exposure::of(&state).value(&mut answer);
+    state.exposure.value(&mut answer);
     Ok(Json(answer))
 }

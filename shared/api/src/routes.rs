@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use crate::archives::ArchiveStore;
 use crate::auth::{AuthConfig, GatewayClaims};
 use crate::error::{ApiError, Result};
+use crate::exposure::Exposure;
 use crate::hub::LiveHub;
 use crate::launcher::{Launcher, UploadRequests};
 use crate::upload_store::UploadQuota;
@@ -168,6 +169,8 @@ pub struct ApiState {
     /// Where uploaded archives go: `None` keeps them in `limits.upload_dir` (`certus serve`); on AWS the
     /// work bucket, which the functions preparing sources can read.
     pub archives: Option<Arc<dyn ArchiveStore>>,
+    /// What of the server's internals clients must not see ([`Exposure::new`] of the workspace root).
+    pub exposure: Arc<Exposure>,
 }
 
 /// The whole HTTP API.

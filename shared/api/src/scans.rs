@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 
 use crate::auth::{Principal, WorkspaceScope};
 use crate::error::{ApiError, Result};
-use crate::exposure::Exposure;
 use crate::paths::{check_server_paths, not_uploaded};
 use crate::routes::ApiState;
 use crate::upload_store::tenant_dir;
@@ -97,7 +96,7 @@ pub async fn status(
         JobStatus::Queued => state.launcher.queue_position(&job.test_id),
         _ => None,
     };
-    let mut answer = Exposure::of(&state).job(&job);
+    let mut answer = state.exposure.job(&job)?;
     if let (Some(position), Some(fields)) = (position, answer.as_object_mut()) {
         fields.insert("queue_position".into(), json!(position));
     }
@@ -180,7 +179,7 @@ pub async fn upload_request(
         "remote_artifacts": job.remote_artifacts,
         "verification_proof": job.verification_proof,
     });
-    Exposure::of(&state).value(&mut answer);
+    state.exposure.value(&mut answer);
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
@@ -211,9 +210,9 @@ pub async fn list(
     let Query(params) = params.map_err(|e| FieldError::new("query", e.body_text()))?;
     let query = job_query(params, &principal)?;
     let page = state.services.jobs.list(&query).await?;
-    let exposure = Exposure::of(&state);
+    let exposure = &state.exposure;
     Ok(Json(json!({
-        "items": page.jobs.iter().map(|job| exposure.job(job)).collect::<Vec<_>>(),
+        "items": page.jobs.iter().map(|job| exposure.job(job)).collect::<Result<Vec<_>>>()?,
         "next_page_token": page.next_page_token,
     })))
 }

@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use crate::auth::AuthConfig;
 use crate::connections::{serve_limited, ConnectionLimits};
 use crate::error::{ApiError, Result};
+use crate::exposure::Exposure;
 use crate::hub::{LiveHub, WatcherLimits};
 use crate::launcher::{LocalLauncher, Slots, UploadRequests};
 use crate::routes::{router, ApiState, Limits};
@@ -153,6 +154,7 @@ where
         eprintln!("certus serve: WARNING: authentication is disabled; anyone who can connect may use every workspace");
     }
     let state = ApiState {
+        exposure: Arc::new(Exposure::new(&services.settings.workspace_root)),
         services,
         auth: config.auth.clone(),
         launcher: launcher.clone(),

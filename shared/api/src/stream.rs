@@ -4,6 +4,7 @@
 //! normally after `scan_complete`; an unknown or foreign job closes with 4404. A watcher over the hub's
 //! [`WatcherLimits`](crate::hub::WatcherLimits) is refused with 429 before the upgrade.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::QueryRejection;
@@ -108,7 +109,7 @@ async fn watch_job(
     _permit: WatcherPermit,
 ) {
     let mut watcher = Watcher {
-        exposure: Exposure::of(&state),
+        exposure: state.exposure.clone(),
         socket,
         last_sent: 0,
         last_heard: Instant::now(),
@@ -141,7 +142,7 @@ enum Ending {
 }
 
 struct Watcher {
-    exposure: Exposure,
+    exposure: Arc<Exposure>,
     socket: WebSocket,
     last_sent: u64,
     last_heard: Instant,
