@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use certus_core::attestation::BuilderInfo;
+use certus_core::attestation::{BuilderInfo, NoSigner};
 use certus_core::audit::{AuditLog, AuditedJobStore};
 use certus_core::bundle::BundleIndex;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
 use certus_core::ports::{
-    ArtifactStore, BundleSigner, EventLog, JobStore, ManifestFetcher, ManifestVerifier,
-    PreparedSource, SourcePreparer,
+    ArtifactStore, EventLog, JobStore, ManifestFetcher, ManifestVerifier, PreparedSource,
+    SourcePreparer,
 };
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
@@ -103,8 +103,10 @@ pub fn api_services(
         artifacts: elsewhere.clone(),
         sources: elsewhere.clone(),
         fetcher: elsewhere.clone(),
-        verifier: elsewhere.clone(),
-        signer: elsewhere,
+        verifier: elsewhere,
+        signer: Arc::new(NoSigner(
+            "bundle signing runs in the scan state machine, not in the api or push-trigger function",
+        )),
         scanners: ScannerSet::default(),
         // Findings are fingerprinted where scanners run (the run-scanner step), never here.
         fingerprint_key: None,
@@ -163,22 +165,6 @@ impl ManifestVerifier for InStateMachine {
         _signature: &[u8],
     ) -> certus_core::Result<serde_json::Value> {
         Err(elsewhere("manifest verification"))
-    }
-}
-
-#[async_trait]
-impl BundleSigner for InStateMachine {
-    fn key_id(&self) -> String {
-        String::new()
-    }
-    fn algorithm(&self) -> String {
-        String::new()
-    }
-    fn public_key_pem(&self) -> String {
-        String::new()
-    }
-    async fn sign(&self, _message: &[u8]) -> certus_core::Result<Vec<u8>> {
-        Err(elsewhere("bundle signing"))
     }
 }
 

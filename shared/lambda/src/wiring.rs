@@ -12,7 +12,7 @@ use certus_aws::{
     resolve_key_ref, AwsClients, KmsSigner, S3ArtifactStore, S3Fetcher, S3Publisher, S3RunStore,
     S3Uploads,
 };
-use certus_core::attestation::{BuilderInfo, LocalSigner};
+use certus_core::attestation::{BuilderInfo, LocalSigner, NoSigner};
 use certus_core::audit::AuditedJobStore;
 use certus_core::fingerprint::FingerprintKey;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
@@ -127,7 +127,9 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
     ));
     let signer: Arc<dyn BundleSigner> = match stage {
         Stage::BuildBundle | Stage::Finalize | Stage::RequestUpload => signer(env, clients).await?,
-        _ => Arc::new(NoSigner),
+        _ => Arc::new(NoSigner(
+            "this step has no signing key (only build-bundle, finalize and request-upload sign)",
+        )),
     };
     let verifier = match stage {
         Stage::VerifyManifest => signature_policy(env, clients).await?,
@@ -383,31 +385,6 @@ impl ManifestFetcher for Fetchers {
         } else {
             self.remote.fetch(uri, max_bytes).await
         }
-    }
-}
-
-/// The signer of a step that signs nothing: using it is a wiring error, reported as such.
-struct NoSigner;
-
-#[async_trait]
-impl BundleSigner for NoSigner {
-    fn key_id(&self) -> String {
-        String::new()
-    }
-
-    fn algorithm(&self) -> String {
-        String::new()
-    }
-
-    fn public_key_pem(&self) -> String {
-        String::new()
-    }
-
-    async fn sign(&self, _message: &[u8]) -> certus_core::Result<Vec<u8>> {
-        Err(CoreError::Signing(
-            "this step has no signing key (only build-bundle, finalize and request-upload sign)"
-                .into(),
-        ))
     }
 }
 
