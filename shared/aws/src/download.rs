@@ -185,31 +185,45 @@ async fn fetch_to_file(
         .send()
         .await
         .map_err(|e| Failure::from_sdk(&what, e).into_core(CoreError::Bundle))?;
+    body_to_new_file(response.body, &target, &what, object.size, || {
+        CoreError::Bundle(format!(
+            "{what} is larger than the {} bytes it was listed with",
+            object.size
+        ))
+    })
+    .await
+}
+
+/// Streams an object's body into the new file `dest` (which must not exist), refusing it with `too_large()`
+/// as soon as more than `max_bytes` arrive; returns the bytes written. `what` names the object in errors.
+pub(crate) async fn body_to_new_file(
+    mut body: aws_sdk_s3::primitives::ByteStream,
+    dest: &Path,
+    what: &str,
+    max_bytes: u64,
+    too_large: impl Fn() -> CoreError,
+) -> Result<u64> {
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&target)
+        .open(dest)
         .await
-        .map_err(|e| CoreError::io(&target, e))?;
-    let mut body = response.body;
+        .map_err(|e| CoreError::io(dest, e))?;
     let mut written: u64 = 0;
     while let Some(chunk) = body
         .try_next()
         .await
         .map_err(|e| CoreError::Storage(format!("{what}: reading the object failed: {e}")))?
     {
-        written += chunk.len() as u64;
-        if written > object.size {
-            return Err(CoreError::Bundle(format!(
-                "{what} is larger than the {} bytes it was listed with",
-                object.size
-            )));
+        written = written.saturating_add(chunk.len() as u64);
+        if written > max_bytes {
+            return Err(too_large());
         }
         file.write_all(&chunk)
             .await
-            .map_err(|e| CoreError::io(&target, e))?;
+            .map_err(|e| CoreError::io(dest, e))?;
     }
-    file.flush().await.map_err(|e| CoreError::io(&target, e))?;
+    file.sync_all().await.map_err(|e| CoreError::io(dest, e))?;
     Ok(written)
 }
 

@@ -8,9 +8,9 @@ use std::path::Path;
 
 use certus_core::{CoreError, Result};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use crate::clients::AwsClients;
+use crate::download::body_to_new_file;
 use crate::failure::Failure;
 use crate::location::S3Location;
 
@@ -131,31 +131,12 @@ impl S3Uploads {
             .send()
             .await
             .map_err(|e| Failure::from_sdk(uri, e).into_core(CoreError::Source))?;
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(dest)
-            .await
-            .map_err(|e| CoreError::io(dest, e))?;
-        let mut body = response.body;
-        let mut written: u64 = 0;
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| CoreError::Storage(format!("{uri}: reading the object failed: {e}")))?
-        {
-            written = written.saturating_add(chunk.len() as u64);
-            if written > max_bytes {
-                return Err(CoreError::Source(format!(
-                    "{uri} is larger than the {max_bytes} bytes an archive may have"
-                )));
-            }
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| CoreError::io(dest, e))?;
-        }
-        file.sync_all().await.map_err(|e| CoreError::io(dest, e))?;
-        Ok(written)
+        body_to_new_file(response.body, dest, uri, max_bytes, || {
+            CoreError::Source(format!(
+                "{uri} is larger than the {max_bytes} bytes an archive may have"
+            ))
+        })
+        .await
     }
 
     /// The key of `uri` when it is `s3://<this bucket>/uploads/<tenant key>/<id>/<name>` with every part well
