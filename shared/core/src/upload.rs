@@ -67,7 +67,13 @@ async fn leased<T>(
     let result = work.await;
     let released = services.jobs.release_upload(test_id, &holder).await;
     let value = result?;
-    released?;
+    released.map_err(|e| {
+        CoreError::Storage(format!(
+            "the upload request for job '{test_id}' finished, but its lease could not be given back ({e}); \
+             another request for this job waits until the lease expires ({} min)",
+            UPLOAD_LEASE.as_secs() / 60
+        ))
+    })?;
     Ok(value)
 }
 
