@@ -14,6 +14,9 @@ cd "$(dirname "$0")/.."
 
 CFN_LINT_VERSION=1.58.0
 SAM_TRANSLATOR_VERSION=1.115.0
+# The WebSocket API's stand-in and the test's client (infra/tests/deployed_run.py): a real WebSocket
+# implementation, installed beside the infra venv (PyPI, pinned).
+WEBSOCKETS_VERSION=15.0.1
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/certus
 infra_venv="$cache/venv-cfn-lint-$CFN_LINT_VERSION-sam-$SAM_TRANSLATOR_VERSION"
 
@@ -55,6 +58,16 @@ done
 [ -d statemachine/tests/node_modules/aws-local-stepfunctions ] ||
   missing "statemachine/tests/node_modules absent (scripts/check-infra.sh installs it)"
 [ -x "$infra_venv/bin/python" ] || missing "$infra_venv absent (scripts/check-infra.sh installs it)"
+
+websockets_dir="$cache/py-websockets-$WEBSOCKETS_VERSION"
+if [ ! -f "$websockets_dir/.complete" ]; then
+  echo "== installing websockets $WEBSOCKETS_VERSION (PyPI)"
+  rm -rf "$websockets_dir"
+  "$infra_venv/bin/pip" install --quiet --disable-pip-version-check --target "$websockets_dir" \
+    "websockets==$WEBSOCKETS_VERSION"
+  touch "$websockets_dir/.complete"
+fi
+export PYTHONPATH=$websockets_dir
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -16,7 +16,10 @@ upload-request over the HTTP API runs the upload machine with the packaged reque
 CodeCommit push delivered twice starts one scan; a signed GitHub push (redelivered) starts one scan that runs
 to its bundle; a baseline scan; an archive uploaded through the API (to the work bucket) is scanned, and
 another tenant naming it gets the missing-upload answer; ws's $connect against the JWKS from the work
-bucket, $disconnect and a stream batch; a role without s3:ListBucket is caught by the request check.
+bucket, $disconnect and a stream batch; a real WebSocket client through a stand-in of the WebSocket API (routes
+and route selection from the template, its management endpoint on loopback) subscribes to a submitted scan and
+receives every event once, in order, fed live by the events table's stream mapping, until ws closes the socket;
+a role without s3:ListBucket is caught by the request check.
 
 Environment (scripts/deployed-run.sh sets it): CERTUS_PACKAGES (the packages), CERTUS_MOTO_ENDPOINT (a moto of
 this run only: IAM enforcement is server-wide), CERTUS_BIN (the certus CLI), CERTUS_DEPLOYED_REPORT (optional:
@@ -134,6 +137,9 @@ class Recorder:
                 entry["json"] = json.loads(body or b"{}")
             except ValueError:
                 entry["json"] = {}
+        self.add(entry)
+
+    def add(self, entry):
         with self.lock:
             self.records.append(entry)
 
@@ -144,6 +150,8 @@ class Recorder:
 def request_actions(entry, secret_arns):
     """(action, resource ARN, condition context, missing-key read?) of one recorded request."""
     target, body = entry.get("target"), entry.get("json") or {}
+    if entry.get("service") == "execute-api":  # the WebSocket API's management endpoint (@connections)
+        return [("execute-api:ManageConnections", entry["resource"], {}, False)]
     if target:
         service, operation = target.split(".", 1)
         if service.startswith("DynamoDB_"):
@@ -206,10 +214,12 @@ class Deployment:
     state machines; one IAM user per function with its role's policy; the packages laid out outside the
     repository with their environments."""
 
-    def __init__(self, endpoint, packages, overrides=None, withhold=None, config=None):
+    def __init__(self, endpoint, packages, overrides=None, withhold=None, config=None, endpoints=None):
         """`withhold`: {role logical id: action} statements granting that action are left out of that role
         (the test that a missing grant is caught); `config`: {key: text} objects put under config/ of the
-        work bucket before any function starts (as an operator uploads them)."""
+        work bucket before any function starts (as an operator uploads them); `endpoints`: {binary: {variable:
+        URL}} endpoints of the template's environment pointed at their loopback stand-ins (the WebSocket
+        API's management endpoint)."""
         import boto3
 
         self.endpoint = endpoint
@@ -281,6 +291,7 @@ class Deployment:
         self.admin = (admin["AccessKeyId"], admin["SecretAccessKey"])
         moto_post(endpoint, "/moto-api/reset-auth", "0")
         self.recorder = Recorder(endpoint)
+        self.endpoints = endpoints or {}
         self.spec_path = self.write_spec(packages)
 
     def client(self, service, key=None, secret=None):
@@ -303,6 +314,9 @@ class Deployment:
             layers = [os.path.join(os.path.abspath(packages), "layers", layer["Ref"], "bin")
                       for layer in self.sam["Resources"][logical]["Properties"].get("Layers", [])]
             env = dict(self.resolver.resolve(props.get("Environment", {}).get("Variables", {})))
+            for variable, url in self.endpoints.get(binary, {}).items():
+                assert variable in env, f"{binary} has no {variable} to point at a stand-in"
+                env[variable] = url
             name = self.resolver.ref(logical)
             env.update({
                 # Lambda's reserved variables (the runtime client reads them; PATH: only the layers' bin/,
@@ -469,6 +483,193 @@ def granted_actions(statements):
     return out
 
 
+# -- the WebSocket API as deployed ---------------------------------------------------------------------------------
+class WebSocketGateway:
+    """API Gateway's WebSocket API as the template declares it, on loopback (a real WebSocket server, the
+    `websockets` library): an upgrade becomes ws's `$connect` (query string and all; anything but 200 refuses
+    the handshake with that status), each text frame a route chosen by the API's RouteSelectionExpression
+    (`$request.body.action`: a declared route key, else `$default`), the socket's end `$disconnect`. Its
+    management API (`POST`/`DELETE /{stage}/@connections/{id}`, what ws's CERTUS_ASSURANCE_WS_ENDPOINT names)
+    sends to or closes that socket; each call is recorded with the caller's access key for the IAM check."""
+
+    def __init__(self):
+        import websockets.sync.server
+
+        self.deployment = None  # set once the deployment exists (its ws function is the integration)
+        self.sockets = {}
+        self.lock = threading.Lock()
+        self.server = websockets.sync.server.serve(self._session, "127.0.0.1", 0, process_request=self._connect)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/live"
+        gateway = self
+
+        class Management(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _call(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = gateway._manage(self.command, self.path, self.headers, body)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_DELETE = do_GET = _call
+
+        self.management = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Management)
+        self.endpoint = f"http://127.0.0.1:{self.management.server_address[1]}/live"
+        threading.Thread(target=self.management.serve_forever, daemon=True).start()
+
+    def _event(self, route, connection_id, kind, body=None, query=None):
+        domain = "websocket.execute-api.eu-west-1.amazonaws.com"
+        event = {"requestContext": {"routeKey": route, "connectionId": connection_id, "eventType": kind,
+                                    "messageDirection": "IN", "stage": "live", "connectedAt": 1796083200000,
+                                    "requestTimeEpoch": 1796083200012, "requestTime": "01/Dec/2026:00:00:00 +0000",
+                                    "identity": {"sourceIp": "192.0.2.10"}, "requestId": secrets.token_hex(8),
+                                    "extendedRequestId": secrets.token_hex(8), "domainName": domain,
+                                    "apiId": self.deployment.resolver.ref("WebSocketApi")},
+                 "isBase64Encoded": False}
+        if kind == "CONNECT":
+            event["headers"] = {"Host": domain}
+            event["multiValueHeaders"] = {"Host": [domain]}
+        if query:
+            event["queryStringParameters"] = query
+        if body is not None:
+            event["body"] = body
+        outcome = self.deployment.invoke("ws", event)
+        if "error" in outcome:
+            return 500
+        return outcome["payload"].get("statusCode", 200)
+
+    def _connect(self, connection, request):
+        connection_id = "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+                                for _ in range(15)) + "="
+        url = urllib.parse.urlparse(request.path)
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
+        status = self._event("$connect", connection_id, "CONNECT", query=query)
+        if status != 200:
+            return connection.respond(status, "Forbidden\n")
+        connection.connection_id = connection_id
+        with self.lock:
+            self.sockets[connection_id] = connection
+        return None
+
+    def _session(self, connection):
+        connection_id = connection.connection_id
+        routes = {r["Properties"]["RouteKey"] for r in self.deployment.cfn["Resources"].values()
+                  if r["Type"] == "AWS::ApiGatewayV2::Route"}
+        try:
+            for message in connection:
+                try:
+                    action = json.loads(message).get("action")
+                except (ValueError, AttributeError):
+                    action = None
+                route = action if isinstance(action, str) and action in routes else "$default"
+                self._event(route, connection_id, "MESSAGE", body=message)
+        except Exception:  # the client went away mid-frame: API Gateway still sends $disconnect
+            pass
+        with self.lock:
+            self.sockets.pop(connection_id, None)
+        self._event("$disconnect", connection_id, "DISCONNECT")
+
+    def _manage(self, method, path, headers, body):
+        match = re.fullmatch(r"/live/@connections/([^/?]+)", urllib.parse.urlparse(path).path)
+        if match is None:
+            return 404
+        connection_id = urllib.parse.unquote(match.group(1))
+        key = re.search(r"Credential=([A-Z0-9]+)/", headers.get("Authorization", ""))
+        api = self.deployment.resolver.ref("WebSocketApi")
+        self.deployment.recorder.add({
+            "key": key.group(1) if key else None, "method": method, "path": path, "target": None, "status": 200,
+            "service": "execute-api",
+            "resource": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/live/{method}/@connections/{connection_id}",
+        })
+        with self.lock:
+            connection = self.sockets.get(connection_id)
+        if connection is None:
+            return 410
+        if method == "POST":
+            connection.send(body.decode("utf-8"))
+        elif method == "DELETE":
+            connection.close()
+        return 200
+
+    def close(self):
+        self.server.shutdown()
+        self.management.shutdown()
+
+
+class StreamPump:
+    """The events table's stream mapping as the template declares it (StartingPosition, BatchSize): records read
+    from moto's DynamoDB stream, handed to the packaged ws function in batches, in order, while `pumping`."""
+
+    def __init__(self, deployment):
+        self.d = deployment
+        mapping = next(e["Properties"] for e in deployment.sam["Resources"]["WsFunction"]["Properties"]["Events"].values()
+                       if e["Type"] == "DynamoDB")
+        self.batch_size = mapping["BatchSize"]
+        table = deployment.client("dynamodb").describe_table(TableName=deployment.resolver.ref("EventsTable"))
+        self.stream_arn = table["Table"]["LatestStreamArn"]
+        self.streams = deployment.client("dynamodbstreams")
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        self.iterators = [self.streams.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType=mapping["StartingPosition"],
+        )["ShardIterator"] for shard in shards]
+        self.stop = threading.Event()
+        self.failures = []
+
+    def drain(self):
+        """Every record written since the last call, delivered; returns how many."""
+        delivered = 0
+        for i, iterator in enumerate(self.iterators):
+            while iterator:
+                page = self.streams.get_records(ShardIterator=iterator)
+                iterator = page.get("NextShardIterator")
+                self.iterators[i] = iterator
+                records = page["Records"]
+                if not records:
+                    break
+                for start in range(0, len(records), self.batch_size):
+                    batch = [self.lambda_record(r) for r in records[start:start + self.batch_size]]
+                    outcome = self.d.invoke("ws", {"Records": batch})
+                    if "error" in outcome:
+                        self.failures.append(outcome["error"])
+                    delivered += len(batch)
+        return delivered
+
+    def lambda_record(self, record):
+        dynamodb = dict(record["dynamodb"])
+        created = dynamodb.get("ApproximateCreationDateTime")
+        if created is not None:
+            dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {**{k: v for k, v in record.items() if k != "dynamodb"}, "dynamodb": dynamodb,
+                "eventSource": "aws:dynamodb", "awsRegion": REGION, "eventSourceARN": self.stream_arn}
+
+    def pumping(self):
+        """A context manager: the mapping polls in the background until the block ends, then drains once more."""
+        pump = self
+
+        class Pumping:
+            def __enter__(self):
+                self.thread = threading.Thread(target=self.run, daemon=True)
+                self.thread.start()
+                return pump
+
+            def run(self):
+                while not pump.stop.wait(0.5):
+                    pump.drain()
+
+            def __exit__(self, *exc):
+                pump.stop.set()
+                self.thread.join()
+                pump.drain()
+                return False
+
+        return Pumping()
+
+
 # -- fixtures ---------------------------------------------------------------------------------------------------
 class GitServer:
     """`git daemon` on loopback serving one repository: a manifest with builtin tools, a lock file and a
@@ -597,6 +798,7 @@ GIT = None
 SCRATCH = None
 TRUST = None
 IDP = None
+GATEWAY = None
 PARAMETERS = {}
 CONFIG = {}
 REPOSITORY = f"arn:aws:codecommit:{REGION}:{ACCOUNT}:demo"
@@ -634,7 +836,7 @@ assessment_id = "push"
 
 
 def setUpModule():
-    global DEPLOYMENT, GIT, SCRATCH, TRUST, IDP
+    global DEPLOYMENT, GIT, SCRATCH, TRUST, IDP, GATEWAY
     endpoint, packages = os.environ.get("CERTUS_MOTO_ENDPOINT"), os.environ.get("CERTUS_PACKAGES")
     if not endpoint or not packages or not os.environ.get("CERTUS_BIN"):
         raise unittest.SkipTest("CERTUS_MOTO_ENDPOINT, CERTUS_PACKAGES and CERTUS_BIN are set by scripts/deployed-run.sh")
@@ -652,7 +854,10 @@ def setUpModule():
                        "PushRepositoryArns": [REPOSITORY], "JwksObjectKey": "jwks.json"})
     CONFIG["triggers.toml"] = REGISTRATIONS.replace("{clone_url}", GIT.url())
     CONFIG["webhook-secrets/demo-github.secret"] = GITHUB_SECRET
-    DEPLOYMENT = Deployment(endpoint, packages, PARAMETERS, config=CONFIG)
+    GATEWAY = WebSocketGateway()
+    DEPLOYMENT = Deployment(endpoint, packages, PARAMETERS, config=CONFIG,
+                            endpoints={"ws": {"CERTUS_ASSURANCE_WS_ENDPOINT": GATEWAY.endpoint}})
+    GATEWAY.deployment = DEPLOYMENT
 
 
 def tearDownModule():
@@ -662,6 +867,8 @@ def tearDownModule():
             with open(report, "w", encoding="utf-8") as f:
                 f.write(actions_table(DEPLOYMENT))
         DEPLOYMENT.close()
+    if GATEWAY is not None:
+        GATEWAY.close()
     if GIT is not None:
         GIT.close()
     if TRUST is not None:
@@ -904,7 +1111,7 @@ class DeployedRun(unittest.TestCase):
 
     def test_7_websocket_connect_checks_the_token_against_the_jwks_from_the_work_bucket(self):
         """ws as the WebSocket API invokes it ($connect, $disconnect) and as the events stream does (a batch
-        for a job nobody subscribed to: nothing to post, so the real management endpoint is never called)."""
+        for a job nobody subscribed to: nothing to post)."""
         d = DEPLOYMENT
 
         def websocket(route, connection, token=None):
@@ -941,6 +1148,56 @@ class DeployedRun(unittest.TestCase):
                               "awsRegion": REGION, "dynamodb": {"NewImage": first}}]}
         outcome = d.invoke("ws", batch)
         self.assertNotIn("error", outcome, outcome)
+
+
+    def test_11_a_websocket_subscriber_receives_the_whole_stream_live_and_is_closed_at_the_end(self):
+        """A real WebSocket client through the gateway: $connect with its token, `subscribe` to a job just
+        submitted (the replay), then the scan runs while the stream mapping feeds the events table's records
+        to ws, whose fan-out posts them through the management API; every event arrives once, in order, the
+        last `scan_complete`, and ws closes the socket. Another tenant's subscribe is refused and dropped."""
+        import websockets.sync.client
+
+        d = DEPLOYMENT
+        claims = {"iss": "https://issuer.example.invalid/", "aud": "certus-assurance", "sub": "tenant-1",
+                  "certus_workspaces": ["ws-acme"]}
+        with self.assertRaises(websockets.exceptions.InvalidStatus) as refused:
+            websockets.sync.client.connect(f"{GATEWAY.url}?access_token={IDP.token({**claims, 'aud': 'other'})}",
+                                           open_timeout=60)
+        self.assertEqual(refused.exception.response.status_code, 401)
+
+        pump = StreamPump(d)
+        reply = submit()
+        self.assertEqual(reply["statusCode"], 202, reply)
+        test_id = json.loads(reply["body"])["test_id"]
+        stranger = websockets.sync.client.connect(
+            f"{GATEWAY.url}?access_token={IDP.token({**claims, 'sub': 'tenant-2'})}", open_timeout=60)
+        stranger.send(json.dumps({"action": "subscribe", "test_id": test_id}))
+        refusal = json.loads(stranger.recv(timeout=60))
+        self.assertEqual((refusal["type"], refusal["code"]), ("error", 4404), refusal)
+        stranger.close()
+
+        client = websockets.sync.client.connect(f"{GATEWAY.url}?access_token={IDP.token(claims)}", open_timeout=60)
+        client.send(json.dumps({"action": "subscribe", "test_id": test_id}))
+        received = []
+
+        def listen():
+            for message in client:  # ends when the gateway closes the socket (ws's DELETE @connections)
+                received.append(json.loads(message))
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        with pump.pumping():
+            summary = d.run_machine("certus-assurance.asl.json", {"test_id": test_id})
+        self.assertEqual(summary["status"], "SUCCEEDED", summary)
+        listener.join(timeout=120)
+        self.assertFalse(listener.is_alive(), f"ws never closed the finished job's socket: {received[-3:]}")
+        self.assertEqual(pump.failures, [], "every stream batch was handled")
+
+        stored = sorted(int(e["seq"]["N"]) for e in d.events(test_id))
+        self.assertEqual([e["seq"] for e in received], stored, "every stored event once, in order")
+        self.assertEqual(stored, list(range(1, len(stored) + 1)))
+        self.assertEqual(received[-1]["type"], "scan_complete", received[-1])
+        self.assertTrue(all(e["test_id"] == test_id for e in received))
 
     def test_10_an_archive_uploaded_through_the_api_is_scanned_and_only_by_its_tenant(self):
         d = DEPLOYMENT
