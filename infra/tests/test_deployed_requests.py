@@ -51,6 +51,20 @@ class RequestActions(unittest.TestCase):
 
 
 class CheckRequest(unittest.TestCase):
+    def test_a_management_call_needs_manage_connections_on_its_method_and_connection(self):
+        stage = "arn:aws:execute-api:eu-west-1:123456789012:wsapi/live"
+        post_only = {"Effect": "Allow", "Action": "execute-api:ManageConnections",
+                     "Resource": f"{stage}/POST/@connections/*"}
+
+        def call(method):
+            return {"method": method, "path": "/live/@connections/Ab1=", "target": None, "status": 200,
+                    "service": "execute-api", "resource": f"{stage}/{method}/@connections/Ab1="}
+
+        self.assertEqual(deployed_run.check_request([post_only], call("POST"), {}),
+                         [("execute-api:ManageConnections", f"{stage}/POST/@connections/Ab1=", True, "")])
+        [(_, resource, ok, why)] = deployed_run.check_request([post_only], call("DELETE"), {})
+        self.assertEqual((resource, ok, why), (f"{stage}/DELETE/@connections/Ab1=", False, "not granted by its role"))
+
     def test_a_missing_key_read_needs_list_bucket(self):
         missing = s3("GET", f"/{BUCKET}/{KEY}", 404)
         [(action, resource, ok, why)] = deployed_run.check_request([READ_RUNS], missing, {})

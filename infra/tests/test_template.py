@@ -150,6 +150,10 @@ class TemplateTest(unittest.TestCase):
         self.assertEqual(self.resources["GoldenBucket"]["Properties"]["VersioningConfiguration"]["Status"], "Enabled")
         rules = self.resources["WorkBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
         self.assertIn({"Id": "expire-run-workspaces", "Status": "Enabled", "Prefix": "runs/", "ExpirationInDays": 7}, rules)
+        # archives uploaded through the API go under the prefix the S3 adapter writes to, and expire there
+        with open(os.path.join(ROOT, "shared", "aws", "src", "uploads.rs"), encoding="utf-8") as f:
+            prefix = re.search(r'pub const UPLOADS_PREFIX: &str = "([^"]+)";', f.read()).group(1)
+        self.assertIn({"Id": "expire-uploaded-archives", "Status": "Enabled", "Prefix": prefix, "ExpirationInDays": 1}, rules)
 
     def test_only_promote_writes_to_raw_and_golden(self):
         writers = set()
