@@ -68,6 +68,10 @@ if [ ! -f "$websockets_dir/.complete" ]; then
   touch "$websockets_dir/.complete"
 fi
 export PYTHONPATH=$websockets_dir
+# The scanner task's tools (semgrep, bandit, checkov, detect-secrets), from the pinned requirements files the
+# scanner image installs.
+CERTUS_TOOLS_BIN_DIR=$(scripts/install-tools.sh)
+export CERTUS_TOOLS_BIN_DIR
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -5,6 +5,8 @@
 #   OUT/<binary>/bootstrap          the only file of the package (SAM copies nothing else)
 #   OUT/layers/<LayerLogicalId>/    a layer's content, mounted at /opt on Lambda (bin/ is on Lambda's PATH)
 #   OUT/functions.tsv               binary, logical id, layers (comma-separated), one function a line
+#   OUT/images/scanner/opt/         the scanner image's own files (infra/images/scanner/Dockerfile's COPY lines:
+#                                   certus-step, built as its header says, and the entry point)
 #
 #   scripts/package-functions.sh OUT
 #
@@ -81,4 +83,14 @@ while IFS=$'\t' read -r binary logical code_uri layers; do
     esac
   done
 done <"$out/functions.tsv"
-echo "packaged $(wc -l <"$out/functions.tsv") functions ($triple, debug) into $out" >&2
+
+echo "== cargo lambda build --bin certus-step (the scanner image)" >&2
+(cd shared/lambda && cargo lambda build --quiet --offline --compiler cargo "$arch_flag" --bin certus-step \
+  --lambda-dir "$target_dir/lambda-packages" >&2)
+image=$out/images/scanner/opt/certus
+rm -rf "${out:?}/images/scanner"
+mkdir -p "$image"
+ln "$target_dir/lambda-packages/certus-step/bootstrap" "$image/certus-step" 2>/dev/null ||
+  cp "$target_dir/lambda-packages/certus-step/bootstrap" "$image/certus-step"
+cp infra/images/scanner/entrypoint.py "$image/entrypoint.py"
+echo "packaged $(wc -l <"$out/functions.tsv") functions and the scanner image's files ($triple, debug) into $out" >&2

@@ -19,7 +19,9 @@ another tenant naming it gets the missing-upload answer; ws's $connect against t
 bucket, $disconnect and a stream batch; a real WebSocket client through a stand-in of the WebSocket API (routes
 and route selection from the template, its management endpoint on loopback) subscribes to a submitted scan and
 receives every event once, in order, fed live by the events table's stream mapping, until ws closes the socket;
-a role without s3:ListBucket is caught by the request check.
+a profile of heavy tools runs them as the scanner task (the image's entry point from the Dockerfile, the task
+definition's environment, read-only root, /tmp the only writable place, uid 10001, the task role's credentials:
+infra/tests/fargate-container.sh); a role without s3:ListBucket is caught by the request check.
 
 Environment (scripts/deployed-run.sh sets it): CERTUS_PACKAGES (the packages), CERTUS_MOTO_ENDPOINT (a moto of
 this run only: IAM enforcement is server-wide), CERTUS_BIN (the certus CLI), CERTUS_DEPLOYED_REPORT (optional:
@@ -54,6 +56,12 @@ REPO = os.path.dirname(translated.INFRA)
 RUNNER = os.path.join(REPO, "statemachine", "tests", "run-local.mjs")
 EMULATOR = os.path.join(REPO, "statemachine", "tests", "lambda-runtime.mjs")
 GATEWAY_401 = '{"message":"Unauthorized"}'
+# The principal of the Fargate scanner task (its task role) in the IAM check.
+SCANNER_TASK = "scanner-task"
+# What the scanner image's base (public.ecr.aws/docker/library/python:3.12-slim-bookworm) sets before the
+# Dockerfile's own ENV.
+PYTHON_IMAGE_ENV = {"PATH": "/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "LANG": "C.UTF-8"}
 REGION = translated.REGION
 ACCOUNT = translated.ACCOUNT
 
@@ -269,21 +277,27 @@ class Deployment:
         self.keys = {}
         self.statements = {}
         self.functions = {}
-        for logical, binary in self.binaries.items():
-            props = resources[logical]["Properties"]
-            role = props["Role"]["Fn::GetAtt"][0]
+
+        def principal(name, role):
+            """An IAM user with exactly `role`'s inline statements (less any withheld): its access key."""
             statements = iam_eval.role_statements(self.resolver.resolve(resources[role]))
             if withhold and role in withhold:
                 statements = [s for s in statements if withhold[role] not in iam_eval.as_list(s.get("Action", []))]
-            self.statements[binary] = statements
+            self.statements[name] = statements
             loose = [moto_statement(s) for s in statements]
-            user = f"fn-{binary}"
-            iam.create_user(UserName=user)
-            iam.put_user_policy(UserName=user, PolicyName=binary,
+            iam.create_user(UserName=f"fn-{name}")
+            iam.put_user_policy(UserName=f"fn-{name}", PolicyName=name,
                                 PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": loose}))
-            key = iam.create_access_key(UserName=user)["AccessKey"]
-            self.keys[key["AccessKeyId"]] = binary
+            key = iam.create_access_key(UserName=f"fn-{name}")["AccessKey"]
+            self.keys[key["AccessKeyId"]] = name
+            return key
+
+        for logical, binary in self.binaries.items():
+            props = resources[logical]["Properties"]
+            key = principal(binary, props["Role"]["Fn::GetAtt"][0])
             self.functions[binary] = {"logical": logical, "props": props, "key": key}
+        task = resources["ScannerTaskDefinition"]["Properties"]
+        self.task_key = principal(SCANNER_TASK, task["TaskRoleArn"]["Fn::GetAtt"][0])
         iam.create_user(UserName="harness")
         iam.put_user_policy(UserName="harness", PolicyName="all", PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
@@ -293,6 +307,7 @@ class Deployment:
         self.recorder = Recorder(endpoint)
         self.endpoints = endpoints or {}
         self.spec_path = self.write_spec(packages)
+        self.task_path = self.write_task(packages)
 
     def client(self, service, key=None, secret=None):
         key, secret = (key, secret) if key else self.admin
@@ -306,10 +321,7 @@ class Deployment:
             logical = function["logical"]
             package = os.path.join(self.dir, "var-task", binary)
             os.makedirs(package)
-            try:  # a hard link when it can (the debug binaries are large), else a copy
-                os.link(os.path.join(packages, binary, "bootstrap"), os.path.join(package, "bootstrap"))
-            except OSError:
-                shutil.copy2(os.path.join(packages, binary, "bootstrap"), os.path.join(package, "bootstrap"))
+            link_or_copy(os.path.join(packages, binary, "bootstrap"), os.path.join(package, "bootstrap"))
             # the SAM template's layer names (the translator suffixes a hash to the LayerVersion's id)
             layers = [os.path.join(os.path.abspath(packages), "layers", layer["Ref"], "bin")
                       for layer in self.sam["Resources"][logical]["Properties"].get("Layers", [])]
@@ -346,6 +358,53 @@ class Deployment:
             json.dump(spec, f)
         return path
 
+    def write_task(self, packages):
+        """The scanner task as run-local.mjs's --ecs-task runs it: the image's files (the package's images/scanner/
+        opt, with bin/ links into the tool venvs as the Dockerfile's RUN line makes them: here scripts/
+        install-tools.sh's, from the same pinned requirements), its ENV, USER, VOLUME mode and ENTRYPOINT read
+        from the Dockerfile, the task definition's container environment, and the task role's own credentials
+        plus the endpoint; the container runs in infra/tests/fargate-container.sh's sandbox."""
+        with open(os.path.join(REPO, "infra", "images", "scanner", "Dockerfile"), encoding="utf-8") as f:
+            dockerfile = f.read().replace("\\\n", " ")
+        image_env = dict(PYTHON_IMAGE_ENV)
+        for line in re.findall(r"^ENV (.+)$", dockerfile, re.M):
+            image_env.update(dict(pair.split("=", 1) for pair in line.split()))
+        user = re.search(r"^USER (\d+)$", dockerfile, re.M).group(1)
+        entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.+\])$", dockerfile, re.M).group(1))
+        [volume] = json.loads(re.search(r"^VOLUME (\[.+\])$", dockerfile, re.M).group(1))
+        mode = re.search(rf"^RUN chmod (\d+) {re.escape(volume)}$", dockerfile, re.M).group(1)
+
+        image = os.path.join(self.dir, "scanner-image", "opt")
+        shutil.copytree(os.path.join(packages, "images", "scanner", "opt"), image, copy_function=link_or_copy)
+        tools_bin, shown = os.path.join(image, "certus", "bin"), set()
+        os.makedirs(tools_bin)
+        for tool in ("semgrep", "bandit", "checkov", "detect-secrets"):
+            target = os.path.realpath(os.path.join(os.environ["CERTUS_TOOLS_BIN_DIR"], tool))
+            os.symlink(target, os.path.join(tools_bin, tool))
+            venv = os.path.dirname(os.path.dirname(target))
+            shown.add(venv)
+            with open(os.path.join(venv, "pyvenv.cfg"), encoding="utf-8") as f:
+                home = re.search(r"^home = (.+)$", f.read(), re.M).group(1).strip()
+            shown.add(os.path.dirname(os.path.realpath(home)))  # the Python the venv was made with
+
+        definition = self.cfn["Resources"]["ScannerTaskDefinition"]["Properties"]
+        [container] = self.resolver.resolve(definition["ContainerDefinitions"])
+        assert [m["ContainerPath"] for m in container["MountPoints"]] == [volume], "the image's volume is the task's"
+        assert container["ReadonlyRootFilesystem"] is True and container["User"] == user
+        env = {**image_env, **{e["Name"]: str(e["Value"]) for e in container.get("Environment", [])}}
+        env.update({
+            "AWS_ENDPOINT_URL": self.recorder.endpoint, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": self.task_key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": self.task_key["SecretAccessKey"],
+            "AWS_EC2_METADATA_DISABLED": "true",
+        })
+        spec = {"container": container["Name"], "env": env,
+                "command": [os.path.join(REPO, "infra", "tests", "fargate-container.sh"), image, user, mode,
+                            *sorted(shown), "--", *entrypoint]}
+        path = os.path.join(self.dir, "scanner-task.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(spec, f)
+        return path
+
     # -- calling the functions ---------------------------------------------------------------------------------
     def invoke(self, binary, event):
         out = subprocess.run(["node", EMULATOR, "--functions", self.spec_path, "--function", binary,
@@ -358,6 +417,7 @@ class Deployment:
     def run_machine(self, definition, execution_input):
         out = subprocess.run(["node", RUNNER, "--definition", os.path.join(REPO, "statemachine", definition),
                               "--input", json.dumps(execution_input), "--functions", self.spec_path,
+                              "--ecs-task", self.task_path,
                               "--retry-pause-ms", "10"], capture_output=True, text=True, timeout=1200)
         sys.stderr.write(out.stderr)
         if out.returncode != 0:
@@ -445,6 +505,14 @@ class Deployment:
     def close(self):
         self.recorder.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def link_or_copy(source, destination):
+    """A hard link where it can (the debug binaries are large), else a copy."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
 
 
 def matches(pattern, event):
@@ -683,7 +751,8 @@ class GitServer:
         files = {
             "certus.json": json.dumps({"product": "demo", "version": "1", "profiles": [
                 {"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}, "secrets"],
-                 "thresholds": {}}]}),
+                 "thresholds": {}},
+                {"name": "heavy", "tools": ["secrets", "bandit", "detect-secrets"], "thresholds": {}}]}),
             "Cargo.lock": 'version = 3\n\n[[package]]\nname = "demo"\nversion = "0.1.0"\n',
             "config/settings.py": 'aws_secret = "AKIAQX4NT7RZ2M5WCJ3E"\n',
         }
@@ -849,8 +918,11 @@ def setUpModule():
     # loopback only) at this run's port, push registrations for one CodeCommit repository, the identity
     # provider's JWKS for the WebSocket API.
     # The git server runs on loopback, which git remotes may reach only when allow-listed (FetchAllowHosts).
+    # The scanner image counts as pushed (ScannerImageTag): its task runs as infra/tests/fargate-container.sh.
     PARAMETERS.update({"TrustBaseUrl": f"http://127.0.0.1:{TRUST.port}", "PushRegistrationsKey": "triggers.toml",
                        "FetchAllowHosts": "127.0.0.1",
+                       # an image is "pushed": launch-scanners plans the heavy tools for the scanner task
+                       "ScannerImageTag": "deployed-run",
                        "PushRepositoryArns": [REPOSITORY], "JwksObjectKey": "jwks.json"})
     CONFIG["triggers.toml"] = REGISTRATIONS.replace("{clone_url}", GIT.url())
     CONFIG["webhook-secrets/demo-github.secret"] = GITHUB_SECRET
@@ -883,7 +955,7 @@ def actions_table(d):
     for binary, action, _resource, ok, _why in d.checked_requests():
         observed.setdefault(binary, set()).add(action + ("" if ok else " (DENIED)"))
     lines = ["| function | observed | granted, not observed |", "|---|---|---|"]
-    for binary in sorted(d.functions):
+    for binary in sorted(d.statements):
         seen = sorted(observed.get(binary, set()))
         unused = sorted(a for a in granted_actions(d.statements[binary])
                         if not any(iam_eval.wildcard(a, o.split(" ")[0], case_sensitive=False) for o in seen))
@@ -1198,6 +1270,37 @@ class DeployedRun(unittest.TestCase):
         self.assertEqual(stored, list(range(1, len(stored) + 1)))
         self.assertEqual(received[-1]["type"], "scan_complete", received[-1])
         self.assertTrue(all(e["test_id"] == test_id for e in received))
+
+    def test_12_heavy_tools_run_in_the_scanner_task_as_deployed(self):
+        """A profile naming heavy tools: launch-scanners plans them for Fargate (the template gives it the tool
+        list once an image tag is set), and each runs as the scanner task: the image's entry point with the
+        task definition's environment, a read-only root, /tmp its only writable place, as uid 10001, with the
+        task role's credentials; their SARIF reaches the bundle."""
+        if os.geteuid() != 0:
+            if os.environ.get("CI"):
+                self.fail("the scanner task's sandbox (a mount namespace) needs root, which CI has")
+            self.skipTest("the scanner task's sandbox (a mount namespace) needs root")
+        d = DEPLOYMENT
+        reply = d.http("POST", "/v1/security-scans", {
+            "workspace_id": "ws-acme", "component_id": "demo", "assessment_id": "a-heavy", "source_type": "git",
+            "git_url": GIT.url(), "branch": "main", "manifest_path": "certus.json", "profile": "heavy",
+        }, CLAIMS)
+        self.assertEqual(reply["statusCode"], 202, reply)
+        test_id = json.loads(reply["body"])["test_id"]
+        before = len(d.recorder.records)
+        summary = d.run_machine("certus-assurance.asl.json", {"test_id": test_id})
+        self.assertEqual(summary["status"], "SUCCEEDED", summary)
+        ran = sorted(s for states in summary["iterations"].values() for s in states if s.startswith("ScanWith"))
+        self.assertEqual(ran, ["ScanWithFargate", "ScanWithFargate", "ScanWithLambda"], summary["iterations"])
+        job = d.job(test_id, CLAIMS)
+        self.assertEqual(job["status"], "SUCCEEDED", job)
+        work = d.resolver.ref("WorkBucket")
+        listed = d.client("s3").list_objects_v2(Bucket=work, Prefix=f"bundles/{test_id}/")
+        keys = {o["Key"].rsplit("/", 1)[-1] for o in listed.get("Contents", [])}
+        for name in ("bandit.sarif.json", "detect-secrets.sarif.json", "secrets.sarif.json"):
+            self.assertIn(name, keys)
+        task_requests = [r for r in d.recorder.records[before:] if d.keys.get(r["key"]) == SCANNER_TASK]
+        self.assertTrue(task_requests, "the task used its own role's credentials")
 
     def test_10_an_archive_uploaded_through_the_api_is_scanned_and_only_by_its_tenant(self):
         d = DEPLOYMENT

@@ -11,6 +11,9 @@
 //   ECS task (arn:aws:states:::ecs:runTask.sync): `<task command> run-scanner` with
 //     {test_id, tool, runner:"fargate"} built from the container override environment (which is also passed
 //     to the command's environment); a non-zero exit is States.TaskFailed, as ECS reports a stopped task.
+//     With an ECS task spec instead (`--ecs-task SPEC.json`: {container, command, env}), the container's
+//     command runs with exactly the task definition's environment plus the override's (the deploy-faithful
+//     run: the scanner image's entry point in a sandbox, infra/tests/fargate-container.sh).
 // Library: runDefinition(); CLI: see usage() below. Prints one JSON object:
 //   {status: SUCCEEDED|FAILED|TIMED_OUT, output | error+cause, states: [top-level states entered, in order],
 //    iterations: {"<map index>": [states entered in that Map iteration]}, retries: [...], caught: [...]}
@@ -219,13 +222,47 @@ function ecsOverride(binding, options) {
       input,
       timeoutMs: binding.timeoutSeconds * 1000,
     });
-    const exitCode = run.signal ? 137 : run.code;
-    const task = { LastStatus: "STOPPED", Containers: [{ Name: container, ExitCode: exitCode }] };
-    if (exitCode !== 0) {
-      throw namedError("States.TaskFailed", JSON.stringify({ ...task, StopCode: "EssentialContainerExited", StoppedReason: "Essential container in task exited" }));
-    }
-    return { Tasks: [task] };
+    return stoppedTask(container, run.signal ? 137 : run.code);
   };
+}
+
+/**
+ * An ECS task run as its container (`--ecs-task`): `task.command` (the image's entry point in its sandbox) with
+ * exactly the task definition's environment plus the container override's, nothing on stdin, its output on
+ * stderr; the container's exit status is the task's, as ECS reports a stopped task.
+ */
+function containerOverride(binding, task, children) {
+  return async (parameters) => {
+    const { container, env } = containerEnvironment(parameters);
+    if (container !== task.container) {
+      throw namedError("States.Runtime", `ecs task: the task definition has no container named ${container}`, { catchable: false });
+    }
+    const exitCode = await new Promise((resolve, reject) => {
+      const child = spawn(task.command[0], task.command.slice(1), { env: { ...task.env, ...env }, stdio: ["ignore", 2, 2] });
+      children.add(child);
+      const killer = setTimeout(() => child.kill("SIGKILL"), binding.timeoutSeconds * 1000 + KILL_GRACE_MS);
+      child.on("error", (error) => {
+        clearTimeout(killer);
+        children.delete(child);
+        reject(namedError("Harness.SpawnFailed", `${task.command[0]}: ${error.message}`, { catchable: false }));
+      });
+      child.on("close", (code, signal) => {
+        clearTimeout(killer);
+        children.delete(child);
+        resolve(signal ? 137 : code);
+      });
+    });
+    return stoppedTask(container, exitCode);
+  };
+}
+
+/** What runTask.sync answers for a stopped task: its result, or States.TaskFailed for a non-zero exit. */
+function stoppedTask(container, exitCode) {
+  const task = { LastStatus: "STOPPED", Containers: [{ Name: container, ExitCode: exitCode }] };
+  if (exitCode !== 0) {
+    throw namedError("States.TaskFailed", JSON.stringify({ ...task, StopCode: "EssentialContainerExited", StoppedReason: "Essential container in task exited" }));
+  }
+  return { Tasks: [task] };
 }
 
 function summarize(event, summary) {
@@ -253,11 +290,12 @@ function summarize(event, summary) {
 /**
  * Runs `definition` (raw, with ${...} substitutions) on `input`, every Task bound to `taskCommand` (argv array),
  * or, given `functions` (a lambda-runtime.mjs spec), every Lambda task to its packaged function (ECS tasks then
- * still run `taskCommand` when one is given).
+ * still run `taskCommand` when one is given); given `ecsTask` ({container, command, env}), every ECS task runs
+ * that container command instead.
  * retryPauseMs: pause before every retry instead of the definition's backoff (undefined keeps the backoff).
  * taskTimeouts: {stateName: seconds} replacing those Tasks' TimeoutSeconds.
  */
-export async function runDefinition({ definition, input, taskCommand, functions, env = process.env, retryPauseMs, taskTimeouts = {} }) {
+export async function runDefinition({ definition, input, taskCommand, functions, ecsTask, env = process.env, retryPauseMs, taskTimeouts = {} }) {
   const hasCommand = Array.isArray(taskCommand) && taskCommand.length > 0;
   if (!hasCommand && functions === undefined) throw new Error("taskCommand (a non-empty argv array) or functions is required");
   const timed = overrideTaskTimeouts(definition, taskTimeouts);
@@ -271,7 +309,7 @@ export async function runDefinition({ definition, input, taskCommand, functions,
     if (binding.kind === "lambda") {
       handlers[name] = emulator ? emulatedLambdaOverride(binding, emulator) : lambdaOverride(binding, options);
     } else {
-      handlers[name] = hasCommand ? ecsOverride(binding, options) : ecsUnbound(name);
+      handlers[name] = ecsTask ? containerOverride(binding, ecsTask, children) : hasCommand ? ecsOverride(binding, options) : ecsUnbound(name);
     }
     if (retryPauseMs !== undefined) retryIntervalOverrides[name] = retryPauseMs;
   }
@@ -305,6 +343,8 @@ function usage() {
     "                     [--env KEY=VALUE]... [--retry-pause-ms N] [--task-timeout STATE=SECONDS]...",
     "Every Task runs `CMD ARGS <function-name>` (JSON on stdin and stdout); the environment is passed through.",
     "With --functions, every Lambda task invokes its packaged function (lambda-runtime.mjs) instead.",
+    "With --ecs-task SPEC.json ({container, command, env}), every ECS task runs the container's command with",
+    "exactly that environment plus the container override's; its exit status is the task's.",
   ].join("\n");
 }
 
@@ -327,6 +367,9 @@ function parseArgs(argv) {
         break;
       case "--functions":
         args.functions = JSON.parse(readFileSync(value, "utf8"));
+        break;
+      case "--ecs-task":
+        args.ecsTask = JSON.parse(readFileSync(value, "utf8"));
         break;
       case "--env": {
         const at = value.indexOf("=");
@@ -374,6 +417,7 @@ async function main() {
       input,
       taskCommand: args.taskCommand,
       functions: args.functions,
+      ecsTask: args.ecsTask,
       env: { ...process.env, ...args.env },
       retryPauseMs: args.retryPauseMs,
       taskTimeouts: args.taskTimeouts,
