@@ -2,6 +2,7 @@
 //! no adapter, nothing depends on a function crate or the CLI, no function depends on another, scanners never
 //! reach the AWS adapters, and the HTTP crate does not pull the SQLite adapter into the Lambdas.
 //! `docs/architecture.md` draws the layers; this test is the rule.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
