@@ -2,6 +2,7 @@
 //! added file, an edited envelope payload or a swapped key each fail naming what broke. The DSSE signature
 //! is also checked independently with `openssl dgst -verify` over the PAE bytes, and the statement against
 //! the in-toto Statement v1 / SLSA Provenance v1 field requirements.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

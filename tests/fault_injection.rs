@@ -4,6 +4,7 @@
 //! and of an upload request. After each fault the job must be terminal (or resumable, and complete after the
 //! service's own recovery), its event history gap-free with exactly one `scan_complete`, any stored bundle
 //! whole, nothing half-published, a re-run must not publish twice, and the error must name what failed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -2,6 +2,7 @@
 //! password beside a known one is new, so a `thresholdScope: "new"` gate fails), lines inserted above keep
 //! them, a secret's fingerprint is keyed (not its SHA-256, different under another deployment's key), and a
 //! baseline of the earlier unkeyed scheme is refused with a message instead of being misread.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -4,6 +4,7 @@
 //! deeply nested, not UTF-8, with duplicate keys or tool ids carrying arguments, manifest URIs aimed at
 //! loopback, link-local, private and CGNAT addresses, and tool output that is malformed or enormous (a real
 //! process standing in for the tool).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::io::Write;
 use std::net::TcpListener;

@@ -2,6 +2,7 @@
 //! openssl, the SQLite store, the local bundle store, the built-in dependency scanner and a real external
 //! tool process. Asserts the contract: terminal states, ordered events with one final `scan_complete`
 //! written after the record and bundle, verification before execution, and bundle digests that hold.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::Path;
 use std::sync::Arc;

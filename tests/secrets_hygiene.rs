@@ -3,6 +3,7 @@
 //! detect-secrets when `CERTUS_TOOLS_BIN_DIR` or `PATH` has them) no planted value may appear in any bundle
 //! file, the job record, the persisted events, the runner log, or anywhere in the data directory (the SQLite
 //! file included) — only redacted forms.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::{Path, PathBuf};
 

@@ -3,6 +3,7 @@
 //! run store. The steps run in the order the state machine runs them, each on a fresh workspace, and must
 //! give the same record and bundle as `pipeline::run`; retried steps must not act twice; a failed step ends
 //! the job FAILED with its cause and one `scan_complete`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::collections::BTreeSet;
 use std::path::Path;

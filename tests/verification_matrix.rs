@@ -3,6 +3,7 @@
 //! pipeline with real servers on loopback (a TLS server with a test CA, Debian's OCI registry, moto's S3).
 //! A bad signature always fails; an absent one fails only when verification is required; a failed
 //! verification never lets a scanner start.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::Path;
 use std::sync::Arc;

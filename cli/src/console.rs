@@ -211,17 +211,17 @@ impl ConsoleProgress {
             EventBody::Error { message } => self.line(&format!("error: {message}")),
             EventBody::ScanComplete { status, .. } => {
                 self.finished();
-                self.line(&format!("scan complete: {status}"))
+                self.line(&format!("scan complete: {status}"));
             }
             EventBody::Log { tool, line, .. } => self.tool_said(tool, line),
             EventBody::UploadPermitted {
                 upload_permission_id,
             } => self.line(&format!("upload permitted ({upload_permission_id})")),
             EventBody::UploadDenied { reason, .. } => {
-                self.line(&format!("upload denied: {reason}"))
+                self.line(&format!("upload denied: {reason}"));
             }
             EventBody::Published { golden } => {
-                self.line(&format!("published {} object(s)", golden.len()))
+                self.line(&format!("published {} object(s)", golden.len()));
             }
         }
     }

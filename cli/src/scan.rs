@@ -302,7 +302,7 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
                     )?
                 ),
                 Err(e) if job.bundle_location.is_some() => {
-                    eprintln!("certus: the findings cannot be listed: {e}")
+                    eprintln!("certus: the findings cannot be listed: {e}");
                 }
                 Err(_) => {}
             }

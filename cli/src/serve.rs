@@ -239,9 +239,9 @@ pub async fn watch(args: WatchArgs) -> Result<i32> {
     );
     let last = certus_api::watch(&url, args.token.as_deref(), |event| {
         if args.json {
-            println!("{}", event.to_json_line())
+            println!("{}", event.to_json_line());
         } else {
-            progress.render(event)
+            progress.render(event);
         }
     })
     .await

@@ -2,6 +2,7 @@
 //! binary answers list (JSON, CSV, table, every filter), show and export from the same data directory, and
 //! verify recomputes the hash chain: intact trails pass, and an entry removed, edited or moved directly in the
 //! SQLite file is named; an export is checked by the Python lines of docs/audit-trail.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::Path;
 use std::process::{Command, Output};

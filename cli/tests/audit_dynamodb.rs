@@ -3,6 +3,7 @@
 //! binary answers list, show and export from them, and verify names an entry removed, edited or reordered
 //! directly in the table, and passes a trail from before the chain (stating its legacy prefix). Skipped
 //! without `CERTUS_MOTO_ENDPOINT`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 #![cfg(feature = "aws")]
 
 use std::process::{Command, Output};

@@ -1,6 +1,7 @@
 //! `certus` built with the `aws` feature against a real moto server (S3 and KMS on loopback, started by
 //! `scripts/test.sh`): a manifest, its signature and the verification key all read from `s3://`; bundles
 //! signed by a KMS key; `verify-bundle s3://…` on a bundle stored in S3, and a tampered copy refused.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 #![cfg(feature = "aws")]
 
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! The `certus` binary as a user runs it: exit codes, the summary and JSON record, the manifest tools, and a
 //! bundle whose index is checked independently with `sha256sum`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::Path;
 use std::process::Command;

@@ -5,6 +5,7 @@
 //! and fails in CI. Scanned: `examples/clean-app` and `examples/demo-app` (Python dependencies, planted
 //! secrets, the demo OSV advisories), and a Rust lockfile matched against the RustSec snapshot in
 //! `../shared` (advisories with URLs, so rules carry `helpUri`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! Findings where people look, through the real `certus` binary: the table `certus scan` ends with, `--format`,
 //! `certus findings` with filters and a baseline, colour only on a terminal, and `report.html` in the bundle
 //! (listed, attested, escaped).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,5 +1,6 @@
 //! The binary's housekeeping, as a user runs it: `--version` with the commit, shell completions, the man
 //! page, help on every flag, and `certus prune` (workspaces and bundles go; job records and trails stay).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::process::{Command, Output};
 

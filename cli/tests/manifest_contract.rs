@@ -3,6 +3,7 @@
 //! installed, a profile of unknown tools) ends the scan with exit 2 naming the field or tool, and no bundle
 //! claims a verdict; `certus manifest validate` says the same without scanning. Optional tools are reported as
 //! not run, a profile without a gate says so, and the demo's `sbom-only` profile needs an advisory database.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

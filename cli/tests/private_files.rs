@@ -1,6 +1,7 @@
 //! W8 of the 2026-12 red-team: what `certus scan` and `certus serve` write is private to their user (files
 //! 0600, directories 0700, whatever umask they were started with), and API and WebSocket clients see neither
 //! the server's data directory nor its process id.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! a file with such a name holding a secret) never reaches the terminal as control characters, whatever
 //! `certus scan` prints (progress, warnings, summary, findings table, markdown) and `certus findings` lists;
 //! in SARIF the path is a percent-encoded URI reference.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::Path;
 

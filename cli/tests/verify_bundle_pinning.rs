@@ -2,6 +2,7 @@
 //! data directory) no longer passes `certus verify-bundle` silently. Without `--key` the result is UNPINNED
 //! with exit 3; `--trust-embedded-key` accepts the published key explicitly; `--key` pins Assurance's key and
 //! refuses the other one.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::Path;
 

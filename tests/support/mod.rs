@@ -1,5 +1,6 @@
 //! Test support for end-to-end runs: real git repositories, openssl-made keys and signatures, and the
 //! embedded services wired as `certus scan` wires them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

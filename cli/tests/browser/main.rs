@@ -8,6 +8,7 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (skipped without them, failed under `CI`). With
 //! `CERTUS_SCREENSHOTS_DIR` set, the key pages are saved there as PNG (`docs/images/` in the repository).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod gateway;
 mod webdriver;

@@ -1,6 +1,7 @@
 //! The api function's router fed API Gateway HTTP API (payload 2.0) events through `lambda_http`, with its
 //! stores on moto's DynamoDB and its launcher on moto's Step Functions. Needs `CERTUS_MOTO_ENDPOINT` (see
 //! `shared/aws/tests/start-moto.sh`); without it the tests say they are skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::Path;
 
@@ -178,12 +179,12 @@ async fn routes_need_credentials() {
     let (status, body) = call(&d, "http-submit.json", |_| {}).await;
     assert_eq!(status, 401, "{body}");
     let (status, _) = call(&d, "http-get.json", |e| {
-        set_path(e, "/v1/security-scans/test_ffffffffffff")
+        set_path(e, "/v1/security-scans/test_ffffffffffff");
     })
     .await;
     assert_eq!(status, 401);
     let (status, _) = call(&d, "http-submit.json", |e| {
-        e["headers"]["x-api-key"] = json!("not-a-key")
+        e["headers"]["x-api-key"] = json!("not-a-key");
     })
     .await;
     assert_eq!(status, 401);
@@ -194,7 +195,7 @@ async fn submit_records_the_job_and_starts_its_execution() {
     let Some(d) = deploy().await else { return };
     let key = d.key.clone();
     let (status, body) = call(&d, "http-submit.json", |e| {
-        e["headers"]["x-api-key"] = json!(key)
+        e["headers"]["x-api-key"] = json!(key);
     })
     .await;
     assert_eq!(status, 202, "{body}");

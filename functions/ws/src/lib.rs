@@ -83,7 +83,7 @@ pub fn stored_events(batch: &Value) -> Vec<Event> {
         match parsed {
             Ok(event) => events.push(event),
             Err(reason) => {
-                tracing::warn!(index, reason = %reason, "stream record skipped: not a stored event")
+                tracing::warn!(index, reason = %reason, "stream record skipped: not a stored event");
             }
         }
     }

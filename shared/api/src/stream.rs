@@ -114,12 +114,9 @@ async fn watch_job(
         last_sent: 0,
         last_heard: Instant::now(),
     };
-    let job = match visible_job(&state, &principal, &test_id).await {
-        Ok(job) => job,
-        Err(_) => {
-            watcher.close(CLOSE_UNKNOWN_JOB, "job not found").await;
-            return;
-        }
+    let Ok(job) = visible_job(&state, &principal, &test_id).await else {
+        watcher.close(CLOSE_UNKNOWN_JOB, "job not found").await;
+        return;
     };
     let mut subscription = state.hub.subscribe(&job.test_id);
     match watcher

@@ -154,7 +154,7 @@ mod tests {
                 assert!(
                     reason.contains("s3://work-bucket/config/jwks.json: NoSuchKey"),
                     "{reason}"
-                )
+                );
             }
             ConnectAuth::Ready(_) => panic!("a missing JWKS authenticates nobody"),
         }

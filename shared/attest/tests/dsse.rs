@@ -1,5 +1,6 @@
 //! DSSE: PAE vectors, envelope JSON shape, signing verified by openssl and RustCrypto, tampering, base64
 //! variants and hostile envelope input.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 
@@ -198,7 +199,7 @@ fn rejects_malformed_envelopes() {
             assert_eq!(
                 err.to_string(),
                 "invalid DSSE envelope: it has no signatures"
-            )
+            );
         }
         other => panic!("expected InvalidEnvelope, got {other:?}"),
     }

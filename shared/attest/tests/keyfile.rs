@@ -1,5 +1,6 @@
 //! Key files: load_or_generate creates 0600 files atomically, reloads the same key, survives races,
 //! and refuses keys that group or others can access.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::fs;
 use std::io::ErrorKind;
@@ -99,7 +100,7 @@ fn save_never_overwrites_an_existing_file() {
             source,
             ..
         }) => {
-            assert_eq!(source.kind(), ErrorKind::AlreadyExists)
+            assert_eq!(source.kind(), ErrorKind::AlreadyExists);
         }
         other => panic!("expected AlreadyExists, got {other:?}"),
     }
@@ -141,7 +142,7 @@ fn load_reports_missing_unreadable_and_malformed_files() {
             assert!(
                 err.to_string().starts_with("cannot open key file "),
                 "{err}"
-            )
+            );
         }
         other => panic!("expected Io, got {other:?}"),
     }

@@ -1,5 +1,6 @@
 //! Signing keys: generation, openssl-made keys (SEC1 and PKCS#8), PKCS#8 export, key ids, and signatures
 //! checked independently by the openssl command line.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

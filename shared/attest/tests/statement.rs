@@ -1,5 +1,6 @@
 //! in-toto Statement v1 / SLSA Provenance v1: exact JSON shape, determinism, validation of every field,
 //! signing into DSSE verified by openssl, and reading statements back out of envelopes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 
@@ -408,14 +409,15 @@ fn validate_names_each_failing_field() {
         (
             |s| {
                 s.predicate.build_definition.resolved_dependencies[0] =
-                    ResourceDescriptor::default()
+                    ResourceDescriptor::default();
             },
             "predicate.buildDefinition.resolvedDependencies[0]",
             "needs a uri or a digest",
         ),
         (
             |s| {
-                s.predicate.build_definition.resolved_dependencies[0].uri = Some("no scheme".into())
+                s.predicate.build_definition.resolved_dependencies[0].uri =
+                    Some("no scheme".into());
             },
             "predicate.buildDefinition.resolvedDependencies[0].uri",
             "not a URI",

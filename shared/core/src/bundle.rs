@@ -250,7 +250,7 @@ pub fn check_index(root: &Path, index: &BundleIndex) -> Result<Vec<IndexProblem>
                     path: path.to_string(),
                     expected: want.sha256.clone(),
                     actual: have.sha256.clone(),
-                })
+                });
             }
             Some(_) => {}
         }

@@ -257,16 +257,13 @@ fn check_signature(
 }
 
 fn check_manifest_signature(report: &mut BundleReport, dir: &Path, key: Option<&PublicKey>) {
-    let sig = match read_capped(&dir.join(bundle::MANIFEST_SIG), MAX_SIGNATURE_BYTES) {
-        Ok(sig) => sig,
-        Err(_) => {
-            report.add(
-                "manifest signature",
-                Verdict::Skip,
-                "the manifest was not signed (no manifest.sig)",
-            );
-            return;
-        }
+    let Ok(sig) = read_capped(&dir.join(bundle::MANIFEST_SIG), MAX_SIGNATURE_BYTES) else {
+        report.add(
+            "manifest signature",
+            Verdict::Skip,
+            "the manifest was not signed (no manifest.sig)",
+        );
+        return;
     };
     let Some(key) = key else {
         report.add(

@@ -155,7 +155,7 @@ pub fn report_markdown(
         .unwrap_or_default();
     match verdict_word(job, violations) {
         "passed" if not_run.is_empty() => {
-            md.push_str("Passed: no threshold exceeded and every tool completed.\n")
+            md.push_str("Passed: no threshold exceeded and every tool completed.\n");
         }
         "passed" => md.push_str(&format!(
             "Passed: no threshold exceeded and every tool that ran completed; not run (optional): {}.\n",
@@ -164,7 +164,7 @@ pub fn report_markdown(
         "thresholds_breached" => md.push_str("Failed: thresholds breached.\n\n"),
         _ => md.push_str("Error: no verdict on the findings.\n\n"),
     }
-    for line in job.errors.iter() {
+    for line in &job.errors {
         md.push_str(&format!("- {line}\n"));
     }
     if !job.warnings.is_empty() {

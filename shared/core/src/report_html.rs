@@ -213,7 +213,7 @@ pub fn report_html(report: &HtmlReport<'_>) -> String {
             "<dt>{}</dt><dd><code>{}</code></dd>",
             escape(name),
             escape(value)
-        ))
+        ));
     };
     fact(
         "source",

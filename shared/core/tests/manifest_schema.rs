@@ -1,6 +1,7 @@
 //! docs/manifest.schema.json against the parser: the repository's manifests are valid for both, and every
 //! refusal of the parser (tests/fixtures/manifest-refusals.json) is refused by the schema too — except the
 //! few the schema says it cannot express, which it must then accept (so its description stays true).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::{Path, PathBuf};
 

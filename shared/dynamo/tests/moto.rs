@@ -2,6 +2,7 @@
 //! refusals (trail, event seq, stale job saves) and the table design. Start moto with
 //! `shared/aws/tests/start-moto.sh <port>` and export `CERTUS_MOTO_ENDPOINT`; without it every test is
 //! skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

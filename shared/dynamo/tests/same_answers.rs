@@ -1,6 +1,7 @@
 //! One table of audit questions, asked of the embedded SQLite store and of DynamoDB (moto) loaded with the
 //! same jobs through the same audited store: every answer — each page's records and each trail — must be
 //! identical. Without `CERTUS_MOTO_ENDPOINT` the test is skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 
@@ -179,7 +180,7 @@ async fn the_embedded_store_and_dynamodb_answer_every_audit_question_alike() {
         (
             "unknown repository",
             q(4, &|q| {
-                q.repository = Some("https://nowhere.invalid/x.git".into())
+                q.repository = Some("https://nowhere.invalid/x.git".into());
             }),
         ),
     ];

@@ -5,6 +5,7 @@
 //! the dev server, and the real Certus-Trust (`../shared/data/certus-trust`, `CERTUS_TRUST_VENV`).
 //! Needs `CERTUS_MOTO_ENDPOINT` and `statemachine/tests/node_modules` (`scripts/check-infra.sh` installs it);
 //! without them each test says why it is skipped.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,5 @@
 //! Offline advisory matching: the real RustSec snapshot and OSV records written by the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Each lockfile format, parsed from realistic samples written into a temporary tree.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

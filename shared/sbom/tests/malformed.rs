@@ -1,4 +1,5 @@
 //! Hostile or broken inputs: each bad file yields a clear per-file error and the rest still parse.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! CycloneDX 1.5 and SPDX 2.3 output: required fields, hashes, purls and determinism.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

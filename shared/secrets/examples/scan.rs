@@ -32,16 +32,16 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => {
                 args.options.threads = value("--threads")?
                     .parse()
-                    .map_err(|e| format!("--threads: {e}"))?
+                    .map_err(|e| format!("--threads: {e}"))?;
             }
             "--max-file-size" => {
                 args.options.max_file_size = value("--max-file-size")?
                     .parse()
-                    .map_err(|e| format!("--max-file-size: {e}"))?
+                    .map_err(|e| format!("--max-file-size: {e}"))?;
             }
             "--print-patterns" => args.print_patterns = true,
             _ if args.root.is_none() && !arg.starts_with("--") => {
-                args.root = Some(PathBuf::from(arg))
+                args.root = Some(PathBuf::from(arg));
             }
             _ => return Err(format!("unexpected argument {arg:?}")),
         }

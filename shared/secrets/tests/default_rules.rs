@@ -1,5 +1,6 @@
 //! The default rule set: one planted fake secret per rule family, exact rule ids and lines, the
 //! allowlist / stopword / inline-allow / entropy / path behaviours, and redaction of every output.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The real upstream gitleaks rule file (from `../shared`, skipped when absent) loads in full and
 //! finds planted fake secrets of several families.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Loading gitleaks-format TOML: every supported field, per-rule error reporting, file-level errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use certus_secrets::{RuleSet, ScanOptions, Scanner, SecretsError};
 

@@ -1,5 +1,6 @@
 //! Scanning a directory tree: relative '/' paths, sorting, binary / oversize / symlink / allowlisted
 //! skipping with reasons, confinement to the root, thread-count independence, report redaction.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

@@ -170,7 +170,7 @@ pub fn extract(
             if tripped.get() {
                 return Err(refused(ratio_message(limits.max_ratio)));
             }
-            result?
+            result?;
         }
         ArchiveKind::Zip => extract_zip(file, dest, &mut budget, &mut out)?,
     }

@@ -1,6 +1,7 @@
 //! Git remotes against the outbound-address policy, with real listeners on loopback: a remote on a
 //! non-public address is refused before git connects (the listener sees no connection), an allow-listed one
 //! is cloned through a real `git daemon`, and an HTTP redirect is never followed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,6 @@
 //! Adapters driven by fake tools (`sh` scripts standing in for the real executables): the
 //! command each builds, what each exit code means, and failures that must never pass.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,7 @@
 //! End-to-end runs of each adapter with the real tool on a small tree with planted problems
 //! (and planted suppressions that must not work). Skipped with a message when the tool is not
 //! installed; `CERTUS_TOOLS_BIN_DIR` may name a directory holding the tools (e.g. a venv's bin).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::collections::BTreeSet;
 use std::fs;

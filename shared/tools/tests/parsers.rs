@@ -1,5 +1,6 @@
 //! Report parsers on real-looking outputs of each tool, and on malformed, truncated and
 //! enormous ones, which must fail with `OutputUnparsable`/`OutputTooLarge` naming the tool.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! Process runner behaviour with real `sh` scripts: timeouts kill the whole process group,
 //! output is capped, lines stream while the tool runs, the environment is cleared.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -380,7 +380,7 @@ fn validate(
             .filter_map(|(i, p)| {
                 BranchPattern::parse(p)
                     .map_err(|reason| {
-                        errors.push(FieldError::new(at(&format!("branches[{i}]")), reason))
+                        errors.push(FieldError::new(at(&format!("branches[{i}]")), reason));
                     })
                     .ok()
             })

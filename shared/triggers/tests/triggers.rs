@@ -1,6 +1,7 @@
 //! The triggers against a real embedded job store (SQLite): signed GitHub deliveries, GitLab tokens and
 //! CodeCommit EventBridge events, each checked for the job it creates (or does not) and the launch it asks
 //! for. Secrets are generated here; payloads have the providers' shapes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

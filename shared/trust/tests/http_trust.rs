@@ -1,6 +1,7 @@
 //! The upload gate over HTTP against a real Trust server started here on 127.0.0.1:0, on a real finished
 //! job: permits publish every bundle file exactly once; every other outcome publishes nothing and records
 //! why; retries are bounded; TLS is verified.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The in-process Trust gate on real requests for a real finished job: it permits a genuine request (and
 //! the bundle is published), and denies each kind of forgery with the contract's reason. Also the dev
 //! server: the same gate over HTTP, with a bearer token.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Local publication of a real finished bundle: raw staging checked against the index, golden promotion,
 //! per-object metadata, idempotence, and refusals (tampered or foreign files, a different index, unsafe
 //! settings and ids) that leave golden untouched.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

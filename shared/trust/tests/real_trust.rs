@@ -3,6 +3,7 @@
 //! golden; `verified` is granted to the configured identity and denied `invalid_signer` to another, with
 //! nothing published; a stopped service fails closed. And the contract test: the same request bodies to the
 //! real service and to the dev server (`trust_dev_server`), the same decisions.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Hostile inputs: random bytes and mutated documents never panic and stay within size caps.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! cosign keyed blob signatures with vectors made at test time by `openssl` (and Ed25519ph in Rust).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 
@@ -30,7 +31,7 @@ fn check(
 fn assert_bad_signature(result: Result<certus_verify::Verification, VerifyError>) {
     match result {
         Err(VerifyError::BadSignature(message)) => {
-            assert!(message.contains("does not match"), "{message}")
+            assert!(message.contains("does not match"), "{message}");
         }
         other => panic!("expected BadSignature, got {other:?}"),
     }
@@ -39,7 +40,7 @@ fn assert_bad_signature(result: Result<certus_verify::Verification, VerifyError>
 fn assert_malformed_signature(result: Result<certus_verify::Verification, VerifyError>) {
     match result {
         Err(err @ VerifyError::MalformedSignature(_)) => {
-            assert!(err.to_string().starts_with("signature is malformed"))
+            assert!(err.to_string().starts_with("signature is malformed"));
         }
         other => panic!("expected MalformedSignature, got {other:?}"),
     }
@@ -155,7 +156,7 @@ fn ed25519_failures_are_clear() {
     assert_bad_signature(check(&other_pem, b64(&sig).as_bytes(), BLOB));
     match check(&pem, b64(&sig[..63]).as_bytes(), BLOB) {
         Err(VerifyError::MalformedSignature(message)) => {
-            assert!(message.contains("64 bytes, got 63"), "{message}")
+            assert!(message.contains("64 bytes, got 63"), "{message}");
         }
         other => panic!("expected MalformedSignature, got {other:?}"),
     }
@@ -246,14 +247,14 @@ fn unsupported_and_malformed_keys_are_named() {
     .unwrap();
     match PublicKey::from_pem(&p384) {
         Err(err @ VerifyError::UnsupportedKey(_)) => {
-            assert!(err.to_string().contains("ECDSA P-384"), "{err}")
+            assert!(err.to_string().contains("ECDSA P-384"), "{err}");
         }
         other => panic!("expected UnsupportedKey, got {other:?}"),
     }
     let private = std::fs::read_to_string(dir.path().join("p384.key")).unwrap();
     match PublicKey::from_pem(&private) {
         Err(err @ VerifyError::MalformedKey(_)) => {
-            assert!(err.to_string().contains("PUBLIC KEY"), "{err}")
+            assert!(err.to_string().contains("PUBLIC KEY"), "{err}");
         }
         other => panic!("expected MalformedKey, got {other:?}"),
     }
@@ -265,7 +266,7 @@ fn unsupported_and_malformed_keys_are_named() {
     .concat();
     match PublicKey::from_spki_der(&identity_point) {
         Err(err @ VerifyError::MalformedKey(_)) => {
-            assert!(err.to_string().contains("weak"), "{err}")
+            assert!(err.to_string().contains("weak"), "{err}");
         }
         other => panic!("expected MalformedKey, got {other:?}"),
     }

@@ -1,4 +1,5 @@
 //! Key reference parsing and local loading; remote references ask the caller to resolve them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 
@@ -65,7 +66,7 @@ fn remote_references_need_resolution_by_the_caller() {
         assert!(key_ref.is_remote());
         match key_ref.load_local() {
             Err(err @ VerifyError::NeedsRemoteResolution { .. }) => {
-                assert!(err.to_string().contains("needs remote resolution"), "{err}")
+                assert!(err.to_string().contains("needs remote resolution"), "{err}");
             }
             other => panic!("expected NeedsRemoteResolution, got {other:?}"),
         }
@@ -73,6 +74,7 @@ fn remote_references_need_resolution_by_the_caller() {
 }
 
 #[test]
+#[allow(unsafe_code)] // sets a process variable that only this test reads
 fn loads_keys_from_files_and_environment() {
     let dir = tempfile::tempdir().unwrap();
     let (_, pem) = common::p256_key(dir.path(), "signer");

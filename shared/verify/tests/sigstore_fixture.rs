@@ -1,4 +1,5 @@
 //! The real npm SLSA bundle verifies offline, and each check rejects its own tampering.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 
@@ -129,7 +130,7 @@ fn wrong_identity_is_rejected() {
     let err = run(&f.bundle, &f.root, &policy, None).unwrap_err();
     match err {
         VerifyError::IdentityMismatch { found, .. } => {
-            assert_eq!(found, vec![IDENTITY.to_string()])
+            assert_eq!(found, vec![IDENTITY.to_string()]);
         }
         other => panic!("unexpected {other}"),
     }

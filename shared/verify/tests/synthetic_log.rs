@@ -1,6 +1,7 @@
 //! A throw-away Fulcio CA, CT log, Rekor log and RFC 3161 timestamp authority made at test time
 //! with `openssl`, to exercise hashedrekord entries (Rekor v1 and v2), keyed bundles, legacy
 //! cosign bundles, the legacy issuer extension, embedded SCTs and signed timestamps.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 
@@ -727,7 +728,7 @@ fn keyless_bundle_needs_an_sct_from_a_trusted_ct_log_valid_at_its_time() {
         "{err}"
     );
     let err = check(&|root| {
-        root["ctlogs"][0]["publicKey"]["validFor"]["start"] = json!("2099-01-01T00:00:00Z")
+        root["ctlogs"][0]["publicKey"]["validFor"]["start"] = json!("2099-01-01T00:00:00Z");
     })
     .unwrap_err();
     assert!(
@@ -800,7 +801,7 @@ fn rekor_v2_entry_takes_its_time_from_a_trusted_rfc3161_timestamp() {
         "{err}"
     );
     let err = check(&bundle, &|root| {
-        root["timestampAuthorities"][0]["validFor"]["start"] = json!("2099-01-01T00:00:00Z")
+        root["timestampAuthorities"][0]["validFor"]["start"] = json!("2099-01-01T00:00:00Z");
     })
     .unwrap_err();
     assert!(

@@ -34,7 +34,7 @@ async fn collect(mut socket: Socket) -> (Vec<Event>, Option<CloseFrame>) {
         while let Some(message) = socket.next().await {
             match message.expect("ws read") {
                 Message::Text(text) => {
-                    events.push(serde_json::from_str(text.as_str()).expect("event"))
+                    events.push(serde_json::from_str(text.as_str()).expect("event"));
                 }
                 Message::Close(frame) => return frame,
                 _ => {}

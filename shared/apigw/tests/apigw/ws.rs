@@ -121,7 +121,7 @@ impl Setup {
 async fn subscribe(handler: &WsHandler, connection_id: &str, test_id: &str) {
     let response = handler
         .handle(ws_event("ws-subscribe.json", connection_id, |e| {
-            e["body"] = json!(subscribe_body(test_id))
+            e["body"] = json!(subscribe_body(test_id));
         }))
         .await
         .unwrap();
@@ -166,7 +166,7 @@ async fn without_a_jwks_connections_are_refused_and_delivery_still_works() {
     let acme = s.keys.acme.clone();
     let status = unconfigured
         .handle(ws_event("ws-connect.json", "nojwks00000=", |e| {
-            e["headers"]["X-API-Key"] = json!(acme)
+            e["headers"]["X-API-Key"] = json!(acme);
         }))
         .await
         .unwrap()
@@ -199,7 +199,7 @@ async fn connect_authenticates_like_the_http_api() {
     assert!(!s.recorded("anon0000000=").await);
     let bad = s
         .connect_with("bad00000000=", |e| {
-            e["headers"]["X-API-Key"] = json!("nope")
+            e["headers"]["X-API-Key"] = json!("nope");
         })
         .await;
     assert_eq!(bad, 401);
@@ -207,14 +207,14 @@ async fn connect_authenticates_like_the_http_api() {
     let acme = s.keys.acme.clone();
     let by_query = s
         .connect_with("query000000=", |e| {
-            e["queryStringParameters"] = json!({"access_token": acme})
+            e["queryStringParameters"] = json!({"access_token": acme});
         })
         .await;
     assert_eq!(by_query, 200);
     let globex = s.keys.globex.clone();
     let by_bearer = s
         .connect_with("bearer00000=", |e| {
-            e["headers"]["Authorization"] = json!(format!("Bearer {globex}"))
+            e["headers"]["Authorization"] = json!(format!("Bearer {globex}"));
         })
         .await;
     assert_eq!(by_bearer, 200);
@@ -396,7 +396,7 @@ async fn unknown_and_foreign_jobs_are_refused_with_4404() {
     let response = s
         .handler
         .handle(ws_event("ws-subscribe.json", "chatty00000=", |e| {
-            e["body"] = json!(r#"{"action":"unsubscribe","test_id":"x"}"#)
+            e["body"] = json!(r#"{"action":"unsubscribe","test_id":"x"}"#);
         }))
         .await
         .unwrap();
