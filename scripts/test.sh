@@ -101,6 +101,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy (all features, and the CLI without the AWS adapters)"
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 cargo clippy -p certus --all-targets --quiet -- -D warnings
+echo "== cargo deny (licenses, bans, sources; advisories against ../shared's RustSec snapshot)"
+scripts/deny.sh
 
 # Every test binary runs even when an earlier one fails (--no-fail-fast); the failures are listed at the end.
 echo "== cargo test"
