@@ -519,8 +519,8 @@ async fn malformed_or_enormous_tool_output_fails_the_tool_not_the_service() {
 }
 
 /// W3 of the 2026-12 red-team: a manifest (signed for one product, with a lenient profile) replayed for
-/// another workspace, component, repository or after its expiry is refused before any scanner starts, naming
-/// the `appliesTo` field; inside its bounds it scans as before.
+/// another workspace, component, repository or after its expiry, or with a profile it does not permit, is
+/// refused before any scanner starts, naming the `appliesTo` field; inside its bounds it scans as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manifest_used_outside_what_it_applies_to_is_refused_before_any_scanner_starts() {
     let work = tempfile::tempdir().unwrap();
@@ -541,7 +541,9 @@ async fn a_manifest_used_outside_what_it_applies_to_is_refused_before_any_scanne
         ManifestSource::Inline(json!({
             "product": "payments", "version": "1", "appliesTo": applies_to,
             "profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}],
-                          "thresholds": {}}],
+                          "thresholds": {}},
+                         {"name": "strict", "tools": [{"id": "sbom", "config": {"advisories": "off"}}],
+                          "thresholds": {"critical": 0}}],
         }))
     };
     let cases = [
@@ -570,11 +572,18 @@ async fn a_manifest_used_outside_what_it_applies_to_is_refused_before_any_scanne
             json!({"repositories": ["github.com/acme/*"]}),
             Some("/appliesTo/repositories"),
         ),
+        // The caller asks for `light`; the manifest permits only `strict`.
+        (
+            &directory,
+            json!({"profiles": ["strict"]}),
+            Some("/appliesTo/profiles"),
+        ),
         (
             &directory,
             json!({"workspaces": ["ws"], "components": ["hostile"], "notAfter": "2999-12-31"}),
             None,
         ),
+        (&directory, json!({"profiles": ["strict", "LIGHT"]}), None),
         (
             &git,
             json!({"repositories": ["**/repo"], "workspaces": ["ws"]}),

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use certus_api::{
-    hash_key, ApiKeys, AuthConfig, ConnectionLimits, JwtSettings, JwtVerifier, ServeConfig,
-    UploadQuota, WatcherLimits,
+    hash_key, ApiKeys, AuthConfig, Bucket, ConnectionLimits, JwtSettings, JwtVerifier, RateLimits,
+    ServeConfig, UploadQuota, WatcherLimits,
 };
 use certus_core::event::EventBody;
 use certus_core::settings::Settings;
@@ -74,6 +74,21 @@ pub struct ServeArgs {
     pub max_watchers_per_tenant: usize,
     #[arg(long, default_value_t = WatcherLimits::default().total)]
     pub max_watchers: usize,
+    /// Requests per second one credential may make, after a burst of --rate-burst-per-key; more are
+    /// answered 429 with Retry-After (`/health` is never limited).
+    #[arg(long, default_value_t = RateLimits::default().per_key.per_second)]
+    pub rate_per_key: f64,
+    #[arg(long, default_value_t = RateLimits::default().per_key.burst)]
+    pub rate_burst_per_key: u32,
+    /// Requests per second from one client address without a valid credential (failed authentications,
+    /// the console, the OpenAPI document, the push webhooks), after a burst of --rate-burst-per-client.
+    #[arg(long, default_value_t = RateLimits::default().per_client.per_second)]
+    pub rate_per_client: f64,
+    #[arg(long, default_value_t = RateLimits::default().per_client.burst)]
+    pub rate_burst_per_client: u32,
+    /// Rate-limit buckets kept at most, per credential and per client address (idle ones are dropped first).
+    #[arg(long, default_value_t = RateLimits::default().max_tracked)]
+    pub rate_limit_tracked: usize,
     /// Print the SHA-256 of an API key for the keys file, and exit.
     #[arg(long, value_name = "KEY")]
     pub hash_key: Option<String>,
@@ -192,6 +207,24 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
         per_tenant: args.max_watchers_per_tenant,
         total: args.max_watchers,
     };
+    let rate_limits = RateLimits {
+        per_key: Bucket {
+            burst: args.rate_burst_per_key,
+            per_second: args.rate_per_key,
+        },
+        per_client: Bucket {
+            burst: args.rate_burst_per_client,
+            per_second: args.rate_per_client,
+        },
+        max_tracked: args.rate_limit_tracked,
+    };
+    rate_limits.check().map_err(|reason| {
+        CliError::Usage(format!(
+            "{reason} (--rate-per-key, --rate-burst-per-key, --rate-per-client, \
+             --rate-burst-per-client, --rate-limit-tracked)"
+        ))
+    })?;
+    config.rate_limits = Some(rate_limits);
     config.upload_dir = Some(uploads_dir);
     config.allowed_roots = args.allow_roots;
     config.triggers = triggers;

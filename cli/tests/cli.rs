@@ -279,6 +279,92 @@ fn manifest_digest_canonical_form_and_verification() {
     assert_eq!(no_key.status.code(), Some(2));
 }
 
+/// A signed manifest with a strict and a lenient profile that permits only the strict one: a caller asking for
+/// the lenient profile is refused before any tool runs, naming `/appliesTo/profiles`; dropping the restriction
+/// from the manifest breaks its signature; the permitted profile scans.
+#[test]
+fn a_signed_manifest_refuses_a_profile_it_does_not_permit() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let src = work.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("requirements.txt"), "flask==2.0.0\n").unwrap();
+    let profiles = r#""profiles":[{"name":"lenient","tools":[{"id":"sbom","config":{"advisories":"off"}}],"thresholds":"none"},{"name":"strict","tools":[{"id":"sbom","config":{"advisories":"off"}}],"thresholds":{"critical":0}}]"#;
+    std::fs::write(
+        work.path().join("m.json"),
+        format!(r#"{{"product":"p",{profiles},"appliesTo":{{"profiles":["strict"]}}}}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("unbound.json"),
+        format!(r#"{{"product":"p",{profiles}}}"#),
+    )
+    .unwrap();
+    sh(
+        work.path(),
+        "openssl ecparam -genkey -name prime256v1 -noout -out k.pem && openssl ec -pubout -in k.pem -out k.pub 2>/dev/null \
+         && openssl dgst -sha256 -sign k.pem m.json | base64 -w0 > m.sig",
+    );
+    let scan = |manifest: &str, profile: &str| {
+        certus(
+            &[
+                "scan",
+                src.to_str().unwrap(),
+                "--manifest",
+                work.path().join(manifest).to_str().unwrap(),
+                "--signature",
+                work.path().join("m.sig").to_str().unwrap(),
+                "--key",
+                work.path().join("k.pub").to_str().unwrap(),
+                "--require-signature",
+                "--profile",
+                profile,
+                "--json",
+            ],
+            &data,
+        )
+    };
+
+    let refused = scan("m.json", "lenient");
+    assert_eq!(refused.status.code(), Some(2));
+    let job: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(job["status"], "FAILED");
+    let errors = job["errors"].to_string();
+    assert!(
+        errors.contains(r#"manifest /appliesTo/profiles: the manifest permits the profiles [\"strict\"], not \"lenient\""#),
+        "{errors}"
+    );
+    assert_eq!(job["manifest_verification"]["verified"], true);
+    assert!(
+        job["findings_summary"]["tools"]
+            .as_object()
+            .is_none_or(|tools| tools.is_empty()),
+        "no tool ran: {}",
+        job["findings_summary"]
+    );
+
+    // The restriction is part of the signed bytes: without it the signature no longer verifies.
+    let unbound = scan("unbound.json", "lenient");
+    assert_eq!(unbound.status.code(), Some(2));
+    let job: serde_json::Value = serde_json::from_slice(&unbound.stdout).unwrap();
+    assert!(
+        job["errors"].to_string().contains("signature"),
+        "{}",
+        job["errors"]
+    );
+
+    let permitted = scan("m.json", "STRICT");
+    assert_eq!(
+        permitted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&permitted.stderr)
+    );
+    let job: serde_json::Value = serde_json::from_slice(&permitted.stdout).unwrap();
+    assert_eq!(job["status"], "SUCCEEDED");
+    assert_eq!(job["manifest_metadata"]["profile_resolved"], "strict");
+}
+
 #[test]
 fn manifest_verify_against_a_digest_instead_of_the_bytes() {
     let work = tempfile::tempdir().unwrap();

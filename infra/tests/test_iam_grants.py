@@ -49,6 +49,11 @@ class Deployment:
         return name, iam_eval.role_statements(self.resolver.resolve(self.cfn["Resources"][name]))
 
 
+def scan_execution(d, name, machine="ScanStateMachine"):
+    """The ARN of the execution `name` of a state machine (the scan machine's are named after their test_id)."""
+    return d.ref(machine).replace(":stateMachine:", ":execution:") + f":{name}"
+
+
 def calls(d):
     """(function, action, resource, context, why) for every request the code makes; `READ?` marks an S3
     read of a key that may be missing (GetObject plus the ListBucket check)."""
@@ -115,6 +120,7 @@ def calls(d):
         add(function, "READ?", f"s3://{work}/config/webhook-secrets/payments.secret", why="a webhook secret")
     add("api", "dynamodb:Query", f"{jobs}/index/by_workspace", why="listing a workspace's jobs")
     add("api", "states:StartExecution", d.ref("UploadStateMachine"), why="an upload")
+    add("api", "states:StopExecution", scan_execution(d, TEST_ID), why="a cancel")
 
     ws_api = d.ref("WebSocketApi")
     connections = d.att("ConnectionsTable", "Arn")
@@ -176,6 +182,16 @@ class IamGrantsTest(unittest.TestCase):
         _, ws = self.d.role_of("ws")
         stage = f"arn:aws:execute-api:{translated.REGION}:{translated.ACCOUNT}:{self.d.ref('WebSocketApi')}"
         self.assertFalse(iam_eval.allowed(ws, "execute-api:ManageConnections", f"{stage}/live/GET/@connections/x"))
+        # Cancelling stops scan executions only: not upload executions, not the machine, and no other role may.
+        _, api = self.d.role_of("api")
+        self.assertTrue(iam_eval.allowed(api, "states:StopExecution", scan_execution(self.d, TEST_ID)))
+        self.assertFalse(iam_eval.allowed(api, "states:StopExecution",
+                                          scan_execution(self.d, f"{TEST_ID}-upload-0", "UploadStateMachine")))
+        self.assertFalse(iam_eval.allowed(api, "states:StopExecution", self.d.ref("ScanStateMachine")))
+        for function in ("push-trigger", "finalize", "ws"):
+            _, statements = self.d.role_of(function)
+            self.assertFalse(iam_eval.allowed(statements, "states:StopExecution", scan_execution(self.d, TEST_ID)),
+                             function)
 
     def test_unconfigured_features_grant_nothing(self):
         d = Deployment({})

@@ -176,6 +176,8 @@ class Resolver:
             return "sg-0123456789abcdef0"
         if kind == "AWS::StepFunctions::StateMachine" and attribute == "Arn":
             return ref
+        if kind == "AWS::StepFunctions::StateMachine" and attribute == "Name":
+            return self.physical(name)
         raise KeyError(f"no made-up value for {name}.{attribute} ({kind})")
 
     # -- conditions ----------------------------------------------------------------------------------

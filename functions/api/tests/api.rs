@@ -237,6 +237,72 @@ async fn submit_records_the_job_and_starts_its_execution() {
     assert_eq!(record["test_id"], test_id);
 }
 
+/// `POST /v1/security-scans/{id}/cancel` on AWS: the job's scan execution is stopped (ABORTED) and the job
+/// ends CANCELLED; a second cancel is a conflict.
+#[tokio::test]
+async fn cancel_stops_the_scan_execution_and_ends_the_job_cancelled() {
+    let Some(d) = deploy().await else {
+        eprintln!("skipped: CERTUS_MOTO_ENDPOINT is not set");
+        return;
+    };
+    let key = d.key.clone();
+    let (status, body) = call(&d, "http-submit.json", |e| {
+        e["headers"]["x-api-key"] = json!(key)
+    })
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let test_id = body["test_id"].as_str().unwrap().to_string();
+    let execution = d
+        .sfn
+        .list_executions()
+        .state_machine_arn(&d.scan_machine)
+        .send()
+        .await
+        .unwrap()
+        .executions()
+        .iter()
+        .find(|e| e.name() == test_id)
+        .map(|e| e.execution_arn().to_string())
+        .expect("the scan's execution");
+    let execution_status = || async {
+        d.sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_str()
+            .to_string()
+    };
+    assert_eq!(execution_status().await, "RUNNING");
+
+    let cancel = |key: String| {
+        let path = format!("/v1/security-scans/{test_id}/cancel");
+        move |e: &mut Value| {
+            set_path(e, &path);
+            e["requestContext"]["http"]["method"] = json!("POST");
+            e["headers"]["x-api-key"] = json!(key);
+        }
+    };
+    let (status, body) = call(&d, "http-get.json", cancel(d.key.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "CANCELLED");
+    assert_eq!(execution_status().await, "ABORTED");
+    let job = d.jobs.get(&test_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert!(
+        job.errors
+            .iter()
+            .any(|e| e.contains("cancelled by tenant acme")),
+        "{:?}",
+        job.errors
+    );
+
+    let (status, body) = call(&d, "http-get.json", cancel(d.key.clone())).await;
+    assert_eq!(status, 409, "{body}");
+}
+
 #[tokio::test]
 async fn status_of_an_unknown_job_is_404() {
     let Some(d) = deploy().await else { return };

@@ -2,7 +2,8 @@
 //! connection must fit under a global cap and a per-client-address cap (a connection over either is closed at
 //! once, before a byte is read); a request's headers must arrive within the header timeout, which is also how
 //! long an idle keep-alive connection (or one that never sends anything) is kept. The admission is carried by
-//! the connection's socket, so an upgraded WebSocket keeps counting until it closes.
+//! the connection's socket, so an upgraded WebSocket keeps counting until it closes. Each request carries the
+//! client's address (a [`ClientAddr`](crate::ratelimit::ClientAddr) extension) for the rate limits.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,12 +15,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tower::ServiceExt;
 
 /// Limits on the connections `certus serve` holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +199,13 @@ pub async fn serve_limited<S>(
             stream,
             _admission: admission,
         });
-        let service = TowerToHyperService::new(app.clone());
+        // Handlers that count requests per client address (the rate limits) find it in the extensions.
+        let client = crate::ratelimit::ClientAddr(peer.ip());
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(client);
+            app.clone().oneshot(request)
+        });
         let mut stop = stop_rx.clone();
         let alive = alive_tx.clone();
         tokio::spawn(async move {

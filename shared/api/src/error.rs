@@ -51,6 +51,12 @@ pub enum ApiError {
     #[error("too many open watchers: {0}; close one and retry")]
     TooManyWatchers(String),
 
+    #[error("too many requests from {whose}: retry after {retry_after} s")]
+    RateLimited { whose: String, retry_after: u64 },
+
+    #[error("the request rate limits cannot be used: {0}")]
+    InvalidLimits(String),
+
     #[error("upload gating is not configured on this server")]
     UploadGatingNotConfigured,
 
@@ -121,7 +127,9 @@ impl ApiError {
             Self::UnsupportedArchive(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotSucceeded { .. } | Self::AlreadyEnded { .. } => StatusCode::CONFLICT,
             Self::UploadGatingNotConfigured => StatusCode::NOT_IMPLEMENTED,
-            Self::TooManyWatchers(_) | Self::UploadQuota(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyWatchers(_) | Self::UploadQuota(_) | Self::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Core(CoreError::Validation(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Core(CoreError::JobNotFound(_)) => StatusCode::NOT_FOUND,
             Self::Core(CoreError::Conflict(_)) => StatusCode::CONFLICT,
@@ -155,6 +163,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        }
+        if let Self::RateLimited { retry_after, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

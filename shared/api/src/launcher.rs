@@ -32,8 +32,9 @@ pub trait Launcher: Send + Sync {
     }
 
     /// Cancels a job that is not terminal: it never starts, or its run is stopped; the record ends
-    /// CANCELLED with `reason` and one `scan_complete`. Returns the final record. Without a run to stop
-    /// here (the state machine on AWS), the record is ended and the run's next step finds it terminal.
+    /// CANCELLED with `reason` and one `scan_complete`. Returns the final record. This default only ends the
+    /// record (the run's next step finds it terminal); launchers with a run to stop (the local scheduler, the
+    /// Step Functions launcher on AWS) stop it first.
     async fn cancel(
         &self,
         services: &Services,

@@ -1,6 +1,7 @@
 //! The route table of spec §2 and the router that serves it, with authentication in front of every route
 //! but `/health`, the web console's assets, `/openapi.yaml` and the push webhooks (which carry their own
-//! signature), and a body-size cap on every route that takes a body.
+//! signature), a body-size cap on every route that takes a body, and (under `certus serve`) the request rate
+//! limits of [`ratelimit`] on every route but `/health`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,13 +16,13 @@ use certus_core::pipeline::Services;
 use serde_json::{json, Value};
 
 use crate::archives::ArchiveStore;
-use crate::auth::{AuthConfig, GatewayClaims};
+use crate::auth::{credential_name, AuthConfig, GatewayClaims};
 use crate::error::{ApiError, Result};
 use crate::exposure::Exposure;
 use crate::hub::LiveHub;
 use crate::launcher::{Launcher, UploadRequests};
 use crate::upload_store::UploadQuota;
-use crate::{audit, console, results, scans, stream, upload, webhooks};
+use crate::{audit, console, ratelimit, results, scans, stream, upload, webhooks};
 
 /// One route: method, path (axum syntax) and every status code its handler can answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,13 +53,13 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "POST",
         path: GITHUB_WEBHOOK,
         success: 202,
-        statuses: &[200, 202, 400, 401, 404, 413, 500],
+        statuses: &[200, 202, 400, 401, 404, 413, 429, 500],
     },
     RouteSpec {
         method: "POST",
         path: GITLAB_WEBHOOK,
         success: 202,
-        statuses: &[200, 202, 400, 401, 404, 413, 500],
+        statuses: &[200, 202, 400, 401, 404, 413, 429, 500],
     },
     RouteSpec {
         method: "GET",
@@ -70,43 +71,43 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: console::OPENAPI,
         success: 200,
-        statuses: &[200],
+        statuses: &[200, 429],
     },
     RouteSpec {
         method: "GET",
         path: SESSION,
         success: 200,
-        statuses: &[200, 401],
+        statuses: &[200, 401, 429],
     },
     RouteSpec {
         method: "POST",
         path: SCANS,
         success: 202,
-        statuses: &[202, 400, 401, 403, 413, 422, 500],
+        statuses: &[202, 400, 401, 403, 413, 422, 429, 500],
     },
     RouteSpec {
         method: "GET",
         path: SCANS,
         success: 200,
-        statuses: &[200, 401, 403, 422, 500],
+        statuses: &[200, 401, 403, 422, 429, 500],
     },
     RouteSpec {
         method: "GET",
         path: SCAN,
         success: 200,
-        statuses: &[200, 401, 404, 500],
+        statuses: &[200, 401, 404, 429, 500],
     },
     RouteSpec {
         method: "POST",
         path: CANCEL,
         success: 200,
-        statuses: &[200, 401, 403, 404, 409, 500],
+        statuses: &[200, 401, 403, 404, 409, 429, 500],
     },
     RouteSpec {
         method: "POST",
         path: UPLOAD_REQUEST,
         success: 202,
-        statuses: &[202, 400, 401, 403, 404, 409, 413, 422, 500, 501],
+        statuses: &[202, 400, 401, 403, 404, 409, 413, 422, 429, 500, 501],
     },
     RouteSpec {
         method: "POST",
@@ -118,19 +119,19 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: AUDIT,
         success: 200,
-        statuses: &[200, 401, 404, 500],
+        statuses: &[200, 401, 404, 429, 500],
     },
     RouteSpec {
         method: "GET",
         path: FINDINGS,
         success: 200,
-        statuses: &[200, 401, 404, 500],
+        statuses: &[200, 401, 404, 429, 500],
     },
     RouteSpec {
         method: "GET",
         path: EVIDENCE,
         success: 200,
-        statuses: &[200, 401, 404, 500],
+        statuses: &[200, 401, 404, 429, 500],
     },
     RouteSpec {
         method: "GET",
@@ -195,8 +196,8 @@ pub fn router(state: ApiState) -> Router {
             post(upload::upload_archive).layer(DefaultBodyLimit::max(upload_cap)),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
-    Router::new()
-        .route(HEALTH, get(health))
+    // Limited per client address (when `certus serve` limits rates); `/health` never is.
+    let public = Router::new()
         // The console and the OpenAPI document hold no data; the API they call is authenticated.
         .route(console::INDEX, get(console::index))
         .route(console::SCRIPT, get(console::script))
@@ -205,6 +206,11 @@ pub fn router(state: ApiState) -> Router {
         // Authenticated by their signature or token; the triggers check it before reading the body.
         .route(GITHUB_WEBHOOK, post(webhooks::github).layer(webhook_cap))
         .route(GITLAB_WEBHOOK, post(webhooks::gitlab).layer(webhook_cap))
+        .route_layer(middleware::from_fn(ratelimit::limit_client));
+    Router::new()
+        .route(HEALTH, get(health))
+        .merge(public)
+        // Authenticates (and counts against the rate limits) itself, before the upgrade.
         .route(STREAM, get(stream::stream))
         .merge(authenticated)
         .fallback(no_route)
@@ -219,16 +225,22 @@ async fn no_route(method: Method, uri: Uri) -> ApiError {
     ApiError::NoRoute(format!("{method} {}", uri.path()))
 }
 
-/// Authenticates before any body is read; the handlers find the caller in the request's extensions.
+/// Authenticates before any body is read, and counts the request against the rate limits (the credential's
+/// bucket, or the client address's when authentication failed); the handlers find the caller in the
+/// request's extensions.
 async fn require_auth(
     State(state): State<ApiState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response> {
     let claims = request.extensions().get::<GatewayClaims>();
-    let principal = state
-        .auth
-        .authenticate_with(request.headers(), None, claims)?;
+    let principal = ratelimit::after_authentication(
+        ratelimit::of(&request).as_ref(),
+        || credential_name(request.headers(), None),
+        state
+            .auth
+            .authenticate_with(request.headers(), None, claims),
+    )?;
     if principal.read_only && !matches!(*request.method(), Method::GET | Method::HEAD) {
         return Err(ApiError::ReadOnly(format!(
             "{} {}",

@@ -17,6 +17,7 @@ use crate::error::{ApiError, Result};
 use crate::exposure::Exposure;
 use crate::hub::{LiveHub, WatcherLimits};
 use crate::launcher::{LocalLauncher, Slots, UploadRequests};
+use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::routes::{router, ApiState, Limits};
 use crate::upload_store::{sweep, UploadQuota};
 use certus_core::runner::local_runner_is_gone;
@@ -53,11 +54,13 @@ pub struct ServeConfig {
     pub watchers: WatcherLimits,
     /// Uploads one tenant may keep (count, bytes) and how long one no scan used is kept.
     pub upload_quota: UploadQuota,
+    /// Request rate limits per credential and per client address; `None`: requests are not limited.
+    pub rate_limits: Option<RateLimits>,
 }
 
 impl ServeConfig {
     /// Defaults: 4 concurrent scans, 1 MiB JSON bodies, 512 MiB uploads, 30 s shutdown grace, no server
-    /// directory open to callers, and the default [`ConnectionLimits`] and [`WatcherLimits`].
+    /// directory open to callers, and the default [`ConnectionLimits`], [`WatcherLimits`] and [`RateLimits`].
     pub fn new(addr: SocketAddr, data_dir: PathBuf, auth: AuthConfig) -> Self {
         Self {
             addr,
@@ -76,6 +79,7 @@ impl ServeConfig {
             connections: ConnectionLimits::default(),
             watchers: WatcherLimits::default(),
             upload_quota: UploadQuota::default(),
+            rate_limits: Some(RateLimits::default()),
         }
     }
 }
@@ -121,6 +125,7 @@ where
     if services.settings.stream_base.is_empty() {
         services.settings.stream_base = format!("ws://{local}");
     }
+    let limiter = config.rate_limits.map(RateLimiter::new).transpose()?;
     let hub = LiveHub::with_limits(config.watchers);
     services.sinks.push(hub.clone());
     let upload_dir = config
@@ -173,7 +178,11 @@ where
         archives: None,
     };
     eprintln!("certus serve: listening on http://{local}");
-    let app = with_optional_routes(router(state), config.audit.clone(), config.triggers.clone());
+    let mut app =
+        with_optional_routes(router(state), config.audit.clone(), config.triggers.clone());
+    if let Some(limiter) = limiter {
+        app = app.layer(axum::Extension(limiter));
+    }
     serve_limited(
         listener,
         app,

@@ -13,14 +13,16 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use certus_core::event::Event;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::auth::{hash_key, Principal};
+use crate::auth::{credential_name, Principal};
 use crate::error::ApiError;
 use crate::exposure::Exposure;
 use crate::hub::{Subscription, WatcherPermit};
+use crate::ratelimit::{self, ClientAddr, RateLimiter};
 use crate::routes::ApiState;
 use crate::scans::visible_job;
 
@@ -50,10 +52,17 @@ pub async fn stream(
     Path(test_id): Path<String>,
     params: Result<Query<StreamParams>, QueryRejection>,
     headers: HeaderMap,
+    limiter: Option<Extension<Arc<RateLimiter>>>,
+    client: Option<Extension<ClientAddr>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let token = params.ok().and_then(|Query(p)| p.access_token);
-    let principal = match state.auth.authenticate(&headers, token.as_deref()) {
+    let limiter = limiter.map(|Extension(limiter)| (limiter, client.map(|c| c.0 .0)));
+    let principal = match ratelimit::after_authentication(
+        limiter.as_ref(),
+        || credential_name(&headers, token.as_deref()),
+        state.auth.authenticate(&headers, token.as_deref()),
+    ) {
         Ok(principal) => principal,
         Err(e) => return e.into_response(),
     };
@@ -88,17 +97,6 @@ fn upgrade_refusal(rejection: &WebSocketUpgradeRejection) -> ApiError {
         ),
         other => ApiError::BadRequest(other.body_text()),
     }
-}
-
-/// A name for the presented credential (whichever authenticated the caller), for per-key watcher counts; the
-/// credential itself is not kept.
-fn credential_name(headers: &HeaderMap, query_token: Option<&str>) -> String {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let presented = header("authorization")
-        .or_else(|| header("x-api-key"))
-        .or(query_token)
-        .unwrap_or_default();
-    hash_key(presented)
 }
 
 async fn watch_job(

@@ -1,9 +1,11 @@
 //! Starting the state machines from the API: the scan machine for each submitted job (execution name =
 //! `test_id`, so a duplicate submit cannot start twice) and the upload machine for each upload request
-//! (execution name `<test_id>-upload-<n>`, so concurrent requests start one execution).
+//! (execution name `<test_id>-upload-<n>`, so concurrent requests start one execution). Cancelling a job
+//! stops its scan execution (`StopExecution`) before the record ends CANCELLED.
 
 use async_trait::async_trait;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use aws_sdk_sfn::operation::stop_execution::StopExecutionError;
 use certus_api::{Launcher, UploadRequests};
 use certus_core::job::{Job, JobStatus};
 use certus_core::pipeline::{self, Services};
@@ -87,6 +89,56 @@ impl SfnLauncher {
         )
         .await
     }
+
+    /// The ARN of the scan execution of `test_id` (named after it): the state machine's ARN with
+    /// `execution` for `stateMachine` and the name appended.
+    pub fn execution_arn(&self, test_id: &str) -> Result<String> {
+        let (head, machine) = self
+            .scan_machine_arn
+            .split_once(":stateMachine:")
+            .filter(|(head, machine)| head.starts_with("arn:") && !machine.is_empty())
+            .ok_or_else(|| ApigwError::StepFunctions {
+                operation: "StopExecution",
+                reason: format!(
+                    "the scan state machine ARN '{}' is not arn:…:stateMachine:<name>",
+                    self.scan_machine_arn
+                ),
+                retryable: false,
+            })?;
+        Ok(format!("{head}:execution:{machine}:{test_id}"))
+    }
+
+    /// Stops the scan execution of `test_id`; an execution that does not exist (the job was never
+    /// started) is nothing to stop. Returns whether one was stopped.
+    pub async fn stop(&self, test_id: &str, reason: &str) -> Result<bool> {
+        let sent = self
+            .client
+            .stop_execution()
+            .execution_arn(self.execution_arn(test_id)?)
+            .error("Cancelled")
+            .cause(reason)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(StopExecutionError::ExecutionDoesNotExist(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(error) => {
+                let (reason, retryable) = sdk_failure(&error);
+                Err(ApigwError::StepFunctions {
+                    operation: "StopExecution",
+                    reason,
+                    retryable,
+                })
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -106,6 +158,23 @@ impl Launcher for SfnLauncher {
                 }
             }
         }
+    }
+
+    /// Stops the job's scan execution first (a stopped execution runs no further step and no `Catch`), then
+    /// ends the record CANCELLED with one `scan_complete`. When the execution cannot be stopped the record is
+    /// left as it is and the error returned: the job is not shown as cancelled while its run goes on.
+    async fn cancel(
+        &self,
+        services: &Services,
+        test_id: &str,
+        reason: &str,
+    ) -> certus_core::Result<Job> {
+        let stopped = self.stop(test_id, reason).await.map_err(|error| {
+            tracing::error!(test_id = %test_id, error = %error, "the scan execution could not be stopped");
+            CoreError::Storage(format!("the scan execution could not be stopped: {error}"))
+        })?;
+        tracing::info!(test_id = %test_id, stopped, "scan cancelled");
+        pipeline::cancel(services, test_id, reason).await
     }
 }
 

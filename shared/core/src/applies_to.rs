@@ -1,7 +1,8 @@
 //! What a manifest applies to (W3). A signature covers the manifest's bytes only, so without this a signed
 //! manifest (with a lenient profile) could be replayed for any source, component or workspace, for ever. A
-//! manifest may declare `appliesTo`: repository patterns, component ids, workspace ids and a `notAfter`
-//! instant; a scan outside any of them is refused before a scanner starts, naming the field.
+//! manifest may declare `appliesTo`: repository patterns, component ids, workspace ids, a `notAfter` instant
+//! and the profiles a caller may ask for (without `profiles` the caller picks any profile of the manifest,
+//! a lenient one included); a scan outside any of them is refused before a scanner starts, naming the field.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +25,10 @@ pub struct AppliesTo {
     /// RFC 3339 instant, or a date (`YYYY-MM-DD`: the end of that day, UTC), after which no scan may use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_after: Option<String>,
+    /// The profiles a scan may ask for (names of the manifest's own profiles, compared as profiles are
+    /// resolved: case-insensitively).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
 }
 
 impl AppliesTo {
@@ -45,6 +50,20 @@ impl AppliesTo {
                 }
                 Some(_) => {}
             }
+        }
+        if !self.profiles.is_empty()
+            && !self
+                .profiles
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(&job.profile))
+        {
+            return refused(
+                "profiles",
+                format!(
+                    "the manifest permits the profiles {:?}, not {:?}",
+                    self.profiles, job.profile
+                ),
+            );
         }
         if !self.workspaces.is_empty() && !self.workspaces.contains(&job.ids.workspace_id) {
             return refused(
@@ -169,6 +188,57 @@ mod tests {
         assert!(glob("github.com/acme/**", "github.com/acme/x/payments"));
         assert!(glob("**/payments", "github.com/acme/payments"));
         assert!(!glob("github.com/acme/pay", "github.com/acme/payments"));
+    }
+
+    fn job_asking_for(profile: &str) -> Job {
+        let submission = crate::request::ValidatedSubmission {
+            ids: crate::request::ScanIds {
+                workspace_id: "ws".into(),
+                component_id: "c".into(),
+                assessment_id: "a".into(),
+            },
+            source: crate::request::SourceSpec::Directory {
+                directory_path: "/src".into(),
+            },
+            manifest: crate::request::ManifestSource::RepoPath("m.json".into()),
+            signature: None,
+            profile: profile.into(),
+            requested_by: None,
+            baseline: None,
+        };
+        Job::queued(
+            "test_0123456789ab".into(),
+            submission,
+            "ws://x".into(),
+            crate::time::now(),
+        )
+    }
+
+    #[test]
+    fn a_profile_the_manifest_does_not_permit_is_refused_naming_the_field() {
+        let strict_only = AppliesTo {
+            profiles: vec!["strict".into(), "Standard".into()],
+            ..AppliesTo::default()
+        };
+        let now = crate::time::now();
+        let refused = strict_only
+            .check(&job_asking_for("light"), now)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains(
+                r#"manifest /appliesTo/profiles: the manifest permits the profiles ["strict", "Standard"], not "light""#
+            ),
+            "{refused}"
+        );
+        // Compared as profiles are resolved: case-insensitively.
+        for asked in ["strict", "STRICT", "standard"] {
+            strict_only.check(&job_asking_for(asked), now).unwrap();
+        }
+        // Without `profiles` the caller chooses (compatible with manifests signed before the field).
+        AppliesTo::default()
+            .check(&job_asking_for("light"), now)
+            .unwrap();
     }
 
     #[test]

@@ -49,7 +49,13 @@ const TOP_FIELDS: [&str; 12] = [
     "suppressions",
     "appliesTo",
 ];
-const APPLIES_TO_FIELDS: [&str; 4] = ["repositories", "components", "workspaces", "notAfter"];
+const APPLIES_TO_FIELDS: [&str; 5] = [
+    "repositories",
+    "components",
+    "workspaces",
+    "notAfter",
+    "profiles",
+];
 const PROFILE_FIELDS: [&str; 6] = [
     "name",
     "tools",
@@ -298,6 +304,27 @@ impl Checker {
         Some(s)
     }
 
+    /// An entry of `appliesTo/profiles` must name one of the manifest's profiles (case-insensitively, as a
+    /// profile is resolved): a misspelt name would otherwise permit nothing, or be read as permitting more.
+    fn names_a_profile(&mut self, pointer: &str, name: &str, profiles: Option<&Value>) {
+        let names: Vec<&str> = profiles
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|profile| profile.get("name").and_then(Value::as_str))
+            .collect();
+        if !names.iter().any(|known| known.eq_ignore_ascii_case(name)) {
+            self.issue(
+                pointer,
+                format!(
+                    "{} is not a profile of this manifest (profiles: {})",
+                    quoted(name),
+                    names.join(", ")
+                ),
+            );
+        }
+    }
+
     fn boolean(&mut self, pointer: &str, value: &Value) {
         if !value.is_boolean() {
             self.wrong_type(pointer, "true or false", value);
@@ -341,15 +368,16 @@ impl Checker {
             self.suppressions(suppressions);
         }
         if let Some(applies_to) = top.get("appliesTo") {
-            self.applies_to(applies_to);
+            self.applies_to(applies_to, top.get("profiles"));
         }
     }
 
-    fn applies_to(&mut self, value: &Value) {
+    /// `appliesTo`; `profiles` is the manifest's own list, which `appliesTo/profiles` must name from.
+    fn applies_to(&mut self, value: &Value, profiles: Option<&Value>) {
         let Some(fields) = self.object("/appliesTo", value, &APPLIES_TO_FIELDS, "field") else {
             return;
         };
-        for key in ["repositories", "components", "workspaces"] {
+        for key in ["repositories", "components", "workspaces", "profiles"] {
             let Some(list) = fields.get(key) else {
                 continue;
             };
@@ -357,7 +385,11 @@ impl Checker {
             match list.as_array() {
                 Some(items) if !items.is_empty() && items.len() <= 100 => {
                     for (index, item) in items.iter().enumerate() {
-                        self.non_empty_string(&format!("{pointer}/{index}"), item);
+                        let item_pointer = format!("{pointer}/{index}");
+                        let name = self.non_empty_string(&item_pointer, item);
+                        if let (Some(name), "profiles") = (name, key) {
+                            self.names_a_profile(&item_pointer, &name, profiles);
+                        }
                     }
                 }
                 Some(_) => self.issue(&pointer, "must list 1 to 100 values"),
@@ -727,6 +759,39 @@ mod tests {
                 "/appliesTo/workspaces: must be an array of strings, not a string",
                 "/appliesTo/notAfter: \"soon\" is not a date (YYYY-MM-DD) or an RFC 3339 instant",
             ]
+        );
+    }
+
+    #[test]
+    fn applies_to_profiles_must_name_the_manifests_own_profiles() {
+        let with = |applies_to: Value| {
+            let strict =
+                json!({"name": "Strict", "tools": ["secrets"], "thresholds": {"critical": 0}});
+            issues(json!({"profiles": [valid_profile(), strict], "appliesTo": applies_to}))
+        };
+        assert_eq!(
+            with(json!({"profiles": ["strict", "P"]})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            with(json!({"profiles": ["strict", "lenient", "", 7]})),
+            vec![
+                "/appliesTo/profiles/1: \"lenient\" is not a profile of this manifest (profiles: p, Strict)",
+                "/appliesTo/profiles/2: must not be empty",
+                "/appliesTo/profiles/3: must be a string, not a number",
+            ]
+        );
+        assert_eq!(
+            with(json!({"profiles": []})),
+            vec!["/appliesTo/profiles: must list 1 to 100 values"]
+        );
+        assert_eq!(
+            with(json!({"profiles": "strict"})),
+            vec!["/appliesTo/profiles: must be an array of strings, not a string"]
+        );
+        assert_eq!(
+            with(json!({"profile": ["strict"]})),
+            vec!["/appliesTo/profile: unknown field; did you mean \"profiles\"?"]
         );
     }
 

@@ -69,7 +69,9 @@ fn a_manifest_using_every_field_is_valid_for_both() {
         "suppressions": [
             {"tool": "gitleaks", "rule": "generic-api-key", "path": "tests/**", "reason": "fixtures", "expires": "2030-01-31"},
             {"fingerprint": "abc", "reason": "accepted"}
-        ]
+        ],
+        "appliesTo": {"repositories": ["github.com/acme/*"], "components": ["c"], "workspaces": ["w"],
+                      "notAfter": "2030-01-31", "profiles": ["LIGHT", "inventory"]}
     }"##;
     let value: Value = serde_json::from_str(text).unwrap();
     assert_eq!(schema_errors(&schema(), &value), Vec::<String>::new());
@@ -108,7 +110,7 @@ fn every_refusal_of_the_parser_is_refused_by_the_schema() {
         }
     }
     assert_eq!(
-        parser_only, 3,
+        parser_only, 4,
         "the schema's description names what it cannot say"
     );
 }

@@ -207,6 +207,24 @@ impl AuthConfig {
     }
 }
 
+/// A name for the credential a request presents, in the order [`AuthConfig::authenticate`] prefers them (a
+/// bearer token without its scheme, `X-API-Key`, an `access_token` query parameter): the same key gives the
+/// same name whichever way it comes. A digest: the credential itself is not kept. For per-credential limits.
+pub(crate) fn credential_name(headers: &HeaderMap, query_token: Option<&str>) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let bearer = header("authorization").map(|value| {
+        value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map_or(value, str::trim)
+    });
+    let presented = bearer
+        .or_else(|| header("x-api-key"))
+        .or(query_token)
+        .unwrap_or_default();
+    hash_key(presented)
+}
+
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>> {
     headers
         .get(name)

@@ -9,6 +9,7 @@ mod http;
 mod jwt;
 mod load;
 mod openapi;
+mod ratelimit;
 mod recovery;
 mod scheduling;
 mod support;

@@ -103,6 +103,8 @@ pub struct Options {
     pub watchers: Option<certus_api::WatcherLimits>,
     /// The per-tenant upload quota; the server's default when `None`.
     pub upload_quota: Option<certus_api::UploadQuota>,
+    /// Request rate limits; `None`: not limited (other tests send hundreds of requests with one key).
+    pub rate_limits: Option<certus_api::RateLimits>,
 }
 
 impl Default for Options {
@@ -122,6 +124,7 @@ impl Default for Options {
             connections: None,
             watchers: None,
             upload_quota: None,
+            rate_limits: None,
         }
     }
 }
@@ -238,6 +241,7 @@ pub async fn start(options: Options) -> Server {
     if let Some(limits) = options.watchers {
         config.watchers = limits;
     }
+    config.rate_limits = options.rate_limits;
     if let Some(quota) = options.upload_quota {
         config.upload_quota = quota;
     }

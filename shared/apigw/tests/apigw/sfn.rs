@@ -1,5 +1,6 @@
 //! The Step Functions launcher and upload starter against moto's Step Functions: execution names and inputs,
-//! one execution per duplicate request, and a job that cannot be started ending FAILED.
+//! one execution per duplicate request, a job that cannot be started ending FAILED, and a cancelled job's
+//! execution stopped.
 
 use std::sync::Arc;
 
@@ -220,4 +221,123 @@ async fn an_upload_for_a_job_not_succeeded_is_a_conflict() {
         "{error}"
     );
     assert!(executions(&client, &arn).await.is_empty());
+}
+
+/// A state machine whose executions stay RUNNING (one Wait of an hour), as a scan does while its tools run.
+async fn long_state_machine(client: &aws_sdk_sfn::Client, tag: &str) -> String {
+    let definition = json!({
+        "StartAt": "Scanning",
+        "States": {"Scanning": {"Type": "Wait", "Seconds": 3600, "End": true}},
+    });
+    client
+        .create_state_machine()
+        .name(unique_name(tag))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/certus-test")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_string()
+}
+
+/// The status of the scan execution named `name`.
+async fn execution_state(
+    client: &aws_sdk_sfn::Client,
+    launcher: &SfnLauncher,
+    name: &str,
+) -> String {
+    client
+        .describe_execution()
+        .execution_arn(launcher.execution_arn(name).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_str()
+        .to_string()
+}
+
+#[tokio::test]
+async fn cancelling_stops_the_running_execution_and_ends_the_job_cancelled() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
+    let arn = long_state_machine(&client, "scan-cancel").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let services = services(dir.path(), store.clone());
+    let job = submit(&services, dir.path(), "ws-acme").await;
+    let launcher = SfnLauncher::new(client.clone(), &arn, services.clone());
+    launcher.launch(job.test_id.clone()).await;
+    assert_eq!(
+        execution_state(&client, &launcher, &job.test_id).await,
+        "RUNNING"
+    );
+
+    let ended = launcher
+        .cancel(&services, &job.test_id, "cancelled by tenant acme")
+        .await
+        .unwrap();
+
+    assert_eq!(ended.status, JobStatus::Cancelled);
+    // (moto records no error or cause for a stopped execution; Step Functions keeps "Cancelled" and the reason.)
+    assert_eq!(
+        execution_state(&client, &launcher, &job.test_id).await,
+        "ABORTED"
+    );
+    let record = store.get(&job.test_id).await.unwrap().unwrap();
+    assert_eq!(record.status, JobStatus::Cancelled);
+    let history = store.history(&job.test_id, 0).await.unwrap();
+    let completes = history
+        .iter()
+        .filter(|e| matches!(e.body, EventBody::ScanComplete { .. }))
+        .count();
+    assert_eq!(completes, 1, "{history:?}");
+    assert!(matches!(
+        history.last().map(|e| &e.body),
+        Some(EventBody::ScanComplete {
+            status: JobStatus::Cancelled,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_as_it_was() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
+    let arn = long_state_machine(&client, "scan-unstarted").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let services = services(dir.path(), store.clone());
+
+    // No execution of that name: nothing to stop, the job ends CANCELLED and never starts.
+    let queued = submit(&services, dir.path(), "ws-acme").await;
+    let launcher = SfnLauncher::new(client.clone(), &arn, services.clone());
+    let ended = launcher
+        .cancel(&services, &queued.test_id, "cancelled by tenant acme")
+        .await
+        .unwrap();
+    assert_eq!(ended.status, JobStatus::Cancelled);
+    assert!(executions(&client, &arn).await.is_empty());
+
+    // A machine ARN that names no state machine: the stop fails, the job stays QUEUED (not shown cancelled
+    // while a run may go on), the error names the operation.
+    let other = submit(&services, dir.path(), "ws-acme").await;
+    let broken = SfnLauncher::new(client.clone(), "not-an-arn", services.clone());
+    let refused = broken
+        .cancel(&services, &other.test_id, "cancelled by tenant acme")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("StopExecution") && refused.contains("not arn:…:stateMachine:<name>"),
+        "{refused}"
+    );
+    let record = store.get(&other.test_id).await.unwrap().unwrap();
+    assert_eq!(record.status, JobStatus::Queued);
 }
