@@ -155,6 +155,15 @@ class TemplateTest(unittest.TestCase):
             prefix = re.search(r'pub const UPLOADS_PREFIX: &str = "([^"]+)";', f.read()).group(1)
         self.assertIn({"Id": "expire-uploaded-archives", "Status": "Enabled", "Prefix": prefix, "ExpirationInDays": 1}, rules)
 
+    def test_both_apis_throttle_every_route(self):
+        """Floods meet API Gateway before a function runs: both APIs' stages throttle every route."""
+        http = self.resources["HttpApi"]["Properties"]["DefaultRouteSettings"]
+        ws = self.resources["WebSocketStage"]["Properties"]["DefaultRouteSettings"]
+        for settings in (http, ws):
+            self.assertGreater(settings["ThrottlingRateLimit"], 0)
+            self.assertGreaterEqual(settings["ThrottlingBurstLimit"], settings["ThrottlingRateLimit"])
+            self.assertLessEqual(settings["ThrottlingRateLimit"], 100, "a stage limit meant to protect the account")
+
     def test_only_promote_writes_to_raw_and_golden(self):
         writers = set()
         for name, resource in self.resources.items():
