@@ -247,7 +247,7 @@ async fn cancel_stops_the_scan_execution_and_ends_the_job_cancelled() {
     };
     let key = d.key.clone();
     let (status, body) = call(&d, "http-submit.json", |e| {
-        e["headers"]["x-api-key"] = json!(key)
+        e["headers"]["x-api-key"] = json!(key);
     })
     .await;
     assert_eq!(status, 202, "{body}");
