@@ -4,11 +4,13 @@
 
 use certus_api::webhooks::Launching;
 use certus_api::Launcher;
-use certus_apigw::{ApigwError, ConfigSource, ENV_PREFIX, NON_RETRYABLE, RETRYABLE};
+use certus_apigw::{ApigwError, ConfigSource, ENV_PREFIX};
 use certus_core::pipeline::Services;
 use certus_core::ports::ManifestFetcher;
 use certus_triggers::{Handled, TriggerError, Triggers};
-use lambda_runtime::Diagnostic;
+
+/// A failure as the runtime reports it.
+pub type Failure = certus_runtime::Failure<TriggerError>;
 
 /// What the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,24 +54,6 @@ impl Settings {
     }
 }
 
-/// A failure as the runtime reports it.
-#[derive(Debug)]
-pub struct Failure(pub TriggerError);
-
-impl From<Failure> for Diagnostic {
-    fn from(failure: Failure) -> Self {
-        Diagnostic {
-            error_type: if failure.0.is_retryable() {
-                RETRYABLE
-            } else {
-                NON_RETRYABLE
-            }
-            .into(),
-            error_message: failure.0.to_string(),
-        }
-    }
-}
-
 /// Why no registrations were loaded at init: every event is refused with it (not retried).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unloaded {
@@ -79,7 +63,7 @@ pub struct Unloaded {
 
 impl Unloaded {
     fn refusal(&self) -> Failure {
-        Failure(TriggerError::RegistrationsFile {
+        certus_runtime::Failure(TriggerError::RegistrationsFile {
             path: self.source.clone(),
             reason: self.reason.clone(),
         })
@@ -117,12 +101,13 @@ pub async fn handle(
     let triggers = triggers.as_ref().map_err(Unloaded::refusal)?;
     certus_triggers::handle_codecommit_event(triggers, event, services, &Launching(launcher))
         .await
-        .map_err(Failure)
+        .map_err(certus_runtime::Failure)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lambda_runtime::Diagnostic;
     use std::collections::HashMap;
 
     #[test]
@@ -189,7 +174,7 @@ mod tests {
         );
         let loaded = load(&settings, &NoObjects).await;
         let refusal = Diagnostic::from(loaded.unwrap_err().refusal());
-        assert_eq!(refusal.error_type, NON_RETRYABLE);
+        assert_eq!(refusal.error_type, "NonRetryable");
         assert!(
             refusal.error_message.contains("PushRegistrationsKey"),
             "{}",
@@ -211,11 +196,13 @@ mod tests {
 
     #[test]
     fn refusals_of_the_event_are_not_retried_and_store_failures_are() {
-        let refused = Diagnostic::from(Failure(TriggerError::Malformed("detail".into())));
-        assert_eq!(refused.error_type, NON_RETRYABLE);
-        let transient = Diagnostic::from(Failure(TriggerError::Core(
+        let refused = Diagnostic::from(certus_runtime::Failure(TriggerError::Malformed(
+            "detail".into(),
+        )));
+        assert_eq!(refused.error_type, "NonRetryable");
+        let transient = Diagnostic::from(certus_runtime::Failure(TriggerError::Core(
             certus_core::CoreError::Storage("throttled".into()),
         )));
-        assert_eq!(transient.error_type, RETRYABLE);
+        assert_eq!(transient.error_type, "Retryable");
     }
 }

@@ -6,24 +6,12 @@
 use std::sync::Arc;
 
 use certus_apigw::{
-    ApiGatewayFanout, ApigwError, ConnectAuth, ConnectionTable, Delivery, ManagementApi, WsHandler,
+    ApiGatewayFanout, ConnectAuth, ConnectionTable, Delivery, ManagementApi, WsHandler,
 };
 use certus_dynamo::{DynamoEventLog, DynamoJobStore};
-use lambda_runtime::{service_fn, tracing, Diagnostic, Error, LambdaEvent};
+use certus_runtime::Failure;
+use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
 use serde_json::Value;
-
-/// A failure as the runtime reports it: `errorType` `Retryable` or `NonRetryable`, and the message.
-#[derive(Debug)]
-struct Failure(ApigwError);
-
-impl From<Failure> for Diagnostic {
-    fn from(failure: Failure) -> Self {
-        Diagnostic {
-            error_type: failure.0.error_type().into(),
-            error_message: failure.0.to_string(),
-        }
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -50,11 +50,11 @@ async fn start_execution(
             Ok(Started::AlreadyExists)
         }
         Err(error) => {
-            let (reason, retryable) = sdk_failure(&error);
+            let (reason, retry) = sdk_failure(&error);
             Err(ApigwError::StepFunctions {
                 operation: "StartExecution",
                 reason,
-                retryable,
+                retry,
             })
         }
     }

@@ -135,6 +135,7 @@ mod tests {
     use aws_sdk_s3::operation::get_object::GetObjectError;
     use aws_sdk_s3::primitives::SdkBody;
     use aws_sdk_s3::types::error::NoSuchKey;
+    use certus_core::Retryability;
 
     fn service_error(status: u16, code: &str) -> SdkError<GetObjectError, HttpResponse> {
         let meta = ErrorMetadata::builder()

@@ -162,6 +162,7 @@ impl RunStore for S3RunStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use certus_core::Retryability;
 
     #[test]
     fn a_refused_permission_is_not_retried_and_transient_trouble_is() {

@@ -118,11 +118,6 @@ impl CoreError {
             source,
         }
     }
-
-    /// Whether trying the same step again may succeed (storage hiccups), as opposed to a verdict on the input.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Storage(_) | Self::Io { .. })
-    }
 }
 
 fn join_field_errors(errors: &[FieldError]) -> String {
