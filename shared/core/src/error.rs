@@ -72,8 +72,15 @@ pub enum CoreError {
     #[error("event seq {seq} for job '{test_id}' is already taken")]
     EventSeqTaken { test_id: String, seq: u64 },
 
+    /// The store could not be reached or answered with trouble (throttling, 5xx, I/O, a lost connection):
+    /// trying again may succeed.
     #[error("storage error: {0}")]
     Storage(String),
+
+    /// What the store holds cannot be read back as `what` (a missing or mistyped attribute, unparsable JSON):
+    /// every retry reads the same bytes, so none is tried.
+    #[error("stored {what} is corrupt: {reason}")]
+    CorruptRecord { what: String, reason: String },
 
     /// Storage refused the caller (a missing permission): retrying cannot help, only a deployment fix.
     #[error("access denied: {0}")]
@@ -109,6 +116,13 @@ impl CoreError {
         Self::Io {
             path: path.as_ref().display().to_string(),
             source,
+        }
+    }
+
+    pub fn corrupt(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::CorruptRecord {
+            what: what.into(),
+            reason: reason.into(),
         }
     }
 

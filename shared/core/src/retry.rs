@@ -50,6 +50,7 @@ impl Retryability for CoreError {
             | Self::InvalidTransition { .. }
             | Self::InvalidUploadTransition { .. }
             | Self::EventSeqTaken { .. }
+            | Self::CorruptRecord { .. }
             | Self::Denied(_)
             | Self::Bundle(_)
             | Self::Signing(_)
@@ -74,6 +75,10 @@ mod tests {
         assert_eq!(
             CoreError::Storage("throttled".into()).retry(),
             Retry::Retryable
+        );
+        assert_eq!(
+            CoreError::corrupt("job record", "not JSON").retry(),
+            Retry::NonRetryable
         );
         assert_eq!(
             CoreError::Denied("no permission".into()).retry(),
