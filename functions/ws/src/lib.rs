@@ -9,10 +9,10 @@ use std::time::Duration;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use certus_apigw::{
     ApiGatewayFanout, ApigwError, ConnectAuth, ConnectionTable, Delivery, ManagementApi, WsHandler,
-    ENV_PREFIX,
 };
 use certus_core::event::Event;
 use certus_core::ports::EventSink;
+use certus_core::settings::Vars;
 use certus_dynamo::{DynamoEventLog, DynamoJobStore};
 use serde_json::Value;
 
@@ -30,17 +30,20 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Reads the settings through `var` (the process environment in `main`).
     pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, ApigwError> {
-        let require = |name: &str| {
-            var(&format!("{ENV_PREFIX}{name}"))
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| ApigwError::Config(format!("{ENV_PREFIX}{name} is not set")))
-        };
+        let [connections_table, jobs_table, events_table, management_endpoint] = Vars::new(var)
+            .required([
+                "CONNECTIONS_TABLE",
+                "JOBS_TABLE",
+                "EVENTS_TABLE",
+                "WS_ENDPOINT",
+            ])?;
         Ok(Self {
-            connections_table: require("CONNECTIONS_TABLE")?,
-            jobs_table: require("JOBS_TABLE")?,
-            events_table: require("EVENTS_TABLE")?,
-            management_endpoint: require("WS_ENDPOINT")?,
+            connections_table,
+            jobs_table,
+            events_table,
+            management_endpoint,
         })
     }
 }

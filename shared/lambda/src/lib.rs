@@ -30,7 +30,7 @@ pub struct StepHandler {
 
 impl StepHandler {
     pub async fn from_env(stage: Stage) -> Result<Self> {
-        let env = StepEnv::from_env()?;
+        let env = StepEnv::from_vars(&|name| std::env::var(name).ok())?;
         let clients = Clients::from_env(&env).await?;
         Ok(Self {
             stage,
