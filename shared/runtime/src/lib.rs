@@ -2,7 +2,7 @@
 //! reaches the runtime — `errorType` `Retryable` or `NonRetryable`, as the error's [`Retryability`] says, and
 //! its message. The state machines' `Retry`/`Catch` rules match that `errorType`.
 
-use std::fmt::{Debug, Display};
+use std::fmt::Display;
 
 use certus_core::Retryability;
 use lambda_runtime::Diagnostic;
@@ -33,12 +33,6 @@ impl<E: Retryability + Display> Failure<E> {
 impl<E: Retryability + Display> From<Failure<E>> for Diagnostic {
     fn from(failure: Failure<E>) -> Self {
         failure.diagnostic()
-    }
-}
-
-impl<E: Display> Display for Failure<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
     }
 }
 
