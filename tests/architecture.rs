@@ -54,6 +54,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("certus-dynamo", Aws),
     ("certus-apigw", Aws),
     ("certus-lambda", Aws),
+    ("certus-runtime", Aws),
     ("certus", Cli),
     ("certus-testkit", TestSupport),
     ("certus-integration", TestSupport),

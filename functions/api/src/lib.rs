@@ -13,6 +13,7 @@ use certus_apigw::edge::{api_services, load_triggers, Stores};
 use certus_apigw::{ApigwError, ConfigSource, SfnLauncher, SfnUploads, ENV_PREFIX};
 use certus_aws::{AwsClients, S3Uploads};
 use certus_core::ports::ManifestFetcher;
+use certus_core::settings::Vars;
 use certus_dynamo::TableNames;
 use certus_triggers::Triggers;
 
@@ -40,21 +41,26 @@ pub struct Settings {
 
 impl Settings {
     /// Reads the settings through `var` (the process environment in `main`).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ApigwError> {
-        let var = &var as &dyn Fn(&str) -> Option<String>;
-        let get = |name: &str| var(&format!("{ENV_PREFIX}{name}")).filter(|v| !v.is_empty());
-        let require = |name: &str| {
-            get(name).ok_or_else(|| ApigwError::Config(format!("{ENV_PREFIX}{name} is not set")))
-        };
+    pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, ApigwError> {
+        let vars = Vars::new(var);
+        let [scan_machine_arn, upload_machine_arn, jobs_table, events_table, audit_table, work_bucket] =
+            vars.required([
+                "SCAN_STATE_MACHINE_ARN",
+                "UPLOAD_STATE_MACHINE_ARN",
+                "JOBS_TABLE",
+                "EVENTS_TABLE",
+                "AUDIT_TABLE",
+                "WORK_BUCKET",
+            ])?;
         Ok(Self {
-            scan_machine_arn: require("SCAN_STATE_MACHINE_ARN")?,
-            upload_machine_arn: require("UPLOAD_STATE_MACHINE_ARN")?,
-            jobs_table: require("JOBS_TABLE")?,
-            events_table: require("EVENTS_TABLE")?,
-            audit_table: require("AUDIT_TABLE")?,
-            stream_base: get("STREAM_BASE").unwrap_or_default(),
-            work_bucket: require("WORK_BUCKET")?,
-            triggers: ConfigSource::from_vars(&var, "TRIGGERS")?,
+            scan_machine_arn,
+            upload_machine_arn,
+            jobs_table,
+            events_table,
+            audit_table,
+            stream_base: vars.get("STREAM_BASE").unwrap_or_default(),
+            work_bucket,
+            triggers: ConfigSource::from_vars(var, "TRIGGERS")?,
         })
     }
 

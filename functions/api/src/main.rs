@@ -8,7 +8,7 @@ use lambda_http::{run, tracing, Error};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let var = |name: &str| std::env::var(name).ok();
-    let settings = api::Settings::from_vars(var)?;
+    let settings = api::Settings::from_vars(&var)?;
     let auth = certus_apigw::auth_behind_jwt_authorizer(&var)?;
     let config = certus_apigw::load_sdk_config(None).await?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);

@@ -66,7 +66,7 @@ async fn deploy() -> Option<Deployment> {
         .send()
         .await
         .unwrap();
-    let settings = api::Settings::from_vars(|name| {
+    let settings = api::Settings::from_vars(&|name| {
         let value = match name {
             "CERTUS_ASSURANCE_SCAN_STATE_MACHINE_ARN" => scan_machine.clone(),
             "CERTUS_ASSURANCE_UPLOAD_STATE_MACHINE_ARN" => scan_machine.clone(),
@@ -351,7 +351,7 @@ const CODECOMMIT_REGISTRATION: &str = "[[registrations]]\nid = \"infra\"\nprovid
 async fn the_template_environment_starts_the_function_with_or_without_registrations() {
     let env = template_environment("api");
     let var = |name: &str| env.get(name).cloned();
-    let settings = api::Settings::from_vars(var).unwrap();
+    let settings = api::Settings::from_vars(&var).unwrap();
     certus_apigw::auth_behind_jwt_authorizer(&var).unwrap();
     assert_eq!(
         settings.triggers, None,
@@ -370,7 +370,7 @@ async fn the_template_environment_starts_the_function_with_or_without_registrati
     // Configured: read from the work bucket; configured but not uploaded: the function still starts.
     let mut configured = env.clone();
     configured.insert("CERTUS_ASSURANCE_TRIGGERS_URI".into(), uri.into());
-    let settings = api::Settings::from_vars(|name| configured.get(name).cloned()).unwrap();
+    let settings = api::Settings::from_vars(&|name| configured.get(name).cloned()).unwrap();
     let triggers = api::triggers_or_none(&settings, &fetcher).await.unwrap();
     assert_eq!(triggers.registrations().len(), 1);
     let missing = OneObject(
@@ -387,7 +387,7 @@ async fn the_template_environment_starts_the_function_with_or_without_registrati
 
 #[test]
 fn settings_name_what_is_missing() {
-    let error = api::Settings::from_vars(|_| None).unwrap_err().to_string();
+    let error = api::Settings::from_vars(&|_| None).unwrap_err().to_string();
     assert!(
         error.contains("CERTUS_ASSURANCE_SCAN_STATE_MACHINE_ARN is not set"),
         "{error}"

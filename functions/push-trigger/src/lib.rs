@@ -4,11 +4,15 @@
 
 use certus_api::webhooks::Launching;
 use certus_api::Launcher;
-use certus_apigw::{ApigwError, ConfigSource, ENV_PREFIX, NON_RETRYABLE, RETRYABLE};
+use certus_apigw::{ApigwError, ConfigSource, SfnLauncher, ENV_PREFIX};
 use certus_core::pipeline::Services;
 use certus_core::ports::ManifestFetcher;
+use certus_core::settings::Vars;
 use certus_triggers::{Handled, TriggerError, Triggers};
-use lambda_runtime::Diagnostic;
+use lambda_runtime::tracing;
+
+/// A failure as the runtime reports it.
+pub type Failure = certus_runtime::Failure<TriggerError>;
 
 /// What the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,18 +30,20 @@ pub struct Settings {
 
 impl Settings {
     /// Reads the settings through `var` (the process environment in `main`).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ApigwError> {
-        let var = &var as &dyn Fn(&str) -> Option<String>;
-        let get = |name: &str| var(&format!("{ENV_PREFIX}{name}")).filter(|v| !v.is_empty());
-        let require = |name: &str| {
-            get(name).ok_or_else(|| ApigwError::Config(format!("{ENV_PREFIX}{name} is not set")))
-        };
+    pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, ApigwError> {
+        let vars = Vars::new(var);
+        let [scan_machine_arn, jobs_table, events_table, audit_table] = vars.required([
+            "SCAN_STATE_MACHINE_ARN",
+            "JOBS_TABLE",
+            "EVENTS_TABLE",
+            "AUDIT_TABLE",
+        ])?;
         Ok(Self {
-            scan_machine_arn: require("SCAN_STATE_MACHINE_ARN")?,
-            jobs_table: require("JOBS_TABLE")?,
-            events_table: require("EVENTS_TABLE")?,
-            audit_table: require("AUDIT_TABLE")?,
-            stream_base: get("STREAM_BASE").unwrap_or_default(),
+            scan_machine_arn,
+            jobs_table,
+            events_table,
+            audit_table,
+            stream_base: vars.get("STREAM_BASE").unwrap_or_default(),
             triggers: ConfigSource::from_vars(var, "TRIGGERS")?,
         })
     }
@@ -52,24 +58,6 @@ impl Settings {
     }
 }
 
-/// A failure as the runtime reports it.
-#[derive(Debug)]
-pub struct Failure(pub TriggerError);
-
-impl From<Failure> for Diagnostic {
-    fn from(failure: Failure) -> Self {
-        Diagnostic {
-            error_type: if failure.0.is_retryable() {
-                RETRYABLE
-            } else {
-                NON_RETRYABLE
-            }
-            .into(),
-            error_message: failure.0.to_string(),
-        }
-    }
-}
-
 /// Why no registrations were loaded at init: every event is refused with it (not retried).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unloaded {
@@ -79,7 +67,7 @@ pub struct Unloaded {
 
 impl Unloaded {
     fn refusal(&self) -> Failure {
-        Failure(TriggerError::RegistrationsFile {
+        certus_runtime::Failure(TriggerError::RegistrationsFile {
             path: self.source.clone(),
             reason: self.reason.clone(),
         })
@@ -107,6 +95,48 @@ pub async fn load(settings: &Settings, fetcher: &dyn ManifestFetcher) -> Loaded 
         })
 }
 
+/// The function as built once per container: the registrations (or why there are none), the stores and the
+/// scan state machine as the launcher.
+pub struct Function {
+    triggers: Loaded,
+    services: Services,
+    launcher: SfnLauncher,
+}
+
+impl Function {
+    /// Reads the settings through `var`, builds the clients and loads the registrations; registrations that
+    /// cannot be read are logged, and every event is then refused naming why.
+    pub async fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, ApigwError> {
+        let settings = Settings::from_vars(var)?;
+        let config = certus_apigw::load_sdk_config(None).await?;
+        let triggers = load(&settings, &certus_apigw::config_fetcher(&config)).await;
+        if let Err(e) = &triggers {
+            tracing::error!(source = %e.source, reason = %e.reason, "push registrations not loaded: every event is refused");
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let stores = certus_apigw::edge::stores(&dynamodb, &settings.tables());
+        let services =
+            certus_apigw::edge::api_services(stores.jobs, stores.events, &settings.stream_base);
+        let launcher = SfnLauncher::new(
+            aws_sdk_sfn::Client::new(&config),
+            &settings.scan_machine_arn,
+            services.clone(),
+        );
+        Ok(Self {
+            triggers,
+            services,
+            launcher,
+        })
+    }
+
+    /// One EventBridge event, logged with its outcome.
+    pub async fn invoke(&self, event: &serde_json::Value) -> Result<Handled, Failure> {
+        let handled = handle(&self.triggers, &self.services, &self.launcher, event).await?;
+        tracing::info!(delivery = ?handled.delivery, outcome = ?handled.outcome, "push handled");
+        Ok(handled)
+    }
+}
+
 /// One EventBridge event: the scan of the pushed commit started once (or the reason nothing started).
 pub async fn handle(
     triggers: &Loaded,
@@ -117,12 +147,13 @@ pub async fn handle(
     let triggers = triggers.as_ref().map_err(Unloaded::refusal)?;
     certus_triggers::handle_codecommit_event(triggers, event, services, &Launching(launcher))
         .await
-        .map_err(Failure)
+        .map_err(certus_runtime::Failure)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lambda_runtime::Diagnostic;
     use std::collections::HashMap;
 
     #[test]
@@ -140,7 +171,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (format!("{ENV_PREFIX}{k}"), v.to_string()))
         .collect();
-        let settings = Settings::from_vars(|name| vars.get(name).cloned()).unwrap();
+        let settings = Settings::from_vars(&|name| vars.get(name).cloned()).unwrap();
         assert_eq!(
             settings.triggers,
             Some(ConfigSource::S3(
@@ -149,7 +180,7 @@ mod tests {
         );
         assert_eq!(settings.stream_base, "");
         vars.remove(&format!("{ENV_PREFIX}JOBS_TABLE"));
-        let err = Settings::from_vars(|name| vars.get(name).cloned()).unwrap_err();
+        let err = Settings::from_vars(&|name| vars.get(name).cloned()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("CERTUS_ASSURANCE_JOBS_TABLE is not set"),
@@ -182,14 +213,14 @@ mod tests {
     #[tokio::test]
     async fn the_template_environment_starts_and_refuses_events_naming_the_missing_registrations() {
         let env = template_environment();
-        let settings = Settings::from_vars(|name| env.get(name).cloned()).unwrap();
+        let settings = Settings::from_vars(&|name| env.get(name).cloned()).unwrap();
         assert_eq!(
             settings.triggers, None,
             "the default deploys no registrations"
         );
         let loaded = load(&settings, &NoObjects).await;
         let refusal = Diagnostic::from(loaded.unwrap_err().refusal());
-        assert_eq!(refusal.error_type, NON_RETRYABLE);
+        assert_eq!(refusal.error_type, "NonRetryable");
         assert!(
             refusal.error_message.contains("PushRegistrationsKey"),
             "{}",
@@ -201,7 +232,7 @@ mod tests {
             "CERTUS_ASSURANCE_TRIGGERS_URI".into(),
             "s3://work-bucket/config/triggers.toml".into(),
         );
-        let settings = Settings::from_vars(|name| env.get(name).cloned()).unwrap();
+        let settings = Settings::from_vars(&|name| env.get(name).cloned()).unwrap();
         let error = load(&settings, &NoObjects).await.unwrap_err().reason;
         assert!(
             error.contains("s3://work-bucket/config/triggers.toml: NoSuchKey"),
@@ -211,11 +242,13 @@ mod tests {
 
     #[test]
     fn refusals_of_the_event_are_not_retried_and_store_failures_are() {
-        let refused = Diagnostic::from(Failure(TriggerError::Malformed("detail".into())));
-        assert_eq!(refused.error_type, NON_RETRYABLE);
-        let transient = Diagnostic::from(Failure(TriggerError::Core(
+        let refused = Diagnostic::from(certus_runtime::Failure(TriggerError::Malformed(
+            "detail".into(),
+        )));
+        assert_eq!(refused.error_type, "NonRetryable");
+        let transient = Diagnostic::from(certus_runtime::Failure(TriggerError::Core(
             certus_core::CoreError::Storage("throttled".into()),
         )));
-        assert_eq!(transient.error_type, RETRYABLE);
+        assert_eq!(transient.error_type, "Retryable");
     }
 }

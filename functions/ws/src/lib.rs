@@ -3,12 +3,17 @@
 //! new events go to the job's subscribers through `ApiGatewayFanout`. A stream record that is not a stored
 //! event is logged and skipped (retrying cannot mend it); delivery problems never fail the batch.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use certus_apigw::{ApiGatewayFanout, ApigwError, WsHandler, ENV_PREFIX};
+use certus_apigw::{
+    ApiGatewayFanout, ApigwError, ConnectAuth, ConnectionTable, Delivery, ManagementApi, WsHandler,
+};
 use certus_core::event::Event;
 use certus_core::ports::EventSink;
+use certus_core::settings::Vars;
+use certus_dynamo::{DynamoEventLog, DynamoJobStore};
 use serde_json::Value;
 
 /// After a replay, the wait before a last look at the log (the subscriber index is eventually consistent).
@@ -25,18 +30,65 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Reads the settings through `var` (the process environment in `main`).
     pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, ApigwError> {
-        let require = |name: &str| {
-            var(&format!("{ENV_PREFIX}{name}"))
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| ApigwError::Config(format!("{ENV_PREFIX}{name} is not set")))
-        };
+        let [connections_table, jobs_table, events_table, management_endpoint] = Vars::new(var)
+            .required([
+                "CONNECTIONS_TABLE",
+                "JOBS_TABLE",
+                "EVENTS_TABLE",
+                "WS_ENDPOINT",
+            ])?;
         Ok(Self {
-            connections_table: require("CONNECTIONS_TABLE")?,
-            jobs_table: require("JOBS_TABLE")?,
-            events_table: require("EVENTS_TABLE")?,
-            management_endpoint: require("WS_ENDPOINT")?,
+            connections_table,
+            jobs_table,
+            events_table,
+            management_endpoint,
         })
+    }
+}
+
+/// The function as built once per container: the WebSocket routes and the stream's fan-out.
+pub struct Function {
+    sockets: WsHandler,
+    fanout: ApiGatewayFanout,
+}
+
+impl Function {
+    /// Reads the settings through `var`, then builds the clients and reads the JWKS. A JWKS that cannot be
+    /// loaded does not stop the function: it is logged, every connection is refused, and events still fan out.
+    pub async fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, ApigwError> {
+        let settings = Settings::from_vars(var)?;
+        let config = certus_apigw::load_sdk_config(None).await?;
+        let auth = certus_apigw::connect_auth(var, &certus_apigw::config_fetcher(&config)).await;
+        if let ConnectAuth::Unavailable(reason) = &auth {
+            tracing::error!(%reason, "no way to authenticate $connect: every connection is refused");
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let jobs = Arc::new(DynamoJobStore::new(dynamodb.clone(), &settings.jobs_table));
+        let events = Arc::new(DynamoEventLog::new(
+            dynamodb.clone(),
+            &settings.events_table,
+        ));
+        let delivery = Arc::new(Delivery::new(
+            ConnectionTable::new(dynamodb, &settings.connections_table),
+            ManagementApi::new(&config, &settings.management_endpoint)?,
+            events,
+        ));
+        Ok(Self {
+            sockets: WsHandler::new(auth, jobs, delivery.clone(), SETTLE),
+            fanout: ApiGatewayFanout::new(delivery),
+        })
+    }
+
+    /// One invocation, its failure typed for the runtime.
+    pub async fn invoke(
+        &self,
+        payload: Value,
+    ) -> Result<Value, certus_runtime::Failure<ApigwError>> {
+        handle(&self.sockets, &self.fanout, payload)
+            .await
+            .map_err(certus_runtime::Failure)
     }
 }
 

@@ -77,12 +77,12 @@ impl ConnectionTable {
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let (reason, retryable) = sdk_failure(error);
+        let (reason, retry) = sdk_failure(error);
         ApigwError::Dynamo {
             operation,
             table: self.table.clone(),
             reason,
-            retryable,
+            retry,
         }
     }
 

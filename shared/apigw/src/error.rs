@@ -1,9 +1,9 @@
-//! The one error type of this crate: which AWS call failed and why, whether trying again may help, and the
-//! `errorType` (`Retryable` / `NonRetryable`) a Lambda answers with.
+//! The one error type of this crate: which AWS call failed and why, and whether trying again may help (its
+//! [`Retryability`], which `certus_runtime::Failure` turns into the `errorType` a Lambda answers with).
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use certus_core::CoreError;
+use certus_core::{CoreError, Retry, Retryability};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApigwError {
@@ -12,14 +12,14 @@ pub enum ApigwError {
         operation: &'static str,
         table: String,
         reason: String,
-        retryable: bool,
+        retry: Retry,
     },
 
     #[error("Step Functions {operation} failed: {reason}")]
     StepFunctions {
         operation: &'static str,
         reason: String,
-        retryable: bool,
+        retry: Retry,
     },
 
     #[error(
@@ -29,7 +29,7 @@ pub enum ApigwError {
         operation: &'static str,
         connection_id: String,
         reason: String,
-        retryable: bool,
+        retry: Retry,
     },
 
     #[error("the event's {field} is unusable: {reason}")]
@@ -50,38 +50,26 @@ pub enum ApigwError {
 
 pub type Result<T, E = ApigwError> = std::result::Result<T, E>;
 
-/// `errorType` of a failure that a retry may cure (throttling, 5xx, timeouts).
-pub const RETRYABLE: &str = "Retryable";
-/// `errorType` of a failure no retry cures (bad input, refused verification, missing resources).
-pub const NON_RETRYABLE: &str = "NonRetryable";
-
-impl ApigwError {
-    pub fn is_retryable(&self) -> bool {
+/// A failed AWS call retries as the service's answer said (throttling, 5xx, timeouts); bad events, unusable
+/// records and configuration never do; a domain error retries as it says.
+impl Retryability for ApigwError {
+    fn retry(&self) -> Retry {
         match self {
-            Self::Dynamo { retryable, .. }
-            | Self::StepFunctions { retryable, .. }
-            | Self::Management { retryable, .. } => *retryable,
-            Self::Core(CoreError::Storage(_)) => true,
-            _ => false,
-        }
-    }
-
-    /// The `errorType` a Lambda reports this failure with.
-    pub fn error_type(&self) -> &'static str {
-        if self.is_retryable() {
-            RETRYABLE
-        } else {
-            NON_RETRYABLE
+            Self::Dynamo { retry, .. }
+            | Self::StepFunctions { retry, .. }
+            | Self::Management { retry, .. } => *retry,
+            Self::Core(e) => e.retry(),
+            Self::BadEvent { .. } | Self::BadRecord { .. } | Self::Config(_) => Retry::NonRetryable,
         }
     }
 }
 
 /// What an SDK failure says (`Code: message`, or the whole error chain) and whether it is transient.
-pub(crate) fn sdk_failure<E>(error: &SdkError<E, HttpResponse>) -> (String, bool)
+pub(crate) fn sdk_failure<E>(error: &SdkError<E, HttpResponse>) -> (String, Retry)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let retryable = match error {
+    let transient = match error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
         }
@@ -105,5 +93,10 @@ where
         Some(code) => format!("{code}: {}", error.message().unwrap_or("no message")),
         None => DisplayErrorContext(error).to_string(),
     };
-    (reason, retryable)
+    let retry = if transient {
+        Retry::Retryable
+    } else {
+        Retry::NonRetryable
+    };
+    (reason, retry)
 }

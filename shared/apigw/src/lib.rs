@@ -18,7 +18,7 @@ pub use clients::{config_fetcher, load_sdk_config};
 pub use config::{ConfigSource, LocalCopy};
 pub use connections::{Connection, ConnectionTable, Subscription};
 pub use delivery::{Delivered, Delivery};
-pub use error::{ApigwError, Result, NON_RETRYABLE, RETRYABLE};
+pub use error::{ApigwError, Result};
 pub use fanout::ApiGatewayFanout;
 pub use management::{ManagementApi, Posted};
 pub use settings::{

@@ -47,12 +47,12 @@ impl ManagementApi {
             Ok(_) => Ok(Posted::Delivered),
             Err(error) if is_gone(&error) => Ok(Posted::Gone),
             Err(error) => {
-                let (reason, retryable) = sdk_failure(&error);
+                let (reason, retry) = sdk_failure(&error);
                 Err(ApigwError::Management {
                     operation: "PostToConnection",
                     connection_id: connection_id.to_string(),
                     reason,
-                    retryable,
+                    retry,
                 })
             }
         }
@@ -70,12 +70,12 @@ impl ManagementApi {
             Ok(_) => Ok(()),
             Err(error) if is_gone(&error) => Ok(()),
             Err(error) => {
-                let (reason, retryable) = sdk_failure(&error);
+                let (reason, retry) = sdk_failure(&error);
                 Err(ApigwError::Management {
                     operation: "DeleteConnection",
                     connection_id: connection_id.to_string(),
                     reason,
-                    retryable,
+                    retry,
                 })
             }
         }

@@ -10,7 +10,7 @@ use certus_api::{Launcher, UploadRequests};
 use certus_core::job::{Job, JobStatus};
 use certus_core::pipeline::{self, Services};
 use certus_core::trust::Tier;
-use certus_core::CoreError;
+use certus_core::{CoreError, Retry, Retryability};
 use serde_json::json;
 
 use crate::error::{sdk_failure, ApigwError, Result};
@@ -52,11 +52,11 @@ async fn start_execution(
             Ok(Started::AlreadyExists)
         }
         Err(error) => {
-            let (reason, retryable) = sdk_failure(&error);
+            let (reason, retry) = sdk_failure(&error);
             Err(ApigwError::StepFunctions {
                 operation: "StartExecution",
                 reason,
-                retryable,
+                retry,
             })
         }
     }
@@ -241,9 +241,13 @@ impl UploadRequests for SfnUploads {
                 tracing::info!(test_id = %test_id, execution = %name, ?started, "upload execution started");
                 Ok(job)
             }
-            Err(error) => Err(CoreError::Storage(format!(
-                "the upload state machine could not be started: {error}"
-            ))),
+            Err(error) => {
+                let message = format!("the upload state machine could not be started: {error}");
+                Err(match error.retry() {
+                    Retry::Retryable => CoreError::Storage(message),
+                    Retry::NonRetryable => CoreError::Config(message),
+                })
+            }
         }
     }
 }

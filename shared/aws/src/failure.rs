@@ -96,6 +96,17 @@ impl Failure {
         }
     }
 
+    /// Into the error of a store of the deployment's own (runs, uploads): transient trouble is retried
+    /// (`Storage`); a refused permission (`Denied`) or a missing bucket (`Config`) is not: every retry would
+    /// fail the same way, and the step should fail at once with the reason.
+    pub(crate) fn into_store_error(self) -> CoreError {
+        match self {
+            Self::Denied(message) => CoreError::Denied(message),
+            Self::NoBucket(message) => CoreError::Config(message),
+            other => other.into_core(CoreError::Storage),
+        }
+    }
+
     /// Into the domain error: retryable failures become `Storage`, the rest `verdict(message)`.
     pub(crate) fn into_core(self, verdict: fn(String) -> CoreError) -> CoreError {
         match self {
@@ -135,6 +146,7 @@ mod tests {
     use aws_sdk_s3::operation::get_object::GetObjectError;
     use aws_sdk_s3::primitives::SdkBody;
     use aws_sdk_s3::types::error::NoSuchKey;
+    use certus_core::Retryability;
 
     fn service_error(status: u16, code: &str) -> SdkError<GetObjectError, HttpResponse> {
         let meta = ErrorMetadata::builder()

@@ -3,7 +3,7 @@
 //! `CompleteMultipartUpload`. Any failure aborts the upload, so no orphaned (and billed) parts remain.
 
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use certus_core::{CoreError, Result};
+use certus_core::{CoreError, Result, Retryability};
 
 use crate::failure::Failure;
 use crate::location::S3Location;

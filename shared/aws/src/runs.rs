@@ -47,13 +47,8 @@ impl S3RunStore {
     }
 }
 
-/// Transient trouble is retried (`Storage`); a refused permission is not (`Denied`): every retry would be
-/// refused the same way, and the step should fail at once with the reason.
 fn storage(failure: Failure) -> CoreError {
-    match failure {
-        Failure::Denied(message) => CoreError::Denied(message),
-        other => other.into_core(CoreError::Storage),
-    }
+    failure.into_store_error()
 }
 
 #[async_trait]
@@ -162,6 +157,7 @@ impl RunStore for S3RunStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use certus_core::Retryability;
 
     #[test]
     fn a_refused_permission_is_not_retried_and_transient_trouble_is() {

@@ -77,7 +77,7 @@ impl S3Uploads {
             .body(body.into())
             .send()
             .await
-            .map_err(|e| Failure::from_sdk(&uri, e).into_core(CoreError::Storage))?;
+            .map_err(|e| Failure::from_sdk(&uri, e).into_store_error())?;
         Ok(uri)
     }
 
@@ -101,7 +101,7 @@ impl S3Uploads {
             Ok(_) => Ok(true),
             Err(e) => match Failure::from_sdk(uri, e) {
                 Failure::NotFound(_) => Ok(false),
-                other => Err(other.into_core(CoreError::Storage)),
+                other => Err(other.into_store_error()),
             },
         }
     }

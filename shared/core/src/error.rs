@@ -72,8 +72,15 @@ pub enum CoreError {
     #[error("event seq {seq} for job '{test_id}' is already taken")]
     EventSeqTaken { test_id: String, seq: u64 },
 
+    /// The store could not be reached or answered with trouble (throttling, 5xx, I/O, a lost connection):
+    /// trying again may succeed.
     #[error("storage error: {0}")]
     Storage(String),
+
+    /// What the store holds cannot be read back as `what` (a missing or mistyped attribute, unparsable JSON):
+    /// every retry reads the same bytes, so none is tried.
+    #[error("stored {what} is corrupt: {reason}")]
+    CorruptRecord { what: String, reason: String },
 
     /// Storage refused the caller (a missing permission): retrying cannot help, only a deployment fix.
     #[error("access denied: {0}")]
@@ -112,16 +119,18 @@ impl CoreError {
         }
     }
 
+    pub fn corrupt(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::CorruptRecord {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
     pub fn json(what: impl Into<String>, source: serde_json::Error) -> Self {
         Self::Json {
             what: what.into(),
             source,
         }
-    }
-
-    /// Whether trying the same step again may succeed (storage hiccups), as opposed to a verdict on the input.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Storage(_) | Self::Io { .. })
     }
 }
 

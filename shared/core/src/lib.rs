@@ -23,6 +23,7 @@ pub mod progress;
 pub mod report;
 pub mod report_html;
 pub mod request;
+pub mod retry;
 pub mod runner;
 pub mod sarif;
 pub mod settings;
@@ -33,3 +34,4 @@ pub mod verification;
 pub mod workspace;
 
 pub use error::{CoreError, FieldError, Result};
+pub use retry::{Retry, Retryability};

@@ -79,7 +79,12 @@ impl Settings {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |name: &str| lookup(&format!("{PREFIX}{name}")).filter(|v| !v.trim().is_empty());
+        Self::from_vars(Vars::new(&lookup))
+    }
+
+    /// The settings the CLI and the step functions share, read through `vars`.
+    pub fn from_vars(vars: Vars<'_>) -> Result<Self> {
+        let get = |name: &str| vars.get(name);
         let flag = |name: &str| -> Result<bool> {
             match get(name).map(|v| v.trim().to_ascii_lowercase()) {
                 None => Ok(false),
@@ -173,6 +178,45 @@ fn list(value: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The one way a binary reads its `CERTUS_ASSURANCE_*` variables: through a lookup (the process environment
+/// in `main`, a map in tests). Blank values count as unset; required variables are read together, so one error
+/// names every missing one.
+#[derive(Clone, Copy)]
+pub struct Vars<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> Vars<'a> {
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Self { lookup }
+    }
+
+    /// The lookup itself, for a variable outside the prefix (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub fn lookup(&self) -> &'a dyn Fn(&str) -> Option<String> {
+        self.lookup
+    }
+
+    /// `CERTUS_ASSURANCE_<name>`, or `None` when unset or blank.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(&format!("{PREFIX}{name}")).filter(|v| !v.trim().is_empty())
+    }
+
+    /// Every one of `names`, in order; a `Config` error naming each variable that is unset or blank.
+    pub fn required<const N: usize>(&self, names: [&str; N]) -> Result<[String; N]> {
+        let values = names.map(|name| self.get(name));
+        let missing: Vec<String> = names
+            .iter()
+            .zip(&values)
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| format!("{PREFIX}{name} is not set"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(CoreError::Config(missing.join("; ")));
+        }
+        Ok(values.map(Option::unwrap_or_default))
+    }
+}
+
 fn invalid(name: &str, message: String) -> CoreError {
     CoreError::Validation(vec![FieldError::new(format!("{PREFIX}{name}"), message)])
 }
@@ -181,6 +225,29 @@ fn invalid(name: &str, message: String) -> CoreError {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn required_variables_are_read_together_and_every_missing_one_is_named() {
+        let vars: HashMap<&str, &str> = [
+            ("CERTUS_ASSURANCE_JOBS_TABLE", "jobs"),
+            ("CERTUS_ASSURANCE_EVENTS_TABLE", "  "),
+        ]
+        .into_iter()
+        .collect();
+        let lookup = |name: &str| vars.get(name).map(|v| v.to_string());
+        let vars = Vars::new(&lookup);
+        assert_eq!(vars.required(["JOBS_TABLE"]).unwrap(), ["jobs"]);
+        assert_eq!(vars.get("EVENTS_TABLE"), None, "blank counts as unset");
+        let err = vars
+            .required(["JOBS_TABLE", "EVENTS_TABLE", "AUDIT_TABLE"])
+            .unwrap_err();
+        assert!(matches!(err, CoreError::Config(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "configuration error: CERTUS_ASSURANCE_EVENTS_TABLE is not set; \
+             CERTUS_ASSURANCE_AUDIT_TABLE is not set"
+        );
+    }
 
     fn from(pairs: &[(&str, &str)]) -> Result<Settings> {
         let map: HashMap<String, String> = pairs

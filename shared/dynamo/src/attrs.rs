@@ -22,27 +22,30 @@ pub fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// A string attribute the item must have.
+/// A string attribute the stored `what` must have; without it the item is corrupt (not retried).
 pub fn get_s<'a>(item: &'a Item, name: &str, what: &str) -> Result<&'a str> {
     match item.get(name) {
         Some(AttributeValue::S(value)) => Ok(value),
-        _ => Err(CoreError::Storage(format!(
-            "{what}: the stored item has no string attribute '{name}'"
-        ))),
+        _ => Err(CoreError::corrupt(
+            what,
+            format!("the item has no string attribute '{name}'"),
+        )),
     }
 }
 
-/// A number attribute the item must have, as an unsigned integer.
+/// A number attribute the stored `what` must have, as an unsigned integer; without it the item is corrupt.
 pub fn get_n(item: &Item, name: &str, what: &str) -> Result<u64> {
     match item.get(name) {
         Some(AttributeValue::N(value)) => value.parse().map_err(|_| {
-            CoreError::Storage(format!(
-                "{what}: attribute '{name}' is not a whole number: {value}"
-            ))
+            CoreError::corrupt(
+                what,
+                format!("attribute '{name}' is not a whole number: {value}"),
+            )
         }),
-        _ => Err(CoreError::Storage(format!(
-            "{what}: the stored item has no number attribute '{name}'"
-        ))),
+        _ => Err(CoreError::corrupt(
+            what,
+            format!("the item has no number attribute '{name}'"),
+        )),
     }
 }
 

@@ -63,7 +63,7 @@ impl DynamoAuditLog {
 }
 
 fn entry_from(item: &Item) -> Result<AuditEntry> {
-    const WHAT: &str = "stored audit entry";
+    const WHAT: &str = "audit entry";
     let at = get_s(item, "at", WHAT)?;
     let kind = get_s(item, "kind", WHAT)?;
     Ok(AuditEntry {
@@ -71,9 +71,9 @@ fn entry_from(item: &Item) -> Result<AuditEntry> {
         seq: get_n(item, "seq", WHAT)?,
         at: chrono_parse(at)?,
         kind: AuditKind::parse(kind)
-            .ok_or_else(|| CoreError::Storage(format!("{WHAT}: unknown kind '{kind}'")))?,
+            .ok_or_else(|| CoreError::corrupt(WHAT, format!("unknown kind '{kind}'")))?,
         detail: serde_json::from_str(get_s(item, "detail", WHAT)?)
-            .map_err(|e| CoreError::json(WHAT, e))?,
+            .map_err(|e| CoreError::corrupt(WHAT, format!("detail is not JSON: {e}")))?,
         prev: match item.get("prev") {
             None => None,
             Some(_) => Some(get_s(item, "prev", WHAT)?.to_string()),
@@ -84,7 +84,7 @@ fn entry_from(item: &Item) -> Result<AuditEntry> {
 fn chrono_parse(text: &str) -> Result<time::Timestamp> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| CoreError::Storage(format!("stored audit entry: bad timestamp '{text}': {e}")))
+        .map_err(|e| CoreError::corrupt("audit entry", format!("bad timestamp '{text}': {e}")))
 }
 
 #[async_trait]

@@ -91,9 +91,10 @@ impl EventLog for DynamoEventLog {
         loop {
             let (items, next) = self.query(test_id, after_seq, start, false).await?;
             for item in &items {
-                let line = get_s(item, EVENT, "stored event")?;
+                let line = get_s(item, EVENT, "event")?;
                 events.push(
-                    serde_json::from_str(line).map_err(|e| CoreError::json("stored event", e))?,
+                    serde_json::from_str(line)
+                        .map_err(|e| CoreError::corrupt("event", format!("not an event: {e}")))?,
                 );
             }
             match next {
@@ -107,6 +108,6 @@ impl EventLog for DynamoEventLog {
         let (items, _) = self.query(test_id, 0, None, true).await?;
         items
             .first()
-            .map_or(Ok(0), |item| get_n(item, EVENT_SK, "stored event"))
+            .map_or(Ok(0), |item| get_n(item, EVENT_SK, "event"))
     }
 }

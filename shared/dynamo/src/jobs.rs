@@ -89,8 +89,8 @@ fn job_item(job: &Job, version: u64) -> Result<Item> {
 }
 
 fn parse_record(item: &Item) -> Result<Job> {
-    serde_json::from_str(get_s(item, RECORD, "stored job")?)
-        .map_err(|e| CoreError::json("stored job record", e))
+    serde_json::from_str(get_s(item, RECORD, "job record")?)
+        .map_err(|e| CoreError::corrupt("job record", format!("not a job record: {e}")))
 }
 
 /// A save that would rewrite settled history is refused, whatever the version says.
@@ -332,7 +332,7 @@ impl JobStore for DynamoJobStore {
             .get_item(&job.test_id)
             .await?
             .ok_or_else(|| CoreError::JobNotFound(job.test_id.clone()))?;
-        let version = get_n(&stored, VERSION, "stored job")?;
+        let version = get_n(&stored, VERSION, "job record")?;
         check_save(&parse_record(&stored)?, job)?;
         let written = self
             .client

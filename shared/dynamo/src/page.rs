@@ -34,7 +34,7 @@ pub fn encode(partition: &Partition, item: &Item) -> Result<String> {
     for name in partition.key_names() {
         key.insert(
             name.to_string(),
-            Value::String(get_s(item, name, "page token")?.to_string()),
+            Value::String(get_s(item, name, "page key")?.to_string()),
         );
     }
     let token = json!({"index": partition.index, "key": key});

@@ -63,7 +63,7 @@ fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinitio
 }
 
 fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> CoreError {
-    CoreError::Storage(format!("dynamodb table definition: {e}"))
+    CoreError::Config(format!("dynamodb table definition: {e}"))
 }
 
 /// Creates the jobs table (with its indexes), the events table and, when it is a table of its own, the

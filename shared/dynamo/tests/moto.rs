@@ -602,3 +602,46 @@ async fn the_tables_have_the_documented_keys_and_the_trail_may_live_apart() {
     let in_jobs_table = DynamoAuditLog::new(client, &names.jobs);
     assert!(in_jobs_table.trail(&id(1)).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_corrupt_job_record_is_not_retried_and_an_unreachable_store_is() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use certus_core::{Retry, Retryability};
+
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let t = tables(&endpoint).await;
+    for (n, record) in [
+        (1, AttributeValue::S("{not json".into())),
+        (2, AttributeValue::N("7".into())),
+    ] {
+        t.client
+            .put_item()
+            .table_name(&t.names.jobs)
+            .item("pk", AttributeValue::S(format!("JOB#{}", id(n))))
+            .item("sk", AttributeValue::S("JOB".into()))
+            .item("record", record)
+            .send()
+            .await
+            .unwrap();
+        let err = t.jobs.get(&id(n)).await.unwrap_err();
+        assert!(
+            matches!(&err, CoreError::CorruptRecord { what, .. } if what == "job record"),
+            "{err}"
+        );
+        assert_eq!(err.retry(), Retry::NonRetryable, "{err}");
+    }
+
+    // Nothing listens on a port just given back: the store is unavailable, which a retry may cure.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let unreachable = DynamoJobStore::new(
+        common::client(&format!("http://127.0.0.1:{port}")),
+        &t.names.jobs,
+    );
+    let err = unreachable.get(&id(1)).await.unwrap_err();
+    assert!(matches!(&err, CoreError::Storage(_)), "{err}");
+    assert_eq!(err.retry(), Retry::Retryable, "{err}");
+}

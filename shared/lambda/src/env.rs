@@ -4,11 +4,9 @@
 
 use std::path::PathBuf;
 
-use certus_core::settings::Settings;
+use certus_core::settings::{Settings, Vars};
 
-use crate::error::{Result, StepError};
-
-const PREFIX: &str = "CERTUS_ASSURANCE_";
+use crate::error::Result;
 
 #[derive(Debug, Clone)]
 pub struct StepEnv {
@@ -34,31 +32,18 @@ pub struct StepEnv {
 }
 
 impl StepEnv {
-    pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let settings = Settings::from_lookup(&lookup)?;
-        let get = |name: &str| lookup(&format!("{PREFIX}{name}")).filter(|v| !v.trim().is_empty());
-        let mut missing = Vec::new();
-        let mut required = |name: &str| {
-            get(name).unwrap_or_else(|| {
-                missing.push(format!("{PREFIX}{name}"));
-                String::new()
-            })
-        };
-        let jobs_table = required("JOBS_TABLE");
-        let audit_table = required("AUDIT_TABLE");
-        let events_table = required("EVENTS_TABLE");
-        let runs_root = required("RUNS_ROOT");
-        let work_bucket = required("WORK_BUCKET");
-        if !missing.is_empty() {
-            return Err(StepError::Config(format!(
-                "missing environment: {}",
-                missing.join(", ")
-            )));
-        }
+    /// Reads the step's environment through `var` (the process environment in `main`).
+    pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = Vars::new(var);
+        let settings = Settings::from_vars(vars)?;
+        let get = |name: &str| vars.get(name);
+        let [jobs_table, audit_table, events_table, runs_root, work_bucket] = vars.required([
+            "JOBS_TABLE",
+            "AUDIT_TABLE",
+            "EVENTS_TABLE",
+            "RUNS_ROOT",
+            "WORK_BUCKET",
+        ])?;
         Ok(Self {
             settings,
             jobs_table,
@@ -78,8 +63,7 @@ impl StepEnv {
                         .collect()
                 })
                 .unwrap_or_default(),
-            function_name: lookup("AWS_LAMBDA_FUNCTION_NAME")
-                .unwrap_or_else(|| "certus-step".into()),
+            function_name: var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "certus-step".into()),
             fargate_tools: get("FARGATE_TOOLS")
                 .map(|v| {
                     v.split(',')
@@ -117,14 +101,14 @@ mod tests {
             .collect();
         for step in &steps {
             let vars = &all[*step];
-            let env = StepEnv::from_lookup(|n| vars.get(n).cloned())
+            let env = StepEnv::from_vars(&|n| vars.get(n).cloned())
                 .unwrap_or_else(|e| panic!("{step}: {e}"));
             assert!(env.runs_root.starts_with("s3://"), "{step}");
             assert!(env.work_bucket.starts_with("s3://"), "{step}");
         }
         // The Trust request is signed and names the deployment's raw bucket (not the default "raw").
         let upload = &all["request-upload"];
-        let env = StepEnv::from_lookup(|n| upload.get(n).cloned()).unwrap();
+        let env = StepEnv::from_vars(&|n| upload.get(n).cloned()).unwrap();
         assert!(
             env.settings
                 .signing_key_ref
@@ -143,10 +127,10 @@ mod tests {
         );
         // Without a scanner image nothing is planned on Fargate; the container's workspace is under /tmp.
         let launch = &all["launch-scanners"];
-        let env = StepEnv::from_lookup(|n| launch.get(n).cloned()).unwrap();
+        let env = StepEnv::from_vars(&|n| launch.get(n).cloned()).unwrap();
         assert!(env.fargate_tools.is_empty());
         let task = &all["scanner-task"];
-        let env = StepEnv::from_lookup(|n| task.get(n).cloned()).unwrap();
+        let env = StepEnv::from_vars(&|n| task.get(n).cloned()).unwrap();
         assert!(
             env.workspace_root.starts_with("/tmp"),
             "{:?}",
@@ -156,7 +140,7 @@ mod tests {
 
     #[test]
     fn every_missing_variable_is_named() {
-        let err = StepEnv::from_lookup(|_| None).unwrap_err().to_string();
+        let err = StepEnv::from_vars(&|_| None).unwrap_err().to_string();
         for name in [
             "JOBS_TABLE",
             "AUDIT_TABLE",
@@ -181,7 +165,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let env = StepEnv::from_lookup(|n| vars.get(n).map(|v| v.to_string())).unwrap();
+        let env = StepEnv::from_vars(&|n| vars.get(n).map(|v| v.to_string())).unwrap();
         assert_eq!(env.jobs_table, "jobs");
         assert_eq!(
             env.local_source_roots,

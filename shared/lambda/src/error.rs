@@ -1,6 +1,7 @@
 //! The one error of this crate: a function that cannot be wired (configuration, keys) or a failed step, and
-//! how either reaches Step Functions — an `errorType` of `Retryable` or `NonRetryable`.
+//! whether a retry may cure it (it reaches Step Functions through `certus_runtime::Failure`).
 
+use certus_core::{Retry, Retryability};
 use certus_stages::StageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,26 +18,12 @@ impl From<certus_core::CoreError> for StepError {
     }
 }
 
-impl StepError {
+impl Retryability for StepError {
     /// A wrong configuration will not fix itself on a retry.
-    pub fn error_type(&self) -> &'static str {
+    fn retry(&self) -> Retry {
         match self {
-            Self::Config(_) => "NonRetryable",
-            Self::Stage(e) => e.error_type(),
-        }
-    }
-
-    /// The JSON a failed step answers (and `certus-step` prints).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({"errorType": self.error_type(), "errorMessage": self.to_string()})
-    }
-}
-
-impl From<StepError> for lambda_runtime::Diagnostic {
-    fn from(e: StepError) -> Self {
-        Self {
-            error_type: e.error_type().into(),
-            error_message: e.to_string(),
+            Self::Config(_) => Retry::NonRetryable,
+            Self::Stage(e) => e.retry(),
         }
     }
 }

@@ -9,6 +9,8 @@ mod wiring;
 
 use std::sync::Arc;
 
+use certus_core::Retryability;
+use certus_runtime::Failure;
 use certus_stages::{Stage, StageInput, Stages};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -28,7 +30,7 @@ pub struct StepHandler {
 
 impl StepHandler {
     pub async fn from_env(stage: Stage) -> Result<Self> {
-        let env = StepEnv::from_env()?;
+        let env = StepEnv::from_vars(&|name| std::env::var(name).ok())?;
         let clients = Clients::from_env(&env).await?;
         Ok(Self {
             stage,
@@ -71,8 +73,8 @@ pub async fn serve(stage: Stage) -> Result<(), lambda_runtime::Error> {
             let test_id = event.payload.get("test_id").cloned().unwrap_or_default();
             lambda_runtime::tracing::info!(stage = stage.name(), %test_id, request_id = %event.context.request_id, "step");
             handler.handle(event.payload).await.map_err(|e| {
-                lambda_runtime::tracing::warn!(stage = stage.name(), %test_id, error_type = e.error_type(), error = %e, "step failed");
-                lambda_runtime::Diagnostic::from(e)
+                lambda_runtime::tracing::warn!(stage = stage.name(), %test_id, error_type = e.retry().error_type(), error = %e, "step failed");
+                Failure(e)
             })
         }
     }))

@@ -75,8 +75,21 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
+/// A database file that is damaged or not a database, and a row whose column does not hold what the schema
+/// says, are corrupt stored data (no retry reads them differently); anything else (busy, locked, I/O) is
+/// trouble with the store.
 fn storage(e: rusqlite::Error) -> CoreError {
-    CoreError::Storage(format!("sqlite: {e}"))
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) =>
+        {
+            CoreError::corrupt("sqlite database", e.to_string())
+        }
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::InvalidColumnType(..) => CoreError::corrupt("sqlite row", e.to_string()),
+        _ => CoreError::Storage(format!("sqlite: {e}")),
+    }
 }
 
 fn is_constraint(e: &rusqlite::Error) -> bool {
@@ -132,7 +145,8 @@ fn record_json(job: &Job) -> Result<String> {
 }
 
 fn parse_record(text: &str) -> Result<Job> {
-    serde_json::from_str(text).map_err(|e| CoreError::json("stored job record", e))
+    serde_json::from_str(text)
+        .map_err(|e| CoreError::corrupt("job record", format!("not a job record: {e}")))
 }
 
 #[async_trait]
@@ -337,7 +351,12 @@ fn decode_token(token: &str) -> Result<(String, String)> {
 
 /// SQLite integers are signed; a seq past `i64::MAX` cannot be stored.
 fn seq_param(seq: u64) -> Result<i64> {
-    i64::try_from(seq).map_err(|_| CoreError::Storage(format!("event seq {seq} is out of range")))
+    i64::try_from(seq).map_err(|_| {
+        CoreError::Validation(vec![FieldError::new(
+            "seq",
+            format!("event seq {seq} is past what the store can hold"),
+        )])
+    })
 }
 
 #[async_trait]
@@ -394,7 +413,10 @@ impl EventLog for SqliteStore {
             .map_err(storage)?;
         lines
             .iter()
-            .map(|l| serde_json::from_str(l).map_err(|e| CoreError::json("stored event", e)))
+            .map(|l| {
+                serde_json::from_str(l)
+                    .map_err(|e| CoreError::corrupt("event", format!("not an event: {e}")))
+            })
             .collect()
     }
 
@@ -493,9 +515,8 @@ fn audit_entry(test_id: &str, row: StoredEntry) -> Result<AuditEntry> {
         detail,
         prev,
     } = row;
-    let corrupt = |what: String| {
-        CoreError::Storage(format!("stored audit entry {seq} of '{test_id}': {what}"))
-    };
+    let corrupt =
+        |reason: String| CoreError::corrupt(format!("audit entry {seq} of '{test_id}'"), reason);
     Ok(AuditEntry {
         test_id: test_id.to_string(),
         seq: u64::try_from(seq).map_err(|_| corrupt(format!("negative seq {seq}")))?,
@@ -504,7 +525,7 @@ fn audit_entry(test_id: &str, row: StoredEntry) -> Result<AuditEntry> {
             .map_err(|e| corrupt(format!("bad time '{at}': {e}")))?,
         kind: AuditKind::parse(&kind).ok_or_else(|| corrupt(format!("unknown kind '{kind}'")))?,
         detail: serde_json::from_str(&detail)
-            .map_err(|e| CoreError::json("stored audit detail", e))?,
+            .map_err(|e| corrupt(format!("detail is not JSON: {e}")))?,
         prev,
     })
 }

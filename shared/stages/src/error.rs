@@ -2,6 +2,7 @@
 //! backoff) or `NonRetryable` (a verdict on the input, or a step called out of order: go to `Catch`).
 
 use certus_core::error::CoreError;
+use certus_core::{Retry, Retryability};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
@@ -11,13 +12,19 @@ pub enum StageError {
     NonRetryable(String),
 }
 
+impl Retryability for StageError {
+    fn retry(&self) -> Retry {
+        match self {
+            Self::Retryable(_) => Retry::Retryable,
+            Self::NonRetryable(_) => Retry::NonRetryable,
+        }
+    }
+}
+
 impl StageError {
     /// The `errorType` the state machines match in `Retry`/`Catch`.
     pub fn error_type(&self) -> &'static str {
-        match self {
-            Self::Retryable(_) => "Retryable",
-            Self::NonRetryable(_) => "NonRetryable",
-        }
+        self.retry().error_type()
     }
 
     pub fn message(&self) -> &str {
@@ -29,10 +36,9 @@ impl StageError {
 
 impl From<CoreError> for StageError {
     fn from(e: CoreError) -> Self {
-        if e.is_retryable() {
-            Self::Retryable(e.to_string())
-        } else {
-            Self::NonRetryable(e.to_string())
+        match e.retry() {
+            Retry::Retryable => Self::Retryable(e.to_string()),
+            Retry::NonRetryable => Self::NonRetryable(e.to_string()),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The one error type of the triggers crate: refused deliveries (with the HTTP-like reason), bad registration
 //! files (every problem named by its field), and failures of the job store.
 
-use certus_core::{CoreError, FieldError};
+use certus_core::{CoreError, FieldError, Retry, Retryability};
 
 use crate::registration::Provider;
 
@@ -37,11 +37,20 @@ pub enum TriggerError {
 
 pub type Result<T, E = TriggerError> = std::result::Result<T, E>;
 
-impl TriggerError {
-    /// Whether delivering the same event again may succeed (the job store hiccupped), as opposed to a
-    /// verdict on the event.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Core(e) if e.is_retryable())
+/// Delivering the same event again may succeed only when the job store hiccupped; everything else is a
+/// verdict on the event or the registrations.
+impl Retryability for TriggerError {
+    fn retry(&self) -> Retry {
+        match self {
+            Self::Core(e) => e.retry(),
+            Self::RegistrationsFile { .. }
+            | Self::Registrations(_)
+            | Self::Unauthenticated(_)
+            | Self::Malformed(_)
+            | Self::TooLarge { .. }
+            | Self::Unregistered { .. }
+            | Self::Submission(_) => Retry::NonRetryable,
+        }
     }
 }
 

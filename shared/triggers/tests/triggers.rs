@@ -13,6 +13,7 @@ use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
 use certus_core::ports::JobQuery;
 use certus_core::request::SourceSpec;
 use certus_core::verification::SignaturePolicy;
+use certus_core::Retryability;
 use certus_local::{LocalArtifactStore, Placement, SqliteStore};
 use certus_scanners::SampleScanner;
 use certus_source::{LocalSourcePreparer, SourcePolicy};

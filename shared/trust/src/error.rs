@@ -50,13 +50,23 @@ pub enum TrustError {
     IndexDiffers { location: String },
 }
 
+/// A configuration that cannot be used is `Config` and an object that is not a regular file is corrupt stored
+/// data (neither is retried); only a dev server that cannot serve is trouble a retry may cure.
 impl From<TrustError> for CoreError {
     fn from(error: TrustError) -> Self {
         match error {
             TrustError::SetMismatch { .. } | TrustError::IndexDiffers { .. } => {
                 CoreError::Bundle(error.to_string())
             }
-            other => CoreError::Storage(other.to_string()),
+            TrustError::BaseUrl { .. }
+            | TrustError::CaCertificate(_)
+            | TrustError::Client(_)
+            | TrustError::PinnedKey(_)
+            | TrustError::PublishSetting { .. } => CoreError::Config(error.to_string()),
+            TrustError::NotAFile { ref path } => {
+                CoreError::corrupt("published object", format!("{path} is not a regular file"))
+            }
+            TrustError::Server { .. } => CoreError::Storage(error.to_string()),
         }
     }
 }

@@ -26,9 +26,10 @@ pub fn place(source: &Path, dest: &Path, sha256: &str, size: u64) -> Result<Plac
         return Ok(Placed::AlreadyPresent);
     }
     require_file(source)?;
-    let parent = dest
-        .parent()
-        .ok_or_else(|| CoreError::Storage(format!("{} has no parent", dest.display())))?;
+    let parent = dest.parent().ok_or_else(|| CoreError::PathEscape {
+        path: dest.display().to_string(),
+        reason: "it has no parent directory".into(),
+    })?;
     std::fs::create_dir_all(parent).map_err(|e| CoreError::io(parent, e))?;
     let temp = temp_name(parent)?;
     let written = copy_synced(source, &temp)
@@ -98,9 +99,10 @@ pub fn write_if_changed(dest: &Path, bytes: &[u8]) -> Result<Placed, CoreError> 
         }
         _ => {}
     }
-    let parent = dest
-        .parent()
-        .ok_or_else(|| CoreError::Storage(format!("{} has no parent", dest.display())))?;
+    let parent = dest.parent().ok_or_else(|| CoreError::PathEscape {
+        path: dest.display().to_string(),
+        reason: "it has no parent directory".into(),
+    })?;
     std::fs::create_dir_all(parent).map_err(|e| CoreError::io(parent, e))?;
     let temp = temp_name(parent)?;
     let written = std::fs::write(&temp, bytes)

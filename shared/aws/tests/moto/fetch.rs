@@ -2,7 +2,7 @@
 
 use certus_aws::S3Fetcher;
 use certus_core::ports::ManifestFetcher;
-use certus_core::CoreError;
+use certus_core::{CoreError, Retryability};
 
 use crate::common::{moto_clients, moto_endpoint, new_bucket, put, unique_name};
 

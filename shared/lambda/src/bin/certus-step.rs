@@ -14,7 +14,7 @@ async fn main() -> ExitCode {
     install_crypto();
     let (output, code) = match run().await {
         Ok(value) => (value, ExitCode::SUCCESS),
-        Err(e) => (e.to_json(), ExitCode::FAILURE),
+        Err(e) => (certus_runtime::Failure(e).to_json(), ExitCode::FAILURE),
     };
     println!("{output}");
     code
