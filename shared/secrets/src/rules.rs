@@ -2,11 +2,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::bytes::Regex;
+use regex_automata::meta;
 use serde::Serialize;
 
 use crate::allowlist::Allowlist;
+use crate::anchor::{self, Anchor};
 use crate::error::{Result, SecretsError};
 use crate::go_regex;
 use crate::toml_format::{RawAllowlist, RawRule};
@@ -28,8 +30,10 @@ pub struct RuleError {
 pub(crate) struct Rule {
     pub(crate) id: String,
     pub(crate) description: String,
-    pub(crate) regex: Option<Regex>,
+    pub(crate) regex: Option<meta::Regex>,
     pub(crate) pattern: Option<String>,
+    /// What is proven about the matches and the keywords: where the regex needs to run.
+    pub(crate) anchor: Anchor,
     /// Capture group holding the secret; 0 means "first non-empty group, else the whole match".
     pub(crate) secret_group: usize,
     pub(crate) entropy: Option<f64>,
@@ -48,6 +52,8 @@ pub struct RuleSet {
     /// Case-insensitive automaton over every distinct keyword (none when no rule has keywords).
     pub(crate) prefilter: Option<AhoCorasick>,
     pub(crate) keyword_count: usize,
+    #[cfg(test)]
+    keywords: Vec<String>,
     errors: Vec<RuleError>,
 }
 
@@ -95,10 +101,17 @@ impl RuleSet {
             None
         } else {
             let patterns: Vec<&str> = keywords.iter().map(|(k, _)| k.as_str()).collect();
-            Some(
+            // A full DFA is the fastest for the overlapping search; too many keywords fall back to
+            // the automaton the library picks.
+            let build = |kind| {
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
+                    .kind(kind)
                     .build(&patterns)
+            };
+            Some(
+                build(Some(AhoCorasickKind::DFA))
+                    .or_else(|_| build(None))
                     .map_err(|e| {
                         SecretsError::InvalidLayout(format!("keywords cannot be indexed: {e}"))
                     })?,
@@ -109,6 +122,8 @@ impl RuleSet {
             global_allowlists,
             prefilter,
             keyword_count: keywords.len(),
+            #[cfg(test)]
+            keywords: keywords.into_iter().map(|(k, _)| k).collect(),
             errors,
         })
     }
@@ -139,6 +154,12 @@ impl RuleSet {
             .iter()
             .filter_map(|r| r.pattern.as_deref().map(|p| (r.id.as_str(), p)))
             .collect()
+    }
+
+    /// The distinct keywords (lowercase), by index.
+    #[cfg(test)]
+    pub(crate) fn keywords(&self) -> &[String] {
+        &self.keywords
     }
 
     /// Rules (and file-level entries) that could not be loaded.
@@ -222,10 +243,10 @@ fn build_rule(
     if raw.regex.is_none() && raw.path.is_none() {
         return Err(fail("rule has neither regex nor path".to_string()));
     }
-    let regex = raw
+    let compiled = raw
         .regex
         .as_deref()
-        .map(go_regex::compile)
+        .map(go_regex::compile_rule)
         .transpose()
         .map_err(|e| fail(format!("regex does not compile: {e}")))?;
     let path = raw
@@ -234,7 +255,8 @@ fn build_rule(
         .map(go_regex::compile)
         .transpose()
         .map_err(|e| fail(format!("path regex does not compile: {e}")))?;
-    let secret_group = secret_group(&raw, regex.as_ref()).map_err(fail)?;
+    let secret_group =
+        secret_group(&raw, compiled.as_ref().map(|(regex, _, _)| regex)).map_err(fail)?;
     let entropy = match raw.entropy.map(|n| n.as_f64()) {
         Some(e) if !e.is_finite() || e < 0.0 => {
             return Err(fail(format!("entropy {e} is not a non-negative number")))
@@ -251,20 +273,33 @@ fn build_rule(
     for (n, a) in own.chain(extra).enumerate() {
         allowlists.push(Allowlist::compile(a).map_err(|e| fail(format!("allowlist #{n}: {e}")))?);
     }
-    let mut keywords: Vec<usize> = raw
+    let lowercase: Vec<String> = raw
         .keywords
         .iter()
         .map(|k| k.to_ascii_lowercase())
         .filter(|k| !k.is_empty())
+        .collect();
+    let mut keywords: Vec<usize> = lowercase
+        .iter()
         .map(|k| {
             let next = keyword_ids.len();
-            *keyword_ids.entry(k).or_insert(next)
+            *keyword_ids.entry(k.clone()).or_insert(next)
         })
         .collect();
     keywords.sort_unstable();
     keywords.dedup();
+    let words: Vec<&str> = lowercase.iter().map(String::as_str).collect();
+    let anchor = compiled
+        .as_ref()
+        .map_or(Anchor::None, |(_, hir, _)| anchor::anchor(hir, &words));
+
+    let (regex, pattern) = match compiled {
+        Some((regex, _, translated)) => (Some(regex), Some(translated)),
+        None => (None, None),
+    };
     Ok(Rule {
-        pattern: regex.as_ref().map(|r| r.as_str().to_string()),
+        pattern,
+        anchor,
         id,
         description: raw.description,
         regex,
@@ -277,7 +312,7 @@ fn build_rule(
     })
 }
 
-fn secret_group(raw: &RawRule, regex: Option<&Regex>) -> std::result::Result<usize, String> {
+fn secret_group(raw: &RawRule, regex: Option<&meta::Regex>) -> std::result::Result<usize, String> {
     let Some(group) = raw.secret_group else {
         return Ok(0);
     };
