@@ -31,6 +31,8 @@ struct Hit {
     rule: usize,
     /// Byte range of the secret; empty for path-only rules.
     secret: Range<usize>,
+    /// Where the whole match starts (0 for path-only rules).
+    start: usize,
     entropy: f64,
 }
 
@@ -65,7 +67,12 @@ pub(crate) fn scan_file_with(
     let keywords = content.map(|data| KeywordHits::find(rules, data));
     let mut hits = Vec::new();
     let mut omitted = 0u64;
+    // Secrets of the required parts of reported composite matches: masked in snippets too.
+    let mut parts = Vec::new();
     for (index, rule) in rules.rules.iter().enumerate() {
+        if rule.skip_report {
+            continue;
+        }
         let gated_out = match (&keywords, rule.keywords.is_empty()) {
             (Some(found), false) => !rule.keywords.iter().any(|&k| found.present[k]),
             _ => false,
@@ -73,55 +80,175 @@ pub(crate) fn scan_file_with(
         if gated_out && rule.path.is_none() {
             continue;
         }
-        if rule.allowlists.iter().any(|a| a.allows_path(path)) {
-            continue;
-        }
-        if let Some(path_re) = &rule.path {
-            if !path_re.is_match(path.as_bytes()) {
-                continue;
-            }
-            if rule.regex.is_none() {
-                push_capped(
-                    &mut hits,
-                    &mut omitted,
-                    Hit {
-                        rule: index,
-                        secret: 0..0,
-                        entropy: 0.0,
-                    },
-                );
-                continue;
-            }
-        }
-        let (Some(data), Some(found)) = (content, keywords.as_ref()) else {
-            continue;
+        let (content_hits, path_only) = match rule_applies(rule, path) {
+            Applies::No => continue,
+            Applies::PathOnly => (Vec::new(), true),
+            Applies::Content => match (content, keywords.as_ref()) {
+                (Some(data), Some(found)) if !gated_out => (
+                    content_hits(rules, index, path, data, found, strategy, &mut omitted),
+                    false,
+                ),
+                _ => continue,
+            },
         };
-        if gated_out {
+        if path_only {
+            push_capped(&mut hits, &mut omitted, path_hit(index));
             continue;
         }
-        let mut push = |hit| push_capped(&mut hits, &mut omitted, hit);
-        match (strategy, rule.anchor) {
-            (Strategy::Windows, Anchor::Bounded { max_len }) => {
-                let windows = found.windows(&rule.keywords, max_len, max_len, data.len());
-                for window in windows {
-                    search_span(rules, index, rule, path, data, window, &mut push);
-                }
-            }
-            (Strategy::Windows, Anchor::Head { head_len, newlines }) => {
-                // A match starts at most `head_len` before a keyword's end, and ends before the
-                // line feed after the `newlines` ones it may hold.
-                let spans = found.line_windows(&rule.keywords, head_len, newlines, data);
-                for span in spans {
-                    search_span(rules, index, rule, path, data, span, &mut push);
-                }
-            }
-            _ => search_span(rules, index, rule, path, data, 0..data.len(), &mut push),
+        let kept = match (content, keywords.as_ref()) {
+            (Some(data), Some(found)) if !rule.required.is_empty() => composite(
+                rules,
+                rule,
+                path,
+                data,
+                found,
+                strategy,
+                content_hits,
+                &mut parts,
+            ),
+            _ => content_hits,
+        };
+        for hit in kept {
+            push_capped(&mut hits, &mut omitted, hit);
         }
     }
     FileFindings {
-        findings: locate(rules, path, content.unwrap_or_default(), hits),
+        findings: locate(rules, path, content.unwrap_or_default(), hits, &parts),
         omitted,
     }
+}
+
+/// Whether a rule looks at a file, from its path alone.
+enum Applies {
+    No,
+    /// A path-only rule whose path matches: one finding for the file.
+    PathOnly,
+    Content,
+}
+
+fn rule_applies(rule: &Rule, path: &str) -> Applies {
+    if rule.allowlists.iter().any(|a| a.allows_path(path)) {
+        return Applies::No;
+    }
+    match (&rule.path, &rule.regex) {
+        (Some(path_re), _) if !path_re.is_match(path.as_bytes()) => Applies::No,
+        (Some(_), None) => Applies::PathOnly,
+        (None, None) => Applies::No,
+        (_, Some(_)) => Applies::Content,
+    }
+}
+
+fn path_hit(rule: usize) -> Hit {
+    Hit {
+        rule,
+        secret: 0..0,
+        start: 0,
+        entropy: 0.0,
+    }
+}
+
+/// Every accepted match of one content rule in `data` (at most [`MAX_FINDINGS_PER_FILE`], the
+/// others counted in `omitted`).
+fn content_hits(
+    rules: &RuleSet,
+    index: usize,
+    path: &str,
+    data: &[u8],
+    found: &KeywordHits,
+    strategy: Strategy,
+    omitted: &mut u64,
+) -> Vec<Hit> {
+    let rule = &rules.rules[index];
+    let mut hits = Vec::new();
+    let mut push = |hit| push_capped(&mut hits, omitted, hit);
+    match (strategy, rule.anchor) {
+        (Strategy::Windows, Anchor::Bounded { max_len }) => {
+            let windows = found.windows(&rule.keywords, max_len, max_len, data.len());
+            for window in windows {
+                search_span(rules, index, rule, path, data, window, &mut push);
+            }
+        }
+        (Strategy::Windows, Anchor::Head { head_len, newlines }) => {
+            // A match starts at most `head_len` before a keyword's end, and ends before the line
+            // feed after the `newlines` ones it may hold.
+            let spans = found.line_windows(&rule.keywords, head_len, newlines, data);
+            for span in spans {
+                search_span(rules, index, rule, path, data, span, &mut push);
+            }
+        }
+        _ => search_span(rules, index, rule, path, data, 0..data.len(), &mut push),
+    }
+    hits
+}
+
+/// The matches of a composite rule that have, for each required rule, a match of it nearby (as
+/// gitleaks: the required rules run whatever their keywords, and the distance is between the starts
+/// of both matches, in lines and in byte columns). Their secrets are added to `parts`.
+#[allow(clippy::too_many_arguments)]
+fn composite(
+    rules: &RuleSet,
+    rule: &Rule,
+    path: &str,
+    data: &[u8],
+    found: &KeywordHits,
+    strategy: Strategy,
+    primary: Vec<Hit>,
+    parts: &mut Vec<Range<usize>>,
+) -> Vec<Hit> {
+    if primary.is_empty() {
+        return primary;
+    }
+    let required: Vec<Vec<(Hit, (u64, u64))>> = rule
+        .required
+        .iter()
+        .map(|req| {
+            let hits = match rule_applies(&rules.rules[req.rule], path) {
+                Applies::No => Vec::new(),
+                Applies::PathOnly => vec![path_hit(req.rule)],
+                Applies::Content => {
+                    content_hits(rules, req.rule, path, data, found, strategy, &mut 0)
+                }
+            };
+            hits.into_iter()
+                .map(|h| {
+                    let at = line_column(data, h.start);
+                    (h, at)
+                })
+                .collect()
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for hit in primary {
+        let (line, column) = line_column(data, hit.start);
+        let near: Vec<Vec<&Hit>> = rule
+            .required
+            .iter()
+            .zip(&required)
+            .map(|(req, hits)| {
+                hits.iter()
+                    .filter(|(_, (l, c))| {
+                        req.within_lines.is_none_or(|n| l.abs_diff(line) <= n)
+                            && req.within_columns.is_none_or(|n| c.abs_diff(column) <= n)
+                    })
+                    .map(|(h, _)| h)
+                    .collect()
+            })
+            .collect();
+        if near.iter().all(|hits| !hits.is_empty()) {
+            parts.extend(near.iter().flatten().map(|h| h.secret.clone()));
+            kept.push(hit);
+        }
+    }
+    kept
+}
+
+/// 1-based line and byte column of a position.
+fn line_column(data: &[u8], at: usize) -> (u64, u64) {
+    let line_start = memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1);
+    (
+        1 + count_newlines(&data[..line_start]),
+        to_u64(at - line_start) + 1,
+    )
 }
 
 fn push_capped(hits: &mut Vec<Hit>, omitted: &mut u64, hit: Hit) {
@@ -291,6 +418,7 @@ fn accept(
     if rule.entropy.is_some_and(|min| entropy <= min) {
         return None;
     }
+    let start = matched.start;
     let candidate = Candidate {
         path,
         secret: &data[secret.clone()],
@@ -305,6 +433,7 @@ fn accept(
     (!allowed).then_some(Hit {
         rule: index,
         secret,
+        start,
         entropy,
     })
 }
@@ -328,9 +457,20 @@ fn line_around(data: &[u8], range: Range<usize>) -> Range<usize> {
 }
 
 /// Turns hits into findings: line/column, redaction, fingerprint and snippet.
-fn locate(rules: &RuleSet, path: &str, data: &[u8], mut hits: Vec<Hit>) -> Vec<SecretFinding> {
+/// `parts`: further secret spans to mask (required parts of composite matches).
+fn locate(
+    rules: &RuleSet,
+    path: &str,
+    data: &[u8],
+    mut hits: Vec<Hit>,
+    parts: &[Range<usize>],
+) -> Vec<SecretFinding> {
     hits.sort_by_key(|h| (h.secret.start, h.rule));
-    let spans: Vec<Range<usize>> = hits.iter().map(|h| h.secret.clone()).collect();
+    let spans: Vec<Range<usize>> = hits
+        .iter()
+        .map(|h| h.secret.clone())
+        .chain(parts.iter().cloned())
+        .collect();
     let mut line = 1u64;
     let mut scanned_to = 0usize;
     let mut findings = Vec::with_capacity(hits.len());
@@ -491,7 +631,7 @@ mod tests {
             }
         }
         let mut fake = common::Fake::new(0x5eed_0021);
-        (0..40u64)
+        (0..24u64)
             .map(|n| {
                 let text = generated_file(&mut fake, &words, n + 1);
                 (format!("src/file{n}.py"), text.into_bytes())
@@ -505,7 +645,7 @@ mod tests {
         let files = generated_corpus(&rules);
         let findings = assert_same_findings(&rules, &files);
         assert!(
-            findings > 40 * 15,
+            findings > 24 * 15,
             "the corpus plants secrets: {findings} findings"
         );
     }
@@ -521,7 +661,7 @@ mod tests {
         let files = generated_corpus(&rules);
         let findings = assert_same_findings(&rules, &files);
         assert!(
-            findings > 40 * 15,
+            findings > 24 * 15,
             "the corpus plants secrets: {findings} findings"
         );
     }

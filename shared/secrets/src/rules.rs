@@ -42,6 +42,23 @@ pub(crate) struct Rule {
     pub(crate) path: Option<Regex>,
     pub(crate) tags: Vec<String>,
     pub(crate) allowlists: Vec<Allowlist>,
+    /// Never reported on its own, only as a required part of a composite rule.
+    pub(crate) skip_report: bool,
+    /// Composite rule: each of these rules must match near a match of this one.
+    pub(crate) required: Vec<Required>,
+}
+
+/// One required part of a composite rule.
+#[derive(Debug, Clone)]
+pub(crate) struct Required {
+    /// The required rule's id until resolved, then unused.
+    id: String,
+    /// Index of the required rule in [`RuleSet::rules`].
+    pub(crate) rule: usize,
+    /// Largest distance in lines between the starts of both matches, if limited.
+    pub(crate) within_lines: Option<u64>,
+    /// Largest distance in columns between the starts of both matches, if limited.
+    pub(crate) within_columns: Option<u64>,
 }
 
 /// A compiled set of rules plus global allowlists and the keyword prefilter.
@@ -94,6 +111,8 @@ impl RuleSet {
                 Err(error) => errors.push(error),
             }
         }
+
+        resolve_required(&mut rules, &mut errors);
 
         let mut keywords: Vec<(String, usize)> = keyword_ids.into_iter().collect();
         keywords.sort_by_key(|(_, id)| *id);
@@ -235,11 +254,6 @@ fn build_rule(
         .clone()
         .filter(|id| !id.is_empty())
         .ok_or_else(|| fail("rule has no id".to_string()))?;
-    if raw.skip_report {
-        return Err(fail(
-            "skipReport (composite rules) is not supported".to_string(),
-        ));
-    }
     if raw.regex.is_none() && raw.path.is_none() {
         return Err(fail("rule has neither regex nor path".to_string()));
     }
@@ -264,6 +278,31 @@ fn build_rule(
         Some(e) if e > 0.0 => Some(e),
         _ => None,
     };
+    let required = raw
+        .required
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let distance = |field: &str, value: Option<i64>| {
+                value
+                    .map(|v| {
+                        u64::try_from(v)
+                            .map_err(|_| fail(format!("required #{n}: {field} {v} is negative")))
+                    })
+                    .transpose()
+            };
+            Ok(Required {
+                id: r
+                    .id
+                    .clone()
+                    .filter(|id| !id.is_empty())
+                    .ok_or_else(|| fail(format!("required #{n} has no id")))?,
+                rule: usize::MAX,
+                within_lines: distance("withinLines", r.within_lines)?,
+                within_columns: distance("withinColumns", r.within_columns)?,
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, RuleError>>()?;
     let mut allowlists = Vec::new();
     let own = raw.allowlist.iter().chain(raw.allowlists.iter());
     let extra = targeted
@@ -309,7 +348,49 @@ fn build_rule(
         path,
         tags: raw.tags,
         allowlists,
+        skip_report: raw.skip_report,
+        required,
     })
+}
+
+/// Points each required part at its rule; drops (and reports) composite rules whose required rules
+/// are missing, until every remaining one is complete.
+fn resolve_required(rules: &mut Vec<Rule>, errors: &mut Vec<RuleError>) {
+    loop {
+        let ids: HashSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        let broken: Vec<(usize, String)> = rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.required
+                    .iter()
+                    .find(|req| !ids.contains(req.id.as_str()))
+                    .map(|req| (i, req.id.clone()))
+            })
+            .collect();
+        if broken.is_empty() {
+            break;
+        }
+        for (i, missing) in broken.into_iter().rev() {
+            let rule = rules.remove(i);
+            errors.push(RuleError {
+                rule_id: rule.id,
+                reason: format!("required rule {missing:?} does not exist or could not be loaded"),
+            });
+        }
+    }
+    let index: HashMap<String, usize> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.clone(), i))
+        .collect();
+    for rule in rules.iter_mut() {
+        for req in &mut rule.required {
+            if let Some(&i) = index.get(&req.id) {
+                req.rule = i;
+            }
+        }
+    }
 }
 
 fn secret_group(raw: &RawRule, regex: Option<&meta::Regex>) -> std::result::Result<usize, String> {
