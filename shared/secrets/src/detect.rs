@@ -4,8 +4,11 @@
 use std::ops::Range;
 
 use memchr::{memchr, memchr_iter, memmem, memrchr};
+use regex_automata::util::captures::Captures;
+use regex_automata::Input;
 
 use crate::allowlist::Candidate;
+use crate::anchor::Anchor;
 use crate::entropy;
 use crate::redact;
 use crate::report::SecretFinding;
@@ -28,6 +31,8 @@ struct Hit {
     rule: usize,
     /// Byte range of the secret; empty for path-only rules.
     secret: Range<usize>,
+    /// Where the whole match starts (0 for path-only rules).
+    start: usize,
     entropy: f64,
 }
 
@@ -36,47 +41,214 @@ pub(crate) fn path_allowlisted(rules: &RuleSet, path: &str) -> bool {
     rules.global_allowlists.iter().any(|a| a.allows_path(path))
 }
 
+/// How content rules search a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strategy {
+    /// A keyword-anchored rule's regex runs only on windows around its keyword occurrences.
+    Windows,
+    /// Every rule's regex runs over the whole file (the reference the windows must agree with).
+    #[cfg(test)]
+    WholeFile,
+}
+
 /// Runs every applicable rule on one file. `content` is `None` when the file is not scanned for
 /// content (binary, too large): only path-only rules can then match.
 pub(crate) fn scan_file(rules: &RuleSet, path: &str, content: Option<&[u8]>) -> FileFindings {
-    let present = content.map(|data| keywords_present(rules, data));
+    scan_file_with(rules, path, content, Strategy::Windows)
+}
+
+/// [`scan_file`] with an explicit search strategy.
+pub(crate) fn scan_file_with(
+    rules: &RuleSet,
+    path: &str,
+    content: Option<&[u8]>,
+    strategy: Strategy,
+) -> FileFindings {
+    let keywords = content.map(|data| KeywordHits::find(rules, data));
     let mut hits = Vec::new();
     let mut omitted = 0u64;
+    // Secrets of the required parts of reported composite matches: masked in snippets too.
+    let mut parts = Vec::new();
     for (index, rule) in rules.rules.iter().enumerate() {
-        if rule.allowlists.iter().any(|a| a.allows_path(path)) {
+        if rule.skip_report {
             continue;
         }
-        if let Some(path_re) = &rule.path {
-            if !path_re.is_match(path.as_bytes()) {
-                continue;
-            }
-            if rule.regex.is_none() {
-                push_capped(
-                    &mut hits,
-                    &mut omitted,
-                    Hit {
-                        rule: index,
-                        secret: 0..0,
-                        entropy: 0.0,
-                    },
-                );
-                continue;
-            }
-        }
-        let (Some(data), Some(present)) = (content, present.as_deref()) else {
-            continue;
+        let gated_out = match (&keywords, rule.keywords.is_empty()) {
+            (Some(found), false) => !rule.keywords.iter().any(|&k| found.present[k]),
+            _ => false,
         };
-        if !rule.keywords.is_empty() && !rule.keywords.iter().any(|&k| present[k]) {
+        if gated_out && rule.path.is_none() {
             continue;
         }
-        for hit in rule_hits(rules, index, rule, path, data) {
+        let (content_hits, path_only) = match rule_applies(rule, path) {
+            Applies::No => continue,
+            Applies::PathOnly => (Vec::new(), true),
+            Applies::Content => match (content, keywords.as_ref()) {
+                (Some(data), Some(found)) if !gated_out => (
+                    content_hits(rules, index, path, data, found, strategy, &mut omitted),
+                    false,
+                ),
+                _ => continue,
+            },
+        };
+        if path_only {
+            push_capped(&mut hits, &mut omitted, path_hit(index));
+            continue;
+        }
+        let kept = match (content, keywords.as_ref()) {
+            (Some(data), Some(found)) if !rule.required.is_empty() => composite(
+                rules,
+                rule,
+                path,
+                data,
+                found,
+                strategy,
+                content_hits,
+                &mut parts,
+            ),
+            _ => content_hits,
+        };
+        for hit in kept {
             push_capped(&mut hits, &mut omitted, hit);
         }
     }
     FileFindings {
-        findings: locate(rules, path, content.unwrap_or_default(), hits),
+        findings: locate(rules, path, content.unwrap_or_default(), hits, &parts),
         omitted,
     }
+}
+
+/// Whether a rule looks at a file, from its path alone.
+enum Applies {
+    No,
+    /// A path-only rule whose path matches: one finding for the file.
+    PathOnly,
+    Content,
+}
+
+fn rule_applies(rule: &Rule, path: &str) -> Applies {
+    if rule.allowlists.iter().any(|a| a.allows_path(path)) {
+        return Applies::No;
+    }
+    match (&rule.path, &rule.regex) {
+        (Some(path_re), _) if !path_re.is_match(path.as_bytes()) => Applies::No,
+        (Some(_), None) => Applies::PathOnly,
+        (None, None) => Applies::No,
+        (_, Some(_)) => Applies::Content,
+    }
+}
+
+fn path_hit(rule: usize) -> Hit {
+    Hit {
+        rule,
+        secret: 0..0,
+        start: 0,
+        entropy: 0.0,
+    }
+}
+
+/// Every accepted match of one content rule in `data` (at most [`MAX_FINDINGS_PER_FILE`], the
+/// others counted in `omitted`).
+fn content_hits(
+    rules: &RuleSet,
+    index: usize,
+    path: &str,
+    data: &[u8],
+    found: &KeywordHits,
+    strategy: Strategy,
+    omitted: &mut u64,
+) -> Vec<Hit> {
+    let rule = &rules.rules[index];
+    let mut hits = Vec::new();
+    let mut push = |hit| push_capped(&mut hits, omitted, hit);
+    match (strategy, rule.anchor) {
+        (Strategy::Windows, Anchor::Bounded { max_len }) => {
+            let windows = found.windows(&rule.keywords, max_len, max_len, data.len());
+            for window in windows {
+                search_span(rules, index, rule, path, data, window, &mut push);
+            }
+        }
+        (Strategy::Windows, Anchor::Head { head_len, newlines }) => {
+            // A match starts at most `head_len` before a keyword's end, and ends before the line
+            // feed after the `newlines` ones it may hold.
+            let spans = found.line_windows(&rule.keywords, head_len, newlines, data);
+            for span in spans {
+                search_span(rules, index, rule, path, data, span, &mut push);
+            }
+        }
+        _ => search_span(rules, index, rule, path, data, 0..data.len(), &mut push),
+    }
+    hits
+}
+
+/// The matches of a composite rule that have, for each required rule, a match of it nearby (as
+/// gitleaks: the required rules run whatever their keywords, and the distance is between the starts
+/// of both matches, in lines and in byte columns). Their secrets are added to `parts`.
+#[allow(clippy::too_many_arguments)]
+fn composite(
+    rules: &RuleSet,
+    rule: &Rule,
+    path: &str,
+    data: &[u8],
+    found: &KeywordHits,
+    strategy: Strategy,
+    primary: Vec<Hit>,
+    parts: &mut Vec<Range<usize>>,
+) -> Vec<Hit> {
+    if primary.is_empty() {
+        return primary;
+    }
+    let required: Vec<Vec<(Hit, (u64, u64))>> = rule
+        .required
+        .iter()
+        .map(|req| {
+            let hits = match rule_applies(&rules.rules[req.rule], path) {
+                Applies::No => Vec::new(),
+                Applies::PathOnly => vec![path_hit(req.rule)],
+                Applies::Content => {
+                    content_hits(rules, req.rule, path, data, found, strategy, &mut 0)
+                }
+            };
+            hits.into_iter()
+                .map(|h| {
+                    let at = line_column(data, h.start);
+                    (h, at)
+                })
+                .collect()
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for hit in primary {
+        let (line, column) = line_column(data, hit.start);
+        let near: Vec<Vec<&Hit>> = rule
+            .required
+            .iter()
+            .zip(&required)
+            .map(|(req, hits)| {
+                hits.iter()
+                    .filter(|(_, (l, c))| {
+                        req.within_lines.is_none_or(|n| l.abs_diff(line) <= n)
+                            && req.within_columns.is_none_or(|n| c.abs_diff(column) <= n)
+                    })
+                    .map(|(h, _)| h)
+                    .collect()
+            })
+            .collect();
+        if near.iter().all(|hits| !hits.is_empty()) {
+            parts.extend(near.iter().flatten().map(|h| h.secret.clone()));
+            kept.push(hit);
+        }
+    }
+    kept
+}
+
+/// 1-based line and byte column of a position.
+fn line_column(data: &[u8], at: usize) -> (u64, u64) {
+    let line_start = memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1);
+    (
+        1 + count_newlines(&data[..line_start]),
+        to_u64(at - line_start) + 1,
+    )
 }
 
 fn push_capped(hits: &mut Vec<Hit>, omitted: &mut u64, hit: Hit) {
@@ -87,72 +259,182 @@ fn push_capped(hits: &mut Vec<Hit>, omitted: &mut u64, hit: Hit) {
     }
 }
 
-/// Which keywords (by index) occur in `data`, ignoring ASCII case.
-fn keywords_present(rules: &RuleSet, data: &[u8]) -> Vec<bool> {
-    let mut present = vec![false; rules.keyword_count];
-    let Some(prefilter) = &rules.prefilter else {
-        return present;
-    };
-    let mut missing = rules.keyword_count;
-    for m in prefilter.find_overlapping_iter(data) {
-        let slot = &mut present[m.pattern().as_usize()];
-        if !*slot {
-            *slot = true;
-            missing -= 1;
-            if missing == 0 {
-                break;
-            }
-        }
-    }
-    present
+/// Every keyword occurrence in a buffer (ASCII case ignored), and which keywords occur.
+struct KeywordHits {
+    present: Vec<bool>,
+    /// `(keyword, start, end)` of every occurrence, overlapping ones included.
+    hits: Vec<(usize, usize, usize)>,
 }
 
-/// Matches of one content rule that survive entropy, inline-allow and allowlist checks.
-fn rule_hits<'a>(
-    rules: &'a RuleSet,
-    index: usize,
-    rule: &'a Rule,
-    path: &'a str,
-    data: &'a [u8],
-) -> impl Iterator<Item = Hit> + 'a {
-    rule.regex.iter().flat_map(move |regex| {
-        regex.captures_iter(data).filter_map(move |caps| {
-            let whole = caps.get(0)?;
-            let matched = trim_newlines(data, whole.range());
-            if matched.is_empty() {
-                return None;
+impl KeywordHits {
+    fn find(rules: &RuleSet, data: &[u8]) -> Self {
+        let mut present = vec![false; rules.keyword_count];
+        let mut hits = Vec::new();
+        if let Some(prefilter) = &rules.prefilter {
+            for m in prefilter.find_overlapping_iter(data) {
+                let keyword = m.pattern().as_usize();
+                present[keyword] = true;
+                hits.push((keyword, m.start(), m.end()));
             }
-            let secret = (rule.secret_group > 0)
-                .then(|| caps.get(rule.secret_group))
-                .flatten()
-                .filter(|m| !m.is_empty())
-                .or_else(|| (1..caps.len()).find_map(|g| caps.get(g).filter(|m| !m.is_empty())))
-                .map_or(matched.clone(), |m| m.range());
-            let line = line_around(data, matched.clone());
-            if memmem::find(&data[line.clone()], INLINE_ALLOW).is_some() {
-                return None;
-            }
-            let entropy = entropy::shannon(&data[secret.clone()]);
-            if rule.entropy.is_some_and(|min| entropy <= min) {
-                return None;
-            }
-            let candidate = Candidate {
-                path,
-                secret: &data[secret.clone()],
-                matched: &data[matched],
-                line: &data[line],
-            };
-            let allowed = rules
-                .global_allowlists
-                .iter()
-                .chain(&rule.allowlists)
-                .any(|a| a.allows(&candidate));
-            (!allowed).then_some(Hit {
-                rule: index,
-                secret,
-                entropy,
+        }
+        Self { present, hits }
+    }
+
+    /// Disjoint, sorted spans around the occurrences of `keywords` (sorted indexes): from `before`
+    /// bytes before an occurrence's end to `after` bytes after its start. With `before = after =`
+    /// the longest match, they hold every match that contains an occurrence.
+    fn windows(
+        &self,
+        keywords: &[usize],
+        before: usize,
+        after: usize,
+        len: usize,
+    ) -> Vec<Range<usize>> {
+        let spans: Vec<Range<usize>> = self
+            .hits
+            .iter()
+            .filter(|(k, _, _)| keywords.binary_search(k).is_ok())
+            .map(|&(_, start, end)| {
+                end.saturating_sub(before)..start.saturating_add(after).min(len)
             })
-        })
+            .filter(|span| span.start <= span.end)
+            .collect();
+        merge(spans)
+    }
+
+    /// Disjoint, sorted spans holding every match that starts at most `head_len` bytes before the
+    /// end of an occurrence of `keywords` and holds at most `newlines` line feeds.
+    fn line_windows(
+        &self,
+        keywords: &[usize],
+        head_len: usize,
+        newlines: usize,
+        data: &[u8],
+    ) -> Vec<Range<usize>> {
+        let spans = self
+            .hits
+            .iter()
+            .filter(|(k, _, _)| keywords.binary_search(k).is_ok())
+            .map(|&(_, start, end)| {
+                let mut stop = start;
+                for _ in 0..=newlines {
+                    match memchr(b'\n', &data[stop..]) {
+                        Some(at) => stop += at + 1,
+                        None => {
+                            stop = data.len();
+                            break;
+                        }
+                    }
+                }
+                end.saturating_sub(head_len)..stop
+            })
+            .collect();
+        merge(spans)
+    }
+}
+
+/// Sorted, merged spans.
+fn merge(mut spans: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    spans.sort_unstable_by_key(|span| span.start);
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(spans.len());
+    for span in spans {
+        match merged.last_mut() {
+            Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
+            _ => merged.push(span),
+        }
+    }
+    merged
+}
+
+/// Runs one content rule over `span` of `data` (the rest of `data` is context for look-arounds such
+/// as `\b`), leftmost-first and without overlaps like a whole-haystack iteration, and hands on the
+/// matches that survive entropy, inline-allow and allowlist checks.
+fn search_span(
+    rules: &RuleSet,
+    index: usize,
+    rule: &Rule,
+    path: &str,
+    data: &[u8],
+    span: Range<usize>,
+    push: &mut impl FnMut(Hit),
+) {
+    let Some(regex) = &rule.regex else {
+        return;
+    };
+    let mut caps = regex.create_captures();
+    let mut at = span.start;
+    // As `captures_iter`: the next search starts where the last match ended, and an empty match
+    // right there is skipped by searching again one byte further.
+    let mut last_end: Option<usize> = None;
+    while at <= span.end {
+        regex.search_captures(&Input::new(data).range(at..span.end), &mut caps);
+        let Some(mut whole) = caps.get_match() else {
+            break;
+        };
+        if whole.is_empty() && last_end == Some(whole.end()) {
+            if at >= span.end {
+                break;
+            }
+            regex.search_captures(&Input::new(data).range(at + 1..span.end), &mut caps);
+            match caps.get_match() {
+                Some(m) => whole = m,
+                None => break,
+            }
+        }
+        at = whole.end();
+        last_end = Some(whole.end());
+        if let Some(hit) = accept(rules, index, rule, path, data, &caps, whole.range()) {
+            push(hit);
+        }
+    }
+}
+
+/// A match of a content rule as a hit, unless trimmed empty, inline-allowed, below the entropy
+/// threshold or allowlisted.
+fn accept(
+    rules: &RuleSet,
+    index: usize,
+    rule: &Rule,
+    path: &str,
+    data: &[u8],
+    caps: &Captures,
+    whole: Range<usize>,
+) -> Option<Hit> {
+    let matched = trim_newlines(data, whole);
+    if matched.is_empty() {
+        return None;
+    }
+    let group = |g: usize| caps.get_group(g).filter(|m| !m.is_empty());
+    let secret = (rule.secret_group > 0)
+        .then(|| group(rule.secret_group))
+        .flatten()
+        .or_else(|| (1..caps.group_len()).find_map(group))
+        .map_or(matched.clone(), |m| m.range());
+    let line = line_around(data, matched.clone());
+    if memmem::find(&data[line.clone()], INLINE_ALLOW).is_some() {
+        return None;
+    }
+    let entropy = entropy::shannon(&data[secret.clone()]);
+    if rule.entropy.is_some_and(|min| entropy <= min) {
+        return None;
+    }
+    let start = matched.start;
+    let candidate = Candidate {
+        path,
+        secret: &data[secret.clone()],
+        matched: &data[matched],
+        line: &data[line],
+    };
+    let allowed = rules
+        .global_allowlists
+        .iter()
+        .chain(&rule.allowlists)
+        .any(|a| a.allows(&candidate));
+    (!allowed).then_some(Hit {
+        rule: index,
+        secret,
+        start,
+        entropy,
     })
 }
 
@@ -175,9 +457,20 @@ fn line_around(data: &[u8], range: Range<usize>) -> Range<usize> {
 }
 
 /// Turns hits into findings: line/column, redaction, fingerprint and snippet.
-fn locate(rules: &RuleSet, path: &str, data: &[u8], mut hits: Vec<Hit>) -> Vec<SecretFinding> {
+/// `parts`: further secret spans to mask (required parts of composite matches).
+fn locate(
+    rules: &RuleSet,
+    path: &str,
+    data: &[u8],
+    mut hits: Vec<Hit>,
+    parts: &[Range<usize>],
+) -> Vec<SecretFinding> {
     hits.sort_by_key(|h| (h.secret.start, h.rule));
-    let spans: Vec<Range<usize>> = hits.iter().map(|h| h.secret.clone()).collect();
+    let spans: Vec<Range<usize>> = hits
+        .iter()
+        .map(|h| h.secret.clone())
+        .chain(parts.iter().cloned())
+        .collect();
     let mut line = 1u64;
     let mut scanned_to = 0usize;
     let mut findings = Vec::with_capacity(hits.len());
@@ -233,4 +526,176 @@ fn count_newlines(bytes: &[u8]) -> u64 {
 
 fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The windowed search must find exactly what the whole-file search finds.
+
+    use super::*;
+
+    use crate::test_common as common;
+
+    /// Deterministic text built from the rules' keywords, secret-like tokens, separators and fake
+    /// secrets of every default family (generated here, none is real).
+    fn generated_file(fake: &mut common::Fake, words: &[String], seed: u64) -> String {
+        const SEPARATORS: &[&str] = &[
+            " ", " = ", ":", "\"", "'", "\n", "\t", ",", ";", " => ", "\\n", "\r\n", "(", ")", "`",
+            "\n\n\n",
+        ];
+        const PREFIXES: &[&str] = &[
+            "gh",
+            "p_",
+            "AK",
+            "IA",
+            "xo",
+            "xb-",
+            "sk",
+            "_live_",
+            "ey",
+            "J",
+            "hv",
+            "s.",
+            "s.",
+            "-----BEGIN ",
+            "PRIVATE KEY-----",
+            "glp",
+            "at-",
+            "AI",
+            "za",
+            "np",
+            "m_",
+            "SG.",
+            "SK",
+            "https://",
+        ];
+        let mut text = String::new();
+        let mut state = seed | 1;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _ in 0..3000 {
+            match next(6) {
+                0 => {
+                    let word = &words[next(words.len() as u64) as usize];
+                    if next(2) == 0 {
+                        text.push_str(&word.to_ascii_uppercase());
+                    } else {
+                        text.push_str(word);
+                    }
+                }
+                1 => {
+                    let len = 1 + next(60) as usize;
+                    let alphabet =
+                        [common::ALNUM, common::B64, common::HEX, common::DIGITS][next(4) as usize];
+                    text.push_str(&fake.string(alphabet, len));
+                }
+                2 => text.push_str(PREFIXES[next(PREFIXES.len() as u64) as usize]),
+                _ => text.push_str(SEPARATORS[next(SEPARATORS.len() as u64) as usize]),
+            }
+        }
+        for planted in common::default_families(fake) {
+            text.push('\n');
+            text.push_str(&planted.text);
+        }
+        text
+    }
+
+    fn assert_same_findings(rules: &RuleSet, files: &[(String, Vec<u8>)]) -> usize {
+        let mut total = 0;
+        for (path, data) in files {
+            let fast = scan_file_with(rules, path, Some(data), Strategy::Windows);
+            let whole = scan_file_with(rules, path, Some(data), Strategy::WholeFile);
+            assert_eq!(fast.findings, whole.findings, "{path}");
+            assert_eq!(fast.omitted, whole.omitted, "{path}");
+            total += fast.findings.len();
+        }
+        total
+    }
+
+    fn generated_corpus(rules: &RuleSet) -> Vec<(String, Vec<u8>)> {
+        // Keywords, and the first letters of each pattern (often a token prefix).
+        let mut words: Vec<String> = rules.keywords().to_vec();
+        for rule in &rules.rules {
+            if let Some(pattern) = &rule.pattern {
+                words.push(
+                    pattern
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric())
+                        .take(8)
+                        .collect(),
+                );
+            }
+        }
+        let mut fake = common::Fake::new(0x5eed_0021);
+        (0..24u64)
+            .map(|n| {
+                let text = generated_file(&mut fake, &words, n + 1);
+                (format!("src/file{n}.py"), text.into_bytes())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn windows_find_what_the_whole_file_search_finds_with_the_default_rules() {
+        let rules = RuleSet::default_rules().expect("default rules");
+        let files = generated_corpus(&rules);
+        let findings = assert_same_findings(&rules, &files);
+        assert!(
+            findings > 24 * 15,
+            "the corpus plants secrets: {findings} findings"
+        );
+    }
+
+    #[test]
+    fn windows_find_what_the_whole_file_search_finds_with_the_upstream_rules() {
+        let Some(dir) = common::shared_dir() else {
+            return;
+        };
+        let text = std::fs::read_to_string(dir.join("data/gitleaks/gitleaks.toml"))
+            .expect("upstream rules readable");
+        let rules = RuleSet::from_gitleaks_toml(&text).expect("upstream rules");
+        let files = generated_corpus(&rules);
+        let findings = assert_same_findings(&rules, &files);
+        assert!(
+            findings > 24 * 15,
+            "the corpus plants secrets: {findings} findings"
+        );
+    }
+
+    /// `CERTUS_SECRETS_EQUIVALENCE_TREE=<dir>` also compares both searches on every file of a real
+    /// tree (e.g. the `bench/secrets` corpus) with the default and, when present, upstream rules.
+    #[test]
+    fn windows_find_what_the_whole_file_search_finds_on_a_given_tree() {
+        let Some(root) = std::env::var_os("CERTUS_SECRETS_EQUIVALENCE_TREE") else {
+            return;
+        };
+        let mut files = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(root)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("readable dir") {
+                let entry = entry.expect("dir entry");
+                let kind = entry.file_type().expect("file type");
+                if kind.is_dir() {
+                    dirs.push(entry.path());
+                } else if kind.is_file() {
+                    let data = std::fs::read(entry.path()).expect("readable file");
+                    files.push((entry.path().display().to_string(), data));
+                }
+            }
+        }
+        let mut sets = vec![RuleSet::default_rules().expect("default rules")];
+        if let Some(dir) = common::shared_dir() {
+            let text = std::fs::read_to_string(dir.join("data/gitleaks/gitleaks.toml"))
+                .expect("upstream rules readable");
+            sets.push(RuleSet::from_gitleaks_toml(&text).expect("upstream rules"));
+        }
+        for rules in &sets {
+            let findings = assert_same_findings(rules, &files);
+            println!("{} files, {findings} findings, identical", files.len());
+        }
+    }
 }

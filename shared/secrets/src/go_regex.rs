@@ -2,11 +2,16 @@
 //! small syntax differences between Go and Rust rewritten (literal `{`, `[` and set operators in classes).
 
 use regex::bytes::{Regex, RegexBuilder};
+use regex_automata::meta;
+use regex_automata::util::syntax;
+use regex_syntax::hir::Hir;
 
 /// Upper bound on the compiled program of one pattern.
 const SIZE_LIMIT: usize = 16 * 1024 * 1024;
 /// Upper bound on the lazy DFA cache of one pattern (per thread).
 const DFA_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+/// Upper bound on the lazy DFA cache of one rule regex (per thread).
+const RULE_DFA_SIZE_LIMIT: usize = 16 * 1024 * 1024;
 /// Patterns longer than this are rejected before parsing.
 const MAX_PATTERN_LEN: usize = 16 * 1024;
 
@@ -23,6 +28,41 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
         .size_limit(SIZE_LIMIT)
         .dfa_size_limit(DFA_SIZE_LIMIT)
         .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Compiles a rule's content pattern like [`compile`] (same syntax, limits and match semantics as
+/// `regex::bytes`), as the lower-level regex that can search a span of a haystack with its context,
+/// together with its parsed form.
+pub(crate) fn compile_rule(pattern: &str) -> Result<(meta::Regex, Hir, String), String> {
+    if pattern.len() > MAX_PATTERN_LEN {
+        return Err(format!(
+            "pattern is {} bytes long, more than the {MAX_PATTERN_LEN} allowed",
+            pattern.len()
+        ));
+    }
+    let translated = translate(pattern);
+    let hir = syntax::parse_with(&translated, &syntax_config()).map_err(|e| e.to_string())?;
+    let regex = build_meta(&hir)?;
+    Ok((regex, hir, translated))
+}
+
+fn syntax_config() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
+/// The lower-level regex with the settings `regex::bytes::RegexBuilder` uses, and this crate's limits.
+fn build_meta(hir: &Hir) -> Result<meta::Regex, String> {
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .match_kind(regex_automata::MatchKind::LeftmostFirst)
+                .utf8_empty(false)
+                .nfa_size_limit(Some(SIZE_LIMIT))
+                .hybrid_cache_capacity(RULE_DFA_SIZE_LIMIT),
+        )
+        .syntax(syntax_config())
+        .build_from_hir(hir)
         .map_err(|e| e.to_string())
 }
 

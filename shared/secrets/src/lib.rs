@@ -2,11 +2,14 @@
 //!
 //! Rules use the gitleaks TOML format ([`RuleSet::from_gitleaks_toml`]); Certus ships its own rule set
 //! ([`RuleSet::default_rules`]). A case-insensitive Aho-Corasick keyword prefilter picks the rules that
-//! run on a file; regexes have RE2-like semantics (`regex::bytes`, ASCII classes, size limits). Findings
+//! run on a file, and a rule whose regex provably matches only around its keywords runs only on windows
+//! around their occurrences, with the same findings; regexes have RE2-like semantics (`regex::bytes`
+//! settings, ASCII classes, size limits). Findings
 //! never carry the secret in clear: only a redacted prefix, and an identity digest that is never serialised
 //! (unkeyed, it would let anyone test guesses of the secret; Certus publishes only a keyed fingerprint of it).
 
 mod allowlist;
+mod anchor;
 mod detect;
 mod entropy;
 mod error;
@@ -17,6 +20,11 @@ mod rules;
 mod scanner;
 mod toml_format;
 mod walk;
+
+/// The integration tests' fake-secret generator, for the unit tests.
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_common;
 
 pub use error::{Result, SecretsError};
 pub use report::{ScanReport, SecretFinding, SkipReason};

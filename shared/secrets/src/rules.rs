@@ -2,11 +2,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::bytes::Regex;
+use regex_automata::meta;
 use serde::Serialize;
 
 use crate::allowlist::Allowlist;
+use crate::anchor::{self, Anchor};
 use crate::error::{Result, SecretsError};
 use crate::go_regex;
 use crate::toml_format::{RawAllowlist, RawRule};
@@ -28,8 +30,10 @@ pub struct RuleError {
 pub(crate) struct Rule {
     pub(crate) id: String,
     pub(crate) description: String,
-    pub(crate) regex: Option<Regex>,
+    pub(crate) regex: Option<meta::Regex>,
     pub(crate) pattern: Option<String>,
+    /// What is proven about the matches and the keywords: where the regex needs to run.
+    pub(crate) anchor: Anchor,
     /// Capture group holding the secret; 0 means "first non-empty group, else the whole match".
     pub(crate) secret_group: usize,
     pub(crate) entropy: Option<f64>,
@@ -38,6 +42,23 @@ pub(crate) struct Rule {
     pub(crate) path: Option<Regex>,
     pub(crate) tags: Vec<String>,
     pub(crate) allowlists: Vec<Allowlist>,
+    /// Never reported on its own, only as a required part of a composite rule.
+    pub(crate) skip_report: bool,
+    /// Composite rule: each of these rules must match near a match of this one.
+    pub(crate) required: Vec<Required>,
+}
+
+/// One required part of a composite rule.
+#[derive(Debug, Clone)]
+pub(crate) struct Required {
+    /// The required rule's id until resolved, then unused.
+    id: String,
+    /// Index of the required rule in [`RuleSet::rules`].
+    pub(crate) rule: usize,
+    /// Largest distance in lines between the starts of both matches, if limited.
+    pub(crate) within_lines: Option<u64>,
+    /// Largest distance in columns between the starts of both matches, if limited.
+    pub(crate) within_columns: Option<u64>,
 }
 
 /// A compiled set of rules plus global allowlists and the keyword prefilter.
@@ -48,6 +69,8 @@ pub struct RuleSet {
     /// Case-insensitive automaton over every distinct keyword (none when no rule has keywords).
     pub(crate) prefilter: Option<AhoCorasick>,
     pub(crate) keyword_count: usize,
+    #[cfg(test)]
+    keywords: Vec<String>,
     errors: Vec<RuleError>,
 }
 
@@ -89,16 +112,25 @@ impl RuleSet {
             }
         }
 
+        resolve_required(&mut rules, &mut errors);
+
         let mut keywords: Vec<(String, usize)> = keyword_ids.into_iter().collect();
         keywords.sort_by_key(|(_, id)| *id);
         let prefilter = if keywords.is_empty() {
             None
         } else {
             let patterns: Vec<&str> = keywords.iter().map(|(k, _)| k.as_str()).collect();
-            Some(
+            // A full DFA is the fastest for the overlapping search; too many keywords fall back to
+            // the automaton the library picks.
+            let build = |kind| {
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
+                    .kind(kind)
                     .build(&patterns)
+            };
+            Some(
+                build(Some(AhoCorasickKind::DFA))
+                    .or_else(|_| build(None))
                     .map_err(|e| {
                         SecretsError::InvalidLayout(format!("keywords cannot be indexed: {e}"))
                     })?,
@@ -109,6 +141,8 @@ impl RuleSet {
             global_allowlists,
             prefilter,
             keyword_count: keywords.len(),
+            #[cfg(test)]
+            keywords: keywords.into_iter().map(|(k, _)| k).collect(),
             errors,
         })
     }
@@ -139,6 +173,12 @@ impl RuleSet {
             .iter()
             .filter_map(|r| r.pattern.as_deref().map(|p| (r.id.as_str(), p)))
             .collect()
+    }
+
+    /// The distinct keywords (lowercase), by index.
+    #[cfg(test)]
+    pub(crate) fn keywords(&self) -> &[String] {
+        &self.keywords
     }
 
     /// Rules (and file-level entries) that could not be loaded.
@@ -214,18 +254,13 @@ fn build_rule(
         .clone()
         .filter(|id| !id.is_empty())
         .ok_or_else(|| fail("rule has no id".to_string()))?;
-    if raw.skip_report {
-        return Err(fail(
-            "skipReport (composite rules) is not supported".to_string(),
-        ));
-    }
     if raw.regex.is_none() && raw.path.is_none() {
         return Err(fail("rule has neither regex nor path".to_string()));
     }
-    let regex = raw
+    let compiled = raw
         .regex
         .as_deref()
-        .map(go_regex::compile)
+        .map(go_regex::compile_rule)
         .transpose()
         .map_err(|e| fail(format!("regex does not compile: {e}")))?;
     let path = raw
@@ -234,7 +269,8 @@ fn build_rule(
         .map(go_regex::compile)
         .transpose()
         .map_err(|e| fail(format!("path regex does not compile: {e}")))?;
-    let secret_group = secret_group(&raw, regex.as_ref()).map_err(fail)?;
+    let secret_group =
+        secret_group(&raw, compiled.as_ref().map(|(regex, _, _)| regex)).map_err(fail)?;
     let entropy = match raw.entropy.map(|n| n.as_f64()) {
         Some(e) if !e.is_finite() || e < 0.0 => {
             return Err(fail(format!("entropy {e} is not a non-negative number")))
@@ -242,6 +278,31 @@ fn build_rule(
         Some(e) if e > 0.0 => Some(e),
         _ => None,
     };
+    let required = raw
+        .required
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let distance = |field: &str, value: Option<i64>| {
+                value
+                    .map(|v| {
+                        u64::try_from(v)
+                            .map_err(|_| fail(format!("required #{n}: {field} {v} is negative")))
+                    })
+                    .transpose()
+            };
+            Ok(Required {
+                id: r
+                    .id
+                    .clone()
+                    .filter(|id| !id.is_empty())
+                    .ok_or_else(|| fail(format!("required #{n} has no id")))?,
+                rule: usize::MAX,
+                within_lines: distance("withinLines", r.within_lines)?,
+                within_columns: distance("withinColumns", r.within_columns)?,
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, RuleError>>()?;
     let mut allowlists = Vec::new();
     let own = raw.allowlist.iter().chain(raw.allowlists.iter());
     let extra = targeted
@@ -251,20 +312,33 @@ fn build_rule(
     for (n, a) in own.chain(extra).enumerate() {
         allowlists.push(Allowlist::compile(a).map_err(|e| fail(format!("allowlist #{n}: {e}")))?);
     }
-    let mut keywords: Vec<usize> = raw
+    let lowercase: Vec<String> = raw
         .keywords
         .iter()
         .map(|k| k.to_ascii_lowercase())
         .filter(|k| !k.is_empty())
+        .collect();
+    let mut keywords: Vec<usize> = lowercase
+        .iter()
         .map(|k| {
             let next = keyword_ids.len();
-            *keyword_ids.entry(k).or_insert(next)
+            *keyword_ids.entry(k.clone()).or_insert(next)
         })
         .collect();
     keywords.sort_unstable();
     keywords.dedup();
+    let words: Vec<&str> = lowercase.iter().map(String::as_str).collect();
+    let anchor = compiled
+        .as_ref()
+        .map_or(Anchor::None, |(_, hir, _)| anchor::anchor(hir, &words));
+
+    let (regex, pattern) = match compiled {
+        Some((regex, _, translated)) => (Some(regex), Some(translated)),
+        None => (None, None),
+    };
     Ok(Rule {
-        pattern: regex.as_ref().map(|r| r.as_str().to_string()),
+        pattern,
+        anchor,
         id,
         description: raw.description,
         regex,
@@ -274,10 +348,52 @@ fn build_rule(
         path,
         tags: raw.tags,
         allowlists,
+        skip_report: raw.skip_report,
+        required,
     })
 }
 
-fn secret_group(raw: &RawRule, regex: Option<&Regex>) -> std::result::Result<usize, String> {
+/// Points each required part at its rule; drops (and reports) composite rules whose required rules
+/// are missing, until every remaining one is complete.
+fn resolve_required(rules: &mut Vec<Rule>, errors: &mut Vec<RuleError>) {
+    loop {
+        let ids: HashSet<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        let broken: Vec<(usize, String)> = rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.required
+                    .iter()
+                    .find(|req| !ids.contains(req.id.as_str()))
+                    .map(|req| (i, req.id.clone()))
+            })
+            .collect();
+        if broken.is_empty() {
+            break;
+        }
+        for (i, missing) in broken.into_iter().rev() {
+            let rule = rules.remove(i);
+            errors.push(RuleError {
+                rule_id: rule.id,
+                reason: format!("required rule {missing:?} does not exist or could not be loaded"),
+            });
+        }
+    }
+    let index: HashMap<String, usize> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.clone(), i))
+        .collect();
+    for rule in rules.iter_mut() {
+        for req in &mut rule.required {
+            if let Some(&i) = index.get(&req.id) {
+                req.rule = i;
+            }
+        }
+    }
+}
+
+fn secret_group(raw: &RawRule, regex: Option<&meta::Regex>) -> std::result::Result<usize, String> {
     let Some(group) = raw.secret_group else {
         return Ok(0);
     };

@@ -35,13 +35,26 @@ pub(crate) struct RawRule {
     pub(crate) path: Option<String>,
     #[serde(default)]
     pub(crate) tags: Vec<String>,
+    /// Reported only as a required part of a composite rule, never on its own.
     #[serde(default)]
     pub(crate) skip_report: bool,
+    /// `[[rules.required]]`: the rule reports a match only when each of these rules matches nearby.
+    #[serde(default)]
+    pub(crate) required: Vec<RawRequired>,
     /// Old single-allowlist form `[rules.allowlist]`.
     pub(crate) allowlist: Option<RawAllowlist>,
     /// Current form `[[rules.allowlists]]`.
     #[serde(default)]
     pub(crate) allowlists: Vec<RawAllowlist>,
+}
+
+/// One `[[rules.required]]` table of a composite rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RawRequired {
+    pub(crate) id: Option<String>,
+    pub(crate) within_lines: Option<i64>,
+    pub(crate) within_columns: Option<i64>,
 }
 
 /// An allowlist table, global or per rule.
