@@ -103,7 +103,7 @@ impl SfnLauncher {
                     "the scan state machine ARN '{}' is not arn:…:stateMachine:<name>",
                     self.scan_machine_arn
                 ),
-                retryable: false,
+                retry: Retry::NonRetryable,
             })?;
         Ok(format!("{head}:execution:{machine}:{test_id}"))
     }
@@ -130,11 +130,11 @@ impl SfnLauncher {
                 Ok(false)
             }
             Err(error) => {
-                let (reason, retryable) = sdk_failure(&error);
+                let (reason, retry) = sdk_failure(&error);
                 Err(ApigwError::StepFunctions {
                     operation: "StopExecution",
                     reason,
-                    retryable,
+                    retry,
                 })
             }
         }

@@ -1,5 +1,6 @@
 //! Composite rules (`[[rules.required]]` with `withinLines` / `withinColumns`, and `skipReport`) as
 //! gitleaks defines them. Every sample value is fake, generated at run time from a fixed seed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 
