@@ -224,7 +224,7 @@ fn comparable(job: &Job) -> serde_json::Value {
     json!({
         "status": job.status, "commit": job.commit, "branch": job.branch,
         "manifest_digest": job.manifest_digest, "manifest_metadata": job.manifest_metadata,
-        "verified": job.manifest_verification.as_ref().map(|v| v["method"].clone()),
+        "verified": job.manifest_verification.as_ref().map(|v| v.method.clone()),
         "findings": job.findings_summary, "artifacts": job.artifacts,
         "errors": job.errors, "warnings": job.warnings, "upload_status": job.upload_status,
     })

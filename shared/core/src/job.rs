@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit_chain::AuditHead;
 use crate::error::{CoreError, Result};
+use crate::record::{sorted, FindingsSummary, ManifestMetadata, ManifestVerification, UploadStep};
 use crate::request::{ScanIds, SourceSpec, ValidatedSubmission};
 use crate::time::{self, Timestamp};
+use crate::trust::VerificationProof;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -163,13 +165,18 @@ pub struct Job {
     pub remote_artifacts: RemoteArtifacts,
     pub upload_status: UploadStatus,
     pub upload_permission_id: Option<String>,
-    pub verification_proof: Option<serde_json::Value>,
+    /// What Trust said it checked, from its last answer.
+    #[serde(serialize_with = "sorted")]
+    pub verification_proof: Option<VerificationProof>,
     pub manifest_digest: Option<String>,
-    pub manifest_metadata: Option<serde_json::Value>,
+    #[serde(serialize_with = "sorted")]
+    pub manifest_metadata: Option<ManifestMetadata>,
     /// How the manifest signature was checked (method, key fingerprint or identity, log index), if it was.
-    pub manifest_verification: Option<serde_json::Value>,
+    #[serde(serialize_with = "sorted")]
+    pub manifest_verification: Option<ManifestVerification>,
     /// Severity counts and threshold verdict, once scanners ran.
-    pub findings_summary: Option<serde_json::Value>,
+    #[serde(serialize_with = "sorted")]
+    pub findings_summary: Option<FindingsSummary>,
     /// Where the bundle lives (a directory locally, a URI on AWS).
     pub bundle_location: Option<String>,
     pub stream_url: String,
@@ -177,8 +184,8 @@ pub struct Job {
     #[serde(default)]
     pub runner: Option<String>,
     /// Every exchange with Certus-Trust (request, answer, attempts) and publication step, in order.
-    #[serde(default)]
-    pub upload_audit: Vec<serde_json::Value>,
+    #[serde(default, serialize_with = "sorted")]
+    pub upload_audit: Vec<UploadStep>,
     /// The head of the job's hash-chained audit trail when the record was last saved (kept by
     /// `AuditedJobStore`; absent from records written before the chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]

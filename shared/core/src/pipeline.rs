@@ -31,6 +31,7 @@ use crate::ports::{
     ToolOutput, ToolStatus,
 };
 use crate::progress::Progress;
+use crate::record::{FindingsSummary, ManifestVerification};
 use crate::report::{report_markdown, summary_json, total_counts, ToolRecord};
 use crate::report_html::{report_html, HtmlReport, SbomSummary};
 use crate::request::{BaselineSource, ManifestSource, SignatureSource, ValidatedSubmission};
@@ -425,14 +426,10 @@ pub async fn verify_manifest(
                 "manifest is not signed and verification is not required: its origin is unproven"
                     .into(),
             );
-            json!({"method": "none", "verified": false})
+            ManifestVerification::unsigned()
         }
     };
-    let method = record
-        .get("method")
-        .and_then(|m| m.as_str())
-        .unwrap_or("unknown")
-        .to_string();
+    let method = record.method.clone();
     job.manifest_verification = Some(record);
     progress
         .emit(EventBody::phase(format!("manifest verification: {method}")))
@@ -901,11 +898,15 @@ pub async fn conclude(
     }
     let (status, errors, violations) = verdict(job, state);
     job.errors.extend(errors);
-    job.findings_summary = Some(json!({
-        "totals": total_counts(&state.tools),
-        "tools": state.tools.iter().map(|t| (t.id.clone(), t.counts)).collect::<BTreeMap<_, _>>(),
-        "threshold_violations": violations,
-    }));
+    job.findings_summary = Some(FindingsSummary {
+        threshold_violations: violations,
+        tools: state
+            .tools
+            .iter()
+            .map(|t| (t.id.clone(), t.counts))
+            .collect(),
+        totals: total_counts(&state.tools),
+    });
     let location = services.artifacts.location(&job.test_id);
     job.bundle_location = Some(location.clone());
     job.transition(status, time::now())?;
@@ -1064,7 +1065,7 @@ async fn write_bundle(
     let violations: Vec<String> = job
         .findings_summary
         .as_ref()
-        .and_then(|s| serde_json::from_value(s["threshold_violations"].clone()).ok())
+        .map(|s| s.threshold_violations.clone())
         .unwrap_or_default();
 
     let merged: Vec<serde_json::Value> = state

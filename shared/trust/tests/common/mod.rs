@@ -416,8 +416,8 @@ pub fn last_exchange(job: &Job) -> serde_json::Value {
     job.upload_audit
         .iter()
         .rev()
-        .find(|entry| entry["step"] == "trust")
-        .map(|entry| entry["exchange"].clone())
+        .find_map(|entry| entry.exchange())
+        .map(|exchange| serde_json::to_value(exchange).unwrap())
         .expect("a trust exchange is recorded")
 }
 
