@@ -395,7 +395,13 @@ async fn archives_are_scanned_and_unsupported_ones_refused() {
     assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.errors);
     assert_eq!(
         job.source_digest,
-        Some(certus_core::digest::sha256_file(&tgz).unwrap().0)
+        Some(
+            certus_core::digest::sha256_file(&tgz)
+                .unwrap()
+                .0
+                .parse()
+                .unwrap()
+        )
     );
     assert_eq!(job.findings_summary.as_ref().unwrap().totals.critical, 1);
 

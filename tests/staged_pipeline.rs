@@ -683,7 +683,7 @@ async fn a_source_snapshot_changed_in_the_run_store_is_not_scanned() {
         .join("source.tgz");
     assert_eq!(
         certus_core::digest::sha256_file(&snapshot).unwrap().0,
-        digest
+        digest.to_string()
     );
     // Another tree packed in its place: one without the planted secret.
     let other = f.harness.harness_dir().join("other");

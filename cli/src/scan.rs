@@ -432,7 +432,8 @@ fn signature_outcome(verification: Option<&ManifestVerification>) -> String {
     let mut outcome = format!(
         "PASS {}, key sha256:{}",
         v.method,
-        v.key_fingerprint.as_deref().unwrap_or("-")
+        v.key_fingerprint
+            .map_or_else(|| "-".to_string(), |k| k.to_string())
     );
     if let Some(identity) = &v.identity {
         outcome.push_str(&format!(", identity {identity}"));

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::audit_chain::AuditHead;
+use crate::digest::Sha256Digest;
 use crate::error::{CoreError, Result};
 use crate::record::{sorted, FindingsSummary, ManifestMetadata, ManifestVerification, UploadStep};
 use crate::request::{ScanIds, SourceSpec, ValidatedSubmission};
@@ -145,11 +146,11 @@ pub struct Job {
     pub directory_path: Option<String>,
     pub archive_path: Option<String>,
     /// SHA-256 over the scanned tree (directory and archive sources).
-    pub source_digest: Option<String>,
+    pub source_digest: Option<Sha256Digest>,
     /// SHA-256 of the source snapshot the staged pipeline keeps in its run store; every step that restores
     /// the snapshot checks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot_digest: Option<String>,
+    pub snapshot_digest: Option<Sha256Digest>,
     pub requested_by: Option<String>,
     pub profile: String,
     pub submission: ValidatedSubmission,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::digest::Sha256Digest;
 use crate::error::{CoreError, Result};
 use crate::manifest_check::{self, canonical_tool, install_hint, ADVISORIES_OFF};
 use crate::policy::{Suppression, ThresholdScope};
@@ -338,11 +339,11 @@ mod duration_secs {
 pub fn manifest_info(
     manifest: &Manifest,
     profile: &ResolvedProfile,
-    digest: &str,
+    digest: Sha256Digest,
 ) -> ManifestMetadata {
     ManifestMetadata {
         gate: Some(profile.thresholds.describe()),
-        manifest_digest: digest.to_string(),
+        manifest_digest: digest,
         product: manifest.product.clone(),
         profile_requested: profile.requested.clone(),
         profile_resolved: profile.resolved.clone(),
@@ -467,7 +468,7 @@ mod tests {
         assert_eq!(r.not_run[0].id, "bandit");
         assert_eq!(r.unsupported_tools, vec!["bandit"]);
         assert!(r.warnings[0].starts_with("optional tool 'bandit' not run: not installed"));
-        let info = manifest_info(&m, &r, "d");
+        let info = manifest_info(&m, &r, crate::digest::Sha256Digest::of(b"m"));
         assert_eq!(info.tools_not_run.unwrap()[0].id, "bandit");
         assert_eq!(info.gate.as_deref(), Some("high 0"));
     }

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use crate::attestation::{attest, BuilderInfo, SIGNING_KEY_INFO};
 use crate::bundle::{self, BundleWriter};
-use crate::digest::{canonical_json, sha256_hex};
+use crate::digest::{canonical_json, sha256_hex, Sha256Digest};
 use crate::error::{CoreError, FieldError, Result};
 use crate::event::{Event, EventBody};
 use crate::finding::{threshold_violations, SeverityCounts};
@@ -306,7 +306,11 @@ pub async fn prepare_source(
     if prepared.branch.is_some() {
         job.branch = prepared.branch.clone();
     }
-    job.source_digest = prepared.content_digest.clone();
+    job.source_digest = prepared
+        .content_digest
+        .as_deref()
+        .map(|digest| Sha256Digest::parse_field("content digest of the source", digest))
+        .transpose()?;
     job.warnings.extend(prepared.warnings.iter().cloned());
     progress
         .emit(EventBody::Phase {
@@ -470,8 +474,11 @@ pub async fn resolve_profile(
         manifest.resolve_profile(&job.profile, &|id| scanners.supports(id))?
     };
     profile.tool_timeout = profile.tool_timeout.min(services.settings.max_tool_timeout);
-    let digest = job.manifest_digest.clone().unwrap_or_default();
-    let info = manifest_info(&manifest, &profile, &digest);
+    let digest = Sha256Digest::parse_field(
+        "manifest_digest",
+        job.manifest_digest.as_deref().unwrap_or_default(),
+    )?;
+    let info = manifest_info(&manifest, &profile, digest);
     bundle.write_json(bundle::MANIFEST_INFO, &info)?;
     job.manifest_metadata = Some(info);
     job.warnings.extend(profile.warnings.iter().cloned());

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::digest::Sha256Digest;
 use crate::finding::SeverityCounts;
 use crate::manifest::{NotRunTool, Thresholds};
 use crate::policy::ThresholdScope;
@@ -33,8 +34,8 @@ pub struct ManifestMetadata {
     /// The thresholds in words (`critical 0 · high 2`, `no gate`); absent from the first records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<String>,
-    /// Lowercase hex SHA-256 of the manifest's exact bytes.
-    pub manifest_digest: String,
+    /// SHA-256 of the manifest's exact bytes.
+    pub manifest_digest: Sha256Digest,
     pub product: Option<String>,
     pub profile_requested: String,
     pub profile_resolved: String,
@@ -75,9 +76,9 @@ pub struct ManifestVerification {
     pub issuer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_algorithm: Option<String>,
-    /// Lowercase hex SHA-256 of the signing key's SPKI DER.
+    /// SHA-256 of the signing key's SPKI DER.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_fingerprint: Option<String>,
+    pub key_fingerprint: Option<Sha256Digest>,
     /// A `certus-verify` method (`cosign-keyed-ecdsa-p256`, `sigstore-keyless`, …) or `none`.
     pub method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -222,7 +222,7 @@ pub fn report_html(report: &HtmlReport<'_>) -> String {
         fact("commit", commit);
     }
     if let Some(digest) = &job.source_digest {
-        fact("tree sha256", digest);
+        fact("tree sha256", &digest.to_string());
     }
     fact(
         "manifest sha256",

@@ -329,7 +329,7 @@ mod tests {
             manifest_digest: None,
             storage_destinations: declared(),
             audit_trail_head: Some(AuditHead {
-                sha256: "c".repeat(64),
+                sha256: "c".repeat(64).parse().unwrap(),
                 count: 7,
             }),
         };

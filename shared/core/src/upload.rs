@@ -396,8 +396,8 @@ fn trust_metadata(job: &Job) -> Result<TrustMetadata> {
             String::new(),
             String::new(),
             job.source_digest
-                .clone()
-                .ok_or_else(|| missing("content digest"))?,
+                .ok_or_else(|| missing("content digest"))?
+                .to_string(),
         )
     };
     Ok(TrustMetadata {
