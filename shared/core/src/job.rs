@@ -260,6 +260,20 @@ impl Job {
         }
     }
 
+    /// A stored record, read whole or refused naming the first field that is unknown or malformed (as a
+    /// path: `findings_summary.totals.critical`).
+    pub fn from_json(text: &str) -> Result<Self> {
+        let mut reader = serde_json::Deserializer::from_str(text);
+        let job = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+            let what = format!("stored job record, field '{}'", e.path());
+            CoreError::json(what, e.into_inner())
+        })?;
+        reader
+            .end()
+            .map_err(|e| CoreError::json("stored job record", e))?;
+        Ok(job)
+    }
+
     pub fn transition(&mut self, next: JobStatus, now: Timestamp) -> Result<()> {
         if !self.status.may_become(next) {
             return Err(CoreError::InvalidTransition {

@@ -16,7 +16,7 @@ const FAILED: &str = include_str!("fixtures/job-failed.json");
 const TRAIL: &str = include_str!("fixtures/trail-uploaded.json");
 
 fn load(text: &str) -> Job {
-    serde_json::from_str(text).unwrap()
+    Job::from_json(text).unwrap()
 }
 
 #[test]
@@ -114,32 +114,40 @@ fn records_from_before_the_later_fields_still_load_and_keep_their_bytes() {
 }
 
 #[test]
-fn an_unknown_or_malformed_part_is_refused_naming_it() {
-    let cases: [(fn(&mut Value), &str); 5] = [
+fn an_unknown_or_malformed_field_is_refused_naming_its_path() {
+    let cases: [(fn(&mut Value), &str); 7] = [
         (
             |job| job["manifest_verification"]["verified_by"] = "me".into(),
-            "verified_by",
+            "field 'manifest_verification.verified_by'",
         ),
         (
             |job| job["findings_summary"]["totals"]["critical"] = "many".into(),
-            "many",
+            "field 'findings_summary.totals.critical'",
         ),
         (
             |job| job["manifest_metadata"]["colour"] = "red".into(),
-            "colour",
+            "field 'manifest_metadata.colour'",
+        ),
+        (
+            |job| job["manifest_metadata"]["manifest_digest"] = "sha256:ab".into(),
+            "field 'manifest_metadata.manifest_digest'",
+        ),
+        (
+            |job| job["source_digest"] = "1F94".into(),
+            "field 'source_digest'",
         ),
         (
             |job| job["upload_audit"][1]["step"] = "teleport".into(),
-            "teleport",
+            "field 'upload_audit[1].step'",
         ),
         (
             |job| job["upload_audit"][2]["mirrors"] = 3.into(),
-            "mirrors",
+            "field 'upload_audit[2]': unknown field `mirrors`",
         ),
     ];
     for (edit, named) in cases {
         let text = edited(UPLOADED, edit);
-        let err = serde_json::from_str::<Job>(&text).unwrap_err().to_string();
+        let err = Job::from_json(&text).unwrap_err().to_string();
         assert!(err.contains(named), "{named}: {err}");
     }
 }
