@@ -115,7 +115,8 @@ fn records_from_before_the_later_fields_still_load_and_keep_their_bytes() {
 
 #[test]
 fn an_unknown_or_malformed_field_is_refused_naming_its_path() {
-    let cases: [(fn(&mut Value), &str); 7] = [
+    type Edit = fn(&mut Value);
+    let cases: [(Edit, &str); 7] = [
         (
             |job| job["manifest_verification"]["verified_by"] = "me".into(),
             "field 'manifest_verification.verified_by'",
