@@ -674,7 +674,7 @@ async fn a_source_snapshot_changed_in_the_run_store_is_not_scanned() {
     )
     .await;
     let recorded = f.harness.store.get(&id).await.unwrap().unwrap();
-    let digest = recorded.snapshot_digest.clone().expect("a snapshot digest");
+    let digest = recorded.snapshot_digest.expect("a snapshot digest");
     let snapshot = f
         .harness
         .harness_dir()
