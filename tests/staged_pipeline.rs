@@ -225,7 +225,7 @@ fn comparable(job: &Job) -> serde_json::Value {
     json!({
         "status": job.status, "commit": job.commit, "branch": job.branch,
         "manifest_digest": job.manifest_digest, "manifest_metadata": job.manifest_metadata,
-        "verified": job.manifest_verification.as_ref().map(|v| v["method"].clone()),
+        "verified": job.manifest_verification.as_ref().map(|v| v.method.clone()),
         "findings": job.findings_summary, "artifacts": job.artifacts,
         "errors": job.errors, "warnings": job.warnings, "upload_status": job.upload_status,
     })
@@ -675,7 +675,7 @@ async fn a_source_snapshot_changed_in_the_run_store_is_not_scanned() {
     )
     .await;
     let recorded = f.harness.store.get(&id).await.unwrap().unwrap();
-    let digest = recorded.snapshot_digest.clone().expect("a snapshot digest");
+    let digest = recorded.snapshot_digest.expect("a snapshot digest");
     let snapshot = f
         .harness
         .harness_dir()
@@ -684,7 +684,7 @@ async fn a_source_snapshot_changed_in_the_run_store_is_not_scanned() {
         .join("source.tgz");
     assert_eq!(
         certus_core::digest::sha256_file(&snapshot).unwrap().0,
-        digest
+        digest.to_string()
     );
     // Another tree packed in its place: one without the planted secret.
     let other = f.harness.harness_dir().join("other");

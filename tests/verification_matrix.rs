@@ -268,7 +268,7 @@ async fn every_source_times_policy_times_signature() {
                     (Sig::Valid, _) => {
                         assert_eq!(job.status, JobStatus::Succeeded, "{case}: {:?}", job.errors);
                         let v = job.manifest_verification.as_ref().unwrap();
-                        assert_eq!(v["method"], "cosign-keyed-ecdsa-p256", "{case}");
+                        assert_eq!(v.method, "cosign-keyed-ecdsa-p256", "{case}");
                         assert!(started, "{case}");
                     }
                     (Sig::Absent, false) => {

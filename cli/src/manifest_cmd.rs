@@ -217,7 +217,8 @@ pub async fn run(command: ManifestCommand) -> Result<i32> {
                 (Some(file), None) => {
                     let bytes = manifest_bytes(&file, inline)?;
                     let mut out = match policy.verify(&bytes, &sig).await {
-                        Ok(record) => record,
+                        Ok(record) => serde_json::to_value(record)
+                            .map_err(|e| certus_core::CoreError::json("verification", e))?,
                         Err(e) => return failed(&e),
                     };
                     Manifest::parse(&bytes)?;

@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use certus_core::finding::SeverityCounts;
 use certus_core::job::{Job, JobStatus};
 use certus_core::pipeline;
+use certus_core::record::ManifestVerification;
 use certus_core::request::{
     BaselineSource, ManifestSource, SignatureSource, SubmitRequest, ValidatedSubmission,
 };
@@ -329,8 +331,6 @@ pub fn exit_code(job: &Job) -> i32 {
 fn summary(job: &Job) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let summary = job.findings_summary.clone().unwrap_or_default();
-    let totals = &summary["totals"];
     let _ = writeln!(out);
     let _ = writeln!(out, "Certus-Assurance scan {}: {}", job.test_id, job.status);
     let source = job.source_location();
@@ -352,45 +352,32 @@ fn summary(job: &Job) -> String {
         job.manifest_digest.as_deref().unwrap_or("-"),
         signature_outcome(job.manifest_verification.as_ref())
     );
-    let info = job.manifest_metadata.clone().unwrap_or_default();
-    if let Some(gate) = info["gate"].as_str() {
+    let info = job.manifest_metadata.as_ref();
+    if let Some(gate) = info.and_then(|i| i.gate.as_deref()) {
         let _ = writeln!(out, "  thresholds      {}", printable(gate));
     }
-    if let Some(tools) = summary["tools"].as_object() {
-        for (tool, counts) in tools {
-            let _ = writeln!(
-                out,
-                "  {:<15} critical {} · high {} · medium {} · low {}",
-                printable(tool),
-                counts["critical"],
-                counts["high"],
-                counts["medium"],
-                counts["low"]
-            );
-        }
+    let summary = job.findings_summary.as_ref();
+    for (tool, counts) in summary.iter().flat_map(|s| &s.tools) {
+        let _ = writeln!(out, "  {:<15} {}", printable(tool), counted(Some(counts)));
     }
-    let not_run: Vec<&str> = info["tools_not_run"]
-        .as_array()
-        .map(|tools| {
-            tools
-                .iter()
-                .filter_map(|t| {
-                    let (id, reason) = (t["id"].as_str()?, t["reason"].as_str()?);
-                    let _ = writeln!(
-                        out,
-                        "  {:<15} not run (optional: {})",
-                        printable(id),
-                        printable(reason)
-                    );
-                    Some(id)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut not_run = Vec::new();
+    for tool in info
+        .and_then(|i| i.tools_not_run.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(
+            out,
+            "  {:<15} not run (optional: {})",
+            printable(&tool.id),
+            printable(&tool.reason)
+        );
+        not_run.push(tool.id.as_str());
+    }
     let _ = writeln!(
         out,
-        "  total           critical {} · high {} · medium {} · low {}",
-        totals["critical"], totals["high"], totals["medium"], totals["low"]
+        "  total           {}",
+        counted(summary.map(|s| &s.totals))
     );
     for warning in &job.warnings {
         let _ = writeln!(out, "  warning         {}", printable(warning));
@@ -423,19 +410,32 @@ fn summary(job: &Job) -> String {
     out
 }
 
+/// `critical 1 · high 0 · medium 0 · low 0`, or `null` counts for a job no scanner ran for.
+fn counted(counts: Option<&SeverityCounts>) -> String {
+    let count =
+        |n: fn(&SeverityCounts) -> u64| counts.map_or("null".to_string(), |c| n(c).to_string());
+    format!(
+        "critical {} · high {} · medium {} · low {}",
+        count(|c| c.critical),
+        count(|c| c.high),
+        count(|c| c.medium),
+        count(|c| c.low)
+    )
+}
+
 /// The manifest signature's outcome in one phrase: `PASS <method>, key sha256:<fingerprint>` (and the identity
 /// for keyless signatures), or `none` when the manifest was not verified.
-fn signature_outcome(verification: Option<&serde_json::Value>) -> String {
-    let Some(v) = verification.filter(|v| v["verified"] == true) else {
+fn signature_outcome(verification: Option<&ManifestVerification>) -> String {
+    let Some(v) = verification.filter(|v| v.verified) else {
         return "none".into();
     };
-    let field = |name: &str| v[name].as_str().unwrap_or("-").to_string();
     let mut outcome = format!(
         "PASS {}, key sha256:{}",
-        field("method"),
-        field("key_fingerprint")
+        v.method,
+        v.key_fingerprint
+            .map_or_else(|| "-".to_string(), |k| k.to_string())
     );
-    if let Some(identity) = v["identity"].as_str() {
+    if let Some(identity) = &v.identity {
         outcome.push_str(&format!(", identity {identity}"));
     }
     outcome

@@ -14,6 +14,7 @@ use certus_core::ports::{
     ArtifactStore, EventLog, JobStore, ManifestFetcher, ManifestVerifier, PreparedSource,
     SourcePreparer,
 };
+use certus_core::record::ManifestVerification;
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 use certus_core::CoreError;
@@ -163,7 +164,7 @@ impl ManifestVerifier for InStateMachine {
         &self,
         _manifest: &[u8],
         _signature: &[u8],
-    ) -> certus_core::Result<serde_json::Value> {
+    ) -> certus_core::Result<ManifestVerification> {
         Err(elsewhere("manifest verification"))
     }
 }

@@ -201,12 +201,7 @@ pub fn upload_execution_name(job: &Job) -> String {
     let recorded = job
         .upload_audit
         .iter()
-        .filter(|entry| {
-            matches!(
-                entry.get("step").and_then(serde_json::Value::as_str),
-                Some("trust" | "publish")
-            )
-        })
+        .filter(|step| step.is_attempt())
         .count();
     format!("{}-upload-{recorded}", job.test_id)
 }

@@ -136,7 +136,7 @@ pub fn provenance(job: &Job, tools: &[ToolRecord], builder: &BuilderInfo) -> Pro
                     .as_ref()
                     .or(job.archive_path.as_ref())
                     .map(|path| format!("file://{path}")),
-                [("sha256".to_string(), digest.clone())].into(),
+                [("sha256".to_string(), digest.to_string())].into(),
             )
         }),
     };

@@ -20,6 +20,7 @@ use crate::audit_chain::{entry_hash, head_of, AuditHead, GENESIS};
 use crate::error::{CoreError, Result};
 use crate::job::Job;
 use crate::ports::{JobPage, JobQuery, JobStore};
+use crate::record::UploadStep;
 use crate::time::{self, Timestamp};
 
 /// How many times an append is retried when another writer took the seq first.
@@ -309,29 +310,29 @@ pub fn changes(stored: &Job, next: &Job) -> Vec<(AuditKind, Value)> {
 }
 
 /// A Trust exchange is summarised (the decision, its reason and ids); other upload steps are kept whole.
-fn upload_step(item: &Value) -> (AuditKind, Value) {
-    match item.get("step").and_then(Value::as_str) {
-        Some("trust") => {
-            let exchange = &item["exchange"];
-            let answer = &exchange["answer"];
+fn upload_step(step: &UploadStep) -> (AuditKind, Value) {
+    match step {
+        UploadStep::Trust { at, exchange } => {
+            let request = &exchange.request;
+            let answer = exchange.answer.as_ref();
             (
                 AuditKind::TrustExchange,
                 json!({
-                    "at": item.get("at"),
-                    "tier": exchange["request"]["tier"],
-                    "declared_artifacts": exchange["request"]["artifacts"].as_array().map(Vec::len),
-                    "manifest_digest": exchange["request"]["manifest_digest"],
-                    "permitted": answer["permitted"],
-                    "upload_permission_id": answer["upload_permission_id"],
-                    "reason": answer["reason"],
-                    "verification_proof": answer["verification_proof"],
-                    "attempts": exchange["attempts"].as_array().map(Vec::len),
-                    "error": exchange["error"],
+                    "at": time::format(at),
+                    "tier": request.tier,
+                    "declared_artifacts": request.artifacts.len(),
+                    "manifest_digest": request.manifest_digest,
+                    "permitted": answer.map(|a| a.permitted),
+                    "upload_permission_id": answer.and_then(|a| a.upload_permission_id.as_ref()),
+                    "reason": answer.and_then(|a| a.reason.as_ref()),
+                    "verification_proof": answer.and_then(|a| a.verification_proof.as_ref()),
+                    "attempts": exchange.attempts.len(),
+                    "error": exchange.error,
                 }),
             )
         }
-        Some("publish") => (AuditKind::Publication, item.clone()),
-        _ => (AuditKind::UploadStep, item.clone()),
+        UploadStep::Publish { .. } => (AuditKind::Publication, json!(step)),
+        UploadStep::StorageConfig { .. } => (AuditKind::UploadStep, json!(step)),
     }
 }
 
@@ -616,22 +617,36 @@ mod tests {
         j.commit = Some("a".repeat(40));
         store.save(&j).await.unwrap();
         j.manifest_digest = Some("b".repeat(64));
-        j.manifest_verification = Some(json!({"method": "cosign", "verified": true}));
+        j.manifest_verification = Some(
+            serde_json::from_value(json!({"method": "cosign-keyed-ecdsa-p256", "verified": true}))
+                .unwrap(),
+        );
         store.save(&j).await.unwrap();
         j.bundle_location = Some("/data/bundles/test_0123456789ab".into());
         j.transition(JobStatus::Succeeded, time::now()).unwrap();
         store.save(&j).await.unwrap();
-        j.upload_audit
-            .push(json!({"step": "trust", "at": "t", "exchange": {
-                "request": {"tier": "basic", "artifacts": [{}, {}], "manifest_digest": "d"},
+        j.upload_audit.push(
+            serde_json::from_value(json!({"step": "trust", "at": "2026-01-01T00:00:00.000Z", "exchange": {
+                "request": {"scan_id": "test_0123456789ab", "tier": "basic",
+                    "inner_signature": {"signer": "s", "timestamp": "t", "signature": "c2ln", "algorithm": "a"},
+                    "artifacts": [{"name": "a", "hash": "sha256:a", "size": 1},
+                                  {"name": "b", "hash": "sha256:b", "size": 1}],
+                    "metadata": {"git_url": "", "branch": "", "commit": "c"},
+                    "manifest_digest": "d"},
                 "answer": {"permitted": true, "upload_permission_id": "perm-1"},
-                "attempts": [{}], "error": null,
-            }}));
+                "attempts": [{"started_at": "t", "duration_ms": 1, "outcome": "http 200"}], "error": null,
+            }}))
+            .unwrap(),
+        );
         j.upload_permission_id = Some("perm-1".into());
         j.set_upload_status(UploadStatus::Permitted).unwrap();
         store.save(&j).await.unwrap();
-        j.upload_audit
-            .push(json!({"step": "publish", "at": "t", "raw": 3, "golden": 3}));
+        j.upload_audit.push(
+            serde_json::from_value(
+                json!({"step": "publish", "at": "2026-01-01T00:00:01.000Z", "raw": 3, "golden": 3}),
+            )
+            .unwrap(),
+        );
         j.set_upload_status(UploadStatus::Uploaded).unwrap();
         store.save(&j).await.unwrap();
 
@@ -775,10 +790,14 @@ mod tests {
         let stored = job();
         let mut next = stored.clone();
         next.status = JobStatus::Running;
-        next.findings_summary = Some(json!({"tools": {
-            "sbom": {"critical": 1, "high": 0, "medium": 0, "low": 0},
-            "secrets": {"critical": 2, "high": 2, "medium": 0, "low": 0},
-            "detect-secrets": {"critical": 0, "high": 1, "medium": 0, "low": 0}}}));
+        next.findings_summary = Some(
+            serde_json::from_value(json!({"threshold_violations": [], "totals": {
+                "critical": 3, "high": 3, "medium": 0, "low": 0}, "tools": {
+                "sbom": {"critical": 1, "high": 0, "medium": 0, "low": 0},
+                "secrets": {"critical": 2, "high": 2, "medium": 0, "low": 0},
+                "detect-secrets": {"critical": 0, "high": 1, "medium": 0, "low": 0}}}))
+            .unwrap(),
+        );
         let found = changes(&stored, &next);
         let (_, detail) = found
             .iter()

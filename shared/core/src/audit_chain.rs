@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditEntry;
-use crate::digest::{canonical_json, sha256_hex};
+use crate::digest::{canonical_json, sha256_hex, Sha256Digest};
 use crate::error::{CoreError, Result};
 
 /// The `prev` of a trail's first entry.
@@ -23,7 +23,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditHead {
     /// Lowercase hex SHA-256 of the last entry's canonical bytes ([`entry_hash`]).
-    pub sha256: String,
+    pub sha256: Sha256Digest,
     /// The number of entries, which is the last entry's seq.
     pub count: u64,
 }
@@ -42,7 +42,7 @@ pub fn entry_hash(entry: &AuditEntry) -> Result<String> {
 /// The head after `entry`.
 pub fn head_of(entry: &AuditEntry) -> Result<AuditHead> {
     Ok(AuditHead {
-        sha256: entry_hash(entry)?,
+        sha256: Sha256Digest::of(&canonical_entry(entry)?),
         count: entry.seq,
     })
 }
@@ -180,7 +180,7 @@ pub fn check_chain(trail: &[AuditEntry], record_head: Option<&AuditHead>) -> Res
                     trail.len()
                 ),
             ));
-        } else if count > 0 && hashes[count - 1] != head.sha256 {
+        } else if count > 0 && hashes[count - 1] != head.sha256.to_string() {
             check.broken = Some(broken(
                 count - 1,
                 BreakKind::Edited,

@@ -1,12 +1,15 @@
 //! Digests: lowercase hex SHA-256 of exact bytes, streaming file hashing, and RFC 8785 (JCS) canonical JSON
 //! for inline manifests, so that authors sign exactly the bytes we verify.
 
+use std::fmt;
 use std::io::Read;
 use std::path::Path;
+use std::str::FromStr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, FieldError, Result};
 
 /// Lowercase hex SHA-256, no prefix.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -40,10 +43,129 @@ pub fn prefixed(digest: &str) -> String {
     format!("sha256:{}", digest.trim_start_matches("sha256:"))
 }
 
+/// A SHA-256 digest, parsed once: written as its 64 lowercase hex digits, without a prefix, which is how
+/// job records, audit records and bundle indexes have always stored digests. [`Sha256Digest::prefixed`]
+/// gives the `sha256:<hex>` form the Trust contract and OCI references use.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sha256Digest([u8; 32]);
+
+impl Sha256Digest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(Sha256::digest(bytes).into())
+    }
+
+    /// `sha256:<hex>`.
+    pub fn prefixed(&self) -> String {
+        format!("sha256:{self}")
+    }
+
+    /// Parses `text`, naming `field` when it is not a digest.
+    pub fn parse_field(field: &str, text: &str) -> Result<Self> {
+        text.parse()
+            .map_err(|message| CoreError::Validation(vec![FieldError::new(field, message)]))
+    }
+}
+
+impl FromStr for Sha256Digest {
+    /// What is wrong with the text, in words.
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let shown: String = text.chars().take(80).collect();
+        if text.starts_with("sha256:") {
+            return Err(format!(
+                "'{shown}' carries a 'sha256:' prefix: a SHA-256 digest is stored as its 64 hex digits alone"
+            ));
+        }
+        if text.len() != 64 {
+            return Err(format!(
+                "'{shown}' is {} characters long: a SHA-256 digest is 64 lowercase hex digits",
+                text.chars().count()
+            ));
+        }
+        if let Some((at, c)) = text
+            .char_indices()
+            .find(|(_, c)| !matches!(c, '0'..='9' | 'a'..='f'))
+        {
+            return Err(format!(
+                "'{shown}' has {c:?} at position {at}: a SHA-256 digest is 64 lowercase hex digits"
+            ));
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).map_err(|e| format!("'{shown}': {e}"))?;
+        Ok(Self(bytes))
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256Digest({self})")
+    }
+}
+
+impl Serialize for Sha256Digest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256Digest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_digest_is_written_as_it_was_stored_and_parsed_back() {
+        let digest = Sha256Digest::of(b"abc");
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(digest.to_string(), hex);
+        assert_eq!(digest.prefixed(), format!("sha256:{hex}"));
+        assert_eq!(serde_json::to_value(digest).unwrap(), json!(hex));
+        assert_eq!(hex.parse::<Sha256Digest>().unwrap(), digest);
+        assert_eq!(
+            serde_json::from_value::<Sha256Digest>(json!(hex)).unwrap(),
+            digest
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_digest_is_refused_saying_why() {
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        for (text, why) in [
+            (format!("sha256:{hex}"), "prefix"),
+            (hex[..63].to_string(), "63 characters"),
+            (format!("{hex}0"), "65 characters"),
+            (hex.to_uppercase(), "'B' at position 0"),
+            (format!("{}g", &hex[..63]), "'g' at position 63"),
+            (String::new(), "0 characters"),
+        ] {
+            let err = text.parse::<Sha256Digest>().unwrap_err();
+            assert!(err.contains(why), "{text}: {err}");
+        }
+        let err = Sha256Digest::parse_field("manifest_digest", "d1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("manifest_digest") && err.contains("2 characters"),
+            "{err}"
+        );
+        let err = serde_json::from_value::<Sha256Digest>(json!("x")).unwrap_err();
+        assert!(err.to_string().contains("1 characters"), "{err}");
+    }
 
     #[test]
     fn sha256_known_vectors() {

@@ -6,9 +6,12 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::audit_chain::AuditHead;
+use crate::digest::Sha256Digest;
 use crate::error::{CoreError, Result};
+use crate::record::{sorted, FindingsSummary, ManifestMetadata, ManifestVerification, UploadStep};
 use crate::request::{ScanIds, SourceSpec, ValidatedSubmission};
 use crate::time::{self, Timestamp};
+use crate::trust::VerificationProof;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -143,11 +146,11 @@ pub struct Job {
     pub directory_path: Option<String>,
     pub archive_path: Option<String>,
     /// SHA-256 over the scanned tree (directory and archive sources).
-    pub source_digest: Option<String>,
+    pub source_digest: Option<Sha256Digest>,
     /// SHA-256 of the source snapshot the staged pipeline keeps in its run store; every step that restores
     /// the snapshot checks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot_digest: Option<String>,
+    pub snapshot_digest: Option<Sha256Digest>,
     pub requested_by: Option<String>,
     pub profile: String,
     pub submission: ValidatedSubmission,
@@ -163,13 +166,18 @@ pub struct Job {
     pub remote_artifacts: RemoteArtifacts,
     pub upload_status: UploadStatus,
     pub upload_permission_id: Option<String>,
-    pub verification_proof: Option<serde_json::Value>,
+    /// What Trust said it checked, from its last answer.
+    #[serde(serialize_with = "sorted")]
+    pub verification_proof: Option<VerificationProof>,
     pub manifest_digest: Option<String>,
-    pub manifest_metadata: Option<serde_json::Value>,
+    #[serde(serialize_with = "sorted")]
+    pub manifest_metadata: Option<ManifestMetadata>,
     /// How the manifest signature was checked (method, key fingerprint or identity, log index), if it was.
-    pub manifest_verification: Option<serde_json::Value>,
+    #[serde(serialize_with = "sorted")]
+    pub manifest_verification: Option<ManifestVerification>,
     /// Severity counts and threshold verdict, once scanners ran.
-    pub findings_summary: Option<serde_json::Value>,
+    #[serde(serialize_with = "sorted")]
+    pub findings_summary: Option<FindingsSummary>,
     /// Where the bundle lives (a directory locally, a URI on AWS).
     pub bundle_location: Option<String>,
     pub stream_url: String,
@@ -177,8 +185,8 @@ pub struct Job {
     #[serde(default)]
     pub runner: Option<String>,
     /// Every exchange with Certus-Trust (request, answer, attempts) and publication step, in order.
-    #[serde(default)]
-    pub upload_audit: Vec<serde_json::Value>,
+    #[serde(default, serialize_with = "sorted")]
+    pub upload_audit: Vec<UploadStep>,
     /// The head of the job's hash-chained audit trail when the record was last saved (kept by
     /// `AuditedJobStore`; absent from records written before the chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,6 +258,21 @@ impl Job {
             upload_audit: Vec::new(),
             audit_head: None,
         }
+    }
+
+    /// A stored record, read whole or refused naming the first field that is unknown or malformed (as a
+    /// path: `findings_summary.totals.critical`).
+    pub fn from_json(text: &str) -> Result<Self> {
+        let mut reader = serde_json::Deserializer::from_str(text);
+        // Stored data that does not read back is corrupt: no retry will cure it.
+        let job = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+            let what = format!("stored job record, field '{}'", e.path());
+            CoreError::corrupt(what, e.into_inner().to_string())
+        })?;
+        reader
+            .end()
+            .map_err(|e| CoreError::corrupt("stored job record", e.to_string()))?;
+        Ok(job)
     }
 
     pub fn transition(&mut self, next: JobStatus, now: Timestamp) -> Result<()> {

@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod ports;
 pub mod progress;
+pub mod record;
 pub mod report;
 pub mod report_html;
 pub mod request;

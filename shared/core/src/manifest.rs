@@ -1,14 +1,15 @@
 //! The scan manifest (spec §3): parsing hostile JSON into a model, and resolving the requested profile into
 //! the tools to run, their thresholds and the time each may take.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::digest::Sha256Digest;
 use crate::error::{CoreError, Result};
 use crate::manifest_check::{self, canonical_tool, install_hint, ADVISORIES_OFF};
 use crate::policy::{Suppression, ThresholdScope};
+use crate::record::ManifestMetadata;
 
 /// Manifests larger than this are refused before parsing.
 pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
@@ -338,29 +339,28 @@ mod duration_secs {
 pub fn manifest_info(
     manifest: &Manifest,
     profile: &ResolvedProfile,
-    digest: &str,
-) -> serde_json::Value {
-    let tools: BTreeMap<&str, &str> = profile
-        .tools
-        .iter()
-        .map(|t| (t.id.as_str(), t.requested_as.as_str()))
-        .collect();
-    serde_json::json!({
-        "product": manifest.product,
-        "version": manifest.version,
-        "profile_requested": profile.requested,
-        "profile_resolved": profile.resolved,
-        "tools_selected": profile.tools.iter().map(|t| t.id.clone()).collect::<Vec<_>>(),
-        "tools_requested_as": tools,
-        "unsupported_tools": profile.unsupported_tools,
-        "tools_not_run": profile.not_run,
-        "thresholds": profile.thresholds,
-        "gate": profile.thresholds.describe(),
-        "threshold_scope": profile.threshold_scope,
-        "suppressions": manifest.suppressions.len(),
-        "tool_timeout_seconds": profile.tool_timeout.as_secs(),
-        "manifest_digest": digest,
-    })
+    digest: Sha256Digest,
+) -> ManifestMetadata {
+    ManifestMetadata {
+        gate: Some(profile.thresholds.describe()),
+        manifest_digest: digest,
+        product: manifest.product.clone(),
+        profile_requested: profile.requested.clone(),
+        profile_resolved: profile.resolved.clone(),
+        suppressions: Some(manifest.suppressions.len()),
+        threshold_scope: Some(profile.threshold_scope),
+        thresholds: profile.thresholds,
+        tool_timeout_seconds: profile.tool_timeout.as_secs(),
+        tools_not_run: Some(profile.not_run.clone()),
+        tools_requested_as: profile
+            .tools
+            .iter()
+            .map(|t| (t.id.clone(), t.requested_as.clone()))
+            .collect(),
+        tools_selected: profile.tools.iter().map(|t| t.id.clone()).collect(),
+        unsupported_tools: profile.unsupported_tools.clone(),
+        version: manifest.version.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -468,9 +468,9 @@ mod tests {
         assert_eq!(r.not_run[0].id, "bandit");
         assert_eq!(r.unsupported_tools, vec!["bandit"]);
         assert!(r.warnings[0].starts_with("optional tool 'bandit' not run: not installed"));
-        let info = manifest_info(&m, &r, "d");
-        assert_eq!(info["tools_not_run"][0]["id"], "bandit");
-        assert_eq!(info["gate"], "high 0");
+        let info = manifest_info(&m, &r, crate::digest::Sha256Digest::of(b"m"));
+        assert_eq!(info.tools_not_run.unwrap()[0].id, "bandit");
+        assert_eq!(info.gate.as_deref(), Some("high 0"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use crate::attestation::{attest, BuilderInfo, SIGNING_KEY_INFO};
 use crate::bundle::{self, BundleWriter};
-use crate::digest::{canonical_json, sha256_hex};
+use crate::digest::{canonical_json, sha256_hex, Sha256Digest};
 use crate::error::{CoreError, FieldError, Result};
 use crate::event::{Event, EventBody};
 use crate::finding::{threshold_violations, SeverityCounts};
@@ -31,6 +31,7 @@ use crate::ports::{
     ToolOutput, ToolStatus,
 };
 use crate::progress::Progress;
+use crate::record::{FindingsSummary, ManifestVerification};
 use crate::report::{report_markdown, summary_json, total_counts, ToolRecord};
 use crate::report_html::{report_html, HtmlReport, SbomSummary};
 use crate::request::{BaselineSource, ManifestSource, SignatureSource, ValidatedSubmission};
@@ -305,7 +306,11 @@ pub async fn prepare_source(
     if prepared.branch.is_some() {
         job.branch = prepared.branch.clone();
     }
-    job.source_digest = prepared.content_digest.clone();
+    job.source_digest = prepared
+        .content_digest
+        .as_deref()
+        .map(|digest| Sha256Digest::parse_field("content digest of the source", digest))
+        .transpose()?;
     job.warnings.extend(prepared.warnings.iter().cloned());
     progress
         .emit(EventBody::Phase {
@@ -425,14 +430,10 @@ pub async fn verify_manifest(
                 "manifest is not signed and verification is not required: its origin is unproven"
                     .into(),
             );
-            json!({"method": "none", "verified": false})
+            ManifestVerification::unsigned()
         }
     };
-    let method = record
-        .get("method")
-        .and_then(|m| m.as_str())
-        .unwrap_or("unknown")
-        .to_string();
+    let method = record.method.clone();
     job.manifest_verification = Some(record);
     progress
         .emit(EventBody::phase(format!("manifest verification: {method}")))
@@ -473,8 +474,11 @@ pub async fn resolve_profile(
         manifest.resolve_profile(&job.profile, &|id| scanners.supports(id))?
     };
     profile.tool_timeout = profile.tool_timeout.min(services.settings.max_tool_timeout);
-    let digest = job.manifest_digest.clone().unwrap_or_default();
-    let info = manifest_info(&manifest, &profile, &digest);
+    let digest = Sha256Digest::parse_field(
+        "manifest_digest",
+        job.manifest_digest.as_deref().unwrap_or_default(),
+    )?;
+    let info = manifest_info(&manifest, &profile, digest);
     bundle.write_json(bundle::MANIFEST_INFO, &info)?;
     job.manifest_metadata = Some(info);
     job.warnings.extend(profile.warnings.iter().cloned());
@@ -901,11 +905,15 @@ pub async fn conclude(
     }
     let (status, errors, violations) = verdict(job, state);
     job.errors.extend(errors);
-    job.findings_summary = Some(json!({
-        "totals": total_counts(&state.tools),
-        "tools": state.tools.iter().map(|t| (t.id.clone(), t.counts)).collect::<BTreeMap<_, _>>(),
-        "threshold_violations": violations,
-    }));
+    job.findings_summary = Some(FindingsSummary {
+        threshold_violations: violations,
+        tools: state
+            .tools
+            .iter()
+            .map(|t| (t.id.clone(), t.counts))
+            .collect(),
+        totals: total_counts(&state.tools),
+    });
     let location = services.artifacts.location(&job.test_id);
     job.bundle_location = Some(location.clone());
     job.transition(status, time::now())?;
@@ -1064,7 +1072,7 @@ async fn write_bundle(
     let violations: Vec<String> = job
         .findings_summary
         .as_ref()
-        .and_then(|s| serde_json::from_value(s["threshold_violations"].clone()).ok())
+        .map(|s| s.threshold_violations.clone())
         .unwrap_or_default();
 
     let merged: Vec<serde_json::Value> = state

@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::event::Event;
 use crate::finding::Finding;
 use crate::job::{Job, JobStatus, RemoteArtifacts};
+use crate::record::ManifestVerification;
 use crate::request::SourceSpec;
 use crate::time::Timestamp;
 use crate::workspace::RunWorkspace;
@@ -168,7 +169,7 @@ pub trait ManifestFetcher: Send + Sync {
 pub trait ManifestVerifier: Send + Sync {
     /// Whether every manifest must carry a valid signature before anything runs.
     fn required(&self) -> bool;
-    async fn verify(&self, manifest: &[u8], signature: &[u8]) -> Result<serde_json::Value>;
+    async fn verify(&self, manifest: &[u8], signature: &[u8]) -> Result<ManifestVerification>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -109,9 +109,7 @@ pub fn report_markdown(
     let verified = job
         .manifest_verification
         .as_ref()
-        .and_then(|v| v.get("method"))
-        .and_then(|m| m.as_str())
-        .unwrap_or("not verified");
+        .map_or("not verified", |v| v.method.as_str());
     md.push_str(&format!("**Manifest signature:** {verified}\n\n"));
 
     md.push_str(

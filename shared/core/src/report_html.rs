@@ -48,8 +48,7 @@ impl Verdict {
 pub fn threshold_violations(job: &Job) -> Vec<String> {
     job.findings_summary
         .as_ref()
-        .and_then(|s| s.get("threshold_violations"))
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .map(|s| s.threshold_violations.clone())
         .unwrap_or_default()
 }
 
@@ -223,14 +222,15 @@ pub fn report_html(report: &HtmlReport<'_>) -> String {
         fact("commit", commit);
     }
     if let Some(digest) = &job.source_digest {
-        fact("tree sha256", digest);
+        fact("tree sha256", &digest.to_string());
     }
     fact(
         "manifest sha256",
         job.manifest_digest.as_deref().unwrap_or("-"),
     );
-    match &job.manifest_verification {
-        Some(Value::Object(record)) => {
+    // Every field the record holds, in the order of its stored JSON.
+    match job.manifest_verification.as_ref().map(serde_json::to_value) {
+        Some(Ok(Value::Object(record))) => {
             for (key, value) in record {
                 let text = match value {
                     Value::String(s) => s.clone(),
@@ -424,7 +424,10 @@ mod tests {
         );
         job.status = status;
         job.errors = errors.iter().map(|e| e.to_string()).collect();
-        job.findings_summary = Some(serde_json::json!({"threshold_violations": violations}));
+        job.findings_summary = Some(crate::record::FindingsSummary {
+            threshold_violations: violations.iter().map(|v| v.to_string()).collect(),
+            ..Default::default()
+        });
         job
     }
 

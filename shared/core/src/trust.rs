@@ -7,10 +7,13 @@
 //! fingerprint, what the signature covers, the destination URIs, the manifest digest, the source kind) travels
 //! in extra fields, which the service ignores.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::audit_chain::AuditHead;
+use crate::record::{RawPrefixNote, StorageNote};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -126,12 +129,14 @@ impl StorageDestinations {
     pub fn reconcile(
         &self,
         storage_config: Option<&serde_json::Value>,
-    ) -> Result<serde_json::Value, String> {
+    ) -> Result<StorageNote, String> {
         let Some(value) = storage_config.filter(|v| !v.is_null()) else {
-            return Ok(serde_json::json!({
-                "decision": "absent: the declared destinations apply",
-                "raw_uri": self.raw_uri,
-            }));
+            return Ok(StorageNote {
+                decision: "absent: the declared destinations apply".into(),
+                raw_s3_bucket: None,
+                raw_s3_prefix: None,
+                raw_uri: Some(self.raw_uri.clone()),
+            });
         };
         let config: StorageConfig = serde_json::from_value(value.clone())
             .map_err(|e| format!("Trust's storage_config is unusable: {e}"))?;
@@ -154,15 +159,16 @@ impl StorageDestinations {
                 self.raw_bucket
             ));
         }
-        Ok(serde_json::json!({
-            "decision": "followed: upload_to_s3, upload_to_oci and raw_s3_bucket agree",
-            "raw_s3_bucket": config.raw_s3_bucket,
-            "raw_s3_prefix": {
-                "trust": config.raw_s3_prefix,
-                "followed": false,
-                "assurance_raw_uri": self.raw_uri,
-            },
-        }))
+        Ok(StorageNote {
+            decision: "followed: upload_to_s3, upload_to_oci and raw_s3_bucket agree".into(),
+            raw_s3_bucket: Some(config.raw_s3_bucket),
+            raw_s3_prefix: Some(RawPrefixNote {
+                assurance_raw_uri: self.raw_uri.clone(),
+                followed: false,
+                trust: config.raw_s3_prefix,
+            }),
+            raw_uri: None,
+        })
     }
 }
 
@@ -194,8 +200,26 @@ pub struct TrustAnswer {
     pub permitted: bool,
     pub reason: Option<String>,
     pub detail: Option<String>,
-    pub verification_proof: Option<serde_json::Value>,
+    pub verification_proof: Option<VerificationProof>,
     pub storage_config: Option<serde_json::Value>,
+}
+
+/// What Trust says it checked (docs/trust-contract.md). Fields the service adds beyond its contract (the
+/// local gate's key pinning, for one) are kept as given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerificationProof {
+    pub chain_unbroken: bool,
+    pub chain_verified: bool,
+    pub cosign_signature: Option<String>,
+    pub inner_signature_valid: bool,
+    pub outer_signature_valid: bool,
+    pub rekor_entry_uuid: Option<String>,
+    pub signer_inner: String,
+    pub signer_outer: Option<String>,
+    pub sigstore_timestamp: Option<String>,
+    pub verification_timestamp: Option<String>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// One try at reaching Trust.
@@ -260,10 +284,11 @@ mod tests {
         let note = declared()
             .reconcile(Some(&config("raw", true, false)))
             .unwrap();
-        assert_eq!(note["raw_s3_prefix"]["trust"], "https:--h-r/0123abcd");
-        assert_eq!(note["raw_s3_prefix"]["followed"], false);
+        let prefix = note.raw_s3_prefix.unwrap();
+        assert_eq!(prefix.trust, "https:--h-r/0123abcd");
+        assert!(!prefix.followed);
         let absent = declared().reconcile(None).unwrap();
-        assert!(absent["decision"].as_str().unwrap().starts_with("absent"));
+        assert!(absent.decision.starts_with("absent"));
     }
 
     #[test]
@@ -304,7 +329,7 @@ mod tests {
             manifest_digest: None,
             storage_destinations: declared(),
             audit_trail_head: Some(AuditHead {
-                sha256: "c".repeat(64),
+                sha256: "c".repeat(64).parse().unwrap(),
                 count: 7,
             }),
         };

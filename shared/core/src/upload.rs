@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use serde_json::json;
 
 use crate::bundle::{self, BundleIndex};
 use crate::digest::{canonical_json, prefixed, sha256_hex};
@@ -22,6 +21,7 @@ use crate::job::{Job, JobStatus, UploadStatus};
 use crate::pipeline::Services;
 use crate::ports::Publisher;
 use crate::progress::Progress;
+use crate::record::{ManifestVerification, UploadStep};
 use crate::time;
 use crate::trust::{
     DeclaredArtifact, InnerSignature, StorageDestinations, Tier, TrustClient, TrustMetadata,
@@ -181,9 +181,10 @@ impl UploadGate {
             .trust_request(services, job, tier, &upload.index, &upload.index_bytes)
             .await?;
         let exchange = self.trust.verify_and_permit(&request).await;
-        job.upload_audit.push(json!({
-            "step": "trust", "at": time::format(&time::now()), "exchange": exchange,
-        }));
+        job.upload_audit.push(UploadStep::Trust {
+            at: time::now(),
+            exchange: Box::new(exchange.clone()),
+        });
         let permit = exchange.answer.clone().filter(|_| exchange.permitted());
         let storage = permit.as_ref().map(|answer| {
             request
@@ -191,13 +192,10 @@ impl UploadGate {
                 .reconcile(answer.storage_config.as_ref())
         });
         if let Some(storage) = &storage {
-            job.upload_audit.push(match storage {
-                Ok(note) => json!({
-                    "step": "storage_config", "at": time::format(&time::now()), "note": note,
-                }),
-                Err(refusal) => json!({
-                    "step": "storage_config", "at": time::format(&time::now()), "refused": refusal,
-                }),
+            job.upload_audit.push(UploadStep::StorageConfig {
+                at: time::now(),
+                note: storage.as_ref().ok().cloned(),
+                refused: storage.as_ref().err().cloned(),
             });
         }
         if let Some(Err(refusal)) = storage {
@@ -272,10 +270,12 @@ impl UploadGate {
             .await
         {
             Ok(remote) => {
-                job.upload_audit.push(json!({
-                    "step": "publish", "at": time::format(&time::now()),
-                    "raw": remote.raw.len(), "golden": remote.golden.len(),
-                }));
+                job.upload_audit.push(UploadStep::Publish {
+                    at: time::now(),
+                    raw: Some(remote.raw.len()),
+                    golden: Some(remote.golden.len()),
+                    error: None,
+                });
                 let golden: Vec<String> = remote.golden.values().cloned().collect();
                 job.remote_artifacts = remote;
                 job.set_upload_status(UploadStatus::Uploaded)?;
@@ -287,9 +287,8 @@ impl UploadGate {
             }
             Err(e) => {
                 let reason = format!("publication failed: {e}");
-                job.upload_audit.push(json!({
-                    "step": "publish", "at": time::format(&time::now()), "error": reason,
-                }));
+                job.upload_audit
+                    .push(UploadStep::publish_failed(reason.clone()));
                 job.set_upload_status(UploadStatus::UploadFailed)?;
                 services.jobs.save(job).await?;
                 upload
@@ -361,18 +360,12 @@ impl UploadGate {
 /// `"verified": true`), before Trust is asked: wherever upload requests are taken.
 pub fn check_tier(job: &Job, tier: Tier) -> Result<()> {
     let verification = job.manifest_verification.as_ref();
-    let verified = verification
-        .and_then(|v| v.get("verified"))
-        .and_then(serde_json::Value::as_bool)
-        .unwrap_or(false);
+    let verified = verification.is_some_and(|v| v.verified);
     if tier == Tier::Verified && !verified {
         return Err(CoreError::Conflict(format!(
             "tier 'verified' needs a verified manifest; job '{}' ran with manifest verification '{}'",
             job.test_id,
-            verification
-                .and_then(|v| v.get("method"))
-                .and_then(|m| m.as_str())
-                .unwrap_or("none")
+            verification.map_or(ManifestVerification::UNSIGNED, |v| v.method.as_str())
         )));
     }
     Ok(())
@@ -403,8 +396,8 @@ fn trust_metadata(job: &Job) -> Result<TrustMetadata> {
             String::new(),
             String::new(),
             job.source_digest
-                .clone()
-                .ok_or_else(|| missing("content digest"))?,
+                .ok_or_else(|| missing("content digest"))?
+                .to_string(),
         )
     };
     Ok(TrustMetadata {

@@ -12,6 +12,7 @@ use certus_verify::{
 
 use crate::error::{CoreError, Result};
 use crate::ports::ManifestVerifier;
+use crate::record::ManifestVerification;
 
 /// The in-toto `predicateType` a DSSE manifest signature must carry.
 pub const MANIFEST_PREDICATE_TYPE: &str =
@@ -52,7 +53,7 @@ impl ManifestVerifier for SignaturePolicy {
         self.required
     }
 
-    async fn verify(&self, manifest: &[u8], signature: &[u8]) -> Result<serde_json::Value> {
+    async fn verify(&self, manifest: &[u8], signature: &[u8]) -> Result<ManifestVerification> {
         let signature = Signature::parse(signature).map_err(|e| {
             CoreError::Verification(format!("the manifest signature cannot be read: {e}"))
         })?;
@@ -82,7 +83,8 @@ impl ManifestVerifier for SignaturePolicy {
         let mut record =
             serde_json::to_value(&verification).map_err(|e| CoreError::json("verification", e))?;
         record["verified"] = serde_json::Value::Bool(true);
-        Ok(record)
+        serde_json::from_value(record)
+            .map_err(|e| CoreError::json("manifest verification record", e))
     }
 }
 
@@ -150,13 +152,12 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(record["verified"], true);
+        assert!(record.verified);
         // The manifest's own detached signature still counts.
         use base64::Engine;
         let raw = base64::engine::general_purpose::STANDARD.encode(key.sign(manifest).unwrap());
-        assert_eq!(
-            policy.verify(manifest, raw.as_bytes()).await.unwrap()["verified"],
-            true
-        );
+        let raw = policy.verify(manifest, raw.as_bytes()).await.unwrap();
+        assert!(raw.verified);
+        assert_eq!(raw.method, "cosign-keyed-ecdsa-p256");
     }
 }

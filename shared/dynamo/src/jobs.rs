@@ -89,8 +89,7 @@ fn job_item(job: &Job, version: u64) -> Result<Item> {
 }
 
 fn parse_record(item: &Item) -> Result<Job> {
-    serde_json::from_str(get_s(item, RECORD, "job record")?)
-        .map_err(|e| CoreError::corrupt("job record", format!("not a job record: {e}")))
+    Job::from_json(get_s(item, RECORD, "stored job")?)
 }
 
 /// A save that would rewrite settled history is refused, whatever the version says.

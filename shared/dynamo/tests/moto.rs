@@ -10,6 +10,7 @@ use certus_core::audit::{AuditEntry, AuditKind, AuditLog};
 use certus_core::event::{Event, EventBody};
 use certus_core::job::{JobStatus, UploadStatus};
 use certus_core::ports::{EventLog, JobQuery, JobStore};
+use certus_core::record::UploadStep;
 use certus_core::{time, CoreError};
 use certus_dynamo::{create_tables, DynamoAuditLog, DynamoJobStore, TableNames, JOB_INDEXES};
 use common::{all_pages, id, job, moto_endpoint, run, tables, unique};
@@ -372,7 +373,8 @@ async fn job_saves_refuse_duplicates_unknown_jobs_and_stale_copies() {
     let stale = j.clone();
     j.start(time::now()).unwrap();
     j.transition(JobStatus::Succeeded, time::now()).unwrap();
-    j.upload_audit.push(json!({"step": "trust"}));
+    j.upload_audit
+        .push(UploadStep::publish_failed("publication failed: gone"));
     j.set_upload_status(UploadStatus::Denied).unwrap();
     t.jobs.save(&j).await.unwrap();
     assert_eq!(t.jobs.get(&j.test_id).await.unwrap(), Some(j.clone()));
@@ -518,7 +520,8 @@ async fn concurrent_appends_keep_one_chain() {
     for n in 0..6 {
         let store = store.clone();
         let mut copy = j.clone();
-        copy.upload_audit.push(json!({"step": "note", "writer": n}));
+        copy.upload_audit
+            .push(UploadStep::publish_failed(format!("writer {n}")));
         writers.push(tokio::spawn(async move { store.save(&copy).await }));
     }
     for writer in writers {

@@ -21,6 +21,7 @@ use certus_core::event::{Event, EventBody};
 use certus_core::job::{Job, JobStatus, UploadStatus};
 use certus_core::pipeline::{self, ScannerSet};
 use certus_core::ports::{EventLog, JobStore};
+use certus_core::record::UploadStep;
 use certus_core::request::{
     ManifestSource, ScanIds, SignatureSource, SourceSpec, ValidatedSubmission,
 };
@@ -492,7 +493,7 @@ async fn the_state_machine_and_the_local_runner_give_the_same_record_and_bundle(
         json!({
             "status": j.status, "commit": j.commit, "branch": j.branch,
             "manifest_digest": j.manifest_digest, "manifest_metadata": j.manifest_metadata,
-            "verified": j.manifest_verification.as_ref().map(|v| v["method"].clone()),
+            "verified": j.manifest_verification.as_ref().map(|v| v.method.clone()),
             "findings": j.findings_summary, "artifacts": j.artifacts,
             "errors": j.errors, "warnings": j.warnings, "upload_status": j.upload_status,
         })
@@ -791,7 +792,7 @@ async fn uploads_go_through_trust_deny_publishes_nothing_and_permit_promotes_onc
     let trust_calls = job
         .upload_audit
         .iter()
-        .filter(|a| a["step"] == "trust")
+        .filter(|a| a.exchange().is_some())
         .count();
     assert_eq!(trust_calls, 1, "asking twice asks Trust once");
     let bundle = d.bundle(&job).await;
@@ -839,11 +840,13 @@ async fn the_upload_machine_asks_the_real_certus_trust() {
         "{:#?}",
         job.upload_audit
     );
-    let exchange = &job
-        .upload_audit
-        .iter()
-        .find(|a| a["step"] == "trust")
-        .unwrap()["exchange"];
+    let exchange = serde_json::to_value(
+        job.upload_audit
+            .iter()
+            .find_map(UploadStep::exchange)
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(exchange["attempts"][0]["outcome"], "http 202");
     assert_eq!(
         exchange["answer"]["storage_config"]["raw_s3_bucket"],
@@ -854,8 +857,12 @@ async fn the_upload_machine_asks_the_real_certus_trust() {
         "certus-assurance@certus.cloud"
     );
     assert_eq!(
-        job.verification_proof.as_ref().unwrap()["signer_outer"],
-        "certus-trust@certus.cloud"
+        job.verification_proof
+            .as_ref()
+            .unwrap()
+            .signer_outer
+            .as_deref(),
+        Some("certus-trust@certus.cloud")
     );
     let files = read_index(&d.bundle(&job).await).unwrap().files.len() + 1;
     assert_eq!(d.objects(&d.raw).await.len(), files);
@@ -883,7 +890,7 @@ async fn the_upload_machine_asks_the_real_certus_trust() {
     assert!(!states(&summary).contains(&"Promote".to_string()));
     let job = d.job(&id).await;
     assert_eq!(job.upload_status, UploadStatus::Denied);
-    let exchange = &job.upload_audit[0]["exchange"];
+    let exchange = serde_json::to_value(job.upload_audit[0].exchange().unwrap()).unwrap();
     assert_eq!(exchange["answer"]["reason"], "invalid_signer");
     assert_eq!(d.objects(&d.raw).await.len(), files);
     assert_eq!(d.objects(&d.golden).await.len(), files);

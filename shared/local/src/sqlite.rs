@@ -145,8 +145,7 @@ fn record_json(job: &Job) -> Result<String> {
 }
 
 fn parse_record(text: &str) -> Result<Job> {
-    serde_json::from_str(text)
-        .map_err(|e| CoreError::corrupt("job record", format!("not a job record: {e}")))
+    Job::from_json(text)
 }
 
 #[async_trait]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use certus_core::bundle::{self, BundleWriter};
-use certus_core::digest::sha256_hex;
+use certus_core::digest::{sha256_hex, Sha256Digest};
 use certus_core::event::{Event, EventBody};
 use certus_core::job::{Job, JobStatus};
 use certus_core::manifest::SelectedTool;
@@ -128,7 +128,10 @@ impl Stages {
             move || snapshot::pack(&root, &tarball)
         })
         .await?;
-        job.snapshot_digest = Some(file_digest(&tarball).await?);
+        job.snapshot_digest = Some(Sha256Digest::parse_field(
+            "source snapshot digest",
+            &file_digest(&tarball).await?,
+        )?);
         self.services.jobs.save(&job).await?;
         self.runs
             .put_file(test_id, SOURCE_SNAPSHOT, &tarball)
@@ -535,10 +538,11 @@ impl Stages {
                 "job '{test_id}' has no source snapshot: prepare-source has not run"
             )));
         }
+        let recorded = job.snapshot_digest.map(|digest| digest.to_string());
         check_digest(
             test_id,
             "the source snapshot in the run store",
-            job.snapshot_digest.as_deref(),
+            recorded.as_deref(),
             &file_digest(&tarball).await?,
         )?;
         let dest = workspace.source_dir();

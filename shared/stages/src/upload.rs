@@ -4,10 +4,9 @@
 
 use certus_core::event::EventBody;
 use certus_core::job::UploadStatus;
-use certus_core::time;
+use certus_core::record::UploadStep;
 use certus_core::trust::Tier;
 use certus_core::upload::UploadGate;
-use serde_json::json;
 
 use crate::error::{Result, StageError};
 use crate::scan::{Failure, StageOutput};
@@ -49,9 +48,8 @@ impl Stages {
             UploadStatus::Permitted | UploadStatus::Pending
         ) {
             let reason = failure.reason();
-            job.upload_audit.push(json!({
-                "step": "publish", "at": time::format(&time::now()), "error": reason,
-            }));
+            job.upload_audit
+                .push(UploadStep::publish_failed(reason.clone()));
             job.set_upload_status(UploadStatus::UploadFailed)?;
             self.services.jobs.save(&job).await?;
             self.progress(test_id)

@@ -87,7 +87,7 @@ impl fmt::Debug for HttpTrustClient {
 /// What one attempt came to.
 enum Step {
     /// A well-formed answer (a permit or a denial): the exchange ends with it.
-    Answer(TrustAnswer),
+    Answer(Box<TrustAnswer>),
     /// Nothing usable and no point trying again.
     Final(String),
     /// Worth another try, after `wait` if the server asked for one.
@@ -176,7 +176,7 @@ impl HttpTrustClient {
         };
         let step = match status {
             StatusCode::OK | StatusCode::ACCEPTED => match parse_answer(&body, request) {
-                Ok(answer) => Step::Answer(answer),
+                Ok(answer) => Step::Answer(Box::new(answer)),
                 Err(problem) => Step::Final(format!(
                     "Trust answered http {} with an unusable answer: {problem}",
                     status.as_u16()
@@ -191,7 +191,7 @@ impl HttpTrustClient {
                 wait: None,
             },
             s if s.is_client_error() => match parse_answer(&body, request) {
-                Ok(answer) if !answer.permitted => Step::Answer(answer),
+                Ok(answer) if !answer.permitted => Step::Answer(Box::new(answer)),
                 _ => Step::Final(format!(
                     "Trust refused the request (http {}): {}",
                     s.as_u16(),
@@ -273,7 +273,7 @@ impl TrustClient for HttpTrustClient {
             });
             match step {
                 Step::Answer(answer) => {
-                    exchange.answer = Some(answer);
+                    exchange.answer = Some(*answer);
                     return exchange;
                 }
                 Step::Final(error) => {

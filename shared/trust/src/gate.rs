@@ -18,7 +18,8 @@ use certus_core::ids::parse_test_id;
 use certus_core::ports::{ArtifactStore, JobStore};
 use certus_core::time;
 use certus_core::trust::{
-    Attempt, TrustAnswer, TrustClient, TrustExchange, TrustRequest, DEFAULT_SIGNER_IDENTITY,
+    Attempt, TrustAnswer, TrustClient, TrustExchange, TrustRequest, VerificationProof,
+    DEFAULT_SIGNER_IDENTITY,
 };
 use certus_core::workspace::lexically_confined;
 use certus_core::CoreError;
@@ -440,23 +441,31 @@ impl LocalTrustGate {
             permitted: true,
             reason: None,
             detail: None,
-            verification_proof: Some(json!({
-                "chain_verified": verified.key_pinned,
-                "chain_unbroken": verified.bundle_checked,
-                "inner_signature_valid": true,
-                "outer_signature_valid": false,
-                "signer_inner": request.inner_signature.signer,
-                "signer_outer": null,
-                "sigstore_timestamp": null,
-                "verification_timestamp": now,
-                "rekor_entry_uuid": null,
-                "cosign_signature": null,
-                "verifier": "certus-trust local gate",
-                "key_fingerprint": request.inner_signature.key_fingerprint,
-                "key_pinned": verified.key_pinned,
-                "artifacts_checked_against_bundle": verified.bundle_checked,
-                "artifact_count": request.artifacts.len(),
-            })),
+            verification_proof: Some(VerificationProof {
+                chain_unbroken: verified.bundle_checked,
+                chain_verified: verified.key_pinned,
+                cosign_signature: None,
+                inner_signature_valid: true,
+                outer_signature_valid: false,
+                rekor_entry_uuid: None,
+                signer_inner: request.inner_signature.signer.clone(),
+                signer_outer: None,
+                sigstore_timestamp: None,
+                verification_timestamp: Some(now),
+                extra: BTreeMap::from([
+                    ("verifier".into(), json!("certus-trust local gate")),
+                    (
+                        "key_fingerprint".into(),
+                        json!(request.inner_signature.key_fingerprint),
+                    ),
+                    ("key_pinned".into(), json!(verified.key_pinned)),
+                    (
+                        "artifacts_checked_against_bundle".into(),
+                        json!(verified.bundle_checked),
+                    ),
+                    ("artifact_count".into(), json!(request.artifacts.len())),
+                ]),
+            }),
             storage_config: Some(json!({
                 "raw_s3_bucket": self.raw_bucket,
                 "raw_s3_prefix": prefix,

@@ -47,7 +47,7 @@ async fn a_permit_publishes_every_file_and_asking_again_publishes_nothing() {
     );
     let permission = job.upload_permission_id.clone().unwrap();
     assert!(permission.starts_with("perm_"), "{permission}");
-    let proof = job.verification_proof.clone().unwrap();
+    let proof = serde_json::to_value(job.verification_proof.clone().unwrap()).unwrap();
     assert_eq!(proof["inner_signature_valid"], true);
     assert_eq!(
         proof["chain_unbroken"], true,
@@ -126,7 +126,7 @@ async fn a_denial_publishes_nothing_and_keeps_the_reason() {
     let exchanges = again
         .upload_audit
         .iter()
-        .filter(|step| step["step"] == "trust")
+        .filter(|step| step.exchange().is_some())
         .count();
     assert_eq!(exchanges, 2, "{:#?}", again.upload_audit);
     assert_nothing_published(&fx);
@@ -326,7 +326,7 @@ async fn a_publication_failing_midway_is_completed_by_a_rerun_without_duplicates
 
     let job = fx.request_upload(&gate).await;
     assert_eq!(job.upload_status, UploadStatus::UploadFailed);
-    let failure = job.upload_audit.last().unwrap()["error"]
+    let failure = serde_json::to_value(job.upload_audit.last().unwrap()).unwrap()["error"]
         .as_str()
         .unwrap()
         .to_string();

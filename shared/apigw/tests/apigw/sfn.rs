@@ -9,6 +9,7 @@ use certus_apigw::{SfnLauncher, SfnUploads};
 use certus_core::event::EventBody;
 use certus_core::job::{JobStatus, UploadStatus};
 use certus_core::ports::{EventLog, JobStore};
+use certus_core::record::UploadStep;
 use certus_core::trust::Tier;
 use serde_json::{json, Value};
 
@@ -160,9 +161,10 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
         vec![(first.clone(), input.clone())]
     );
 
-    // A Trust exchange that failed is recorded: the next request is a new attempt.
-    job.upload_audit
-        .push(json!({"step": "trust", "at": "2026-11-29T01:00:00Z", "exchange": {"error": "unreachable"}}));
+    // An attempt that failed is recorded: the next request is a new attempt.
+    job.upload_audit.push(UploadStep::publish_failed(
+        "publication failed: unreachable",
+    ));
     job.set_upload_status(UploadStatus::UploadFailed).unwrap();
     store.save(&job).await.unwrap();
     uploads
@@ -181,7 +183,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     // A denied job is asked about again: a new request starts a new attempt.
     job.set_upload_status(UploadStatus::Denied).unwrap();
     job.upload_audit
-        .push(json!({"step": "trust", "at": "2026-11-29T01:01:00Z", "exchange": {}}));
+        .push(UploadStep::publish_failed("publication failed: denied"));
     store.save(&job).await.unwrap();
     let answered = uploads
         .request_upload(&services, &job.test_id, Tier::Basic)

@@ -227,7 +227,7 @@ async fn a_promotion_that_fails_mid_way_is_finished_by_the_re_run_without_asking
         .unwrap();
     assert_eq!(job.upload_status, UploadStatus::UploadFailed);
     assert_eq!(job.upload_permission_id.as_deref(), Some("perm-7f3a"));
-    let last = job.upload_audit.last().unwrap();
+    let last = serde_json::to_value(job.upload_audit.last().unwrap()).unwrap();
     assert_eq!(last["step"], "publish");
     let reason = last["error"].as_str().unwrap();
     assert!(

@@ -107,7 +107,12 @@ pub async fn run(store: &dyn JobStore, mut job: Job, commit: &str, digest: &str,
     job.commit = Some(commit.into());
     store.save(&job).await.unwrap();
     job.manifest_digest = Some(digest.into());
-    job.manifest_verification = Some(serde_json::json!({"method": "cosign", "verified": true}));
+    job.manifest_verification = Some(
+        serde_json::from_value(
+            serde_json::json!({"method": "cosign-keyed-ecdsa-p256", "verified": true}),
+        )
+        .unwrap(),
+    );
     store.save(&job).await.unwrap();
     if end != JobStatus::Running {
         job.transition(end, at + chrono::Duration::seconds(5))

@@ -260,8 +260,8 @@ async fn finished(directory: bool) -> Fixture {
     assert_eq!(job.status, JobStatus::Succeeded, "errors: {:?}", job.errors);
     let head = if directory {
         job.source_digest
-            .clone()
             .expect("a directory source has a content digest")
+            .to_string()
     } else {
         assert_eq!(job.commit.as_deref(), Some(head.as_str()));
         head
@@ -383,10 +383,7 @@ pub fn assert_request_contract(fx: &Fixture, request: &TrustRequest) {
         .audit_head
         .as_ref()
         .expect("the bundle sealed a head");
-    assert!(
-        head.count >= sealed.count && head.sha256.len() == 64,
-        "{head:?} after {sealed:?}"
-    );
+    assert!(head.count >= sealed.count, "{head:?} after {sealed:?}");
     let destinations = &request.storage_destinations;
     assert!(destinations.raw_s3 && !destinations.oci_registry);
     assert_eq!(destinations.raw_bucket, "raw");
@@ -416,8 +413,8 @@ pub fn last_exchange(job: &Job) -> serde_json::Value {
     job.upload_audit
         .iter()
         .rev()
-        .find(|entry| entry["step"] == "trust")
-        .map(|entry| entry["exchange"].clone())
+        .find_map(|entry| entry.exchange())
+        .map(|exchange| serde_json::to_value(exchange).unwrap())
         .expect("a trust exchange is recorded")
 }
 
