@@ -266,12 +266,12 @@ impl Job {
         let mut reader = serde_json::Deserializer::from_str(text);
         // Stored data that does not read back is corrupt: no retry will cure it.
         let job = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
-            let what = format!("stored job record, field '{}'", e.path());
+            let what = format!("job record, field '{}'", e.path());
             CoreError::corrupt(what, e.into_inner().to_string())
         })?;
         reader
             .end()
-            .map_err(|e| CoreError::corrupt("stored job record", e.to_string()))?;
+            .map_err(|e| CoreError::corrupt("job record", e.to_string()))?;
         Ok(job)
     }
 

@@ -144,7 +144,7 @@ fn an_unknown_or_malformed_field_is_refused_naming_its_path() {
         ),
         (
             |job| job["upload_audit"][2]["mirrors"] = 3.into(),
-            "field 'upload_audit[2]': unknown field `mirrors`",
+            "field 'upload_audit[2]' is corrupt: unknown field `mirrors`",
         ),
     ];
     for (edit, named) in cases {
