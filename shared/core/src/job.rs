@@ -199,6 +199,7 @@ impl Job {
                     git_url,
                     branch,
                     commit,
+                    ..
                 } => (
                     Some(git_url.clone()),
                     branch.clone(),
