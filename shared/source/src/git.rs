@@ -733,9 +733,15 @@ server.serve_forever()
 
     #[test]
     fn referenced_credentials_go_only_over_https_or_to_an_allow_listed_http_host() {
-        std::env::set_var("CERTUS_ASSURANCE_GIT_CREDENTIAL_GIT_RS_UNIT", "tok-456");
-        let reference = "env:CERTUS_ASSURANCE_GIT_CREDENTIAL_GIT_RS_UNIT";
-        let open = GitPolicy::default();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "tok-456").unwrap();
+        let reference = "file:token";
+        let with_dir = |allow_hosts: Vec<String>| GitPolicy {
+            allow_hosts,
+            credentials_dir: Some(dir.path().to_path_buf()),
+            ..GitPolicy::default()
+        };
+        let open = with_dir(Vec::new());
         let login =
             referenced_login("https://git.example.invalid/a.git", reference, &open).unwrap();
         assert_eq!(login.username, "x-access-token");
@@ -752,10 +758,7 @@ server.serve_forever()
             assert!(err.contains("git_credentials_ref: "), "{url}: {err}");
             assert!(!err.contains("tok-456"), "{err}");
         }
-        let listed = GitPolicy {
-            allow_hosts: vec!["git.example.invalid".into()],
-            ..GitPolicy::default()
-        };
+        let listed = with_dir(vec!["git.example.invalid".into()]);
         let plain =
             referenced_login("http://git.example.invalid/a.git", reference, &listed).unwrap();
         assert_eq!(plain.scope, "http://git.example.invalid");
