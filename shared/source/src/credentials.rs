@@ -6,6 +6,7 @@
 //! It never reaches argv, the URL, a file in the workspace, a log or an error message.
 
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use certus_core::error::{CoreError, Result};
@@ -57,16 +58,27 @@ fn read_file(path: &Path, name: &str) -> Result<String> {
             "file:{name} cannot be read from the credentials directory"
         ))
     };
+    let not_regular = || {
+        refused(format!(
+            "file:{name} is not a regular file in the credentials directory"
+        ))
+    };
     let meta = std::fs::symlink_metadata(path).map_err(|_| unreadable())?;
     if !meta.file_type().is_file() {
-        return Err(refused(format!(
-            "file:{name} is not a regular file in the credentials directory"
-        )));
+        return Err(not_regular());
+    }
+    // Opened without following a link, and checked again once open, so a link swapped in after the check
+    // above is not followed either.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .map_err(|_| not_regular())?;
+    if !file.metadata().map_err(|_| unreadable())?.is_file() {
+        return Err(not_regular());
     }
     let mut text = String::new();
-    std::fs::File::open(path)
-        .map_err(|_| unreadable())?
-        .take(MAX_SECRET_BYTES + 1)
+    file.take(MAX_SECRET_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|_| unreadable())?;
     if text.len() as u64 > MAX_SECRET_BYTES {
