@@ -414,3 +414,116 @@ fn references_outside_the_allowed_forms_are_refused_before_anything_runs() {
     assert_eq!(holding(&[&data], &token), Vec::<String>::new());
     assert_eq!(holding(&[&data], "app.git"), Vec::<String>::new());
 }
+
+/// `curl ARGS`: its status code line last (`-w`), the body before it.
+fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap(), body.to_string())
+}
+
+#[test]
+fn certus_serve_scans_a_private_repository_through_the_submissions_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let token = token();
+    let server = private_repository(work, &token);
+    let url = format!("http://127.0.0.1:{}/app.git", server.port);
+    let key = format!("test-api-key-{}", std::process::id());
+    let hash = Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args(["serve", "--hash-key", &key])
+        .output()
+        .unwrap();
+    std::fs::write(
+        work.join("keys.json"),
+        format!(
+            r#"[{{"key_sha256": "{}", "tenant": "acme", "workspaces": ["ws"]}}]"#,
+            String::from_utf8(hash.stdout).unwrap().trim()
+        ),
+    )
+    .unwrap();
+    let data = work.join("data");
+    let port = certus_testkit::free_port();
+    let serve = certus_testkit::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_certus"))
+            .args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--api-keys",
+            ])
+            .arg(work.join("keys.json"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", work)
+            .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", &data)
+            .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", work.join("no-tools"))
+            .env("CERTUS_ASSURANCE_FETCH_ALLOW_HOSTS", "127.0.0.1")
+            .env(VARIABLE, format!("bot:{token}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    certus_testkit::wait_for_port(port);
+    let base = format!("http://127.0.0.1:{port}/v1/security-scans");
+    let auth = format!("Authorization: Bearer {key}");
+    let submit = |reference: &str| {
+        let body = serde_json::json!({
+            "workspace_id": "ws", "component_id": "c", "assessment_id": "a",
+            "git_url": url, "branch": "main", "git_credentials_ref": reference,
+            "manifest": {"product": "p", "profiles": [{"name": "light",
+                "tools": [{"id": "sbom", "config": {"advisories": "off"}}], "thresholds": {}}]},
+        });
+        curl(&[
+            "-H",
+            &auth,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body.to_string(),
+            &base,
+        ])
+    };
+
+    let (code, answer) = submit("env:AWS_SECRET_ACCESS_KEY");
+    assert_eq!(code, 422, "{answer}");
+    assert!(answer.contains("git_credentials_ref"), "{answer}");
+
+    let reference = format!("env:{VARIABLE}");
+    let (code, answer) = submit(&reference);
+    assert_eq!(code, 202, "{answer}");
+    let accepted: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let id = accepted["test_id"].as_str().unwrap().to_string();
+    let mut record = serde_json::Value::Null;
+    for _ in 0..1200 {
+        let (_, text) = curl(&["-H", &auth, &format!("{base}/{id}")]);
+        record = serde_json::from_str(&text).unwrap();
+        if record["status"] == "SUCCEEDED" || record["status"] == "FAILED" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(record["status"], "SUCCEEDED", "{record}");
+    assert_eq!(
+        record["submission"]["source"]["git_credentials_ref"], reference,
+        "{record}"
+    );
+    assert!(
+        server.verdicts().iter().any(|v| v == "ok"),
+        "{:?}",
+        server.verdicts()
+    );
+    let (_, evidence) = curl(&["-H", &auth, &format!("{base}/{id}/evidence")]);
+    assert!(!evidence.contains(&token));
+    assert!(!record.to_string().contains(&token));
+    // Stopped first, so that every file it wrote (its database journal included) is complete.
+    drop(serve);
+    assert!(!holding(&[&data], &reference["env:".len()..]).is_empty());
+    assert_eq!(holding(&[&data], &token), Vec::<String>::new());
+}
