@@ -3,7 +3,7 @@
 //! the URL, no remote helpers or `ext::`, no hooks, no system or global config, no prompts, a timeout, a
 //! stalled transfer aborted, and remotes held to the outbound-address policy ([`crate::remote`]). A CodeCommit
 //! remote gets credentials derived from the caller's AWS credentials ([`crate::codecommit`]); a private
-//! repository those its submission names by reference ([`crate::credentials`]). Either way they reach only
+//! repository gets those its submission names by reference ([`crate::credentials`]). Either way they reach only
 //! the git processes of that fetch, through a credential helper scoped to the remote's own host.
 
 use std::path::{Path, PathBuf};
