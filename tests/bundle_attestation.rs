@@ -65,6 +65,7 @@ async fn signed_scan() -> Scanned {
             git_url: repo.display().to_string(),
             branch: None,
             commit: None,
+            git_credentials_ref: None,
         },
         manifest: ManifestSource::RepoPath("m.json".into()),
         signature: Some(SignatureSource::Uri(format!(

@@ -170,6 +170,7 @@ async fn symlinks_in_a_cloned_repository_are_not_followed_out() {
                 git_url: repo.display().to_string(),
                 branch: Some("main".into()),
                 commit: None,
+                git_credentials_ref: None,
             },
             inline(json!(["secrets", {"id": "sbom", "config": {"advisories": "off"}}])),
         ),
@@ -536,6 +537,7 @@ async fn a_manifest_used_outside_what_it_applies_to_is_refused_before_any_scanne
         git_url: repo.display().to_string(),
         branch: Some("main".into()),
         commit: None,
+        git_credentials_ref: None,
     };
     let bound = |applies_to: serde_json::Value| {
         ManifestSource::Inline(json!({

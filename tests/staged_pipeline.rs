@@ -102,6 +102,7 @@ fn fixture(tamper: bool) -> Fixture {
             git_url: repo.display().to_string(),
             branch: Some("main".into()),
             commit: None,
+            git_credentials_ref: None,
         },
         manifest: ManifestSource::RepoPath("certus.json".into()),
         signature: Some(SignatureSource::RepoPath("certus.json.sig".into())),

@@ -296,6 +296,7 @@ pub async fn services(
             git: GitPolicy {
                 allow_local: options.allowed_roots.is_none(),
                 allow_hosts: settings.fetch_allow_hosts.clone(),
+                credentials_dir: settings.git_credentials_dir.clone(),
                 ..GitPolicy::default()
             },
             allowed_roots: options.allowed_roots.clone(),

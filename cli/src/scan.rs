@@ -68,6 +68,11 @@ pub struct ScanArgs {
     /// The git commit (40 hex digits) to scan instead of the branch head.
     #[arg(long)]
     pub commit: Option<String>,
+    /// Credentials for a private https:// repository, by reference: `env:CERTUS_ASSURANCE_GIT_CREDENTIAL_<NAME>`
+    /// or `file:<NAME>` in CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR, holding a token or `user:token`. The job
+    /// records the reference; the secret is read only when git fetches.
+    #[arg(long)]
+    pub git_credentials_ref: Option<String>,
     /// Workspace the job is recorded under (audit filters use it).
     #[arg(long, default_value = "local")]
     pub workspace_id: String,
@@ -172,6 +177,7 @@ fn submission(args: &ScanArgs) -> Result<ValidatedSubmission> {
         assessment_id: Some(args.assessment_id.clone()),
         source_type: Some(kind.into()),
         git_url,
+        git_credentials_ref: args.git_credentials_ref.clone(),
         branch: args.branch.clone(),
         commit: args.commit.clone(),
         directory_path,

@@ -78,6 +78,7 @@ fn job(n: u32, workspace: &str) -> Job {
             git_url: "https://git.example.invalid/app.git".into(),
             branch: None,
             commit: None,
+            git_credentials_ref: None,
         },
         manifest: ManifestSource::RepoPath("certus.json".into()),
         signature: None,

@@ -581,6 +581,7 @@ mod tests {
                 git_url: "https://ci:hunter2@git.example.invalid/app.git".into(),
                 branch: Some("main".into()),
                 commit: None,
+                git_credentials_ref: None,
             },
             manifest: ManifestSource::RepoPath("m.json".into()),
             signature: None,

@@ -207,6 +207,7 @@ impl Job {
                     git_url,
                     branch,
                     commit,
+                    ..
                 } => (
                     Some(git_url.clone()),
                     branch.clone(),

@@ -14,6 +14,9 @@ pub struct SubmitRequest {
     pub assessment_id: Option<String>,
     pub source_type: Option<String>,
     pub git_url: Option<String>,
+    /// Where the credentials for a private `https://` repository are kept (`env:NAME` or `file:NAME`): a
+    /// reference, stored with the job; the secret itself is read only when the repository is fetched.
+    pub git_credentials_ref: Option<String>,
     pub branch: Option<String>,
     pub commit: Option<String>,
     pub directory_path: Option<String>,
@@ -44,6 +47,9 @@ pub enum SourceSpec {
         git_url: String,
         branch: Option<String>,
         commit: Option<String>,
+        /// The reference to the repository's credentials (never the secret), when it is private.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        git_credentials_ref: Option<String>,
     },
     Directory {
         directory_path: String,
@@ -168,6 +174,7 @@ impl SubmitRequest {
             errors,
             self.source_type.as_deref(),
             self.git_url,
+            self.git_credentials_ref,
             self.branch,
             self.commit,
             self.directory_path,
@@ -277,12 +284,20 @@ fn validate_source(
     errors: &mut Vec<FieldError>,
     source_type: Option<&str>,
     git_url: Option<String>,
+    git_credentials_ref: Option<String>,
     branch: Option<String>,
     commit: Option<String>,
     directory_path: Option<String>,
     archive_path: Option<String>,
 ) -> Option<SourceSpec> {
     let source_type = source_type.unwrap_or("git");
+    if source_type != "git" && git_credentials_ref.is_some() {
+        errors.push(FieldError::new(
+            GIT_CREDENTIALS_REF,
+            "is only for source_type='git'",
+        ));
+        return None;
+    }
     match source_type {
         "git" => {
             let url = require_for(errors, "git_url", git_url, source_type)?;
@@ -305,11 +320,29 @@ fn validate_source(
                 errors.push(FieldError::new(
                     "git_url",
                     "must not carry credentials (a token or password before '@'): they would be kept in the \
-                     job record, the bundle and its provenance; scan a private repository from a checkout or an \
-                     uploaded archive instead",
+                     job record, the bundle and its provenance; name them with git_credentials_ref (env:NAME or \
+                     file:NAME) instead",
                 ));
                 return None;
             }
+            let git_credentials_ref = match git_credentials_ref {
+                None => None,
+                Some(reference) => {
+                    if let Err(reason) = GitCredentialsRef::parse(&reference) {
+                        errors.push(FieldError::new(GIT_CREDENTIALS_REF, reason));
+                        return None;
+                    }
+                    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+                    if !matches!(scheme.as_deref(), Some("https" | "http")) {
+                        errors.push(FieldError::new(
+                            GIT_CREDENTIALS_REF,
+                            "needs an https:// git_url: credentials are only handed to git over HTTP(S)",
+                        ));
+                        return None;
+                    }
+                    Some(reference)
+                }
+            };
             let branch = branch.filter(|b| !b.is_empty());
             if let Some(b) = &branch {
                 if !is_valid_ref(b) {
@@ -332,6 +365,7 @@ fn validate_source(
                 git_url: url,
                 branch,
                 commit: commit.map(|c| c.to_ascii_lowercase()),
+                git_credentials_ref,
             })
         }
         "directory" => require_for(errors, "directory_path", directory_path, source_type)
@@ -350,6 +384,60 @@ fn validate_source(
             ));
             None
         }
+    }
+}
+
+/// The submission field that names a private repository's credentials.
+pub const GIT_CREDENTIALS_REF: &str = "git_credentials_ref";
+
+/// The prefix every `env:` credential variable must have, so that a submission can never make the service
+/// read one of its other variables (its AWS keys, its Trust token).
+pub const GIT_CREDENTIAL_ENV_PREFIX: &str = "CERTUS_ASSURANCE_GIT_CREDENTIAL_";
+
+/// Where a private repository's credentials are kept: a token, or `user:token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitCredentialsRef {
+    /// A variable of the service's environment, named with [`GIT_CREDENTIAL_ENV_PREFIX`].
+    Env(String),
+    /// A plain file name inside the service's credentials directory
+    /// (`CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR`).
+    File(String),
+}
+
+impl GitCredentialsRef {
+    /// Parses `env:NAME` or `file:NAME`; anything else (a Secrets Manager reference included: it is not
+    /// available here) is refused with the reason.
+    pub fn parse(reference: &str) -> std::result::Result<Self, String> {
+        if let Some(name) = reference.strip_prefix("env:") {
+            let valid = name.len() > GIT_CREDENTIAL_ENV_PREFIX.len()
+                && name.len() <= 128
+                && name.starts_with(GIT_CREDENTIAL_ENV_PREFIX)
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            return if valid {
+                Ok(Self::Env(name.to_string()))
+            } else {
+                Err(format!(
+                    "env: must name a variable {GIT_CREDENTIAL_ENV_PREFIX}<NAME> (upper-case letters, digits and \
+                     '_', at most 128 characters); no other variable of the service may be read"
+                ))
+            };
+        }
+        if let Some(name) = reference.strip_prefix("file:") {
+            return if is_safe_name(name) && !name.starts_with('.') {
+                Ok(Self::File(name.to_string()))
+            } else {
+                Err("file: must name a plain file (1-64 letters, digits, '.', '_' or '-', no '/', not \
+                     starting with '.') in the service's git credentials directory"
+                    .into())
+            };
+        }
+        if reference.starts_with("secretsmanager:") {
+            return Err("secretsmanager: references are not available in this deployment; use env: or file:".into());
+        }
+        // Not echoed: a secret pasted here by mistake must not come back in an error or a log.
+        Err("is not a credentials reference: expected env:NAME or file:NAME".into())
     }
 }
 
@@ -770,6 +858,84 @@ mod tests {
         ] {
             assert!(with(json!({ "git_url": url })).is_ok(), "{url}");
         }
+    }
+
+    #[test]
+    fn a_git_credentials_ref_is_kept_as_a_reference_and_only_in_the_two_allowed_forms() {
+        for reference in [
+            "env:CERTUS_ASSURANCE_GIT_CREDENTIAL_ACME",
+            "file:acme-token",
+        ] {
+            let v = with(json!({ "git_credentials_ref": reference })).unwrap();
+            let SourceSpec::Git {
+                git_credentials_ref,
+                ..
+            } = &v.source
+            else {
+                panic!("not a git source");
+            };
+            assert_eq!(git_credentials_ref.as_deref(), Some(reference));
+            let stored = serde_json::to_string(&v).unwrap();
+            assert!(stored.contains(reference), "{stored}");
+        }
+        for (reference, says) in [
+            (
+                "env:AWS_SECRET_ACCESS_KEY",
+                "CERTUS_ASSURANCE_GIT_CREDENTIAL_",
+            ),
+            ("env:CERTUS_ASSURANCE_TRUST_TOKEN", "no other variable"),
+            (
+                "env:CERTUS_ASSURANCE_GIT_CREDENTIAL_",
+                "CERTUS_ASSURANCE_GIT_CREDENTIAL_",
+            ),
+            ("env:CERTUS_ASSURANCE_GIT_CREDENTIAL_a-b", "upper-case"),
+            ("file:../etc/passwd", "plain file"),
+            ("file:..", "plain file"),
+            ("file:sub/token", "plain file"),
+            ("file:/etc/shadow", "plain file"),
+            ("file:", "plain file"),
+            (
+                "secretsmanager:arn:aws:secretsmanager:eu-west-1:1:secret:x",
+                "not available",
+            ),
+            (
+                "ghp_PastedTokenByMistake0123",
+                "expected env:NAME or file:NAME",
+            ),
+        ] {
+            let m = messages(with(json!({ "git_credentials_ref": reference })));
+            assert_eq!(m.len(), 1, "{reference}: {m:?}");
+            assert_eq!(m[0].0, "git_credentials_ref", "{reference}");
+            assert!(m[0].1.contains(says), "{reference}: {m:?}");
+            assert!(!m[0].1.contains("ghp_Pasted"), "{m:?}");
+        }
+        for patch in [
+            json!({"git_url": "git@github.com:acme/app.git", "git_credentials_ref": "file:t"}),
+            json!({"git_url": "ssh://git@example.invalid/app.git", "git_credentials_ref": "file:t"}),
+            json!({"source_type": "directory", "git_url": null, "directory_path": "/src",
+                   "git_credentials_ref": "file:t"}),
+        ] {
+            assert_eq!(
+                messages(with(patch.clone()))[0].0,
+                "git_credentials_ref",
+                "{patch}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stored_git_source_without_credentials_reads_and_writes_as_before() {
+        let old = json!({"source_type": "git", "git_url": "https://example.invalid/r.git",
+                         "branch": "main", "commit": null});
+        let spec: SourceSpec = serde_json::from_value(old.clone()).unwrap();
+        assert!(matches!(
+            &spec,
+            SourceSpec::Git {
+                git_credentials_ref: None,
+                ..
+            }
+        ));
+        assert_eq!(serde_json::to_value(&spec).unwrap(), old);
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct Settings {
     pub secrets_rules: Option<PathBuf>,
     /// Hosts that manifest fetches may reach although they resolve to private or loopback addresses.
     pub fetch_allow_hosts: Vec<String>,
+    /// The directory a submission's `git_credentials_ref` of the form `file:NAME` is read from; unset, such
+    /// references are refused.
+    pub git_credentials_dir: Option<PathBuf>,
     /// Hosts that may be fetched over plain http (a registry on loopback).
     pub fetch_allow_plain_http: Vec<String>,
     /// Extra CA certificates (PEM) trusted for manifest fetches and Certus-Trust.
@@ -139,6 +142,7 @@ impl Settings {
             tools_bin_dir: get("TOOLS_BIN_DIR").map(PathBuf::from),
             secrets_rules: get("SECRETS_RULES").map(PathBuf::from),
             fetch_allow_hosts: list(get("FETCH_ALLOW_HOSTS")),
+            git_credentials_dir: get("GIT_CREDENTIALS_DIR").map(PathBuf::from),
             fetch_allow_plain_http: list(get("FETCH_ALLOW_PLAIN_HTTP")),
             ca_file: get("CA_FILE").map(PathBuf::from),
             trust_base_url: get("TRUST_BASE_URL"),

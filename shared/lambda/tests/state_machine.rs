@@ -210,6 +210,7 @@ impl Deployment {
                 git_url: git_url.into(),
                 branch: Some("main".into()),
                 commit: None,
+                git_credentials_ref: None,
             },
             manifest: ManifestSource::RepoPath("certus.json".into()),
             signature: Some(SignatureSource::RepoPath("certus.json.sig".into())),

@@ -2,16 +2,20 @@
 //! workspace, check it out detached and record the resolved SHA. Hostile-input rules: no shell, `--` before
 //! the URL, no remote helpers or `ext::`, no hooks, no system or global config, no prompts, a timeout, a
 //! stalled transfer aborted, and remotes held to the outbound-address policy ([`crate::remote`]). A CodeCommit
-//! remote gets credentials derived from the caller's AWS credentials ([`crate::codecommit`]).
+//! remote gets credentials derived from the caller's AWS credentials ([`crate::codecommit`]); a private
+//! repository gets those its submission names by reference ([`crate::credentials`]). Either way they reach only
+//! the git processes of that fetch, through a credential helper scoped to the remote's own host.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certus_core::error::{CoreError, Result};
+use certus_core::request::GIT_CREDENTIALS_REF;
 use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::process::Command;
 
 use crate::codecommit::{self, CredentialSource};
+use crate::credentials;
 use crate::remote::{self, Pinned};
 
 /// What the git preparer allows.
@@ -28,6 +32,9 @@ pub struct GitPolicy {
     /// AWS credentials for `git-codecommit.<region>.amazonaws.com` remotes (the function's role on Lambda);
     /// `None`: CodeCommit remotes are fetched without credentials.
     pub codecommit: Option<CredentialSource>,
+    /// Where `git_credentials_ref` values of the form `file:NAME` are read from
+    /// (`CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR`); `None`: such references are refused.
+    pub credentials_dir: Option<PathBuf>,
 }
 
 impl Default for GitPolicy {
@@ -37,6 +44,7 @@ impl Default for GitPolicy {
             allow_hosts: Vec::new(),
             timeout: Duration::from_secs(300),
             codecommit: None,
+            credentials_dir: None,
         }
     }
 }
@@ -91,10 +99,14 @@ fn is_remote(url: &str) -> bool {
         || (url.contains('@') && url.contains(':') && !url.contains("://"))
 }
 
+/// Fetches `url` (at `commit`, or the head of `branch`, or of the default branch) into `dest` and checks it
+/// out. `credentials_ref` names the credentials of a private repository (a submission's
+/// `git_credentials_ref`); they are read here, just before git runs.
 pub async fn checkout(
     url: &str,
     branch: Option<&str>,
     commit: Option<&str>,
+    credentials_ref: Option<&str>,
     dest: &Path,
     home: &Path,
     policy: &GitPolicy,
@@ -112,14 +124,59 @@ pub async fn checkout(
             "git_url '{url}' is a local path; local repositories are not allowed here"
         )));
     };
-    let login = codecommit_login(url, policy).await?;
+    let login = match credentials_ref {
+        Some(reference) => Some(referenced_login(url, reference, policy)?),
+        None => codecommit_login(url, policy).await?,
+    };
     fetch(&pinned, login.as_ref(), branch, commit, dest, home, policy).await
 }
 
-/// A user name and password for one remote. `Debug` shows neither.
+/// A user name and password for one remote, and the remote's `scheme://host[:port]` that git's credential
+/// helper is scoped to. `Debug` shows neither secret.
 struct Login {
     username: String,
     password: String,
+    scope: String,
+}
+
+/// `scheme://host[:port]` of `url`, as git's `credential.<url>.*` settings match it.
+fn scope_of(url: &url::Url) -> Option<String> {
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    })
+}
+
+/// The credentials `reference` names, for `url`: sent over `https://`, or over `http://` only to a host the
+/// operator allow-listed (a server on the operator's own network); any other remote is refused, naming the
+/// field, before the secret is read.
+fn referenced_login(url: &str, reference: &str, policy: &GitPolicy) -> Result<Login> {
+    let not_http = || {
+        CoreError::Source(format!(
+            "{GIT_CREDENTIALS_REF}: credentials are only handed to git for an https:// git_url"
+        ))
+    };
+    let parsed = url::Url::parse(url).map_err(|_| not_http())?;
+    let host = parsed.host_str().ok_or_else(not_http)?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if certus_fetch::host_listed(&policy.allow_hosts, host) => {}
+        "http" => {
+            return Err(CoreError::Source(format!(
+                "{GIT_CREDENTIALS_REF}: credentials are not sent in clear over http:// to a host \
+                 outside CERTUS_ASSURANCE_FETCH_ALLOW_HOSTS; use https://"
+            )))
+        }
+        _ => return Err(not_http()),
+    }
+    let scope = scope_of(&parsed).ok_or_else(not_http)?;
+    let secret = credentials::read(reference, policy.credentials_dir.as_deref())?;
+    Ok(Login {
+        username: secret.username,
+        password: secret.password,
+        scope,
+    })
 }
 
 impl std::fmt::Debug for Login {
@@ -151,11 +208,15 @@ async fn codecommit_login(url: &str, policy: &GitPolicy) -> Result<Option<Login>
     if !secure {
         return Ok(None);
     }
+    let Some(scope) = scope_of(&parsed) else {
+        return Ok(None);
+    };
     let credentials = source.credentials().await?;
     let timestamp = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string();
     Ok(Some(Login {
         username: codecommit::username(&credentials),
         password: codecommit::password(&credentials, region, host, parsed.path(), &timestamp),
+        scope,
     }))
 }
 
@@ -228,9 +289,21 @@ struct Git<'a> {
 }
 
 /// A credential helper that answers `get` with the user name and password from its own environment, which
-/// only the git process given a [`Login`] has.
-const ENV_CREDENTIAL_HELPER: &str = "credential.helper=!f() { test \"$1\" = get && \
+/// only the git process given a [`Login`] has; configured as `credential.<scope>.helper`, so git asks it
+/// only for the remote's own scheme, host and port.
+const ENV_CREDENTIAL_HELPER: &str = "helper=!f() { test \"$1\" = get && \
      printf 'username=%s\\npassword=%s\\n' \"$CERTUS_GIT_USERNAME\" \"$CERTUS_GIT_PASSWORD\"; }; f";
+
+/// The `-c` arguments that give git the environment credential helper for `login`'s remote only: every
+/// other helper cleared, this one configured for the remote's `scheme://host[:port]`.
+fn credential_config(login: &Login) -> [String; 4] {
+    [
+        "-c".to_string(),
+        "credential.helper=".to_string(),
+        "-c".to_string(),
+        format!("credential.{}.{ENV_CREDENTIAL_HELPER}", login.scope),
+    ]
+}
 
 impl Git<'_> {
     async fn run(&self, args: &[&str]) -> Result<String> {
@@ -299,11 +372,7 @@ impl Git<'_> {
                     .iter()
                     .flat_map(|setting| ["-c", setting.as_str()]),
             )
-            .args(
-                self.login
-                    .iter()
-                    .flat_map(|_| ["-c", ENV_CREDENTIAL_HELPER]),
-            )
+            .args(self.login.into_iter().flat_map(credential_config))
             .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -599,5 +668,99 @@ server.serve_forever()
         let login = codecommit_login(&secure, &unlisted).await.unwrap().unwrap();
         assert_eq!(login.username, "ASIATESTKEY%session/token+1=");
         assert_eq!(format!("{login:?}"), "Login(<redacted>)");
+    }
+
+    /// What `git credential fill` answers for `url` when given the helper configuration of `login`, and the
+    /// environment a fetch for `login` gets.
+    fn fill(login: &Login, url: &str) -> Option<String> {
+        let out = std::process::Command::new("git")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_ASKPASS", "/bin/false")
+            .env("CERTUS_GIT_USERNAME", &login.username)
+            .env("CERTUS_GIT_PASSWORD", &login.password)
+            .args(credential_config(login))
+            .args(["credential", "fill"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                let mut stdin = child.stdin.take().unwrap();
+                writeln!(stdin, "url={url}\n")?;
+                drop(stdin);
+                child.wait_with_output()
+            })
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    #[test]
+    fn the_credential_helper_answers_only_for_the_remotes_own_scheme_host_and_port() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("acme"), "bot:tok-123\n").unwrap();
+        let policy = GitPolicy {
+            credentials_dir: Some(dir.path().to_path_buf()),
+            ..GitPolicy::default()
+        };
+        let login = referenced_login(
+            "https://git.example.invalid:8443/acme/app.git",
+            "file:acme",
+            &policy,
+        )
+        .unwrap();
+        assert_eq!(login.scope, "https://git.example.invalid:8443");
+        assert_eq!(format!("{login:?}"), "Login(<redacted>)");
+        let answer = fill(&login, "https://git.example.invalid:8443/acme/app.git").unwrap();
+        assert!(answer.contains("username=bot\n"), "{answer}");
+        assert!(answer.contains("password=tok-123\n"), "{answer}");
+        for other in [
+            "https://evil.example.invalid/acme/app.git",
+            "https://git.example.invalid/acme/app.git",
+            "https://git.example.invalid:9443/acme/app.git",
+            "http://git.example.invalid:8443/acme/app.git",
+            "https://git.example.invalid.evil.example/acme/app.git",
+        ] {
+            assert_eq!(fill(&login, other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn referenced_credentials_go_only_over_https_or_to_an_allow_listed_http_host() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "tok-456").unwrap();
+        let reference = "file:token";
+        let with_dir = |allow_hosts: Vec<String>| GitPolicy {
+            allow_hosts,
+            credentials_dir: Some(dir.path().to_path_buf()),
+            ..GitPolicy::default()
+        };
+        let open = with_dir(Vec::new());
+        let login =
+            referenced_login("https://git.example.invalid/a.git", reference, &open).unwrap();
+        assert_eq!(login.username, "x-access-token");
+        assert_eq!(login.password, "tok-456");
+        for url in [
+            "http://git.example.invalid/a.git",
+            "ssh://git@git.example.invalid/a.git",
+            "git://git.example.invalid/a.git",
+            "/srv/repos/a.git",
+        ] {
+            let err = referenced_login(url, reference, &open)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("git_credentials_ref: "), "{url}: {err}");
+            assert!(!err.contains("tok-456"), "{err}");
+        }
+        let listed = with_dir(vec!["git.example.invalid".into()]);
+        let plain =
+            referenced_login("http://git.example.invalid/a.git", reference, &listed).unwrap();
+        assert_eq!(plain.scope, "http://git.example.invalid");
     }
 }

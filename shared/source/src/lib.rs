@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod codecommit;
+mod credentials;
 pub mod git;
 mod remote;
 pub mod tree;
@@ -98,12 +99,14 @@ impl SourcePreparer for LocalSourcePreparer {
                 git_url,
                 branch,
                 commit,
+                git_credentials_ref,
             } => {
                 let dest = workspace.source_dir();
                 let checkout = git::checkout(
                     git_url,
                     branch.as_deref(),
                     commit.as_deref(),
+                    git_credentials_ref.as_deref(),
                     &dest,
                     &workspace.scratch_dir(),
                     &self.policy.git,
@@ -207,6 +210,7 @@ mod tests {
             git_url: repo.path().display().to_string(),
             branch: Some("main".into()),
             commit: None,
+            git_credentials_ref: None,
         };
         let prepared = LocalSourcePreparer::new(local_policy())
             .prepare(&spec, &ws)
@@ -227,6 +231,7 @@ mod tests {
             git_url: format!("file://{}", repo.path().display()),
             branch: None,
             commit: Some(first.clone()),
+            git_credentials_ref: None,
         };
         let prepared = LocalSourcePreparer::new(local_policy())
             .prepare(&spec, &ws)
@@ -247,6 +252,7 @@ mod tests {
             git_url: repo.path().display().to_string(),
             branch: None,
             commit: None,
+            git_credentials_ref: None,
         };
         let err = LocalSourcePreparer::new(SourcePolicy::default())
             .prepare(&spec, &ws)
@@ -263,6 +269,7 @@ mod tests {
             git_url: "/nonexistent/repo".into(),
             branch: Some("main".into()),
             commit: None,
+            git_credentials_ref: None,
         };
         let err = LocalSourcePreparer::new(local_policy())
             .prepare(&missing, &ws2)

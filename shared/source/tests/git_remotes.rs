@@ -109,10 +109,18 @@ async fn a_remote_on_loopback_is_refused_before_git_connects() {
         format!("http://localhost:{port}/app.git"),
     ] {
         let dest = tempfile::tempdir_in(dirs.path()).unwrap();
-        let err = checkout(&url, None, None, dest.path(), dirs.path(), &policy(&[]))
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = checkout(
+            &url,
+            None,
+            None,
+            None,
+            dest.path(),
+            dirs.path(),
+            &policy(&[]),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("refused before connecting"), "{url}: {err}");
         assert!(err.contains("FETCH_ALLOW_HOSTS"), "{err}");
     }
@@ -142,6 +150,7 @@ async fn an_allow_listed_remote_is_cloned_through_a_real_git_daemon() {
         &url,
         Some("main"),
         None,
+        None,
         dest.path(),
         home.path(),
         &policy(&["127.0.0.1"]),
@@ -167,6 +176,7 @@ async fn an_http_redirect_is_not_followed() {
     let url = format!("http://127.0.0.1:{port}/app.git");
     let err = checkout(
         &url,
+        None,
         None,
         None,
         dest.path(),

@@ -559,6 +559,7 @@ mod tests {
                 git_url: "https://github.com/acme/payments.git".into(),
                 branch: Some("release/2.0".into()),
                 commit: Some(commit.clone()),
+                git_credentials_ref: None,
             }
         );
         assert_eq!(s.requested_by.as_deref(), Some("push-trigger/payments"));

@@ -251,6 +251,7 @@ async fn a_signed_github_push_starts_one_job_of_the_pushed_commit() {
             git_url: "https://github.com/acme/payments.git".into(),
             branch: Some("main".into()),
             commit: Some(commit.clone()),
+            git_credentials_ref: None,
         }
     );
 }
@@ -575,6 +576,7 @@ async fn a_codecommit_push_starts_one_job_even_when_delivered_twice() {
             git_url: "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/infra".into(),
             branch: Some("main".into()),
             commit: Some(commit),
+            git_credentials_ref: None,
         }
     );
     assert_eq!(f.started.ids(), vec![test_id.clone()]);

@@ -568,3 +568,60 @@ async fn a_token_in_git_url_is_refused_and_stored_nowhere() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_git_credentials_ref_is_validated_naming_the_field_and_recorded_as_a_reference() {
+    let s = start(Options::default()).await;
+    let body = |reference: &str| {
+        json!({
+            "workspace_id": "ws-acme", "component_id": "demo", "assessment_id": "a-1",
+            "git_url": "https://127.0.0.1:9/app.git", "git_credentials_ref": reference,
+            "manifest": {"product": "demo", "version": "1", "profiles": [{"name": "light", "tools": ["sample"]}]},
+        })
+    };
+    for reference in [
+        "env:AWS_SECRET_ACCESS_KEY",
+        "env:CERTUS_ASSURANCE_TRUST_TOKEN",
+        "file:../../etc/passwd",
+        "file:sub/token",
+        "secretsmanager:arn:aws:secretsmanager:eu-west-1:000000000000:secret:x",
+        "ghp_PastedInsteadOfAReference0123",
+    ] {
+        let response = s.submit_as(&s.acme.key, &body(reference)).await;
+        assert_eq!(response.status(), 422, "{reference}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            answer["detail"][0]["field"], "git_credentials_ref",
+            "{reference}: {answer}"
+        );
+        assert!(!answer.to_string().contains("ghp_Pasted"), "{answer}");
+    }
+    let listed: Value = s
+        .get_as(&s.acme.key, "/v1/security-scans")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["items"],
+        json!([]),
+        "a refused submission left a job"
+    );
+
+    // A valid reference is accepted and the job records it (a name, not a secret).
+    let reference = "env:CERTUS_ASSURANCE_GIT_CREDENTIAL_ACME";
+    let response = s.submit_as(&s.acme.key, &body(reference)).await;
+    assert_eq!(response.status(), 202);
+    let test_id = response.json::<Value>().await.unwrap()["test_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job: Value = s
+        .get_as(&s.acme.key, &format!("/v1/security-scans/{test_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(job.to_string().contains(reference), "{job}");
+    s.stop().await;
+}

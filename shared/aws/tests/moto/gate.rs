@@ -152,6 +152,7 @@ async fn finished_job(clients: &AwsClients, bundles: &str) -> Finished {
             git_url: repo.display().to_string(),
             branch: Some("main".into()),
             commit: None,
+            git_credentials_ref: None,
         },
         manifest: ManifestSource::Inline(json!({
             "product": "demo", "version": "1",

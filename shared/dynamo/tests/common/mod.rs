@@ -82,6 +82,7 @@ pub fn job(n: u32, ids: (&str, &str, &str), repository: &str, minute: u32) -> Jo
             git_url: repository.into(),
             branch: Some("main".into()),
             commit: None,
+            git_credentials_ref: None,
         },
         manifest: ManifestSource::RepoPath("certus-manifest.json".into()),
         signature: None,

@@ -243,6 +243,7 @@ async fn finished(directory: bool) -> Fixture {
                 git_url: repo.display().to_string(),
                 branch: Some("main".into()),
                 commit: None,
+                git_credentials_ref: None,
             }
         },
         manifest: ManifestSource::RepoPath(MANIFEST.into()),

@@ -1,0 +1,529 @@
+//! A private repository scanned through `git_credentials_ref` (issue 17, V3 of the 2026-12 red-team): a real
+//! git smart-HTTP server on loopback (`git http-backend` behind a small Python bridge) answers 401 unless
+//! Basic auth carries the right token. With the reference the clone succeeds and the scan completes; without
+//! it, or with a wrong secret, the scan fails with an error that holds no secret; references outside the
+//! allowed forms are refused before anything runs; and no file the scans wrote holds the token.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+const VARIABLE: &str = "CERTUS_ASSURANCE_GIT_CREDENTIAL_PRIVATE_REPO_TEST";
+
+/// A git smart-HTTP server: each request is logged as `ok`, `bad` or `none` (never the credentials) and
+/// answered 401 unless its Basic auth is `user:token` from argv; otherwise handed to `git http-backend`.
+const SERVER: &str = r#"
+import base64, http.server, os, subprocess, sys
+root, port_file, log, user, token = sys.argv[1:6]
+EXPECTED = "Basic " + base64.b64encode((user + ":" + token).encode()).decode()
+class H(http.server.BaseHTTPRequestHandler):
+    def handle_one(self):
+        auth = self.headers.get("Authorization", "")
+        verdict = "ok" if auth == EXPECTED else ("bad" if auth else "none")
+        with open(log, "a") as f:
+            f.write(verdict + "\n")
+        if verdict != "ok":
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="private"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1", PATH_INFO=path,
+                   QUERY_STRING=query, REQUEST_METHOD=self.command, REMOTE_USER=user,
+                   REMOTE_ADDR="127.0.0.1", CONTENT_TYPE=self.headers.get("Content-Type", ""),
+                   CONTENT_LENGTH=str(len(body)))
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
+        head, _, rest = out.partition(b"\r\n\r\n")
+        status, headers = 200, []
+        for line in head.decode().split("\r\n"):
+            name, _, value = line.partition(": ")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name:
+                headers.append((name, value))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(rest)))
+        self.end_headers()
+        self.wfile.write(rest)
+    do_GET = do_POST = handle_one
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
+"#;
+
+/// A secret made for this run: the process id and a per-process counter, never the clock.
+fn token() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "tok{}x{}Zq7Vw2Lm9",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// The verdicts of the requests so far.
+    fn verdicts(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// A private repository `app.git` (branch `main`, a `requirements.txt`) served at `/app.git` to
+/// `bot:<token>` only.
+fn private_repository(dir: &Path, token: &str) -> Server {
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("requirements.txt"), "flask==2.0.0\n").unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "one"]);
+    let repos = dir.join("repos");
+    std::fs::create_dir_all(&repos).unwrap();
+    git(
+        dir,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            repos.join("app.git").to_str().unwrap(),
+        ],
+    );
+    let script = dir.join("server.py");
+    std::fs::write(&script, SERVER).unwrap();
+    let port_file = dir.join("port");
+    let log = dir.join("requests.log");
+    let child = Command::new("python3")
+        .arg(&script)
+        .arg(&repos)
+        .arg(&port_file)
+        .arg(&log)
+        .arg("bot")
+        .arg(token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let mut port = None;
+    for _ in 0..400 {
+        if let Ok(text) = std::fs::read_to_string(&port_file) {
+            port = text.trim().parse().ok();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Server {
+        child,
+        port: port.expect("the git server did not start"),
+        log,
+    }
+}
+
+/// `certus scan` of the repository at `url`, with `data` as its data directory, `bundle` as its output and
+/// `env` added to a clean environment.
+fn scan(work: &Path, url: &str, extra: &[&str], env: &[(&str, &str)], bundle: &Path) -> Output {
+    let manifest = work.join("m.json");
+    std::fs::write(
+        &manifest,
+        r#"{"product":"p","profiles":[{"name":"light","tools":[{"id":"sbom","config":{"advisories":"off"}}],"thresholds":{}}]}"#,
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args(["scan", url, "--source-type", "git", "--branch", "main"])
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--out")
+        .arg(bundle)
+        .arg("--keep-workspace")
+        .args(extra)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", work)
+        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", work.join("data"))
+        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", work.join("no-tools"))
+        .env("CERTUS_ASSURANCE_FETCH_ALLOW_HOSTS", "127.0.0.1")
+        .envs(env.iter().copied())
+        .output()
+        .expect("certus runs")
+}
+
+/// Every regular file under `root`.
+fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        } else if meta.is_file() {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn holding(roots: &[&Path], needle: &str) -> Vec<String> {
+    roots
+        .iter()
+        .flat_map(|root| files_under(root))
+        .filter(|file| {
+            let bytes = std::fs::read(file).unwrap();
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        })
+        .map(|file| file.display().to_string())
+        .collect()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn a_private_repository_is_scanned_through_its_reference_and_the_token_is_written_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token();
+    let server = private_repository(dir.path(), &token);
+    let url = format!("http://127.0.0.1:{}/app.git", server.port);
+    let reference = format!("env:{VARIABLE}");
+    let bundle = dir.path().join("bundle");
+    let secret = format!("bot:{token}");
+
+    let done = scan(
+        dir.path(),
+        &url,
+        &["--git-credentials-ref", &reference],
+        &[(VARIABLE, &secret)],
+        &bundle,
+    );
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    assert!(
+        server.verdicts().iter().any(|v| v == "ok"),
+        "{:?}",
+        server.verdicts()
+    );
+    assert!(
+        !server.verdicts().iter().any(|v| v == "bad"),
+        "{:?}",
+        server.verdicts()
+    );
+    assert!(bundle.join("scan.json").is_file());
+    assert!(!text(&done).contains(&token));
+    let data = dir.path().join("data");
+    assert!(data.join("certus.db").is_file());
+    // The job keeps the reference (a name) ...
+    assert!(
+        !holding(&[&data], &reference["env:".len()..]).is_empty(),
+        "the job record does not keep the reference"
+    );
+    // ... and nothing written anywhere holds the secret: database, kept workspace and clone, bundle,
+    // report, scan.json, provenance.
+    assert_eq!(holding(&[&data, &bundle], &token), Vec::<String>::new());
+    assert!(files_under(&data).len() > 5 && files_under(&bundle).len() > 3);
+}
+
+#[test]
+fn without_the_reference_or_with_a_wrong_secret_the_scan_fails_without_showing_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token();
+    let server = private_repository(dir.path(), &token);
+    let url = format!("http://127.0.0.1:{}/app.git", server.port);
+    let bundles: Vec<PathBuf> = (0..4)
+        .map(|n| dir.path().join(format!("bundle-{n}")))
+        .collect();
+
+    let anonymous = scan(dir.path(), &url, &[], &[], &bundles[0]);
+    assert_ne!(anonymous.status.code(), Some(0), "{}", text(&anonymous));
+    assert!(
+        text(&anonymous).contains("git fetch failed"),
+        "{}",
+        text(&anonymous)
+    );
+    assert!(
+        server.verdicts().iter().all(|v| v == "none"),
+        "{:?}",
+        server.verdicts()
+    );
+
+    // A wrong secret, from a file in the credentials directory.
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    let wrong = format!("{token}-wrong");
+    std::fs::write(credentials.join("acme"), format!("bot:{wrong}\n")).unwrap();
+    let refused = scan(
+        dir.path(),
+        &url,
+        &["--git-credentials-ref", "file:acme"],
+        &[(
+            "CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR",
+            credentials.to_str().unwrap(),
+        )],
+        &bundles[1],
+    );
+    assert_ne!(refused.status.code(), Some(0), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("git fetch failed"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!text(&refused).contains(&wrong), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("Authentication failed"),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        server.verdicts().iter().any(|v| v == "bad"),
+        "{:?}",
+        server.verdicts()
+    );
+    assert!(
+        !server.verdicts().iter().any(|v| v == "ok"),
+        "{:?}",
+        server.verdicts()
+    );
+
+    // The right secret in the same file: the same reference now clones.
+    std::fs::write(credentials.join("acme"), format!("bot:{token}\n")).unwrap();
+    let done = scan(
+        dir.path(),
+        &url,
+        &["--git-credentials-ref", "file:acme"],
+        &[(
+            "CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR",
+            credentials.to_str().unwrap(),
+        )],
+        &bundles[2],
+    );
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+
+    // A file: reference where no credentials directory is configured fails naming the setting.
+    let unset = scan(
+        dir.path(),
+        &url,
+        &["--git-credentials-ref", "file:acme"],
+        &[],
+        &bundles[3],
+    );
+    assert_ne!(unset.status.code(), Some(0));
+    assert!(
+        text(&unset).contains("CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR is not set"),
+        "{}",
+        text(&unset)
+    );
+
+    let data = dir.path().join("data");
+    let mut written: Vec<&Path> = bundles.iter().map(PathBuf::as_path).collect();
+    written.push(&data);
+    assert_eq!(holding(&written, &token), Vec::<String>::new());
+}
+
+#[test]
+fn references_outside_the_allowed_forms_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token();
+    let server = private_repository(dir.path(), &token);
+    let url = format!("http://127.0.0.1:{}/app.git", server.port);
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    std::fs::write(dir.path().join("outside"), format!("bot:{token}")).unwrap();
+    for reference in [
+        "env:AWS_SECRET_ACCESS_KEY",
+        "env:HOME",
+        "file:../outside",
+        "file:/etc/passwd",
+        "secretsmanager:arn:aws:secretsmanager:eu-west-1:000000000000:secret:x",
+    ] {
+        let refused = scan(
+            dir.path(),
+            &url,
+            &["--git-credentials-ref", reference],
+            &[
+                ("AWS_SECRET_ACCESS_KEY", token.as_str()),
+                (
+                    "CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR",
+                    credentials.to_str().unwrap(),
+                ),
+            ],
+            &dir.path().join("bundle"),
+        );
+        assert_ne!(refused.status.code(), Some(0), "{reference}");
+        assert!(
+            text(&refused).contains("git_credentials_ref"),
+            "{reference}: {}",
+            text(&refused)
+        );
+        assert!(!text(&refused).contains(&token), "{}", text(&refused));
+    }
+    // Refused while the submission was validated: git never asked the server anything, and no job was
+    // recorded.
+    assert_eq!(server.verdicts(), Vec::<String>::new());
+    assert!(!dir.path().join("bundle").exists());
+    let data = dir.path().join("data");
+    assert_eq!(holding(&[&data], &token), Vec::<String>::new());
+    assert_eq!(holding(&[&data], "app.git"), Vec::<String>::new());
+}
+
+/// `curl ARGS`: its status code line last (`-w`), the body before it.
+fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap(), body.to_string())
+}
+
+#[test]
+fn certus_serve_scans_a_private_repository_through_the_submissions_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let token = token();
+    let server = private_repository(work, &token);
+    let url = format!("http://127.0.0.1:{}/app.git", server.port);
+    let key = format!("test-api-key-{}", std::process::id());
+    let hash = Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args(["serve", "--hash-key", &key])
+        .output()
+        .unwrap();
+    std::fs::write(
+        work.join("keys.json"),
+        format!(
+            r#"[{{"key_sha256": "{}", "tenant": "acme", "workspaces": ["ws"]}}]"#,
+            String::from_utf8(hash.stdout).unwrap().trim()
+        ),
+    )
+    .unwrap();
+    let data = work.join("data");
+    let port = certus_testkit::free_port();
+    let serve = certus_testkit::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_certus"))
+            .args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--api-keys",
+            ])
+            .arg(work.join("keys.json"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", work)
+            .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", &data)
+            .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", work.join("no-tools"))
+            .env("CERTUS_ASSURANCE_FETCH_ALLOW_HOSTS", "127.0.0.1")
+            .env(VARIABLE, format!("bot:{token}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    certus_testkit::wait_for_port(port);
+    let base = format!("http://127.0.0.1:{port}/v1/security-scans");
+    let auth = format!("Authorization: Bearer {key}");
+    let submit = |reference: &str| {
+        let body = serde_json::json!({
+            "workspace_id": "ws", "component_id": "c", "assessment_id": "a",
+            "git_url": url, "branch": "main", "git_credentials_ref": reference,
+            "manifest": {"product": "p", "profiles": [{"name": "light",
+                "tools": [{"id": "sbom", "config": {"advisories": "off"}}], "thresholds": {}}]},
+        });
+        curl(&[
+            "-H",
+            &auth,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body.to_string(),
+            &base,
+        ])
+    };
+
+    let (code, answer) = submit("env:AWS_SECRET_ACCESS_KEY");
+    assert_eq!(code, 422, "{answer}");
+    assert!(answer.contains("git_credentials_ref"), "{answer}");
+
+    let reference = format!("env:{VARIABLE}");
+    let (code, answer) = submit(&reference);
+    assert_eq!(code, 202, "{answer}");
+    let accepted: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let id = accepted["test_id"].as_str().unwrap().to_string();
+    let mut record = serde_json::Value::Null;
+    for _ in 0..1200 {
+        let (_, text) = curl(&["-H", &auth, &format!("{base}/{id}")]);
+        record = serde_json::from_str(&text).unwrap();
+        if record["status"] == "SUCCEEDED" || record["status"] == "FAILED" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(record["status"], "SUCCEEDED", "{record}");
+    assert_eq!(
+        record["submission"]["source"]["git_credentials_ref"], reference,
+        "{record}"
+    );
+    assert!(
+        server.verdicts().iter().any(|v| v == "ok"),
+        "{:?}",
+        server.verdicts()
+    );
+    let (_, evidence) = curl(&["-H", &auth, &format!("{base}/{id}/evidence")]);
+    assert!(!evidence.contains(&token));
+    assert!(!record.to_string().contains(&token));
+    // Stopped first, so that every file it wrote (its database journal included) is complete.
+    drop(serve);
+    assert!(!holding(&[&data], &reference["env:".len()..]).is_empty());
+    assert_eq!(holding(&[&data], &token), Vec::<String>::new());
+}

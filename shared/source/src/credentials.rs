@@ -1,0 +1,186 @@
+//! Credentials for a private repository, named by a submission's `git_credentials_ref`: a variable of the
+//! service's environment (`env:CERTUS_ASSURANCE_GIT_CREDENTIAL_<NAME>`) or a plain file in the operator's
+//! credentials directory (`file:<NAME>`). The secret — a token, or `user:token` — is read only when git is
+//! about to fetch, and is handed to git the way CodeCommit credentials are ([`crate::git`]): through a
+//! credential helper scoped to the submission's own host that reads it from that git process's environment.
+//! It never reaches argv, the URL, a file in the workspace, a log or an error message.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use certus_core::error::{CoreError, Result};
+use certus_core::request::{GitCredentialsRef, GIT_CREDENTIALS_REF};
+
+/// The user name sent with a token given alone (GitHub, Gitea and others take any name with a token).
+const TOKEN_USER: &str = "x-access-token";
+/// A credentials file larger than this is not a token.
+const MAX_SECRET_BYTES: u64 = 16 * 1024;
+
+/// A user name and password read from a credentials reference. `Debug` shows neither.
+pub(crate) struct Secret {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+fn refused(reason: impl std::fmt::Display) -> CoreError {
+    CoreError::Source(format!("{GIT_CREDENTIALS_REF}: {reason}"))
+}
+
+/// Reads the secret `reference` names: `env:` from this process's environment, `file:` from `dir` only
+/// (refused when `dir` is unset, or the file is a link or not a regular file).
+pub(crate) fn read(reference: &str, dir: Option<&Path>) -> Result<Secret> {
+    let text = match GitCredentialsRef::parse(reference).map_err(refused)? {
+        GitCredentialsRef::Env(name) => std::env::var(&name)
+            .map_err(|_| refused(format!("env:{name} is not set on this service")))?,
+        GitCredentialsRef::File(name) => {
+            let dir = dir.ok_or_else(|| {
+                refused(
+                    "file: references are not enabled here (CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR is \
+                     not set)",
+                )
+            })?;
+            read_file(&dir.join(&name), &name)?
+        }
+    };
+    parse(&text)
+}
+
+fn read_file(path: &Path, name: &str) -> Result<String> {
+    let unreadable = || {
+        refused(format!(
+            "file:{name} cannot be read from the credentials directory"
+        ))
+    };
+    let not_regular = || {
+        refused(format!(
+            "file:{name} is not a regular file in the credentials directory"
+        ))
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(|_| unreadable())?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular());
+    }
+    // Opened without following a link, and checked again once open, so a link swapped in after the check
+    // above is not followed either.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .map_err(|_| not_regular())?;
+    if !file.metadata().map_err(|_| unreadable())?.is_file() {
+        return Err(not_regular());
+    }
+    let mut text = String::new();
+    file.take(MAX_SECRET_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|_| unreadable())?;
+    if text.len() as u64 > MAX_SECRET_BYTES {
+        return Err(refused(format!("file:{name} is too large for a token")));
+    }
+    Ok(text)
+}
+
+/// A token alone, or `user:token`, with one trailing line break allowed. A control character anywhere else
+/// would let the secret inject lines into git's credential protocol, so it is refused.
+fn parse(text: &str) -> Result<Secret> {
+    let text = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(text);
+    if text.is_empty() || text.chars().any(char::is_control) {
+        return Err(refused(
+            "the secret must be a token or user:token on one line",
+        ));
+    }
+    let (username, password) = match text.split_once(':') {
+        Some((user, token)) if !user.is_empty() && !token.is_empty() => (user, token),
+        Some(_) => {
+            return Err(refused(
+                "the secret must be a token or user:token, neither part empty",
+            ))
+        }
+        None => (TOKEN_USER, text),
+    };
+    Ok(Secret {
+        username: username.to_string(),
+        password: password.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_alone_or_a_user_and_token_on_one_line() {
+        let alone = parse("ghp_abc\n").unwrap();
+        assert_eq!(
+            (alone.username.as_str(), alone.password.as_str()),
+            (TOKEN_USER, "ghp_abc")
+        );
+        let pair = parse("ci-bot:glpat:x\r\n").unwrap();
+        assert_eq!(
+            (pair.username.as_str(), pair.password.as_str()),
+            ("ci-bot", "glpat:x")
+        );
+        assert_eq!(format!("{pair:?}"), "Secret(<redacted>)");
+        for bad in ["", "\n", "tok\nhost=evil", "user:", ":tok", "a\u{0}b"] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains("git_credentials_ref: "), "{bad:?}: {err}");
+            assert!(!err.contains("evil"), "{err}");
+        }
+    }
+
+    #[test]
+    fn files_are_read_only_from_the_configured_directory_and_never_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("creds");
+        std::fs::create_dir(&creds).unwrap();
+        std::fs::write(creds.join("acme"), "bot:s3cr3t-value\n").unwrap();
+        std::fs::write(dir.path().join("outside"), "outside-secret").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside"), creds.join("link")).unwrap();
+        std::fs::create_dir(creds.join("sub")).unwrap();
+
+        let secret = read("file:acme", Some(&creds)).unwrap();
+        assert_eq!(secret.password, "s3cr3t-value");
+
+        let unset = read("file:acme", None).unwrap_err().to_string();
+        assert!(
+            unset.contains("CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR is not set"),
+            "{unset}"
+        );
+        for (reference, says) in [
+            ("file:link", "not a regular file"),
+            ("file:sub", "not a regular file"),
+            ("file:missing", "cannot be read"),
+            ("file:../outside", "plain file"),
+            ("env:HOME", "CERTUS_ASSURANCE_GIT_CREDENTIAL_"),
+            ("secretsmanager:arn:x", "not available"),
+        ] {
+            let err = read(reference, Some(&creds)).unwrap_err().to_string();
+            assert!(err.contains(says), "{reference}: {err}");
+            assert!(!err.contains("secret-"), "{reference}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_unset_variable_is_named_without_reading_any_other() {
+        let err = read(
+            "env:CERTUS_ASSURANCE_GIT_CREDENTIAL_NEVER_SET_IN_TESTS",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("env:CERTUS_ASSURANCE_GIT_CREDENTIAL_NEVER_SET_IN_TESTS is not set"),
+            "{err}"
+        );
+    }
+}
