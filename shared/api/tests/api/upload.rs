@@ -253,9 +253,29 @@ async fn another_tenants_upload_path_answers_as_a_path_that_does_not_exist() {
 /// another tenant's quota is its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_upload_quota_counts_each_tenants_uploads_and_bytes() {
-    let probe = start(Options::default()).await;
-    let size = tar_gz(&probe).len() as u64;
-    probe.stop().await;
+    // A large archive (16 KiB that gzip cannot shrink) and a small one (a few hundred bytes), so that the
+    // byte quota (2.5 large archives) is reached by the third large one and never by three small ones.
+    let large = {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.py"), "print('hello')\n").unwrap();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: Vec<u8> = (0..16 * 1024)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect();
+        std::fs::write(dir.path().join("blob.bin"), noise).unwrap();
+        run(Command::new("tar")
+            .arg("-czf")
+            .arg("-")
+            .arg("-C")
+            .arg(dir.path())
+            .arg("."))
+    };
+    let size = large.len() as u64;
     let s = start(Options {
         upload_quota: Some(certus_api::UploadQuota {
             max_count: 3,
@@ -266,10 +286,10 @@ async fn the_upload_quota_counts_each_tenants_uploads_and_bytes() {
     })
     .await;
     for _ in 0..2 {
-        assert_eq!(upload(&s, "code.tar.gz", tar_gz(&s)).await.status(), 201);
+        assert_eq!(upload(&s, "code.tar.gz", large.clone()).await.status(), 201);
     }
     // Bytes: a third upload would pass 2.5 times its size.
-    let refused = upload(&s, "code.tar.gz", tar_gz(&s)).await;
+    let refused = upload(&s, "code.tar.gz", large).await;
     assert_eq!(refused.status(), 429);
     let detail = refused.json::<Value>().await.unwrap()["detail"].to_string();
     assert!(detail.contains("upload quota reached"), "{detail}");
