@@ -6,60 +6,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use certus_testkit::GitHttpServer;
+
 const VARIABLE: &str = "CERTUS_ASSURANCE_GIT_CREDENTIAL_PRIVATE_REPO_TEST";
 
-/// A git smart-HTTP server: each request is logged as `ok`, `bad` or `none` (never the credentials) and
-/// answered 401 unless its Basic auth is `user:token` from argv; otherwise handed to `git http-backend`.
-const SERVER: &str = r#"
-import base64, http.server, os, subprocess, sys
-root, port_file, log, user, token = sys.argv[1:6]
-EXPECTED = "Basic " + base64.b64encode((user + ":" + token).encode()).decode()
-class H(http.server.BaseHTTPRequestHandler):
-    def handle_one(self):
-        auth = self.headers.get("Authorization", "")
-        verdict = "ok" if auth == EXPECTED else ("bad" if auth else "none")
-        with open(log, "a") as f:
-            f.write(verdict + "\n")
-        if verdict != "ok":
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="private"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        path, _, query = self.path.partition("?")
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
-        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1", PATH_INFO=path,
-                   QUERY_STRING=query, REQUEST_METHOD=self.command, REMOTE_USER=user,
-                   REMOTE_ADDR="127.0.0.1", CONTENT_TYPE=self.headers.get("Content-Type", ""),
-                   CONTENT_LENGTH=str(len(body)))
-        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
-        head, _, rest = out.partition(b"\r\n\r\n")
-        status, headers = 200, []
-        for line in head.decode().split("\r\n"):
-            name, _, value = line.partition(": ")
-            if name.lower() == "status":
-                status = int(value.split()[0])
-            elif name:
-                headers.append((name, value))
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(rest)))
-        self.end_headers()
-        self.wfile.write(rest)
-    do_GET = do_POST = handle_one
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(server.server_address[1]))
-os.rename(port_file + ".tmp", port_file)
-server.serve_forever()
-"#;
+/// The server's judgement: `ok` only for Basic auth `user:token`.
+fn basic_auth(user: &str, token: &str) -> String {
+    format!(
+        "EXPECTED = \"Basic \" + base64.b64encode(b\"{user}:{token}\").decode()\n\
+         def authorise(auth):\n    return \"ok\" if auth == EXPECTED else (\"bad\" if auth else \"none\")\n"
+    )
+}
 
 /// A secret made for this run: the process id and a per-process counter, never the clock.
 fn token() -> String {
@@ -87,33 +48,9 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// The verdicts of the requests so far.
-    fn verdicts(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-}
-
 /// A private repository `app.git` (branch `main`, a `requirements.txt`) served at `/app.git` to
 /// `bot:<token>` only.
-fn private_repository(dir: &Path, token: &str) -> Server {
+fn private_repository(dir: &Path, token: &str) -> GitHttpServer {
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q", "-b", "main"]);
@@ -132,35 +69,7 @@ fn private_repository(dir: &Path, token: &str) -> Server {
             repos.join("app.git").to_str().unwrap(),
         ],
     );
-    let script = dir.join("server.py");
-    std::fs::write(&script, SERVER).unwrap();
-    let port_file = dir.join("port");
-    let log = dir.join("requests.log");
-    let child = Command::new("python3")
-        .arg(&script)
-        .arg(&repos)
-        .arg(&port_file)
-        .arg(&log)
-        .arg("bot")
-        .arg(token)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 runs");
-    let mut port = None;
-    for _ in 0..400 {
-        if let Ok(text) = std::fs::read_to_string(&port_file) {
-            port = text.trim().parse().ok();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    Server {
-        child,
-        port: port.expect("the git server did not start"),
-        log,
-    }
+    GitHttpServer::start(dir, &repos, "", &basic_auth("bot", token))
 }
 
 /// `certus scan` of the repository at `url`, with `data` as its data directory, `bundle` as its output and

@@ -442,11 +442,9 @@ mod tests {
         }
     }
 
-    /// A git smart-HTTP server on loopback (git http-backend behind a small Python CGI bridge) that answers
-    /// 401 unless Basic auth carries CodeCommit's user name and a password it recomputes from the secret.
-    const SERVER: &str = r#"
-import base64, hashlib, hmac, http.server, os, subprocess, sys
-root, port_file, log = sys.argv[1:4]
+    /// The loopback git server's judgement: `ok` only for Basic auth with CodeCommit's user name (key id
+    /// and session token) and the password it recomputes from the secret (a SigV4 signature of `GIT`).
+    const CODECOMMIT_AUTH: &str = r#"
 KEY, TOKEN, SECRET, HOST = "ASIATESTKEY", "session/token+1=", "test-secret-key", "git-codecommit.us-east-1.amazonaws.com"
 def h(k, m): return hmac.new(k, m.encode(), hashlib.sha256).digest()
 def expected(ts, path):
@@ -457,54 +455,13 @@ def expected(ts, path):
     for part in (ts[:8], "us-east-1", "codecommit", "aws4_request"):
         k = h(k, part)
     return "%sZ%s" % (ts, hmac.new(k, sts.encode(), hashlib.sha256).hexdigest())
-class H(http.server.BaseHTTPRequestHandler):
-    def authorised(self):
-        auth = self.headers.get("Authorization", "")
-        if not auth.startswith("Basic "):
-            return "none"
-        user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
-        ts = password.split("Z")[0]
-        ok = user == KEY + "%" + TOKEN and password == expected(ts, "/v1/repos/app")
-        return "ok" if ok else "bad"
-    def handle_one(self):
-        verdict = self.authorised()
-        with open(log, "a") as f:
-            f.write(verdict + "\n")
-        if verdict != "ok":
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="codecommit"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        path, _, query = self.path.partition("?")
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
-        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1",
-                   PATH_INFO=path[len("/v1/repos"):], QUERY_STRING=query, REQUEST_METHOD=self.command,
-                   CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)),
-                   REMOTE_USER="git", REMOTE_ADDR="127.0.0.1")
-        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True).stdout
-        head, _, rest = out.partition(b"\r\n\r\n")
-        status, headers = 200, []
-        for line in head.decode().split("\r\n"):
-            name, _, value = line.partition(": ")
-            if name.lower() == "status":
-                status = int(value.split()[0])
-            elif name:
-                headers.append((name, value))
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(rest)))
-        self.end_headers()
-        self.wfile.write(rest)
-    do_GET = do_POST = handle_one
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(server.server_address[1]))
-os.rename(port_file + ".tmp", port_file)
-server.serve_forever()
+def authorise(auth):
+    if not auth.startswith("Basic "):
+        return "none"
+    user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+    ts = password.split("Z")[0]
+    ok = user == KEY + "%" + TOKEN and password == expected(ts, "/v1/repos/app")
+    return "ok" if ok else "bad"
 "#;
 
     fn git(dir: &Path, args: &[&str]) -> String {
@@ -524,17 +481,9 @@ server.serve_forever()
     }
 
     struct Server {
-        child: std::process::Child,
+        http: certus_testkit::GitHttpServer,
         port: u16,
-        log: std::path::PathBuf,
         head: String,
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 
     async fn server(dir: &Path) -> Server {
@@ -554,30 +503,10 @@ server.serve_forever()
             .status()
             .unwrap();
         assert!(status.success());
-        let script = dir.join("server.py");
-        std::fs::write(&script, SERVER).unwrap();
-        let port_file = dir.join("port");
-        let log = dir.join("auth.log");
-        let child = std::process::Command::new("python3")
-            .arg(&script)
-            .arg(&repos)
-            .arg(&port_file)
-            .arg(&log)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut port = None;
-        for _ in 0..200 {
-            if let Ok(text) = std::fs::read_to_string(&port_file) {
-                port = text.trim().parse().ok();
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let http = certus_testkit::GitHttpServer::start(dir, &repos, "/v1/repos", CODECOMMIT_AUTH);
         Server {
-            child,
-            port: port.expect("the git server did not start"),
-            log,
+            port: http.port,
+            http,
             head,
         }
     }
@@ -628,9 +557,9 @@ server.serve_forever()
         let server = server(dir.path()).await;
         let checkout = clone(&server, dir.path(), &policy(true)).await.unwrap();
         assert_eq!(checkout.commit, server.head);
-        let log = std::fs::read_to_string(&server.log).unwrap();
-        assert!(log.lines().any(|l| l == "ok"), "{log}");
-        assert!(!log.lines().any(|l| l == "bad"), "{log}");
+        let verdicts = server.http.verdicts();
+        assert!(verdicts.iter().any(|v| v == "ok"), "{verdicts:?}");
+        assert!(!verdicts.iter().any(|v| v == "bad"), "{verdicts:?}");
     }
 
     #[tokio::test]
@@ -642,8 +571,8 @@ server.serve_forever()
             .unwrap_err()
             .to_string();
         assert!(err.contains("git fetch failed"), "{err}");
-        let log = std::fs::read_to_string(&server.log).unwrap();
-        assert!(!log.lines().any(|l| l == "ok"), "{log}");
+        let verdicts = server.http.verdicts();
+        assert!(!verdicts.iter().any(|v| v == "ok"), "{verdicts:?}");
     }
 
     #[tokio::test]

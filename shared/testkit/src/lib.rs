@@ -8,6 +8,12 @@
 //!
 //! Names of resources made in shared emulators (tables, buckets, state machines) come from
 //! [`unique_name`]: the process id, a per-process random salt and an atomic counter, never the clock.
+//!
+//! [`GitHttpServer`] serves git over smart HTTP on loopback behind the test's own authorisation check.
+
+mod git_http;
+
+pub use git_http::GitHttpServer;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
