@@ -171,7 +171,11 @@ impl Launcher for SfnLauncher {
     ) -> certus_core::Result<Job> {
         let stopped = self.stop(test_id, reason).await.map_err(|error| {
             tracing::error!(test_id = %test_id, error = %error, "the scan execution could not be stopped");
-            CoreError::Storage(format!("the scan execution could not be stopped: {error}"))
+            let message = format!("the scan execution could not be stopped: {error}");
+            match error.retry() {
+                Retry::Retryable => CoreError::Storage(message),
+                Retry::NonRetryable => CoreError::Config(message),
+            }
         })?;
         tracing::info!(test_id = %test_id, stopped, "scan cancelled");
         pipeline::cancel(services, test_id, reason).await
