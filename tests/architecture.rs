@@ -406,3 +406,40 @@ fn a_crate_nobody_placed_is_named() {
         unplaced(&graph).contains(&"certus-sbom: in LAYERS but not a workspace crate".to_string())
     );
 }
+
+/// Every member takes the workspace's lints and is never published (cargo deny reads an unpublished crate's
+/// path dependencies as ours, not as wildcards): a new crate that forgets either is named here, before CI's
+/// clippy or deny run finds it the slow way.
+#[test]
+fn every_member_takes_the_workspace_lints_and_is_never_published() {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(certus_testkit::workspace_root())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut missing = Vec::new();
+    for package in metadata["packages"].as_array().unwrap() {
+        let name = package["name"].as_str().unwrap();
+        if package["publish"] != serde_json::json!([]) {
+            missing.push(format!("{name}: publish = false"));
+        }
+        let manifest = std::fs::read_to_string(package["manifest_path"].as_str().unwrap()).unwrap();
+        let lints = manifest.split("\n[").any(|section| {
+            section
+                .trim_start_matches('[')
+                .starts_with("lints]\nworkspace = true")
+        });
+        if !lints {
+            missing.push(format!("{name}: [lints] workspace = true"));
+        }
+    }
+    assert_eq!(missing, Vec::<String>::new());
+}
