@@ -75,7 +75,9 @@ async fn signed_scan() -> Scanned {
         requested_by: None,
         baseline: None,
     };
-    let job = pipeline::submit(&h.services, submission).await.unwrap();
+    let job = pipeline::submit(&h.services.records(), submission)
+        .await
+        .unwrap();
     let job = pipeline::run(&h.services, &job.test_id).await.unwrap();
     assert!(job.bundle_location.is_some(), "{:?}", job.errors);
     Scanned {
@@ -356,7 +358,7 @@ async fn an_ed25519_signing_key_works_end_to_end() {
     services.signer =
         Arc::new(certus_core::attestation::LocalSigner::load_or_generate(&key_path).unwrap());
     assert_eq!(services.signer.algorithm(), "ed25519");
-    let job = pipeline::submit(&services, s.job.submission.clone())
+    let job = pipeline::submit(&services.records(), s.job.submission.clone())
         .await
         .unwrap();
     let job = pipeline::run(&services, &job.test_id).await.unwrap();

@@ -133,7 +133,7 @@ pub fn app(
     let launcher: Arc<dyn Launcher> = Arc::new(SfnLauncher::new(
         sfn.clone(),
         &settings.scan_machine_arn,
-        services.clone(),
+        services.records(),
     ));
     let uploads: Arc<dyn UploadRequests> =
         Arc::new(SfnUploads::new(sfn.clone(), &settings.upload_machine_arn));

@@ -248,7 +248,7 @@ impl LocalLauncher {
         is_gone: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Recovery> {
         let mut recovery = Recovery::default();
-        for job in pipeline::end_interrupted(&self.inner.services, is_gone).await? {
+        for job in pipeline::end_interrupted(&self.inner.services.records(), is_gone).await? {
             recovery.failed.push(job.test_id);
         }
         let mut queued = self.jobs_with_status(JobStatus::Queued).await?;

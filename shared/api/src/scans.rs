@@ -61,7 +61,7 @@ pub async fn submit(
         return Err(ApiError::Validation(refused));
     }
     let job = pipeline::submit_for(
-        &state.services,
+        &state.services.records(),
         submission,
         new_test_id()?,
         Some(principal.tenant.clone()),

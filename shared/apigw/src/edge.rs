@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use certus_core::attestation::{BuilderInfo, NoSigner};
 use certus_core::audit::{AuditLog, AuditedJobStore};
 use certus_core::bundle::BundleIndex;
-use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
+use certus_core::pipeline::{PipelineSettings, Records, ScannerSet, Services};
 use certus_core::ports::{
     ArtifactStore, EventLog, JobStore, ManifestFetcher, ManifestVerifier, PreparedSource,
     SourcePreparer,
@@ -86,6 +86,17 @@ fn is_webhook_secret_file(reference: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         })
+}
+
+/// The job records of the edge functions (api, push-trigger): jobs and events in the deployment's tables,
+/// stream URLs built on `stream_base`; nothing is pushed live from here.
+pub fn records(jobs: Arc<dyn JobStore>, events: Arc<dyn EventLog>, stream_base: &str) -> Records {
+    Records {
+        jobs,
+        events,
+        sinks: Vec::new(),
+        stream_base: stream_base.to_string(),
+    }
 }
 
 /// Services for the edge functions (api, push-trigger): jobs and events are real; the ports that only the scan runs use (sources,

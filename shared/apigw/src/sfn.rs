@@ -8,7 +8,7 @@ use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::operation::stop_execution::StopExecutionError;
 use certus_api::{Launcher, UploadRequests};
 use certus_core::job::{Job, JobStatus};
-use certus_core::pipeline::{self, Services};
+use certus_core::pipeline::{self, Records, Services};
 use certus_core::trust::Tier;
 use certus_core::{CoreError, Retry, Retryability};
 use serde_json::json;
@@ -66,16 +66,16 @@ async fn start_execution(
 pub struct SfnLauncher {
     client: aws_sdk_sfn::Client,
     scan_machine_arn: String,
-    services: Services,
+    records: Records,
 }
 
 impl SfnLauncher {
-    /// `services` is used only to end a job that cannot be started.
-    pub fn new(client: aws_sdk_sfn::Client, scan_machine_arn: &str, services: Services) -> Self {
+    /// `records` are used only to end a job that cannot be started.
+    pub fn new(client: aws_sdk_sfn::Client, scan_machine_arn: &str, records: Records) -> Self {
         Self {
             client,
             scan_machine_arn: scan_machine_arn.to_string(),
-            services,
+            records,
         }
     }
 
@@ -152,7 +152,7 @@ impl Launcher for SfnLauncher {
                 tracing::error!(test_id = %test_id, error = %error, "scan execution could not be started");
                 let reason = format!("the scan could not be started: {error}");
                 if let Err(abandon_error) =
-                    pipeline::abandon(&self.services, &test_id, JobStatus::Failed, &reason).await
+                    pipeline::abandon(&self.records, &test_id, JobStatus::Failed, &reason).await
                 {
                     tracing::error!(test_id = %test_id, error = %abandon_error, "the unstartable job could not be ended");
                 }

@@ -105,6 +105,18 @@ pub struct PipelineSettings {
     pub runner_id: String,
 }
 
+/// What recording a job needs, and nothing else: its record, its events and where they are pushed live, and
+/// the base of its stream URL. Submitting, abandoning and ending interrupted jobs take only this, so a function
+/// that records and starts scans without running one (the `api` and `push-trigger` Lambdas) builds no other port.
+#[derive(Clone)]
+pub struct Records {
+    pub jobs: Arc<dyn JobStore>,
+    pub events: Arc<dyn EventLog>,
+    pub sinks: Vec<Arc<dyn EventSink>>,
+    /// Stream URLs in job records are built on it ([`stream_url`]).
+    pub stream_base: String,
+}
+
 /// Everything the pipeline talks to.
 #[derive(Clone)]
 pub struct Services {
@@ -123,6 +135,18 @@ pub struct Services {
     pub settings: PipelineSettings,
 }
 
+impl Services {
+    /// The job records these services keep ([`Records`]).
+    pub fn records(&self) -> Records {
+        Records {
+            jobs: self.jobs.clone(),
+            events: self.events.clone(),
+            sinks: self.sinks.clone(),
+            stream_base: self.settings.stream_base.clone(),
+        }
+    }
+}
+
 /// What the steps hand to each other; small and serialisable so it can travel between Lambdas.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
@@ -133,31 +157,31 @@ pub struct RunState {
 }
 
 /// Validates nothing (the submission already is) — creates the QUEUED job record.
-pub async fn submit(services: &Services, submission: ValidatedSubmission) -> Result<Job> {
-    submit_with_id(services, submission, new_test_id()?).await
+pub async fn submit(records: &Records, submission: ValidatedSubmission) -> Result<Job> {
+    submit_with_id(records, submission, new_test_id()?).await
 }
 
 /// Like [`submit`], under a chosen id (a push trigger derives it from the delivery, so a redelivered event
 /// finds the job already there: `JobExists`).
 pub async fn submit_with_id(
-    services: &Services,
+    records: &Records,
     submission: ValidatedSubmission,
     test_id: String,
 ) -> Result<Job> {
-    submit_for(services, submission, test_id, None).await
+    submit_for(records, submission, test_id, None).await
 }
 
 /// Like [`submit_with_id`], recording the tenant the job belongs to (the API shows it to that tenant only).
 pub async fn submit_for(
-    services: &Services,
+    records: &Records,
     submission: ValidatedSubmission,
     test_id: String,
     tenant: Option<String>,
 ) -> Result<Job> {
-    let stream_url = stream_url(&services.settings.stream_base, &test_id);
+    let stream_url = stream_url(&records.stream_base, &test_id);
     let mut job = Job::queued(test_id, submission, stream_url, time::now());
     job.tenant = tenant;
-    services.jobs.create(&job).await?;
+    records.jobs.create(&job).await?;
     Ok(job)
 }
 
@@ -215,7 +239,7 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
             }
             finished
         }
-        Err(e) => finish_without_bundle(services, &mut job, &progress, e).await,
+        Err(e) => finish_without_bundle(&services.records(), &mut job, &progress, e).await,
     };
     outcome.map(|()| job)
 }
@@ -942,18 +966,18 @@ pub async fn conclude(
 }
 
 async fn finish_without_bundle(
-    services: &Services,
+    records: &Records,
     job: &mut Job,
     progress: &Progress,
     cause: CoreError,
 ) -> Result<()> {
     let reason = format!("workspace could not be created: {cause}");
-    end_without_bundle(services, job, progress, JobStatus::Failed, reason).await
+    end_without_bundle(records, job, progress, JobStatus::Failed, reason).await
 }
 
 /// Ends a job that cannot go on (no bundle): the record first, then the error and terminal events.
 async fn end_without_bundle(
-    services: &Services,
+    records: &Records,
     job: &mut Job,
     progress: &Progress,
     status: JobStatus,
@@ -961,7 +985,7 @@ async fn end_without_bundle(
 ) -> Result<()> {
     job.transition(status, time::now())?;
     job.errors.push(reason.clone());
-    services.jobs.save(job).await?;
+    records.jobs.save(job).await?;
     progress.emit(EventBody::Error { message: reason }).await?;
     let terminal = progress
         .prepare_terminal(EventBody::ScanComplete {
@@ -976,12 +1000,12 @@ async fn end_without_bundle(
 /// Ends a job that is not terminal yet as FAILED or CANCELLED with `reason` (an interrupted runner, a user's
 /// cancel). A job already terminal is returned unchanged.
 pub async fn abandon(
-    services: &Services,
+    records: &Records,
     test_id: &str,
     status: JobStatus,
     reason: &str,
 ) -> Result<Job> {
-    let mut job = services
+    let mut job = records
         .jobs
         .get(test_id)
         .await?
@@ -989,8 +1013,8 @@ pub async fn abandon(
     if job.status.is_terminal() {
         return Ok(job);
     }
-    let progress = Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
-    end_without_bundle(services, &mut job, &progress, status, reason.to_string()).await?;
+    let progress = Progress::open(test_id, records.events.clone(), records.sinks.clone()).await?;
+    end_without_bundle(records, &mut job, &progress, status, reason.to_string()).await?;
     Ok(job)
 }
 
@@ -1010,7 +1034,7 @@ pub async fn cancel(services: &Services, test_id: &str, reason: &str) -> Result<
         return Ok(job);
     }
     end_without_bundle(
-        services,
+        &services.records(),
         &mut job,
         &progress,
         JobStatus::Cancelled,
@@ -1023,7 +1047,7 @@ pub async fn cancel(services: &Services, test_id: &str, reason: &str) -> Result<
 /// Ends every RUNNING job whose runner is gone (`is_gone(runner)`), so no job stays RUNNING forever after a
 /// crash. Returns the jobs it ended.
 pub async fn end_interrupted(
-    services: &Services,
+    records: &Records,
     is_gone: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Vec<Job>> {
     let mut ended = Vec::new();
@@ -1034,7 +1058,7 @@ pub async fn end_interrupted(
     };
     let mut stale = Vec::new();
     loop {
-        let page = services.jobs.list(&query).await?;
+        let page = records.jobs.list(&query).await?;
         stale.extend(
             page.jobs
                 .into_iter()
@@ -1048,7 +1072,7 @@ pub async fn end_interrupted(
     }
     for (test_id, runner) in stale {
         let reason = format!("interrupted: runner {runner} stopped before the scan finished");
-        ended.push(abandon(services, &test_id, JobStatus::Failed, &reason).await?);
+        ended.push(abandon(records, &test_id, JobStatus::Failed, &reason).await?);
     }
     Ok(ended)
 }

@@ -279,7 +279,7 @@ pub async fn submit_for(services: &Services, dir: &Path, workspace: &str, tenant
     }))
     .unwrap();
     pipeline::submit_for(
-        services,
+        &services.records(),
         request.validate().unwrap(),
         certus_core::ids::new_test_id().unwrap(),
         Some(tenant.into()),

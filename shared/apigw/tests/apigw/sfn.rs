@@ -65,7 +65,7 @@ async fn a_duplicate_submit_starts_one_execution_named_after_the_job() {
     let store = open_store(dir.path());
     let services = services(dir.path(), store.clone());
     let job = submit(&services, dir.path(), "ws-acme").await;
-    let launcher = SfnLauncher::new(client.clone(), &arn, services);
+    let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
 
     launcher.launch(job.test_id.clone()).await;
     launcher.launch(job.test_id.clone()).await;
@@ -94,7 +94,7 @@ async fn a_start_that_fails_for_good_ends_the_job_failed_with_the_reason() {
     let services = services(dir.path(), store.clone());
     let job = submit(&services, dir.path(), "ws-acme").await;
 
-    SfnLauncher::new(client, missing, services)
+    SfnLauncher::new(client, missing, services.records())
         .launch(job.test_id.clone())
         .await;
 
@@ -269,7 +269,7 @@ async fn cancelling_stops_the_running_execution_and_ends_the_job_cancelled() {
     let store = open_store(dir.path());
     let services = services(dir.path(), store.clone());
     let job = submit(&services, dir.path(), "ws-acme").await;
-    let launcher = SfnLauncher::new(client.clone(), &arn, services.clone());
+    let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
     launcher.launch(job.test_id.clone()).await;
     assert_eq!(
         execution_state(&client, &launcher, &job.test_id).await,
@@ -317,7 +317,7 @@ async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_a
 
     // No execution of that name: nothing to stop, the job ends CANCELLED and never starts.
     let queued = submit(&services, dir.path(), "ws-acme").await;
-    let launcher = SfnLauncher::new(client.clone(), &arn, services.clone());
+    let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
     let ended = launcher
         .cancel(&services, &queued.test_id, "cancelled by tenant acme")
         .await
@@ -328,7 +328,7 @@ async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_a
     // A machine ARN that names no state machine: the stop fails, the job stays QUEUED (not shown cancelled
     // while a run may go on), the error names the operation.
     let other = submit(&services, dir.path(), "ws-acme").await;
-    let broken = SfnLauncher::new(client.clone(), "not-an-arn", services.clone());
+    let broken = SfnLauncher::new(client.clone(), "not-an-arn", services.records());
     let refused = broken
         .cancel(&services, &other.test_id, "cancelled by tenant acme")
         .await

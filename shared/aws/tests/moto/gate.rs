@@ -162,7 +162,9 @@ async fn finished_job(clients: &AwsClients, bundles: &str) -> Finished {
         requested_by: Some("aws-tests".into()),
         baseline: None,
     };
-    let queued = pipeline::submit(&services, submission).await.unwrap();
+    let queued = pipeline::submit(&services.records(), submission)
+        .await
+        .unwrap();
     let job = pipeline::run(&services, &queued.test_id).await.unwrap();
     assert_eq!(job.status, JobStatus::Succeeded, "errors: {:?}", job.errors);
     assert_eq!(

@@ -251,7 +251,7 @@ async fn finished(directory: bool) -> Fixture {
         requested_by: Some("trust-tests".into()),
         baseline: None,
     };
-    let queued = pipeline::submit(&services, submission)
+    let queued = pipeline::submit(&services.records(), submission)
         .await
         .expect("submit");
     let job = pipeline::run(&services, &queued.test_id)
