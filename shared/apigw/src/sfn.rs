@@ -8,10 +8,12 @@ use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::operation::stop_execution::StopExecutionError;
 use certus_api::{Launcher, UploadRequests};
 use certus_core::job::{Job, JobStatus};
-use certus_core::pipeline::{self, Records, Services};
+use certus_core::pipeline::{self, Records};
+use certus_core::ports::JobStore;
 use certus_core::trust::Tier;
 use certus_core::{CoreError, Retry, Retryability};
 use serde_json::json;
+use std::sync::Arc;
 
 use crate::error::{sdk_failure, ApigwError, Result};
 
@@ -70,7 +72,7 @@ pub struct SfnLauncher {
 }
 
 impl SfnLauncher {
-    /// `records` are used only to end a job that cannot be started.
+    /// `records`: where a job that cannot be started, or is cancelled, is ended.
     pub fn new(client: aws_sdk_sfn::Client, scan_machine_arn: &str, records: Records) -> Self {
         Self {
             client,
@@ -163,18 +165,14 @@ impl Launcher for SfnLauncher {
     /// Stops the job's scan execution first (a stopped execution runs no further step and no `Catch`), then
     /// ends the record CANCELLED with one `scan_complete`. When the execution cannot be stopped the record is
     /// left as it is and the error returned: the job is not shown as cancelled while its run goes on.
-    async fn cancel(
-        &self,
-        services: &Services,
-        test_id: &str,
-        reason: &str,
-    ) -> certus_core::Result<Job> {
+    async fn cancel(&self, test_id: &str, reason: &str) -> certus_core::Result<Job> {
         let stopped = self.stop(test_id, reason).await.map_err(|error| {
             tracing::error!(test_id = %test_id, error = %error, "the scan execution could not be stopped");
             CoreError::Storage(format!("the scan execution could not be stopped: {error}"))
         })?;
         tracing::info!(test_id = %test_id, stopped, "scan cancelled");
-        pipeline::cancel(services, test_id, reason).await
+        // Bundles are stored by the state machine and not read here (see `pipeline::commit_missing_terminal`).
+        pipeline::cancel(&self.records, None, test_id, reason).await
     }
 }
 
@@ -183,13 +181,20 @@ impl Launcher for SfnLauncher {
 pub struct SfnUploads {
     client: aws_sdk_sfn::Client,
     upload_machine_arn: String,
+    jobs: Arc<dyn JobStore>,
 }
 
 impl SfnUploads {
-    pub fn new(client: aws_sdk_sfn::Client, upload_machine_arn: &str) -> Self {
+    /// `jobs` are read for the job's current upload fields.
+    pub fn new(
+        client: aws_sdk_sfn::Client,
+        upload_machine_arn: &str,
+        jobs: Arc<dyn JobStore>,
+    ) -> Self {
         Self {
             client,
             upload_machine_arn: upload_machine_arn.to_string(),
+            jobs,
         }
     }
 }
@@ -213,13 +218,8 @@ pub fn upload_execution_name(job: &Job) -> String {
 
 #[async_trait]
 impl UploadRequests for SfnUploads {
-    async fn request_upload(
-        &self,
-        services: &Services,
-        test_id: &str,
-        tier: Tier,
-    ) -> certus_core::Result<Job> {
-        let job = services
+    async fn request_upload(&self, test_id: &str, tier: Tier) -> certus_core::Result<Job> {
+        let job = self
             .jobs
             .get(test_id)
             .await?

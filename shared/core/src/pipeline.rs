@@ -209,7 +209,15 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
         .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
     let progress =
         Arc::new(Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?);
-    if job.status.is_terminal() && commit_missing_terminal(services, &job, &progress).await? {
+    if job.status.is_terminal()
+        && commit_missing_terminal(
+            &services.records(),
+            Some(services.artifacts.as_ref()),
+            &job,
+            &progress,
+        )
+        .await?
+    {
         return Ok(job);
     }
     job.start(time::now())?;
@@ -248,13 +256,16 @@ const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
 
 /// A re-run of a job whose record is final but whose `scan_complete` was never committed (the store lost the
 /// acknowledgement of the final save, or refused the event) commits that event — the very one ending the
-/// bundle's `stream.jsonl` when the bundle has it. Returns whether it did.
+/// bundle's `stream.jsonl` when the bundle has it. Returns whether it did. `bundles` is `None` where no bundle
+/// can be read (the edge functions): a job with a bundle is then refused rather than given an event that could
+/// disagree with the one ending its bundle's stream.
 pub async fn commit_missing_terminal(
-    services: &Services,
+    records: &Records,
+    bundles: Option<&dyn ArtifactStore>,
     job: &Job,
     progress: &Progress,
 ) -> Result<bool> {
-    let history = services.events.history(&job.test_id, 0).await?;
+    let history = records.events.history(&job.test_id, 0).await?;
     if history.iter().any(|e| e.body.is_terminal()) {
         return Ok(false);
     }
@@ -265,14 +276,21 @@ pub async fn commit_missing_terminal(
             bundle: job.bundle_location.clone(),
         })
         .await;
-    let bundled = match &job.bundle_location {
-        Some(location) => {
-            services
-                .artifacts
+    let bundled = match (&job.bundle_location, bundles) {
+        (Some(location), Some(bundles)) => {
+            bundles
                 .read_file(location, bundle::STREAM, MAX_STREAM_BYTES)
                 .await?
         }
-        None => None,
+        (Some(location), None) => {
+            // A wiring limit, not an outage: never retried.
+            return Err(CoreError::Config(format!(
+                "job '{}': its bundle {location} cannot be read here, so its missing scan_complete is \
+                 not committed here",
+                job.test_id
+            )));
+        }
+        (None, _) => None,
     };
     let from_bundle = bundled
         .as_deref()
@@ -1021,20 +1039,26 @@ pub async fn abandon(
 /// Ends a job a user cancelled, once its run (if any) has been stopped: a QUEUED or RUNNING job becomes
 /// CANCELLED with `reason` and its one `scan_complete`; a job the stopped run had already ended keeps its
 /// status, and its terminal event is committed if the run was stopped before it could. Either way the job
-/// has exactly one `scan_complete` afterwards.
-pub async fn cancel(services: &Services, test_id: &str, reason: &str) -> Result<Job> {
-    let mut job = services
+/// has exactly one `scan_complete` afterwards. `bundles` reads a stored bundle's stream (see
+/// [`commit_missing_terminal`]).
+pub async fn cancel(
+    records: &Records,
+    bundles: Option<&dyn ArtifactStore>,
+    test_id: &str,
+    reason: &str,
+) -> Result<Job> {
+    let mut job = records
         .jobs
         .get(test_id)
         .await?
         .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
-    let progress = Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
+    let progress = Progress::open(test_id, records.events.clone(), records.sinks.clone()).await?;
     if job.status.is_terminal() {
-        commit_missing_terminal(services, &job, &progress).await?;
+        commit_missing_terminal(records, bundles, &job, &progress).await?;
         return Ok(job);
     }
     end_without_bundle(
-        &services.records(),
+        records,
         &mut job,
         &progress,
         JobStatus::Cancelled,

@@ -455,7 +455,13 @@ impl Stages {
     /// `build-bundle` prepared), or a new one when there is no bundle.
     async fn ensure_scan_complete(&self, job: &Job) -> Result<()> {
         let progress = self.progress(&job.test_id).await?;
-        pipeline::commit_missing_terminal(&self.services, job, &progress).await?;
+        pipeline::commit_missing_terminal(
+            &self.services.records(),
+            Some(self.services.artifacts.as_ref()),
+            job,
+            &progress,
+        )
+        .await?;
         Ok(())
     }
 

@@ -132,11 +132,12 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     job.transition(JobStatus::Succeeded, certus_core::time::now())
         .unwrap();
     store.save(&job).await.unwrap();
-    let uploads: Arc<dyn UploadRequests> = Arc::new(SfnUploads::new(client.clone(), &arn));
+    let uploads: Arc<dyn UploadRequests> =
+        Arc::new(SfnUploads::new(client.clone(), &arn, services.jobs.clone()));
 
     // `verified` for this unsigned manifest is refused before any execution starts.
     let refused = uploads
-        .request_upload(&services, &job.test_id, Tier::Verified)
+        .request_upload(&job.test_id, Tier::Verified)
         .await
         .unwrap_err();
     assert!(
@@ -148,7 +149,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     // Two requests while nothing is recorded yet: one execution.
     for _ in 0..2 {
         let answered = uploads
-            .request_upload(&services, &job.test_id, Tier::Basic)
+            .request_upload(&job.test_id, Tier::Basic)
             .await
             .unwrap();
         assert_eq!(answered.upload_status, job.upload_status);
@@ -166,7 +167,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     job.set_upload_status(UploadStatus::UploadFailed).unwrap();
     store.save(&job).await.unwrap();
     uploads
-        .request_upload(&services, &job.test_id, Tier::Basic)
+        .request_upload(&job.test_id, Tier::Basic)
         .await
         .unwrap();
     let second = format!("{}-upload-1", job.test_id);
@@ -184,7 +185,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
         .push(json!({"step": "trust", "at": "2026-11-29T01:01:00Z", "exchange": {}}));
     store.save(&job).await.unwrap();
     let answered = uploads
-        .request_upload(&services, &job.test_id, Tier::Basic)
+        .request_upload(&job.test_id, Tier::Basic)
         .await
         .unwrap();
     assert_eq!(answered.upload_status, UploadStatus::Denied);
@@ -195,7 +196,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     job.set_upload_status(UploadStatus::Uploaded).unwrap();
     store.save(&job).await.unwrap();
     uploads
-        .request_upload(&services, &job.test_id, Tier::Basic)
+        .request_upload(&job.test_id, Tier::Basic)
         .await
         .unwrap();
     assert_eq!(executions(&client, &arn).await.len(), 3);
@@ -212,8 +213,8 @@ async fn an_upload_for_a_job_not_succeeded_is_a_conflict() {
     let store = open_store(dir.path());
     let services = services(dir.path(), store);
     let job = submit(&services, dir.path(), "ws-acme").await;
-    let error = SfnUploads::new(client.clone(), &arn)
-        .request_upload(&services, &job.test_id, Tier::Basic)
+    let error = SfnUploads::new(client.clone(), &arn, services.jobs.clone())
+        .request_upload(&job.test_id, Tier::Basic)
         .await
         .unwrap_err();
     assert!(
@@ -277,7 +278,7 @@ async fn cancelling_stops_the_running_execution_and_ends_the_job_cancelled() {
     );
 
     let ended = launcher
-        .cancel(&services, &job.test_id, "cancelled by tenant acme")
+        .cancel(&job.test_id, "cancelled by tenant acme")
         .await
         .unwrap();
 
@@ -319,7 +320,7 @@ async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_a
     let queued = submit(&services, dir.path(), "ws-acme").await;
     let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
     let ended = launcher
-        .cancel(&services, &queued.test_id, "cancelled by tenant acme")
+        .cancel(&queued.test_id, "cancelled by tenant acme")
         .await
         .unwrap();
     assert_eq!(ended.status, JobStatus::Cancelled);
@@ -330,7 +331,7 @@ async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_a
     let other = submit(&services, dir.path(), "ws-acme").await;
     let broken = SfnLauncher::new(client.clone(), "not-an-arn", services.records());
     let refused = broken
-        .cancel(&services, &other.test_id, "cancelled by tenant acme")
+        .cancel(&other.test_id, "cancelled by tenant acme")
         .await
         .unwrap_err()
         .to_string();
