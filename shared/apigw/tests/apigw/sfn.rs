@@ -342,3 +342,59 @@ async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_a
     let record = store.get(&other.test_id).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Queued);
 }
+
+#[tokio::test]
+async fn a_cancel_reads_no_bundle_here_and_never_commits_a_scan_complete_that_could_disagree_with_one(
+) {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
+    let arn = long_state_machine(&client, "scan-ended").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let services = services(dir.path(), store.clone());
+    let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
+    let now = certus_core::time::now();
+
+    // Ended (its record saved) with a stored bundle, but its scan_complete never committed: the event ending
+    // the bundle's stream cannot be read here, so none is made up; the error names the job.
+    let mut bundled = submit(&services, dir.path(), "ws-acme").await;
+    bundled.start(now).unwrap();
+    bundled.transition(JobStatus::Succeeded, now).unwrap();
+    bundled.bundle_location = Some("s3://artifacts/bundles/x".into());
+    store.save(&bundled).await.unwrap();
+    let refused = launcher
+        .cancel(&bundled.test_id, "cancelled by tenant acme")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains(&bundled.test_id), "{refused}");
+    assert!(store.history(&bundled.test_id, 0).await.unwrap().is_empty());
+
+    // Ended without a bundle: its one scan_complete is committed, the status kept.
+    let mut failed = submit(&services, dir.path(), "ws-acme").await;
+    failed.start(now).unwrap();
+    failed.transition(JobStatus::Failed, now).unwrap();
+    store.save(&failed).await.unwrap();
+    let ended = launcher
+        .cancel(&failed.test_id, "cancelled by tenant acme")
+        .await
+        .unwrap();
+    assert_eq!(ended.status, JobStatus::Failed);
+    let history = store.history(&failed.test_id, 0).await.unwrap();
+    assert!(
+        matches!(
+            history.as_slice(),
+            [certus_core::event::Event {
+                body: EventBody::ScanComplete {
+                    status: JobStatus::Failed,
+                    bundle: None,
+                    ..
+                },
+                ..
+            }]
+        ),
+        "{history:?}"
+    );
+}
