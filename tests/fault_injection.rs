@@ -423,7 +423,7 @@ async fn succeeded(project: &Path) -> UploadFixture {
     let publisher = Arc::new(
         LocalPublisher::new(&LocalPublisherConfig::under(&h.dir.path().join("data"))).unwrap(),
     );
-    let signer = format!("sha256:{}", h.services.signer.key_id());
+    let signer = format!("sha256:{}", h.services.signer().unwrap().key_id());
     let trust = Arc::new(
         LocalTrustGate::new()
             .pin_keys([signer])

@@ -162,7 +162,7 @@ where
         exposure: Arc::new(Exposure::new(&services.settings.workspace_root)),
         records: services.records(),
         bundles: Some(services.artifacts.clone()),
-        attestation_key: Some(services.signer.public_key_pem()),
+        attestation_key: services.signer.as_ref().map(|s| s.public_key_pem()),
         auth: config.auth.clone(),
         launcher: launcher.clone(),
         hub,

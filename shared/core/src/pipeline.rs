@@ -127,7 +127,9 @@ pub struct Services {
     pub sources: Arc<dyn SourcePreparer>,
     pub fetcher: Arc<dyn ManifestFetcher>,
     pub verifier: Arc<dyn ManifestVerifier>,
-    pub signer: Arc<dyn BundleSigner>,
+    /// Signs bundles and upload requests; `None` in a step or function that signs nothing ([`Services::signer`]
+    /// then refuses).
+    pub signer: Option<Arc<dyn BundleSigner>>,
     pub scanners: ScannerSet,
     /// Keys every finding's fingerprint (per deployment: baselines compare only under the same key). `None`
     /// in a step that runs no scanner; a tool run without a key fails.
@@ -136,6 +138,16 @@ pub struct Services {
 }
 
 impl Services {
+    /// The signer, or a `Config` error (a wiring mistake, never retried) where there is none.
+    pub fn signer(&self) -> Result<&Arc<dyn BundleSigner>> {
+        self.signer.as_ref().ok_or_else(|| {
+            CoreError::Config(format!(
+                "runner {} has no signing key (signer: none)",
+                self.settings.runner_id
+            ))
+        })
+    }
+
     /// The job records these services keep ([`Records`]).
     pub fn records(&self) -> Records {
         Records {
@@ -1177,7 +1189,7 @@ async fn write_bundle(
         job,
         &state.tools,
         &services.settings.builder,
-        services.signer.as_ref(),
+        services.signer()?.as_ref(),
     )
     .await?;
     let index = bundle.write_index()?;

@@ -121,9 +121,9 @@ async fn finished_job(clients: &AwsClients, bundles: &str) -> Finished {
         })),
         fetcher: Arc::new(NoFetcher),
         verifier: Arc::new(SignaturePolicy::default()),
-        signer: Arc::new(
+        signer: Some(Arc::new(
             LocalSigner::load_or_generate(&dir.path().join("keys/signing.pem")).unwrap(),
-        ),
+        )),
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),

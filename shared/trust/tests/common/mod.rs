@@ -209,7 +209,7 @@ async fn finished(directory: bool) -> Fixture {
             key: Some(manifest_key),
             ..SignaturePolicy::default()
         }),
-        signer,
+        signer: Some(signer),
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
