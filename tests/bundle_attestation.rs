@@ -76,7 +76,9 @@ async fn signed_scan() -> Scanned {
         requested_by: None,
         baseline: None,
     };
-    let job = pipeline::submit(&h.services, submission).await.unwrap();
+    let job = pipeline::submit(&h.services.records(), submission)
+        .await
+        .unwrap();
     let job = pipeline::run(&h.services, &job.test_id).await.unwrap();
     assert!(job.bundle_location.is_some(), "{:?}", job.errors);
     Scanned {
@@ -354,14 +356,15 @@ async fn an_ed25519_signing_key_works_end_to_end() {
     );
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut services = s.h.services.clone();
-    services.signer =
-        Arc::new(certus_core::attestation::LocalSigner::load_or_generate(&key_path).unwrap());
-    assert_eq!(services.signer.algorithm(), "ed25519");
-    let job = pipeline::submit(&services, s.job.submission.clone())
+    services.signer = Some(Arc::new(
+        certus_core::attestation::LocalSigner::load_or_generate(&key_path).unwrap(),
+    ));
+    assert_eq!(services.signer().unwrap().algorithm(), "ed25519");
+    let job = pipeline::submit(&services.records(), s.job.submission.clone())
         .await
         .unwrap();
     let job = pipeline::run(&services, &job.test_id).await.unwrap();
-    let public = PublicKey::from_pem(&services.signer.public_key_pem()).unwrap();
+    let public = PublicKey::from_pem(&services.signer().unwrap().public_key_pem()).unwrap();
     let report = verify_bundle(
         Path::new(job.bundle_location.as_deref().unwrap()),
         &Pins {

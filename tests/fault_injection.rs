@@ -297,7 +297,9 @@ fn assert_bundle_whole(job: &Job, case: &str) {
 
 async fn pipeline_calls(project: &Path) -> Vec<String> {
     let (h, submission) = fresh(project);
-    let job = pipeline::submit(&h.services, submission).await.unwrap();
+    let job = pipeline::submit(&h.services.records(), submission)
+        .await
+        .unwrap();
     let faults = Faults::new(None);
     let done = pipeline::run(&with_faults(&h.services, &faults), &job.test_id)
         .await
@@ -317,7 +319,9 @@ async fn every_store_and_event_call_of_a_run_can_fail_and_the_job_still_ends_cle
         for fault in [Fault::Refuse, Fault::TimeOutAfterEffect] {
             let case = format!("call {at} ({}) {fault:?}", calls[at - 1]);
             let (h, submission) = fresh(project.path());
-            let queued = pipeline::submit(&h.services, submission).await.unwrap();
+            let queued = pipeline::submit(&h.services.records(), submission)
+                .await
+                .unwrap();
             let faults = Faults::new(Some((at, fault)));
             let outcome = pipeline::run(&with_faults(&h.services, &faults), &queued.test_id).await;
             let injected = faults
@@ -341,7 +345,7 @@ async fn every_store_and_event_call_of_a_run_can_fail_and_the_job_still_ends_cle
                 }
                 JobStatus::Running => {
                     let runner = h.services.settings.runner_id.clone();
-                    let ended = pipeline::end_interrupted(&h.services, &|r| r == runner)
+                    let ended = pipeline::end_interrupted(&h.services.records(), &|r| r == runner)
                         .await
                         .unwrap();
                     assert_eq!(ended.len(), 1, "{case}");
@@ -411,13 +415,15 @@ struct UploadFixture {
 
 async fn succeeded(project: &Path) -> UploadFixture {
     let (h, submission) = fresh(project);
-    let job = pipeline::submit(&h.services, submission).await.unwrap();
+    let job = pipeline::submit(&h.services.records(), submission)
+        .await
+        .unwrap();
     let job = pipeline::run(&h.services, &job.test_id).await.unwrap();
     assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.errors);
     let publisher = Arc::new(
         LocalPublisher::new(&LocalPublisherConfig::under(&h.dir.path().join("data"))).unwrap(),
     );
-    let signer = format!("sha256:{}", h.services.signer.key_id());
+    let signer = format!("sha256:{}", h.services.signer().unwrap().key_id());
     let trust = Arc::new(
         LocalTrustGate::new()
             .pin_keys([signer])

@@ -73,7 +73,7 @@ fn submission(
 }
 
 async fn scan(h: &Harness, sub: ValidatedSubmission) -> Job {
-    let job = pipeline::submit(&h.services, sub).await.unwrap();
+    let job = pipeline::submit(&h.services.records(), sub).await.unwrap();
     pipeline::run(&h.services, &job.test_id).await.unwrap()
 }
 

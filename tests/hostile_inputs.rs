@@ -50,7 +50,7 @@ fn inline(tools: serde_json::Value) -> ManifestSource {
 }
 
 async fn scan(h: &Harness, sub: ValidatedSubmission) -> (Job, Vec<Event>) {
-    let queued = pipeline::submit(&h.services, sub).await.unwrap();
+    let queued = pipeline::submit(&h.services.records(), sub).await.unwrap();
     let job = pipeline::run(&h.services, &queued.test_id).await.unwrap();
     assert!(job.status.is_terminal());
     let history = h.store.history(&job.test_id, 0).await.unwrap();

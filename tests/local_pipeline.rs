@@ -87,7 +87,7 @@ fn submission(
 }
 
 async fn scan(h: &Harness, sub: ValidatedSubmission) -> Job {
-    let job = pipeline::submit(&h.services, sub).await.unwrap();
+    let job = pipeline::submit(&h.services.records(), sub).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
     pipeline::run(&h.services, &job.test_id).await.unwrap()
 }

@@ -94,7 +94,9 @@ async fn planted_secrets_appear_nowhere_but_redacted() {
         requested_by: Some("hygiene".into()),
         baseline: None,
     };
-    let queued = pipeline::submit(&h.services, submission).await.unwrap();
+    let queued = pipeline::submit(&h.services.records(), submission)
+        .await
+        .unwrap();
     let job = pipeline::run(&h.services, &queued.test_id).await.unwrap();
     // The demo breaches its thresholds by design; what matters is that it ran and stored a bundle.
     assert_eq!(job.status, JobStatus::Failed, "{:?}", job.errors);

@@ -202,7 +202,7 @@ where
 }
 
 async fn one_process(f: &Fixture) -> Job {
-    let job = pipeline::submit(&f.harness.services, f.submission.clone())
+    let job = pipeline::submit(&f.harness.services.records(), f.submission.clone())
         .await
         .unwrap();
     pipeline::run(&f.harness.services, &job.test_id)
@@ -211,7 +211,7 @@ async fn one_process(f: &Fixture) -> Job {
 }
 
 async fn staged(f: &Fixture) -> Job {
-    let job = pipeline::submit(&f.harness.services, f.submission.clone())
+    let job = pipeline::submit(&f.harness.services.records(), f.submission.clone())
         .await
         .unwrap();
     run_staged(&f.stages, &job.test_id).await
@@ -348,7 +348,7 @@ async fn a_failed_verification_ends_the_staged_job_like_the_local_one() {
 #[tokio::test]
 async fn retried_steps_do_not_act_twice() {
     let f = fixture(false);
-    let job = pipeline::submit(&f.harness.services, f.submission.clone())
+    let job = pipeline::submit(&f.harness.services.records(), f.submission.clone())
         .await
         .unwrap();
     let id = job.test_id.clone();
@@ -408,7 +408,7 @@ async fn retried_steps_do_not_act_twice() {
 #[tokio::test]
 async fn a_tool_that_crashed_or_timed_out_is_recorded_and_the_others_still_count() {
     let f = fixture(false);
-    let job = pipeline::submit(&f.harness.services, f.submission.clone())
+    let job = pipeline::submit(&f.harness.services.records(), f.submission.clone())
         .await
         .unwrap();
     let id = job.test_id.clone();
@@ -453,7 +453,7 @@ async fn a_tool_that_crashed_or_timed_out_is_recorded_and_the_others_still_count
 #[tokio::test]
 async fn steps_called_out_of_order_or_with_bad_input_are_refused_clearly() {
     let f = fixture(false);
-    let job = pipeline::submit(&f.harness.services, f.submission.clone())
+    let job = pipeline::submit(&f.harness.services.records(), f.submission.clone())
         .await
         .unwrap();
     let e = f
@@ -536,7 +536,9 @@ async fn launch_scanners_plans_container_tools_on_fargate_and_fails_closed_other
         let services = h.services.clone();
         let submission = submission(tools);
         async move {
-            let job = pipeline::submit(&services, submission).await.unwrap();
+            let job = pipeline::submit(&services.records(), submission)
+                .await
+                .unwrap();
             for stage in [
                 Stage::PrepareSource,
                 Stage::FetchManifest,
@@ -568,7 +570,7 @@ async fn launch_scanners_plans_container_tools_on_fargate_and_fails_closed_other
 
     // The one-process runner on the same machine has no semgrep: the same manifest fails there, naming it.
     let job = pipeline::submit(
-        &h.services,
+        &h.services.records(),
         submission(json!(["secrets", "semgrep", {"id": "bandit"}])),
     )
     .await
@@ -610,7 +612,7 @@ async fn catch_into_finalize(f: &Fixture, test_id: &str, e: &StageError) -> Job 
 #[tokio::test]
 async fn a_manifest_changed_in_the_run_store_stops_the_steps_that_reload_it() {
     let f = fixture(false);
-    let id = pipeline::submit(&f.harness.services, f.submission.clone())
+    let id = pipeline::submit(&f.harness.services.records(), f.submission.clone())
         .await
         .unwrap()
         .test_id;
@@ -660,7 +662,7 @@ async fn a_manifest_changed_in_the_run_store_stops_the_steps_that_reload_it() {
 #[tokio::test]
 async fn a_source_snapshot_changed_in_the_run_store_is_not_scanned() {
     let f = fixture(false);
-    let id = pipeline::submit(&f.harness.services, f.submission.clone())
+    let id = pipeline::submit(&f.harness.services.records(), f.submission.clone())
         .await
         .unwrap()
         .test_id;

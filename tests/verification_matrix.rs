@@ -254,7 +254,9 @@ async fn every_source_times_policy_times_signature() {
                     requested_by: None,
                     baseline: None,
                 };
-                let job = pipeline::submit(&h.services, submission).await.unwrap();
+                let job = pipeline::submit(&h.services.records(), submission)
+                    .await
+                    .unwrap();
                 let job = pipeline::run(&h.services, &job.test_id).await.unwrap();
                 let case = format!("{} / required={required} / {sig:?}", placed.label);
                 let started = h

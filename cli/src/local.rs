@@ -308,7 +308,7 @@ pub async fn services(
             aws: crate::aws::LazyAws::new(settings),
         }),
         verifier: Arc::new(policy),
-        signer,
+        signer: Some(signer),
         scanners,
         fingerprint_key: Some(fingerprint_key),
         settings: PipelineSettings {

@@ -246,20 +246,23 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
         &settings,
     )
     .await?;
-    for ended in
-        pipeline::end_interrupted(&services, &certus_core::runner::local_runner_is_gone).await?
+    for ended in pipeline::end_interrupted(
+        &services.records(),
+        &certus_core::runner::local_runner_is_gone,
+    )
+    .await?
     {
         eprintln!(
             "certus: job {} was left RUNNING by a runner that stopped; marked FAILED",
             ended.test_id
         );
     }
-    let job = pipeline::submit(&services, submission).await?;
+    let job = pipeline::submit(&services.records(), submission).await?;
     eprintln!("certus: scan {} of {} started", job.test_id, args.source);
     let job = tokio::select! {
         finished = pipeline::run(&services, &job.test_id) => finished?,
         _ = tokio::signal::ctrl_c() => {
-            let job = pipeline::abandon(&services, &job.test_id, JobStatus::Cancelled, "cancelled by the user (interrupt)").await?;
+            let job = pipeline::abandon(&services.records(), &job.test_id, JobStatus::Cancelled, "cancelled by the user (interrupt)").await?;
             // The run was dropped mid-step: its private workspace (clone, scratch, half a bundle) goes too.
             let workspace = data_dir.join("runs").join(&job.test_id);
             if !args.keep_workspace && workspace.exists() {

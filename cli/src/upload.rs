@@ -48,7 +48,7 @@ pub async fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> 
                 repository,
                 local::fetch_policy(settings, &Some(Vec::new()))?,
                 services.artifacts.clone(),
-                services.signer.clone(),
+                services.signer()?.clone(),
             )
             .map_err(|e| CliError::Usage(format!("OCI repository: {e}")))?,
         ),

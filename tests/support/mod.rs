@@ -182,7 +182,7 @@ pub fn harness(policy: SignaturePolicy, scanners: ScannerSet) -> Harness {
             certus_fetch::FileFetcher::new(&[std::path::PathBuf::from("/")]).expect("file fetcher"),
         ),
         verifier: Arc::new(policy),
-        signer,
+        signer: Some(signer),
         scanners,
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),

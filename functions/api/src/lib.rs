@@ -9,7 +9,7 @@ use certus_api::{
     with_optional_routes, ApiState, ArchiveStore, AuthConfig, Exposure, GatewayClaims, Launcher,
     Limits, LiveHub, UploadRequests,
 };
-use certus_apigw::edge::{api_services, load_triggers, Stores};
+use certus_apigw::edge::{self, load_triggers, Stores};
 use certus_apigw::{ApigwError, ConfigSource, SfnLauncher, SfnUploads, ENV_PREFIX};
 use certus_aws::{AwsClients, S3Uploads};
 use certus_core::ports::ManifestFetcher;
@@ -129,17 +129,24 @@ pub fn app(
     triggers: Option<Arc<Triggers>>,
     archives: Arc<dyn ArchiveStore>,
 ) -> Result<axum::Router, ApigwError> {
-    let services = api_services(stores.jobs, stores.events, &settings.stream_base);
+    let records = edge::records(stores.jobs, stores.events, &settings.stream_base);
     let launcher: Arc<dyn Launcher> = Arc::new(SfnLauncher::new(
         sfn.clone(),
         &settings.scan_machine_arn,
-        services.clone(),
+        records.clone(),
     ));
-    let uploads: Arc<dyn UploadRequests> =
-        Arc::new(SfnUploads::new(sfn.clone(), &settings.upload_machine_arn));
+    let uploads: Arc<dyn UploadRequests> = Arc::new(SfnUploads::new(
+        sfn.clone(),
+        &settings.upload_machine_arn,
+        records.jobs.clone(),
+    ));
     let router = certus_api::router(ApiState {
-        exposure: Arc::new(Exposure::new(&services.settings.workspace_root)),
-        services,
+        // No scan runs here; the directory scans would run in is hidden all the same.
+        exposure: Arc::new(Exposure::new(&std::env::temp_dir().join("certus-runs"))),
+        records,
+        // Bundles are stored and signed by the scan state machine, not read or signed here.
+        bundles: None,
+        attestation_key: None,
         auth,
         launcher,
         hub: LiveHub::new(),

@@ -604,3 +604,29 @@ async fn an_uploaded_archive_goes_to_the_work_bucket_and_only_its_tenant_may_sca
     assert_eq!(foreign, absent);
     assert!(foreign.to_string().contains("archive_path"), "{foreign}");
 }
+
+#[tokio::test]
+async fn findings_of_a_stored_bundle_are_not_read_in_this_function() {
+    let Some(d) = deploy().await else { return };
+    let (status, body) = call(&d, "http-submit.json", |e| authorized(e, "[ws-acme]")).await;
+    assert_eq!(status, 202, "{body}");
+    let test_id = body["test_id"].as_str().unwrap().to_string();
+    let findings = |e: &mut Value| {
+        authorized(e, "[ws-acme]");
+        set_path(e, &format!("/v1/security-scans/{test_id}/findings"));
+    };
+
+    // No bundle yet: nothing to read, an empty list.
+    let (status, body) = call(&d, "http-get.json", findings).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["bundle"], json!(false), "{body}");
+
+    // A stored bundle: this function reads none (the scan state machine stores them); the cause is logged,
+    // not shown.
+    let mut job = d.jobs.get(&test_id).await.unwrap().unwrap();
+    job.bundle_location = Some(format!("s3://{}/bundles/{test_id}", d.bucket));
+    d.jobs.save(&job).await.unwrap();
+    let (status, body) = call(&d, "http-get.json", findings).await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["detail"], "internal server error", "{body}");
+}

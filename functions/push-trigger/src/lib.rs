@@ -5,7 +5,7 @@
 use certus_api::webhooks::Launching;
 use certus_api::Launcher;
 use certus_apigw::{ApigwError, ConfigSource, SfnLauncher, ENV_PREFIX};
-use certus_core::pipeline::Services;
+use certus_core::pipeline::Records;
 use certus_core::ports::ManifestFetcher;
 use certus_core::settings::Vars;
 use certus_triggers::{Handled, TriggerError, Triggers};
@@ -99,7 +99,7 @@ pub async fn load(settings: &Settings, fetcher: &dyn ManifestFetcher) -> Loaded 
 /// scan state machine as the launcher.
 pub struct Function {
     triggers: Loaded,
-    services: Services,
+    records: Records,
     launcher: SfnLauncher,
 }
 
@@ -115,23 +115,23 @@ impl Function {
         }
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let stores = certus_apigw::edge::stores(&dynamodb, &settings.tables());
-        let services =
-            certus_apigw::edge::api_services(stores.jobs, stores.events, &settings.stream_base);
+        let records =
+            certus_apigw::edge::records(stores.jobs, stores.events, &settings.stream_base);
         let launcher = SfnLauncher::new(
             aws_sdk_sfn::Client::new(&config),
             &settings.scan_machine_arn,
-            services.clone(),
+            records.clone(),
         );
         Ok(Self {
             triggers,
-            services,
+            records,
             launcher,
         })
     }
 
     /// One EventBridge event, logged with its outcome.
     pub async fn invoke(&self, event: &serde_json::Value) -> Result<Handled, Failure> {
-        let handled = handle(&self.triggers, &self.services, &self.launcher, event).await?;
+        let handled = handle(&self.triggers, &self.records, &self.launcher, event).await?;
         tracing::info!(delivery = ?handled.delivery, outcome = ?handled.outcome, "push handled");
         Ok(handled)
     }
@@ -140,12 +140,12 @@ impl Function {
 /// One EventBridge event: the scan of the pushed commit started once (or the reason nothing started).
 pub async fn handle(
     triggers: &Loaded,
-    services: &Services,
+    records: &Records,
     launcher: &dyn Launcher,
     event: &serde_json::Value,
 ) -> Result<Handled, Failure> {
     let triggers = triggers.as_ref().map_err(Unloaded::refusal)?;
-    certus_triggers::handle_codecommit_event(triggers, event, services, &Launching(launcher))
+    certus_triggers::handle_codecommit_event(triggers, event, records, &Launching(launcher))
         .await
         .map_err(certus_runtime::Failure)
 }

@@ -64,7 +64,7 @@ fn asset(
         HeaderValue::from_static("no-referrer"),
     );
     out.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    let stream_base = &state.services.settings.stream_base;
+    let stream_base = &state.records.stream_base;
     if let Ok(policy) = HeaderValue::from_str(&content_security_policy(stream_base, headers)) {
         out.insert(header::CONTENT_SECURITY_POLICY, policy);
     }

@@ -31,18 +31,10 @@ pub trait Launcher: Send + Sync {
         None
     }
 
-    /// Cancels a job that is not terminal: it never starts, or its run is stopped; the record ends
-    /// CANCELLED with `reason` and one `scan_complete`. Returns the final record. This default only ends the
-    /// record (the run's next step finds it terminal); launchers with a run to stop (the local scheduler, the
-    /// Step Functions launcher on AWS) stop it first.
-    async fn cancel(
-        &self,
-        services: &Services,
-        test_id: &str,
-        reason: &str,
-    ) -> certus_core::Result<Job> {
-        pipeline::cancel(services, test_id, reason).await
-    }
+    /// Cancels a job that is not terminal: it never starts, or its run is stopped first (the local scheduler
+    /// aborts its task, the Step Functions launcher on AWS stops its execution); the record then ends
+    /// CANCELLED with `reason` and one `scan_complete` (`pipeline::cancel`). Returns the final record.
+    async fn cancel(&self, test_id: &str, reason: &str) -> certus_core::Result<Job>;
 }
 
 /// Handles an upload request for a SUCCEEDED job of the caller's: the embedded gate asks Certus-Trust and
@@ -50,23 +42,21 @@ pub trait Launcher: Send + Sync {
 /// fields the route answers with. Asking twice never publishes twice.
 #[async_trait]
 pub trait UploadRequests: Send + Sync {
-    async fn request_upload(
-        &self,
-        services: &Services,
-        test_id: &str,
-        tier: Tier,
-    ) -> certus_core::Result<Job>;
+    async fn request_upload(&self, test_id: &str, tier: Tier) -> certus_core::Result<Job>;
+}
+
+/// The embedded upload gate of `certus serve`, with the services it reads bundles and signs with.
+pub struct LocalUploads {
+    pub gate: Arc<UploadGate>,
+    pub services: Services,
 }
 
 #[async_trait]
-impl UploadRequests for UploadGate {
-    async fn request_upload(
-        &self,
-        services: &Services,
-        test_id: &str,
-        tier: Tier,
-    ) -> certus_core::Result<Job> {
-        UploadGate::request_upload(self, services, test_id, tier).await
+impl UploadRequests for LocalUploads {
+    async fn request_upload(&self, test_id: &str, tier: Tier) -> certus_core::Result<Job> {
+        self.gate
+            .request_upload(&self.services, test_id, tier)
+            .await
     }
 }
 
@@ -248,7 +238,7 @@ impl LocalLauncher {
         is_gone: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<Recovery> {
         let mut recovery = Recovery::default();
-        for job in pipeline::end_interrupted(&self.inner.services, is_gone).await? {
+        for job in pipeline::end_interrupted(&self.inner.services.records(), is_gone).await? {
             recovery.failed.push(job.test_id);
         }
         let mut queued = self.jobs_with_status(JobStatus::Queued).await?;
@@ -337,12 +327,7 @@ impl Launcher for LocalLauncher {
 
     /// A waiting job leaves the queue and never starts; a running one's task is aborted (its git and tool
     /// processes die with it) and awaited before the record is ended, so nothing of the run writes after.
-    async fn cancel(
-        &self,
-        _services: &Services,
-        test_id: &str,
-        reason: &str,
-    ) -> certus_core::Result<Job> {
+    async fn cancel(&self, test_id: &str, reason: &str) -> certus_core::Result<Job> {
         let task = {
             let mut scheduler = self.inner.lock();
             scheduler.waiting.retain(|w| w.test_id != test_id);
@@ -364,7 +349,14 @@ impl Launcher for LocalLauncher {
                 }
             }
         }
-        let job = pipeline::cancel(&self.inner.services, test_id, reason).await?;
+        let services = &self.inner.services;
+        let job = pipeline::cancel(
+            &services.records(),
+            Some(services.artifacts.as_ref()),
+            test_id,
+            reason,
+        )
+        .await?;
         self.inner.release_upload(test_id).await;
         Ok(job)
     }

@@ -32,7 +32,7 @@ pub use connections::ConnectionLimits;
 pub use error::{ApiError, Result};
 pub use exposure::Exposure;
 pub use hub::{LiveHub, WatcherLimit, WatcherLimits};
-pub use launcher::{Launcher, LocalLauncher, Recovery, Slots, UploadRequests};
+pub use launcher::{Launcher, LocalLauncher, LocalUploads, Recovery, Slots, UploadRequests};
 pub use ratelimit::{Bucket, RateLimits};
 pub use routes::{router, ApiState, Limits, RouteSpec, ROUTES};
 pub use server::{serve, serve_on, with_optional_routes, ServeConfig};

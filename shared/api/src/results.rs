@@ -48,9 +48,13 @@ pub async fn findings(
     let job = visible_job(&state, &principal, &test_id).await?;
     let sarif = match &job.bundle_location {
         Some(location) => {
-            state
-                .services
-                .artifacts
+            let bundles = state.bundles.as_ref().ok_or_else(|| {
+                // A wiring limit, not an outage: never retried.
+                CoreError::Config(format!(
+                    "the bundle {location} cannot be read by this server (bundles: none)"
+                ))
+            })?;
+            bundles
                 .read_file(location, bundle::MERGED_SARIF, MAX_SARIF_BYTES)
                 .await?
         }
@@ -93,7 +97,10 @@ pub async fn evidence(
         ),
         Some(location) => {
             let dir = PathBuf::from(location);
-            let pin = PublicKey::from_pem(&state.services.signer.public_key_pem())
+            let pem = state.attestation_key.as_deref().ok_or_else(|| {
+                ApiError::Server("the server's signing key: this server signs no bundles".into())
+            })?;
+            let pin = PublicKey::from_pem(pem)
                 .map_err(|e| ApiError::Server(format!("the server's signing key: {e}")))?;
             let report = tokio::task::spawn_blocking(move || {
                 verify_bundle(

@@ -12,7 +12,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use certus_core::pipeline::Services;
+use certus_core::pipeline::Records;
+use certus_core::ports::ArtifactStore;
 use serde_json::{json, Value};
 
 use crate::archives::ArchiveStore;
@@ -160,7 +161,14 @@ pub struct Limits {
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
 pub struct ApiState {
-    pub services: Services,
+    /// Jobs, their events and stream URLs.
+    pub records: Records,
+    /// Where the findings route reads stored bundles; `None` where this server reads none (the `api`
+    /// function: bundles are stored by the scan state machine), and a job's findings are then refused.
+    pub bundles: Option<Arc<dyn ArtifactStore>>,
+    /// The PEM of the key this server signs bundles with: the evidence route checks bundles stored in its
+    /// directories against it. `None` where this server signs none.
+    pub attestation_key: Option<String>,
     pub auth: AuthConfig,
     pub launcher: Arc<dyn Launcher>,
     pub hub: Arc<LiveHub>,

@@ -61,7 +61,7 @@ pub async fn submit(
         return Err(ApiError::Validation(refused));
     }
     let job = pipeline::submit_for(
-        &state.services,
+        &state.records,
         submission,
         new_test_id()?,
         Some(principal.tenant.clone()),
@@ -120,10 +120,7 @@ pub async fn cancel(
         });
     }
     let reason = format!("cancelled by tenant {}", principal.tenant);
-    let job = state
-        .launcher
-        .cancel(&state.services, &job.test_id, &reason)
-        .await?;
+    let job = state.launcher.cancel(&job.test_id, &reason).await?;
     Ok(Json(json!({
         "test_id": job.test_id,
         "status": job.status,
@@ -169,9 +166,7 @@ pub async fn upload_request(
         .as_ref()
         .ok_or(ApiError::UploadGatingNotConfigured)?;
     let tier = params.tier.unwrap_or(Tier::Basic);
-    let job = gate
-        .request_upload(&state.services, &job.test_id, tier)
-        .await?;
+    let job = gate.request_upload(&job.test_id, tier).await?;
     let mut answer = json!({
         "test_id": job.test_id,
         "upload_status": job.upload_status,
@@ -209,7 +204,7 @@ pub async fn list(
 ) -> Result<Json<Value>> {
     let Query(params) = params.map_err(|e| FieldError::new("query", e.body_text()))?;
     let query = job_query(params, &principal)?;
-    let page = state.services.jobs.list(&query).await?;
+    let page = state.records.jobs.list(&query).await?;
     let exposure = &state.exposure;
     Ok(Json(json!({
         "items": page.jobs.iter().map(|job| exposure.job(job)).collect::<Result<Vec<_>>>()?,
@@ -314,7 +309,7 @@ pub async fn visible_job(state: &ApiState, principal: &Principal, test_id: &str)
     let not_found = || ApiError::JobNotFound(test_id.chars().take(40).collect());
     let test_id = parse_test_id(test_id).map_err(|_| not_found())?;
     match state
-        .services
+        .records
         .jobs
         .get_for_tenant(test_id, &principal.tenant)
         .await?

@@ -16,7 +16,7 @@ use crate::connections::{serve_limited, ConnectionLimits};
 use crate::error::{ApiError, Result};
 use crate::exposure::Exposure;
 use crate::hub::{LiveHub, WatcherLimits};
-use crate::launcher::{LocalLauncher, Slots, UploadRequests};
+use crate::launcher::{LocalLauncher, LocalUploads, Slots, UploadRequests};
 use crate::ratelimit::{RateLimiter, RateLimits};
 use crate::routes::{router, ApiState, Limits};
 use crate::upload_store::{sweep, UploadQuota};
@@ -160,14 +160,18 @@ where
     }
     let state = ApiState {
         exposure: Arc::new(Exposure::new(&services.settings.workspace_root)),
-        services,
+        records: services.records(),
+        bundles: Some(services.artifacts.clone()),
+        attestation_key: services.signer.as_ref().map(|s| s.public_key_pem()),
         auth: config.auth.clone(),
         launcher: launcher.clone(),
         hub,
-        uploads: config
-            .uploads
-            .clone()
-            .map(|gate| gate as Arc<dyn UploadRequests>),
+        uploads: config.uploads.clone().map(|gate| {
+            Arc::new(LocalUploads {
+                gate,
+                services: services.clone(),
+            }) as Arc<dyn UploadRequests>
+        }),
         limits: Limits {
             max_body: config.max_body,
             max_upload: config.max_upload,

@@ -201,7 +201,7 @@ impl Watcher {
         test_id: &str,
     ) -> crate::error::Result<Option<Ending>> {
         for event in state
-            .services
+            .records
             .events
             .history(test_id, self.last_sent)
             .await?
@@ -223,7 +223,7 @@ impl Watcher {
         test_id: &str,
     ) -> crate::error::Result<Option<Ending>> {
         let terminal = state
-            .services
+            .records
             .jobs
             .get(test_id)
             .await?

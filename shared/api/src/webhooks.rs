@@ -91,7 +91,7 @@ pub async fn github(
     let handled = triggers
         .github(
             &delivery,
-            &state.services,
+            &state.records,
             &Launching(state.launcher.as_ref()),
         )
         .await;
@@ -116,7 +116,7 @@ pub async fn gitlab(
     let handled = triggers
         .gitlab(
             &delivery,
-            &state.services,
+            &state.records,
             &Launching(state.launcher.as_ref()),
         )
         .await;

@@ -1,23 +1,12 @@
 //! The edge functions' shared wiring (the `api` and `push-trigger` Lambdas): the DynamoDB stores, the push
-//! registrations read from the work bucket, and the [`Services`] of a function that records and starts scans
-//! but never runs one (the scan-only ports answer that they run in the state machine).
+//! registrations read from the work bucket, and the [`Records`] of a function that records and starts scans
+//! but never runs one (it builds no port only a scan uses).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
-use certus_core::attestation::{BuilderInfo, NoSigner};
 use certus_core::audit::{AuditLog, AuditedJobStore};
-use certus_core::bundle::BundleIndex;
-use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
-use certus_core::ports::{
-    ArtifactStore, EventLog, JobStore, ManifestFetcher, ManifestVerifier, PreparedSource,
-    SourcePreparer,
-};
-use certus_core::record::ManifestVerification;
-use certus_core::request::SourceSpec;
-use certus_core::workspace::RunWorkspace;
-use certus_core::CoreError;
+use certus_core::pipeline::Records;
+use certus_core::ports::{EventLog, JobStore, ManifestFetcher};
 use certus_dynamo::{DynamoAuditLog, DynamoEventLog, DynamoJobStore, TableNames};
 use certus_triggers::{Format, Registrations, Triggers};
 
@@ -89,112 +78,22 @@ fn is_webhook_secret_file(reference: &str) -> bool {
         })
 }
 
-/// Services for the edge functions (api, push-trigger): jobs and events are real; the ports that only the scan runs use (sources,
-/// manifests, scanners, signing, bundles) answer that they run in the state machine, not here.
-pub fn api_services(
-    jobs: Arc<dyn JobStore>,
-    events: Arc<dyn EventLog>,
-    stream_base: &str,
-) -> Services {
-    let elsewhere = Arc::new(InStateMachine);
-    Services {
+/// The job records of the edge functions (api, push-trigger): jobs and events in the deployment's tables,
+/// stream URLs built on `stream_base`; nothing is pushed live from here.
+pub fn records(jobs: Arc<dyn JobStore>, events: Arc<dyn EventLog>, stream_base: &str) -> Records {
+    Records {
         jobs,
         events,
         sinks: Vec::new(),
-        artifacts: elsewhere.clone(),
-        sources: elsewhere.clone(),
-        fetcher: elsewhere.clone(),
-        verifier: elsewhere,
-        signer: Arc::new(NoSigner(
-            "bundle signing runs in the scan state machine, not in the api or push-trigger function",
-        )),
-        scanners: ScannerSet::default(),
-        // Findings are fingerprinted where scanners run (the run-scanner step), never here.
-        fingerprint_key: None,
-        settings: PipelineSettings {
-            workspace_root: std::env::temp_dir().join("certus-runs"),
-            keep_workspace: false,
-            max_parallel_tools: 1,
-            max_log_lines_per_tool: 0,
-            max_tool_timeout: Duration::ZERO,
-            stream_base: stream_base.to_string(),
-            builder: BuilderInfo {
-                id: "https://certus-assurance.invalid/builders/lambda-edge".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
-            runner_id: "lambda:edge".into(),
-        },
-    }
-}
-
-/// The scan-only ports, which the edge functions never run.
-struct InStateMachine;
-
-fn elsewhere(what: &str) -> CoreError {
-    // A wiring mistake, not an outage: never retried.
-    CoreError::Config(format!(
-        "{what} runs in the scan state machine, not in the api or push-trigger function"
-    ))
-}
-
-#[async_trait]
-impl SourcePreparer for InStateMachine {
-    async fn prepare(
-        &self,
-        _spec: &SourceSpec,
-        _workspace: &RunWorkspace,
-    ) -> certus_core::Result<PreparedSource> {
-        Err(elsewhere("source preparation"))
-    }
-}
-
-#[async_trait]
-impl ManifestFetcher for InStateMachine {
-    async fn fetch(&self, _uri: &str, _max_bytes: usize) -> certus_core::Result<Vec<u8>> {
-        Err(elsewhere("manifest fetching"))
-    }
-}
-
-#[async_trait]
-impl ManifestVerifier for InStateMachine {
-    fn required(&self) -> bool {
-        true
-    }
-    async fn verify(
-        &self,
-        _manifest: &[u8],
-        _signature: &[u8],
-    ) -> certus_core::Result<ManifestVerification> {
-        Err(elsewhere("manifest verification"))
-    }
-}
-
-#[async_trait]
-impl ArtifactStore for InStateMachine {
-    fn location(&self, _test_id: &str) -> String {
-        String::new()
-    }
-    async fn store_bundle(
-        &self,
-        _test_id: &str,
-        _bundle_dir: &std::path::Path,
-        _index: &BundleIndex,
-    ) -> certus_core::Result<String> {
-        Err(elsewhere("bundle storage"))
-    }
-    async fn read_file(
-        &self,
-        _location: &str,
-        _rel: &str,
-        _max_bytes: usize,
-    ) -> certus_core::Result<Option<Vec<u8>>> {
-        Err(elsewhere("bundle reading"))
+        stream_base: stream_base.to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_trait::async_trait;
+    use certus_core::CoreError;
     use std::collections::HashMap;
 
     /// Serves the objects it holds; any other URI is missing.

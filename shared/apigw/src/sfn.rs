@@ -8,10 +8,12 @@ use aws_sdk_sfn::operation::start_execution::StartExecutionError;
 use aws_sdk_sfn::operation::stop_execution::StopExecutionError;
 use certus_api::{Launcher, UploadRequests};
 use certus_core::job::{Job, JobStatus};
-use certus_core::pipeline::{self, Services};
+use certus_core::pipeline::{self, Records};
+use certus_core::ports::JobStore;
 use certus_core::trust::Tier;
 use certus_core::{CoreError, Retry, Retryability};
 use serde_json::json;
+use std::sync::Arc;
 
 use crate::error::{sdk_failure, ApigwError, Result};
 
@@ -66,16 +68,16 @@ async fn start_execution(
 pub struct SfnLauncher {
     client: aws_sdk_sfn::Client,
     scan_machine_arn: String,
-    services: Services,
+    records: Records,
 }
 
 impl SfnLauncher {
-    /// `services` is used only to end a job that cannot be started.
-    pub fn new(client: aws_sdk_sfn::Client, scan_machine_arn: &str, services: Services) -> Self {
+    /// `records`: where a job that cannot be started, or is cancelled, is ended.
+    pub fn new(client: aws_sdk_sfn::Client, scan_machine_arn: &str, records: Records) -> Self {
         Self {
             client,
             scan_machine_arn: scan_machine_arn.to_string(),
-            services,
+            records,
         }
     }
 
@@ -152,7 +154,7 @@ impl Launcher for SfnLauncher {
                 tracing::error!(test_id = %test_id, error = %error, "scan execution could not be started");
                 let reason = format!("the scan could not be started: {error}");
                 if let Err(abandon_error) =
-                    pipeline::abandon(&self.services, &test_id, JobStatus::Failed, &reason).await
+                    pipeline::abandon(&self.records, &test_id, JobStatus::Failed, &reason).await
                 {
                     tracing::error!(test_id = %test_id, error = %abandon_error, "the unstartable job could not be ended");
                 }
@@ -163,12 +165,7 @@ impl Launcher for SfnLauncher {
     /// Stops the job's scan execution first (a stopped execution runs no further step and no `Catch`), then
     /// ends the record CANCELLED with one `scan_complete`. When the execution cannot be stopped the record is
     /// left as it is and the error returned: the job is not shown as cancelled while its run goes on.
-    async fn cancel(
-        &self,
-        services: &Services,
-        test_id: &str,
-        reason: &str,
-    ) -> certus_core::Result<Job> {
+    async fn cancel(&self, test_id: &str, reason: &str) -> certus_core::Result<Job> {
         let stopped = self.stop(test_id, reason).await.map_err(|error| {
             tracing::error!(test_id = %test_id, error = %error, "the scan execution could not be stopped");
             let message = format!("the scan execution could not be stopped: {error}");
@@ -178,7 +175,8 @@ impl Launcher for SfnLauncher {
             }
         })?;
         tracing::info!(test_id = %test_id, stopped, "scan cancelled");
-        pipeline::cancel(services, test_id, reason).await
+        // Bundles are stored by the state machine and not read here (see `pipeline::commit_missing_terminal`).
+        pipeline::cancel(&self.records, None, test_id, reason).await
     }
 }
 
@@ -187,13 +185,20 @@ impl Launcher for SfnLauncher {
 pub struct SfnUploads {
     client: aws_sdk_sfn::Client,
     upload_machine_arn: String,
+    jobs: Arc<dyn JobStore>,
 }
 
 impl SfnUploads {
-    pub fn new(client: aws_sdk_sfn::Client, upload_machine_arn: &str) -> Self {
+    /// `jobs` are read for the job's current upload fields.
+    pub fn new(
+        client: aws_sdk_sfn::Client,
+        upload_machine_arn: &str,
+        jobs: Arc<dyn JobStore>,
+    ) -> Self {
         Self {
             client,
             upload_machine_arn: upload_machine_arn.to_string(),
+            jobs,
         }
     }
 }
@@ -212,13 +217,8 @@ pub fn upload_execution_name(job: &Job) -> String {
 
 #[async_trait]
 impl UploadRequests for SfnUploads {
-    async fn request_upload(
-        &self,
-        services: &Services,
-        test_id: &str,
-        tier: Tier,
-    ) -> certus_core::Result<Job> {
-        let job = services
+    async fn request_upload(&self, test_id: &str, tier: Tier) -> certus_core::Result<Job> {
+        let job = self
             .jobs
             .get(test_id)
             .await?

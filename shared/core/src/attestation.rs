@@ -27,29 +27,6 @@ fn signing(e: impl std::fmt::Display) -> CoreError {
     CoreError::Signing(e.to_string())
 }
 
-/// The signer of a process that must sign nothing (a step or function that only records or reads): using it
-/// is a wiring mistake, refused as such (`Config`, never retried) with the reason given.
-pub struct NoSigner(pub &'static str);
-
-#[async_trait]
-impl BundleSigner for NoSigner {
-    fn key_id(&self) -> String {
-        String::new()
-    }
-
-    fn algorithm(&self) -> String {
-        String::new()
-    }
-
-    fn public_key_pem(&self) -> String {
-        String::new()
-    }
-
-    async fn sign(&self, _message: &[u8]) -> Result<Vec<u8>> {
-        Err(CoreError::Config(self.0.to_string()))
-    }
-}
-
 /// A signing key held by this process (the local runner's key file).
 pub struct LocalSigner {
     key: SigningKey,

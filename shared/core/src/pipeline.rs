@@ -106,6 +106,18 @@ pub struct PipelineSettings {
     pub runner_id: String,
 }
 
+/// What recording a job needs, and nothing else: its record, its events and where they are pushed live, and
+/// the base of its stream URL. Submitting, abandoning and ending interrupted jobs take only this, so a function
+/// that records and starts scans without running one (the `api` and `push-trigger` Lambdas) builds no other port.
+#[derive(Clone)]
+pub struct Records {
+    pub jobs: Arc<dyn JobStore>,
+    pub events: Arc<dyn EventLog>,
+    pub sinks: Vec<Arc<dyn EventSink>>,
+    /// Stream URLs in job records are built on it ([`stream_url`]).
+    pub stream_base: String,
+}
+
 /// Everything the pipeline talks to.
 #[derive(Clone)]
 pub struct Services {
@@ -116,12 +128,36 @@ pub struct Services {
     pub sources: Arc<dyn SourcePreparer>,
     pub fetcher: Arc<dyn ManifestFetcher>,
     pub verifier: Arc<dyn ManifestVerifier>,
-    pub signer: Arc<dyn BundleSigner>,
+    /// Signs bundles and upload requests; `None` in a step or function that signs nothing ([`Services::signer`]
+    /// then refuses).
+    pub signer: Option<Arc<dyn BundleSigner>>,
     pub scanners: ScannerSet,
     /// Keys every finding's fingerprint (per deployment: baselines compare only under the same key). `None`
     /// in a step that runs no scanner; a tool run without a key fails.
     pub fingerprint_key: Option<FingerprintKey>,
     pub settings: PipelineSettings,
+}
+
+impl Services {
+    /// The signer, or a `Config` error (a wiring mistake, never retried) where there is none.
+    pub fn signer(&self) -> Result<&Arc<dyn BundleSigner>> {
+        self.signer.as_ref().ok_or_else(|| {
+            CoreError::Config(format!(
+                "runner {} has no signing key (signer: none)",
+                self.settings.runner_id
+            ))
+        })
+    }
+
+    /// The job records these services keep ([`Records`]).
+    pub fn records(&self) -> Records {
+        Records {
+            jobs: self.jobs.clone(),
+            events: self.events.clone(),
+            sinks: self.sinks.clone(),
+            stream_base: self.settings.stream_base.clone(),
+        }
+    }
 }
 
 /// What the steps hand to each other; small and serialisable so it can travel between Lambdas.
@@ -134,31 +170,31 @@ pub struct RunState {
 }
 
 /// Validates nothing (the submission already is) — creates the QUEUED job record.
-pub async fn submit(services: &Services, submission: ValidatedSubmission) -> Result<Job> {
-    submit_with_id(services, submission, new_test_id()?).await
+pub async fn submit(records: &Records, submission: ValidatedSubmission) -> Result<Job> {
+    submit_with_id(records, submission, new_test_id()?).await
 }
 
 /// Like [`submit`], under a chosen id (a push trigger derives it from the delivery, so a redelivered event
 /// finds the job already there: `JobExists`).
 pub async fn submit_with_id(
-    services: &Services,
+    records: &Records,
     submission: ValidatedSubmission,
     test_id: String,
 ) -> Result<Job> {
-    submit_for(services, submission, test_id, None).await
+    submit_for(records, submission, test_id, None).await
 }
 
 /// Like [`submit_with_id`], recording the tenant the job belongs to (the API shows it to that tenant only).
 pub async fn submit_for(
-    services: &Services,
+    records: &Records,
     submission: ValidatedSubmission,
     test_id: String,
     tenant: Option<String>,
 ) -> Result<Job> {
-    let stream_url = stream_url(&services.settings.stream_base, &test_id);
+    let stream_url = stream_url(&records.stream_base, &test_id);
     let mut job = Job::queued(test_id, submission, stream_url, time::now());
     job.tenant = tenant;
-    services.jobs.create(&job).await?;
+    records.jobs.create(&job).await?;
     Ok(job)
 }
 
@@ -186,7 +222,15 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
         .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
     let progress =
         Arc::new(Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?);
-    if job.status.is_terminal() && commit_missing_terminal(services, &job, &progress).await? {
+    if job.status.is_terminal()
+        && commit_missing_terminal(
+            &services.records(),
+            Some(services.artifacts.as_ref()),
+            &job,
+            &progress,
+        )
+        .await?
+    {
         return Ok(job);
     }
     job.start(time::now())?;
@@ -216,7 +260,7 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
             }
             finished
         }
-        Err(e) => finish_without_bundle(services, &mut job, &progress, e).await,
+        Err(e) => finish_without_bundle(&services.records(), &mut job, &progress, e).await,
     };
     outcome.map(|()| job)
 }
@@ -225,13 +269,16 @@ const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
 
 /// A re-run of a job whose record is final but whose `scan_complete` was never committed (the store lost the
 /// acknowledgement of the final save, or refused the event) commits that event — the very one ending the
-/// bundle's `stream.jsonl` when the bundle has it. Returns whether it did.
+/// bundle's `stream.jsonl` when the bundle has it. Returns whether it did. `bundles` is `None` where no bundle
+/// can be read (the edge functions): a job with a bundle is then refused rather than given an event that could
+/// disagree with the one ending its bundle's stream.
 pub async fn commit_missing_terminal(
-    services: &Services,
+    records: &Records,
+    bundles: Option<&dyn ArtifactStore>,
     job: &Job,
     progress: &Progress,
 ) -> Result<bool> {
-    let history = services.events.history(&job.test_id, 0).await?;
+    let history = records.events.history(&job.test_id, 0).await?;
     if history.iter().any(|e| e.body.is_terminal()) {
         return Ok(false);
     }
@@ -242,14 +289,21 @@ pub async fn commit_missing_terminal(
             bundle: job.bundle_location.clone(),
         })
         .await;
-    let bundled = match &job.bundle_location {
-        Some(location) => {
-            services
-                .artifacts
+    let bundled = match (&job.bundle_location, bundles) {
+        (Some(location), Some(bundles)) => {
+            bundles
                 .read_file(location, bundle::STREAM, MAX_STREAM_BYTES)
                 .await?
         }
-        None => None,
+        (Some(location), None) => {
+            // A wiring limit, not an outage: never retried.
+            return Err(CoreError::Config(format!(
+                "job '{}': its bundle {location} cannot be read here, so its missing scan_complete is \
+                 not committed here",
+                job.test_id
+            )));
+        }
+        (None, _) => None,
     };
     let from_bundle = bundled
         .as_deref()
@@ -950,18 +1004,18 @@ pub async fn conclude(
 }
 
 async fn finish_without_bundle(
-    services: &Services,
+    records: &Records,
     job: &mut Job,
     progress: &Progress,
     cause: CoreError,
 ) -> Result<()> {
     let reason = format!("workspace could not be created: {cause}");
-    end_without_bundle(services, job, progress, JobStatus::Failed, reason).await
+    end_without_bundle(records, job, progress, JobStatus::Failed, reason).await
 }
 
 /// Ends a job that cannot go on (no bundle): the record first, then the error and terminal events.
 async fn end_without_bundle(
-    services: &Services,
+    records: &Records,
     job: &mut Job,
     progress: &Progress,
     status: JobStatus,
@@ -969,7 +1023,7 @@ async fn end_without_bundle(
 ) -> Result<()> {
     job.transition(status, time::now())?;
     job.errors.push(reason.clone());
-    services.jobs.save(job).await?;
+    records.jobs.save(job).await?;
     progress.emit(EventBody::Error { message: reason }).await?;
     let terminal = progress
         .prepare_terminal(EventBody::ScanComplete {
@@ -984,12 +1038,12 @@ async fn end_without_bundle(
 /// Ends a job that is not terminal yet as FAILED or CANCELLED with `reason` (an interrupted runner, a user's
 /// cancel). A job already terminal is returned unchanged.
 pub async fn abandon(
-    services: &Services,
+    records: &Records,
     test_id: &str,
     status: JobStatus,
     reason: &str,
 ) -> Result<Job> {
-    let mut job = services
+    let mut job = records
         .jobs
         .get(test_id)
         .await?
@@ -997,28 +1051,34 @@ pub async fn abandon(
     if job.status.is_terminal() {
         return Ok(job);
     }
-    let progress = Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
-    end_without_bundle(services, &mut job, &progress, status, reason.to_string()).await?;
+    let progress = Progress::open(test_id, records.events.clone(), records.sinks.clone()).await?;
+    end_without_bundle(records, &mut job, &progress, status, reason.to_string()).await?;
     Ok(job)
 }
 
 /// Ends a job a user cancelled, once its run (if any) has been stopped: a QUEUED or RUNNING job becomes
 /// CANCELLED with `reason` and its one `scan_complete`; a job the stopped run had already ended keeps its
 /// status, and its terminal event is committed if the run was stopped before it could. Either way the job
-/// has exactly one `scan_complete` afterwards.
-pub async fn cancel(services: &Services, test_id: &str, reason: &str) -> Result<Job> {
-    let mut job = services
+/// has exactly one `scan_complete` afterwards. `bundles` reads a stored bundle's stream (see
+/// [`commit_missing_terminal`]).
+pub async fn cancel(
+    records: &Records,
+    bundles: Option<&dyn ArtifactStore>,
+    test_id: &str,
+    reason: &str,
+) -> Result<Job> {
+    let mut job = records
         .jobs
         .get(test_id)
         .await?
         .ok_or_else(|| CoreError::JobNotFound(test_id.to_string()))?;
-    let progress = Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
+    let progress = Progress::open(test_id, records.events.clone(), records.sinks.clone()).await?;
     if job.status.is_terminal() {
-        commit_missing_terminal(services, &job, &progress).await?;
+        commit_missing_terminal(records, bundles, &job, &progress).await?;
         return Ok(job);
     }
     end_without_bundle(
-        services,
+        records,
         &mut job,
         &progress,
         JobStatus::Cancelled,
@@ -1031,7 +1091,7 @@ pub async fn cancel(services: &Services, test_id: &str, reason: &str) -> Result<
 /// Ends every RUNNING job whose runner is gone (`is_gone(runner)`), so no job stays RUNNING forever after a
 /// crash. Returns the jobs it ended.
 pub async fn end_interrupted(
-    services: &Services,
+    records: &Records,
     is_gone: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Vec<Job>> {
     let mut ended = Vec::new();
@@ -1042,7 +1102,7 @@ pub async fn end_interrupted(
     };
     let mut stale = Vec::new();
     loop {
-        let page = services.jobs.list(&query).await?;
+        let page = records.jobs.list(&query).await?;
         stale.extend(
             page.jobs
                 .into_iter()
@@ -1056,7 +1116,7 @@ pub async fn end_interrupted(
     }
     for (test_id, runner) in stale {
         let reason = format!("interrupted: runner {runner} stopped before the scan finished");
-        ended.push(abandon(services, &test_id, JobStatus::Failed, &reason).await?);
+        ended.push(abandon(records, &test_id, JobStatus::Failed, &reason).await?);
     }
     Ok(ended)
 }
@@ -1137,7 +1197,7 @@ async fn write_bundle(
         job,
         &state.tools,
         &services.settings.builder,
-        services.signer.as_ref(),
+        services.signer()?.as_ref(),
     )
     .await?;
     let index = bundle.write_index()?;

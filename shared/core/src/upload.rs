@@ -328,7 +328,8 @@ impl UploadGate {
         let signed = canonical_json(
             &serde_json::to_value(&artifacts).map_err(|e| CoreError::json("artifacts", e))?,
         )?;
-        let signature = services.signer.sign(&signed).await?;
+        let signer = services.signer()?;
+        let signature = signer.sign(&signed).await?;
         Ok(TrustRequest {
             scan_id: job.test_id.clone(),
             tier,
@@ -336,9 +337,9 @@ impl UploadGate {
                 signer: self.signer_identity.clone(),
                 timestamp: time::format(&time::now()),
                 signature: base64::engine::general_purpose::STANDARD.encode(signature),
-                algorithm: services.signer.algorithm(),
-                certificate: Some(services.signer.public_key_pem()),
-                key_fingerprint: prefixed(&services.signer.key_id()),
+                algorithm: signer.algorithm(),
+                certificate: Some(signer.public_key_pem()),
+                key_fingerprint: prefixed(&signer.key_id()),
                 signed_content: SIGNED_CONTENT.to_string(),
             },
             artifacts,

@@ -12,7 +12,7 @@ use certus_aws::{
     resolve_key_ref, AwsClients, KmsSigner, S3ArtifactStore, S3Fetcher, S3Publisher, S3RunStore,
     S3Uploads,
 };
-use certus_core::attestation::{BuilderInfo, LocalSigner, NoSigner};
+use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::audit::AuditedJobStore;
 use certus_core::fingerprint::FingerprintKey;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
@@ -125,11 +125,12 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
         clients.dynamodb.clone(),
         &env.audit_table,
     ));
-    let signer: Arc<dyn BundleSigner> = match stage {
-        Stage::BuildBundle | Stage::Finalize | Stage::RequestUpload => signer(env, clients).await?,
-        _ => Arc::new(NoSigner(
-            "this step has no signing key (only build-bundle, finalize and request-upload sign)",
-        )),
+    // Only build-bundle, finalize and request-upload sign; the other steps build no signer.
+    let signer: Option<Arc<dyn BundleSigner>> = match stage {
+        Stage::BuildBundle | Stage::Finalize | Stage::RequestUpload => {
+            Some(signer(env, clients).await?)
+        }
+        _ => None,
     };
     let verifier = match stage {
         Stage::VerifyManifest => signature_policy(env, clients).await?,

@@ -484,7 +484,7 @@ async fn the_state_machine_and_the_local_runner_give_the_same_record_and_bundle(
     local.services.fingerprint_key = Some(
         certus_core::fingerprint::FingerprintKey::new(d.fingerprint_key_text.as_bytes()).unwrap(),
     );
-    let queued = pipeline::submit(&local.services, d.submission(&repo))
+    let queued = pipeline::submit(&local.services.records(), d.submission(&repo))
         .await
         .unwrap();
     let one = pipeline::run(&local.services, &queued.test_id)

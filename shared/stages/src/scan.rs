@@ -367,16 +367,26 @@ impl Stages {
         let mut job = self.job(test_id).await?;
         match job.status {
             JobStatus::Queued => {
-                job =
-                    pipeline::abandon(&self.services, test_id, JobStatus::Failed, &reason).await?;
+                job = pipeline::abandon(
+                    &self.services.records(),
+                    test_id,
+                    JobStatus::Failed,
+                    &reason,
+                )
+                .await?;
             }
             JobStatus::Running => match self.conclude(&mut job, Some(reason.clone()), "fail").await
             {
                 Ok(terminal) => self.progress(test_id).await?.commit(&terminal).await?,
                 Err(e) => {
                     let reason = format!("{reason}; the bundle could not be built either: {e}");
-                    job = pipeline::abandon(&self.services, test_id, JobStatus::Failed, &reason)
-                        .await?;
+                    job = pipeline::abandon(
+                        &self.services.records(),
+                        test_id,
+                        JobStatus::Failed,
+                        &reason,
+                    )
+                    .await?;
                 }
             },
             _ => self.ensure_scan_complete(&job).await?,
@@ -448,7 +458,13 @@ impl Stages {
     /// `build-bundle` prepared), or a new one when there is no bundle.
     async fn ensure_scan_complete(&self, job: &Job) -> Result<()> {
         let progress = self.progress(&job.test_id).await?;
-        pipeline::commit_missing_terminal(&self.services, job, &progress).await?;
+        pipeline::commit_missing_terminal(
+            &self.services.records(),
+            Some(self.services.artifacts.as_ref()),
+            job,
+            &progress,
+        )
+        .await?;
         Ok(())
     }
 

@@ -16,7 +16,7 @@ mod secret;
 
 use std::path::Path;
 
-use certus_core::pipeline::Services;
+use certus_core::pipeline::Records;
 use serde::Serialize;
 
 use deliveries::DeliveryLog;
@@ -88,7 +88,7 @@ impl Triggers {
     pub async fn github<S: JobStarter + ?Sized>(
         &self,
         delivery: &GithubDelivery<'_>,
-        services: &Services,
+        records: &Records,
         starter: &S,
     ) -> Result<Handled> {
         check_size(delivery.body.len())?;
@@ -113,7 +113,7 @@ impl Triggers {
             &scope,
             Some(id),
             verdict,
-            services,
+            records,
             starter,
         )
         .await
@@ -123,7 +123,7 @@ impl Triggers {
     pub async fn gitlab<S: JobStarter + ?Sized>(
         &self,
         delivery: &GitlabDelivery<'_>,
-        services: &Services,
+        records: &Records,
         starter: &S,
     ) -> Result<Handled> {
         check_size(delivery.body.len())?;
@@ -142,7 +142,7 @@ impl Triggers {
         if let Some(handled) = self.replayed(Provider::Gitlab, &scope, id) {
             return Ok(handled);
         }
-        self.conclude(Provider::Gitlab, &scope, id, verdict, services, starter)
+        self.conclude(Provider::Gitlab, &scope, id, verdict, records, starter)
             .await
     }
 
@@ -199,12 +199,12 @@ impl Triggers {
         scope: &str,
         id: Option<&str>,
         verdict: Verdict<'_>,
-        services: &Services,
+        records: &Records,
         starter: &S,
     ) -> Result<Handled> {
         let outcome = match verdict {
             Verdict::Push(registration, push) => {
-                start_scan(registration, push, services, starter).await?
+                start_scan(registration, push, records, starter).await?
             }
             Verdict::Ignored(reason) => Outcome::Ignored { reason },
         };
@@ -224,7 +224,7 @@ impl Triggers {
 pub async fn handle_codecommit_event<S: JobStarter + ?Sized>(
     triggers: &Triggers,
     event: &serde_json::Value,
-    services: &Services,
+    records: &Records,
     starter: &S,
 ) -> Result<Handled> {
     let (id, verdict) = codecommit::read(&triggers.registrations, event)?;
@@ -237,7 +237,7 @@ pub async fn handle_codecommit_event<S: JobStarter + ?Sized>(
         return Ok(handled);
     }
     triggers
-        .conclude(Provider::Codecommit, &scope, id, verdict, services, starter)
+        .conclude(Provider::Codecommit, &scope, id, verdict, records, starter)
         .await
 }
 

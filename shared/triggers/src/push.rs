@@ -3,7 +3,7 @@
 //! repository, commit), and the launch — or nothing, when that job already exists.
 
 use async_trait::async_trait;
-use certus_core::pipeline::{self, Services};
+use certus_core::pipeline::{self, Records};
 use certus_core::CoreError;
 use serde::Serialize;
 
@@ -67,7 +67,7 @@ impl Outcome {
 pub async fn start_scan<S: JobStarter + ?Sized>(
     registration: &Registration,
     push: Push,
-    services: &Services,
+    records: &Records,
     starter: &S,
 ) -> Result<Outcome> {
     if !registration.triggers_on(&push.branch) {
@@ -86,7 +86,7 @@ pub async fn start_scan<S: JobStarter + ?Sized>(
     let submission = registration.submission(&push.branch, &push.commit)?;
     let test_id = registration.test_id_for(&push.commit);
     match pipeline::submit_for(
-        services,
+        records,
         submission,
         test_id.clone(),
         registration.tenant.clone(),

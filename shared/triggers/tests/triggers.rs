@@ -4,19 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
-use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::ids::new_test_id;
-use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
+use certus_core::pipeline::Records;
 use certus_core::ports::JobQuery;
 use certus_core::request::SourceSpec;
-use certus_core::verification::SignaturePolicy;
 use certus_core::Retryability;
-use certus_local::{LocalArtifactStore, Placement, SqliteStore};
-use certus_scanners::SampleScanner;
-use certus_source::{LocalSourcePreparer, SourcePolicy};
+use certus_local::SqliteStore;
 use certus_triggers::{
     handle_codecommit_event, Delivery, GithubDelivery, GitlabDelivery, JobStarter, Outcome,
     TriggerError, Triggers,
@@ -43,7 +38,7 @@ impl Started {
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    services: Services,
+    records: Records,
     triggers: Triggers,
     github_secret: String,
     gitlab_secret: String,
@@ -113,38 +108,15 @@ fn fixture() -> Fixture {
     let triggers = Triggers::load(&path).unwrap();
 
     let store = Arc::new(SqliteStore::open(&dir.path().join("certus.db")).unwrap());
-    let services = Services {
+    let records = Records {
         jobs: store.clone(),
         events: store,
         sinks: Vec::new(),
-        artifacts: Arc::new(LocalArtifactStore::new(Placement::PerJob(
-            dir.path().join("bundles"),
-        ))),
-        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy::default())),
-        fetcher: Arc::new(certus_fetch::FileFetcher::new(&[dir.path().to_path_buf()]).unwrap()),
-        verifier: Arc::new(SignaturePolicy::default()),
-        signer: Arc::new(LocalSigner::load_or_generate(&dir.path().join("signing.pem")).unwrap()),
-        scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
-        fingerprint_key: Some(
-            certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
-        ),
-        settings: PipelineSettings {
-            workspace_root: dir.path().join("runs"),
-            keep_workspace: false,
-            max_parallel_tools: 1,
-            max_log_lines_per_tool: 100,
-            max_tool_timeout: Duration::from_secs(60),
-            stream_base: "ws://127.0.0.1:1".into(),
-            builder: BuilderInfo {
-                id: "https://certus-assurance.invalid/builders/triggers-test".into(),
-                version: "test".into(),
-            },
-            runner_id: "triggers-test".into(),
-        },
+        stream_base: "ws://127.0.0.1:1".into(),
     };
     Fixture {
         _dir: dir,
-        services,
+        records,
         triggers,
         github_secret,
         gitlab_secret,
@@ -185,7 +157,7 @@ impl Fixture {
             body,
         };
         self.triggers
-            .github(&delivery, &self.services, &self.started)
+            .github(&delivery, &self.records, &self.started)
             .await
     }
 
@@ -206,7 +178,7 @@ impl Fixture {
             limit: 100,
             ..JobQuery::default()
         };
-        self.services.jobs.list(&query).await.unwrap().jobs
+        self.records.jobs.list(&query).await.unwrap().jobs
     }
 }
 
@@ -463,7 +435,7 @@ impl Fixture {
             body,
         };
         self.triggers
-            .gitlab(&delivery, &self.services, &self.started)
+            .gitlab(&delivery, &self.records, &self.started)
             .await
     }
 }
@@ -545,7 +517,7 @@ async fn a_codecommit_push_starts_one_job_even_when_delivered_twice() {
     let f = fixture();
     let commit = "7e".repeat(20);
     let event = codecommit_event("ev-1", "referenceUpdated", "branch", "main", &commit);
-    let first = handle_codecommit_event(&f.triggers, &event, &f.services, &f.started)
+    let first = handle_codecommit_event(&f.triggers, &event, &f.records, &f.started)
         .await
         .unwrap();
     let Outcome::Started {
@@ -557,13 +529,13 @@ async fn a_codecommit_push_starts_one_job_even_when_delivered_twice() {
         panic!("not started: {first:?}");
     };
     assert_eq!(registration, "cc");
-    let twice = handle_codecommit_event(&f.triggers, &event, &f.services, &f.started)
+    let twice = handle_codecommit_event(&f.triggers, &event, &f.records, &f.started)
         .await
         .unwrap();
     assert!(twice.replayed);
     // A second rule delivering the same change under another event id.
     let other_id = codecommit_event("ev-2", "referenceCreated", "branch", "release/7", &commit);
-    let again = handle_codecommit_event(&f.triggers, &other_id, &f.services, &f.started)
+    let again = handle_codecommit_event(&f.triggers, &other_id, &f.records, &f.started)
         .await
         .unwrap();
     assert_eq!(again.outcome.test_id(), Some(test_id.as_str()));
@@ -587,37 +559,37 @@ async fn codecommit_deletes_tags_and_strangers_start_nothing() {
     let f = fixture();
     let commit = "7e".repeat(20);
     let deleted = codecommit_event("e-1", "referenceDeleted", "branch", "main", &commit);
-    let handled = handle_codecommit_event(&f.triggers, &deleted, &f.services, &f.started)
+    let handled = handle_codecommit_event(&f.triggers, &deleted, &f.records, &f.started)
         .await
         .unwrap();
     assert!(ignored_reason(&handled.outcome).contains("deleted"));
     let tag = codecommit_event("e-2", "referenceCreated", "tag", "v1", &commit);
-    let handled = handle_codecommit_event(&f.triggers, &tag, &f.services, &f.started)
+    let handled = handle_codecommit_event(&f.triggers, &tag, &f.records, &f.started)
         .await
         .unwrap();
     assert!(ignored_reason(&handled.outcome).contains("not a branch"));
     let nameless = codecommit_event("e-6", "referenceUpdated", "branch", "", &commit);
-    let handled = handle_codecommit_event(&f.triggers, &nameless, &f.services, &f.started)
+    let handled = handle_codecommit_event(&f.triggers, &nameless, &f.records, &f.started)
         .await
         .unwrap();
     assert!(ignored_reason(&handled.outcome).contains("without a branch name"));
 
     let mut foreign = codecommit_event("e-3", "referenceUpdated", "branch", "main", &commit);
     foreign["resources"] = json!(["arn:aws:codecommit:eu-west-1:999999999999:infra"]);
-    let err = handle_codecommit_event(&f.triggers, &foreign, &f.services, &f.started)
+    let err = handle_codecommit_event(&f.triggers, &foreign, &f.records, &f.started)
         .await
         .unwrap_err();
     assert!(matches!(err, TriggerError::Unregistered { .. }), "{err}");
 
     let mut spoofed = codecommit_event("e-4", "referenceUpdated", "branch", "main", &commit);
     spoofed["source"] = json!("custom.codecommit");
-    let err = handle_codecommit_event(&f.triggers, &spoofed, &f.services, &f.started)
+    let err = handle_codecommit_event(&f.triggers, &spoofed, &f.records, &f.started)
         .await
         .unwrap_err();
     assert!(matches!(err, TriggerError::Malformed(_)), "{err}");
 
     let bad_commit = codecommit_event("e-5", "referenceUpdated", "branch", "main", "HEAD~1");
-    let err = handle_codecommit_event(&f.triggers, &bad_commit, &f.services, &f.started)
+    let err = handle_codecommit_event(&f.triggers, &bad_commit, &f.records, &f.started)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("commitId"), "{err}");

@@ -73,7 +73,7 @@ fn checking_gate(fx: &Fixture) -> LocalTrustGate {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_gate_permits_a_genuine_request_and_the_bundle_is_published() {
     let fx = finished_job().await;
-    let key = format!("sha256:{}", fx.services.signer.key_id());
+    let key = format!("sha256:{}", fx.services.signer().unwrap().key_id());
     let gate = LocalTrustGate::new()
         .pin_keys([key.clone()])
         .unwrap()
@@ -118,7 +118,7 @@ async fn forged_requests_are_denied_with_the_contract_reason() {
     let fx = finished_job().await;
     let genuine = genuine_request(&fx).await;
     let gate = checking_gate(&fx);
-    let signer = fx.services.signer.as_ref();
+    let signer = fx.services.signer().unwrap().as_ref();
     assert!(gate.evaluate(&genuine).await.unwrap().permitted);
 
     let mut r = genuine.clone();
@@ -276,7 +276,7 @@ async fn pinned_keys_decide_whose_signature_counts() {
         false
     );
 
-    let ours = format!("sha256:{}", fx.services.signer.key_id());
+    let ours = format!("sha256:{}", fx.services.signer().unwrap().key_id());
     let pinned = checking_gate(&fx).pin_keys([ours]).unwrap();
     let (reason, detail) = denial(&pinned, &forged).await;
     assert_eq!(reason, "invalid_signer");

@@ -196,9 +196,9 @@ pub async fn start(options: Options) -> Server {
             certus_fetch::FileFetcher::new(&[std::path::PathBuf::from("/")]).expect("file fetcher"),
         ),
         verifier: Arc::new(SignaturePolicy::default()),
-        signer: Arc::new(
+        signer: Some(Arc::new(
             LocalSigner::load_or_generate(&dir.path().join("keys/signing.pem")).expect("key"),
-        ),
+        )),
         scanners: ScannerSet::new(vec![
             Arc::new(SampleScanner),
             Arc::new(GatedScanner { gate: gate.clone() }),

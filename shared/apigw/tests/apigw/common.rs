@@ -229,7 +229,9 @@ pub fn services(dir: &Path, store: Arc<SqliteStore>) -> Services {
         sources: Arc::new(LocalSourcePreparer::new(SourcePolicy::default())),
         fetcher: Arc::new(certus_fetch::FileFetcher::new(&[dir.to_path_buf()]).unwrap()),
         verifier: Arc::new(SignaturePolicy::default()),
-        signer: Arc::new(LocalSigner::load_or_generate(&dir.join("keys/signing.pem")).unwrap()),
+        signer: Some(Arc::new(
+            LocalSigner::load_or_generate(&dir.join("keys/signing.pem")).unwrap(),
+        )),
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
@@ -279,7 +281,7 @@ pub async fn submit_for(services: &Services, dir: &Path, workspace: &str, tenant
     }))
     .unwrap();
     pipeline::submit_for(
-        services,
+        &services.records(),
         request.validate().unwrap(),
         certus_core::ids::new_test_id().unwrap(),
         Some(tenant.into()),

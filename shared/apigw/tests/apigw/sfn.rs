@@ -66,7 +66,7 @@ async fn a_duplicate_submit_starts_one_execution_named_after_the_job() {
     let store = open_store(dir.path());
     let services = services(dir.path(), store.clone());
     let job = submit(&services, dir.path(), "ws-acme").await;
-    let launcher = SfnLauncher::new(client.clone(), &arn, services);
+    let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
 
     launcher.launch(job.test_id.clone()).await;
     launcher.launch(job.test_id.clone()).await;
@@ -95,7 +95,7 @@ async fn a_start_that_fails_for_good_ends_the_job_failed_with_the_reason() {
     let services = services(dir.path(), store.clone());
     let job = submit(&services, dir.path(), "ws-acme").await;
 
-    SfnLauncher::new(client, missing, services)
+    SfnLauncher::new(client, missing, services.records())
         .launch(job.test_id.clone())
         .await;
 
@@ -133,11 +133,12 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     job.transition(JobStatus::Succeeded, certus_core::time::now())
         .unwrap();
     store.save(&job).await.unwrap();
-    let uploads: Arc<dyn UploadRequests> = Arc::new(SfnUploads::new(client.clone(), &arn));
+    let uploads: Arc<dyn UploadRequests> =
+        Arc::new(SfnUploads::new(client.clone(), &arn, services.jobs.clone()));
 
     // `verified` for this unsigned manifest is refused before any execution starts.
     let refused = uploads
-        .request_upload(&services, &job.test_id, Tier::Verified)
+        .request_upload(&job.test_id, Tier::Verified)
         .await
         .unwrap_err();
     assert!(
@@ -149,7 +150,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     // Two requests while nothing is recorded yet: one execution.
     for _ in 0..2 {
         let answered = uploads
-            .request_upload(&services, &job.test_id, Tier::Basic)
+            .request_upload(&job.test_id, Tier::Basic)
             .await
             .unwrap();
         assert_eq!(answered.upload_status, job.upload_status);
@@ -168,7 +169,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     job.set_upload_status(UploadStatus::UploadFailed).unwrap();
     store.save(&job).await.unwrap();
     uploads
-        .request_upload(&services, &job.test_id, Tier::Basic)
+        .request_upload(&job.test_id, Tier::Basic)
         .await
         .unwrap();
     let second = format!("{}-upload-1", job.test_id);
@@ -186,7 +187,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
         .push(UploadStep::publish_failed("publication failed: denied"));
     store.save(&job).await.unwrap();
     let answered = uploads
-        .request_upload(&services, &job.test_id, Tier::Basic)
+        .request_upload(&job.test_id, Tier::Basic)
         .await
         .unwrap();
     assert_eq!(answered.upload_status, UploadStatus::Denied);
@@ -197,7 +198,7 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
     job.set_upload_status(UploadStatus::Uploaded).unwrap();
     store.save(&job).await.unwrap();
     uploads
-        .request_upload(&services, &job.test_id, Tier::Basic)
+        .request_upload(&job.test_id, Tier::Basic)
         .await
         .unwrap();
     assert_eq!(executions(&client, &arn).await.len(), 3);
@@ -214,8 +215,8 @@ async fn an_upload_for_a_job_not_succeeded_is_a_conflict() {
     let store = open_store(dir.path());
     let services = services(dir.path(), store);
     let job = submit(&services, dir.path(), "ws-acme").await;
-    let error = SfnUploads::new(client.clone(), &arn)
-        .request_upload(&services, &job.test_id, Tier::Basic)
+    let error = SfnUploads::new(client.clone(), &arn, services.jobs.clone())
+        .request_upload(&job.test_id, Tier::Basic)
         .await
         .unwrap_err();
     assert!(
@@ -271,7 +272,7 @@ async fn cancelling_stops_the_running_execution_and_ends_the_job_cancelled() {
     let store = open_store(dir.path());
     let services = services(dir.path(), store.clone());
     let job = submit(&services, dir.path(), "ws-acme").await;
-    let launcher = SfnLauncher::new(client.clone(), &arn, services.clone());
+    let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
     launcher.launch(job.test_id.clone()).await;
     assert_eq!(
         execution_state(&client, &launcher, &job.test_id).await,
@@ -279,7 +280,7 @@ async fn cancelling_stops_the_running_execution_and_ends_the_job_cancelled() {
     );
 
     let ended = launcher
-        .cancel(&services, &job.test_id, "cancelled by tenant acme")
+        .cancel(&job.test_id, "cancelled by tenant acme")
         .await
         .unwrap();
 
@@ -319,9 +320,9 @@ async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_a
 
     // No execution of that name: nothing to stop, the job ends CANCELLED and never starts.
     let queued = submit(&services, dir.path(), "ws-acme").await;
-    let launcher = SfnLauncher::new(client.clone(), &arn, services.clone());
+    let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
     let ended = launcher
-        .cancel(&services, &queued.test_id, "cancelled by tenant acme")
+        .cancel(&queued.test_id, "cancelled by tenant acme")
         .await
         .unwrap();
     assert_eq!(ended.status, JobStatus::Cancelled);
@@ -330,9 +331,9 @@ async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_a
     // A machine ARN that names no state machine: the stop fails, the job stays QUEUED (not shown cancelled
     // while a run may go on), the error names the operation.
     let other = submit(&services, dir.path(), "ws-acme").await;
-    let broken = SfnLauncher::new(client.clone(), "not-an-arn", services.clone());
+    let broken = SfnLauncher::new(client.clone(), "not-an-arn", services.records());
     let refused = broken
-        .cancel(&services, &other.test_id, "cancelled by tenant acme")
+        .cancel(&other.test_id, "cancelled by tenant acme")
         .await
         .unwrap_err()
         .to_string();
@@ -342,4 +343,60 @@ async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_a
     );
     let record = store.get(&other.test_id).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Queued);
+}
+
+#[tokio::test]
+async fn a_cancel_reads_no_bundle_here_and_never_commits_a_scan_complete_that_could_disagree_with_one(
+) {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
+    let arn = long_state_machine(&client, "scan-ended").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let services = services(dir.path(), store.clone());
+    let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
+    let now = certus_core::time::now();
+
+    // Ended (its record saved) with a stored bundle, but its scan_complete never committed: the event ending
+    // the bundle's stream cannot be read here, so none is made up; the error names the job.
+    let mut bundled = submit(&services, dir.path(), "ws-acme").await;
+    bundled.start(now).unwrap();
+    bundled.transition(JobStatus::Succeeded, now).unwrap();
+    bundled.bundle_location = Some("s3://artifacts/bundles/x".into());
+    store.save(&bundled).await.unwrap();
+    let refused = launcher
+        .cancel(&bundled.test_id, "cancelled by tenant acme")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains(&bundled.test_id), "{refused}");
+    assert!(store.history(&bundled.test_id, 0).await.unwrap().is_empty());
+
+    // Ended without a bundle: its one scan_complete is committed, the status kept.
+    let mut failed = submit(&services, dir.path(), "ws-acme").await;
+    failed.start(now).unwrap();
+    failed.transition(JobStatus::Failed, now).unwrap();
+    store.save(&failed).await.unwrap();
+    let ended = launcher
+        .cancel(&failed.test_id, "cancelled by tenant acme")
+        .await
+        .unwrap();
+    assert_eq!(ended.status, JobStatus::Failed);
+    let history = store.history(&failed.test_id, 0).await.unwrap();
+    assert!(
+        matches!(
+            history.as_slice(),
+            [certus_core::event::Event {
+                body: EventBody::ScanComplete {
+                    status: JobStatus::Failed,
+                    bundle: None,
+                    ..
+                },
+                ..
+            }]
+        ),
+        "{history:?}"
+    );
 }

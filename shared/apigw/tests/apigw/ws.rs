@@ -323,7 +323,7 @@ async fn parallel_writers_and_a_concurrent_replay_deliver_every_event_exactly_on
     }
     racing.await.unwrap();
     pipeline::abandon(
-        &s.services,
+        &s.services.records(),
         &test_id,
         JobStatus::Failed,
         "stopped by the test",

@@ -121,9 +121,9 @@ async fn finished_job(clients: &AwsClients, bundles: &str) -> Finished {
         })),
         fetcher: Arc::new(NoFetcher),
         verifier: Arc::new(SignaturePolicy::default()),
-        signer: Arc::new(
+        signer: Some(Arc::new(
             LocalSigner::load_or_generate(&dir.path().join("keys/signing.pem")).unwrap(),
-        ),
+        )),
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
@@ -163,7 +163,9 @@ async fn finished_job(clients: &AwsClients, bundles: &str) -> Finished {
         requested_by: Some("aws-tests".into()),
         baseline: None,
     };
-    let queued = pipeline::submit(&services, submission).await.unwrap();
+    let queued = pipeline::submit(&services.records(), submission)
+        .await
+        .unwrap();
     let job = pipeline::run(&services, &queued.test_id).await.unwrap();
     assert_eq!(job.status, JobStatus::Succeeded, "errors: {:?}", job.errors);
     assert_eq!(

@@ -209,7 +209,7 @@ async fn finished(directory: bool) -> Fixture {
             key: Some(manifest_key),
             ..SignaturePolicy::default()
         }),
-        signer,
+        signer: Some(signer),
         scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
@@ -252,7 +252,7 @@ async fn finished(directory: bool) -> Fixture {
         requested_by: Some("trust-tests".into()),
         baseline: None,
     };
-    let queued = pipeline::submit(&services, submission)
+    let queued = pipeline::submit(&services.records(), submission)
         .await
         .expect("submit");
     let job = pipeline::run(&services, &queued.test_id)
