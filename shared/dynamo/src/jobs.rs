@@ -89,7 +89,7 @@ fn job_item(job: &Job, version: u64) -> Result<Item> {
 }
 
 fn parse_record(item: &Item) -> Result<Job> {
-    Job::from_json(get_s(item, RECORD, "stored job")?)
+    Job::from_json(get_s(item, RECORD, "job record")?)
 }
 
 /// A save that would rewrite settled history is refused, whatever the version says.
