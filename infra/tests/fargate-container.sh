@@ -54,6 +54,11 @@ awk '{print $2}' /proc/self/mounts | sort -u | while read -r point; do
     *) mount -o remount,bind,ro "$point" 2>/dev/null || true ;;
   esac
 done
-touch /opt/.probe 2>/dev/null && { echo "fargate-container: the root filesystem is still writable" >&2; exit 2; }
+for probe in /.certus-probe /opt/.certus-probe; do
+  if touch "$probe" 2>/dev/null; then
+    echo "fargate-container: $(dirname "$probe") is still writable" >&2
+    exit 2
+  fi
+done
 
 exec setpriv --reuid="$user" --regid="$user" --clear-groups --inh-caps=-all --bounding-set=-all -- "$@"
