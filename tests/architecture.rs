@@ -142,7 +142,8 @@ struct Crate {
 
 type Graph = BTreeMap<String, Crate>;
 
-fn workspace_graph() -> Graph {
+/// `cargo metadata` of the workspace's own packages.
+fn workspace_metadata() -> Value {
     let output = Command::new(env!("CARGO"))
         .args([
             "metadata",
@@ -159,7 +160,11 @@ fn workspace_graph() -> Graph {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn workspace_graph() -> Graph {
+    let metadata = workspace_metadata();
     let root = metadata["workspace_root"].as_str().unwrap().to_string();
     let packages = metadata["packages"].as_array().unwrap();
     let members: BTreeSet<&str> = packages
@@ -412,19 +417,7 @@ fn a_crate_nobody_placed_is_named() {
 /// clippy or deny run finds it the slow way.
 #[test]
 fn every_member_takes_the_workspace_lints_and_is_never_published() {
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
-        .current_dir(certus_testkit::workspace_root())
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let metadata = workspace_metadata();
     let mut missing = Vec::new();
     for package in metadata["packages"].as_array().unwrap() {
         let name = package["name"].as_str().unwrap();

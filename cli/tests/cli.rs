@@ -2,7 +2,7 @@
 //! bundle whose index is checked independently with `sha256sum`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
@@ -782,16 +782,7 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
     std::fs::write(src.join("requirements.txt"), "flask==2.0.0\n").unwrap();
     let port = certus_testkit::free_port();
     let key = "test-api-key-0123456789";
-    let hash = String::from_utf8(certus(&["serve", "--hash-key", key], &data).stdout).unwrap();
-    let keys = work.path().join("keys.json");
-    std::fs::write(
-        &keys,
-        format!(
-            r#"[{{"key_sha256": "{}", "tenant": "acme", "workspaces": ["ws"]}}]"#,
-            hash.trim()
-        ),
-    )
-    .unwrap();
+    let keys = api_keys_file(work.path(), &data, key);
     let _server = certus_testkit::KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_certus"))
             .args([
@@ -880,16 +871,7 @@ fn cancel_stops_a_scan_hanging_on_git_and_a_second_cancel_says_it_has_ended() {
     let tarpit_port = tarpit.local_addr().unwrap().port();
     let port = certus_testkit::free_port();
     let key = format!("cancel-key-{}-0123456789", std::process::id());
-    let hash = String::from_utf8(certus(&["serve", "--hash-key", &key], &data).stdout).unwrap();
-    let keys = work.path().join("keys.json");
-    std::fs::write(
-        &keys,
-        format!(
-            r#"[{{"key_sha256": "{}", "tenant": "acme", "workspaces": ["ws"]}}]"#,
-            hash.trim()
-        ),
-    )
-    .unwrap();
+    let keys = api_keys_file(work.path(), &data, &key);
     let _server = certus_testkit::KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_certus"))
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
@@ -1027,4 +1009,20 @@ fn a_permitted_bundle_is_also_pushed_to_an_oci_registry_as_a_signed_artifact() {
         tags.contains(&format!("{}.sig", digest.replace(':', "-"))),
         "signature tag missing: {tags}"
     );
+}
+
+/// A `certus serve --api-keys` file in `dir` that grants `key` (stored as `certus serve --hash-key` hashes it)
+/// to tenant `acme` in workspace `ws`.
+fn api_keys_file(dir: &Path, data: &Path, key: &str) -> PathBuf {
+    let hash = String::from_utf8(certus(&["serve", "--hash-key", key], data).stdout).unwrap();
+    let keys = dir.join("keys.json");
+    std::fs::write(
+        &keys,
+        format!(
+            r#"[{{"key_sha256": "{}", "tenant": "acme", "workspaces": ["ws"]}}]"#,
+            hash.trim()
+        ),
+    )
+    .unwrap();
+    keys
 }
