@@ -11,9 +11,31 @@ use certus_core::job::{JobStatus, UploadStatus};
 use certus_core::ports::{EventLog, JobStore};
 use certus_core::record::UploadStep;
 use certus_core::trust::Tier;
+use certus_local::SqliteStore;
 use serde_json::{json, Value};
 
 use crate::common::*;
+
+/// What every test here starts from: the Step Functions client on moto, and a local job store in a directory
+/// of its own with the services over it. `None` without moto (skipped locally, a failure in CI).
+struct World {
+    client: aws_sdk_sfn::Client,
+    dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    services: certus_core::pipeline::Services,
+}
+
+fn world() -> Option<World> {
+    let endpoint = moto_endpoint()?;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    Some(World {
+        client: aws_sdk_sfn::Client::new(&sdk_config(&endpoint)),
+        services: services(dir.path(), store.clone()),
+        store,
+        dir,
+    })
+}
 
 async fn state_machine(client: &aws_sdk_sfn::Client, tag: &str) -> String {
     let definition = json!({
@@ -57,14 +79,16 @@ async fn executions(client: &aws_sdk_sfn::Client, arn: &str) -> Vec<(String, Val
 
 #[tokio::test]
 async fn a_duplicate_submit_starts_one_execution_named_after_the_job() {
-    let Some(endpoint) = moto_endpoint() else {
+    let Some(World {
+        client,
+        dir,
+        store,
+        services,
+    }) = world()
+    else {
         return;
     };
-    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
     let arn = state_machine(&client, "scan").await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let services = services(dir.path(), store.clone());
     let job = submit(&services, dir.path(), "ws-acme").await;
     let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
 
@@ -85,14 +109,16 @@ async fn a_duplicate_submit_starts_one_execution_named_after_the_job() {
 
 #[tokio::test]
 async fn a_start_that_fails_for_good_ends_the_job_failed_with_the_reason() {
-    let Some(endpoint) = moto_endpoint() else {
+    let Some(World {
+        client,
+        dir,
+        store,
+        services,
+    }) = world()
+    else {
         return;
     };
-    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
     let missing = "arn:aws:states:us-east-1:123456789012:stateMachine:certus-does-not-exist";
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let services = services(dir.path(), store.clone());
     let job = submit(&services, dir.path(), "ws-acme").await;
 
     SfnLauncher::new(client, missing, services.records())
@@ -119,14 +145,16 @@ async fn a_start_that_fails_for_good_ends_the_job_failed_with_the_reason() {
 
 #[tokio::test]
 async fn upload_requests_start_one_execution_per_recorded_exchange() {
-    let Some(endpoint) = moto_endpoint() else {
+    let Some(World {
+        client,
+        dir,
+        store,
+        services,
+    }) = world()
+    else {
         return;
     };
-    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
     let arn = state_machine(&client, "upload").await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let services = services(dir.path(), store.clone());
     let mut job = submit(&services, dir.path(), "ws-acme").await;
     job.transition(JobStatus::Running, certus_core::time::now())
         .unwrap();
@@ -206,14 +234,16 @@ async fn upload_requests_start_one_execution_per_recorded_exchange() {
 
 #[tokio::test]
 async fn an_upload_for_a_job_not_succeeded_is_a_conflict() {
-    let Some(endpoint) = moto_endpoint() else {
+    let Some(World {
+        client,
+        dir,
+        store: _,
+        services,
+    }) = world()
+    else {
         return;
     };
-    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
     let arn = state_machine(&client, "upload").await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let services = services(dir.path(), store);
     let job = submit(&services, dir.path(), "ws-acme").await;
     let error = SfnUploads::new(client.clone(), &arn, services.jobs.clone())
         .request_upload(&job.test_id, Tier::Basic)
@@ -263,14 +293,16 @@ async fn execution_state(
 
 #[tokio::test]
 async fn cancelling_stops_the_running_execution_and_ends_the_job_cancelled() {
-    let Some(endpoint) = moto_endpoint() else {
+    let Some(World {
+        client,
+        dir,
+        store,
+        services,
+    }) = world()
+    else {
         return;
     };
-    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
     let arn = long_state_machine(&client, "scan-cancel").await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let services = services(dir.path(), store.clone());
     let job = submit(&services, dir.path(), "ws-acme").await;
     let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
     launcher.launch(job.test_id.clone()).await;
@@ -309,14 +341,16 @@ async fn cancelling_stops_the_running_execution_and_ends_the_job_cancelled() {
 
 #[tokio::test]
 async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_as_it_was() {
-    let Some(endpoint) = moto_endpoint() else {
+    let Some(World {
+        client,
+        dir,
+        store,
+        services,
+    }) = world()
+    else {
         return;
     };
-    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
     let arn = long_state_machine(&client, "scan-unstarted").await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let services = services(dir.path(), store.clone());
 
     // No execution of that name: nothing to stop, the job ends CANCELLED and never starts.
     let queued = submit(&services, dir.path(), "ws-acme").await;
@@ -348,14 +382,16 @@ async fn a_job_never_started_is_cancelled_and_a_stop_that_fails_leaves_the_job_a
 #[tokio::test]
 async fn a_cancel_reads_no_bundle_here_and_never_commits_a_scan_complete_that_could_disagree_with_one(
 ) {
-    let Some(endpoint) = moto_endpoint() else {
+    let Some(World {
+        client,
+        dir,
+        store,
+        services,
+    }) = world()
+    else {
         return;
     };
-    let client = aws_sdk_sfn::Client::new(&sdk_config(&endpoint));
     let arn = long_state_machine(&client, "scan-ended").await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path());
-    let services = services(dir.path(), store.clone());
     let launcher = SfnLauncher::new(client.clone(), &arn, services.records());
     let now = certus_core::time::now();
 
