@@ -74,6 +74,27 @@ def moto_post(endpoint, path, body):
 
 
 # -- the recording proxy -----------------------------------------------------------------------------------------
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """An HTTP/1.1 handler that logs nothing and reads a request body whole, chunked or not (the SDKs send both)."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+
 class Recorder:
     """A loopback HTTP proxy in front of moto that forwards every request byte for byte (the SigV4 signature,
     Host included, stays valid) and records who asked what: the access key, method, path, query, JSON target
@@ -85,25 +106,7 @@ class Recorder:
         self.lock = threading.Lock()
         recorder = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _body(self):
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    out = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return out
-                        out += self.rfile.read(size)
-                        self.rfile.readline()
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
+        class Handler(QuietHandler):
             def _forward(self):
                 body = self._body()
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "transfer-encoding"}
@@ -571,14 +574,9 @@ class WebSocketGateway:
         self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/live"
         gateway = self
 
-        class Management(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Management(QuietHandler):
             def _call(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self._body()
                 status = gateway._manage(self.command, self.path, self.headers, body)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
