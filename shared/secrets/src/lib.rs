@@ -10,6 +10,7 @@
 
 mod allowlist;
 mod anchor;
+mod decode;
 mod detect;
 mod entropy;
 mod error;
@@ -29,4 +30,6 @@ mod test_common;
 pub use error::{Result, SecretsError};
 pub use report::{ScanReport, SecretFinding, SkipReason};
 pub use rules::{RuleError, RuleSet};
-pub use scanner::{ScanOptions, Scanner, DEFAULT_MAX_FILE_SIZE};
+pub use scanner::{
+    ScanOptions, Scanner, DEFAULT_MAX_DECODE_DEPTH, DEFAULT_MAX_FILE_SIZE, MAX_DECODE_DEPTH,
+};
