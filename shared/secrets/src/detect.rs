@@ -862,23 +862,39 @@ mod tests {
                 _ => text.push_str(SEPARATORS[next(SEPARATORS.len() as u64) as usize]),
             }
         }
-        for planted in common::default_families(fake) {
+        for (n, planted) in common::default_families(fake).into_iter().enumerate() {
             text.push('\n');
             text.push_str(&planted.text);
+            // The same line encoded, once or nested, next to plain text.
+            let line = planted.text.as_bytes();
+            let encoded = match n % 4 {
+                0 => common::base64(line),
+                1 => common::hex(line),
+                2 => common::percent(line),
+                _ => common::base64(common::hex(line).as_bytes()),
+            };
+            text.push_str(&format!("\nvalue: {encoded} "));
         }
         text
     }
 
-    fn assert_same_findings(rules: &RuleSet, files: &[(String, Vec<u8>)]) -> usize {
+    /// Asserts both strategies agree; returns the count of findings and of decoded ones.
+    fn assert_same_findings(rules: &RuleSet, files: &[(String, Vec<u8>)]) -> (usize, usize) {
         let mut total = 0;
+        let mut decoded = 0;
         for (path, data) in files {
             let fast = scan_file_with(rules, path, Some(data), Strategy::Windows, 5);
             let whole = scan_file_with(rules, path, Some(data), Strategy::WholeFile, 5);
             assert_eq!(fast.findings, whole.findings, "{path}");
             assert_eq!(fast.omitted, whole.omitted, "{path}");
             total += fast.findings.len();
+            decoded += fast
+                .findings
+                .iter()
+                .filter(|f| !f.decoded.is_empty())
+                .count();
         }
-        total
+        (total, decoded)
     }
 
     fn generated_corpus(rules: &RuleSet) -> Vec<(String, Vec<u8>)> {
@@ -908,10 +924,14 @@ mod tests {
     fn windows_find_what_the_whole_file_search_finds_with_the_default_rules() {
         let rules = RuleSet::default_rules().expect("default rules");
         let files = generated_corpus(&rules);
-        let findings = assert_same_findings(&rules, &files);
+        let (findings, decoded) = assert_same_findings(&rules, &files);
         assert!(
             findings > 24 * 15,
             "the corpus plants secrets: {findings} findings"
+        );
+        assert!(
+            decoded > 24 * 10,
+            "the corpus plants encoded secrets: {decoded} decoded findings"
         );
     }
 
@@ -924,10 +944,14 @@ mod tests {
             .expect("upstream rules readable");
         let rules = RuleSet::from_gitleaks_toml(&text).expect("upstream rules");
         let files = generated_corpus(&rules);
-        let findings = assert_same_findings(&rules, &files);
+        let (findings, decoded) = assert_same_findings(&rules, &files);
         assert!(
             findings > 24 * 15,
             "the corpus plants secrets: {findings} findings"
+        );
+        assert!(
+            decoded > 24 * 10,
+            "the corpus plants encoded secrets: {decoded} decoded findings"
         );
     }
 
@@ -960,8 +984,11 @@ mod tests {
             sets.push(RuleSet::from_gitleaks_toml(&text).expect("upstream rules"));
         }
         for rules in &sets {
-            let findings = assert_same_findings(rules, &files);
-            println!("{} files, {findings} findings, identical", files.len());
+            let (findings, decoded) = assert_same_findings(rules, &files);
+            println!(
+                "{} files, {findings} findings ({decoded} decoded), identical",
+                files.len()
+            );
         }
     }
 }
