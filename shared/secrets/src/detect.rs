@@ -257,8 +257,7 @@ fn decoded_hits(
     plain: &[Hit],
 ) -> Vec<DecodedHit> {
     let mut out = Vec::new();
-    let mut seen: HashSet<(usize, usize)> =
-        plain.iter().map(|h| (h.rule, h.secret.start)).collect();
+    let mut seen: Option<HashSet<(usize, usize)>> = None;
     let mut budget = MAX_DECODED_BYTES_PER_FILE;
     let mut passes: Vec<Pass> = Vec::new();
     let mut text: Cow<[u8]> = Cow::Borrowed(data);
@@ -288,6 +287,8 @@ fn decoded_hits(
             segments.push((segment.range, start..next.len(), chain));
         }
         next.extend_from_slice(&text[copied..]);
+        let seen =
+            seen.get_or_insert_with(|| plain.iter().map(|h| (h.rule, h.secret.start)).collect());
         passes.push(Pass { segments });
         let Some(pass) = passes.last() else {
             break;
