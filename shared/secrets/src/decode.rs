@@ -311,16 +311,15 @@ fn decode(encoding: Encoding, encoded: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Collects bytes while each decodes and is printable ASCII (tab to `~`); `None` at the first that is not.
-fn printable(bytes: impl Iterator<Item = Option<u8>>, capacity: usize) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(capacity);
-    for b in bytes {
-        let b = b?;
-        if !(b'\t'..=b'~').contains(&b) {
-            return None;
-        }
-        out.push(b);
+/// The decoded bytes if every one decodes and is printable ASCII (tab to `~`). Checked before
+/// anything is allocated: most candidates fail within their first bytes.
+fn printable(bytes: impl Iterator<Item = Option<u8>> + Clone, capacity: usize) -> Option<Vec<u8>> {
+    let ok = |b: Option<u8>| b.is_some_and(|b| (b'\t'..=b'~').contains(&b));
+    if !bytes.clone().all(ok) {
+        return None;
     }
+    let mut out = Vec::with_capacity(capacity);
+    out.extend(bytes.flatten());
     Some(out)
 }
 

@@ -326,7 +326,7 @@ fn decoded_hits(
 }
 
 /// Disjoint spans of `text` around the decoded ranges of `pass`: each range widened to its lines, by
-/// at most [`DECODED_CONTEXT`] bytes on each side.
+/// at most [`DECODED_CONTEXT`] bytes on each side, and spans close to each other joined.
 fn regions(text: &[u8], pass: &Pass) -> Vec<Range<usize>> {
     let spans = pass
         .segments
@@ -341,7 +341,18 @@ fn regions(text: &[u8], pass: &Pass) -> Vec<Range<usize>> {
             start..end
         })
         .collect();
-    merge(spans)
+    // Spans less than DECODED_CONTEXT apart are searched as one: a file of many small encoded
+    // segments costs a few searches per KiB, not a search of every rule per segment.
+    let mut merged: Vec<Range<usize>> = Vec::new();
+    for span in merge(spans) {
+        match merged.last_mut() {
+            Some(last) if span.start <= last.end.saturating_add(DECODED_CONTEXT) => {
+                last.end = span.end;
+            }
+            _ => merged.push(span),
+        }
+    }
+    merged
 }
 
 /// Whether a rule looks at a file, from its path alone.

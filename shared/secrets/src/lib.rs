@@ -4,7 +4,10 @@
 //! ([`RuleSet::default_rules`]). A case-insensitive Aho-Corasick keyword prefilter picks the rules that
 //! run on a file, and a rule whose regex provably matches only around its keywords runs only on windows
 //! around their occurrences, with the same findings; regexes have RE2-like semantics (`regex::bytes`
-//! settings, ASCII classes, size limits). Findings
+//! settings, ASCII classes, size limits). As gitleaks' `--max-decode-depth`, base64, hex and
+//! percent-encoded segments are decoded (up to [`DEFAULT_MAX_DECODE_DEPTH`] nested encodings, see
+//! [`ScanOptions::max_decode_depth`]) and the rules run on the decoded text; a secret found there is
+//! reported at the encoded text, with its encodings in [`SecretFinding::decoded`]. Findings
 //! never carry the secret in clear: only a redacted prefix, and an identity digest that is never serialised
 //! (unkeyed, it would let anyone test guesses of the secret; Certus publishes only a keyed fingerprint of it).
 

@@ -136,3 +136,16 @@ fn multi_megabyte_base64_blobs_are_scanned_and_a_secret_at_their_end_is_found() 
     assert_eq!(findings[0].decoded, ["base64"]);
     assert!(findings[0].snippet.len() < 1000);
 }
+
+#[test]
+fn a_file_of_many_small_encoded_segments_is_scanned_and_its_secret_found() {
+    // 100,000 lines each holding a short percent-encoded segment, then a fake token, percent-encoded.
+    let token = fake_token(0x21de);
+    let mut text = "k=%41%42%43\n".repeat(100_000);
+    let encoded = percent(token.as_bytes());
+    text.push_str(&format!("fake: {encoded}\n"));
+    let findings = scan(DEFAULT_MAX_DECODE_DEPTH, &text);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!((findings[0].line, findings[0].column), (100_001, 7));
+    assert_eq!(findings[0].decoded, ["percent"]);
+}
