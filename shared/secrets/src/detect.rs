@@ -98,7 +98,15 @@ pub(crate) fn scan_file_with(
         };
     };
     let room = MAX_FINDINGS_PER_FILE - hits.len();
-    let mut decoded = decoded_hits(rules, path, data, strategy, decode_depth, &hits);
+    let mut decoded = decoded_hits(
+        rules,
+        path,
+        data,
+        strategy,
+        decode_depth,
+        &hits,
+        &mut omitted,
+    );
     if decoded.len() > room {
         omitted += to_u64(decoded.len() - room);
         decoded.truncate(room);
@@ -247,7 +255,8 @@ impl Pass {
 /// touching what the previous pass decoded) and runs the rules on the decoded text around them. A
 /// hit counts only when its secret overlaps decoded bytes (the others were found by an earlier pass),
 /// and is located at the encoded text it came from in the file; a hit of the same rule at the same
-/// place as an earlier one is dropped. At most [`MAX_DECODED_BYTES_PER_FILE`] bytes are decoded.
+/// place as an earlier one is dropped. At most [`MAX_DECODED_BYTES_PER_FILE`] bytes are decoded, and
+/// at most [`MAX_FINDINGS_PER_FILE`] hits kept (the others counted in `omitted`).
 fn decoded_hits(
     rules: &RuleSet,
     path: &str,
@@ -255,6 +264,7 @@ fn decoded_hits(
     strategy: Strategy,
     depth: usize,
     plain: &[Hit],
+    omitted: &mut u64,
 ) -> Vec<DecodedHit> {
     let mut out = Vec::new();
     let mut seen: Option<HashSet<(usize, usize)>> = None;
@@ -309,6 +319,10 @@ fn decoded_hits(
                 if !seen.insert((hit.rule, original.start))
                     || memmem::find(&data[line], INLINE_ALLOW).is_some()
                 {
+                    continue;
+                }
+                if out.len() >= MAX_FINDINGS_PER_FILE {
+                    *omitted += 1;
                     continue;
                 }
                 out.push(DecodedHit {
