@@ -201,6 +201,10 @@ def main():
         print(f"rules: {name} ({sum(1 for _ in open(pat))} regexes)")
         results[f"ours-{name}"] = timed(f"ours ({name} rules)", [SCAN, *extra, "--threads", THREADS, str(CORPUS)],
                                         WORK / f"ours-{name}.json")
+        # The same scan with decoded-content scanning off: what decoding costs.
+        results[f"ours-{name}-depth0"] = timed(f"ours ({name} rules, depth 0)",
+                                               [SCAN, *extra, "--max-decode-depth", "0", "--threads", THREADS,
+                                                str(CORPUS)], WORK / f"ours-{name}-depth0.json")
         # ripgrep, way 1: every regex in one run (`rg -f`), as one would use it; capped at RG_TIMEOUT.
         results[f"rg-{name}"] = timed(f"ripgrep -f ({name} regexes)",
                                       ["timeout", str(RG_TIMEOUT), *rg_common, "-f", str(pat), str(CORPUS)],
@@ -226,6 +230,8 @@ def main():
         for rg in (f"rg-{name}", f"rg-each-{name}"):
             bound = " (rg timed out: lower bound)" if results[rg]["timed_out"] else ""
             summary[f"ours/{rg}{bound}"] = results[f"ours-{name}"]["mb_per_s"] / results[rg]["mb_per_s"]
+        summary[f"ours-{name}/ours-{name}-depth0 (decoding on/off)"] = (
+            results[f"ours-{name}"]["mb_per_s"] / results[f"ours-{name}-depth0"]["mb_per_s"])
     summary["ours/detect-secrets (subset, both measured)"] = (
         results["ours-default-subset"]["mb_per_s"] / results["detect-secrets-subset"]["mb_per_s"])
     summary["ours full corpus/detect-secrets subset"] = (
@@ -238,8 +244,8 @@ def main():
     for name, _ in rulesets:
         hits, missed, report = recall(WORK / f"ours-{name}.json", planted, "ours" if name == "default" else "gitleaks")
         summary[f"recall {name}"] = hits / len(planted)
-        print(f"  {name:<10} {hits}/{len(planted)}  (total findings {report['findings']}, files "
-              f"{report['files_scanned']}, skipped {report['skipped']})")
+        print(f"  {name:<10} {hits}/{len(planted)}  (total findings {report['findings']}, decoded "
+              f"{report.get('decoded_findings', 0)}, files {report['files_scanned']}, skipped {report['skipped']})")
         for m in missed:
             print(f"    missed: {m}")
     peak = max(results[k]["rss_mb"] for k in results if k.startswith("ours"))

@@ -70,6 +70,10 @@ fn to_finding(s: &SecretFinding) -> Finding {
     properties.insert("entropy".into(), json!((s.entropy * 100.0).round() / 100.0));
     properties.insert("column".into(), json!(s.column));
     properties.insert("tags".into(), json!(s.tags));
+    if !s.decoded.is_empty() {
+        // Found in decoded content: the encodings decoded, the one written in the file first.
+        properties.insert("decoded".into(), json!(s.decoded));
+    }
     Finding {
         tool: SECRETS_ID.into(),
         rule_id: s.rule_id.clone(),
@@ -230,6 +234,36 @@ mod tests {
         let everything = format!("{:?}", out.findings);
         assert!(
             !everything.contains(&key_id) && !everything.contains(&secret),
+            "{everything}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hex_encoded_key_is_found_at_the_encoded_text_and_marked_decoded() {
+        let dir = tempfile::tempdir().unwrap();
+        // Built from pieces (a fake), written only hex-encoded.
+        let key_id = format!("{}{}", "AKIA", "Q2WE3RT4YU5IO6PA");
+        let encoded: String = key_id.bytes().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(
+            dir.path().join("values.yaml"),
+            format!("# fake\nkey: {encoded}\n"),
+        )
+        .unwrap();
+        let out = SecretsScanner::new(None)
+            .scan(crate::tests::request(
+                dir.path(),
+                std::sync::Arc::new(|_, _| {}),
+            ))
+            .await;
+        assert_eq!(out.status, ToolStatus::Completed, "{:?}", out.error);
+        assert_eq!(out.findings.len(), 1, "{:?}", out.findings);
+        let finding = &out.findings[0];
+        assert_eq!(finding.start_line, Some(2));
+        assert_eq!(finding.properties["column"], json!(6));
+        assert_eq!(finding.properties["decoded"], json!(["hex"]));
+        let everything = format!("{:?}", out.findings);
+        assert!(
+            !everything.contains(&key_id) && !everything.contains(&encoded),
             "{everything}"
         );
     }

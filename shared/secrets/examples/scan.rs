@@ -1,7 +1,8 @@
 //! Benchmark/demo driver: scans a tree and prints a JSON summary (counts, throughput, per-rule totals
 //! and finding locations, never secrets). `--print-patterns` prints the compiled rule regexes instead.
 //!
-//! Usage: `scan [--rules FILE] [--threads N] [--max-file-size BYTES] [--print-patterns] ROOT`
+//! Usage: `scan [--rules FILE] [--threads N] [--max-file-size BYTES] [--max-decode-depth N]
+//! [--print-patterns] ROOT`
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,6 +39,11 @@ fn parse_args() -> Result<Args, String> {
                 args.options.max_file_size = value("--max-file-size")?
                     .parse()
                     .map_err(|e| format!("--max-file-size: {e}"))?;
+            }
+            "--max-decode-depth" => {
+                args.options.max_decode_depth = value("--max-decode-depth")?
+                    .parse()
+                    .map_err(|e| format!("--max-decode-depth: {e}"))?;
             }
             "--print-patterns" => args.print_patterns = true,
             _ if args.root.is_none() && !arg.starts_with("--") => {
@@ -88,6 +94,8 @@ fn run() -> Result<(), String> {
         "bytes_scanned": report.bytes_scanned,
         "skipped": report.skipped.len() as u64 + report.skipped_omitted,
         "findings": report.findings.len() as u64 + report.findings_omitted,
+        "decoded_findings": report.findings.iter().filter(|f| !f.decoded.is_empty()).count(),
+        "max_decode_depth": scanner.options().max_decode_depth,
         "elapsed_s": elapsed,
         "mb_per_s": report.bytes_scanned as f64 / 1e6 / elapsed.max(1e-9),
         "by_rule": by_rule,

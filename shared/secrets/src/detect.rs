@@ -1,6 +1,8 @@
 //! The detection engine for one file: keyword prefilter, rule regexes, secret group, entropy,
 //! allowlists, `gitleaks:allow`, path rules; then line numbers and redacted findings.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::ops::Range;
 
 use memchr::{memchr, memchr_iter, memmem, memrchr};
@@ -9,6 +11,7 @@ use regex_automata::Input;
 
 use crate::allowlist::Candidate;
 use crate::anchor::Anchor;
+use crate::decode::{self, Encoding};
 use crate::entropy;
 use crate::redact;
 use crate::report::SecretFinding;
@@ -16,6 +19,11 @@ use crate::rules::{Rule, RuleSet};
 
 /// Findings kept per file; further ones are only counted.
 pub(crate) const MAX_FINDINGS_PER_FILE: usize = 1000;
+/// Bytes decoded per file at most, over every pass (segments beyond are left encoded).
+pub(crate) const MAX_DECODED_BYTES_PER_FILE: usize = 8 * 1024 * 1024;
+/// Decoded text is searched on the lines around each decoded segment, at most this many bytes
+/// on each side of it.
+const DECODED_CONTEXT: usize = 1024;
 /// Marker that silences every finding on its line.
 const INLINE_ALLOW: &[u8] = b"gitleaks:allow";
 
@@ -51,10 +59,16 @@ pub(crate) enum Strategy {
     WholeFile,
 }
 
-/// Runs every applicable rule on one file. `content` is `None` when the file is not scanned for
-/// content (binary, too large): only path-only rules can then match.
-pub(crate) fn scan_file(rules: &RuleSet, path: &str, content: Option<&[u8]>) -> FileFindings {
-    scan_file_with(rules, path, content, Strategy::Windows)
+/// Runs every applicable rule on one file, then on its encoded segments decoded up to
+/// `decode_depth` times. `content` is `None` when the file is not scanned for content (binary, too
+/// large): only path-only rules can then match.
+pub(crate) fn scan_file(
+    rules: &RuleSet,
+    path: &str,
+    content: Option<&[u8]>,
+    decode_depth: usize,
+) -> FileFindings {
+    scan_file_with(rules, path, content, Strategy::Windows, decode_depth)
 }
 
 /// [`scan_file`] with an explicit search strategy.
@@ -63,12 +77,65 @@ pub(crate) fn scan_file_with(
     path: &str,
     content: Option<&[u8]>,
     strategy: Strategy,
+    decode_depth: usize,
 ) -> FileFindings {
-    let keywords = content.map(|data| KeywordHits::find(rules, data));
-    let mut hits = Vec::new();
     let mut omitted = 0u64;
     // Secrets of the required parts of reported composite matches: masked in snippets too.
     let mut parts = Vec::new();
+    let hits = rule_hits(
+        rules,
+        path,
+        content,
+        strategy,
+        true,
+        &mut omitted,
+        &mut parts,
+    );
+    let Some(data) = content else {
+        return FileFindings {
+            findings: locate(rules, path, &[], hits, &parts),
+            omitted,
+        };
+    };
+    let room = MAX_FINDINGS_PER_FILE - hits.len();
+    let mut decoded = decoded_hits(
+        rules,
+        path,
+        data,
+        strategy,
+        decode_depth,
+        &hits,
+        &mut omitted,
+    );
+    if decoded.len() > room {
+        omitted += to_u64(decoded.len() - room);
+        decoded.truncate(room);
+    }
+    // The encoded forms of decoded secrets are masked in every snippet too.
+    parts.extend(decoded.iter().map(|d| d.original.clone()));
+    let spans: Vec<Range<usize>> = hits
+        .iter()
+        .map(|h| h.secret.clone())
+        .chain(parts.iter().cloned())
+        .collect();
+    let mut findings = locate(rules, path, data, hits, &parts);
+    findings.extend(locate_decoded(rules, path, data, decoded, &spans));
+    FileFindings { findings, omitted }
+}
+
+/// The accepted hits of every applicable rule on `content` (path-only rules too when
+/// `path_only_rules`), at most [`MAX_FINDINGS_PER_FILE`], the others counted in `omitted`.
+fn rule_hits(
+    rules: &RuleSet,
+    path: &str,
+    content: Option<&[u8]>,
+    strategy: Strategy,
+    path_only_rules: bool,
+    omitted: &mut u64,
+    parts: &mut Vec<Range<usize>>,
+) -> Vec<Hit> {
+    let keywords = content.map(|data| KeywordHits::find(rules, data));
+    let mut hits = Vec::new();
     for (index, rule) in rules.rules.iter().enumerate() {
         if rule.skip_report {
             continue;
@@ -82,17 +149,18 @@ pub(crate) fn scan_file_with(
         }
         let (content_hits, path_only) = match rule_applies(rule, path) {
             Applies::No => continue,
-            Applies::PathOnly => (Vec::new(), true),
+            Applies::PathOnly if path_only_rules => (Vec::new(), true),
+            Applies::PathOnly => continue,
             Applies::Content => match (content, keywords.as_ref()) {
                 (Some(data), Some(found)) if !gated_out => (
-                    content_hits(rules, index, path, data, found, strategy, &mut omitted),
+                    content_hits(rules, index, path, data, found, strategy, omitted),
                     false,
                 ),
                 _ => continue,
             },
         };
         if path_only {
-            push_capped(&mut hits, &mut omitted, path_hit(index));
+            push_capped(&mut hits, omitted, path_hit(index));
             continue;
         }
         let kept = match (content, keywords.as_ref()) {
@@ -104,18 +172,201 @@ pub(crate) fn scan_file_with(
                 found,
                 strategy,
                 content_hits,
-                &mut parts,
+                parts,
             ),
             _ => content_hits,
         };
         for hit in kept {
-            push_capped(&mut hits, &mut omitted, hit);
+            push_capped(&mut hits, omitted, hit);
         }
     }
-    FileFindings {
-        findings: locate(rules, path, content.unwrap_or_default(), hits, &parts),
-        omitted,
+    hits
+}
+
+/// A secret found in decoded content.
+struct DecodedHit {
+    rule: usize,
+    /// The encoded text in the file that the secret was decoded from.
+    original: Range<usize>,
+    /// The decoded secret.
+    secret: Vec<u8>,
+    entropy: f64,
+    /// The encodings decoded to reach it, the one in the file first.
+    chain: Vec<Encoding>,
+}
+
+/// One decoding pass: each segment's encoded range in the previous pass's text, its decoded range in
+/// this pass's text, and the encodings decoded to reach it. Sorted by position.
+struct Pass {
+    segments: Vec<(Range<usize>, Range<usize>, Vec<Encoding>)>,
+}
+
+impl Pass {
+    /// The segment whose decoded range overlaps `range`, if any.
+    fn overlapping(
+        &self,
+        range: &Range<usize>,
+    ) -> Option<&(Range<usize>, Range<usize>, Vec<Encoding>)> {
+        let i = self.segments.partition_point(|s| s.1.end <= range.start);
+        self.segments.get(i).filter(|s| s.1.start < range.end)
     }
+
+    /// Whether `range` overlaps or touches a decoded range of this pass.
+    fn touches(&self, range: &Range<usize>) -> bool {
+        let i = self.segments.partition_point(|s| s.1.end < range.start);
+        self.segments.get(i).is_some_and(|s| s.1.start <= range.end)
+    }
+
+    /// Where a start position of this pass's text was in the previous one (inside a decoded range:
+    /// the start of its encoded range).
+    fn map_start(&self, at: usize) -> usize {
+        match self.segments.partition_point(|s| s.1.start <= at) {
+            0 => at,
+            i => {
+                let (encoded, decoded, _) = &self.segments[i - 1];
+                if at < decoded.end {
+                    encoded.start
+                } else {
+                    at - decoded.end + encoded.end
+                }
+            }
+        }
+    }
+
+    /// Where an end position of this pass's text was in the previous one (inside a decoded range:
+    /// the end of its encoded range).
+    fn map_end(&self, at: usize) -> usize {
+        match self.segments.partition_point(|s| s.1.start < at) {
+            0 => at,
+            i => {
+                let (encoded, decoded, _) = &self.segments[i - 1];
+                if at <= decoded.end {
+                    encoded.end
+                } else {
+                    at - decoded.end + encoded.end
+                }
+            }
+        }
+    }
+}
+
+/// Secrets found by the rules in decoded segments, as gitleaks' `--max-decode-depth`: each pass
+/// decodes the segments of the previous pass's text (the first: of the file; later ones: only those
+/// touching what the previous pass decoded) and runs the rules on the decoded text around them. A
+/// hit counts only when its secret overlaps decoded bytes (the others were found by an earlier pass),
+/// and is located at the encoded text it came from in the file; a hit of the same rule at the same
+/// place as an earlier one is dropped. At most [`MAX_DECODED_BYTES_PER_FILE`] bytes are decoded, and
+/// at most [`MAX_FINDINGS_PER_FILE`] hits kept (the others counted in `omitted`).
+fn decoded_hits(
+    rules: &RuleSet,
+    path: &str,
+    data: &[u8],
+    strategy: Strategy,
+    depth: usize,
+    plain: &[Hit],
+    omitted: &mut u64,
+) -> Vec<DecodedHit> {
+    let mut out = Vec::new();
+    let mut seen: Option<HashSet<(usize, usize)>> = None;
+    let mut budget = MAX_DECODED_BYTES_PER_FILE;
+    let mut passes: Vec<Pass> = Vec::new();
+    let mut text: Cow<[u8]> = Cow::Borrowed(data);
+    for _ in 0..depth {
+        let previous = passes.last();
+        let found = decode::segments(
+            &text,
+            |range| previous.is_none_or(|p| p.touches(range)),
+            &mut budget,
+        );
+        if found.is_empty() {
+            break;
+        }
+        let mut next = Vec::with_capacity(text.len());
+        let mut segments = Vec::with_capacity(found.len());
+        let mut copied = 0;
+        for segment in found {
+            next.extend_from_slice(&text[copied..segment.range.start]);
+            let start = next.len();
+            next.extend_from_slice(&segment.decoded);
+            let mut chain = previous
+                .and_then(|p| p.overlapping(&segment.range))
+                .map(|s| s.2.clone())
+                .unwrap_or_default();
+            chain.push(segment.encoding);
+            copied = segment.range.end;
+            segments.push((segment.range, start..next.len(), chain));
+        }
+        next.extend_from_slice(&text[copied..]);
+        let seen =
+            seen.get_or_insert_with(|| plain.iter().map(|h| (h.rule, h.secret.start)).collect());
+        passes.push(Pass { segments });
+        let Some(pass) = passes.last() else {
+            break;
+        };
+        for region in regions(&next, pass) {
+            let mut parts = Vec::new();
+            let sub = &next[region.clone()];
+            for hit in rule_hits(rules, path, Some(sub), strategy, false, &mut 0, &mut parts) {
+                let secret = region.start + hit.secret.start..region.start + hit.secret.end;
+                let Some(segment) = pass.overlapping(&secret) else {
+                    continue;
+                };
+                let chain = segment.2.clone();
+                let original = passes.iter().rev().fold(secret.clone(), |at, p| {
+                    p.map_start(at.start)..p.map_end(at.end)
+                });
+                let line = line_around(data, original.clone());
+                if !seen.insert((hit.rule, original.start))
+                    || memmem::find(&data[line], INLINE_ALLOW).is_some()
+                {
+                    continue;
+                }
+                if out.len() >= MAX_FINDINGS_PER_FILE {
+                    *omitted += 1;
+                    continue;
+                }
+                out.push(DecodedHit {
+                    rule: hit.rule,
+                    original,
+                    secret: next[secret].to_vec(),
+                    entropy: hit.entropy,
+                    chain,
+                });
+            }
+        }
+        text = Cow::Owned(next);
+    }
+    out
+}
+
+/// Disjoint spans of `text` around the decoded ranges of `pass`: each range widened to its lines, by
+/// at most [`DECODED_CONTEXT`] bytes on each side, and spans close to each other joined.
+fn regions(text: &[u8], pass: &Pass) -> Vec<Range<usize>> {
+    let spans = pass
+        .segments
+        .iter()
+        .map(|(_, decoded, _)| {
+            let floor = decoded.start.saturating_sub(DECODED_CONTEXT);
+            let start =
+                memrchr(b'\n', &text[floor..decoded.start]).map_or(floor, |i| floor + i + 1);
+            let ceiling = decoded.end.saturating_add(DECODED_CONTEXT).min(text.len());
+            let end =
+                memchr(b'\n', &text[decoded.end..ceiling]).map_or(ceiling, |i| decoded.end + i);
+            start..end
+        })
+        .collect();
+    // Spans less than DECODED_CONTEXT apart are searched as one: a file of many small encoded
+    // segments costs a few searches per KiB, not a search of every rule per segment.
+    let mut merged: Vec<Range<usize>> = Vec::new();
+    for span in merge(spans) {
+        match merged.last_mut() {
+            Some(last) if span.start <= last.end.saturating_add(DECODED_CONTEXT) => {
+                last.end = span.end;
+            }
+            _ => merged.push(span),
+        }
+    }
+    merged
 }
 
 /// Whether a rule looks at a file, from its path alone.
@@ -507,6 +758,46 @@ fn locate(
             } else {
                 redact::snippet(data, visible_line, hit.secret.clone(), &same_line, &spans)
             },
+            decoded: Vec::new(),
+        });
+    }
+    findings
+}
+
+/// Turns decoded hits into findings located at their encoded text, with the decoded secret's
+/// redaction and fingerprint. `spans`: every secret span of the file, masked in snippets.
+fn locate_decoded(
+    rules: &RuleSet,
+    path: &str,
+    data: &[u8],
+    mut hits: Vec<DecodedHit>,
+    spans: &[Range<usize>],
+) -> Vec<SecretFinding> {
+    hits.sort_by_key(|h| (h.original.start, h.rule));
+    let mut line = 1u64;
+    let mut scanned_to = 0usize;
+    let mut findings = Vec::with_capacity(hits.len());
+    for hit in hits {
+        let rule = &rules.rules[hit.rule];
+        line += count_newlines(&data[scanned_to..hit.original.start]);
+        scanned_to = hit.original.start;
+        let visible_line = trim_cr(
+            data,
+            line_around(data, hit.original.start..hit.original.start),
+        );
+        findings.push(SecretFinding {
+            rule_id: rule.id.clone(),
+            description: rule.description.clone(),
+            path: path.to_string(),
+            line,
+            column: to_u64(hit.original.start - visible_line.start) + 1,
+            end_line: line + count_newlines(&data[hit.original.clone()]),
+            redacted: redact::redact(&hit.secret),
+            fingerprint: redact::fingerprint(&rule.id, path, &hit.secret),
+            entropy: hit.entropy,
+            tags: rule.tags.clone(),
+            snippet: redact::snippet(data, visible_line, hit.original.clone(), &[], spans),
+            decoded: hit.chain.iter().map(|e| e.name().to_string()).collect(),
         });
     }
     findings
@@ -597,23 +888,39 @@ mod tests {
                 _ => text.push_str(SEPARATORS[next(SEPARATORS.len() as u64) as usize]),
             }
         }
-        for planted in common::default_families(fake) {
+        for (n, planted) in common::default_families(fake).into_iter().enumerate() {
             text.push('\n');
             text.push_str(&planted.text);
+            // The same line encoded, once or nested, next to plain text.
+            let line = planted.text.as_bytes();
+            let encoded = match n % 4 {
+                0 => common::base64(line),
+                1 => common::hex(line),
+                2 => common::percent(line),
+                _ => common::base64(common::hex(line).as_bytes()),
+            };
+            text.push_str(&format!("\nvalue: {encoded} "));
         }
         text
     }
 
-    fn assert_same_findings(rules: &RuleSet, files: &[(String, Vec<u8>)]) -> usize {
+    /// Asserts both strategies agree; returns the count of findings and of decoded ones.
+    fn assert_same_findings(rules: &RuleSet, files: &[(String, Vec<u8>)]) -> (usize, usize) {
         let mut total = 0;
+        let mut decoded = 0;
         for (path, data) in files {
-            let fast = scan_file_with(rules, path, Some(data), Strategy::Windows);
-            let whole = scan_file_with(rules, path, Some(data), Strategy::WholeFile);
+            let fast = scan_file_with(rules, path, Some(data), Strategy::Windows, 5);
+            let whole = scan_file_with(rules, path, Some(data), Strategy::WholeFile, 5);
             assert_eq!(fast.findings, whole.findings, "{path}");
             assert_eq!(fast.omitted, whole.omitted, "{path}");
             total += fast.findings.len();
+            decoded += fast
+                .findings
+                .iter()
+                .filter(|f| !f.decoded.is_empty())
+                .count();
         }
-        total
+        (total, decoded)
     }
 
     fn generated_corpus(rules: &RuleSet) -> Vec<(String, Vec<u8>)> {
@@ -643,10 +950,14 @@ mod tests {
     fn windows_find_what_the_whole_file_search_finds_with_the_default_rules() {
         let rules = RuleSet::default_rules().expect("default rules");
         let files = generated_corpus(&rules);
-        let findings = assert_same_findings(&rules, &files);
+        let (findings, decoded) = assert_same_findings(&rules, &files);
         assert!(
             findings > 24 * 15,
             "the corpus plants secrets: {findings} findings"
+        );
+        assert!(
+            decoded > 24 * 10,
+            "the corpus plants encoded secrets: {decoded} decoded findings"
         );
     }
 
@@ -659,10 +970,14 @@ mod tests {
             .expect("upstream rules readable");
         let rules = RuleSet::from_gitleaks_toml(&text).expect("upstream rules");
         let files = generated_corpus(&rules);
-        let findings = assert_same_findings(&rules, &files);
+        let (findings, decoded) = assert_same_findings(&rules, &files);
         assert!(
             findings > 24 * 15,
             "the corpus plants secrets: {findings} findings"
+        );
+        assert!(
+            decoded > 24 * 10,
+            "the corpus plants encoded secrets: {decoded} decoded findings"
         );
     }
 
@@ -695,8 +1010,11 @@ mod tests {
             sets.push(RuleSet::from_gitleaks_toml(&text).expect("upstream rules"));
         }
         for rules in &sets {
-            let findings = assert_same_findings(rules, &files);
-            println!("{} files, {findings} findings, identical", files.len());
+            let (findings, decoded) = assert_same_findings(rules, &files);
+            println!(
+                "{} files, {findings} findings ({decoded} decoded), identical",
+                files.len()
+            );
         }
     }
 }

@@ -4,12 +4,16 @@
 //! ([`RuleSet::default_rules`]). A case-insensitive Aho-Corasick keyword prefilter picks the rules that
 //! run on a file, and a rule whose regex provably matches only around its keywords runs only on windows
 //! around their occurrences, with the same findings; regexes have RE2-like semantics (`regex::bytes`
-//! settings, ASCII classes, size limits). Findings
+//! settings, ASCII classes, size limits). As gitleaks' `--max-decode-depth`, base64, hex and
+//! percent-encoded segments are decoded (up to [`DEFAULT_MAX_DECODE_DEPTH`] nested encodings, see
+//! [`ScanOptions::max_decode_depth`]) and the rules run on the decoded text; a secret found there is
+//! reported at the encoded text, with its encodings in [`SecretFinding::decoded`]. Findings
 //! never carry the secret in clear: only a redacted prefix, and an identity digest that is never serialised
 //! (unkeyed, it would let anyone test guesses of the secret; Certus publishes only a keyed fingerprint of it).
 
 mod allowlist;
 mod anchor;
+mod decode;
 mod detect;
 mod entropy;
 mod error;
@@ -29,4 +33,6 @@ mod test_common;
 pub use error::{Result, SecretsError};
 pub use report::{ScanReport, SecretFinding, SkipReason};
 pub use rules::{RuleError, RuleSet};
-pub use scanner::{ScanOptions, Scanner, DEFAULT_MAX_FILE_SIZE};
+pub use scanner::{
+    ScanOptions, Scanner, DEFAULT_MAX_DECODE_DEPTH, DEFAULT_MAX_FILE_SIZE, MAX_DECODE_DEPTH,
+};

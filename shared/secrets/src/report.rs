@@ -34,6 +34,11 @@ pub struct SecretFinding {
     pub tags: Vec<String>,
     /// The start line around the secret (bounded length), with every copy of the secret redacted.
     pub snippet: String,
+    /// For a secret found in decoded content: the encodings decoded to reach it (`base64`, `hex`,
+    /// `percent`), the one written in the file first; the location is then that of the encoded text.
+    /// Empty for a secret found as written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decoded: Vec<String>,
 }
 
 /// Why a file was not scanned for content.

@@ -13,6 +13,10 @@ use crate::walk::{self, Entry, Walker};
 
 /// Default cap on the size of a scanned file.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
+/// Default number of decoding passes over encoded content (gitleaks' `--max-decode-depth` default).
+pub const DEFAULT_MAX_DECODE_DEPTH: usize = 5;
+/// Upper bound on decoding passes, whatever is asked.
+pub const MAX_DECODE_DEPTH: usize = 16;
 /// Upper bound on worker threads, whatever is asked.
 const MAX_THREADS: usize = 64;
 /// Findings kept in one report; further ones are only counted.
@@ -29,6 +33,9 @@ pub struct ScanOptions {
     pub max_file_size: u64,
     /// Worker threads (clamped to 1..=64).
     pub threads: usize,
+    /// Passes decoding base64, hex and percent-encoded segments and scanning the decoded text
+    /// (clamped to 0..=16); 0 disables decoding.
+    pub max_decode_depth: usize,
 }
 
 impl Default for ScanOptions {
@@ -36,6 +43,7 @@ impl Default for ScanOptions {
         Self {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+            max_decode_depth: DEFAULT_MAX_DECODE_DEPTH,
         }
     }
 }
@@ -101,13 +109,18 @@ impl Scanner {
         &self.options
     }
 
+    fn decode_depth(&self) -> usize {
+        self.options.max_decode_depth.min(MAX_DECODE_DEPTH)
+    }
+
     /// Scans one in-memory file whose path (relative, `/`-separated) is `rel_path`. The whole buffer
     /// is scanned (no binary or size check; `scan_tree` applies those). Findings are sorted by line.
     pub fn scan_bytes(&self, rel_path: &str, data: &[u8]) -> Vec<SecretFinding> {
         if detect::path_allowlisted(&self.rules, rel_path) {
             return Vec::new();
         }
-        let mut findings = detect::scan_file(&self.rules, rel_path, Some(data)).findings;
+        let mut findings =
+            detect::scan_file(&self.rules, rel_path, Some(data), self.decode_depth()).findings;
         sort(&mut findings);
         findings
     }
@@ -199,10 +212,13 @@ impl Scanner {
         }
         match walk::read_file(&job.abs, self.options.max_file_size, buf) {
             Ok(()) => (
-                detect::scan_file(&self.rules, &job.rel, Some(buf)),
+                detect::scan_file(&self.rules, &job.rel, Some(buf), self.decode_depth()),
                 Ok(u64::try_from(buf.len()).unwrap_or(u64::MAX)),
             ),
-            Err(reason) => (detect::scan_file(&self.rules, &job.rel, None), Err(reason)),
+            Err(reason) => (
+                detect::scan_file(&self.rules, &job.rel, None, 0),
+                Err(reason),
+            ),
         }
     }
 }

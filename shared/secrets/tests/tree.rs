@@ -22,6 +22,7 @@ fn scanner(threads: usize, max_file_size: u64) -> Scanner {
         ScanOptions {
             max_file_size,
             threads,
+            ..ScanOptions::default()
         },
     )
 }

@@ -34,6 +34,35 @@ impl Fake {
     }
 }
 
+/// Standard base64 with padding.
+pub fn base64(data: &[u8]) -> String {
+    let alphabet = B64.as_bytes();
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let bits = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(alphabet[(bits >> (18 - 6 * i) & 63) as usize]));
+        }
+        for _ in chunk.len()..3 {
+            out.push('=');
+        }
+    }
+    out
+}
+
+/// Lowercase hex.
+pub fn hex(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every byte percent-encoded.
+pub fn percent(data: &[u8]) -> String {
+    data.iter().map(|b| format!("%{b:02X}")).collect()
+}
+
 /// One planted secret: the text of its line(s), the secret itself, and the rule ids expected on it.
 pub struct Planted {
     pub text: String,
