@@ -193,6 +193,10 @@ fn submission(args: &ScanArgs) -> Result<ValidatedSubmission> {
         .map(|s| location_uri(s).map(SignatureSource::Uri))
         .transpose()?;
     let mut submission = request.validate_with(manifest, signature)?;
+    // `certus scan` runs without AWS: a `secretsmanager:` reference is refused before any job is recorded.
+    if let Some(refusal) = submission.source.secret_reference_refusal(None) {
+        return Err(certus_core::CoreError::Validation(vec![refusal]).into());
+    }
     submission.baseline = match &args.baseline {
         None => None,
         Some(b) if certus_core::ids::parse_test_id(b).is_ok() => {

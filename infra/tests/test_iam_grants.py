@@ -54,6 +54,11 @@ def scan_execution(d, name, machine="ScanStateMachine"):
     return d.ref(machine).replace(":stateMachine:", ":execution:") + f":{name}"
 
 
+def git_secret(name):
+    """The ARN of the Secrets Manager secret `name` in the test account."""
+    return f"arn:aws:secretsmanager:{translated.REGION}:{translated.ACCOUNT}:secret:{name}"
+
+
 def calls(d):
     """(function, action, resource, context, why) for every request the code makes; `READ?` marks an S3
     read of a key that may be missing (GetObject plus the ListBucket check)."""
@@ -97,6 +102,8 @@ def calls(d):
     add("verify-manifest", "READ?", f"s3://{work}/config/manifest-key.pem", why="an s3:// verification key")
     add("verify-manifest", "kms:GetPublicKey", CONFIGURED["ManifestVerificationKeyKmsArn"], why="an awskms:// key")
     add("prepare-source", "codecommit:GitPull", CONFIGURED["PushRepositoryArns"][0], why="a CodeCommit clone")
+    add("prepare-source", "secretsmanager:GetSecretValue", git_secret(CONFIGURED["GitSecretsPrefix"] + "acme-AbCdEf"),
+        why="a secretsmanager: git_credentials_ref")
 
     add("request-upload", "READ?", f"{bundles}/bundle/index.json", why="the bundle sent to Trust")
     add("request-upload", "kms:Sign", key, why="the Trust request's inner signature")
@@ -179,6 +186,15 @@ class IamGrantsTest(unittest.TestCase):
         self.assertFalse(iam_eval.allowed(statements, "s3:ListBucket", f"arn:aws:s3:::{work}", {"s3:prefix": "bundles/"}))
         self.assertFalse(iam_eval.allowed(statements, "s3:ListBucket", f"arn:aws:s3:::{work}"))
         self.assertFalse(iam_eval.allowed(statements, "kms:Sign", self.d.att("SigningKey", "Arn")))
+        # Git credential secrets: only those under the prefix, and only prepare-source reads them.
+        for other in ("certus-trust-AbCdEf", "prod/db-AbCdEf", "certus-assurance/gitx-AbCdEf"):
+            self.assertFalse(iam_eval.allowed(statements, "secretsmanager:GetSecretValue", git_secret(other)), other)
+        self.assertFalse(iam_eval.allowed(statements, "secretsmanager:DescribeSecret",
+                                          git_secret("certus-assurance/git/acme-AbCdEf")))
+        for function in ("api", "run-scanner", "scanner-task", "fetch-manifest"):
+            _, other = self.d.role_of(function)
+            self.assertFalse(iam_eval.allowed(other, "secretsmanager:GetSecretValue",
+                                              git_secret("certus-assurance/git/acme-AbCdEf")), function)
         _, ws = self.d.role_of("ws")
         stage = f"arn:aws:execute-api:{translated.REGION}:{translated.ACCOUNT}:{self.d.ref('WebSocketApi')}"
         self.assertFalse(iam_eval.allowed(ws, "execute-api:ManageConnections", f"{stage}/live/GET/@connections/x"))
@@ -202,6 +218,10 @@ class IamGrantsTest(unittest.TestCase):
                              function)
             self.assertFalse(iam_eval.allowed(statements, "s3:GetObject",
                                               f"arn:aws:s3:::{work}/config/webhook-secrets/a.secret"), function)
+        _, prepare = d.role_of("prepare-source")
+        self.assertFalse(iam_eval.allowed(prepare, "secretsmanager:GetSecretValue",
+                                          git_secret("certus-assurance/git/acme-AbCdEf")))
+        self.assertEqual(d.env["prepare-source"]["CERTUS_ASSURANCE_GIT_SECRETS_PREFIX"], "")
 
 
 if __name__ == "__main__":

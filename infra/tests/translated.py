@@ -36,6 +36,7 @@ ALL_FEATURES = {
     "PushRegistrationsKey": "triggers.toml",
     "JwksObjectKey": "jwks.json",
     "ScannerImageTag": "v1",
+    "GitSecretsPrefix": "certus-assurance/git/",
     "TrustTokenSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:certus-trust-AbCdEf",
     "ManifestVerificationRequired": "true",
     "ManifestVerificationKeyRef": "awskms:///arn:aws:kms:eu-west-1:123456789012:key/manifest",

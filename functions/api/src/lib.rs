@@ -37,6 +37,8 @@ pub struct Settings {
     /// Push-trigger registrations (`TRIGGERS_URI` in the work bucket, or `TRIGGERS_FILE`); without them the
     /// webhook routes answer 404.
     pub triggers: Option<ConfigSource>,
+    /// `GIT_SECRETS_PREFIX`: the Secrets Manager names a `secretsmanager:` git_credentials_ref may use.
+    pub git_secrets_prefix: Option<String>,
 }
 
 impl Settings {
@@ -61,6 +63,7 @@ impl Settings {
             stream_base: vars.get("STREAM_BASE").unwrap_or_default(),
             work_bucket,
             triggers: ConfigSource::from_vars(var, "TRIGGERS")?,
+            git_secrets_prefix: vars.get("GIT_SECRETS_PREFIX"),
         })
     }
 
@@ -159,6 +162,7 @@ pub fn app(
             // No server directory is open to callers on Lambda.
             allowed_roots: Vec::new(),
             upload_quota: certus_api::UploadQuota::default(),
+            git_secrets_prefix: settings.git_secrets_prefix.clone(),
         },
         archives: Some(archives),
     });

@@ -75,6 +75,7 @@ async fn deploy() -> Option<Deployment> {
             "CERTUS_ASSURANCE_AUDIT_TABLE" => names.audit.clone(),
             "CERTUS_ASSURANCE_STREAM_BASE" => "wss://ws.example.invalid/live".into(),
             "CERTUS_ASSURANCE_WORK_BUCKET" => format!("s3://{bucket}/bundles"),
+            "CERTUS_ASSURANCE_GIT_SECRETS_PREFIX" => "certus-assurance/git/".into(),
             _ => return None,
         };
         Some(value)
@@ -235,6 +236,48 @@ async fn submit_records_the_job_and_starts_its_execution() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(record["test_id"], test_id);
+}
+
+/// Issue 17: a `secretsmanager:` git_credentials_ref is accepted only for a secret under the deployment's
+/// prefix; any other name is refused at submission, naming the field, and no execution starts.
+#[tokio::test]
+async fn a_secrets_manager_reference_outside_the_prefix_is_refused_at_submission() {
+    let Some(d) = deploy().await else { return };
+    let submit = |reference: &'static str| {
+        let key = d.key.clone();
+        call(&d, "http-submit.json", move |e| {
+            e["headers"]["x-api-key"] = json!(key);
+            let mut body: Value = serde_json::from_str(e["body"].as_str().unwrap()).unwrap();
+            body["git_credentials_ref"] = json!(reference);
+            e["body"] = json!(body.to_string());
+        })
+    };
+    for reference in [
+        "secretsmanager:other-app/db-password",
+        "secretsmanager:arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-app/key-AbCdEf",
+    ] {
+        let (status, body) = submit(reference).await;
+        assert_eq!(status, 422, "{reference}: {body}");
+        assert_eq!(body["detail"][0]["field"], "git_credentials_ref", "{body}");
+        assert!(
+            body.to_string()
+                .contains("only secrets named under 'certus-assurance/git/'"),
+            "{body}"
+        );
+    }
+    let executions = d
+        .sfn
+        .list_executions()
+        .state_machine_arn(&d.scan_machine)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        executions.executions().is_empty(),
+        "a refused submission started a scan"
+    );
+    let (status, body) = submit("secretsmanager:certus-assurance/git/acme").await;
+    assert_eq!(status, 202, "{body}");
 }
 
 /// `POST /v1/security-scans/{id}/cancel` on AWS: the job's scan execution is stopped (ABORTED) and the job

@@ -1,4 +1,5 @@
-//! Request rate limits of `certus serve`: a token bucket per authenticated credential, and one per client
+//! Request rate limits of `certus serve`: a token bucket per authenticated caller (an API key, or a token's
+//! tenant and subject, whatever token of theirs is presented), and one per client
 //! address for the routes without authentication and for requests whose authentication failed. A request
 //! over its bucket is answered 429 with `Retry-After` (whole seconds until a token is back) and a JSON
 //! `detail`; `/health` is never limited. The tables of buckets are bounded: a bucket that has refilled
@@ -17,6 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
+use crate::auth::Principal;
 use crate::error::ApiError;
 
 /// One bucket's shape: how many requests may come at once, and how fast the allowance comes back.
@@ -250,19 +252,22 @@ pub(crate) async fn limit_client(
     next.run(request).await
 }
 
-/// After an authentication: a token of the credential's bucket when it succeeded; when it failed, a token of
-/// the client address's bucket, and 429 instead of the authentication error once that bucket is empty.
-pub(crate) fn after_authentication<T>(
+/// After an authentication: a token of the caller's bucket when it succeeded (an API key's own, a token
+/// caller's by tenant and subject: [`Principal::rate_key`]); when it failed, a token of the client address's
+/// bucket, and 429 instead of the authentication error once that bucket is empty.
+pub(crate) fn after_authentication(
     limiter: Option<&(Arc<RateLimiter>, Option<IpAddr>)>,
     credential: impl FnOnce() -> String,
-    authenticated: Result<T, ApiError>,
-) -> Result<T, ApiError> {
+    authenticated: Result<Principal, ApiError>,
+) -> Result<Principal, ApiError> {
     let Some((limiter, client)) = limiter else {
         return authenticated;
     };
     let now = Instant::now();
     match authenticated {
-        Ok(principal) => limiter.admit_key(&credential(), now).map(|()| principal),
+        Ok(principal) => limiter
+            .admit_key(&principal.rate_key(credential), now)
+            .map(|()| principal),
         Err(refused) => {
             if let Some(client) = client {
                 limiter.admit_client(*client, now)?;

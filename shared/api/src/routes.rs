@@ -156,6 +156,9 @@ pub struct Limits {
     pub allowed_roots: Vec<PathBuf>,
     /// Uploads one tenant may keep, and how long an unused one is kept.
     pub upload_quota: UploadQuota,
+    /// The name prefix of the Secrets Manager secrets a `git_credentials_ref` may name (on AWS,
+    /// `CERTUS_ASSURANCE_GIT_SECRETS_PREFIX`); `None`: `secretsmanager:` references are refused at submission.
+    pub git_secrets_prefix: Option<String>,
 }
 
 /// What every handler shares. Cheap to clone.

@@ -37,6 +37,11 @@ pub async fn submit(
         return Err(ApiError::Forbidden(submission.ids.workspace_id));
     }
     let mut refused = Vec::new();
+    refused.extend(
+        submission
+            .source
+            .secret_reference_refusal(state.limits.git_secrets_prefix.as_deref()),
+    );
     // With an archive store, an archive is the caller's upload there or nothing; no server path is read.
     let stored_archive = match (&state.archives, &submission.source) {
         (Some(archives), SourceSpec::Archive { archive_path }) => {

@@ -178,6 +178,8 @@ where
             upload_dir,
             allowed_roots,
             upload_quota: config.upload_quota,
+            // `certus serve` runs without AWS: `secretsmanager:` references are refused naming the field.
+            git_secrets_prefix: None,
         },
         archives: None,
     };

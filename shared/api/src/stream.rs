@@ -70,7 +70,7 @@ pub async fn stream(
         Ok(upgrade) => upgrade,
         Err(rejection) => return upgrade_refusal(&rejection).into_response(),
     };
-    let key = credential_name(&headers, token.as_deref());
+    let key = principal.rate_key(|| credential_name(&headers, token.as_deref()));
     let permit = match state.hub.admit_watcher(&key, &principal.tenant) {
         Ok(permit) => permit,
         Err(limit) => return ApiError::TooManyWatchers(limit.describe().into()).into_response(),

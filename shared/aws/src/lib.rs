@@ -1,11 +1,12 @@
 //! AWS adapters for Certus-Assurance: the S3 manifest fetcher, remote key references (S3 PEM objects and
 //! KMS keys), the KMS bundle signer, the S3 artifact store, the raw → golden publisher (with multipart copies
-//! for large objects), the run store of the staged pipeline (a per-run prefix of the work bucket) and the S3 bundle download used by `certus verify-bundle s3://…`. Every failure is mapped into `certus_core::CoreError`.
+//! for large objects), the run store of the staged pipeline (a per-run prefix of the work bucket), git credentials from Secrets Manager and the S3 bundle download used by `certus verify-bundle s3://…`. Every failure is mapped into `certus_core::CoreError`.
 
 mod clients;
 mod download;
 mod failure;
 mod fetcher;
+mod git_secrets;
 mod keyref;
 mod kms;
 mod location;
@@ -18,6 +19,7 @@ mod uploads;
 pub use clients::{https_client, sdk_config, AwsClients};
 pub use download::{download_prefix, download_prefix_with, DownloadLimits, DownloadSummary};
 pub use fetcher::S3Fetcher;
+pub use git_secrets::SecretsManagerStore;
 pub use keyref::{kms_key_id, resolve_key_ref, MAX_KEY_OBJECT_BYTES};
 pub use kms::{KmsSigner, KMS_SIGNING_ALGORITHM};
 pub use location::S3Location;

@@ -25,6 +25,15 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// The statuses a job ends in; a stored job in one of them is never saved with another status (job stores
+    /// make that part of the write itself, so a step still in flight cannot save over a cancelled job).
+    pub const TERMINAL: [JobStatus; 4] = [
+        Self::Succeeded,
+        Self::Failed,
+        Self::TimedOut,
+        Self::Cancelled,
+    ];
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

@@ -320,8 +320,8 @@ fn validate_source(
                 errors.push(FieldError::new(
                     "git_url",
                     "must not carry credentials (a token or password before '@'): they would be kept in the \
-                     job record, the bundle and its provenance; name them with git_credentials_ref (env:NAME or \
-                     file:NAME) instead",
+                     job record, the bundle and its provenance; name them with git_credentials_ref (env:NAME, \
+                     file:NAME or secretsmanager:NAME) instead",
                 ));
                 return None;
             }
@@ -402,11 +402,17 @@ pub enum GitCredentialsRef {
     /// A plain file name inside the service's credentials directory
     /// (`CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR`).
     File(String),
+    /// An AWS Secrets Manager secret, by name or ARN; only on AWS, and only under the deployment's prefix
+    /// ([`check_secret_prefix`]).
+    SecretsManager(String),
 }
 
+/// The longest secret name or ARN a `secretsmanager:` reference may give.
+const MAX_SECRET_ID_LEN: usize = 2048;
+
 impl GitCredentialsRef {
-    /// Parses `env:NAME` or `file:NAME`; anything else (a Secrets Manager reference included: it is not
-    /// available here) is refused with the reason.
+    /// Parses `env:NAME`, `file:NAME` or `secretsmanager:<name or ARN>`; anything else is refused with the
+    /// reason.
     pub fn parse(reference: &str) -> std::result::Result<Self, String> {
         if let Some(name) = reference.strip_prefix("env:") {
             let valid = name.len() > GIT_CREDENTIAL_ENV_PREFIX.len()
@@ -433,11 +439,88 @@ impl GitCredentialsRef {
                     .into())
             };
         }
-        if reference.starts_with("secretsmanager:") {
-            return Err("secretsmanager: references are not available in this deployment; use env: or file:".into());
+        if let Some(id) = reference.strip_prefix("secretsmanager:") {
+            let valid = !id.is_empty()
+                && id.len() <= MAX_SECRET_ID_LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-:".contains(&b))
+                && (!id.starts_with("arn:") || arn_secret_name(id).is_some());
+            return if valid {
+                Ok(Self::SecretsManager(id.to_string()))
+            } else {
+                Err("secretsmanager: must name a secret by name or ARN (letters, digits and /_+=.@-)".into())
+            };
         }
         // Not echoed: a secret pasted here by mistake must not come back in an error or a log.
-        Err("is not a credentials reference: expected env:NAME or file:NAME".into())
+        Err(
+            "is not a credentials reference: expected env:NAME, file:NAME or secretsmanager:<name or ARN>"
+                .into(),
+        )
+    }
+}
+
+impl SourceSpec {
+    /// Why this source's `secretsmanager:` credentials reference may not be used where the deployment's
+    /// prefix is `prefix` ([`check_secret_prefix`]; `None` without AWS), as the field error a submission is
+    /// refused with; `None` when it may (or the source names no such reference).
+    pub fn secret_reference_refusal(&self, prefix: Option<&str>) -> Option<FieldError> {
+        let SourceSpec::Git {
+            git_credentials_ref: Some(reference),
+            ..
+        } = self
+        else {
+            return None;
+        };
+        match GitCredentialsRef::parse(reference) {
+            Ok(GitCredentialsRef::SecretsManager(id)) => check_secret_prefix(&id, prefix)
+                .err()
+                .map(|reason| FieldError::new(GIT_CREDENTIALS_REF, reason)),
+            _ => None,
+        }
+    }
+}
+
+/// The secret name inside a Secrets Manager ARN (`arn:<partition>:secretsmanager:<region>:<account>:secret:
+/// <name>`), `None` for anything else.
+fn arn_secret_name(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(7, ':');
+    let (arn_word, _partition, service, _region, _account, kind, name) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (arn_word == "arn" && service == "secretsmanager" && kind == "secret" && !name.is_empty())
+        .then_some(name)
+}
+
+/// Whether the Secrets Manager secret `id` (a name or an ARN, as a `secretsmanager:` reference gives it) may
+/// be read by a submission: only secrets whose name starts with the deployment's `prefix`
+/// (`CERTUS_ASSURANCE_GIT_SECRETS_PREFIX`, e.g. `certus-assurance/git/`), so a tenant cannot name another
+/// application's secret. `None`: no such references are available here. The error names neither the
+/// secret nor the prefix' neighbours, only the rule.
+pub fn check_secret_prefix(id: &str, prefix: Option<&str>) -> std::result::Result<(), String> {
+    let Some(prefix) = prefix.filter(|p| !p.is_empty()) else {
+        return Err(
+            "secretsmanager: references are not available here (only on AWS, where \
+                    CERTUS_ASSURANCE_GIT_SECRETS_PREFIX is set); use env: or file:"
+                .into(),
+        );
+    };
+    let name = if id.starts_with("arn:") {
+        arn_secret_name(id)
+    } else {
+        Some(id)
+    };
+    match name {
+        Some(name) if name.starts_with(prefix) && !name.contains("..") => Ok(()),
+        _ => Err(format!(
+            "secretsmanager: only secrets named under '{prefix}' may be used for git credentials"
+        )),
     }
 }
 
@@ -861,7 +944,7 @@ mod tests {
     }
 
     #[test]
-    fn a_git_credentials_ref_is_kept_as_a_reference_and_only_in_the_two_allowed_forms() {
+    fn a_git_credentials_ref_is_kept_as_a_reference_and_only_in_the_allowed_forms() {
         for reference in [
             "env:CERTUS_ASSURANCE_GIT_CREDENTIAL_ACME",
             "file:acme-token",
@@ -894,13 +977,12 @@ mod tests {
             ("file:sub/token", "plain file"),
             ("file:/etc/shadow", "plain file"),
             ("file:", "plain file"),
-            (
-                "secretsmanager:arn:aws:secretsmanager:eu-west-1:1:secret:x",
-                "not available",
-            ),
+            ("secretsmanager:", "by name or ARN"),
+            ("secretsmanager:a b", "by name or ARN"),
+            ("secretsmanager:arn:aws:s3:::bucket", "by name or ARN"),
             (
                 "ghp_PastedTokenByMistake0123",
-                "expected env:NAME or file:NAME",
+                "expected env:NAME, file:NAME or secretsmanager:",
             ),
         ] {
             let m = messages(with(json!({ "git_credentials_ref": reference })));
@@ -921,6 +1003,35 @@ mod tests {
                 "{patch}"
             );
         }
+    }
+
+    #[test]
+    fn secrets_manager_references_are_kept_and_only_names_under_the_prefix_may_be_read() {
+        for id in [
+            "certus-assurance/git/acme",
+            "arn:aws:secretsmanager:eu-west-1:000000000000:secret:certus-assurance/git/acme-AbCdEf",
+        ] {
+            assert_eq!(
+                GitCredentialsRef::parse(&format!("secretsmanager:{id}")),
+                Ok(GitCredentialsRef::SecretsManager(id.to_string()))
+            );
+            assert_eq!(
+                check_secret_prefix(id, Some("certus-assurance/git/")),
+                Ok(())
+            );
+        }
+        for id in [
+            "other-app/db-password",
+            "certus-assurance/git",
+            "arn:aws:secretsmanager:eu-west-1:000000000000:secret:other-app/key",
+            "certus-assurance/git/../other",
+        ] {
+            let err = check_secret_prefix(id, Some("certus-assurance/git/")).unwrap_err();
+            assert!(err.contains("only secrets named under"), "{id}: {err}");
+        }
+        let off = check_secret_prefix("certus-assurance/git/acme", None).unwrap_err();
+        assert!(off.contains("not available here"), "{off}");
+        assert!(check_secret_prefix("x", Some("")).is_err());
     }
 
     #[test]

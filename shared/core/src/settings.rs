@@ -41,6 +41,10 @@ pub struct Settings {
     /// The directory a submission's `git_credentials_ref` of the form `file:NAME` is read from; unset, such
     /// references are refused.
     pub git_credentials_dir: Option<PathBuf>,
+    /// On AWS, the name prefix of the Secrets Manager secrets a `git_credentials_ref` of the form
+    /// `secretsmanager:<name or ARN>` may name (e.g. `certus-assurance/git/`); unset, such references are
+    /// refused. IAM grants prepare-source `GetSecretValue` on this prefix only.
+    pub git_secrets_prefix: Option<String>,
     /// Hosts that may be fetched over plain http (a registry on loopback).
     pub fetch_allow_plain_http: Vec<String>,
     /// Extra CA certificates (PEM) trusted for manifest fetches and Certus-Trust.
@@ -143,6 +147,7 @@ impl Settings {
             secrets_rules: get("SECRETS_RULES").map(PathBuf::from),
             fetch_allow_hosts: list(get("FETCH_ALLOW_HOSTS")),
             git_credentials_dir: get("GIT_CREDENTIALS_DIR").map(PathBuf::from),
+            git_secrets_prefix: get("GIT_SECRETS_PREFIX").filter(|p| !p.is_empty()),
             fetch_allow_plain_http: list(get("FETCH_ALLOW_PLAIN_HTTP")),
             ca_file: get("CA_FILE").map(PathBuf::from),
             trust_base_url: get("TRUST_BASE_URL"),

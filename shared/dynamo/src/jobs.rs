@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use certus_core::error::{CoreError, Result};
-use certus_core::job::{Job, UploadStatus};
+use certus_core::job::{Job, JobStatus, UploadStatus};
 use certus_core::ports::{JobPage, JobQuery, JobStore};
 use certus_core::time;
 
@@ -333,21 +333,31 @@ impl JobStore for DynamoJobStore {
             .ok_or_else(|| CoreError::JobNotFound(job.test_id.clone()))?;
         let version = get_n(&stored, VERSION, "job record")?;
         check_save(&parse_record(&stored)?, job)?;
-        let written = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(job_item(job, version + 1)?))
-            .condition_expression("#v = :v")
+            // The version, and — part of the same write — a job that has ended keeps its status, so a step
+            // still in flight cannot save over a job cancelled meanwhile.
+            .condition_expression("#v = :v AND (#st = :next OR NOT (#st IN (:t0, :t1, :t2, :t3)))")
             .expression_attribute_names("#v", VERSION)
+            .expression_attribute_names("#st", "status")
             .expression_attribute_values(":v", n(version))
+            .expression_attribute_values(":next", s(job.status.as_str()));
+        let written = JobStatus::TERMINAL
+            .iter()
+            .enumerate()
+            .fold(put, |put, (i, status)| {
+                put.expression_attribute_values(format!(":t{i}"), s(status.as_str()))
+            })
             .send()
             .await;
         match written {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => Err(CoreError::Conflict(format!(
-                "job '{}' was saved by another writer at the same time (version {version} is gone); \
-                 nothing was overwritten: read it again and retry",
+                "job '{}' was saved by another writer at the same time, or has ended (version {version} \
+                 is gone); nothing was overwritten: read it again and retry",
                 job.test_id
             ))),
             Err(e) => Err(storage("PutItem", &self.table, e)),

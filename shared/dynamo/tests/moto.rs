@@ -648,3 +648,50 @@ async fn a_corrupt_job_record_is_not_retried_and_an_unreachable_store_is() {
     assert!(matches!(&err, CoreError::Storage(_)), "{err}");
     assert_eq!(err.retry(), Retry::Retryable, "{err}");
 }
+
+/// Issue 17: a step still in flight when the job is cancelled saves its stale copy afterwards; the save
+/// (its ConditionExpression: version, and an ended status kept) refuses it, and the job stays CANCELLED with its one `scan_complete`.
+#[tokio::test]
+async fn a_step_save_after_cancel_leaves_the_job_cancelled_with_one_scan_complete() {
+    let Some(endpoint) = moto_endpoint() else {
+        return;
+    };
+    let t = tables(&endpoint).await;
+    let mut j = job(41, ("w1", "api", "q1"), REPO_A, 1);
+    t.jobs.create(&j).await.unwrap();
+    j.start(time::now()).unwrap();
+    t.jobs.save(&j).await.unwrap();
+    let mut late = t.jobs.get(&j.test_id).await.unwrap().unwrap();
+    let records = certus_core::pipeline::Records {
+        jobs: t.jobs.clone(),
+        events: t.events.clone(),
+        sinks: Vec::new(),
+        stream_base: String::new(),
+    };
+    certus_core::pipeline::cancel(&records, None, &j.test_id, "cancelled by the user")
+        .await
+        .unwrap();
+
+    late.commit = Some("late".into());
+    assert!(matches!(
+        t.jobs.save(&late).await,
+        Err(CoreError::Conflict(_))
+    ));
+    late.transition(JobStatus::Succeeded, time::now()).unwrap();
+    assert!(matches!(
+        t.jobs.save(&late).await,
+        Err(CoreError::Conflict(_))
+    ));
+    let stored = t.jobs.get(&j.test_id).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Cancelled);
+    assert_eq!(stored.commit, None);
+    let completes = t
+        .events
+        .history(&j.test_id, 0)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.body.is_terminal())
+        .count();
+    assert_eq!(completes, 1);
+}

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use certus_aws::{
     resolve_key_ref, AwsClients, KmsSigner, S3ArtifactStore, S3Fetcher, S3Publisher, S3RunStore,
-    S3Uploads,
+    S3Uploads, SecretsManagerStore,
 };
 use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::audit::AuditedJobStore;
@@ -30,7 +30,7 @@ use certus_scanners::ScannerConfig;
 use certus_source::codecommit::CredentialSource;
 use certus_source::{
     ArchiveLimits, AwsCredentials, CodeCommitCredentials, GitPolicy, LocalSourcePreparer,
-    SourcePolicy,
+    NamedSecrets, SourcePolicy,
 };
 use certus_stages::{Stage, Stages};
 use certus_trust::{HttpTrustClient, HttpTrustConfig};
@@ -181,6 +181,17 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
                         .credentials
                         .clone()
                         .map(|provider| Arc::new(RoleCredentials(provider)) as CredentialSource),
+                    // `secretsmanager:` git credentials, only under the deployment's prefix (the role may
+                    // read nothing else).
+                    secrets: settings
+                        .git_secrets_prefix
+                        .clone()
+                        .map(|prefix| NamedSecrets {
+                            store: Arc::new(SecretsManagerStore::from_client(
+                                clients.secrets.clone(),
+                            )),
+                            prefix,
+                        }),
                     ..GitPolicy::default()
                 },
                 allowed_roots: Some(env.local_source_roots.clone()),

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use certus_core::audit::{self, seq_taken, AuditEntry, AuditKind};
 use certus_core::error::{CoreError, FieldError, Result};
 use certus_core::event::Event;
-use certus_core::job::Job;
+use certus_core::job::{Job, JobStatus};
 use certus_core::ports::{EventLog, JobPage, JobQuery, JobStore};
 use certus_core::time;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
@@ -206,23 +206,44 @@ impl JobStore for SqliteStore {
 
     async fn save(&self, job: &Job) -> Result<()> {
         let record = record_json(job)?;
-        let updated = self
-            .conn()?
+        let [t1, t2, t3, t4] = JobStatus::TERMINAL.map(JobStatus::as_str);
+        let conn = self.conn()?;
+        // A job that has ended keeps its status: the condition is part of the update, so a step still in
+        // flight cannot save over a job cancelled meanwhile.
+        let updated = conn
             .execute(
                 "UPDATE jobs SET status = ?2, updated_at = ?3, commit_sha = ?4, manifest_digest = ?5, record = ?6
-                 WHERE test_id = ?1",
+                 WHERE test_id = ?1 AND (status = ?2 OR status NOT IN (?7, ?8, ?9, ?10))",
                 params![
                     job.test_id,
                     job.status.as_str(),
                     time::format(&time::now()),
                     job.commit,
                     job.manifest_digest,
-                    record
+                    record,
+                    t1,
+                    t2,
+                    t3,
+                    t4
                 ],
             )
             .map_err(storage)?;
         if updated == 0 {
-            return Err(CoreError::JobNotFound(job.test_id.clone()));
+            let stored: Option<String> = conn
+                .query_row(
+                    "SELECT status FROM jobs WHERE test_id = ?1",
+                    [&job.test_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(storage)?;
+            return Err(match stored {
+                None => CoreError::JobNotFound(job.test_id.clone()),
+                Some(status) => CoreError::Conflict(format!(
+                    "job '{}' was not saved: it already ended {status} and cannot become {}",
+                    job.test_id, job.status
+                )),
+            });
         }
         Ok(())
     }
@@ -533,7 +554,6 @@ fn audit_entry(test_id: &str, row: StoredEntry) -> Result<AuditEntry> {
 mod tests {
     use super::*;
     use certus_core::event::EventBody;
-    use certus_core::job::JobStatus;
     use certus_core::request::{ManifestSource, ScanIds, SourceSpec, ValidatedSubmission};
 
     fn job(id: &str, ws: &str) -> Job {
@@ -557,6 +577,56 @@ mod tests {
 
     fn id(n: u32) -> String {
         format!("test_{n:012x}")
+    }
+
+    /// Issue 17: a step still in flight when the job is cancelled saves its stale copy afterwards; the save
+    /// is refused, and the job stays CANCELLED with its one `scan_complete`.
+    #[tokio::test]
+    async fn a_step_save_after_cancel_leaves_the_job_cancelled_with_one_scan_complete() {
+        let store = std::sync::Arc::new(SqliteStore::in_memory().unwrap());
+        let mut j = job(&id(9), "w");
+        store.create(&j).await.unwrap();
+        j.start(time::now()).unwrap();
+        store.save(&j).await.unwrap();
+        let mut late = store.get(&j.test_id).await.unwrap().unwrap();
+        let records = certus_core::pipeline::Records {
+            jobs: store.clone(),
+            events: store.clone(),
+            sinks: Vec::new(),
+            stream_base: String::new(),
+        };
+        certus_core::pipeline::cancel(&records, None, &j.test_id, "cancelled by the user")
+            .await
+            .unwrap();
+
+        late.commit = Some("late".into());
+        let running = store.save(&late).await.unwrap_err();
+        assert!(
+            matches!(&running, CoreError::Conflict(m) if m.contains("already ended CANCELLED")),
+            "{running}"
+        );
+        late.transition(JobStatus::Succeeded, time::now()).unwrap();
+        assert!(matches!(
+            store.save(&late).await,
+            Err(CoreError::Conflict(_))
+        ));
+        let stored = store.get(&j.test_id).await.unwrap().unwrap();
+        assert_eq!(stored.status, JobStatus::Cancelled);
+        assert_eq!(stored.commit, None);
+        let completes = store
+            .history(&j.test_id, 0)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.body.is_terminal())
+            .count();
+        assert_eq!(completes, 1);
+        // A save that keeps the ended status (an upload step recorded later) is still allowed.
+        store.save(&stored).await.unwrap();
+        assert!(matches!(
+            store.save(&job(&id(10), "w")).await,
+            Err(CoreError::JobNotFound(_))
+        ));
     }
 
     #[tokio::test]

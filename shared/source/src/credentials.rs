@@ -1,6 +1,7 @@
 //! Credentials for a private repository, named by a submission's `git_credentials_ref`: a variable of the
-//! service's environment (`env:CERTUS_ASSURANCE_GIT_CREDENTIAL_<NAME>`) or a plain file in the operator's
-//! credentials directory (`file:<NAME>`). The secret — a token, or `user:token` — is read only when git is
+//! service's environment (`env:CERTUS_ASSURANCE_GIT_CREDENTIAL_<NAME>`), a plain file in the operator's
+//! credentials directory (`file:<NAME>`), or on AWS a Secrets Manager secret under the deployment's prefix
+//! (`secretsmanager:<name or ARN>`, read through the [`SecretStore`] port so this crate has no AWS types). The secret — a token, or `user:token` — is read only when git is
 //! about to fetch, and is handed to git the way CodeCommit credentials are ([`crate::git`]): through a
 //! credential helper scoped to the submission's own host that reads it from that git process's environment.
 //! It never reaches argv, the URL, a file in the workspace, a log or an error message.
@@ -8,14 +9,32 @@
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use certus_core::error::{CoreError, Result};
-use certus_core::request::{GitCredentialsRef, GIT_CREDENTIALS_REF};
+use certus_core::request::{check_secret_prefix, GitCredentialsRef, GIT_CREDENTIALS_REF};
 
 /// The user name sent with a token given alone (GitHub, Gitea and others take any name with a token).
 const TOKEN_USER: &str = "x-access-token";
 /// A credentials file larger than this is not a token.
 const MAX_SECRET_BYTES: u64 = 16 * 1024;
+
+/// Reads the string of a named secret (AWS Secrets Manager on AWS). Called just before git runs; what it
+/// returns is used for that fetch only and never stored.
+#[async_trait]
+pub trait SecretStore: Send + Sync + std::fmt::Debug {
+    /// The secret's string; an error must not contain it.
+    async fn secret_string(&self, id: &str) -> Result<String>;
+}
+
+/// The secrets `secretsmanager:` references may name: a store, and the name prefix every such secret must
+/// have (`CERTUS_ASSURANCE_GIT_SECRETS_PREFIX`), checked before the store is asked anything.
+#[derive(Debug, Clone)]
+pub struct NamedSecrets {
+    pub store: Arc<dyn SecretStore>,
+    pub prefix: String,
+}
 
 /// A user name and password read from a credentials reference. `Debug` shows neither.
 pub(crate) struct Secret {
@@ -34,8 +53,14 @@ fn refused(reason: impl std::fmt::Display) -> CoreError {
 }
 
 /// Reads the secret `reference` names: `env:` from this process's environment, `file:` from `dir` only
-/// (refused when `dir` is unset, or the file is a link or not a regular file).
-pub(crate) fn read(reference: &str, dir: Option<&Path>) -> Result<Secret> {
+/// (refused when `dir` is unset, or the file is a link or not a regular file), `secretsmanager:` from
+/// `secrets` only, and only a name under its prefix (refused, before any request, without them: `certus scan`
+/// and `certus serve` run without AWS).
+pub(crate) async fn read(
+    reference: &str,
+    dir: Option<&Path>,
+    secrets: Option<&NamedSecrets>,
+) -> Result<Secret> {
     let text = match GitCredentialsRef::parse(reference).map_err(refused)? {
         GitCredentialsRef::Env(name) => std::env::var(&name)
             .map_err(|_| refused(format!("env:{name} is not set on this service")))?,
@@ -47,6 +72,13 @@ pub(crate) fn read(reference: &str, dir: Option<&Path>) -> Result<Secret> {
                 )
             })?;
             read_file(&dir.join(&name), &name)?
+        }
+        GitCredentialsRef::SecretsManager(id) => {
+            check_secret_prefix(&id, secrets.map(|s| s.prefix.as_str())).map_err(refused)?;
+            let store = secrets.map(|s| &s.store).ok_or_else(|| {
+                refused("secretsmanager: references are not available here; use env: or file:")
+            })?;
+            store.secret_string(&id).await?
         }
     };
     parse(&text)
@@ -138,8 +170,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn files_are_read_only_from_the_configured_directory_and_never_through_a_link() {
+    #[tokio::test]
+    async fn files_are_read_only_from_the_configured_directory_and_never_through_a_link() {
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("creds");
         std::fs::create_dir(&creds).unwrap();
@@ -148,10 +180,10 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("outside"), creds.join("link")).unwrap();
         std::fs::create_dir(creds.join("sub")).unwrap();
 
-        let secret = read("file:acme", Some(&creds)).unwrap();
+        let secret = read("file:acme", Some(&creds), None).await.unwrap();
         assert_eq!(secret.password, "s3cr3t-value");
 
-        let unset = read("file:acme", None).unwrap_err().to_string();
+        let unset = read("file:acme", None, None).await.unwrap_err().to_string();
         assert!(
             unset.contains("CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR is not set"),
             "{unset}"
@@ -162,25 +194,82 @@ mod tests {
             ("file:missing", "cannot be read"),
             ("file:../outside", "plain file"),
             ("env:HOME", "CERTUS_ASSURANCE_GIT_CREDENTIAL_"),
-            ("secretsmanager:arn:x", "not available"),
+            (
+                "secretsmanager:certus-assurance/git/x",
+                "not available here",
+            ),
         ] {
-            let err = read(reference, Some(&creds)).unwrap_err().to_string();
+            let err = read(reference, Some(&creds), None)
+                .await
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(says), "{reference}: {err}");
             assert!(!err.contains("secret-"), "{reference}: {err}");
         }
     }
 
-    #[test]
-    fn an_unset_variable_is_named_without_reading_any_other() {
+    #[tokio::test]
+    async fn an_unset_variable_is_named_without_reading_any_other() {
         let err = read(
             "env:CERTUS_ASSURANCE_GIT_CREDENTIAL_NEVER_SET_IN_TESTS",
             None,
+            None,
         )
+        .await
         .unwrap_err()
         .to_string();
         assert!(
             err.contains("env:CERTUS_ASSURANCE_GIT_CREDENTIAL_NEVER_SET_IN_TESTS is not set"),
             "{err}"
+        );
+    }
+
+    /// A store that answers one secret and records every name it was asked for.
+    #[derive(Debug, Default)]
+    struct Recording(std::sync::Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl SecretStore for Recording {
+        async fn secret_string(&self, id: &str) -> Result<String> {
+            self.0.lock().unwrap().push(id.to_string());
+            Ok("bot:sm-token-value".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn secrets_manager_names_outside_the_prefix_are_refused_before_the_store_is_asked() {
+        let store = Arc::new(Recording::default());
+        let secrets = NamedSecrets {
+            store: store.clone(),
+            prefix: "certus-assurance/git/".into(),
+        };
+        let secret = read(
+            "secretsmanager:certus-assurance/git/acme",
+            None,
+            Some(&secrets),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (secret.username.as_str(), secret.password.as_str()),
+            ("bot", "sm-token-value")
+        );
+        for outside in [
+            "secretsmanager:prod/database",
+            "secretsmanager:arn:aws:secretsmanager:eu-west-1:000000000000:secret:prod/db-AbCdEf",
+        ] {
+            let err = read(outside, None, Some(&secrets))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("git_credentials_ref: secretsmanager: only secrets named under"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            *store.0.lock().unwrap(),
+            vec!["certus-assurance/git/acme".to_string()]
         );
     }
 }

@@ -15,7 +15,7 @@ use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::process::Command;
 
 use crate::codecommit::{self, CredentialSource};
-use crate::credentials;
+use crate::credentials::{self, NamedSecrets};
 use crate::remote::{self, Pinned};
 
 /// What the git preparer allows.
@@ -35,6 +35,9 @@ pub struct GitPolicy {
     /// Where `git_credentials_ref` values of the form `file:NAME` are read from
     /// (`CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR`); `None`: such references are refused.
     pub credentials_dir: Option<PathBuf>,
+    /// Where `secretsmanager:` references are read from, and the prefix their names must have (on AWS);
+    /// `None`: such references are refused (`certus scan` and `certus serve`).
+    pub secrets: Option<NamedSecrets>,
 }
 
 impl Default for GitPolicy {
@@ -45,6 +48,7 @@ impl Default for GitPolicy {
             timeout: Duration::from_secs(300),
             codecommit: None,
             credentials_dir: None,
+            secrets: None,
         }
     }
 }
@@ -125,7 +129,7 @@ pub async fn checkout(
         )));
     };
     let login = match credentials_ref {
-        Some(reference) => Some(referenced_login(url, reference, policy)?),
+        Some(reference) => Some(referenced_login(url, reference, policy).await?),
         None => codecommit_login(url, policy).await?,
     };
     fetch(&pinned, login.as_ref(), branch, commit, dest, home, policy).await
@@ -151,7 +155,7 @@ fn scope_of(url: &url::Url) -> Option<String> {
 /// The credentials `reference` names, for `url`: sent over `https://`, or over `http://` only to a host the
 /// operator allow-listed (a server on the operator's own network); any other remote is refused, naming the
 /// field, before the secret is read.
-fn referenced_login(url: &str, reference: &str, policy: &GitPolicy) -> Result<Login> {
+async fn referenced_login(url: &str, reference: &str, policy: &GitPolicy) -> Result<Login> {
     let not_http = || {
         CoreError::Source(format!(
             "{GIT_CREDENTIALS_REF}: credentials are only handed to git for an https:// git_url"
@@ -171,7 +175,12 @@ fn referenced_login(url: &str, reference: &str, policy: &GitPolicy) -> Result<Lo
         _ => return Err(not_http()),
     }
     let scope = scope_of(&parsed).ok_or_else(not_http)?;
-    let secret = credentials::read(reference, policy.credentials_dir.as_deref())?;
+    let secret = credentials::read(
+        reference,
+        policy.credentials_dir.as_deref(),
+        policy.secrets.as_ref(),
+    )
+    .await?;
     Ok(Login {
         username: secret.username,
         password: secret.password,
@@ -630,8 +639,8 @@ def authorise(auth):
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    #[test]
-    fn the_credential_helper_answers_only_for_the_remotes_own_scheme_host_and_port() {
+    #[tokio::test]
+    async fn the_credential_helper_answers_only_for_the_remotes_own_scheme_host_and_port() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("acme"), "bot:tok-123\n").unwrap();
         let policy = GitPolicy {
@@ -643,6 +652,7 @@ def authorise(auth):
             "file:acme",
             &policy,
         )
+        .await
         .unwrap();
         assert_eq!(login.scope, "https://git.example.invalid:8443");
         assert_eq!(format!("{login:?}"), "Login(<redacted>)");
@@ -660,8 +670,8 @@ def authorise(auth):
         }
     }
 
-    #[test]
-    fn referenced_credentials_go_only_over_https_or_to_an_allow_listed_http_host() {
+    #[tokio::test]
+    async fn referenced_credentials_go_only_over_https_or_to_an_allow_listed_http_host() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), "tok-456").unwrap();
         let reference = "file:token";
@@ -671,8 +681,9 @@ def authorise(auth):
             ..GitPolicy::default()
         };
         let open = with_dir(Vec::new());
-        let login =
-            referenced_login("https://git.example.invalid/a.git", reference, &open).unwrap();
+        let login = referenced_login("https://git.example.invalid/a.git", reference, &open)
+            .await
+            .unwrap();
         assert_eq!(login.username, "x-access-token");
         assert_eq!(login.password, "tok-456");
         for url in [
@@ -682,14 +693,16 @@ def authorise(auth):
             "/srv/repos/a.git",
         ] {
             let err = referenced_login(url, reference, &open)
+                .await
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("git_credentials_ref: "), "{url}: {err}");
             assert!(!err.contains("tok-456"), "{err}");
         }
         let listed = with_dir(vec!["git.example.invalid".into()]);
-        let plain =
-            referenced_login("http://git.example.invalid/a.git", reference, &listed).unwrap();
+        let plain = referenced_login("http://git.example.invalid/a.git", reference, &listed)
+            .await
+            .unwrap();
         assert_eq!(plain.scope, "http://git.example.invalid");
     }
 }

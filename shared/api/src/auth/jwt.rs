@@ -192,7 +192,11 @@ impl JwtVerifier {
             .map(|w| w.as_str().filter(|s| !s.is_empty()).map(str::to_string))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| format!("claim '{claim}' must hold only non-empty strings"))?;
-        Ok(Principal::with_workspaces(tenant.to_string(), workspaces))
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        Ok(Principal::with_workspaces(tenant.to_string(), workspaces).for_subject(subject))
     }
 }
 

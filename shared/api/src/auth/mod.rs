@@ -87,7 +87,7 @@ impl GatewayPolicy {
                 self.workspaces_claim
             )));
         }
-        Ok(Principal::with_workspaces(tenant.to_string(), workspaces))
+        Ok(Principal::with_workspaces(tenant.to_string(), workspaces).for_subject(claim("sub")))
     }
 }
 

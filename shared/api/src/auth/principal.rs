@@ -17,6 +17,10 @@ pub struct Principal {
     pub workspaces: WorkspaceScope,
     /// An auditor: may read (status, list, audit trail, stream) but never submit, upload or trigger.
     pub read_only: bool,
+    /// For a token caller (JWT), the token's subject (its `sub` claim, empty when it has none); `None` for an
+    /// API key. Rate limits count a token caller per tenant and subject, so a fresh token of the same
+    /// subject draws on the same bucket.
+    pub subject: Option<String>,
 }
 
 impl Principal {
@@ -25,6 +29,7 @@ impl Principal {
             tenant: tenant.to_string(),
             workspaces: WorkspaceScope::All,
             read_only: false,
+            subject: None,
         }
     }
 
@@ -40,6 +45,27 @@ impl Principal {
             tenant,
             workspaces,
             read_only: false,
+            subject: None,
+        }
+    }
+
+    /// The same scope, for the token subject `subject`.
+    pub fn for_subject(self, subject: &str) -> Self {
+        Self {
+            subject: Some(subject.to_string()),
+            ..self
+        }
+    }
+
+    /// What the rate limits count this caller as: a token caller by tenant and subject (a digest), an API
+    /// key by `credential` (the key's digest).
+    pub(crate) fn rate_key(&self, credential: impl FnOnce() -> String) -> String {
+        match &self.subject {
+            Some(subject) => format!(
+                "subject:{}",
+                super::keys::hash_key(&format!("{}\n{subject}", self.tenant))
+            ),
+            None => credential(),
         }
     }
 

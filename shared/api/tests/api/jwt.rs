@@ -262,3 +262,58 @@ fn configuration_refuses_weak_or_useless_settings() {
         "{err}"
     );
 }
+
+/// Rate limits count a token caller per tenant and subject (issue 17): two subjects of one tenant have
+/// buckets of their own, and a subject that presents a fresh token for every request still draws on its one
+/// bucket. The bucket refills one token per 100 s, so no refill happens during the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn token_callers_are_rate_limited_per_subject_whatever_token_they_present() {
+    const BURST: u32 = 6;
+    let scratch = tempfile::tempdir().unwrap();
+    let (keys, set) = make_keys(scratch.path());
+    let jwks = scratch.path().join("jwks.json");
+    std::fs::write(&jwks, serde_json::to_string(&set).unwrap()).unwrap();
+    let mut settings = JwtSettings::new(jwks, ISSUER, AUDIENCE);
+    settings.tenant_claim = "org".into();
+    let bucket = certus_api::Bucket {
+        burst: BURST,
+        per_second: 0.01,
+    };
+    let s = start(Options {
+        jwt: Some(JwtVerifier::load(settings).unwrap()),
+        rate_limits: Some(certus_api::RateLimits {
+            per_key: bucket,
+            per_client: bucket,
+            max_tracked: 100,
+        }),
+        ..Options::default()
+    })
+    .await;
+    // A new token each time: another `jti` and `iat`, as a client refreshing its token gets.
+    let fresh = |subject: &str, n: u32| {
+        sign(
+            Algorithm::ES256,
+            "ec-1",
+            &keys.ec,
+            &claims(
+                json!({"org": "acme", "sub": subject, "jti": format!("{subject}-{n}"),
+                           "iat": now() - i64::from(n)}),
+            ),
+        )
+    };
+    let mut alice = Vec::new();
+    for n in 0..=BURST {
+        alice.push(list_with(&s, &fresh("alice", n)).await.0);
+    }
+    let mut expected = vec![200; BURST as usize];
+    expected.push(429);
+    assert_eq!(
+        alice, expected,
+        "a fresh token must not give a fresh bucket"
+    );
+    // Bob, of the same tenant, has a bucket of his own.
+    for n in 0..BURST {
+        assert_eq!(list_with(&s, &fresh("bob", n)).await.0, 200, "bob #{n}");
+    }
+    assert_eq!(list_with(&s, &fresh("bob", BURST)).await.0, 429);
+}
