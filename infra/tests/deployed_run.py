@@ -21,7 +21,11 @@ and route selection from the template, its management endpoint on loopback) subs
 receives every event once, in order, fed live by the events table's stream mapping, until ws closes the socket;
 a profile of heavy tools runs them as the scanner task (the image's entry point from the Dockerfile, the task
 definition's environment, read-only root, /tmp the only writable place, uid 10001, the task role's credentials:
-infra/tests/fargate-container.sh); a role without s3:ListBucket is caught by the request check.
+infra/tests/fargate-container.sh); the scheduled sync-advisories, under its own role, stores the RustSec snapshot
+(../shared/data, CERTUS_SHARED_DIR) served by a loopback HTTPS mirror whose CA it reads from config/, a scan
+whose profile matches advisories fails before it and reports RUSTSEC-2021-0003 after it (the bundle naming the
+snapshot's date and digest), and a truncated download leaves that snapshot current; a role without
+s3:ListBucket is caught by the request check.
 
 Environment (scripts/deployed-run.sh sets it): CERTUS_PACKAGES (the packages), CERTUS_MOTO_ENDPOINT (a moto of
 this run only: IAM enforcement is server-wide), CERTUS_BIN (the certus CLI), CERTUS_DEPLOYED_REPORT (optional:
@@ -1112,7 +1116,7 @@ class DeployedRun(unittest.TestCase):
         self.assertEqual(reply["statusCode"], 202, reply)
         test_id = json.loads(reply["body"])["test_id"]
         rule = next(r for r in d.cfn["Resources"].values() if r["Type"] == "AWS::Events::Rule"
-                    and r["Properties"]["EventPattern"]["detail-type"] == ["Step Functions Execution Status Change"])
+                    and r["Properties"].get("EventPattern", {}).get("detail-type") == ["Step Functions Execution Status Change"])
         transformer = d.resolver.resolve(rule["Properties"]["Targets"][0]["InputTransformer"])
         machine = d.resolver.ref("ScanStateMachine")
         status_change = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change",
@@ -1244,7 +1248,7 @@ class DeployedRun(unittest.TestCase):
                        "commitId": commit, "oldCommitId": "0" * 40},
         }
         rule = next(r for r in d.cfn["Resources"].values() if r["Type"] == "AWS::Events::Rule"
-                    and r["Properties"]["EventPattern"].get("source") == ["aws.codecommit"])
+                    and r["Properties"].get("EventPattern", {}).get("source") == ["aws.codecommit"])
         pattern = d.resolver.resolve(rule["Properties"]["EventPattern"])
         self.assertTrue(matches(pattern, event), "the rule's pattern selects the push")
         before = {name for name, _ in d.executions()}
