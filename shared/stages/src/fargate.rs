@@ -89,7 +89,7 @@ mod tests {
             Arc::new(certus_scanners::SbomScanner {
                 advisory_db: None,
                 max_age_days: None,
-                ..SbomScanner::default()
+                ..certus_scanners::SbomScanner::default()
             }),
             Arc::new(certus_scanners::SecretsScanner::new(None)),
         ])
