@@ -55,6 +55,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("certus-apigw", Aws),
     ("certus-lambda", Aws),
     ("certus-runtime", Aws),
+    ("certus-advisories", Aws),
     ("certus", Cli),
     ("certus-testkit", TestSupport),
     ("certus-integration", TestSupport),

@@ -85,6 +85,7 @@ fn secrets_and_sbom(advisories: Option<PathBuf>) -> ScannerSet {
         Arc::new(SbomScanner {
             advisory_db: advisories,
             max_age_days: None,
+            ..SbomScanner::default()
         }),
     ])
 }

@@ -52,6 +52,7 @@ fn scanners(db: Option<&Path>) -> ScannerSet {
         Arc::new(SbomScanner {
             advisory_db: db.map(Path::to_path_buf),
             max_age_days: None,
+            ..SbomScanner::default()
         }),
     ])
 }

@@ -74,6 +74,7 @@ async fn planted_secrets_appear_nowhere_but_redacted() {
         tools_bin_dir: std::env::var_os("CERTUS_TOOLS_BIN_DIR").map(PathBuf::from),
         secrets_rules: None,
         advisory_db_max_age_days: None,
+        advisory_source: None,
     });
     println!("scanners here: {:?}", scanners.ids());
     let h = harness(SignaturePolicy::default(), scanners);

@@ -226,7 +226,7 @@ def dummy_value(var, endpoint):
     upper = var.upper()
     if upper.endswith(BOOLEAN_VARIABLES):
         return "false"
-    if upper.endswith(("RUNS_ROOT", "WORK_BUCKET")):
+    if upper.endswith(("RUNS_ROOT", "WORK_BUCKET", "ADVISORY_SNAPSHOTS")):
         return "s3://certus-bench-work/" + upper.split("_")[-1].lower()
     if upper.endswith(("_URL", "_ENDPOINT", "ENDPOINT_URL")):
         return endpoint
@@ -281,9 +281,9 @@ def main():
         "CERTUS_ASSURANCE_TRIGGERS_FILE": str(triggers_file),
     }
     for var in sorted(names):
-        # A *_FILE or *_URI variable names a file or object the function reads at init: a dummy could only
-        # fail (the template leaves them empty by default).
-        if not var.upper().endswith(("_FILE", "_URI")):
+        # A *_FILE or *_URI variable names a file or object the function reads at init (ADVISORY_CA: at each
+        # sync): a dummy could only fail (the template leaves them empty by default).
+        if not var.upper().endswith(("_FILE", "_URI", "ADVISORY_CA")):
             common[var] = dummy_value(var, args.endpoint)
 
     subjects = []

@@ -283,6 +283,7 @@ pub async fn services(
             advisory_db_max_age_days: settings.advisory_db_max_age_days,
             tools_bin_dir: settings.tools_bin_dir.clone(),
             secrets_rules: settings.secrets_rules.clone(),
+            advisory_source: None,
         })
     };
     let signer = signer(settings, &options.data_dir).await?;

@@ -98,6 +98,7 @@ fn validate(file: &Path) -> Result<i32> {
         advisory_db_max_age_days: settings.advisory_db_max_age_days,
         tools_bin_dir: settings.tools_bin_dir.clone(),
         secrets_rules: settings.secrets_rules.clone(),
+        advisory_source: None,
     });
     println!(
         "{}: valid manifest ({} profile(s))",

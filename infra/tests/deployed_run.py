@@ -21,13 +21,18 @@ and route selection from the template, its management endpoint on loopback) subs
 receives every event once, in order, fed live by the events table's stream mapping, until ws closes the socket;
 a profile of heavy tools runs them as the scanner task (the image's entry point from the Dockerfile, the task
 definition's environment, read-only root, /tmp the only writable place, uid 10001, the task role's credentials:
-infra/tests/fargate-container.sh); a role without s3:ListBucket is caught by the request check.
+infra/tests/fargate-container.sh); the scheduled sync-advisories, under its own role, stores the RustSec snapshot
+(../shared/data, CERTUS_SHARED_DIR) served by a loopback HTTPS mirror whose CA it reads from config/, a scan
+whose profile matches advisories fails before it and reports RUSTSEC-2021-0003 after it (the bundle naming the
+snapshot's date and digest), and a truncated download leaves that snapshot current; a role without
+s3:ListBucket is caught by the request check.
 
 Environment (scripts/deployed-run.sh sets it): CERTUS_PACKAGES (the packages), CERTUS_MOTO_ENDPOINT (a moto of
 this run only: IAM enforcement is server-wide), CERTUS_BIN (the certus CLI), CERTUS_DEPLOYED_REPORT (optional:
 the per-function table of AWS actions observed against those granted is written there as Markdown).
 """
 import base64
+import hashlib
 import http.client
 import http.server
 import json
@@ -750,8 +755,12 @@ class GitServer:
             "certus.json": json.dumps({"product": "demo", "version": "1", "profiles": [
                 {"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}, "secrets"],
                  "thresholds": {}},
-                {"name": "heavy", "tools": ["secrets", "bandit", "detect-secrets"], "thresholds": {}}]}),
-            "Cargo.lock": 'version = 3\n\n[[package]]\nname = "demo"\nversion = "0.1.0"\n',
+                {"name": "heavy", "tools": ["secrets", "bandit", "detect-secrets"], "thresholds": {}},
+                {"name": "deps", "tools": ["sbom"], "thresholds": {}}]}),
+            # smallvec 1.6.0 is affected by RUSTSEC-2021-0003 (the "deps" profile matches it)
+            "Cargo.lock": 'version = 3\n\n[[package]]\nname = "demo"\nversion = "0.1.0"\ndependencies = ["smallvec"]\n\n'
+                          '[[package]]\nname = "smallvec"\nversion = "1.6.0"\n'
+                          'source = "registry+https://github.com/rust-lang/crates.io-index"\n',
             "config/settings.py": 'aws_secret = "AKIAQX4NT7RZ2M5WCJ3E"\n',
         }
         self.files = files
@@ -784,6 +793,71 @@ class GitServer:
     def close(self):
         os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait()
+
+
+class AdvisoryMirror:
+    """An HTTPS server on loopback standing in for the advisory snapshot's host: a CA and a server certificate
+    for 127.0.0.1 made by openssl at set-up (the CA reaches sync-advisories only as the AdvisoryCaKey object,
+    as an operator's private mirror's would), serving whatever bytes `body` holds at `PATH`."""
+    PATH = "/rustsec/advisory-db.tar.gz"
+
+    def __init__(self, root):
+        import ssl
+
+        d = os.path.join(root, "advisory-mirror")
+        os.makedirs(d)
+        ca_key, ca, key, csr, cert, ext = (os.path.join(d, n) for n in
+                                           ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem", "srv.ext"))
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        subprocess.run(["openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "1",
+                        "-subj", f"/CN=advisory mirror test CA {os.getpid()}"], check=True, capture_output=True)
+        subprocess.run(["openssl", "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+                       check=True, capture_output=True)
+        with open(ext, "w", encoding="utf-8") as f:
+            f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+                        "-out", cert, "-days", "1", "-extfile", ext], check=True, capture_output=True)
+        with open(ca, encoding="utf-8") as f:
+            self.ca_pem = f.read()
+        self.body = b""
+        self.requests = 0
+        mirror = self
+
+        class Handler(QuietHandler):
+            def do_GET(self):
+                mirror.requests += 1
+                found = self.path == AdvisoryMirror.PATH and mirror.body
+                payload = mirror.body if found else b""
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self):
+        return f"https://127.0.0.1:{self.server.server_address[1]}{self.PATH}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def rustsec_archive():
+    """The RustSec snapshot of ../shared/data (CERTUS_SHARED_DIR) as a .tar.gz, or None when it is absent."""
+    shared = os.environ.get("CERTUS_SHARED_DIR", os.path.join(REPO, "..", "shared"))
+    db = os.path.join(shared, "data", "rustsec-advisory-db")
+    if not os.path.isdir(db):
+        return None
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        archive.add(db, arcname="advisory-db-main", filter=lambda info: None if info.name.endswith("/.git") else info)
+    return out.getvalue()
 
 
 def b64url(data):
@@ -861,6 +935,7 @@ class TrustServer:
 
 # -- the scenarios ------------------------------------------------------------------------------------------------
 DEPLOYMENT = None
+MIRROR = None
 GIT = None
 SCRATCH = None
 TRUST = None
@@ -903,7 +978,7 @@ assessment_id = "push"
 
 
 def setUpModule():
-    global DEPLOYMENT, GIT, SCRATCH, TRUST, IDP, GATEWAY
+    global DEPLOYMENT, GIT, SCRATCH, TRUST, IDP, GATEWAY, MIRROR
     endpoint, packages = os.environ.get("CERTUS_MOTO_ENDPOINT"), os.environ.get("CERTUS_PACKAGES")
     if not endpoint or not packages or not os.environ.get("CERTUS_BIN"):
         raise unittest.SkipTest("CERTUS_MOTO_ENDPOINT, CERTUS_PACKAGES and CERTUS_BIN are set by scripts/deployed-run.sh")
@@ -911,6 +986,8 @@ def setUpModule():
     GIT = GitServer(SCRATCH)
     IDP = IdentityProvider(SCRATCH)
     CONFIG["jwks.json"] = IDP.jwks
+    MIRROR = AdvisoryMirror(SCRATCH)
+    CONFIG["advisory-ca.pem"] = MIRROR.ca_pem
     TRUST = TrustServer(free_port())
     # Parameters beyond infra/tests/fixtures/parameters.json: Trust on loopback (plain http is allowed to
     # loopback only) at this run's port, push registrations for one CodeCommit repository, the identity
@@ -921,7 +998,9 @@ def setUpModule():
                        "FetchAllowHosts": "127.0.0.1",
                        # an image is "pushed": launch-scanners plans the heavy tools for the scanner task
                        "ScannerImageTag": "deployed-run",
-                       "PushRepositoryArns": [REPOSITORY], "JwksObjectKey": "jwks.json"})
+                       "PushRepositoryArns": [REPOSITORY], "JwksObjectKey": "jwks.json",
+                       # sync-advisories fetches from the loopback mirror, trusting its CA from config/
+                       "AdvisorySnapshotUrl": MIRROR.url(), "AdvisoryCaKey": "advisory-ca.pem"})
     CONFIG["triggers.toml"] = REGISTRATIONS.replace("{clone_url}", GIT.url())
     CONFIG["webhook-secrets/demo-github.secret"] = GITHUB_SECRET
     GATEWAY = WebSocketGateway()
@@ -941,6 +1020,8 @@ def tearDownModule():
         GATEWAY.close()
     if GIT is not None:
         GIT.close()
+    if MIRROR is not None:
+        MIRROR.close()
     if TRUST is not None:
         TRUST.stop()
     if SCRATCH is not None:
@@ -1035,7 +1116,7 @@ class DeployedRun(unittest.TestCase):
         self.assertEqual(reply["statusCode"], 202, reply)
         test_id = json.loads(reply["body"])["test_id"]
         rule = next(r for r in d.cfn["Resources"].values() if r["Type"] == "AWS::Events::Rule"
-                    and r["Properties"]["EventPattern"]["detail-type"] == ["Step Functions Execution Status Change"])
+                    and r["Properties"].get("EventPattern", {}).get("detail-type") == ["Step Functions Execution Status Change"])
         transformer = d.resolver.resolve(rule["Properties"]["Targets"][0]["InputTransformer"])
         machine = d.resolver.ref("ScanStateMachine")
         status_change = {"source": "aws.states", "detail-type": "Step Functions Execution Status Change",
@@ -1167,7 +1248,7 @@ class DeployedRun(unittest.TestCase):
                        "commitId": commit, "oldCommitId": "0" * 40},
         }
         rule = next(r for r in d.cfn["Resources"].values() if r["Type"] == "AWS::Events::Rule"
-                    and r["Properties"]["EventPattern"].get("source") == ["aws.codecommit"])
+                    and r["Properties"].get("EventPattern", {}).get("source") == ["aws.codecommit"])
         pattern = d.resolver.resolve(rule["Properties"]["EventPattern"])
         self.assertTrue(matches(pattern, event), "the rule's pattern selects the push")
         before = {name for name, _ in d.executions()}
@@ -1335,6 +1416,63 @@ class DeployedRun(unittest.TestCase):
         job = d.job(test_id, CLAIMS)
         self.assertEqual(job["status"], "SUCCEEDED", job)
         self.assertIn("secrets", json.dumps(job.get("findings_summary")), "the planted key in the archive was found")
+
+    def test_13_the_scheduled_sync_stores_the_snapshot_and_a_scan_matches_against_it(self):
+        """sync-advisories runs under its own role on a scheduled event and stores the RustSec snapshot
+        served by the loopback mirror; before it, a scan whose profile matches advisories fails closed; after
+        it, the scan reports RUSTSEC-2021-0003 and its bundle names the snapshot's date and digest; a broken
+        download later leaves that snapshot current."""
+        archive = rustsec_archive()
+        if archive is None:
+            self.skipTest("skipped: ../shared absent")
+        d = DEPLOYMENT
+        work = d.resolver.ref("WorkBucket")
+        s3 = d.client("s3")
+
+        def deps_scan():
+            reply = d.http("POST", "/v1/security-scans", {
+                "workspace_id": "ws-acme", "component_id": "demo", "assessment_id": "a-1", "source_type": "git",
+                "git_url": GIT.url(), "branch": "main", "manifest_path": "certus.json", "profile": "deps"}, CLAIMS)
+            self.assertEqual(reply["statusCode"], 202, reply)
+            test_id = json.loads(reply["body"])["test_id"]
+            d.run_machine("certus-assurance.asl.json", {"test_id": test_id})
+            return test_id, d.job(test_id, CLAIMS)
+
+        _, before = deps_scan()
+        self.assertNotEqual(before["status"], "SUCCEEDED", before)
+        self.assertIn("no advisory snapshot", json.dumps(before), before)
+
+        scheduled = {"version": "0", "id": secrets.token_hex(8), "detail-type": "Scheduled Event",
+                     "source": "aws.events", "account": ACCOUNT, "time": "2026-12-05T06:00:00Z", "region": REGION,
+                     "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/certus-sync-advisories"], "detail": {}}
+        MIRROR.body = archive
+        outcome = d.invoke("sync-advisories", scheduled)
+        self.assertNotIn("error", outcome, outcome)
+        pointer = outcome["payload"]
+        digest = hashlib.sha256(archive).hexdigest()
+        self.assertEqual(pointer["sha256"], digest)
+        current = s3.get_object(Bucket=work, Key="advisories/current.json")["Body"].read()
+        self.assertEqual(json.loads(current)["sha256"], digest)
+        stored = s3.get_object(Bucket=work, Key=f"advisories/snapshots/{digest}.tar.gz")["Body"].read()
+        self.assertEqual(stored, archive)
+
+        test_id, job = deps_scan()
+        self.assertEqual(job["status"], "SUCCEEDED", job)
+        keys = self.objects("WorkBucket", f"bundles/{test_id}/")
+        [sarif_key] = [k for k in keys if k.endswith("/sbom.sarif.json")]
+        sarif = json.loads(s3.get_object(Bucket=work, Key=sarif_key)["Body"].read())
+        rules = {r["ruleId"] for run in sarif["runs"] for r in run.get("results", [])}
+        self.assertIn("RUSTSEC-2021-0003", rules)
+        [record_key] = [k for k in keys if k.endswith("/advisory-database.json")]
+        record = json.loads(s3.get_object(Bucket=work, Key=record_key)["Body"].read())
+        self.assertEqual(record["snapshot"]["digest"], f"sha256:{digest}", record)
+        self.assertEqual(record["snapshot"]["snapshot_date"], pointer["snapshot_date"], record)
+
+        # A truncated download is refused: the snapshot the scan used stays current.
+        MIRROR.body = archive[: len(archive) // 2]
+        outcome = d.invoke("sync-advisories", scheduled)
+        self.assertIn("error", outcome, outcome)
+        self.assertEqual(s3.get_object(Bucket=work, Key="advisories/current.json")["Body"].read(), current)
 
     def test_9_every_request_of_every_function_is_granted_by_its_role(self):
         denied = [f"{binary}: {action} on {resource} ({why})"

@@ -145,6 +145,14 @@ def calls(d):
         add("ws", action, stream, why="the events stream (event source mapping)")
     add("ws", "dynamodb:ListStreams", "*", why="the events stream (event source mapping)")
     add("ws", "sqs:SendMessage", d.att("WsStreamFailures", "Arn"), why="the mapping's on-failure destination")
+
+    snapshot = "snapshots/" + "ab" * 32 + ".zip"
+    add("sync-advisories", "s3:PutObject", f"arn:aws:s3:::{work}/advisories/{snapshot}", why="the snapshot")
+    add("sync-advisories", "s3:PutObject", f"arn:aws:s3:::{work}/advisories/current.json", why="the pointer")
+    add("sync-advisories", "READ?", f"s3://{work}/config/{CONFIGURED['AdvisoryCaKey']}", why="the mirror's CA")
+    for function in ("run-scanner", "scanner-task"):
+        add(function, "READ?", f"s3://{work}/advisories/current.json", why="the advisory pointer (absent before a sync)")
+        add(function, "s3:GetObject", f"arn:aws:s3:::{work}/advisories/{snapshot}", why="the advisory snapshot")
     return out
 
 
@@ -209,6 +217,25 @@ class IamGrantsTest(unittest.TestCase):
             self.assertFalse(iam_eval.allowed(statements, "states:StopExecution", scan_execution(self.d, TEST_ID)),
                              function)
 
+    def test_the_advisory_sync_writes_its_prefix_only_and_the_scanners_only_read_it(self):
+        work = self.d.ref("WorkBucket")
+        _, sync = self.d.role_of("sync-advisories")
+        for action, key in (("s3:PutObject", "advisories-other/x"), ("s3:PutObject", "runs/t/x"),
+                            ("s3:PutObject", "advisories/elsewhere.json"), ("s3:GetObject", "advisories/current.json"),
+                            ("s3:DeleteObject", "advisories/current.json"), ("s3:PutObject", "config/advisory-ca.pem")):
+            self.assertFalse(iam_eval.allowed(sync, action, f"arn:aws:s3:::{work}/{key}"), (action, key))
+        self.assertFalse(iam_eval.allowed(sync, "dynamodb:GetItem", self.d.att("JobsTable", "Arn")))
+        for function in ("run-scanner", "scanner-task"):
+            _, statements = self.d.role_of(function)
+            self.assertFalse(iam_eval.allowed(statements, "s3:PutObject", f"arn:aws:s3:::{work}/advisories/current.json"),
+                             function)
+        for function in STAGES + ["api", "push-trigger", "ws", "request-upload", "promote"]:
+            if function in ("run-scanner",):
+                continue
+            _, statements = self.d.role_of(function)
+            self.assertFalse(iam_eval.allowed(statements, "s3:PutObject",
+                                              f"arn:aws:s3:::{work}/advisories/current.json"), function)
+
     def test_unconfigured_features_grant_nothing(self):
         d = Deployment({})
         work = d.ref("WorkBucket")
@@ -222,6 +249,8 @@ class IamGrantsTest(unittest.TestCase):
         self.assertFalse(iam_eval.allowed(prepare, "secretsmanager:GetSecretValue",
                                           git_secret("certus-assurance/git/acme-AbCdEf")))
         self.assertEqual(d.env["prepare-source"]["CERTUS_ASSURANCE_GIT_SECRETS_PREFIX"], "")
+        _, sync = d.role_of("sync-advisories")
+        self.assertFalse(iam_eval.allowed(sync, "s3:GetObject", f"arn:aws:s3:::{work}/config/advisory-ca.pem"))
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ class TemplateTest(unittest.TestCase):
         with open(CONTRACT, encoding="utf-8") as f:
             table = f.read().split("## Functions", 1)[1].split("\n## ", 1)[0]
         crates = set(re.findall(r"^\| `([a-z-]+)` \|", table, re.M))
-        self.assertEqual(len(crates), 12, crates)
+        self.assertEqual(len(crates), 13, crates)
         deployed = {}
         for name, function in self.functions.items():
             binary = function["Metadata"]["BuildProperties"]["Binary"]
@@ -321,6 +321,24 @@ class TranslatedTemplateTest(unittest.TestCase):
             self.assertIn("Arn", target["DeadLetterConfig"], rule)
         for api in ("HttpApiApiGatewayDefaultStage", "WebSocketStage"):
             self.assertIn("DestinationArn", resources[api]["Properties"]["AccessLogSettings"], api)
+
+    def test_advisory_sync_is_scheduled_https_only_and_feeds_the_scanners(self):
+        resources = self.cfn["Resources"]
+        rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"
+                 and r["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["SyncAdvisoriesFunction", "Arn"]}]
+        self.assertEqual(len(rules), 1, "one schedule invokes sync-advisories")
+        self.assertEqual(rules[0]["Properties"]["ScheduleExpression"], {"Ref": "AdvisorySyncSchedule"})
+        pattern = re.compile(self.sam["Parameters"]["AdvisorySnapshotUrl"]["AllowedPattern"])
+        self.assertTrue(pattern.match(self.sam["Parameters"]["AdvisorySnapshotUrl"]["Default"]))
+        for refused in ("http://mirror.example.invalid/db.tar.gz", "file:///db.tar.gz",
+                        "https://mirror.example.invalid/db.tar.bz2", "https://mirror.example.invalid/db"):
+            self.assertIsNone(pattern.match(refused), refused)
+        env = translated.environments(self.sam, self.cfn, {})
+        store = env["sync-advisories"]["CERTUS_ASSURANCE_ADVISORY_SNAPSHOTS"]
+        self.assertTrue(store.startswith("s3://") and store.endswith("/advisories"), store)
+        for reader in ("run-scanner", "scanner-task"):
+            self.assertEqual(env[reader]["CERTUS_ASSURANCE_ADVISORY_SNAPSHOTS"], store, reader)
+        self.assertEqual(env["sync-advisories"]["CERTUS_ASSURANCE_ADVISORY_CA"], "")
 
     def test_an_ended_execution_reaches_finalize_as_a_failure(self):
         resources = self.cfn["Resources"]

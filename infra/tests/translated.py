@@ -42,6 +42,7 @@ ALL_FEATURES = {
     "ManifestVerificationKeyRef": "awskms:///arn:aws:kms:eu-west-1:123456789012:key/manifest",
     "ManifestVerificationKeyKmsArn": "arn:aws:kms:eu-west-1:123456789012:key/manifest",
     "PushRepositoryArns": ["arn:aws:codecommit:eu-west-1:123456789012:infra"],
+    "AdvisoryCaKey": "advisory-ca.pem",
 }
 SUB = re.compile(r"\$\{([^}!][^}]*)\}")
 

@@ -26,6 +26,9 @@ pub struct StepEnv {
     pub local_source_roots: Vec<PathBuf>,
     /// `AWS_LAMBDA_FUNCTION_NAME`, recorded as the job's runner.
     pub function_name: String,
+    /// `s3://<work bucket>/advisories`: where sync-advisories keeps the advisory snapshot the sbom scanner
+    /// reads (`CERTUS_ASSURANCE_ADVISORY_SNAPSHOTS`; only the functions that scan have it).
+    pub advisory_snapshots: Option<String>,
     /// Tools the Fargate scanner task runs (`launch-scanners` plans them with runner `fargate`); empty when no
     /// scanner image is deployed.
     pub fargate_tools: Vec<String>,
@@ -63,6 +66,7 @@ impl StepEnv {
                         .collect()
                 })
                 .unwrap_or_default(),
+            advisory_snapshots: get("ADVISORY_SNAPSHOTS"),
             function_name: var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "certus-step".into()),
             fargate_tools: get("FARGATE_TOOLS")
                 .map(|v| {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use certus_advisories::S3AdvisorySource;
 use certus_aws::{
     resolve_key_ref, AwsClients, KmsSigner, S3ArtifactStore, S3Fetcher, S3Publisher, S3RunStore,
     S3Uploads, SecretsManagerStore,
@@ -26,7 +27,7 @@ use certus_core::workspace::RunWorkspace;
 use certus_core::CoreError;
 use certus_dynamo::{DynamoAuditLog, DynamoEventLog, DynamoJobStore};
 use certus_fetch::{FetchPolicy, RemoteFetcher};
-use certus_scanners::ScannerConfig;
+use certus_scanners::{AdvisorySource, ScannerConfig};
 use certus_source::codecommit::CredentialSource;
 use certus_source::{
     ArchiveLimits, AwsCredentials, CodeCommitCredentials, GitPolicy, LocalSourcePreparer,
@@ -147,6 +148,7 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
             advisory_db_max_age_days: settings.advisory_db_max_age_days,
             tools_bin_dir: settings.tools_bin_dir.clone(),
             secrets_rules: settings.secrets_rules.clone(),
+            advisory_source: advisory_source(stage, env, clients)?,
         });
         match stage {
             // The planner counts the scanner image's tools as available: they run in Fargate tasks.
@@ -236,6 +238,24 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
         runs: Arc::new(S3RunStore::new(&clients.aws, &env.runs_root)?),
         uploads,
     })
+}
+
+/// The synced advisory snapshot, where scanners run and the template names its place: read at each sbom scan.
+fn advisory_source(
+    stage: Stage,
+    env: &StepEnv,
+    clients: &Clients,
+) -> Result<Option<Arc<dyn AdvisorySource>>> {
+    match (&env.advisory_snapshots, stage) {
+        (Some(store), Stage::RunScanner) => {
+            // Beside the run workspaces, not in them: a snapshot outlives the runs of a warm process.
+            let cache = env.workspace_root.with_file_name("certus-advisories");
+            let source = S3AdvisorySource::new(&clients.aws, store, cache)
+                .map_err(|e| StepError::Config(e.to_string()))?;
+            Ok(Some(Arc::new(source)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `CERTUS_ASSURANCE_SIGNING_KEY_REF`: `awskms://…` on AWS (a PEM file for a self-hosted runner).

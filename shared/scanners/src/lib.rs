@@ -15,7 +15,7 @@ use certus_tools::ToolId;
 
 pub use external::ExternalScanner;
 pub use sample::SampleScanner;
-pub use sbom::SbomScanner;
+pub use sbom::{AdvisorySnapshot, AdvisorySource, SbomScanner};
 pub use secrets::SecretsScanner;
 
 /// What a deployment configures about its scanners.
@@ -28,6 +28,8 @@ pub struct ScannerConfig {
     pub tools_bin_dir: Option<PathBuf>,
     /// A gitleaks-format rule file for the secrets scanner (default: Certus's own rules).
     pub secrets_rules: Option<PathBuf>,
+    /// The advisory snapshot kept elsewhere (the synced one on AWS), used instead of `advisory_db`.
+    pub advisory_source: Option<Arc<dyn AdvisorySource>>,
 }
 
 /// Every scanner available on this machine.
@@ -37,6 +39,7 @@ pub fn available(config: &ScannerConfig) -> ScannerSet {
         Arc::new(SbomScanner {
             advisory_db: config.advisory_db.clone(),
             max_age_days: config.advisory_db_max_age_days,
+            advisory_source: config.advisory_source.clone(),
         }),
         Arc::new(SecretsScanner::new(config.secrets_rules.clone())),
     ];

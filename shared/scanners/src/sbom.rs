@@ -5,6 +5,7 @@
 //! digest) the findings came from.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use certus_core::bundle::{ADVISORY_DATABASE, SBOM_CYCLONEDX, SBOM_SPDX};
@@ -23,6 +24,27 @@ pub struct SbomScanner {
     pub advisory_db: Option<PathBuf>,
     /// A database whose snapshot date is older than this many days fails the tool.
     pub max_age_days: Option<u32>,
+    /// Where the database comes from when it is not a local directory (the synced snapshot on AWS): asked at
+    /// each scan, so a long-lived process follows new snapshots. Takes precedence over `advisory_db`.
+    pub advisory_source: Option<Arc<dyn AdvisorySource>>,
+}
+
+/// An advisory database kept elsewhere and unpacked on demand.
+#[async_trait]
+pub trait AdvisorySource: Send + Sync + std::fmt::Debug {
+    /// Where the snapshot is read from, for the tool's command line.
+    fn describe(&self) -> String;
+    /// The current snapshot, unpacked; the error says why there is none, and the scan fails with it.
+    async fn current(&self) -> Result<AdvisorySnapshot, String>;
+}
+
+/// One unpacked advisory snapshot.
+#[derive(Debug, Clone)]
+pub struct AdvisorySnapshot {
+    /// The directory holding the advisories (RustSec or OSV files, at any depth).
+    pub dir: PathBuf,
+    /// Where the snapshot came from (its object, date and SHA-256), recorded in the bundle as `snapshot`.
+    pub record: serde_json::Value,
 }
 
 /// What the tool answers when advisory matching is asked for (the default) and no database is configured.
@@ -100,6 +122,15 @@ impl Scanner for SbomScanner {
     }
 
     fn command(&self, request: &ScanRequest) -> String {
+        if let (Some(source), false) = (
+            &self.advisory_source,
+            advisories_off(request.config.as_ref()),
+        ) {
+            return format!(
+                "built-in dependency inventory (advisories: {})",
+                source.describe()
+            );
+        }
         match (&self.advisory_db, advisories_off(request.config.as_ref())) {
             (_, true) => {
                 "built-in dependency inventory (advisory matching off in the manifest)".into()
@@ -117,11 +148,21 @@ impl Scanner for SbomScanner {
     async fn scan(&self, request: ScanRequest) -> ToolOutput {
         let matching = if advisories_off(request.config.as_ref()) {
             Matching::Off
+        } else if let Some(source) = &self.advisory_source {
+            match source.current().await {
+                Ok(snapshot) => Matching::Database {
+                    dir: snapshot.dir,
+                    max_age_days: self.max_age_days,
+                    snapshot: Some(snapshot.record),
+                },
+                Err(reason) => return ToolOutput::failed(ToolStatus::Failed, None, reason),
+            }
         } else {
             match &self.advisory_db {
                 Some(dir) => Matching::Database {
                     dir: dir.clone(),
                     max_age_days: self.max_age_days,
+                    snapshot: None,
                 },
                 None => return ToolOutput::failed(ToolStatus::Failed, None, NO_DATABASE),
             }
@@ -144,6 +185,8 @@ enum Matching {
     Database {
         dir: PathBuf,
         max_age_days: Option<u32>,
+        /// Where the directory came from, when it was unpacked from a synced snapshot.
+        snapshot: Option<serde_json::Value>,
     },
 }
 
@@ -184,7 +227,11 @@ fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
                 json!({"matching": "off", "reason": "the manifest sets {\"advisories\": \"off\"} for this tool"}),
             )
         }
-        Matching::Database { dir, max_age_days } => {
+        Matching::Database {
+            dir,
+            max_age_days,
+            snapshot: origin,
+        } => {
             let db = match AdvisoryDb::load(&dir) {
                 Ok(db) => db,
                 Err(e) => {
@@ -250,7 +297,7 @@ fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
                 ),
             );
             let findings = db.matches(&inventory).iter().map(to_finding).collect();
-            let database = json!({
+            let mut database = json!({
                 "matching": "on",
                 "snapshot_date": snapshot,
                 "age_days": age_days,
@@ -260,6 +307,9 @@ fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
                 "files": db.file_count(),
                 "unparsable_files": db.errors().len(),
             });
+            if let Some(origin) = origin {
+                database["snapshot"] = origin;
+            }
             (findings, database)
         }
     };
@@ -366,6 +416,7 @@ mod tests {
         let out = SbomScanner {
             advisory_db: Some(db.path().to_path_buf()),
             max_age_days: None,
+            ..SbomScanner::default()
         }
         .scan(request(dir.path(), None))
         .await;
@@ -392,6 +443,7 @@ mod tests {
         let again = SbomScanner {
             advisory_db: Some(db.path().to_path_buf()),
             max_age_days: None,
+            ..SbomScanner::default()
         }
         .scan(request(dir.path(), None))
         .await;
@@ -409,6 +461,7 @@ mod tests {
         let scanner = |max_age_days| SbomScanner {
             advisory_db: Some(db.path().to_path_buf()),
             max_age_days,
+            ..SbomScanner::default()
         };
         let out = scanner(Some(30)).scan(request(dir.path(), None)).await;
         assert_eq!(out.status, ToolStatus::Failed);
@@ -429,6 +482,7 @@ mod tests {
         let out = SbomScanner {
             advisory_db: Some(dir.path().join("nope")),
             max_age_days: None,
+            ..SbomScanner::default()
         }
         .scan(request(dir.path(), None))
         .await;
@@ -437,6 +491,7 @@ mod tests {
         let out = SbomScanner {
             advisory_db: Some(empty.path().to_path_buf()),
             max_age_days: None,
+            ..SbomScanner::default()
         }
         .scan(request(dir.path(), None))
         .await;
@@ -464,6 +519,7 @@ mod tests {
         let scanner = |max_age_days| SbomScanner {
             advisory_db: Some(db_dir.clone()),
             max_age_days,
+            ..SbomScanner::default()
         };
         let out = scanner(None).scan(request(dir.path(), None)).await;
         assert_eq!(out.status, ToolStatus::Completed, "{:?}", out.error);

@@ -89,6 +89,7 @@ mod tests {
             Arc::new(certus_scanners::SbomScanner {
                 advisory_db: None,
                 max_age_days: None,
+                ..certus_scanners::SbomScanner::default()
             }),
             Arc::new(certus_scanners::SecretsScanner::new(None)),
         ])
