@@ -73,6 +73,47 @@ impl HttpsFetcher {
             })
             .await
     }
+
+    /// POSTs `body` to `uri` (`https://`, or plain `http://` to a host the policy lists) with `headers`, never
+    /// following a redirect, and returns the answer's body, at most `max_bytes` long, when its status is a
+    /// success. An error names the host and the path, never the answer's body.
+    pub async fn post_bytes(
+        &self,
+        uri: &str,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, FetchError> {
+        let url = Url::parse(uri).map_err(|error| FetchError::InvalidUri {
+            uri: redact_uri(uri),
+            reason: error.to_string(),
+        })?;
+        let host = host_label(&url);
+        let what = format!("resource '{}'", url.path());
+        self.transport
+            .within_deadline(&host, async {
+                let response = self
+                    .transport
+                    .request(
+                        reqwest::Method::POST,
+                        url.clone(),
+                        headers,
+                        Some(body),
+                        Redirects::SameOrigin,
+                    )
+                    .await?;
+                let status = response.status();
+                if !status.is_success() {
+                    return Err(FetchError::Status {
+                        host: host.clone(),
+                        what: what.clone(),
+                        status: status.as_u16(),
+                    });
+                }
+                read_limited(response, max_bytes, &what).await
+            })
+            .await
+    }
 }
 
 #[async_trait]
