@@ -321,7 +321,7 @@ fn validate_source(
                     "git_url",
                     "must not carry credentials (a token or password before '@'): they would be kept in the \
                      job record, the bundle and its provenance; name them with git_credentials_ref (env:NAME, \
-                     file:NAME or secretsmanager:NAME) instead",
+                     file:NAME, secretsmanager:NAME or githubapp:…) instead",
                 ));
                 return None;
             }
