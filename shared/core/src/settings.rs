@@ -317,6 +317,9 @@ mod tests {
         assert_eq!(defaults.signer_identity, "certus-assurance@certus.cloud");
         let named = from(&[("SIGNER_IDENTITY", "assurance@example.invalid")]).unwrap();
         assert_eq!(named.signer_identity, "assurance@example.invalid");
+        assert_eq!(defaults.github_api_url, "https://api.github.com");
+        let ghes = from(&[("GITHUB_API_URL", "https://ghe.example.invalid/api/v3")]).unwrap();
+        assert_eq!(ghes.github_api_url, "https://ghe.example.invalid/api/v3");
     }
 
     #[test]
@@ -345,5 +348,12 @@ mod tests {
             err.to_string().contains("CERTUS_ASSURANCE_SIGNER_IDENTITY"),
             "{err}"
         );
+        for bad in ["ftp://ghe.example.invalid", "api.github.com", "https://a b"] {
+            let err = from(&[("GITHUB_API_URL", bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("CERTUS_ASSURANCE_GITHUB_API_URL"),
+                "{err}"
+            );
+        }
     }
 }

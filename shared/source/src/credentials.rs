@@ -206,8 +206,14 @@ async fn installation_token(
         .post_bytes(&uri, headers, Vec::new(), MAX_TOKEN_ANSWER_BYTES)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    let answer: TokenAnswer = serde_json::from_slice(&body)
-        .map_err(|_| unavailable("the answer is not a JSON object".into()))?;
+    token_from_answer(&body).map_err(|why| unavailable(why.into()))
+}
+
+/// The installation token in GitHub's answer, checked: a JSON object with a non-empty `token` string (no
+/// spaces or control characters) and an RFC 3339 `expires_at`. The reason names the field, never its value.
+fn token_from_answer(body: &[u8]) -> std::result::Result<String, &'static str> {
+    let answer: TokenAnswer =
+        serde_json::from_slice(body).map_err(|_| "the answer is not a JSON object")?;
     let token = match answer.token {
         Some(serde_json::Value::String(token))
             if !token.is_empty()
@@ -216,22 +222,16 @@ async fn installation_token(
         {
             token
         }
-        _ => {
-            return Err(unavailable(
-                "the answer's 'token' is missing or not a token string".into(),
-            ))
-        }
+        _ => return Err("the answer's 'token' is missing or not a token string"),
     };
     match answer.expires_at {
         Some(serde_json::Value::String(at))
-            if chrono::DateTime::parse_from_rfc3339(&at).is_ok() => {}
-        _ => {
-            return Err(unavailable(
-                "the answer's 'expires_at' is missing or not an RFC 3339 time".into(),
-            ))
+            if chrono::DateTime::parse_from_rfc3339(&at).is_ok() =>
+        {
+            Ok(token)
         }
+        _ => Err("the answer's 'expires_at' is missing or not an RFC 3339 time"),
     }
-    Ok(token)
 }
 
 fn read_file(path: &Path, name: &str) -> Result<String> {
@@ -360,6 +360,35 @@ mod tests {
                 .to_string();
             assert!(err.contains(says), "{reference}: {err}");
             assert!(!err.contains("secret-"), "{reference}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_installation_token_answer_needs_a_token_and_its_expiry_and_is_never_echoed() {
+        assert_eq!(
+            token_from_answer(br#"{"token":"ghs_abc","expires_at":"2030-01-01T00:00:00Z"}"#),
+            Ok("ghs_abc".to_string())
+        );
+        for (body, says) in [
+            (&br#"<html>ghs_leak</html>"#[..], "not a JSON object"),
+            (br#"["ghs_leak"]"#, "not a JSON object"),
+            (br#"{"expires_at":"2030-01-01T00:00:00Z"}"#, "'token'"),
+            (
+                br#"{"token":42,"expires_at":"2030-01-01T00:00:00Z"}"#,
+                "'token'",
+            ),
+            (
+                br#"{"token":"ghs_leak\nhost=x","expires_at":"2030-01-01T00:00:00Z"}"#,
+                "'token'",
+            ),
+            (br#"{"token":"ghs_leak"}"#, "'expires_at'"),
+            (
+                br#"{"token":"ghs_leak","expires_at":"soon"}"#,
+                "'expires_at'",
+            ),
+        ] {
+            let why = token_from_answer(body).unwrap_err();
+            assert!(why.contains(says) && !why.contains("ghs_leak"), "{why}");
         }
     }
 
