@@ -122,3 +122,34 @@ impl ManifestFetcher for HttpsFetcher {
         Ok(self.fetch_bytes(uri, max_bytes).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_post_is_held_to_the_same_address_and_scheme_policy_before_any_connection() {
+        let fetcher = HttpsFetcher::new(FetchPolicy::default()).unwrap();
+        let post = |uri: &'static str| {
+            let fetcher = &fetcher;
+            async move {
+                fetcher
+                    .post_bytes(uri, HeaderMap::new(), b"{}".to_vec(), 1024)
+                    .await
+                    .unwrap_err()
+            }
+        };
+        assert!(matches!(
+            post("http://api.example.invalid/app").await,
+            FetchError::PlainHttpRefused { .. }
+        ));
+        assert!(matches!(
+            post("https://169.254.169.254/latest").await,
+            FetchError::BlockedAddress { .. }
+        ));
+        assert!(matches!(
+            post("https://127.0.0.1:1/app/installations/1/access_tokens").await,
+            FetchError::BlockedAddress { .. }
+        ));
+    }
+}
