@@ -298,6 +298,10 @@ pub async fn services(
                 allow_local: options.allowed_roots.is_none(),
                 allow_hosts: settings.fetch_allow_hosts.clone(),
                 credentials_dir: settings.git_credentials_dir.clone(),
+                github: certus_source::GitHubApi {
+                    base: settings.github_api_url.clone(),
+                    fetch: fetch_policy(settings, &Some(Vec::new()))?,
+                },
                 ..GitPolicy::default()
             },
             allowed_roots: options.allowed_roots.clone(),

@@ -69,8 +69,10 @@ pub struct ScanArgs {
     #[arg(long)]
     pub commit: Option<String>,
     /// Credentials for a private https:// repository, by reference: `env:CERTUS_ASSURANCE_GIT_CREDENTIAL_<NAME>`
-    /// or `file:<NAME>` in CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR, holding a token or `user:token`. The job
-    /// records the reference; the secret is read only when git fetches.
+    /// or `file:<NAME>` in CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR, holding a token or `user:token`; or
+    /// `githubapp:<app id>:<installation id>:<env:… or file:… holding the App's PEM key>` for a GitHub App
+    /// installation token (minted at CERTUS_ASSURANCE_GITHUB_API_URL). The job records the reference; the
+    /// secret is read only when git fetches.
     #[arg(long)]
     pub git_credentials_ref: Option<String>,
     /// Workspace the job is recorded under (audit filters use it).

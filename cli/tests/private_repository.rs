@@ -51,6 +51,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
 /// A private repository `app.git` (branch `main`, a `requirements.txt`) served at `/app.git` to
 /// `bot:<token>` only.
 fn private_repository(dir: &Path, token: &str) -> GitHttpServer {
+    private_repository_for(dir, "bot", token)
+}
+
+/// The same repository served to `user:<token>` only.
+fn private_repository_for(dir: &Path, user: &str, token: &str) -> GitHttpServer {
     let work = dir.join("work");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "-q", "-b", "main"]);
@@ -69,7 +74,7 @@ fn private_repository(dir: &Path, token: &str) -> GitHttpServer {
             repos.join("app.git").to_str().unwrap(),
         ],
     );
-    GitHttpServer::start(dir, &repos, "", &basic_auth("bot", token))
+    GitHttpServer::start(dir, &repos, "", &basic_auth(user, token))
 }
 
 /// `certus scan` of the repository at `url`, with `data` as its data directory, `bundle` as its output and
@@ -435,4 +440,259 @@ fn certus_serve_scans_a_private_repository_through_the_submissions_reference() {
     drop(serve);
     assert!(!holding(&[&data], &reference["env:".len()..]).is_empty());
     assert_eq!(holding(&[&data], &token), Vec::<String>::new());
+}
+
+/// A stand-in for the GitHub API's installation-token route on loopback: it answers
+/// `POST /app/installations/<installation>/access_tokens` with `token` only for an RS256 App JWT whose
+/// signature `openssl` verifies with `public.pem`, whose `iss` is the App's id, whose `iat` is set back for
+/// clock skew and whose `exp` is at most ten minutes ahead; anything else gets 401. Its log keeps verdicts only.
+const GITHUB_API: &str = r#"
+import base64, http.server, json, os, subprocess, sys, tempfile, time
+public, port_file, log, token, app_id, installation = sys.argv[1:7]
+def unb64(part):
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+def verdict(handler):
+    if handler.path != "/app/installations/%s/access_tokens" % installation:
+        return "path"
+    if handler.headers.get("Accept") != "application/vnd.github+json":
+        return "accept"
+    auth = handler.headers.get("Authorization", "")
+    if not auth.startswith("Bearer "):
+        return "none"
+    parts = auth[len("Bearer "):].split(".")
+    if len(parts) != 3:
+        return "shape"
+    header, claims = json.loads(unb64(parts[0])), json.loads(unb64(parts[1]))
+    with tempfile.NamedTemporaryFile(delete=False) as sig:
+        sig.write(unb64(parts[2]))
+    checked = subprocess.run(["openssl", "dgst", "-sha256", "-verify", public, "-signature", sig.name],
+                             input=(parts[0] + "." + parts[1]).encode(), capture_output=True)
+    os.unlink(sig.name)
+    if header.get("alg") != "RS256" or checked.returncode != 0:
+        return "signature"
+    now = int(time.time())
+    if str(claims.get("iss")) != app_id:
+        return "iss"
+    if not (claims["iat"] <= now - 30 and now < claims["exp"] <= claims["iat"] + 660):
+        return "times"
+    return "ok"
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+        v = verdict(self)
+        with open(log, "a") as f:
+            f.write(v + "\n")
+        if v == "ok":
+            status, body = 201, {"token": token, "expires_at": "2099-01-01T00:00:00Z"}
+        else:
+            status, body = 401, {"message": "Bad credentials " + token[:0] + "SERVER-BODY-MARKER"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
+"#;
+
+struct GitHubApi {
+    _process: certus_testkit::KillOnDrop,
+    port: u16,
+    log: PathBuf,
+}
+
+impl GitHubApi {
+    fn start(scratch: &Path, public: &Path, token: &str, app_id: &str, installation: &str) -> Self {
+        let script = scratch.join("github-api.py");
+        std::fs::write(&script, GITHUB_API).unwrap();
+        let port_file = scratch.join("github-api.port");
+        let log = scratch.join("github-api.log");
+        let child = Command::new("python3")
+            .arg(&script)
+            .arg(public)
+            .arg(&port_file)
+            .arg(&log)
+            .args([token, app_id, installation])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let process = certus_testkit::KillOnDrop(child);
+        for _ in 0..400 {
+            if let Some(port) = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+            {
+                return Self {
+                    _process: process,
+                    port,
+                    log,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the GitHub API stand-in did not start");
+    }
+
+    fn verdicts(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// A 2048-bit RSA key made for this run by `openssl genpkey` at `<dir>/<name>.pem`, its public half at
+/// `<dir>/<name>.pub.pem`; returns a line of the private key's base64 body (to look for in written files).
+fn rsa_key(dir: &Path, name: &str) -> String {
+    let private = dir.join(format!("{name}.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&private)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&private)
+        .arg("-out")
+        .arg(dir.join(format!("{name}.pub.pem")))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = std::fs::read_to_string(&private).unwrap();
+    pem.lines().nth(3).unwrap().to_string()
+}
+
+#[test]
+fn a_private_repository_is_cloned_with_a_github_app_installation_token_minted_from_the_apps_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    let key_line = rsa_key(&credentials, "app");
+    let wrong_line = rsa_key(&credentials, "other");
+    let token = token();
+    let server = private_repository_for(dir.path(), "x-access-token", &token);
+    let url = format!("http://127.0.0.1:{}/app.git", server.port);
+    let api = GitHubApi::start(
+        dir.path(),
+        &credentials.join("app.pub.pem"),
+        &token,
+        "424242",
+        "9001",
+    );
+    let api_url = format!("http://127.0.0.1:{}", api.port);
+    let env = [
+        (
+            "CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR",
+            credentials.to_str().unwrap(),
+        ),
+        ("CERTUS_ASSURANCE_GITHUB_API_URL", api_url.as_str()),
+        ("CERTUS_ASSURANCE_FETCH_ALLOW_PLAIN_HTTP", "127.0.0.1"),
+    ];
+    let bundle = dir.path().join("bundle");
+
+    let done = scan(
+        dir.path(),
+        &url,
+        &[
+            "--git-credentials-ref",
+            "githubapp:424242:9001:file:app.pem",
+        ],
+        &env,
+        &bundle,
+    );
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    assert_eq!(api.verdicts(), vec!["ok".to_string()]);
+    assert!(
+        server.verdicts().iter().any(|v| v == "ok"),
+        "{:?}",
+        server.verdicts()
+    );
+    assert!(bundle.join("scan.json").is_file());
+    assert!(!text(&done).contains(&token) && !text(&done).contains(&key_line));
+    let data = dir.path().join("data");
+    for needle in [&token, &key_line] {
+        assert_eq!(holding(&[&data, &bundle], needle), Vec::<String>::new());
+    }
+    assert!(files_under(&data).len() > 5 && files_under(&bundle).len() > 3);
+
+    // The App's id right, its key wrong: the API refuses the JWT and the scan fails before git is asked.
+    let git_requests = server.verdicts().len();
+    let refused = scan(
+        dir.path(),
+        &url,
+        &[
+            "--git-credentials-ref",
+            "githubapp:424242:9001:file:other.pem",
+        ],
+        &env,
+        &dir.path().join("bundle-wrong-key"),
+    );
+    assert_ne!(refused.status.code(), Some(0), "{}", text(&refused));
+    let said = text(&refused);
+    assert!(
+        said.contains(
+            "git_credentials_ref: githubapp: no installation token for installation 9001 of App 424242"
+        ) && said.contains("401"),
+        "{said}"
+    );
+    for shown in [
+        token.as_str(),
+        key_line.as_str(),
+        wrong_line.as_str(),
+        "SERVER-BODY-MARKER",
+        "Bearer",
+    ] {
+        assert!(!said.contains(shown), "{shown}: {said}");
+    }
+    assert_eq!(api.verdicts().last().map(String::as_str), Some("signature"));
+    assert_eq!(
+        server.verdicts().len(),
+        git_requests,
+        "git was asked without a token"
+    );
+
+    // A key that is not an RSA key in PEM form is refused naming that, without reaching the API.
+    std::fs::write(credentials.join("junk.pem"), "not a key\n").unwrap();
+    let junk = scan(
+        dir.path(),
+        &url,
+        &[
+            "--git-credentials-ref",
+            "githubapp:424242:9001:file:junk.pem",
+        ],
+        &env,
+        &dir.path().join("bundle-junk"),
+    );
+    assert_ne!(junk.status.code(), Some(0), "{}", text(&junk));
+    assert!(
+        text(&junk).contains("githubapp: the App's key is not an RSA private key in PEM form"),
+        "{}",
+        text(&junk)
+    );
+    assert_eq!(api.verdicts().len(), 2);
 }

@@ -321,7 +321,7 @@ fn validate_source(
                     "git_url",
                     "must not carry credentials (a token or password before '@'): they would be kept in the \
                      job record, the bundle and its provenance; name them with git_credentials_ref (env:NAME, \
-                     file:NAME or secretsmanager:NAME) instead",
+                     file:NAME, secretsmanager:NAME or githubapp:…) instead",
                 ));
                 return None;
             }
@@ -405,15 +405,52 @@ pub enum GitCredentialsRef {
     /// An AWS Secrets Manager secret, by name or ARN; only on AWS, and only under the deployment's prefix
     /// ([`check_secret_prefix`]).
     SecretsManager(String),
+    /// A GitHub App installation token, minted when git is about to fetch: the App's id, the installation's
+    /// id, and where the App's PEM private key is kept (`env:`, `file:` or `secretsmanager:`).
+    GitHubApp {
+        app_id: u64,
+        installation_id: u64,
+        key: Box<GitCredentialsRef>,
+    },
 }
 
 /// The longest secret name or ARN a `secretsmanager:` reference may give.
 const MAX_SECRET_ID_LEN: usize = 2048;
 
 impl GitCredentialsRef {
-    /// Parses `env:NAME`, `file:NAME` or `secretsmanager:<name or ARN>`; anything else is refused with the
-    /// reason.
+    /// Parses `env:NAME`, `file:NAME`, `secretsmanager:<name or ARN>` or
+    /// `githubapp:<app id>:<installation id>:<key reference>` (the key reference one of the first three);
+    /// anything else is refused with the reason.
     pub fn parse(reference: &str) -> std::result::Result<Self, String> {
+        if let Some(rest) = reference.strip_prefix("githubapp:") {
+            let mut parts = rest.splitn(3, ':');
+            let id = |part: Option<&str>| {
+                part.filter(|p| {
+                    !p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit())
+                })
+                .and_then(|p| p.parse::<u64>().ok())
+                .filter(|n| *n > 0)
+            };
+            let (app_id, installation_id) = (id(parts.next()), id(parts.next()));
+            let key = parts.next().unwrap_or_default();
+            let (Some(app_id), Some(installation_id)) = (app_id, installation_id) else {
+                return Err("githubapp: must be githubapp:<app id>:<installation id>:<key reference>, both \
+                            ids positive decimal numbers"
+                    .into());
+            };
+            if key.starts_with("githubapp:") {
+                return Err(
+                    "githubapp: the key reference must be env:, file: or secretsmanager:".into(),
+                );
+            }
+            let key =
+                Self::parse(key).map_err(|reason| format!("githubapp: the App's key: {reason}"))?;
+            return Ok(Self::GitHubApp {
+                app_id,
+                installation_id,
+                key: Box::new(key),
+            });
+        }
         if let Some(name) = reference.strip_prefix("env:") {
             let valid = name.len() > GIT_CREDENTIAL_ENV_PREFIX.len()
                 && name.len() <= 128
@@ -454,7 +491,8 @@ impl GitCredentialsRef {
         }
         // Not echoed: a secret pasted here by mistake must not come back in an error or a log.
         Err(
-            "is not a credentials reference: expected env:NAME, file:NAME or secretsmanager:<name or ARN>"
+            "is not a credentials reference: expected env:NAME, file:NAME, secretsmanager:<name or ARN> or \
+             githubapp:<app id>:<installation id>:<key reference>"
                 .into(),
         )
     }
@@ -472,7 +510,11 @@ impl SourceSpec {
         else {
             return None;
         };
-        match GitCredentialsRef::parse(reference) {
+        let parsed = match GitCredentialsRef::parse(reference) {
+            Ok(GitCredentialsRef::GitHubApp { key, .. }) => Ok(*key),
+            other => other,
+        };
+        match parsed {
             Ok(GitCredentialsRef::SecretsManager(id)) => check_secret_prefix(&id, prefix)
                 .err()
                 .map(|reason| FieldError::new(GIT_CREDENTIALS_REF, reason)),
@@ -982,7 +1024,7 @@ mod tests {
             ("secretsmanager:arn:aws:s3:::bucket", "by name or ARN"),
             (
                 "ghp_PastedTokenByMistake0123",
-                "expected env:NAME, file:NAME or secretsmanager:",
+                "expected env:NAME, file:NAME, secretsmanager:",
             ),
         ] {
             let m = messages(with(json!({ "git_credentials_ref": reference })));
@@ -1003,6 +1045,49 @@ mod tests {
                 "{patch}"
             );
         }
+    }
+
+    #[test]
+    fn a_github_app_reference_names_the_app_the_installation_and_where_its_key_is_kept() {
+        assert_eq!(
+            GitCredentialsRef::parse("githubapp:12345:678:file:acme-app.pem"),
+            Ok(GitCredentialsRef::GitHubApp {
+                app_id: 12345,
+                installation_id: 678,
+                key: Box::new(GitCredentialsRef::File("acme-app.pem".into())),
+            })
+        );
+        for (bad, says) in [
+            ("githubapp:12345:678", "the App's key"),
+            (
+                "githubapp:x:678:file:k",
+                "both ids positive decimal numbers",
+            ),
+            (
+                "githubapp:0:678:file:k",
+                "both ids positive decimal numbers",
+            ),
+            ("githubapp:1::file:k", "both ids positive decimal numbers"),
+            ("githubapp:1:2:env:HOME", "the App's key: env: must name"),
+            (
+                "githubapp:1:2:githubapp:1:2:file:k",
+                "must be env:, file: or secretsmanager:",
+            ),
+        ] {
+            let err = GitCredentialsRef::parse(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        let spec = SourceSpec::Git {
+            git_url: "https://github.com/acme/app.git".into(),
+            branch: None,
+            commit: None,
+            git_credentials_ref: Some("githubapp:1:2:secretsmanager:prod/db".into()),
+        };
+        let refusal = spec.secret_reference_refusal(Some("certus-assurance/git/"));
+        assert!(
+            refusal.is_some(),
+            "the App key's secret is held to the prefix too"
+        );
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct Settings {
     /// `secretsmanager:<name or ARN>` may name (e.g. `certus-assurance/git/`); unset, such references are
     /// refused. IAM grants prepare-source `GetSecretValue` on this prefix only.
     pub git_secrets_prefix: Option<String>,
+    /// The GitHub API a `git_credentials_ref` of the form `githubapp:…` mints installation tokens at
+    /// (`GITHUB_API_URL`, default `https://api.github.com`; GitHub Enterprise Server: `https://<host>/api/v3`).
+    pub github_api_url: String,
     /// Hosts that may be fetched over plain http (a registry on loopback).
     pub fetch_allow_plain_http: Vec<String>,
     /// Extra CA certificates (PEM) trusted for manifest fetches and Certus-Trust.
@@ -148,6 +151,22 @@ impl Settings {
             fetch_allow_hosts: list(get("FETCH_ALLOW_HOSTS")),
             git_credentials_dir: get("GIT_CREDENTIALS_DIR").map(PathBuf::from),
             git_secrets_prefix: get("GIT_SECRETS_PREFIX").filter(|p| !p.is_empty()),
+            github_api_url: match get("GITHUB_API_URL") {
+                None => "https://api.github.com".to_string(),
+                Some(v)
+                    if (v.starts_with("https://") || v.starts_with("http://"))
+                        && v.len() <= 512
+                        && !v.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+                {
+                    v
+                }
+                Some(_) => {
+                    return Err(invalid(
+                        "GITHUB_API_URL",
+                        "must be an https:// (or allow-listed http://) URL of at most 512 characters".into(),
+                    ))
+                }
+            },
             fetch_allow_plain_http: list(get("FETCH_ALLOW_PLAIN_HTTP")),
             ca_file: get("CA_FILE").map(PathBuf::from),
             trust_base_url: get("TRUST_BASE_URL"),
@@ -298,6 +317,9 @@ mod tests {
         assert_eq!(defaults.signer_identity, "certus-assurance@certus.cloud");
         let named = from(&[("SIGNER_IDENTITY", "assurance@example.invalid")]).unwrap();
         assert_eq!(named.signer_identity, "assurance@example.invalid");
+        assert_eq!(defaults.github_api_url, "https://api.github.com");
+        let ghes = from(&[("GITHUB_API_URL", "https://ghe.example.invalid/api/v3")]).unwrap();
+        assert_eq!(ghes.github_api_url, "https://ghe.example.invalid/api/v3");
     }
 
     #[test]
@@ -326,5 +348,12 @@ mod tests {
             err.to_string().contains("CERTUS_ASSURANCE_SIGNER_IDENTITY"),
             "{err}"
         );
+        for bad in ["ftp://ghe.example.invalid", "api.github.com", "https://a b"] {
+            let err = from(&[("GITHUB_API_URL", bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("CERTUS_ASSURANCE_GITHUB_API_URL"),
+                "{err}"
+            );
+        }
     }
 }

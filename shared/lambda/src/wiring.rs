@@ -194,6 +194,15 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
                             )),
                             prefix,
                         }),
+                    github: certus_source::GitHubApi {
+                        base: settings.github_api_url.clone(),
+                        fetch: FetchPolicy {
+                            allow_hosts: settings.fetch_allow_hosts.clone(),
+                            allow_plain_http_for: settings.fetch_allow_plain_http.clone(),
+                            extra_ca_pem: extra_ca(env)?,
+                            ..FetchPolicy::default()
+                        },
+                    },
                     ..GitPolicy::default()
                 },
                 allowed_roots: Some(env.local_source_roots.clone()),

@@ -5,6 +5,12 @@
 //! about to fetch, and is handed to git the way CodeCommit credentials are ([`crate::git`]): through a
 //! credential helper scoped to the submission's own host that reads it from that git process's environment.
 //! It never reaches argv, the URL, a file in the workspace, a log or an error message.
+//!
+//! `githubapp:<app id>:<installation id>:<key reference>` names a GitHub App instead: the key reference (one
+//! of the forms above) holds the App's PEM private key, from which an RS256 App JWT is signed and exchanged
+//! for an installation token at `POST {api}/app/installations/{id}/access_tokens` ([`GitHubApi`], through
+//! the outbound-address policy of `certus-fetch`); that token is used as `x-access-token:<token>` like any
+//! other, for this fetch only.
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -14,11 +20,39 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use certus_core::error::{CoreError, Result};
 use certus_core::request::{check_secret_prefix, GitCredentialsRef, GIT_CREDENTIALS_REF};
+use certus_fetch::{FetchPolicy, HttpsFetcher};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, USER_AGENT};
 
 /// The user name sent with a token given alone (GitHub, Gitea and others take any name with a token).
 const TOKEN_USER: &str = "x-access-token";
 /// A credentials file larger than this is not a token.
 const MAX_SECRET_BYTES: u64 = 16 * 1024;
+
+/// The GitHub API `githubapp:` references mint installation tokens at.
+pub const DEFAULT_GITHUB_API: &str = "https://api.github.com";
+/// The App JWT's lifetime: GitHub accepts at most ten minutes; its `iat` is set a minute back for clock skew.
+const APP_JWT_SECONDS: i64 = 9 * 60;
+const APP_JWT_SKEW_SECONDS: i64 = 60;
+/// An installation-token answer larger than this is not one.
+const MAX_TOKEN_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Where GitHub App installation tokens are minted: the API's base URL
+/// (`CERTUS_ASSURANCE_GITHUB_API_URL`, default [`DEFAULT_GITHUB_API`]) and the fetch policy the request is
+/// held to (public https only unless the operator allow-lists a host).
+#[derive(Debug, Clone)]
+pub struct GitHubApi {
+    pub base: String,
+    pub fetch: FetchPolicy,
+}
+
+impl Default for GitHubApi {
+    fn default() -> Self {
+        Self {
+            base: DEFAULT_GITHUB_API.to_string(),
+            fetch: FetchPolicy::default(),
+        }
+    }
+}
 
 /// Reads the string of a named secret (AWS Secrets Manager on AWS). Called just before git runs; what it
 /// returns is used for that fetch only and never stored.
@@ -60,8 +94,37 @@ pub(crate) async fn read(
     reference: &str,
     dir: Option<&Path>,
     secrets: Option<&NamedSecrets>,
+    github: &GitHubApi,
 ) -> Result<Secret> {
-    let text = match GitCredentialsRef::parse(reference).map_err(refused)? {
+    match GitCredentialsRef::parse(reference).map_err(refused)? {
+        GitCredentialsRef::GitHubApp {
+            app_id,
+            installation_id,
+            key,
+        } => {
+            let pem = read_text(*key, dir, secrets).await?;
+            let token = installation_token(github, app_id, installation_id, &pem).await?;
+            Ok(Secret {
+                username: TOKEN_USER.to_string(),
+                password: token,
+            })
+        }
+        other => parse(&read_text(other, dir, secrets).await?),
+    }
+}
+
+/// The text a non-App reference names.
+async fn read_text(
+    reference: GitCredentialsRef,
+    dir: Option<&Path>,
+    secrets: Option<&NamedSecrets>,
+) -> Result<String> {
+    Ok(match reference {
+        GitCredentialsRef::GitHubApp { .. } => {
+            return Err(refused(
+                "githubapp: the key reference must be env:, file: or secretsmanager:",
+            ))
+        }
         GitCredentialsRef::Env(name) => std::env::var(&name)
             .map_err(|_| refused(format!("env:{name} is not set on this service")))?,
         GitCredentialsRef::File(name) => {
@@ -80,8 +143,95 @@ pub(crate) async fn read(
             })?;
             store.secret_string(&id).await?
         }
+    })
+}
+
+#[derive(serde::Serialize)]
+struct AppClaims {
+    iat: i64,
+    exp: i64,
+    iss: String,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    token: Option<serde_json::Value>,
+    expires_at: Option<serde_json::Value>,
+}
+
+/// Signs the App JWT with `pem` and exchanges it for the installation's token. Errors name the step and
+/// the field, never the key, the JWT or the answer's body.
+async fn installation_token(
+    github: &GitHubApi,
+    app_id: u64,
+    installation_id: u64,
+    pem: &str,
+) -> Result<String> {
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
+        .map_err(|_| refused("githubapp: the App's key is not an RSA private key in PEM form"))?;
+    let now = chrono::Utc::now().timestamp();
+    let claims = AppClaims {
+        iat: now - APP_JWT_SKEW_SECONDS,
+        exp: now + APP_JWT_SECONDS,
+        iss: app_id.to_string(),
     };
-    parse(&text)
+    let jwt = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .map_err(|_| refused("githubapp: the App's JWT could not be signed with its key"))?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_static("application/vnd.github+json"),
+    );
+    headers.insert(USER_AGENT, HeaderValue::from_static("certus-assurance"));
+    let bearer = HeaderValue::from_str(&format!("Bearer {jwt}"))
+        .map_err(|_| refused("githubapp: the App's JWT is not a valid header value"))?;
+    headers.insert(AUTHORIZATION, bearer);
+    let uri = format!(
+        "{}/app/installations/{installation_id}/access_tokens",
+        github.base.trim_end_matches('/')
+    );
+    let unavailable = |why: String| {
+        refused(format!(
+            "githubapp: no installation token for installation {installation_id} of App {app_id} \
+             ({why})"
+        ))
+    };
+    let fetcher =
+        HttpsFetcher::new(github.fetch.clone()).map_err(|e| unavailable(e.to_string()))?;
+    let body = fetcher
+        .post_bytes(&uri, headers, Vec::new(), MAX_TOKEN_ANSWER_BYTES)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    token_from_answer(&body).map_err(|why| unavailable(why.into()))
+}
+
+/// The installation token in GitHub's answer, checked: a JSON object with a non-empty `token` string (no
+/// spaces or control characters) and an RFC 3339 `expires_at`. The reason names the field, never its value.
+fn token_from_answer(body: &[u8]) -> std::result::Result<String, &'static str> {
+    let answer: TokenAnswer =
+        serde_json::from_slice(body).map_err(|_| "the answer is not a JSON object")?;
+    let token = match answer.token {
+        Some(serde_json::Value::String(token))
+            if !token.is_empty()
+                && token.len() <= 1024
+                && !token.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            token
+        }
+        _ => return Err("the answer's 'token' is missing or not a token string"),
+    };
+    match answer.expires_at {
+        Some(serde_json::Value::String(at))
+            if chrono::DateTime::parse_from_rfc3339(&at).is_ok() =>
+        {
+            Ok(token)
+        }
+        _ => Err("the answer's 'expires_at' is missing or not an RFC 3339 time"),
+    }
 }
 
 fn read_file(path: &Path, name: &str) -> Result<String> {
@@ -180,10 +330,15 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("outside"), creds.join("link")).unwrap();
         std::fs::create_dir(creds.join("sub")).unwrap();
 
-        let secret = read("file:acme", Some(&creds), None).await.unwrap();
+        let secret = read("file:acme", Some(&creds), None, &GitHubApi::default())
+            .await
+            .unwrap();
         assert_eq!(secret.password, "s3cr3t-value");
 
-        let unset = read("file:acme", None, None).await.unwrap_err().to_string();
+        let unset = read("file:acme", None, None, &GitHubApi::default())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             unset.contains("CERTUS_ASSURANCE_GIT_CREDENTIALS_DIR is not set"),
             "{unset}"
@@ -199,12 +354,41 @@ mod tests {
                 "not available here",
             ),
         ] {
-            let err = read(reference, Some(&creds), None)
+            let err = read(reference, Some(&creds), None, &GitHubApi::default())
                 .await
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(says), "{reference}: {err}");
             assert!(!err.contains("secret-"), "{reference}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_installation_token_answer_needs_a_token_and_its_expiry_and_is_never_echoed() {
+        assert_eq!(
+            token_from_answer(br#"{"token":"ghs_abc","expires_at":"2030-01-01T00:00:00Z"}"#),
+            Ok("ghs_abc".to_string())
+        );
+        for (body, says) in [
+            (&br#"<html>ghs_leak</html>"#[..], "not a JSON object"),
+            (br#"["ghs_leak"]"#, "not a JSON object"),
+            (br#"{"expires_at":"2030-01-01T00:00:00Z"}"#, "'token'"),
+            (
+                br#"{"token":42,"expires_at":"2030-01-01T00:00:00Z"}"#,
+                "'token'",
+            ),
+            (
+                br#"{"token":"ghs_leak\nhost=x","expires_at":"2030-01-01T00:00:00Z"}"#,
+                "'token'",
+            ),
+            (br#"{"token":"ghs_leak"}"#, "'expires_at'"),
+            (
+                br#"{"token":"ghs_leak","expires_at":"soon"}"#,
+                "'expires_at'",
+            ),
+        ] {
+            let why = token_from_answer(body).unwrap_err();
+            assert!(why.contains(says) && !why.contains("ghs_leak"), "{why}");
         }
     }
 
@@ -214,6 +398,7 @@ mod tests {
             "env:CERTUS_ASSURANCE_GIT_CREDENTIAL_NEVER_SET_IN_TESTS",
             None,
             None,
+            &GitHubApi::default(),
         )
         .await
         .unwrap_err()
@@ -247,6 +432,7 @@ mod tests {
             "secretsmanager:certus-assurance/git/acme",
             None,
             Some(&secrets),
+            &GitHubApi::default(),
         )
         .await
         .unwrap();
@@ -258,7 +444,7 @@ mod tests {
             "secretsmanager:prod/database",
             "secretsmanager:arn:aws:secretsmanager:eu-west-1:000000000000:secret:prod/db-AbCdEf",
         ] {
-            let err = read(outside, None, Some(&secrets))
+            let err = read(outside, None, Some(&secrets), &GitHubApi::default())
                 .await
                 .unwrap_err()
                 .to_string();

@@ -15,7 +15,7 @@ use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::process::Command;
 
 use crate::codecommit::{self, CredentialSource};
-use crate::credentials::{self, NamedSecrets};
+use crate::credentials::{self, GitHubApi, NamedSecrets};
 use crate::remote::{self, Pinned};
 
 /// What the git preparer allows.
@@ -38,6 +38,8 @@ pub struct GitPolicy {
     /// Where `secretsmanager:` references are read from, and the prefix their names must have (on AWS);
     /// `None`: such references are refused (`certus scan` and `certus serve`).
     pub secrets: Option<NamedSecrets>,
+    /// Where `githubapp:` references mint their installation tokens.
+    pub github: GitHubApi,
 }
 
 impl Default for GitPolicy {
@@ -49,6 +51,7 @@ impl Default for GitPolicy {
             codecommit: None,
             credentials_dir: None,
             secrets: None,
+            github: GitHubApi::default(),
         }
     }
 }
@@ -179,6 +182,7 @@ async fn referenced_login(url: &str, reference: &str, policy: &GitPolicy) -> Res
         reference,
         policy.credentials_dir.as_deref(),
         policy.secrets.as_ref(),
+        &policy.github,
     )
     .await?;
     Ok(Login {

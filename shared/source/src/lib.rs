@@ -19,7 +19,7 @@ use certus_core::workspace::RunWorkspace;
 
 pub use archive::ArchiveLimits;
 pub use codecommit::{AwsCredentials, CodeCommitCredentials};
-pub use credentials::{NamedSecrets, SecretStore};
+pub use credentials::{GitHubApi, NamedSecrets, SecretStore, DEFAULT_GITHUB_API};
 pub use git::GitPolicy;
 
 /// Which local paths a request may name, and the limits on what it brings in.
