@@ -118,32 +118,58 @@ pub struct Records {
     pub stream_base: String,
 }
 
-/// Everything the pipeline talks to.
+/// Everything the pipeline talks to. Beyond the records, every port is optional so that a step built for one
+/// part of the pipeline (one Lambda of the state machine) holds only the ports that part uses: the others are
+/// never built, and asking for one is a `Config` error naming it (a wiring mistake, never retried).
 #[derive(Clone)]
 pub struct Services {
     pub jobs: Arc<dyn JobStore>,
     pub events: Arc<dyn EventLog>,
     pub sinks: Vec<Arc<dyn EventSink>>,
-    pub artifacts: Arc<dyn ArtifactStore>,
-    pub sources: Arc<dyn SourcePreparer>,
-    pub fetcher: Arc<dyn ManifestFetcher>,
-    pub verifier: Arc<dyn ManifestVerifier>,
-    /// Signs bundles and upload requests; `None` in a step or function that signs nothing ([`Services::signer`]
-    /// then refuses).
+    /// Where bundles are stored and read back.
+    pub artifacts: Option<Arc<dyn ArtifactStore>>,
+    pub sources: Option<Arc<dyn SourcePreparer>>,
+    pub fetcher: Option<Arc<dyn ManifestFetcher>>,
+    pub verifier: Option<Arc<dyn ManifestVerifier>>,
+    /// Signs bundles and upload requests.
     pub signer: Option<Arc<dyn BundleSigner>>,
-    pub scanners: ScannerSet,
-    /// Keys every finding's fingerprint (per deployment: baselines compare only under the same key). `None`
-    /// in a step that runs no scanner; a tool run without a key fails.
+    pub scanners: Option<ScannerSet>,
+    /// Keys every finding's fingerprint (per deployment: baselines compare only under the same key). A tool
+    /// run without a key fails.
     pub fingerprint_key: Option<FingerprintKey>,
     pub settings: PipelineSettings,
 }
 
 impl Services {
-    /// The signer, or a `Config` error (a wiring mistake, never retried) where there is none.
+    pub fn artifacts(&self) -> Result<&Arc<dyn ArtifactStore>> {
+        self.port(self.artifacts.as_ref(), "artifacts")
+    }
+
+    pub fn sources(&self) -> Result<&Arc<dyn SourcePreparer>> {
+        self.port(self.sources.as_ref(), "sources")
+    }
+
+    pub fn fetcher(&self) -> Result<&Arc<dyn ManifestFetcher>> {
+        self.port(self.fetcher.as_ref(), "fetcher")
+    }
+
+    pub fn verifier(&self) -> Result<&Arc<dyn ManifestVerifier>> {
+        self.port(self.verifier.as_ref(), "verifier")
+    }
+
     pub fn signer(&self) -> Result<&Arc<dyn BundleSigner>> {
-        self.signer.as_ref().ok_or_else(|| {
+        self.port(self.signer.as_ref(), "signer")
+    }
+
+    pub fn scanners(&self) -> Result<&ScannerSet> {
+        self.port(self.scanners.as_ref(), "scanners")
+    }
+
+    /// A port, or a `Config` error naming it where this runner was built without it.
+    fn port<'a, T: ?Sized>(&self, port: Option<&'a T>, name: &str) -> Result<&'a T> {
+        port.ok_or_else(|| {
             CoreError::Config(format!(
-                "runner {} has no signing key (signer: none)",
+                "runner {} has no {name} port (this part of the pipeline was built without it)",
                 self.settings.runner_id
             ))
         })
@@ -225,7 +251,7 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
     if job.status.is_terminal()
         && commit_missing_terminal(
             &services.records(),
-            Some(services.artifacts.as_ref()),
+            Some(services.artifacts()?.as_ref()),
             &job,
             &progress,
         )
@@ -353,7 +379,7 @@ pub async fn prepare_source(
         )))
         .await?;
     let prepared = services
-        .sources
+        .sources()?
         .prepare(&job.submission.source, workspace)
         .await?;
     job.commit = prepared.commit.clone();
@@ -394,7 +420,7 @@ pub async fn fetch_manifest(
         ManifestSource::RepoPath(rel) => {
             read_in_source(source_root, rel, "manifest_path", MAX_MANIFEST_BYTES)?
         }
-        ManifestSource::Uri(uri) => services.fetcher.fetch(uri, MAX_MANIFEST_BYTES).await?,
+        ManifestSource::Uri(uri) => services.fetcher()?.fetch(uri, MAX_MANIFEST_BYTES).await?,
     };
     let signature = match &job.submission.signature {
         None => None,
@@ -406,7 +432,7 @@ pub async fn fetch_manifest(
             MAX_SIGNATURE_BYTES,
         )?),
         Some(SignatureSource::Uri(uri)) => {
-            Some(services.fetcher.fetch(uri, MAX_SIGNATURE_BYTES).await?)
+            Some(services.fetcher()?.fetch(uri, MAX_SIGNATURE_BYTES).await?)
         }
     };
     let digest = sha256_hex(&bytes);
@@ -470,9 +496,10 @@ pub async fn verify_manifest(
     signature: Option<&[u8]>,
     progress: &Progress,
 ) -> Result<()> {
+    let verifier = services.verifier()?;
     let record = match signature {
-        Some(sig) => services.verifier.verify(manifest, sig).await?,
-        None if services.verifier.required() => {
+        Some(sig) => verifier.verify(manifest, sig).await?,
+        None if verifier.required() => {
             return Err(CoreError::Verification(
                 "manifest verification is required but no signature was provided \
                  (give manifest_signature, manifest_signature_path or manifest_signature_uri)"
@@ -509,7 +536,7 @@ pub async fn resolve_profile(
     if let Some(applies_to) = &manifest.applies_to {
         applies_to.check(job, time::now())?;
     }
-    let scanners = &services.scanners;
+    let scanners = services.scanners()?;
     let mut profile = if scanners.sample_mode() {
         // The operator chose canned output for every tool (CERTUS_ASSURANCE_SAMPLE_MODE); said out loud.
         let mut profile = manifest.resolve_profile(&job.profile, &|_| true)?;
@@ -575,7 +602,7 @@ async fn load_baseline(services: &Services, job: &Job) -> Result<Option<HashSet<
                 .bundle_location
                 .ok_or_else(|| invalid(format!("job '{id}' has no bundle to compare with")))?;
             services
-                .artifacts
+                .artifacts()?
                 .read_file(&location, bundle::MERGED_SARIF, MAX_BASELINE_BYTES)
                 .await?
                 .ok_or_else(|| {
@@ -675,7 +702,7 @@ pub async fn run_tools(
     let mut tasks = tokio::task::JoinSet::new();
     for tool in tools {
         let scanner = services
-            .scanners
+            .scanners()?
             .get(&tool.id)
             .ok_or_else(|| CoreError::Scanner {
                 tool: tool.id.clone(),
@@ -968,7 +995,7 @@ pub async fn conclude(
             .collect(),
         totals: total_counts(&state.tools),
     });
-    let location = services.artifacts.location(&job.test_id);
+    let location = services.artifacts()?.location(&job.test_id);
     job.bundle_location = Some(location.clone());
     job.transition(status, time::now())?;
 
@@ -1202,7 +1229,7 @@ async fn write_bundle(
     .await?;
     let index = bundle.write_index()?;
     services
-        .artifacts
+        .artifacts()?
         .store_bundle(&job.test_id, bundle.root(), &index)
         .await
 }

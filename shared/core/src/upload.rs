@@ -437,7 +437,7 @@ impl Upload {
             .clone()
             .ok_or_else(|| CoreError::Conflict(format!("job '{test_id}' has no bundle")))?;
         let index_bytes = services
-            .artifacts
+            .artifacts()?
             .read_file(&location, bundle::INDEX, MAX_INDEX_BYTES)
             .await?
             .ok_or_else(|| CoreError::Bundle(format!("{location} has no {}", bundle::INDEX)))?;

@@ -460,7 +460,7 @@ impl Stages {
         let progress = self.progress(&job.test_id).await?;
         pipeline::commit_missing_terminal(
             &self.services.records(),
-            Some(self.services.artifacts.as_ref()),
+            Some(self.services.artifacts()?.as_ref()),
             job,
             &progress,
         )
