@@ -473,7 +473,7 @@ fn expected_set(fx: &UploadFixture) -> BTreeMap<String, String> {
         .unwrap()
         .files
         .into_iter()
-        .map(|e| (e.path, e.sha256))
+        .map(|e| (e.path, e.sha256.to_string()))
         .collect();
     set.insert(INDEX.into(), sha256_file(&bundle.join(INDEX)).unwrap().0);
     set

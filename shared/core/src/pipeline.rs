@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use crate::attestation::{attest, BuilderInfo, SIGNING_KEY_INFO};
 use crate::bundle::{self, BundleWriter};
-use crate::digest::{canonical_json, sha256_hex, Sha256Digest};
+use crate::digest::{canonical_json, Sha256Digest};
 use crate::error::{CoreError, FieldError, Result};
 use crate::event::{Event, EventBody};
 use crate::finding::{threshold_violations, SeverityCounts};
@@ -435,8 +435,8 @@ pub async fn fetch_manifest(
             Some(services.fetcher()?.fetch(uri, MAX_SIGNATURE_BYTES).await?)
         }
     };
-    let digest = sha256_hex(&bytes);
-    job.manifest_digest = Some(digest.clone());
+    let digest = Sha256Digest::of(&bytes);
+    job.manifest_digest = Some(digest);
     bundle.write(bundle::MANIFEST_JSON, &bytes)?;
     if let Some(sig) = &signature {
         bundle.write(bundle::MANIFEST_SIG, sig)?;
@@ -446,7 +446,7 @@ pub async fn fetch_manifest(
             message: "manifest fetched".into(),
             commit: None,
             branch: None,
-            hash: Some(digest),
+            hash: Some(digest.to_string()),
         })
         .await?;
     Ok((bytes, signature))
@@ -555,10 +555,12 @@ pub async fn resolve_profile(
         manifest.resolve_profile(&job.profile, &|id| scanners.supports(id))?
     };
     profile.tool_timeout = profile.tool_timeout.min(services.settings.max_tool_timeout);
-    let digest = Sha256Digest::parse_field(
-        "manifest_digest",
-        job.manifest_digest.as_deref().unwrap_or_default(),
-    )?;
+    let digest = job.manifest_digest.ok_or_else(|| {
+        CoreError::Validation(vec![FieldError::new(
+            "manifest_digest",
+            "is not recorded: the manifest has not been fetched",
+        )])
+    })?;
     let info = manifest_info(&manifest, &profile, digest);
     bundle.write_json(bundle::MANIFEST_INFO, &info)?;
     job.manifest_metadata = Some(info);

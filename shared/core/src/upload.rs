@@ -316,7 +316,7 @@ impl UploadGate {
             .iter()
             .map(|e| DeclaredArtifact {
                 name: e.path.clone(),
-                hash: prefixed(&e.sha256),
+                hash: e.sha256.prefixed(),
                 size: e.size,
             })
             .collect();
@@ -441,8 +441,7 @@ impl Upload {
             .read_file(&location, bundle::INDEX, MAX_INDEX_BYTES)
             .await?
             .ok_or_else(|| CoreError::Bundle(format!("{location} has no {}", bundle::INDEX)))?;
-        let index: BundleIndex =
-            serde_json::from_slice(&index_bytes).map_err(|e| CoreError::json(bundle::INDEX, e))?;
+        let index = BundleIndex::from_json(&index_bytes)?;
         let progress =
             Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
         Ok(Self {

@@ -200,7 +200,7 @@ async fn a_promotion_that_fails_mid_way_is_finished_by_the_re_run_without_asking
     let mut expected: std::collections::BTreeMap<String, String> = index
         .files
         .iter()
-        .map(|e| (e.path.clone(), e.sha256.clone()))
+        .map(|e| (e.path.clone(), e.sha256.to_string()))
         .collect();
     expected.insert(INDEX.into(), sha256_hex(&index_bytes));
     assert!(expected.len() > 4, "a real bundle has many files");
