@@ -311,7 +311,7 @@ pub async fn commit_missing_terminal(
     let fresh = progress
         .prepare_terminal(EventBody::ScanComplete {
             status: job.status,
-            manifest_digest: job.manifest_digest.clone(),
+            manifest_digest: job.manifest_digest,
             bundle: job.bundle_location.clone(),
         })
         .await;
@@ -1004,7 +1004,7 @@ pub async fn conclude(
     let terminal = progress
         .prepare_terminal(EventBody::ScanComplete {
             status,
-            manifest_digest: job.manifest_digest.clone(),
+            manifest_digest: job.manifest_digest,
             bundle: Some(location),
         })
         .await;
@@ -1023,7 +1023,7 @@ pub async fn conclude(
             Ok(Event {
                 body: EventBody::ScanComplete {
                     status: JobStatus::Failed,
-                    manifest_digest: job.manifest_digest.clone(),
+                    manifest_digest: job.manifest_digest,
                     bundle: None,
                 },
                 ..terminal
@@ -1057,7 +1057,7 @@ async fn end_without_bundle(
     let terminal = progress
         .prepare_terminal(EventBody::ScanComplete {
             status: job.status,
-            manifest_digest: job.manifest_digest.clone(),
+            manifest_digest: job.manifest_digest,
             bundle: None,
         })
         .await;

@@ -344,7 +344,7 @@ impl UploadGate {
             },
             artifacts,
             metadata: trust_metadata(job)?,
-            manifest_digest: job.manifest_digest.clone(),
+            manifest_digest: job.manifest_digest,
             storage_destinations: StorageDestinations {
                 raw_s3: true,
                 oci_registry: self.oci_registry.is_some(),

@@ -14,7 +14,7 @@ async fn a_missing_table_is_a_config_error_never_retried() {
     let Some(endpoint) = moto_endpoint() else {
         return;
     };
-    let store = DynamoJobStore::new(client(&endpoint), &unique("no-such-table"));
+    let store = DynamoJobStore::new(client(&endpoint), unique("no-such-table"));
     let err = store.get(&id(1)).await.unwrap_err();
     assert!(matches!(err, CoreError::Config(_)), "{err:?}");
     assert!(!err.is_retryable(), "{err}");

@@ -2,6 +2,7 @@
 //! the ports its IAM role in `infra/template.yaml` grants: a step cannot reach a bundle store, a signing key,
 //! the fingerprint secret or the publication buckets it has no role for. The state-machine tests prove the
 //! other direction (each step still does its work with only these ports).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
