@@ -308,7 +308,7 @@ async fn openssl_verifies_the_dsse_signature_and_the_statement_meets_the_specs()
     for subject in subjects {
         let name = subject["name"].as_str().unwrap();
         let entry = index.get(name).expect("subject is a bundle file");
-        assert_eq!(subject["digest"]["sha256"], entry.sha256.as_str());
+        assert_eq!(subject["digest"]["sha256"], entry.sha256.to_string());
     }
     let predicate = &statement["predicate"];
     assert!(predicate["buildDefinition"]["buildType"]
@@ -317,7 +317,7 @@ async fn openssl_verifies_the_dsse_signature_and_the_statement_meets_the_specs()
         .starts_with("https://"));
     assert_eq!(
         predicate["buildDefinition"]["externalParameters"]["manifest_digest"],
-        s.job.manifest_digest.as_deref().unwrap()
+        s.job.manifest_digest.unwrap().to_string()
     );
     let deps = predicate["buildDefinition"]["resolvedDependencies"]
         .as_array()

@@ -207,7 +207,10 @@ fn with_faults(services: &Services, faults: &Arc<Faults>) -> Services {
     Services {
         jobs: Arc::new(FaultyJobs(services.jobs.clone(), faults.clone())),
         events: Arc::new(FaultyEvents(services.events.clone(), faults.clone())),
-        artifacts: Arc::new(FaultyArtifacts(services.artifacts.clone(), faults.clone())),
+        artifacts: Some(Arc::new(FaultyArtifacts(
+            services.artifacts().unwrap().clone(),
+            faults.clone(),
+        ))),
         ..services.clone()
     }
 }
@@ -428,7 +431,7 @@ async fn succeeded(project: &Path) -> UploadFixture {
         LocalTrustGate::new()
             .pin_keys([signer])
             .unwrap()
-            .check_bundles(h.services.artifacts.clone()),
+            .check_bundles(h.services.artifacts().unwrap().clone()),
     );
     let golden = publisher.golden_dir(&job.test_id).unwrap();
     let raw = publisher.raw_dir(&job.test_id).unwrap();
@@ -470,7 +473,7 @@ fn expected_set(fx: &UploadFixture) -> BTreeMap<String, String> {
         .unwrap()
         .files
         .into_iter()
-        .map(|e| (e.path, e.sha256))
+        .map(|e| (e.path, e.sha256.to_string()))
         .collect();
     set.insert(INDEX.into(), sha256_file(&bundle.join(INDEX)).unwrap().0);
     set

@@ -214,7 +214,7 @@ fn leaks_of(dir: &Path, needles: &[&str]) -> Vec<String> {
 }
 
 fn small_limits(h: &mut Harness) {
-    h.services.sources = Arc::new(LocalSourcePreparer::new(SourcePolicy {
+    h.services.sources = Some(Arc::new(LocalSourcePreparer::new(SourcePolicy {
         git: GitPolicy::default(),
         archive: ArchiveLimits {
             max_total_bytes: 1024 * 1024,
@@ -223,7 +223,7 @@ fn small_limits(h: &mut Harness) {
             max_ratio: 200,
         },
         allowed_roots: None,
-    }));
+    })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -419,9 +419,9 @@ async fn manifest_uris_aimed_at_internal_addresses_are_refused_without_a_connect
     ];
     for uri in &uris {
         let mut h = harness(SignaturePolicy::default(), secrets_and_sbom(None));
-        h.services.fetcher = Arc::new(
+        h.services.fetcher = Some(Arc::new(
             certus_fetch::RemoteFetcher::new(certus_fetch::FetchPolicy::default()).unwrap(),
-        );
+        ));
         let mut sub = submission(
             SourceSpec::Directory {
                 directory_path: dir.path().display().to_string(),

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use certus_core::bundle::{self, check_index, read_index};
-use certus_core::digest::{canonical_json, sha256_hex};
+use certus_core::digest::{canonical_json, sha256_hex, Sha256Digest};
 use certus_core::event::EventBody;
 use certus_core::job::{Job, JobStatus};
 use certus_core::pipeline::{self, ScannerSet};
@@ -200,8 +200,8 @@ async fn signed_repository_manifest_on_a_git_repo_runs_and_fails_on_thresholds()
     assert!(verification.verified);
     let manifest_bytes = std::fs::read(repo.join("certus.json")).unwrap();
     assert_eq!(
-        job.manifest_digest.as_deref(),
-        Some(sha256_hex(&manifest_bytes).as_str())
+        job.manifest_digest.map(|d| d.to_string()),
+        Some(sha256_hex(&manifest_bytes))
     );
 
     let history = assert_event_contract(&h, &job).await;
@@ -261,7 +261,7 @@ async fn a_pinned_commit_is_scanned_even_when_the_branch_moved_on() {
     let inline: serde_json::Value = serde_json::from_str(&manifest(json!({}))).unwrap();
     assert_eq!(
         job.manifest_digest,
-        Some(sha256_hex(&canonical_json(&inline).unwrap()))
+        Some(Sha256Digest::of(&canonical_json(&inline).unwrap()))
     );
     assert!(job.warnings.iter().any(|w| w.contains("not signed")));
     assert_event_contract(&h, &job).await;

@@ -507,8 +507,10 @@ async fn launch_scanners_plans_container_tools_on_fargate_and_fails_closed_other
         .iter()
         .map(|t| t.to_string())
         .collect();
-    staged.scanners =
-        certus_stages::fargate::with_fargate_tools(&staged.scanners, &image_tools).unwrap();
+    staged.scanners = Some(
+        certus_stages::fargate::with_fargate_tools(staged.scanners().unwrap(), &image_tools)
+            .unwrap(),
+    );
     let stages = Stages {
         services: staged,
         runs: Arc::new(DirRunStore::new(h.harness_dir().join("runstore"))),

@@ -222,7 +222,7 @@ async fn every_source_times_policy_times_signature() {
                 ..Default::default()
             };
             let mut h = harness(policy, ScannerSet::new(vec![Arc::new(SampleScanner)]));
-            h.services.fetcher = Arc::new(MatrixFetcher {
+            h.services.fetcher = Some(Arc::new(MatrixFetcher {
                 remote: RemoteFetcher::new(FetchPolicy {
                     allow_hosts: vec!["localhost".into(), "127.0.0.1".into()],
                     allow_plain_http_for: plain_http.clone(),
@@ -232,7 +232,7 @@ async fn every_source_times_policy_times_signature() {
                 })
                 .unwrap(),
                 s3: aws.as_ref().map(certus_aws::S3Fetcher::new),
-            });
+            }));
             for sig in [Sig::Valid, Sig::Absent, Sig::Bad] {
                 let signature = match sig {
                     Sig::Valid => Some(placed.valid_sig.clone()),

@@ -402,7 +402,7 @@ fn row(job: &Job) -> [String; 11] {
         job.ids.assessment_id.clone(),
         job.source_location().to_string(),
         text(&job.commit),
-        text(&job.manifest_digest),
+        text(&job.manifest_digest.map(|d| d.to_string())),
         job.upload_status.to_string(),
         text(&job.upload_permission_id),
     ]

@@ -292,8 +292,8 @@ pub async fn services(
         jobs: Arc::new(AuditedJobStore::new(store.clone(), store.clone())),
         events: store,
         sinks: options.sinks,
-        artifacts: artifact_store(settings, placement).await?,
-        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
+        artifacts: Some(artifact_store(settings, placement).await?),
+        sources: Some(Arc::new(LocalSourcePreparer::new(SourcePolicy {
             git: GitPolicy {
                 allow_local: options.allowed_roots.is_none(),
                 allow_hosts: settings.fetch_allow_hosts.clone(),
@@ -306,15 +306,15 @@ pub async fn services(
             },
             allowed_roots: options.allowed_roots.clone(),
             ..SourcePolicy::default()
-        })),
-        fetcher: Arc::new(Fetchers {
+        }))),
+        fetcher: Some(Arc::new(Fetchers {
             remote: fetcher(settings, &options.allowed_roots)?,
             #[cfg(feature = "aws")]
             aws: crate::aws::LazyAws::new(settings),
-        }),
-        verifier: Arc::new(policy),
+        })),
+        verifier: Some(Arc::new(policy)),
         signer: Some(signer),
-        scanners,
+        scanners: Some(scanners),
         fingerprint_key: Some(fingerprint_key),
         settings: PipelineSettings {
             workspace_root: options.data_dir.join("runs"),

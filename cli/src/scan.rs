@@ -364,7 +364,8 @@ fn summary(job: &Job) -> String {
     let _ = writeln!(
         out,
         "  manifest        sha256 {} (signature: {})",
-        job.manifest_digest.as_deref().unwrap_or("-"),
+        job.manifest_digest
+            .map_or_else(|| "-".to_string(), |d| d.to_string()),
         signature_outcome(job.manifest_verification.as_ref())
     );
     let info = job.manifest_metadata.as_ref();

@@ -47,7 +47,7 @@ pub async fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> 
                 local,
                 repository,
                 local::fetch_policy(settings, &Some(Vec::new()))?,
-                services.artifacts.clone(),
+                services.artifacts()?.clone(),
                 services.signer()?.clone(),
             )
             .map_err(|e| CliError::Usage(format!("OCI repository: {e}")))?,
@@ -66,7 +66,7 @@ pub async fn gate(services: &Services, settings: &Settings, data_dir: &Path) -> 
         None => Arc::new(
             LocalTrustGate::new()
                 .raw_bucket(publisher.raw_bucket())
-                .check_bundles(services.artifacts.clone())
+                .check_bundles(services.artifacts()?.clone())
                 .locate_bundles_with(services.jobs.clone()),
         ),
     };

@@ -246,7 +246,7 @@ fn verify_names_an_entry_removed_edited_or_reordered_in_the_dynamodb_table() {
             j.start(j.created_at).unwrap();
             j.commit = Some(format!("{n:040x}"));
             store.save(&j).await.unwrap();
-            j.manifest_digest = Some("d".repeat(64));
+            j.manifest_digest = Some("d".repeat(64).parse().unwrap());
             store.save(&j).await.unwrap();
             j.transition(JobStatus::Succeeded, j.created_at).unwrap();
             store.save(&j).await.unwrap();

@@ -168,22 +168,22 @@ pub fn harness(policy: SignaturePolicy, scanners: ScannerSet) -> Harness {
         jobs: store.clone(),
         events: store.clone(),
         sinks: vec![recorder.clone()],
-        artifacts: Arc::new(LocalArtifactStore::new(Placement::PerJob(
+        artifacts: Some(Arc::new(LocalArtifactStore::new(Placement::PerJob(
             dir.path().join("bundles"),
-        ))),
-        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
+        )))),
+        sources: Some(Arc::new(LocalSourcePreparer::new(SourcePolicy {
             git: GitPolicy {
                 allow_local: true,
                 ..GitPolicy::default()
             },
             ..SourcePolicy::default()
-        })),
-        fetcher: Arc::new(
+        }))),
+        fetcher: Some(Arc::new(
             certus_fetch::FileFetcher::new(&[std::path::PathBuf::from("/")]).expect("file fetcher"),
-        ),
-        verifier: Arc::new(policy),
+        )),
+        verifier: Some(Arc::new(policy)),
         signer: Some(signer),
-        scanners,
+        scanners: Some(scanners),
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
         ),

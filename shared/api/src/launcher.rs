@@ -352,7 +352,7 @@ impl Launcher for LocalLauncher {
         let services = &self.inner.services;
         let job = pipeline::cancel(
             &services.records(),
-            Some(services.artifacts.as_ref()),
+            services.artifacts.as_deref(),
             test_id,
             reason,
         )

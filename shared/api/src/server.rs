@@ -161,7 +161,7 @@ where
     let state = ApiState {
         exposure: Arc::new(Exposure::new(&services.settings.workspace_root)),
         records: services.records(),
-        bundles: Some(services.artifacts.clone()),
+        bundles: services.artifacts.clone(),
         attestation_key: services.signer.as_ref().map(|s| s.public_key_pem()),
         auth: config.auth.clone(),
         launcher: launcher.clone(),

@@ -105,7 +105,7 @@ impl S3Publisher {
             .checksum
             .as_deref()
             .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
-            .map(hex::encode)
+            .and_then(|bytes| hex::encode(bytes).parse().ok())
             .ok_or_else(|| CoreError::Bundle(format!("{location} carries no SHA-256 checksum")))?;
         Ok(IndexEntry {
             path: INDEX.to_string(),
@@ -155,14 +155,7 @@ impl Publisher for S3Publisher {
                     entry.size
                 )));
             }
-            let digest = hex::decode(&entry.sha256)
-                .ok()
-                .filter(|d| d.len() == 32)
-                .ok_or_else(|| {
-                    CoreError::Bundle(format!(
-                        "the index digest of {rel} is not a SHA-256 hex string"
-                    ))
-                })?;
+            let digest = entry.sha256.as_bytes();
             let raw = S3Location {
                 bucket: self.raw.bucket.clone(),
                 key: self.raw_key(test_id, &rel),
@@ -171,7 +164,7 @@ impl Publisher for S3Publisher {
                 from,
                 to,
                 size: entry.size,
-                sha256_base64: base64::engine::general_purpose::STANDARD.encode(&digest),
+                sha256_base64: base64::engine::general_purpose::STANDARD.encode(digest),
                 multipart: (entry.size > self.multipart_threshold).then_some(self.part_bytes),
             };
             staged.push(copy(
@@ -221,7 +214,7 @@ fn object_metadata(job: &Job) -> Result<Vec<(&'static str, String)>> {
         ("assessment_id", job.ids.assessment_id.clone()),
     ];
     if let Some(digest) = &job.manifest_digest {
-        metadata.push(("manifest_digest", digest.clone()));
+        metadata.push(("manifest_digest", digest.to_string()));
     }
     for (name, value) in &metadata {
         if !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') {

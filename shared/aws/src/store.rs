@@ -10,7 +10,7 @@ use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::ChecksumAlgorithm;
 use base64::Engine;
 use certus_core::bundle::{BundleIndex, IndexEntry, INDEX};
-use certus_core::digest::sha256_file;
+use certus_core::digest::Sha256Digest;
 use certus_core::ports::ArtifactStore;
 use certus_core::workspace::{confined_join, lexically_confined};
 use certus_core::{CoreError, Result};
@@ -94,7 +94,7 @@ impl S3ArtifactStore {
             )));
         }
         // S3 checks the digest too, but an early local check names the file and uploads nothing.
-        let (sha256, _) = sha256_file(&local)?;
+        let (sha256, _) = Sha256Digest::of_file(&local)?;
         if sha256 != entry.sha256 {
             return Err(CoreError::Bundle(format!(
                 "{} has sha256 {sha256} but the index says {}",
@@ -105,7 +105,7 @@ impl S3ArtifactStore {
             local,
             key: format!("{}/{rel}", self.bundle_prefix(test_id)),
             size: entry.size,
-            sha256_hex: entry.sha256.clone(),
+            sha256_hex: entry.sha256.to_string(),
         })
     }
 
@@ -169,7 +169,7 @@ impl ArtifactStore for S3ArtifactStore {
         self.upload_all(test_id, uploads).await?;
         // The index goes last: a reader that finds it finds every file it lists.
         let index_path = bundle_dir.join(INDEX);
-        let (sha256, size) = sha256_file(&index_path)?;
+        let (sha256, size) = Sha256Digest::of_file(&index_path)?;
         let index_entry = IndexEntry {
             path: INDEX.to_string(),
             size,

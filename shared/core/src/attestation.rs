@@ -122,7 +122,7 @@ pub fn provenance(job: &Job, tools: &[ToolRecord], builder: &BuilderInfo) -> Pro
         dependencies.push(descriptor(
             bundle::MANIFEST_JSON,
             None,
-            [("sha256".to_string(), digest.clone())].into(),
+            [("sha256".to_string(), digest.to_string())].into(),
         ));
     }
     for tool in tools {
@@ -193,7 +193,7 @@ pub async fn attest(
         .files
         .iter()
         .filter(|e| e.path != bundle::ATTESTATION)
-        .map(|e| Subject::with_sha256(&e.path, &e.sha256))
+        .map(|e| Subject::with_sha256(&e.path, &e.sha256.to_string()))
         .collect();
     let statement = Statement::new(subjects, provenance(job, tools, builder));
     statement.validate().map_err(signing)?;

@@ -617,7 +617,7 @@ mod tests {
         j.start(time::now()).unwrap();
         j.commit = Some("a".repeat(40));
         store.save(&j).await.unwrap();
-        j.manifest_digest = Some("b".repeat(64));
+        j.manifest_digest = Some("b".repeat(64).parse().unwrap());
         j.manifest_verification = Some(
             serde_json::from_value(json!({"method": "cosign-keyed-ecdsa-p256", "verified": true}))
                 .unwrap(),
@@ -633,7 +633,7 @@ mod tests {
                     "artifacts": [{"name": "a", "hash": "sha256:a", "size": 1},
                                   {"name": "b", "hash": "sha256:b", "size": 1}],
                     "metadata": {"git_url": "", "branch": "", "commit": "c"},
-                    "manifest_digest": "d"},
+                    "manifest_digest": "d".repeat(64)},
                 "answer": {"permitted": true, "upload_permission_id": "perm-1"},
                 "attempts": [{"started_at": "t", "duration_ms": 1, "outcome": "http 200"}], "error": null,
             }}))

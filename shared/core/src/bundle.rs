@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::sha256_file;
+use crate::digest::Sha256Digest;
 use crate::error::{CoreError, Result};
+use crate::record::from_stored_json;
 use crate::workspace::lexically_confined;
 
 pub const SCAN_JSON: &str = "scan.json";
@@ -40,7 +41,7 @@ pub fn sarif_path(tool: &str) -> String {
 pub struct IndexEntry {
     pub path: String,
     pub size: u64,
-    pub sha256: String,
+    pub sha256: Sha256Digest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,11 @@ pub struct BundleIndex {
 }
 
 impl BundleIndex {
+    /// A stored `bundle-index.json`; a field that does not read back is named.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        from_stored_json(INDEX, bytes)
+    }
+
     pub fn get(&self, path: &str) -> Option<&IndexEntry> {
         self.files.iter().find(|e| e.path == path)
     }
@@ -143,7 +149,7 @@ pub fn compute_index(root: &Path) -> Result<BundleIndex> {
     })
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (String, u64)>) -> Result<()> {
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (Sha256Digest, u64)>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| CoreError::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| CoreError::io(dir, e))?;
@@ -166,7 +172,7 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (String, u64)>) -> R
                     "unfinished write left in the bundle: {rel}"
                 )));
             }
-            out.insert(rel, sha256_file(&path)?);
+            out.insert(rel, Sha256Digest::of_file(&path)?);
         } else {
             return Err(CoreError::Bundle(format!(
                 "{rel} is not a regular file (links are not allowed in a bundle)"
@@ -188,8 +194,8 @@ pub enum IndexProblem {
     },
     DigestMismatch {
         path: String,
-        expected: String,
-        actual: String,
+        expected: Sha256Digest,
+        actual: Sha256Digest,
     },
     SizeMismatch {
         path: String,
@@ -248,8 +254,8 @@ pub fn check_index(root: &Path, index: &BundleIndex) -> Result<Vec<IndexProblem>
             Some(have) if have.sha256 != want.sha256 => {
                 problems.push(IndexProblem::DigestMismatch {
                     path: path.to_string(),
-                    expected: want.sha256.clone(),
-                    actual: have.sha256.clone(),
+                    expected: want.sha256,
+                    actual: have.sha256,
                 });
             }
             Some(_) => {}
@@ -267,13 +273,13 @@ pub fn check_index(root: &Path, index: &BundleIndex) -> Result<Vec<IndexProblem>
 pub fn read_index(root: &Path) -> Result<BundleIndex> {
     let path = root.join(INDEX);
     let bytes = std::fs::read(&path).map_err(|e| CoreError::io(&path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| CoreError::json(INDEX, e))
+    BundleIndex::from_json(&bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::sha256_hex;
+    use crate::digest::Sha256Digest;
 
     fn bundle() -> (tempfile::TempDir, BundleWriter) {
         let dir = tempfile::tempdir().unwrap();
@@ -292,7 +298,7 @@ mod tests {
         assert_eq!(paths, vec!["reports/sast/secrets.sarif.json", "scan.json"]);
         assert_eq!(
             index.get(SCAN_JSON).unwrap().sha256,
-            sha256_hex(b"{\"a\":2}")
+            Sha256Digest::of(b"{\"a\":2}")
         );
         assert_eq!(read_index(w.root()).unwrap(), index);
         assert!(check_index(w.root(), &index).unwrap().is_empty());

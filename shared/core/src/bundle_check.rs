@@ -120,11 +120,11 @@ fn check_subjects(report: &mut BundleReport, statement: &Statement, index: &bund
         .iter()
         .map(|s| (s.name.as_str(), s.digest.get("sha256")))
         .collect();
-    let expected: BTreeMap<&str, &String> = index
+    let expected: BTreeMap<&str, String> = index
         .files
         .iter()
         .filter(|e| e.path != bundle::ATTESTATION)
-        .map(|e| (e.path.as_str(), &e.sha256))
+        .map(|e| (e.path.as_str(), e.sha256.to_string()))
         .collect();
     let mut problems = Vec::new();
     for (path, digest) in &expected {
@@ -132,7 +132,7 @@ fn check_subjects(report: &mut BundleReport, statement: &Statement, index: &bund
             None => problems.push(format!(
                 "{path}: in the bundle but not an attestation subject"
             )),
-            Some(Some(d)) if d == digest => {}
+            Some(Some(d)) if *d == digest => {}
             Some(_) => problems.push(format!("{path}: sha256 differs from the attested subject")),
         }
     }

@@ -18,19 +18,27 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Streams a file through SHA-256 with a fixed buffer; returns (hex digest, size in bytes).
 pub fn sha256_file(path: &Path) -> Result<(String, u64)> {
-    let mut file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| CoreError::io(path, e))?;
-        if n == 0 {
-            break;
+    let (digest, size) = Sha256Digest::of_file(path)?;
+    Ok((digest.to_string(), size))
+}
+
+impl Sha256Digest {
+    /// Streams a file through SHA-256 with a fixed buffer; returns the digest and the size in bytes.
+    pub fn of_file(path: &Path) -> Result<(Self, u64)> {
+        let mut file = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = file.read(&mut buf).map_err(|e| CoreError::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
         }
-        hasher.update(&buf[..n]);
-        size += n as u64;
+        Ok((Self(hasher.finalize().into()), size))
     }
-    Ok((hex::encode(hasher.finalize()), size))
 }
 
 /// The RFC 8785 canonical bytes of a JSON value.
@@ -53,6 +61,11 @@ impl Sha256Digest {
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
         Self(Sha256::digest(bytes).into())
+    }
+
+    /// The 32 bytes of the digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
     }
 
     /// `sha256:<hex>`.

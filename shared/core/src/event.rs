@@ -2,9 +2,11 @@
 //! then the fields of its type. Exactly one terminal `scan_complete` per job.
 
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::digest::Sha256Digest;
 use crate::job::{JobStatus, UploadStatus};
+use crate::record::from_stored_json;
 use crate::time::{self, Timestamp};
 
 /// What happened, with the fields of its type.
@@ -40,7 +42,8 @@ pub enum EventBody {
     },
     ScanComplete {
         status: JobStatus,
-        manifest_digest: Option<String>,
+        #[serde(default, deserialize_with = "manifest_digest")]
+        manifest_digest: Option<Sha256Digest>,
         bundle: Option<String>,
     },
     UploadPermitted {
@@ -53,6 +56,20 @@ pub enum EventBody {
     Published {
         golden: Vec<String>,
     },
+}
+
+/// The `manifest_digest` of a `scan_complete`, naming the field when it is not a digest: the event's body is
+/// flattened, which hides the field's path from the reader ([`Event::from_json`]).
+fn manifest_digest<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Sha256Digest>, D::Error> {
+    Option::<String>::deserialize(deserializer)?
+        .map(|text| {
+            text.parse().map_err(|reason: String| {
+                serde::de::Error::custom(format!("field 'manifest_digest': {reason}"))
+            })
+        })
+        .transpose()
 }
 
 impl EventBody {
@@ -96,6 +113,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// A stored event (one line of the events table or `stream.jsonl`); a field that does not read back is
+    /// named.
+    pub fn from_json(text: &str) -> crate::Result<Self> {
+        from_stored_json("event", text.as_bytes())
+    }
+
     pub fn new(test_id: &str, seq: u64, body: EventBody) -> Self {
         Self {
             timestamp: time::now(),
@@ -167,7 +190,7 @@ mod tests {
             9,
             EventBody::ScanComplete {
                 status: JobStatus::Failed,
-                manifest_digest: Some("ab".into()),
+                manifest_digest: Some(crate::digest::Sha256Digest::of(b"manifest")),
                 bundle: Some("/b".into()),
             },
         );

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::audit_chain::AuditHead;
 use crate::digest::Sha256Digest;
 use crate::error::{CoreError, Result};
-use crate::record::{sorted, FindingsSummary, ManifestMetadata, ManifestVerification, UploadStep};
+use crate::record::{
+    from_stored_json, sorted, FindingsSummary, ManifestMetadata, ManifestVerification, UploadStep,
+};
 use crate::request::{ScanIds, SourceSpec, ValidatedSubmission};
 use crate::time::{self, Timestamp};
 use crate::trust::VerificationProof;
@@ -178,7 +180,7 @@ pub struct Job {
     /// What Trust said it checked, from its last answer.
     #[serde(serialize_with = "sorted")]
     pub verification_proof: Option<VerificationProof>,
-    pub manifest_digest: Option<String>,
+    pub manifest_digest: Option<Sha256Digest>,
     #[serde(serialize_with = "sorted")]
     pub manifest_metadata: Option<ManifestMetadata>,
     /// How the manifest signature was checked (method, key fingerprint or identity, log index), if it was.
@@ -273,16 +275,7 @@ impl Job {
     /// A stored record, read whole or refused naming the first field that is unknown or malformed (as a
     /// path: `findings_summary.totals.critical`).
     pub fn from_json(text: &str) -> Result<Self> {
-        let mut reader = serde_json::Deserializer::from_str(text);
-        // Stored data that does not read back is corrupt: no retry will cure it.
-        let job = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
-            let what = format!("job record, field '{}'", e.path());
-            CoreError::corrupt(what, e.into_inner().to_string())
-        })?;
-        reader
-            .end()
-            .map_err(|e| CoreError::corrupt("job record", e.to_string()))?;
-        Ok(job)
+        from_stored_json("job record", text.as_bytes())
     }
 
     pub fn transition(&mut self, next: JobStatus, now: Timestamp) -> Result<()> {

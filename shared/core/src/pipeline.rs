@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use crate::attestation::{attest, BuilderInfo, SIGNING_KEY_INFO};
 use crate::bundle::{self, BundleWriter};
-use crate::digest::{canonical_json, sha256_hex, Sha256Digest};
+use crate::digest::{canonical_json, Sha256Digest};
 use crate::error::{CoreError, FieldError, Result};
 use crate::event::{Event, EventBody};
 use crate::finding::{threshold_violations, SeverityCounts};
@@ -118,32 +118,58 @@ pub struct Records {
     pub stream_base: String,
 }
 
-/// Everything the pipeline talks to.
+/// Everything the pipeline talks to. Beyond the records, every port is optional so that a step built for one
+/// part of the pipeline (one Lambda of the state machine) holds only the ports that part uses: the others are
+/// never built, and asking for one is a `Config` error naming it (a wiring mistake, never retried).
 #[derive(Clone)]
 pub struct Services {
     pub jobs: Arc<dyn JobStore>,
     pub events: Arc<dyn EventLog>,
     pub sinks: Vec<Arc<dyn EventSink>>,
-    pub artifacts: Arc<dyn ArtifactStore>,
-    pub sources: Arc<dyn SourcePreparer>,
-    pub fetcher: Arc<dyn ManifestFetcher>,
-    pub verifier: Arc<dyn ManifestVerifier>,
-    /// Signs bundles and upload requests; `None` in a step or function that signs nothing ([`Services::signer`]
-    /// then refuses).
+    /// Where bundles are stored and read back.
+    pub artifacts: Option<Arc<dyn ArtifactStore>>,
+    pub sources: Option<Arc<dyn SourcePreparer>>,
+    pub fetcher: Option<Arc<dyn ManifestFetcher>>,
+    pub verifier: Option<Arc<dyn ManifestVerifier>>,
+    /// Signs bundles and upload requests.
     pub signer: Option<Arc<dyn BundleSigner>>,
-    pub scanners: ScannerSet,
-    /// Keys every finding's fingerprint (per deployment: baselines compare only under the same key). `None`
-    /// in a step that runs no scanner; a tool run without a key fails.
+    pub scanners: Option<ScannerSet>,
+    /// Keys every finding's fingerprint (per deployment: baselines compare only under the same key). A tool
+    /// run without a key fails.
     pub fingerprint_key: Option<FingerprintKey>,
     pub settings: PipelineSettings,
 }
 
 impl Services {
-    /// The signer, or a `Config` error (a wiring mistake, never retried) where there is none.
+    pub fn artifacts(&self) -> Result<&Arc<dyn ArtifactStore>> {
+        self.port(self.artifacts.as_ref(), "artifacts")
+    }
+
+    pub fn sources(&self) -> Result<&Arc<dyn SourcePreparer>> {
+        self.port(self.sources.as_ref(), "sources")
+    }
+
+    pub fn fetcher(&self) -> Result<&Arc<dyn ManifestFetcher>> {
+        self.port(self.fetcher.as_ref(), "fetcher")
+    }
+
+    pub fn verifier(&self) -> Result<&Arc<dyn ManifestVerifier>> {
+        self.port(self.verifier.as_ref(), "verifier")
+    }
+
     pub fn signer(&self) -> Result<&Arc<dyn BundleSigner>> {
-        self.signer.as_ref().ok_or_else(|| {
+        self.port(self.signer.as_ref(), "signer")
+    }
+
+    pub fn scanners(&self) -> Result<&ScannerSet> {
+        self.port(self.scanners.as_ref(), "scanners")
+    }
+
+    /// A port, or a `Config` error naming it where this runner was built without it.
+    fn port<'a, T: ?Sized>(&self, port: Option<&'a T>, name: &str) -> Result<&'a T> {
+        port.ok_or_else(|| {
             CoreError::Config(format!(
-                "runner {} has no signing key (signer: none)",
+                "runner {} has no {name} port (this part of the pipeline was built without it)",
                 self.settings.runner_id
             ))
         })
@@ -225,7 +251,7 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
     if job.status.is_terminal()
         && commit_missing_terminal(
             &services.records(),
-            Some(services.artifacts.as_ref()),
+            Some(services.artifacts()?.as_ref()),
             &job,
             &progress,
         )
@@ -285,7 +311,7 @@ pub async fn commit_missing_terminal(
     let fresh = progress
         .prepare_terminal(EventBody::ScanComplete {
             status: job.status,
-            manifest_digest: job.manifest_digest.clone(),
+            manifest_digest: job.manifest_digest,
             bundle: job.bundle_location.clone(),
         })
         .await;
@@ -353,7 +379,7 @@ pub async fn prepare_source(
         )))
         .await?;
     let prepared = services
-        .sources
+        .sources()?
         .prepare(&job.submission.source, workspace)
         .await?;
     job.commit = prepared.commit.clone();
@@ -394,7 +420,7 @@ pub async fn fetch_manifest(
         ManifestSource::RepoPath(rel) => {
             read_in_source(source_root, rel, "manifest_path", MAX_MANIFEST_BYTES)?
         }
-        ManifestSource::Uri(uri) => services.fetcher.fetch(uri, MAX_MANIFEST_BYTES).await?,
+        ManifestSource::Uri(uri) => services.fetcher()?.fetch(uri, MAX_MANIFEST_BYTES).await?,
     };
     let signature = match &job.submission.signature {
         None => None,
@@ -406,11 +432,11 @@ pub async fn fetch_manifest(
             MAX_SIGNATURE_BYTES,
         )?),
         Some(SignatureSource::Uri(uri)) => {
-            Some(services.fetcher.fetch(uri, MAX_SIGNATURE_BYTES).await?)
+            Some(services.fetcher()?.fetch(uri, MAX_SIGNATURE_BYTES).await?)
         }
     };
-    let digest = sha256_hex(&bytes);
-    job.manifest_digest = Some(digest.clone());
+    let digest = Sha256Digest::of(&bytes);
+    job.manifest_digest = Some(digest);
     bundle.write(bundle::MANIFEST_JSON, &bytes)?;
     if let Some(sig) = &signature {
         bundle.write(bundle::MANIFEST_SIG, sig)?;
@@ -420,7 +446,7 @@ pub async fn fetch_manifest(
             message: "manifest fetched".into(),
             commit: None,
             branch: None,
-            hash: Some(digest),
+            hash: Some(digest.to_string()),
         })
         .await?;
     Ok((bytes, signature))
@@ -470,9 +496,10 @@ pub async fn verify_manifest(
     signature: Option<&[u8]>,
     progress: &Progress,
 ) -> Result<()> {
+    let verifier = services.verifier()?;
     let record = match signature {
-        Some(sig) => services.verifier.verify(manifest, sig).await?,
-        None if services.verifier.required() => {
+        Some(sig) => verifier.verify(manifest, sig).await?,
+        None if verifier.required() => {
             return Err(CoreError::Verification(
                 "manifest verification is required but no signature was provided \
                  (give manifest_signature, manifest_signature_path or manifest_signature_uri)"
@@ -509,7 +536,7 @@ pub async fn resolve_profile(
     if let Some(applies_to) = &manifest.applies_to {
         applies_to.check(job, time::now())?;
     }
-    let scanners = &services.scanners;
+    let scanners = services.scanners()?;
     let mut profile = if scanners.sample_mode() {
         // The operator chose canned output for every tool (CERTUS_ASSURANCE_SAMPLE_MODE); said out loud.
         let mut profile = manifest.resolve_profile(&job.profile, &|_| true)?;
@@ -528,10 +555,12 @@ pub async fn resolve_profile(
         manifest.resolve_profile(&job.profile, &|id| scanners.supports(id))?
     };
     profile.tool_timeout = profile.tool_timeout.min(services.settings.max_tool_timeout);
-    let digest = Sha256Digest::parse_field(
-        "manifest_digest",
-        job.manifest_digest.as_deref().unwrap_or_default(),
-    )?;
+    let digest = job.manifest_digest.ok_or_else(|| {
+        CoreError::Validation(vec![FieldError::new(
+            "manifest_digest",
+            "is not recorded: the manifest has not been fetched",
+        )])
+    })?;
     let info = manifest_info(&manifest, &profile, digest);
     bundle.write_json(bundle::MANIFEST_INFO, &info)?;
     job.manifest_metadata = Some(info);
@@ -575,7 +604,7 @@ async fn load_baseline(services: &Services, job: &Job) -> Result<Option<HashSet<
                 .bundle_location
                 .ok_or_else(|| invalid(format!("job '{id}' has no bundle to compare with")))?;
             services
-                .artifacts
+                .artifacts()?
                 .read_file(&location, bundle::MERGED_SARIF, MAX_BASELINE_BYTES)
                 .await?
                 .ok_or_else(|| {
@@ -675,7 +704,7 @@ pub async fn run_tools(
     let mut tasks = tokio::task::JoinSet::new();
     for tool in tools {
         let scanner = services
-            .scanners
+            .scanners()?
             .get(&tool.id)
             .ok_or_else(|| CoreError::Scanner {
                 tool: tool.id.clone(),
@@ -968,14 +997,14 @@ pub async fn conclude(
             .collect(),
         totals: total_counts(&state.tools),
     });
-    let location = services.artifacts.location(&job.test_id);
+    let location = services.artifacts()?.location(&job.test_id);
     job.bundle_location = Some(location.clone());
     job.transition(status, time::now())?;
 
     let terminal = progress
         .prepare_terminal(EventBody::ScanComplete {
             status,
-            manifest_digest: job.manifest_digest.clone(),
+            manifest_digest: job.manifest_digest,
             bundle: Some(location),
         })
         .await;
@@ -994,7 +1023,7 @@ pub async fn conclude(
             Ok(Event {
                 body: EventBody::ScanComplete {
                     status: JobStatus::Failed,
-                    manifest_digest: job.manifest_digest.clone(),
+                    manifest_digest: job.manifest_digest,
                     bundle: None,
                 },
                 ..terminal
@@ -1028,7 +1057,7 @@ async fn end_without_bundle(
     let terminal = progress
         .prepare_terminal(EventBody::ScanComplete {
             status: job.status,
-            manifest_digest: job.manifest_digest.clone(),
+            manifest_digest: job.manifest_digest,
             bundle: None,
         })
         .await;
@@ -1202,7 +1231,7 @@ async fn write_bundle(
     .await?;
     let index = bundle.write_index()?;
     services
-        .artifacts
+        .artifacts()?
         .store_bundle(&job.test_id, bundle.root(), &index)
         .await
 }

@@ -10,14 +10,34 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::digest::Sha256Digest;
+use crate::error::CoreError;
 use crate::finding::SeverityCounts;
 use crate::manifest::{NotRunTool, Thresholds};
 use crate::policy::ThresholdScope;
 use crate::time::{self, Timestamp};
 use crate::trust::TrustExchange;
+
+/// Reads stored JSON (a job record, an event, a bundle index): data that does not read back is corrupt, and
+/// no retry will cure it, so the error is `CorruptRecord` naming `what` and the path of the bad field.
+pub fn from_stored_json<T: DeserializeOwned>(what: &str, text: &[u8]) -> crate::Result<T> {
+    let mut reader = serde_json::Deserializer::from_slice(text);
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        // A flattened or tagged part hides its path ('.'): its own error names the field.
+        let what = match e.path().to_string() {
+            path if path == "." => what.to_string(),
+            path => format!("{what}, field '{path}'"),
+        };
+        CoreError::corrupt(what, e.into_inner().to_string())
+    })?;
+    reader
+        .end()
+        .map_err(|e| CoreError::corrupt(what, e.to_string()))?;
+    Ok(value)
+}
 
 /// Serializes `value` through `serde_json::Value`, whose objects keep their keys sorted: the order the
 /// typed parts of the record were stored in when they were untyped.

@@ -226,7 +226,8 @@ pub fn report_html(report: &HtmlReport<'_>) -> String {
     }
     fact(
         "manifest sha256",
-        job.manifest_digest.as_deref().unwrap_or("-"),
+        &job.manifest_digest
+            .map_or_else(|| "-".to_string(), |d| d.to_string()),
     );
     // Every field the record holds, in the order of its stored JSON.
     match job.manifest_verification.as_ref().map(serde_json::to_value) {

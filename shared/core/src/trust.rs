@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::audit_chain::AuditHead;
+use crate::digest::Sha256Digest;
 use crate::record::{RawPrefixNote, StorageNote};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,7 +183,7 @@ pub struct TrustRequest {
     pub metadata: TrustMetadata,
     /// Extra: the SHA-256 of the manifest's exact bytes.
     #[serde(default)]
-    pub manifest_digest: Option<String>,
+    pub manifest_digest: Option<Sha256Digest>,
     #[serde(default)]
     pub storage_destinations: StorageDestinations,
     /// Extra: the head of the job's hash-chained audit trail when the request was made (absent from

@@ -316,7 +316,7 @@ impl UploadGate {
             .iter()
             .map(|e| DeclaredArtifact {
                 name: e.path.clone(),
-                hash: prefixed(&e.sha256),
+                hash: e.sha256.prefixed(),
                 size: e.size,
             })
             .collect();
@@ -344,7 +344,7 @@ impl UploadGate {
             },
             artifacts,
             metadata: trust_metadata(job)?,
-            manifest_digest: job.manifest_digest.clone(),
+            manifest_digest: job.manifest_digest,
             storage_destinations: StorageDestinations {
                 raw_s3: true,
                 oci_registry: self.oci_registry.is_some(),
@@ -437,12 +437,11 @@ impl Upload {
             .clone()
             .ok_or_else(|| CoreError::Conflict(format!("job '{test_id}' has no bundle")))?;
         let index_bytes = services
-            .artifacts
+            .artifacts()?
             .read_file(&location, bundle::INDEX, MAX_INDEX_BYTES)
             .await?
             .ok_or_else(|| CoreError::Bundle(format!("{location} has no {}", bundle::INDEX)))?;
-        let index: BundleIndex =
-            serde_json::from_slice(&index_bytes).map_err(|e| CoreError::json(bundle::INDEX, e))?;
+        let index = BundleIndex::from_json(&index_bytes)?;
         let progress =
             Progress::open(test_id, services.events.clone(), services.sinks.clone()).await?;
         Ok(Self {

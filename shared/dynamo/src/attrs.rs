@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use certus_core::error::FieldError;
 use certus_core::{CoreError, Result};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -55,24 +56,49 @@ pub fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) ->
         if context.err().code() == Some("ConditionalCheckFailedException"))
 }
 
-/// Any other failure: the operation, the table and the service's code and message, never credentials.
+/// Any other failure: the operation, the table and the service's code and message, never credentials. The
+/// variant follows the service's error code (the SDK's error metadata, never the message): a request no
+/// retry can cure — a missing table, a denied or unrecognised caller ([`CoreError::Config`]), a request the
+/// service refuses as invalid, such as an item over the size limit ([`CoreError::Validation`]), a condition
+/// that does not hold ([`CoreError::Conflict`]) — is not retried; throttling, service faults and transport
+/// failures are [`CoreError::Storage`] (retryable).
 pub fn storage<E, R>(operation: &str, table: &str, err: SdkError<E, R>) -> CoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    let code = match &err {
+        SdkError::ServiceError(context) => context.err().code(),
+        _ => None,
+    };
     let detail = match &err {
         SdkError::ServiceError(context) => format!(
             "{}: {}",
-            context.err().code().unwrap_or("no error code"),
+            code.unwrap_or("no error code"),
             context.err().message().unwrap_or("no message")
         ),
         _ => DisplayErrorContext(&err).to_string(),
     };
-    CoreError::Storage(format!(
+    let message = format!(
         "dynamodb {operation} on table '{table}': {}",
         detail.chars().take(MAX_DETAIL_CHARS).collect::<String>()
-    ))
+    );
+    match code {
+        Some(
+            "ResourceNotFoundException"
+            | "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "MissingAuthenticationTokenException",
+        ) => CoreError::Config(message),
+        Some("ValidationException" | "ItemCollectionSizeLimitExceededException") => {
+            CoreError::Validation(vec![FieldError::new("item", message)])
+        }
+        Some("ConditionalCheckFailedException" | "TransactionConflictException") => {
+            CoreError::Conflict(message)
+        }
+        _ => CoreError::Storage(message),
+    }
 }
 
 /// The partition of everything about one job: its record and its audit trail.

@@ -92,10 +92,7 @@ impl EventLog for DynamoEventLog {
             let (items, next) = self.query(test_id, after_seq, start, false).await?;
             for item in &items {
                 let line = get_s(item, EVENT, "event")?;
-                events.push(
-                    serde_json::from_str(line)
-                        .map_err(|e| CoreError::corrupt("event", format!("not an event: {e}")))?,
-                );
+                events.push(Event::from_json(line)?);
             }
             match next {
                 Some(key) => start = Some(key),

@@ -78,7 +78,10 @@ fn job_item(job: &Job, version: u64) -> Result<Item> {
     for (name, value) in [
         ("repository", &job.git_url),
         ("commit_sha", &job.commit),
-        ("manifest_digest", &job.manifest_digest),
+        (
+            "manifest_digest",
+            &job.manifest_digest.map(|d| d.to_string()),
+        ),
         ("tenant", &job.tenant),
     ] {
         if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 pub use env::StepEnv;
 pub use error::{Result, StepError};
-pub use wiring::{stages_for, Clients, LAMBDA_BUILDER_ID};
+pub use wiring::{ports, stages_for, Clients, Port, LAMBDA_BUILDER_ID};
 
 /// One step function: its clients (built once) and its wiring (built on the first invocation).
 pub struct StepHandler {

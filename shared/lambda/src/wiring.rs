@@ -17,8 +17,9 @@ use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::audit::AuditedJobStore;
 use certus_core::fingerprint::FingerprintKey;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
-use certus_core::ports::{BundleSigner, ManifestFetcher};
-use certus_core::ports::{PreparedSource, SourcePreparer};
+use certus_core::ports::{
+    ArtifactStore, BundleSigner, ManifestFetcher, ManifestVerifier, PreparedSource, SourcePreparer,
+};
 use certus_core::request::SourceSpec;
 use certus_core::trust::{TrustClient, TrustExchange, TrustRequest};
 use certus_core::upload::UploadGate;
@@ -115,9 +116,42 @@ impl SourcePreparer for StepSources {
     }
 }
 
-/// Everything `stage` needs, nothing more.
+/// The ports of the pipeline a step may use, beyond the job records and the run store every step has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    Artifacts,
+    Sources,
+    Fetcher,
+    Verifier,
+    Signer,
+    Scanners,
+    FingerprintKey,
+    Uploads,
+}
+
+/// The ports `stage` uses: its function builds these and no other, so it cannot reach a store, key or client
+/// its role has no permission for (infra/template.yaml grants each function's role the same).
+pub fn ports(stage: Stage) -> &'static [Port] {
+    use Port::*;
+    match stage {
+        Stage::PrepareSource => &[Sources],
+        Stage::FetchManifest => &[Fetcher],
+        Stage::VerifyManifest => &[Verifier],
+        // A baseline given as an earlier job is read from that job's stored bundle.
+        Stage::LaunchScanners => &[Scanners, Artifacts],
+        Stage::RunScanner => &[Scanners, FingerprintKey],
+        Stage::BuildBundle => &[Artifacts, Signer],
+        // A caught failure still builds (and signs) a bundle of what the run produced.
+        Stage::Finalize => &[Artifacts, Signer],
+        Stage::RequestUpload => &[Artifacts, Signer, Uploads],
+        Stage::Promote => &[Artifacts, Uploads],
+    }
+}
+
+/// Everything `stage` needs, nothing more ([`ports`]).
 pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Result<Stages> {
     let settings = &env.settings;
+    let uses = |port: Port| ports(stage).contains(&port);
     let jobs = Arc::new(DynamoJobStore::new(
         clients.dynamodb.clone(),
         &env.jobs_table,
@@ -126,43 +160,41 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
         clients.dynamodb.clone(),
         &env.audit_table,
     ));
-    // Only build-bundle, finalize and request-upload sign; the other steps build no signer.
-    let signer: Option<Arc<dyn BundleSigner>> = match stage {
-        Stage::BuildBundle | Stage::Finalize | Stage::RequestUpload => {
-            Some(signer(env, clients).await?)
-        }
-        _ => None,
+    let artifacts: Option<Arc<dyn ArtifactStore>> = match uses(Port::Artifacts) {
+        true => Some(Arc::new(S3ArtifactStore::new(
+            &clients.aws,
+            &env.work_bucket,
+        )?)),
+        false => None,
     };
-    let verifier = match stage {
-        Stage::VerifyManifest => signature_policy(env, clients).await?,
-        _ => SignaturePolicy {
-            required: settings.manifest_verification_required,
-            ..SignaturePolicy::default()
-        },
+    let sources: Option<Arc<dyn SourcePreparer>> = match uses(Port::Sources) {
+        true => Some(Arc::new(step_sources(env, clients)?)),
+        false => None,
     };
-    let scanners = if settings.sample_mode {
-        ScannerSet::sample_only(Arc::new(certus_scanners::SampleScanner))
-    } else {
-        let here = certus_scanners::available(&ScannerConfig {
-            advisory_db: settings.advisory_db.clone(),
-            advisory_db_max_age_days: settings.advisory_db_max_age_days,
-            tools_bin_dir: settings.tools_bin_dir.clone(),
-            secrets_rules: settings.secrets_rules.clone(),
-            advisory_source: advisory_source(stage, env, clients)?,
-        });
-        match stage {
-            // The planner counts the scanner image's tools as available: they run in Fargate tasks.
-            Stage::LaunchScanners => {
-                certus_stages::fargate::with_fargate_tools(&here, &env.fargate_tools)?
-            }
-            _ => here,
-        }
+    let fetcher: Option<Arc<dyn ManifestFetcher>> = match uses(Port::Fetcher) {
+        true => Some(Arc::new(fetchers(env, clients)?)),
+        false => None,
     };
-    let fingerprint_key = match stage {
-        Stage::RunScanner => Some(fingerprint_key(env, clients).await?),
-        _ => None,
+    let verifier: Option<Arc<dyn ManifestVerifier>> = match uses(Port::Verifier) {
+        true => Some(Arc::new(signature_policy(env, clients).await?)),
+        false => None,
     };
-    let local_roots = (!env.local_source_roots.is_empty()).then(|| env.local_source_roots.clone());
+    let signer = match uses(Port::Signer) {
+        true => Some(signer(env, clients).await?),
+        false => None,
+    };
+    let scanners = match uses(Port::Scanners) {
+        true => Some(scanners(stage, env, clients)?),
+        false => None,
+    };
+    let fingerprint_key = match uses(Port::FingerprintKey) {
+        true => Some(fingerprint_key(env, clients).await?),
+        false => None,
+    };
+    let uploads = match uses(Port::Uploads) {
+        true => Some(Arc::new(upload_gate(env, clients).await?)),
+        false => None,
+    };
     let services = Services {
         jobs: Arc::new(AuditedJobStore::new(jobs, audit)),
         events: Arc::new(DynamoEventLog::new(
@@ -171,56 +203,10 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
         )),
         // Live delivery comes from the events table's stream (the `ws` function), not from the steps.
         sinks: Vec::new(),
-        artifacts: Arc::new(S3ArtifactStore::new(&clients.aws, &env.work_bucket)?),
-        sources: Arc::new(StepSources {
-            uploads: S3Uploads::new(&clients.aws, &env.work_bucket)?,
-            archive: ArchiveLimits::default(),
-            local: LocalSourcePreparer::new(SourcePolicy {
-                git: GitPolicy {
-                    allow_local: local_roots.is_some(),
-                    allow_hosts: settings.fetch_allow_hosts.clone(),
-                    codecommit: clients
-                        .credentials
-                        .clone()
-                        .map(|provider| Arc::new(RoleCredentials(provider)) as CredentialSource),
-                    // `secretsmanager:` git credentials, only under the deployment's prefix (the role may
-                    // read nothing else).
-                    secrets: settings
-                        .git_secrets_prefix
-                        .clone()
-                        .map(|prefix| NamedSecrets {
-                            store: Arc::new(SecretsManagerStore::from_client(
-                                clients.secrets.clone(),
-                            )),
-                            prefix,
-                        }),
-                    github: certus_source::GitHubApi {
-                        base: settings.github_api_url.clone(),
-                        fetch: FetchPolicy {
-                            allow_hosts: settings.fetch_allow_hosts.clone(),
-                            allow_plain_http_for: settings.fetch_allow_plain_http.clone(),
-                            extra_ca_pem: extra_ca(env)?,
-                            ..FetchPolicy::default()
-                        },
-                    },
-                    ..GitPolicy::default()
-                },
-                allowed_roots: Some(env.local_source_roots.clone()),
-                ..SourcePolicy::default()
-            }),
-        }),
-        fetcher: Arc::new(Fetchers {
-            remote: RemoteFetcher::new(FetchPolicy {
-                allow_hosts: settings.fetch_allow_hosts.clone(),
-                allow_plain_http_for: settings.fetch_allow_plain_http.clone(),
-                extra_ca_pem: extra_ca(env)?,
-                file_roots: env.local_source_roots.clone(),
-                ..FetchPolicy::default()
-            })
-            .map_err(|e| StepError::Config(format!("manifest fetching: {e}")))?,
-            s3: S3Fetcher::new(&clients.aws),
-        }),
-        verifier: Arc::new(verifier),
+        artifacts,
+        sources,
+        fetcher,
+        verifier,
         signer,
         scanners,
         fingerprint_key,
@@ -237,10 +223,6 @@ pub async fn stages_for(stage: Stage, env: &StepEnv, clients: &Clients) -> Resul
                 version: env!("CARGO_PKG_VERSION").into(),
             },
         },
-    };
-    let uploads = match stage {
-        Stage::RequestUpload | Stage::Promote => Some(Arc::new(upload_gate(env, clients).await?)),
-        _ => None,
     };
     Ok(Stages {
         services,
@@ -265,6 +247,87 @@ fn advisory_source(
         }
         _ => Ok(None),
     }
+}
+
+/// The scanners of this deployment (the sample scanner alone in sample mode).
+fn scanners(stage: Stage, env: &StepEnv, clients: &Clients) -> Result<ScannerSet> {
+    let settings = &env.settings;
+    if settings.sample_mode {
+        return Ok(ScannerSet::sample_only(Arc::new(
+            certus_scanners::SampleScanner,
+        )));
+    }
+    let here = certus_scanners::available(&ScannerConfig {
+        advisory_db: settings.advisory_db.clone(),
+        advisory_db_max_age_days: settings.advisory_db_max_age_days,
+        tools_bin_dir: settings.tools_bin_dir.clone(),
+        secrets_rules: settings.secrets_rules.clone(),
+        advisory_source: advisory_source(stage, env, clients)?,
+    });
+    Ok(match stage {
+        // The planner counts the scanner image's tools as available: they run in Fargate tasks.
+        Stage::LaunchScanners => {
+            certus_stages::fargate::with_fargate_tools(&here, &env.fargate_tools)?
+        }
+        _ => here,
+    })
+}
+
+/// Sources from the work bucket's uploads or as the local preparer takes them (git under the fetch policy,
+/// CodeCommit with the function's own role).
+fn step_sources(env: &StepEnv, clients: &Clients) -> Result<StepSources> {
+    let local_roots = (!env.local_source_roots.is_empty()).then(|| env.local_source_roots.clone());
+    Ok(StepSources {
+        uploads: S3Uploads::new(&clients.aws, &env.work_bucket)?,
+        archive: ArchiveLimits::default(),
+        local: LocalSourcePreparer::new(SourcePolicy {
+            git: GitPolicy {
+                allow_local: local_roots.is_some(),
+                allow_hosts: env.settings.fetch_allow_hosts.clone(),
+                codecommit: clients
+                    .credentials
+                    .clone()
+                    .map(|provider| Arc::new(RoleCredentials(provider)) as CredentialSource),
+                // `secretsmanager:` git credentials, only under the deployment's prefix (the role may read
+                // nothing else).
+                secrets: env
+                    .settings
+                    .git_secrets_prefix
+                    .clone()
+                    .map(|prefix| NamedSecrets {
+                        store: Arc::new(SecretsManagerStore::from_client(clients.secrets.clone())),
+                        prefix,
+                    }),
+                github: certus_source::GitHubApi {
+                    base: env.settings.github_api_url.clone(),
+                    fetch: FetchPolicy {
+                        allow_hosts: env.settings.fetch_allow_hosts.clone(),
+                        allow_plain_http_for: env.settings.fetch_allow_plain_http.clone(),
+                        extra_ca_pem: extra_ca(env)?,
+                        ..FetchPolicy::default()
+                    },
+                },
+                ..GitPolicy::default()
+            },
+            allowed_roots: Some(env.local_source_roots.clone()),
+            ..SourcePolicy::default()
+        }),
+    })
+}
+
+fn fetchers(env: &StepEnv, clients: &Clients) -> Result<Fetchers> {
+    let settings = &env.settings;
+    Ok(Fetchers {
+        remote: RemoteFetcher::new(FetchPolicy {
+            allow_hosts: settings.fetch_allow_hosts.clone(),
+            allow_plain_http_for: settings.fetch_allow_plain_http.clone(),
+            extra_ca_pem: extra_ca(env)?,
+            file_roots: env.local_source_roots.clone(),
+            ..FetchPolicy::default()
+        })
+        .map_err(|e| StepError::Config(format!("manifest fetching: {e}")))?,
+        s3: S3Fetcher::new(&clients.aws),
+    })
 }
 
 /// `CERTUS_ASSURANCE_SIGNING_KEY_REF`: `awskms://…` on AWS (a PEM file for a self-hosted runner).

@@ -166,7 +166,7 @@ impl JobStore for SqliteStore {
                 created,
                 job.git_url,
                 job.commit,
-                job.manifest_digest,
+                job.manifest_digest.map(|d| d.to_string()),
                 record
             ],
         );
@@ -219,7 +219,7 @@ impl JobStore for SqliteStore {
                     job.status.as_str(),
                     time::format(&time::now()),
                     job.commit,
-                    job.manifest_digest,
+                    job.manifest_digest.map(|d| d.to_string()),
                     record,
                     t1,
                     t2,
@@ -431,13 +431,7 @@ impl EventLog for SqliteStore {
             .map_err(storage)?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(storage)?;
-        lines
-            .iter()
-            .map(|l| {
-                serde_json::from_str(l)
-                    .map_err(|e| CoreError::corrupt("event", format!("not an event: {e}")))
-            })
-            .collect()
+        lines.iter().map(|l| Event::from_json(l)).collect()
     }
 
     async fn last_seq(&self, test_id: &str) -> Result<u64> {
@@ -784,7 +778,7 @@ mod tests {
             j.created_at += chrono::Duration::seconds(i64::from(n));
             store.create(&j).await.unwrap();
             j.commit = Some(format!("c{}", n % 3));
-            j.manifest_digest = Some(format!("d{}", n / 2));
+            j.manifest_digest = Some(format!("{:064x}", n / 2).parse().unwrap());
             store.save(&j).await.unwrap();
         }
         let found = |query: JobQuery| {
@@ -819,7 +813,7 @@ mod tests {
         );
         assert_eq!(
             found(JobQuery {
-                manifest_digest: Some("d1".into()),
+                manifest_digest: Some(format!("{:064x}", 1)),
                 ..Default::default()
             })
             .await,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use certus_core::bundle::{self, BundleWriter};
-use certus_core::digest::{sha256_hex, Sha256Digest};
+use certus_core::digest::Sha256Digest;
 use certus_core::event::{Event, EventBody};
 use certus_core::job::{Job, JobStatus};
 use certus_core::manifest::SelectedTool;
@@ -128,10 +128,7 @@ impl Stages {
             move || snapshot::pack(&root, &tarball)
         })
         .await?;
-        job.snapshot_digest = Some(Sha256Digest::parse_field(
-            "source snapshot digest",
-            &file_digest(&tarball).await?,
-        )?);
+        job.snapshot_digest = Some(file_digest(&tarball).await?);
         self.services.jobs.save(&job).await?;
         self.runs
             .put_file(test_id, SOURCE_SNAPSHOT, &tarball)
@@ -416,8 +413,8 @@ impl Stages {
             check_digest(
                 &job.test_id,
                 "the manifest in the run store",
-                job.manifest_digest.as_deref(),
-                &file_digest(&manifest).await?,
+                job.manifest_digest,
+                file_digest(&manifest).await?,
             )?;
         }
         let terminal = pipeline::conclude(
@@ -460,7 +457,7 @@ impl Stages {
         let progress = self.progress(&job.test_id).await?;
         pipeline::commit_missing_terminal(
             &self.services.records(),
-            Some(self.services.artifacts.as_ref()),
+            Some(self.services.artifacts()?.as_ref()),
             job,
             &progress,
         )
@@ -509,8 +506,8 @@ impl Stages {
         check_digest(
             test_id,
             "the manifest in the run store",
-            job.manifest_digest.as_deref(),
-            &sha256_hex(&bytes),
+            job.manifest_digest,
+            Sha256Digest::of(&bytes),
         )?;
         Ok(bytes)
     }
@@ -554,12 +551,11 @@ impl Stages {
                 "job '{test_id}' has no source snapshot: prepare-source has not run"
             )));
         }
-        let recorded = job.snapshot_digest.map(|digest| digest.to_string());
         check_digest(
             test_id,
             "the source snapshot in the run store",
-            recorded.as_deref(),
-            &file_digest(&tarball).await?,
+            job.snapshot_digest,
+            file_digest(&tarball).await?,
         )?;
         let dest = workspace.source_dir();
         blocking({
@@ -650,7 +646,12 @@ impl Stages {
 
 /// `NonRetryable` unless `found` is the digest the job recorded: what one step left in the run store must be
 /// what the next one reads.
-fn check_digest(test_id: &str, what: &str, recorded: Option<&str>, found: &str) -> Result<()> {
+fn check_digest(
+    test_id: &str,
+    what: &str,
+    recorded: Option<Sha256Digest>,
+    found: Sha256Digest,
+) -> Result<()> {
     match recorded {
         Some(recorded) if recorded == found => Ok(()),
         Some(recorded) => Err(StageError::NonRetryable(format!(
@@ -663,13 +664,12 @@ fn check_digest(test_id: &str, what: &str, recorded: Option<&str>, found: &str) 
     }
 }
 
-/// SHA-256 (hex) of a file, read off the async workers.
-async fn file_digest(path: &Path) -> Result<String> {
+/// SHA-256 of a file, read off the async workers.
+async fn file_digest(path: &Path) -> Result<Sha256Digest> {
     let path = path.to_path_buf();
-    let (digest, _size) =
-        tokio::task::spawn_blocking(move || certus_core::digest::sha256_file(&path))
-            .await
-            .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??;
+    let (digest, _size) = tokio::task::spawn_blocking(move || Sha256Digest::of_file(&path))
+        .await
+        .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??;
     Ok(digest)
 }
 

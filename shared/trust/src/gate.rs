@@ -377,7 +377,7 @@ impl LocalTrustGate {
         let mut stored: BTreeMap<&str, (String, u64)> = index
             .files
             .iter()
-            .map(|e| (e.path.as_str(), (prefixed(&e.sha256), e.size)))
+            .map(|e| (e.path.as_str(), (e.sha256.prefixed(), e.size)))
             .collect();
         stored.insert(
             INDEX,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use certus_core::bundle::{check_index, BundleIndex, INDEX};
-use certus_core::digest::{prefixed, sha256_hex};
+use certus_core::digest::{prefixed, Sha256Digest};
 use certus_core::ids::parse_test_id;
 use certus_core::job::{Job, RemoteArtifacts};
 use certus_core::pipeline::read_capped;
@@ -180,9 +180,12 @@ fn objects(bundle_dir: &Path, index: &BundleIndex) -> Result<Vec<Object>, CoreEr
     let listed = index
         .files
         .iter()
-        .map(|e| (e.path.as_str(), e.sha256.as_str(), e.size));
-    let index_digest = sha256_hex(&index_bytes);
-    let index_entry = [(INDEX, index_digest.as_str(), index_bytes.len() as u64)];
+        .map(|e| (e.path.as_str(), e.sha256, e.size));
+    let index_entry = [(
+        INDEX,
+        Sha256Digest::of(&index_bytes),
+        index_bytes.len() as u64,
+    )];
     for (name, sha256, size) in listed.chain(index_entry) {
         let rel = lexically_confined(name)?;
         if !seen.insert(rel.clone()) {
@@ -191,7 +194,7 @@ fn objects(bundle_dir: &Path, index: &BundleIndex) -> Result<Vec<Object>, CoreEr
         objects.push(Object {
             name: name.to_string(),
             rel,
-            sha256: sha256.trim_start_matches("sha256:").to_string(),
+            sha256: sha256.to_string(),
             size,
         });
     }
@@ -238,7 +241,7 @@ fn sidecar(job: &Job, objects: &[Object]) -> Result<Vec<u8>, CoreError> {
                     "workspace_id": job.ids.workspace_id,
                     "component_id": job.ids.component_id,
                     "assessment_id": job.ids.assessment_id,
-                    "manifest_digest": job.manifest_digest.as_deref().map(prefixed),
+                    "manifest_digest": job.manifest_digest.map(|d| d.prefixed()),
                     "sha256": prefixed(&o.sha256),
                     "size": o.size,
                 }),

@@ -75,7 +75,7 @@ async fn a_permit_publishes_every_file_and_asking_again_publishes_nothing() {
     assert_eq!(scan["assessment_id"], "a-1");
     assert_eq!(
         scan["manifest_digest"],
-        format!("sha256:{}", job.manifest_digest.clone().unwrap())
+        job.manifest_digest.unwrap().prefixed()
     );
     assert_eq!(
         scan["sha256"],

@@ -67,7 +67,7 @@ async fn denial(gate: &LocalTrustGate, request: &TrustRequest) -> (String, Strin
 }
 
 fn checking_gate(fx: &Fixture) -> LocalTrustGate {
-    LocalTrustGate::new().check_bundles(fx.services.artifacts.clone())
+    LocalTrustGate::new().check_bundles(fx.services.artifacts().unwrap().clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +77,7 @@ async fn the_embedded_gate_permits_a_genuine_request_and_the_bundle_is_published
     let gate = LocalTrustGate::new()
         .pin_keys([key.clone()])
         .unwrap()
-        .check_bundles(fx.services.artifacts.clone());
+        .check_bundles(fx.services.artifacts().unwrap().clone());
     let upload = UploadGate::new(Arc::new(gate), Arc::new(fx.publisher()), None);
 
     let job = fx.request_upload(&upload).await;

@@ -248,7 +248,7 @@ async fn the_dev_server_and_the_real_service_decide_alike() {
         serde_json::to_value(capture.0.lock().unwrap().clone().expect("a request")).unwrap();
     let dev = trust_dev_server(
         "127.0.0.1:0".parse().unwrap(),
-        Arc::new(LocalTrustGate::new().check_bundles(fx.services.artifacts.clone())),
+        Arc::new(LocalTrustGate::new().check_bundles(fx.services.artifacts().unwrap().clone())),
         None,
     )
     .await

@@ -213,7 +213,7 @@ async fn the_list_filters_by_manifest_digest_commit_and_repository_as_the_audit_
             &s.acme.key,
             &format!(
                 "/v1/security-scans?manifest_digest={}",
-                digest.to_uppercase()
+                digest.to_string().to_uppercase()
             ),
         )
         .await

@@ -181,28 +181,28 @@ pub async fn start(options: Options) -> Server {
         jobs: Arc::new(AuditedJobStore::new(store.clone(), store.clone())),
         events: store.clone(),
         sinks: Vec::new(),
-        artifacts: Arc::new(LocalArtifactStore::new(Placement::PerJob(
+        artifacts: Some(Arc::new(LocalArtifactStore::new(Placement::PerJob(
             dir.path().join("bundles"),
-        ))),
-        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
+        )))),
+        sources: Some(Arc::new(LocalSourcePreparer::new(SourcePolicy {
             git: certus_source::GitPolicy {
                 allow_local: options.git_allow_local,
                 allow_hosts: options.git_allow_hosts.clone(),
                 ..Default::default()
             },
             ..Default::default()
-        })),
-        fetcher: Arc::new(
+        }))),
+        fetcher: Some(Arc::new(
             certus_fetch::FileFetcher::new(&[std::path::PathBuf::from("/")]).expect("file fetcher"),
-        ),
-        verifier: Arc::new(SignaturePolicy::default()),
+        )),
+        verifier: Some(Arc::new(SignaturePolicy::default())),
         signer: Some(Arc::new(
             LocalSigner::load_or_generate(&dir.path().join("keys/signing.pem")).expect("key"),
         )),
-        scanners: ScannerSet::new(vec![
+        scanners: Some(ScannerSet::new(vec![
             Arc::new(SampleScanner),
             Arc::new(GatedScanner { gate: gate.clone() }),
-        ]),
+        ])),
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
         ),
@@ -248,7 +248,7 @@ pub async fn start(options: Options) -> Server {
     if options.uploads {
         let publisher =
             LocalPublisher::new(&LocalPublisherConfig::under(dir.path())).expect("publisher");
-        let trust = LocalTrustGate::new().check_bundles(services.artifacts.clone());
+        let trust = LocalTrustGate::new().check_bundles(services.artifacts().unwrap().clone());
         config.uploads = Some(Arc::new(UploadGate::new(
             Arc::new(trust),
             Arc::new(publisher),

@@ -223,16 +223,18 @@ pub fn services(dir: &Path, store: Arc<SqliteStore>) -> Services {
         jobs: store.clone(),
         events: store,
         sinks: Vec::new(),
-        artifacts: Arc::new(LocalArtifactStore::new(Placement::PerJob(
+        artifacts: Some(Arc::new(LocalArtifactStore::new(Placement::PerJob(
             dir.join("bundles"),
-        ))),
-        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy::default())),
-        fetcher: Arc::new(certus_fetch::FileFetcher::new(&[dir.to_path_buf()]).unwrap()),
-        verifier: Arc::new(SignaturePolicy::default()),
+        )))),
+        sources: Some(Arc::new(LocalSourcePreparer::new(SourcePolicy::default()))),
+        fetcher: Some(Arc::new(
+            certus_fetch::FileFetcher::new(&[dir.to_path_buf()]).unwrap(),
+        )),
+        verifier: Some(Arc::new(SignaturePolicy::default())),
         signer: Some(Arc::new(
             LocalSigner::load_or_generate(&dir.join("keys/signing.pem")).unwrap(),
         )),
-        scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
+        scanners: Some(ScannerSet::new(vec![Arc::new(SampleScanner)])),
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
         ),

@@ -109,22 +109,22 @@ async fn finished_job(clients: &AwsClients, bundles: &str) -> Finished {
         jobs: store.clone(),
         events: store,
         sinks: Vec::new(),
-        artifacts: Arc::new(
+        artifacts: Some(Arc::new(
             S3ArtifactStore::new(clients, &format!("s3://{bundles}/assurance")).unwrap(),
-        ),
-        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
+        )),
+        sources: Some(Arc::new(LocalSourcePreparer::new(SourcePolicy {
             git: GitPolicy {
                 allow_local: true,
                 ..GitPolicy::default()
             },
             ..SourcePolicy::default()
-        })),
-        fetcher: Arc::new(NoFetcher),
-        verifier: Arc::new(SignaturePolicy::default()),
+        }))),
+        fetcher: Some(Arc::new(NoFetcher)),
+        verifier: Some(Arc::new(SignaturePolicy::default())),
         signer: Some(Arc::new(
             LocalSigner::load_or_generate(&dir.path().join("keys/signing.pem")).unwrap(),
         )),
-        scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
+        scanners: Some(ScannerSet::new(vec![Arc::new(SampleScanner)])),
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
         ),
@@ -190,7 +190,8 @@ async fn a_promotion_that_fails_mid_way_is_finished_by_the_re_run_without_asking
     let location = f.job.bundle_location.clone().unwrap();
     let index_bytes = f
         .services
-        .artifacts
+        .artifacts()
+        .unwrap()
         .read_file(&location, INDEX, 1 << 20)
         .await
         .unwrap()
@@ -199,7 +200,7 @@ async fn a_promotion_that_fails_mid_way_is_finished_by_the_re_run_without_asking
     let mut expected: std::collections::BTreeMap<String, String> = index
         .files
         .iter()
-        .map(|e| (e.path.clone(), e.sha256.clone()))
+        .map(|e| (e.path.clone(), e.sha256.to_string()))
         .collect();
     expected.insert(INDEX.into(), sha256_hex(&index_bytes));
     assert!(expected.len() > 4, "a real bundle has many files");

@@ -100,7 +100,7 @@ async fn a_large_file_is_copied_in_parts_to_raw_and_golden() {
         remote.golden[BIG],
         format!("s3://{}/security-scans/{TEST_ID}/golden/{BIG}", s.golden)
     );
-    let expected = s.index.get(BIG).unwrap().sha256.clone();
+    let expected = s.index.get(BIG).unwrap().sha256.to_string();
     assert_eq!(expected, sha256_hex(&s.big));
     for (bucket, key) in [
         (&s.raw, format!("security-scans/{TEST_ID}/incoming/{BIG}")),
@@ -125,7 +125,7 @@ async fn a_large_file_is_copied_in_parts_to_raw_and_golden() {
             ("component_id", "comp"),
             ("assessment_id", "a-1"),
             ("sha256", expected.as_str()),
-            ("manifest_digest", job.manifest_digest.as_deref().unwrap()),
+            ("manifest_digest", &job.manifest_digest.unwrap().to_string()),
         ] {
             assert_eq!(
                 metadata.get(name).map(String::as_str),

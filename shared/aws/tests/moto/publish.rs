@@ -28,7 +28,7 @@ pub fn job() -> Job {
         "ws://127.0.0.1/stream".into(),
         certus_core::time::now(),
     );
-    job.manifest_digest = Some(format!("sha256:{}", "ab".repeat(32)));
+    job.manifest_digest = Some("ab".repeat(32).parse().unwrap());
     job
 }
 
@@ -127,8 +127,8 @@ async fn a_stored_bundle_is_staged_verified_and_promoted() {
             ("workspace_id", "ws1"),
             ("component_id", "comp"),
             ("assessment_id", "a-1"),
-            ("sha256", entry.sha256.as_str()),
-            ("manifest_digest", job.manifest_digest.as_deref().unwrap()),
+            ("sha256", entry.sha256.to_string().as_str()),
+            ("manifest_digest", &job.manifest_digest.unwrap().to_string()),
         ] {
             assert_eq!(
                 metadata.get(name).map(String::as_str),

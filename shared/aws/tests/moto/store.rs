@@ -89,9 +89,8 @@ async fn a_bundle_is_stored_with_metadata_and_checksums_and_downloads_back() {
             .unwrap();
         let metadata = head.metadata().unwrap();
         assert_eq!(metadata.get("test_id").map(String::as_str), Some(TEST_ID));
-        assert_eq!(metadata.get("sha256"), Some(&entry.sha256));
-        let checksum =
-            base64::engine::general_purpose::STANDARD.encode(hex::decode(&entry.sha256).unwrap());
+        assert_eq!(metadata.get("sha256"), Some(&entry.sha256.to_string()));
+        let checksum = base64::engine::general_purpose::STANDARD.encode(entry.sha256.as_bytes());
         assert_eq!(
             head.checksum_sha256(),
             Some(checksum.as_str()),
@@ -186,7 +185,7 @@ async fn unconfined_or_disagreeing_index_entries_are_refused() {
     escaping.files.push(IndexEntry {
         path: "../outside.txt".into(),
         size: 1,
-        sha256: "00".repeat(32),
+        sha256: "00".repeat(32).parse().unwrap(),
     });
     let err = store
         .store_bundle(TEST_ID, &bundle_dir, &escaping)

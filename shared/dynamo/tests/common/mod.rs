@@ -107,7 +107,7 @@ pub async fn run(store: &dyn JobStore, mut job: Job, commit: &str, digest: &str,
     job.start(at).unwrap();
     job.commit = Some(commit.into());
     store.save(&job).await.unwrap();
-    job.manifest_digest = Some(digest.into());
+    job.manifest_digest = Some(digest.parse().unwrap());
     job.manifest_verification = Some(
         serde_json::from_value(
             serde_json::json!({"method": "cosign-keyed-ecdsa-p256", "verified": true}),

@@ -125,7 +125,7 @@ impl OciPublisher {
                 .read(location, &entry.path, entry.size as usize)
                 .await?;
             let actual = sha256_digest(&bytes);
-            if actual.strip_prefix("sha256:") != Some(entry.sha256.as_str()) {
+            if actual.strip_prefix("sha256:") != Some(entry.sha256.to_string().as_str()) {
                 return Err(CoreError::Upload(format!(
                     "bundle file '{}' at {location} does not match its index entry (sha256 {actual}, expected {})",
                     entry.path, entry.sha256

@@ -191,26 +191,26 @@ async fn finished(directory: bool) -> Fixture {
         jobs: Arc::new(AuditedJobStore::new(store.clone(), store.clone())),
         events: store,
         sinks: Vec::new(),
-        artifacts: Arc::new(LocalArtifactStore::new(Placement::PerJob(
+        artifacts: Some(Arc::new(LocalArtifactStore::new(Placement::PerJob(
             dir.path().join("bundles"),
-        ))),
-        sources: Arc::new(LocalSourcePreparer::new(SourcePolicy {
+        )))),
+        sources: Some(Arc::new(LocalSourcePreparer::new(SourcePolicy {
             git: GitPolicy {
                 allow_local: true,
                 ..GitPolicy::default()
             },
             ..SourcePolicy::default()
-        })),
-        fetcher: Arc::new(
+        }))),
+        fetcher: Some(Arc::new(
             certus_fetch::FileFetcher::new(&[std::path::PathBuf::from("/")]).expect("file fetcher"),
-        ),
-        verifier: Arc::new(SignaturePolicy {
+        )),
+        verifier: Some(Arc::new(SignaturePolicy {
             required: true,
             key: Some(manifest_key),
             ..SignaturePolicy::default()
-        }),
+        })),
         signer: Some(signer),
-        scanners: ScannerSet::new(vec![Arc::new(SampleScanner)]),
+        scanners: Some(ScannerSet::new(vec![Arc::new(SampleScanner)])),
         fingerprint_key: Some(
             certus_core::fingerprint::FingerprintKey::generate().expect("fingerprint key"),
         ),
@@ -468,7 +468,7 @@ impl Script {
     pub fn new(behaviour: Behaviour, fx: &Fixture) -> Arc<Self> {
         Arc::new(Self {
             behaviour,
-            gate: LocalTrustGate::new().check_bundles(fx.services.artifacts.clone()),
+            gate: LocalTrustGate::new().check_bundles(fx.services.artifacts().unwrap().clone()),
             hits: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
             authorizations: Mutex::new(Vec::new()),
