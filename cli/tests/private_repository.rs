@@ -32,21 +32,7 @@ fn token() -> String {
     )
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use certus_testkit::git;
 
 /// A private repository `app.git` (branch `main`, a `requirements.txt`) served at `/app.git` to
 /// `bot:<token>` only.
@@ -525,20 +511,12 @@ impl GitHubApi {
             .spawn()
             .unwrap();
         let process = certus_testkit::KillOnDrop(child);
-        for _ in 0..400 {
-            if let Some(port) = std::fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|text| text.trim().parse().ok())
-            {
-                return Self {
-                    _process: process,
-                    port,
-                    log,
-                };
-            }
-            std::thread::sleep(Duration::from_millis(25));
+        let port = certus_testkit::port_from_file(&port_file, "the GitHub API stand-in");
+        Self {
+            _process: process,
+            port,
+            log,
         }
-        panic!("the GitHub API stand-in did not start");
     }
 
     fn verdicts(&self) -> Vec<String> {

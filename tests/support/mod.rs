@@ -26,20 +26,7 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    run(Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args))
-}
+pub use certus_testkit::git;
 
 /// A git repository with the given files committed on `main`; returns its HEAD SHA.
 pub fn git_repo(dir: &Path, files: &[(&str, &str)]) -> String {

@@ -100,20 +100,7 @@ fn store(endpoint: &str, id: &str, secret: &str) -> SecretsManagerStore {
     SecretsManagerStore::new(&config)
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use certus_testkit::git;
 
 /// `app.git` (branch `main`) served at `/app.git` to `bot:<token>` only.
 fn private_repository(dir: &Path, token: &str) -> GitHttpServer {

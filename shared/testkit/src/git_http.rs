@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::KillOnDrop;
 
@@ -87,20 +86,12 @@ impl GitHttpServer {
             .spawn()
             .unwrap_or_else(|e| panic!("python3 does not run: {e}"));
         let process = KillOnDrop(child);
-        for _ in 0..400 {
-            if let Some(port) = std::fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|text| text.trim().parse().ok())
-            {
-                return Self {
-                    _process: process,
-                    port,
-                    log,
-                };
-            }
-            std::thread::sleep(Duration::from_millis(25));
+        let port = crate::port_from_file(&port_file, "the git smart-HTTP server");
+        Self {
+            _process: process,
+            port,
+            log,
         }
-        panic!("the git smart-HTTP server did not start");
     }
 
     /// The verdicts of the requests so far, in order.

@@ -147,6 +147,47 @@ pub fn wait_for_port(port: u16) {
     panic!("nothing listens on port {port}");
 }
 
+/// Runs `git` in `dir` with a fixed test identity and signing off, panicking with git's stderr when it
+/// fails; returns its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = match std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.invalid",
+        ])
+        .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(args)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => panic!("git does not run: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Waits (up to 10 s) for a server the test started to write the port it listens on into `port_file`.
+pub fn port_from_file(port_file: &Path, what: &str) -> u16 {
+    for _ in 0..400 {
+        if let Some(port) = std::fs::read_to_string(port_file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+        {
+            return port;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("{what} did not start");
+}
+
 /// A child process (a server the test started) killed and reaped when the guard goes out of scope, also
 /// when the test panics.
 pub struct KillOnDrop(pub std::process::Child);

@@ -2,8 +2,6 @@
 //! from the RFC 2104 definition, independently of the server's code) under a secret generated here, GitLab
 //! hooks with their token, and a real git repository made here whose pushed commit is then scanned.
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use certus_core::ids::new_test_id;
@@ -12,7 +10,7 @@ use certus_triggers::Triggers;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::support::{run, start, Options, Server};
+use crate::support::{start, Options, Server};
 
 const MANIFEST: &str = r#"{"product": "demo", "version": "1", "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}]}"#;
 
@@ -36,20 +34,7 @@ fn github_signature(secret: &[u8], body: &[u8]) -> String {
     format!("sha256={}", hex::encode(outer))
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = run(Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.invalid",
-        ])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args));
-    String::from_utf8(out).unwrap().trim().to_string()
-}
+use certus_testkit::git;
 
 struct Hooks {
     server: Server,

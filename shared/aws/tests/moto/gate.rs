@@ -2,7 +2,6 @@
 //! mid-way through promotion ends as `upload_failed` with golden incomplete; the re-run publishes every
 //! golden object exactly once without asking Trust again; a third request changes nothing.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,24 +68,7 @@ impl ManifestFetcher for NoFetcher {
     }
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use certus_testkit::git;
 
 struct Finished {
     dir: tempfile::TempDir,

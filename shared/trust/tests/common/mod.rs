@@ -46,28 +46,7 @@ use serde_json::json;
 
 pub const TOKEN: &str = "test-token-7c1e0b9d";
 
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+pub use certus_testkit::git;
 
 /// A job scanned to SUCCEEDED on the embedded services, in its own temporary data directory.
 pub struct Fixture {
