@@ -58,18 +58,8 @@ struct Placed {
 }
 
 fn moto_clients() -> Option<certus_aws::AwsClients> {
-    use aws_config::{BehaviorVersion, Region, SdkConfig};
-    use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
     let endpoint = certus_testkit::moto_endpoint()?;
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing", "testing", None, None, "matrix",
-        )))
-        .endpoint_url(endpoint)
-        .http_client(certus_aws::https_client())
-        .build();
+    let config = certus_testkit::emulator_sdk_config(&endpoint);
     Some(certus_aws::AwsClients::from_sdk_config(&config))
 }
 

@@ -9,9 +9,7 @@
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use certus_core::audit::{AuditEntry, AuditKind, AuditLog, AuditedJobStore};
 use certus_core::job::{Job, JobStatus};
 use certus_core::ports::JobStore;
@@ -51,19 +49,7 @@ fn ok(out: Output) -> String {
 }
 
 fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "certus-cli-tests",
-        )))
-        .endpoint_url(endpoint)
-        .http_client(certus_aws::https_client())
-        .build();
+    let config = certus_testkit::emulator_sdk_config(endpoint);
     aws_sdk_dynamodb::Client::new(&config)
 }
 

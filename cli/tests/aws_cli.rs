@@ -7,9 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
-use certus_aws::{https_client, AwsClients, S3ArtifactStore};
+use certus_aws::{AwsClients, S3ArtifactStore};
 use certus_core::ports::ArtifactStore;
 
 fn endpoint() -> Option<String> {
@@ -17,19 +15,7 @@ fn endpoint() -> Option<String> {
 }
 
 fn clients(endpoint: &str) -> AwsClients {
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "certus-cli-tests",
-        )))
-        .endpoint_url(endpoint)
-        .http_client(https_client())
-        .build();
+    let config = certus_testkit::emulator_sdk_config(endpoint);
     AwsClients::from_sdk_config(&config)
 }
 

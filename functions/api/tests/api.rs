@@ -5,8 +5,6 @@
 
 use std::path::Path;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use certus_api::{hash_key, ApiKeys, AuthConfig, GatewayPolicy};
 use certus_core::job::JobStatus;
 use http_body_util::BodyExt;
@@ -29,19 +27,7 @@ fn unique(tag: &str) -> String {
 
 async fn deploy() -> Option<Deployment> {
     let endpoint = certus_testkit::moto_endpoint()?;
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "api-tests",
-        )))
-        .endpoint_url(&endpoint)
-        .http_client(certus_aws::https_client())
-        .build();
+    let config = certus_testkit::emulator_sdk_config(&endpoint);
     let dynamodb = aws_sdk_dynamodb::Client::new(&config);
     let sfn = aws_sdk_sfn::Client::new(&config);
     let names = certus_dynamo::TableNames::new(unique("jobs"), unique("events"));

@@ -10,10 +10,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use certus_advisories::{sync, S3AdvisorySource, SyncConfig, POINTER_KEY};
-use certus_aws::{https_client, AwsClients, S3Location};
+use certus_aws::{AwsClients, S3Location};
 use certus_core::bundle::ADVISORY_DATABASE;
 use certus_core::ports::{ScanRequest, Scanner, ToolStatus};
 use certus_fetch::{FetchPolicy, Timeouts};
@@ -109,19 +107,7 @@ impl Server {
 }
 
 fn moto_clients(endpoint: &str) -> AwsClients {
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "advisories-tests",
-        )))
-        .endpoint_url(endpoint)
-        .http_client(https_client())
-        .build();
+    let config = certus_testkit::emulator_sdk_config(endpoint);
     AwsClients::from_sdk_config(&config)
 }
 

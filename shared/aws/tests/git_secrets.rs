@@ -13,9 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
-use certus_aws::{https_client, SecretsManagerStore};
+use certus_aws::SecretsManagerStore;
 use certus_core::ports::SourcePreparer;
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
@@ -84,19 +82,7 @@ print(key["AccessKeyId"], key["SecretAccessKey"], other["AccessKeyId"], other["S
 }
 
 fn store(endpoint: &str, id: &str, secret: &str) -> SecretsManagerStore {
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            id,
-            secret,
-            None,
-            None,
-            "git-secrets-test",
-        )))
-        .endpoint_url(endpoint)
-        .http_client(https_client())
-        .build();
+    let config = certus_testkit::emulator_sdk_config_as(endpoint, id, secret);
     SecretsManagerStore::new(&config)
 }
 

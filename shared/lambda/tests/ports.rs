@@ -7,8 +7,6 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use certus_aws::AwsClients;
 use certus_lambda::{ports, stages_for, Clients, Port, StepEnv};
 use certus_stages::{Stage, Stages};
@@ -16,18 +14,7 @@ use certus_stages::{Stage, Stages};
 /// Clients configured with dummy credentials and an endpoint nothing listens on: building the wiring sends no
 /// request (keys are local files, no Trust URL is set).
 fn clients() -> Clients {
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "ports-test",
-        )))
-        .endpoint_url("http://127.0.0.1:9")
-        .build();
+    let config = certus_testkit::emulator_sdk_config("http://127.0.0.1:9");
     Clients {
         aws: AwsClients::from_sdk_config(&config),
         dynamodb: aws_sdk_dynamodb::Client::new(&config),

@@ -188,6 +188,36 @@ pub fn port_from_file(port_file: &Path, what: &str) -> u16 {
     panic!("{what} did not start");
 }
 
+/// An AWS SDK configuration for a loopback emulator (moto) at `endpoint`: dummy credentials and a fixed region
+/// set in the configuration itself, so no credential chain (and no cloud metadata address) is ever consulted;
+/// the same rustls HTTPS client the adapters use.
+pub fn emulator_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    emulator_sdk_config_as(endpoint, "testing", "testing")
+}
+
+/// [`emulator_sdk_config`] signing as the access key `key_id` (an IAM user the test created).
+pub fn emulator_sdk_config_as(endpoint: &str, key_id: &str, secret: &str) -> aws_config::SdkConfig {
+    use aws_credential_types::{provider::SharedCredentialsProvider, Credentials};
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            key_id,
+            secret,
+            None,
+            None,
+            "certus-tests",
+        )))
+        .endpoint_url(endpoint)
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        )
+        .build()
+}
+
 /// A child process (a server the test started) killed and reaped when the guard goes out of scope, also
 /// when the test panics.
 pub struct KillOnDrop(pub std::process::Child);

@@ -8,9 +8,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
@@ -37,19 +36,7 @@ pub use certus_testkit::{moto_endpoint, unique_name};
 /// Dummy credentials and a fixed region in the configuration itself: no credential chain, no metadata
 /// address.
 pub fn sdk_config(endpoint: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "certus-apigw-tests",
-        )))
-        .endpoint_url(endpoint)
-        .http_client(certus_aws::https_client())
-        .build()
+    certus_testkit::emulator_sdk_config(endpoint)
 }
 
 /// A connections table as the template declares it: pk `connection_id`, sparse GSI `by_test_id`.

@@ -2,28 +2,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
-use certus_aws::{https_client, AwsClients};
+use certus_aws::AwsClients;
 
 pub use certus_testkit::{moto_endpoint, unique_name};
 
 /// Clients with dummy credentials and a fixed region set in their own configuration, so no credential
 /// chain (and no cloud metadata address) is ever consulted.
 pub fn moto_clients(endpoint: &str) -> AwsClients {
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "certus-aws-tests",
-        )))
-        .endpoint_url(endpoint)
-        .http_client(https_client())
-        .build();
+    let config = certus_testkit::emulator_sdk_config(endpoint);
     AwsClients::from_sdk_config(&config)
 }
 

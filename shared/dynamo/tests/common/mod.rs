@@ -6,8 +6,6 @@
 
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use certus_core::audit::AuditedJobStore;
 use certus_core::job::{Job, JobStatus};
 use certus_core::ports::{JobQuery, JobStore};
@@ -20,19 +18,7 @@ pub use certus_testkit::moto_endpoint;
 /// A client whose configuration carries dummy credentials and a region, so no credential chain (and no
 /// cloud metadata address) is consulted.
 pub fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "certus-dynamo-tests",
-        )))
-        .endpoint_url(endpoint)
-        .http_client(certus_aws::https_client())
-        .build();
+    let config = certus_testkit::emulator_sdk_config(endpoint);
     aws_sdk_dynamodb::Client::new(&config)
 }
 
