@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """The red-team report's V1 reproduction against a real `certus serve`, measured (not part of the suite).
 
-    python3 bench/exhaustion/run.py [CERTUS_BINARY] [CONNECTIONS]
+    python3 bench/exhaustion/run.py [CERTUS_BINARY] [CONNECTIONS] [ROUNDS]
 
 Starts `certus serve` on a free loopback port with its default connection limits and a fresh data directory,
 probes `/health` every 50 ms on a fresh connection, and opens CONNECTIONS (default 19 000) connections from
 four loopback addresses (127.0.0.2-5): half send nothing, half a request line and one header and never the
-blank line. It holds them until the server has closed every one (its header timeout), then opens the flood a
-second time. Prints per round: connections refused at accept / held / closed by the server, the server's open
+blank line. It holds them until the server has closed every one (its header timeout), then floods again,
+ROUNDS times in all (default 2). Prints per round: connections refused at accept / held / closed by the server, the server's open
 file descriptors and RSS before, at the peak and after, and the /health probes' failures and slowest answer
 against the 1 s budget. Exit status 1 when a probe failed or took 1 s or more.
 """
@@ -100,6 +100,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/certus"
     total = int(sys.argv[2]) if len(sys.argv) > 2 else 19_000
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     port = free_port()
     data = tempfile.mkdtemp(prefix="certus-exhaustion-")
     server = subprocess.Popen([binary, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", data,
@@ -114,7 +115,7 @@ def main():
         prober = Prober(port)
         prober.start()
         time.sleep(0.5)
-        for round_ in (1, 2):
+        for round_ in range(1, rounds + 1):
             before = (fds(server.pid), rss_mb(server.pid))
             start = time.monotonic()
             held, refused = flood(port, total)
