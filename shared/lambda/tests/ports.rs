@@ -29,7 +29,10 @@ fn env(dir: &std::path::Path) -> StepEnv {
         ("CERTUS_ASSURANCE_AUDIT_TABLE", "audit".into()),
         ("CERTUS_ASSURANCE_EVENTS_TABLE", "events".into()),
         ("CERTUS_ASSURANCE_RUNS_ROOT", "s3://work-bucket/runs".into()),
-        ("CERTUS_ASSURANCE_WORK_BUCKET", "s3://work-bucket/bundles".into()),
+        (
+            "CERTUS_ASSURANCE_WORK_BUCKET",
+            "s3://work-bucket/bundles".into(),
+        ),
         (
             "CERTUS_ASSURANCE_SIGNING_KEY_REF",
             dir.join("signing.pem").display().to_string(),
