@@ -148,6 +148,7 @@ mod tests {
                 config: None,
                 timeout: std::time::Duration::from_secs(1),
                 log: Arc::new(|_, _| {}),
+                incremental: None,
             })
             .await;
         assert_eq!(output.status, ToolStatus::Failed);
