@@ -1,4 +1,4 @@
-//! Content-addressed incremental scans (docs/architecture.md, "Incremental scans").
+//! Content-addressed incremental scans (docs/incremental-scans.md).
 //!
 //! Source preparation lists every regular file of a directory tree with what `stat` says of it and the SHA-256
 //! of its bytes ([`SourceFiles`]); a file whose (path, size, mtime, ctime, inode) match the previous scan of
