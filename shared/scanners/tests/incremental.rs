@@ -1,6 +1,7 @@
 //! Incremental and full secrets scans of the same tree give the same findings: a generated history of
 //! changes (edits, new files, deletions, renames, planted and removed secrets, binary and oversized files)
 //! scanned after each step with the cache and without it; a tampered cache entry is discarded and rescanned.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -173,6 +173,9 @@ pub fn tree_table(
     Ok((hex::encode(hasher.finalize()), table, complete))
 }
 
+/// A file's place in the walk and its digest and size (or why it could not be read).
+type Hashed = (usize, Result<(String, u64)>);
+
 /// Hashes the files at `pending` (indexes into `lines`) on every core; returns the bytes read.
 fn hash_pending(root: &Path, lines: &mut [Line], pending: &[usize]) -> Result<u64> {
     let threads = std::thread::available_parallelism()
@@ -180,7 +183,7 @@ fn hash_pending(root: &Path, lines: &mut [Line], pending: &[usize]) -> Result<u6
         .clamp(1, 16)
         .min(pending.len().max(1));
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Result<(String, u64)>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<Hashed>> = Mutex::new(Vec::new());
     {
         let lines: &[Line] = lines;
         std::thread::scope(|scope| {
