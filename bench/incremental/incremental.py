@@ -32,6 +32,7 @@ RUNS = int(os.environ.get("INCR_RUNS", "3"))
 FRACTIONS = [0.001, 0.005, 0.01]
 TARGET = 0.05
 RNG = random.Random(20261205)
+STAGES = {}  # seconds per stage, by kind of scan
 
 
 def scan(label, no_cache=False):
@@ -45,6 +46,7 @@ def scan(label, no_cache=False):
     if code not in (0, 1):
         sys.exit(f"certus scan failed (exit {code}): {stderr.decode(errors='replace')[-2000:]}")
     findings = findings_of(out)
+    STAGES.setdefault(label.rsplit("-", 1)[0], []).append(scan_large.stage_times(out / "stream.jsonl", wall))
     summary = json.loads((out / "summary.json").read_text())
     cache = {t["id"]: t.get("cache") for t in summary["tools"]}
     shutil.rmtree(out, ignore_errors=True)
@@ -112,8 +114,11 @@ def fmt(stat):
 
 
 def main():
-    shutil.rmtree(TREE, ignore_errors=True)
-    (WORK / "tree.json").unlink(missing_ok=True)
+    # A tree an earlier run pushed to is assembled afresh; an untouched one is reused.
+    if (WORK / "pushed").exists():
+        shutil.rmtree(TREE, ignore_errors=True)
+        (WORK / "tree.json").unlink(missing_ok=True)
+        (WORK / "pushed").unlink()
     meta = scan_large.build_tree()
     print(f"tree: {TREE} — {meta['files']} files, {meta['bytes'] / 1e9:.2f} GB")
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}")
@@ -128,6 +133,7 @@ def main():
         if nc_findings != full_findings:
             sys.exit("a full scan and a --no-cache scan of the same tree differ")
     # The cache now holds the last full scan's results.
+    (WORK / "pushed").touch()
     rows, mismatches, rss = [], 0, []
     for fraction in FRACTIONS:
         walls, counts, caches = [], [], []
@@ -160,7 +166,16 @@ def main():
     for fraction, _, _, caches in rows:
         print(f"  {fraction:.1%}: " + ", ".join(
             f"{c['from_cache']}/{c['scanned']}" if c else "none" for c in caches))
-    print(f"peak RSS of the rescans: {statistics.median(rss):.0f} MB (median)")
+    print("\n| stage (from stream.jsonl timestamps), s median | full, empty cache | --no-cache | rescan after 1 % |")
+    print("|---|---|---|---|")
+    kinds = ["full", "nocache", f"inc-{FRACTIONS[-1]}"]
+    for label in STAGES["full"][0]:
+        cells = []
+        for kind in kinds:
+            values = [s[label] for s in STAGES.get(kind, []) if label in s]
+            cells.append(f"{statistics.median(values):.3f}" if values else "–")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print(f"\npeak RSS of the rescans: {statistics.median(rss):.0f} MB (median)")
     print(f"load average after: {os.getloadavg()}")
     met = worst <= TARGET and mismatches == 0
     print(f"\nfindings identical to --no-cache after every push: {'yes' if mismatches == 0 else f'NO ({mismatches})'}")
