@@ -6,12 +6,13 @@ use std::sync::Arc;
 use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::audit::AuditedJobStore;
 use certus_core::fingerprint::FingerprintKey;
+use certus_core::incremental::ScanCache;
 use certus_core::pipeline::{PipelineSettings, Services};
 use certus_core::ports::{ArtifactStore, BundleSigner, EventSink, ManifestFetcher};
 use certus_core::settings::Settings;
 use certus_core::verification::SignaturePolicy;
 use certus_fetch::{FetchPolicy, RemoteFetcher};
-use certus_local::{LocalArtifactStore, Placement, SqliteStore};
+use certus_local::{LocalArtifactStore, LocalScanCache, Placement, SqliteStore};
 use certus_scanners::ScannerConfig;
 use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
 use certus_verify::{IdentityPolicy, KeyRef, PublicKey, TrustedRoot};
@@ -132,6 +133,9 @@ pub struct LocalOptions {
     /// Local paths a request may name (directory and archive sources, `file://` manifests). `None`: any path
     /// and local git repositories — the CLI user's own machine.
     pub allowed_roots: Option<Vec<PathBuf>>,
+    /// Keep directory file tables and per-file results in `<data dir>/cache/` and reuse them (incremental
+    /// scans); `certus scan --no-cache` turns it off.
+    pub scan_cache: bool,
 }
 
 impl LocalOptions {
@@ -145,6 +149,7 @@ impl LocalOptions {
             stream_base: String::new(),
             sinks: Vec::new(),
             allowed_roots,
+            scan_cache: false,
         }
     }
 }
@@ -286,6 +291,30 @@ pub async fn services(
             advisory_source: None,
         })
     };
+    let mut sources = LocalSourcePreparer::new(SourcePolicy {
+        git: GitPolicy {
+            allow_local: options.allowed_roots.is_none(),
+            allow_hosts: settings.fetch_allow_hosts.clone(),
+            credentials_dir: settings.git_credentials_dir.clone(),
+            github: certus_source::GitHubApi {
+                base: settings.github_api_url.clone(),
+                fetch: fetch_policy(settings, &Some(Vec::new()))?,
+            },
+            ..GitPolicy::default()
+        },
+        allowed_roots: options.allowed_roots.clone(),
+        ..SourcePolicy::default()
+    });
+    let scanners = if options.scan_cache {
+        let cache: Arc<dyn ScanCache> = Arc::new(LocalScanCache::open(
+            options.data_dir.join("cache"),
+            certus_local::scan_cache::DEFAULT_MAX_BYTES,
+        )?);
+        sources = sources.with_cache(cache.clone());
+        scanners.with_cache(cache)
+    } else {
+        scanners
+    };
     let signer = signer(settings, &options.data_dir).await?;
     let fingerprint_key = fingerprint_key(settings, &options.data_dir)?;
     Ok(Services {
@@ -293,20 +322,7 @@ pub async fn services(
         events: store,
         sinks: options.sinks,
         artifacts: Some(artifact_store(settings, placement).await?),
-        sources: Some(Arc::new(LocalSourcePreparer::new(SourcePolicy {
-            git: GitPolicy {
-                allow_local: options.allowed_roots.is_none(),
-                allow_hosts: settings.fetch_allow_hosts.clone(),
-                credentials_dir: settings.git_credentials_dir.clone(),
-                github: certus_source::GitHubApi {
-                    base: settings.github_api_url.clone(),
-                    fetch: fetch_policy(settings, &Some(Vec::new()))?,
-                },
-                ..GitPolicy::default()
-            },
-            allowed_roots: options.allowed_roots.clone(),
-            ..SourcePolicy::default()
-        }))),
+        sources: Some(Arc::new(sources)),
         fetcher: Some(Arc::new(Fetchers {
             remote: fetcher(settings, &options.allowed_roots)?,
             #[cfg(feature = "aws")]

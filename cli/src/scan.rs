@@ -93,6 +93,10 @@ pub struct ScanArgs {
     /// Keep the run's private workspace (clone, scratch) for inspection.
     #[arg(long)]
     pub keep_workspace: bool,
+    /// Read every file and scan it again: no digest or result is taken from earlier scans of this directory
+    /// (and none is recorded for later ones).
+    #[arg(long)]
+    pub no_cache: bool,
     /// An earlier scan to compare with: its test id, its bundle directory or a SARIF file. Findings are
     /// marked new or unchanged; a profile with `thresholdScope: "new"` counts only new ones.
     #[arg(long)]
@@ -247,6 +251,7 @@ pub async fn run(args: ScanArgs) -> Result<i32> {
             stream_base: "ws://127.0.0.1:8056".into(),
             sinks: vec![Arc::new(ConsoleProgress::stderr())],
             allowed_roots: None,
+            scan_cache: !args.no_cache,
         },
         policy,
         &settings,

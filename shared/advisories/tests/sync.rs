@@ -233,6 +233,7 @@ fn request(root: &Path) -> ScanRequest {
         config: None,
         timeout: Duration::from_secs(30),
         log: Arc::new(|_, _| {}),
+        incremental: None,
     }
 }
 

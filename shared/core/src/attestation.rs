@@ -137,6 +137,9 @@ pub fn provenance(job: &Job, tools: &[ToolRecord], builder: &BuilderInfo) -> Pro
         d.annotations
             .insert("status".into(), json!(tool.status.as_str()));
         d.annotations.insert("sample".into(), json!(tool.sample));
+        if let Some(cache) = &tool.cache {
+            d.annotations.insert("cache".into(), json!(cache));
+        }
         dependencies.push(d);
     }
     Provenance {

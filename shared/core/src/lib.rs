@@ -13,6 +13,7 @@ pub mod event;
 pub mod finding;
 pub mod fingerprint;
 pub mod ids;
+pub mod incremental;
 pub mod job;
 pub mod manifest;
 pub mod manifest_check;

@@ -22,6 +22,7 @@ use crate::event::{Event, EventBody};
 use crate::finding::{threshold_violations, SeverityCounts};
 use crate::fingerprint::FingerprintKey;
 use crate::ids::new_test_id;
+use crate::incremental::{Incremental, ScanCache};
 use crate::job::{Job, JobStatus};
 use crate::manifest::{manifest_info, Manifest, ResolvedProfile, SelectedTool, MAX_MANIFEST_BYTES};
 use crate::policy::{counted, sarif_fingerprints, FindingPolicy, ThresholdScope};
@@ -50,6 +51,7 @@ const SAMPLE_TOOL: &str = "sample";
 pub struct ScannerSet {
     scanners: BTreeMap<String, Arc<dyn Scanner>>,
     sample_mode: bool,
+    cache: Option<Arc<dyn ScanCache>>,
 }
 
 impl ScannerSet {
@@ -60,6 +62,16 @@ impl ScannerSet {
                 .map(|s| (s.id().to_string(), s))
                 .collect(),
             sample_mode: false,
+            cache: None,
+        }
+    }
+
+    /// The same scanners, letting per-file tools reuse results kept in `cache` (`certus scan --no-cache`
+    /// leaves it out).
+    pub fn with_cache(self, cache: Arc<dyn ScanCache>) -> Self {
+        Self {
+            cache: Some(cache),
+            ..self
         }
     }
 
@@ -696,6 +708,13 @@ pub async fn run_tools(
         .as_ref()
         .map(|s| s.root.clone())
         .ok_or_else(|| CoreError::Source("no prepared source".into()))?;
+    let incremental = match (
+        state.source.as_ref().and_then(|s| s.files.clone()),
+        services.scanners()?.cache.clone(),
+    ) {
+        (Some(files), Some(cache)) => Some(Incremental { files, cache }),
+        _ => None,
+    };
 
     // One ordered channel: a tool's log lines are sent before its completion, so events keep that order.
     let policy = Arc::new(state.policy.clone().unwrap_or_default());
@@ -723,6 +742,7 @@ pub async fn run_tools(
                 tx.clone(),
                 services.settings.max_log_lines_per_tool,
             ),
+            incremental: incremental.clone(),
         };
         let tx = tx.clone();
         let permits = permits.clone();
@@ -842,6 +862,7 @@ async fn run_one(
         error: output.error.clone(),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         coverage_gaps: bounded_gaps(&output.coverage_gaps),
+        cache: output.cache.clone(),
     };
     if output.findings.len() > MAX_FINDINGS_PER_TOOL {
         output.findings.truncate(MAX_FINDINGS_PER_TOOL);

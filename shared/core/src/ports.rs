@@ -12,6 +12,7 @@ use crate::bundle::BundleIndex;
 use crate::error::Result;
 use crate::event::Event;
 use crate::finding::Finding;
+use crate::incremental::{CacheUse, Incremental, SourceFiles};
 use crate::job::{Job, JobStatus, RemoteArtifacts};
 use crate::record::ManifestVerification;
 use crate::request::SourceSpec;
@@ -151,6 +152,10 @@ pub struct PreparedSource {
     /// SHA-256 over the tree's paths and contents (directory and archive sources).
     pub content_digest: Option<String>,
     pub warnings: Vec<String>,
+    /// Every regular file with its digest, where the preparer listed them (directory sources with a scan
+    /// cache): what per-file tools reuse results by. Not carried between steps.
+    #[serde(skip)]
+    pub files: Option<Arc<SourceFiles>>,
 }
 
 #[async_trait]
@@ -202,6 +207,8 @@ pub struct ScanRequest {
     pub config: Option<serde_json::Value>,
     pub timeout: Duration,
     pub log: LogFn,
+    /// The file table and result cache a per-file tool may reuse results from (`None`: scan everything).
+    pub incremental: Option<Incremental>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,6 +248,8 @@ pub struct ToolOutput {
     /// the tool's record and listed among the job's warnings.
     pub coverage_gaps: Vec<String>,
     pub error: Option<String>,
+    /// How many results came from the cache, for a tool that used one.
+    pub cache: Option<CacheUse>,
 }
 
 impl ToolOutput {
@@ -253,6 +262,7 @@ impl ToolOutput {
             warnings: Vec::new(),
             coverage_gaps: Vec::new(),
             error: None,
+            cache: None,
         }
     }
 
@@ -265,6 +275,7 @@ impl ToolOutput {
             warnings: Vec::new(),
             coverage_gaps: Vec::new(),
             error: Some(error.into()),
+            cache: None,
         }
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::finding::{Severity, SeverityCounts};
+use crate::incremental::CacheUse;
 use crate::job::Job;
 use crate::manifest::ResolvedProfile;
 use crate::ports::ToolStatus;
@@ -26,6 +27,9 @@ pub struct ToolRecord {
     /// What the tool could not read, so the verdict does not cover it (see `ToolOutput::coverage_gaps`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coverage_gaps: Vec<String>,
+    /// Results reused from earlier scans of the same tree (absent when the tool used no cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheUse>,
 }
 
 impl ToolRecord {

@@ -2,8 +2,10 @@
 
 pub mod artifacts;
 pub mod runs;
+pub mod scan_cache;
 pub mod sqlite;
 
 pub use artifacts::{LocalArtifactStore, Placement};
 pub use runs::DirRunStore;
+pub use scan_cache::LocalScanCache;
 pub use sqlite::SqliteStore;

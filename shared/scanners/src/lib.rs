@@ -2,6 +2,7 @@
 //! a deployment offers.
 
 pub mod external;
+mod per_file;
 pub mod sample;
 pub mod sbom;
 pub mod secrets;
@@ -81,6 +82,7 @@ pub(crate) mod tests {
             config: None,
             timeout: Duration::from_secs(30),
             log,
+            incremental: None,
         }
     }
 }

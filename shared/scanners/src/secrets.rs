@@ -2,14 +2,19 @@
 //! first use, not at start-up; found secrets reach the findings only redacted.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use certus_core::digest::sha256_hex;
 use certus_core::finding::{identity_digest, Finding, Severity};
+use certus_core::incremental::{self, Incremental, SourceFile};
 use certus_core::ports::{LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
-use certus_secrets::{RuleSet, ScanOptions, SecretFinding};
+use certus_secrets::{RuleSet, ScanOptions, SecretFinding, SkipReason};
 use serde_json::json;
+
+use crate::per_file::{self, FileResult};
 
 pub const SECRETS_ID: &str = "secrets";
 const LISTED_SKIPS: usize = 20;
@@ -47,6 +52,155 @@ impl SecretsScanner {
             })
             .clone()
     }
+}
+
+impl SecretsScanner {
+    /// SHA-256 of the rule set's text and the scan limits: what the cached results depend on besides the engine.
+    fn rules_sha256(&self) -> Result<String, String> {
+        let text = match &self.rules_file {
+            None => DEFAULT_RULES.as_bytes().to_vec(),
+            Some(path) => {
+                std::fs::read(path).map_err(|e| format!("secrets rules {}: {e}", path.display()))?
+            }
+        };
+        Ok(sha256_hex(
+            format!(
+                "{}\0{}",
+                sha256_hex(&text),
+                ScanOptions::default().max_file_size
+            )
+            .as_bytes(),
+        ))
+    }
+}
+
+/// The default rule set's text, digested into the cache scope (the engine compiles the same file).
+const DEFAULT_RULES: &str = include_str!("../../secrets/rules/default.toml");
+
+/// Bytes inspected for a NUL to call a file binary, as the engine's tree scan does.
+const BINARY_SNIFF_LEN: usize = 8 * 1024;
+
+/// One file as the engine's tree scan treats it: content scanned unless binary or too large (then only the
+/// path-only rules apply), findings reported once per secret.
+fn scan_one(scanner: &certus_secrets::Scanner, root: &Path, file: &SourceFile) -> FileResult {
+    let limit = scanner.options().max_file_size;
+    let (content, skipped) = match read_capped(&root.join(&file.path), limit) {
+        Ok(bytes) if memchr_nul(&bytes[..bytes.len().min(BINARY_SNIFF_LEN)]) => {
+            (Vec::new(), Some(SkipReason::Binary))
+        }
+        Ok(bytes) => (bytes, None),
+        Err(reason) => (Vec::new(), Some(reason)),
+    };
+    let found = scanner.scan_bytes(&file.path, &content);
+    FileResult {
+        findings: without_generic_duplicates(&found).map(to_finding).collect(),
+        skipped: skipped.map(|r| r.to_string()),
+    }
+}
+
+fn memchr_nul(bytes: &[u8]) -> bool {
+    bytes.contains(&0)
+}
+
+fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, SkipReason> {
+    let unreadable = |e: std::io::Error| SkipReason::Unreadable {
+        error: e.to_string(),
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(unreadable)?;
+    if meta.file_type().is_symlink() {
+        return Err(SkipReason::Symlink);
+    }
+    if !meta.is_file() {
+        return Err(SkipReason::NotRegularFile);
+    }
+    if meta.len() > limit {
+        return Err(SkipReason::TooLarge {
+            size: meta.len(),
+            limit,
+        });
+    }
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    let read = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    if read > limit {
+        return Err(SkipReason::TooLarge { size: read, limit });
+    }
+    Ok(bytes)
+}
+
+/// The secrets scan over the prepared file table, reusing cached results of unchanged files.
+async fn scan_per_file(
+    scanner: Arc<certus_secrets::Scanner>,
+    incremental: &Incremental,
+    scope: String,
+    request: ScanRequest,
+) -> ToolOutput {
+    let root = request.source_root.clone();
+    let run = per_file::scan(incremental, scope, &root, move |root, file| {
+        scan_one(&scanner, root, file)
+    })
+    .await;
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, e),
+    };
+    let skipped: Vec<(&str, &str)> = run
+        .files
+        .iter()
+        .filter_map(|(path, r)| r.skipped.as_deref().map(|why| (path.as_str(), why)))
+        .collect();
+    (request.log)(
+        LogStream::Stderr,
+        &format!(
+            "{} file(s): {} from the cache, {} scanned; {} file(s) skipped",
+            run.cache.files,
+            run.cache.from_cache,
+            run.cache.scanned,
+            skipped.len()
+        ),
+    );
+    let mut warnings: Vec<String> = run.warning.into_iter().collect();
+    warnings.extend(
+        skipped
+            .iter()
+            .take(LISTED_SKIPS)
+            .map(|(path, why)| format!("secrets: {path} not scanned ({why})")),
+    );
+    if skipped.len() > LISTED_SKIPS {
+        warnings.push(format!(
+            "secrets: {} more file(s) not scanned",
+            skipped.len() - LISTED_SKIPS
+        ));
+    }
+    let mut findings: Vec<Finding> = run
+        .files
+        .into_iter()
+        .flat_map(|(_, r)| r.findings)
+        .collect();
+    findings.sort_by(|a, b| {
+        (&a.path, a.start_line, &a.rule_id, column(a)).cmp(&(
+            &b.path,
+            b.start_line,
+            &b.rule_id,
+            column(b),
+        ))
+    });
+    ToolOutput {
+        warnings,
+        cache: Some(run.cache),
+        ..ToolOutput::completed(findings)
+    }
+}
+
+fn column(finding: &Finding) -> u64 {
+    finding
+        .properties
+        .get("column")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0)
 }
 
 /// Cloud credentials and private keys open infrastructure: critical. Generic patterns are less certain.
@@ -132,6 +286,15 @@ impl Scanner for SecretsScanner {
             Ok(s) => s,
             Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, e),
         };
+        if let Some(incremental) = request.incremental.clone() {
+            return match self.rules_sha256() {
+                Ok(rules) => {
+                    let scope = incremental::scope(SECRETS_ID, &self.version(), &rules);
+                    scan_per_file(scanner, &incremental, scope, request).await
+                }
+                Err(e) => ToolOutput::failed(ToolStatus::Failed, None, e),
+            };
+        }
         let root = request.source_root.clone();
         let joined = tokio::task::spawn_blocking(move || scanner.scan_tree(&root)).await;
         let report = match joined {

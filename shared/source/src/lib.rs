@@ -9,10 +9,12 @@ mod remote;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use certus_core::digest::sha256_file;
 use certus_core::error::{CoreError, Result};
+use certus_core::incremental::{directory_lineage, ScanCache, SourceFiles, INDEX_FORMAT};
 use certus_core::ports::{PreparedSource, SourcePreparer};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
@@ -34,11 +36,54 @@ pub struct SourcePolicy {
 
 pub struct LocalSourcePreparer {
     policy: SourcePolicy,
+    cache: Option<Arc<dyn ScanCache>>,
+}
+
+/// Scope of the directory file tables in the scan cache.
+fn table_scope() -> String {
+    certus_core::digest::sha256_hex(format!("certus-tree-table\0{INDEX_FORMAT}").as_bytes())
 }
 
 impl LocalSourcePreparer {
     pub fn new(policy: SourcePolicy) -> Self {
-        Self { policy }
+        Self {
+            policy,
+            cache: None,
+        }
+    }
+
+    /// Directory sources keep their file table in `cache`: a rescan reads only files whose `stat` changed,
+    /// and per-file tools get the table to reuse their results by.
+    pub fn with_cache(self, cache: Arc<dyn ScanCache>) -> Self {
+        Self {
+            cache: Some(cache),
+            ..self
+        }
+    }
+
+    /// The tree digest of a directory source, with its file table where there is a scan cache.
+    async fn directory_digest(&self, root: &Path) -> Result<(String, Option<Arc<SourceFiles>>)> {
+        let Some(cache) = &self.cache else {
+            let root = root.to_path_buf();
+            return Ok((blocking(move || tree::tree_digest(&root)).await?, None));
+        };
+        let lineage = directory_lineage(root);
+        let scope = table_scope();
+        let previous = cache.index(&scope, &lineage).await?;
+        let walk_root = root.to_path_buf();
+        let (digest, mut table, complete) = blocking(move || {
+            let previous = previous
+                .as_deref()
+                .map(tree::decode_table)
+                .unwrap_or_default();
+            tree::tree_table(&walk_root, &previous)
+        })
+        .await?;
+        cache
+            .put_index(&scope, &lineage, tree::encode_table(&table.files)?)
+            .await?;
+        table.lineage = lineage;
+        Ok((digest, complete.then(|| Arc::new(table))))
     }
 
     fn allowed_path(&self, field: &str, raw: &str) -> Result<PathBuf> {
@@ -89,6 +134,7 @@ pub async fn prepare_archive(
         branch: None,
         content_digest: Some(digest),
         warnings: extracted.warnings,
+        files: None,
     })
 }
 
@@ -119,6 +165,7 @@ impl SourcePreparer for LocalSourcePreparer {
                     branch: checkout.branch,
                     content_digest: None,
                     warnings: Vec::new(),
+                    files: None,
                 })
             }
             SourceSpec::Directory { directory_path } => {
@@ -128,14 +175,14 @@ impl SourcePreparer for LocalSourcePreparer {
                         "directory_path '{directory_path}' is not a directory"
                     )));
                 }
-                let digest_root = root.clone();
-                let digest = blocking(move || tree::tree_digest(&digest_root)).await?;
+                let (digest, files) = self.directory_digest(&root).await?;
                 Ok(PreparedSource {
                     root,
                     commit: None,
                     branch: None,
                     content_digest: Some(digest),
                     warnings: Vec::new(),
+                    files,
                 })
             }
             SourceSpec::Archive { archive_path } => {

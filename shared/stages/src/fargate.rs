@@ -149,6 +149,7 @@ mod tests {
                 config: None,
                 timeout: std::time::Duration::from_secs(1),
                 log: Arc::new(|_, _| {}),
+                incremental: None,
             })
             .await;
         assert_eq!(output.status, ToolStatus::Failed);

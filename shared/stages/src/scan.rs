@@ -697,6 +697,7 @@ fn failed_record(tool: &str, status: ToolStatus, error: String) -> ToolRecord {
         error: Some(error),
         duration_ms: 0,
         coverage_gaps: Vec::new(),
+        cache: None,
     }
 }
 

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Incremental scan driver, called by run.sh (which installs GNU time and builds `certus` in release).
+
+Builds the scan-large tree afresh under SCAN_WORK (bench/scan-large/scan_large.py's recipe), warms the page
+cache, then measures, RUNS times each: a full scan with an empty cache (what the first scan of a tree costs,
+and what fills the cache), a `--no-cache` scan, and for each push size (0.1 %, 0.5 %, 1 % of the files) RUNS
+different pushes, each followed by an incremental rescan and a `--no-cache` scan of the same tree whose
+findings must be identical. A push rewrites files (new inode, as a checkout does), plants secrets in some,
+adds and deletes a few. Prints medians (min–max), ratios to the full scan, the cache counts from the bundles
+and the load average before and after.
+"""
+import importlib.util
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+spec = importlib.util.spec_from_file_location(
+    "scan_large", Path(os.environ["SCAN_LARGE_DIR"]) / "scan_large.py")
+scan_large = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(scan_large)
+
+WORK = scan_large.WORK
+TREE = scan_large.TREE
+DATA = WORK / "data"
+CERTUS = scan_large.CERTUS
+MANIFEST = scan_large.MANIFEST
+RUNS = int(os.environ.get("INCR_RUNS", "3"))
+FRACTIONS = [0.001, 0.005, 0.01]
+TARGET = 0.05
+RNG = random.Random(20261205)
+STAGES = {}  # seconds per stage, by kind of scan
+
+
+def scan(label, no_cache=False):
+    out = WORK / f"bundle-{label}"
+    shutil.rmtree(out, ignore_errors=True)
+    argv = [CERTUS, "scan", str(TREE), "--manifest", MANIFEST, "--profile", "builtin",
+            "--out", str(out), "--data-dir", str(DATA), "--json"]
+    if no_cache:
+        argv.append("--no-cache")
+    code, wall, cpu, rss, stderr = scan_large.gnu_time(argv)
+    if code not in (0, 1):
+        sys.exit(f"certus scan failed (exit {code}): {stderr.decode(errors='replace')[-2000:]}")
+    findings = findings_of(out)
+    STAGES.setdefault(label.rsplit("-", 1)[0], []).append(scan_large.stage_times(out / "stream.jsonl", wall))
+    summary = json.loads((out / "summary.json").read_text())
+    cache = {t["id"]: t.get("cache") for t in summary["tools"]}
+    shutil.rmtree(out, ignore_errors=True)
+    return wall, cpu, rss, findings, cache
+
+
+def findings_of(bundle):
+    """Every finding's tool, rule, location, column and fingerprint, sorted."""
+    sarif = json.loads((bundle / "reports/sast/merged.sarif.json").read_text())
+    keys = []
+    for run in sarif["runs"]:
+        tool = run["tool"]["driver"]["name"]
+        for r in run.get("results", []):
+            loc = r["locations"][0]["physicalLocation"] if r.get("locations") else {}
+            region = loc.get("region", {})
+            keys.append((tool, r.get("ruleId"), loc.get("artifactLocation", {}).get("uri"),
+                         region.get("startLine"), region.get("endLine"),
+                         r.get("properties", {}).get("column"),
+                         json.dumps(r.get("partialFingerprints"), sort_keys=True)))
+    return sorted(keys, key=repr)
+
+
+def files_of_tree():
+    out = []
+    for dirpath, _, filenames in os.walk(TREE):
+        out.extend(os.path.join(dirpath, f) for f in filenames)
+    out.sort()
+    return out
+
+
+def push(fraction, step):
+    """Changes `fraction` of the files: mostly rewrites (some with a planted secret), a few additions and
+    deletions. Every write goes to a new inode, so hard-linked originals are never modified."""
+    files = files_of_tree()
+    count = max(1, int(len(files) * fraction))
+    chosen = RNG.sample(files, count)
+    for n, path in enumerate(chosen):
+        kind = n % 10
+        if kind == 0:
+            os.remove(path)
+            continue
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            data = b""
+        extra = f"\n# push {step} change {n}\n".encode()
+        if kind == 1:
+            tail = "".join(RNG.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+            extra += f'aws_access_key_id = "{"AK" + "IA"}{tail}"\n'.encode()
+        staged = path + ".push-staged"
+        with open(staged, "wb") as f:
+            f.write(data + extra)
+        os.replace(staged, path)
+        if kind == 2:
+            Path(path + f".added-{step}").write_bytes(extra)
+    return count
+
+
+def med(values):
+    return statistics.median(values), min(values), max(values)
+
+
+def fmt(stat):
+    return f"{stat[0]:.2f} ({stat[1]:.2f}–{stat[2]:.2f})"
+
+
+def main():
+    # A tree an earlier run pushed to is assembled afresh; an untouched one is reused.
+    if (WORK / "pushed").exists():
+        shutil.rmtree(TREE, ignore_errors=True)
+        (WORK / "tree.json").unlink(missing_ok=True)
+        (WORK / "pushed").unlink()
+    meta = scan_large.build_tree()
+    print(f"tree: {TREE} — {meta['files']} files, {meta['bytes'] / 1e9:.2f} GB")
+    print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}")
+    os.system(f"cd '{TREE}' && find . -type f -print0 | xargs -0 cat > /dev/null")
+    full, no_cache = [], []
+    for run_no in range(RUNS):
+        shutil.rmtree(DATA / "cache", ignore_errors=True)
+        wall, _, _, full_findings, _ = scan(f"full-{run_no}")
+        full.append(wall)
+        wall, _, _, nc_findings, _ = scan(f"nocache-{run_no}", no_cache=True)
+        no_cache.append(wall)
+        if nc_findings != full_findings:
+            sys.exit("a full scan and a --no-cache scan of the same tree differ")
+    # The cache now holds the last full scan's results.
+    (WORK / "pushed").touch()
+    rows, mismatches, rss = [], 0, []
+    for fraction in FRACTIONS:
+        walls, counts, caches = [], [], []
+        for run_no in range(RUNS):
+            counts.append(push(fraction, f"{fraction}-{run_no}"))
+            wall, _, peak, inc_findings, cache = scan(f"inc-{fraction}-{run_no}")
+            walls.append(wall)
+            rss.append(peak)
+            caches.append(cache.get("secrets"))
+            _, _, _, nc_findings, _ = scan(f"check-{fraction}-{run_no}", no_cache=True)
+            if inc_findings != nc_findings:
+                mismatches += 1
+                print(f"MISMATCH after a {fraction:.1%} push: {len(inc_findings)} vs {len(nc_findings)} findings")
+            # The --no-cache check wrote no cache: the next push's rescan starts from this rescan's index.
+        rows.append((fraction, counts, walls, caches))
+    full_med = statistics.median(full)
+    print(f"\nIncremental scans, {RUNS} runs each, warm page cache; profile 'builtin' (secrets + sbom)")
+    print(f"target: a rescan after a push changing ≤ 1 % of the files ≤ {TARGET:.0%} of the full scan\n")
+    print("| scan | files changed | wall s median (min–max) | vs full scan |")
+    print("|---|---|---|---|")
+    print(f"| full scan, empty cache | all | {fmt(med(full))} | 1.00 |")
+    print(f"| --no-cache | all | {fmt(med(no_cache))} | {statistics.median(no_cache) / full_med:.3f} |")
+    worst = 0.0
+    for fraction, counts, walls, caches in rows:
+        ratio = statistics.median(walls) / full_med
+        worst = max(worst, ratio)
+        print(f"| incremental after a {fraction:.1%} push | {statistics.median(counts):.0f} | "
+              f"{fmt(med(walls))} | {ratio:.3f} |")
+    print("\nsecrets cache use per rescan (files from the cache / scanned):")
+    for fraction, _, _, caches in rows:
+        print(f"  {fraction:.1%}: " + ", ".join(
+            f"{c['from_cache']}/{c['scanned']}" if c else "none" for c in caches))
+    print("\n| stage (from stream.jsonl timestamps), s median | full, empty cache | --no-cache | rescan after 1 % |")
+    print("|---|---|---|---|")
+    kinds = ["full", "nocache", f"inc-{FRACTIONS[-1]}"]
+    for label in STAGES["full"][0]:
+        cells = []
+        for kind in kinds:
+            values = [s[label] for s in STAGES.get(kind, []) if label in s]
+            cells.append(f"{statistics.median(values):.3f}" if values else "–")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print(f"\npeak RSS of the rescans: {statistics.median(rss):.0f} MB (median)")
+    print(f"load average after: {os.getloadavg()}")
+    met = worst <= TARGET and mismatches == 0
+    print(f"\nfindings identical to --no-cache after every push: {'yes' if mismatches == 0 else f'NO ({mismatches})'}")
+    print(f"target ≤ {TARGET:.0%}: {'met' if worst <= TARGET else 'MISSED'} (worst median ratio {worst:.3f})")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

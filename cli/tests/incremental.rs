@@ -1,0 +1,187 @@
+//! `certus scan` of a directory twice: the rescan takes unchanged files' secrets results from the cache in the
+//! data directory, records how many in the tool's record and in the signed provenance, and reports the same
+//! findings as `--no-cache`, which records no cache use; the bundles verify.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn certus(args: &[&str], data: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args(args)
+        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
+        .env(
+            "CERTUS_ASSURANCE_ADVISORY_DB",
+            certus_testkit::workspace_root().join("examples/advisories"),
+        )
+        .env_remove("CERTUS_ASSURANCE_ADVISORY_DB_MAX_AGE_DAYS")
+        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_REQUIRED")
+        .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF")
+        .env_remove("CERTUS_ASSURANCE_DYNAMODB_JOBS_TABLE")
+        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
+        .output()
+        .expect("certus runs")
+}
+
+/// Scans `tree` under the demo manifest's `builtin` profile into `out`.
+fn scan(tree: &Path, data: &Path, out: &Path, extra: &[&str]) -> PathBuf {
+    let manifest = certus_testkit::workspace_root().join("examples/demo-app/certus-manifest.json");
+    let mut args = vec![
+        "scan",
+        tree.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--profile",
+        "builtin",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let done = certus(&args, data);
+    assert!(
+        matches!(done.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    out.to_path_buf()
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn secrets_cache(bundle: &Path) -> Value {
+    let summary = json(&bundle.join("summary.json"));
+    summary["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "secrets")
+        .expect("a secrets record")
+        .get("cache")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Rule, location, column and fingerprint of every secrets finding, sorted.
+fn findings(bundle: &Path) -> Vec<String> {
+    let sarif = json(&bundle.join("reports/sast/secrets.sarif.json"));
+    let mut keys: Vec<String> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {} {}",
+                r["ruleId"],
+                r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+                r["locations"][0]["physicalLocation"]["region"]["startLine"],
+                r["properties"]["column"],
+                r["partialFingerprints"]
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The cache annotation of the secrets scanner in the signed statement's provenance.
+fn attested_cache(bundle: &Path) -> Value {
+    use base64::Engine;
+    let envelope = json(&bundle.join("reports/signing/attestation.intoto.json"));
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "scanner:secrets")
+        .expect("the secrets scanner in the provenance")["annotations"]
+        .get("cache")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn verifies(bundle: &Path, data: &Path) {
+    let verified = certus(
+        &[
+            "verify-bundle",
+            bundle.to_str().unwrap(),
+            "--trust-embedded-key",
+        ],
+        data,
+    );
+    assert_eq!(verified.status.code(), Some(0), "{verified:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_rescan_reuses_unchanged_files_and_says_so_in_the_signed_record() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let tree = work.path().join("tree");
+    copy_dir(
+        &certus_testkit::workspace_root().join("examples/demo-app"),
+        &tree,
+    );
+    let first = scan(&tree, &data, &work.path().join("b1"), &[]);
+    let cold = secrets_cache(&first);
+    let files = cold["files"].as_u64().unwrap();
+    assert!(files > 1, "{cold}");
+    assert_eq!(
+        (cold["from_cache"].as_u64(), cold["scanned"].as_u64()),
+        (Some(0), Some(files))
+    );
+
+    // One changed file (a new inode, as a checkout writes it), with a secret in it.
+    let key = format!("{}{}", "AKIA", "Z7QW4ERT5YUI6OPL");
+    std::fs::write(
+        tree.join("pushed.py"),
+        format!("aws_access_key_id = \"{key}\"\n"),
+    )
+    .unwrap();
+    let second = scan(&tree, &data, &work.path().join("b2"), &[]);
+    let warm = secrets_cache(&second);
+    assert_eq!(warm["files"].as_u64(), Some(files + 1), "{warm}");
+    assert_eq!(warm["from_cache"].as_u64(), Some(files), "{warm}");
+    assert_eq!(warm["scanned"].as_u64(), Some(1), "{warm}");
+    assert_eq!(warm["scope"], cold["scope"]);
+    assert_eq!(
+        attested_cache(&second),
+        warm,
+        "the attestation covers the cache record"
+    );
+    verifies(&second, &data);
+
+    let full = scan(&tree, &data, &work.path().join("b3"), &["--no-cache"]);
+    assert_eq!(
+        secrets_cache(&full),
+        Value::Null,
+        "--no-cache uses no cache"
+    );
+    assert_eq!(attested_cache(&full), Value::Null);
+    let (incremental, everything) = (findings(&second), findings(&full));
+    assert!(
+        incremental.iter().any(|f| f.contains("pushed.py")),
+        "{incremental:?}"
+    );
+    assert_eq!(incremental, everything);
+    verifies(&full, &data);
+}

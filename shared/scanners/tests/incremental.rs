@@ -1,0 +1,268 @@
+//! Incremental and full secrets scans of the same tree give the same findings: a generated history of
+//! changes (edits, new files, deletions, renames, planted and removed secrets, binary and oversized files)
+//! scanned after each step with the cache and without it; a tampered cache entry is discarded and rescanned.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use certus_core::finding::Finding;
+use certus_core::incremental::{directory_lineage, Incremental, ScanCache};
+use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
+use certus_local::LocalScanCache;
+use certus_scanners::SecretsScanner;
+use certus_source::tree::{decode_table, encode_table, tree_table};
+
+/// A deterministic generator (xorshift), so the history is the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A credential-shaped line, built from pieces so none sits in this source file.
+fn secret_line(rng: &mut Rng) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let tail: String = (0..16)
+        .map(|_| ALPHABET[rng.below(32) as usize] as char)
+        .collect();
+    format!(
+        "aws_access_key_id = \"{}{tail}\"\n",
+        "AK".to_string() + "IA"
+    )
+}
+
+fn content(rng: &mut Rng) -> Vec<u8> {
+    let mut text = String::new();
+    for line in 0..(1 + rng.below(30)) {
+        if rng.below(25) == 0 {
+            text.push_str(&secret_line(rng));
+        } else {
+            text.push_str(&format!("value_{line} = {}\n", rng.next()));
+        }
+    }
+    match rng.below(20) {
+        0 => {
+            let mut bytes = text.into_bytes();
+            bytes.insert(0, 0);
+            bytes
+        }
+        _ => text.into_bytes(),
+    }
+}
+
+fn write(root: &Path, rel: &str, bytes: &[u8]) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // A new inode, as a checkout writes files.
+    let staged = path.with_extension("staged");
+    std::fs::write(&staged, bytes).unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+}
+
+fn files_under(root: &Path) -> Vec<String> {
+    let mut out: Vec<String> = walk(root, root);
+    out.sort();
+    out
+}
+
+fn walk(root: &Path, dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(root, &path));
+        } else {
+            out.push(
+                path.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    out
+}
+
+fn request(root: &Path, incremental: Option<Incremental>) -> ScanRequest {
+    ScanRequest {
+        subject: "demo".into(),
+        source_root: root.to_path_buf(),
+        scratch_dir: root.to_path_buf(),
+        config: None,
+        timeout: Duration::from_secs(60),
+        log: Arc::new(|_, _| {}),
+        incremental,
+    }
+}
+
+/// What two scans must agree on, per finding.
+fn key(
+    f: &Finding,
+) -> (
+    String,
+    String,
+    Option<u64>,
+    Option<u64>,
+    String,
+    String,
+    String,
+) {
+    (
+        f.path.clone().unwrap_or_default(),
+        f.rule_id.clone(),
+        f.start_line,
+        f.end_line,
+        f.properties["column"].to_string(),
+        f.fingerprint.clone(),
+        f.message.clone(),
+    )
+}
+
+/// The file table as source preparation makes it, with its previous table kept in `cache`.
+async fn table(root: &Path, cache: &Arc<LocalScanCache>) -> Incremental {
+    let scope = "7".repeat(64);
+    let lineage = directory_lineage(root);
+    let previous = cache.index(&scope, &lineage).await.unwrap();
+    let previous = previous.as_deref().map(decode_table).unwrap_or_default();
+    let (_, mut files, complete) = tree_table(root, &previous).unwrap();
+    assert!(complete);
+    cache
+        .put_index(&scope, &lineage, encode_table(&files.files).unwrap())
+        .await
+        .unwrap();
+    files.lineage = lineage;
+    Incremental {
+        files: Arc::new(files),
+        cache: cache.clone(),
+    }
+}
+
+fn completed(out: &ToolOutput) {
+    assert_eq!(out.status, ToolStatus::Completed, "{:?}", out.error);
+}
+
+#[tokio::test]
+async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
+    static RUN: AtomicU64 = AtomicU64::new(0);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!(
+            "certus-incremental-{}-{}",
+            std::process::id(),
+            RUN.fetch_add(1, Ordering::Relaxed)
+        ))
+        .tempdir()
+        .unwrap();
+    let root = dir.path().join("tree");
+    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for n in 0..300 {
+        let bytes = content(&mut rng);
+        write(&root, &format!("d{}/s{}/f{n}.txt", n % 7, n % 3), &bytes);
+    }
+    // Path-only rule and global path allowlist: both depend on the path, not the content.
+    write(&root, "keys/server.p12", b"\0binary");
+    write(&root, "Cargo.lock", secret_line(&mut rng).as_bytes());
+    let oversized = vec![b'a'; (certus_secrets::DEFAULT_MAX_FILE_SIZE + 1) as usize];
+    write(&root, "big/huge.txt", &oversized);
+    let scanner = SecretsScanner::new(None);
+    let mut reused_total = 0;
+    for step in 0..8 {
+        let incremental = table(&root, &cache).await;
+        let cached = scanner.scan(request(&root, Some(incremental))).await;
+        let full = scanner.scan(request(&root, None)).await;
+        completed(&cached);
+        completed(&full);
+        let cache_use = cached.cache.clone().unwrap();
+        assert_eq!(cache_use.files, cache_use.from_cache + cache_use.scanned);
+        if step > 0 {
+            assert!(
+                cache_use.scanned < cache_use.files,
+                "step {step}: {cache_use:?}"
+            );
+        }
+        reused_total += cache_use.from_cache;
+        let (a, b): (Vec<_>, Vec<_>) = (
+            cached.findings.iter().map(key).collect(),
+            full.findings.iter().map(key).collect(),
+        );
+        assert!(!b.is_empty());
+        assert_eq!(a, b, "step {step}: incremental and full findings differ");
+        // The next push: edit, add, delete and rename a few files.
+        let files = files_under(&root);
+        for _ in 0..(3 + rng.below(6)) {
+            let victim = &files[rng.below(files.len() as u64) as usize];
+            match rng.below(4) {
+                0 => {
+                    let _ = std::fs::remove_file(root.join(victim));
+                }
+                1 => {
+                    let to = format!("moved/{step}/{}", victim.replace('/', "_"));
+                    std::fs::create_dir_all(root.join(&to).parent().unwrap()).unwrap();
+                    let _ = std::fs::rename(root.join(victim), root.join(&to));
+                }
+                _ => {
+                    let bytes = content(&mut rng);
+                    write(&root, victim, &bytes);
+                }
+            }
+        }
+        let bytes = content(&mut rng);
+        write(&root, &format!("new/{step}/added.txt"), &bytes);
+        write(
+            &root,
+            &format!("new/{step}/secret.env"),
+            secret_line(&mut rng).as_bytes(),
+        );
+    }
+    assert!(reused_total > 1000, "results were reused: {reused_total}");
+}
+
+#[tokio::test]
+async fn a_tampered_cache_entry_is_discarded_and_rescanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    let cache_dir = dir.path().join("cache");
+    let cache = Arc::new(LocalScanCache::open(cache_dir.clone(), 1 << 30).unwrap());
+    let mut rng = Rng(7);
+    write(&root, "a/config.py", secret_line(&mut rng).as_bytes());
+    write(&root, "b/plain.txt", b"nothing here\n");
+    let scanner = SecretsScanner::new(None);
+    let first = scanner
+        .scan(request(&root, Some(table(&root, &cache).await)))
+        .await;
+    completed(&first);
+    assert_eq!(first.findings.len(), 1);
+    // Someone edits the stored results to hide the finding, without recomputing the entry's digest.
+    let scope = first.cache.clone().unwrap().scope;
+    let index = cache_dir
+        .join(&scope)
+        .join(format!("{}.json", directory_lineage(&root)));
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap();
+    for entry in stored["entries"].as_array_mut().unwrap() {
+        entry["r"] = serde_json::json!({});
+    }
+    std::fs::write(&index, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let second = scanner
+        .scan(request(&root, Some(table(&root, &cache).await)))
+        .await;
+    completed(&second);
+    let used = second.cache.clone().unwrap();
+    assert_eq!((used.discarded, used.from_cache, used.scanned), (1, 1, 1));
+    assert_eq!(
+        second.findings.iter().map(key).collect::<Vec<_>>(),
+        first.findings.iter().map(key).collect::<Vec<_>>()
+    );
+}
