@@ -33,7 +33,7 @@ impl LocalScanCache {
                 )));
             }
         }
-        Ok(self.root.join(scope).join(format!("{lineage}.json")))
+        Ok(self.root.join(scope).join(format!("{lineage}.idx")))
     }
 
     /// Drops the oldest indexes until the directory holds at most `max_bytes`.
@@ -163,7 +163,7 @@ mod tests {
                 .path()
                 .join("cache")
                 .join(digest(1))
-                .join(format!("{}.json", digest(2)));
+                .join(format!("{}.idx", digest(2)));
             assert_eq!(mode(&file), 0o600);
         }
         std::thread::sleep(std::time::Duration::from_millis(20));

@@ -4,12 +4,11 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use certus_core::finding::Finding;
 use certus_core::incremental::{
     CacheUse, Incremental, Previous, ResultEntry, ResultIndex, SourceFile, UsedEntries,
-    INDEX_FORMAT,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +22,24 @@ pub(crate) struct FileResult {
     pub skipped: Option<String>,
 }
 
-/// Every file's results, in path order, and what came from the cache.
+impl FileResult {
+    /// The bytes a cache entry keeps: nothing for a file with nothing to say (most files).
+    fn encode(&self) -> Result<Vec<u8>, String> {
+        if *self == Self::default() {
+            return Ok(Vec::new());
+        }
+        serde_json::to_vec(self).map_err(|e| format!("scan cache entry: {e}"))
+    }
+
+    fn decode(path: &str, bytes: &[u8]) -> Result<Self, String> {
+        if bytes.is_empty() {
+            return Ok(Self::default());
+        }
+        serde_json::from_slice(bytes).map_err(|e| format!("scan cache entry for {path}: {e}"))
+    }
+}
+
+/// The results of the files that had any, in path order, and what came from the cache.
 pub(crate) struct TreeResult {
     pub files: Vec<(String, FileResult)>,
     pub cache: CacheUse,
@@ -54,55 +70,117 @@ where
     let worker_scope = scope.clone();
     let (result, index) = tokio::task::spawn_blocking(move || {
         let previous = Previous::parse(previous.as_deref(), &worker_scope);
-        scan_blocking(&files, &previous, &root, worker_scope, &scan_one)
+        scan_blocking(&files.files, &previous, &root, worker_scope, &scan_one)
     })
     .await
     .map_err(|e| format!("the per-file scan crashed: {e}"))??;
-    let bytes = serde_json::to_vec(&index).map_err(|e| format!("scan cache index: {e}"))?;
-    if let Err(e) = incremental.cache.put_index(&scope, &lineage, bytes).await {
+    if let Err(e) = incremental.cache.put_index(&scope, &lineage, index).await {
         warning = Some(format!("scan cache not updated: {e}"));
     }
     Ok(TreeResult { warning, ..result })
 }
 
+/// Where one file's results come from.
+enum Source<'a> {
+    Cached(&'a ResultEntry),
+    Scanned(ResultEntry),
+}
+
+impl Source<'_> {
+    fn entry(&self) -> &ResultEntry {
+        match self {
+            Source::Cached(entry) => entry,
+            Source::Scanned(entry) => entry,
+        }
+    }
+}
+
+/// The scan proper: reuse, scan the rest on every core, and encode the next index.
 fn scan_blocking<F>(
-    files: &Arc<certus_core::incremental::SourceFiles>,
+    files: &[SourceFile],
     previous: &Previous,
     root: &Path,
     scope: String,
     scan_one: &F,
-) -> Result<(TreeResult, ResultIndex), String>
+) -> Result<(TreeResult, Vec<u8>), String>
 where
     F: Fn(&Path, &SourceFile) -> FileResult + Send + Sync,
 {
-    let mut entries: Vec<Option<ResultEntry>> = vec![None; files.files.len()];
+    let mut sources: Vec<Option<Source>> = Vec::with_capacity(files.len());
     let mut used = UsedEntries::default();
     let mut pending = Vec::new();
-    for (at, file) in files.files.iter().enumerate() {
+    for (at, file) in files.iter().enumerate() {
         match previous.reuse(file) {
             Some(entry) => {
                 used.add(entry);
-                entries[at] = Some(entry.clone());
+                sources.push(Some(Source::Cached(entry)));
             }
-            None => pending.push(at),
+            None => {
+                pending.push(at);
+                sources.push(None);
+            }
         }
     }
+    for (at, entry) in scan_pending(files, &pending, root, scan_one)? {
+        sources[at] = Some(Source::Scanned(entry));
+    }
+    let entries = sources
+        .iter()
+        .map(|source| source.as_ref().map(Source::entry))
+        .collect::<Option<Vec<&ResultEntry>>>()
+        .ok_or_else(|| "a file was neither reused nor scanned".to_string())?;
+    let mut results = Vec::new();
+    for entry in entries.iter().filter(|e| !e.results.is_empty()) {
+        results.push((
+            entry.path.clone(),
+            FileResult::decode(&entry.path, &entry.results)?,
+        ));
+    }
+    let index = ResultIndex::encode(&scope, entries.into_iter());
+    let cache = CacheUse {
+        scope,
+        files: files.len() as u64,
+        from_cache: used.count,
+        scanned: pending.len() as u64,
+        discarded: previous.discarded,
+        entries_sha256: used.finish(),
+    };
+    Ok((
+        TreeResult {
+            files: results,
+            cache,
+            warning: None,
+        },
+        index,
+    ))
+}
+
+/// Scans the files at `pending` (indexes into `files`) on every core.
+fn scan_pending<F>(
+    files: &[SourceFile],
+    pending: &[usize],
+    root: &Path,
+    scan_one: &F,
+) -> Result<Vec<(usize, ResultEntry)>, String>
+where
+    F: Fn(&Path, &SourceFile) -> FileResult + Send + Sync,
+{
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 16)
         .min(pending.len().max(1));
     let next = AtomicUsize::new(0);
-    let scanned: Mutex<Vec<(usize, ResultEntry)>> = Mutex::new(Vec::new());
+    let scanned: Mutex<Vec<(usize, Result<ResultEntry, String>)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
                 let mut done = Vec::new();
                 while let Some(&at) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let file = &files.files[at];
-                    let result = scan_one(root, file);
-                    if let Ok(value) = serde_json::to_value(&result) {
-                        done.push((at, ResultEntry::new(&file.path, &file.sha256, value)));
-                    }
+                    let file = &files[at];
+                    let entry = scan_one(root, file)
+                        .encode()
+                        .map(|bytes| ResultEntry::new(&file.path, &file.sha256, bytes));
+                    done.push((at, entry));
                 }
                 if let Ok(mut all) = scanned.lock() {
                     all.extend(done);
@@ -116,36 +194,8 @@ where
     if scanned.len() != pending.len() {
         return Err("a scanning thread failed".into());
     }
-    for (at, entry) in scanned {
-        entries[at] = Some(entry);
-    }
-    let entries: Vec<ResultEntry> = entries.into_iter().flatten().collect();
-    let mut results = Vec::with_capacity(entries.len());
-    for entry in &entries {
-        let result: FileResult = serde_json::from_value(entry.results.clone())
-            .map_err(|e| format!("cache entry for {}: {e}", entry.path))?;
-        results.push((entry.path.clone(), result));
-    }
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    let cache = CacheUse {
-        scope: scope.clone(),
-        files: entries.len() as u64,
-        from_cache: used.count,
-        scanned: pending.len() as u64,
-        discarded: previous.discarded,
-        entries_sha256: used.finish(),
-    };
-    let index = ResultIndex {
-        format: INDEX_FORMAT,
-        scope,
-        entries,
-    };
-    Ok((
-        TreeResult {
-            files: results,
-            cache,
-            warning: None,
-        },
-        index,
-    ))
+    scanned
+        .into_iter()
+        .map(|(at, entry)| entry.map(|e| (at, e)))
+        .collect()
 }

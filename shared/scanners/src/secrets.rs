@@ -11,7 +11,7 @@ use certus_core::digest::sha256_hex;
 use certus_core::finding::{identity_digest, Finding, Severity};
 use certus_core::incremental::{self, Incremental, SourceFile};
 use certus_core::ports::{LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
-use certus_secrets::{RuleSet, ScanOptions, SecretFinding, SkipReason};
+use certus_secrets::{RuleSet, ScanOptions, SecretFinding, SkipReason, DEFAULT_RULES};
 use serde_json::json;
 
 use crate::per_file::{self, FileResult};
@@ -22,7 +22,15 @@ const LISTED_SKIPS: usize = 20;
 pub struct SecretsScanner {
     /// A gitleaks-format rule file; `None` uses Certus's own default rules.
     rules_file: Option<PathBuf>,
-    compiled: OnceLock<Result<Arc<certus_secrets::Scanner>, String>>,
+    compiled: OnceLock<Result<Compiled, String>>,
+}
+
+/// The engine, and the digest of everything its results depend on besides the engine's own version: the
+/// rule text it was compiled from and its limits (file size cap, decoding depth).
+#[derive(Clone)]
+struct Compiled {
+    engine: Arc<certus_secrets::Scanner>,
+    settings_sha256: String,
 }
 
 impl SecretsScanner {
@@ -33,49 +41,40 @@ impl SecretsScanner {
         }
     }
 
-    fn scanner(&self) -> Result<Arc<certus_secrets::Scanner>, String> {
+    fn compiled(&self) -> Result<Compiled, String> {
         self.compiled
             .get_or_init(|| {
-                let rules = match &self.rules_file {
-                    None => RuleSet::default_rules().map_err(|e| e.to_string())?,
+                let (rules, text) = match &self.rules_file {
+                    None => (
+                        RuleSet::default_rules().map_err(|e| e.to_string())?,
+                        DEFAULT_RULES.to_string(),
+                    ),
                     Some(path) => {
                         let text = std::fs::read_to_string(path)
                             .map_err(|e| format!("secrets rules {}: {e}", path.display()))?;
-                        RuleSet::from_gitleaks_toml(&text)
-                            .map_err(|e| format!("secrets rules {}: {e}", path.display()))?
+                        let rules = RuleSet::from_gitleaks_toml(&text)
+                            .map_err(|e| format!("secrets rules {}: {e}", path.display()))?;
+                        (rules, text)
                     }
                 };
-                Ok(Arc::new(certus_secrets::Scanner::new(
-                    rules,
-                    ScanOptions::default(),
-                )))
+                let options = ScanOptions::default();
+                let settings_sha256 = sha256_hex(
+                    format!(
+                        "{}\0{}\0{}",
+                        sha256_hex(text.as_bytes()),
+                        options.max_file_size,
+                        options.max_decode_depth
+                    )
+                    .as_bytes(),
+                );
+                Ok(Compiled {
+                    engine: Arc::new(certus_secrets::Scanner::new(rules, options)),
+                    settings_sha256,
+                })
             })
             .clone()
     }
 }
-
-impl SecretsScanner {
-    /// SHA-256 of the rule set's text and the scan limits: what the cached results depend on besides the engine.
-    fn rules_sha256(&self) -> Result<String, String> {
-        let text = match &self.rules_file {
-            None => DEFAULT_RULES.as_bytes().to_vec(),
-            Some(path) => {
-                std::fs::read(path).map_err(|e| format!("secrets rules {}: {e}", path.display()))?
-            }
-        };
-        Ok(sha256_hex(
-            format!(
-                "{}\0{}",
-                sha256_hex(&text),
-                ScanOptions::default().max_file_size
-            )
-            .as_bytes(),
-        ))
-    }
-}
-
-/// The default rule set's text, digested into the cache scope (the engine compiles the same file).
-const DEFAULT_RULES: &str = include_str!("../../secrets/rules/default.toml");
 
 /// Bytes inspected for a NUL to call a file binary, as the engine's tree scan does.
 const BINARY_SNIFF_LEN: usize = 8 * 1024;
@@ -282,18 +281,14 @@ impl Scanner for SecretsScanner {
     }
 
     async fn scan(&self, request: ScanRequest) -> ToolOutput {
-        let scanner = match self.scanner() {
-            Ok(s) => s,
+        let compiled = match self.compiled() {
+            Ok(c) => c,
             Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, e),
         };
+        let scanner = compiled.engine;
         if let Some(incremental) = request.incremental.clone() {
-            return match self.rules_sha256() {
-                Ok(rules) => {
-                    let scope = incremental::scope(SECRETS_ID, &self.version(), &rules);
-                    scan_per_file(scanner, &incremental, scope, request).await
-                }
-                Err(e) => ToolOutput::failed(ToolStatus::Failed, None, e),
-            };
+            let scope = incremental::scope(SECRETS_ID, &self.version(), &compiled.settings_sha256);
+            return scan_per_file(scanner, &incremental, scope, request).await;
         }
         let root = request.source_root.clone();
         let joined = tokio::task::spawn_blocking(move || scanner.scan_tree(&root)).await;

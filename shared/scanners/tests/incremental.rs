@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certus_core::finding::Finding;
-use certus_core::incremental::{directory_lineage, Incremental, ScanCache};
+use certus_core::incremental::{directory_lineage, Incremental, ResultIndex, ScanCache};
 use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_local::LocalScanCache;
 use certus_scanners::SecretsScanner;
@@ -139,7 +139,7 @@ async fn table(root: &Path, cache: &Arc<LocalScanCache>) -> Incremental {
     let (_, mut files, complete) = tree_table(root, &previous).unwrap();
     assert!(complete);
     cache
-        .put_index(&scope, &lineage, encode_table(&files.files).unwrap())
+        .put_index(&scope, &lineage, encode_table(&files.files))
         .await
         .unwrap();
     files.lineage = lineage;
@@ -244,17 +244,18 @@ async fn a_tampered_cache_entry_is_discarded_and_rescanned() {
         .await;
     completed(&first);
     assert_eq!(first.findings.len(), 1);
-    // Someone edits the stored results to hide the finding, without recomputing the entry's digest.
+    // Someone edits the stored results to hide the finding, without recomputing the entry's digest (the
+    // index as a whole is re-encoded, so its own trailing digest checks).
     let scope = first.cache.clone().unwrap().scope;
     let index = cache_dir
         .join(&scope)
-        .join(format!("{}.json", directory_lineage(&root)));
-    let mut stored: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap();
-    for entry in stored["entries"].as_array_mut().unwrap() {
-        entry["r"] = serde_json::json!({});
+        .join(format!("{}.idx", directory_lineage(&root)));
+    let stored = std::fs::read(&index).unwrap();
+    let mut decoded = ResultIndex::decode(&stored, &scope).unwrap();
+    for entry in &mut decoded.entries {
+        entry.results.clear();
     }
-    std::fs::write(&index, serde_json::to_vec(&stored).unwrap()).unwrap();
+    std::fs::write(&index, ResultIndex::encode(&scope, decoded.entries.iter())).unwrap();
     let second = scanner
         .scan(request(&root, Some(table(&root, &cache).await)))
         .await;
@@ -263,6 +264,20 @@ async fn a_tampered_cache_entry_is_discarded_and_rescanned() {
     assert_eq!((used.discarded, used.from_cache, used.scanned), (1, 1, 1));
     assert_eq!(
         second.findings.iter().map(key).collect::<Vec<_>>(),
+        first.findings.iter().map(key).collect::<Vec<_>>()
+    );
+    // A flipped byte anywhere fails the whole index's digest: nothing is reused, everything rescanned.
+    let mut flipped = std::fs::read(&index).unwrap();
+    flipped[40] ^= 0x20;
+    std::fs::write(&index, flipped).unwrap();
+    let third = scanner
+        .scan(request(&root, Some(table(&root, &cache).await)))
+        .await;
+    completed(&third);
+    let used = third.cache.clone().unwrap();
+    assert_eq!((used.discarded, used.from_cache, used.scanned), (1, 0, 2));
+    assert_eq!(
+        third.findings.iter().map(key).collect::<Vec<_>>(),
         first.findings.iter().map(key).collect::<Vec<_>>()
     );
 }

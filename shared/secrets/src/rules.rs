@@ -14,7 +14,8 @@ use crate::go_regex;
 use crate::toml_format::{RawAllowlist, RawRule};
 
 /// Certus's own default rules, embedded at build time.
-const DEFAULT_RULES: &str = include_str!("../rules/default.toml");
+/// The text of Certus's own rule set (gitleaks format), embedded in the binary.
+pub const DEFAULT_RULES: &str = include_str!("../rules/default.toml");
 
 /// A rule (or file-level entry) that could not be loaded, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

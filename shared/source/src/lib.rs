@@ -80,7 +80,7 @@ impl LocalSourcePreparer {
         })
         .await?;
         cache
-            .put_index(&scope, &lineage, tree::encode_table(&table.files)?)
+            .put_index(&scope, &lineage, tree::encode_table(&table.files))
             .await?;
         table.lineage = lineage;
         Ok((digest, complete.then(|| Arc::new(table))))
