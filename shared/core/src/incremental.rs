@@ -286,9 +286,8 @@ impl<'a> IndexReader<'a> {
         let header = INDEX_MAGIC.len() + 5;
         let (head, _) = body.split_at_checked(header)?;
         let format = u32::from_le_bytes(head.get(8..12)?.try_into().ok()?);
-        (head.starts_with(INDEX_MAGIC) && format == INDEX_FORMAT && head[12] == kind as u8).then_some(
-            Self { body, at: header },
-        )
+        (head.starts_with(INDEX_MAGIC) && format == INDEX_FORMAT && head[12] == kind as u8)
+            .then_some(Self { body, at: header })
     }
 
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {

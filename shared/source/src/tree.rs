@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{IndexKind, IndexReader, IndexWriter, SourceFile, SourceFiles};
@@ -64,6 +63,22 @@ enum Line {
     Other(String),
 }
 
+impl Line {
+    fn path(&self) -> &str {
+        match self {
+            Line::File(file) => &file.path,
+            Line::Link(path, _) | Line::Other(path) => path,
+        }
+    }
+}
+
+/// Walk order: directory by directory, each directory's entries by name, a directory's contents right
+/// after its own name. Comparing paths with `/` below every other byte gives exactly that.
+fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |c: u8| if c == b'/' { 0 } else { c };
+    a.bytes().map(key).cmp(b.bytes().map(key))
+}
+
 /// The tree digest and the table of its regular files, reading only files whose `stat` differs from
 /// `previous`. The flag says whether the table lists every file a scanner would read: `false` when the walk
 /// skipped a `.git` entry.
@@ -71,50 +86,11 @@ pub fn tree_table(
     root: &Path,
     previous: &HashMap<String, SourceFile>,
 ) -> Result<(String, SourceFiles, bool)> {
-    let mut lines = Vec::new();
-    let mut complete = true;
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            let skip = e.file_name() == ".git";
-            if skip {
-                complete = false;
-            }
-            !skip
-        });
-    // The walk reads directories only (their entries carry the file type); the files are stated and hashed
-    // afterwards on every core.
-    for entry in walker {
-        let entry = entry.map_err(|e| CoreError::Source(format!("cannot read the tree: {e}")))?;
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .map_err(|_| CoreError::Source("walked outside the tree".into()))?
-            .to_string_lossy()
-            .replace('\\', "/");
-        let kind = entry.file_type();
-        if kind.is_file() {
-            lines.push(Line::File(SourceFile {
-                path: rel,
-                size: 0,
-                mtime_ns: 0,
-                ctime_ns: 0,
-                inode: 0,
-                sha256: String::new(),
-            }));
-        } else if kind.is_symlink() {
-            let target =
-                std::fs::read_link(entry.path()).map_err(|e| CoreError::io(entry.path(), e))?;
-            lines.push(Line::Link(rel, target.to_string_lossy().into_owned()));
-        } else if !kind.is_dir() {
-            lines.push(Line::Other(rel));
-        }
-    }
-    let (reused, bytes_read) = stat_and_hash(root, &mut lines, previous)?;
+    let walk = parallel_walk(root, previous)?;
+    let mut lines = walk.lines;
+    lines.sort_unstable_by(|a, b| walk_order(a.path(), b.path()));
     let mut hasher = Sha256::new();
-    let mut files = Vec::new();
+    let mut files = Vec::with_capacity(lines.len());
     for line in lines {
         match line {
             Line::File(file) => {
@@ -128,91 +104,192 @@ pub fn tree_table(
     let table = SourceFiles {
         lineage: String::new(),
         files,
-        digests_reused: reused,
-        bytes_read,
+        digests_reused: walk.reused,
+        bytes_read: walk.bytes_read,
     };
-    Ok((hex::encode(hasher.finalize()), table, complete))
+    Ok((hex::encode(hasher.finalize()), table, walk.complete))
 }
 
-/// Files handed to a thread at a time.
-const CHUNK: usize = 256;
 /// Read buffer of each hashing thread, reused from file to file.
 const READ_BUFFER: usize = 256 * 1024;
 
-/// Stats every file of `lines` on every core and hashes those whose `stat` differs from `previous`;
-/// returns how many digests were reused and how many bytes were read.
-fn stat_and_hash(
-    root: &Path,
-    lines: &mut [Line],
-    previous: &HashMap<String, SourceFile>,
-) -> Result<(u64, u64)> {
+/// What one walk found, in no particular order.
+#[derive(Default)]
+struct Walk {
+    lines: Vec<Line>,
+    reused: u64,
+    bytes_read: u64,
+    /// No `.git` entry was left out.
+    complete: bool,
+}
+
+/// Directories waiting to be read, and how many are being read.
+struct Queue {
+    waiting: Vec<String>,
+    busy: usize,
+    failed: bool,
+}
+
+/// Reads the tree on every core: each thread takes a directory, reads its entries (their types come with
+/// them), stats its files and hashes those whose `stat` differs from `previous`, and queues its
+/// subdirectories. Never follows a link; skips `.git`.
+fn parallel_walk(root: &Path, previous: &HashMap<String, SourceFile>) -> Result<Walk> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 16);
-    let chunks: Vec<Mutex<&mut [Line]>> = lines.chunks_mut(CHUNK).map(Mutex::new).collect();
-    let next = AtomicUsize::new(0);
-    let totals: Mutex<Vec<Result<(u64, u64)>>> = Mutex::new(Vec::new());
+    let queue = Mutex::new(Queue {
+        waiting: vec![String::new()],
+        busy: 0,
+        failed: false,
+    });
+    let ready = Condvar::new();
+    let results: Mutex<Vec<Result<Walk>>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
-        for _ in 0..threads.min(chunks.len().max(1)) {
+        for _ in 0..threads {
             scope.spawn(|| {
-                let mut buf = vec![0u8; READ_BUFFER];
-                let mut done = Ok((0u64, 0u64));
-                while let Some(chunk) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let Ok(mut chunk) = chunk.lock() else {
-                        done = Err(CoreError::Source("a hashing thread failed".into()));
-                        break;
-                    };
-                    for line in chunk.iter_mut() {
-                        if let Line::File(file) = line {
-                            match describe(root, file, previous, &mut buf) {
-                                Ok((reused, read)) => {
-                                    if let Ok((r, b)) = &mut done {
-                                        *r += u64::from(reused);
-                                        *b += read;
-                                    }
-                                }
-                                Err(e) => done = Err(e),
-                            }
-                        }
+                let walked = walk_worker(root, previous, &queue, &ready);
+                if walked.is_err() {
+                    if let Ok(mut q) = queue.lock() {
+                        q.failed = true;
                     }
+                    ready.notify_all();
                 }
-                if let Ok(mut all) = totals.lock() {
-                    all.push(done);
+                if let Ok(mut all) = results.lock() {
+                    all.push(walked);
                 }
             });
         }
     });
-    let totals = totals
+    let results = results
         .into_inner()
-        .map_err(|_| CoreError::Source("a hashing thread failed".into()))?;
-    totals.into_iter().try_fold((0, 0), |(r, b), t| {
-        let (tr, tb) = t?;
-        Ok((r + tr, b + tb))
-    })
+        .map_err(|_| CoreError::Source("a thread reading the tree failed".into()))?;
+    if results.len() != threads {
+        return Err(CoreError::Source("a thread reading the tree failed".into()));
+    }
+    let mut walk = Walk {
+        complete: true,
+        ..Walk::default()
+    };
+    for part in results {
+        let part = part?;
+        walk.lines.extend(part.lines);
+        walk.reused += part.reused;
+        walk.bytes_read += part.bytes_read;
+        walk.complete &= part.complete;
+    }
+    Ok(walk)
 }
 
-/// Fills in `file`'s `stat` and digest: the previous digest when the `stat` matches, else its bytes hashed.
-/// Returns whether the digest was reused and the bytes read.
-fn describe(
+fn walk_worker(
     root: &Path,
-    file: &mut SourceFile,
+    previous: &HashMap<String, SourceFile>,
+    queue: &Mutex<Queue>,
+    ready: &Condvar,
+) -> Result<Walk> {
+    let poisoned = || CoreError::Source("a thread reading the tree failed".into());
+    let mut walk = Walk {
+        complete: true,
+        ..Walk::default()
+    };
+    let mut buf = vec![0u8; READ_BUFFER];
+    loop {
+        let dir = {
+            let mut q = queue.lock().map_err(|_| poisoned())?;
+            loop {
+                if q.failed {
+                    return Ok(walk);
+                }
+                if let Some(dir) = q.waiting.pop() {
+                    q.busy += 1;
+                    break dir;
+                }
+                if q.busy == 0 {
+                    return Ok(walk);
+                }
+                q = ready.wait(q).map_err(|_| poisoned())?;
+            }
+        };
+        let found = read_directory(root, &dir, previous, &mut buf, &mut walk);
+        let mut q = queue.lock().map_err(|_| poisoned())?;
+        q.busy -= 1;
+        match found {
+            Ok(subdirectories) => q.waiting.extend(subdirectories),
+            Err(e) => {
+                q.failed = true;
+                ready.notify_all();
+                return Err(e);
+            }
+        }
+        ready.notify_all();
+    }
+}
+
+/// One directory's entries into `walk`; returns its subdirectories.
+fn read_directory(
+    root: &Path,
+    dir: &str,
     previous: &HashMap<String, SourceFile>,
     buf: &mut [u8],
-) -> Result<(bool, u64)> {
-    let abs = root.join(&file.path);
+    walk: &mut Walk,
+) -> Result<Vec<String>> {
+    let abs = root.join(dir);
+    let unreadable = |e: std::io::Error| {
+        CoreError::Source(format!("cannot read the tree: {}: {e}", abs.display()))
+    };
+    let mut subdirectories = Vec::new();
+    for entry in std::fs::read_dir(&abs).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        let name = entry.file_name();
+        if name == ".git" {
+            walk.complete = false;
+            continue;
+        }
+        let name = name.to_string_lossy();
+        let rel = if dir.is_empty() {
+            name.into_owned()
+        } else {
+            format!("{dir}/{name}")
+        };
+        let kind = entry.file_type().map_err(unreadable)?;
+        if kind.is_dir() {
+            subdirectories.push(rel);
+        } else if kind.is_file() {
+            let (file, reused, read) = describe(root, rel, previous, buf)?;
+            walk.reused += u64::from(reused);
+            walk.bytes_read += read;
+            walk.lines.push(Line::File(file));
+        } else if kind.is_symlink() {
+            let target =
+                std::fs::read_link(entry.path()).map_err(|e| CoreError::io(entry.path(), e))?;
+            walk.lines
+                .push(Line::Link(rel, target.to_string_lossy().into_owned()));
+        } else {
+            walk.lines.push(Line::Other(rel));
+        }
+    }
+    Ok(subdirectories)
+}
+
+/// The file at `rel` with its `stat` and digest: the previous digest when the `stat` matches, else its bytes
+/// hashed. Returns also whether the digest was reused and the bytes read.
+fn describe(
+    root: &Path,
+    rel: String,
+    previous: &HashMap<String, SourceFile>,
+    buf: &mut [u8],
+) -> Result<(SourceFile, bool, u64)> {
+    let abs = root.join(&rel);
     let meta = std::fs::symlink_metadata(&abs).map_err(|e| CoreError::io(&abs, e))?;
     if !meta.is_file() {
         return Err(CoreError::Source(format!(
-            "{} changed while the tree was read: no longer a regular file",
-            file.path
+            "{rel} changed while the tree was read: no longer a regular file"
         )));
     }
-    let path = std::mem::take(&mut file.path);
-    *file = stat_of(path, &meta);
+    let mut file = stat_of(rel, &meta);
     if let Some(known) = previous.get(&file.path) {
-        if known.same_stat(file) && !known.sha256.is_empty() {
+        if known.same_stat(&file) && !known.sha256.is_empty() {
             file.sha256.clone_from(&known.sha256);
-            return Ok((true, 0));
+            return Ok((file, true, 0));
         }
     }
     let mut reader = std::fs::File::open(&abs).map_err(|e| CoreError::io(&abs, e))?;
@@ -227,7 +304,7 @@ fn describe(
         read += n as u64;
     }
     file.sha256 = hex::encode(hasher.finalize());
-    Ok((false, read))
+    Ok((file, false, read))
 }
 
 #[cfg(unix)]
@@ -285,6 +362,51 @@ mod tests {
 #[cfg(test)]
 mod table_tests {
     use super::*;
+
+    #[test]
+    fn files_come_in_walk_order_whatever_thread_read_them() {
+        let dir = tempfile::tempdir().unwrap();
+        for (n, rel) in [
+            "a/b",
+            "a-b/c",
+            "a.txt",
+            "ab",
+            "a/b2/deep/x",
+            "a/b2/deep.txt",
+            "z",
+            "0/1",
+            "A/B",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, n.to_string()).unwrap();
+        }
+        for n in 0..300 {
+            let path = dir.path().join(format!("wide/d{}/f{n}", n % 17));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, n.to_string()).unwrap();
+        }
+        // The order of a sequential walk that sorts each directory by name.
+        let expected: Vec<String> = walkdir::WalkDir::new(dir.path())
+            .sort_by_file_name()
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                e.path()
+                    .strip_prefix(dir.path())
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let (_, table, _) = tree_table(dir.path(), &HashMap::new()).unwrap();
+        let listed: Vec<String> = table.files.into_iter().map(|f| f.path).collect();
+        assert_eq!(listed, expected);
+    }
 
     #[test]
     fn the_table_digest_is_the_tree_digest_and_unchanged_files_are_not_reread() {
