@@ -9,6 +9,7 @@
 //! files live in the index itself, so a rescan costs one index read and one index write whatever the tree
 //! size (on an object store: O(1) requests plus the changed files' reads) — the [`ScanCache`] port.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -17,38 +18,22 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::digest::sha256_hex;
+use crate::digest::{sha256_hex, Sha256Digest};
 use crate::error::Result;
 
 /// Bumped when the layout of an index or of its entries changes: older indexes are then never read.
 pub const INDEX_FORMAT: u32 = 2;
 
 /// One regular file of a prepared tree: its `/`-separated path, what `stat` said, the SHA-256 of its bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
-    #[serde(rename = "p")]
     pub path: String,
-    #[serde(rename = "s")]
     pub size: u64,
-    #[serde(rename = "m")]
     pub mtime_ns: i64,
-    #[serde(rename = "c")]
     pub ctime_ns: i64,
-    #[serde(rename = "i")]
     pub inode: u64,
-    #[serde(rename = "h")]
-    pub sha256: String,
-}
-
-impl SourceFile {
-    /// Same path and same `stat` identity: the recorded digest still describes the bytes.
-    pub fn same_stat(&self, other: &SourceFile) -> bool {
-        self.path == other.path
-            && self.size == other.size
-            && self.mtime_ns == other.mtime_ns
-            && self.ctime_ns == other.ctime_ns
-            && self.inode == other.inode
-    }
+    /// `None` until the bytes (or an unchanged `stat`) give it.
+    pub sha256: Option<Sha256Digest>,
 }
 
 /// Every regular file of a prepared tree, sorted by path, and how it was obtained.
@@ -80,69 +65,72 @@ pub struct Incremental {
 }
 
 /// One file's results as a tool produced them (before fingerprint keying and policy), with its own digest.
+/// Borrowed from the stored index when it comes from the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResultEntry {
-    pub path: String,
-    pub sha256: String,
+pub struct ResultEntry<'a> {
+    pub path: Cow<'a, str>,
+    pub sha256: Sha256Digest,
     /// The tool's own encoding of what it found in the file; empty when it found nothing (most files).
-    pub results: Vec<u8>,
+    pub results: Cow<'a, [u8]>,
     /// SHA-256 over path, content digest and results: checked before the entry is used.
     pub digest: [u8; 32],
 }
 
-impl ResultEntry {
-    pub fn new(path: &str, sha256: &str, results: Vec<u8>) -> Self {
-        let digest = entry_digest(path, sha256, &results);
+impl ResultEntry<'static> {
+    pub fn new(path: &str, sha256: Sha256Digest, results: Vec<u8>) -> Self {
+        let digest = entry_digest(path, &sha256, &results);
         Self {
-            path: path.to_string(),
-            sha256: sha256.to_string(),
-            results,
+            path: Cow::Owned(path.to_string()),
+            sha256,
+            results: Cow::Owned(results),
             digest,
         }
     }
+}
 
+impl ResultEntry<'_> {
     pub fn is_intact(&self) -> bool {
         entry_digest(&self.path, &self.sha256, &self.results) == self.digest
     }
 }
 
-fn entry_digest(path: &str, sha256: &str, results: &[u8]) -> [u8; 32] {
+fn entry_digest(path: &str, sha256: &Sha256Digest, results: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(path.as_bytes());
     hasher.update([0]);
     hasher.update(sha256.as_bytes());
-    hasher.update([0]);
     hasher.update(results);
     hasher.finalize().into()
 }
 
 /// A tool's results for every file of one scan: the index the next scan of the same tree starts from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResultIndex {
+pub struct ResultIndex<'a> {
     pub scope: String,
-    pub entries: Vec<ResultEntry>,
+    pub entries: Vec<ResultEntry<'a>>,
 }
 
-impl ResultIndex {
+impl<'a> ResultIndex<'a> {
     /// The compact binary form the scan cache keeps ([`IndexWriter`]) of `entries` under `scope`.
-    pub fn encode<'a>(
+    pub fn encode<'e, 'b: 'e>(
         scope: &str,
-        entries: impl ExactSizeIterator<Item = &'a ResultEntry>,
+        entries: impl ExactSizeIterator<Item = &'e ResultEntry<'b>>,
     ) -> Vec<u8> {
         let mut out = IndexWriter::new(IndexKind::Results, entries.len() * 112);
         out.str(scope);
         out.u64(entries.len() as u64);
         for entry in entries {
             out.str(&entry.path);
-            out.hex_digest(&entry.sha256);
+            out.raw(entry.sha256.as_bytes());
             out.bytes(&entry.results);
             out.raw(&entry.digest);
         }
         out.finish()
     }
 
-    /// The index in `bytes` when it is whole, of this format and of `scope`; its entries are not checked yet.
-    pub fn decode(bytes: &[u8], scope: &str) -> Option<Self> {
+    /// The index in `bytes` when it is whole, of this format and of `scope`; its entries are not checked
+    /// yet. The entries borrow from `bytes`.
+    pub fn decode(bytes: &'a [u8], scope: &str) -> Option<Self> {
         let mut input = IndexReader::open(bytes, IndexKind::Results)?;
         if input.str()? != scope {
             return None;
@@ -151,9 +139,9 @@ impl ResultIndex {
         let mut entries = Vec::with_capacity(count);
         for _ in 0..count {
             entries.push(ResultEntry {
-                path: input.str()?.to_string(),
-                sha256: input.hex_digest()?,
-                results: input.bytes()?.to_vec(),
+                path: Cow::Borrowed(input.str()?),
+                sha256: Sha256Digest::from(input.digest()?),
+                results: Cow::Borrowed(input.bytes()?),
                 digest: input.digest()?,
             });
         }
@@ -164,17 +152,17 @@ impl ResultIndex {
     }
 }
 
-/// The previous index of a tool, ready for lookups.
+/// The previous index of a tool, ready for lookups; its entries borrow from the stored bytes.
 #[derive(Debug, Default)]
-pub struct Previous {
-    by_path: HashMap<String, ResultEntry>,
+pub struct Previous<'a> {
+    by_path: HashMap<&'a str, ResultEntry<'a>>,
     /// Entries dropped because their digest did not check (or the index could not be read at all: 1).
     pub discarded: u64,
 }
 
-impl Previous {
+impl<'a> Previous<'a> {
     /// The parsed index; an unreadable or foreign one counts as one discarded entry and reuses nothing.
-    pub fn parse(bytes: Option<&[u8]>, scope: &str) -> Self {
+    pub fn parse(bytes: Option<&'a [u8]>, scope: &str) -> Self {
         let Some(bytes) = bytes else {
             return Self::default();
         };
@@ -189,20 +177,22 @@ impl Previous {
             discarded: 0,
         };
         for entry in index.entries {
-            if entry.is_intact() {
-                previous.by_path.insert(entry.path.clone(), entry);
-            } else {
-                previous.discarded += 1;
+            match (&entry.path, entry.is_intact()) {
+                (Cow::Borrowed(path), true) => {
+                    previous.by_path.insert(path, entry);
+                }
+                _ => previous.discarded += 1,
             }
         }
         previous
     }
 
     /// The intact entry recorded for this very file content at this path.
-    pub fn reuse(&self, file: &SourceFile) -> Option<&ResultEntry> {
+    pub fn reuse(&self, file: &SourceFile) -> Option<&ResultEntry<'a>> {
+        let sha256 = file.sha256?;
         self.by_path
-            .get(&file.path)
-            .filter(|e| !file.sha256.is_empty() && e.sha256 == file.sha256)
+            .get(file.path.as_str())
+            .filter(|e| e.sha256 == sha256)
     }
 }
 
@@ -251,15 +241,6 @@ impl IndexWriter {
 
     pub fn raw(&mut self, value: &[u8; 32]) {
         self.out.extend_from_slice(value);
-    }
-
-    /// A hex SHA-256 as its 32 bytes; anything else (an empty digest: not computed) as 32 zero bytes.
-    pub fn hex_digest(&mut self, value: &str) {
-        let mut raw = [0u8; 32];
-        if hex::decode_to_slice(value, &mut raw).is_err() {
-            raw = [0u8; 32];
-        }
-        self.raw(&raw);
     }
 
     pub fn finish(mut self) -> Vec<u8> {
@@ -324,16 +305,6 @@ impl<'a> IndexReader<'a> {
         self.take(32)?.try_into().ok()
     }
 
-    /// A digest written by [`IndexWriter::hex_digest`], in hex again (empty for the all-zero "not computed").
-    pub fn hex_digest(&mut self) -> Option<String> {
-        let raw = self.digest()?;
-        Some(if raw == [0u8; 32] {
-            String::new()
-        } else {
-            hex::encode(raw)
-        })
-    }
-
     /// Whether everything was read.
     pub fn end(&self) -> bool {
         self.at == self.body.len()
@@ -370,7 +341,7 @@ pub struct UsedEntries {
 }
 
 impl UsedEntries {
-    pub fn add(&mut self, entry: &ResultEntry) {
+    pub fn add(&mut self, entry: &ResultEntry<'_>) {
         self.hasher.update(entry.digest);
         self.count += 1;
     }
@@ -433,34 +404,34 @@ pub fn directory_lineage(root: &Path) -> String {
 mod tests {
     use super::*;
 
-    fn file(path: &str, sha: &str) -> SourceFile {
+    fn file(path: &str, sha: Sha256Digest) -> SourceFile {
         SourceFile {
             path: path.into(),
             size: 1,
             mtime_ns: 2,
             ctime_ns: 3,
             inode: 4,
-            sha256: sha.into(),
+            sha256: Some(sha),
         }
     }
 
     #[test]
     fn entries_are_reused_only_intact_for_the_same_path_and_content() {
         let scope = scope("secrets", "1", "rules");
-        let (aa, bb) = (sha256_hex(b"a"), sha256_hex(b"b"));
-        let good = ResultEntry::new("a.txt", &aa, br#"[{"line":1}]"#.to_vec());
-        let mut tampered = ResultEntry::new("b.txt", &bb, Vec::new());
-        tampered.results = br#"[{"line":9}]"#.to_vec();
+        let (aa, bb) = (Sha256Digest::of(b"a"), Sha256Digest::of(b"b"));
+        let good = ResultEntry::new("a.txt", aa, br#"[{"line":1}]"#.to_vec());
+        let mut tampered = ResultEntry::new("b.txt", bb, Vec::new());
+        tampered.results = Cow::Owned(br#"[{"line":9}]"#.to_vec());
         let bytes = ResultIndex::encode(&scope, [&good, &tampered].into_iter());
         let previous = Previous::parse(Some(&bytes), &scope);
         assert_eq!(previous.discarded, 1);
-        assert_eq!(previous.reuse(&file("a.txt", &aa)), Some(&good));
-        assert_eq!(previous.reuse(&file("a.txt", &bb)), None);
-        assert_eq!(previous.reuse(&file("b.txt", &bb)), None);
-        assert_eq!(previous.reuse(&file("c.txt", &aa)), None);
+        assert_eq!(previous.reuse(&file("a.txt", aa)), Some(&good));
+        assert_eq!(previous.reuse(&file("a.txt", bb)), None);
+        assert_eq!(previous.reuse(&file("b.txt", bb)), None);
+        assert_eq!(previous.reuse(&file("c.txt", aa)), None);
         let other = Previous::parse(Some(&bytes), "another scope");
         assert_eq!(
-            (other.discarded, other.reuse(&file("a.txt", &aa))),
+            (other.discarded, other.reuse(&file("a.txt", aa))),
             (1, None)
         );
         assert_eq!(Previous::parse(Some(b"not an index"), &scope).discarded, 1);

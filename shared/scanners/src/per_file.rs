@@ -80,25 +80,10 @@ where
     Ok(TreeResult { warning, ..result })
 }
 
-/// Where one file's results come from.
-enum Source<'a> {
-    Cached(&'a ResultEntry),
-    Scanned(ResultEntry),
-}
-
-impl Source<'_> {
-    fn entry(&self) -> &ResultEntry {
-        match self {
-            Source::Cached(entry) => entry,
-            Source::Scanned(entry) => entry,
-        }
-    }
-}
-
 /// The scan proper: reuse, scan the rest on every core, and encode the next index.
 fn scan_blocking<F>(
     files: &[SourceFile],
-    previous: &Previous,
+    previous: &Previous<'_>,
     root: &Path,
     scope: String,
     scan_one: &F,
@@ -106,37 +91,36 @@ fn scan_blocking<F>(
 where
     F: Fn(&Path, &SourceFile) -> FileResult + Send + Sync,
 {
-    let mut sources: Vec<Option<Source>> = Vec::with_capacity(files.len());
+    let mut entries: Vec<Option<ResultEntry<'_>>> = Vec::with_capacity(files.len());
     let mut used = UsedEntries::default();
     let mut pending = Vec::new();
     for (at, file) in files.iter().enumerate() {
         match previous.reuse(file) {
             Some(entry) => {
                 used.add(entry);
-                sources.push(Some(Source::Cached(entry)));
+                entries.push(Some(entry.clone()));
             }
             None => {
                 pending.push(at);
-                sources.push(None);
+                entries.push(None);
             }
         }
     }
     for (at, entry) in scan_pending(files, &pending, root, scan_one)? {
-        sources[at] = Some(Source::Scanned(entry));
+        entries[at] = Some(entry);
     }
-    let entries = sources
-        .iter()
-        .map(|source| source.as_ref().map(Source::entry))
-        .collect::<Option<Vec<&ResultEntry>>>()
+    let entries = entries
+        .into_iter()
+        .collect::<Option<Vec<ResultEntry<'_>>>>()
         .ok_or_else(|| "a file was neither reused nor scanned".to_string())?;
     let mut results = Vec::new();
     for entry in entries.iter().filter(|e| !e.results.is_empty()) {
         results.push((
-            entry.path.clone(),
+            entry.path.to_string(),
             FileResult::decode(&entry.path, &entry.results)?,
         ));
     }
-    let index = ResultIndex::encode(&scope, entries.into_iter());
+    let index = ResultIndex::encode(&scope, entries.iter());
     let cache = CacheUse {
         scope,
         files: files.len() as u64,
@@ -161,7 +145,7 @@ fn scan_pending<F>(
     pending: &[usize],
     root: &Path,
     scan_one: &F,
-) -> Result<Vec<(usize, ResultEntry)>, String>
+) -> Result<Vec<(usize, ResultEntry<'static>)>, String>
 where
     F: Fn(&Path, &SourceFile) -> FileResult + Send + Sync,
 {
@@ -170,16 +154,19 @@ where
         .clamp(1, 16)
         .min(pending.len().max(1));
     let next = AtomicUsize::new(0);
-    let scanned: Mutex<Vec<(usize, Result<ResultEntry, String>)>> = Mutex::new(Vec::new());
+    let scanned: Mutex<Vec<(usize, Result<ResultEntry<'static>, String>)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
                 let mut done = Vec::new();
                 while let Some(&at) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let file = &files[at];
-                    let entry = scan_one(root, file)
-                        .encode()
-                        .map(|bytes| ResultEntry::new(&file.path, &file.sha256, bytes));
+                    let entry = match file.sha256 {
+                        Some(sha256) => scan_one(root, file)
+                            .encode()
+                            .map(|bytes| ResultEntry::new(&file.path, sha256, bytes)),
+                        None => Err(format!("{} has no content digest", file.path)),
+                    };
                     done.push((at, entry));
                 }
                 if let Ok(mut all) = scanned.lock() {

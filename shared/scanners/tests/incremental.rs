@@ -13,7 +13,7 @@ use certus_core::incremental::{directory_lineage, Incremental, ResultIndex, Scan
 use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_local::LocalScanCache;
 use certus_scanners::SecretsScanner;
-use certus_source::tree::{decode_table, encode_table, tree_table};
+use certus_source::tree::{encode_table, tree_table, PreviousTable};
 
 /// A deterministic generator (xorshift), so the history is the same on every run.
 struct Rng(u64);
@@ -135,7 +135,10 @@ async fn table(root: &Path, cache: &Arc<LocalScanCache>) -> Incremental {
     let scope = "7".repeat(64);
     let lineage = directory_lineage(root);
     let previous = cache.index(&scope, &lineage).await.unwrap();
-    let previous = previous.as_deref().map(decode_table).unwrap_or_default();
+    let previous = previous
+        .as_deref()
+        .map(PreviousTable::decode)
+        .unwrap_or_default();
     let (_, mut files, complete) = tree_table(root, &previous).unwrap();
     assert!(complete);
     cache
@@ -253,7 +256,7 @@ async fn a_tampered_cache_entry_is_discarded_and_rescanned() {
     let stored = std::fs::read(&index).unwrap();
     let mut decoded = ResultIndex::decode(&stored, &scope).unwrap();
     for entry in &mut decoded.entries {
-        entry.results.clear();
+        entry.results = std::borrow::Cow::Borrowed(&[]);
     }
     std::fs::write(&index, ResultIndex::encode(&scope, decoded.entries.iter())).unwrap();
     let second = scanner

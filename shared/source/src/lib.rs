@@ -74,7 +74,7 @@ impl LocalSourcePreparer {
         let (digest, mut table, complete) = blocking(move || {
             let previous = previous
                 .as_deref()
-                .map(tree::decode_table)
+                .map(tree::PreviousTable::decode)
                 .unwrap_or_default();
             tree::tree_table(&walk_root, &previous)
         })

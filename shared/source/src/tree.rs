@@ -9,51 +9,96 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
+use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{IndexKind, IndexReader, IndexWriter, SourceFile, SourceFiles};
 use sha2::{Digest, Sha256};
 
 /// Digest of the tree under `root`, skipping `.git`.
 pub fn tree_digest(root: &Path) -> Result<String> {
-    Ok(tree_table(root, &HashMap::new())?.0)
+    Ok(tree_table(root, &PreviousTable::default())?.0)
 }
 
-/// The table in the compact form the scan cache keeps.
+/// The table in the compact form the scan cache keeps (a file without a digest is not written).
 pub fn encode_table(files: &[SourceFile]) -> Vec<u8> {
-    let mut out = IndexWriter::new(IndexKind::FileTable, files.len() * 120);
-    out.u64(files.len() as u64);
-    for file in files {
+    let hashed = files.iter().filter(|f| f.sha256.is_some());
+    let mut out = IndexWriter::new(IndexKind::FileTable, files.len() * 104);
+    out.u64(hashed.clone().count() as u64);
+    for file in hashed {
         out.str(&file.path);
         out.u64(file.size);
         out.i64(file.mtime_ns);
         out.i64(file.ctime_ns);
         out.u64(file.inode);
-        out.hex_digest(&file.sha256);
+        out.raw(
+            file.sha256
+                .as_ref()
+                .map_or(&[0u8; 32], Sha256Digest::as_bytes),
+        );
     }
     out.finish()
 }
 
-/// The previous table by path; an unreadable, foreign-format or altered table reuses nothing.
-pub fn decode_table(bytes: &[u8]) -> HashMap<String, SourceFile> {
-    let read = || -> Option<HashMap<String, SourceFile>> {
-        let mut input = IndexReader::open(bytes, IndexKind::FileTable)?;
-        let count = input.count()?;
-        let mut files = HashMap::with_capacity(count);
-        for _ in 0..count {
-            let path = input.str()?.to_string();
-            let file = SourceFile {
-                path: path.clone(),
-                size: input.u64()?,
-                mtime_ns: input.i64()?,
-                ctime_ns: input.i64()?,
-                inode: input.u64()?,
-                sha256: input.hex_digest()?,
-            };
-            files.insert(path, file);
+/// What the previous table says of one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Known {
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    inode: u64,
+    sha256: Sha256Digest,
+}
+
+/// The previous table by path, borrowing its paths from the stored bytes.
+#[derive(Debug, Default)]
+pub struct PreviousTable<'a> {
+    by_path: HashMap<&'a str, Known>,
+}
+
+impl<'a> PreviousTable<'a> {
+    /// The table in `bytes`; an unreadable, foreign-format or altered table reuses nothing.
+    pub fn decode(bytes: &'a [u8]) -> Self {
+        let read = || -> Option<HashMap<&'a str, Known>> {
+            let mut input = IndexReader::open(bytes, IndexKind::FileTable)?;
+            let count = input.count()?;
+            let mut by_path = HashMap::with_capacity(count);
+            for _ in 0..count {
+                let path = input.str()?;
+                let known = Known {
+                    size: input.u64()?,
+                    mtime_ns: input.i64()?,
+                    ctime_ns: input.i64()?,
+                    inode: input.u64()?,
+                    sha256: Sha256Digest::from(input.digest()?),
+                };
+                by_path.insert(path, known);
+            }
+            input.end().then_some(by_path)
+        };
+        Self {
+            by_path: read().unwrap_or_default(),
         }
-        input.end().then_some(files)
-    };
-    read().unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_path.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_path.is_empty()
+    }
+
+    /// The digest recorded for `file` when its path and `stat` identity are unchanged.
+    fn digest_of(&self, file: &SourceFile) -> Option<Sha256Digest> {
+        let known = self.by_path.get(file.path.as_str())?;
+        // Without an inode and ctime (not unix), an unchanged `stat` is no evidence.
+        (cfg!(unix)
+            && known.size == file.size
+            && known.mtime_ns == file.mtime_ns
+            && known.ctime_ns == file.ctime_ns
+            && known.inode == file.inode)
+            .then_some(known.sha256)
+    }
 }
 
 /// What the walk found, in digest order.
@@ -84,7 +129,7 @@ fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
 /// skipped a `.git` entry.
 pub fn tree_table(
     root: &Path,
-    previous: &HashMap<String, SourceFile>,
+    previous: &PreviousTable<'_>,
 ) -> Result<(String, SourceFiles, bool)> {
     let walk = parallel_walk(root, previous)?;
     let mut lines = walk.lines;
@@ -94,7 +139,8 @@ pub fn tree_table(
     for line in lines {
         match line {
             Line::File(file) => {
-                hasher.update(format!("f {}\0{}\n", file.path, file.sha256).as_bytes());
+                let digest = file.sha256.map(|d| d.to_string()).unwrap_or_default();
+                hasher.update(format!("f {}\0{digest}\n", file.path).as_bytes());
                 files.push(file);
             }
             Line::Link(rel, target) => hasher.update(format!("l {rel}\0{target}\n").as_bytes()),
@@ -133,7 +179,7 @@ struct Queue {
 /// Reads the tree on every core: each thread takes a directory, reads its entries (their types come with
 /// them), stats its files and hashes those whose `stat` differs from `previous`, and queues its
 /// subdirectories. Never follows a link; skips `.git`.
-fn parallel_walk(root: &Path, previous: &HashMap<String, SourceFile>) -> Result<Walk> {
+fn parallel_walk(root: &Path, previous: &PreviousTable<'_>) -> Result<Walk> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 16);
@@ -182,7 +228,7 @@ fn parallel_walk(root: &Path, previous: &HashMap<String, SourceFile>) -> Result<
 
 fn walk_worker(
     root: &Path,
-    previous: &HashMap<String, SourceFile>,
+    previous: &PreviousTable<'_>,
     queue: &Mutex<Queue>,
     ready: &Condvar,
 ) -> Result<Walk> {
@@ -228,7 +274,7 @@ fn walk_worker(
 fn read_directory(
     root: &Path,
     dir: &str,
-    previous: &HashMap<String, SourceFile>,
+    previous: &PreviousTable<'_>,
     buf: &mut [u8],
     walk: &mut Walk,
 ) -> Result<Vec<String>> {
@@ -275,7 +321,7 @@ fn read_directory(
 fn describe(
     root: &Path,
     rel: String,
-    previous: &HashMap<String, SourceFile>,
+    previous: &PreviousTable<'_>,
     buf: &mut [u8],
 ) -> Result<(SourceFile, bool, u64)> {
     let abs = root.join(&rel);
@@ -286,11 +332,9 @@ fn describe(
         )));
     }
     let mut file = stat_of(rel, &meta);
-    if let Some(known) = previous.get(&file.path) {
-        if known.same_stat(&file) && !known.sha256.is_empty() {
-            file.sha256.clone_from(&known.sha256);
-            return Ok((file, true, 0));
-        }
+    if let Some(known) = previous.digest_of(&file) {
+        file.sha256 = Some(known);
+        return Ok((file, true, 0));
     }
     let mut reader = std::fs::File::open(&abs).map_err(|e| CoreError::io(&abs, e))?;
     let mut hasher = Sha256::new();
@@ -303,7 +347,7 @@ fn describe(
         hasher.update(&buf[..n]);
         read += n as u64;
     }
-    file.sha256 = hex::encode(hasher.finalize());
+    file.sha256 = Some(Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())));
     Ok((file, false, read))
 }
 
@@ -316,7 +360,7 @@ fn stat_of(path: String, meta: &std::fs::Metadata) -> SourceFile {
         mtime_ns: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
         ctime_ns: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
         inode: meta.ino(),
-        sha256: String::new(),
+        sha256: None,
     }
 }
 
@@ -329,7 +373,7 @@ fn stat_of(path: String, meta: &std::fs::Metadata) -> SourceFile {
         mtime_ns: -1,
         ctime_ns: -1,
         inode: 0,
-        sha256: String::new(),
+        sha256: None,
     }
 }
 
@@ -403,7 +447,7 @@ mod table_tests {
                     .into_owned()
             })
             .collect();
-        let (_, table, _) = tree_table(dir.path(), &HashMap::new()).unwrap();
+        let (_, table, _) = tree_table(dir.path(), &PreviousTable::default()).unwrap();
         let listed: Vec<String> = table.files.into_iter().map(|f| f.path).collect();
         assert_eq!(listed, expected);
     }
@@ -415,7 +459,7 @@ mod table_tests {
         std::fs::write(dir.path().join("src/a.py"), "x").unwrap();
         std::fs::write(dir.path().join("b.txt"), "hello").unwrap();
         std::os::unix::fs::symlink("b.txt", dir.path().join("link")).unwrap();
-        let (digest, table, complete) = tree_table(dir.path(), &HashMap::new()).unwrap();
+        let (digest, table, complete) = tree_table(dir.path(), &PreviousTable::default()).unwrap();
         // Walk order, each line as the digest's definition says.
         let expected = certus_core::digest::sha256_hex(
             format!(
@@ -431,7 +475,8 @@ mod table_tests {
             (table.files.len(), table.digests_reused, table.bytes_read),
             (2, 0, 6)
         );
-        let previous = decode_table(&encode_table(&table.files));
+        let stored = encode_table(&table.files);
+        let previous = PreviousTable::decode(&stored);
         assert_eq!(previous.len(), 2);
         // Rewritten through a new inode, as an editor or a checkout does.
         std::fs::write(dir.path().join("src/a.new"), "yy").unwrap();
@@ -443,7 +488,7 @@ mod table_tests {
         let mut altered = encode_table(&table.files);
         let at = altered.len() - 10;
         altered[at] = if altered[at] == b'a' { b'b' } else { b'a' };
-        assert!(decode_table(&altered).is_empty());
+        assert!(PreviousTable::decode(&altered).is_empty());
         std::fs::create_dir(dir.path().join(".git")).unwrap();
         let (_, _, complete) = tree_table(dir.path(), &previous).unwrap();
         assert!(!complete, "a .git directory is not in the table");
