@@ -185,3 +185,75 @@ fn a_rescan_reuses_unchanged_files_and_says_so_in_the_signed_record() {
     assert_eq!(incremental, everything);
     verifies(&full, &data);
 }
+
+#[test]
+fn a_git_source_rescanned_after_a_commit_reuses_the_unchanged_content() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let repo = work.path().join("repo");
+    copy_dir(
+        &certus_testkit::workspace_root().join("examples/demo-app"),
+        &repo,
+    );
+    let git = |args: &[&str]| certus_testkit::git(&repo, args);
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "first"]);
+    let url = format!("file://{}", repo.display());
+    let first = scan(Path::new(&url), &data, &work.path().join("b1"), &[]);
+    let cold = secrets_cache(&first);
+    assert_eq!(cold["from_cache"].as_u64(), Some(0), "{cold}");
+
+    let key = format!("{}{}", "AKIA", "Z7QW4ERT5YUI6OPL");
+    std::fs::write(
+        repo.join("pushed.py"),
+        format!("aws_access_key_id = \"{key}\"\n"),
+    )
+    .unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "second"]);
+    let second = scan(Path::new(&url), &data, &work.path().join("b2"), &[]);
+    let warm = secrets_cache(&second);
+    let worktree_files = walk_files(&repo).len() as u64;
+    // Every file of the commit but the new one comes from the cache; what is scanned again is the new
+    // file and the clone's own bookkeeping under .git (a fresh clone: new packs, index, logs).
+    assert!(
+        warm["from_cache"].as_u64().unwrap() >= worktree_files - 1,
+        "{warm} ({worktree_files} files in the commit)"
+    );
+    assert!(warm["scanned"].as_u64().unwrap() >= 1, "{warm}");
+    verifies(&second, &data);
+
+    let full = scan(
+        Path::new(&url),
+        &data,
+        &work.path().join("b3"),
+        &["--no-cache"],
+    );
+    let (incremental, everything) = (findings(&second), findings(&full));
+    assert!(
+        incremental.iter().any(|f| f.contains("pushed.py")),
+        "{incremental:?}"
+    );
+    assert_eq!(incremental, everything);
+}
+
+/// The files of the work tree, `.git` left out.
+fn walk_files(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(entry.path());
+            } else {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}

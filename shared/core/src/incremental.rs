@@ -57,11 +57,39 @@ pub trait ScanCache: Send + Sync {
     async fn put_index(&self, scope: &str, lineage: &str, bytes: Vec<u8>) -> Result<()>;
 }
 
-/// What a scan hands a per-file tool so that it can reuse results: the file table and the store.
+/// What a scan hands a per-file tool so that it can reuse results: the file table, the store, and the
+/// lineage its results are kept under.
 #[derive(Clone)]
 pub struct Incremental {
     pub files: Arc<SourceFiles>,
     pub cache: Arc<dyn ScanCache>,
+    /// The tree's lineage bound to the job's tenant and component: one tenant's scans never read or
+    /// replace another's results.
+    pub lineage: String,
+}
+
+impl Incremental {
+    pub fn new(
+        files: Arc<SourceFiles>,
+        cache: Arc<dyn ScanCache>,
+        tenant: Option<&str>,
+        component: &str,
+    ) -> Self {
+        let lineage = sha256_hex(
+            format!(
+                "{}\0{}\0{component}\0{}",
+                u8::from(tenant.is_some()),
+                tenant.unwrap_or_default(),
+                files.lineage
+            )
+            .as_bytes(),
+        );
+        Self {
+            files,
+            cache,
+            lineage,
+        }
+    }
 }
 
 /// One file's results as a tool produced them (before fingerprint keying and policy), with its own digest.

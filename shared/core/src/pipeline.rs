@@ -712,7 +712,12 @@ pub async fn run_tools(
         state.source.as_ref().and_then(|s| s.files.clone()),
         services.scanners()?.cache.clone(),
     ) {
-        (Some(files), Some(cache)) => Some(Incremental { files, cache }),
+        (Some(files), Some(cache)) => Some(Incremental::new(
+            files,
+            cache,
+            job.tenant.as_deref(),
+            &job.ids.component_id,
+        )),
         _ => None,
     };
 

@@ -57,7 +57,7 @@ pub(crate) async fn scan<F>(
 where
     F: Fn(&Path, &SourceFile) -> FileResult + Send + Sync + 'static,
 {
-    let lineage = incremental.files.lineage.clone();
+    let lineage = incremental.lineage.clone();
     let (previous, mut warning) = match incremental.cache.index(&scope, &lineage).await {
         Ok(bytes) => (bytes, None),
         Err(e) => (

@@ -132,6 +132,10 @@ fn key(
 
 /// The file table as source preparation makes it, with its previous table kept in `cache`.
 async fn table(root: &Path, cache: &Arc<LocalScanCache>) -> Incremental {
+    table_for(root, cache, "tenant-a").await
+}
+
+async fn table_for(root: &Path, cache: &Arc<LocalScanCache>, tenant: &str) -> Incremental {
     let scope = "7".repeat(64);
     let lineage = directory_lineage(root);
     let previous = cache.index(&scope, &lineage).await.unwrap();
@@ -139,17 +143,13 @@ async fn table(root: &Path, cache: &Arc<LocalScanCache>) -> Incremental {
         .as_deref()
         .map(PreviousTable::decode)
         .unwrap_or_default();
-    let (_, mut files, complete) = tree_table(root, &previous).unwrap();
-    assert!(complete);
+    let (_, mut files) = tree_table(root, &previous).unwrap();
     cache
         .put_index(&scope, &lineage, encode_table(&files.files))
         .await
         .unwrap();
     files.lineage = lineage;
-    Incremental {
-        files: Arc::new(files),
-        cache: cache.clone(),
-    }
+    Incremental::new(Arc::new(files), cache.clone(), Some(tenant), "demo")
 }
 
 fn completed(out: &ToolOutput) {
@@ -177,6 +177,14 @@ async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
     // Path-only rule and global path allowlist: both depend on the path, not the content.
     write(&root, "keys/server.p12", b"\0binary");
     write(&root, "Cargo.lock", secret_line(&mut rng).as_bytes());
+    // A repository's own files are scanned too (a credential in a remote URL is a finding), except where
+    // the rules' allowlist prunes them.
+    write(&root, ".git/config", secret_line(&mut rng).as_bytes());
+    write(
+        &root,
+        ".git/objects/ab/cdef",
+        secret_line(&mut rng).as_bytes(),
+    );
     let oversized = vec![b'a'; (certus_secrets::DEFAULT_MAX_FILE_SIZE + 1) as usize];
     write(&root, "big/huge.txt", &oversized);
     let scanner = SecretsScanner::new(None);
@@ -250,9 +258,8 @@ async fn a_tampered_cache_entry_is_discarded_and_rescanned() {
     // Someone edits the stored results to hide the finding, without recomputing the entry's digest (the
     // index as a whole is re-encoded, so its own trailing digest checks).
     let scope = first.cache.clone().unwrap().scope;
-    let index = cache_dir
-        .join(&scope)
-        .join(format!("{}.idx", directory_lineage(&root)));
+    let lineage = table(&root, &cache).await.lineage;
+    let index = cache_dir.join(&scope).join(format!("{lineage}.idx"));
     let stored = std::fs::read(&index).unwrap();
     let mut decoded = ResultIndex::decode(&stored, &scope).unwrap();
     for entry in &mut decoded.entries {
@@ -283,4 +290,24 @@ async fn a_tampered_cache_entry_is_discarded_and_rescanned() {
         third.findings.iter().map(key).collect::<Vec<_>>(),
         first.findings.iter().map(key).collect::<Vec<_>>()
     );
+}
+
+#[tokio::test]
+async fn one_tenant_never_reuses_or_replaces_another_tenants_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let mut rng = Rng(11);
+    write(&root, "a/config.py", secret_line(&mut rng).as_bytes());
+    write(&root, "b/plain.txt", b"nothing here\n");
+    let scanner = SecretsScanner::new(None);
+    let a = table_for(&root, &cache, "tenant-a").await;
+    let b = table_for(&root, &cache, "tenant-b").await;
+    assert_ne!(a.lineage, b.lineage);
+    completed(&scanner.scan(request(&root, Some(a.clone()))).await);
+    let first_b = scanner.scan(request(&root, Some(b.clone()))).await;
+    completed(&first_b);
+    assert_eq!(first_b.cache.clone().unwrap().from_cache, 0);
+    let again_a = scanner.scan(request(&root, Some(a))).await;
+    assert_eq!(again_a.cache.clone().unwrap().from_cache, 2);
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use certus_core::digest::sha256_file;
+use certus_core::digest::{sha256_file, sha256_hex};
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{directory_lineage, ScanCache, SourceFiles, INDEX_FORMAT};
 use certus_core::ports::{PreparedSource, SourcePreparer};
@@ -39,9 +39,15 @@ pub struct LocalSourcePreparer {
     cache: Option<Arc<dyn ScanCache>>,
 }
 
+/// The lineage of a git source: scans of the same repository share results (per tenant, see
+/// `certus_core::incremental::Incremental`).
+fn git_lineage(url: &str) -> String {
+    sha256_hex(format!("git\0{url}").as_bytes())
+}
+
 /// Scope of the directory file tables in the scan cache.
 fn table_scope() -> String {
-    certus_core::digest::sha256_hex(format!("certus-tree-table\0{INDEX_FORMAT}").as_bytes())
+    sha256_hex(format!("certus-tree-table\0{INDEX_FORMAT}").as_bytes())
 }
 
 impl LocalSourcePreparer {
@@ -52,8 +58,8 @@ impl LocalSourcePreparer {
         }
     }
 
-    /// Directory sources keep their file table in `cache`: a rescan reads only files whose `stat` changed,
-    /// and per-file tools get the table to reuse their results by.
+    /// With a scan cache every source gets a file table, so per-file tools reuse the results of unchanged
+    /// content; a directory also keeps its table there, so a rescan reads only files whose `stat` changed.
     pub fn with_cache(self, cache: Arc<dyn ScanCache>) -> Self {
         Self {
             cache: Some(cache),
@@ -61,17 +67,26 @@ impl LocalSourcePreparer {
         }
     }
 
-    /// The tree digest of a directory source, with its file table where there is a scan cache.
-    async fn directory_digest(&self, root: &Path) -> Result<(String, Option<Arc<SourceFiles>>)> {
+    /// The tree digest of `root` and, where there is a scan cache, its file table under `lineage`. `keep`:
+    /// the tree stays where it is between scans (a directory source), so its table is stored and its
+    /// unchanged files are not read again.
+    async fn table(
+        &self,
+        root: &Path,
+        lineage: String,
+        keep: bool,
+    ) -> Result<(String, Option<Arc<SourceFiles>>)> {
         let Some(cache) = &self.cache else {
             let root = root.to_path_buf();
             return Ok((blocking(move || tree::tree_digest(&root)).await?, None));
         };
-        let lineage = directory_lineage(root);
         let scope = table_scope();
-        let previous = cache.index(&scope, &lineage).await?;
+        let previous = match keep {
+            true => cache.index(&scope, &lineage).await?,
+            false => None,
+        };
         let walk_root = root.to_path_buf();
-        let (digest, mut table, complete) = blocking(move || {
+        let (digest, mut table) = blocking(move || {
             let previous = previous
                 .as_deref()
                 .map(tree::PreviousTable::decode)
@@ -79,11 +94,13 @@ impl LocalSourcePreparer {
             tree::tree_table(&walk_root, &previous)
         })
         .await?;
-        cache
-            .put_index(&scope, &lineage, tree::encode_table(&table.files))
-            .await?;
+        if keep {
+            cache
+                .put_index(&scope, &lineage, tree::encode_table(&table.files))
+                .await?;
+        }
         table.lineage = lineage;
-        Ok((digest, complete.then(|| Arc::new(table))))
+        Ok((digest, Some(Arc::new(table))))
     }
 
     fn allowed_path(&self, field: &str, raw: &str) -> Result<PathBuf> {
@@ -159,13 +176,17 @@ impl SourcePreparer for LocalSourcePreparer {
                     &self.policy.git,
                 )
                 .await?;
+                let files = match self.cache {
+                    Some(_) => self.table(&dest, git_lineage(git_url), false).await?.1,
+                    None => None,
+                };
                 Ok(PreparedSource {
                     root: dest,
                     commit: Some(checkout.commit),
                     branch: checkout.branch,
                     content_digest: None,
                     warnings: Vec::new(),
-                    files: None,
+                    files,
                 })
             }
             SourceSpec::Directory { directory_path } => {
@@ -175,7 +196,7 @@ impl SourcePreparer for LocalSourcePreparer {
                         "directory_path '{directory_path}' is not a directory"
                     )));
                 }
-                let (digest, files) = self.directory_digest(&root).await?;
+                let (digest, files) = self.table(&root, directory_lineage(&root), true).await?;
                 Ok(PreparedSource {
                     root,
                     commit: None,
@@ -187,7 +208,13 @@ impl SourcePreparer for LocalSourcePreparer {
             }
             SourceSpec::Archive { archive_path } => {
                 let archive = self.allowed_path("archive_path", archive_path)?;
-                prepare_archive(archive, archive_path, workspace, self.policy.archive).await
+                let mut prepared =
+                    prepare_archive(archive, archive_path, workspace, self.policy.archive).await?;
+                if self.cache.is_some() {
+                    let lineage = sha256_hex(b"archive");
+                    prepared.files = self.table(&prepared.root, lineage, false).await?.1;
+                }
+                Ok(prepared)
             }
         }
     }

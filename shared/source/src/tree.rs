@@ -125,18 +125,21 @@ fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// The tree digest and the table of its regular files, reading only files whose `stat` differs from
-/// `previous`. The flag says whether the table lists every file a scanner would read: `false` when the walk
-/// skipped a `.git` entry.
-pub fn tree_table(
-    root: &Path,
-    previous: &PreviousTable<'_>,
-) -> Result<(String, SourceFiles, bool)> {
+/// `previous`. The table lists every file a scanner would read, `.git` included; the digest leaves out
+/// anything inside a `.git` (the repository's own bookkeeping is not the tree).
+pub fn tree_table(root: &Path, previous: &PreviousTable<'_>) -> Result<(String, SourceFiles)> {
     let walk = parallel_walk(root, previous)?;
     let mut lines = walk.lines;
     lines.sort_unstable_by(|a, b| walk_order(a.path(), b.path()));
     let mut hasher = Sha256::new();
     let mut files = Vec::with_capacity(lines.len());
     for line in lines {
+        if in_git(line.path()) {
+            if let Line::File(file) = line {
+                files.push(file);
+            }
+            continue;
+        }
         match line {
             Line::File(file) => {
                 let digest = file.sha256.map(|d| d.to_string()).unwrap_or_default();
@@ -153,11 +156,16 @@ pub fn tree_table(
         digests_reused: walk.reused,
         bytes_read: walk.bytes_read,
     };
-    Ok((hex::encode(hasher.finalize()), table, walk.complete))
+    Ok((hex::encode(hasher.finalize()), table))
 }
 
 /// Read buffer of each hashing thread, reused from file to file.
 const READ_BUFFER: usize = 256 * 1024;
+
+/// Whether `path` lies inside (or is) a `.git` entry, at any depth.
+fn in_git(path: &str) -> bool {
+    path.split('/').any(|part| part == ".git")
+}
 
 /// What one walk found, in no particular order.
 #[derive(Default)]
@@ -165,8 +173,6 @@ struct Walk {
     lines: Vec<Line>,
     reused: u64,
     bytes_read: u64,
-    /// No `.git` entry was left out.
-    complete: bool,
 }
 
 /// Directories waiting to be read, and how many are being read.
@@ -178,7 +184,7 @@ struct Queue {
 
 /// Reads the tree on every core: each thread takes a directory, reads its entries (their types come with
 /// them), stats its files and hashes those whose `stat` differs from `previous`, and queues its
-/// subdirectories. Never follows a link; skips `.git`.
+/// subdirectories. Never follows a link.
 fn parallel_walk(root: &Path, previous: &PreviousTable<'_>) -> Result<Walk> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -212,16 +218,12 @@ fn parallel_walk(root: &Path, previous: &PreviousTable<'_>) -> Result<Walk> {
     if results.len() != threads {
         return Err(CoreError::Source("a thread reading the tree failed".into()));
     }
-    let mut walk = Walk {
-        complete: true,
-        ..Walk::default()
-    };
+    let mut walk = Walk::default();
     for part in results {
         let part = part?;
         walk.lines.extend(part.lines);
         walk.reused += part.reused;
         walk.bytes_read += part.bytes_read;
-        walk.complete &= part.complete;
     }
     Ok(walk)
 }
@@ -233,10 +235,7 @@ fn walk_worker(
     ready: &Condvar,
 ) -> Result<Walk> {
     let poisoned = || CoreError::Source("a thread reading the tree failed".into());
-    let mut walk = Walk {
-        complete: true,
-        ..Walk::default()
-    };
+    let mut walk = Walk::default();
     let mut buf = vec![0u8; READ_BUFFER];
     loop {
         let dir = {
@@ -286,10 +285,6 @@ fn read_directory(
     for entry in std::fs::read_dir(&abs).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
         let name = entry.file_name();
-        if name == ".git" {
-            walk.complete = false;
-            continue;
-        }
         let name = name.to_string_lossy();
         let rel = if dir.is_empty() {
             name.into_owned()
@@ -447,7 +442,7 @@ mod table_tests {
                     .into_owned()
             })
             .collect();
-        let (_, table, _) = tree_table(dir.path(), &PreviousTable::default()).unwrap();
+        let (_, table) = tree_table(dir.path(), &PreviousTable::default()).unwrap();
         let listed: Vec<String> = table.files.into_iter().map(|f| f.path).collect();
         assert_eq!(listed, expected);
     }
@@ -459,7 +454,7 @@ mod table_tests {
         std::fs::write(dir.path().join("src/a.py"), "x").unwrap();
         std::fs::write(dir.path().join("b.txt"), "hello").unwrap();
         std::os::unix::fs::symlink("b.txt", dir.path().join("link")).unwrap();
-        let (digest, table, complete) = tree_table(dir.path(), &PreviousTable::default()).unwrap();
+        let (digest, table) = tree_table(dir.path(), &PreviousTable::default()).unwrap();
         // Walk order, each line as the digest's definition says.
         let expected = certus_core::digest::sha256_hex(
             format!(
@@ -470,7 +465,6 @@ mod table_tests {
             .as_bytes(),
         );
         assert_eq!(digest, expected);
-        assert!(complete);
         assert_eq!(
             (table.files.len(), table.digests_reused, table.bytes_read),
             (2, 0, 6)
@@ -481,7 +475,7 @@ mod table_tests {
         // Rewritten through a new inode, as an editor or a checkout does.
         std::fs::write(dir.path().join("src/a.new"), "yy").unwrap();
         std::fs::rename(dir.path().join("src/a.new"), dir.path().join("src/a.py")).unwrap();
-        let (digest, table, _) = tree_table(dir.path(), &previous).unwrap();
+        let (digest, table) = tree_table(dir.path(), &previous).unwrap();
         assert_eq!(digest, tree_digest(dir.path()).unwrap());
         assert_eq!((table.digests_reused, table.bytes_read), (1, 2));
         // A stored table whose listing was altered is not trusted.
@@ -490,7 +484,15 @@ mod table_tests {
         altered[at] = if altered[at] == b'a' { b'b' } else { b'a' };
         assert!(PreviousTable::decode(&altered).is_empty());
         std::fs::create_dir(dir.path().join(".git")).unwrap();
-        let (_, _, complete) = tree_table(dir.path(), &previous).unwrap();
-        assert!(!complete, "a .git directory is not in the table");
+        std::fs::write(dir.path().join(".git/config"), "[remote]").unwrap();
+        let (with_git, table) = tree_table(dir.path(), &previous).unwrap();
+        assert_eq!(
+            with_git, digest,
+            "a .git directory is not part of the tree digest"
+        );
+        assert!(
+            table.files.iter().any(|f| f.path == ".git/config"),
+            "but its files are listed for the scanners that read them"
+        );
     }
 }
