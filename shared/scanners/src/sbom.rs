@@ -2,7 +2,8 @@
 //! finding per vulnerable component version from an offline advisory database. Advisory data is part of the
 //! verdict: without a database the tool fails (unless the manifest turns matching off for it), a database older
 //! than the configured maximum age fails it too, and the bundle records which database (snapshot date and
-//! digest) the findings came from.
+//! digest) the findings came from. Given a prepared file table, the tool chooses the lockfiles from it and
+//! reuses the previous scan's result when nothing it depends on changed (`sbom_reuse`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
