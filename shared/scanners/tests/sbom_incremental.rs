@@ -12,7 +12,7 @@ use certus_core::bundle::{ADVISORY_DATABASE, SBOM_CYCLONEDX, SBOM_SPDX};
 use certus_core::incremental::{directory_lineage, CacheUse, Incremental, ScanCache};
 use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_local::LocalScanCache;
-use certus_scanners::SbomScanner;
+use certus_scanners::{AdvisorySnapshot, AdvisorySource, SbomScanner};
 use certus_source::tree::{decode_table, encode_table, tree_table};
 use serde_json::{json, Value};
 
@@ -331,4 +331,68 @@ async fn without_a_file_table_the_tree_is_walked_and_no_cache_is_recorded() {
     assert_eq!(walked.status, ToolStatus::Completed, "{:?}", walked.error);
     assert!(walked.cache.is_none());
     assert_eq!(walked.findings.len(), 2);
+}
+
+/// A synced snapshot whose recorded digest the test sets.
+#[derive(Debug)]
+struct Synced {
+    dir: PathBuf,
+    digest: Mutex<String>,
+}
+
+#[async_trait::async_trait]
+impl AdvisorySource for Synced {
+    fn describe(&self) -> String {
+        "a synced snapshot".into()
+    }
+
+    async fn current(&self) -> Result<AdvisorySnapshot, String> {
+        Ok(AdvisorySnapshot {
+            dir: self.dir.clone(),
+            record: json!({"digest": format!("sha256:{}", self.digest.lock().unwrap())}),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_synced_snapshot_is_known_by_its_recorded_digest() {
+    let s = setup();
+    let source = Arc::new(Synced {
+        dir: s.db.clone(),
+        digest: Mutex::new("a".repeat(64)),
+    });
+    let scan = || async {
+        let logged = Logged::default();
+        let incremental = table(&s.root, &s.cache).await;
+        let out = SbomScanner {
+            advisory_source: Some(source.clone()),
+            ..SbomScanner::default()
+        }
+        .scan(request(&s.root, Some(incremental), &logged))
+        .await;
+        let loaded = logged
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains("advisories loaded"));
+        (out, loaded)
+    };
+    let (first, loaded) = scan().await;
+    assert!(loaded);
+    assert_eq!(first.status, ToolStatus::Completed, "{:?}", first.error);
+    let (again, loaded) = scan().await;
+    assert!(!loaded);
+    assert_eq!(again.findings, first.findings);
+    assert_eq!(
+        attachment(&again, ADVISORY_DATABASE),
+        attachment(&first, ADVISORY_DATABASE)
+    );
+    *source.digest.lock().unwrap() = "b".repeat(64);
+    let (next, loaded) = scan().await;
+    assert!(loaded, "another snapshot is loaded");
+    assert_eq!(cache_use(&next).from_cache, 0);
+    assert_eq!(
+        attachment(&next, ADVISORY_DATABASE)["snapshot"]["digest"],
+        format!("sha256:{}", "b".repeat(64))
+    );
 }
