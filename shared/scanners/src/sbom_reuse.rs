@@ -21,40 +21,53 @@ use crate::sbom::{compute, finish, Computed, Matching, SBOM_ID};
 /// Bumped when the stored entry's layout changes: older entries then never match.
 const ENTRY_FORMAT: u32 = 1;
 
-/// One scan's result as the cache keeps it (one per scope and tree).
+/// What precedes one scan's result in the stored entry (one per scope and tree): a line of JSON, then the
+/// result's JSON.
 #[derive(Debug, Serialize, Deserialize)]
-struct Stored {
+struct Header {
     format: u32,
     /// Digest of what the result was computed from (see [`result_key`]).
     key: String,
     /// Files read or looked for besides the chosen lockfiles, with their state then (see [`file_state`]).
     inputs: Vec<(String, String)>,
-    result: serde_json::Value,
-    /// SHA-256 over the fields above: checked before the entry is used.
+    /// SHA-256 over the key, the inputs and the result's bytes: checked before the entry is used.
     sha256: String,
 }
 
-impl Stored {
-    fn new(key: String, inputs: Vec<(String, String)>, result: serde_json::Value) -> Self {
-        let sha256 = stored_digest(&key, &inputs, &result);
-        Self {
-            format: ENTRY_FORMAT,
-            key,
-            inputs,
-            result,
-            sha256,
-        }
-    }
-
-    fn is_intact(&self) -> bool {
-        self.format == ENTRY_FORMAT
-            && stored_digest(&self.key, &self.inputs, &self.result) == self.sha256
-    }
+fn entry_digest(key: &str, inputs: &[(String, String)], result: &[u8]) -> String {
+    let inputs = serde_json::to_string(inputs).unwrap_or_default();
+    let mut text = format!("{key}\0{inputs}\0").into_bytes();
+    text.extend_from_slice(result);
+    sha256_hex(&text)
 }
 
-fn stored_digest(key: &str, inputs: &[(String, String)], result: &serde_json::Value) -> String {
-    let inputs = serde_json::to_string(inputs).unwrap_or_default();
-    sha256_hex(format!("{key}\0{inputs}\0{result}").as_bytes())
+/// The stored entry: the header line and the result.
+fn encode(
+    key: String,
+    inputs: Vec<(String, String)>,
+    result: &Computed,
+) -> Result<Vec<u8>, String> {
+    let result = serde_json::to_vec(result).map_err(|e| e.to_string())?;
+    let header = Header {
+        format: ENTRY_FORMAT,
+        sha256: entry_digest(&key, &inputs, &result),
+        key,
+        inputs,
+    };
+    let mut bytes = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&result);
+    Ok(bytes)
+}
+
+/// The header and the result's bytes of an intact entry; `None` when it is not one.
+fn decode(bytes: &[u8]) -> Option<(Header, &[u8])> {
+    let split = bytes.iter().position(|&b| b == b'\n')?;
+    let header: Header = serde_json::from_slice(&bytes[..split]).ok()?;
+    let result = &bytes[split + 1..];
+    let intact = header.format == ENTRY_FORMAT
+        && entry_digest(&header.key, &header.inputs, result) == header.sha256;
+    intact.then_some((header, result))
 }
 
 /// The identity of what matching reads, computed without reading it; `None` when there is none to take
@@ -137,9 +150,8 @@ fn previous(bytes: Option<&[u8]>, key: &str, root: &Path) -> Previous {
     let Some(bytes) = bytes else {
         return Previous::None;
     };
-    let stored = match serde_json::from_slice::<Stored>(bytes) {
-        Ok(stored) if stored.is_intact() => stored,
-        _ => return Previous::Discarded,
+    let Some((stored, result)) = decode(bytes) else {
+        return Previous::Discarded;
     };
     if stored.key != key
         || stored
@@ -149,7 +161,7 @@ fn previous(bytes: Option<&[u8]>, key: &str, root: &Path) -> Previous {
     {
         return Previous::Stale;
     }
-    match serde_json::from_value::<Computed>(stored.result) {
+    match serde_json::from_slice::<Computed>(result) {
         Ok(computed) => Previous::Reusable(Box::new(computed), stored.sha256),
         Err(_) => Previous::Discarded,
     }
@@ -194,7 +206,7 @@ pub(crate) async fn scan(
     };
     let (Some(identity), Some(key)) = (identity, key) else {
         // Nothing to key a result by: computed as a full scan would, nothing stored.
-        return compute_blocking(request, matching, selection).await.0;
+        return compute_blocking(request, matching, selection, None).await.0;
     };
     let scope = incremental::scope(SBOM_ID, version, &sha256_hex(identity.as_bytes()));
     let lineage = incremental.files.lineage.clone();
@@ -249,14 +261,14 @@ pub(crate) async fn scan(
             if matches!(other, Previous::Discarded) {
                 cache.discarded = 1;
             }
-            let (out, stored) = compute_blocking(request, matching, selection).await;
-            if let Some((inputs, result)) = stored {
-                let entry = Stored::new(key, inputs, result);
-                let stored = serde_json::to_vec(&entry)
-                    .map_err(|e| e.to_string())
-                    .map(|bytes| incremental.cache.put_index(&scope, &lineage, bytes));
-                let put = match stored {
-                    Ok(put) => put.await.map_err(|e| e.to_string()),
+            let (out, stored) = compute_blocking(request, matching, selection, Some(key)).await;
+            if let Some(bytes) = stored {
+                let put = match bytes {
+                    Ok(bytes) => incremental
+                        .cache
+                        .put_index(&scope, &lineage, bytes)
+                        .await
+                        .map_err(|e| e.to_string()),
                     Err(e) => Err(e),
                 };
                 if let Err(e) = put {
@@ -273,16 +285,13 @@ pub(crate) async fn scan(
     out
 }
 
-/// Reads the chosen lockfiles and matches them; on success also what to store: the inputs' states and the
-/// computed result.
+/// Reads the chosen lockfiles and matches them; on success also the entry to store under `key` (when one).
 async fn compute_blocking(
     request: ScanRequest,
     matching: Matching,
     selection: Selection,
-) -> (
-    ToolOutput,
-    Option<(Vec<(String, String)>, serde_json::Value)>,
-) {
+    key: Option<String>,
+) -> (ToolOutput, Option<Result<Vec<u8>, String>>) {
     let joined = tokio::task::spawn_blocking(move || {
         let inventory = selection.read();
         let inputs: Vec<(String, String)> = inventory
@@ -292,9 +301,7 @@ async fn compute_blocking(
             .collect();
         match compute(&request, inventory, &matching) {
             Ok(computed) => {
-                let stored = serde_json::to_value(&computed)
-                    .ok()
-                    .map(|result| (inputs, result));
+                let stored = key.map(|key| encode(key, inputs, &computed));
                 (finish(&request, computed, &matching), stored)
             }
             Err(e) => (ToolOutput::failed(ToolStatus::Failed, None, e), None),
