@@ -142,7 +142,7 @@ def main():
             wall, _, peak, inc_findings, cache = scan(f"inc-{fraction}-{run_no}")
             walls.append(wall)
             rss.append(peak)
-            caches.append(cache.get("secrets"))
+            caches.append((cache.get("secrets"), cache.get("sbom")))
             _, _, _, nc_findings, _ = scan(f"check-{fraction}-{run_no}", no_cache=True)
             if inc_findings != nc_findings:
                 mismatches += 1
@@ -162,10 +162,11 @@ def main():
         worst = max(worst, ratio)
         print(f"| incremental after a {fraction:.1%} push | {statistics.median(counts):.0f} | "
               f"{fmt(med(walls))} | {ratio:.3f} |")
-    print("\nsecrets cache use per rescan (files from the cache / scanned):")
-    for fraction, _, _, caches in rows:
-        print(f"  {fraction:.1%}: " + ", ".join(
-            f"{c['from_cache']}/{c['scanned']}" if c else "none" for c in caches))
+    for at, tool in enumerate(["secrets", "sbom (lockfiles)"]):
+        print(f"\n{tool} cache use per rescan (files from the cache / scanned):")
+        for fraction, _, _, caches in rows:
+            print(f"  {fraction:.1%}: " + ", ".join(
+                f"{c[at]['from_cache']}/{c[at]['scanned']}" if c[at] else "none" for c in caches))
     print("\n| stage (from stream.jsonl timestamps), s median | full, empty cache | --no-cache | rescan after 1 % |")
     print("|---|---|---|---|")
     kinds = ["full", "nocache", f"inc-{FRACTIONS[-1]}"]

@@ -144,6 +144,27 @@ pub fn walk(
     (files, errors)
 }
 
+/// Size, modification and change times (nanoseconds) and inode of a file: what changes when its bytes do.
+#[cfg(unix)]
+pub fn stat_line(meta: &fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{} {}.{} {}.{} {}",
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+        meta.ino()
+    )
+}
+
+/// Size and modification time of a file: what changes when its bytes do.
+#[cfg(not(unix))]
+pub fn stat_line(meta: &fs::Metadata) -> String {
+    format!("{} {:?}", meta.len(), meta.modified().ok())
+}
+
 fn display_relative(relative: &str) -> String {
     if relative.is_empty() {
         ".".to_string()

@@ -30,7 +30,7 @@ pub mod version;
 pub use advisory::severity::Severity;
 pub use advisory::{Advisory, AdvisoryDb, VulnFinding};
 pub use error::{Result, SbomError};
-pub use inventory::inventory;
+pub use inventory::{inventory, select_lockfiles, Selection};
 pub use model::{Checksum, Component, Ecosystem, HashAlgorithm, Inventory, Relation};
 pub use sbom::cyclonedx::cyclonedx_json;
 pub use sbom::spdx::spdx_json;

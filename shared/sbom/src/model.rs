@@ -1,12 +1,12 @@
 //! Inventory data model: components found in lockfiles, their ecosystems, checksums and dependency relation.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::SbomError;
 use crate::purl;
 
 /// Package ecosystem a component belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Ecosystem {
     Cargo,
@@ -28,7 +28,7 @@ impl Ecosystem {
 }
 
 /// How a component relates to the project whose lockfile listed it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Relation {
     /// The lockfile gives no way to tell.
@@ -42,7 +42,7 @@ pub enum Relation {
 }
 
 /// Digest algorithm of a recorded checksum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum HashAlgorithm {
     #[serde(rename = "SHA-1")]
     Sha1,
@@ -58,14 +58,14 @@ pub enum HashAlgorithm {
 }
 
 /// A checksum recorded by a lockfile: lowercase hex for the SHA family, the original `h1:…` text for Go.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Checksum {
     pub algorithm: HashAlgorithm,
     pub value: String,
 }
 
 /// One dependency found in one or more lockfiles.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Component {
     pub name: String,
     /// `None` when the lockfile does not pin an exact version.
@@ -125,4 +125,8 @@ pub struct Inventory {
     pub lockfiles: Vec<String>,
     /// Per-file problems; a bad lockfile never stops the others from being read.
     pub errors: Vec<SbomError>,
+    /// Relative paths of the files read or looked for besides the lockfiles chosen (a `go.sum` or
+    /// `pyproject.toml` beside a lockfile, requirements files included with `-r`), sorted: what the result
+    /// depends on beyond those lockfiles.
+    pub inputs: Vec<String>,
 }

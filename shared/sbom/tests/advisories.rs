@@ -413,3 +413,28 @@ fn missing_advisory_directory_is_an_error() {
         "/nonexistent/advisories is not a readable directory"
     );
 }
+
+#[test]
+fn the_identity_of_a_database_follows_its_files_without_reading_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "osv/A-1.json", "{\"id\": \"A-1\"}");
+    write(dir.path(), ".git/HEAD", "ref: main\n");
+    let first = AdvisoryDb::identity(dir.path()).unwrap();
+    assert_eq!(first.len(), 64);
+    assert_eq!(AdvisoryDb::identity(dir.path()).unwrap(), first);
+    // What the loader skips does not count.
+    write(dir.path(), ".git/HEAD", "ref: other\n");
+    assert_eq!(AdvisoryDb::identity(dir.path()).unwrap(), first);
+    // Rewriting an advisory (a new inode and times), even with the same bytes, gives another identity.
+    let path = dir.path().join("osv/A-1.json");
+    std::fs::write(dir.path().join("staged"), "{\"id\": \"A-1\"}").unwrap();
+    std::fs::rename(dir.path().join("staged"), &path).unwrap();
+    let rewritten = AdvisoryDb::identity(dir.path()).unwrap();
+    assert_ne!(rewritten, first);
+    write(dir.path(), "osv/A-2.json", "{\"id\": \"A-2\"}");
+    assert_ne!(AdvisoryDb::identity(dir.path()).unwrap(), rewritten);
+    assert!(matches!(
+        AdvisoryDb::identity(&dir.path().join("absent")),
+        Err(SbomError::NotADirectory { .. })
+    ));
+}

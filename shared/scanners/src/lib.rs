@@ -5,6 +5,7 @@ pub mod external;
 mod per_file;
 pub mod sample;
 pub mod sbom;
+mod sbom_reuse;
 pub mod secrets;
 
 use std::path::PathBuf;

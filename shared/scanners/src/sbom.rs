@@ -2,7 +2,8 @@
 //! finding per vulnerable component version from an offline advisory database. Advisory data is part of the
 //! verdict: without a database the tool fails (unless the manifest turns matching off for it), a database older
 //! than the configured maximum age fails it too, and the bundle records which database (snapshot date and
-//! digest) the findings came from.
+//! digest) the findings came from. Given a prepared file table, the tool chooses the lockfiles from it and
+//! reuses the previous scan's result when nothing it depends on changed (`sbom_reuse`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,8 +14,13 @@ use certus_core::finding::{identity_digest, Finding, Severity};
 use certus_core::manifest::advisories_off;
 use certus_core::ports::{Attachment, LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_core::time;
-use certus_sbom::{cyclonedx_json, inventory, spdx_json, AdvisoryDb, SbomMeta, VulnFinding};
+use certus_sbom::{
+    cyclonedx_json, inventory, spdx_json, AdvisoryDb, Component, Inventory, SbomMeta, VulnFinding,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use crate::sbom_reuse;
 
 pub const SBOM_ID: &str = "sbom";
 
@@ -167,7 +173,10 @@ impl Scanner for SbomScanner {
                 None => return ToolOutput::failed(ToolStatus::Failed, None, NO_DATABASE),
             }
         };
-        let joined = tokio::task::spawn_blocking(move || scan_blocking(&request, matching)).await;
+        if let Some(incremental) = request.incremental.clone() {
+            return sbom_reuse::scan(&self.version(), &incremental, request, matching).await;
+        }
+        let joined = tokio::task::spawn_blocking(move || scan_blocking(&request, &matching)).await;
         joined.unwrap_or_else(|e| {
             ToolOutput::failed(
                 ToolStatus::Failed,
@@ -179,7 +188,7 @@ impl Scanner for SbomScanner {
 }
 
 /// How vulnerabilities are matched in one scan.
-enum Matching {
+pub(crate) enum Matching {
     /// The manifest turned matching off: an inventory only.
     Off,
     Database {
@@ -190,19 +199,48 @@ enum Matching {
     },
 }
 
-fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
+/// Everything the tool's output is rebuilt from, except what depends on the time of the scan (the SBOMs'
+/// creation time, the database's age): what an incremental scan keeps for the next one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Computed {
+    pub components: Vec<Component>,
+    pub lockfiles: Vec<String>,
+    /// Every lockfile (or line of one) that could not be read.
+    pub coverage_gaps: Vec<String>,
+    /// `None` when matching is off.
+    pub database: Option<DatabaseFacts>,
+    pub findings: Vec<Finding>,
+}
+
+/// What the loaded advisory database said of itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct DatabaseFacts {
+    pub snapshot_date: Option<String>,
+    pub digest: String,
+    pub advisories: usize,
+    pub files: usize,
+    pub unparsable_files: usize,
+    /// One per advisory file skipped.
+    pub warnings: Vec<String>,
+}
+
+fn scan_blocking(request: &ScanRequest, matching: &Matching) -> ToolOutput {
     let inventory = match inventory(&request.source_root) {
         Ok(inv) => inv,
         Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, e.to_string()),
     };
-    (request.log)(
-        LogStream::Stderr,
-        &format!(
-            "{} component(s) from {} lockfile(s)",
-            inventory.components.len(),
-            inventory.lockfiles.len()
-        ),
-    );
+    match compute(request, inventory, matching) {
+        Ok(computed) => finish(request, computed, matching),
+        Err(e) => ToolOutput::failed(ToolStatus::Failed, None, e),
+    }
+}
+
+/// Matches the inventory against the database (loading it); the error fails the tool.
+pub(crate) fn compute(
+    request: &ScanRequest,
+    inventory: Inventory,
+    matching: &Matching,
+) -> Result<Computed, String> {
     // Every lockfile (or line of one) that could not be read: the verdict does not cover it, so it is said in
     // the job's warnings, not only in the log.
     let coverage_gaps: Vec<String> = inventory
@@ -213,52 +251,90 @@ fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
             _ => format!("lockfile skipped: {e}"),
         })
         .collect();
+    let (findings, database) = match matching {
+        Matching::Off => (Vec::new(), None),
+        Matching::Database { dir, .. } => {
+            let db = AdvisoryDb::load(dir)
+                .map_err(|e| format!("advisory database {}: {e}", dir.display()))?;
+            if db.is_empty() {
+                return Err(format!(
+                    "advisory database {} holds no advisory ({} file(s) read, {} unparsable): is it the right directory?",
+                    dir.display(),
+                    db.file_count(),
+                    db.errors().len()
+                ));
+            }
+            (request.log)(
+                LogStream::Stderr,
+                &format!("{} advisories loaded from {}", db.len(), dir.display()),
+            );
+            let findings = db.matches(&inventory).iter().map(to_finding).collect();
+            let facts = DatabaseFacts {
+                snapshot_date: db.snapshot_date(),
+                digest: db.digest().to_string(),
+                advisories: db.len(),
+                files: db.file_count(),
+                unparsable_files: db.errors().len(),
+                warnings: db
+                    .errors()
+                    .iter()
+                    .map(|e| format!("advisory skipped: {e}"))
+                    .collect(),
+            };
+            (findings, Some(facts))
+        }
+    };
+    Ok(Computed {
+        components: inventory.components,
+        lockfiles: inventory.lockfiles,
+        coverage_gaps,
+        database,
+        findings,
+    })
+}
+
+/// The tool's output from a computed result: the database's age checked against now, the SBOMs dated now.
+pub(crate) fn finish(request: &ScanRequest, computed: Computed, matching: &Matching) -> ToolOutput {
+    (request.log)(
+        LogStream::Stderr,
+        &format!(
+            "{} component(s) from {} lockfile(s)",
+            computed.components.len(),
+            computed.lockfiles.len()
+        ),
+    );
+    let coverage_gaps = computed.coverage_gaps;
     let mut warnings = coverage_gaps.clone();
     let created = time::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let meta = SbomMeta::new(&request.subject, None, &created);
-    let (findings, database) = match matching {
-        Matching::Off => {
+    let database = match (matching, computed.database) {
+        (Matching::Off, _) => {
             warnings.push(
                 "advisory matching is off in the manifest: dependency vulnerabilities were not checked"
                     .into(),
             );
-            (
-                Vec::new(),
-                json!({"matching": "off", "reason": "the manifest sets {\"advisories\": \"off\"} for this tool"}),
+            json!({"matching": "off", "reason": "the manifest sets {\"advisories\": \"off\"} for this tool"})
+        }
+        (Matching::Database { dir, .. }, None) => {
+            return ToolOutput::failed(
+                ToolStatus::Failed,
+                None,
+                format!("advisory database {}: not matched", dir.display()),
             )
         }
-        Matching::Database {
-            dir,
-            max_age_days,
-            snapshot: origin,
-        } => {
-            let db = match AdvisoryDb::load(&dir) {
-                Ok(db) => db,
-                Err(e) => {
-                    return ToolOutput::failed(
-                        ToolStatus::Failed,
-                        None,
-                        format!("advisory database {}: {e}", dir.display()),
-                    )
-                }
-            };
-            if db.is_empty() {
-                return ToolOutput::failed(
-                    ToolStatus::Failed,
-                    None,
-                    format!(
-                        "advisory database {} holds no advisory ({} file(s) read, {} unparsable): is it the right directory?",
-                        dir.display(),
-                        db.file_count(),
-                        db.errors().len()
-                    ),
-                );
-            }
-            let snapshot = db.snapshot_date();
+        (
+            Matching::Database {
+                dir,
+                max_age_days,
+                snapshot: origin,
+            },
+            Some(db),
+        ) => {
+            let snapshot = db.snapshot_date;
             let age_days = snapshot
                 .as_deref()
                 .and_then(|day| time::days_since(day, &time::now()));
-            if let Some(max) = max_age_days {
+            if let Some(max) = *max_age_days {
                 match age_days {
                     Some(age) if age <= i64::from(max) => {}
                     Some(age) => {
@@ -286,32 +362,36 @@ fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
                     }
                 }
             }
-            warnings.extend(db.errors().iter().map(|e| format!("advisory skipped: {e}")));
+            warnings.extend(db.warnings);
             (request.log)(
                 LogStream::Stderr,
                 &format!(
-                    "{} advisories loaded; snapshot date {}, digest sha256:{}",
-                    db.len(),
+                    "advisory database: {} advisories, snapshot date {}, digest sha256:{}",
+                    db.advisories,
                     snapshot.as_deref().unwrap_or("unknown"),
-                    db.digest()
+                    db.digest
                 ),
             );
-            let findings = db.matches(&inventory).iter().map(to_finding).collect();
             let mut database = json!({
                 "matching": "on",
                 "snapshot_date": snapshot,
                 "age_days": age_days,
                 "max_age_days": max_age_days,
-                "digest": format!("sha256:{}", db.digest()),
-                "advisories": db.len(),
-                "files": db.file_count(),
-                "unparsable_files": db.errors().len(),
+                "digest": format!("sha256:{}", db.digest),
+                "advisories": db.advisories,
+                "files": db.files,
+                "unparsable_files": db.unparsable_files,
             });
             if let Some(origin) = origin {
-                database["snapshot"] = origin;
+                database["snapshot"] = origin.clone();
             }
-            (findings, database)
+            database
         }
+    };
+    let inventory = Inventory {
+        components: computed.components,
+        lockfiles: computed.lockfiles,
+        ..Inventory::default()
     };
     let mut attachments = Vec::new();
     for (path, doc) in [
@@ -331,7 +411,7 @@ fn scan_blocking(request: &ScanRequest, matching: Matching) -> ToolOutput {
         attachments,
         warnings,
         coverage_gaps,
-        ..ToolOutput::completed(findings)
+        ..ToolOutput::completed(computed.findings)
     }
 }
 

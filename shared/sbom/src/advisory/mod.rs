@@ -152,6 +152,31 @@ impl AdvisoryDb {
         Ok(db)
     }
 
+    /// A cheap identity of the database directory without reading any advisory: SHA-256 over the path, size,
+    /// modification and change times and inode of every file [`AdvisoryDb::load`] would walk (and any problem
+    /// met walking), in path order. Equal identities mean files [`AdvisoryDb::load`] would read unchanged.
+    pub fn identity(dir: &Path) -> Result<String> {
+        if !dir.is_dir() {
+            return Err(SbomError::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
+        let (files, walk_errors) = fsutil::walk(dir, |name, _| name != ".git");
+        let mut sums = Sha256::new();
+        for file in &files {
+            let stat =
+                std::fs::symlink_metadata(&file.absolute).map_err(|source| SbomError::Io {
+                    path: file.relative.clone(),
+                    source,
+                })?;
+            sums.update(format!("{}\0{}\n", file.relative, fsutil::stat_line(&stat)).as_bytes());
+        }
+        for error in &walk_errors {
+            sums.update(format!("! {error}\n").as_bytes());
+        }
+        Ok(hex(&sums.finalize()))
+    }
+
     /// SHA-256 over the list of `<sha256>  <path>` lines of every advisory file read (in path order): equal
     /// digests mean the same advisory files.
     pub fn digest(&self) -> &str {
