@@ -100,10 +100,7 @@ fn result_key(
 ) -> Option<String> {
     let mut text = format!("certus-sbom-result\0{ENTRY_FORMAT}\0{version}\0{database}\n");
     for (path, &at) in selection.files().iter().zip(selection.positions()) {
-        let sha256 = &incremental.files.files.get(at)?.sha256;
-        if sha256.is_empty() {
-            return None;
-        }
+        let sha256 = incremental.files.files.get(at)?.sha256?;
         text.push_str(&format!("f {path}\0{sha256}\n"));
     }
     for error in selection.errors() {
@@ -209,7 +206,7 @@ pub(crate) async fn scan(
         return compute_blocking(request, matching, selection, None).await.0;
     };
     let scope = incremental::scope(SBOM_ID, version, &sha256_hex(identity.as_bytes()));
-    let lineage = incremental.files.lineage.clone();
+    let lineage = incremental.lineage.clone();
     let mut warnings = Vec::new();
     let bytes = match incremental.cache.index(&scope, &lineage).await {
         Ok(bytes) => bytes,

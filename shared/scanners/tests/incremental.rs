@@ -3,17 +3,19 @@
 //! scanned after each step with the cache and without it; a tampered cache entry is discarded and rescanned.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use certus_core::finding::Finding;
-use certus_core::incremental::{directory_lineage, Incremental, ResultIndex, ScanCache};
+use certus_core::incremental::{Incremental, ResultIndex};
 use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_local::LocalScanCache;
 use certus_scanners::SecretsScanner;
-use certus_source::tree::{encode_table, tree_table, PreviousTable};
+use common::{table, table_for};
 
 /// A deterministic generator (xorshift), so the history is the same on every run.
 struct Rng(u64);
@@ -128,28 +130,6 @@ fn key(
         f.fingerprint.clone(),
         f.message.clone(),
     )
-}
-
-/// The file table as source preparation makes it, with its previous table kept in `cache`.
-async fn table(root: &Path, cache: &Arc<LocalScanCache>) -> Incremental {
-    table_for(root, cache, "tenant-a").await
-}
-
-async fn table_for(root: &Path, cache: &Arc<LocalScanCache>, tenant: &str) -> Incremental {
-    let scope = "7".repeat(64);
-    let lineage = directory_lineage(root);
-    let previous = cache.index(&scope, &lineage).await.unwrap();
-    let previous = previous
-        .as_deref()
-        .map(PreviousTable::decode)
-        .unwrap_or_default();
-    let (_, mut files) = tree_table(root, &previous).unwrap();
-    cache
-        .put_index(&scope, &lineage, encode_table(&files.files))
-        .await
-        .unwrap();
-    files.lineage = lineage;
-    Incremental::new(Arc::new(files), cache.clone(), Some(tenant), "demo")
 }
 
 fn completed(out: &ToolOutput) {

@@ -3,17 +3,19 @@
 //! scan; a changed lockfile, sibling file or advisory file, or a tampered cache entry, computes it again.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use certus_core::bundle::{ADVISORY_DATABASE, SBOM_CYCLONEDX, SBOM_SPDX};
-use certus_core::incremental::{directory_lineage, CacheUse, Incremental, ScanCache};
+use certus_core::incremental::{CacheUse, Incremental, ScanCache};
 use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_local::LocalScanCache;
 use certus_scanners::{AdvisorySnapshot, AdvisorySource, SbomScanner};
-use certus_source::tree::{decode_table, encode_table, tree_table};
+use common::table;
 use serde_json::{json, Value};
 
 fn write(root: &Path, rel: &str, text: &str) {
@@ -105,25 +107,6 @@ fn setup() -> Setup {
         root,
         db,
         cache,
-    }
-}
-
-/// The file table as source preparation makes it, with its previous table kept in `cache`.
-async fn table(root: &Path, cache: &Arc<LocalScanCache>) -> Incremental {
-    let scope = "7".repeat(64);
-    let lineage = directory_lineage(root);
-    let previous = cache.index(&scope, &lineage).await.unwrap();
-    let previous = previous.as_deref().map(decode_table).unwrap_or_default();
-    let (_, mut files, complete) = tree_table(root, &previous).unwrap();
-    assert!(complete);
-    cache
-        .put_index(&scope, &lineage, encode_table(&files.files).unwrap())
-        .await
-        .unwrap();
-    files.lineage = lineage;
-    Incremental {
-        files: Arc::new(files),
-        cache: cache.clone(),
     }
 }
 
@@ -285,7 +268,7 @@ async fn a_tampered_entry_is_discarded_and_the_result_computed_again() {
     let s = setup();
     let (first, _) = cached(&s, None).await;
     let scope = cache_use(&first).scope;
-    let lineage = directory_lineage(&s.root);
+    let lineage = table(&s.root, &s.cache).await.lineage;
     let bytes = s.cache.index(&scope, &lineage).await.unwrap().unwrap();
     let text = String::from_utf8(bytes).unwrap();
     assert!(text.contains("T-1"));

@@ -1,0 +1,33 @@
+//! What the incremental tests share: the file table as `certus scan` prepares it (the directory source
+//! preparer with the scan cache), handed to a tool under a tenant's lineage.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use certus_core::incremental::Incremental;
+use certus_core::ports::SourcePreparer;
+use certus_core::request::SourceSpec;
+use certus_core::workspace::RunWorkspace;
+use certus_local::LocalScanCache;
+use certus_source::{LocalSourcePreparer, SourcePolicy};
+
+/// The file table of the directory `root` for `tenant`, its previous table kept in `cache`.
+pub async fn table_for(root: &Path, cache: &Arc<LocalScanCache>, tenant: &str) -> Incremental {
+    let scratch = tempfile::tempdir().unwrap();
+    let workspace = RunWorkspace::create(scratch.path().join("run")).unwrap();
+    let spec = SourceSpec::Directory {
+        directory_path: root.display().to_string(),
+    };
+    let prepared = LocalSourcePreparer::new(SourcePolicy::default())
+        .with_cache(cache.clone())
+        .prepare(&spec, &workspace)
+        .await
+        .unwrap();
+    let files = prepared.files.expect("a file table with a scan cache");
+    Incremental::new(files, cache.clone(), Some(tenant), "demo")
+}
+
+/// The same for the one tenant most tests use.
+pub async fn table(root: &Path, cache: &Arc<LocalScanCache>) -> Incremental {
+    table_for(root, cache, "tenant-a").await
+}
