@@ -2,7 +2,6 @@
 //! first use, not at start-up; found secrets reach the findings only redacted.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -76,58 +75,69 @@ impl SecretsScanner {
     }
 }
 
-/// Bytes inspected for a NUL to call a file binary, as the engine's tree scan does.
-const BINARY_SNIFF_LEN: usize = 8 * 1024;
-
-/// One file as the engine's tree scan treats it: content scanned unless binary or too large (then only the
-/// path-only rules apply), findings reported once per secret.
+/// One file as the engine's tree scan treats it ([`certus_secrets::Scanner::scan_path`]), findings reported
+/// once per secret.
 fn scan_one(scanner: &certus_secrets::Scanner, root: &Path, file: &SourceFile) -> FileResult {
-    let limit = scanner.options().max_file_size;
-    let (content, skipped) = match read_capped(&root.join(&file.path), limit) {
-        Ok(bytes) if memchr_nul(&bytes[..bytes.len().min(BINARY_SNIFF_LEN)]) => {
-            (Vec::new(), Some(SkipReason::Binary))
-        }
-        Ok(bytes) => (bytes, None),
-        Err(reason) => (Vec::new(), Some(reason)),
-    };
-    let found = scanner.scan_bytes(&file.path, &content);
+    let (found, skipped) = scanner.scan_path(&root.join(&file.path), &file.path, &mut Vec::new());
     FileResult {
         findings: without_generic_duplicates(&found).map(to_finding).collect(),
         skipped: skipped.map(|r| r.to_string()),
     }
 }
 
-fn memchr_nul(bytes: &[u8]) -> bool {
-    bytes.contains(&0)
+/// The files whose content was not scanned, as the tree scan reports them: a file inside a directory the
+/// global allowlist excludes is reported once, as that directory (the tree scan never enters it).
+fn skipped_as_the_tree_scan_reports<'a>(
+    scanner: &certus_secrets::Scanner,
+    files: &'a [(String, FileResult)],
+) -> Vec<(&'a str, String)> {
+    let excluded = SkipReason::AllowlistedPath.to_string();
+    let mut skipped: Vec<(&str, String)> = Vec::new();
+    for (path, result) in files {
+        let Some(why) = &result.skipped else { continue };
+        let reported = match why == &excluded {
+            true => path
+                .match_indices('/')
+                .map(|(at, _)| &path[..at])
+                .find(|dir| scanner.path_allowlisted(dir))
+                .unwrap_or(path),
+            false => path,
+        };
+        if skipped.last().is_none_or(|(last, _)| *last != reported) {
+            skipped.push((reported, why.clone()));
+        }
+    }
+    skipped
 }
 
-fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, SkipReason> {
-    let unreadable = |e: std::io::Error| SkipReason::Unreadable {
-        error: e.to_string(),
-    };
-    let meta = std::fs::symlink_metadata(path).map_err(unreadable)?;
-    if meta.file_type().is_symlink() {
-        return Err(SkipReason::Symlink);
+/// What a secrets scan did not cover: rules that did not load, files whose content was not scanned (the first
+/// few named, in path order), findings over the engine's cap.
+fn coverage_warnings(
+    rule_errors: &[certus_secrets::RuleError],
+    skipped: &[(&str, String)],
+    skipped_unlisted: u64,
+    findings_omitted: u64,
+) -> Vec<String> {
+    let mut warnings: Vec<String> = rule_errors
+        .iter()
+        .map(|e| format!("secrets rule {} not loaded: {}", e.rule_id, e.reason))
+        .collect();
+    warnings.extend(
+        skipped
+            .iter()
+            .take(LISTED_SKIPS)
+            .map(|(path, why)| format!("secrets: {path} not scanned ({why})")),
+    );
+    let unlisted = (skipped.len().saturating_sub(LISTED_SKIPS)) as u64 + skipped_unlisted;
+    if unlisted > 0 {
+        warnings.push(format!("secrets: {unlisted} more file(s) not scanned"));
     }
-    if !meta.is_file() {
-        return Err(SkipReason::NotRegularFile);
+    if findings_omitted > 0 {
+        warnings.push(format!(
+            "secrets: {findings_omitted} finding(s) over the cap not listed"
+        ));
     }
-    if meta.len() > limit {
-        return Err(SkipReason::TooLarge {
-            size: meta.len(),
-            limit,
-        });
-    }
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    let read = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    if read > limit {
-        return Err(SkipReason::TooLarge { size: read, limit });
-    }
-    Ok(bytes)
+    warnings
 }
 
 /// The secrets scan over the prepared file table, reusing cached results of unchanged files.
@@ -138,19 +148,17 @@ async fn scan_per_file(
     request: ScanRequest,
 ) -> ToolOutput {
     let root = request.source_root.clone();
+    let engine = scanner.clone();
     let run = per_file::scan(incremental, scope, &root, move |root, file| {
-        scan_one(&scanner, root, file)
+        scan_one(&engine, root, file)
     })
     .await;
+    let scanner_rules = scanner.rules();
     let run = match run {
         Ok(run) => run,
         Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, e),
     };
-    let skipped: Vec<(&str, &str)> = run
-        .files
-        .iter()
-        .filter_map(|(path, r)| r.skipped.as_deref().map(|why| (path.as_str(), why)))
-        .collect();
+    let skipped = skipped_as_the_tree_scan_reports(&scanner, &run.files);
     (request.log)(
         LogStream::Stderr,
         &format!(
@@ -162,18 +170,12 @@ async fn scan_per_file(
         ),
     );
     let mut warnings: Vec<String> = run.warning.into_iter().collect();
-    warnings.extend(
-        skipped
-            .iter()
-            .take(LISTED_SKIPS)
-            .map(|(path, why)| format!("secrets: {path} not scanned ({why})")),
-    );
-    if skipped.len() > LISTED_SKIPS {
-        warnings.push(format!(
-            "secrets: {} more file(s) not scanned",
-            skipped.len() - LISTED_SKIPS
-        ));
-    }
+    warnings.extend(coverage_warnings(
+        scanner_rules.rule_errors(),
+        &skipped,
+        0,
+        0,
+    ));
     let mut findings: Vec<Finding> = run
         .files
         .into_iter()
@@ -313,29 +315,17 @@ impl Scanner for SecretsScanner {
                 report.skipped.len() as u64 + report.skipped_omitted
             ),
         );
-        let mut warnings: Vec<String> = report
-            .rule_errors
+        let skipped: Vec<(&str, String)> = report
+            .skipped
             .iter()
-            .map(|e| format!("secrets rule {} not loaded: {}", e.rule_id, e.reason))
+            .map(|(path, why)| (path.as_str(), why.to_string()))
             .collect();
-        warnings.extend(
-            report
-                .skipped
-                .iter()
-                .take(LISTED_SKIPS)
-                .map(|(path, why)| format!("secrets: {path} not scanned ({why})")),
+        let warnings = coverage_warnings(
+            &report.rule_errors,
+            &skipped,
+            report.skipped_omitted,
+            report.findings_omitted,
         );
-        let unlisted =
-            (report.skipped.len().saturating_sub(LISTED_SKIPS)) as u64 + report.skipped_omitted;
-        if unlisted > 0 {
-            warnings.push(format!("secrets: {unlisted} more file(s) not scanned"));
-        }
-        if report.findings_omitted > 0 {
-            warnings.push(format!(
-                "secrets: {} finding(s) over the cap not listed",
-                report.findings_omitted
-            ));
-        }
         ToolOutput {
             warnings,
             ..ToolOutput::completed(

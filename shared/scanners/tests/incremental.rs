@@ -190,6 +190,10 @@ async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
         );
         assert!(!b.is_empty());
         assert_eq!(a, b, "step {step}: incremental and full findings differ");
+        assert_eq!(
+            cached.warnings, full.warnings,
+            "step {step}: what was not covered is said the same way"
+        );
         // The next push: edit, add, delete and rename a few files.
         let files = files_under(&root);
         for _ in 0..(3 + rng.below(6)) {

@@ -127,7 +127,7 @@ impl Scanner {
 
     /// Scans every regular file under `root` (symlinks are never followed) in parallel.
     pub fn scan_tree(&self, root: &Path) -> Result<ScanReport> {
-        let walker = Walker::new(root, |rel| detect::path_allowlisted(&self.rules, rel))?;
+        let walker = Walker::new(root, |rel| self.path_allowlisted(rel))?;
         let threads = self.options.threads.clamp(1, MAX_THREADS);
         let accumulator = Mutex::new(Accumulator::default());
         let (sender, receiver) = sync_channel::<Job>(threads * QUEUE_PER_THREAD);
@@ -220,6 +220,31 @@ impl Scanner {
                 Err(reason),
             ),
         }
+    }
+
+    /// Whether the rules' global allowlist excludes the path `rel` (a directory excluded this way is not
+    /// entered by [`Scanner::scan_tree`], and reported once).
+    pub fn path_allowlisted(&self, rel: &str) -> bool {
+        detect::path_allowlisted(&self.rules, rel)
+    }
+
+    /// Scans the file at `abs`, named `rel` in its tree, exactly as [`Scanner::scan_tree`] scans each file
+    /// (never following a link; binary, oversized and unreadable files get the path-only rules and a skip
+    /// reason), with `buf` as the read buffer. Findings in report order.
+    pub fn scan_path(
+        &self,
+        abs: &Path,
+        rel: &str,
+        buf: &mut Vec<u8>,
+    ) -> (Vec<SecretFinding>, Option<SkipReason>) {
+        let job = Job {
+            abs: abs.to_path_buf(),
+            rel: rel.to_string(),
+        };
+        let (found, outcome) = self.scan_file(&job, buf);
+        let mut findings = found.findings;
+        sort(&mut findings);
+        (findings, outcome.err())
     }
 }
 
