@@ -98,19 +98,6 @@ fn assurance_key(s: &Scanned) -> PublicKey {
     PublicKey::from_pem(key.public_key_pem()).unwrap()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn failures(report: &BundleReport) -> Vec<String> {
     report
         .checks
@@ -150,7 +137,7 @@ async fn one_changed_byte_in_any_file_is_named() {
     names.push(bundle::INDEX.into());
     for name in names {
         let copy = tempfile::tempdir().unwrap();
-        copy_dir(&original, copy.path());
+        certus_testkit::copy_dir(&original, copy.path());
         let path = copy.path().join(&name);
         let mut bytes = std::fs::read(&path).unwrap();
         let middle = bytes.len() / 2;
@@ -178,7 +165,7 @@ async fn dropped_and_added_files_are_named() {
         manifest_key: None,
     };
     let copy = tempfile::tempdir().unwrap();
-    copy_dir(&bundle_dir(&s), copy.path());
+    certus_testkit::copy_dir(&bundle_dir(&s), copy.path());
     std::fs::remove_file(copy.path().join(bundle::SUMMARY)).unwrap();
     let report = verify_bundle(copy.path(), &pins);
     assert!(failures(&report)
@@ -186,7 +173,7 @@ async fn dropped_and_added_files_are_named() {
         .any(|f| f.contains("summary.json: listed in the index but missing")));
 
     let copy = tempfile::tempdir().unwrap();
-    copy_dir(&bundle_dir(&s), copy.path());
+    certus_testkit::copy_dir(&bundle_dir(&s), copy.path());
     std::fs::write(copy.path().join("reports/extra.txt"), "x").unwrap();
     let report = verify_bundle(copy.path(), &pins);
     assert!(failures(&report)
@@ -202,7 +189,7 @@ async fn an_edited_payload_or_a_swapped_key_fails_the_signature() {
 
     // Payload edited (a subject digest changed) and the index rewritten to match: only the signature catches it.
     let copy = tempfile::tempdir().unwrap();
-    copy_dir(&original, copy.path());
+    certus_testkit::copy_dir(&original, copy.path());
     let env_path = copy.path().join(bundle::ATTESTATION);
     let env = Envelope::from_json(&std::fs::read(&env_path).unwrap()).unwrap();
     let payload = String::from_utf8(env.decode_payload().unwrap()).unwrap();
@@ -235,7 +222,7 @@ async fn an_edited_payload_or_a_swapped_key_fails_the_signature() {
 
     // Key swapped: re-signed with another key and that key published — a pinned key refuses it.
     let copy = tempfile::tempdir().unwrap();
-    copy_dir(&original, copy.path());
+    certus_testkit::copy_dir(&original, copy.path());
     let other = SigningKey::generate(certus_attest::Algorithm::EcdsaP256Sha256).unwrap();
     let env = Envelope::from_json(&std::fs::read(copy.path().join(bundle::ATTESTATION)).unwrap())
         .unwrap();

@@ -150,7 +150,7 @@ fn every_sbom_of_the_demo_scans_passes_outside_validators_and_every_rule_explain
     let mut all_rules = Vec::new();
     for app in ["clean-app", "demo-app"] {
         let copy = work.path().join(app);
-        copy_dir(&root.join("examples").join(app), &copy);
+        certus_testkit::copy_dir(&root.join("examples").join(app), &copy);
         let bundle = scan(
             &copy,
             &demo_advisories,
@@ -245,16 +245,3 @@ version = "1.6.0"
 source = "registry+https://github.com/rust-lang/crates.io-index"
 checksum = "fe0f37c9e8f3c5a4a66ad655a93c74daac4ad00c441533bf5c6e7990bb42604e"
 "#;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}

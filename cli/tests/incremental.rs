@@ -119,25 +119,12 @@ fn verifies(bundle: &Path, data: &Path) {
     assert_eq!(verified.status.code(), Some(0), "{verified:?}");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_rescan_reuses_unchanged_files_and_says_so_in_the_signed_record() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
     let tree = work.path().join("tree");
-    copy_dir(
+    certus_testkit::copy_dir(
         &certus_testkit::workspace_root().join("examples/demo-app"),
         &tree,
     );
@@ -191,7 +178,7 @@ fn a_git_source_rescanned_after_a_commit_reuses_the_unchanged_content() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
     let repo = work.path().join("repo");
-    copy_dir(
+    certus_testkit::copy_dir(
         &certus_testkit::workspace_root().join("examples/demo-app"),
         &repo,
     );

@@ -147,6 +147,27 @@ pub fn wait_for_port(port: u16) {
     panic!("nothing listens on port {port}");
 }
 
+/// Copies the tree `from` into `to` (created), files and directories only.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("create {}: {e}", to.display()));
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+        let target = to.join(entry.file_name());
+        let is_dir = entry
+            .file_type()
+            .unwrap_or_else(|e| panic!("stat {}: {e}", entry.path().display()))
+            .is_dir();
+        if is_dir {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .unwrap_or_else(|e| panic!("copy {}: {e}", entry.path().display()));
+        }
+    }
+}
+
 /// Runs `git` in `dir` with a fixed test identity and signing off, panicking with git's stderr when it
 /// fails; returns its trimmed stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
