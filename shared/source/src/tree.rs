@@ -121,7 +121,11 @@ impl Line {
 /// after its own name. Comparing paths with `/` below every other byte gives exactly that.
 fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
     let key = |c: u8| if c == b'/' { 0 } else { c };
-    a.bytes().map(key).cmp(b.bytes().map(key))
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(at) => key(a[at]).cmp(&key(b[at])),
+        None => a.len().cmp(&b.len()),
+    }
 }
 
 /// The tree digest and the table of its regular files, reading only files whose `stat` differs from
@@ -142,8 +146,18 @@ pub fn tree_table(root: &Path, previous: &PreviousTable<'_>) -> Result<(String, 
         }
         match line {
             Line::File(file) => {
-                let digest = file.sha256.map(|d| d.to_string()).unwrap_or_default();
-                hasher.update(format!("f {}\0{digest}\n", file.path).as_bytes());
+                let mut hex_digest = [0u8; 64];
+                if let Some(digest) = &file.sha256 {
+                    hex::encode_to_slice(digest.as_bytes(), &mut hex_digest)
+                        .map_err(|e| CoreError::Source(format!("tree digest: {e}")))?;
+                }
+                let hex_digest = match file.sha256 {
+                    Some(_) => &hex_digest[..],
+                    None => &[],
+                };
+                for part in [b"f ", file.path.as_bytes(), b"\0", hex_digest, b"\n"] {
+                    hasher.update(part);
+                }
                 files.push(file);
             }
             Line::Link(rel, target) => hasher.update(format!("l {rel}\0{target}\n").as_bytes()),
