@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// A server directory callers may name as a directory or archive source or a `file://` manifest.
     #[arg(long = "allow-root")]
     pub allow_roots: Vec<PathBuf>,
+    /// Scan everything on every scan: keep no file tables or per-file results in `<data dir>/cache/` (by
+    /// default a rescan scans only changed content, each tenant's results kept apart).
+    #[arg(long)]
+    pub no_scan_cache: bool,
     /// Scans run at the same time; more wait in the queue.
     #[arg(long, default_value_t = 4)]
     pub max_scans: usize,
@@ -165,7 +169,10 @@ pub async fn run(args: ServeArgs) -> Result<i32> {
     local::private_dir(&data_dir)?;
     local::private_dir(&uploads_dir)?;
     let services = local::services(
-        LocalOptions::headless(data_dir.clone(), Some(roots)),
+        LocalOptions {
+            scan_cache: !args.no_scan_cache,
+            ..LocalOptions::headless(data_dir.clone(), Some(roots))
+        },
         policy,
         &settings,
     )

@@ -818,8 +818,8 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
     assert_eq!(submit(key), "202");
     let accepted: serde_json::Value =
         serde_json::from_slice(&std::fs::read(work.path().join("body.json")).unwrap()).unwrap();
-    let id = accepted["test_id"].as_str().unwrap();
-    let watch = |extra: &[&str]| {
+    let id = accepted["test_id"].as_str().unwrap().to_string();
+    let watch_job = |id: &str, extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_certus"))
             .args([
                 "watch",
@@ -833,6 +833,7 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
             .output()
             .unwrap()
     };
+    let watch = |extra: &[&str]| watch_job(&id, extra);
     // By default, the lines `certus scan` shows while it runs.
     let human = watch(&[]);
     assert_eq!(human.status.code(), Some(0));
@@ -858,6 +859,34 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
     assert_eq!(lines.last().unwrap()["type"], "scan_complete");
     let seqs: Vec<u64> = lines.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=lines.len() as u64).collect::<Vec<_>>());
+
+    // The same directory again, unchanged: the server's scan cache gives the inventory without reading
+    // the lockfile, and the bundle says so.
+    let sbom_cache = |id: &str| {
+        let summary: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(data.join("bundles").join(id).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        summary["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == "sbom")
+            .unwrap()["cache"]
+            .clone()
+    };
+    assert_eq!(sbom_cache(&id)["from_cache"], 0);
+    assert_eq!(submit(key), "202");
+    let again: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("body.json")).unwrap()).unwrap();
+    let again = again["test_id"].as_str().unwrap();
+    assert_eq!(watch_job(again, &["--json"]).status.code(), Some(0));
+    let reused = sbom_cache(again);
+    assert_eq!(
+        (reused["files"].as_u64(), reused["from_cache"].as_u64()),
+        (Some(1), Some(1)),
+        "{reused}"
+    );
 }
 
 /// `certus cancel` against `certus serve`: a scan hanging on a git remote that never answers (a tarpit on
