@@ -1,13 +1,15 @@
 //! Content-addressed incremental scans (docs/incremental-scans.md).
 //!
-//! Source preparation lists every regular file of a directory tree with what `stat` says of it and the SHA-256
-//! of its bytes ([`SourceFiles`]); a file whose (path, size, mtime, ctime, inode) match the previous scan of
-//! the same tree keeps the digest recorded then and is not read. A per-file tool keeps one [`ResultIndex`] per
-//! (scope, lineage): the scope digests the tool id, its version, its rule set and the running executable; the
-//! lineage names the tree. Each entry holds one file's results keyed by its path and content digest and carries
-//! its own digest; an entry that fails that check is discarded and the file rescanned. The results of unchanged
-//! files live in the index itself, so a rescan costs one index read and one index write whatever the tree
-//! size (on an object store: O(1) requests plus the changed files' reads) — the [`ScanCache`] port.
+//! Source preparation lists every regular file of the prepared tree with what `stat` says of it and the
+//! SHA-256 of its bytes ([`SourceFiles`]); in a directory kept between scans, a file whose (path, size,
+//! mtime, ctime, inode) match the previous table keeps the digest recorded then and is not read. A per-file
+//! tool keeps one [`ResultIndex`] per (scope, lineage): the scope digests the tool id, its version, its rule
+//! set and the running executable; the lineage names the tree, bound to the tenant ([`Incremental::new`]).
+//! Each entry holds one file's results keyed by its path and content digest and carries its own digest; an
+//! entry that fails that check is discarded and the file rescanned. The results of unchanged files live in
+//! the index itself, so a rescan costs one index read and one index write whatever the tree size (on an
+//! object store: O(1) requests) — the [`ScanCache`] port. Tables and indexes share one compact binary layout
+//! ([`IndexWriter`], [`IndexReader`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;

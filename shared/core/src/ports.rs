@@ -152,7 +152,7 @@ pub struct PreparedSource {
     /// SHA-256 over the tree's paths and contents (directory and archive sources).
     pub content_digest: Option<String>,
     pub warnings: Vec<String>,
-    /// Every regular file with its digest, where the preparer listed them (directory sources with a scan
+    /// Every regular file with its digest, where the preparer listed them (any source, when there is a scan
     /// cache): what per-file tools reuse results by. Not carried between steps.
     #[serde(skip)]
     pub files: Option<Arc<SourceFiles>>,
