@@ -1479,6 +1479,12 @@ class DeployedRun(unittest.TestCase):
                   for binary, action, resource, ok, why in DEPLOYMENT.checked_requests() if not ok]
         self.assertEqual(denied, [], "\n".join(denied))
         self.assertTrue(DEPLOYMENT.checked_requests(), "the functions made AWS requests")
+        # Incremental scans: run-scanner keeps the per-file tools' result indexes in the work bucket's
+        # scan-cache/, under its own role; no other function touches that prefix.
+        cache_users = {(binary, action) for binary, action, resource, ok, why in DEPLOYMENT.checked_requests()
+                       if "/scan-cache/" in resource}
+        self.assertIn(("run-scanner", "s3:PutObject"), cache_users, cache_users)
+        self.assertEqual({binary for binary, _ in cache_users} - {"run-scanner", "scanner-task"}, set(), cache_users)
 
     def test_99_a_role_without_list_bucket_is_caught_naming_function_action_and_resource(self):
         """The first-deploy blocker of the review (no s3:ListBucket: a missing stage marker is a 403), which

@@ -153,6 +153,9 @@ def calls(d):
     for function in ("run-scanner", "scanner-task"):
         add(function, "READ?", f"s3://{work}/advisories/current.json", why="the advisory pointer (absent before a sync)")
         add(function, "s3:GetObject", f"arn:aws:s3:::{work}/advisories/{snapshot}", why="the advisory snapshot")
+        index = "scan-cache/" + "cd" * 32 + "/" + "ef" * 32 + ".idx"
+        add(function, "READ?", f"s3://{work}/{index}", why="a per-file tool's result index (absent at the first scan)")
+        add(function, "s3:PutObject", f"arn:aws:s3:::{work}/{index}", why="the tool's new result index")
     return out
 
 
@@ -235,6 +238,22 @@ class IamGrantsTest(unittest.TestCase):
             _, statements = self.d.role_of(function)
             self.assertFalse(iam_eval.allowed(statements, "s3:PutObject",
                                               f"arn:aws:s3:::{work}/advisories/current.json"), function)
+
+    def test_only_the_roles_that_run_tools_reach_the_scan_cache(self):
+        work = self.d.ref("WorkBucket")
+        index = f"arn:aws:s3:::{work}/scan-cache/" + "cd" * 32 + "/" + "ef" * 32 + ".idx"
+        for function in ("run-scanner", "scanner-task"):
+            _, statements = self.d.role_of(function)
+            self.assertTrue(iam_eval.allowed(statements, "s3:PutObject", index), function)
+            for action, key in (("s3:DeleteObject", index), ("s3:PutObject", f"arn:aws:s3:::{work}/scan-cachex/y"),
+                                ("s3:PutObject", f"arn:aws:s3:::{work}/bundles/{TEST_ID}/x")):
+                self.assertFalse(iam_eval.allowed(statements, action, key), (function, action, key))
+        for function in STAGES + ["api", "push-trigger", "ws", "request-upload", "promote", "sync-advisories"]:
+            if function == "run-scanner":
+                continue
+            _, statements = self.d.role_of(function)
+            for action in ("s3:GetObject", "s3:PutObject"):
+                self.assertFalse(iam_eval.allowed(statements, action, index), (function, action))
 
     def test_unconfigured_features_grant_nothing(self):
         d = Deployment({})

@@ -87,6 +87,11 @@ impl ScannerSet {
         self.sample_mode
     }
 
+    /// Where per-file tools keep their results between scans, if anywhere.
+    pub fn cache(&self) -> Option<&Arc<dyn ScanCache>> {
+        self.cache.as_ref()
+    }
+
     pub fn supports(&self, id: &str) -> bool {
         self.scanners.contains_key(id)
     }

@@ -11,7 +11,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use certus_advisories::S3AdvisorySource;
 use certus_aws::{
     resolve_key_ref, AwsClients, KmsSigner, S3ArtifactStore, S3Fetcher, S3Publisher, S3RunStore,
-    S3Uploads, SecretsManagerStore,
+    S3ScanCache, S3Uploads, SecretsManagerStore,
 };
 use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::audit::AuditedJobStore;
@@ -268,6 +268,11 @@ fn scanners(stage: Stage, env: &StepEnv, clients: &Clients) -> Result<ScannerSet
         // The planner counts the scanner image's tools as available: they run in Fargate tasks.
         Stage::LaunchScanners => {
             certus_stages::fargate::with_fargate_tools(&here, &env.fargate_tools)?
+        }
+        // Where tools run (this function or the Fargate task), per-file tools reuse the results of unchanged
+        // content from the work bucket's `scan-cache/`.
+        Stage::RunScanner => {
+            here.with_cache(Arc::new(S3ScanCache::new(&clients.aws, &env.work_bucket)?))
         }
         _ => here,
     })

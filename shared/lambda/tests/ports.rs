@@ -24,6 +24,10 @@ fn clients() -> Clients {
 }
 
 fn env(dir: &std::path::Path) -> StepEnv {
+    env_with(dir, "true")
+}
+
+fn env_with(dir: &std::path::Path, sample_mode: &str) -> StepEnv {
     let vars = [
         ("CERTUS_ASSURANCE_JOBS_TABLE", "jobs".to_string()),
         ("CERTUS_ASSURANCE_AUDIT_TABLE", "audit".into()),
@@ -45,7 +49,7 @@ fn env(dir: &std::path::Path) -> StepEnv {
             "CERTUS_ASSURANCE_WORKSPACE_ROOT",
             dir.join("work").display().to_string(),
         ),
-        ("CERTUS_ASSURANCE_SAMPLE_MODE", "true".into()),
+        ("CERTUS_ASSURANCE_SAMPLE_MODE", sample_mode.into()),
     ];
     StepEnv::from_vars(&|name| {
         vars.iter()
@@ -151,4 +155,30 @@ fn each_step_holds_a_port_exactly_where_its_role_grants_what_the_port_needs() {
         }
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[tokio::test]
+async fn only_the_step_that_runs_tools_holds_the_scan_cache_and_only_its_role_reaches_it() {
+    let template = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (env, clients) = (env_with(dir.path(), "false"), clients());
+    for stage in Stage::ALL {
+        let stages = stages_for(stage, &env, &clients).await.unwrap();
+        let held = stages
+            .services
+            .scanners
+            .as_ref()
+            .is_some_and(|s| s.cache().is_some());
+        let granted = role_policy(&template, stage).contains("${WorkBucket.Arn}/scan-cache/*");
+        let runs_tools = stage == Stage::RunScanner;
+        assert_eq!(
+            (held, granted),
+            (runs_tools, runs_tools),
+            "{}",
+            stage.name()
+        );
+    }
 }

@@ -41,8 +41,14 @@ pub struct LocalSourcePreparer {
 
 /// The lineage of a git source: scans of the same repository share results (per tenant, see
 /// `certus_core::incremental::Incremental`).
-fn git_lineage(url: &str) -> String {
+pub fn git_lineage(url: &str) -> String {
     sha256_hex(format!("git\0{url}").as_bytes())
+}
+
+/// The lineage of every extracted archive: an archive names no tree of its own, so its results are shared by
+/// content alone (per tenant and component).
+pub fn archive_lineage() -> String {
+    sha256_hex(b"archive")
 }
 
 /// Scope of the directory file tables in the scan cache.
@@ -211,8 +217,10 @@ impl SourcePreparer for LocalSourcePreparer {
                 let mut prepared =
                     prepare_archive(archive, archive_path, workspace, self.policy.archive).await?;
                 if self.cache.is_some() {
-                    let lineage = sha256_hex(b"archive");
-                    prepared.files = self.table(&prepared.root, lineage, false).await?.1;
+                    prepared.files = self
+                        .table(&prepared.root, archive_lineage(), false)
+                        .await?
+                        .1;
                 }
                 Ok(prepared)
             }

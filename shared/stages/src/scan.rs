@@ -8,15 +8,17 @@ use std::sync::Arc;
 use certus_core::bundle::{self, BundleWriter};
 use certus_core::digest::Sha256Digest;
 use certus_core::event::{Event, EventBody};
+use certus_core::incremental::directory_lineage;
 use certus_core::job::{Job, JobStatus};
 use certus_core::manifest::SelectedTool;
 use certus_core::pipeline::{self, RunState};
 use certus_core::ports::ToolStatus;
 use certus_core::progress::Progress;
 use certus_core::report::ToolRecord;
-use certus_core::request::{ManifestSource, SignatureSource};
+use certus_core::request::{ManifestSource, SignatureSource, SourceSpec};
 use certus_core::time;
 use certus_core::workspace::RunWorkspace;
+use certus_source::tree::{tree_table, PreviousTable};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StageError};
@@ -242,7 +244,8 @@ impl Stages {
     }
 
     /// `run-scanner`: one tool on a restored copy of the source; its SARIF and attachments go to the bundle
-    /// prefix and its record to `tools/<id>.json`.
+    /// prefix and its record to `tools/<id>.json`. Where the scanners have a scan cache, the restored tree's
+    /// file table lets per-file tools reuse the results of unchanged content.
     pub async fn run_scanner(&self, test_id: &str, tool: &str) -> Result<StageOutput> {
         let step = format!("run-scanner/{tool}");
         if let Some(done) = self.marker(test_id, &step).await? {
@@ -262,6 +265,9 @@ impl Stages {
                 ))
             })?;
         self.restore_source(&job, &workspace, &mut state).await?;
+        if self.services.scanners()?.cache().is_some() {
+            list_source_files(&job, &mut state).await?;
+        }
         let bundle = Arc::new(BundleWriter::new(workspace.bundle_dir())?);
         let (records, crashes) = pipeline::run_tools(
             &self.services,
@@ -662,6 +668,28 @@ fn check_digest(
             "job '{test_id}' recorded no digest for {what}: it cannot be checked"
         ))),
     }
+}
+
+/// The file table of the restored source (every file read: a restored tree is new to this machine), under the
+/// lineage of the job's source as submitted, so per-file tools reuse the results of unchanged content
+/// (`certus_core::incremental`).
+async fn list_source_files(job: &Job, state: &mut RunState) -> Result<()> {
+    let Some(source) = state.source.as_mut() else {
+        return Ok(());
+    };
+    let lineage = match &job.submission.source {
+        SourceSpec::Git { git_url, .. } => certus_source::git_lineage(git_url),
+        SourceSpec::Archive { .. } => certus_source::archive_lineage(),
+        SourceSpec::Directory { directory_path } => directory_lineage(Path::new(directory_path)),
+    };
+    let root = source.root.clone();
+    let (_digest, mut files) =
+        tokio::task::spawn_blocking(move || tree_table(&root, &PreviousTable::default()))
+            .await
+            .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??;
+    files.lineage = lineage;
+    source.files = Some(Arc::new(files));
+    Ok(())
 }
 
 /// SHA-256 of a file, read off the async workers.

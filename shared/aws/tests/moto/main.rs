@@ -10,6 +10,7 @@ mod keys;
 mod multipart;
 mod publish;
 mod runs;
+mod scan_cache;
 mod signer;
 mod store;
 mod uploads;
