@@ -5,9 +5,6 @@
 //! process against moto (`CERTUS_MOTO_ENDPOINT`); without it the test says why it is skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
 use certus_aws::AwsClients;
 use certus_core::incremental::CacheUse;
 use certus_core::job::Job;
@@ -17,47 +14,27 @@ use certus_dynamo::{create_tables, TableNames};
 use certus_integration::git_repo;
 use certus_lambda::{stages_for, Clients, StepEnv};
 use certus_stages::Stage;
-
-/// Counts the S3 requests whose path goes under `scan-cache/` (retries included).
-#[derive(Debug)]
-struct ScanCacheRequests(Arc<AtomicUsize>);
-
-impl aws_sdk_s3::config::Intercept for ScanCacheRequests {
-    fn name(&self) -> &'static str {
-        "ScanCacheRequests"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_sdk_s3::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_s3::config::ConfigBag,
-    ) -> Result<(), aws_sdk_s3::error::BoxError> {
-        if context.request().uri().contains("/scan-cache/") {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-}
+use certus_testkit::S3RequestCounter;
 
 struct Deployment {
     dir: tempfile::TempDir,
     env: StepEnv,
     clients: Clients,
-    requests: Arc<AtomicUsize>,
+    /// S3 requests under `scan-cache/`.
+    requests: S3RequestCounter,
 }
 
 impl Deployment {
     async fn new(endpoint: &str) -> Self {
         let config = certus_testkit::emulator_sdk_config(endpoint);
         let plain = AwsClients::from_sdk_config(&config);
-        let requests = Arc::new(AtomicUsize::new(0));
+        let requests = S3RequestCounter::new("/scan-cache/");
         let s3 = aws_sdk_s3::Client::from_conf(
             plain
                 .s3()
                 .config()
                 .to_builder()
-                .interceptor(ScanCacheRequests(requests.clone()))
+                .interceptor(requests.clone())
                 .build(),
         );
         let clients = Clients {
@@ -196,9 +173,9 @@ impl Deployment {
             .await
             .unwrap();
         let runner = stages(Stage::RunScanner).await.unwrap();
-        let before = self.requests.load(Ordering::SeqCst);
+        let before = self.requests.count();
         let output = runner.run_scanner(&id, "secrets").await.unwrap();
-        let requests = self.requests.load(Ordering::SeqCst) - before;
+        let requests = self.requests.count() - before;
         assert_eq!(output.status.as_deref(), Some("completed"), "{output:?}");
         let bytes = runner
             .runs

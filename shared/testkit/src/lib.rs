@@ -277,3 +277,43 @@ mod tests {
         assert!(name.starts_with(&format!("certus-events-{}-", std::process::id())));
     }
 }
+
+/// Counts the S3 requests a client sends whose URI contains `path_part` (every request for `""`), retries
+/// included: how tests show what a step costs in requests.
+#[derive(Debug, Clone)]
+pub struct S3RequestCounter {
+    path_part: &'static str,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl S3RequestCounter {
+    pub fn new(path_part: &'static str) -> Self {
+        Self {
+            path_part,
+            seen: std::sync::Arc::default(),
+        }
+    }
+
+    /// Requests counted so far.
+    pub fn count(&self) -> usize {
+        self.seen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl aws_sdk_s3::config::Intercept for S3RequestCounter {
+    fn name(&self) -> &'static str {
+        "S3RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_s3::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        if context.request().uri().contains(self.path_part) {
+            self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}

@@ -1,11 +1,9 @@
 //! `S3ScanCache`: indexes under `scan-cache/` of the work bucket, one request per read and per write, a
 //! missing index answered as none, names that are not digests refused before any request, reads capped.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
 use certus_aws::S3ScanCache;
 use certus_core::incremental::ScanCache;
+use certus_testkit::S3RequestCounter;
 
 use certus_aws::AwsClients;
 
@@ -15,33 +13,13 @@ fn digest(n: u8) -> String {
     format!("{n:02x}").repeat(32)
 }
 
-/// Counts the S3 requests sent (retries included).
-#[derive(Debug)]
-struct Count(Arc<AtomicUsize>);
-
-impl aws_sdk_s3::config::Intercept for Count {
-    fn name(&self) -> &'static str {
-        "Count"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _components: &aws_sdk_s3::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_s3::config::ConfigBag,
-    ) -> Result<(), aws_sdk_s3::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-fn counting_clients(endpoint: &str, requests: Arc<AtomicUsize>) -> AwsClients {
+fn counting_clients(endpoint: &str, requests: S3RequestCounter) -> AwsClients {
     let plain = moto_clients(endpoint);
     let s3_config = plain
         .s3()
         .config()
         .to_builder()
-        .interceptor(Count(requests))
+        .interceptor(requests)
         .build();
     AwsClients::new(
         aws_sdk_s3::Client::from_conf(s3_config),
@@ -55,22 +33,22 @@ async fn indexes_round_trip_in_one_request_each_and_names_must_be_digests() {
         return;
     };
     let bucket = new_bucket(&moto_clients(&endpoint), "scan-cache").await;
-    let requests = Arc::new(AtomicUsize::new(0));
+    let requests = S3RequestCounter::new("");
     let clients = counting_clients(&endpoint, requests.clone());
     let cache = S3ScanCache::new(&clients, &format!("s3://{bucket}")).unwrap();
 
     assert_eq!(cache.index(&digest(1), &digest(2)).await.unwrap(), None);
-    assert_eq!(requests.load(Ordering::SeqCst), 1, "one GetObject");
+    assert_eq!(requests.count(), 1, "one GetObject");
     cache
         .put_index(&digest(1), &digest(2), vec![b'a'; 100])
         .await
         .unwrap();
-    assert_eq!(requests.load(Ordering::SeqCst), 2, "one PutObject");
+    assert_eq!(requests.count(), 2, "one PutObject");
     assert_eq!(
         cache.index(&digest(1), &digest(2)).await.unwrap(),
         Some(vec![b'a'; 100])
     );
-    assert_eq!(requests.load(Ordering::SeqCst), 3, "one GetObject");
+    assert_eq!(requests.count(), 3, "one GetObject");
     assert_eq!(cache.index(&digest(1), &digest(3)).await.unwrap(), None);
     let listed = moto_clients(&endpoint)
         .s3()
@@ -99,7 +77,7 @@ async fn indexes_round_trip_in_one_request_each_and_names_must_be_digests() {
         assert!(err.to_string().contains("not a SHA-256 digest"), "{err}");
     }
     assert_eq!(
-        requests.load(Ordering::SeqCst),
+        requests.count(),
         4,
         "a name that is not a digest is refused before any request"
     );
