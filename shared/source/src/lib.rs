@@ -51,6 +51,13 @@ pub fn archive_lineage() -> String {
     sha256_hex(b"archive")
 }
 
+/// A prepared tree's digest, its file table (with a scan cache) and what went wrong with the cache.
+struct Table {
+    digest: String,
+    files: Option<Arc<SourceFiles>>,
+    warnings: Vec<String>,
+}
+
 /// Scope of the directory file tables in the scan cache.
 fn table_scope() -> String {
     sha256_hex(format!("certus-tree-table\0{INDEX_FORMAT}").as_bytes())
@@ -75,20 +82,26 @@ impl LocalSourcePreparer {
 
     /// The tree digest of `root` and, where there is a scan cache, its file table under `lineage`. `keep`:
     /// the tree stays where it is between scans (a directory source), so its table is stored and its
-    /// unchanged files are not read again.
-    async fn table(
-        &self,
-        root: &Path,
-        lineage: String,
-        keep: bool,
-    ) -> Result<(String, Option<Arc<SourceFiles>>)> {
+    /// unchanged files are not read again. The cache only saves work: when it cannot be read or written the
+    /// tree is hashed in full or the table not kept, and the warnings say so.
+    async fn table(&self, root: &Path, lineage: String, keep: bool) -> Result<Table> {
         let Some(cache) = &self.cache else {
             let root = root.to_path_buf();
-            return Ok((blocking(move || tree::tree_digest(&root)).await?, None));
+            return Ok(Table {
+                digest: blocking(move || tree::tree_digest(&root)).await?,
+                files: None,
+                warnings: Vec::new(),
+            });
         };
         let scope = table_scope();
+        let mut warnings = Vec::new();
         let previous = match keep {
-            true => cache.index(&scope, &lineage).await?,
+            true => cache.index(&scope, &lineage).await.unwrap_or_else(|e| {
+                warnings.push(format!(
+                    "scan cache: the previous file table was not read, every file hashed: {e}"
+                ));
+                None
+            }),
             false => None,
         };
         let walk_root = root.to_path_buf();
@@ -101,12 +114,21 @@ impl LocalSourcePreparer {
         })
         .await?;
         if keep {
-            cache
+            let stored = cache
                 .put_index(&scope, &lineage, tree::encode_table(&table.files))
-                .await?;
+                .await;
+            if let Err(e) = stored {
+                warnings.push(format!(
+                    "scan cache: the file table was not kept, the next scan hashes every file: {e}"
+                ));
+            }
         }
         table.lineage = lineage;
-        Ok((digest, Some(Arc::new(table))))
+        Ok(Table {
+            digest,
+            files: Some(Arc::new(table)),
+            warnings,
+        })
     }
 
     fn allowed_path(&self, field: &str, raw: &str) -> Result<PathBuf> {
@@ -183,7 +205,7 @@ impl SourcePreparer for LocalSourcePreparer {
                 )
                 .await?;
                 let files = match self.cache {
-                    Some(_) => self.table(&dest, git_lineage(git_url), false).await?.1,
+                    Some(_) => self.table(&dest, git_lineage(git_url), false).await?.files,
                     None => None,
                 };
                 Ok(PreparedSource {
@@ -202,14 +224,14 @@ impl SourcePreparer for LocalSourcePreparer {
                         "directory_path '{directory_path}' is not a directory"
                     )));
                 }
-                let (digest, files) = self.table(&root, directory_lineage(&root), true).await?;
+                let table = self.table(&root, directory_lineage(&root), true).await?;
                 Ok(PreparedSource {
                     root,
                     commit: None,
                     branch: None,
-                    content_digest: Some(digest),
-                    warnings: Vec::new(),
-                    files,
+                    content_digest: Some(table.digest),
+                    warnings: table.warnings,
+                    files: table.files,
                 })
             }
             SourceSpec::Archive { archive_path } => {
@@ -220,7 +242,7 @@ impl SourcePreparer for LocalSourcePreparer {
                     prepared.files = self
                         .table(&prepared.root, archive_lineage(), false)
                         .await?
-                        .1;
+                        .files;
                 }
                 Ok(prepared)
             }
@@ -337,6 +359,50 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("git fetch failed"), "{err}");
+    }
+
+    /// A scan cache whose storage is gone: every read and write fails.
+    struct BrokenCache;
+
+    #[async_trait]
+    impl ScanCache for BrokenCache {
+        async fn index(&self, _scope: &str, _lineage: &str) -> Result<Option<Vec<u8>>> {
+            Err(CoreError::Storage("the cache disk is gone".into()))
+        }
+
+        async fn put_index(&self, _scope: &str, _lineage: &str, _bytes: Vec<u8>) -> Result<()> {
+            Err(CoreError::Storage("the cache disk is full".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_scan_cache_that_fails_costs_work_and_a_warning_never_the_scan() {
+        let (repo, _, _) = repo();
+        let (_d, ws) = workspace();
+        let spec = SourceSpec::Directory {
+            directory_path: repo.path().display().to_string(),
+        };
+        let plain = LocalSourcePreparer::new(local_policy())
+            .prepare(&spec, &ws)
+            .await
+            .unwrap();
+        let prepared = LocalSourcePreparer::new(local_policy())
+            .with_cache(Arc::new(BrokenCache))
+            .prepare(&spec, &ws)
+            .await
+            .unwrap();
+        assert_eq!(prepared.content_digest, plain.content_digest);
+        assert!(prepared.files.is_some(), "the tools still get the table");
+        let warnings = prepared.warnings.join("\n");
+        assert!(
+            warnings.contains("not read, every file hashed: "),
+            "{warnings}"
+        );
+        assert!(warnings.contains("the cache disk is gone"), "{warnings}");
+        assert!(
+            warnings.contains("not kept, the next scan hashes every file"),
+            "{warnings}"
+        );
     }
 
     #[tokio::test]
