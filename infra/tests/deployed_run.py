@@ -1474,6 +1474,66 @@ class DeployedRun(unittest.TestCase):
         self.assertIn("error", outcome, outcome)
         self.assertEqual(s3.get_object(Bucket=work, Key="advisories/current.json")["Body"].read(), current)
 
+    def test_14_a_rescan_costs_the_same_scan_cache_requests_whatever_the_tree_size(self):
+        """Incremental scans as deployed: a repository scanned, pushed (one file changed) and scanned again,
+        then grown by 60 files and scanned twice more. The rescans take every unchanged file's secrets result
+        from the cache, and the scan-cache requests of run-scanner are the same for the small and the large
+        tree (the results of unchanged files are in one index per tool, not one object per file)."""
+        d = DEPLOYMENT
+        root = os.path.join(SCRATCH, "rescan")
+        os.makedirs(root)
+        repo = GitServer(root)
+        work = os.path.join(root, "work")
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", work]
+
+        def push(files, message):
+            for path, text in files.items():
+                os.makedirs(os.path.dirname(os.path.join(work, path)), exist_ok=True)
+                with open(os.path.join(work, path), "w", encoding="utf-8") as f:
+                    f.write(text)
+            subprocess.run(git + ["add", "."], check=True)
+            subprocess.run(git + ["commit", "-q", "-m", message], check=True)
+            subprocess.run(git + ["push", "-q", os.path.join(root, "demo.git"), "main"], check=True)
+
+        def scan():
+            """One scan through the machine: the secrets tool's cache record, and run-scanner's scan-cache/
+            requests during it."""
+            before = len(d.checked_requests())
+            reply = d.http("POST", "/v1/security-scans", {
+                "workspace_id": "ws-acme", "component_id": "rescan", "assessment_id": "a-1",
+                "source_type": "git", "git_url": repo.url(), "branch": "main", "manifest_path": "certus.json",
+                "profile": "light"}, CLAIMS)
+            self.assertEqual(reply["statusCode"], 202, reply)
+            test_id = json.loads(reply["body"])["test_id"]
+            summary = d.run_machine("certus-assurance.asl.json", {"test_id": test_id})
+            self.assertEqual(summary["status"], "SUCCEEDED", summary)
+            requests = [(action, resource) for binary, action, resource, _ok, _why in d.checked_requests()[before:]
+                        if "/scan-cache/" in resource and action in ("s3:GetObject", "s3:PutObject")]
+            bucket = d.resolver.ref("WorkBucket")
+            listed = d.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"bundles/{test_id}/")
+            key = next(o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith("/summary.json"))
+            record = json.loads(d.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+            secrets = next(t for t in record["tools"] if t["id"] == "secrets")
+            return secrets.get("cache"), requests
+
+        try:
+            scan()
+            push({"config/settings.py": 'aws_secret = "AKIAQX4NT7RZ2M5WCJ3F"\n'}, "one file changed")
+            small, small_requests = scan()
+            self.assertEqual(small["scanned"] + small["from_cache"], small["files"], small)
+            self.assertGreater(small["from_cache"], 0, small)
+            push({f"pkg/module_{n}.py": f"VALUE = {n}\n" for n in range(60)}, "sixty files more")
+            scan()
+            push({"config/settings.py": 'aws_secret = "AKIAQX4NT7RZ2M5WCJ3G"\n'}, "one file changed")
+            large, large_requests = scan()
+            self.assertGreaterEqual(large["files"], small["files"] + 60, (small, large))
+            self.assertGreaterEqual(large["from_cache"], small["from_cache"] + 60, (small, large))
+            self.assertEqual(len(large_requests), len(small_requests), (small_requests, large_requests))
+            print(f"\nrescan after a one-file push: {small['files']} files -> {len(small_requests)} scan-cache "
+                  f"requests; {large['files']} files -> {len(large_requests)}", file=sys.stderr)
+        finally:
+            repo.close()
+
     def test_9_every_request_of_every_function_is_granted_by_its_role(self):
         denied = [f"{binary}: {action} on {resource} ({why})"
                   for binary, action, resource, ok, why in DEPLOYMENT.checked_requests() if not ok]
