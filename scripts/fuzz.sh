@@ -120,6 +120,8 @@ commit=0123456789abcdef0123456789abcdef01234567
 printf '\000{"ref":"refs/heads/main","before":"%s","after":"%s","deleted":false,"repository":{"full_name":"acme/app"}}' "$commit" "$commit" | seed webhook_body github.json
 printf '\000{"ref":"refs/tags/v1","after":"0000000000000000000000000000000000000000","deleted":true,"repository":{"full_name":"acme/app"}}' | seed webhook_body github-delete.json
 printf '\001{"object_kind":"push","ref":"refs/heads/release/1","after":"%s","checkout_sha":"%s","project":{"path_with_namespace":"acme/app"}}' "$commit" "$commit" | seed webhook_body gitlab.json
+# A SHA-256 repository's commit id (64 hex digits) is a commit too.
+printf '\001{"object_kind":"push","ref":"refs/heads/main","after":"%s%s","project":{"path_with_namespace":"acme/app"}}' "$commit" "${commit:0:24}" | seed webhook_body gitlab-sha256.json
 printf '\002{"version":"0","id":"ev-1","detail-type":"CodeCommit Repository State Change","source":"aws.codecommit","resources":["arn:aws:codecommit:eu-west-1:123456789012:infra"],"detail":{"event":"referenceUpdated","repositoryName":"infra","referenceType":"branch","referenceName":"main","commitId":"%s"}}' "$commit" | seed webhook_body codecommit.json
 
 cd fuzz

@@ -72,8 +72,9 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(Some(push)) = triggers().inspect(&delivery) {
         assert!(!push.branch.is_empty(), "a push without a branch");
+        // A commit id: SHA-1 (40 hex digits) or, in a SHA-256 repository, 64.
         assert!(
-            push.commit.len() == 40 && push.commit.bytes().all(|b| b.is_ascii_hexdigit()),
+            matches!(push.commit.len(), 40 | 64) && push.commit.bytes().all(|b| b.is_ascii_hexdigit()),
             "a push of a malformed commit: {:?}",
             push.commit
         );
