@@ -30,6 +30,8 @@ CERTUS = scan_large.CERTUS
 MANIFEST = scan_large.MANIFEST
 RUNS = int(os.environ.get("INCR_RUNS", "3"))
 FRACTIONS = [0.001, 0.005, 0.01]
+# Each push: (fraction of the files changed, whether it spares the dependency files).
+PUSHES = [(f, False) for f in FRACTIONS] + [(FRACTIONS[-1], True)]
 TARGET = 0.05
 RNG = random.Random(20261205)
 STAGES = {}  # seconds per stage, by kind of scan
@@ -77,10 +79,25 @@ def files_of_tree():
     return out
 
 
-def push(fraction, step):
+# Files the sbom tool reads (lockfiles, and what it reads beside them): a push that spares them is the common
+# case of a change to code only.
+DEPENDENCY_FILES = {"Cargo.lock", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml",
+                    "poetry.lock", "Pipfile.lock", "go.sum", "go.mod", "pyproject.toml", "composer.lock",
+                    "Gemfile.lock"}
+
+
+def is_dependency_file(path):
+    name = os.path.basename(path)
+    return name in DEPENDENCY_FILES or (name.startswith("requirements") and name.endswith(".txt"))
+
+
+def push(fraction, step, code_only=False):
     """Changes `fraction` of the files: mostly rewrites (some with a planted secret), a few additions and
-    deletions. Every write goes to a new inode, so hard-linked originals are never modified."""
+    deletions; `code_only` leaves dependency files alone. Every write goes to a new inode, so hard-linked
+    originals are never modified."""
     files = files_of_tree()
+    if code_only:
+        files = [f for f in files if not is_dependency_file(f)]
     count = max(1, int(len(files) * fraction))
     chosen = RNG.sample(files, count)
     for n, path in enumerate(chosen):
@@ -135,20 +152,21 @@ def main():
     # The cache now holds the last full scan's results.
     (WORK / "pushed").touch()
     rows, mismatches, rss = [], 0, []
-    for fraction in FRACTIONS:
+    for fraction, code_only in PUSHES:
         walls, counts, caches = [], [], []
+        kind = f"{fraction}-code" if code_only else f"{fraction}"
         for run_no in range(RUNS):
-            counts.append(push(fraction, f"{fraction}-{run_no}"))
-            wall, _, peak, inc_findings, cache = scan(f"inc-{fraction}-{run_no}")
+            counts.append(push(fraction, f"{kind}-{run_no}", code_only))
+            wall, _, peak, inc_findings, cache = scan(f"inc-{kind}-{run_no}")
             walls.append(wall)
             rss.append(peak)
             caches.append((cache.get("secrets"), cache.get("sbom")))
-            _, _, _, nc_findings, _ = scan(f"check-{fraction}-{run_no}", no_cache=True)
+            _, _, _, nc_findings, _ = scan(f"check-{kind}-{run_no}", no_cache=True)
             if inc_findings != nc_findings:
                 mismatches += 1
                 print(f"MISMATCH after a {fraction:.1%} push: {len(inc_findings)} vs {len(nc_findings)} findings")
             # The --no-cache check wrote no cache: the next push's rescan starts from this rescan's index.
-        rows.append((fraction, counts, walls, caches))
+        rows.append((fraction, code_only, counts, walls, caches))
     full_med = statistics.median(full)
     print(f"\nIncremental scans, {RUNS} runs each, warm page cache; profile 'builtin' (secrets + sbom)")
     print(f"target: a rescan after a push changing ≤ 1 % of the files ≤ {TARGET:.0%} of the full scan\n")
@@ -157,19 +175,21 @@ def main():
     print(f"| full scan, empty cache | all | {fmt(med(full))} | 1.00 |")
     print(f"| --no-cache | all | {fmt(med(no_cache))} | {statistics.median(no_cache) / full_med:.3f} |")
     worst = 0.0
-    for fraction, counts, walls, caches in rows:
+    for fraction, code_only, counts, walls, caches in rows:
         ratio = statistics.median(walls) / full_med
         worst = max(worst, ratio)
-        print(f"| incremental after a {fraction:.1%} push | {statistics.median(counts):.0f} | "
+        what = " of code only (no dependency file)" if code_only else ""
+        print(f"| incremental after a {fraction:.1%} push{what} | {statistics.median(counts):.0f} | "
               f"{fmt(med(walls))} | {ratio:.3f} |")
     for at, tool in enumerate(["secrets", "sbom (lockfiles)"]):
         print(f"\n{tool} cache use per rescan (files from the cache / scanned):")
-        for fraction, _, _, caches in rows:
-            print(f"  {fraction:.1%}: " + ", ".join(
+        for fraction, code_only, _, _, caches in rows:
+            print(f"  {fraction:.1%}{' code only' if code_only else ''}: " + ", ".join(
                 f"{c[at]['from_cache']}/{c[at]['scanned']}" if c[at] else "none" for c in caches))
-    print("\n| stage (from stream.jsonl timestamps), s median | full, empty cache | --no-cache | rescan after 1 % |")
-    print("|---|---|---|---|")
-    kinds = ["full", "nocache", f"inc-{FRACTIONS[-1]}"]
+    print("\n| stage (from stream.jsonl timestamps), s median | full, empty cache | --no-cache | rescan after 1 % "
+          "| rescan after 1 % of code only |")
+    print("|---|---|---|---|---|")
+    kinds = ["full", "nocache", f"inc-{FRACTIONS[-1]}", f"inc-{FRACTIONS[-1]}-code"]
     for label in STAGES["full"][0]:
         cells = []
         for kind in kinds:
