@@ -289,6 +289,11 @@ pub trait Scanner: Send + Sync {
     fn is_sample(&self) -> bool {
         false
     }
+    /// Whether the tool reuses results through `ScanRequest.incremental`: only then is a file table worth
+    /// building for it.
+    fn reuses_results(&self) -> bool {
+        false
+    }
     /// The command line (or built-in name) shown in `tool_start`.
     fn command(&self, request: &ScanRequest) -> String;
     async fn scan(&self, request: ScanRequest) -> ToolOutput;

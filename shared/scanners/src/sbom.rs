@@ -127,6 +127,10 @@ impl Scanner for SbomScanner {
         env!("CARGO_PKG_VERSION").to_string()
     }
 
+    fn reuses_results(&self) -> bool {
+        true
+    }
+
     fn command(&self, request: &ScanRequest) -> String {
         if let (Some(source), false) = (
             &self.advisory_source,

@@ -78,7 +78,12 @@ impl SecretsScanner {
 /// One file as the engine's tree scan treats it ([`certus_secrets::Scanner::scan_path`]), findings reported
 /// once per secret.
 fn scan_one(scanner: &certus_secrets::Scanner, root: &Path, file: &SourceFile) -> FileResult {
-    let (found, skipped) = scanner.scan_path(&root.join(&file.path), &file.path, &mut Vec::new());
+    thread_local! {
+        /// The read buffer of this scanning thread, reused from file to file as the tree scan's workers do.
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let (found, skipped) =
+        BUFFER.with_borrow_mut(|buf| scanner.scan_path(&root.join(&file.path), &file.path, buf));
     FileResult {
         findings: without_generic_duplicates(&found).map(to_finding).collect(),
         skipped: skipped.map(|r| r.to_string()),
@@ -273,6 +278,10 @@ impl Scanner for SecretsScanner {
 
     fn version(&self) -> String {
         env!("CARGO_PKG_VERSION").to_string()
+    }
+
+    fn reuses_results(&self) -> bool {
+        true
     }
 
     fn command(&self, _request: &ScanRequest) -> String {

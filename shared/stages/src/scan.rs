@@ -244,8 +244,8 @@ impl Stages {
     }
 
     /// `run-scanner`: one tool on a restored copy of the source; its SARIF and attachments go to the bundle
-    /// prefix and its record to `tools/<id>.json`. Where the scanners have a scan cache, the restored tree's
-    /// file table lets per-file tools reuse the results of unchanged content.
+    /// prefix and its record to `tools/<id>.json`. Where the scanners have a scan cache and the tool reuses
+    /// results, the restored tree's file table lets it reuse the results of unchanged content.
     pub async fn run_scanner(&self, test_id: &str, tool: &str) -> Result<StageOutput> {
         let step = format!("run-scanner/{tool}");
         if let Some(done) = self.marker(test_id, &step).await? {
@@ -265,7 +265,10 @@ impl Stages {
                 ))
             })?;
         self.restore_source(&job, &workspace, &mut state).await?;
-        if self.services.scanners()?.cache().is_some() {
+        // Listing reads every file of the tree: only for a tool that reuses results.
+        let scanners = self.services.scanners()?;
+        let reuses = scanners.get(tool).is_some_and(|s| s.reuses_results());
+        if reuses && scanners.cache().is_some() {
             list_source_files(&job, &mut state).await?;
         }
         let bundle = Arc::new(BundleWriter::new(workspace.bundle_dir())?);
