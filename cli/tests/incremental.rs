@@ -128,6 +128,8 @@ fn a_rescan_reuses_unchanged_files_and_says_so_in_the_signed_record() {
         &certus_testkit::workspace_root().join("examples/demo-app"),
         &tree,
     );
+    // Only a file older than a timestamp tick has its digest and results kept for the next scan.
+    std::thread::sleep(certus_source::TIMESTAMP_TICK + std::time::Duration::from_millis(100));
     let first = scan(&tree, &data, &work.path().join("b1"), &[]);
     let cold = secrets_cache(&first);
     let files = cold["files"].as_u64().unwrap();

@@ -24,7 +24,7 @@ use crate::digest::{sha256_hex, Sha256Digest};
 use crate::error::Result;
 
 /// Bumped when the layout of an index or of its entries changes: older indexes are then never read.
-pub const INDEX_FORMAT: u32 = 2;
+pub const INDEX_FORMAT: u32 = 3;
 
 /// One regular file of a prepared tree: its `/`-separated path, what `stat` said, the SHA-256 of its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +48,87 @@ pub struct SourceFiles {
     pub digests_reused: u64,
     /// Bytes read to compute the other digests.
     pub bytes_read: u64,
+    /// For a tree others may write while it is scanned (a directory source): the instant (ns since the epoch)
+    /// from which a file's `stat` no longer proves its content, because a second write within one timestamp
+    /// tick leaves it unchanged. A file modified at or after it, or whose `stat` changed after the table
+    /// listed it, has its results used by this scan but never kept for another ([`SourceFiles::keeps`]).
+    /// `None` for a tree this run created (a checkout, an extracted archive), which nothing else writes.
+    pub settled_before_ns: Option<i64>,
+}
+
+/// Whether the results a tool computed from a file's bytes may be kept under the digest the table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Yes,
+    /// Modified too recently for its `stat` to prove that its content is the one hashed.
+    Recent,
+    /// Its `stat` changed after the table listed it: the bytes the tool read may not be the ones hashed.
+    Changed,
+}
+
+impl SourceFile {
+    /// The file at `path` as `stat` describes it (`meta` from a `stat` that does not follow links), without
+    /// its digest.
+    #[cfg(unix)]
+    pub fn from_metadata(path: String, meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            path,
+            size: meta.len(),
+            mtime_ns: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
+            ctime_ns: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
+            inode: meta.ino(),
+            sha256: None,
+        }
+    }
+
+    /// Without an inode and ctime, an unchanged `stat` is no evidence: see [`SourceFile::same_stat`].
+    #[cfg(not(unix))]
+    pub fn from_metadata(path: String, meta: &std::fs::Metadata) -> Self {
+        Self {
+            path,
+            size: meta.len(),
+            mtime_ns: 0,
+            ctime_ns: 0,
+            inode: 0,
+            sha256: None,
+        }
+    }
+
+    /// Whether `other` has the same `stat` identity (size, mtime, ctime, inode); never on a system without
+    /// inodes and ctimes.
+    pub fn same_stat(&self, other: &SourceFile) -> bool {
+        cfg!(unix)
+            && self.size == other.size
+            && self.mtime_ns == other.mtime_ns
+            && self.ctime_ns == other.ctime_ns
+            && self.inode == other.inode
+    }
+}
+
+impl SourceFiles {
+    /// Whether `file` (of this table) was last modified before [`SourceFiles::settled_before_ns`].
+    pub fn settled(&self, file: &SourceFile) -> bool {
+        self.settled_before_ns
+            .is_none_or(|before| file.mtime_ns < before && file.ctime_ns < before)
+    }
+
+    /// Whether results just computed from `file`'s bytes (under `root`) may be kept under its digest: in a
+    /// tree others may write, only when it is settled and its `stat` is still the one the table holds.
+    pub fn keeps(&self, root: &Path, file: &SourceFile) -> Keep {
+        if self.settled_before_ns.is_none() {
+            return Keep::Yes;
+        }
+        if !self.settled(file) {
+            return Keep::Recent;
+        }
+        match std::fs::symlink_metadata(root.join(&file.path)) {
+            Ok(meta) if SourceFile::from_metadata(String::new(), &meta).same_stat(file) => {
+                Keep::Yes
+            }
+            _ => Keep::Changed,
+        }
+    }
 }
 
 /// Where indexes live between scans: a private directory locally, the work bucket on AWS.

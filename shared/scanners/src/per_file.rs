@@ -8,7 +8,8 @@ use std::sync::Mutex;
 
 use certus_core::finding::Finding;
 use certus_core::incremental::{
-    CacheUse, Incremental, Previous, ResultEntry, ResultIndex, SourceFile, UsedEntries,
+    CacheUse, Incremental, Keep, Previous, ResultEntry, ResultIndex, SourceFile, SourceFiles,
+    UsedEntries,
 };
 use serde::{Deserialize, Serialize};
 
@@ -43,8 +44,8 @@ impl FileResult {
 pub(crate) struct TreeResult {
     pub files: Vec<(String, FileResult)>,
     pub cache: CacheUse,
-    /// A problem with the cache that did not stop the scan (it then scanned everything).
-    pub warning: Option<String>,
+    /// Problems with the cache that did not stop the scan (it then scanned more, or kept less).
+    pub warnings: Vec<String>,
 }
 
 /// Runs `scan_one` on every file of the table whose results are not in the cache under `scope`.
@@ -58,31 +59,34 @@ where
     F: Fn(&Path, &SourceFile) -> FileResult + Send + Sync + 'static,
 {
     let lineage = incremental.lineage.clone();
-    let (previous, mut warning) = match incremental.cache.index(&scope, &lineage).await {
-        Ok(bytes) => (bytes, None),
-        Err(e) => (
-            None,
-            Some(format!("scan cache not read, every file scanned: {e}")),
-        ),
+    let mut warnings = Vec::new();
+    let previous = match incremental.cache.index(&scope, &lineage).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            warnings.push(format!("scan cache not read, every file scanned: {e}"));
+            None
+        }
     };
     let files = incremental.files.clone();
     let root = root.to_path_buf();
     let worker_scope = scope.clone();
     let (result, index) = tokio::task::spawn_blocking(move || {
         let previous = Previous::parse(previous.as_deref(), &worker_scope);
-        scan_blocking(&files.files, &previous, &root, worker_scope, &scan_one)
+        scan_blocking(&files, &previous, &root, worker_scope, &scan_one)
     })
     .await
     .map_err(|e| format!("the per-file scan crashed: {e}"))??;
+    warnings.extend(result.warnings);
     if let Err(e) = incremental.cache.put_index(&scope, &lineage, index).await {
-        warning = Some(format!("scan cache not updated: {e}"));
+        warnings.push(format!("scan cache not updated: {e}"));
     }
-    Ok(TreeResult { warning, ..result })
+    Ok(TreeResult { warnings, ..result })
 }
 
-/// The scan proper: reuse, scan the rest on every core, and encode the next index.
+/// The scan proper: reuse, scan the rest on every core, and encode the next index. A file whose results may
+/// not be kept ([`SourceFiles::keeps`]) has them reported and left out of the index.
 fn scan_blocking<F>(
-    files: &[SourceFile],
+    table: &SourceFiles,
     previous: &Previous<'_>,
     root: &Path,
     scope: String,
@@ -91,6 +95,7 @@ fn scan_blocking<F>(
 where
     F: Fn(&Path, &SourceFile) -> FileResult + Send + Sync,
 {
+    let files = &table.files;
     let mut entries: Vec<Option<ResultEntry<'_>>> = Vec::with_capacity(files.len());
     let mut used = UsedEntries::default();
     let mut pending = Vec::new();
@@ -106,8 +111,18 @@ where
             }
         }
     }
+    let mut unkept = vec![false; files.len()];
+    let mut changed = Vec::new();
     for (at, entry) in scan_pending(files, &pending, root, scan_one)? {
         entries[at] = Some(entry);
+        match table.keeps(root, &files[at]) {
+            Keep::Yes => {}
+            Keep::Recent => unkept[at] = true,
+            Keep::Changed => {
+                unkept[at] = true;
+                changed.push(files[at].path.as_str());
+            }
+        }
     }
     let entries = entries
         .into_iter()
@@ -120,7 +135,22 @@ where
             FileResult::decode(&entry.path, &entry.results)?,
         ));
     }
-    let index = ResultIndex::encode(&scope, entries.iter());
+    let kept: Vec<&ResultEntry<'_>> = entries
+        .iter()
+        .zip(&unkept)
+        .filter(|(_, unkept)| !**unkept)
+        .map(|(entry, _)| entry)
+        .collect();
+    let index = ResultIndex::encode(&scope, kept.into_iter());
+    changed.sort_unstable();
+    let warnings = changed.first().map(|first| {
+        format!(
+            "{} file(s) changed while the scan read them (first: {first}): their results are reported but \
+             not kept for reuse, and the source digest may not describe the bytes scanned",
+            changed.len()
+        )
+    });
+    let warnings = warnings.into_iter().collect();
     let cache = CacheUse {
         scope,
         files: files.len() as u64,
@@ -133,7 +163,7 @@ where
         TreeResult {
             files: results,
             cache,
-            warning: None,
+            warnings,
         },
         index,
     ))

@@ -9,9 +9,10 @@
 //! are dated now. An entry that fails its own digest check is discarded and the result computed again.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use certus_core::digest::{sha256_file, sha256_hex};
-use certus_core::incremental::{self, CacheUse, Incremental, UsedEntries};
+use certus_core::incremental::{self, CacheUse, Incremental, Keep, SourceFiles, UsedEntries};
 use certus_core::ports::{LogStream, ScanRequest, ToolOutput, ToolStatus};
 use certus_sbom::{select_lockfiles, AdvisoryDb, Selection};
 use serde::{Deserialize, Serialize};
@@ -258,7 +259,11 @@ pub(crate) async fn scan(
             if matches!(other, Previous::Discarded) {
                 cache.discarded = 1;
             }
-            let (out, stored) = compute_blocking(request, matching, selection, Some(key)).await;
+            let keep = Kept {
+                key,
+                files: incremental.files.clone(),
+            };
+            let (out, stored) = compute_blocking(request, matching, selection, Some(keep)).await;
             if let Some(bytes) = stored {
                 let put = match bytes {
                     Ok(bytes) => incremental
@@ -282,15 +287,30 @@ pub(crate) async fn scan(
     out
 }
 
-/// Reads the chosen lockfiles and matches them; on success also the entry to store under `key` (when one).
+/// What a computed result is stored under, and the table its lockfiles were chosen from.
+struct Kept {
+    key: String,
+    files: Arc<SourceFiles>,
+}
+
+/// Reads the chosen lockfiles and matches them; on success also the entry to store under `keep`'s key (when
+/// one, and when every lockfile read may have its results kept: [`SourceFiles::keeps`]).
 async fn compute_blocking(
     request: ScanRequest,
     matching: Matching,
     selection: Selection,
-    key: Option<String>,
+    keep: Option<Kept>,
 ) -> (ToolOutput, Option<Result<Vec<u8>, String>>) {
     let joined = tokio::task::spawn_blocking(move || {
+        let positions = selection.positions().to_vec();
         let inventory = selection.read();
+        let key = keep.and_then(|Kept { key, files }| {
+            positions
+                .iter()
+                .filter_map(|&at| files.files.get(at))
+                .all(|file| files.keeps(&request.source_root, file) == Keep::Yes)
+                .then_some(key)
+        });
         let inputs: Vec<(String, String)> = inventory
             .inputs
             .iter()

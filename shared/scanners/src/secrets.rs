@@ -174,7 +174,7 @@ async fn scan_per_file(
             skipped.len()
         ),
     );
-    let mut warnings: Vec<String> = run.warning.into_iter().collect();
+    let mut warnings = run.warnings;
     warnings.extend(coverage_warnings(
         scanner_rules.rule_errors(),
         &skipped,

@@ -295,3 +295,37 @@ async fn one_tenant_never_reuses_or_replaces_another_tenants_results() {
     let again_a = scanner.scan(request(&root, Some(a))).await;
     assert_eq!(again_a.cache.clone().unwrap().from_cache, 2);
 }
+
+#[tokio::test]
+async fn a_file_changed_between_hashing_and_scanning_never_lends_its_results_to_the_hashed_content()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let mut rng = Rng(23);
+    let with_secret = secret_line(&mut rng);
+    write(&root, "app/settings.py", with_secret.as_bytes());
+    write(&root, "app/plain.txt", b"nothing here\n");
+    let scanner = SecretsScanner::new(None);
+    // The table hashes the file holding the secret; before the scanner reads it, it is swapped for a clean
+    // one. The scan reports what it read (nothing) and says the file changed.
+    let hashed = table(&root, &cache).await;
+    write(&root, "app/settings.py", b"DEBUG = False\n");
+    let raced = scanner.scan(request(&root, Some(hashed))).await;
+    completed(&raced);
+    assert!(raced.findings.is_empty());
+    let warnings = raced.warnings.join("\n");
+    assert!(
+        warnings.contains("1 file(s) changed while the scan read them (first: app/settings.py)"),
+        "{warnings}"
+    );
+    // The file is put back as it was hashed: the clean result must not be reused for it.
+    write(&root, "app/settings.py", with_secret.as_bytes());
+    let again = scanner
+        .scan(request(&root, Some(table(&root, &cache).await)))
+        .await;
+    completed(&again);
+    assert_eq!(again.findings.len(), 1, "{:?}", again.findings);
+    let used = again.cache.clone().unwrap();
+    assert_eq!((used.from_cache, used.scanned), (1, 1), "{used:?}");
+}

@@ -10,6 +10,7 @@ pub mod tree;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use certus_core::digest::{sha256_file, sha256_hex};
@@ -37,6 +38,7 @@ pub struct SourcePolicy {
 pub struct LocalSourcePreparer {
     policy: SourcePolicy,
     cache: Option<Arc<dyn ScanCache>>,
+    timestamp_tick: Duration,
 }
 
 /// The lineage of a git source: scans of the same repository share results (per tenant, see
@@ -58,6 +60,20 @@ struct Table {
     warnings: Vec<String>,
 }
 
+/// How long before a walk a file of a directory source must have been modified last for its `stat` to prove
+/// its content: a second write within one timestamp tick leaves size, times and inode unchanged. One second
+/// covers every local filesystem's tick with room to spare (ext4, xfs, btrfs and tmpfs tick by a jiffy).
+pub const TIMESTAMP_TICK: Duration = Duration::from_secs(1);
+
+/// The instant (ns since the epoch) before which a file modified last is settled, for a walk starting now.
+fn settled_before_now(tick: Duration) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(tick);
+    i64::try_from(now.as_nanos()).unwrap_or(i64::MAX)
+}
+
 /// Scope of the directory file tables in the scan cache.
 fn table_scope() -> String {
     sha256_hex(format!("certus-tree-table\0{INDEX_FORMAT}").as_bytes())
@@ -68,6 +84,15 @@ impl LocalSourcePreparer {
         Self {
             policy,
             cache: None,
+            timestamp_tick: TIMESTAMP_TICK,
+        }
+    }
+
+    /// Replaces [`TIMESTAMP_TICK`]: tests that write a tree and scan it at once trust its `stat`s right away.
+    pub fn with_timestamp_tick(self, tick: Duration) -> Self {
+        Self {
+            timestamp_tick: tick,
+            ..self
         }
     }
 
@@ -104,6 +129,7 @@ impl LocalSourcePreparer {
             }),
             false => None,
         };
+        let settled_before_ns = keep.then(|| settled_before_now(self.timestamp_tick));
         let walk_root = root.to_path_buf();
         let (digest, mut table) = blocking(move || {
             let previous = previous
@@ -113,9 +139,10 @@ impl LocalSourcePreparer {
             tree::tree_table(&walk_root, &previous)
         })
         .await?;
+        table.settled_before_ns = settled_before_ns;
         if keep {
             let stored = cache
-                .put_index(&scope, &lineage, tree::encode_table(&table.files))
+                .put_index(&scope, &lineage, tree::encode_table(&table))
                 .await;
             if let Err(e) = stored {
                 warnings.push(format!(
@@ -403,6 +430,51 @@ mod tests {
             warnings.contains("not kept, the next scan hashes every file"),
             "{warnings}"
         );
+    }
+
+    /// A scan cache in memory.
+    #[derive(Default)]
+    struct MemoryCache(std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>);
+
+    #[async_trait]
+    impl ScanCache for MemoryCache {
+        async fn index(&self, scope: &str, lineage: &str) -> Result<Option<Vec<u8>>> {
+            let stored = self.0.lock().unwrap();
+            Ok(stored.get(&format!("{scope}/{lineage}")).cloned())
+        }
+
+        async fn put_index(&self, scope: &str, lineage: &str, bytes: Vec<u8>) -> Result<()> {
+            let mut stored = self.0.lock().unwrap();
+            stored.insert(format!("{scope}/{lineage}"), bytes);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_modified_within_a_tick_of_the_scan_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one").unwrap();
+        std::fs::write(dir.path().join("b.txt"), "two").unwrap();
+        let (_d, ws) = workspace();
+        let spec = SourceSpec::Directory {
+            directory_path: dir.path().display().to_string(),
+        };
+        let preparer =
+            LocalSourcePreparer::new(local_policy()).with_cache(Arc::new(MemoryCache::default()));
+        let table = |prepared: PreparedSource| prepared.files.unwrap();
+        // Just written: a second write within the same timestamp tick could change the bytes and leave the
+        // `stat` as it is, so the digests are used but not kept, and the next scan reads both files again.
+        let first = table(preparer.prepare(&spec, &ws).await.unwrap());
+        assert!(first.files.iter().all(|file| !first.settled(file)));
+        let second = table(preparer.prepare(&spec, &ws).await.unwrap());
+        assert_eq!((second.digests_reused, second.bytes_read), (0, 6));
+        // Once they are older than the tick, their `stat` proves their content: kept, then reused.
+        std::thread::sleep(TIMESTAMP_TICK + Duration::from_millis(100));
+        let settled = table(preparer.prepare(&spec, &ws).await.unwrap());
+        assert!(settled.files.iter().all(|file| settled.settled(file)));
+        let reused = table(preparer.prepare(&spec, &ws).await.unwrap());
+        assert_eq!((reused.digests_reused, reused.bytes_read), (2, 0));
+        assert_eq!(reused.files, settled.files);
     }
 
     #[tokio::test]

@@ -19,10 +19,14 @@ pub fn tree_digest(root: &Path) -> Result<String> {
     Ok(tree_table(root, &PreviousTable::default())?.0)
 }
 
-/// The table in the compact form the scan cache keeps (a file without a digest is not written).
-pub fn encode_table(files: &[SourceFile]) -> Vec<u8> {
-    let hashed = files.iter().filter(|f| f.sha256.is_some());
-    let mut out = IndexWriter::new(IndexKind::FileTable, files.len() * 104);
+/// The table in the compact form the scan cache keeps. A file without a digest is not written, nor one modified
+/// too recently for its `stat` to prove its content ([`SourceFiles::settled`]): the next scan reads it again.
+pub fn encode_table(table: &SourceFiles) -> Vec<u8> {
+    let hashed = table
+        .files
+        .iter()
+        .filter(|f| f.sha256.is_some() && table.settled(f));
+    let mut out = IndexWriter::new(IndexKind::FileTable, table.files.len() * 104);
     out.u64(hashed.clone().count() as u64);
     for file in hashed {
         out.str(&file.path);
@@ -169,6 +173,7 @@ pub fn tree_table(root: &Path, previous: &PreviousTable<'_>) -> Result<(String, 
         files,
         digests_reused: walk.reused,
         bytes_read: walk.bytes_read,
+        settled_before_ns: None,
     };
     Ok((hex::encode(hasher.finalize()), table))
 }
@@ -309,7 +314,7 @@ fn read_directory(
         if kind.is_dir() {
             subdirectories.push(rel);
         } else if kind.is_file() {
-            let (file, reused, read) = describe(root, rel, previous, buf)?;
+            let (file, reused, read) = describe(&entry, rel, previous, buf)?;
             walk.reused += u64::from(reused);
             walk.bytes_read += read;
             walk.lines.push(Line::File(file));
@@ -325,27 +330,34 @@ fn read_directory(
     Ok(subdirectories)
 }
 
-/// The file at `rel` with its `stat` and digest: the previous digest when the `stat` matches, else its bytes
-/// hashed. Returns also whether the digest was reused and the bytes read.
+/// The file `entry` (at `rel`) with its `stat` and digest: the previous digest when the `stat` matches, else
+/// its bytes hashed. Returns also whether the digest was reused and the bytes read. The `stat` is taken
+/// through the directory's own descriptor (no walk of the whole path per file), and a file swapped for a
+/// link after it was listed is refused, never followed.
 fn describe(
-    root: &Path,
+    entry: &std::fs::DirEntry,
     rel: String,
     previous: &PreviousTable<'_>,
     buf: &mut [u8],
 ) -> Result<(SourceFile, bool, u64)> {
-    let abs = root.join(&rel);
-    let meta = std::fs::symlink_metadata(&abs).map_err(|e| CoreError::io(&abs, e))?;
-    if !meta.is_file() {
-        return Err(CoreError::Source(format!(
+    let changed = || {
+        CoreError::Source(format!(
             "{rel} changed while the tree was read: no longer a regular file"
-        )));
+        ))
+    };
+    let meta = entry
+        .metadata()
+        .map_err(|e| CoreError::io(entry.path(), e))?;
+    if !meta.is_file() {
+        return Err(changed());
     }
-    let mut file = stat_of(rel, &meta);
+    let mut file = SourceFile::from_metadata(rel, &meta);
     if let Some(known) = previous.digest_of(&file) {
         file.sha256 = Some(known);
         return Ok((file, true, 0));
     }
-    let mut reader = std::fs::File::open(&abs).map_err(|e| CoreError::io(&abs, e))?;
+    let abs = entry.path();
+    let mut reader = open_no_follow(&abs).map_err(|e| CoreError::io(&abs, e))?;
     let mut hasher = Sha256::new();
     let mut read = 0u64;
     loop {
@@ -361,29 +373,17 @@ fn describe(
 }
 
 #[cfg(unix)]
-fn stat_of(path: String, meta: &std::fs::Metadata) -> SourceFile {
-    use std::os::unix::fs::MetadataExt;
-    SourceFile {
-        path,
-        size: meta.len(),
-        mtime_ns: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
-        ctime_ns: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
-        inode: meta.ino(),
-        sha256: None,
-    }
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
 }
 
 #[cfg(not(unix))]
-fn stat_of(path: String, meta: &std::fs::Metadata) -> SourceFile {
-    // Without an inode and ctime, an unchanged stat is no evidence: every digest is recomputed.
-    SourceFile {
-        path,
-        size: meta.len(),
-        mtime_ns: -1,
-        ctime_ns: -1,
-        inode: 0,
-        sha256: None,
-    }
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
 }
 
 #[cfg(test)]
@@ -483,7 +483,7 @@ mod table_tests {
             (table.files.len(), table.digests_reused, table.bytes_read),
             (2, 0, 6)
         );
-        let stored = encode_table(&table.files);
+        let stored = encode_table(&table);
         let previous = PreviousTable::decode(&stored);
         assert_eq!(previous.len(), 2);
         // Rewritten through a new inode, as an editor or a checkout does.
@@ -493,7 +493,7 @@ mod table_tests {
         assert_eq!(digest, tree_digest(dir.path()).unwrap());
         assert_eq!((table.digests_reused, table.bytes_read), (1, 2));
         // A stored table whose listing was altered is not trusted.
-        let mut altered = encode_table(&table.files);
+        let mut altered = encode_table(&table);
         let at = altered.len() - 10;
         altered[at] = if altered[at] == b'a' { b'b' } else { b'a' };
         assert!(PreviousTable::decode(&altered).is_empty());

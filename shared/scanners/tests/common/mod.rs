@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use certus_core::incremental::Incremental;
 use certus_core::ports::SourcePreparer;
@@ -11,7 +12,9 @@ use certus_core::workspace::RunWorkspace;
 use certus_local::LocalScanCache;
 use certus_source::{LocalSourcePreparer, SourcePolicy};
 
-/// The file table of the directory `root` for `tenant`, its previous table kept in `cache`.
+/// The file table of the directory `root` for `tenant`, its previous table kept in `cache`. The tests write
+/// their trees and scan them at once, so every `stat` is trusted right away (no timestamp tick); the test of
+/// the tick itself is `a_file_modified_within_a_tick_of_the_scan_is_read_again` in certus-source.
 pub async fn table_for(root: &Path, cache: &Arc<LocalScanCache>, tenant: &str) -> Incremental {
     let scratch = tempfile::tempdir().unwrap();
     let workspace = RunWorkspace::create(scratch.path().join("run")).unwrap();
@@ -20,6 +23,7 @@ pub async fn table_for(root: &Path, cache: &Arc<LocalScanCache>, tenant: &str) -
     };
     let prepared = LocalSourcePreparer::new(SourcePolicy::default())
         .with_cache(cache.clone())
+        .with_timestamp_tick(Duration::ZERO)
         .prepare(&spec, &workspace)
         .await
         .unwrap();
