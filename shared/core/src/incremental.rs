@@ -114,18 +114,23 @@ impl SourceFiles {
     }
 
     /// Whether results just computed from `file`'s bytes (under `root`) may be kept under its digest: in a
-    /// tree others may write, only when it is settled and its `stat` is still the one the table holds.
-    pub fn keeps(&self, root: &Path, file: &SourceFile) -> Keep {
+    /// tree others may write, only when it is settled and its `stat` is still the one the table holds. `read`:
+    /// what `fstat` said of the file the tool read, once it was read; without it the path is `stat`-ed now.
+    pub fn keeps(&self, root: &Path, file: &SourceFile, read: Option<&std::fs::Metadata>) -> Keep {
         if self.settled_before_ns.is_none() {
             return Keep::Yes;
         }
         if !self.settled(file) {
             return Keep::Recent;
         }
-        match std::fs::symlink_metadata(root.join(&file.path)) {
-            Ok(meta) if SourceFile::from_metadata(String::new(), &meta).same_stat(file) => {
-                Keep::Yes
-            }
+        let now = match read {
+            Some(meta) => Some(SourceFile::from_metadata(String::new(), meta)),
+            None => std::fs::symlink_metadata(root.join(&file.path))
+                .ok()
+                .map(|meta| SourceFile::from_metadata(String::new(), &meta)),
+        };
+        match now {
+            Some(now) if now.same_stat(file) => Keep::Yes,
             _ => Keep::Changed,
         }
     }

@@ -48,6 +48,10 @@ pub(crate) struct TreeResult {
     pub warnings: Vec<String>,
 }
 
+/// What `scan_one` gives for one file: its results, and what `fstat` said of the file it read once it was read
+/// (`None` when it opened none), which decides whether the results are kept ([`SourceFiles::keeps`]).
+pub(crate) type Scanned = (FileResult, Option<std::fs::Metadata>);
+
 /// Runs `scan_one` on every file of the table whose results are not in the cache under `scope`.
 pub(crate) async fn scan<F>(
     incremental: &Incremental,
@@ -56,7 +60,7 @@ pub(crate) async fn scan<F>(
     scan_one: F,
 ) -> Result<TreeResult, String>
 where
-    F: Fn(&Path, &SourceFile) -> FileResult + Send + Sync + 'static,
+    F: Fn(&Path, &SourceFile) -> Scanned + Send + Sync + 'static,
 {
     let lineage = incremental.lineage.clone();
     let mut warnings = Vec::new();
@@ -93,7 +97,7 @@ fn scan_blocking<F>(
     scan_one: &F,
 ) -> Result<(TreeResult, Vec<u8>), String>
 where
-    F: Fn(&Path, &SourceFile) -> FileResult + Send + Sync,
+    F: Fn(&Path, &SourceFile) -> Scanned + Send + Sync,
 {
     let files = &table.files;
     let mut entries: Vec<Option<ResultEntry<'_>>> = Vec::with_capacity(files.len());
@@ -113,9 +117,9 @@ where
     }
     let mut unkept = vec![false; files.len()];
     let mut changed = Vec::new();
-    for (at, entry) in scan_pending(files, &pending, root, scan_one)? {
+    for (at, entry, keep) in scan_pending(table, &pending, root, scan_one)? {
         entries[at] = Some(entry);
-        match table.keeps(root, &files[at]) {
+        match keep {
             Keep::Yes => {}
             Keep::Recent => unkept[at] = true,
             Keep::Changed => {
@@ -169,35 +173,43 @@ where
     ))
 }
 
-/// Scans the files at `pending` (indexes into `files`) on every core.
+/// A scanned file: its index in the table, its entry, and whether the entry may be kept.
+type Done = (usize, ResultEntry<'static>, Keep);
+
+/// Scans the files at `pending` (indexes into the table) on every core.
 fn scan_pending<F>(
-    files: &[SourceFile],
+    table: &SourceFiles,
     pending: &[usize],
     root: &Path,
     scan_one: &F,
-) -> Result<Vec<(usize, ResultEntry<'static>)>, String>
+) -> Result<Vec<Done>, String>
 where
-    F: Fn(&Path, &SourceFile) -> FileResult + Send + Sync,
+    F: Fn(&Path, &SourceFile) -> Scanned + Send + Sync,
 {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 16)
         .min(pending.len().max(1));
     let next = AtomicUsize::new(0);
-    let scanned: Mutex<Vec<(usize, Result<ResultEntry<'static>, String>)>> = Mutex::new(Vec::new());
+    let files = &table.files;
+    let scanned: Mutex<Vec<Result<Done, String>>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
                 let mut done = Vec::new();
                 while let Some(&at) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let file = &files[at];
-                    let entry = match file.sha256 {
-                        Some(sha256) => scan_one(root, file)
-                            .encode()
-                            .map(|bytes| ResultEntry::new(&file.path, sha256, bytes)),
-                        None => Err(format!("{} has no content digest", file.path)),
+                    let Some(sha256) = file.sha256 else {
+                        done.push(Err(format!("{} has no content digest", file.path)));
+                        continue;
                     };
-                    done.push((at, entry));
+                    let (result, read) = scan_one(root, file);
+                    let keep = table.keeps(root, file, read.as_ref());
+                    done.push(
+                        result
+                            .encode()
+                            .map(|bytes| (at, ResultEntry::new(&file.path, sha256, bytes), keep)),
+                    );
                 }
                 if let Ok(mut all) = scanned.lock() {
                     all.extend(done);
@@ -211,8 +223,5 @@ where
     if scanned.len() != pending.len() {
         return Err("a scanning thread failed".into());
     }
-    scanned
-        .into_iter()
-        .map(|(at, entry)| entry.map(|e| (at, e)))
-        .collect()
+    scanned.into_iter().collect()
 }

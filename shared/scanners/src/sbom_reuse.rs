@@ -308,7 +308,7 @@ async fn compute_blocking(
             positions
                 .iter()
                 .filter_map(|&at| files.files.get(at))
-                .all(|file| files.keeps(&request.source_root, file) == Keep::Yes)
+                .all(|file| files.keeps(&request.source_root, file, None) == Keep::Yes)
                 .then_some(key)
         });
         let inputs: Vec<(String, String)> = inventory

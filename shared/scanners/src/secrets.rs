@@ -13,7 +13,7 @@ use certus_core::ports::{LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus
 use certus_secrets::{RuleSet, ScanOptions, SecretFinding, SkipReason, DEFAULT_RULES};
 use serde_json::json;
 
-use crate::per_file::{self, FileResult};
+use crate::per_file::{self, FileResult, Scanned};
 
 pub const SECRETS_ID: &str = "secrets";
 const LISTED_SKIPS: usize = 20;
@@ -77,17 +77,20 @@ impl SecretsScanner {
 
 /// One file as the engine's tree scan treats it ([`certus_secrets::Scanner::scan_path`]), findings reported
 /// once per secret.
-fn scan_one(scanner: &certus_secrets::Scanner, root: &Path, file: &SourceFile) -> FileResult {
+fn scan_one(scanner: &certus_secrets::Scanner, root: &Path, file: &SourceFile) -> Scanned {
     thread_local! {
         /// The read buffer of this scanning thread, reused from file to file as the tree scan's workers do.
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let (found, skipped) =
+    let scanned =
         BUFFER.with_borrow_mut(|buf| scanner.scan_path(&root.join(&file.path), &file.path, buf));
-    FileResult {
-        findings: without_generic_duplicates(&found).map(to_finding).collect(),
-        skipped: skipped.map(|r| r.to_string()),
-    }
+    let result = FileResult {
+        findings: without_generic_duplicates(&scanned.findings)
+            .map(to_finding)
+            .collect(),
+        skipped: scanned.skipped.map(|r| r.to_string()),
+    };
+    (result, scanned.stat)
 }
 
 /// The files whose content was not scanned, as the tree scan reports them: a file inside a directory the

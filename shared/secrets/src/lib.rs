@@ -34,5 +34,6 @@ pub use error::{Result, SecretsError};
 pub use report::{ScanReport, SecretFinding, SkipReason};
 pub use rules::{RuleError, RuleSet, DEFAULT_RULES};
 pub use scanner::{
-    ScanOptions, Scanner, DEFAULT_MAX_DECODE_DEPTH, DEFAULT_MAX_FILE_SIZE, MAX_DECODE_DEPTH,
+    PathScan, ScanOptions, Scanner, DEFAULT_MAX_DECODE_DEPTH, DEFAULT_MAX_FILE_SIZE,
+    MAX_DECODE_DEPTH,
 };

@@ -186,7 +186,7 @@ impl Scanner {
                 Err(_) => return,
             };
             let Ok(job) = job else { return };
-            let (findings, outcome) = self.scan_file(&job, &mut buf);
+            let (findings, outcome, _) = self.scan_file(&job, &mut buf);
             let Ok(mut acc) = accumulator.lock() else {
                 return;
             };
@@ -206,18 +206,28 @@ impl Scanner {
         &self,
         job: &Job,
         buf: &mut Vec<u8>,
-    ) -> (FileFindings, std::result::Result<u64, SkipReason>) {
+    ) -> (
+        FileFindings,
+        std::result::Result<u64, SkipReason>,
+        Option<std::fs::Metadata>,
+    ) {
         if detect::path_allowlisted(&self.rules, &job.rel) {
-            return (FileFindings::default(), Err(SkipReason::AllowlistedPath));
+            return (
+                FileFindings::default(),
+                Err(SkipReason::AllowlistedPath),
+                None,
+            );
         }
         match walk::read_file(&job.abs, self.options.max_file_size, buf) {
-            Ok(()) => (
+            (Ok(()), stat) => (
                 detect::scan_file(&self.rules, &job.rel, Some(buf), self.decode_depth()),
                 Ok(u64::try_from(buf.len()).unwrap_or(u64::MAX)),
+                stat,
             ),
-            Err(reason) => (
+            (Err(reason), stat) => (
                 detect::scan_file(&self.rules, &job.rel, None, 0),
                 Err(reason),
+                stat,
             ),
         }
     }
@@ -230,22 +240,33 @@ impl Scanner {
 
     /// Scans the file at `abs`, named `rel` in its tree, exactly as [`Scanner::scan_tree`] scans each file
     /// (never following a link; binary, oversized and unreadable files get the path-only rules and a skip
-    /// reason), with `buf` as the read buffer. Findings in report order.
-    pub fn scan_path(
-        &self,
-        abs: &Path,
-        rel: &str,
-        buf: &mut Vec<u8>,
-    ) -> (Vec<SecretFinding>, Option<SkipReason>) {
+    /// reason), with `buf` as the read buffer.
+    pub fn scan_path(&self, abs: &Path, rel: &str, buf: &mut Vec<u8>) -> PathScan {
         let job = Job {
             abs: abs.to_path_buf(),
             rel: rel.to_string(),
         };
-        let (found, outcome) = self.scan_file(&job, buf);
+        let (found, outcome, stat) = self.scan_file(&job, buf);
         let mut findings = found.findings;
         sort(&mut findings);
-        (findings, outcome.err())
+        PathScan {
+            findings,
+            skipped: outcome.err(),
+            stat,
+        }
     }
+}
+
+/// One file scanned by [`Scanner::scan_path`].
+#[derive(Debug)]
+pub struct PathScan {
+    /// In report order.
+    pub findings: Vec<SecretFinding>,
+    /// Why the content was not scanned, when it was not (the path-only rules ran).
+    pub skipped: Option<SkipReason>,
+    /// What `fstat` said of the open file once it was read: the file that was scanned, as it was then.
+    /// `None` when it was not opened (an allowlisted path, an open that failed).
+    pub stat: Option<std::fs::Metadata>,
 }
 
 /// Report order: path, line, rule id, column.

@@ -1,7 +1,7 @@
 //! Bounded directory walk: depth-first with an explicit stack (no recursion), never follows
 //! symlinks, stays under the root, and reads files into a bounded, reused buffer.
 
-use std::fs::{File, OpenOptions, ReadDir};
+use std::fs::{File, Metadata, OpenOptions, ReadDir};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -126,39 +126,47 @@ fn display_dir(rel: &str) -> String {
 }
 
 /// Reads a regular file (refusing symlinks and special files) into `buf`, at most `limit` bytes;
-/// a file that is binary or larger than `limit` is reported as skipped.
+/// a file that is binary or larger than `limit` is reported as skipped. Also returns what `fstat` said of the
+/// open file once the reading was done (`None` when it could not be opened): the file that was read, as it
+/// was then.
 pub(crate) fn read_file(
     abs: &Path,
     limit: u64,
     buf: &mut Vec<u8>,
-) -> std::result::Result<(), SkipReason> {
+) -> (std::result::Result<(), SkipReason>, Option<Metadata>) {
     let unreadable = |e: std::io::Error| SkipReason::Unreadable {
         error: e.to_string(),
     };
-    let file = open_no_follow(abs).map_err(unreadable)?;
-    let meta = file.metadata().map_err(unreadable)?;
+    let file = match open_no_follow(abs) {
+        Ok(file) => file,
+        Err(e) => return (Err(unreadable(e)), None),
+    };
+    let meta = match file.metadata() {
+        Ok(meta) => meta,
+        Err(e) => return (Err(unreadable(e)), None),
+    };
     if !meta.is_file() {
-        return Err(SkipReason::NotRegularFile);
+        return (Err(SkipReason::NotRegularFile), Some(meta));
     }
     if meta.len() > limit {
-        return Err(SkipReason::TooLarge {
-            size: meta.len(),
-            limit,
-        });
+        let size = meta.len();
+        return (Err(SkipReason::TooLarge { size, limit }), Some(meta));
     }
     buf.clear();
     buf.reserve(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(limit.saturating_add(1))
-        .read_to_end(buf)
-        .map_err(unreadable)?;
+    let read = (&file).take(limit.saturating_add(1)).read_to_end(buf);
+    let after = file.metadata().ok();
+    if let Err(e) = read {
+        return (Err(unreadable(e)), after);
+    }
     let read = u64::try_from(buf.len()).unwrap_or(u64::MAX);
     if read > limit {
-        return Err(SkipReason::TooLarge { size: read, limit });
+        return (Err(SkipReason::TooLarge { size: read, limit }), after);
     }
     if memchr::memchr(0, &buf[..buf.len().min(BINARY_SNIFF_LEN)]).is_some() {
-        return Err(SkipReason::Binary);
+        return (Err(SkipReason::Binary), after);
     }
-    Ok(())
+    (Ok(()), after)
 }
 
 #[cfg(unix)]
