@@ -6,7 +6,9 @@
 //! its computation read or looked for (a `go.sum` or `pyproject.toml` beside a lockfile, included
 //! requirements files) with their state then, checked again before reuse. A match reuses the result without
 //! parsing a lockfile or loading the database; the database's age is checked again against now, and the SBOMs
-//! are dated now. An entry that fails its own digest check is discarded and the result computed again.
+//! are dated now. An entry that fails its own digest check is discarded and the result computed again. In a
+//! directory others write, a result is stored only when every chosen lockfile is settled and still has the
+//! `stat` the table holds once it was read (`SourceFiles::keeps`).
 
 use std::path::Path;
 use std::sync::Arc;

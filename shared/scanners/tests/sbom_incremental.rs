@@ -379,3 +379,24 @@ async fn a_synced_snapshot_is_known_by_its_recorded_digest() {
         format!("sha256:{}", "b".repeat(64))
     );
 }
+
+#[tokio::test]
+async fn a_lockfile_changed_between_hashing_and_reading_never_lends_its_result_to_the_hashed_content(
+) {
+    let s = setup();
+    // The table hashes the vulnerable lockfile; before the tool reads it, smallvec is upgraded past the fix.
+    let hashed = table(&s.root, &s.cache).await;
+    write(&s.root, "Cargo.lock", &CARGO.replace("1.6.0", "1.6.1"));
+    let raced = scanner(&s.db, None)
+        .scan(request(&s.root, Some(hashed), &Logged::default()))
+        .await;
+    assert_eq!(raced.status, ToolStatus::Completed, "{:?}", raced.error);
+    assert!(!raced.findings.iter().any(|f| f.rule_id == "T-1"));
+    // The lockfile is put back as it was hashed: the result computed from the upgraded one is not reused.
+    write(&s.root, "Cargo.lock", CARGO);
+    let (again, loaded) = cached(&s, None).await;
+    assert!(loaded, "computed again, the database loaded");
+    assert_eq!(cache_use(&again).from_cache, 0);
+    assert!(again.findings.iter().any(|f| f.rule_id == "T-1"));
+    same_as_full(&again, &full(&s).await);
+}
