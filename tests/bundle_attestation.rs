@@ -75,6 +75,7 @@ async fn signed_scan() -> Scanned {
         profile: "light".into(),
         requested_by: None,
         baseline: None,
+        full_scan: false,
     };
     let job = pipeline::submit(&h.services.records(), submission)
         .await

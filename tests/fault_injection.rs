@@ -250,6 +250,7 @@ fn fresh(project: &Path) -> (Harness, ValidatedSubmission) {
         profile: "light".into(),
         requested_by: Some("fault-injection".into()),
         baseline: None,
+        full_scan: false,
     };
     (h, submission)
 }

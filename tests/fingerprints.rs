@@ -69,6 +69,7 @@ fn submission(
         profile: "light".into(),
         requested_by: Some("tests".into()),
         baseline,
+        full_scan: false,
     }
 }
 

@@ -39,6 +39,7 @@ fn submission(source: SourceSpec, manifest: ManifestSource) -> ValidatedSubmissi
         profile: "light".into(),
         requested_by: Some("hostile-inputs".into()),
         baseline: None,
+        full_scan: false,
     }
 }
 

@@ -84,6 +84,7 @@ fn submission(
         profile: "light".into(),
         requested_by: Some("tests".into()),
         baseline: None,
+        full_scan: false,
     }
 }
 

@@ -94,6 +94,7 @@ async fn planted_secrets_appear_nowhere_but_redacted() {
         profile: "standard".into(),
         requested_by: Some("hygiene".into()),
         baseline: None,
+        full_scan: false,
     };
     let queued = pipeline::submit(&h.services.records(), submission)
         .await

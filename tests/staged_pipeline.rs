@@ -109,6 +109,7 @@ fn fixture(tamper: bool) -> Fixture {
         profile: "light".into(),
         requested_by: Some("tests".into()),
         baseline: None,
+        full_scan: false,
     };
     let stages = Stages {
         services: harness.services.clone(),
@@ -532,6 +533,7 @@ async fn launch_scanners_plans_container_tools_on_fargate_and_fails_closed_other
         profile: "light".into(),
         requested_by: Some("tests".into()),
         baseline: None,
+        full_scan: false,
     };
     let plan = |tools: serde_json::Value| {
         let stages = stages.clone();

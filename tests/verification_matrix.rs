@@ -243,6 +243,7 @@ async fn every_source_times_policy_times_signature() {
                     profile: "light".into(),
                     requested_by: None,
                     baseline: None,
+                    full_scan: false,
                 };
                 let job = pipeline::submit(&h.services.records(), submission)
                     .await

@@ -190,6 +190,7 @@ fn submission(args: &ScanArgs) -> Result<ValidatedSubmission> {
         archive_path,
         requested_by: args.requested_by.clone(),
         profile: Some(args.profile.clone()),
+        full_scan: Some(args.no_cache),
         ..Default::default()
     };
     let manifest = ManifestSource::Uri(location_uri(&args.manifest)?);

@@ -71,6 +71,7 @@ fn job(n: u32, workspace: &str) -> Job {
         profile: "light".into(),
         requested_by: None,
         baseline: None,
+        full_scan: false,
     };
     let created = certus_core::time::now() + chrono::Duration::seconds(i64::from(n));
     Job::queued(

@@ -805,7 +805,7 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
         "directory_path": src, "manifest": {"profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}],
                                             "thresholds": {}}]},
     });
-    let submit = |auth: &str| {
+    let submit_body = |auth: &str, body: &serde_json::Value| {
         sh(
             work.path(),
             &format!(
@@ -814,6 +814,7 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
             ),
         )
     };
+    let submit = |auth: &str| submit_body(auth, &body);
     assert_eq!(submit("not-a-key"), "401");
     // Only a file older than a timestamp tick has its results kept for the next scan (checked at the end).
     std::thread::sleep(certus_source::TIMESTAMP_TICK + std::time::Duration::from_millis(100));
@@ -889,6 +890,16 @@ fn serve_runs_a_submitted_scan_and_watch_follows_it_to_the_end() {
         (Some(1), Some(1)),
         "{reused}"
     );
+
+    // A submission that asks for a full scan reuses nothing: its record has no cache object.
+    let mut full_body = body.clone();
+    full_body["full_scan"] = serde_json::json!(true);
+    assert_eq!(submit_body(key, &full_body), "202");
+    let full: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("body.json")).unwrap()).unwrap();
+    let full = full["test_id"].as_str().unwrap();
+    assert_eq!(watch_job(full, &["--json"]).status.code(), Some(0));
+    assert_eq!(sbom_cache(full), serde_json::Value::Null);
 }
 
 /// `certus cancel` against `certus serve`: a scan hanging on a git remote that never answers (a tarpit on

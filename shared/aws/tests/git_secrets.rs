@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use certus_aws::SecretsManagerStore;
-use certus_core::ports::SourcePreparer;
+use certus_core::ports::{Reuse, SourcePreparer};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 use certus_source::{GitPolicy, LocalSourcePreparer, NamedSecrets, SecretStore, SourcePolicy};
@@ -205,7 +205,11 @@ async fn a_private_repository_is_cloned_with_a_secrets_manager_token_under_the_p
     let run = dir.path().join("run");
     let ws = RunWorkspace::create(run.clone()).unwrap();
     let prepared = preparer(sm.clone())
-        .prepare(&spec(&url, &format!("secretsmanager:{PREFIX}acme")), &ws)
+        .prepare(
+            &spec(&url, &format!("secretsmanager:{PREFIX}acme")),
+            &ws,
+            Reuse::Allowed,
+        )
         .await
         .unwrap();
     assert_eq!(prepared.commit.as_ref().map(String::len), Some(40));
@@ -229,7 +233,7 @@ async fn a_private_repository_is_cloned_with_a_secrets_manager_token_under_the_p
     ] {
         let ws = RunWorkspace::create(dir.path().join("refused")).unwrap();
         let err = preparer(watched.clone())
-            .prepare(&spec(&url, reference), &ws)
+            .prepare(&spec(&url, reference), &ws, Reuse::Allowed)
             .await
             .unwrap_err()
             .to_string();
@@ -259,7 +263,11 @@ async fn a_private_repository_is_cloned_with_a_secrets_manager_token_under_the_p
         },
         ..SourcePolicy::default()
     })
-    .prepare(&spec(&url, &format!("secretsmanager:{PREFIX}acme")), &ws)
+    .prepare(
+        &spec(&url, &format!("secretsmanager:{PREFIX}acme")),
+        &ws,
+        Reuse::Allowed,
+    )
     .await
     .unwrap_err()
     .to_string();

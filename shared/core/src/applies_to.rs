@@ -205,6 +205,7 @@ mod tests {
             profile: profile.into(),
             requested_by: None,
             baseline: None,
+            full_scan: false,
         };
         Job::queued(
             "test_0123456789ab".into(),

@@ -347,6 +347,7 @@ mod tests {
             profile: "light".into(),
             requested_by: Some("ci".into()),
             baseline: None,
+            full_scan: false,
         };
         Job::queued(
             "test_0123456789ab".into(),

@@ -28,7 +28,7 @@ use crate::manifest::{manifest_info, Manifest, ResolvedProfile, SelectedTool, MA
 use crate::policy::{counted, sarif_fingerprints, FindingPolicy, ThresholdScope};
 use crate::ports::{
     ArtifactStore, BundleSigner, EventLog, EventSink, JobQuery, JobStore, LogFn, LogStream,
-    ManifestFetcher, ManifestVerifier, PreparedSource, ScanRequest, Scanner, SourcePreparer,
+    ManifestFetcher, ManifestVerifier, PreparedSource, Reuse, ScanRequest, Scanner, SourcePreparer,
     ToolOutput, ToolStatus,
 };
 use crate::progress::Progress;
@@ -395,9 +395,13 @@ pub async fn prepare_source(
             job.source_type
         )))
         .await?;
+    let reuse = match job.submission.full_scan {
+        true => Reuse::Never,
+        false => Reuse::Allowed,
+    };
     let prepared = services
         .sources()?
-        .prepare(&job.submission.source, workspace)
+        .prepare(&job.submission.source, workspace, reuse)
         .await?;
     job.commit = prepared.commit.clone();
     if prepared.branch.is_some() {

@@ -158,9 +158,24 @@ pub struct PreparedSource {
     pub files: Option<Arc<SourceFiles>>,
 }
 
+/// Whether a scan may reuse what earlier scans kept: a directory's file table (digests of files whose `stat` is
+/// unchanged) and per-file tools' results. A job that asks for a full scan reads and scans every file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    Allowed,
+    Never,
+}
+
 #[async_trait]
 pub trait SourcePreparer: Send + Sync {
-    async fn prepare(&self, spec: &SourceSpec, workspace: &RunWorkspace) -> Result<PreparedSource>;
+    /// The tree of `spec` inside `workspace`; with [`Reuse::Never`] every file is read for the digest and no
+    /// file table is handed to the tools.
+    async fn prepare(
+        &self,
+        spec: &SourceSpec,
+        workspace: &RunWorkspace,
+        reuse: Reuse,
+    ) -> Result<PreparedSource>;
 }
 
 /// Fetches manifest and signature bytes named by URI (`file://`, `https://`, `s3://`, `oci://`).

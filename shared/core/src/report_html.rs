@@ -416,6 +416,7 @@ mod tests {
             profile: "light".into(),
             requested_by: None,
             baseline: None,
+            full_scan: false,
         };
         let mut job = Job::queued(
             "test_0123456789ab".into(),

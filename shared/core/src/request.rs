@@ -37,6 +37,9 @@ pub struct SubmitRequest {
     pub manifest_signature_path: Option<String>,
     /// An earlier scan of the same workspace whose findings are the baseline: new findings are told apart.
     pub baseline_test_id: Option<String>,
+    /// `true`: read and scan every file, reusing nothing earlier scans kept (no file table, no cached
+    /// result), as `certus scan --no-cache` does. Default `false`.
+    pub full_scan: Option<bool>,
 }
 
 /// Where the code to scan comes from.
@@ -116,6 +119,9 @@ pub struct ValidatedSubmission {
     pub requested_by: Option<String>,
     #[serde(default)]
     pub baseline: Option<BaselineSource>,
+    /// The submission asked for a full scan: nothing earlier scans kept is reused.
+    #[serde(default)]
+    pub full_scan: bool,
 }
 
 pub const DEFAULT_PROFILE: &str = "light";
@@ -131,6 +137,7 @@ struct Common {
     profile: String,
     requested_by: Option<String>,
     baseline: Option<BaselineSource>,
+    full_scan: bool,
 }
 
 impl SubmitRequest {
@@ -228,6 +235,7 @@ impl SubmitRequest {
             profile,
             requested_by,
             baseline,
+            full_scan: self.full_scan.unwrap_or(false),
         }
     }
 }
@@ -247,6 +255,7 @@ fn finish(
             profile: common.profile,
             requested_by: common.requested_by,
             baseline: common.baseline,
+            full_scan: common.full_scan,
         }),
         _ => Err(CoreError::Validation(errors)),
     }
@@ -822,6 +831,17 @@ mod tests {
         assert!(matches!(v.source, SourceSpec::Git { .. }));
         assert!(matches!(v.manifest, ManifestSource::Inline(_)));
         assert_eq!(v.signature, None);
+    }
+
+    #[test]
+    fn a_full_scan_is_asked_only_with_a_boolean_true() {
+        assert!(!with(json!({})).unwrap().full_scan);
+        assert!(!with(json!({"full_scan": false})).unwrap().full_scan);
+        assert!(with(json!({"full_scan": true})).unwrap().full_scan);
+        let mut body = base();
+        body["full_scan"] = json!("yes");
+        let err = serde_json::from_value::<SubmitRequest>(body).unwrap_err();
+        assert!(err.to_string().contains("invalid type"), "{err}");
     }
 
     #[test]

@@ -18,7 +18,8 @@ use certus_core::audit::AuditedJobStore;
 use certus_core::fingerprint::FingerprintKey;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
 use certus_core::ports::{
-    ArtifactStore, BundleSigner, ManifestFetcher, ManifestVerifier, PreparedSource, SourcePreparer,
+    ArtifactStore, BundleSigner, ManifestFetcher, ManifestVerifier, PreparedSource, Reuse,
+    SourcePreparer,
 };
 use certus_core::request::SourceSpec;
 use certus_core::trust::{TrustClient, TrustExchange, TrustRequest};
@@ -98,6 +99,7 @@ impl SourcePreparer for StepSources {
         &self,
         spec: &SourceSpec,
         workspace: &RunWorkspace,
+        reuse: Reuse,
     ) -> certus_core::error::Result<PreparedSource> {
         if let SourceSpec::Archive { archive_path } = spec {
             if let Some(name) = self.uploads.file_name(archive_path) {
@@ -112,7 +114,7 @@ impl SourcePreparer for StepSources {
                 return certus_source::prepare_archive(file, name, workspace, self.archive).await;
             }
         }
-        self.local.prepare(spec, workspace).await
+        self.local.prepare(spec, workspace, reuse).await
     }
 }
 

@@ -1,8 +1,9 @@
 //! Incremental scans on AWS: the `run-scanner` step, wired as the Lambda (and the Fargate task) wires it, lists
 //! the restored source's files and keeps the secrets tool's results in the work bucket's `scan-cache/`. A
 //! second job over the same repository takes every file's results from there, and each tool run costs one
-//! GetObject and one PutObject under `scan-cache/` whatever the size of the tree. Runs the steps in this
-//! process against moto (`CERTUS_MOTO_ENDPOINT`); without it the test says why it is skipped.
+//! GetObject and one PutObject under `scan-cache/` whatever the size of the tree; a job that asks for a full
+//! scan sends none. Runs the steps in this process against moto (`CERTUS_MOTO_ENDPOINT`); without it the test
+//! says why it is skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use certus_aws::AwsClients;
@@ -122,9 +123,10 @@ impl Deployment {
         repo.display().to_string()
     }
 
-    /// A job over `git_url` taken through the steps up to the secrets tool's `run-scanner`: its tool record
-    /// and the requests that step sent under `scan-cache/`.
-    async fn scan(&self, git_url: &str) -> (CacheUse, usize) {
+    /// A job over `git_url` (asking for a full scan or not) taken through the steps up to the secrets tool's
+    /// `run-scanner`: how its tool record says the cache was used, and the requests that step sent under
+    /// `scan-cache/`.
+    async fn scan(&self, git_url: &str, full_scan: bool) -> (Option<CacheUse>, usize) {
         let id = certus_core::ids::new_test_id().unwrap();
         let submission = ValidatedSubmission {
             ids: ScanIds {
@@ -143,6 +145,7 @@ impl Deployment {
             profile: "light".into(),
             requested_by: Some("tests".into()),
             baseline: None,
+            full_scan,
         };
         let job = Job::queued(
             id.clone(),
@@ -184,17 +187,13 @@ impl Deployment {
             .unwrap()
             .unwrap();
         let record: ToolRecord = serde_json::from_slice(&bytes).unwrap();
-        (
-            record
-                .cache
-                .expect("the secrets record says how the cache was used"),
-            requests,
-        )
+        (record.cache, requests)
     }
 }
 
 #[tokio::test]
-async fn a_second_scan_of_the_same_repository_reuses_every_result_in_two_requests() {
+async fn a_second_scan_of_the_same_repository_reuses_every_result_in_two_requests_unless_a_full_scan_is_asked(
+) {
     let Some(endpoint) = certus_testkit::moto_endpoint() else {
         return;
     };
@@ -202,7 +201,8 @@ async fn a_second_scan_of_the_same_repository_reuses_every_result_in_two_request
     let mut sizes = Vec::new();
     for (name, files) in [("small", 2), ("large", 60)] {
         let repo = d.repo(name, files);
-        let (cold, requests) = d.scan(&repo).await;
+        let (cold, requests) = d.scan(&repo, false).await;
+        let cold = cold.expect("the secrets record says how the cache was used");
         assert_eq!(
             requests, 2,
             "{name}: one GetObject (missing) and one PutObject"
@@ -211,12 +211,17 @@ async fn a_second_scan_of_the_same_repository_reuses_every_result_in_two_request
         assert!(cold.files >= files as u64 + 2, "{name}: {cold:?}");
         assert_eq!(cold.scanned, cold.files, "{name}: {cold:?}");
 
-        let (warm, requests) = d.scan(&repo).await;
+        let (warm, requests) = d.scan(&repo, false).await;
+        let warm = warm.expect("the secrets record says how the cache was used");
         assert_eq!(requests, 2, "{name}: one GetObject and one PutObject");
         assert_eq!(warm.files, cold.files, "{name}: {warm:?}");
         assert_eq!(warm.from_cache, warm.files, "{name}: {warm:?}");
         assert_eq!(warm.scanned, 0, "{name}: {warm:?}");
         sizes.push(warm.files);
+
+        // A job that asks for a full scan neither reads nor writes the cache, and its record says none.
+        let (full, requests) = d.scan(&repo, true).await;
+        assert_eq!((full, requests), (None, 0), "{name}");
     }
     assert!(
         sizes[1] > sizes[0] + 50,

@@ -217,6 +217,7 @@ impl Deployment {
             profile: "light".into(),
             requested_by: Some("tests".into()),
             baseline: None,
+            full_scan: false,
         }
     }
 

@@ -565,6 +565,7 @@ mod tests {
             profile: "light".into(),
             requested_by: None,
             baseline: None,
+            full_scan: false,
         };
         Job::queued(id.into(), submission, "ws://x".into(), time::now())
     }

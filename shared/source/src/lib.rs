@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use certus_core::digest::{sha256_file, sha256_hex};
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{directory_lineage, ScanCache, SourceFiles, INDEX_FORMAT};
-use certus_core::ports::{PreparedSource, SourcePreparer};
+use certus_core::ports::{PreparedSource, Reuse, SourcePreparer};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 
@@ -56,7 +56,7 @@ pub fn archive_lineage() -> String {
 /// A prepared tree's digest, its file table (with a scan cache) and what went wrong with the cache.
 struct Table {
     digest: String,
-    files: Option<Arc<SourceFiles>>,
+    files: Arc<SourceFiles>,
     warnings: Vec<String>,
 }
 
@@ -105,19 +105,17 @@ impl LocalSourcePreparer {
         }
     }
 
-    /// The tree digest of `root` and, where there is a scan cache, its file table under `lineage`. `keep`:
-    /// the tree stays where it is between scans (a directory source), so its table is stored and its
+    /// The tree digest of `root` and its file table under `lineage`, the previous table kept in `cache`.
+    /// `keep`: the tree stays where it is between scans (a directory source), so its table is stored and its
     /// unchanged files are not read again. The cache only saves work: when it cannot be read or written the
     /// tree is hashed in full or the table not kept, and the warnings say so.
-    async fn table(&self, root: &Path, lineage: String, keep: bool) -> Result<Table> {
-        let Some(cache) = &self.cache else {
-            let root = root.to_path_buf();
-            return Ok(Table {
-                digest: blocking(move || tree::tree_digest(&root)).await?,
-                files: None,
-                warnings: Vec::new(),
-            });
-        };
+    async fn table(
+        &self,
+        cache: &Arc<dyn ScanCache>,
+        root: &Path,
+        lineage: String,
+        keep: bool,
+    ) -> Result<Table> {
         let scope = table_scope();
         let mut warnings = Vec::new();
         let previous = match keep {
@@ -153,7 +151,7 @@ impl LocalSourcePreparer {
         table.lineage = lineage;
         Ok(Table {
             digest,
-            files: Some(Arc::new(table)),
+            files: Arc::new(table),
             warnings,
         })
     }
@@ -212,7 +210,13 @@ pub async fn prepare_archive(
 
 #[async_trait]
 impl SourcePreparer for LocalSourcePreparer {
-    async fn prepare(&self, spec: &SourceSpec, workspace: &RunWorkspace) -> Result<PreparedSource> {
+    async fn prepare(
+        &self,
+        spec: &SourceSpec,
+        workspace: &RunWorkspace,
+        reuse: Reuse,
+    ) -> Result<PreparedSource> {
+        let cache = self.cache.as_ref().filter(|_| reuse == Reuse::Allowed);
         match spec {
             SourceSpec::Git {
                 git_url,
@@ -231,8 +235,12 @@ impl SourcePreparer for LocalSourcePreparer {
                     &self.policy.git,
                 )
                 .await?;
-                let files = match self.cache {
-                    Some(_) => self.table(&dest, git_lineage(git_url), false).await?.files,
+                let files = match cache {
+                    Some(cache) => Some(
+                        self.table(cache, &dest, git_lineage(git_url), false)
+                            .await?
+                            .files,
+                    ),
                     None => None,
                 };
                 Ok(PreparedSource {
@@ -251,25 +259,38 @@ impl SourcePreparer for LocalSourcePreparer {
                         "directory_path '{directory_path}' is not a directory"
                     )));
                 }
-                let table = self.table(&root, directory_lineage(&root), true).await?;
+                let (digest, files, warnings) = match cache {
+                    Some(cache) => {
+                        let table = self
+                            .table(cache, &root, directory_lineage(&root), true)
+                            .await?;
+                        (table.digest, Some(table.files), table.warnings)
+                    }
+                    None => {
+                        let walk_root = root.clone();
+                        let digest = blocking(move || tree::tree_digest(&walk_root)).await?;
+                        (digest, None, Vec::new())
+                    }
+                };
                 Ok(PreparedSource {
                     root,
                     commit: None,
                     branch: None,
-                    content_digest: Some(table.digest),
-                    warnings: table.warnings,
-                    files: table.files,
+                    content_digest: Some(digest),
+                    warnings,
+                    files,
                 })
             }
             SourceSpec::Archive { archive_path } => {
                 let archive = self.allowed_path("archive_path", archive_path)?;
                 let mut prepared =
                     prepare_archive(archive, archive_path, workspace, self.policy.archive).await?;
-                if self.cache.is_some() {
-                    prepared.files = self
-                        .table(&prepared.root, archive_lineage(), false)
-                        .await?
-                        .files;
+                if let Some(cache) = cache {
+                    prepared.files = Some(
+                        self.table(cache, &prepared.root, archive_lineage(), false)
+                            .await?
+                            .files,
+                    );
                 }
                 Ok(prepared)
             }
@@ -323,7 +344,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws)
+            .prepare(&spec, &ws, Reuse::Allowed)
             .await
             .unwrap();
         assert_eq!(prepared.commit.as_deref(), Some(second.as_str()));
@@ -344,7 +365,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws)
+            .prepare(&spec, &ws, Reuse::Allowed)
             .await
             .unwrap();
         assert_eq!(prepared.commit, Some(first));
@@ -365,7 +386,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let err = LocalSourcePreparer::new(SourcePolicy::default())
-            .prepare(&spec, &ws)
+            .prepare(&spec, &ws, Reuse::Allowed)
             .await
             .unwrap_err();
         assert!(
@@ -382,7 +403,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let err = LocalSourcePreparer::new(local_policy())
-            .prepare(&missing, &ws2)
+            .prepare(&missing, &ws2, Reuse::Allowed)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("git fetch failed"), "{err}");
@@ -410,12 +431,12 @@ mod tests {
             directory_path: repo.path().display().to_string(),
         };
         let plain = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws)
+            .prepare(&spec, &ws, Reuse::Allowed)
             .await
             .unwrap();
         let prepared = LocalSourcePreparer::new(local_policy())
             .with_cache(Arc::new(BrokenCache))
-            .prepare(&spec, &ws)
+            .prepare(&spec, &ws, Reuse::Allowed)
             .await
             .unwrap();
         assert_eq!(prepared.content_digest, plain.content_digest);
@@ -464,17 +485,38 @@ mod tests {
         let table = |prepared: PreparedSource| prepared.files.unwrap();
         // Just written: a second write within the same timestamp tick could change the bytes and leave the
         // `stat` as it is, so the digests are used but not kept, and the next scan reads both files again.
-        let first = table(preparer.prepare(&spec, &ws).await.unwrap());
+        let first = table(preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap());
         assert!(first.files.iter().all(|file| !first.settled(file)));
-        let second = table(preparer.prepare(&spec, &ws).await.unwrap());
+        let second = table(preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap());
         assert_eq!((second.digests_reused, second.bytes_read), (0, 6));
         // Once they are older than the tick, their `stat` proves their content: kept, then reused.
         std::thread::sleep(TIMESTAMP_TICK + Duration::from_millis(100));
-        let settled = table(preparer.prepare(&spec, &ws).await.unwrap());
+        let settled = table(preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap());
         assert!(settled.files.iter().all(|file| settled.settled(file)));
-        let reused = table(preparer.prepare(&spec, &ws).await.unwrap());
+        let reused = table(preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap());
         assert_eq!((reused.digests_reused, reused.bytes_read), (2, 0));
         assert_eq!(reused.files, settled.files);
+    }
+
+    #[tokio::test]
+    async fn a_full_scan_reads_every_file_and_hands_the_tools_no_table() {
+        let (repo, _, _) = repo();
+        let (_d, ws) = workspace();
+        let spec = SourceSpec::Directory {
+            directory_path: repo.path().display().to_string(),
+        };
+        let preparer = LocalSourcePreparer::new(local_policy())
+            .with_cache(Arc::new(MemoryCache::default()))
+            .with_timestamp_tick(Duration::ZERO);
+        let first = preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap();
+        let again = preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap();
+        assert!(
+            again.files.unwrap().digests_reused > 0,
+            "the stored table is used"
+        );
+        let full = preparer.prepare(&spec, &ws, Reuse::Never).await.unwrap();
+        assert_eq!(full.files, None, "no table: the tools reuse nothing");
+        assert_eq!(full.content_digest, first.content_digest);
     }
 
     #[tokio::test]
@@ -485,7 +527,7 @@ mod tests {
             directory_path: repo.path().display().to_string(),
         };
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws)
+            .prepare(&spec, &ws, Reuse::Allowed)
             .await
             .unwrap();
         assert_eq!(prepared.root, repo.path().canonicalize().unwrap());
@@ -496,7 +538,10 @@ mod tests {
             allowed_roots: Some(vec![elsewhere.path().to_path_buf()]),
             ..Default::default()
         });
-        let err = fenced.prepare(&spec, &ws).await.unwrap_err();
+        let err = fenced
+            .prepare(&spec, &ws, Reuse::Allowed)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("outside the directories"), "{err}");
     }
 }

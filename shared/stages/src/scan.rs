@@ -265,10 +265,10 @@ impl Stages {
                 ))
             })?;
         self.restore_source(&job, &workspace, &mut state).await?;
-        // Listing reads every file of the tree: only for a tool that reuses results.
+        // Listing reads every file of the tree: only for a tool that reuses results, in a job that allows it.
         let scanners = self.services.scanners()?;
         let reuses = scanners.get(tool).is_some_and(|s| s.reuses_results());
-        if reuses && scanners.cache().is_some() {
+        if reuses && scanners.cache().is_some() && !job.submission.full_scan {
             list_source_files(&job, &mut state).await?;
         }
         let bundle = Arc::new(BundleWriter::new(workspace.bundle_dir())?);

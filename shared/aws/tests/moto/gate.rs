@@ -144,6 +144,7 @@ async fn finished_job(clients: &AwsClients, bundles: &str) -> Finished {
         profile: "light".into(),
         requested_by: Some("aws-tests".into()),
         baseline: None,
+        full_scan: false,
     };
     let queued = pipeline::submit(&services.records(), submission)
         .await

@@ -75,6 +75,7 @@ pub fn job(n: u32, ids: (&str, &str, &str), repository: &str, minute: u32) -> Jo
         profile: "light".into(),
         requested_by: Some("ci".into()),
         baseline: None,
+        full_scan: false,
     };
     let created = Utc
         .with_ymd_and_hms(2026, 11, 28, 10, minute, 0)

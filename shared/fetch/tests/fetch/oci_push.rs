@@ -165,6 +165,7 @@ fn job() -> Job {
         profile: "light".into(),
         requested_by: None,
         baseline: None,
+        full_scan: false,
     };
     Job::queued(
         TEST_ID.into(),

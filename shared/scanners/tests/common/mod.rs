@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certus_core::incremental::Incremental;
-use certus_core::ports::SourcePreparer;
+use certus_core::ports::{Reuse, SourcePreparer};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 use certus_local::LocalScanCache;
@@ -24,7 +24,7 @@ pub async fn table_for(root: &Path, cache: &Arc<LocalScanCache>, tenant: &str) -
     let prepared = LocalSourcePreparer::new(SourcePolicy::default())
         .with_cache(cache.clone())
         .with_timestamp_tick(Duration::ZERO)
-        .prepare(&spec, &workspace)
+        .prepare(&spec, &workspace, Reuse::Allowed)
         .await
         .unwrap();
     let files = prepared.files.expect("a file table with a scan cache");

@@ -230,6 +230,7 @@ async fn finished(directory: bool) -> Fixture {
         profile: "light".into(),
         requested_by: Some("trust-tests".into()),
         baseline: None,
+        full_scan: false,
     };
     let queued = pipeline::submit(&services.records(), submission)
         .await
