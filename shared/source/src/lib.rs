@@ -327,6 +327,12 @@ mod tests {
         }
     }
 
+    fn directory(path: &Path) -> SourceSpec {
+        SourceSpec::Directory {
+            directory_path: path.display().to_string(),
+        }
+    }
+
     fn workspace() -> (tempfile::TempDir, RunWorkspace) {
         let dir = tempfile::tempdir().unwrap();
         let ws = RunWorkspace::create(dir.path().join("run")).unwrap();
@@ -427,9 +433,7 @@ mod tests {
     async fn a_scan_cache_that_fails_costs_work_and_a_warning_never_the_scan() {
         let (repo, _, _) = repo();
         let (_d, ws) = workspace();
-        let spec = SourceSpec::Directory {
-            directory_path: repo.path().display().to_string(),
-        };
+        let spec = directory(repo.path());
         let plain = LocalSourcePreparer::new(local_policy())
             .prepare(&spec, &ws, Reuse::Allowed)
             .await
@@ -477,9 +481,7 @@ mod tests {
         std::fs::write(dir.path().join("a.txt"), "one").unwrap();
         std::fs::write(dir.path().join("b.txt"), "two").unwrap();
         let (_d, ws) = workspace();
-        let spec = SourceSpec::Directory {
-            directory_path: dir.path().display().to_string(),
-        };
+        let spec = directory(dir.path());
         let preparer =
             LocalSourcePreparer::new(local_policy()).with_cache(Arc::new(MemoryCache::default()));
         let table = |prepared: PreparedSource| prepared.files.unwrap();
@@ -502,9 +504,7 @@ mod tests {
     async fn a_full_scan_reads_every_file_and_hands_the_tools_no_table() {
         let (repo, _, _) = repo();
         let (_d, ws) = workspace();
-        let spec = SourceSpec::Directory {
-            directory_path: repo.path().display().to_string(),
-        };
+        let spec = directory(repo.path());
         let preparer = LocalSourcePreparer::new(local_policy())
             .with_cache(Arc::new(MemoryCache::default()))
             .with_timestamp_tick(Duration::ZERO);
@@ -523,9 +523,7 @@ mod tests {
     async fn directory_sources_are_scanned_in_place_with_a_digest_and_confined_to_allowed_roots() {
         let (repo, _, _) = repo();
         let (_d, ws) = workspace();
-        let spec = SourceSpec::Directory {
-            directory_path: repo.path().display().to_string(),
-        };
+        let spec = directory(repo.path());
         let prepared = LocalSourcePreparer::new(local_policy())
             .prepare(&spec, &ws, Reuse::Allowed)
             .await
