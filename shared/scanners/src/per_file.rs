@@ -147,14 +147,17 @@ where
         .collect();
     let index = ResultIndex::encode(&scope, kept.into_iter());
     changed.sort_unstable();
-    let warnings = changed.first().map(|first| {
-        format!(
-            "{} file(s) changed while the scan read them (first: {first}): their results are reported but \
-             not kept for reuse, and the source digest may not describe the bytes scanned",
-            changed.len()
-        )
-    });
-    let warnings = warnings.into_iter().collect();
+    let warnings: Vec<String> = changed
+        .first()
+        .map(|first| {
+            format!(
+                "{} file(s) changed while the scan read them (first: {first}): their results are reported \
+                 but not kept for reuse, and the source digest may not describe the bytes scanned",
+                changed.len()
+            )
+        })
+        .into_iter()
+        .collect();
     let cache = CacheUse {
         scope,
         files: files.len() as u64,
