@@ -1478,7 +1478,8 @@ class DeployedRun(unittest.TestCase):
         """Incremental scans as deployed: a repository scanned, pushed (one file changed) and scanned again,
         then grown by 60 files and scanned twice more. The rescans take every unchanged file's secrets result
         from the cache, and the scan-cache requests of run-scanner are the same for the small and the large
-        tree (the results of unchanged files are in one index per tool, not one object per file)."""
+        tree (the results of unchanged files are in one index per tool, not one object per file). A job that
+        asks for a full scan sends run-scanner no scan-cache/ request, and its record has no cache object."""
         d = DEPLOYMENT
         root = os.path.join(SCRATCH, "rescan")
         os.makedirs(root)
@@ -1495,14 +1496,14 @@ class DeployedRun(unittest.TestCase):
             subprocess.run(git + ["commit", "-q", "-m", message], check=True)
             subprocess.run(git + ["push", "-q", os.path.join(root, "demo.git"), "main"], check=True)
 
-        def scan():
+        def scan(full_scan=False):
             """One scan through the machine: the secrets tool's cache record, and run-scanner's scan-cache/
             requests during it."""
             before = len(d.checked_requests())
             reply = d.http("POST", "/v1/security-scans", {
                 "workspace_id": "ws-acme", "component_id": "rescan", "assessment_id": "a-1",
                 "source_type": "git", "git_url": repo.url(), "branch": "main", "manifest_path": "certus.json",
-                "profile": "light"}, CLAIMS)
+                "profile": "light", "full_scan": full_scan}, CLAIMS)
             self.assertEqual(reply["statusCode"], 202, reply)
             test_id = json.loads(reply["body"])["test_id"]
             summary = d.run_machine("certus-assurance.asl.json", {"test_id": test_id})
@@ -1531,6 +1532,8 @@ class DeployedRun(unittest.TestCase):
             self.assertEqual(len(large_requests), len(small_requests), (small_requests, large_requests))
             print(f"\nrescan after a one-file push: {small['files']} files -> {len(small_requests)} scan-cache "
                   f"requests; {large['files']} files -> {len(large_requests)}", file=sys.stderr)
+            full, full_requests = scan(full_scan=True)
+            self.assertEqual((full, full_requests), (None, []))
         finally:
             repo.close()
 
