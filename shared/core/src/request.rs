@@ -119,8 +119,9 @@ pub struct ValidatedSubmission {
     pub requested_by: Option<String>,
     #[serde(default)]
     pub baseline: Option<BaselineSource>,
-    /// The submission asked for a full scan: nothing earlier scans kept is reused.
-    #[serde(default)]
+    /// The submission asked for a full scan: nothing earlier scans kept is reused. Written only when set, so
+    /// stored records from before the field keep their bytes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub full_scan: bool,
 }
 
