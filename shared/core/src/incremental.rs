@@ -26,16 +26,52 @@ use crate::error::Result;
 /// Bumped when the layout of an index or of its entries changes: older indexes are then never read.
 pub const INDEX_FORMAT: u32 = 3;
 
-/// One regular file of a prepared tree: its `/`-separated path, what `stat` said, the SHA-256 of its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceFile {
-    pub path: String,
+/// What `stat` says of a file that changes when its bytes are rewritten: size, modification and change times
+/// (ns since the epoch) and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
     pub size: u64,
     pub mtime_ns: i64,
     pub ctime_ns: i64,
     pub inode: u64,
-    /// `None` until the bytes (or an unchanged `stat`) give it.
-    pub sha256: Option<Sha256Digest>,
+}
+
+impl FileStat {
+    /// `meta` from a `stat` that does not follow links, or from an open file's `fstat`.
+    #[cfg(unix)]
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            size: meta.len(),
+            mtime_ns: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
+            ctime_ns: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
+            inode: meta.ino(),
+        }
+    }
+
+    /// Without an inode and ctime an unchanged `stat` is no evidence: see [`FileStat::same`].
+    #[cfg(not(unix))]
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            size: meta.len(),
+            mtime_ns: 0,
+            ctime_ns: 0,
+            inode: 0,
+        }
+    }
+
+    /// Whether both describe the same file content; never on a system without inodes and ctimes.
+    pub fn same(&self, other: &FileStat) -> bool {
+        cfg!(unix) && self == other
+    }
+}
+
+/// One regular file of a prepared tree: its `/`-separated path, what `stat` said, the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    pub path: String,
+    pub stat: FileStat,
+    pub sha256: Sha256Digest,
 }
 
 /// Every regular file of a prepared tree, sorted by path, and how it was obtained.
@@ -66,51 +102,11 @@ pub enum Keep {
     Changed,
 }
 
-impl SourceFile {
-    /// The file at `path` as `stat` describes it (`meta` from a `stat` that does not follow links), without
-    /// its digest.
-    #[cfg(unix)]
-    pub fn from_metadata(path: String, meta: &std::fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        Self {
-            path,
-            size: meta.len(),
-            mtime_ns: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
-            ctime_ns: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
-            inode: meta.ino(),
-            sha256: None,
-        }
-    }
-
-    /// Without an inode and ctime, an unchanged `stat` is no evidence: see [`SourceFile::same_stat`].
-    #[cfg(not(unix))]
-    pub fn from_metadata(path: String, meta: &std::fs::Metadata) -> Self {
-        Self {
-            path,
-            size: meta.len(),
-            mtime_ns: 0,
-            ctime_ns: 0,
-            inode: 0,
-            sha256: None,
-        }
-    }
-
-    /// Whether `other` has the same `stat` identity (size, mtime, ctime, inode); never on a system without
-    /// inodes and ctimes.
-    pub fn same_stat(&self, other: &SourceFile) -> bool {
-        cfg!(unix)
-            && self.size == other.size
-            && self.mtime_ns == other.mtime_ns
-            && self.ctime_ns == other.ctime_ns
-            && self.inode == other.inode
-    }
-}
-
 impl SourceFiles {
     /// Whether `file` (of this table) was last modified before [`SourceFiles::settled_before_ns`].
     pub fn settled(&self, file: &SourceFile) -> bool {
         self.settled_before_ns
-            .is_none_or(|before| file.mtime_ns < before && file.ctime_ns < before)
+            .is_none_or(|before| file.stat.mtime_ns < before && file.stat.ctime_ns < before)
     }
 
     /// Whether results just computed from `file`'s bytes (under `root`) may be kept under its digest: in a
@@ -124,13 +120,13 @@ impl SourceFiles {
             return Keep::Recent;
         }
         let now = match read {
-            Some(meta) => Some(SourceFile::from_metadata(String::new(), meta)),
+            Some(meta) => Some(FileStat::of(meta)),
             None => std::fs::symlink_metadata(root.join(&file.path))
                 .ok()
-                .map(|meta| SourceFile::from_metadata(String::new(), &meta)),
+                .map(|meta| FileStat::of(&meta)),
         };
         match now {
-            Some(now) if now.same_stat(file) => Keep::Yes,
+            Some(now) if now.same(&file.stat) => Keep::Yes,
             _ => Keep::Changed,
         }
     }
@@ -305,10 +301,9 @@ impl<'a> Previous<'a> {
 
     /// The intact entry recorded for this very file content at this path.
     pub fn reuse(&self, file: &SourceFile) -> Option<&ResultEntry<'a>> {
-        let sha256 = file.sha256?;
         self.by_path
             .get(file.path.as_str())
-            .filter(|e| e.sha256 == sha256)
+            .filter(|e| e.sha256 == file.sha256)
     }
 }
 
@@ -479,36 +474,27 @@ pub fn scope(tool: &str, version: &str, rules_sha256: &str) -> String {
     )
 }
 
-/// Path, size, mtime and inode of the running executable, digested once per process.
+/// Path and `stat` ([`FileStat`]) of the running executable, digested once per process.
 pub fn executable_identity() -> &'static str {
     static IDENTITY: OnceLock<String> = OnceLock::new();
     IDENTITY.get_or_init(|| {
         let described = std::env::current_exe()
             .and_then(|exe| {
                 let meta = std::fs::metadata(&exe)?;
-                Ok(format!("{}\0{}", exe.display(), stat_line(&meta)))
+                let stat = FileStat::of(&meta);
+                Ok(format!(
+                    "{}\0{}\0{}\0{}\0{}",
+                    exe.display(),
+                    stat.size,
+                    stat.mtime_ns,
+                    stat.ctime_ns,
+                    stat.inode
+                ))
             })
             // Unknown executable: a fresh identity, so nothing is reused rather than something wrong.
             .unwrap_or_else(|_| format!("unknown\0{}", std::process::id()));
         sha256_hex(described.as_bytes())
     })
-}
-
-#[cfg(unix)]
-fn stat_line(meta: &std::fs::Metadata) -> String {
-    use std::os::unix::fs::MetadataExt;
-    format!(
-        "{}\0{}.{}\0{}",
-        meta.len(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ino()
-    )
-}
-
-#[cfg(not(unix))]
-fn stat_line(meta: &std::fs::Metadata) -> String {
-    format!("{}\0{:?}", meta.len(), meta.modified().ok())
 }
 
 /// The lineage of a directory source: which earlier scans are this tree's parents.
@@ -523,11 +509,13 @@ mod tests {
     fn file(path: &str, sha: Sha256Digest) -> SourceFile {
         SourceFile {
             path: path.into(),
-            size: 1,
-            mtime_ns: 2,
-            ctime_ns: 3,
-            inode: 4,
-            sha256: Some(sha),
+            stat: FileStat {
+                size: 1,
+                mtime_ns: 2,
+                ctime_ns: 3,
+                inode: 4,
+            },
+            sha256: sha,
         }
     }
 

@@ -202,16 +202,12 @@ where
                 let mut done = Vec::new();
                 while let Some(&at) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let file = &files[at];
-                    let Some(sha256) = file.sha256 else {
-                        done.push(Err(format!("{} has no content digest", file.path)));
-                        continue;
-                    };
                     let (result, read) = scan_one(root, file);
                     let keep = table.keeps(root, file, read.as_ref());
                     done.push(
-                        result
-                            .encode()
-                            .map(|bytes| (at, ResultEntry::new(&file.path, sha256, bytes), keep)),
+                        result.encode().map(|bytes| {
+                            (at, ResultEntry::new(&file.path, file.sha256, bytes), keep)
+                        }),
                     );
                 }
                 if let Ok(mut all) = scanned.lock() {

@@ -94,7 +94,7 @@ fn database_identity(matching: &Matching) -> Option<String> {
 }
 
 /// SHA-256 over the tool version, the database identity, the chosen lockfiles' paths and content digests (in
-/// path order) and the problems met choosing them; `None` when a chosen file has no digest in the table.
+/// path order) and the problems met choosing them; `None` when a chosen position is not in the table.
 fn result_key(
     version: &str,
     database: &str,
@@ -103,7 +103,7 @@ fn result_key(
 ) -> Option<String> {
     let mut text = format!("certus-sbom-result\0{ENTRY_FORMAT}\0{version}\0{database}\n");
     for (path, &at) in selection.files().iter().zip(selection.positions()) {
-        let sha256 = incremental.files.files.get(at)?.sha256?;
+        let sha256 = incremental.files.files.get(at)?.sha256;
         text.push_str(&format!("f {path}\0{sha256}\n"));
     }
     for error in selection.errors() {

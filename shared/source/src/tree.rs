@@ -11,7 +11,9 @@ use std::sync::{Condvar, Mutex};
 
 use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
-use certus_core::incremental::{IndexKind, IndexReader, IndexWriter, SourceFile, SourceFiles};
+use certus_core::incremental::{
+    FileStat, IndexKind, IndexReader, IndexWriter, SourceFile, SourceFiles,
+};
 use sha2::{Digest, Sha256};
 
 /// Digest of the tree under `root`, skipping `.git`.
@@ -19,63 +21,46 @@ pub fn tree_digest(root: &Path) -> Result<String> {
     Ok(tree_table(root, &PreviousTable::default())?.0)
 }
 
-/// The table in the compact form the scan cache keeps. A file without a digest is not written, nor one modified
-/// too recently for its `stat` to prove its content ([`SourceFiles::settled`]): the next scan reads it again.
+/// The table in the compact form the scan cache keeps. A file modified too recently for its `stat` to prove its
+/// content ([`SourceFiles::settled`]) is not written: the next scan reads it again.
 pub fn encode_table(table: &SourceFiles) -> Vec<u8> {
-    let hashed = table
-        .files
-        .iter()
-        .filter(|f| f.sha256.is_some() && table.settled(f));
+    let settled = table.files.iter().filter(|f| table.settled(f));
     let mut out = IndexWriter::new(IndexKind::FileTable, table.files.len() * 104);
-    out.u64(hashed.clone().count() as u64);
-    for file in hashed {
+    out.u64(settled.clone().count() as u64);
+    for file in settled {
         out.str(&file.path);
-        out.u64(file.size);
-        out.i64(file.mtime_ns);
-        out.i64(file.ctime_ns);
-        out.u64(file.inode);
-        out.raw(
-            file.sha256
-                .as_ref()
-                .map_or(&[0u8; 32], Sha256Digest::as_bytes),
-        );
+        out.u64(file.stat.size);
+        out.i64(file.stat.mtime_ns);
+        out.i64(file.stat.ctime_ns);
+        out.u64(file.stat.inode);
+        out.raw(file.sha256.as_bytes());
     }
     out.finish()
 }
 
-/// What the previous table says of one path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Known {
-    size: u64,
-    mtime_ns: i64,
-    ctime_ns: i64,
-    inode: u64,
-    sha256: Sha256Digest,
-}
-
-/// The previous table by path, borrowing its paths from the stored bytes.
+/// The previous table by path (what `stat` said then, and the digest), borrowing its paths from the stored
+/// bytes.
 #[derive(Debug, Default)]
 pub struct PreviousTable<'a> {
-    by_path: HashMap<&'a str, Known>,
+    by_path: HashMap<&'a str, (FileStat, Sha256Digest)>,
 }
 
 impl<'a> PreviousTable<'a> {
     /// The table in `bytes`; an unreadable, foreign-format or altered table reuses nothing.
     pub fn decode(bytes: &'a [u8]) -> Self {
-        let read = || -> Option<HashMap<&'a str, Known>> {
+        let read = || -> Option<HashMap<&'a str, (FileStat, Sha256Digest)>> {
             let mut input = IndexReader::open(bytes, IndexKind::FileTable)?;
             let count = input.count()?;
             let mut by_path = HashMap::with_capacity(count);
             for _ in 0..count {
                 let path = input.str()?;
-                let known = Known {
+                let stat = FileStat {
                     size: input.u64()?,
                     mtime_ns: input.i64()?,
                     ctime_ns: input.i64()?,
                     inode: input.u64()?,
-                    sha256: Sha256Digest::from(input.digest()?),
                 };
-                by_path.insert(path, known);
+                by_path.insert(path, (stat, Sha256Digest::from(input.digest()?)));
             }
             input.end().then_some(by_path)
         };
@@ -92,16 +77,10 @@ impl<'a> PreviousTable<'a> {
         self.by_path.is_empty()
     }
 
-    /// The digest recorded for `file` when its path and `stat` identity are unchanged.
-    fn digest_of(&self, file: &SourceFile) -> Option<Sha256Digest> {
-        let known = self.by_path.get(file.path.as_str())?;
-        // Without an inode and ctime (not unix), an unchanged `stat` is no evidence.
-        (cfg!(unix)
-            && known.size == file.size
-            && known.mtime_ns == file.mtime_ns
-            && known.ctime_ns == file.ctime_ns
-            && known.inode == file.inode)
-            .then_some(known.sha256)
+    /// The digest recorded for the file at `path` when its `stat` is unchanged.
+    fn digest_of(&self, path: &str, stat: &FileStat) -> Option<Sha256Digest> {
+        let (known, sha256) = self.by_path.get(path)?;
+        known.same(stat).then_some(*sha256)
     }
 }
 
@@ -151,15 +130,9 @@ pub fn tree_table(root: &Path, previous: &PreviousTable<'_>) -> Result<(String, 
         match line {
             Line::File(file) => {
                 let mut hex_digest = [0u8; 64];
-                if let Some(digest) = &file.sha256 {
-                    hex::encode_to_slice(digest.as_bytes(), &mut hex_digest)
-                        .map_err(|e| CoreError::Source(format!("tree digest: {e}")))?;
-                }
-                let hex_digest = match file.sha256 {
-                    Some(_) => &hex_digest[..],
-                    None => &[],
-                };
-                for part in [b"f ", file.path.as_bytes(), b"\0", hex_digest, b"\n"] {
+                hex::encode_to_slice(file.sha256.as_bytes(), &mut hex_digest)
+                    .map_err(|e| CoreError::Source(format!("tree digest: {e}")))?;
+                for part in [b"f ", file.path.as_bytes(), b"\0", &hex_digest, b"\n"] {
                     hasher.update(part);
                 }
                 files.push(file);
@@ -340,20 +313,21 @@ fn describe(
     previous: &PreviousTable<'_>,
     buf: &mut [u8],
 ) -> Result<(SourceFile, bool, u64)> {
-    let changed = || {
-        CoreError::Source(format!(
-            "{rel} changed while the tree was read: no longer a regular file"
-        ))
-    };
     let meta = entry
         .metadata()
         .map_err(|e| CoreError::io(entry.path(), e))?;
     if !meta.is_file() {
-        return Err(changed());
+        return Err(CoreError::Source(format!(
+            "{rel} changed while the tree was read: no longer a regular file"
+        )));
     }
-    let mut file = SourceFile::from_metadata(rel, &meta);
-    if let Some(known) = previous.digest_of(&file) {
-        file.sha256 = Some(known);
+    let stat = FileStat::of(&meta);
+    if let Some(sha256) = previous.digest_of(&rel, &stat) {
+        let file = SourceFile {
+            path: rel,
+            stat,
+            sha256,
+        };
         return Ok((file, true, 0));
     }
     let abs = entry.path();
@@ -368,7 +342,11 @@ fn describe(
         hasher.update(&buf[..n]);
         read += n as u64;
     }
-    file.sha256 = Some(Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())));
+    let file = SourceFile {
+        path: rel,
+        stat,
+        sha256: Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())),
+    };
     Ok((file, false, read))
 }
 
