@@ -5,8 +5,8 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
-use certus_core::incremental::ScanCache;
-use certus_core::{CoreError, Result};
+use certus_core::incremental::{index_name, ScanCache};
+use certus_core::Result;
 
 use crate::clients::AwsClients;
 use crate::failure::Failure;
@@ -46,16 +46,9 @@ impl S3ScanCache {
     }
 
     fn object(&self, scope: &str, lineage: &str) -> Result<S3Location> {
-        for (field, value) in [("scope", scope), ("lineage", lineage)] {
-            if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(CoreError::Storage(format!(
-                    "scan cache {field} '{value}' is not a SHA-256 digest"
-                )));
-            }
-        }
         Ok(S3Location {
             bucket: self.bucket.clone(),
-            key: format!("{SCAN_CACHE_PREFIX}{scope}/{lineage}.idx"),
+            key: format!("{SCAN_CACHE_PREFIX}{}", index_name(scope, lineage)?),
         })
     }
 }

@@ -141,6 +141,17 @@ pub trait ScanCache: Send + Sync {
     async fn put_index(&self, scope: &str, lineage: &str, bytes: Vec<u8>) -> Result<()>;
 }
 
+/// Where a store keeps the index of (`scope`, `lineage`), relative to its root: `<scope>/<lineage>.idx`. Both
+/// must be SHA-256 digests in lowercase hex, so nothing a job submits shapes a path or an object key.
+pub fn index_name(scope: &str, lineage: &str) -> Result<String> {
+    for (field, value) in [("scope", scope), ("lineage", lineage)] {
+        value.parse::<Sha256Digest>().map_err(|why| {
+            crate::error::CoreError::Storage(format!("scan cache {field}: {why}"))
+        })?;
+    }
+    Ok(format!("{scope}/{lineage}.idx"))
+}
+
 /// What a scan hands a per-file tool so that it can reuse results: the file table, the store, and the
 /// lineage its results are kept under.
 #[derive(Clone)]
@@ -516,6 +527,25 @@ mod tests {
                 inode: 4,
             },
             sha256: sha,
+        }
+    }
+
+    #[test]
+    fn an_index_is_named_only_by_two_digests() {
+        let (scope, lineage) = (sha256_hex(b"scope"), sha256_hex(b"lineage"));
+        assert_eq!(
+            index_name(&scope, &lineage).unwrap(),
+            format!("{scope}/{lineage}.idx")
+        );
+        for (bad_scope, bad_lineage, field) in [
+            ("../x".to_string(), lineage.clone(), "scope"),
+            (scope.clone(), format!("{}/..", &lineage[..61]), "lineage"),
+            (scope.to_uppercase(), lineage.clone(), "scope"),
+        ] {
+            let err = index_name(&bad_scope, &bad_lineage)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("scan cache {field}: ")), "{err}");
         }
     }
 

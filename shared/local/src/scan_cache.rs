@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use certus_core::error::{CoreError, Result};
-use certus_core::incremental::ScanCache;
+use certus_core::incremental::{index_name, ScanCache};
 use certus_core::pipeline::read_capped;
 
 /// Default bound of the whole cache directory.
@@ -26,14 +26,7 @@ impl LocalScanCache {
     }
 
     fn path(&self, scope: &str, lineage: &str) -> Result<PathBuf> {
-        for (field, value) in [("scope", scope), ("lineage", lineage)] {
-            if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(CoreError::Storage(format!(
-                    "scan cache {field} '{value}' is not a SHA-256 digest"
-                )));
-            }
-        }
-        Ok(self.root.join(scope).join(format!("{lineage}.idx")))
+        Ok(self.root.join(index_name(scope, lineage)?))
     }
 
     /// Drops the oldest indexes until the directory holds at most `max_bytes`.

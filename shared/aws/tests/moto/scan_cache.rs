@@ -69,12 +69,12 @@ async fn indexes_round_trip_in_one_request_each_and_names_must_be_digests() {
         (digest(1), format!("{}/..", &digest(2)[..61])),
     ] {
         let err = cache.index(&scope, &lineage).await.unwrap_err();
-        assert!(err.to_string().contains("not a SHA-256 digest"), "{err}");
+        assert!(err.to_string().contains("a SHA-256 digest is"), "{err}");
         let err = cache
             .put_index(&scope, &lineage, b"x".to_vec())
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("not a SHA-256 digest"), "{err}");
+        assert!(err.to_string().contains("a SHA-256 digest is"), "{err}");
     }
     assert_eq!(
         requests.count(),
