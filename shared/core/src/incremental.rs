@@ -508,11 +508,6 @@ pub fn executable_identity() -> &'static str {
     })
 }
 
-/// The lineage of a directory source: which earlier scans are this tree's parents.
-pub fn directory_lineage(root: &Path) -> String {
-    sha256_hex(format!("directory\0{}", root.display()).as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use certus_core::digest::{sha256_file, sha256_hex};
 use certus_core::error::{CoreError, Result};
-use certus_core::incremental::{directory_lineage, ScanCache, SourceFiles, INDEX_FORMAT};
+use certus_core::incremental::{ScanCache, SourceFiles, INDEX_FORMAT};
 use certus_core::ports::{PreparedSource, Reuse, SourcePreparer};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
@@ -41,16 +41,21 @@ pub struct LocalSourcePreparer {
     timestamp_tick: Duration,
 }
 
-/// The lineage of a git source: scans of the same repository share results (per tenant, see
-/// `certus_core::incremental::Incremental`).
-pub fn git_lineage(url: &str) -> String {
-    sha256_hex(format!("git\0{url}").as_bytes())
-}
-
-/// The lineage of every extracted archive: an archive names no tree of its own, so its results are shared by
-/// content alone (per tenant and component).
-pub fn archive_lineage() -> String {
-    sha256_hex(b"archive")
+/// The lineage of a source, bound to the tenant later (`certus_core::incremental::Incremental::new`): scans
+/// of the same repository (its URL) or of the same directory (its resolved path) share results; every
+/// extracted archive has the same lineage, since an archive names no tree of its own, so its results are
+/// shared by content alone (per tenant and component).
+pub fn lineage(spec: &SourceSpec) -> String {
+    let named = match spec {
+        SourceSpec::Git { git_url, .. } => format!("git\0{git_url}"),
+        SourceSpec::Directory { directory_path } => {
+            let path = Path::new(directory_path);
+            let resolved = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+            format!("directory\0{}", resolved.display())
+        }
+        SourceSpec::Archive { .. } => "archive".to_string(),
+    };
+    sha256_hex(named.as_bytes())
 }
 
 /// A prepared tree's digest, its file table (with a scan cache) and what went wrong with the cache.
@@ -236,11 +241,9 @@ impl SourcePreparer for LocalSourcePreparer {
                 )
                 .await?;
                 let files = match cache {
-                    Some(cache) => Some(
-                        self.table(cache, &dest, git_lineage(git_url), false)
-                            .await?
-                            .files,
-                    ),
+                    Some(cache) => {
+                        Some(self.table(cache, &dest, lineage(spec), false).await?.files)
+                    }
                     None => None,
                 };
                 Ok(PreparedSource {
@@ -261,9 +264,7 @@ impl SourcePreparer for LocalSourcePreparer {
                 }
                 let (digest, files, warnings) = match cache {
                     Some(cache) => {
-                        let table = self
-                            .table(cache, &root, directory_lineage(&root), true)
-                            .await?;
+                        let table = self.table(cache, &root, lineage(spec), true).await?;
                         (table.digest, Some(table.files), table.warnings)
                     }
                     None => {
@@ -287,7 +288,7 @@ impl SourcePreparer for LocalSourcePreparer {
                     prepare_archive(archive, archive_path, workspace, self.policy.archive).await?;
                 if let Some(cache) = cache {
                     prepared.files = Some(
-                        self.table(cache, &prepared.root, archive_lineage(), false)
+                        self.table(cache, &prepared.root, lineage(spec), false)
                             .await?
                             .files,
                     );

@@ -8,14 +8,13 @@ use std::sync::Arc;
 use certus_core::bundle::{self, BundleWriter};
 use certus_core::digest::Sha256Digest;
 use certus_core::event::{Event, EventBody};
-use certus_core::incremental::directory_lineage;
 use certus_core::job::{Job, JobStatus};
 use certus_core::manifest::SelectedTool;
 use certus_core::pipeline::{self, RunState};
 use certus_core::ports::ToolStatus;
 use certus_core::progress::Progress;
 use certus_core::report::ToolRecord;
-use certus_core::request::{ManifestSource, SignatureSource, SourceSpec};
+use certus_core::request::{ManifestSource, SignatureSource};
 use certus_core::time;
 use certus_core::workspace::RunWorkspace;
 use certus_source::tree::{tree_table, PreviousTable};
@@ -680,11 +679,7 @@ async fn list_source_files(job: &Job, state: &mut RunState) -> Result<()> {
     let Some(source) = state.source.as_mut() else {
         return Ok(());
     };
-    let lineage = match &job.submission.source {
-        SourceSpec::Git { git_url, .. } => certus_source::git_lineage(git_url),
-        SourceSpec::Archive { .. } => certus_source::archive_lineage(),
-        SourceSpec::Directory { directory_path } => directory_lineage(Path::new(directory_path)),
-    };
+    let lineage = certus_source::lineage(&job.submission.source);
     let root = source.root.clone();
     let (_digest, mut files) =
         tokio::task::spawn_blocking(move || tree_table(&root, &PreviousTable::default()))
