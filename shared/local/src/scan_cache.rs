@@ -1,6 +1,8 @@
 //! The scan cache on one machine (`certus_core::incremental::ScanCache`): one file per (scope, lineage) index
 //! under `<data dir>/cache/`, directories 0700 and files 0600, written whole and renamed into place. The
-//! directory is bounded: after each write the least recently written indexes go until the total fits.
+//! directory is bounded: when a write takes the total past the bound, the least recently written indexes go
+//! until it fits. The total is counted once when the cache is opened and kept up to date by each write, so a
+//! write does not look at every index.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,20 +18,29 @@ pub const DEFAULT_MAX_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 pub struct LocalScanCache {
     root: PathBuf,
     max_bytes: u64,
+    /// Bytes held by the indexes, as this process last counted them (other processes sharing the directory
+    /// make it an estimate, corrected at every eviction).
+    total: AtomicU64,
 }
 
 impl LocalScanCache {
     /// The cache under `root` (created private if missing), holding at most `max_bytes`.
     pub fn open(root: PathBuf, max_bytes: u64) -> Result<Self> {
         private_dir(&root)?;
-        Ok(Self { root, max_bytes })
+        let cache = Self {
+            root,
+            max_bytes,
+            total: AtomicU64::new(0),
+        };
+        cache.bound()?;
+        Ok(cache)
     }
 
     fn path(&self, scope: &str, lineage: &str) -> Result<PathBuf> {
         Ok(self.root.join(index_name(scope, lineage)?))
     }
 
-    /// Drops the oldest indexes until the directory holds at most `max_bytes`.
+    /// Drops the oldest indexes until the directory holds at most `max_bytes`, and records what it holds then.
     fn bound(&self) -> Result<()> {
         let mut files = Vec::new();
         let mut total = 0u64;
@@ -51,6 +62,7 @@ impl LocalScanCache {
             std::fs::remove_file(&file).map_err(|e| CoreError::io(&file, e))?;
             total = total.saturating_sub(len);
         }
+        self.total.store(total, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -78,8 +90,17 @@ impl ScanCache for LocalScanCache {
             STAGED.fetch_add(1, Ordering::Relaxed)
         ));
         write_private(&staged, &bytes)?;
+        let replaced = std::fs::metadata(&path).map_or(0, |meta| meta.len());
         std::fs::rename(&staged, &path).map_err(|e| CoreError::io(&path, e))?;
-        self.bound()
+        let added = bytes.len() as u64;
+        let total = self
+            .total
+            .fetch_add(added.saturating_sub(replaced), Ordering::Relaxed)
+            .saturating_add(added.saturating_sub(replaced));
+        match total > self.max_bytes {
+            true => self.bound(),
+            false => Ok(()),
+        }
     }
 }
 
@@ -174,5 +195,21 @@ mod tests {
         assert!(cache.index(&digest(1), &digest(3)).await.unwrap().is_some());
         assert!(cache.index(&digest(4), &digest(3)).await.unwrap().is_some());
         assert!(cache.index("../x", &digest(3)).await.is_err());
+        // Rewriting an index replaces its bytes in the count: nothing else goes.
+        for _ in 0..3 {
+            cache
+                .put_index(&digest(4), &digest(3), vec![b'd'; 100])
+                .await
+                .unwrap();
+        }
+        assert!(cache.index(&digest(1), &digest(3)).await.unwrap().is_some());
+        // Opened with a smaller bound, the cache trims what it finds at once.
+        let smaller = LocalScanCache::open(dir.path().join("cache"), 150).unwrap();
+        assert_eq!(smaller.index(&digest(1), &digest(3)).await.unwrap(), None);
+        assert!(smaller
+            .index(&digest(4), &digest(3))
+            .await
+            .unwrap()
+            .is_some());
     }
 }
