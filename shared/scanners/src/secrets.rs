@@ -177,12 +177,15 @@ async fn scan_per_file(
             skipped.len()
         ),
     );
+    // The tree scan's bound on what one report lists, whatever the repository holds.
+    let found: usize = run.files.iter().map(|(_, r)| r.findings.len()).sum();
+    let omitted = found.saturating_sub(certus_secrets::MAX_FINDINGS);
     let mut warnings = run.warnings;
     warnings.extend(coverage_warnings(
         scanner_rules.rule_errors(),
         &skipped,
         0,
-        0,
+        omitted as u64,
     ));
     let mut findings: Vec<Finding> = run
         .files
@@ -197,6 +200,7 @@ async fn scan_per_file(
             column(b),
         ))
     });
+    findings.truncate(certus_secrets::MAX_FINDINGS);
     ToolOutput {
         warnings,
         cache: Some(run.cache),

@@ -329,3 +329,29 @@ async fn a_file_changed_between_hashing_and_scanning_never_lends_its_results_to_
     let used = again.cache.clone().unwrap();
     assert_eq!((used.from_cache, used.scanned), (1, 1), "{used:?}");
 }
+
+#[tokio::test]
+async fn a_report_lists_at_most_the_engines_cap_whatever_the_repository_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let mut rng = Rng(31);
+    // 101 files of 1,000 key-shaped lines each: more findings than the 100,000 one report lists.
+    for n in 0..101 {
+        let text: String = (0..1000).map(|_| secret_line(&mut rng)).collect();
+        write(&root, &format!("keys/k{n}.env"), text.as_bytes());
+    }
+    let out = SecretsScanner::new(None)
+        .scan(request(&root, Some(table(&root, &cache).await)))
+        .await;
+    completed(&out);
+    assert_eq!(out.findings.len(), certus_secrets::MAX_FINDINGS);
+    let omitted: Vec<u64> = out
+        .warnings
+        .iter()
+        .filter_map(|w| w.strip_prefix("secrets: "))
+        .filter_map(|w| w.strip_suffix(" finding(s) over the cap not listed"))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(matches!(omitted[..], [n] if n > 0), "{:?}", out.warnings);
+}

@@ -35,5 +35,5 @@ pub use report::{ScanReport, SecretFinding, SkipReason};
 pub use rules::{RuleError, RuleSet, DEFAULT_RULES};
 pub use scanner::{
     PathScan, ScanOptions, Scanner, DEFAULT_MAX_DECODE_DEPTH, DEFAULT_MAX_FILE_SIZE,
-    MAX_DECODE_DEPTH,
+    MAX_DECODE_DEPTH, MAX_FINDINGS,
 };

@@ -20,7 +20,7 @@ pub const MAX_DECODE_DEPTH: usize = 16;
 /// Upper bound on worker threads, whatever is asked.
 const MAX_THREADS: usize = 64;
 /// Findings kept in one report; further ones are only counted.
-const MAX_FINDINGS: usize = 100_000;
+pub const MAX_FINDINGS: usize = 100_000;
 /// Skipped files listed in one report; further ones are only counted.
 const MAX_SKIPPED_LISTED: usize = 10_000;
 /// Files queued per worker between the walker and the workers.
