@@ -323,7 +323,11 @@ pub(crate) fn finish(request: &ScanRequest, computed: Computed, matching: &Match
             return ToolOutput::failed(
                 ToolStatus::Failed,
                 None,
-                format!("advisory database {}: not matched", dir.display()),
+                format!(
+                    "advisory database {}: the result to report was computed without matching (a stored \
+                     result from another configuration); nothing is reported rather than an unmatched inventory",
+                    dir.display()
+                ),
             )
         }
         (
