@@ -6,16 +6,14 @@
 mod common;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use certus_core::finding::Finding;
 use certus_core::incremental::{Incremental, ResultIndex};
 use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_local::LocalScanCache;
 use certus_scanners::SecretsScanner;
-use common::{table, table_for};
+use common::{request_logged, table, table_for};
 
 /// A deterministic generator (xorshift), so the history is the same on every run.
 struct Rng(u64);
@@ -98,15 +96,7 @@ fn walk(root: &Path, dir: &Path) -> Vec<String> {
 }
 
 fn request(root: &Path, incremental: Option<Incremental>) -> ScanRequest {
-    ScanRequest {
-        subject: "demo".into(),
-        source_root: root.to_path_buf(),
-        scratch_dir: root.to_path_buf(),
-        config: None,
-        timeout: Duration::from_secs(60),
-        log: Arc::new(|_, _| {}),
-        incremental,
-    }
+    request_logged(root, incremental, Arc::new(|_, _| {}))
 }
 
 /// What two scans must agree on, per finding.
@@ -138,15 +128,7 @@ fn completed(out: &ToolOutput) {
 
 #[tokio::test]
 async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
-    static RUN: AtomicU64 = AtomicU64::new(0);
-    let dir = tempfile::Builder::new()
-        .prefix(&format!(
-            "certus-incremental-{}-{}",
-            std::process::id(),
-            RUN.fetch_add(1, Ordering::Relaxed)
-        ))
-        .tempdir()
-        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("tree");
     let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);

@@ -6,16 +6,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use certus_core::bundle::{ADVISORY_DATABASE, SBOM_CYCLONEDX, SBOM_SPDX};
 use certus_core::incremental::{CacheUse, Incremental, ScanCache};
 use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_local::LocalScanCache;
 use certus_scanners::{AdvisorySnapshot, AdvisorySource, SbomScanner};
-use common::table;
+use common::{request_logged, table};
 use serde_json::{json, Value};
 
 fn write(root: &Path, rel: &str, text: &str) {
@@ -79,15 +77,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    static RUN: AtomicU64 = AtomicU64::new(0);
-    let dir = tempfile::Builder::new()
-        .prefix(&format!(
-            "certus-sbom-incremental-{}-{}",
-            std::process::id(),
-            RUN.fetch_add(1, Ordering::Relaxed)
-        ))
-        .tempdir()
-        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("tree");
     tree(&root);
     let db = dir.path().join("advisories");
@@ -114,15 +104,11 @@ type Logged = Arc<Mutex<Vec<String>>>;
 
 fn request(root: &Path, incremental: Option<Incremental>, logged: &Logged) -> ScanRequest {
     let logged = logged.clone();
-    ScanRequest {
-        subject: "demo".into(),
-        source_root: root.to_path_buf(),
-        scratch_dir: root.to_path_buf(),
-        config: None,
-        timeout: Duration::from_secs(60),
-        log: Arc::new(move |_, line| logged.lock().unwrap().push(line.to_string())),
+    request_logged(
+        root,
         incremental,
-    }
+        Arc::new(move |_, line| logged.lock().unwrap().push(line.to_string())),
+    )
 }
 
 fn scanner(db: &Path, max_age_days: Option<u32>) -> SbomScanner {
@@ -140,12 +126,16 @@ async fn cached(s: &Setup, max_age_days: Option<u32>) -> (ToolOutput, bool) {
     let out = scanner(&s.db, max_age_days)
         .scan(request(&s.root, Some(incremental), &logged))
         .await;
-    let loaded = logged
+    (out, database_loaded(&logged))
+}
+
+/// Whether the tool's log says it loaded the advisory database.
+fn database_loaded(logged: &Logged) -> bool {
+    logged
         .lock()
         .unwrap()
         .iter()
-        .any(|line| line.contains("advisories loaded"));
-    (out, loaded)
+        .any(|line| line.contains("advisories loaded"))
 }
 
 async fn full(s: &Setup) -> ToolOutput {
@@ -296,15 +286,17 @@ async fn a_reused_result_still_fails_when_the_database_has_grown_too_old() {
     let age = attachment(&first, ADVISORY_DATABASE)["age_days"]
         .as_i64()
         .unwrap();
-    if age > 0 {
-        let (out, loaded) = cached(&s, Some(0)).await;
-        assert!(!loaded, "the age is checked on the stored snapshot date");
-        assert_eq!(out.status, ToolStatus::Failed);
-        assert!(
-            out.error.unwrap_or_default().contains("is stale"),
-            "a stale database fails a reused result too"
-        );
-    }
+    assert!(
+        age > 0,
+        "the fixture's advisories are dated 2026-11-30: {age}"
+    );
+    let (out, loaded) = cached(&s, Some(0)).await;
+    assert!(!loaded, "the age is checked on the stored snapshot date");
+    assert_eq!(out.status, ToolStatus::Failed);
+    assert!(
+        out.error.unwrap_or_default().contains("is stale"),
+        "a stale database fails a reused result too"
+    );
 }
 
 #[tokio::test]
@@ -353,12 +345,7 @@ async fn a_synced_snapshot_is_known_by_its_recorded_digest() {
         }
         .scan(request(&s.root, Some(incremental), &logged))
         .await;
-        let loaded = logged
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|line| line.contains("advisories loaded"));
-        (out, loaded)
+        (out, database_loaded(&logged))
     };
     let (first, loaded) = scan().await;
     assert!(loaded);

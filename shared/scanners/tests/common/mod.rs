@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certus_core::incremental::Incremental;
-use certus_core::ports::{Reuse, SourcePreparer};
+use certus_core::ports::{LogFn, Reuse, ScanRequest, SourcePreparer};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 use certus_local::LocalScanCache;
@@ -34,4 +34,17 @@ pub async fn table_for(root: &Path, cache: &Arc<LocalScanCache>, tenant: &str) -
 /// The same for the one tenant most tests use.
 pub async fn table(root: &Path, cache: &Arc<LocalScanCache>) -> Incremental {
     table_for(root, cache, "tenant-a").await
+}
+
+/// A tool's request over `root`, with the file table (or none: a full scan) and where its log lines go.
+pub fn request_logged(root: &Path, incremental: Option<Incremental>, log: LogFn) -> ScanRequest {
+    ScanRequest {
+        subject: "demo".into(),
+        source_root: root.to_path_buf(),
+        scratch_dir: root.to_path_buf(),
+        config: None,
+        timeout: Duration::from_secs(60),
+        log,
+        incremental,
+    }
 }
