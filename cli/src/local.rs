@@ -14,7 +14,7 @@ use certus_core::verification::SignaturePolicy;
 use certus_fetch::{FetchPolicy, RemoteFetcher};
 use certus_local::{LocalArtifactStore, LocalScanCache, Placement, SqliteStore};
 use certus_scanners::ScannerConfig;
-use certus_source::{GitPolicy, LocalSourcePreparer, SourcePolicy};
+use certus_source::{GitPolicy, KeptCheckouts, LocalSourcePreparer, SourcePolicy};
 use certus_verify::{IdentityPolicy, KeyRef, PublicKey, TrustedRoot};
 
 use crate::error::{CliError, Result};
@@ -310,7 +310,12 @@ pub async fn services(
             options.data_dir.join("cache"),
             certus_local::scan_cache::DEFAULT_MAX_BYTES,
         )?);
-        sources = sources.with_cache(cache.clone());
+        sources = sources
+            .with_cache(cache.clone())
+            .with_kept_checkouts(KeptCheckouts::new(
+                options.data_dir.join("checkouts"),
+                certus_source::kept::DEFAULT_MAX_KEPT,
+            ));
         scanners.with_cache(cache)
     } else {
         scanners

@@ -204,13 +204,17 @@ fn a_git_source_rescanned_after_a_commit_reuses_the_unchanged_content() {
     let second = scan(Path::new(&url), &data, &work.path().join("b2"), &[]);
     let warm = secrets_cache(&second);
     let worktree_files = walk_files(&repo).len() as u64;
-    // Every file of the commit but the new one comes from the cache; what is scanned again is the new
-    // file and the clone's own bookkeeping under .git (a fresh clone: new packs, index, logs).
-    assert!(
-        warm["from_cache"].as_u64().unwrap() >= worktree_files - 1,
-        "{warm} ({worktree_files} files in the commit)"
+    // The kept checkout holds exactly the commit's files (git's own are kept beside it): every one but the
+    // new file comes from the cache.
+    assert_eq!(warm["files"].as_u64(), Some(worktree_files), "{warm}");
+    assert_eq!(
+        warm["from_cache"].as_u64(),
+        Some(worktree_files - 1),
+        "{warm}"
     );
-    assert!(warm["scanned"].as_u64().unwrap() >= 1, "{warm}");
+    assert_eq!(warm["scanned"].as_u64(), Some(1), "{warm}");
+    let kept: Vec<_> = std::fs::read_dir(data.join("checkouts")).unwrap().collect();
+    assert_eq!(kept.len(), 1, "one kept checkout: {kept:?}");
     verifies(&second, &data);
 
     let full = scan(

@@ -208,7 +208,7 @@ async fn a_private_repository_is_cloned_with_a_secrets_manager_token_under_the_p
         .prepare(
             &spec(&url, &format!("secretsmanager:{PREFIX}acme")),
             &ws,
-            Reuse::Allowed,
+            Reuse::Allowed { tenant: None },
         )
         .await
         .unwrap();
@@ -233,7 +233,7 @@ async fn a_private_repository_is_cloned_with_a_secrets_manager_token_under_the_p
     ] {
         let ws = RunWorkspace::create(dir.path().join("refused")).unwrap();
         let err = preparer(watched.clone())
-            .prepare(&spec(&url, reference), &ws, Reuse::Allowed)
+            .prepare(&spec(&url, reference), &ws, Reuse::Allowed { tenant: None })
             .await
             .unwrap_err()
             .to_string();
@@ -266,7 +266,7 @@ async fn a_private_repository_is_cloned_with_a_secrets_manager_token_under_the_p
     .prepare(
         &spec(&url, &format!("secretsmanager:{PREFIX}acme")),
         &ws,
-        Reuse::Allowed,
+        Reuse::Allowed { tenant: None },
     )
     .await
     .unwrap_err()

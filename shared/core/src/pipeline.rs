@@ -397,7 +397,9 @@ pub async fn prepare_source(
         .await?;
     let reuse = match job.submission.full_scan {
         true => Reuse::Never,
-        false => Reuse::Allowed,
+        false => Reuse::Allowed {
+            tenant: job.tenant.as_deref(),
+        },
     };
     let prepared = services
         .sources()?

@@ -141,7 +141,7 @@ pub trait BundleSigner: Send + Sync {
     async fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
 }
 
-/// The code to scan, made available inside the run's workspace.
+/// The code to scan: inside the run's workspace, a directory scanned in place, or a kept checkout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreparedSource {
     /// The tree to scan.
@@ -156,13 +156,49 @@ pub struct PreparedSource {
     /// cache): what per-file tools reuse results by. Not carried between steps.
     #[serde(skip)]
     pub files: Option<Arc<SourceFiles>>,
+    /// Holds a tree the preparer keeps between scans (a kept checkout) for this run: no other scan changes it
+    /// until every copy of the prepared source is dropped. Not carried between steps.
+    #[serde(skip)]
+    pub lease: Option<TreeLease>,
 }
+
+/// A hold on a tree kept between scans, released when the last copy is dropped. Holds compare equal: they
+/// say nothing about the tree itself.
+#[derive(Clone)]
+pub struct TreeLease {
+    _hold: Arc<dyn Send + Sync>,
+}
+
+impl TreeLease {
+    pub fn new(hold: impl Send + Sync + 'static) -> Self {
+        Self {
+            _hold: Arc::new(hold),
+        }
+    }
+}
+
+impl std::fmt::Debug for TreeLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TreeLease")
+    }
+}
+
+impl PartialEq for TreeLease {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for TreeLease {}
 
 /// Whether a scan may reuse what earlier scans kept: a directory's file table (digests of files whose `stat` is
 /// unchanged) and per-file tools' results. A job that asks for a full scan reads and scans every file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reuse {
-    Allowed,
+pub enum Reuse<'a> {
+    /// What earlier scans kept may be used; what belongs to a tenant (a kept checkout) only by that tenant.
+    Allowed {
+        tenant: Option<&'a str>,
+    },
     Never,
 }
 
@@ -174,7 +210,7 @@ pub trait SourcePreparer: Send + Sync {
         &self,
         spec: &SourceSpec,
         workspace: &RunWorkspace,
-        reuse: Reuse,
+        reuse: Reuse<'_>,
     ) -> Result<PreparedSource>;
 }
 

@@ -99,7 +99,7 @@ impl SourcePreparer for StepSources {
         &self,
         spec: &SourceSpec,
         workspace: &RunWorkspace,
-        reuse: Reuse,
+        reuse: Reuse<'_>,
     ) -> certus_core::error::Result<PreparedSource> {
         if let SourceSpec::Archive { archive_path } = spec {
             if let Some(name) = self.uploads.file_name(archive_path) {

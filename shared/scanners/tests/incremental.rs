@@ -1,18 +1,25 @@
 //! Incremental and full secrets scans of the same tree give the same findings: a generated history of
 //! changes (edits, new files, deletions, renames, planted and removed secrets, binary and oversized files)
-//! scanned after each step with the cache and without it; a tampered cache entry is discarded and rescanned.
+//! scanned after each step with the cache and without it, in a directory and as commits of a repository (a kept
+//! checkout against fresh clones); a tampered cache entry is discarded and rescanned.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 mod common;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use certus_core::finding::Finding;
 use certus_core::incremental::{Incremental, ResultIndex};
+use certus_core::ports::{PreparedSource, Reuse, SourcePreparer};
 use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
+use certus_core::request::SourceSpec;
+use certus_core::workspace::RunWorkspace;
 use certus_local::LocalScanCache;
 use certus_scanners::SecretsScanner;
+use certus_source::{GitPolicy, KeptCheckouts, LocalSourcePreparer, SourcePolicy};
+use certus_testkit::git;
 use common::{request_logged, table, table_for};
 
 /// A deterministic generator (xorshift), so the history is the same on every run.
@@ -93,6 +100,69 @@ fn walk(root: &Path, dir: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// The head of `main` of the repository at `repo`.
+fn head_of(repo: &Path) -> SourceSpec {
+    SourceSpec::Git {
+        git_url: format!("file://{}", repo.display()),
+        branch: Some("main".into()),
+        commit: None,
+        git_credentials_ref: None,
+    }
+}
+
+fn local_git() -> SourcePolicy {
+    SourcePolicy {
+        git: GitPolicy {
+            allow_local: true,
+            ..GitPolicy::default()
+        },
+        ..SourcePolicy::default()
+    }
+}
+
+/// The head of `main` of `repo` as `certus scan` prepares it with the scan cache: in its kept checkout under
+/// `kept` (held until the prepared source is dropped), with the file table for one tenant.
+pub async fn kept_checkout(
+    repo: &Path,
+    cache: &Arc<LocalScanCache>,
+    kept: &Path,
+) -> (PreparedSource, Incremental) {
+    let scratch = tempfile::tempdir().unwrap();
+    let workspace = RunWorkspace::create(scratch.path().join("run")).unwrap();
+    let tenant = "tenant-a";
+    let prepared = LocalSourcePreparer::new(local_git())
+        .with_cache(cache.clone())
+        .with_timestamp_tick(Duration::ZERO)
+        .with_kept_checkouts(KeptCheckouts::new(kept.to_path_buf(), 2))
+        .prepare(
+            &head_of(repo),
+            &workspace,
+            Reuse::Allowed {
+                tenant: Some(tenant),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(prepared.root.starts_with(kept), "{:?}", prepared.warnings);
+    let files = prepared
+        .files
+        .clone()
+        .expect("a file table with a scan cache");
+    let incremental = Incremental::new(files, cache.clone(), Some(tenant), "demo");
+    (prepared, incremental)
+}
+
+/// The head of `main` of `repo` cloned into a new workspace (kept as long as the directory returned).
+pub async fn fresh_clone(repo: &Path) -> (tempfile::TempDir, PreparedSource) {
+    let scratch = tempfile::tempdir().unwrap();
+    let workspace = RunWorkspace::create(scratch.path().join("run")).unwrap();
+    let prepared = LocalSourcePreparer::new(local_git())
+        .prepare(&head_of(repo), &workspace, Reuse::Never)
+        .await
+        .unwrap();
+    (scratch, prepared)
 }
 
 fn request(root: &Path, incremental: Option<Incremental>) -> ScanRequest {
@@ -176,34 +246,92 @@ async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
             cached.warnings, full.warnings,
             "step {step}: what was not covered is said the same way"
         );
-        // The next push: edit, add, delete and rename a few files.
-        let files = files_under(&root);
-        for _ in 0..(3 + rng.below(6)) {
-            let victim = &files[rng.below(files.len() as u64) as usize];
-            match rng.below(4) {
-                0 => {
-                    let _ = std::fs::remove_file(root.join(victim));
-                }
-                1 => {
-                    let to = format!("moved/{step}/{}", victim.replace('/', "_"));
-                    std::fs::create_dir_all(root.join(&to).parent().unwrap()).unwrap();
-                    let _ = std::fs::rename(root.join(victim), root.join(&to));
-                }
-                _ => {
-                    let bytes = content(&mut rng);
-                    write(&root, victim, &bytes);
-                }
-            }
-        }
-        let bytes = content(&mut rng);
-        write(&root, &format!("new/{step}/added.txt"), &bytes);
-        write(
-            &root,
-            &format!("new/{step}/secret.env"),
-            secret_line(&mut rng).as_bytes(),
-        );
+        push(&root, &mut rng, step);
     }
     assert!(reused_total > 1000, "results were reused: {reused_total}");
+}
+
+/// The next push: edit, add, delete and rename a few files (not the repository's own), add a secret.
+fn push(root: &Path, rng: &mut Rng, step: usize) {
+    let files: Vec<String> = files_under(root)
+        .into_iter()
+        .filter(|path| !path.starts_with(".git/"))
+        .collect();
+    for _ in 0..(3 + rng.below(6)) {
+        let victim = &files[rng.below(files.len() as u64) as usize];
+        match rng.below(4) {
+            0 => {
+                let _ = std::fs::remove_file(root.join(victim));
+            }
+            1 => {
+                let to = format!("moved/{step}/{}", victim.replace('/', "_"));
+                std::fs::create_dir_all(root.join(&to).parent().unwrap()).unwrap();
+                let _ = std::fs::rename(root.join(victim), root.join(&to));
+            }
+            _ => {
+                let bytes = content(rng);
+                write(root, victim, &bytes);
+            }
+        }
+    }
+    let bytes = content(rng);
+    write(root, &format!("new/{step}/added.txt"), &bytes);
+    write(
+        root,
+        &format!("new/{step}/secret.env"),
+        secret_line(rng).as_bytes(),
+    );
+}
+
+#[tokio::test]
+async fn rescans_of_a_kept_checkout_agree_with_fresh_clones_over_a_history_of_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let kept = dir.path().join("checkouts");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for n in 0..200 {
+        let bytes = content(&mut rng);
+        write(&repo, &format!("d{}/f{n}.txt", n % 5), &bytes);
+    }
+    write(&repo, "Cargo.lock", secret_line(&mut rng).as_bytes());
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let scanner = SecretsScanner::new(None);
+    let mut kept_root = None;
+    for step in 0..6 {
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", &format!("step {step}")]);
+        let (checkout, incremental) = kept_checkout(&repo, &cache, &kept).await;
+        let (_fresh_dir, fresh) = fresh_clone(&repo).await;
+        assert_eq!(checkout.commit, fresh.commit);
+        assert_eq!(
+            kept_root.get_or_insert_with(|| checkout.root.clone()),
+            &checkout.root,
+            "step {step}: the same kept checkout"
+        );
+        let cached = scanner
+            .scan(request(&checkout.root, Some(incremental)))
+            .await;
+        let full = scanner.scan(request(&fresh.root, None)).await;
+        completed(&cached);
+        completed(&full);
+        let cache_use = cached.cache.clone().unwrap();
+        if step > 0 {
+            assert!(
+                cache_use.scanned < cache_use.files / 4,
+                "step {step}: {cache_use:?}"
+            );
+        }
+        let (a, b): (Vec<_>, Vec<_>) = (
+            cached.findings.iter().map(key).collect(),
+            full.findings.iter().map(key).collect(),
+        );
+        assert!(!b.is_empty());
+        assert_eq!(a, b, "step {step}: incremental and full findings differ");
+        assert_eq!(cached.warnings, full.warnings, "step {step}");
+        drop(checkout);
+        push(&repo, &mut rng, step);
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! Git sources through the `git` command: fetch exactly the requested branch or commit into the run's
-//! workspace, check it out detached and record the resolved SHA. Hostile-input rules: no shell, `--` before
+//! Git sources through the `git` command: fetch exactly the requested branch or commit, check it out detached
+//! into a tree that holds the commit's files and nothing else (the repository's own files live beside it, not
+//! in it) and record the resolved SHA. Hostile-input rules: no shell, `--` before
 //! the URL, no remote helpers or `ext::`, no hooks, no system or global config, no prompts, a timeout, a
 //! stalled transfer aborted, and remotes held to the outbound-address policy ([`crate::remote`]). A CodeCommit
 //! remote gets credentials derived from the caller's AWS credentials ([`crate::codecommit`]); a private
@@ -106,7 +107,21 @@ fn is_remote(url: &str) -> bool {
         || (url.contains('@') && url.contains(':') && !url.contains("://"))
 }
 
-/// Fetches `url` (at `commit`, or the head of `branch`, or of the default branch) into `dest` and checks it
+/// Where a checkout goes: the commit's files in `tree`, the repository in `git_dir` (outside the tree, so tools
+/// never scan git's own files), git's home directory in `home`. A layout that already holds a checkout is
+/// brought to the requested commit: only the objects the repository lacks are fetched, only changed files
+/// are written, and anything else in the tree is removed.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout<'a> {
+    pub tree: &'a Path,
+    pub git_dir: &'a Path,
+    pub home: &'a Path,
+}
+
+/// The ref that marks the commit a layout holds, so the next fetch into it asks only for what is new.
+const CHECKED_OUT_REF: &str = "refs/certus/checked-out";
+
+/// Fetches `url` (at `commit`, or the head of `branch`, or of the default branch) into `layout` and checks it
 /// out. `credentials_ref` names the credentials of a private repository (a submission's
 /// `git_credentials_ref`); they are read here, just before git runs.
 pub async fn checkout(
@@ -114,8 +129,7 @@ pub async fn checkout(
     branch: Option<&str>,
     commit: Option<&str>,
     credentials_ref: Option<&str>,
-    dest: &Path,
-    home: &Path,
+    layout: Layout<'_>,
     policy: &GitPolicy,
 ) -> Result<Checkout> {
     let pinned = if is_remote(url) {
@@ -135,7 +149,7 @@ pub async fn checkout(
         Some(reference) => Some(referenced_login(url, reference, policy).await?),
         None => codecommit_login(url, policy).await?,
     };
-    fetch(&pinned, login.as_ref(), branch, commit, dest, home, policy).await
+    fetch(&pinned, login.as_ref(), branch, commit, layout, policy).await
 }
 
 /// A user name and password for one remote, and the remote's `scheme://host[:port]` that git's credential
@@ -238,14 +252,12 @@ async fn fetch(
     login: Option<&Login>,
     branch: Option<&str>,
     commit: Option<&str>,
-    dest: &Path,
-    home: &Path,
+    layout: Layout<'_>,
     policy: &GitPolicy,
 ) -> Result<Checkout> {
     let url = pinned.url.as_str();
     let git = Git {
-        dest,
-        home,
+        layout,
         policy,
         pinned,
         login,
@@ -274,11 +286,15 @@ async fn fetch(
         };
         git.run(&["fetch", "--quiet", "--no-tags", "--", url, &refspec])
             .await?;
-        git.run(&["checkout", "--quiet", "--detach", sha]).await?;
+        git.run(&["checkout", "--quiet", "--force", "--detach", sha])
+            .await?;
     } else {
-        git.run(&["checkout", "--quiet", "--detach", "FETCH_HEAD"])
+        git.run(&["checkout", "--quiet", "--force", "--detach", "FETCH_HEAD"])
             .await?;
     }
+    // Whatever else is in the tree (left by an earlier scan of a kept layout) goes, ignored files included.
+    git.run(&["clean", "--quiet", "-ffdx"]).await?;
+    git.run(&["update-ref", CHECKED_OUT_REF, "HEAD"]).await?;
     let resolved = git.run(&["rev-parse", "HEAD"]).await?.trim().to_string();
     if let Some(requested) = commit {
         if !resolved.starts_with(requested) {
@@ -294,8 +310,7 @@ async fn fetch(
 }
 
 struct Git<'a> {
-    dest: &'a Path,
-    home: &'a Path,
+    layout: Layout<'a>,
     policy: &'a GitPolicy,
     pinned: &'a Pinned,
     login: Option<&'a Login>,
@@ -330,7 +345,7 @@ impl Git<'_> {
         let mut cmd = Command::new("git");
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home)
+            .env("HOME", self.layout.home)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -344,8 +359,10 @@ impl Git<'_> {
                     ("CERTUS_GIT_PASSWORD", login.password.as_str()),
                 ]
             }))
-            .arg("-C")
-            .arg(self.dest)
+            .arg("--git-dir")
+            .arg(self.layout.git_dir)
+            .arg("--work-tree")
+            .arg(self.layout.tree)
             .args([
                 "-c",
                 "core.hooksPath=/dev/null",
@@ -372,6 +389,12 @@ impl Git<'_> {
                 "core.fsmonitor=false",
                 "-c",
                 "submodule.recurse=false",
+                "-c",
+                "gc.autoDetach=false",
+                "-c",
+                "feature.manyFiles=true",
+                "-c",
+                "maintenance.autoDetach=false",
                 "-c",
                 "advice.detachedHead=false",
                 "-c",
@@ -538,16 +561,12 @@ def authorise(auth):
         std::fs::create_dir_all(&dest).unwrap();
         std::fs::create_dir_all(&home).unwrap();
         let login = codecommit_login(&pinned.url, policy).await?;
-        fetch(
-            &pinned,
-            login.as_ref(),
-            Some("main"),
-            None,
-            &dest,
-            &home,
-            policy,
-        )
-        .await
+        let layout = Layout {
+            tree: &dest,
+            git_dir: &home.join("repo.git"),
+            home: &home,
+        };
+        fetch(&pinned, login.as_ref(), Some("main"), None, layout, policy).await
     }
 
     #[tokio::test]

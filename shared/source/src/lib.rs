@@ -1,10 +1,11 @@
-//! Source preparation for the local runner: git repositories cloned into the run's workspace, directories
-//! scanned in place, archives extracted under hostile-input rules.
+//! Source preparation for the local runner: git repositories cloned into the run's workspace (or brought up to
+//! date in a kept checkout), directories scanned in place, archives extracted under hostile-input rules.
 
 pub mod archive;
 pub mod codecommit;
 mod credentials;
 pub mod git;
+pub mod kept;
 mod remote;
 pub mod tree;
 
@@ -16,7 +17,7 @@ use async_trait::async_trait;
 use certus_core::digest::{sha256_file, sha256_hex};
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{ScanCache, SourceFiles, INDEX_FORMAT};
-use certus_core::ports::{PreparedSource, Reuse, SourcePreparer};
+use certus_core::ports::{PreparedSource, Reuse, SourcePreparer, TreeLease};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 
@@ -24,6 +25,7 @@ pub use archive::ArchiveLimits;
 pub use codecommit::{AwsCredentials, CodeCommitCredentials};
 pub use credentials::{GitHubApi, NamedSecrets, SecretStore, DEFAULT_GITHUB_API};
 pub use git::GitPolicy;
+pub use kept::KeptCheckouts;
 
 /// Which local paths a request may name, and the limits on what it brings in.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +40,7 @@ pub struct SourcePolicy {
 pub struct LocalSourcePreparer {
     policy: SourcePolicy,
     cache: Option<Arc<dyn ScanCache>>,
+    kept: Option<KeptCheckouts>,
     timestamp_tick: Duration,
 }
 
@@ -56,6 +59,19 @@ pub fn lineage(spec: &SourceSpec) -> String {
         SourceSpec::Archive { .. } => "archive".to_string(),
     };
     sha256_hex(named.as_bytes())
+}
+
+/// Whether a tree stays where it is between scans, and who may write it.
+#[derive(Debug, Clone, Copy)]
+enum Stays<'a> {
+    /// New in this run (a fresh clone, an extracted archive): its table is not kept.
+    No,
+    /// A kept checkout: written only by git while a scan holds it, and brought back to exactly the commit
+    /// (every file git rewrites gets a new `stat`). Its table is kept under this name.
+    Kept(&'a str),
+    /// A directory others may write at any time: its table is kept under this name, and the timestamp-tick
+    /// rules apply ([`TIMESTAMP_TICK`]).
+    Shared(&'a str),
 }
 
 /// A prepared tree's digest, its file table (with a scan cache) and what went wrong with the cache.
@@ -89,7 +105,16 @@ impl LocalSourcePreparer {
         Self {
             policy,
             cache: None,
+            kept: None,
             timestamp_tick: TIMESTAMP_TICK,
+        }
+    }
+
+    /// With a scan cache too, git sources are brought up to date in kept checkouts instead of cloned afresh.
+    pub fn with_kept_checkouts(self, kept: KeptCheckouts) -> Self {
+        Self {
+            kept: Some(kept),
+            ..self
         }
     }
 
@@ -110,29 +135,34 @@ impl LocalSourcePreparer {
         }
     }
 
-    /// The tree digest of `root` and its file table under `lineage`, the previous table kept in `cache`.
-    /// `keep`: the tree stays where it is between scans (a directory source), so its table is stored and its
-    /// unchanged files are not read again. The cache only saves work: when it cannot be read or written the
-    /// tree is hashed in full or the table not kept, and the warnings say so.
+    /// The tree digest of `root` and its file table under `lineage`. A tree that stays where it is between
+    /// scans has its table stored in `cache` under its name, and the files whose `stat` it still matches are
+    /// not read again. The cache only saves work: when it cannot be read or written the tree is hashed in full
+    /// or the table not kept, and the warnings say so.
     async fn table(
         &self,
         cache: &Arc<dyn ScanCache>,
         root: &Path,
         lineage: String,
-        keep: bool,
+        stays: Stays<'_>,
     ) -> Result<Table> {
         let scope = table_scope();
         let mut warnings = Vec::new();
-        let previous = match keep {
-            true => cache.index(&scope, &lineage).await.unwrap_or_else(|e| {
+        let kept_as = match stays {
+            Stays::No => None,
+            Stays::Kept(name) | Stays::Shared(name) => Some(name),
+        };
+        let previous = match kept_as {
+            Some(name) => cache.index(&scope, name).await.unwrap_or_else(|e| {
                 warnings.push(format!(
                     "scan cache: the previous file table was not read, every file hashed: {e}"
                 ));
                 None
             }),
-            false => None,
+            None => None,
         };
-        let settled_before_ns = keep.then(|| settled_before_now(self.timestamp_tick));
+        let settled_before_ns =
+            matches!(stays, Stays::Shared(_)).then(|| settled_before_now(self.timestamp_tick));
         let walk_root = root.to_path_buf();
         let (digest, mut table) = blocking(move || {
             let previous = previous
@@ -143,9 +173,9 @@ impl LocalSourcePreparer {
         })
         .await?;
         table.settled_before_ns = settled_before_ns;
-        if keep {
+        if let Some(name) = kept_as {
             let stored = cache
-                .put_index(&scope, &lineage, tree::encode_table(&table))
+                .put_index(&scope, name, tree::encode_table(&table))
                 .await;
             if let Err(e) = stored {
                 warnings.push(format!(
@@ -158,6 +188,105 @@ impl LocalSourcePreparer {
             digest,
             files: Arc::new(table),
             warnings,
+        })
+    }
+
+    /// A git source: brought up to date in its kept checkout when there is one to take (a scan cache, kept
+    /// checkouts and reuse allowed), else cloned into the run's workspace.
+    async fn prepare_git(
+        &self,
+        spec: &SourceSpec,
+        workspace: &RunWorkspace,
+        cache: Option<&Arc<dyn ScanCache>>,
+        reuse: Reuse<'_>,
+    ) -> Result<PreparedSource> {
+        let SourceSpec::Git {
+            git_url,
+            branch,
+            commit,
+            git_credentials_ref,
+        } = spec
+        else {
+            return Err(CoreError::Source("not a git source".into()));
+        };
+        let lineage = lineage(spec);
+        let mut warnings = Vec::new();
+        let kept = match (cache, &self.kept, reuse) {
+            (Some(cache), Some(kept), Reuse::Allowed { tenant }) => {
+                let (kept, tenant) = (kept.clone(), tenant.map(str::to_string));
+                let name = lineage.clone();
+                match blocking(move || kept.take(tenant.as_deref(), &name)).await {
+                    Ok(Some(taken)) => Some((cache, taken)),
+                    Ok(None) => {
+                        warnings.push(
+                            "kept checkout: another scan of this repository holds it; cloned afresh"
+                                .to_string(),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        warnings.push(format!("kept checkout: not used, cloned afresh: {e}"));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let fetch = |layout| {
+            git::checkout(
+                git_url,
+                branch.as_deref(),
+                commit.as_deref(),
+                git_credentials_ref.as_deref(),
+                layout,
+                &self.policy.git,
+            )
+        };
+        let (root, checkout, files, lease) = match kept {
+            Some((cache, kept)) => {
+                let checkout = match fetch(kept.layout()).await {
+                    Ok(checkout) => checkout,
+                    Err(e) => {
+                        // Part way through an update the tree may be neither commit: start afresh next time.
+                        blocking(move || kept.discard()).await?;
+                        return Err(e);
+                    }
+                };
+                let table = self
+                    .table(cache, kept.tree(), lineage, Stays::Kept(kept.name()))
+                    .await?;
+                warnings.extend(table.warnings);
+                let root = kept.tree().to_path_buf();
+                (
+                    root,
+                    checkout,
+                    Some(table.files),
+                    Some(TreeLease::new(kept)),
+                )
+            }
+            None => {
+                let (root, scratch) = (workspace.source_dir(), workspace.scratch_dir());
+                let layout = git::Layout {
+                    tree: &root,
+                    git_dir: &scratch.join("repo.git"),
+                    home: &scratch,
+                };
+                let checkout = fetch(layout).await?;
+                let files = match cache {
+                    Some(cache) => Some(self.table(cache, &root, lineage, Stays::No).await?.files),
+                    None => None,
+                };
+                (root, checkout, files, None)
+            }
+        };
+        Ok(PreparedSource {
+            root,
+            commit: Some(checkout.commit),
+            branch: checkout.branch,
+            content_digest: None,
+            warnings,
+            files,
+            lease,
         })
     }
 
@@ -210,6 +339,7 @@ pub async fn prepare_archive(
         content_digest: Some(digest),
         warnings: extracted.warnings,
         files: None,
+        lease: None,
     })
 }
 
@@ -219,42 +349,14 @@ impl SourcePreparer for LocalSourcePreparer {
         &self,
         spec: &SourceSpec,
         workspace: &RunWorkspace,
-        reuse: Reuse,
+        reuse: Reuse<'_>,
     ) -> Result<PreparedSource> {
-        let cache = self.cache.as_ref().filter(|_| reuse == Reuse::Allowed);
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|_| matches!(reuse, Reuse::Allowed { .. }));
         match spec {
-            SourceSpec::Git {
-                git_url,
-                branch,
-                commit,
-                git_credentials_ref,
-            } => {
-                let dest = workspace.source_dir();
-                let checkout = git::checkout(
-                    git_url,
-                    branch.as_deref(),
-                    commit.as_deref(),
-                    git_credentials_ref.as_deref(),
-                    &dest,
-                    &workspace.scratch_dir(),
-                    &self.policy.git,
-                )
-                .await?;
-                let files = match cache {
-                    Some(cache) => {
-                        Some(self.table(cache, &dest, lineage(spec), false).await?.files)
-                    }
-                    None => None,
-                };
-                Ok(PreparedSource {
-                    root: dest,
-                    commit: Some(checkout.commit),
-                    branch: checkout.branch,
-                    content_digest: None,
-                    warnings: Vec::new(),
-                    files,
-                })
-            }
+            SourceSpec::Git { .. } => self.prepare_git(spec, workspace, cache, reuse).await,
             SourceSpec::Directory { directory_path } => {
                 let root = self.allowed_path("directory_path", directory_path)?;
                 if !root.is_dir() {
@@ -264,7 +366,10 @@ impl SourcePreparer for LocalSourcePreparer {
                 }
                 let (digest, files, warnings) = match cache {
                     Some(cache) => {
-                        let table = self.table(cache, &root, lineage(spec), true).await?;
+                        let lineage = lineage(spec);
+                        let table = self
+                            .table(cache, &root, lineage.clone(), Stays::Shared(&lineage))
+                            .await?;
                         (table.digest, Some(table.files), table.warnings)
                     }
                     None => {
@@ -280,6 +385,7 @@ impl SourcePreparer for LocalSourcePreparer {
                     content_digest: Some(digest),
                     warnings,
                     files,
+                    lease: None,
                 })
             }
             SourceSpec::Archive { archive_path } => {
@@ -288,7 +394,7 @@ impl SourcePreparer for LocalSourcePreparer {
                     prepare_archive(archive, archive_path, workspace, self.policy.archive).await?;
                 if let Some(cache) = cache {
                     prepared.files = Some(
-                        self.table(cache, &prepared.root, lineage(spec), false)
+                        self.table(cache, &prepared.root, lineage(spec), Stays::No)
                             .await?
                             .files,
                     );
@@ -351,7 +457,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, Reuse::Allowed)
+            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
             .await
             .unwrap();
         assert_eq!(prepared.commit.as_deref(), Some(second.as_str()));
@@ -372,7 +478,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, Reuse::Allowed)
+            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
             .await
             .unwrap();
         assert_eq!(prepared.commit, Some(first));
@@ -393,7 +499,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let err = LocalSourcePreparer::new(SourcePolicy::default())
-            .prepare(&spec, &ws, Reuse::Allowed)
+            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
             .await
             .unwrap_err();
         assert!(
@@ -410,7 +516,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let err = LocalSourcePreparer::new(local_policy())
-            .prepare(&missing, &ws2, Reuse::Allowed)
+            .prepare(&missing, &ws2, Reuse::Allowed { tenant: None })
             .await
             .unwrap_err();
         assert!(err.to_string().contains("git fetch failed"), "{err}");
@@ -436,12 +542,12 @@ mod tests {
         let (_d, ws) = workspace();
         let spec = directory(repo.path());
         let plain = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, Reuse::Allowed)
+            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
             .await
             .unwrap();
         let prepared = LocalSourcePreparer::new(local_policy())
             .with_cache(Arc::new(BrokenCache))
-            .prepare(&spec, &ws, Reuse::Allowed)
+            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
             .await
             .unwrap();
         assert_eq!(prepared.content_digest, plain.content_digest);
@@ -488,15 +594,35 @@ mod tests {
         let table = |prepared: PreparedSource| prepared.files.unwrap();
         // Just written: a second write within the same timestamp tick could change the bytes and leave the
         // `stat` as it is, so the digests are used but not kept, and the next scan reads both files again.
-        let first = table(preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap());
+        let first = table(
+            preparer
+                .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+                .await
+                .unwrap(),
+        );
         assert!(first.files.iter().all(|file| !first.settled(file)));
-        let second = table(preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap());
+        let second = table(
+            preparer
+                .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+                .await
+                .unwrap(),
+        );
         assert_eq!((second.digests_reused, second.bytes_read), (0, 6));
         // Once they are older than the tick, their `stat` proves their content: kept, then reused.
         std::thread::sleep(TIMESTAMP_TICK + Duration::from_millis(100));
-        let settled = table(preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap());
+        let settled = table(
+            preparer
+                .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+                .await
+                .unwrap(),
+        );
         assert!(settled.files.iter().all(|file| settled.settled(file)));
-        let reused = table(preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap());
+        let reused = table(
+            preparer
+                .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+                .await
+                .unwrap(),
+        );
         assert_eq!((reused.digests_reused, reused.bytes_read), (2, 0));
         assert_eq!(reused.files, settled.files);
     }
@@ -509,8 +635,14 @@ mod tests {
         let preparer = LocalSourcePreparer::new(local_policy())
             .with_cache(Arc::new(MemoryCache::default()))
             .with_timestamp_tick(Duration::ZERO);
-        let first = preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap();
-        let again = preparer.prepare(&spec, &ws, Reuse::Allowed).await.unwrap();
+        let first = preparer
+            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+            .await
+            .unwrap();
+        let again = preparer
+            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+            .await
+            .unwrap();
         assert!(
             again.files.unwrap().digests_reused > 0,
             "the stored table is used"
@@ -520,13 +652,191 @@ mod tests {
         assert_eq!(full.content_digest, first.content_digest);
     }
 
+    /// Every entry under `root`: its path, kind, content or link target, and whether it is executable.
+    fn listing(root: &Path) -> Vec<(String, String)> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut entries: Vec<_> = walkdir::WalkDir::new(root)
+            .min_depth(1)
+            .into_iter()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let rel = entry
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .display()
+                    .to_string();
+                let kind = entry.file_type();
+                let what = if kind.is_symlink() {
+                    format!(
+                        "link {}",
+                        std::fs::read_link(entry.path()).unwrap().display()
+                    )
+                } else if kind.is_dir() {
+                    "dir".to_string()
+                } else {
+                    let mode = entry.metadata().unwrap().permissions().mode();
+                    let bytes = std::fs::read(entry.path()).unwrap();
+                    format!(
+                        "file {:o} {}",
+                        mode & 0o100,
+                        String::from_utf8_lossy(&bytes)
+                    )
+                };
+                (rel, what)
+            })
+            .collect();
+        entries.sort();
+        entries
+    }
+
+    fn git_spec(repo: &Path, commit: Option<&str>) -> SourceSpec {
+        SourceSpec::Git {
+            git_url: format!("file://{}", repo.display()),
+            branch: commit.is_none().then(|| "main".to_string()),
+            commit: commit.map(str::to_string),
+            git_credentials_ref: None,
+        }
+    }
+
+    fn keeping(kept_dir: &Path) -> LocalSourcePreparer {
+        LocalSourcePreparer::new(local_policy())
+            .with_cache(Arc::new(MemoryCache::default()))
+            .with_timestamp_tick(Duration::ZERO)
+            .with_kept_checkouts(KeptCheckouts::new(kept_dir.to_path_buf(), 4))
+    }
+
+    const TENANT: Reuse<'static> = Reuse::Allowed {
+        tenant: Some("team-a"),
+    };
+
+    #[tokio::test]
+    async fn a_kept_checkout_follows_the_repository_and_holds_exactly_what_a_fresh_clone_holds() {
+        let (repo, _, _) = repo();
+        std::fs::write(repo.path().join("same.txt"), "unchanged").unwrap();
+        git(repo.path(), &["add", "-A"]);
+        git(repo.path(), &["commit", "-q", "-m", "same"]);
+        let kept_dir = tempfile::tempdir().unwrap();
+        let preparer = keeping(kept_dir.path());
+        let (_d, ws) = workspace();
+        let first = preparer
+            .prepare(&git_spec(repo.path(), None), &ws, TENANT)
+            .await
+            .unwrap();
+        assert!(first.root.starts_with(kept_dir.path()), "{:?}", first.root);
+        assert!(
+            !first.root.join(".git").exists(),
+            "git's own files stay outside the tree"
+        );
+        // What a scan may leave behind: an untracked file, an ignored one, a tracked file changed.
+        let tree = first.root.clone();
+        std::fs::write(tree.join("left-behind.txt"), "junk").unwrap();
+        std::fs::create_dir_all(tree.join("target")).unwrap();
+        std::fs::write(tree.join("target/ignored.o"), "junk").unwrap();
+        std::fs::write(tree.join("a.txt"), "changed by a tool").unwrap();
+        drop(first);
+
+        // The next push: an edit, a deletion, a new executable, a link, an ignore rule, a new directory.
+        let work = repo.path();
+        std::fs::write(work.join("a.txt"), "three").unwrap();
+        std::fs::write(work.join(".gitignore"), "target/\n").unwrap();
+        std::fs::create_dir_all(work.join("bin")).unwrap();
+        std::fs::write(work.join("bin/run.sh"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            work.join("bin/run.sh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("a.txt", work.join("link")).unwrap();
+        git(work, &["add", "-A"]);
+        git(work, &["commit", "-q", "-m", "three"]);
+        std::fs::write(work.join("b.txt"), "four").unwrap();
+        git(work, &["rm", "-q", "bin/run.sh"]);
+        git(work, &["add", "-A"]);
+        git(work, &["commit", "-q", "-m", "four"]);
+        let head = git(work, &["rev-parse", "HEAD"]);
+        for commit in [None, Some(head.as_str())] {
+            let spec = git_spec(repo.path(), commit);
+            let again = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+            assert_eq!(again.root, tree, "the same kept checkout");
+            assert_eq!(again.commit.as_deref(), Some(head.as_str()));
+            let (_d, fresh_ws) = workspace();
+            let fresh = LocalSourcePreparer::new(local_policy())
+                .prepare(&spec, &fresh_ws, Reuse::Never)
+                .await
+                .unwrap();
+            assert_eq!(listing(&again.root), listing(&fresh.root));
+            let files = again.files.unwrap();
+            assert!(
+                files.digests_reused > 0,
+                "unchanged files are not read again"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_held_kept_checkout_makes_the_next_scan_clone_afresh_and_tenants_never_share_one() {
+        let (repo, _, second) = repo();
+        let kept_dir = tempfile::tempdir().unwrap();
+        let preparer = keeping(kept_dir.path());
+        let (_d, ws) = workspace();
+        let spec = git_spec(repo.path(), None);
+        let held = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        let (_d2, ws2) = workspace();
+        let meanwhile = preparer.prepare(&spec, &ws2, TENANT).await.unwrap();
+        assert_eq!(meanwhile.root, ws2.source_dir());
+        assert_eq!(meanwhile.commit.as_deref(), Some(second.as_str()));
+        assert!(
+            meanwhile
+                .warnings
+                .join("\n")
+                .contains("another scan of this repository holds it"),
+            "{:?}",
+            meanwhile.warnings
+        );
+        let other_tenant = Reuse::Allowed {
+            tenant: Some("team-b"),
+        };
+        let other = preparer.prepare(&spec, &ws2, other_tenant).await.unwrap();
+        assert!(other.root.starts_with(kept_dir.path()));
+        assert_ne!(other.root, held.root);
+        let full = preparer.prepare(&spec, &ws2, Reuse::Never).await.unwrap();
+        assert_eq!(
+            full.root,
+            ws2.source_dir(),
+            "a full scan uses no kept checkout"
+        );
+        assert_eq!(full.files, None);
+    }
+
+    #[tokio::test]
+    async fn a_kept_checkout_whose_update_failed_is_removed() {
+        let (repo, _, _) = repo();
+        let kept_dir = tempfile::tempdir().unwrap();
+        let preparer = keeping(kept_dir.path());
+        let (_d, ws) = workspace();
+        let kept = preparer
+            .prepare(&git_spec(repo.path(), None), &ws, TENANT)
+            .await
+            .unwrap();
+        let tree = kept.root.clone();
+        drop(kept);
+        let missing = "0123456789abcdef0123456789abcdef01234567";
+        let err = preparer
+            .prepare(&git_spec(repo.path(), Some(missing)), &ws, TENANT)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(missing), "{err}");
+        assert!(!tree.exists(), "the next scan starts from a fresh clone");
+    }
+
     #[tokio::test]
     async fn directory_sources_are_scanned_in_place_with_a_digest_and_confined_to_allowed_roots() {
         let (repo, _, _) = repo();
         let (_d, ws) = workspace();
         let spec = directory(repo.path());
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, Reuse::Allowed)
+            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
             .await
             .unwrap();
         assert_eq!(prepared.root, repo.path().canonicalize().unwrap());
@@ -538,7 +848,7 @@ mod tests {
             ..Default::default()
         });
         let err = fenced
-            .prepare(&spec, &ws, Reuse::Allowed)
+            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
             .await
             .unwrap_err();
         assert!(err.to_string().contains("outside the directories"), "{err}");

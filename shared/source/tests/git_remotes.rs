@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use certus_source::git::{checkout, GitPolicy};
+use certus_source::git::{checkout, GitPolicy, Layout};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -101,8 +101,11 @@ async fn a_remote_on_loopback_is_refused_before_git_connects() {
             None,
             None,
             None,
-            dest.path(),
-            dirs.path(),
+            Layout {
+                tree: dest.path(),
+                git_dir: &dirs.path().join("repo.git"),
+                home: dirs.path(),
+            },
             &policy(&[]),
         )
         .await
@@ -138,8 +141,11 @@ async fn an_allow_listed_remote_is_cloned_through_a_real_git_daemon() {
         Some("main"),
         None,
         None,
-        dest.path(),
-        home.path(),
+        Layout {
+            tree: dest.path(),
+            git_dir: &home.path().join("repo.git"),
+            home: home.path(),
+        },
         &policy(&["127.0.0.1"]),
     )
     .await
@@ -166,8 +172,11 @@ async fn an_http_redirect_is_not_followed() {
         None,
         None,
         None,
-        dest.path(),
-        home.path(),
+        Layout {
+            tree: dest.path(),
+            git_dir: &home.path().join("repo.git"),
+            home: home.path(),
+        },
         &policy(&["127.0.0.1"]),
     )
     .await

@@ -24,7 +24,7 @@ pub async fn table_for(root: &Path, cache: &Arc<LocalScanCache>, tenant: &str) -
     let prepared = LocalSourcePreparer::new(SourcePolicy::default())
         .with_cache(cache.clone())
         .with_timestamp_tick(Duration::ZERO)
-        .prepare(&spec, &workspace, Reuse::Allowed)
+        .prepare(&spec, &workspace, Reuse::Allowed { tenant: None })
         .await
         .unwrap();
     let files = prepared.files.expect("a file table with a scan cache");
