@@ -359,6 +359,7 @@ impl Git<'_> {
                     ("CERTUS_GIT_PASSWORD", login.password.as_str()),
                 ]
             }))
+            .current_dir(self.layout.tree)
             .arg("--git-dir")
             .arg(self.layout.git_dir)
             .arg("--work-tree")
@@ -389,12 +390,16 @@ impl Git<'_> {
                 "core.fsmonitor=false",
                 "-c",
                 "submodule.recurse=false",
+                // A kept checkout's repository grows with each fetch: git's automatic housekeeping runs in
+                // the foreground, inside the process group the timeout stops, never left running after it.
                 "-c",
                 "gc.autoDetach=false",
                 "-c",
-                "feature.manyFiles=true",
-                "-c",
                 "maintenance.autoDetach=false",
+                // Index version 4 without its checksum, the untracked cache: a large tree's checkout and
+                // clean touch less.
+                "-c",
+                "feature.manyFiles=true",
                 "-c",
                 "advice.detachedHead=false",
                 "-c",

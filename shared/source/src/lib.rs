@@ -248,8 +248,12 @@ impl LocalSourcePreparer {
                     Ok(checkout) => checkout,
                     Err(e) => {
                         // Part way through an update the tree may be neither commit: start afresh next time.
-                        blocking(move || kept.discard()).await?;
-                        return Err(e);
+                        return Err(match blocking(move || kept.discard()).await {
+                            Ok(()) => e,
+                            Err(removal) => CoreError::Source(format!(
+                                "{e}; and the kept checkout was not removed: {removal}"
+                            )),
+                        });
                     }
                 };
                 let table = self
