@@ -9,6 +9,11 @@ findings must be identical. A push rewrites files (new inode, as a checkout does
 adds and deletes a few. Prints medians (min–max), ratios to the full scan and to the peer that bounds any
 directory rescan from below (GNU find printing every file's stat), the cache counts from the bundles and the
 load average before and after.
+
+Then the same for a git source (INCR_SOURCES, default "directory,git"): the tree committed to a repository,
+each push a commit, every scan of its `file://` URL. The first scan clones into a kept checkout; a rescan
+fetches the push into it. Its peer is plain git bringing a clone of its own up to date with the same push
+(`git fetch --depth=1` and `git checkout --force`): what any rescan of a git source must at least do.
 """
 import importlib.util
 import json
@@ -16,7 +21,9 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 spec = importlib.util.spec_from_file_location(
@@ -38,10 +45,14 @@ RNG = random.Random(20261205)
 STAGES = {}  # seconds per stage, by kind of scan
 
 
-def scan(label, no_cache=False):
+REPO = WORK / "repo"
+SOURCES = os.environ.get("INCR_SOURCES", "directory,git").split(",")
+
+
+def scan(label, no_cache=False, source=None):
     out = WORK / f"bundle-{label}"
     shutil.rmtree(out, ignore_errors=True)
-    argv = [CERTUS, "scan", str(TREE), "--manifest", MANIFEST, "--profile", "builtin",
+    argv = [CERTUS, "scan", source or str(TREE), "--manifest", MANIFEST, "--profile", "builtin",
             "--out", str(out), "--data-dir", str(DATA), "--json"]
     if no_cache:
         argv.append("--no-cache")
@@ -72,9 +83,11 @@ def findings_of(bundle):
     return sorted(keys, key=repr)
 
 
-def files_of_tree():
+def files_of_tree(root=TREE):
     out = []
-    for dirpath, _, filenames in os.walk(TREE):
+    for dirpath, dirnames, filenames in os.walk(root):
+        if ".git" in dirnames:
+            dirnames.remove(".git")
         out.extend(os.path.join(dirpath, f) for f in filenames)
     out.sort()
     return out
@@ -92,11 +105,11 @@ def is_dependency_file(path):
     return name in DEPENDENCY_FILES or (name.startswith("requirements") and name.endswith(".txt"))
 
 
-def push(fraction, step, code_only=False):
+def push(fraction, step, code_only=False, root=TREE):
     """Changes `fraction` of the files: mostly rewrites (some with a planted secret), a few additions and
     deletions; `code_only` leaves dependency files alone. Every write goes to a new inode, so hard-linked
     originals are never modified."""
-    files = files_of_tree()
+    files = files_of_tree(root)
     if code_only:
         files = [f for f in files if not is_dependency_file(f)]
     count = max(1, int(len(files) * fraction))
@@ -131,6 +144,84 @@ def fmt(stat):
     return f"{stat[0]:.2f} ({stat[1]:.2f}–{stat[2]:.2f})"
 
 
+def git(*args, cwd=REPO):
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", *args],
+                   cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+
+
+def timed(*commands):
+    """Wall seconds of running `commands` (argv lists) one after the other."""
+    start = time.monotonic()
+    for argv in commands:
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - start
+
+
+def git_bench(directory_full):
+    """The git source: full scans (an empty data directory) against rescans of a kept checkout after each
+    push, each checked against a `--no-cache` scan (a fresh clone) of the same commit. Returns whether the
+    target was met and the findings always agreed."""
+    shutil.rmtree(REPO, ignore_errors=True)
+    shutil.copytree(TREE, REPO, copy_function=os.link)
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    url = f"file://{REPO}"
+    peer = WORK / "peer-clone"
+    shutil.rmtree(peer, ignore_errors=True)
+    subprocess.run(["git", "clone", "-q", "--no-local", "--depth=1", url, str(peer)], check=True)
+    full, no_cache = [], []
+    for run_no in range(RUNS):
+        for kept in ("cache", "checkouts"):
+            shutil.rmtree(DATA / kept, ignore_errors=True)
+        wall, _, _, full_findings, _ = scan(f"gitfull-{run_no}", source=url)
+        full.append(wall)
+        wall, _, _, nc_findings, _ = scan(f"gitnocache-{run_no}", no_cache=True, source=url)
+        no_cache.append(wall)
+        if nc_findings != full_findings:
+            sys.exit("a full scan and a --no-cache scan of the same commit differ")
+    rows, mismatches = [], 0
+    for fraction, code_only in PUSHES:
+        walls, peers, counts = [], [], []
+        kind = f"{fraction}-code" if code_only else f"{fraction}"
+        for run_no in range(RUNS):
+            counts.append(push(fraction, f"git-{kind}-{run_no}", code_only, root=REPO))
+            git("add", "-A")
+            git("commit", "-q", "-m", f"push {kind} {run_no}")
+            wall, _, _, inc_findings, _ = scan(f"gitinc-{kind}-{run_no}", source=url)
+            walls.append(wall)
+            peers.append(timed(["git", "-C", str(peer), "fetch", "-q", "--depth=1", "origin", "main"],
+                               ["git", "-C", str(peer), "checkout", "-q", "--force", "FETCH_HEAD"]))
+            _, _, _, nc_findings, _ = scan(f"gitcheck-{kind}-{run_no}", no_cache=True, source=url)
+            if inc_findings != nc_findings:
+                mismatches += 1
+                print(f"MISMATCH after a {fraction:.1%} git push: {len(inc_findings)} vs {len(nc_findings)}")
+        rows.append((fraction, code_only, counts, walls, peers))
+    full_med = statistics.median(full)
+    print(f"\nGit source ({url}), {RUNS} runs each; the first scan clones into a kept checkout\n")
+    print("| scan | files changed | wall s median (min–max) | vs full git scan | vs full directory scan |")
+    print("|---|---|---|---|---|")
+    print(f"| full scan, empty data directory | all | {fmt(med(full))} | 1.00 | "
+          f"{full_med / directory_full:.2f} |" if directory_full else
+          f"| full scan, empty data directory | all | {fmt(med(full))} | 1.00 | – |")
+    print(f"| --no-cache (fresh clone) | all | {fmt(med(no_cache))} | "
+          f"{statistics.median(no_cache) / full_med:.3f} | – |")
+    worst = 0.0
+    for fraction, code_only, counts, walls, peers in rows:
+        ratio = statistics.median(walls) / full_med
+        worst = max(worst, ratio)
+        what = " of code only" if code_only else ""
+        against_dir = f"{statistics.median(walls) / directory_full:.3f}" if directory_full else "–"
+        print(f"| rescan after a {fraction:.1%} push{what} | {statistics.median(counts):.0f} | {fmt(med(walls))} "
+              f"| {ratio:.3f} | {against_dir} |")
+        print(f"| peer: git fetch + checkout of that push | | {fmt(med(peers))} | "
+              f"{statistics.median(peers) / full_med:.3f} | – |")
+    print(f"\nfindings identical to --no-cache after every push: {'yes' if mismatches == 0 else f'NO ({mismatches})'}")
+    print(f"target ≤ {TARGET:.0%} of the full git scan: {'met' if worst <= TARGET else 'MISSED'} "
+          f"(worst median ratio {worst:.3f})")
+    return worst <= TARGET and mismatches == 0
+
+
 def main():
     # A tree an earlier run pushed to is assembled afresh; an untouched one is reused.
     if (WORK / "pushed").exists():
@@ -141,6 +232,23 @@ def main():
     print(f"tree: {TREE} — {meta['files']} files, {meta['bytes'] / 1e9:.2f} GB")
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}")
     os.system(f"cd '{TREE}' && find . -type f -print0 | xargs -0 cat > /dev/null")
+    # The git repository is committed from the tree as built, before any directory push.
+    git_met = git_bench(None) if SOURCES == ["git"] else None
+    if "directory" not in SOURCES:
+        return 0 if git_met else 1
+    met, directory_full = directory_bench()
+    if "git" in SOURCES:
+        shutil.rmtree(TREE, ignore_errors=True)
+        (WORK / "tree.json").unlink(missing_ok=True)
+        (WORK / "pushed").unlink(missing_ok=True)
+        scan_large.build_tree()
+        git_met = git_bench(directory_full)
+        met = met and git_met
+    return 0 if met else 1
+
+
+def directory_bench():
+    """The directory source: returns whether the target was met and the full scan's median wall time."""
     # The peer every directory rescan is held to: one walk that reads every directory entry and `stat`s every
     # file (GNU find, one core), printing what a rescan compares; nothing is read.
     stat_floor = [scan_large.gnu_time(["find", str(TREE), "-type", "f", "-printf", "%p %s %T@ %C@ %i\\n"])[1]
@@ -209,7 +317,7 @@ def main():
     met = worst <= TARGET and mismatches == 0
     print(f"\nfindings identical to --no-cache after every push: {'yes' if mismatches == 0 else f'NO ({mismatches})'}")
     print(f"target ≤ {TARGET:.0%}: {'met' if worst <= TARGET else 'MISSED'} (worst median ratio {worst:.3f})")
-    return 0 if met else 1
+    return met, full_med
 
 
 if __name__ == "__main__":
