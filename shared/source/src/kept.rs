@@ -2,8 +2,9 @@
 //! the same repository for the same tenant fetches only the objects it lacks and git rewrites only the files
 //! that changed. A push-triggered rescan then costs what the push changed, not a fresh clone of the whole
 //! repository. One scan at a time holds a kept checkout (a lock on its directory, held for the whole scan); a
-//! scan that finds it held clones afresh into its own workspace. At most `max` are kept: taking one removes
-//! the least recently used beyond that, unless another scan holds them.
+//! scan that finds it held clones afresh into its own workspace. An update that did not finish (a cancelled
+//! scan, a crash) leaves a marker, and the next scan that takes the checkout starts it afresh. At most `max`
+//! are kept: taking one removes the least recently used beyond that, unless another scan holds them.
 
 use std::fs::File;
 use std::io::ErrorKind;
@@ -19,6 +20,9 @@ use crate::git::Layout;
 
 /// How many kept checkouts a data directory holds by default.
 pub const DEFAULT_MAX_KEPT: usize = 8;
+
+/// The marker of an update under way: present when a checkout is taken, the last update never finished.
+const UPDATING: &str = "updating";
 
 /// The directory of kept checkouts and how many it may hold.
 #[derive(Debug, Clone)]
@@ -58,6 +62,20 @@ impl Kept {
         &self.name
     }
 
+    /// Marks an update under way, until [`Kept::updated`].
+    pub fn updating(&self) -> Result<()> {
+        let marker = self.dir.join(UPDATING);
+        File::create(&marker)
+            .map(drop)
+            .map_err(|e| CoreError::io(&marker, e))
+    }
+
+    /// The tree is the commit's: the update finished.
+    pub fn updated(&self) -> Result<()> {
+        let marker = self.dir.join(UPDATING);
+        std::fs::remove_file(&marker).map_err(|e| CoreError::io(&marker, e))
+    }
+
     /// Removes the checkout (an update that failed part way), so the next scan starts from a fresh clone.
     pub fn discard(self) -> Result<()> {
         std::fs::remove_dir_all(&self.dir).map_err(|e| CoreError::io(&self.dir, e))
@@ -88,6 +106,18 @@ impl KeptCheckouts {
         // Most recently used first when choosing what to remove.
         lock.set_modified(SystemTime::now())
             .map_err(|e| CoreError::io(&dir, e))?;
+        if dir.join(UPDATING).exists() {
+            for part in ["tree", "repo.git", UPDATING] {
+                let path = dir.join(part);
+                let removed = match std::fs::symlink_metadata(&path) {
+                    Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
+                    Ok(_) => std::fs::remove_file(&path),
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+                    Err(e) => Err(e),
+                };
+                removed.map_err(|e| CoreError::io(&path, e))?;
+            }
+        }
         let home = dir.join("home");
         private_dir(&home)?;
         let kept = Kept {
@@ -207,6 +237,29 @@ mod tests {
             held_tree.is_dir(),
             "a checkout a scan holds is never removed"
         );
+    }
+
+    #[test]
+    fn a_checkout_whose_update_never_finished_starts_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = KeptCheckouts::new(dir.path().to_path_buf(), 2);
+        let taken = kept.take(None, "one").unwrap().unwrap();
+        std::fs::write(taken.tree().join("a.txt"), "kept").unwrap();
+        taken.updating().unwrap();
+        taken.updated().unwrap();
+        drop(taken);
+        let again = kept.take(None, "one").unwrap().unwrap();
+        assert!(
+            again.tree().join("a.txt").exists(),
+            "a finished update is kept"
+        );
+        again.updating().unwrap();
+        std::fs::create_dir_all(dir.path().join(again.name()).join("repo.git")).unwrap();
+        std::fs::write(again.tree().join("half-written"), "x").unwrap();
+        drop(again); // the scan was cancelled part way
+        let afresh = kept.take(None, "one").unwrap().unwrap();
+        assert_eq!(std::fs::read_dir(afresh.tree()).unwrap().count(), 0);
+        assert!(!dir.path().join(afresh.name()).join("repo.git").exists());
     }
 
     #[test]

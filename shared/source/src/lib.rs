@@ -244,6 +244,7 @@ impl LocalSourcePreparer {
         };
         let (root, checkout, files, lease) = match kept {
             Some((cache, kept)) => {
+                kept.updating()?;
                 let checkout = match fetch(kept.layout()).await {
                     Ok(checkout) => checkout,
                     Err(e) => {
@@ -256,6 +257,7 @@ impl LocalSourcePreparer {
                         });
                     }
                 };
+                kept.updated()?;
                 let table = self
                     .table(cache, kept.tree(), lineage, Stays::Kept(kept.name()))
                     .await?;
