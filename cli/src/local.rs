@@ -310,12 +310,14 @@ pub async fn services(
             options.data_dir.join("cache"),
             certus_local::scan_cache::DEFAULT_MAX_BYTES,
         )?);
-        sources = sources
-            .with_cache(cache.clone())
-            .with_kept_checkouts(KeptCheckouts::new(
-                options.data_dir.join("checkouts"),
-                certus_source::kept::DEFAULT_MAX_KEPT,
-            ));
+        sources = sources.with_cache(cache.clone());
+        let kept = settings
+            .kept_checkouts
+            .unwrap_or(certus_source::kept::DEFAULT_MAX_KEPT);
+        if kept > 0 {
+            let dir = options.data_dir.join("checkouts");
+            sources = sources.with_kept_checkouts(KeptCheckouts::new(dir, kept));
+        }
         scanners.with_cache(cache)
     } else {
         scanners

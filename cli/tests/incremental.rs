@@ -1,6 +1,7 @@
 //! `certus scan` of a directory twice: the rescan takes unchanged files' secrets results from the cache in the
 //! data directory, records how many in the tool's record and in the signed provenance, and reports the same
-//! findings as `--no-cache`, which records no cache use; the bundles verify.
+//! findings as `--no-cache`, which records no cache use; the bundles verify. A git source's rescan works from
+//! its kept checkout, unless the data directory keeps none.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::{Path, PathBuf};
@@ -9,8 +10,14 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn certus(args: &[&str], data: &Path) -> Output {
+    certus_with(args, data, &[])
+}
+
+fn certus_with(args: &[&str], data: &Path, env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_certus"))
         .args(args)
+        .env_remove("CERTUS_ASSURANCE_KEPT_CHECKOUTS")
+        .envs(env.iter().copied())
         .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
         .env(
             "CERTUS_ASSURANCE_ADVISORY_DB",
@@ -229,6 +236,61 @@ fn a_git_source_rescanned_after_a_commit_reuses_the_unchanged_content() {
         "{incremental:?}"
     );
     assert_eq!(incremental, everything);
+}
+
+#[test]
+fn with_no_kept_checkouts_every_git_scan_clones_afresh() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let repo = work.path().join("repo");
+    certus_testkit::copy_dir(
+        &certus_testkit::workspace_root().join("examples/demo-app"),
+        &repo,
+    );
+    certus_testkit::git(&repo, &["init", "-q", "-b", "main"]);
+    certus_testkit::git(&repo, &["add", "."]);
+    certus_testkit::git(&repo, &["commit", "-q", "-m", "first"]);
+    let url = format!("file://{}", repo.display());
+    let manifest = certus_testkit::workspace_root().join("examples/demo-app/certus-manifest.json");
+    let scan_with = |out: &Path, kept: &str| {
+        certus_with(
+            &[
+                "scan",
+                &url,
+                "--manifest",
+                manifest.to_str().unwrap(),
+                "--profile",
+                "builtin",
+                "--json",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &data,
+            &[("CERTUS_ASSURANCE_KEPT_CHECKOUTS", kept)],
+        )
+    };
+    for run in ["b1", "b2"] {
+        let out = work.path().join(run);
+        let done = scan_with(&out, "0");
+        assert!(
+            matches!(done.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        // Results are still reused by content; only the checkout is not kept.
+        assert!(secrets_cache(&out)["files"].as_u64().unwrap() > 0);
+    }
+    assert!(
+        !data.join("checkouts").exists(),
+        "no checkout is kept when the setting is 0"
+    );
+    let refused = scan_with(&work.path().join("b3"), "many");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("CERTUS_ASSURANCE_KEPT_CHECKOUTS"),
+        "{stderr}"
+    );
 }
 
 /// The files of the work tree, `.git` left out.

@@ -27,6 +27,9 @@ pub struct Settings {
     pub advisory_db: Option<PathBuf>,
     /// Scans fail against an advisory database whose snapshot date is older than this many days.
     pub advisory_db_max_age_days: Option<u32>,
+    /// How many git checkouts the data directory keeps for rescans (0: none, every git scan clones afresh);
+    /// `None`: the preparer's default.
+    pub kept_checkouts: Option<usize>,
     /// Assurance's signing key (PEM path, or `awskms://…` on AWS).
     pub signing_key_ref: Option<String>,
     /// The key of finding fingerprints: a key file (created, mode 0600, on first use), or on AWS the ARN of
@@ -133,6 +136,21 @@ impl Settings {
                     })?,
             ),
         };
+        let kept_checkouts = match get("KEPT_CHECKOUTS") {
+            None => None,
+            Some(v) => Some(
+                v.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n <= 1_000)
+                    .ok_or_else(|| {
+                        invalid(
+                            "KEPT_CHECKOUTS",
+                            format!("'{v}' is not a number of checkouts from 0 to 1000"),
+                        )
+                    })?,
+            ),
+        };
         Ok(Self {
             artifact_root: get("ARTIFACT_ROOT").map(PathBuf::from),
             manifest_verification_required: flag("MANIFEST_VERIFICATION_REQUIRED")?,
@@ -144,6 +162,7 @@ impl Settings {
             sample_mode: flag("SAMPLE_MODE")?,
             advisory_db: get("ADVISORY_DB").map(PathBuf::from),
             advisory_db_max_age_days,
+            kept_checkouts,
             signing_key_ref: get("SIGNING_KEY_REF"),
             fingerprint_key_ref: get("FINGERPRINT_KEY_REF"),
             tools_bin_dir: get("TOOLS_BIN_DIR").map(PathBuf::from),
@@ -331,6 +350,16 @@ mod tests {
             "{err}"
         );
         assert!(from(&[("MAX_WORKERS", "0")]).is_err());
+        assert_eq!(
+            from(&[("KEPT_CHECKOUTS", "0")]).unwrap().kept_checkouts,
+            Some(0)
+        );
+        assert_eq!(from(&[]).unwrap().kept_checkouts, None);
+        let err = from(&[("KEPT_CHECKOUTS", "all")]).unwrap_err();
+        assert!(
+            err.to_string().contains("CERTUS_ASSURANCE_KEPT_CHECKOUTS"),
+            "{err}"
+        );
         let err = from(&[("ADVISORY_DB_MAX_AGE_DAYS", "a week")]).unwrap_err();
         assert!(
             err.to_string()
