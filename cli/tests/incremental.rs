@@ -34,6 +34,17 @@ fn certus_with(args: &[&str], data: &Path, env: &[(&str, &str)]) -> Output {
 
 /// Scans `tree` under the demo manifest's `builtin` profile into `out`.
 fn scan(tree: &Path, data: &Path, out: &Path, extra: &[&str]) -> PathBuf {
+    let done = run_scan(tree, data, out, extra, &[]);
+    assert!(
+        matches!(done.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    out.to_path_buf()
+}
+
+/// `certus scan` of `tree` under the demo manifest's `builtin` profile into `out`, with `env` set.
+fn run_scan(tree: &Path, data: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let manifest = certus_testkit::workspace_root().join("examples/demo-app/certus-manifest.json");
     let mut args = vec![
         "scan",
@@ -47,13 +58,22 @@ fn scan(tree: &Path, data: &Path, out: &Path, extra: &[&str]) -> PathBuf {
         out.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let done = certus(&args, data);
-    assert!(
-        matches!(done.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
+    certus_with(&args, data, env)
+}
+
+/// A repository of the demo app with one commit on `main`, under `work`; its `file://` URL.
+fn demo_repo(work: &Path) -> (PathBuf, String) {
+    let repo = work.join("repo");
+    certus_testkit::copy_dir(
+        &certus_testkit::workspace_root().join("examples/demo-app"),
+        &repo,
     );
-    out.to_path_buf()
+    let git = |args: &[&str]| certus_testkit::git(&repo, args);
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "first"]);
+    let url = format!("file://{}", repo.display());
+    (repo, url)
 }
 
 fn json(path: &Path) -> Value {
@@ -186,16 +206,8 @@ fn a_rescan_reuses_unchanged_files_and_says_so_in_the_signed_record() {
 fn a_git_source_rescanned_after_a_commit_reuses_the_unchanged_content() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let repo = work.path().join("repo");
-    certus_testkit::copy_dir(
-        &certus_testkit::workspace_root().join("examples/demo-app"),
-        &repo,
-    );
+    let (repo, url) = demo_repo(work.path());
     let git = |args: &[&str]| certus_testkit::git(&repo, args);
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "first"]);
-    let url = format!("file://{}", repo.display());
     let first = scan(Path::new(&url), &data, &work.path().join("b1"), &[]);
     let cold = secrets_cache(&first);
     assert_eq!(cold["from_cache"].as_u64(), Some(0), "{cold}");
@@ -242,36 +254,11 @@ fn a_git_source_rescanned_after_a_commit_reuses_the_unchanged_content() {
 fn with_no_kept_checkouts_every_git_scan_clones_afresh() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let repo = work.path().join("repo");
-    certus_testkit::copy_dir(
-        &certus_testkit::workspace_root().join("examples/demo-app"),
-        &repo,
-    );
-    certus_testkit::git(&repo, &["init", "-q", "-b", "main"]);
-    certus_testkit::git(&repo, &["add", "."]);
-    certus_testkit::git(&repo, &["commit", "-q", "-m", "first"]);
-    let url = format!("file://{}", repo.display());
-    let manifest = certus_testkit::workspace_root().join("examples/demo-app/certus-manifest.json");
-    let scan_with = |out: &Path, kept: &str| {
-        certus_with(
-            &[
-                "scan",
-                &url,
-                "--manifest",
-                manifest.to_str().unwrap(),
-                "--profile",
-                "builtin",
-                "--json",
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            &data,
-            &[("CERTUS_ASSURANCE_KEPT_CHECKOUTS", kept)],
-        )
-    };
+    let (_repo, url) = demo_repo(work.path());
+    let kept = |setting: &'static str| [("CERTUS_ASSURANCE_KEPT_CHECKOUTS", setting)];
     for run in ["b1", "b2"] {
         let out = work.path().join(run);
-        let done = scan_with(&out, "0");
+        let done = run_scan(Path::new(&url), &data, &out, &[], &kept("0"));
         assert!(
             matches!(done.status.code(), Some(0 | 1)),
             "{}",
@@ -284,7 +271,8 @@ fn with_no_kept_checkouts_every_git_scan_clones_afresh() {
         !data.join("checkouts").exists(),
         "no checkout is kept when the setting is 0"
     );
-    let refused = scan_with(&work.path().join("b3"), "many");
+    let out = work.path().join("b3");
+    let refused = run_scan(Path::new(&url), &data, &out, &[], &kept("many"));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{stderr}");
     assert!(
