@@ -1,7 +1,10 @@
 //! Settings from `CERTUS_ASSURANCE_*` environment variables (spec §9), read through a lookup function so
 //! they can be tested without touching the process environment.
 
+use std::fmt::Display;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use crate::error::{CoreError, FieldError, Result};
 use crate::trust::DEFAULT_SIGNER_IDENTITY;
@@ -109,48 +112,19 @@ impl Settings {
                 )),
             }
         };
-        let max_workers = match get("MAX_WORKERS") {
-            None => None,
-            Some(v) => Some(
-                v.trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=64).contains(n))
-                    .ok_or_else(|| {
-                        invalid("MAX_WORKERS", format!("'{v}' is not a number from 1 to 64"))
-                    })?,
-            ),
-        };
-        let advisory_db_max_age_days = match get("ADVISORY_DB_MAX_AGE_DAYS") {
-            None => None,
-            Some(v) => Some(
-                v.trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=36_500).contains(n))
-                    .ok_or_else(|| {
-                        invalid(
-                            "ADVISORY_DB_MAX_AGE_DAYS",
-                            format!("'{v}' is not a number of days from 1 to 36500"),
-                        )
-                    })?,
-            ),
-        };
-        let kept_checkouts = match get("KEPT_CHECKOUTS") {
-            None => None,
-            Some(v) => Some(
-                v.trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n <= 1_000)
-                    .ok_or_else(|| {
-                        invalid(
-                            "KEPT_CHECKOUTS",
-                            format!("'{v}' is not a number of checkouts from 0 to 1000"),
-                        )
-                    })?,
-            ),
-        };
+        let max_workers = number(&vars, "MAX_WORKERS", 1..=64usize, "number")?;
+        let advisory_db_max_age_days = number(
+            &vars,
+            "ADVISORY_DB_MAX_AGE_DAYS",
+            1..=36_500u32,
+            "number of days",
+        )?;
+        let kept_checkouts = number(
+            &vars,
+            "KEPT_CHECKOUTS",
+            0..=1_000usize,
+            "number of checkouts",
+        )?;
         Ok(Self {
             artifact_root: get("ARTIFACT_ROOT").map(PathBuf::from),
             manifest_verification_required: flag("MANIFEST_VERIFICATION_REQUIRED")?,
@@ -262,6 +236,32 @@ impl<'a> Vars<'a> {
         }
         Ok(values.map(Option::unwrap_or_default))
     }
+}
+
+/// The whole number `name` holds within `range`, or `None` when it is unset; anything else is an error naming
+/// the variable and saying what `what` it must be.
+fn number<T>(vars: &Vars<'_>, name: &str, range: RangeInclusive<T>, what: &str) -> Result<Option<T>>
+where
+    T: FromStr + PartialOrd + Display,
+{
+    let Some(v) = vars.get(name) else {
+        return Ok(None);
+    };
+    v.trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .map(Some)
+        .ok_or_else(|| {
+            invalid(
+                name,
+                format!(
+                    "'{v}' is not a {what} from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
 }
 
 fn invalid(name: &str, message: String) -> CoreError {
