@@ -262,6 +262,8 @@ async fn fetch(
         pinned,
         login,
     };
+    // A layout that holds an earlier checkout may hold more than it: only then is there anything to clean.
+    let earlier = layout.git_dir.exists();
     git.run(&["init", "--quiet"]).await?;
     let wanted = commit.or(branch).unwrap_or("HEAD");
     let shallow = git
@@ -293,7 +295,9 @@ async fn fetch(
             .await?;
     }
     // Whatever else is in the tree (left by an earlier scan of a kept layout) goes, ignored files included.
-    git.run(&["clean", "--quiet", "-ffdx"]).await?;
+    if earlier {
+        git.run(&["clean", "--quiet", "-ffdx"]).await?;
+    }
     git.run(&["update-ref", CHECKED_OUT_REF, "HEAD"]).await?;
     let resolved = git.run(&["rev-parse", "HEAD"]).await?.trim().to_string();
     if let Some(requested) = commit {

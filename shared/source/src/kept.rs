@@ -88,7 +88,7 @@ impl KeptCheckouts {
     }
 
     /// The kept checkout of the repository `lineage` for `tenant`, held by this scan; `None` when another scan
-    /// holds it. Blocking: it may remove old checkouts.
+    /// holds it. Blocking: it may remove what an unfinished update left.
     pub fn take(&self, tenant: Option<&str>, lineage: &str) -> Result<Option<Kept>> {
         let name = sha256_hex(
             format!(
@@ -129,12 +129,12 @@ impl KeptCheckouts {
             _lock: lock,
         };
         private_dir(&kept.tree)?;
-        self.trim(&kept.name)?;
         Ok(Some(kept))
     }
 
     /// Removes the least recently used checkouts beyond `max` (counting `taken`) that no scan holds.
-    fn trim(&self, taken: &str) -> Result<()> {
+    pub fn trim(&self, taken: &Kept) -> Result<()> {
+        let taken = taken.name.as_str();
         let entries = std::fs::read_dir(&self.dir).map_err(|e| CoreError::io(&self.dir, e))?;
         let mut others = Vec::new();
         for entry in entries {
@@ -226,13 +226,15 @@ mod tests {
         let held = kept.take(None, "two").unwrap().unwrap();
         let held_tree = held.tree().to_path_buf();
         // Taking a third removes the oldest; the held one stays although it is beyond the limit with it.
-        let _third = kept.take(None, "three").unwrap().unwrap();
+        let third = kept.take(None, "three").unwrap().unwrap();
+        kept.trim(&third).unwrap();
         assert!(
             !oldest_tree.exists(),
             "the least recently used checkout was removed"
         );
         assert!(held_tree.is_dir());
-        let _fourth = kept.take(None, "four").unwrap().unwrap();
+        let fourth = kept.take(None, "four").unwrap().unwrap();
+        kept.trim(&fourth).unwrap();
         assert!(
             held_tree.is_dir(),
             "a checkout a scan holds is never removed"

@@ -215,9 +215,21 @@ impl LocalSourcePreparer {
             (Some(cache), Some(kept), Reuse::Allowed { tenant }) => {
                 let (kept, tenant) = (kept.clone(), tenant.map(str::to_string));
                 let name = lineage.clone();
-                match blocking(move || kept.take(tenant.as_deref(), &name)).await {
-                    Ok(Some(taken)) => Some((cache, taken)),
-                    Ok(None) => {
+                let taken = blocking(move || {
+                    let taken = kept.take(tenant.as_deref(), &name)?;
+                    // Removing old checkouts only saves disk: when it fails, this scan still has its own.
+                    let trimmed = taken.as_ref().map(|taken| kept.trim(taken));
+                    Ok((taken, trimmed))
+                })
+                .await;
+                match taken {
+                    Ok((Some(taken), trimmed)) => {
+                        if let Some(Err(e)) = trimmed {
+                            warnings.push(format!("kept checkout: older ones not removed: {e}"));
+                        }
+                        Some((cache, taken))
+                    }
+                    Ok((None, _)) => {
                         warnings.push(
                             "kept checkout: another scan of this repository holds it; cloned afresh"
                                 .to_string(),
@@ -249,10 +261,15 @@ impl LocalSourcePreparer {
                     Ok(checkout) => checkout,
                     Err(e) => {
                         // Part way through an update the tree may be neither commit: start afresh next time.
-                        return Err(match blocking(move || kept.discard()).await {
-                            Ok(()) => e,
-                            Err(removal) => CoreError::Source(format!(
-                                "{e}; and the kept checkout was not removed: {removal}"
+                        return Err(match (blocking(move || kept.discard()).await, e) {
+                            (Ok(()), e) => e,
+                            (Err(removal), CoreError::Source(reason)) => {
+                                CoreError::Source(format!(
+                                    "{reason}; the kept checkout was not removed either: {removal}"
+                                ))
+                            }
+                            (Err(removal), e) => CoreError::Source(format!(
+                                "{e}; the kept checkout was not removed either: {removal}"
                             )),
                         });
                     }
@@ -463,7 +480,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+            .prepare(&spec, &ws, ANY_TENANT)
             .await
             .unwrap();
         assert_eq!(prepared.commit.as_deref(), Some(second.as_str()));
@@ -484,7 +501,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+            .prepare(&spec, &ws, ANY_TENANT)
             .await
             .unwrap();
         assert_eq!(prepared.commit, Some(first));
@@ -505,7 +522,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let err = LocalSourcePreparer::new(SourcePolicy::default())
-            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+            .prepare(&spec, &ws, ANY_TENANT)
             .await
             .unwrap_err();
         assert!(
@@ -522,7 +539,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let err = LocalSourcePreparer::new(local_policy())
-            .prepare(&missing, &ws2, Reuse::Allowed { tenant: None })
+            .prepare(&missing, &ws2, ANY_TENANT)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("git fetch failed"), "{err}");
@@ -548,12 +565,12 @@ mod tests {
         let (_d, ws) = workspace();
         let spec = directory(repo.path());
         let plain = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+            .prepare(&spec, &ws, ANY_TENANT)
             .await
             .unwrap();
         let prepared = LocalSourcePreparer::new(local_policy())
             .with_cache(Arc::new(BrokenCache))
-            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+            .prepare(&spec, &ws, ANY_TENANT)
             .await
             .unwrap();
         assert_eq!(prepared.content_digest, plain.content_digest);
@@ -600,35 +617,15 @@ mod tests {
         let table = |prepared: PreparedSource| prepared.files.unwrap();
         // Just written: a second write within the same timestamp tick could change the bytes and leave the
         // `stat` as it is, so the digests are used but not kept, and the next scan reads both files again.
-        let first = table(
-            preparer
-                .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
-                .await
-                .unwrap(),
-        );
+        let first = table(preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap());
         assert!(first.files.iter().all(|file| !first.settled(file)));
-        let second = table(
-            preparer
-                .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
-                .await
-                .unwrap(),
-        );
+        let second = table(preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap());
         assert_eq!((second.digests_reused, second.bytes_read), (0, 6));
         // Once they are older than the tick, their `stat` proves their content: kept, then reused.
         std::thread::sleep(TIMESTAMP_TICK + Duration::from_millis(100));
-        let settled = table(
-            preparer
-                .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
-                .await
-                .unwrap(),
-        );
+        let settled = table(preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap());
         assert!(settled.files.iter().all(|file| settled.settled(file)));
-        let reused = table(
-            preparer
-                .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
-                .await
-                .unwrap(),
-        );
+        let reused = table(preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap());
         assert_eq!((reused.digests_reused, reused.bytes_read), (2, 0));
         assert_eq!(reused.files, settled.files);
     }
@@ -641,14 +638,8 @@ mod tests {
         let preparer = LocalSourcePreparer::new(local_policy())
             .with_cache(Arc::new(MemoryCache::default()))
             .with_timestamp_tick(Duration::ZERO);
-        let first = preparer
-            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
-            .await
-            .unwrap();
-        let again = preparer
-            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
-            .await
-            .unwrap();
+        let first = preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap();
+        let again = preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap();
         assert!(
             again.files.unwrap().digests_reused > 0,
             "the stored table is used"
@@ -711,6 +702,9 @@ mod tests {
             .with_timestamp_tick(Duration::ZERO)
             .with_kept_checkouts(KeptCheckouts::new(kept_dir.to_path_buf(), 4))
     }
+
+    /// Reuse allowed, for a job without a tenant.
+    const ANY_TENANT: Reuse<'static> = Reuse::Allowed { tenant: None };
 
     const TENANT: Reuse<'static> = Reuse::Allowed {
         tenant: Some("team-a"),
@@ -842,7 +836,7 @@ mod tests {
         let (_d, ws) = workspace();
         let spec = directory(repo.path());
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
+            .prepare(&spec, &ws, ANY_TENANT)
             .await
             .unwrap();
         assert_eq!(prepared.root, repo.path().canonicalize().unwrap());
@@ -853,10 +847,7 @@ mod tests {
             allowed_roots: Some(vec![elsewhere.path().to_path_buf()]),
             ..Default::default()
         });
-        let err = fenced
-            .prepare(&spec, &ws, Reuse::Allowed { tenant: None })
-            .await
-            .unwrap_err();
+        let err = fenced.prepare(&spec, &ws, ANY_TENANT).await.unwrap_err();
         assert!(err.to_string().contains("outside the directories"), "{err}");
     }
 }
