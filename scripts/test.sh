@@ -6,6 +6,8 @@
 # With CI set, a test may skip only because ../shared is absent: anything this script installs must be there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# CI builds once, from a clean clone: incremental compilation state would only take its disk (gigabytes).
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 
 # --- system packages: only what is missing, one package at a time, each failure named -----------------------
 # command -> Debian package that provides it
