@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use certus_core::digest::sha256_hex;
 use certus_core::error::{CoreError, Result};
@@ -100,7 +100,7 @@ impl KeptCheckouts {
         );
         let dir = self.dir.join(&name);
         private_dir(&dir)?;
-        let Some(lock) = hold(&dir)? else {
+        let Some(lock) = hold(&dir, HANDOVER)? else {
             return Ok(None);
         };
         // Most recently used first when choosing what to remove.
@@ -150,7 +150,7 @@ impl KeptCheckouts {
         }
         others.sort_by_key(|other| std::cmp::Reverse(other.0));
         for (_, dir) in others.into_iter().skip(self.max.saturating_sub(1)) {
-            if let Some(_held) = hold(&dir)? {
+            if let Some(_held) = hold(&dir, Duration::ZERO)? {
                 std::fs::remove_dir_all(&dir).map_err(|e| CoreError::io(&dir, e))?;
             }
         }
@@ -166,9 +166,16 @@ fn private_dir(dir: &Path) -> Result<()> {
         .map_err(|e| CoreError::io(dir, e))
 }
 
-/// An exclusive lock on `dir`'s lock file, or `None` when another scan holds it or the directory was removed
-/// while this one waited for it (its lock file is then no longer the one at the path).
-fn hold(dir: &Path) -> Result<Option<File>> {
+/// How long taking a checkout waits for a lock that is about to be let go. A scan that has just ended has
+/// let go of it, but a process another thread of this program is starting shares the lock's open file until
+/// it runs its program (a few milliseconds, longer on a loaded machine); without the wait the next scan
+/// would find the checkout held and clone afresh. A scan that really holds it holds it far longer.
+const HANDOVER: Duration = Duration::from_secs(1);
+
+/// An exclusive lock on `dir`'s lock file, tried again for up to `patience`; `None` when another scan holds
+/// it or the directory was removed while this one waited for it (its lock file is then no longer the one at
+/// the path).
+fn hold(dir: &Path, patience: Duration) -> Result<Option<File>> {
     let path = dir.join("lock");
     let file = match File::options()
         .create(true)
@@ -180,10 +187,16 @@ fn hold(dir: &Path) -> Result<Option<File>> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(CoreError::io(&path, e)),
     };
-    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
-        Err(e) => return Err(CoreError::io(&path, e.into())),
+    let started = Instant::now();
+    loop {
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => break,
+            Err(rustix::io::Errno::WOULDBLOCK) if started.elapsed() < patience => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+            Err(e) => return Err(CoreError::io(&path, e.into())),
+        }
     }
     let held = file.metadata().map_err(|e| CoreError::io(&path, e))?;
     match std::fs::metadata(&path) {
