@@ -18,6 +18,7 @@ use tokio::process::Command;
 use crate::codecommit::{self, CredentialSource};
 use crate::credentials::{self, GitHubApi, NamedSecrets};
 use crate::remote::{self, Pinned};
+use crate::tree::Shape;
 
 /// What the git preparer allows.
 #[derive(Debug, Clone)]
@@ -109,8 +110,8 @@ fn is_remote(url: &str) -> bool {
 
 /// Where a checkout goes: the commit's files in `tree`, the repository in `git_dir` (outside the tree, so tools
 /// never scan git's own files), git's home directory in `home`. A layout that already holds a checkout is
-/// brought to the requested commit: only the objects the repository lacks are fetched, only changed files
-/// are written, and anything else in the tree is removed.
+/// brought to the requested commit: only the objects the repository lacks are fetched and only changed files
+/// are written; whatever else an earlier scan left in the tree stays until [`remove_untracked`].
 #[derive(Debug, Clone, Copy)]
 pub struct Layout<'a> {
     pub tree: &'a Path,
@@ -150,6 +151,69 @@ pub async fn checkout(
         None => codecommit_login(url, policy).await?,
     };
     fetch(&pinned, login.as_ref(), branch, commit, layout, policy).await
+}
+
+/// Removes from `layout`'s tree everything its checked-out commit does not track (what an earlier scan's
+/// tools left: untracked and ignored files, directories, nested repositories), unless `walked` — the shape of
+/// the tree just after the checkout — shows there is nothing to remove. A checkout puts every tracked path in
+/// the tree, so a tree of the tracked shape holds nothing else, and the common case costs reading git's index
+/// instead of `git clean` walking the whole tree a second time. Returns whether anything was removed.
+pub async fn remove_untracked(
+    layout: Layout<'_>,
+    policy: &GitPolicy,
+    walked: Shape,
+) -> Result<bool> {
+    let git = Git {
+        layout,
+        policy,
+        pinned: &NO_REMOTE,
+        login: None,
+    };
+    let index = git.run_bytes(&["ls-files", "--stage", "-z"]).await?;
+    if tracked_shape(&index)? == walked {
+        return Ok(false);
+    }
+    git.run(&["clean", "--quiet", "-ffdx"]).await?;
+    Ok(true)
+}
+
+/// No remote: for git commands that only read or write the layout itself.
+static NO_REMOTE: Pinned = Pinned {
+    url: String::new(),
+    config: Vec::new(),
+    ssh_host: None,
+};
+
+/// The shape of a tree holding exactly the paths of `index` (`git ls-files --stage -z`): every entry but a
+/// submodule's is an entry of the tree; a submodule's (mode 160000) is an empty directory, and so is every
+/// directory above an entry.
+fn tracked_shape(index: &[u8]) -> Result<Shape> {
+    let unreadable = || CoreError::Source("git ls-files: unexpected output".to_string());
+    let mut directories = std::collections::HashSet::new();
+    let mut entries = 0u64;
+    for record in index.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let tab = record
+            .iter()
+            .position(|&b| b == b'\t')
+            .ok_or_else(unreadable)?;
+        let (info, path) = (&record[..tab], &record[tab + 1..]);
+        if info.starts_with(b"160000 ") {
+            directories.insert(path);
+        } else {
+            entries += 1;
+        }
+        let mut parent = path;
+        while let Some(slash) = parent.iter().rposition(|&b| b == b'/') {
+            parent = &parent[..slash];
+            if !directories.insert(parent) {
+                break;
+            }
+        }
+    }
+    Ok(Shape {
+        directories: directories.len() as u64,
+        entries,
+    })
 }
 
 /// A user name and password for one remote, and the remote's `scheme://host[:port]` that git's credential
@@ -262,8 +326,6 @@ async fn fetch(
         pinned,
         login,
     };
-    // A layout that holds an earlier checkout may hold more than it: only then is there anything to clean.
-    let earlier = layout.git_dir.exists();
     git.run(&["init", "--quiet"]).await?;
     let wanted = commit.or(branch).unwrap_or("HEAD");
     let shallow = git
@@ -293,10 +355,6 @@ async fn fetch(
     } else {
         git.run(&["checkout", "--quiet", "--force", "--detach", "FETCH_HEAD"])
             .await?;
-    }
-    // Whatever else is in the tree (left by an earlier scan of a kept layout) goes, ignored files included.
-    if earlier {
-        git.run(&["clean", "--quiet", "-ffdx"]).await?;
     }
     git.run(&["update-ref", CHECKED_OUT_REF, "HEAD"]).await?;
     let resolved = git.run(&["rev-parse", "HEAD"]).await?.trim().to_string();
@@ -338,7 +396,14 @@ fn credential_config(login: &Login) -> [String; 4] {
 }
 
 impl Git<'_> {
+    /// What git printed, as text.
     async fn run(&self, args: &[&str]) -> Result<String> {
+        let stdout = self.run_bytes(args).await?;
+        Ok(String::from_utf8_lossy(&stdout).into_owned())
+    }
+
+    /// What git printed, as it printed it.
+    async fn run_bytes(&self, args: &[&str]) -> Result<Vec<u8>> {
         let ssh = match &self.pinned.ssh_host {
             Some(address) => format!(
                 "ssh -o BatchMode=yes -o HostName={address} -o CanonicalizeHostname=no \
@@ -440,7 +505,7 @@ impl Git<'_> {
             .map_err(|e| CoreError::Source(format!("could not run git: {e}")))?;
         group.ended();
         if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+            Ok(output.stdout)
         } else {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let reason: String = stderr
@@ -576,6 +641,103 @@ def authorise(auth):
             home: &home,
         };
         fetch(&pinned, login.as_ref(), Some("main"), None, layout, policy).await
+    }
+
+    #[test]
+    fn the_tracked_shape_counts_a_submodule_and_every_directory_above_an_entry_once() {
+        let oid = "0123456789abcdef0123456789abcdef01234567";
+        let index = [
+            format!("100644 {oid} 0\ta.txt"),
+            format!("120000 {oid} 0\tlink"),
+            format!("100755 {oid} 0\tsrc/lib/run.sh"),
+            format!("100644 {oid} 0\tsrc/lib/x.rs"),
+            format!("100644 {oid} 0\tsrc/y.rs"),
+            format!("160000 {oid} 0\tvendor/sub"),
+        ]
+        .map(|record| record + "\0")
+        .concat();
+        assert_eq!(
+            tracked_shape(index.as_bytes()).unwrap(),
+            Shape {
+                directories: 4,
+                entries: 5
+            }
+        );
+        assert_eq!(tracked_shape(b"").unwrap(), Shape::default());
+        assert!(tracked_shape(b"100644 no tab\0").is_err());
+    }
+
+    /// A checkout of a repository with nested directories, a link and a submodule has the shape its index
+    /// says, so nothing is removed; each kind of leftover (an empty directory, an untracked file, an ignored
+    /// one, a nested repository) is removed, and only then.
+    #[tokio::test]
+    async fn only_a_tree_holding_more_than_its_commit_is_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join("src/deep/er")).unwrap();
+        std::fs::write(repo.join("src/deep/er/a.rs"), "a").unwrap();
+        std::fs::write(repo.join("b.txt"), "b").unwrap();
+        std::fs::write(repo.join(".gitignore"), "*.o\n").unwrap();
+        std::os::unix::fs::symlink("b.txt", repo.join("link")).unwrap();
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["add", "-A"]);
+        let oid = "0123456789abcdef0123456789abcdef01234567";
+        let gitlink = format!("160000,{oid},vendor/sub");
+        git(&repo, &["update-index", "--add", "--cacheinfo", &gitlink]);
+        git(&repo, &["commit", "-q", "-m", "one"]);
+        let (tree, home) = (dir.path().join("tree"), dir.path().join("home"));
+        std::fs::create_dir_all(&tree).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let layout = Layout {
+            tree: &tree,
+            git_dir: &home.join("repo.git"),
+            home: &home,
+        };
+        let policy = GitPolicy {
+            allow_local: true,
+            ..GitPolicy::default()
+        };
+        let url = format!("file://{}", repo.display());
+        checkout(&url, Some("main"), None, None, layout, &policy)
+            .await
+            .unwrap();
+        assert!(
+            tree.join("vendor/sub").is_dir(),
+            "a submodule is a directory"
+        );
+        let shape = |tree: &Path| {
+            crate::tree::tree_table(tree, &crate::tree::PreviousTable::default())
+                .unwrap()
+                .shape
+        };
+        let clean = shape(&tree);
+        assert!(!remove_untracked(layout, &policy, clean).await.unwrap());
+        type Leave = fn(&Path);
+        let leftovers: [(&str, Leave); 4] = [
+            ("an empty directory", |t| {
+                std::fs::create_dir(t.join("src/empty")).unwrap();
+            }),
+            ("an untracked file", |t| {
+                std::fs::write(t.join("src/deep/new.rs"), "x").unwrap();
+            }),
+            ("an ignored file", |t| {
+                std::fs::write(t.join("src/deep/er/a.o"), "x").unwrap();
+            }),
+            ("a nested repository", |t| {
+                std::fs::create_dir_all(t.join("nested/.git")).unwrap();
+                std::fs::write(t.join("nested/.git/HEAD"), "ref: refs/heads/main").unwrap();
+            }),
+        ];
+        for (what, leave) in leftovers {
+            leave(&tree);
+            let walked = shape(&tree);
+            assert_ne!(walked, clean, "{what}");
+            assert!(
+                remove_untracked(layout, &policy, walked).await.unwrap(),
+                "{what}"
+            );
+            assert_eq!(shape(&tree), clean, "{what} is removed");
+        }
     }
 
     #[tokio::test]

@@ -78,6 +78,7 @@ enum Stays<'a> {
 struct Table {
     digest: String,
     files: Arc<SourceFiles>,
+    shape: tree::Shape,
     warnings: Vec<String>,
 }
 
@@ -164,7 +165,11 @@ impl LocalSourcePreparer {
         let settled_before_ns =
             matches!(stays, Stays::Shared(_)).then(|| settled_before_now(self.timestamp_tick));
         let walk_root = root.to_path_buf();
-        let (digest, mut table) = blocking(move || {
+        let tree::TreeTable {
+            digest,
+            files: mut table,
+            shape,
+        } = blocking(move || {
             let previous = previous
                 .as_deref()
                 .map(tree::PreviousTable::decode)
@@ -187,6 +192,7 @@ impl LocalSourcePreparer {
         Ok(Table {
             digest,
             files: Arc::new(table),
+            shape,
             warnings,
         })
     }
@@ -257,8 +263,25 @@ impl LocalSourcePreparer {
         let (root, checkout, files, lease) = match kept {
             Some((cache, kept)) => {
                 kept.updating()?;
-                let checkout = match fetch(kept.layout()).await {
-                    Ok(checkout) => checkout,
+                let update = async {
+                    let checkout = fetch(kept.layout()).await?;
+                    let walk = || {
+                        self.table(
+                            cache,
+                            kept.tree(),
+                            lineage.clone(),
+                            Stays::Kept(kept.name()),
+                        )
+                    };
+                    let table = walk().await?;
+                    let removed =
+                        git::remove_untracked(kept.layout(), &self.policy.git, table.shape).await?;
+                    // What was removed is in the table just written: walk the tree as it now is.
+                    let table = if removed { walk().await? } else { table };
+                    Ok((checkout, table))
+                };
+                let (checkout, table) = match update.await {
+                    Ok(updated) => updated,
                     Err(e) => {
                         // Part way through an update the tree may be neither commit: start afresh next time.
                         return Err(match (blocking(move || kept.discard()).await, e) {
@@ -275,9 +298,6 @@ impl LocalSourcePreparer {
                     }
                 };
                 kept.updated()?;
-                let table = self
-                    .table(cache, kept.tree(), lineage, Stays::Kept(kept.name()))
-                    .await?;
                 warnings.extend(table.warnings);
                 let root = kept.tree().to_path_buf();
                 (
@@ -432,6 +452,7 @@ impl SourcePreparer for LocalSourcePreparer {
 mod tests {
     use super::*;
 
+    use certus_core::digest::Sha256Digest;
     use certus_testkit::git;
 
     fn repo() -> (tempfile::TempDir, String, String) {
@@ -771,7 +792,34 @@ mod tests {
                 files.digests_reused > 0,
                 "unchanged files are not read again"
             );
+            assert_eq!(
+                table_of(&files),
+                table_of(&*fresh_table(&spec).await),
+                "the tools are handed the fresh clone's files, not what was removed"
+            );
+            // Left for the next round: nothing but an empty directory.
+            std::fs::create_dir(tree.join("empty")).unwrap();
         }
+    }
+
+    /// Each file of a table with its digest, in order.
+    fn table_of(files: &SourceFiles) -> Vec<(String, Sha256Digest)> {
+        files
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.sha256))
+            .collect()
+    }
+
+    /// The file table of a fresh clone (scan cache on, no kept checkouts).
+    async fn fresh_table(spec: &SourceSpec) -> Arc<SourceFiles> {
+        let (_d, ws) = workspace();
+        let prepared = LocalSourcePreparer::new(local_policy())
+            .with_cache(Arc::new(MemoryCache::default()))
+            .prepare(spec, &ws, ANY_TENANT)
+            .await
+            .unwrap();
+        prepared.files.unwrap()
     }
 
     #[tokio::test]

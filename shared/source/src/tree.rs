@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 /// Digest of the tree under `root`, skipping `.git`.
 pub fn tree_digest(root: &Path) -> Result<String> {
-    Ok(tree_table(root, &PreviousTable::default())?.0)
+    Ok(tree_table(root, &PreviousTable::default())?.digest)
 }
 
 /// The table in the compact form the scan cache keeps. A file modified too recently for its `stat` to prove its
@@ -111,11 +111,31 @@ fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// How many entries a tree holds below its root: its directories, and everything else (files, links,
+/// sockets, ...). Two trees of the same shape, one holding all of the other's paths, hold the same paths.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub directories: u64,
+    pub entries: u64,
+}
+
+/// What one walk of a tree gives: its digest, the table of its regular files and its shape.
+#[derive(Debug)]
+pub struct TreeTable {
+    pub digest: String,
+    pub files: SourceFiles,
+    pub shape: Shape,
+}
+
 /// The tree digest and the table of its regular files, reading only files whose `stat` differs from
 /// `previous`. The table lists every file a scanner would read, `.git` included; the digest leaves out
 /// anything inside a `.git` (the repository's own bookkeeping is not the tree).
-pub fn tree_table(root: &Path, previous: &PreviousTable<'_>) -> Result<(String, SourceFiles)> {
+pub fn tree_table(root: &Path, previous: &PreviousTable<'_>) -> Result<TreeTable> {
     let walk = parallel_walk(root, previous)?;
+    let shape = Shape {
+        directories: walk.directories,
+        entries: walk.lines.len() as u64,
+    };
     let mut lines = walk.lines;
     lines.sort_unstable_by(|a, b| walk_order(a.path(), b.path()));
     let mut hasher = Sha256::new();
@@ -148,7 +168,11 @@ pub fn tree_table(root: &Path, previous: &PreviousTable<'_>) -> Result<(String, 
         bytes_read: walk.bytes_read,
         settled_before_ns: None,
     };
-    Ok((hex::encode(hasher.finalize()), table))
+    Ok(TreeTable {
+        digest: hex::encode(hasher.finalize()),
+        files: table,
+        shape,
+    })
 }
 
 /// Read buffer of each hashing thread, reused from file to file.
@@ -163,6 +187,7 @@ fn in_git(path: &str) -> bool {
 #[derive(Default)]
 struct Walk {
     lines: Vec<Line>,
+    directories: u64,
     reused: u64,
     bytes_read: u64,
 }
@@ -214,6 +239,7 @@ fn parallel_walk(root: &Path, previous: &PreviousTable<'_>) -> Result<Walk> {
     for part in results {
         let part = part?;
         walk.lines.extend(part.lines);
+        walk.directories += part.directories;
         walk.reused += part.reused;
         walk.bytes_read += part.bytes_read;
     }
@@ -285,6 +311,7 @@ fn read_directory(
         };
         let kind = entry.file_type().map_err(unreadable)?;
         if kind.is_dir() {
+            walk.directories += 1;
             subdirectories.push(rel);
         } else if kind.is_file() {
             let (file, reused, read) = describe(&entry, rel, previous, buf)?;
@@ -434,7 +461,9 @@ mod table_tests {
                     .into_owned()
             })
             .collect();
-        let (_, table) = tree_table(dir.path(), &PreviousTable::default()).unwrap();
+        let table = tree_table(dir.path(), &PreviousTable::default())
+            .unwrap()
+            .files;
         let listed: Vec<String> = table.files.into_iter().map(|f| f.path).collect();
         assert_eq!(listed, expected);
     }
@@ -446,7 +475,18 @@ mod table_tests {
         std::fs::write(dir.path().join("src/a.py"), "x").unwrap();
         std::fs::write(dir.path().join("b.txt"), "hello").unwrap();
         std::os::unix::fs::symlink("b.txt", dir.path().join("link")).unwrap();
-        let (digest, table) = tree_table(dir.path(), &PreviousTable::default()).unwrap();
+        let TreeTable {
+            digest,
+            files: table,
+            shape,
+        } = tree_table(dir.path(), &PreviousTable::default()).unwrap();
+        assert_eq!(
+            shape,
+            Shape {
+                directories: 1,
+                entries: 3
+            }
+        );
         // Walk order, each line as the digest's definition says.
         let expected = certus_core::digest::sha256_hex(
             format!(
@@ -467,7 +507,11 @@ mod table_tests {
         // Rewritten through a new inode, as an editor or a checkout does.
         std::fs::write(dir.path().join("src/a.new"), "yy").unwrap();
         std::fs::rename(dir.path().join("src/a.new"), dir.path().join("src/a.py")).unwrap();
-        let (digest, table) = tree_table(dir.path(), &previous).unwrap();
+        let TreeTable {
+            digest,
+            files: table,
+            ..
+        } = tree_table(dir.path(), &previous).unwrap();
         assert_eq!(digest, tree_digest(dir.path()).unwrap());
         assert_eq!((table.digests_reused, table.bytes_read), (1, 2));
         // A stored table whose listing was altered is not trusted.
@@ -477,7 +521,19 @@ mod table_tests {
         assert!(PreviousTable::decode(&altered).is_empty());
         std::fs::create_dir(dir.path().join(".git")).unwrap();
         std::fs::write(dir.path().join(".git/config"), "[remote]").unwrap();
-        let (with_git, table) = tree_table(dir.path(), &previous).unwrap();
+        let TreeTable {
+            digest: with_git,
+            files: table,
+            shape,
+        } = tree_table(dir.path(), &previous).unwrap();
+        assert_eq!(
+            shape,
+            Shape {
+                directories: 2,
+                entries: 4
+            },
+            "the shape counts what the digest leaves out"
+        );
         assert_eq!(
             with_git, digest,
             "a .git directory is not part of the tree digest"

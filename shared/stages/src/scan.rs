@@ -681,10 +681,11 @@ async fn list_source_files(job: &Job, state: &mut RunState) -> Result<()> {
     };
     let lineage = certus_source::lineage(&job.submission.source);
     let root = source.root.clone();
-    let (_digest, mut files) =
+    let mut files =
         tokio::task::spawn_blocking(move || tree_table(&root, &PreviousTable::default()))
             .await
-            .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??;
+            .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??
+            .files;
     files.lineage = lineage;
     source.files = Some(Arc::new(files));
     Ok(())
