@@ -157,6 +157,21 @@ def timed(*commands):
     return time.monotonic() - start
 
 
+def stage_table(prefix):
+    """Seconds per stage (median), for the full scans, the --no-cache scans and the rescans after a 1 % push,
+    of the scans whose labels start with `prefix`."""
+    print("\n| stage (from stream.jsonl timestamps), s median | full, empty cache | --no-cache | rescan after 1 % "
+          "| rescan after 1 % of code only |")
+    print("|---|---|---|---|---|")
+    kinds = [prefix + kind for kind in ("full", "nocache", f"inc-{FRACTIONS[-1]}", f"inc-{FRACTIONS[-1]}-code")]
+    for label in STAGES[kinds[0]][0]:
+        cells = []
+        for kind in kinds:
+            values = [s[label] for s in STAGES.get(kind, []) if label in s]
+            cells.append(f"{statistics.median(values):.3f}" if values else "–")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def git_bench(directory_full):
     """The git source: full scans (an empty data directory) against rescans of a kept checkout after each
     push, each checked against a `--no-cache` scan (a fresh clone) of the same commit. Returns whether the
@@ -216,6 +231,7 @@ def git_bench(directory_full):
               f"| {ratio:.3f} | {against_dir} |")
         print(f"| peer: git fetch + checkout of that push | | {fmt(med(peers))} | "
               f"{statistics.median(peers) / full_med:.3f} | – |")
+    stage_table("git")
     print(f"\nfindings identical to --no-cache after every push: {'yes' if mismatches == 0 else f'NO ({mismatches})'}")
     print(f"target ≤ {TARGET:.0%} of the full git scan: {'met' if worst <= TARGET else 'MISSED'} "
           f"(worst median ratio {worst:.3f})")
@@ -302,16 +318,7 @@ def directory_bench():
         for fraction, code_only, _, _, caches in rows:
             print(f"  {fraction:.1%}{' code only' if code_only else ''}: " + ", ".join(
                 f"{c[at]['from_cache']}/{c[at]['scanned']}" if c[at] else "none" for c in caches))
-    print("\n| stage (from stream.jsonl timestamps), s median | full, empty cache | --no-cache | rescan after 1 % "
-          "| rescan after 1 % of code only |")
-    print("|---|---|---|---|---|")
-    kinds = ["full", "nocache", f"inc-{FRACTIONS[-1]}", f"inc-{FRACTIONS[-1]}-code"]
-    for label in STAGES["full"][0]:
-        cells = []
-        for kind in kinds:
-            values = [s[label] for s in STAGES.get(kind, []) if label in s]
-            cells.append(f"{statistics.median(values):.3f}" if values else "–")
-        print(f"| {label} | " + " | ".join(cells) + " |")
+    stage_table("")
     print(f"\npeak RSS of the rescans: {statistics.median(rss):.0f} MB (median)")
     print(f"load average after: {os.getloadavg()}")
     met = worst <= TARGET and mismatches == 0
