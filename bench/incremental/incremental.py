@@ -10,8 +10,9 @@ adds and deletes a few. Prints medians (min–max), ratios to the full scan and 
 directory rescan from below (GNU find printing every file's stat), the cache counts from the bundles and the
 load average before and after.
 
-Then the same for a git source (INCR_SOURCES, default "directory,git"): the tree committed to a repository,
-each push a commit, every scan of its `file://` URL. The first scan clones into a kept checkout; a rescan
+A git source is measured first (INCR_SOURCES, default "directory,git"): the tree committed to a repository,
+each push a commit, every scan of its `file://` URL; its pushes write new files in the repository and leave
+the tree as built. The first scan clones into a kept checkout; a rescan
 fetches the push into it. Its peer is plain git bringing a clone of its own up to date with the same push
 (`git fetch --depth=1` and `git checkout --force`): what any rescan of a git source must at least do.
 """
@@ -172,7 +173,34 @@ def stage_table(prefix):
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 
-def git_bench(directory_full):
+def table_head(full, no_cache, full_label, no_cache_label):
+    """A results table's header, its full-scan row and its --no-cache row; returns the full scan's median."""
+    full_med = statistics.median(full)
+    print("| scan | files changed | wall s median (min–max) | vs full scan |")
+    print("|---|---|---|---|")
+    print(f"| {full_label} | all | {fmt(med(full))} | 1.00 |")
+    print(f"| {no_cache_label} | all | {fmt(med(no_cache))} | {statistics.median(no_cache) / full_med:.3f} |")
+    return full_med
+
+
+def rescan_row(fraction, code_only, counts, walls, full_med, peer_med, peer):
+    """Prints the row of the rescans after one kind of push, with their ratio to the full scan and to their peer
+    (median `peer_med`); returns the ratio to the full scan."""
+    ratio = statistics.median(walls) / full_med
+    what = " of code only (no dependency file)" if code_only else ""
+    print(f"| rescan after a {fraction:.1%} push{what} | {statistics.median(counts):.0f} | {fmt(med(walls))} "
+          f"| {ratio:.3f} ({statistics.median(walls) / peer_med:.2f}× {peer}) |")
+    return ratio
+
+
+def verdict(worst, mismatches, of):
+    """Prints whether the findings always agreed and the target was met (against `of`); returns both."""
+    print(f"\nfindings identical to --no-cache after every push: {'yes' if mismatches == 0 else f'NO ({mismatches})'}")
+    print(f"target ≤ {TARGET:.0%} of {of}: {'met' if worst <= TARGET else 'MISSED'} (worst median ratio {worst:.3f})")
+    return worst <= TARGET and mismatches == 0
+
+
+def git_bench():
     """The git source: full scans (an empty data directory) against rescans of a kept checkout after each
     push, each checked against a `--no-cache` scan (a fresh clone) of the same commit. Returns whether the
     target was met and the findings always agreed."""
@@ -212,30 +240,15 @@ def git_bench(directory_full):
                 mismatches += 1
                 print(f"MISMATCH after a {fraction:.1%} git push: {len(inc_findings)} vs {len(nc_findings)}")
         rows.append((fraction, code_only, counts, walls, peers))
-    full_med = statistics.median(full)
     print(f"\nGit source ({url}), {RUNS} runs each; the first scan clones into a kept checkout\n")
-    print("| scan | files changed | wall s median (min–max) | vs full git scan | vs full directory scan |")
-    print("|---|---|---|---|---|")
-    print(f"| full scan, empty data directory | all | {fmt(med(full))} | 1.00 | "
-          f"{full_med / directory_full:.2f} |" if directory_full else
-          f"| full scan, empty data directory | all | {fmt(med(full))} | 1.00 | – |")
-    print(f"| --no-cache (fresh clone) | all | {fmt(med(no_cache))} | "
-          f"{statistics.median(no_cache) / full_med:.3f} | – |")
+    full_med = table_head(full, no_cache, "full scan, empty data directory", "--no-cache (fresh clone)")
     worst = 0.0
     for fraction, code_only, counts, walls, peers in rows:
-        ratio = statistics.median(walls) / full_med
-        worst = max(worst, ratio)
-        what = " of code only" if code_only else ""
-        against_dir = f"{statistics.median(walls) / directory_full:.3f}" if directory_full else "–"
-        print(f"| rescan after a {fraction:.1%} push{what} | {statistics.median(counts):.0f} | {fmt(med(walls))} "
-              f"| {ratio:.3f} | {against_dir} |")
-        print(f"| peer: git fetch + checkout of that push | | {fmt(med(peers))} | "
-              f"{statistics.median(peers) / full_med:.3f} | – |")
+        peer_med = statistics.median(peers)
+        worst = max(worst, rescan_row(fraction, code_only, counts, walls, full_med, peer_med, "the peer"))
+        print(f"| peer: git fetch + checkout of that push | | {fmt(med(peers))} | {peer_med / full_med:.3f} |")
     stage_table("git")
-    print(f"\nfindings identical to --no-cache after every push: {'yes' if mismatches == 0 else f'NO ({mismatches})'}")
-    print(f"target ≤ {TARGET:.0%} of the full git scan: {'met' if worst <= TARGET else 'MISSED'} "
-          f"(worst median ratio {worst:.3f})")
-    return worst <= TARGET and mismatches == 0
+    return verdict(worst, mismatches, "the full git scan")
 
 
 def main():
@@ -247,24 +260,20 @@ def main():
     meta = scan_large.build_tree()
     print(f"tree: {TREE} — {meta['files']} files, {meta['bytes'] / 1e9:.2f} GB")
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}")
-    os.system(f"cd '{TREE}' && find . -type f -print0 | xargs -0 cat > /dev/null")
-    # The git repository is committed from the tree as built, before any directory push.
-    git_met = git_bench(None) if SOURCES == ["git"] else None
-    if "directory" not in SOURCES:
-        return 0 if git_met else 1
-    met, directory_full = directory_bench()
+    met = True
+    # The git repository is committed from the tree as built; its pushes write new files in the repository
+    # and leave the tree as it was, which the directory part then pushes to.
     if "git" in SOURCES:
-        shutil.rmtree(TREE, ignore_errors=True)
-        (WORK / "tree.json").unlink(missing_ok=True)
-        (WORK / "pushed").unlink(missing_ok=True)
-        scan_large.build_tree()
-        git_met = git_bench(directory_full)
-        met = met and git_met
+        met = git_bench() and met
+    if "directory" in SOURCES:
+        met = directory_bench() and met
     return 0 if met else 1
 
 
 def directory_bench():
-    """The directory source: returns whether the target was met and the full scan's median wall time."""
+    """The directory source: full scans (an empty cache) against rescans after each push, each checked against a
+    `--no-cache` scan of the same tree. Returns whether the target was met and the findings always agreed."""
+    os.system(f"cd '{TREE}' && find . -type f -print0 | xargs -0 cat > /dev/null")
     # The peer every directory rescan is held to: one walk that reads every directory entry and `stat`s every
     # file (GNU find, one core), printing what a rescan compares; nothing is read.
     stat_floor = [scan_large.gnu_time(["find", str(TREE), "-type", "f", "-printf", "%p %s %T@ %C@ %i\\n"])[1]
@@ -296,23 +305,14 @@ def directory_bench():
                 print(f"MISMATCH after a {fraction:.1%} push: {len(inc_findings)} vs {len(nc_findings)} findings")
             # The --no-cache check wrote no cache: the next push's rescan starts from this rescan's index.
         rows.append((fraction, code_only, counts, walls, caches))
-    full_med = statistics.median(full)
     print(f"\nIncremental scans, {RUNS} runs each, warm page cache; profile 'builtin' (secrets + sbom)")
     print(f"target: a rescan after a push changing ≤ 1 % of the files ≤ {TARGET:.0%} of the full scan\n")
-    print("| scan | files changed | wall s median (min–max) | vs full scan |")
-    print("|---|---|---|---|")
-    print(f"| full scan, empty cache | all | {fmt(med(full))} | 1.00 |")
-    print(f"| --no-cache | all | {fmt(med(no_cache))} | {statistics.median(no_cache) / full_med:.3f} |")
+    full_med = table_head(full, no_cache, "full scan, empty cache", "--no-cache")
     floor_med = statistics.median(stat_floor)
     print(f"| `find -printf` of every file's stat (peer: the floor of any directory rescan) | none | "
           f"{fmt(med(stat_floor))} | {floor_med / full_med:.3f} |")
-    worst = 0.0
-    for fraction, code_only, counts, walls, caches in rows:
-        ratio = statistics.median(walls) / full_med
-        worst = max(worst, ratio)
-        what = " of code only (no dependency file)" if code_only else ""
-        print(f"| incremental after a {fraction:.1%} push{what} | {statistics.median(counts):.0f} | "
-              f"{fmt(med(walls))} | {ratio:.3f} ({statistics.median(walls) / floor_med:.2f}× the find floor) |")
+    worst = max(rescan_row(fraction, code_only, counts, walls, full_med, floor_med, "the find floor")
+                for fraction, code_only, counts, walls, _ in rows)
     for at, tool in enumerate(["secrets", "sbom (lockfiles)"]):
         print(f"\n{tool} cache use per rescan (files from the cache / scanned):")
         for fraction, code_only, _, _, caches in rows:
@@ -321,10 +321,7 @@ def directory_bench():
     stage_table("")
     print(f"\npeak RSS of the rescans: {statistics.median(rss):.0f} MB (median)")
     print(f"load average after: {os.getloadavg()}")
-    met = worst <= TARGET and mismatches == 0
-    print(f"\nfindings identical to --no-cache after every push: {'yes' if mismatches == 0 else f'NO ({mismatches})'}")
-    print(f"target ≤ {TARGET:.0%}: {'met' if worst <= TARGET else 'MISSED'} (worst median ratio {worst:.3f})")
-    return met, full_med
+    return verdict(worst, mismatches, "the full directory scan")
 
 
 if __name__ == "__main__":
