@@ -154,17 +154,24 @@ pub(crate) fn read_file(
     }
     buf.clear();
     buf.reserve(usize::try_from(meta.len()).unwrap_or(0));
-    let read = (&file).take(limit.saturating_add(1)).read_to_end(buf);
+    let mut reader = (&file).take(limit.saturating_add(1));
+    // The head first: a binary file is known by it, and the rest of it is never read.
+    let head = (&mut reader).take(BINARY_SNIFF_LEN as u64).read_to_end(buf);
+    let binary = head.is_ok() && memchr::memchr(0, buf).is_some();
+    let read = match head {
+        Ok(_) if !binary => reader.read_to_end(buf),
+        other => other,
+    };
     let after = file.metadata().ok();
     if let Err(e) = read {
         return (Err(unreadable(e)), after);
     }
+    if binary {
+        return (Err(SkipReason::Binary), after);
+    }
     let read = u64::try_from(buf.len()).unwrap_or(u64::MAX);
     if read > limit {
         return (Err(SkipReason::TooLarge { size: read, limit }), after);
-    }
-    if memchr::memchr(0, &buf[..buf.len().min(BINARY_SNIFF_LEN)]).is_some() {
-        return (Err(SkipReason::Binary), after);
     }
     (Ok(()), after)
 }
@@ -185,4 +192,61 @@ fn open_no_follow(path: &Path) -> std::io::Result<File> {
         return Err(std::io::Error::other("refusing to follow a symbolic link"));
     }
     OpenOptions::new().read(true).open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(content: &[u8], limit: u64) -> (std::result::Result<(), SkipReason>, Vec<u8>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("file");
+        std::fs::write(&path, content).expect("write");
+        let mut buf = Vec::new();
+        let (outcome, stat) = read_file(&path, limit, &mut buf);
+        assert_eq!(stat.map(|m| m.len()), Some(content.len() as u64));
+        (outcome, buf)
+    }
+
+    #[test]
+    fn a_nul_in_the_head_makes_a_file_binary_and_the_rest_is_not_read() {
+        let mut content = vec![b'a'; 3 * BINARY_SNIFF_LEN];
+        content[BINARY_SNIFF_LEN - 1] = 0;
+        let (outcome, buf) = read(&content, 1 << 20);
+        assert_eq!(outcome, Err(SkipReason::Binary));
+        assert_eq!(buf.len(), BINARY_SNIFF_LEN);
+    }
+
+    #[test]
+    fn a_nul_past_the_head_leaves_a_file_text_and_read_whole() {
+        let mut content = vec![b'a'; 3 * BINARY_SNIFF_LEN];
+        content[BINARY_SNIFF_LEN] = 0;
+        let (outcome, buf) = read(&content, 1 << 20);
+        assert_eq!(outcome, Ok(()));
+        assert_eq!(buf, content);
+        let (outcome, buf) = read(b"short text", 1 << 20);
+        assert_eq!(outcome, Ok(()));
+        assert_eq!(buf, b"short text");
+    }
+
+    #[test]
+    fn size_limits_hold_for_text_and_binary_alike() {
+        let text = vec![b'a'; 2 * BINARY_SNIFF_LEN];
+        let limit = BINARY_SNIFF_LEN as u64;
+        let (outcome, _) = read(&text, limit);
+        assert_eq!(
+            outcome,
+            Err(SkipReason::TooLarge {
+                size: text.len() as u64,
+                limit
+            })
+        );
+        let mut binary = text.clone();
+        binary[0] = 0;
+        let (outcome, buf) = read(&binary, limit);
+        assert!(matches!(outcome, Err(SkipReason::TooLarge { .. })));
+        assert!(buf.is_empty(), "an oversized file is not read at all");
+        let (outcome, _) = read(&text, text.len() as u64);
+        assert_eq!(outcome, Ok(()));
+    }
 }
