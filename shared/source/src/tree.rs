@@ -300,6 +300,8 @@ fn read_directory(
         CoreError::Source(format!("cannot read the tree: {}: {e}", abs.display()))
     };
     let mut subdirectories = Vec::new();
+    // Files are opened relative to the directory: no walk of the whole path per file.
+    let handle = open_directory(&abs).map_err(unreadable)?;
     for entry in std::fs::read_dir(&abs).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
         let name = entry.file_name();
@@ -314,7 +316,7 @@ fn read_directory(
             walk.directories += 1;
             subdirectories.push(rel);
         } else if kind.is_file() {
-            let (file, reused, read) = describe(&entry, rel, previous, buf)?;
+            let (file, reused, read) = describe(&handle, &entry, rel, previous, buf)?;
             walk.reused += u64::from(reused);
             walk.bytes_read += read;
             walk.lines.push(Line::File(file));
@@ -330,11 +332,12 @@ fn read_directory(
     Ok(subdirectories)
 }
 
-/// The file `entry` (at `rel`) with its `stat` and digest: the previous digest when the `stat` matches, else
-/// its bytes hashed. Returns also whether the digest was reused and the bytes read. The `stat` is taken
-/// through the directory's own descriptor (no walk of the whole path per file), and a file swapped for a
-/// link after it was listed is refused, never followed.
+/// The file `entry` (at `rel`) of the directory open as `directory` with its `stat` and digest: the previous
+/// digest when the `stat` matches, else its bytes hashed. Returns also whether the digest was reused and the
+/// bytes read. The `stat` and the open go through the directory's descriptor (no walk of the whole path per
+/// file), and a file swapped for a link after it was listed is refused, never followed.
 fn describe(
+    directory: &Directory,
     entry: &std::fs::DirEntry,
     rel: String,
     previous: &PreviousTable<'_>,
@@ -357,12 +360,14 @@ fn describe(
         };
         return Ok((file, true, 0));
     }
-    let abs = entry.path();
-    let mut reader = open_no_follow(&abs).map_err(|e| CoreError::io(&abs, e))?;
+    let mut reader =
+        open_in(directory, &entry.file_name()).map_err(|e| CoreError::io(entry.path(), e))?;
     let mut hasher = Sha256::new();
     let mut read = 0u64;
     loop {
-        let n = reader.read(buf).map_err(|e| CoreError::io(&abs, e))?;
+        let n = reader
+            .read(buf)
+            .map_err(|e| CoreError::io(entry.path(), e))?;
         if n == 0 {
             break;
         }
@@ -377,18 +382,35 @@ fn describe(
     Ok((file, false, read))
 }
 
+/// A directory of the tree, open for opening its files.
 #[cfg(unix)]
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
+type Directory = rustix::fd::OwnedFd;
+#[cfg(not(unix))]
+type Directory = std::path::PathBuf;
+
+#[cfg(unix)]
+fn open_directory(path: &Path) -> std::io::Result<Directory> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::open(path, flags, Mode::empty())?)
 }
 
 #[cfg(not(unix))]
-fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::File::open(path)
+fn open_directory(path: &Path) -> std::io::Result<Directory> {
+    Ok(path.to_path_buf())
+}
+
+/// Opens the file `name` of `directory` for reading, never following a link.
+#[cfg(unix)]
+fn open_in(directory: &Directory, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    Ok(rustix::fs::openat(directory, name, flags, Mode::empty())?.into())
+}
+
+#[cfg(not(unix))]
+fn open_in(directory: &Directory, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(directory.join(name))
 }
 
 #[cfg(test)]
