@@ -24,7 +24,10 @@ use crate::digest::{sha256_hex, Sha256Digest};
 use crate::error::Result;
 
 /// Bumped when the layout of an index or of its entries changes: older indexes are then never read.
-pub const INDEX_FORMAT: u32 = 3;
+pub const INDEX_FORMAT: u32 = 4;
+
+/// Bytes at the head of a file among which a NUL byte makes its content binary (the secrets engine's test).
+pub const BINARY_HEAD: usize = 8 * 1024;
 
 /// What `stat` says of a file that changes when its bytes are rewritten: size, modification and change times
 /// (ns since the epoch) and inode.
@@ -72,6 +75,20 @@ pub struct SourceFile {
     pub path: String,
     pub stat: FileStat,
     pub sha256: Sha256Digest,
+    /// Whether a NUL byte is among its first [`BINARY_HEAD`] bytes, seen in the read that gave the digest: a
+    /// tool that never scans binary content need not open the file again.
+    pub binary: bool,
+}
+
+/// What a per-file tool's results for one file were computed from.
+#[derive(Debug)]
+pub enum Basis {
+    /// The file as the tool opened and read it: what `fstat` said of it once it was read.
+    Opened(std::fs::Metadata),
+    /// The table's record of the file alone (its digest and [`SourceFile::binary`] come from one read).
+    Table,
+    /// Not known: the path is `stat`-ed when it matters.
+    Unknown,
 }
 
 /// Every regular file of a prepared tree, sorted by path, and how it was obtained.
@@ -109,19 +126,21 @@ impl SourceFiles {
             .is_none_or(|before| file.stat.mtime_ns < before && file.stat.ctime_ns < before)
     }
 
-    /// Whether results just computed from `file`'s bytes (under `root`) may be kept under its digest: in a
-    /// tree others may write, only when it is settled and its `stat` is still the one the table holds. `read`:
-    /// what `fstat` said of the file the tool read, once it was read; without it the path is `stat`-ed now.
-    pub fn keeps(&self, root: &Path, file: &SourceFile, read: Option<&std::fs::Metadata>) -> Keep {
+    /// Whether results just computed for `file` (under `root`) from `basis` may be kept under its digest: in a
+    /// tree others may write, only when it is settled and the results describe the content the table holds:
+    /// computed from the table's record alone, or from a read of the file whose `stat` is still the table's
+    /// (without one, the path is `stat`-ed now).
+    pub fn keeps(&self, root: &Path, file: &SourceFile, basis: &Basis) -> Keep {
         if self.settled_before_ns.is_none() {
             return Keep::Yes;
         }
         if !self.settled(file) {
             return Keep::Recent;
         }
-        let now = match read {
-            Some(meta) => Some(FileStat::of(meta)),
-            None => std::fs::symlink_metadata(root.join(&file.path))
+        let now = match basis {
+            Basis::Table => return Keep::Yes,
+            Basis::Opened(meta) => Some(FileStat::of(meta)),
+            Basis::Unknown => std::fs::symlink_metadata(root.join(&file.path))
                 .ok()
                 .map(|meta| FileStat::of(&meta)),
         };
@@ -365,6 +384,10 @@ impl IndexWriter {
         self.out.extend_from_slice(value);
     }
 
+    pub fn flag(&mut self, value: bool) {
+        self.out.push(u8::from(value));
+    }
+
     pub fn finish(mut self) -> Vec<u8> {
         let digest: [u8; 32] = Sha256::digest(&self.out).into();
         self.out.extend_from_slice(&digest);
@@ -425,6 +448,15 @@ impl<'a> IndexReader<'a> {
 
     pub fn digest(&mut self) -> Option<[u8; 32]> {
         self.take(32)?.try_into().ok()
+    }
+
+    /// A flag: one byte, 0 or 1.
+    pub fn flag(&mut self) -> Option<bool> {
+        match self.take(1)? {
+            [0] => Some(false),
+            [1] => Some(true),
+            _ => None,
+        }
     }
 
     /// Whether everything was read.
@@ -522,7 +554,29 @@ mod tests {
                 inode: 4,
             },
             sha256: sha,
+            binary: false,
         }
+    }
+
+    #[test]
+    fn results_from_the_table_alone_are_kept_once_settled_whatever_the_file_is_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = file("gone.bin", Sha256Digest::of(b"\0"));
+        let table = |settled_before_ns| SourceFiles {
+            files: vec![gone.clone()],
+            settled_before_ns: Some(settled_before_ns),
+            ..SourceFiles::default()
+        };
+        // The file no longer exists: results from a read of it now are not the table's content's.
+        let settled = table(10);
+        assert_eq!(settled.keeps(dir.path(), &gone, &Basis::Table), Keep::Yes);
+        assert_eq!(
+            settled.keeps(dir.path(), &gone, &Basis::Unknown),
+            Keep::Changed
+        );
+        // Too recent for its `stat` to prove its content: never kept, whatever the results came from.
+        let recent = table(3);
+        assert_eq!(recent.keeps(dir.path(), &gone, &Basis::Table), Keep::Recent);
     }
 
     #[test]

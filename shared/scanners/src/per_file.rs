@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use certus_core::finding::Finding;
 use certus_core::incremental::{
-    CacheUse, Incremental, Keep, Previous, ResultEntry, ResultIndex, SourceFile, SourceFiles,
-    UsedEntries,
+    Basis, CacheUse, Incremental, Keep, Previous, ResultEntry, ResultIndex, SourceFile,
+    SourceFiles, UsedEntries,
 };
 use serde::{Deserialize, Serialize};
 
@@ -48,9 +48,9 @@ pub(crate) struct TreeResult {
     pub warnings: Vec<String>,
 }
 
-/// What `scan_one` gives for one file: its results, and what `fstat` said of the file it read once it was read
-/// (`None` when it opened none), which decides whether the results are kept ([`SourceFiles::keeps`]).
-pub(crate) type Scanned = (FileResult, Option<std::fs::Metadata>);
+/// What `scan_one` gives for one file: its results, and what they were computed from, which decides whether
+/// they are kept ([`SourceFiles::keeps`]).
+pub(crate) type Scanned = (FileResult, Basis);
 
 /// Runs `scan_one` on every file of the table whose results are not in the cache under `scope`.
 pub(crate) async fn scan<F>(
@@ -202,8 +202,8 @@ where
                 let mut done = Vec::new();
                 while let Some(&at) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let file = &files[at];
-                    let (result, read) = scan_one(root, file);
-                    let keep = table.keeps(root, file, read.as_ref());
+                    let (result, basis) = scan_one(root, file);
+                    let keep = table.keeps(root, file, &basis);
                     done.push(
                         result.encode().map(|bytes| {
                             (at, ResultEntry::new(&file.path, file.sha256, bytes), keep)

@@ -14,7 +14,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use certus_core::digest::{sha256_file, sha256_hex};
-use certus_core::incremental::{self, CacheUse, Incremental, Keep, SourceFiles, UsedEntries};
+use certus_core::incremental::{
+    self, Basis, CacheUse, Incremental, Keep, SourceFiles, UsedEntries,
+};
 use certus_core::ports::{LogStream, ScanRequest, ToolOutput, ToolStatus};
 use certus_sbom::{select_lockfiles, AdvisoryDb, Selection};
 use serde::{Deserialize, Serialize};
@@ -310,7 +312,7 @@ async fn compute_blocking(
             positions
                 .iter()
                 .filter_map(|&at| files.files.get(at))
-                .all(|file| files.keeps(&request.source_root, file, None) == Keep::Yes)
+                .all(|file| files.keeps(&request.source_root, file, &Basis::Unknown) == Keep::Yes)
                 .then_some(key)
         });
         let inputs: Vec<(String, String)> = inventory

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use certus_core::digest::sha256_hex;
 use certus_core::finding::{identity_digest, Finding, Severity};
-use certus_core::incremental::{self, Incremental, SourceFile};
+use certus_core::incremental::{self, Basis, Incremental, SourceFile, BINARY_HEAD};
 use certus_core::ports::{LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_secrets::{RuleSet, ScanOptions, SecretFinding, SkipReason, DEFAULT_RULES};
 use serde_json::json;
@@ -75,22 +75,32 @@ impl SecretsScanner {
     }
 }
 
+// The table's binary files are the engine's: it may skip them unread.
+const _: () = assert!(BINARY_HEAD == certus_secrets::BINARY_SNIFF_LEN);
+
 /// One file as the engine's tree scan treats it ([`certus_secrets::Scanner::scan_path`]), findings reported
-/// once per secret.
+/// once per secret. A file the table knows to be binary, within the size limit, is not opened again: only the
+/// path-only rules can match it.
 fn scan_one(scanner: &certus_secrets::Scanner, root: &Path, file: &SourceFile) -> Scanned {
     thread_local! {
         /// The read buffer of this scanning thread, reused from file to file as the tree scan's workers do.
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let scanned =
-        BUFFER.with_borrow_mut(|buf| scanner.scan_path(&root.join(&file.path), &file.path, buf));
+    let (scanned, basis) = if file.binary && file.stat.size <= scanner.options().max_file_size {
+        (scanner.scan_binary(&file.path), Basis::Table)
+    } else {
+        let mut scanned = BUFFER
+            .with_borrow_mut(|buf| scanner.scan_path(&root.join(&file.path), &file.path, buf));
+        let basis = scanned.stat.take().map_or(Basis::Unknown, Basis::Opened);
+        (scanned, basis)
+    };
     let result = FileResult {
         findings: without_generic_duplicates(&scanned.findings)
             .map(to_finding)
             .collect(),
         skipped: scanned.skipped.map(|r| r.to_string()),
     };
-    (result, scanned.stat)
+    (result, basis)
 }
 
 /// The files whose content was not scanned, as the tree scan reports them: a file inside a directory the

@@ -219,6 +219,20 @@ async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
     );
     let oversized = vec![b'a'; (certus_secrets::DEFAULT_MAX_FILE_SIZE + 1) as usize];
     write(&root, "big/huge.txt", &oversized);
+    write(&root, "big/huge.bin", &vec![0; oversized.len()]);
+    // Binary by a NUL at the head's last byte, and text with a NUL just past it, a secret after both.
+    let head = certus_secrets::BINARY_SNIFF_LEN;
+    let mut late_nul = b"x\n".repeat(head / 2);
+    late_nul[head - 1] = 0;
+    let mut past_the_head = b"x\n".repeat(head / 2);
+    past_the_head.extend_from_slice(b"\0\n");
+    for (path, mut bytes) in [
+        ("blobs/late-nul.bin", late_nul),
+        ("blobs/nul-past-the-head.dat", past_the_head),
+    ] {
+        bytes.extend_from_slice(secret_line(&mut rng).as_bytes());
+        write(&root, path, &bytes);
+    }
     let scanner = SecretsScanner::new(None);
     let mut reused_total = 0;
     for step in 0..8 {
@@ -436,6 +450,43 @@ async fn a_file_changed_between_hashing_and_scanning_never_lends_its_results_to_
         .await;
     completed(&again);
     assert_eq!(again.findings.len(), 1, "{:?}", again.findings);
+    let used = again.cache.clone().unwrap();
+    assert_eq!((used.from_cache, used.scanned), (1, 1), "{used:?}");
+}
+
+#[tokio::test]
+async fn a_binary_file_is_judged_by_the_read_that_hashed_it_and_not_opened_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let mut rng = Rng(37);
+    let secret = secret_line(&mut rng);
+    write(&root, "assets/blob.bin", b"\0binary");
+    write(&root, "app/plain.txt", b"nothing here\n");
+    let scanner = SecretsScanner::new(None);
+    // The table hashes a binary file; before the scanner runs, text with a secret replaces it. The scan
+    // reports the content the table's digest names, binary: the file is not read again.
+    let hashed = table(&root, &cache).await;
+    write(&root, "assets/blob.bin", secret.as_bytes());
+    let out = scanner.scan(request(&root, Some(hashed))).await;
+    completed(&out);
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+    let warnings = out.warnings.join("\n");
+    assert!(
+        warnings.contains("secrets: assets/blob.bin not scanned (binary file"),
+        "{warnings}"
+    );
+    assert!(
+        !warnings.contains("changed while the scan read them"),
+        "{warnings}"
+    );
+    // The next scan's table sees the new content, and the scanner reads it.
+    let again = scanner
+        .scan(request(&root, Some(table(&root, &cache).await)))
+        .await;
+    completed(&again);
+    assert_eq!(again.findings.len(), 1, "{:?}", again.findings);
+    assert_eq!(again.findings[0].path.as_deref(), Some("assets/blob.bin"));
     let used = again.cache.clone().unwrap();
     assert_eq!((used.from_cache, used.scanned), (1, 1), "{used:?}");
 }

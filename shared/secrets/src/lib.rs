@@ -37,3 +37,4 @@ pub use scanner::{
     PathScan, ScanOptions, Scanner, DEFAULT_MAX_DECODE_DEPTH, DEFAULT_MAX_FILE_SIZE,
     MAX_DECODE_DEPTH, MAX_FINDINGS,
 };
+pub use walk::BINARY_SNIFF_LEN;

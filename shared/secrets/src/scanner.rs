@@ -61,6 +61,8 @@ pub struct Scanner {
 struct Job {
     abs: std::path::PathBuf,
     rel: String,
+    /// Known to be binary without reading it.
+    binary: bool,
 }
 
 /// Report under construction, shared by the workers.
@@ -161,7 +163,11 @@ impl Scanner {
             for entry in walker {
                 match entry {
                     Entry::File { abs, rel } => {
-                        batch.push(Job { abs, rel });
+                        batch.push(Job {
+                            abs,
+                            rel,
+                            binary: false,
+                        });
                         if batch.len() == BATCH {
                             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                             if sender.send(full).is_err() {
@@ -248,6 +254,13 @@ impl Scanner {
                 None,
             );
         }
+        if job.binary {
+            return (
+                detect::scan_file(&self.rules, &job.rel, None, 0),
+                Err(SkipReason::Binary),
+                None,
+            );
+        }
         match walk::read_file(&job.abs, self.options.max_file_size, buf) {
             (Ok(()), stat) => (
                 detect::scan_file(&self.rules, &job.rel, Some(buf), self.decode_depth()),
@@ -272,11 +285,32 @@ impl Scanner {
     /// (never following a link; binary, oversized and unreadable files get the path-only rules and a skip
     /// reason), with `buf` as the read buffer.
     pub fn scan_path(&self, abs: &Path, rel: &str, buf: &mut Vec<u8>) -> PathScan {
-        let job = Job {
-            abs: abs.to_path_buf(),
-            rel: rel.to_string(),
-        };
-        let (found, outcome, stat) = self.scan_file(&job, buf);
+        self.scan_job(
+            &Job {
+                abs: abs.to_path_buf(),
+                rel: rel.to_string(),
+                binary: false,
+            },
+            buf,
+        )
+    }
+
+    /// Scans the file named `rel` whose content is known to be binary (a NUL byte among its first
+    /// [`BINARY_SNIFF_LEN`](crate::BINARY_SNIFF_LEN) bytes) and to be no larger than the size limit, as
+    /// [`Scanner::scan_path`] would, without opening it: the path-only rules.
+    pub fn scan_binary(&self, rel: &str) -> PathScan {
+        self.scan_job(
+            &Job {
+                abs: std::path::PathBuf::new(),
+                rel: rel.to_string(),
+                binary: true,
+            },
+            &mut Vec::new(),
+        )
+    }
+
+    fn scan_job(&self, job: &Job, buf: &mut Vec<u8>) -> PathScan {
+        let (found, outcome, stat) = self.scan_file(job, buf);
         let mut findings = found.findings;
         sort(&mut findings);
         PathScan {

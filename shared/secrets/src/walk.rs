@@ -11,7 +11,7 @@ use crate::report::SkipReason;
 /// Maximum directory depth below the root (also bounds open directory handles).
 pub(crate) const MAX_DEPTH: usize = 64;
 /// Bytes inspected for a NUL to call a file binary.
-const BINARY_SNIFF_LEN: usize = 8 * 1024;
+pub const BINARY_SNIFF_LEN: usize = 8 * 1024;
 
 /// One item produced by the walk.
 pub(crate) enum Entry {

@@ -12,7 +12,7 @@ use std::sync::{Condvar, Mutex};
 use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{
-    FileStat, IndexKind, IndexReader, IndexWriter, SourceFile, SourceFiles,
+    FileStat, IndexKind, IndexReader, IndexWriter, SourceFile, SourceFiles, BINARY_HEAD,
 };
 use sha2::{Digest, Sha256};
 
@@ -34,21 +34,25 @@ pub fn encode_table(table: &SourceFiles) -> Vec<u8> {
         out.i64(file.stat.ctime_ns);
         out.u64(file.stat.inode);
         out.raw(file.sha256.as_bytes());
+        out.flag(file.binary);
     }
     out.finish()
 }
 
-/// The previous table by path (what `stat` said then, and the digest), borrowing its paths from the stored
-/// bytes.
+/// What the previous table knew of a file's content: its digest and whether it is binary.
+type Known = (Sha256Digest, bool);
+
+/// The previous table by path (what `stat` said then, and what was known of the content), borrowing its
+/// paths from the stored bytes.
 #[derive(Debug, Default)]
 pub struct PreviousTable<'a> {
-    by_path: HashMap<&'a str, (FileStat, Sha256Digest)>,
+    by_path: HashMap<&'a str, (FileStat, Known)>,
 }
 
 impl<'a> PreviousTable<'a> {
     /// The table in `bytes`; an unreadable, foreign-format or altered table reuses nothing.
     pub fn decode(bytes: &'a [u8]) -> Self {
-        let read = || -> Option<HashMap<&'a str, (FileStat, Sha256Digest)>> {
+        let read = || -> Option<HashMap<&'a str, (FileStat, Known)>> {
             let mut input = IndexReader::open(bytes, IndexKind::FileTable)?;
             let count = input.count()?;
             let mut by_path = HashMap::with_capacity(count);
@@ -60,7 +64,8 @@ impl<'a> PreviousTable<'a> {
                     ctime_ns: input.i64()?,
                     inode: input.u64()?,
                 };
-                by_path.insert(path, (stat, Sha256Digest::from(input.digest()?)));
+                let digest = Sha256Digest::from(input.digest()?);
+                by_path.insert(path, (stat, (digest, input.flag()?)));
             }
             input.end().then_some(by_path)
         };
@@ -77,10 +82,10 @@ impl<'a> PreviousTable<'a> {
         self.by_path.is_empty()
     }
 
-    /// The digest recorded for the file at `path` when its `stat` is unchanged.
-    fn digest_of(&self, path: &str, stat: &FileStat) -> Option<Sha256Digest> {
-        let (known, sha256) = self.by_path.get(path)?;
-        known.same(stat).then_some(*sha256)
+    /// What was recorded of the file at `path` when its `stat` is unchanged.
+    fn known(&self, path: &str, stat: &FileStat) -> Option<Known> {
+        let (recorded, known) = self.by_path.get(path)?;
+        recorded.same(stat).then_some(*known)
     }
 }
 
@@ -352,11 +357,12 @@ fn describe(
         )));
     }
     let stat = FileStat::of(&meta);
-    if let Some(sha256) = previous.digest_of(&rel, &stat) {
+    if let Some((sha256, binary)) = previous.known(&rel, &stat) {
         let file = SourceFile {
             path: rel,
             stat,
             sha256,
+            binary,
         };
         return Ok((file, true, 0));
     }
@@ -364,6 +370,7 @@ fn describe(
         open_in(directory, &entry.file_name()).map_err(|e| CoreError::io(entry.path(), e))?;
     let mut hasher = Sha256::new();
     let mut read = 0u64;
+    let mut binary = false;
     loop {
         let n = reader
             .read(buf)
@@ -371,6 +378,8 @@ fn describe(
         if n == 0 {
             break;
         }
+        let head = BINARY_HEAD.saturating_sub(usize::try_from(read).unwrap_or(usize::MAX));
+        binary = binary || buf[..n.min(head)].contains(&0);
         hasher.update(&buf[..n]);
         read += n as u64;
     }
@@ -378,6 +387,7 @@ fn describe(
         path: rel,
         stat,
         sha256: Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())),
+        binary,
     };
     Ok((file, false, read))
 }
@@ -488,6 +498,52 @@ mod table_tests {
             .files;
         let listed: Vec<String> = table.files.into_iter().map(|f| f.path).collect();
         assert_eq!(listed, expected);
+    }
+
+    #[test]
+    fn a_file_is_binary_when_a_nul_is_among_its_first_bytes_and_a_reused_entry_keeps_what_was_seen()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let mut late = vec![b'x'; BINARY_HEAD + 100];
+        late[BINARY_HEAD - 1] = 0;
+        let mut past = vec![b'x'; BINARY_HEAD + 100];
+        past[BINARY_HEAD] = 0;
+        for (name, bytes) in [
+            ("late.bin", &late[..]),
+            ("past.txt", &past[..]),
+            ("empty", b""),
+            ("nul", b"\0"),
+            ("text.txt", b"hello"),
+        ] {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let binary = |table: &SourceFiles| -> Vec<(String, bool)> {
+            table
+                .files
+                .iter()
+                .map(|f| (f.path.clone(), f.binary))
+                .collect()
+        };
+        let first = tree_table(dir.path(), &PreviousTable::default())
+            .unwrap()
+            .files;
+        assert_eq!(
+            binary(&first),
+            [
+                ("empty", false),
+                ("late.bin", true),
+                ("nul", true),
+                ("past.txt", false),
+                ("text.txt", false)
+            ]
+            .map(|(path, binary)| (path.to_string(), binary))
+        );
+        let stored = encode_table(&first);
+        let again = tree_table(dir.path(), &PreviousTable::decode(&stored))
+            .unwrap()
+            .files;
+        assert_eq!((again.digests_reused, again.bytes_read), (5, 0));
+        assert_eq!(binary(&again), binary(&first));
     }
 
     #[test]
