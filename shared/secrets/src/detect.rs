@@ -522,11 +522,10 @@ impl KeywordHits {
         let mut present = vec![false; rules.keyword_count];
         let mut hits = Vec::new();
         if let Some(prefilter) = &rules.prefilter {
-            for m in prefilter.find_overlapping_iter(data) {
-                let keyword = m.pattern().as_usize();
+            prefilter.each(data, |keyword, at| {
                 present[keyword] = true;
-                hits.push((keyword, m.start(), m.end()));
-            }
+                hits.push((keyword, at.start, at.end));
+            });
         }
         Self { present, hits }
     }

@@ -18,6 +18,7 @@ mod detect;
 mod entropy;
 mod error;
 mod go_regex;
+mod keywords;
 mod redact;
 mod report;
 mod rules;

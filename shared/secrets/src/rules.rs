@@ -2,7 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::bytes::Regex;
 use regex_automata::meta;
 use serde::Serialize;
@@ -11,6 +10,7 @@ use crate::allowlist::Allowlist;
 use crate::anchor::{self, Anchor};
 use crate::error::{Result, SecretsError};
 use crate::go_regex;
+use crate::keywords::Keywords;
 use crate::toml_format::{RawAllowlist, RawRule};
 
 /// Certus's own default rules, embedded at build time.
@@ -67,8 +67,8 @@ pub(crate) struct Required {
 pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     pub(crate) global_allowlists: Vec<Allowlist>,
-    /// Case-insensitive automaton over every distinct keyword (none when no rule has keywords).
-    pub(crate) prefilter: Option<AhoCorasick>,
+    /// Every distinct keyword, ASCII case ignored (none when no rule has keywords).
+    pub(crate) prefilter: Option<Keywords>,
     pub(crate) keyword_count: usize,
     #[cfg(test)]
     keywords: Vec<String>,
@@ -121,21 +121,9 @@ impl RuleSet {
             None
         } else {
             let patterns: Vec<&str> = keywords.iter().map(|(k, _)| k.as_str()).collect();
-            // A full DFA is the fastest for the overlapping search; too many keywords fall back to
-            // the automaton the library picks.
-            let build = |kind| {
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .kind(kind)
-                    .build(&patterns)
-            };
-            Some(
-                build(Some(AhoCorasickKind::DFA))
-                    .or_else(|_| build(None))
-                    .map_err(|e| {
-                        SecretsError::InvalidLayout(format!("keywords cannot be indexed: {e}"))
-                    })?,
-            )
+            Some(Keywords::new(&patterns).map_err(|e| {
+                SecretsError::InvalidLayout(format!("keywords cannot be indexed: {e}"))
+            })?)
         };
         Ok(RuleSet {
             rules,
