@@ -1,8 +1,9 @@
 //! Certus's built-in secrets scanner.
 //!
 //! Rules use the gitleaks TOML format ([`RuleSet::from_gitleaks_toml`]); Certus ships its own rule set
-//! ([`RuleSet::default_rules`]). A case-insensitive Aho-Corasick keyword prefilter picks the rules that
-//! run on a file, and a rule whose regex provably matches only around its keywords runs only on windows
+//! ([`RuleSet::default_rules`]). The rules' keywords (ASCII case ignored; a SIMD search of the lowercased
+//! bytes finds where they may start, an Aho-Corasick automaton confirms them) pick the rules that run on a
+//! file, and a rule whose regex provably matches only around its keywords runs only on windows
 //! around their occurrences, with the same findings; regexes have RE2-like semantics (`regex::bytes`
 //! settings, ASCII classes, size limits). As gitleaks' `--max-decode-depth`, base64, hex and
 //! percent-encoded segments are decoded (up to [`DEFAULT_MAX_DECODE_DEPTH`] nested encodings, see
