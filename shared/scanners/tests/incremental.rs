@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -192,15 +192,21 @@ fn key(
     )
 }
 
+/// A scratch directory (kept while the first value lives), the tree's place in it, and a scan cache beside.
+fn tree_and_cache() -> (tempfile::TempDir, PathBuf, Arc<LocalScanCache>) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    (dir, root, cache)
+}
+
 fn completed(out: &ToolOutput) {
     assert_eq!(out.status, ToolStatus::Completed, "{:?}", out.error);
 }
 
 #[tokio::test]
 async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("tree");
-    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let (_dir, root, cache) = tree_and_cache();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     for n in 0..300 {
         let bytes = content(&mut rng);
@@ -402,9 +408,7 @@ async fn a_tampered_cache_entry_is_discarded_and_rescanned() {
 
 #[tokio::test]
 async fn one_tenant_never_reuses_or_replaces_another_tenants_results() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("tree");
-    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let (_dir, root, cache) = tree_and_cache();
     let mut rng = Rng(11);
     write(&root, "a/config.py", secret_line(&mut rng).as_bytes());
     write(&root, "b/plain.txt", b"nothing here\n");
@@ -423,9 +427,7 @@ async fn one_tenant_never_reuses_or_replaces_another_tenants_results() {
 #[tokio::test]
 async fn a_file_changed_between_hashing_and_scanning_never_lends_its_results_to_the_hashed_content()
 {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("tree");
-    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let (_dir, root, cache) = tree_and_cache();
     let mut rng = Rng(23);
     let with_secret = secret_line(&mut rng);
     write(&root, "app/settings.py", with_secret.as_bytes());
@@ -456,9 +458,7 @@ async fn a_file_changed_between_hashing_and_scanning_never_lends_its_results_to_
 
 #[tokio::test]
 async fn a_binary_file_is_judged_by_the_read_that_hashed_it_and_not_opened_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("tree");
-    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let (_dir, root, cache) = tree_and_cache();
     let mut rng = Rng(37);
     let secret = secret_line(&mut rng);
     write(&root, "assets/blob.bin", b"\0binary");
@@ -493,9 +493,7 @@ async fn a_binary_file_is_judged_by_the_read_that_hashed_it_and_not_opened_again
 
 #[tokio::test]
 async fn a_report_lists_at_most_the_engines_cap_whatever_the_repository_holds() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("tree");
-    let cache = Arc::new(LocalScanCache::open(dir.path().join("cache"), 1 << 30).unwrap());
+    let (_dir, root, cache) = tree_and_cache();
     let mut rng = Rng(31);
     // 101 files of 1,000 key-shaped lines each: more findings than the 100,000 one report lists.
     for n in 0..101 {
