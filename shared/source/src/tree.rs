@@ -305,8 +305,7 @@ fn read_directory(
         CoreError::Source(format!("cannot read the tree: {}: {e}", abs.display()))
     };
     let mut subdirectories = Vec::new();
-    // Files are opened relative to the directory: no walk of the whole path per file.
-    let handle = open_directory(&abs).map_err(unreadable)?;
+    let mut directory = Directory::new(&abs);
     for entry in std::fs::read_dir(&abs).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
         let name = entry.file_name();
@@ -321,7 +320,7 @@ fn read_directory(
             walk.directories += 1;
             subdirectories.push(rel);
         } else if kind.is_file() {
-            let (file, reused, read) = describe(&handle, &entry, rel, previous, buf)?;
+            let (file, reused, read) = describe(&mut directory, &entry, rel, previous, buf)?;
             walk.reused += u64::from(reused);
             walk.bytes_read += read;
             walk.lines.push(Line::File(file));
@@ -342,7 +341,7 @@ fn read_directory(
 /// bytes read. The `stat` and the open go through the directory's descriptor (no walk of the whole path per
 /// file), and a file swapped for a link after it was listed is refused, never followed.
 fn describe(
-    directory: &Directory,
+    directory: &mut Directory<'_>,
     entry: &std::fs::DirEntry,
     rel: String,
     previous: &PreviousTable<'_>,
@@ -366,8 +365,9 @@ fn describe(
         };
         return Ok((file, true, 0));
     }
-    let mut reader =
-        open_in(directory, &entry.file_name()).map_err(|e| CoreError::io(entry.path(), e))?;
+    let mut reader = directory
+        .open(&entry.file_name())
+        .map_err(|e| CoreError::io(entry.path(), e))?;
     let mut hasher = Sha256::new();
     let mut read = 0u64;
     let mut binary = false;
@@ -392,35 +392,42 @@ fn describe(
     Ok((file, false, read))
 }
 
-/// A directory of the tree, open for opening its files.
-#[cfg(unix)]
-type Directory = rustix::fd::OwnedFd;
-#[cfg(not(unix))]
-type Directory = std::path::PathBuf;
-
-#[cfg(unix)]
-fn open_directory(path: &Path) -> std::io::Result<Directory> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    Ok(rustix::fs::open(path, flags, Mode::empty())?)
+/// A directory of the tree whose files are opened through its descriptor, taken when the first of them must
+/// be read (a rescan that reads none opens no directory).
+struct Directory<'a> {
+    path: &'a Path,
+    #[cfg(unix)]
+    descriptor: Option<rustix::fd::OwnedFd>,
 }
 
-#[cfg(not(unix))]
-fn open_directory(path: &Path) -> std::io::Result<Directory> {
-    Ok(path.to_path_buf())
-}
+impl<'a> Directory<'a> {
+    fn new(path: &'a Path) -> Self {
+        Self {
+            path,
+            #[cfg(unix)]
+            descriptor: None,
+        }
+    }
 
-/// Opens the file `name` of `directory` for reading, never following a link.
-#[cfg(unix)]
-fn open_in(directory: &Directory, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-    Ok(rustix::fs::openat(directory, name, flags, Mode::empty())?.into())
-}
+    /// Opens its file `name` for reading, never following a link.
+    #[cfg(unix)]
+    fn open(&mut self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        let descriptor = match &mut self.descriptor {
+            Some(descriptor) => descriptor,
+            none => {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                none.insert(rustix::fs::open(self.path, flags, Mode::empty())?)
+            }
+        };
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+        Ok(rustix::fs::openat(descriptor, name, flags, Mode::empty())?.into())
+    }
 
-#[cfg(not(unix))]
-fn open_in(directory: &Directory, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
-    std::fs::File::open(directory.join(name))
+    #[cfg(not(unix))]
+    fn open(&mut self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
+        std::fs::File::open(self.path.join(name))
+    }
 }
 
 #[cfg(test)]
