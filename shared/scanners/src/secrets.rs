@@ -79,20 +79,21 @@ impl SecretsScanner {
 const _: () = assert!(BINARY_HEAD == certus_secrets::BINARY_SNIFF_LEN);
 
 /// One file as the engine's tree scan treats it ([`certus_secrets::Scanner::scan_path`]), findings reported
-/// once per secret. A file the table knows to be binary, within the size limit, is not opened again: only the
-/// path-only rules can match it.
+/// once per secret. A file the table already shows to be binary or over the size limit is not opened again:
+/// only the path-only rules can match it.
 fn scan_one(scanner: &certus_secrets::Scanner, root: &Path, file: &SourceFile) -> Scanned {
     thread_local! {
         /// The read buffer of this scanning thread, reused from file to file as the tree scan's workers do.
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let (scanned, basis) = if file.binary && file.stat.size <= scanner.options().max_file_size {
-        (scanner.scan_binary(&file.path), Basis::Table)
-    } else {
-        let mut scanned = BUFFER
-            .with_borrow_mut(|buf| scanner.scan_path(&root.join(&file.path), &file.path, buf));
-        let basis = scanned.stat.take().map_or(Basis::Unknown, Basis::Opened);
-        (scanned, basis)
+    let (scanned, basis) = match scanner.scan_unread(&file.path, file.stat.size, file.binary) {
+        Some(scanned) => (scanned, Basis::Table),
+        None => {
+            let mut scanned = BUFFER
+                .with_borrow_mut(|buf| scanner.scan_path(&root.join(&file.path), &file.path, buf));
+            let basis = scanned.stat.take().map_or(Basis::Unknown, Basis::Opened);
+            (scanned, basis)
+        }
     };
     let result = FileResult {
         findings: without_generic_duplicates(&scanned.findings)

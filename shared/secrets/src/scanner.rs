@@ -61,8 +61,6 @@ pub struct Scanner {
 struct Job {
     abs: std::path::PathBuf,
     rel: String,
-    /// Known to be binary without reading it.
-    binary: bool,
 }
 
 /// Report under construction, shared by the workers.
@@ -163,11 +161,7 @@ impl Scanner {
             for entry in walker {
                 match entry {
                     Entry::File { abs, rel } => {
-                        batch.push(Job {
-                            abs,
-                            rel,
-                            binary: false,
-                        });
+                        batch.push(Job { abs, rel });
                         if batch.len() == BATCH {
                             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                             if sender.send(full).is_err() {
@@ -254,13 +248,6 @@ impl Scanner {
                 None,
             );
         }
-        if job.binary {
-            return (
-                detect::scan_file(&self.rules, &job.rel, None, 0),
-                Err(SkipReason::Binary),
-                None,
-            );
-        }
         match walk::read_file(&job.abs, self.options.max_file_size, buf) {
             (Ok(()), stat) => (
                 detect::scan_file(&self.rules, &job.rel, Some(buf), self.decode_depth()),
@@ -285,39 +272,30 @@ impl Scanner {
     /// (never following a link; binary, oversized and unreadable files get the path-only rules and a skip
     /// reason), with `buf` as the read buffer.
     pub fn scan_path(&self, abs: &Path, rel: &str, buf: &mut Vec<u8>) -> PathScan {
-        self.scan_job(
-            &Job {
-                abs: abs.to_path_buf(),
-                rel: rel.to_string(),
-                binary: false,
-            },
-            buf,
-        )
+        let job = Job {
+            abs: abs.to_path_buf(),
+            rel: rel.to_string(),
+        };
+        let (found, outcome, stat) = self.scan_file(&job, buf);
+        path_scan(found, outcome.err(), stat)
     }
 
-    /// Scans the file named `rel` whose content is known to be binary (a NUL byte among its first
-    /// [`BINARY_SNIFF_LEN`](crate::BINARY_SNIFF_LEN) bytes) and to be no larger than the size limit, as
-    /// [`Scanner::scan_path`] would, without opening it: the path-only rules.
-    pub fn scan_binary(&self, rel: &str) -> PathScan {
-        self.scan_job(
-            &Job {
-                abs: std::path::PathBuf::new(),
-                rel: rel.to_string(),
-                binary: true,
-            },
-            &mut Vec::new(),
-        )
-    }
-
-    fn scan_job(&self, job: &Job, buf: &mut Vec<u8>) -> PathScan {
-        let (found, outcome, stat) = self.scan_file(job, buf);
-        let mut findings = found.findings;
-        sort(&mut findings);
-        PathScan {
-            findings,
-            skipped: outcome.err(),
-            stat,
-        }
+    /// Scans the file named `rel` without reading it when what is known of its content already decides, as
+    /// [`Scanner::scan_path`] would decide after reading, that only the path-only rules apply: `size` bytes
+    /// over the size limit, or `binary` (a NUL byte among its first [`BINARY_SNIFF_LEN`](crate::BINARY_SNIFF_LEN)
+    /// bytes). `None` when the content must be read.
+    pub fn scan_unread(&self, rel: &str, size: u64, binary: bool) -> Option<PathScan> {
+        let limit = self.options.max_file_size;
+        let reason = match (size > limit, binary) {
+            (true, _) => SkipReason::TooLarge { size, limit },
+            (false, true) => SkipReason::Binary,
+            (false, false) => return None,
+        };
+        let (found, reason) = match detect::path_allowlisted(&self.rules, rel) {
+            true => (FileFindings::default(), SkipReason::AllowlistedPath),
+            false => (detect::scan_file(&self.rules, rel, None, 0), reason),
+        };
+        Some(path_scan(found, Some(reason), None))
     }
 }
 
@@ -331,6 +309,21 @@ pub struct PathScan {
     /// What `fstat` said of the open file once it was read: the file that was scanned, as it was then.
     /// `None` when it was not opened (an allowlisted path, an open that failed).
     pub stat: Option<std::fs::Metadata>,
+}
+
+/// One file's result, its findings in report order.
+fn path_scan(
+    found: FileFindings,
+    skipped: Option<SkipReason>,
+    stat: Option<std::fs::Metadata>,
+) -> PathScan {
+    let mut findings = found.findings;
+    sort(&mut findings);
+    PathScan {
+        findings,
+        skipped,
+        stat,
+    }
 }
 
 /// Report order: path, line, rule id, column.

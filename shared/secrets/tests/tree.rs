@@ -197,3 +197,41 @@ fn very_deep_trees_stop_at_the_depth_limit() {
     assert_eq!(report.skipped[0].1, SkipReason::TooDeep { limit: 64 });
     assert_eq!(report.skipped[0].0.matches('/').count(), 64);
 }
+
+#[test]
+fn a_verdict_known_without_reading_is_the_one_a_read_gives() {
+    let tree = build_tree();
+    let scanner = scanner(1, 4096);
+    let mut buf = Vec::new();
+    for (rel, binary) in [
+        ("bin/tool", true),
+        ("keys/site.pfx", true),
+        ("big.txt", false),
+        ("yarn.lock", false),
+        ("src/a.py", false),
+    ] {
+        let abs = tree.dir.path().join(rel);
+        let size = fs::metadata(&abs).expect("meta").len();
+        let read = scanner.scan_path(&abs, rel, &mut buf);
+        match scanner.scan_unread(rel, size, binary) {
+            Some(unread) => {
+                assert_eq!(unread.findings, read.findings, "{rel}");
+                assert_eq!(unread.skipped, read.skipped, "{rel}");
+                assert!(unread.stat.is_none(), "{rel} was not opened");
+            }
+            None => assert!(!binary && size <= 4096, "{rel} is judged without a read"),
+        }
+    }
+    // Over the limit whatever its content, and never for a file known to be text within it.
+    assert_eq!(
+        scanner
+            .scan_unread("src/a.py", 5000, false)
+            .unwrap()
+            .skipped,
+        Some(SkipReason::TooLarge {
+            size: 5000,
+            limit: 4096
+        })
+    );
+    assert!(scanner.scan_unread("src/a.py", 10, false).is_none());
+}
