@@ -44,35 +44,10 @@ impl Keywords {
         let automaton = build(Some(AhoCorasickKind::DFA))
             .or_else(|_| build(None))
             .map_err(|e| e.to_string())?;
-        let longest = keywords.iter().map(|k| k.len()).max().unwrap_or(0);
-        let lower: Vec<Vec<u8>> = keywords
-            .iter()
-            .map(|k| k.as_bytes().to_ascii_lowercase())
-            .collect();
-        let (short, long): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
-            lower.into_iter().partition(|k| k.len() < SHORT);
-        let long = match long.is_empty() {
-            true => Some(None),
-            false => packed::Config::new()
-                .builder()
-                .extend(&long)
-                .build()
-                .map(Some),
-        };
-        let starts = match long {
-            Some(long) if short.iter().all(|k| !k.is_empty()) => Some(Starts {
-                long,
-                short: short
-                    .iter()
-                    .map(|k| memmem::Finder::new(k).into_owned())
-                    .collect(),
-            }),
-            _ => None,
-        };
         Ok(Self {
             automaton,
-            starts,
-            longest,
+            starts: Starts::new(keywords),
+            longest: keywords.iter().map(|k| k.len()).max().unwrap_or(0),
         })
     }
 
@@ -109,6 +84,29 @@ impl Keywords {
 }
 
 impl Starts {
+    /// The SIMD search for `keywords`, lowercased; `None` when they do not allow it (an empty keyword, or
+    /// more long ones than it holds).
+    fn new(keywords: &[&str]) -> Option<Self> {
+        let lower: Vec<Vec<u8>> = keywords
+            .iter()
+            .map(|k| k.as_bytes().to_ascii_lowercase())
+            .collect();
+        if lower.iter().any(Vec::is_empty) {
+            return None;
+        }
+        let (short, long): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+            lower.into_iter().partition(|k| k.len() < SHORT);
+        let long = match long.is_empty() {
+            true => None,
+            false => Some(packed::Config::new().builder().extend(&long).build()?),
+        };
+        let short = short
+            .iter()
+            .map(|k| memmem::Finder::new(k).into_owned())
+            .collect();
+        Some(Self { long, short })
+    }
+
     /// Every position of `lower` where a keyword starts (some more than once), into `at`.
     fn find(&self, lower: &[u8], at: &mut Vec<usize>) {
         if let Some(long) = &self.long {
