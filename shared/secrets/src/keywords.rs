@@ -1,25 +1,36 @@
 //! Every occurrence of the rules' keywords in a buffer, ASCII case ignored, overlapping ones included. An
 //! automaton reading every byte runs at well under a gigabyte a second; when the keywords allow it, a SIMD
 //! search of the lowercased bytes first finds where occurrences start, and the automaton reads only there.
+//! When it must read every byte, it reads the buffer as several interleaved lanes: each step of one lane
+//! waits on the memory read of its last, and the processor overlaps those of independent lanes.
 
 use std::cell::RefCell;
 use std::ops::Range;
 
-use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, Input, Span};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{packed, Anchored, MatchKind, Span};
 use memchr::memmem;
 
 /// Keywords shorter than this are searched for one by one: the SIMD search of many patterns is fast only
 /// when each has at least this many bytes.
 const SHORT: usize = 3;
+/// How many lanes the automaton reads at once when it reads a whole buffer.
+const LANES: usize = 4;
+/// Below this many bytes a buffer is read as one lane.
+const LANED: usize = 4096;
 
 /// The keywords, compiled.
 #[derive(Debug)]
 pub(crate) struct Keywords {
-    /// Every keyword, ASCII case ignored: the reference, and what confirms each start.
-    automaton: AhoCorasick,
-    /// Where occurrences may start; `None` when the keywords do not allow it (too many for the SIMD search,
-    /// an empty one): the automaton then reads every byte.
+    /// Every keyword, ASCII case ignored: what confirms each start, and reads every byte when there is no
+    /// SIMD search.
+    automaton: DFA,
+    /// Where occurrences may start; `None` when the keywords do not allow it (more than the SIMD search
+    /// holds): the automaton then reads every byte.
     starts: Option<Starts>,
+    /// The automaton's unanchored start state.
+    start: StateID,
     longest: usize,
 }
 
@@ -32,21 +43,24 @@ struct Starts {
 }
 
 impl Keywords {
-    /// `keywords` indexed by position: an occurrence names its keyword by that index.
+    /// `keywords` indexed by position: an occurrence names its keyword by that index. None may be empty.
     pub(crate) fn new(keywords: &[&str]) -> Result<Self, String> {
-        // A full DFA is the fastest automaton; too many keywords fall back to the one the library picks.
-        let build = |kind| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .kind(kind)
-                .build(keywords)
-        };
-        let automaton = build(Some(AhoCorasickKind::DFA))
-            .or_else(|_| build(None))
+        if keywords.iter().any(|k| k.is_empty()) {
+            return Err("a keyword is empty".into());
+        }
+        let automaton = DFA::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(keywords)
+            .map_err(|e| e.to_string())?;
+        let start = automaton
+            .start_state(Anchored::No)
             .map_err(|e| e.to_string())?;
         Ok(Self {
             automaton,
             starts: Starts::new(keywords),
+            start,
             longest: keywords.iter().map(|k| k.len()).max().unwrap_or(0),
         })
     }
@@ -54,9 +68,7 @@ impl Keywords {
     /// Calls `found(keyword, occurrence)` for every occurrence in `data`.
     pub(crate) fn each(&self, data: &[u8], mut found: impl FnMut(usize, Range<usize>)) {
         let Some(starts) = &self.starts else {
-            for m in self.automaton.find_overlapping_iter(data) {
-                found(m.pattern().as_usize(), m.range());
-            }
+            self.read_all(data, &mut found);
             return;
         };
         thread_local! {
@@ -72,28 +84,103 @@ impl Keywords {
             at.dedup();
             for &start in at.iter() {
                 let end = data.len().min(start.saturating_add(self.longest));
-                let window = Input::new(data).span(start..end);
-                for m in self.automaton.find_overlapping_iter(window) {
-                    if m.start() == start {
-                        found(m.pattern().as_usize(), m.range());
+                let mut confirmed = |k, occurrence: Range<usize>| {
+                    if occurrence.start == start {
+                        found(k, occurrence);
                     }
-                }
+                };
+                self.read_from(self.start, data, start..end, start, &mut confirmed);
             }
         });
+    }
+
+    /// Every occurrence, the automaton reading every byte: [`LANES`] stretches of the buffer in step, each
+    /// reporting the occurrences that end in it. An automaton that has read a keyword's length of bytes is in
+    /// the state that reading from the start gives, so each stretch after the first is read from that much
+    /// earlier.
+    fn read_all(&self, data: &[u8], found: &mut impl FnMut(usize, Range<usize>)) {
+        if data.len() < LANED {
+            self.read_from(self.start, data, 0..data.len(), 0, found);
+            return;
+        }
+        let dfa = &self.automaton;
+        let stretch = data.len().div_ceil(LANES);
+        let ends: [usize; LANES] = std::array::from_fn(|n| n * stretch);
+        let reads: [Range<usize>; LANES] = std::array::from_fn(|n| {
+            ends[n].saturating_sub(self.longest)..data.len().min(ends[n] + stretch)
+        });
+        let common = reads.iter().map(ExactSizeIterator::len).min().unwrap_or(0);
+        let firsts: [usize; LANES] = std::array::from_fn(|n| reads[n].start);
+        let mut states = [self.start; LANES];
+        for step in 0..common {
+            for (n, state) in states.iter_mut().enumerate() {
+                let at = firsts[n] + step;
+                *state = dfa.next_state(Anchored::No, *state, data[at]);
+                if dfa.is_special(*state) {
+                    self.report(*state, at + 1, ends[n], found);
+                }
+            }
+        }
+        for n in 0..LANES {
+            self.read_from(
+                states[n],
+                data,
+                reads[n].start + common..reads[n].end,
+                ends[n],
+                found,
+            );
+        }
+    }
+
+    /// Every occurrence that ends in `read` after `report_after`, the automaton reading `read` of `data` from
+    /// `state`.
+    fn read_from(
+        &self,
+        mut state: StateID,
+        data: &[u8],
+        read: Range<usize>,
+        report_after: usize,
+        found: &mut impl FnMut(usize, Range<usize>),
+    ) {
+        let dfa = &self.automaton;
+        let first = read.start;
+        for (n, &byte) in data[read].iter().enumerate() {
+            state = dfa.next_state(Anchored::No, state, byte);
+            if dfa.is_special(state) {
+                self.report(state, first + n + 1, report_after, found);
+            }
+        }
+    }
+
+    /// The occurrences the automaton's `state` reached at `end` stands for, when `end` is after
+    /// `report_after`.
+    #[cold]
+    fn report(
+        &self,
+        state: StateID,
+        end: usize,
+        report_after: usize,
+        found: &mut impl FnMut(usize, Range<usize>),
+    ) {
+        let dfa = &self.automaton;
+        if !dfa.is_match(state) || end <= report_after {
+            return;
+        }
+        for n in 0..dfa.match_len(state) {
+            let keyword = dfa.match_pattern(state, n);
+            found(keyword.as_usize(), end - dfa.pattern_len(keyword)..end);
+        }
     }
 }
 
 impl Starts {
-    /// The SIMD search for `keywords`, lowercased; `None` when they do not allow it (an empty keyword, or
-    /// more long ones than it holds).
+    /// The SIMD search for `keywords` (none empty), lowercased; `None` when they do not allow it (more long
+    /// ones than it holds).
     fn new(keywords: &[&str]) -> Option<Self> {
         let lower: Vec<Vec<u8>> = keywords
             .iter()
             .map(|k| k.as_bytes().to_ascii_lowercase())
             .collect();
-        if lower.iter().any(Vec::is_empty) {
-            return None;
-        }
         let (short, long): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
             lower.into_iter().partition(|k| k.len() < SHORT);
         let long = match long.is_empty() {
@@ -130,10 +217,13 @@ impl Starts {
 mod tests {
     use super::*;
 
-    /// Every occurrence as the automaton alone finds it, sorted.
-    fn reference(keywords: &Keywords, data: &[u8]) -> Vec<(usize, Range<usize>)> {
-        let mut all: Vec<(usize, Range<usize>)> = keywords
-            .automaton
+    /// Every occurrence as the library's own overlapping search of `keywords` finds it, sorted.
+    fn reference(keywords: &[&str], data: &[u8]) -> Vec<(usize, Range<usize>)> {
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(keywords)
+            .unwrap();
+        let mut all: Vec<(usize, Range<usize>)> = automaton
             .find_overlapping_iter(data)
             .map(|m| (m.pattern().as_usize(), m.range()))
             .collect();
@@ -200,7 +290,7 @@ mod tests {
             assert!(keywords.starts.is_some(), "set {n} takes the fast path");
             let mut occurrences = 0;
             for text in texts(set, 0x9e37_79b9_7f4a_7c15 + n as u64) {
-                let expected = reference(&keywords, &text);
+                let expected = reference(set, &text);
                 occurrences += expected.len();
                 assert_eq!(found(&keywords, &text), expected, "set {n}: {text:?}");
             }
@@ -209,14 +299,34 @@ mod tests {
     }
 
     #[test]
-    fn keywords_the_simd_search_cannot_take_fall_back_to_the_automaton() {
-        // More keywords than the SIMD search holds.
+    fn keywords_the_simd_search_cannot_take_are_read_byte_by_byte_in_lanes_that_miss_nothing() {
+        // More keywords than the SIMD search holds, beside short ones and nested ones.
         let many: Vec<String> = (0..300).map(|n| format!("kw{n:03}x")).collect();
-        let many: Vec<&str> = many.iter().map(String::as_str).collect();
-        let keywords = Keywords::new(&many).unwrap();
+        let mut set: Vec<&str> = many.iter().map(String::as_str).collect();
+        set.extend(["sk", "kw", "kw00", "x k"]);
+        let keywords = Keywords::new(&set).unwrap();
         assert!(keywords.starts.is_none());
-        let text = b"..KW007X..kw299x kw12";
-        assert_eq!(found(&keywords, text), vec![(7, 2..8), (299, 10..16)]);
-        assert!(Keywords::new(&["", "key"]).unwrap().starts.is_none());
+        let short = b"..KW007X..kw299x kw12";
+        assert_eq!(found(&keywords, short), reference(&set, short));
+        assert!(found(&keywords, short).contains(&(299, 10..16)));
+        // Buffers long enough to be read in lanes: random ones, and one keyword repeated so that every lane
+        // boundary falls inside an occurrence.
+        let mut long: Vec<Vec<u8>> = (0..20)
+            .map(|seed| texts(&set, 0x5eed + seed).take(100).flatten().collect())
+            .collect();
+        long.push(b"kw007x".repeat(1001).into_iter().chain(*b"kw0").collect());
+        let mut occurrences = 0;
+        for text in &long {
+            assert!(text.len() >= LANED, "{} bytes", text.len());
+            let expected = reference(&set, text);
+            occurrences += expected.len();
+            assert_eq!(found(&keywords, text), expected);
+        }
+        assert!(occurrences > 10_000, "{occurrences} occurrences");
+    }
+
+    #[test]
+    fn an_empty_keyword_is_refused() {
+        assert!(Keywords::new(&["", "key"]).is_err());
     }
 }
