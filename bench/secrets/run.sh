@@ -3,6 +3,7 @@
 # rule regexes and against detect-secrets. Not part of the test suite: run it by hand.
 #
 #   bash bench/secrets/run.sh            # corpus of CORPUS_MB (default 220) MB under BENCH_WORK
+#                                        # (our scans: median of BENCH_RUNS, default 3)
 #
 # It installs what it needs (ripgrep and GNU time from Debian, detect-secrets into a venv under /tmp),
 # builds the scan example in release mode, builds a corpus of real source files copied from the
