@@ -72,17 +72,13 @@ impl Keywords {
             return;
         };
         thread_local! {
-            /// This thread's lowercased copy of the buffer and the starts found in it, reused.
-            static SCRATCH: RefCell<(Vec<u8>, Vec<usize>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+            /// This thread's lowercased copy of the buffer, reused.
+            static LOWER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
         }
-        SCRATCH.with_borrow_mut(|(lower, at)| {
+        LOWER.with_borrow_mut(|lower| {
             lower.clear();
             lower.extend(data.iter().map(u8::to_ascii_lowercase));
-            at.clear();
-            starts.find(lower, at);
-            at.sort_unstable();
-            at.dedup();
-            for &start in at.iter() {
+            starts.each(lower, |start| {
                 let end = data.len().min(start.saturating_add(self.longest));
                 let mut confirmed = |k, occurrence: Range<usize>| {
                     if occurrence.start == start {
@@ -90,7 +86,7 @@ impl Keywords {
                     }
                 };
                 self.read_from(self.start, data, start..end, start, &mut confirmed);
-            }
+            });
         });
     }
 
@@ -194,21 +190,34 @@ impl Starts {
         Some(Self { long, short })
     }
 
-    /// Every position of `lower` where a keyword starts (some more than once), into `at`.
-    fn find(&self, lower: &[u8], at: &mut Vec<usize>) {
-        if let Some(long) = &self.long {
-            let mut from = 0;
-            while let Some(m) = long.find_in(lower, Span::from(from..lower.len())) {
-                at.push(m.start());
-                from = m.start() + 1;
+    /// Calls `start` with every position of `lower` where a keyword may start, in order, each once: the
+    /// searches' positions merged as they are found, so nothing grows with the number of occurrences.
+    fn each(&self, lower: &[u8], mut start: impl FnMut(usize)) {
+        let long = usize::from(self.long.is_some());
+        // The first position at or after `from` that search `n` finds: the SIMD search first, then the others.
+        let find = |n: usize, from: usize| match (n, &self.long) {
+            (0, Some(search)) => search
+                .find_in(lower, Span::from(from..lower.len()))
+                .map(|m| m.start()),
+            _ => lower
+                .get(from..)
+                .and_then(|rest| self.short[n - long].find(rest))
+                .map(|at| from + at),
+        };
+        let mut next: Vec<Option<usize>> =
+            (0..long + self.short.len()).map(|n| find(n, 0)).collect();
+        let mut last = None;
+        while let Some((n, at)) = next
+            .iter()
+            .enumerate()
+            .filter_map(|(n, at)| Some((n, (*at)?)))
+            .min_by_key(|&(_, at)| at)
+        {
+            if last != Some(at) {
+                start(at);
+                last = Some(at);
             }
-        }
-        for finder in &self.short {
-            let mut from = 0;
-            while let Some(found) = lower.get(from..).and_then(|rest| finder.find(rest)) {
-                at.push(from + found);
-                from += found + 1;
-            }
+            next[n] = find(n, at + 1);
         }
     }
 }
