@@ -13,6 +13,7 @@ use crate::allowlist::Candidate;
 use crate::anchor::Anchor;
 use crate::decode::{self, Encoding};
 use crate::entropy;
+use crate::keywords::LANES;
 use crate::redact;
 use crate::report::SecretFinding;
 use crate::rules::{Rule, RuleSet};
@@ -510,29 +511,61 @@ fn push_capped(hits: &mut Vec<Hit>, omitted: &mut u64, hit: Hit) {
     }
 }
 
-/// Every keyword occurrence in a buffer (ASCII case ignored), and which keywords occur.
+/// Every keyword occurrence in a buffer (ASCII case ignored), and which keywords occur. Occurrences of one
+/// keyword that overlap or touch, in order, are kept as one run: the windows around them are contiguous and
+/// the run's window is their union, so a file made of one keyword repeated costs one entry, not one per
+/// occurrence.
 struct KeywordHits {
     present: Vec<bool>,
-    /// `(keyword, start, end)` of every occurrence, overlapping ones included.
-    hits: Vec<(usize, usize, usize)>,
+    runs: Vec<Run>,
+}
+
+/// Occurrences of one keyword, each starting at or before the end of the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    keyword: usize,
+    /// Where the first occurrence ends.
+    first_end: usize,
+    /// Where the last occurrence starts and ends.
+    last: (usize, usize),
 }
 
 impl KeywordHits {
     fn find(rules: &RuleSet, data: &[u8]) -> Self {
         let mut present = vec![false; rules.keyword_count];
-        let mut hits = Vec::new();
+        let mut runs: Vec<Run> = Vec::new();
+        // The keyword search may report from a few stretches of the buffer in turn (`keywords::LANES`):
+        // each keyword's latest runs, one per stretch, to extend.
+        let mut latest = vec![[usize::MAX; LANES]; rules.keyword_count];
         if let Some(prefilter) = &rules.prefilter {
             prefilter.each(data, |keyword, at| {
                 present[keyword] = true;
-                hits.push((keyword, at.start, at.end));
+                let slots = &mut latest[keyword];
+                let extends = |&n: &usize| {
+                    runs.get(n)
+                        .is_some_and(|run| run.last.0 <= at.start && at.start <= run.last.1)
+                };
+                match slots.iter().find(|n| extends(n)).copied() {
+                    Some(n) => runs[n].last = (at.start, at.end),
+                    None => {
+                        slots.rotate_right(1);
+                        slots[0] = runs.len();
+                        runs.push(Run {
+                            keyword,
+                            first_end: at.end,
+                            last: (at.start, at.end),
+                        });
+                    }
+                }
             });
         }
-        Self { present, hits }
+        Self { present, runs }
     }
 
     /// Disjoint, sorted spans around the occurrences of `keywords` (sorted indexes): from `before`
-    /// bytes before an occurrence's end to `after` bytes after its start. With `before = after =`
-    /// the longest match, they hold every match that contains an occurrence.
+    /// bytes before an occurrence's end to `after` bytes after its start (for a run, from before its first
+    /// occurrence's end to after its last one's start). With `before = after =` the longest match, they
+    /// hold every match that contains an occurrence.
     fn windows(
         &self,
         keywords: &[usize],
@@ -541,11 +574,11 @@ impl KeywordHits {
         len: usize,
     ) -> Vec<Range<usize>> {
         let spans: Vec<Range<usize>> = self
-            .hits
+            .runs
             .iter()
-            .filter(|(k, _, _)| keywords.binary_search(k).is_ok())
-            .map(|&(_, start, end)| {
-                end.saturating_sub(before)..start.saturating_add(after).min(len)
+            .filter(|run| keywords.binary_search(&run.keyword).is_ok())
+            .map(|run| {
+                run.first_end.saturating_sub(before)..run.last.0.saturating_add(after).min(len)
             })
             .filter(|span| span.start <= span.end)
             .collect();
@@ -562,11 +595,11 @@ impl KeywordHits {
         data: &[u8],
     ) -> Vec<Range<usize>> {
         let spans = self
-            .hits
+            .runs
             .iter()
-            .filter(|(k, _, _)| keywords.binary_search(k).is_ok())
-            .map(|&(_, start, end)| {
-                let mut stop = start;
+            .filter(|run| keywords.binary_search(&run.keyword).is_ok())
+            .map(|run| {
+                let mut stop = run.last.0;
                 for _ in 0..=newlines {
                     match memchr(b'\n', &data[stop..]) {
                         Some(at) => stop += at + 1,
@@ -576,7 +609,7 @@ impl KeywordHits {
                         }
                     }
                 }
-                end.saturating_sub(head_len)..stop
+                run.first_end.saturating_sub(head_len)..stop
             })
             .collect();
         merge(spans)
@@ -1014,6 +1047,89 @@ mod tests {
                 "{} files, {findings} findings ({decoded} decoded), identical",
                 files.len()
             );
+        }
+    }
+
+    /// The windows of every occurrence on its own, as the runs must give them.
+    fn windows_of_each(
+        rules: &RuleSet,
+        data: &[u8],
+        keyword: usize,
+        window: impl Fn(Range<usize>) -> Range<usize>,
+    ) -> Vec<Range<usize>> {
+        let mut spans = Vec::new();
+        if let Some(prefilter) = &rules.prefilter {
+            prefilter.each(data, |k, at| {
+                if k == keyword {
+                    spans.push(window(at));
+                }
+            });
+        }
+        merge(spans)
+    }
+
+    #[test]
+    fn runs_of_a_keyword_give_the_windows_of_each_occurrence_and_a_repeated_keyword_costs_one_entry(
+    ) {
+        // The default rules (a SIMD search for the keywords) and a rule with more keywords than it holds (the
+        // automaton, reading a buffer in stretches).
+        let many: String = (0..300).map(|n| format!("\"kw{n:03}x\", ")).collect();
+        let toml = format!(
+            "[[rules]]\nid = \"many\"\nregex = '''(?:sk|kw[0-9]{{3}}x)=[a-z]{{8}}'''\nkeywords = [{many}\"sk\"]\n"
+        );
+        let sets = [
+            RuleSet::default_rules().unwrap(),
+            RuleSet::from_gitleaks_toml(&toml).unwrap(),
+        ];
+        let mut text = Vec::new();
+        for n in 0..3000u32 {
+            match n % 7 {
+                0 => text.extend_from_slice(b"sksksk"),
+                1 => text.extend_from_slice(b" SK=abc\nline "),
+                2 => text.extend_from_slice(format!("kw{:03}x ", n % 300).as_bytes()),
+                3 => text.extend_from_slice(b"kw007xkw007x"),
+                _ => text.extend_from_slice(b"no keyword here; "),
+            }
+        }
+        let dense = b"sk".repeat(100_000);
+        let dense_lines = [b"sk".repeat(50), b"\n".to_vec()].concat().repeat(200);
+        for rules in &sets {
+            let sk = rules.keywords().iter().position(|k| k == "sk").unwrap();
+            let runs = KeywordHits::find(rules, &dense).runs;
+            assert!(
+                (1..=LANES).contains(&runs.len()),
+                "{} runs for 100 000 occurrences",
+                runs.len()
+            );
+            let keywords: Vec<usize> = [
+                Some(sk),
+                rules.keywords().iter().position(|k| k == "kw007x"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            for data in [&text, &dense_lines] {
+                let found = KeywordHits::find(rules, data);
+                for &keyword in &keywords {
+                    for reach in [6, 40] {
+                        let each = windows_of_each(rules, data, keyword, |at| {
+                            at.end.saturating_sub(reach)..(at.start + reach).min(data.len())
+                        });
+                        assert_eq!(found.windows(&[keyword], reach, reach, data.len()), each);
+                    }
+                    for newlines in [0, 2] {
+                        let each = windows_of_each(rules, data, keyword, |at| {
+                            let mut stop = at.start;
+                            for _ in 0..=newlines {
+                                stop = memchr(b'\n', &data[stop..])
+                                    .map_or(data.len(), |n| stop + n + 1);
+                            }
+                            at.end.saturating_sub(20)..stop
+                        });
+                        assert_eq!(found.line_windows(&[keyword], 20, newlines, data), each);
+                    }
+                }
+            }
         }
     }
 }

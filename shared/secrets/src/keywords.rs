@@ -16,7 +16,7 @@ use memchr::memmem;
 /// when each has at least this many bytes.
 const SHORT: usize = 3;
 /// How many lanes the automaton reads at once when it reads a whole buffer.
-const LANES: usize = 4;
+pub(crate) const LANES: usize = 4;
 /// Below this many bytes a buffer is read as one lane.
 const LANED: usize = 4096;
 
