@@ -101,9 +101,10 @@ impl Keywords {
         }
         let dfa = &self.automaton;
         let stretch = data.len().div_ceil(LANES);
-        let ends: [usize; LANES] = std::array::from_fn(|n| n * stretch);
+        // Stretch `n` begins at `report_after[n]`, and its lane reports the occurrences that end after it.
+        let report_after: [usize; LANES] = std::array::from_fn(|n| n * stretch);
         let reads: [Range<usize>; LANES] = std::array::from_fn(|n| {
-            ends[n].saturating_sub(self.longest)..data.len().min(ends[n] + stretch)
+            report_after[n].saturating_sub(self.longest)..data.len().min(report_after[n] + stretch)
         });
         let common = reads.iter().map(ExactSizeIterator::len).min().unwrap_or(0);
         let firsts: [usize; LANES] = std::array::from_fn(|n| reads[n].start);
@@ -113,7 +114,7 @@ impl Keywords {
                 let at = firsts[n] + step;
                 *state = dfa.next_state(Anchored::No, *state, data[at]);
                 if dfa.is_special(*state) {
-                    self.report(*state, at + 1, ends[n], found);
+                    self.report(*state, at + 1, report_after[n], found);
                 }
             }
         }
@@ -122,7 +123,7 @@ impl Keywords {
                 states[n],
                 data,
                 reads[n].start + common..reads[n].end,
-                ends[n],
+                report_after[n],
                 found,
             );
         }
