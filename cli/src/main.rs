@@ -26,6 +26,9 @@ const VERSION: &str = concat!(
     ")"
 );
 
+/// How long the process waits at exit for work still running (a stopped tool's thread cleaning up).
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "certus",
@@ -120,6 +123,10 @@ fn main() {
                 .map_err(|e| error::CliError::io("stdout", e)),
         }
     });
+    // Tasks still running end here, before the process does: a scan interrupted mid-tool has dropped the
+    // tool's future, which stops the tool's process group, and its thread then removes the tool's scratch
+    // and home directories. Exiting at once would leave the tool running and the directories behind.
+    runtime.shutdown_timeout(SHUTDOWN_WAIT);
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -476,14 +476,20 @@ fn manifest_verify_against_a_digest_instead_of_the_bytes() {
 }
 
 /// A `bandit` that hangs, so a scan is reliably in progress when the runner is interrupted.
+/// A `bandit` that hangs, each run leaving its process id in `<dir>/pids`.
 fn hanging_tools(dir: &Path) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("bin");
+    let pids = dir.join("pids");
     std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&pids).unwrap();
     let tool = bin.join("bandit");
     std::fs::write(
         &tool,
-        "#!/bin/sh\ncase \"$1\" in --version) echo 'bandit 0'; exit 0;; esac\nsleep 60\n",
+        format!(
+            "#!/bin/sh\ncase \"$1\" in --version) echo 'bandit 0'; exit 0;; esac\necho $$ > '{}/'$$\nexec sleep 60\n",
+            pids.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -508,11 +514,37 @@ fn start_hanging_scan(work: &Path, data: &Path) -> std::process::Child {
         ])
         .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
         .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", hanging_tools(work))
+        .env("TMPDIR", temp_dir(work))
         .env("PATH", "/usr/bin:/bin")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// The temporary directory of the scans `start_hanging_scan` starts.
+fn temp_dir(work: &Path) -> PathBuf {
+    let tmp = work.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    tmp
+}
+
+/// The hanging tools' processes still alive (a zombie counts), waiting a few seconds for them to go.
+fn live_tools(work: &Path) -> Vec<String> {
+    let alive = || -> Vec<String> {
+        std::fs::read_dir(work.join("pids"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|pid| Path::new("/proc").join(pid).exists())
+            .collect()
+    };
+    for _ in 0..100 {
+        if alive().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    alive()
 }
 
 fn job_statuses(data: &Path) -> Vec<String> {
@@ -556,6 +588,10 @@ fn an_interrupt_cancels_the_scan_and_a_killed_runner_is_ended_by_the_next_one() 
     );
     assert_eq!(job_statuses(&data), vec!["CANCELLED"]);
     assert!(runs().is_empty(), "{:?}", runs());
+    // The tool was stopped and its scratch and home directories removed before the process ended.
+    assert_eq!(live_tools(work.path()), Vec::<String>::new());
+    let left: Vec<_> = std::fs::read_dir(temp_dir(work.path())).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 
     // SIGKILL: nothing runs in the dead process; the next `certus scan` ends the orphan as FAILED.
     let mut child = start_hanging_scan(work.path(), &data);
@@ -579,6 +615,11 @@ fn an_interrupt_cancels_the_scan_and_a_killed_runner_is_ended_by_the_next_one() 
         "sqlite3 certus.db \"select count(*) from events e join jobs j on e.test_id = j.test_id where e.type = 'scan_complete' and j.status = 'FAILED'\"",
     );
     assert!(terminal.trim().parse::<u32>().unwrap() >= 1);
+    // A killed runner cannot stop its tool: this test does.
+    sh(
+        work.path(),
+        "for pid in pids/*; do kill \"${pid#pids/}\" 2>/dev/null; done; true",
+    );
 }
 
 fn wait_for_running_count(data: &Path, n: u32) {
