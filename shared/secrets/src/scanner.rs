@@ -241,12 +241,8 @@ impl Scanner {
         std::result::Result<u64, SkipReason>,
         Option<std::fs::Metadata>,
     ) {
-        if detect::path_allowlisted(&self.rules, &job.rel) {
-            return (
-                FileFindings::default(),
-                Err(SkipReason::AllowlistedPath),
-                None,
-            );
+        if let Some((found, reason)) = self.allowlisted(&job.rel) {
+            return (found, Err(reason), None);
         }
         match walk::read_file(&job.abs, self.options.max_file_size, buf) {
             (Ok(()), stat) => (
@@ -285,17 +281,18 @@ impl Scanner {
     /// over the size limit, or `binary` (a NUL byte among its first [`BINARY_SNIFF_LEN`](crate::BINARY_SNIFF_LEN)
     /// bytes). `None` when the content must be read.
     pub fn scan_unread(&self, rel: &str, size: u64, binary: bool) -> Option<PathScan> {
-        let limit = self.options.max_file_size;
-        let reason = match (size > limit, binary) {
-            (true, _) => SkipReason::TooLarge { size, limit },
-            (false, true) => SkipReason::Binary,
-            (false, false) => return None,
-        };
-        let (found, reason) = match detect::path_allowlisted(&self.rules, rel) {
-            true => (FileFindings::default(), SkipReason::AllowlistedPath),
-            false => (detect::scan_file(&self.rules, rel, None, 0), reason),
-        };
+        let reason = walk::too_large(size, self.options.max_file_size)
+            .or(binary.then_some(SkipReason::Binary))?;
+        let (found, reason) = self
+            .allowlisted(rel)
+            .unwrap_or_else(|| (detect::scan_file(&self.rules, rel, None, 0), reason));
         Some(path_scan(found, Some(reason), None))
+    }
+
+    /// The verdict on `rel` when the rules' global allowlist excludes it: nothing found, for that reason.
+    fn allowlisted(&self, rel: &str) -> Option<(FileFindings, SkipReason)> {
+        detect::path_allowlisted(&self.rules, rel)
+            .then(|| (FileFindings::default(), SkipReason::AllowlistedPath))
     }
 }
 

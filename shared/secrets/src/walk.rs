@@ -148,9 +148,8 @@ pub(crate) fn read_file(
     if !meta.is_file() {
         return (Err(SkipReason::NotRegularFile), Some(meta));
     }
-    if meta.len() > limit {
-        let size = meta.len();
-        return (Err(SkipReason::TooLarge { size, limit }), Some(meta));
+    if let Some(reason) = too_large(meta.len(), limit) {
+        return (Err(reason), Some(meta));
     }
     buf.clear();
     buf.reserve(usize::try_from(meta.len()).unwrap_or(0));
@@ -169,11 +168,15 @@ pub(crate) fn read_file(
     if binary {
         return (Err(SkipReason::Binary), after);
     }
-    let read = u64::try_from(buf.len()).unwrap_or(u64::MAX);
-    if read > limit {
-        return (Err(SkipReason::TooLarge { size: read, limit }), after);
+    match too_large(u64::try_from(buf.len()).unwrap_or(u64::MAX), limit) {
+        Some(reason) => (Err(reason), after),
+        None => (Ok(()), after),
     }
-    (Ok(()), after)
+}
+
+/// Why a file of `size` bytes is not read, when `limit` is exceeded.
+pub(crate) fn too_large(size: u64, limit: u64) -> Option<SkipReason> {
+    (size > limit).then_some(SkipReason::TooLarge { size, limit })
 }
 
 #[cfg(unix)]
