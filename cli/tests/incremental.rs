@@ -1,7 +1,7 @@
 //! `certus scan` of a directory twice: the rescan takes unchanged files' secrets results from the cache in the
 //! data directory, records how many in the tool's record and in the signed provenance, and reports the same
 //! findings as `--no-cache`, which records no cache use; the bundles verify. A git source's rescan works from
-//! its kept checkout, unless the data directory keeps none.
+//! its kept checkout, unless the data directory keeps none, and nothing a tool left in it survives.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is how it reports the unexpected
 
 use std::path::{Path, PathBuf};
@@ -17,7 +17,6 @@ fn certus_with(args: &[&str], data: &Path, env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_certus"))
         .args(args)
         .env_remove("CERTUS_ASSURANCE_KEPT_CHECKOUTS")
-        .envs(env.iter().copied())
         .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
         .env(
             "CERTUS_ASSURANCE_ADVISORY_DB",
@@ -28,6 +27,7 @@ fn certus_with(args: &[&str], data: &Path, env: &[(&str, &str)]) -> Output {
         .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF")
         .env_remove("CERTUS_ASSURANCE_DYNAMODB_JOBS_TABLE")
         .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
+        .envs(env.iter().copied())
         .output()
         .expect("certus runs")
 }
@@ -248,6 +248,106 @@ fn a_git_source_rescanned_after_a_commit_reuses_the_unchanged_content() {
         "{incremental:?}"
     );
     assert_eq!(incremental, everything);
+}
+
+/// A `bandit` that leaves a file holding a (fake, planted) credential in the tree it is given, and reports
+/// nothing.
+fn littering_bandit(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let key = format!("{}{}", "AKIA", "LEFTBEHIND2TOOL7");
+    std::fs::write(
+        bin.join("bandit"),
+        format!(
+            "#!/bin/sh\ncase \"$1\" in --version) echo 'bandit 0'; exit 0;; esac\n\
+             echo 'aws_access_key_id = \"{key}\"' > \"$2/left-by-bandit.py\"\n\
+             echo '{{\"errors\": [], \"results\": []}}'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("bandit"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[test]
+fn what_a_tool_leaves_in_a_kept_checkout_is_gone_by_the_next_scan() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let (repo, url) = demo_repo(work.path());
+    let git = |args: &[&str]| certus_testkit::git(&repo, args);
+    let manifest = work.path().join("m.json");
+    std::fs::write(
+        &manifest,
+        r#"{"profiles":[{"name":"with-bandit","tools":["secrets","bandit"],"thresholds":{}}]}"#,
+    )
+    .unwrap();
+    let bin = littering_bandit(work.path());
+    let first = work.path().join("b1");
+    let done = certus_with(
+        &[
+            "scan",
+            &url,
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--profile",
+            "with-bandit",
+            "--json",
+            "--out",
+            first.to_str().unwrap(),
+        ],
+        &data,
+        &[("CERTUS_ASSURANCE_TOOLS_BIN_DIR", bin.to_str().unwrap())],
+    );
+    assert!(
+        matches!(done.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let checkout = std::fs::read_dir(data.join("checkouts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let litter = checkout.join("tree/left-by-bandit.py");
+    assert!(litter.exists(), "the tool wrote into the kept checkout");
+
+    // The next push, scanned with the in-process tools only: the tree is read whole again, the file the tool
+    // left is removed and neither listed nor scanned.
+    std::fs::write(repo.join("pushed.txt"), "a push\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "second"]);
+    let second = scan(Path::new(&url), &data, &work.path().join("b2"), &[]);
+    assert!(!litter.exists(), "what the tool left is removed");
+    let worktree_files = walk_files(&repo).len() as u64;
+    assert_eq!(
+        secrets_cache(&second)["files"].as_u64(),
+        Some(worktree_files)
+    );
+    let found = findings(&second);
+    assert!(
+        !found.iter().any(|f| f.contains("left-by-bandit")),
+        "{found:?}"
+    );
+    assert!(
+        !checkout.join("exposed").exists(),
+        "in-process tools leave the tree as git wrote it"
+    );
+
+    // And the push after: only what git changed is read, the findings are a fresh clone's.
+    std::fs::write(repo.join("pushed.txt"), "another push\n").unwrap();
+    git(&["commit", "-q", "-am", "third"]);
+    let third = scan(Path::new(&url), &data, &work.path().join("b3"), &[]);
+    let warm = secrets_cache(&third);
+    assert_eq!(warm["scanned"].as_u64(), Some(1), "{warm}");
+    let full = scan(
+        Path::new(&url),
+        &data,
+        &work.path().join("b4"),
+        &["--no-cache"],
+    );
+    assert_eq!(findings(&third), findings(&full));
+    verifies(&third, &data);
 }
 
 #[test]

@@ -24,7 +24,7 @@ use crate::digest::{sha256_hex, Sha256Digest};
 use crate::error::Result;
 
 /// Bumped when the layout of an index or of its entries changes: older indexes are then never read.
-pub const INDEX_FORMAT: u32 = 4;
+pub const INDEX_FORMAT: u32 = 5;
 
 /// Bytes at the head of a file among which a NUL byte makes its content binary (the secrets engine's test).
 pub const BINARY_HEAD: usize = 8 * 1024;

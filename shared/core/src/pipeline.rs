@@ -736,6 +736,13 @@ pub async fn run_tools(
     let policy = Arc::new(state.policy.clone().unwrap_or_default());
     let (tx, mut rx) = mpsc::unbounded_channel::<ToolMessage>();
     let permits = Arc::new(Semaphore::new(services.settings.max_parallel_tools.max(1)));
+    if let Some(lease) = state.source.as_ref().and_then(|s| s.lease.as_ref()) {
+        let scanners = services.scanners()?;
+        let reads_only = |id: &str| scanners.get(id).is_some_and(|s| s.reads_tree_only());
+        if !tools.iter().all(|tool| reads_only(&tool.id)) {
+            lease.exposing()?;
+        }
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for tool in tools {
         let scanner = services

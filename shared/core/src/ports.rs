@@ -162,18 +162,30 @@ pub struct PreparedSource {
     pub lease: Option<TreeLease>,
 }
 
+/// A tree a preparer keeps between scans (a kept checkout), held by the run that prepared it.
+pub trait KeptTree: Send + Sync {
+    /// Records, before a tool that may write runs on the tree, that the next scan cannot take the tree to hold
+    /// only what its commit does: that scan reads the whole tree again and removes what does not belong.
+    fn exposing(&self) -> Result<()>;
+}
+
 /// A hold on a tree kept between scans, released when the last copy is dropped. Holds compare equal: they
 /// say nothing about the tree itself.
 #[derive(Clone)]
 pub struct TreeLease {
-    _hold: Arc<dyn Send + Sync>,
+    hold: Arc<dyn KeptTree>,
 }
 
 impl TreeLease {
-    pub fn new(hold: impl Send + Sync + 'static) -> Self {
+    pub fn new(hold: impl KeptTree + 'static) -> Self {
         Self {
-            _hold: Arc::new(hold),
+            hold: Arc::new(hold),
         }
+    }
+
+    /// See [`KeptTree::exposing`].
+    pub fn exposing(&self) -> Result<()> {
+        self.hold.exposing()
     }
 }
 
@@ -343,6 +355,12 @@ pub trait Scanner: Send + Sync {
     /// Whether the tool reuses results through `ScanRequest.incremental`: only then is a file table worth
     /// building for it.
     fn reuses_results(&self) -> bool {
+        false
+    }
+    /// Whether the tool only reads the tree it scans (code of this process that opens files for reading, never
+    /// a program it runs): only then may a tree kept between scans skip the next scan's check for what the
+    /// tool left in it ([`KeptTree::exposing`]).
+    fn reads_tree_only(&self) -> bool {
         false
     }
     /// The command line (or built-in name) shown in `tool_start`.

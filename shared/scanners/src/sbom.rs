@@ -131,6 +131,10 @@ impl Scanner for SbomScanner {
         true
     }
 
+    fn reads_tree_only(&self) -> bool {
+        true
+    }
+
     fn command(&self, request: &ScanRequest) -> String {
         if let (Some(source), false) = (
             &self.advisory_source,

@@ -302,6 +302,10 @@ impl Scanner for SecretsScanner {
         true
     }
 
+    fn reads_tree_only(&self) -> bool {
+        true
+    }
+
     fn command(&self, _request: &ScanRequest) -> String {
         match &self.rules_file {
             Some(path) => format!("built-in secrets scanner (rules: {})", path.display()),

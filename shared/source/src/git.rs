@@ -18,7 +18,7 @@ use tokio::process::Command;
 use crate::codecommit::{self, CredentialSource};
 use crate::credentials::{self, GitHubApi, NamedSecrets};
 use crate::remote::{self, Pinned};
-use crate::tree::Shape;
+use crate::tree::{Change, Shape};
 
 /// What the git preparer allows.
 #[derive(Debug, Clone)]
@@ -175,6 +175,74 @@ pub async fn remove_untracked(
     }
     git.run(&["clean", "--quiet", "-ffdx"]).await?;
     Ok(true)
+}
+
+/// The commit `layout`'s tree last held (its checked-out marker ref), before a fetch moves it; `None` when
+/// it holds none yet.
+pub async fn checked_out(layout: Layout<'_>, policy: &GitPolicy) -> Result<Option<String>> {
+    let git = Git {
+        layout,
+        policy,
+        pinned: &NO_REMOTE,
+        login: None,
+    };
+    let marker = format!("{CHECKED_OUT_REF}^{{commit}}");
+    match git
+        .run(&["rev-parse", "--verify", "--quiet", &marker])
+        .await
+    {
+        Ok(commit) => Ok(Some(commit.trim().to_string())),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The paths whose entry differs between the trees of commits `from` and `to` in `layout`'s repository
+/// (added, removed, rewritten, or changed in mode or type), as git's checkout of `to` over `from` writes them.
+pub async fn changes(
+    layout: Layout<'_>,
+    policy: &GitPolicy,
+    from: &str,
+    to: &str,
+) -> Result<Vec<Change>> {
+    let git = Git {
+        layout,
+        policy,
+        pinned: &NO_REMOTE,
+        login: None,
+    };
+    let raw = git
+        .run_bytes(&[
+            "diff-tree",
+            "-r",
+            "-z",
+            "--no-renames",
+            "--no-abbrev",
+            from,
+            to,
+        ])
+        .await?;
+    parse_raw_diff(&raw)
+}
+
+/// Records of `git diff-tree -r -z` (`:<old mode> <new mode> <old id> <new id> <status>` NUL `<path>` NUL).
+fn parse_raw_diff(raw: &[u8]) -> Result<Vec<Change>> {
+    let unreadable = || CoreError::Source("git diff-tree: unexpected output".to_string());
+    let mut fields = raw.split(|&b| b == 0);
+    let mut changes = Vec::new();
+    while let Some(info) = fields.next().filter(|f| !f.is_empty()) {
+        let path = fields.next().ok_or_else(unreadable)?;
+        let new_mode = info
+            .strip_prefix(b":")
+            .and_then(|rest| rest.split(|&b| b == b' ').nth(1))
+            .ok_or_else(unreadable)?;
+        changes.push(Change {
+            path: String::from_utf8(path.to_vec()).map_err(|_| {
+                CoreError::Source("git diff-tree: a path that is not UTF-8".to_string())
+            })?,
+            file: matches!(new_mode, b"100644" | b"100755"),
+        });
+    }
+    Ok(changes)
 }
 
 /// No remote: for git commands that only read or write the layout itself.

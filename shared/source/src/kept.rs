@@ -3,8 +3,11 @@
 //! that changed. A push-triggered rescan then costs what the push changed, not a fresh clone of the whole
 //! repository. One scan at a time holds a kept checkout (a lock on its directory, held for the whole scan); a
 //! scan that finds it held clones afresh into its own workspace. An update that did not finish (a cancelled
-//! scan, a crash) leaves a marker, and the next scan that takes the checkout starts it afresh. At most `max`
-//! are kept: taking one removes the least recently used beyond that, unless another scan holds them.
+//! scan, a crash) leaves a marker, and the next scan that takes the checkout starts it afresh. A tool that may
+//! write (any but this process's own read-only scanners) leaves another before it runs: the next scan then
+//! reads the whole tree and removes what its commit does not hold; without it, the next scan reads only what
+//! git changed. At most `max` are kept: taking one removes the least recently used beyond that, unless another
+//! scan holds them.
 
 use std::fs::File;
 use std::io::ErrorKind;
@@ -14,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use certus_core::digest::sha256_hex;
 use certus_core::error::{CoreError, Result};
+use certus_core::ports::KeptTree;
 use rustix::fs::{flock, FlockOperation};
 
 use crate::git::Layout;
@@ -23,6 +27,11 @@ pub const DEFAULT_MAX_KEPT: usize = 8;
 
 /// The marker of an update under way: present when a checkout is taken, the last update never finished.
 const UPDATING: &str = "updating";
+
+/// The marker of a tree a program may have written (a tool that is not this process's own code ran on it):
+/// until a scan has read the whole tree again and removed what its commit does not hold, nothing may be
+/// taken from what git says it changed.
+const EXPOSED: &str = "exposed";
 
 /// The directory of kept checkouts and how many it may hold.
 #[derive(Debug, Clone)]
@@ -76,9 +85,36 @@ impl Kept {
         std::fs::remove_file(&marker).map_err(|e| CoreError::io(&marker, e))
     }
 
+    /// Whether a program may have written the tree since it was last read whole ([`EXPOSED`]); when the
+    /// marker cannot be looked at, it may have.
+    pub fn exposed(&self) -> bool {
+        !matches!(
+            std::fs::symlink_metadata(self.dir.join(EXPOSED)),
+            Err(e) if e.kind() == ErrorKind::NotFound
+        )
+    }
+
+    /// The tree was read whole and holds only its commit's files: no longer exposed.
+    pub fn cleaned(&self) -> Result<()> {
+        let marker = self.dir.join(EXPOSED);
+        match std::fs::remove_file(&marker) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(CoreError::io(&marker, e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Removes the checkout (an update that failed part way), so the next scan starts from a fresh clone.
     pub fn discard(self) -> Result<()> {
         std::fs::remove_dir_all(&self.dir).map_err(|e| CoreError::io(&self.dir, e))
+    }
+}
+
+impl KeptTree for Kept {
+    fn exposing(&self) -> Result<()> {
+        let marker = self.dir.join(EXPOSED);
+        File::create(&marker)
+            .map(drop)
+            .map_err(|e| CoreError::io(&marker, e))
     }
 }
 
@@ -107,7 +143,7 @@ impl KeptCheckouts {
         lock.set_modified(SystemTime::now())
             .map_err(|e| CoreError::io(&dir, e))?;
         if dir.join(UPDATING).exists() {
-            for part in ["tree", "repo.git", UPDATING] {
+            for part in ["tree", "repo.git", EXPOSED, UPDATING] {
                 let path = dir.join(part);
                 let removed = match std::fs::symlink_metadata(&path) {
                     Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),

@@ -21,6 +21,8 @@ use certus_core::ports::{PreparedSource, Reuse, SourcePreparer, TreeLease};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 
+use crate::kept::Kept;
+
 pub use archive::ArchiveLimits;
 pub use codecommit::{AwsCredentials, CodeCommitCredentials};
 pub use credentials::{GitHubApi, NamedSecrets, SecretStore, DEFAULT_GITHUB_API};
@@ -67,8 +69,8 @@ enum Stays<'a> {
     /// New in this run (a fresh clone, an extracted archive): its table is not kept.
     No,
     /// A kept checkout: written only by git while a scan holds it, and brought back to exactly the commit
-    /// (every file git rewrites gets a new `stat`). Its table is kept under this name.
-    Kept(&'a str),
+    /// (every file git rewrites gets a new `stat`). Its table is kept under this name, with the commit.
+    Kept(&'a str, &'a str),
     /// A directory others may write at any time: its table is kept under this name, and the timestamp-tick
     /// rules apply ([`TIMESTAMP_TICK`]).
     Shared(&'a str),
@@ -147,11 +149,15 @@ impl LocalSourcePreparer {
         lineage: String,
         stays: Stays<'_>,
     ) -> Result<Table> {
+        let commit = match stays {
+            Stays::Kept(_, commit) => Some(commit),
+            Stays::No | Stays::Shared(_) => None,
+        };
         let scope = table_scope();
         let mut warnings = Vec::new();
         let kept_as = match stays {
             Stays::No => None,
-            Stays::Kept(name) | Stays::Shared(name) => Some(name),
+            Stays::Kept(name, _) | Stays::Shared(name) => Some(name),
         };
         let previous = match kept_as {
             Some(name) => cache.index(&scope, name).await.unwrap_or_else(|e| {
@@ -180,7 +186,7 @@ impl LocalSourcePreparer {
         table.settled_before_ns = settled_before_ns;
         if let Some(name) = kept_as {
             let stored = cache
-                .put_index(&scope, name, tree::encode_table(&table))
+                .put_index(&scope, name, tree::encode_table(&table, commit))
                 .await;
             if let Err(e) = stored {
                 warnings.push(format!(
@@ -195,6 +201,46 @@ impl LocalSourcePreparer {
             shape,
             warnings,
         })
+    }
+
+    /// The table of `kept`'s tree after git checked out `after` over `before`, from the table of `before`
+    /// and git's list of the paths that differ: only those are read. `None` when there is no table of
+    /// `before` to start from or git cannot list the changes; the tree is then walked. The new table is kept
+    /// under the checkout's name, with `after`.
+    async fn table_from_changes(
+        &self,
+        cache: &Arc<dyn ScanCache>,
+        kept: &Kept,
+        before: &str,
+        after: &str,
+        lineage: String,
+    ) -> Option<(Arc<SourceFiles>, Vec<String>)> {
+        let scope = table_scope();
+        let stored = cache.index(&scope, kept.name()).await.ok()??;
+        let changes = git::changes(kept.layout(), &self.policy.git, before, after)
+            .await
+            .ok()?;
+        let (root, before) = (kept.tree().to_path_buf(), before.to_string());
+        let mut files = blocking(move || {
+            let previous = tree::PreviousTable::decode(&stored);
+            match previous.commit() == Some(before.as_str()) {
+                true => tree::updated_table(&root, &previous, &changes).map(Some),
+                false => Ok(None),
+            }
+        })
+        .await
+        .ok()??;
+        let mut warnings = Vec::new();
+        let stored = cache
+            .put_index(&scope, kept.name(), tree::encode_table(&files, Some(after)))
+            .await;
+        if let Err(e) = stored {
+            warnings.push(format!(
+                "scan cache: the file table was not kept, the next scan hashes every file: {e}"
+            ));
+        }
+        files.lineage = lineage;
+        Some((Arc::new(files), warnings))
     }
 
     /// A git source: brought up to date in its kept checkout when there is one to take (a scan cache, kept
@@ -264,21 +310,32 @@ impl LocalSourcePreparer {
             Some((cache, kept)) => {
                 kept.updating()?;
                 let update = async {
-                    let checkout = fetch(kept.layout()).await?;
-                    let walk = || {
-                        self.table(
-                            cache,
-                            kept.tree(),
-                            lineage.clone(),
-                            Stays::Kept(kept.name()),
-                        )
+                    // What the tree held before the fetch moves it, when nothing but git has written it since.
+                    let before = match kept.exposed() {
+                        true => None,
+                        false => git::checked_out(kept.layout(), &self.policy.git).await?,
                     };
+                    let checkout = fetch(kept.layout()).await?;
+                    let from_changes = match &before {
+                        Some(before) => {
+                            let (after, lineage) = (&checkout.commit, lineage.clone());
+                            self.table_from_changes(cache, &kept, before, after, lineage)
+                                .await
+                        }
+                        None => None,
+                    };
+                    if let Some(table) = from_changes {
+                        return Ok((checkout, table));
+                    }
+                    let stays = Stays::Kept(kept.name(), &checkout.commit);
+                    let walk = || self.table(cache, kept.tree(), lineage.clone(), stays);
                     let table = walk().await?;
                     let removed =
                         git::remove_untracked(kept.layout(), &self.policy.git, table.shape).await?;
                     // What was removed is in the table just written: walk the tree as it now is.
                     let table = if removed { walk().await? } else { table };
-                    Ok((checkout, table))
+                    kept.cleaned()?;
+                    Ok((checkout, (table.files, table.warnings)))
                 };
                 let (checkout, table) = match update.await {
                     Ok(updated) => updated,
@@ -298,14 +355,10 @@ impl LocalSourcePreparer {
                     }
                 };
                 kept.updated()?;
-                warnings.extend(table.warnings);
+                let (files, table_warnings) = table;
+                warnings.extend(table_warnings);
                 let root = kept.tree().to_path_buf();
-                (
-                    root,
-                    checkout,
-                    Some(table.files),
-                    Some(TreeLease::new(kept)),
-                )
+                (root, checkout, Some(files), Some(TreeLease::new(kept)))
             }
             None => {
                 let (root, scratch) = (workspace.source_dir(), workspace.scratch_dir());
@@ -749,8 +802,10 @@ mod tests {
             !first.root.join(".git").exists(),
             "git's own files stay outside the tree"
         );
-        // What a scan may leave behind: an untracked file, an ignored one, a tracked file changed.
+        // What a tool that may write (the pipeline says so first) may leave behind: an untracked file, an
+        // ignored one, a tracked file changed.
         let tree = first.root.clone();
+        first.lease.as_ref().unwrap().exposing().unwrap();
         std::fs::write(tree.join("left-behind.txt"), "junk").unwrap();
         std::fs::create_dir_all(tree.join("target")).unwrap();
         std::fs::write(tree.join("target/ignored.o"), "junk").unwrap();
@@ -797,8 +852,142 @@ mod tests {
                 table_of(&*fresh_table(&spec).await),
                 "the tools are handed the fresh clone's files, not what was removed"
             );
-            // Left for the next round: nothing but an empty directory.
+            // Left for the next round by a tool that may write: nothing but an empty directory.
+            again.lease.as_ref().unwrap().exposing().unwrap();
             std::fs::create_dir(tree.join("empty")).unwrap();
+        }
+    }
+
+    /// One commit of a history: writes, removals and mode changes in the work tree of `repo`, committed.
+    fn commit_change(repo: &Path, step: usize) {
+        use std::os::unix::fs::PermissionsExt;
+        let write = |rel: &str, text: String| {
+            let path = repo.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        let remove = |rel: &str| {
+            let path = repo.join(rel);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path).unwrap(),
+                Ok(_) => std::fs::remove_file(&path).unwrap(),
+                Err(_) => {}
+            }
+        };
+        match step {
+            0 => {
+                for n in 0..40 {
+                    write(&format!("src/m{}/f{n}.py", n % 5), format!("v0 {n}\n"));
+                }
+                write("bin/tool", "\0binary\0".to_string());
+                write("x", "a file that becomes a directory".to_string());
+                std::os::unix::fs::symlink("src", repo.join("to-src")).unwrap();
+            }
+            1 => {
+                write("src/m1/f1.py", "v1\n".to_string());
+                remove("src/m2/f2.py");
+                write("src/new/added.py", "added\n".to_string());
+                let exe = repo.join("src/m3/f3.py");
+                std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            2 => {
+                remove("x");
+                write("x/inside", "a directory now".to_string());
+                remove("to-src");
+                write("to-src", "a link that became a file".to_string());
+                remove("src/m4");
+            }
+            3 => {
+                remove("src/m0/f0.py");
+                std::os::unix::fs::symlink("f5.py", repo.join("src/m0/f0.py")).unwrap();
+                remove("x");
+                write("x", "a file again".to_string());
+                write("bin/tool", "\0rebuilt\0".to_string());
+            }
+            _ => {
+                // A submodule entry: an empty directory in every checkout.
+                let head = git(repo, &["rev-parse", "HEAD"]);
+                git(
+                    repo,
+                    &[
+                        "update-index",
+                        "--add",
+                        "--cacheinfo",
+                        &format!("160000,{head},vendor/sub"),
+                    ],
+                );
+                write("src/m1/f1.py", format!("v{step}\n"));
+            }
+        }
+        git(repo, &["add", "-A"]);
+        git(repo, &["commit", "-q", "-m", &format!("step {step}")]);
+    }
+
+    /// A file written into a kept checkout beside git.
+    const STRAY: &str = "stray.txt";
+
+    #[tokio::test]
+    async fn a_kept_checkout_reads_only_what_git_changed_and_its_table_is_what_a_walk_finds() {
+        let repo = tempfile::tempdir().unwrap();
+        git(repo.path(), &["init", "-q", "-b", "main"]);
+        let kept_dir = tempfile::tempdir().unwrap();
+        let preparer = keeping(kept_dir.path());
+        let (_d, ws) = workspace();
+        for step in 0..6 {
+            commit_change(repo.path(), step);
+            let changed = match step {
+                0 => None,
+                _ => Some(git(
+                    repo.path(),
+                    &["diff", "--name-only", "--no-renames", "HEAD~1", "HEAD"],
+                )),
+            };
+            let prepared = preparer
+                .prepare(&git_spec(repo.path(), None), &ws, TENANT)
+                .await
+                .unwrap();
+            let files = prepared.files.clone().unwrap();
+            // Every file with its `stat` and content exactly as a walk of the tree finds them now (git rewrote
+            // no file it did not list), but for what was written beside git by no tool that said it might:
+            // the update looks at no path git did not change.
+            let stray = prepared.root.join(STRAY);
+            let walked = tree::tree_table(&prepared.root, &tree::PreviousTable::default()).unwrap();
+            let described = |files: &SourceFiles| -> Vec<_> {
+                files
+                    .files
+                    .iter()
+                    .filter(|f| f.path != STRAY)
+                    .map(|f| (f.path.clone(), f.stat, f.sha256, f.binary))
+                    .collect()
+            };
+            assert_eq!(described(&files), described(&walked.files), "step {step}");
+            assert!(!files.files.iter().any(|f| f.path == STRAY), "step {step}");
+            // Exposed after step 3: the update of step 4 walked the tree and removed the stray file.
+            assert_eq!(stray.exists(), (1..=3).contains(&step), "step {step}");
+            if step == 3 {
+                prepared.lease.as_ref().unwrap().exposing().unwrap();
+            }
+            if step < 4 {
+                std::fs::write(&stray, "written beside git").unwrap();
+            }
+            assert_eq!(
+                table_of(&files),
+                table_of(&*fresh_table(&git_spec(repo.path(), None)).await),
+                "step {step}"
+            );
+            // Only the files git wrote were read (the update of step 4 walked the tree twice, the second
+            // time reusing what the first had read).
+            if let Some(changed) = changed.filter(|_| step != 4) {
+                let written: u64 = changed
+                    .lines()
+                    .map(|rel| repo.path().join(rel))
+                    .filter_map(|path| std::fs::symlink_metadata(path).ok())
+                    .filter(std::fs::Metadata::is_file)
+                    .map(|meta| meta.len())
+                    .sum();
+                assert_eq!(files.bytes_read, written, "step {step}: {changed}");
+                assert!(files.digests_reused > 0, "step {step}");
+            }
         }
     }
 

@@ -2,7 +2,8 @@
 //! (symlinks), in walk order, never following links — the identity of a directory source. The same pass
 //! lists the tree's regular files with what `stat` says of them ([`SourceFiles`], for incremental scans),
 //! stats and hashes on every core, and reuses the digest of a file whose `stat` is unchanged since the
-//! previous table instead of reading it.
+//! previous table instead of reading it. A kept checkout that only git wrote since its last table is not
+//! walked: the table is brought to the new commit from git's list of changed paths ([`updated_table`]).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -21,11 +22,13 @@ pub fn tree_digest(root: &Path) -> Result<String> {
     Ok(tree_table(root, &PreviousTable::default())?.digest)
 }
 
-/// The table in the compact form the scan cache keeps. A file modified too recently for its `stat` to prove its
-/// content ([`SourceFiles::settled`]) is not written: the next scan reads it again.
-pub fn encode_table(table: &SourceFiles) -> Vec<u8> {
+/// The table in the compact form the scan cache keeps, with the commit it is the tree of (a kept checkout;
+/// `None` for a directory). A file modified too recently for its `stat` to prove its content
+/// ([`SourceFiles::settled`]) is not written: the next scan reads it again.
+pub fn encode_table(table: &SourceFiles, commit: Option<&str>) -> Vec<u8> {
     let settled = table.files.iter().filter(|f| table.settled(f));
     let mut out = IndexWriter::new(IndexKind::FileTable, table.files.len() * 104);
+    out.str(commit.unwrap_or_default());
     out.u64(settled.clone().count() as u64);
     for file in settled {
         out.str(&file.path);
@@ -42,21 +45,25 @@ pub fn encode_table(table: &SourceFiles) -> Vec<u8> {
 /// What the previous table knew of a file's content: its digest and whether it is binary.
 type Known = (Sha256Digest, bool);
 
-/// The previous table by path (what `stat` said then, and what was known of the content), borrowing its
-/// paths from the stored bytes.
+/// The previous table (what `stat` said of each file then, and what was known of its content), in walk
+/// order and by path, borrowing its paths from the stored bytes.
 #[derive(Debug, Default)]
 pub struct PreviousTable<'a> {
-    by_path: HashMap<&'a str, (FileStat, Known)>,
+    commit: Option<&'a str>,
+    files: Vec<(&'a str, FileStat, Known)>,
+    by_path: HashMap<&'a str, usize>,
 }
 
 impl<'a> PreviousTable<'a> {
     /// The table in `bytes`; an unreadable, foreign-format or altered table reuses nothing.
     pub fn decode(bytes: &'a [u8]) -> Self {
-        let read = || -> Option<HashMap<&'a str, (FileStat, Known)>> {
+        let read = || -> Option<Self> {
             let mut input = IndexReader::open(bytes, IndexKind::FileTable)?;
+            let commit = Some(input.str()?).filter(|c| !c.is_empty());
             let count = input.count()?;
+            let mut files = Vec::with_capacity(count);
             let mut by_path = HashMap::with_capacity(count);
-            for _ in 0..count {
+            for at in 0..count {
                 let path = input.str()?;
                 let stat = FileStat {
                     size: input.u64()?,
@@ -65,28 +72,120 @@ impl<'a> PreviousTable<'a> {
                     inode: input.u64()?,
                 };
                 let digest = Sha256Digest::from(input.digest()?);
-                by_path.insert(path, (stat, (digest, input.flag()?)));
+                files.push((path, stat, (digest, input.flag()?)));
+                by_path.insert(path, at);
             }
-            input.end().then_some(by_path)
+            input.end().then_some(Self {
+                commit,
+                files,
+                by_path,
+            })
         };
-        Self {
-            by_path: read().unwrap_or_default(),
-        }
+        read().unwrap_or_default()
     }
 
     pub fn len(&self) -> usize {
-        self.by_path.len()
+        self.files.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_path.is_empty()
+        self.files.is_empty()
+    }
+
+    /// The commit whose tree the table is, when it is a kept checkout's.
+    pub fn commit(&self) -> Option<&str> {
+        self.commit
     }
 
     /// What was recorded of the file at `path` when its `stat` is unchanged.
     fn known(&self, path: &str, stat: &FileStat) -> Option<Known> {
-        let (recorded, known) = self.by_path.get(path)?;
+        let (_, recorded, known) = self.files.get(*self.by_path.get(path)?)?;
         recorded.same(stat).then_some(*known)
     }
+}
+
+/// A path git's checkout of another commit wrote or removed, and whether it is a regular file now (mode
+/// 100644 or 100755; a link, a submodule or a removed path is not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: String,
+    pub file: bool,
+}
+
+/// The table of a tree that was exactly `previous`'s when git checked out another commit in it, which
+/// changed exactly `changes`: every other file is as `previous` recorded it (git wrote none of them), and
+/// each changed path that is a regular file is read now. No other path of the tree is looked at.
+pub fn updated_table(
+    root: &Path,
+    previous: &PreviousTable<'_>,
+    changes: &[Change],
+) -> Result<SourceFiles> {
+    let changed: std::collections::HashSet<&str> =
+        changes.iter().map(|c| c.path.as_str()).collect();
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut fresh = Vec::new();
+    let mut bytes_read = 0;
+    for change in changes.iter().filter(|c| c.file) {
+        let (file, read) = read_tracked(root, &change.path, &mut buf)?;
+        bytes_read += read;
+        fresh.push(file);
+    }
+    fresh.sort_unstable_by(|a, b| walk_order(&a.path, &b.path));
+    let kept = previous
+        .files
+        .iter()
+        .filter(|(path, _, _)| !changed.contains(path))
+        .map(|&(path, stat, (sha256, binary))| SourceFile {
+            path: path.to_string(),
+            stat,
+            sha256,
+            binary,
+        });
+    let reused = kept.clone().count() as u64;
+    let mut files = Vec::with_capacity(previous.len() + fresh.len());
+    let mut fresh = fresh.into_iter().peekable();
+    for file in kept {
+        while let Some(next) = fresh.next_if(|f| walk_order(&f.path, &file.path).is_lt()) {
+            files.push(next);
+        }
+        files.push(file);
+    }
+    files.extend(fresh);
+    Ok(SourceFiles {
+        lineage: String::new(),
+        files,
+        digests_reused: reused,
+        bytes_read,
+        settled_before_ns: None,
+    })
+}
+
+/// The regular file git wrote at `rel`, read and hashed; anything else there (a link, a directory) means the
+/// tree is not the commit's.
+fn read_tracked(root: &Path, rel: &str, buf: &mut [u8]) -> Result<(SourceFile, u64)> {
+    let path = root.join(rel);
+    let meta = std::fs::symlink_metadata(&path).map_err(|e| CoreError::io(&path, e))?;
+    if !meta.is_file() {
+        return Err(CoreError::Source(format!(
+            "{rel} is not the regular file the checked-out commit holds"
+        )));
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(CoreError::Source(format!(
+            "{rel} is not the path of a file"
+        )));
+    };
+    let reader = Directory::new(parent)
+        .open(name)
+        .map_err(|e| CoreError::io(&path, e))?;
+    let (sha256, binary, read) = hash(reader, buf).map_err(|e| CoreError::io(&path, e))?;
+    let file = SourceFile {
+        path: rel.to_string(),
+        stat: FileStat::of(&meta),
+        sha256,
+        binary,
+    };
+    Ok((file, read))
 }
 
 /// What the walk found, in digest order.
@@ -365,16 +464,27 @@ fn describe(
         };
         return Ok((file, true, 0));
     }
-    let mut reader = directory
+    let reader = directory
         .open(&entry.file_name())
         .map_err(|e| CoreError::io(entry.path(), e))?;
+    let (sha256, binary, read) = hash(reader, buf).map_err(|e| CoreError::io(entry.path(), e))?;
+    let file = SourceFile {
+        path: rel,
+        stat,
+        sha256,
+        binary,
+    };
+    Ok((file, false, read))
+}
+
+/// The SHA-256 of what `reader` holds, whether it is binary (a NUL among its first [`BINARY_HEAD`] bytes),
+/// and how many bytes it held.
+fn hash(mut reader: std::fs::File, buf: &mut [u8]) -> std::io::Result<(Sha256Digest, bool, u64)> {
     let mut hasher = Sha256::new();
     let mut read = 0u64;
     let mut binary = false;
     loop {
-        let n = reader
-            .read(buf)
-            .map_err(|e| CoreError::io(entry.path(), e))?;
+        let n = reader.read(buf)?;
         if n == 0 {
             break;
         }
@@ -383,13 +493,8 @@ fn describe(
         hasher.update(&buf[..n]);
         read += n as u64;
     }
-    let file = SourceFile {
-        path: rel,
-        stat,
-        sha256: Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())),
-        binary,
-    };
-    Ok((file, false, read))
+    let digest = Sha256Digest::from(<[u8; 32]>::from(hasher.finalize()));
+    Ok((digest, binary, read))
 }
 
 /// A directory of the tree whose files are opened through its descriptor, taken when the first of them must
@@ -545,7 +650,7 @@ mod table_tests {
             ]
             .map(|(path, binary)| (path.to_string(), binary))
         );
-        let stored = encode_table(&first);
+        let stored = encode_table(&first, None);
         let again = tree_table(dir.path(), &PreviousTable::decode(&stored))
             .unwrap()
             .files;
@@ -586,7 +691,7 @@ mod table_tests {
             (table.files.len(), table.digests_reused, table.bytes_read),
             (2, 0, 6)
         );
-        let stored = encode_table(&table);
+        let stored = encode_table(&table, None);
         let previous = PreviousTable::decode(&stored);
         assert_eq!(previous.len(), 2);
         // Rewritten through a new inode, as an editor or a checkout does.
@@ -600,7 +705,7 @@ mod table_tests {
         assert_eq!(digest, tree_digest(dir.path()).unwrap());
         assert_eq!((table.digests_reused, table.bytes_read), (1, 2));
         // A stored table whose listing was altered is not trusted.
-        let mut altered = encode_table(&table);
+        let mut altered = encode_table(&table, None);
         let at = altered.len() - 10;
         altered[at] = if altered[at] == b'a' { b'b' } else { b'a' };
         assert!(PreviousTable::decode(&altered).is_empty());
