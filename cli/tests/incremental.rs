@@ -45,6 +45,18 @@ fn scan(tree: &Path, data: &Path, out: &Path, extra: &[&str]) -> PathBuf {
 
 /// `certus scan` of `tree` under the demo manifest's `builtin` profile into `out`, with `env` set.
 fn run_scan(tree: &Path, data: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    run_profile(tree, data, out, "builtin", extra, env)
+}
+
+/// `certus scan` of `tree` under the demo manifest's `profile` into `out`, with `env` set.
+fn run_profile(
+    tree: &Path,
+    data: &Path,
+    out: &Path,
+    profile: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let manifest = certus_testkit::workspace_root().join("examples/demo-app/certus-manifest.json");
     let mut args = vec![
         "scan",
@@ -52,7 +64,7 @@ fn run_scan(tree: &Path, data: &Path, out: &Path, extra: &[&str], env: &[(&str, 
         "--manifest",
         manifest.to_str().unwrap(),
         "--profile",
-        "builtin",
+        profile,
         "--json",
         "--out",
         out.to_str().unwrap(),
@@ -276,29 +288,12 @@ fn what_a_tool_leaves_in_a_kept_checkout_is_gone_by_the_next_scan() {
     let data = work.path().join("data");
     let (repo, url) = demo_repo(work.path());
     let git = |args: &[&str]| certus_testkit::git(&repo, args);
-    let manifest = work.path().join("m.json");
-    std::fs::write(
-        &manifest,
-        r#"{"profiles":[{"name":"with-bandit","tools":["secrets","bandit"],"thresholds":{}}]}"#,
-    )
-    .unwrap();
+    // The demo's `standard` profile: the in-process tools, and bandit (the others it names are optional and
+    // not installed here).
     let bin = littering_bandit(work.path());
+    let tools = [("CERTUS_ASSURANCE_TOOLS_BIN_DIR", bin.to_str().unwrap())];
     let first = work.path().join("b1");
-    let done = certus_with(
-        &[
-            "scan",
-            &url,
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "--profile",
-            "with-bandit",
-            "--json",
-            "--out",
-            first.to_str().unwrap(),
-        ],
-        &data,
-        &[("CERTUS_ASSURANCE_TOOLS_BIN_DIR", bin.to_str().unwrap())],
-    );
+    let done = run_profile(Path::new(&url), &data, &first, "standard", &[], &tools);
     assert!(
         matches!(done.status.code(), Some(0 | 1)),
         "{}",
