@@ -230,16 +230,22 @@ fn parse_raw_diff(raw: &[u8]) -> Result<Vec<Change>> {
     let mut fields = raw.split(|&b| b == 0);
     let mut changes = Vec::new();
     while let Some(info) = fields.next().filter(|f| !f.is_empty()) {
-        let path = fields.next().ok_or_else(unreadable)?;
+        let path = fields
+            .next()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(unreadable)?;
         let new_mode = info
             .strip_prefix(b":")
             .and_then(|rest| rest.split(|&b| b == b' ').nth(1))
+            .and_then(|mode| std::str::from_utf8(mode).ok())
+            .and_then(|mode| u32::from_str_radix(mode, 8).ok())
             .ok_or_else(unreadable)?;
         changes.push(Change {
             path: String::from_utf8(path.to_vec()).map_err(|_| {
                 CoreError::Source("git diff-tree: a path that is not UTF-8".to_string())
             })?,
-            file: matches!(new_mode, b"100644" | b"100755"),
+            // Any regular file's mode, as git's checkout takes it (old trees may hold 100664).
+            file: new_mode & 0o170000 == 0o100000,
         });
     }
     Ok(changes)
@@ -738,6 +744,35 @@ def authorise(auth):
     /// A checkout of a repository with nested directories, a link and a submodule has the shape its index
     /// says, so nothing is removed; each kind of leftover (an empty directory, an untracked file, an ignored
     /// one, a nested repository) is removed, and only then.
+    #[test]
+    fn a_raw_diff_gives_every_changed_path_and_whether_it_is_a_regular_file_now() {
+        let raw = [
+            ":100644 100644 aa bb M\0src/a.py\0",
+            ":000000 100755 00 cc A\0bin/run\0",
+            ":100644 000000 dd 00 D\0gone.txt\0",
+            ":100644 120000 ee ff T\0link\0",
+            ":000000 160000 00 11 A\0vendor/sub\0",
+            ":100644 100664 22 33 M\0old mode.txt\0",
+        ]
+        .concat();
+        let changes = parse_raw_diff(raw.as_bytes()).unwrap();
+        let seen: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.file)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("src/a.py", true),
+                ("bin/run", true),
+                ("gone.txt", false),
+                ("link", false),
+                ("vendor/sub", false),
+                ("old mode.txt", true)
+            ]
+        );
+        assert!(parse_raw_diff(b":100644 100644 aa bb M\0").is_err());
+        assert!(parse_raw_diff(b"garbage\0path\0").is_err());
+        assert!(parse_raw_diff(b"").unwrap().is_empty());
+    }
+
     #[tokio::test]
     async fn only_a_tree_holding_more_than_its_commit_is_cleaned() {
         let dir = tempfile::tempdir().unwrap();

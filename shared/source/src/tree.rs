@@ -160,25 +160,18 @@ pub fn updated_table(
     })
 }
 
-/// The regular file git wrote at `rel`, read and hashed; anything else there (a link, a directory) means the
-/// tree is not the commit's.
+/// The regular file git wrote at `rel`, read and hashed; anything else there (a link, a directory, a path
+/// that climbs out or passes through a link) means the tree is not the commit's.
 fn read_tracked(root: &Path, rel: &str, buf: &mut [u8]) -> Result<(SourceFile, u64)> {
     let path = root.join(rel);
-    let meta = std::fs::symlink_metadata(&path).map_err(|e| CoreError::io(&path, e))?;
+    let file = open_beneath(root, rel).map_err(|e| CoreError::io(&path, e))?;
+    let meta = file.metadata().map_err(|e| CoreError::io(&path, e))?;
     if !meta.is_file() {
         return Err(CoreError::Source(format!(
             "{rel} is not the regular file the checked-out commit holds"
         )));
     }
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Err(CoreError::Source(format!(
-            "{rel} is not the path of a file"
-        )));
-    };
-    let reader = Directory::new(parent)
-        .open(name)
-        .map_err(|e| CoreError::io(&path, e))?;
-    let (sha256, binary, read) = hash(reader, buf).map_err(|e| CoreError::io(&path, e))?;
+    let (sha256, binary, read) = hash(file, buf).map_err(|e| CoreError::io(&path, e))?;
     let file = SourceFile {
         path: rel.to_string(),
         stat: FileStat::of(&meta),
@@ -186,6 +179,31 @@ fn read_tracked(root: &Path, rel: &str, buf: &mut [u8]) -> Result<(SourceFile, u
         binary,
     };
     Ok((file, read))
+}
+
+/// Opens `rel` (a path a repository names: hostile) for reading beneath `root`, one component at a time
+/// through each directory's descriptor, never following a link and never leaving `root`.
+fn open_beneath(root: &Path, rel: &str) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let refused = || std::io::Error::other(format!("'{rel}' is not a plain path beneath the tree"));
+    let directory = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut parts = rel.split('/').peekable();
+    let mut dir = rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    while let Some(part) = parts.next() {
+        if matches!(part, "" | "." | "..") {
+            return Err(refused());
+        }
+        if parts.peek().is_none() {
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+            return Ok(rustix::fs::openat(&dir, part, flags, Mode::empty())?.into());
+        }
+        dir = rustix::fs::openat(&dir, part, directory, Mode::empty())?;
+    }
+    Err(refused())
 }
 
 /// What the walk found, in digest order.
@@ -564,6 +582,37 @@ mod tests {
 #[cfg(test)]
 mod table_tests {
     use super::*;
+
+    #[test]
+    fn a_changed_path_is_read_beneath_the_tree_only_and_never_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tree, outside) = (dir.path().join("tree"), dir.path().join("outside"));
+        std::fs::create_dir_all(tree.join("src")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(tree.join("src/a.py"), "inside").unwrap();
+        std::fs::write(outside.join("secret"), "outside").unwrap();
+        std::os::unix::fs::symlink(&outside, tree.join("linked")).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), tree.join("file-link")).unwrap();
+        let mut buf = vec![0u8; 64];
+        let (file, read) = read_tracked(&tree, "src/a.py", &mut buf).unwrap();
+        assert_eq!((file.path.as_str(), read), ("src/a.py", 6));
+        for hostile in [
+            "../outside/secret",
+            "src/../../outside/secret",
+            "linked/secret",
+            "file-link",
+            "/etc/passwd",
+            "src//a.py",
+            "./src/a.py",
+            "src",
+            "",
+        ] {
+            assert!(
+                read_tracked(&tree, hostile, &mut buf).is_err(),
+                "{hostile} was read"
+            );
+        }
+    }
 
     #[test]
     fn files_come_in_walk_order_whatever_thread_read_them() {
