@@ -178,8 +178,8 @@ pub async fn remove_untracked(
 }
 
 /// The commit `layout`'s tree last held (its checked-out marker ref), before a fetch moves it; `None` when
-/// it holds none yet.
-pub async fn checked_out(layout: Layout<'_>, policy: &GitPolicy) -> Result<Option<String>> {
+/// it holds none yet or git cannot say.
+pub async fn checked_out(layout: Layout<'_>, policy: &GitPolicy) -> Option<String> {
     let git = Git {
         layout,
         policy,
@@ -187,13 +187,11 @@ pub async fn checked_out(layout: Layout<'_>, policy: &GitPolicy) -> Result<Optio
         login: None,
     };
     let marker = format!("{CHECKED_OUT_REF}^{{commit}}");
-    match git
+    let commit = git
         .run(&["rev-parse", "--verify", "--quiet", &marker])
         .await
-    {
-        Ok(commit) => Ok(Some(commit.trim().to_string())),
-        Err(_) => Ok(None),
-    }
+        .ok()?;
+    Some(commit.trim().to_string())
 }
 
 /// The paths whose entry differs between the trees of commits `from` and `to` in `layout`'s repository

@@ -313,7 +313,7 @@ impl LocalSourcePreparer {
                     // What the tree held before the fetch moves it, when nothing but git has written it since.
                     let before = match kept.exposed() {
                         true => None,
-                        false => git::checked_out(kept.layout(), &self.policy.git).await?,
+                        false => git::checked_out(kept.layout(), &self.policy.git).await,
                     };
                     let checkout = fetch(kept.layout()).await?;
                     let from_changes = match &before {
