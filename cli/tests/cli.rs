@@ -475,8 +475,8 @@ fn manifest_verify_against_a_digest_instead_of_the_bytes() {
     );
 }
 
-/// A `bandit` that hangs, so a scan is reliably in progress when the runner is interrupted.
-/// A `bandit` that hangs, each run leaving its process id in `<dir>/pids`.
+/// A `bandit` that hangs, so a scan is reliably in progress when the runner is interrupted; each run leaves
+/// its process id in `<dir>/pids`.
 fn hanging_tools(dir: &Path) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("bin");

@@ -163,12 +163,7 @@ pub async fn remove_untracked(
     policy: &GitPolicy,
     walked: Shape,
 ) -> Result<bool> {
-    let git = Git {
-        layout,
-        policy,
-        pinned: &NO_REMOTE,
-        login: None,
-    };
+    let git = Git::local(layout, policy);
     let index = git.run_bytes(&["ls-files", "--stage", "-z"]).await?;
     if tracked_shape(&index)? == walked {
         return Ok(false);
@@ -180,12 +175,7 @@ pub async fn remove_untracked(
 /// The commit `layout`'s tree last held (its checked-out marker ref), before a fetch moves it; `None` when
 /// it holds none yet or git cannot say.
 pub async fn checked_out(layout: Layout<'_>, policy: &GitPolicy) -> Option<String> {
-    let git = Git {
-        layout,
-        policy,
-        pinned: &NO_REMOTE,
-        login: None,
-    };
+    let git = Git::local(layout, policy);
     let marker = format!("{CHECKED_OUT_REF}^{{commit}}");
     let commit = git
         .run(&["rev-parse", "--verify", "--quiet", &marker])
@@ -202,12 +192,7 @@ pub async fn changes(
     from: &str,
     to: &str,
 ) -> Result<Vec<Change>> {
-    let git = Git {
-        layout,
-        policy,
-        pinned: &NO_REMOTE,
-        login: None,
-    };
+    let git = Git::local(layout, policy);
     let raw = git
         .run_bytes(&[
             "diff-tree",
@@ -467,7 +452,17 @@ fn credential_config(login: &Login) -> [String; 4] {
     ]
 }
 
-impl Git<'_> {
+impl<'a> Git<'a> {
+    /// Git for commands that only read or write the layout itself: no remote, no credentials.
+    fn local(layout: Layout<'a>, policy: &'a GitPolicy) -> Self {
+        Git {
+            layout,
+            policy,
+            pinned: &NO_REMOTE,
+            login: None,
+        }
+    }
+
     /// What git printed, as text.
     async fn run(&self, args: &[&str]) -> Result<String> {
         let stdout = self.run_bytes(args).await?;
@@ -739,9 +734,6 @@ def authorise(auth):
         assert!(tracked_shape(b"100644 no tab\0").is_err());
     }
 
-    /// A checkout of a repository with nested directories, a link and a submodule has the shape its index
-    /// says, so nothing is removed; each kind of leftover (an empty directory, an untracked file, an ignored
-    /// one, a nested repository) is removed, and only then.
     #[test]
     fn a_raw_diff_gives_every_changed_path_and_whether_it_is_a_regular_file_now() {
         let raw = [
@@ -771,6 +763,9 @@ def authorise(auth):
         assert!(parse_raw_diff(b"").unwrap().is_empty());
     }
 
+    /// A checkout of a repository with nested directories, a link and a submodule has the shape its index
+    /// says, so nothing is removed; each kind of leftover (an empty directory, an untracked file, an ignored
+    /// one, a nested repository) is removed, and only then.
     #[tokio::test]
     async fn only_a_tree_holding_more_than_its_commit_is_cleaned() {
         let dir = tempfile::tempdir().unwrap();
