@@ -73,16 +73,12 @@ impl Kept {
 
     /// Marks an update under way, until [`Kept::updated`].
     pub fn updating(&self) -> Result<()> {
-        let marker = self.dir.join(UPDATING);
-        File::create(&marker)
-            .map(drop)
-            .map_err(|e| CoreError::io(&marker, e))
+        self.mark(UPDATING)
     }
 
     /// The tree is the commit's: the update finished.
     pub fn updated(&self) -> Result<()> {
-        let marker = self.dir.join(UPDATING);
-        std::fs::remove_file(&marker).map_err(|e| CoreError::io(&marker, e))
+        self.unmark(UPDATING)
     }
 
     /// Whether a program may have written the tree since it was last read whole ([`EXPOSED`]); when the
@@ -96,9 +92,21 @@ impl Kept {
 
     /// The tree was read whole and holds only its commit's files: no longer exposed.
     pub fn cleaned(&self) -> Result<()> {
-        let marker = self.dir.join(EXPOSED);
-        match std::fs::remove_file(&marker) {
-            Err(e) if e.kind() != ErrorKind::NotFound => Err(CoreError::io(&marker, e)),
+        self.unmark(EXPOSED)
+    }
+
+    fn mark(&self, marker: &str) -> Result<()> {
+        let path = self.dir.join(marker);
+        File::create(&path)
+            .map(drop)
+            .map_err(|e| CoreError::io(&path, e))
+    }
+
+    /// Removes `marker`, present or not.
+    fn unmark(&self, marker: &str) -> Result<()> {
+        let path = self.dir.join(marker);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(CoreError::io(&path, e)),
             _ => Ok(()),
         }
     }
@@ -111,10 +119,7 @@ impl Kept {
 
 impl KeptTree for Kept {
     fn exposing(&self) -> Result<()> {
-        let marker = self.dir.join(EXPOSED);
-        File::create(&marker)
-            .map(drop)
-            .map_err(|e| CoreError::io(&marker, e))
+        self.mark(EXPOSED)
     }
 }
 

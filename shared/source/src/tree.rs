@@ -141,7 +141,7 @@ pub fn updated_table(
             sha256,
             binary,
         });
-    let reused = kept.clone().count() as u64;
+    let read_now = fresh.len();
     let mut files = Vec::with_capacity(previous.len() + fresh.len());
     let mut fresh = fresh.into_iter().peekable();
     for file in kept {
@@ -153,8 +153,8 @@ pub fn updated_table(
     files.extend(fresh);
     Ok(SourceFiles {
         lineage: String::new(),
+        digests_reused: (files.len() - read_now) as u64,
         files,
-        digests_reused: reused,
         bytes_read,
         settled_before_ns: None,
     })
@@ -186,25 +186,31 @@ fn read_tracked(root: &Path, rel: &str, buf: &mut [u8]) -> Result<(SourceFile, u
 fn open_beneath(root: &Path, rel: &str) -> std::io::Result<std::fs::File> {
     use rustix::fs::{Mode, OFlags};
     let refused = || std::io::Error::other(format!("'{rel}' is not a plain path beneath the tree"));
-    let directory = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mut parts = rel.split('/').peekable();
-    let mut dir = rustix::fs::open(
-        root,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let mut dir = rustix::fs::open(root, OPEN_DIRECTORY, Mode::empty())?;
     while let Some(part) = parts.next() {
         if matches!(part, "" | "." | "..") {
             return Err(refused());
         }
         if parts.peek().is_none() {
-            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-            return Ok(rustix::fs::openat(&dir, part, flags, Mode::empty())?.into());
+            return Ok(rustix::fs::openat(&dir, part, OPEN_FILE, Mode::empty())?.into());
         }
-        dir = rustix::fs::openat(&dir, part, directory, Mode::empty())?;
+        dir = rustix::fs::openat(&dir, part, OPEN_DIRECTORY | OFlags::NOFOLLOW, Mode::empty())?;
     }
     Err(refused())
 }
+
+/// How the tree's directories are opened for the files in them.
+const OPEN_DIRECTORY: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
+    .union(rustix::fs::OFlags::DIRECTORY)
+    .union(rustix::fs::OFlags::CLOEXEC);
+
+/// How the tree's files are opened for reading: never through a link in their place, and never waiting on
+/// a FIFO.
+const OPEN_FILE: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
+    .union(rustix::fs::OFlags::NOFOLLOW)
+    .union(rustix::fs::OFlags::CLOEXEC)
+    .union(rustix::fs::OFlags::NONBLOCK);
 
 /// What the walk found, in digest order.
 enum Line {
@@ -535,16 +541,12 @@ impl<'a> Directory<'a> {
     /// Opens its file `name` for reading, never following a link.
     #[cfg(unix)]
     fn open(&mut self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
-        use rustix::fs::{Mode, OFlags};
+        use rustix::fs::Mode;
         let descriptor = match &mut self.descriptor {
             Some(descriptor) => descriptor,
-            none => {
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-                none.insert(rustix::fs::open(self.path, flags, Mode::empty())?)
-            }
+            none => none.insert(rustix::fs::open(self.path, OPEN_DIRECTORY, Mode::empty())?),
         };
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        Ok(rustix::fs::openat(descriptor, name, flags, Mode::empty())?.into())
+        Ok(rustix::fs::openat(descriptor, name, OPEN_FILE, Mode::empty())?.into())
     }
 
     #[cfg(not(unix))]
