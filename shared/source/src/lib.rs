@@ -185,14 +185,8 @@ impl LocalSourcePreparer {
         .await?;
         table.settled_before_ns = settled_before_ns;
         if let Some(name) = kept_as {
-            let stored = cache
-                .put_index(&scope, name, tree::encode_table(&table, commit))
-                .await;
-            if let Err(e) = stored {
-                warnings.push(format!(
-                    "scan cache: the file table was not kept, the next scan hashes every file: {e}"
-                ));
-            }
+            let encoded = tree::encode_table(&table, commit);
+            warnings.extend(keep_table(cache, name, encoded).await);
         }
         table.lineage = lineage;
         Ok(Table {
@@ -205,8 +199,8 @@ impl LocalSourcePreparer {
 
     /// The table of `kept`'s tree after git checked out `after` over `before`, from the table of `before`
     /// and git's list of the paths that differ: only those are read. `None` when there is no table of
-    /// `before` to start from or git cannot list the changes; the tree is then walked. The new table is kept
-    /// under the checkout's name, with `after`.
+    /// `before` to start from; an error says why the list could not be used. Either way the tree is then
+    /// walked. The new table is kept under the checkout's name, with `after`.
     async fn table_from_changes(
         &self,
         cache: &Arc<dyn ScanCache>,
@@ -214,33 +208,27 @@ impl LocalSourcePreparer {
         before: &str,
         after: &str,
         lineage: String,
-    ) -> Option<(Arc<SourceFiles>, Vec<String>)> {
-        let scope = table_scope();
-        let stored = cache.index(&scope, kept.name()).await.ok()??;
-        let changes = git::changes(kept.layout(), &self.policy.git, before, after)
-            .await
-            .ok()?;
+    ) -> Result<Option<(Arc<SourceFiles>, Vec<String>)>> {
+        let Some(stored) = cache.index(&table_scope(), kept.name()).await? else {
+            return Ok(None);
+        };
+        let changes = git::changes(kept.layout(), &self.policy.git, before, after).await?;
         let (root, before) = (kept.tree().to_path_buf(), before.to_string());
-        let mut files = blocking(move || {
+        let files = blocking(move || {
             let previous = tree::PreviousTable::decode(&stored);
             match previous.commit() == Some(before.as_str()) {
                 true => tree::updated_table(&root, &previous, &changes).map(Some),
                 false => Ok(None),
             }
         })
-        .await
-        .ok()??;
-        let mut warnings = Vec::new();
-        let stored = cache
-            .put_index(&scope, kept.name(), tree::encode_table(&files, Some(after)))
-            .await;
-        if let Err(e) = stored {
-            warnings.push(format!(
-                "scan cache: the file table was not kept, the next scan hashes every file: {e}"
-            ));
-        }
+        .await?;
+        let Some(mut files) = files else {
+            return Ok(None);
+        };
+        let warnings =
+            keep_table(cache, kept.name(), tree::encode_table(&files, Some(after))).await;
         files.lineage = lineage;
-        Some((Arc::new(files), warnings))
+        Ok(Some((Arc::new(files), warnings.into_iter().collect())))
     }
 
     /// A git source: brought up to date in its kept checkout when there is one to take (a scan cache, kept
@@ -316,16 +304,20 @@ impl LocalSourcePreparer {
                         false => git::checked_out(kept.layout(), &self.policy.git).await,
                     };
                     let checkout = fetch(kept.layout()).await?;
-                    let from_changes = match &before {
-                        Some(before) => {
-                            let (after, lineage) = (&checkout.commit, lineage.clone());
-                            self.table_from_changes(cache, &kept, before, after, lineage)
-                                .await
+                    let mut notes = Vec::new();
+                    if let Some(before) = &before {
+                        let (after, lineage) = (&checkout.commit, lineage.clone());
+                        match self
+                            .table_from_changes(cache, &kept, before, after, lineage)
+                            .await
+                        {
+                            Ok(Some(table)) => return Ok((checkout, table)),
+                            Ok(None) => {}
+                            Err(e) => notes.push(format!(
+                                "kept checkout: git's list of changed files was not used, the whole tree \
+                                 was read: {e}"
+                            )),
                         }
-                        None => None,
-                    };
-                    if let Some(table) = from_changes {
-                        return Ok((checkout, table));
                     }
                     let stays = Stays::Kept(kept.name(), &checkout.commit);
                     let walk = || self.table(cache, kept.tree(), lineage.clone(), stays);
@@ -335,7 +327,8 @@ impl LocalSourcePreparer {
                     // What was removed is in the table just written: walk the tree as it now is.
                     let table = if removed { walk().await? } else { table };
                     kept.cleaned()?;
-                    Ok((checkout, (table.files, table.warnings)))
+                    notes.extend(table.warnings);
+                    Ok((checkout, (table.files, notes)))
                 };
                 let (checkout, table) = match update.await {
                     Ok(updated) => updated,
@@ -403,6 +396,15 @@ impl LocalSourcePreparer {
         }
         Ok(path)
     }
+}
+
+/// Keeps the file `table` of the tree `name` in `cache`; a warning when it could not: the cache only saves
+/// work.
+async fn keep_table(cache: &Arc<dyn ScanCache>, name: &str, table: Vec<u8>) -> Option<String> {
+    let stored = cache.put_index(&table_scope(), name, table).await;
+    stored.err().map(|e| {
+        format!("scan cache: the file table was not kept, the next scan hashes every file: {e}")
+    })
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -631,6 +633,41 @@ mod tests {
         async fn put_index(&self, _scope: &str, _lineage: &str, _bytes: Vec<u8>) -> Result<()> {
             Err(CoreError::Storage("the cache disk is full".into()))
         }
+    }
+
+    #[tokio::test]
+    async fn a_kept_checkout_whose_change_list_cannot_be_used_is_read_whole_and_says_why() {
+        let (repo, _, _) = repo();
+        let kept_dir = tempfile::tempdir().unwrap();
+        let preparer = LocalSourcePreparer::new(local_policy())
+            .with_cache(Arc::new(BrokenCache))
+            .with_kept_checkouts(KeptCheckouts::new(kept_dir.path().to_path_buf(), 4));
+        let (_d, ws) = workspace();
+        let spec = git_spec(repo.path(), None);
+        let first = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        assert!(first.root.starts_with(kept_dir.path()));
+        let said = |prepared: &PreparedSource| prepared.warnings.join("\n");
+        assert!(
+            !said(&first).contains("list of changed files"),
+            "{}",
+            said(&first)
+        );
+        drop(first);
+        std::fs::write(repo.path().join("a.txt"), "three").unwrap();
+        git(repo.path(), &["commit", "-q", "-am", "three"]);
+        let second = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        let warnings = said(&second);
+        assert!(
+            warnings.contains(
+                "git's list of changed files was not used, the whole tree was read: storage error: \
+                 the cache disk is gone"
+            ),
+            "{warnings}"
+        );
+        assert_eq!(
+            table_of(&second.files.unwrap()),
+            table_of(&*fresh_table(&spec).await)
+        );
     }
 
     #[tokio::test]
