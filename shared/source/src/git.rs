@@ -94,11 +94,25 @@ impl Drop for GitGroup {
     }
 }
 
-/// A checked-out tree: its resolved commit and branch.
+/// A checked-out tree: its resolved commit and branch, and how git brought the tree there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkout {
     pub commit: String,
     pub branch: Option<String>,
+    pub arrival: Arrival,
+}
+
+/// How git brought a tree to its commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrival {
+    /// Checked out whole, every tracked path compared and restored (`checkout --force`).
+    Whole,
+    /// Moved from the commit the tree held: git wrote only the paths that differ between the two commits,
+    /// having first found each of them as that commit holds it; every other path was left as it was.
+    Moved { from: String },
+    /// The tree could not be moved from the commit it was said to hold (git found a path that differs from
+    /// it), so it was checked out whole: what else wrote the tree is unknown.
+    NotMoved { from: String, why: String },
 }
 
 fn is_remote(url: &str) -> bool {
@@ -124,13 +138,16 @@ const CHECKED_OUT_REF: &str = "refs/certus/checked-out";
 
 /// Fetches `url` (at `commit`, or the head of `branch`, or of the default branch) into `layout` and checks it
 /// out. `credentials_ref` names the credentials of a private repository (a submission's
-/// `git_credentials_ref`); they are read here, just before git runs.
+/// `git_credentials_ref`); they are read here, just before git runs. `held` is the commit the tree holds,
+/// written by nothing but git since it was checked out: git then moves the tree from it, writing only what
+/// differs, instead of comparing every tracked path.
 pub async fn checkout(
     url: &str,
     branch: Option<&str>,
     commit: Option<&str>,
     credentials_ref: Option<&str>,
     layout: Layout<'_>,
+    held: Option<&str>,
     policy: &GitPolicy,
 ) -> Result<Checkout> {
     let pinned = if is_remote(url) {
@@ -150,7 +167,8 @@ pub async fn checkout(
         Some(reference) => Some(referenced_login(url, reference, policy).await?),
         None => codecommit_login(url, policy).await?,
     };
-    fetch(&pinned, login.as_ref(), branch, commit, layout, policy).await
+    let wanted = Wanted { branch, commit };
+    fetch(&pinned, login.as_ref(), wanted, layout, held, policy).await
 }
 
 /// Removes from `layout`'s tree everything its checked-out commit does not track (what an earlier scan's
@@ -368,14 +386,21 @@ async fn codecommit_login(url: &str, policy: &GitPolicy) -> Result<Option<Login>
     }))
 }
 
+/// What a checkout asks for: a commit, or the head of a branch, or of the default branch.
+struct Wanted<'a> {
+    branch: Option<&'a str>,
+    commit: Option<&'a str>,
+}
+
 async fn fetch(
     pinned: &Pinned,
     login: Option<&Login>,
-    branch: Option<&str>,
-    commit: Option<&str>,
+    wanted: Wanted<'_>,
     layout: Layout<'_>,
+    held: Option<&str>,
     policy: &GitPolicy,
 ) -> Result<Checkout> {
+    let Wanted { branch, commit } = wanted;
     let url = pinned.url.as_str();
     let git = Git {
         layout,
@@ -384,7 +409,6 @@ async fn fetch(
         login,
     };
     git.run(&["init", "--quiet"]).await?;
-    let wanted = commit.or(branch).unwrap_or("HEAD");
     let shallow = git
         .run(&[
             "fetch",
@@ -393,26 +417,24 @@ async fn fetch(
             "--depth=1",
             "--",
             url,
-            wanted,
+            commit.or(branch).unwrap_or("HEAD"),
         ])
         .await;
-    if let Err(shallow_err) = shallow {
+    let target = match (shallow, commit) {
+        (Ok(_), _) => "FETCH_HEAD",
         // Servers that refuse fetching a bare commit: fetch the branch (or all branches) and find it there.
-        let Some(sha) = commit else {
-            return Err(shallow_err);
-        };
-        let refspec = match branch {
-            Some(b) => format!("+refs/heads/{b}:refs/remotes/origin/{b}"),
-            None => "+refs/heads/*:refs/remotes/origin/*".to_string(),
-        };
-        git.run(&["fetch", "--quiet", "--no-tags", "--", url, &refspec])
-            .await?;
-        git.run(&["checkout", "--quiet", "--force", "--detach", sha])
-            .await?;
-    } else {
-        git.run(&["checkout", "--quiet", "--force", "--detach", "FETCH_HEAD"])
-            .await?;
-    }
+        (Err(_), Some(sha)) => {
+            let refspec = match branch {
+                Some(b) => format!("+refs/heads/{b}:refs/remotes/origin/{b}"),
+                None => "+refs/heads/*:refs/remotes/origin/*".to_string(),
+            };
+            git.run(&["fetch", "--quiet", "--no-tags", "--", url, &refspec])
+                .await?;
+            sha
+        }
+        (Err(shallow_err), None) => return Err(shallow_err),
+    };
+    let arrival = git.switch(held, target).await?;
     git.run(&["update-ref", CHECKED_OUT_REF, "HEAD"]).await?;
     let resolved = git.run(&["rev-parse", "HEAD"]).await?.trim().to_string();
     if let Some(requested) = commit {
@@ -425,6 +447,7 @@ async fn fetch(
     Ok(Checkout {
         commit: resolved,
         branch: branch.map(str::to_string),
+        arrival,
     })
 }
 
@@ -461,6 +484,31 @@ impl<'a> Git<'a> {
             pinned: &NO_REMOTE,
             login: None,
         }
+    }
+
+    /// Brings the tree and HEAD to `target`. From `held` (the commit the tree holds, written by nothing but
+    /// git since) git's two-tree merge writes only the paths that differ, after checking each of them is as
+    /// `held` has it; if it refuses, or with nothing held, the whole tree is checked out by force.
+    async fn switch(&self, held: Option<&str>, target: &str) -> Result<Arrival> {
+        let arrival = match held {
+            None => Arrival::Whole,
+            Some(from) => match self.run(&["read-tree", "-m", "-u", from, target]).await {
+                Ok(_) => {
+                    self.run(&["update-ref", "--no-deref", "HEAD", target])
+                        .await?;
+                    return Ok(Arrival::Moved {
+                        from: from.to_string(),
+                    });
+                }
+                Err(e) => Arrival::NotMoved {
+                    from: from.to_string(),
+                    why: e.to_string(),
+                },
+            },
+        };
+        self.run(&["checkout", "--quiet", "--force", "--detach", target])
+            .await?;
+        Ok(arrival)
     }
 
     /// What git printed, as text.
@@ -707,7 +755,11 @@ def authorise(auth):
             git_dir: &home.join("repo.git"),
             home: &home,
         };
-        fetch(&pinned, login.as_ref(), Some("main"), None, layout, policy).await
+        let wanted = Wanted {
+            branch: Some("main"),
+            commit: None,
+        };
+        fetch(&pinned, login.as_ref(), wanted, layout, None, policy).await
     }
 
     #[test]
@@ -794,7 +846,7 @@ def authorise(auth):
             ..GitPolicy::default()
         };
         let url = format!("file://{}", repo.display());
-        checkout(&url, Some("main"), None, None, layout, &policy)
+        checkout(&url, Some("main"), None, None, layout, None, &policy)
             .await
             .unwrap();
         assert!(

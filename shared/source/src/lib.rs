@@ -284,13 +284,21 @@ impl LocalSourcePreparer {
             }
             _ => None,
         };
-        let fetch = |layout| {
+        // What a kept tree held before the fetch moves it, when nothing but git has written it since.
+        let held = match &kept {
+            Some((_, kept)) if !kept.exposed() => {
+                git::checked_out(kept.layout(), &self.policy.git).await
+            }
+            _ => None,
+        };
+        let fetch = |layout, held| {
             git::checkout(
                 git_url,
                 branch.as_deref(),
                 commit.as_deref(),
                 git_credentials_ref.as_deref(),
                 layout,
+                held,
                 &self.policy.git,
             )
         };
@@ -298,26 +306,28 @@ impl LocalSourcePreparer {
             Some((cache, kept)) => {
                 kept.updating()?;
                 let update = async {
-                    // What the tree held before the fetch moves it, when nothing but git has written it since.
-                    let before = match kept.exposed() {
-                        true => None,
-                        false => git::checked_out(kept.layout(), &self.policy.git).await,
-                    };
-                    let checkout = fetch(kept.layout()).await?;
+                    let checkout = fetch(kept.layout(), held.as_deref()).await?;
                     let mut notes = Vec::new();
-                    if let Some(before) = &before {
-                        let (after, lineage) = (&checkout.commit, lineage.clone());
-                        match self
-                            .table_from_changes(cache, &kept, before, after, lineage)
-                            .await
-                        {
-                            Ok(Some(table)) => return Ok((checkout, table)),
-                            Ok(None) => {}
-                            Err(e) => notes.push(format!(
-                                "kept checkout: git's list of changed files was not used, the whole tree \
-                                 was read: {e}"
-                            )),
+                    match &checkout.arrival {
+                        git::Arrival::Moved { from } => {
+                            let (after, lineage) = (&checkout.commit, lineage.clone());
+                            match self
+                                .table_from_changes(cache, &kept, from, after, lineage)
+                                .await
+                            {
+                                Ok(Some(table)) => return Ok((checkout, table)),
+                                Ok(None) => {}
+                                Err(e) => notes.push(format!(
+                                    "kept checkout: git's list of changed files was not used, the whole \
+                                     tree was read: {e}"
+                                )),
+                            }
                         }
+                        git::Arrival::NotMoved { from, why } => notes.push(format!(
+                            "kept checkout: its tree was not as git left it at {from}, so it was checked \
+                             out and read whole: {why}"
+                        )),
+                        git::Arrival::Whole => {}
                     }
                     let stays = Stays::Kept(kept.name(), &checkout.commit);
                     let walk = || self.table(cache, kept.tree(), lineage.clone(), stays);
@@ -360,7 +370,7 @@ impl LocalSourcePreparer {
                     git_dir: &scratch.join("repo.git"),
                     home: &scratch,
                 };
-                let checkout = fetch(layout).await?;
+                let checkout = fetch(layout, None).await?;
                 let files = match cache {
                     Some(cache) => Some(self.table(cache, &root, lineage, Stays::No).await?.files),
                     None => None,
@@ -663,6 +673,36 @@ mod tests {
                  the cache disk is gone"
             ),
             "{warnings}"
+        );
+        assert_eq!(
+            table_of(&second.files.unwrap()),
+            table_of(&*fresh_table(&spec).await)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kept_checkout_changed_behind_gits_back_is_checked_out_and_read_whole() {
+        let (repo, _, _) = repo();
+        let kept_dir = tempfile::tempdir().unwrap();
+        let preparer = keeping(kept_dir.path());
+        let (_d, ws) = workspace();
+        let spec = git_spec(repo.path(), None);
+        let first = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        // Written by something no scan declared (the tree is not marked exposed), on a path the push changes.
+        std::fs::write(first.root.join("a.txt"), "not what git wrote").unwrap();
+        drop(first);
+        std::fs::write(repo.path().join("a.txt"), "three").unwrap();
+        git(repo.path(), &["commit", "-q", "-am", "three"]);
+        let second = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        let warnings = second.warnings.join("\n");
+        assert!(
+            warnings.contains("its tree was not as git left it at ")
+                && warnings.contains("so it was checked out and read whole: "),
+            "{warnings}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(second.root.join("a.txt")).unwrap(),
+            "three"
         );
         assert_eq!(
             table_of(&second.files.unwrap()),

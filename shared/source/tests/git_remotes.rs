@@ -106,6 +106,7 @@ async fn a_remote_on_loopback_is_refused_before_git_connects() {
                 git_dir: &dirs.path().join("repo.git"),
                 home: dirs.path(),
             },
+            None,
             &policy(&[]),
         )
         .await
@@ -146,6 +147,7 @@ async fn an_allow_listed_remote_is_cloned_through_a_real_git_daemon() {
             git_dir: &home.path().join("repo.git"),
             home: home.path(),
         },
+        None,
         &policy(&["127.0.0.1"]),
     )
     .await
@@ -177,6 +179,7 @@ async fn an_http_redirect_is_not_followed() {
             git_dir: &home.path().join("repo.git"),
             home: home.path(),
         },
+        None,
         &policy(&["127.0.0.1"]),
     )
     .await
