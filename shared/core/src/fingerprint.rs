@@ -6,16 +6,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hmac::{Hmac, KeyInit, Mac};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::{CoreError, Result};
 use crate::finding::Finding;
-use crate::workspace::confined_join;
+use crate::workspace::{confined_join, lexically_confined};
 
 /// The scheme's name: the SARIF `partialFingerprints` key and the first input of every MAC.
 pub const FINGERPRINT_SCHEME: &str = "certus/v2";
@@ -151,13 +156,18 @@ fn normalise(basis: &str) -> String {
 /// Reads the lines findings point at, each file once, confined to the scanned root.
 pub struct SourceLines {
     root: PathBuf,
-    files: BTreeMap<String, Option<Vec<String>>>,
+    /// The root, opened once: each file is opened beneath it in one call ([`open_beneath`]); `None` where
+    /// the root cannot be opened or the kernel has no `openat2`, and each path is then resolved in full.
+    dir: Option<OwnedFd>,
+    files: BTreeMap<String, Option<Text>>,
 }
 
 impl SourceLines {
     pub fn new(root: &Path) -> Self {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         Self {
             root: root.to_path_buf(),
+            dir: rustix::fs::open(root, flags, Mode::empty()).ok(),
             files: BTreeMap::new(),
         }
     }
@@ -165,30 +175,90 @@ impl SourceLines {
     /// Line `number` (1-based) of `path`, or `None` when the file cannot be read inside the root, is too
     /// large or has no such line.
     pub fn line(&mut self, path: &str, number: u64) -> Option<String> {
-        let root = &self.root;
-        let lines = self
-            .files
-            .entry(path.to_string())
-            .or_insert_with(|| read_lines(root, path))
-            .as_ref()?;
+        if !self.files.contains_key(path) {
+            let file = self.open(path);
+            let text = file.and_then(Text::read);
+            self.files.insert(path.to_string(), text);
+        }
+        let text = self.files.get(path)?.as_ref()?;
         let index = usize::try_from(number.checked_sub(1)?).ok()?;
-        lines.get(index).cloned()
+        text.line(index)
+    }
+
+    /// `path` opened for reading if it lies inside the root, links followed only while they stay inside.
+    fn open(&mut self, path: &str) -> Option<File> {
+        if let Some(dir) = &self.dir {
+            let rel = lexically_confined(path).ok()?;
+            match open_beneath(dir, &rel) {
+                Ok(file) => return Some(file),
+                Err(Errno::NOSYS | Errno::PERM) => self.dir = None,
+                Err(_) => return None,
+            }
+        }
+        let real = confined_join(&self.root, path).ok()?;
+        rustix::fs::open(real, READ_FLAGS, Mode::empty())
+            .map(File::from)
+            .ok()
     }
 }
 
-fn read_lines(root: &Path, path: &str) -> Option<Vec<String>> {
-    let file = confined_join(root, path).ok()?;
-    let meta = std::fs::symlink_metadata(&file).ok()?;
-    if !meta.is_file() || meta.len() > MAX_LINE_SOURCE_BYTES {
-        return None;
+/// How a file a finding points at is opened: non-blocking, so a FIFO in the tree is opened and then refused
+/// as not a regular file instead of waiting for a writer.
+const READ_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::NOCTTY);
+
+/// Opens `rel` beneath `dir` with `openat2(RESOLVE_BENEATH)`: links are followed, but the kernel refuses any
+/// step out of `dir`, in the same call that opens the file (no window between a check and the open).
+fn open_beneath(dir: &OwnedFd, rel: &Path) -> std::result::Result<File, Errno> {
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    rustix::fs::openat2(dir, rel, READ_FLAGS, Mode::empty(), resolve).map(File::from)
+}
+
+/// A file's bytes with where each of its lines starts, so a line is found, and decoded, alone.
+struct Text {
+    bytes: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl Text {
+    fn read(mut file: File) -> Option<Self> {
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() > MAX_LINE_SOURCE_BYTES {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
+        file.read_to_end(&mut bytes).ok()?;
+        let ends = memchr::memchr_iter(b'\n', &bytes).map(|newline| newline + 1);
+        let starts = std::iter::once(0)
+            .chain(ends)
+            .filter(|&start| start < bytes.len())
+            .collect();
+        Some(Text { bytes, starts })
     }
-    let bytes = std::fs::read(&file).ok()?;
-    Some(
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .map(|l| l.chars().take(MAX_BASIS_CHARS).collect())
-            .collect(),
-    )
+
+    /// Line `index` (0-based) as `str::lines` gives it from the file decoded lossily as UTF-8: without its
+    /// `\n` or `\r\n`. Decoding one line alone gives the same text, since no invalid sequence spans a `\n`.
+    fn line(&self, index: usize) -> Option<String> {
+        let start = *self.starts.get(index)?;
+        let end = self
+            .starts
+            .get(index + 1)
+            .copied()
+            .unwrap_or(self.bytes.len());
+        let line = &self.bytes[start..end];
+        let line = match line.strip_suffix(b"\n") {
+            Some(line) => line.strip_suffix(b"\r").unwrap_or(line),
+            None => line,
+        };
+        Some(
+            String::from_utf8_lossy(line)
+                .chars()
+                .take(MAX_BASIS_CHARS)
+                .collect(),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -218,6 +288,33 @@ mod tests {
 
     fn key() -> FingerprintKey {
         FingerprintKey::generate().unwrap()
+    }
+
+    #[test]
+    fn a_line_is_what_str_lines_gives_for_any_ending() {
+        let dir = tempfile::tempdir().unwrap();
+        let texts: [&[u8]; 8] = [
+            b"",
+            b"\n",
+            b"one",
+            b"one\ntwo\n",
+            b"one\r\ntwo\r\n\r\nfour",
+            b"lone\rcarriage\r\n\n\nend\r",
+            b"\xff\xfe not utf-8\nsecond \xc3\n",
+            b"\n\n  spaced \t line  \n",
+        ];
+        for (n, bytes) in texts.iter().enumerate() {
+            std::fs::write(dir.path().join("f"), bytes).unwrap();
+            let mut lines = SourceLines::new(dir.path());
+            let lossy = String::from_utf8_lossy(bytes);
+            let expected: Vec<&str> = lossy.lines().collect();
+            for (index, want) in expected.iter().enumerate() {
+                let got = lines.line("f", index as u64 + 1);
+                assert_eq!(got.as_deref(), Some(*want), "text {n}, line {}", index + 1);
+            }
+            assert_eq!(lines.line("f", expected.len() as u64 + 1), None, "text {n}");
+            assert_eq!(lines.line("f", 0), None, "text {n}");
+        }
     }
 
     #[test]
@@ -304,5 +401,48 @@ mod tests {
         assert_eq!(lines.line("a.py", 3), None);
         assert_eq!(lines.line("a.py", 0), None);
         assert_eq!(lines.line("../a.py", 1), None);
+    }
+
+    #[test]
+    fn links_are_followed_only_while_they_stay_inside_the_root_and_only_files_are_read() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.txt"), "outside\n").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("src")).unwrap();
+        std::fs::write(root.join("src/a.py"), "inside\n").unwrap();
+        symlink("src/a.py", root.join("near")).unwrap();
+        symlink("src", root.join("alias")).unwrap();
+        symlink(outside.path().join("secret.txt"), root.join("far")).unwrap();
+        symlink(outside.path(), root.join("away")).unwrap();
+        symlink("../../../../../../../../etc/hostname", root.join("up")).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(root.join("pipe"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        // Opened beneath the root in one call, and, as where the kernel has no openat2, resolved in full.
+        for beneath in [true, false] {
+            let mut lines = SourceLines::new(root);
+            assert!(lines.dir.is_some(), "the root opens");
+            if !beneath {
+                lines.dir = None;
+            }
+            for (path, expected) in [
+                ("src/a.py", Some("inside")),
+                ("near", Some("inside")),
+                ("alias/a.py", Some("inside")),
+                ("far", None),
+                ("away/secret.txt", None),
+                ("up", None),
+                ("pipe", None),
+                ("src", None),
+                ("missing.py", None),
+            ] {
+                let got = lines.line(path, 1);
+                assert_eq!(got.as_deref(), expected, "{path} (beneath: {beneath})");
+            }
+        }
     }
 }
