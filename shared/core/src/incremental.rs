@@ -12,7 +12,7 @@
 //! ([`IndexWriter`], [`IndexReader`]).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -91,7 +91,7 @@ pub enum Basis {
     Unknown,
 }
 
-/// Every regular file of a prepared tree, sorted by path, and how it was obtained.
+/// Every regular file of a prepared tree, in [`walk_order`], and how it was obtained.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceFiles {
     /// Names the tree across scans (a digest of the directory's path): whose previous results apply.
@@ -297,7 +297,11 @@ impl<'a> ResultIndex<'a> {
 /// The previous index of a tool, ready for lookups; its entries borrow from the stored bytes.
 #[derive(Debug, Default)]
 pub struct Previous<'a> {
-    by_path: HashMap<&'a str, ResultEntry<'a>>,
+    /// The intact entries, in the order the index holds them: its table's, [`walk_order`].
+    entries: Vec<ResultEntry<'a>>,
+    /// Just past the entry the last lookup found: files are looked up in the same order, so the next file's
+    /// entry is usually the next one, and is found without a search.
+    cursor: Cell<usize>,
     /// Entries dropped because their digest did not check (or the index could not be read at all: 1).
     pub discarded: u64,
 }
@@ -314,26 +318,48 @@ impl<'a> Previous<'a> {
                 ..Self::default()
             };
         };
-        let mut previous = Self {
-            by_path: HashMap::with_capacity(index.entries.len()),
-            discarded: 0,
-        };
-        for entry in index.entries {
-            match (&entry.path, entry.is_intact()) {
-                (Cow::Borrowed(path), true) => {
-                    previous.by_path.insert(path, entry);
-                }
-                _ => previous.discarded += 1,
-            }
+        let read = index.entries.len();
+        let entries: Vec<ResultEntry<'a>> = index
+            .entries
+            .into_iter()
+            .filter(ResultEntry::is_intact)
+            .collect();
+        Self {
+            discarded: (read - entries.len()) as u64,
+            entries,
+            cursor: Cell::new(0),
         }
-        previous
     }
 
-    /// The intact entry recorded for this very file content at this path.
+    /// The intact entry recorded for this very file content at this path: the entry after the last one found
+    /// when the path is that one's, else found by a binary search in walk order (an index in any other order
+    /// only finds less, never a wrong entry: a found entry is always this path's).
     pub fn reuse(&self, file: &SourceFile) -> Option<&ResultEntry<'a>> {
-        self.by_path
-            .get(file.path.as_str())
-            .filter(|e| e.sha256 == file.sha256)
+        let next = self.cursor.get();
+        let at = match self.entries.get(next) {
+            Some(entry) if entry.path == file.path => next,
+            _ => {
+                let found = self
+                    .entries
+                    .binary_search_by(|entry| walk_order(&entry.path, &file.path));
+                self.cursor.set(found.unwrap_or_else(|insert| insert));
+                found.ok()?
+            }
+        };
+        self.cursor.set(at + 1);
+        self.entries.get(at).filter(|e| e.sha256 == file.sha256)
+    }
+}
+
+/// The order of every file table (and so of every index written from one): directory by directory, each
+/// directory's entries by name, a directory's contents right after its own name. Comparing paths with `/`
+/// below every other byte gives exactly that.
+pub fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |c: u8| if c == b'/' { 0 } else { c };
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(at) => key(a[at]).cmp(&key(b[at])),
+        None => a.len().cmp(&b.len()),
     }
 }
 
@@ -595,6 +621,44 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(&format!("scan cache {field}: ")), "{err}");
+        }
+    }
+
+    #[test]
+    fn entries_are_found_in_walk_order_whatever_was_added_removed_or_asked_out_of_turn() {
+        let scope = scope("secrets", "1", "rules");
+        let digest = |path: &str| Sha256Digest::of(path.as_bytes());
+        let mut stored = vec![
+            "a", "a.b", "a/x", "a/y/z", "a-b", "b", "b/c", "c.txt", "d/e/f", "d/e/g", "é",
+        ];
+        stored.sort_by(|a, b| walk_order(a, b));
+        assert_eq!(
+            stored,
+            ["a", "a/x", "a/y/z", "a-b", "a.b", "b", "b/c", "c.txt", "d/e/f", "d/e/g", "é"],
+            "a directory's contents come right after its name"
+        );
+        let entries: Vec<_> = stored
+            .iter()
+            .map(|path| ResultEntry::new(path, digest(path), path.as_bytes().to_vec()))
+            .collect();
+        let bytes = ResultIndex::encode(&scope, entries.iter());
+        let previous = Previous::parse(Some(&bytes), &scope);
+        // The next table: "a/x" and "d/e/f" removed, "a/w", "b.new" and "z" added, asked in walk order.
+        let next = [
+            "a", "a/w", "a/y/z", "a-b", "a.b", "b", "b/c", "b.new", "c.txt", "d/e/g", "z", "é",
+        ];
+        for path in next {
+            let found = previous.reuse(&file(path, digest(path)));
+            assert_eq!(
+                found.map(|e| e.path.as_ref()),
+                stored.contains(&path).then_some(path),
+                "{path}"
+            );
+        }
+        // Out of turn: found all the same.
+        for path in ["é", "a", "d/e/f", "a.b"] {
+            let found = previous.reuse(&file(path, digest(path)));
+            assert_eq!(found.map(|e| e.path.as_ref()), Some(path));
         }
     }
 

@@ -209,10 +209,16 @@ impl LocalSourcePreparer {
         after: &str,
         lineage: String,
     ) -> Result<Option<(Arc<SourceFiles>, Vec<String>)>> {
-        let Some(stored) = cache.index(&table_scope(), kept.name()).await? else {
+        // git works out the changes while the stored table is read (git first: a cache may read in place).
+        let scope = table_scope();
+        let (changes, stored) = tokio::try_join!(
+            biased;
+            git::changes(kept.layout(), &self.policy.git, before, after),
+            cache.index(&scope, kept.name()),
+        )?;
+        let Some(stored) = stored else {
             return Ok(None);
         };
-        let changes = git::changes(kept.layout(), &self.policy.git, before, after).await?;
         let (root, before) = (kept.tree().to_path_buf(), before.to_string());
         let files = blocking(move || {
             let previous = tree::PreviousTable::decode(&stored);

@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{
-    FileStat, IndexKind, IndexReader, IndexWriter, SourceFile, SourceFiles, BINARY_HEAD,
+    walk_order, FileStat, IndexKind, IndexReader, IndexWriter, SourceFile, SourceFiles, BINARY_HEAD,
 };
 use sha2::{Digest, Sha256};
 
@@ -51,7 +51,8 @@ type Known = (Sha256Digest, bool);
 pub struct PreviousTable<'a> {
     commit: Option<&'a str>,
     files: Vec<(&'a str, FileStat, Known)>,
-    by_path: HashMap<&'a str, usize>,
+    /// Built on the first lookup: an update from git's list of changes never looks a path up.
+    by_path: OnceLock<HashMap<&'a str, usize>>,
 }
 
 impl<'a> PreviousTable<'a> {
@@ -62,8 +63,7 @@ impl<'a> PreviousTable<'a> {
             let commit = Some(input.str()?).filter(|c| !c.is_empty());
             let count = input.count()?;
             let mut files = Vec::with_capacity(count);
-            let mut by_path = HashMap::with_capacity(count);
-            for at in 0..count {
+            for _ in 0..count {
                 let path = input.str()?;
                 let stat = FileStat {
                     size: input.u64()?,
@@ -73,12 +73,11 @@ impl<'a> PreviousTable<'a> {
                 };
                 let digest = Sha256Digest::from(input.digest()?);
                 files.push((path, stat, (digest, input.flag()?)));
-                by_path.insert(path, at);
             }
             input.end().then_some(Self {
                 commit,
                 files,
-                by_path,
+                by_path: OnceLock::new(),
             })
         };
         read().unwrap_or_default()
@@ -99,7 +98,11 @@ impl<'a> PreviousTable<'a> {
 
     /// What was recorded of the file at `path` when its `stat` is unchanged.
     fn known(&self, path: &str, stat: &FileStat) -> Option<Known> {
-        let (_, recorded, known) = self.files.get(*self.by_path.get(path)?)?;
+        let by_path = self.by_path.get_or_init(|| {
+            let paths = self.files.iter().enumerate();
+            paths.map(|(at, (path, _, _))| (*path, at)).collect()
+        });
+        let (_, recorded, known) = self.files.get(*by_path.get(path)?)?;
         recorded.same(stat).then_some(*known)
     }
 }
@@ -225,17 +228,6 @@ impl Line {
             Line::File(file) => &file.path,
             Line::Link(path, _) | Line::Other(path) => path,
         }
-    }
-}
-
-/// Walk order: directory by directory, each directory's entries by name, a directory's contents right
-/// after its own name. Comparing paths with `/` below every other byte gives exactly that.
-fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let key = |c: u8| if c == b'/' { 0 } else { c };
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    match a.iter().zip(b).position(|(x, y)| x != y) {
-        Some(at) => key(a[at]).cmp(&key(b[at])),
-        None => a.len().cmp(&b.len()),
     }
 }
 
