@@ -586,6 +586,10 @@ impl<'a> Git<'a> {
                 "feature.manyFiles=true",
                 "-c",
                 "advice.detachedHead=false",
+                // A kept checkout's fetch receives a thin pack, whose bases git copies in from the
+                // repository: compressed fast, that costs about a fifth less, for a little more disk.
+                "-c",
+                "pack.compression=1",
                 "-c",
                 &format!("http.lowSpeedLimit={LOW_SPEED_BYTES}"),
                 "-c",
