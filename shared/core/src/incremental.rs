@@ -7,9 +7,11 @@
 //! set and the running executable; the lineage names the tree, bound to the tenant ([`Incremental::new`]).
 //! Each entry holds one file's results keyed by its path and content digest and carries its own digest; an
 //! entry that fails that check is discarded and the file rescanned. The results of unchanged files live in
-//! the index itself, so a rescan costs one index read and one index write whatever the tree size (on an
-//! object store: O(1) requests) — the [`ScanCache`] port. Tables and indexes share one compact binary layout
-//! ([`IndexWriter`], [`IndexReader`]).
+//! the index itself: a base of every file's entry, and a delta bound to that base holding the entries that
+//! differ from it since ([`Previous`], [`Keeping`]). A rescan reads both and writes only the delta, until the
+//! delta outgrows a quarter of the base and a new base is written instead; whatever the tree size that is two
+//! reads and one write (on an object store: O(1) requests) — the [`ScanCache`] port. Tables and indexes share
+//! one compact binary layout ([`IndexWriter`], [`IndexReader`]).
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -260,13 +262,7 @@ impl<'a> ResultIndex<'a> {
     ) -> Vec<u8> {
         let mut out = IndexWriter::new(IndexKind::Results, entries.len() * 112);
         out.str(scope);
-        out.u64(entries.len() as u64);
-        for entry in entries {
-            out.str(&entry.path);
-            out.raw(entry.sha256.as_bytes());
-            out.bytes(&entry.results);
-            out.raw(&entry.digest);
-        }
+        write_entries(&mut out, entries);
         out.finish()
     }
 
@@ -277,16 +273,7 @@ impl<'a> ResultIndex<'a> {
         if input.str()? != scope {
             return None;
         }
-        let count = input.count()?;
-        let mut entries = Vec::with_capacity(count);
-        for _ in 0..count {
-            entries.push(ResultEntry {
-                path: Cow::Borrowed(input.str()?),
-                sha256: Sha256Digest::from(input.digest()?),
-                results: Cow::Borrowed(input.bytes()?),
-                digest: input.digest()?,
-            });
-        }
+        let entries = read_entries(&mut input)?;
         input.end().then_some(Self {
             scope: scope.to_string(),
             entries,
@@ -294,22 +281,99 @@ impl<'a> ResultIndex<'a> {
     }
 }
 
-/// The previous index of a tool, ready for lookups; its entries borrow from the stored bytes.
+/// The entries that differ from one base index (its trailing digest), in the same compact form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultDelta<'a> {
+    pub base: [u8; 32],
+    pub entries: Vec<ResultEntry<'a>>,
+}
+
+impl<'a> ResultDelta<'a> {
+    pub fn encode<'e, 'b: 'e>(
+        scope: &str,
+        base: &[u8; 32],
+        entries: impl ExactSizeIterator<Item = &'e ResultEntry<'b>>,
+    ) -> Vec<u8> {
+        let mut out = IndexWriter::new(IndexKind::ResultsDelta, entries.len() * 112 + 32);
+        out.str(scope);
+        out.raw(base);
+        write_entries(&mut out, entries);
+        out.finish()
+    }
+
+    /// The delta in `bytes` when it is whole, of this format and of `scope`; its entries are not checked yet.
+    pub fn decode(bytes: &'a [u8], scope: &str) -> Option<Self> {
+        let mut input = IndexReader::open(bytes, IndexKind::ResultsDelta)?;
+        if input.str()? != scope {
+            return None;
+        }
+        let base = input.digest()?;
+        let entries = read_entries(&mut input)?;
+        input.end().then_some(Self { base, entries })
+    }
+}
+
+fn write_entries<'e, 'b: 'e>(
+    out: &mut IndexWriter,
+    entries: impl ExactSizeIterator<Item = &'e ResultEntry<'b>>,
+) {
+    out.u64(entries.len() as u64);
+    for entry in entries {
+        out.str(&entry.path);
+        out.raw(entry.sha256.as_bytes());
+        out.bytes(&entry.results);
+        out.raw(&entry.digest);
+    }
+}
+
+fn read_entries<'a>(input: &mut IndexReader<'a>) -> Option<Vec<ResultEntry<'a>>> {
+    let count = input.count()?;
+    let mut entries = Vec::with_capacity(count);
+    for _ in 0..count {
+        entries.push(ResultEntry {
+            path: Cow::Borrowed(input.str()?),
+            sha256: Sha256Digest::from(input.digest()?),
+            results: Cow::Borrowed(input.bytes()?),
+            digest: input.digest()?,
+        });
+    }
+    Some(entries)
+}
+
+/// Where the delta of the results kept under (`scope`, `lineage`) is kept: under the same scope, a lineage
+/// of its own.
+pub fn delta_lineage(lineage: &str) -> String {
+    sha256_hex(format!("certus-results-delta\0{lineage}").as_bytes())
+}
+
+/// A delta is rewritten whole on every rescan until it outgrows a quarter of its base, or this much.
+const DELTA_FLOOR_BYTES: usize = 256 * 1024;
+
+/// The previous results of a tool, ready for lookups: the base index, and the delta bound to it. Entries
+/// borrow from the stored bytes.
 #[derive(Debug, Default)]
 pub struct Previous<'a> {
-    /// The intact entries, in the order the index holds them: its table's, [`walk_order`].
-    entries: Vec<ResultEntry<'a>>,
-    /// Just past the entry the last lookup found: files are looked up in the same order, so the next file's
-    /// entry is usually the next one, and is found without a search.
-    cursor: Cell<usize>,
-    /// Entries dropped because their digest did not check (or the index could not be read at all: 1).
+    base: Ordered<'a>,
+    delta: Ordered<'a>,
+    /// The base's own trailing digest, and its size: what a delta written next is bound to and measured by.
+    base_digest: Option<[u8; 32]>,
+    base_len: usize,
+    /// Entries dropped because their digest did not check (or an index or delta could not be read at all: 1).
     pub discarded: u64,
 }
 
+/// Which part of the previous results an entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Base,
+    Delta,
+}
+
 impl<'a> Previous<'a> {
-    /// The parsed index; an unreadable or foreign one counts as one discarded entry and reuses nothing.
-    pub fn parse(bytes: Option<&'a [u8]>, scope: &str) -> Self {
-        let Some(bytes) = bytes else {
+    /// The parsed results; an unreadable or foreign base counts as one discarded entry and reuses nothing,
+    /// and a delta counts only when it is bound to this very base.
+    pub fn parse(base: Option<&'a [u8]>, delta: Option<&'a [u8]>, scope: &str) -> Self {
+        let Some(bytes) = base else {
             return Self::default();
         };
         let Some(index) = ResultIndex::decode(bytes, scope) else {
@@ -318,36 +382,112 @@ impl<'a> Previous<'a> {
                 ..Self::default()
             };
         };
-        let read = index.entries.len();
-        let entries: Vec<ResultEntry<'a>> = index
-            .entries
-            .into_iter()
-            .filter(ResultEntry::is_intact)
-            .collect();
+        // The trailing digest `decode` has just checked.
+        let at = bytes.len().saturating_sub(32);
+        let base_digest = bytes.get(at..).and_then(|tail| tail.try_into().ok());
+        let (base, mut discarded) = Ordered::intact(index.entries);
+        let delta = match delta.map(|bytes| ResultDelta::decode(bytes, scope)) {
+            Some(Some(delta)) if Some(delta.base) == base_digest => {
+                let (delta, dropped) = Ordered::intact(delta.entries);
+                discarded += dropped;
+                delta
+            }
+            // Bound to an earlier base (a new one was written since): it says nothing about this one.
+            Some(Some(_)) | None => Ordered::default(),
+            Some(None) => {
+                discarded += 1;
+                Ordered::default()
+            }
+        };
         Self {
-            discarded: (read - entries.len()) as u64,
-            entries,
-            cursor: Cell::new(0),
+            base,
+            delta,
+            base_digest,
+            base_len: bytes.len(),
+            discarded,
         }
     }
 
-    /// The intact entry recorded for this very file content at this path: the entry after the last one found
-    /// when the path is that one's, else found by a binary search in walk order (an index in any other order
-    /// only finds less, never a wrong entry: a found entry is always this path's).
-    pub fn reuse(&self, file: &SourceFile) -> Option<&ResultEntry<'a>> {
+    /// The intact entry recorded for this very file content at this path, the delta's before the base's, and
+    /// which of the two it came from.
+    pub fn reuse(&self, file: &SourceFile) -> Option<(&ResultEntry<'a>, Layer)> {
+        let same = |entry: &&ResultEntry<'a>| entry.sha256 == file.sha256;
+        let in_delta = self.delta.find(&file.path).filter(same);
+        match in_delta {
+            Some(entry) => Some((entry, Layer::Delta)),
+            None => Some((self.base.find(&file.path).filter(same)?, Layer::Base)),
+        }
+    }
+
+    /// What to keep of this scan's `entries` (each with whether it was reused from the base, in walk order):
+    /// those that differ from the base, as a delta bound to it; or all of them as a new base when there is
+    /// no base or the delta has outgrown it.
+    pub fn keeping<'e, 'b: 'e>(
+        &self,
+        scope: &str,
+        entries: &[(&'e ResultEntry<'b>, bool)],
+    ) -> Keeping {
+        if let Some(base) = &self.base_digest {
+            let changed: Vec<_> = entries.iter().filter(|(_, in_base)| !in_base).collect();
+            let delta = ResultDelta::encode(scope, base, changed.iter().map(|(entry, _)| *entry));
+            if delta.len() <= (self.base_len / 4).max(DELTA_FLOOR_BYTES) {
+                return Keeping::Delta(delta);
+            }
+        }
+        Keeping::Base(ResultIndex::encode(
+            scope,
+            entries.iter().map(|(entry, _)| *entry),
+        ))
+    }
+}
+
+/// What a scan writes of a tool's results: a delta bound to the base it read, or a new base (which leaves
+/// any earlier delta bound to a base that is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keeping {
+    Delta(Vec<u8>),
+    Base(Vec<u8>),
+}
+
+/// Entries in walk order, looked up in that order: the next lookup usually wants the entry after the last
+/// one found, and gets it without a search.
+#[derive(Debug, Default)]
+struct Ordered<'a> {
+    entries: Vec<ResultEntry<'a>>,
+    /// Just past the entry the last lookup found.
+    cursor: Cell<usize>,
+}
+
+impl<'a> Ordered<'a> {
+    /// The intact `entries`, and how many were not.
+    fn intact(entries: Vec<ResultEntry<'a>>) -> (Self, u64) {
+        let read = entries.len();
+        let entries: Vec<_> = entries.into_iter().filter(ResultEntry::is_intact).collect();
+        let dropped = (read - entries.len()) as u64;
+        let ordered = Self {
+            entries,
+            cursor: Cell::new(0),
+        };
+        (ordered, dropped)
+    }
+
+    /// The entry of `path`: the one after the last found when it is that one, else found by a binary search
+    /// in walk order (entries in any other order only find less, never a wrong entry: a found entry is
+    /// always this path's).
+    fn find(&self, path: &str) -> Option<&ResultEntry<'a>> {
         let next = self.cursor.get();
         let at = match self.entries.get(next) {
-            Some(entry) if entry.path == file.path => next,
+            Some(entry) if entry.path == path => next,
             _ => {
                 let found = self
                     .entries
-                    .binary_search_by(|entry| walk_order(&entry.path, &file.path));
+                    .binary_search_by(|entry| walk_order(&entry.path, path));
                 self.cursor.set(found.unwrap_or_else(|insert| insert));
                 found.ok()?
             }
         };
         self.cursor.set(at + 1);
-        self.entries.get(at).filter(|e| e.sha256 == file.sha256)
+        self.entries.get(at)
     }
 }
 
@@ -369,6 +509,7 @@ pub fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
 pub enum IndexKind {
     FileTable = 1,
     Results = 2,
+    ResultsDelta = 3,
 }
 
 const INDEX_MAGIC: &[u8; 8] = b"CERTUSIX";
@@ -642,7 +783,7 @@ mod tests {
             .map(|path| ResultEntry::new(path, digest(path), path.as_bytes().to_vec()))
             .collect();
         let bytes = ResultIndex::encode(&scope, entries.iter());
-        let previous = Previous::parse(Some(&bytes), &scope);
+        let previous = Previous::parse(Some(&bytes), None, &scope);
         // The next table: "a/x" and "d/e/f" removed, "a/w", "b.new" and "z" added, asked in walk order.
         let next = [
             "a", "a/w", "a/y/z", "a-b", "a.b", "b", "b/c", "b.new", "c.txt", "d/e/g", "z", "é",
@@ -650,7 +791,7 @@ mod tests {
         for path in next {
             let found = previous.reuse(&file(path, digest(path)));
             assert_eq!(
-                found.map(|e| e.path.as_ref()),
+                found.map(|(e, _)| e.path.as_ref()),
                 stored.contains(&path).then_some(path),
                 "{path}"
             );
@@ -658,7 +799,7 @@ mod tests {
         // Out of turn: found all the same.
         for path in ["é", "a", "d/e/f", "a.b"] {
             let found = previous.reuse(&file(path, digest(path)));
-            assert_eq!(found.map(|e| e.path.as_ref()), Some(path));
+            assert_eq!(found.map(|(e, _)| e.path.as_ref()), Some(path));
         }
     }
 
@@ -670,25 +811,109 @@ mod tests {
         let mut tampered = ResultEntry::new("b.txt", bb, Vec::new());
         tampered.results = Cow::Owned(br#"[{"line":9}]"#.to_vec());
         let bytes = ResultIndex::encode(&scope, [&good, &tampered].into_iter());
-        let previous = Previous::parse(Some(&bytes), &scope);
+        let previous = Previous::parse(Some(&bytes), None, &scope);
         assert_eq!(previous.discarded, 1);
-        assert_eq!(previous.reuse(&file("a.txt", aa)), Some(&good));
+        assert_eq!(
+            previous.reuse(&file("a.txt", aa)),
+            Some((&good, Layer::Base))
+        );
         assert_eq!(previous.reuse(&file("a.txt", bb)), None);
         assert_eq!(previous.reuse(&file("b.txt", bb)), None);
         assert_eq!(previous.reuse(&file("c.txt", aa)), None);
-        let other = Previous::parse(Some(&bytes), "another scope");
+        let other = Previous::parse(Some(&bytes), None, "another scope");
         assert_eq!(
             (other.discarded, other.reuse(&file("a.txt", aa))),
             (1, None)
         );
-        assert_eq!(Previous::parse(Some(b"not an index"), &scope).discarded, 1);
+        let unreadable = Previous::parse(Some(b"not an index"), None, &scope);
+        assert_eq!(unreadable.discarded, 1);
         // Any flipped byte fails the index's own digest: nothing of it is used.
         let mut flipped = bytes.clone();
         flipped[20] ^= 1;
-        assert_eq!(Previous::parse(Some(&flipped), &scope).discarded, 1);
+        assert_eq!(Previous::parse(Some(&flipped), None, &scope).discarded, 1);
         let mut truncated = bytes;
         truncated.truncate(40);
-        assert_eq!(Previous::parse(Some(&truncated), &scope).discarded, 1);
+        assert_eq!(Previous::parse(Some(&truncated), None, &scope).discarded, 1);
+    }
+
+    /// The entries of `paths`, each with results naming `version`, in walk order.
+    fn entries_of(paths: &[&str], version: &str) -> Vec<ResultEntry<'static>> {
+        let mut paths = paths.to_vec();
+        paths.sort_by(|a, b| walk_order(a, b));
+        paths
+            .iter()
+            .map(|path| {
+                let results = format!("{path} {version}").into_bytes();
+                ResultEntry::new(path, Sha256Digest::of(version.as_bytes()), results)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rescan_keeps_what_differs_from_the_base_as_a_delta_bound_to_it_until_it_outgrows_it() {
+        let scope = scope("secrets", "1", "rules");
+        let paths: Vec<String> = (0..4000)
+            .map(|n| format!("src/m{}/f{n}.py", n % 9))
+            .collect();
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let v1 = entries_of(&paths, "v1");
+        let base = ResultIndex::encode(&scope, v1.iter());
+        let previous = Previous::parse(Some(&base), None, &scope);
+        // Ten files change: only their entries are kept, bound to the base.
+        let v2 = entries_of(&paths[..10], "v2");
+        let next: Vec<(&ResultEntry<'_>, bool)> = v1
+            .iter()
+            .map(|entry| match v2.iter().find(|e| e.path == entry.path) {
+                Some(changed) => (changed, false),
+                None => (entry, true),
+            })
+            .collect();
+        let Keeping::Delta(delta) = previous.keeping(&scope, &next) else {
+            panic!("a new base for ten changed files of 4,000");
+        };
+        assert!(delta.len() < base.len() / 100, "{} bytes", delta.len());
+        let decoded = ResultDelta::decode(&delta, &scope).unwrap();
+        assert_eq!(decoded.entries.len(), 10);
+        // Read back: the delta's entries win over the base's, the rest come from the base.
+        let previous = Previous::parse(Some(&base), Some(&delta), &scope);
+        for (entry, in_base) in &next {
+            let layer = if *in_base { Layer::Base } else { Layer::Delta };
+            assert_eq!(
+                previous.reuse(&file(&entry.path, entry.sha256)),
+                Some((*entry, layer))
+            );
+        }
+        // A file changed back to what the base recorded: the base's entry, since nothing else holds it.
+        let reverted = &v1[0];
+        assert_eq!(
+            previous.reuse(&file(&reverted.path, reverted.sha256)),
+            Some((reverted, Layer::Base))
+        );
+        // A delta bound to another base, or of another scope, says nothing; a damaged one is discarded.
+        let other_base = ResultIndex::encode(&scope, v1[1..].iter());
+        let stale = Previous::parse(Some(&other_base), Some(&delta), &scope);
+        let changed = &v2[0];
+        assert_eq!(stale.reuse(&file(&changed.path, changed.sha256)), None);
+        assert_eq!(stale.discarded, 0);
+        let mut damaged = delta.clone();
+        damaged[30] ^= 1;
+        let damaged = Previous::parse(Some(&base), Some(&damaged), &scope);
+        assert_eq!(damaged.reuse(&file(&changed.path, changed.sha256)), None);
+        assert_eq!(damaged.discarded, 1);
+        let foreign = Previous::parse(Some(&base), Some(&delta), "another scope");
+        assert_eq!(foreign.discarded, 1, "the base is of another scope");
+        // Most files changed: the delta would outgrow a quarter of the base, so a new base is kept.
+        let v3 = entries_of(&paths, "v3");
+        let most: Vec<(&ResultEntry<'_>, bool)> = v3.iter().map(|e| (e, false)).collect();
+        let previous = Previous::parse(Some(&base), Some(&delta), &scope);
+        let Keeping::Base(new_base) = previous.keeping(&scope, &most) else {
+            panic!("a delta of every file");
+        };
+        assert_eq!(ResultIndex::decode(&new_base, &scope).unwrap().entries, v3);
+        // Without a base there is nothing to bind a delta to.
+        let Keeping::Base(_) = Previous::default().keeping(&scope, &next[..1]) else {
+            panic!("a delta without a base");
+        };
     }
 
     #[test]

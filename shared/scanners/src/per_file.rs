@@ -1,6 +1,7 @@
 //! Per-file tools over a prepared file table, reusing the results the previous scan of the same tree recorded
 //! for files whose path and content digest are unchanged (`certus_core::incremental`). The files that remain
-//! are scanned on every core; the new index (every file's results) replaces the previous one.
+//! are scanned on every core; what differs from the stored base index is kept as its delta (or, once that
+//! outgrows the base, every file's results as a new base).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,8 +9,8 @@ use std::sync::Mutex;
 
 use certus_core::finding::Finding;
 use certus_core::incremental::{
-    Basis, CacheUse, Incremental, Keep, Previous, ResultEntry, ResultIndex, SourceFile,
-    SourceFiles, UsedEntries,
+    delta_lineage, Basis, CacheUse, Incremental, Keep, Keeping, Layer, Previous, ResultEntry,
+    SourceFile, SourceFiles, UsedEntries,
 };
 use serde::{Deserialize, Serialize};
 
@@ -62,56 +63,81 @@ pub(crate) async fn scan<F>(
 where
     F: Fn(&Path, &SourceFile) -> Scanned + Send + Sync + 'static,
 {
-    let lineage = incremental.lineage.clone();
+    let (lineage, delta) = (
+        incremental.lineage.clone(),
+        delta_lineage(&incremental.lineage),
+    );
     let mut warnings = Vec::new();
-    let previous = match incremental.cache.index(&scope, &lineage).await {
+    let base = match incremental.cache.index(&scope, &lineage).await {
         Ok(bytes) => bytes,
         Err(e) => {
             warnings.push(format!("scan cache not read, every file scanned: {e}"));
             None
         }
     };
+    // Without a base, a delta is bound to nothing: not read.
+    let changes = match base {
+        Some(_) => match incremental.cache.index(&scope, &delta).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                warnings.push(format!(
+                    "scan cache: the changes since its last full index were not read, the files they \
+                     cover are scanned again: {e}"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
     let files = incremental.files.clone();
     let root = root.to_path_buf();
     let worker_scope = scope.clone();
-    let (result, index) = tokio::task::spawn_blocking(move || {
-        let previous = Previous::parse(previous.as_deref(), &worker_scope);
+    let (result, keeping) = tokio::task::spawn_blocking(move || {
+        let previous = Previous::parse(base.as_deref(), changes.as_deref(), &worker_scope);
         scan_blocking(&files, &previous, &root, worker_scope, &scan_one)
     })
     .await
     .map_err(|e| format!("the per-file scan crashed: {e}"))??;
     warnings.extend(result.warnings);
-    if let Err(e) = incremental.cache.put_index(&scope, &lineage, index).await {
+    let (kept_as, bytes) = match keeping {
+        Keeping::Delta(bytes) => (&delta, bytes),
+        Keeping::Base(bytes) => (&lineage, bytes),
+    };
+    if let Err(e) = incremental.cache.put_index(&scope, kept_as, bytes).await {
         warnings.push(format!("scan cache not updated: {e}"));
     }
     Ok(TreeResult { warnings, ..result })
 }
 
-/// The scan proper: reuse, scan the rest on every core, and encode the next index. A file whose results may
-/// not be kept ([`SourceFiles::keeps`]) has them reported and left out of the index.
+/// The scan proper: reuse, scan the rest on every core, and encode what to keep. A file whose results may
+/// not be kept ([`SourceFiles::keeps`]) has them reported and left out of what is kept.
 fn scan_blocking<F>(
     table: &SourceFiles,
     previous: &Previous<'_>,
     root: &Path,
     scope: String,
     scan_one: &F,
-) -> Result<(TreeResult, Vec<u8>), String>
+) -> Result<(TreeResult, Keeping), String>
 where
     F: Fn(&Path, &SourceFile) -> Scanned + Send + Sync,
 {
     let files = &table.files;
     let mut entries: Vec<Option<ResultEntry<'_>>> = Vec::with_capacity(files.len());
+    // Whether each file's entry is the base's, which a delta need not repeat.
+    let mut in_base = Vec::with_capacity(files.len());
     let mut used = UsedEntries::default();
     let mut pending = Vec::new();
     for (at, file) in files.iter().enumerate() {
         match previous.reuse(file) {
-            Some(entry) => {
+            Some((entry, layer)) => {
                 used.add(entry);
                 entries.push(Some(entry.clone()));
+                in_base.push(layer == Layer::Base);
             }
             None => {
                 pending.push(at);
                 entries.push(None);
+                in_base.push(false);
             }
         }
     }
@@ -139,13 +165,14 @@ where
             FileResult::decode(&entry.path, &entry.results)?,
         ));
     }
-    let kept: Vec<&ResultEntry<'_>> = entries
+    let kept: Vec<(&ResultEntry<'_>, bool)> = entries
         .iter()
+        .zip(&in_base)
         .zip(&unkept)
         .filter(|(_, unkept)| !**unkept)
-        .map(|(entry, _)| entry)
+        .map(|((entry, in_base), _)| (entry, *in_base))
         .collect();
-    let index = ResultIndex::encode(&scope, kept.into_iter());
+    let keeping = previous.keeping(&scope, &kept);
     changed.sort_unstable();
     let warnings: Vec<String> = changed
         .first()
@@ -172,7 +199,7 @@ where
             cache,
             warnings,
         },
-        index,
+        keeping,
     ))
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certus_core::finding::Finding;
-use certus_core::incremental::{Incremental, ResultIndex};
+use certus_core::incremental::{delta_lineage, Incremental, ResultIndex};
 use certus_core::ports::{PreparedSource, Reuse, SourcePreparer};
 use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_core::request::SourceSpec;
@@ -206,7 +206,7 @@ fn completed(out: &ToolOutput) {
 
 #[tokio::test]
 async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
-    let (_dir, root, cache) = tree_and_cache();
+    let (dir, root, cache) = tree_and_cache();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     for n in 0..300 {
         let bytes = content(&mut rng);
@@ -241,8 +241,19 @@ async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
     }
     let scanner = SecretsScanner::new(None);
     let mut reused_total = 0;
+    let mut base = None;
     for step in 0..8 {
         let incremental = table(&root, &cache).await;
+        let stored = |lineage: &str, scope: &str| {
+            std::fs::read(
+                dir.path()
+                    .join("cache")
+                    .join(scope)
+                    .join(format!("{lineage}.idx")),
+            )
+            .ok()
+        };
+        let lineage = incremental.lineage.clone();
         let cached = scanner.scan(request(&root, Some(incremental))).await;
         let full = scanner.scan(request(&root, None)).await;
         completed(&cached);
@@ -256,6 +267,23 @@ async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
             );
         }
         reused_total += cache_use.from_cache;
+        // The first scan keeps every file's results; each rescan only what differs from them, beside them.
+        let kept_base = stored(&lineage, &cache_use.scope);
+        let delta = stored(&delta_lineage(&lineage), &cache_use.scope);
+        match step {
+            0 => {
+                assert!(kept_base.is_some() && delta.is_none());
+                base = kept_base;
+            }
+            _ => {
+                assert_eq!(
+                    kept_base, base,
+                    "step {step}: the base is not written again"
+                );
+                let delta = delta.unwrap();
+                assert!(delta.len() < base.as_ref().unwrap().len(), "step {step}");
+            }
+        }
         let (a, b): (Vec<_>, Vec<_>) = (
             cached.findings.iter().map(key).collect(),
             full.findings.iter().map(key).collect(),
