@@ -260,21 +260,14 @@ impl<'a> ResultIndex<'a> {
         scope: &str,
         entries: impl ExactSizeIterator<Item = &'e ResultEntry<'b>>,
     ) -> Vec<u8> {
-        let mut out = IndexWriter::new(IndexKind::Results, entries.len() * 112);
-        out.str(scope);
-        write_entries(&mut out, entries);
-        out.finish()
+        encode_entries(IndexKind::Results, scope, None, entries)
     }
 
     /// The index in `bytes` when it is whole, of this format and of `scope`; its entries are not checked
     /// yet. The entries borrow from `bytes`.
     pub fn decode(bytes: &'a [u8], scope: &str) -> Option<Self> {
-        let mut input = IndexReader::open(bytes, IndexKind::Results)?;
-        if input.str()? != scope {
-            return None;
-        }
-        let entries = read_entries(&mut input)?;
-        input.end().then_some(Self {
+        let (_, entries) = decode_entries(bytes, IndexKind::Results, scope)?;
+        Some(Self {
             scope: scope.to_string(),
             entries,
         })
@@ -294,29 +287,30 @@ impl<'a> ResultDelta<'a> {
         base: &[u8; 32],
         entries: impl ExactSizeIterator<Item = &'e ResultEntry<'b>>,
     ) -> Vec<u8> {
-        let mut out = IndexWriter::new(IndexKind::ResultsDelta, entries.len() * 112 + 32);
-        out.str(scope);
-        out.raw(base);
-        write_entries(&mut out, entries);
-        out.finish()
+        encode_entries(IndexKind::ResultsDelta, scope, Some(base), entries)
     }
 
     /// The delta in `bytes` when it is whole, of this format and of `scope`; its entries are not checked yet.
     pub fn decode(bytes: &'a [u8], scope: &str) -> Option<Self> {
-        let mut input = IndexReader::open(bytes, IndexKind::ResultsDelta)?;
-        if input.str()? != scope {
-            return None;
+        match decode_entries(bytes, IndexKind::ResultsDelta, scope)? {
+            (Some(base), entries) => Some(Self { base, entries }),
+            (None, _) => None,
         }
-        let base = input.digest()?;
-        let entries = read_entries(&mut input)?;
-        input.end().then_some(Self { base, entries })
     }
 }
 
-fn write_entries<'e, 'b: 'e>(
-    out: &mut IndexWriter,
+/// Entries of `kind` under `scope`: a delta's (bound to `base`) or an index's (no base).
+fn encode_entries<'e, 'b: 'e>(
+    kind: IndexKind,
+    scope: &str,
+    base: Option<&[u8; 32]>,
     entries: impl ExactSizeIterator<Item = &'e ResultEntry<'b>>,
-) {
+) -> Vec<u8> {
+    let mut out = IndexWriter::new(kind, entries.len() * 112 + 32);
+    out.str(scope);
+    if let Some(base) = base {
+        out.raw(base);
+    }
     out.u64(entries.len() as u64);
     for entry in entries {
         out.str(&entry.path);
@@ -324,9 +318,23 @@ fn write_entries<'e, 'b: 'e>(
         out.bytes(&entry.results);
         out.raw(&entry.digest);
     }
+    out.finish()
 }
 
-fn read_entries<'a>(input: &mut IndexReader<'a>) -> Option<Vec<ResultEntry<'a>>> {
+/// What [`encode_entries`] wrote, when whole, of `kind` and of `scope`: the base (a delta's) and the entries.
+fn decode_entries<'a>(
+    bytes: &'a [u8],
+    kind: IndexKind,
+    scope: &str,
+) -> Option<(Option<[u8; 32]>, Vec<ResultEntry<'a>>)> {
+    let mut input = IndexReader::open(bytes, kind)?;
+    if input.str()? != scope {
+        return None;
+    }
+    let base = match kind {
+        IndexKind::ResultsDelta => Some(input.digest()?),
+        IndexKind::Results | IndexKind::FileTable => None,
+    };
     let count = input.count()?;
     let mut entries = Vec::with_capacity(count);
     for _ in 0..count {
@@ -337,7 +345,7 @@ fn read_entries<'a>(input: &mut IndexReader<'a>) -> Option<Vec<ResultEntry<'a>>>
             digest: input.digest()?,
         });
     }
-    Some(entries)
+    input.end().then_some((base, entries))
 }
 
 /// Where the delta of the results kept under (`scope`, `lineage`) is kept: under the same scope, a lineage
