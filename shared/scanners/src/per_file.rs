@@ -68,25 +68,16 @@ where
         delta_lineage(&incremental.lineage),
     );
     let mut warnings = Vec::new();
-    let base = match incremental.cache.index(&scope, &lineage).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            warnings.push(format!("scan cache not read, every file scanned: {e}"));
-            None
-        }
-    };
+    let unread = "scan cache not read, every file scanned";
+    let base = stored(incremental, &scope, &lineage, unread, &mut warnings).await;
     // Without a base, a delta is bound to nothing: not read.
     let changes = match base {
-        Some(_) => match incremental.cache.index(&scope, &delta).await {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                warnings.push(format!(
-                    "scan cache: the changes since its last full index were not read, the files they \
-                     cover are scanned again: {e}"
-                ));
-                None
-            }
-        },
+        Some(_) => {
+            let unread =
+                "scan cache: the changes since its last full index were not read, the files \
+                          they cover are scanned again";
+            stored(incremental, &scope, &delta, unread, &mut warnings).await
+        }
         None => None,
     };
     let files = incremental.files.clone();
@@ -107,6 +98,25 @@ where
         warnings.push(format!("scan cache not updated: {e}"));
     }
     Ok(TreeResult { warnings, ..result })
+}
+
+/// What the cache holds under (`scope`, `name`); nothing, and `unread` with the error among `warnings`, when
+/// it cannot be read.
+async fn stored(
+    incremental: &Incremental,
+    scope: &str,
+    name: &str,
+    unread: &str,
+    warnings: &mut Vec<String>,
+) -> Option<Vec<u8>> {
+    incremental
+        .cache
+        .index(scope, name)
+        .await
+        .unwrap_or_else(|e| {
+            warnings.push(format!("{unread}: {e}"));
+            None
+        })
 }
 
 /// The scan proper: reuse, scan the rest on every core, and encode what to keep. A file whose results may
