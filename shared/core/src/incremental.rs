@@ -333,7 +333,7 @@ fn decode_entries<'a>(
     }
     let base = match kind {
         IndexKind::ResultsDelta => Some(input.digest()?),
-        IndexKind::Results | IndexKind::FileTable => None,
+        IndexKind::Results | IndexKind::FileTable | IndexKind::FileTableDelta => None,
     };
     let count = input.count()?;
     let mut entries = Vec::with_capacity(count);
@@ -348,14 +348,20 @@ fn decode_entries<'a>(
     input.end().then_some((base, entries))
 }
 
-/// Where the delta of the results kept under (`scope`, `lineage`) is kept: under the same scope, a lineage
-/// of its own.
+/// Where the delta of what is kept under (`scope`, `lineage`) — a tool's results, a tree's file table — is
+/// kept: under the same scope, a lineage of its own.
 pub fn delta_lineage(lineage: &str) -> String {
     sha256_hex(format!("certus-results-delta\0{lineage}").as_bytes())
 }
 
 /// A delta is rewritten whole on every rescan until it outgrows a quarter of its base, or this much.
 const DELTA_FLOOR_BYTES: usize = 256 * 1024;
+
+/// Whether a delta of `delta` bytes is still kept as one over a base of `base` bytes, rather than a new base
+/// written whole.
+pub fn delta_fits(delta: usize, base: usize) -> bool {
+    delta <= (base / 4).max(DELTA_FLOOR_BYTES)
+}
 
 /// The previous results of a tool, ready for lookups: the base index, and the delta bound to it. Entries
 /// borrow from the stored bytes.
@@ -438,7 +444,7 @@ impl<'a> Previous<'a> {
         if let Some(base) = &self.base_digest {
             let changed: Vec<_> = entries.iter().filter(|(_, in_base)| !in_base).collect();
             let delta = ResultDelta::encode(scope, base, changed.iter().map(|(entry, _)| *entry));
-            if delta.len() <= (self.base_len / 4).max(DELTA_FLOOR_BYTES) {
+            if delta_fits(delta.len(), self.base_len) {
                 return Keeping::Delta(delta);
             }
         }
@@ -511,13 +517,14 @@ pub fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-/// What an index holds: a directory's file table or a tool's results. Part of the header, so one is never
-/// read as the other.
+/// What an index holds: a directory's file table or a tool's results, whole (a base) or as the delta to one.
+/// Part of the header, so one is never read as another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexKind {
     FileTable = 1,
     Results = 2,
     ResultsDelta = 3,
+    FileTableDelta = 4,
 }
 
 const INDEX_MAGIC: &[u8; 8] = b"CERTUSIX";

@@ -107,9 +107,13 @@ pub struct Checkout {
 pub enum Arrival {
     /// Checked out whole, every tracked path compared and restored (`checkout --force`).
     Whole,
-    /// Moved from the commit the tree held: git wrote only the paths that differ between the two commits,
-    /// having first found each of them as that commit holds it; every other path was left as it was.
-    Moved { from: String },
+    /// Moved from the commit the tree held: git wrote only the paths that differ between the two commits
+    /// (`changes`, listed while it wrote them, or why they could not be), having first found each of them as
+    /// that commit holds it; every other path was left as it was.
+    Moved {
+        from: String,
+        changes: std::result::Result<Vec<Change>, String>,
+    },
     /// The tree could not be moved from the commit it was said to hold (git found a path that differs from
     /// it), so it was checked out whole: what else wrote the tree is unknown.
     NotMoved { from: String, why: String },
@@ -200,29 +204,6 @@ pub async fn checked_out(layout: Layout<'_>, policy: &GitPolicy) -> Option<Strin
         .await
         .ok()?;
     Some(commit.trim().to_string())
-}
-
-/// The paths whose entry differs between the trees of commits `from` and `to` in `layout`'s repository
-/// (added, removed, rewritten, or changed in mode or type), as git's checkout of `to` over `from` writes them.
-pub async fn changes(
-    layout: Layout<'_>,
-    policy: &GitPolicy,
-    from: &str,
-    to: &str,
-) -> Result<Vec<Change>> {
-    let git = Git::local(layout, policy);
-    let raw = git
-        .run_bytes(&[
-            "diff-tree",
-            "-r",
-            "-z",
-            "--no-renames",
-            "--no-abbrev",
-            from,
-            to,
-        ])
-        .await?;
-    parse_raw_diff(&raw)
 }
 
 /// Records of `git diff-tree -r -z` (`:<old mode> <new mode> <old id> <new id> <status>` NUL `<path>` NUL).
@@ -492,23 +473,43 @@ impl<'a> Git<'a> {
     async fn switch(&self, held: Option<&str>, target: &str) -> Result<Arrival> {
         let arrival = match held {
             None => Arrival::Whole,
-            Some(from) => match self.run(&["read-tree", "-m", "-u", from, target]).await {
-                Ok(_) => {
-                    self.run(&["update-ref", "--no-deref", "HEAD", target])
-                        .await?;
-                    return Ok(Arrival::Moved {
+            Some(from) => {
+                // git lists the paths that differ while it writes them.
+                let move_args = ["read-tree", "-m", "-u", from, target];
+                match tokio::join!(self.run(&move_args), self.changes(from, target)) {
+                    (Ok(_), changes) => {
+                        self.run(&["update-ref", "--no-deref", "HEAD", target])
+                            .await?;
+                        return Ok(Arrival::Moved {
+                            from: from.to_string(),
+                            changes: changes.map_err(|e| e.to_string()),
+                        });
+                    }
+                    (Err(e), _) => Arrival::NotMoved {
                         from: from.to_string(),
-                    });
+                        why: e.to_string(),
+                    },
                 }
-                Err(e) => Arrival::NotMoved {
-                    from: from.to_string(),
-                    why: e.to_string(),
-                },
-            },
+            }
         };
         self.run(&["checkout", "--quiet", "--force", "--detach", target])
             .await?;
         Ok(arrival)
+    }
+
+    /// The paths whose entry differs between the trees of commits `from` and `to` (added, removed,
+    /// rewritten, or changed in mode or type), as git's move of a tree from `from` to `to` writes them.
+    async fn changes(&self, from: &str, to: &str) -> Result<Vec<Change>> {
+        let args = [
+            "diff-tree",
+            "-r",
+            "-z",
+            "--no-renames",
+            "--no-abbrev",
+            from,
+            to,
+        ];
+        parse_raw_diff(&self.run_bytes(&args).await?)
     }
 
     /// What git printed, as text.

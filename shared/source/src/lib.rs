@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use certus_core::digest::{sha256_file, sha256_hex};
 use certus_core::error::{CoreError, Result};
-use certus_core::incremental::{ScanCache, SourceFiles, INDEX_FORMAT};
+use certus_core::incremental::{delta_lineage, Keeping, ScanCache, SourceFiles, INDEX_FORMAT};
 use certus_core::ports::{PreparedSource, Reuse, SourcePreparer, TreeLease};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
@@ -153,14 +153,13 @@ impl LocalSourcePreparer {
             Stays::Kept(_, commit) => Some(commit),
             Stays::No | Stays::Shared(_) => None,
         };
-        let scope = table_scope();
         let mut warnings = Vec::new();
         let kept_as = match stays {
             Stays::No => None,
             Stays::Kept(name, _) | Stays::Shared(name) => Some(name),
         };
         let previous = match kept_as {
-            Some(name) => cache.index(&scope, name).await.unwrap_or_else(|e| {
+            Some(name) => stored_table(cache, name).await.unwrap_or_else(|e| {
                 warnings.push(format!(
                     "scan cache: the previous file table was not read, every file hashed: {e}"
                 ));
@@ -170,23 +169,29 @@ impl LocalSourcePreparer {
         };
         let settled_before_ns =
             matches!(stays, Stays::Shared(_)).then(|| settled_before_now(self.timestamp_tick));
-        let walk_root = root.to_path_buf();
+        let (walk_root, commit, keep) = (
+            root.to_path_buf(),
+            commit.map(str::to_string),
+            kept_as.is_some(),
+        );
+        let (walked, keeping) = blocking(move || {
+            let previous = match &previous {
+                Some((base, delta)) => tree::PreviousTable::decode(base, delta.as_deref()),
+                None => tree::PreviousTable::default(),
+            };
+            let mut walked = tree::tree_table(&walk_root, &previous)?;
+            walked.files.settled_before_ns = settled_before_ns;
+            let keeping = keep.then(|| previous.keeping(&walked.files, commit.as_deref()));
+            Ok((walked, keeping))
+        })
+        .await?;
         let tree::TreeTable {
             digest,
             files: mut table,
             shape,
-        } = blocking(move || {
-            let previous = previous
-                .as_deref()
-                .map(tree::PreviousTable::decode)
-                .unwrap_or_default();
-            tree::tree_table(&walk_root, &previous)
-        })
-        .await?;
-        table.settled_before_ns = settled_before_ns;
-        if let Some(name) = kept_as {
-            let encoded = tree::encode_table(&table, commit);
-            warnings.extend(keep_table(cache, name, encoded).await);
+        } = walked;
+        if let (Some(name), Some(keeping)) = (kept_as, keeping) {
+            warnings.extend(keep_table(cache, name, keeping).await);
         }
         table.lineage = lineage;
         Ok(Table {
@@ -207,32 +212,31 @@ impl LocalSourcePreparer {
         kept: &Kept,
         before: &str,
         after: &str,
+        changes: Vec<tree::Change>,
         lineage: String,
     ) -> Result<Option<(Arc<SourceFiles>, Vec<String>)>> {
-        // git works out the changes while the stored table is read (git first: a cache may read in place).
-        let scope = table_scope();
-        let (changes, stored) = tokio::try_join!(
-            biased;
-            git::changes(kept.layout(), &self.policy.git, before, after),
-            cache.index(&scope, kept.name()),
-        )?;
-        let Some(stored) = stored else {
+        let Some((base, delta)) = stored_table(cache, kept.name()).await? else {
             return Ok(None);
         };
-        let (root, before) = (kept.tree().to_path_buf(), before.to_string());
-        let files = blocking(move || {
-            let previous = tree::PreviousTable::decode(&stored);
-            match previous.commit() == Some(before.as_str()) {
-                true => tree::updated_table(&root, &previous, &changes).map(Some),
-                false => Ok(None),
+        let (root, before, after) = (
+            kept.tree().to_path_buf(),
+            before.to_string(),
+            after.to_string(),
+        );
+        let updated = blocking(move || {
+            let previous = tree::PreviousTable::decode(&base, delta.as_deref());
+            if previous.commit() != Some(before.as_str()) {
+                return Ok(None);
             }
+            let files = tree::updated_table(&root, &previous, &changes)?;
+            let keeping = previous.keeping(&files, Some(&after));
+            Ok(Some((files, keeping)))
         })
         .await?;
-        let Some(mut files) = files else {
+        let Some((mut files, keeping)) = updated else {
             return Ok(None);
         };
-        let warnings =
-            keep_table(cache, kept.name(), tree::encode_table(&files, Some(after))).await;
+        let warnings = keep_table(cache, kept.name(), keeping).await;
         files.lineage = lineage;
         Ok(Some((Arc::new(files), warnings.into_iter().collect())))
     }
@@ -315,12 +319,23 @@ impl LocalSourcePreparer {
                     let checkout = fetch(kept.layout(), held.as_deref()).await?;
                     let mut notes = Vec::new();
                     match &checkout.arrival {
-                        git::Arrival::Moved { from } => {
+                        git::Arrival::Moved { from, changes } => {
                             let (after, lineage) = (&checkout.commit, lineage.clone());
-                            match self
-                                .table_from_changes(cache, &kept, from, after, lineage)
-                                .await
-                            {
+                            let table = match changes {
+                                Ok(changes) => {
+                                    self.table_from_changes(
+                                        cache,
+                                        &kept,
+                                        from,
+                                        after,
+                                        changes.clone(),
+                                        lineage,
+                                    )
+                                    .await
+                                }
+                                Err(e) => Err(CoreError::Source(e.clone())),
+                            };
+                            match table {
                                 Ok(Some(table)) => return Ok((checkout, table)),
                                 Ok(None) => {}
                                 Err(e) => notes.push(format!(
@@ -414,10 +429,25 @@ impl LocalSourcePreparer {
     }
 }
 
-/// Keeps the file `table` of the tree `name` in `cache`; a warning when it could not: the cache only saves
-/// work.
-async fn keep_table(cache: &Arc<dyn ScanCache>, name: &str, table: Vec<u8>) -> Option<String> {
-    let stored = cache.put_index(&table_scope(), name, table).await;
+/// The file table of the tree `name` kept in `cache`, with the delta kept since, when there is one (read
+/// together; whether the delta is bound to this very table is the decoder's to check).
+async fn stored_table(
+    cache: &Arc<dyn ScanCache>,
+    name: &str,
+) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>> {
+    let (scope, delta) = (table_scope(), delta_lineage(name));
+    let (base, delta) = tokio::try_join!(cache.index(&scope, name), cache.index(&scope, &delta))?;
+    Ok(base.map(|base| (base, delta)))
+}
+
+/// Keeps the file table of the tree `name` in `cache` (a new table, or the delta to the one kept); a warning
+/// when it could not: the cache only saves work.
+async fn keep_table(cache: &Arc<dyn ScanCache>, name: &str, table: Keeping) -> Option<String> {
+    let (name, bytes) = match table {
+        Keeping::Base(bytes) => (name.to_string(), bytes),
+        Keeping::Delta(bytes) => (delta_lineage(name), bytes),
+    };
+    let stored = cache.put_index(&table_scope(), &name, bytes).await;
     stored.err().map(|e| {
         format!("scan cache: the file table was not kept, the next scan hashes every file: {e}")
     })

@@ -13,7 +13,8 @@ use std::sync::{Condvar, Mutex, OnceLock};
 use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{
-    walk_order, FileStat, IndexKind, IndexReader, IndexWriter, SourceFile, SourceFiles, BINARY_HEAD,
+    delta_fits, walk_order, FileStat, IndexKind, IndexReader, IndexWriter, Keeping, SourceFile,
+    SourceFiles, BINARY_HEAD,
 };
 use sha2::{Digest, Sha256};
 
@@ -23,7 +24,8 @@ pub fn tree_digest(root: &Path) -> Result<String> {
 }
 
 /// The table in the compact form the scan cache keeps, with the commit it is the tree of (a kept checkout;
-/// `None` for a directory). A file modified too recently for its `stat` to prove its content
+/// `None` for a directory): a base, which later scans keep their changes to as a delta
+/// ([`PreviousTable::keeping`]). A file modified too recently for its `stat` to prove its content
 /// ([`SourceFiles::settled`]) is not written: the next scan reads it again.
 pub fn encode_table(table: &SourceFiles, commit: Option<&str>) -> Vec<u8> {
     let settled = table.files.iter().filter(|f| table.settled(f));
@@ -31,13 +33,7 @@ pub fn encode_table(table: &SourceFiles, commit: Option<&str>) -> Vec<u8> {
     out.str(commit.unwrap_or_default());
     out.u64(settled.clone().count() as u64);
     for file in settled {
-        out.str(&file.path);
-        out.u64(file.stat.size);
-        out.i64(file.stat.mtime_ns);
-        out.i64(file.stat.ctime_ns);
-        out.u64(file.stat.inode);
-        out.raw(file.sha256.as_bytes());
-        out.flag(file.binary);
+        write_entry(&mut out, &Entry::of(file));
     }
     out.finish()
 }
@@ -45,40 +41,115 @@ pub fn encode_table(table: &SourceFiles, commit: Option<&str>) -> Vec<u8> {
 /// What the previous table knew of a file's content: its digest and whether it is binary.
 type Known = (Sha256Digest, bool);
 
+/// One file as a stored table records it, borrowing its path from the stored bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry<'a> {
+    path: &'a str,
+    stat: FileStat,
+    known: Known,
+}
+
+impl<'a> Entry<'a> {
+    fn of(file: &'a SourceFile) -> Self {
+        Self {
+            path: &file.path,
+            stat: file.stat,
+            known: (file.sha256, file.binary),
+        }
+    }
+}
+
+fn write_entry(out: &mut IndexWriter, entry: &Entry<'_>) {
+    out.str(entry.path);
+    out.u64(entry.stat.size);
+    out.i64(entry.stat.mtime_ns);
+    out.i64(entry.stat.ctime_ns);
+    out.u64(entry.stat.inode);
+    out.raw(entry.known.0.as_bytes());
+    out.flag(entry.known.1);
+}
+
+fn read_entry<'a>(input: &mut IndexReader<'a>) -> Option<Entry<'a>> {
+    let path = input.str()?;
+    let stat = FileStat {
+        size: input.u64()?,
+        mtime_ns: input.i64()?,
+        ctime_ns: input.i64()?,
+        inode: input.u64()?,
+    };
+    let digest = Sha256Digest::from(input.digest()?);
+    Some(Entry {
+        path,
+        stat,
+        known: (digest, input.flag()?),
+    })
+}
+
+/// `count` then that many of what `read` reads.
+fn read_list<'a, T>(
+    input: &mut IndexReader<'a>,
+    read: impl Fn(&mut IndexReader<'a>) -> Option<T>,
+) -> Option<Vec<T>> {
+    let count = input.count()?;
+    let mut items = Vec::with_capacity(count);
+    for _ in 0..count {
+        items.push(read(input)?);
+    }
+    Some(items)
+}
+
+/// The stored base a previous table was read from: what the delta written next is bound to (its trailing
+/// digest) and measured against (its size), and its entries when a delta changed them.
+#[derive(Debug)]
+struct Base<'a> {
+    digest: [u8; 32],
+    len: usize,
+    /// `None` when no delta applied: the table's own entries are the base's.
+    entries: Option<Vec<Entry<'a>>>,
+}
+
 /// The previous table (what `stat` said of each file then, and what was known of its content), in walk
-/// order and by path, borrowing its paths from the stored bytes.
+/// order and by path, borrowing its paths from the stored bytes: a base, with the delta bound to it applied.
 #[derive(Debug, Default)]
 pub struct PreviousTable<'a> {
     commit: Option<&'a str>,
-    files: Vec<(&'a str, FileStat, Known)>,
+    files: Vec<Entry<'a>>,
     /// Built on the first lookup: an update from git's list of changes never looks a path up.
     by_path: OnceLock<HashMap<&'a str, usize>>,
+    base: Option<Base<'a>>,
 }
 
 impl<'a> PreviousTable<'a> {
-    /// The table in `bytes`; an unreadable, foreign-format or altered table reuses nothing.
-    pub fn decode(bytes: &'a [u8]) -> Self {
+    /// The table kept as `base` and, when it is bound to that very base, `delta`; an unreadable,
+    /// foreign-format or altered base reuses nothing, and such a delta (or one bound to another base) is
+    /// not applied.
+    pub fn decode(base: &'a [u8], delta: Option<&'a [u8]>) -> Self {
         let read = || -> Option<Self> {
-            let mut input = IndexReader::open(bytes, IndexKind::FileTable)?;
-            let commit = Some(input.str()?).filter(|c| !c.is_empty());
-            let count = input.count()?;
-            let mut files = Vec::with_capacity(count);
-            for _ in 0..count {
-                let path = input.str()?;
-                let stat = FileStat {
-                    size: input.u64()?,
-                    mtime_ns: input.i64()?,
-                    ctime_ns: input.i64()?,
-                    inode: input.u64()?,
-                };
-                let digest = Sha256Digest::from(input.digest()?);
-                files.push((path, stat, (digest, input.flag()?)));
-            }
-            input.end().then_some(Self {
-                commit,
+            let mut input = IndexReader::open(base, IndexKind::FileTable)?;
+            let commit = input.str()?;
+            let files = read_list(&mut input, read_entry)?;
+            input.end().then_some(())?;
+            let digest: [u8; 32] = base.get(base.len() - 32..)?.try_into().ok()?;
+            let mut table = Self {
+                commit: Some(commit).filter(|c| !c.is_empty()),
                 files,
                 by_path: OnceLock::new(),
-            })
+                base: Some(Base {
+                    digest,
+                    len: base.len(),
+                    entries: None,
+                }),
+            };
+            if let Some((commit, files)) = delta.and_then(|delta| apply(&table, digest, delta)) {
+                let entries = std::mem::replace(&mut table.files, files);
+                table.commit = Some(commit).filter(|c| !c.is_empty());
+                table.base = Some(Base {
+                    digest,
+                    len: base.len(),
+                    entries: Some(entries),
+                });
+            }
+            Some(table)
         };
         read().unwrap_or_default()
     }
@@ -100,11 +171,97 @@ impl<'a> PreviousTable<'a> {
     fn known(&self, path: &str, stat: &FileStat) -> Option<Known> {
         let by_path = self.by_path.get_or_init(|| {
             let paths = self.files.iter().enumerate();
-            paths.map(|(at, (path, _, _))| (*path, at)).collect()
+            paths.map(|(at, entry)| (entry.path, at)).collect()
         });
-        let (_, recorded, known) = self.files.get(*by_path.get(path)?)?;
-        recorded.same(stat).then_some(*known)
+        let entry = self.files.get(*by_path.get(path)?)?;
+        entry.stat.same(stat).then_some(entry.known)
     }
+
+    /// What to keep of `table` (the tree of `commit`, for a kept checkout) after a scan that read this
+    /// table: what differs from the base it was read from, as a delta bound to that base; or the whole
+    /// table as a new base when there is none or the delta has outgrown it.
+    pub fn keeping(&self, table: &SourceFiles, commit: Option<&str>) -> Keeping {
+        if let Some(base) = &self.base {
+            let entries = base.entries.as_deref().unwrap_or(&self.files);
+            let settled = table.files.iter().filter(|f| table.settled(f));
+            let (changed, removed) = differences(entries, settled.map(Entry::of));
+            let mut out = IndexWriter::new(IndexKind::FileTableDelta, changed.len() * 104 + 64);
+            out.raw(&base.digest);
+            out.str(commit.unwrap_or_default());
+            out.u64(changed.len() as u64);
+            for entry in &changed {
+                write_entry(&mut out, entry);
+            }
+            out.u64(removed.len() as u64);
+            for path in removed {
+                out.str(path);
+            }
+            let delta = out.finish();
+            if delta_fits(delta.len(), base.len) {
+                return Keeping::Delta(delta);
+            }
+        }
+        Keeping::Base(encode_table(table, commit))
+    }
+}
+
+/// The commit and entries of the table kept as `table`'s base (of trailing digest `digest`) with `delta`
+/// applied, when `delta` is whole, bound to that base and lists its changes in walk order.
+fn apply<'a>(
+    table: &PreviousTable<'a>,
+    digest: [u8; 32],
+    delta: &'a [u8],
+) -> Option<(&'a str, Vec<Entry<'a>>)> {
+    let mut input = IndexReader::open(delta, IndexKind::FileTableDelta)?;
+    if input.digest()? != digest {
+        return None;
+    }
+    let commit = input.str()?;
+    let changed = read_list(&mut input, read_entry)?;
+    let removed = read_list(&mut input, |input| input.str())?;
+    input.end().then_some(())?;
+    let ascending = |a: &str, b: &str| walk_order(a, b).is_lt();
+    if !changed.windows(2).all(|w| ascending(w[0].path, w[1].path))
+        || !removed.windows(2).all(|w| ascending(w[0], w[1]))
+    {
+        return None;
+    }
+    let mut files = Vec::with_capacity(table.files.len() + changed.len());
+    let mut changed = changed.into_iter().peekable();
+    let mut removed = removed.into_iter().peekable();
+    for entry in &table.files {
+        while let Some(next) = changed.next_if(|c| ascending(c.path, entry.path)) {
+            files.push(next);
+        }
+        while removed.next_if(|r| ascending(r, entry.path)).is_some() {}
+        let replaced = changed.peek().is_some_and(|c| c.path == entry.path);
+        if !replaced && removed.next_if(|r| *r == entry.path).is_none() {
+            files.push(*entry);
+        }
+    }
+    files.extend(changed);
+    Some((commit, files))
+}
+
+/// The entries of `now` (in walk order) that `base` (in walk order) does not hold as they are, and the
+/// paths of `base` that `now` no longer holds.
+fn differences<'a, 'b>(
+    base: &[Entry<'a>],
+    now: impl Iterator<Item = Entry<'b>>,
+) -> (Vec<Entry<'b>>, Vec<&'a str>) {
+    let (mut changed, mut removed) = (Vec::new(), Vec::new());
+    let mut base = base.iter().peekable();
+    for entry in now {
+        while let Some(gone) = base.next_if(|b| walk_order(b.path, entry.path).is_lt()) {
+            removed.push(gone.path);
+        }
+        let before = base.next_if(|b| b.path == entry.path);
+        if before.is_none_or(|b| b.stat != entry.stat || b.known != entry.known) {
+            changed.push(entry);
+        }
+    }
+    removed.extend(base.map(|b| b.path));
+    (changed, removed)
 }
 
 /// A path git's checkout of another commit wrote or removed, and whether it is a regular file now (mode
@@ -137,12 +294,12 @@ pub fn updated_table(
     let kept = previous
         .files
         .iter()
-        .filter(|(path, _, _)| !changed.contains(path))
-        .map(|&(path, stat, (sha256, binary))| SourceFile {
-            path: path.to_string(),
-            stat,
-            sha256,
-            binary,
+        .filter(|entry| !changed.contains(entry.path))
+        .map(|entry| SourceFile {
+            path: entry.path.to_string(),
+            stat: entry.stat,
+            sha256: entry.known.0,
+            binary: entry.known.1,
         });
     let read_now = fresh.len();
     let mut files = Vec::with_capacity(previous.len() + fresh.len());
@@ -694,7 +851,7 @@ mod table_tests {
             .map(|(path, binary)| (path.to_string(), binary))
         );
         let stored = encode_table(&first, None);
-        let again = tree_table(dir.path(), &PreviousTable::decode(&stored))
+        let again = tree_table(dir.path(), &PreviousTable::decode(&stored, None))
             .unwrap()
             .files;
         assert_eq!((again.digests_reused, again.bytes_read), (5, 0));
@@ -735,7 +892,7 @@ mod table_tests {
             (2, 0, 6)
         );
         let stored = encode_table(&table, None);
-        let previous = PreviousTable::decode(&stored);
+        let previous = PreviousTable::decode(&stored, None);
         assert_eq!(previous.len(), 2);
         // Rewritten through a new inode, as an editor or a checkout does.
         std::fs::write(dir.path().join("src/a.new"), "yy").unwrap();
@@ -751,7 +908,7 @@ mod table_tests {
         let mut altered = encode_table(&table, None);
         let at = altered.len() - 10;
         altered[at] = if altered[at] == b'a' { b'b' } else { b'a' };
-        assert!(PreviousTable::decode(&altered).is_empty());
+        assert!(PreviousTable::decode(&altered, None).is_empty());
         std::fs::create_dir(dir.path().join(".git")).unwrap();
         std::fs::write(dir.path().join(".git/config"), "[remote]").unwrap();
         let TreeTable {
@@ -775,5 +932,143 @@ mod table_tests {
             table.files.iter().any(|f| f.path == ".git/config"),
             "but its files are listed for the scanners that read them"
         );
+    }
+
+    /// Each file of a table as a stored table records it, to compare tables whatever built them.
+    fn entries(table: &PreviousTable<'_>) -> Vec<(String, FileStat, Known)> {
+        let files = table.files.iter();
+        files
+            .map(|e| (e.path.to_string(), e.stat, e.known))
+            .collect()
+    }
+
+    fn entries_of(table: &SourceFiles) -> Vec<(String, FileStat, Known)> {
+        let files = table.files.iter();
+        files
+            .map(|f| (f.path.clone(), f.stat, (f.sha256, f.binary)))
+            .collect()
+    }
+
+    fn delta(keeping: Keeping) -> Vec<u8> {
+        match keeping {
+            Keeping::Delta(bytes) => bytes,
+            Keeping::Base(_) => panic!("a new base where a delta was expected"),
+        }
+    }
+
+    #[test]
+    fn a_table_keeps_its_changes_as_a_delta_bound_to_its_base_until_they_outgrow_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["a", "b", "b/c"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+            for n in 0..40 {
+                std::fs::write(dir.path().join(format!("{d}/f{n}.txt")), format!("{d} {n}"))
+                    .unwrap();
+            }
+        }
+        let first = tree_table(dir.path(), &PreviousTable::default())
+            .unwrap()
+            .files;
+        let base = encode_table(&first, Some("c0"));
+        let previous = PreviousTable::decode(&base, None);
+        // Rewritten (a new inode), removed, added: in several directories.
+        for (path, text) in [
+            ("a/f3.txt", "new"),
+            ("b/c/f39.txt", "new too"),
+            ("b/new.txt", "added"),
+        ] {
+            std::fs::write(dir.path().join("tmp"), text).unwrap();
+            std::fs::rename(dir.path().join("tmp"), dir.path().join(path)).unwrap();
+        }
+        std::fs::remove_file(dir.path().join("a/f0.txt")).unwrap();
+        std::fs::remove_file(dir.path().join("b/f7.txt")).unwrap();
+        let second = tree_table(dir.path(), &previous).unwrap().files;
+        let first_delta = delta(previous.keeping(&second, Some("c1")));
+        assert!(
+            first_delta.len() * 10 < base.len(),
+            "five changes of 120 files"
+        );
+        let read = PreviousTable::decode(&base, Some(&first_delta));
+        assert_eq!(
+            (read.commit(), entries(&read)),
+            (Some("c1"), entries_of(&second))
+        );
+        let again = tree_table(dir.path(), &read).unwrap().files;
+        assert_eq!((again.digests_reused, again.bytes_read), (119, 0));
+
+        // The next delta is still bound to the base and holds every change since it, removals included.
+        std::fs::write(dir.path().join("tmp"), "third").unwrap();
+        std::fs::rename(dir.path().join("tmp"), dir.path().join("a/f5.txt")).unwrap();
+        let third = tree_table(dir.path(), &read).unwrap().files;
+        let second_delta = delta(read.keeping(&third, Some("c2")));
+        let read = PreviousTable::decode(&base, Some(&second_delta));
+        assert_eq!(
+            (read.commit(), entries(&read)),
+            (Some("c2"), entries_of(&third))
+        );
+        assert!(!read
+            .files
+            .iter()
+            .any(|e| e.path == "a/f0.txt" || e.path == "b/f7.txt"));
+
+        // A delta bound to another base, damaged, or out of walk order is not applied.
+        let other = encode_table(&first, Some("other"));
+        let unbound = PreviousTable::decode(&other, Some(&second_delta));
+        assert_eq!(
+            (unbound.commit(), entries(&unbound)),
+            (Some("other"), entries_of(&first))
+        );
+        let mut damaged = second_delta.clone();
+        let at = damaged.len() / 2;
+        damaged[at] ^= 1;
+        assert_eq!(
+            PreviousTable::decode(&base, Some(&damaged)).commit(),
+            Some("c0")
+        );
+        let mut unordered = IndexWriter::new(IndexKind::FileTableDelta, 0);
+        unordered.raw(base[base.len() - 32..].try_into().unwrap());
+        unordered.str("c9");
+        unordered.u64(2);
+        for file in [&third.files[1], &third.files[0]] {
+            write_entry(&mut unordered, &Entry::of(file));
+        }
+        unordered.u64(0);
+        let unordered = unordered.finish();
+        assert_eq!(
+            PreviousTable::decode(&base, Some(&unordered)).commit(),
+            Some("c0")
+        );
+
+        // Once the changes outgrow a quarter of the base (and the floor), the table is kept whole again.
+        let many = |stamp: i64| SourceFiles {
+            lineage: String::new(),
+            files: (0..6_000)
+                .map(|n| SourceFile {
+                    path: format!("d/{n:05}"),
+                    stat: FileStat {
+                        size: 1,
+                        mtime_ns: stamp,
+                        ctime_ns: stamp,
+                        inode: n,
+                    },
+                    sha256: Sha256Digest::from([7; 32]),
+                    binary: false,
+                })
+                .collect(),
+            digests_reused: 0,
+            bytes_read: 0,
+            settled_before_ns: None,
+        };
+        let big = encode_table(&many(1), None);
+        let previous = PreviousTable::decode(&big, None);
+        match previous.keeping(&many(2), None) {
+            Keeping::Base(bytes) => {
+                assert_eq!(
+                    entries(&PreviousTable::decode(&bytes, None)),
+                    entries_of(&many(2))
+                );
+            }
+            Keeping::Delta(_) => panic!("every entry changed: a new base"),
+        }
     }
 }
