@@ -1208,17 +1208,18 @@ async fn write_bundle(
         .map(|s| s.threshold_violations.clone())
         .unwrap_or_default();
 
-    let merged: Vec<serde_json::Value> = state
+    let runs: Vec<serde_json::Value> = state
         .tools
         .iter()
         .filter_map(|t| {
             let bytes = std::fs::read(bundle.path_of(&bundle::sarif_path(&t.id)).ok()?).ok()?;
-            let log: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-            log.get("runs")?.get(0).cloned()
+            let mut log: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+            Some(log.get_mut("runs")?.get_mut(0)?.take())
         })
         .collect();
-    if !merged.is_empty() {
-        bundle.write_json(bundle::MERGED_SARIF, &merged_log(merged))?;
+    let merged = (!runs.is_empty()).then(|| merged_log(runs));
+    if let Some(merged) = &merged {
+        bundle.write_json(bundle::MERGED_SARIF, merged)?;
     }
 
     let mut history = services.events.history(&job.test_id, 0).await?;
@@ -1246,7 +1247,7 @@ async fn write_bundle(
     )?;
     bundle.write(
         bundle::REPORT_HTML,
-        html_report(&bundle, job, state)?.as_bytes(),
+        html_report(&bundle, job, state, merged.as_ref())?.as_bytes(),
     )?;
     bundle.write_json(
         bundle::SCAN_JSON,
@@ -1280,8 +1281,14 @@ async fn write_bundle(
         .await
 }
 
-/// `report.html` from what the bundle already holds: the merged SARIF and the CycloneDX SBOM.
-fn html_report(bundle: &BundleWriter, job: &Job, state: &RunState) -> Result<String> {
+/// `report.html` from what the bundle already holds: the merged SARIF (`merged`, as just written) and the
+/// CycloneDX SBOM.
+fn html_report(
+    bundle: &BundleWriter,
+    job: &Job,
+    state: &RunState,
+    merged: Option<&serde_json::Value>,
+) -> Result<String> {
     let read = |rel: &str| -> Result<Option<serde_json::Value>> {
         let path = bundle.path_of(rel)?;
         if !path.exists() {
@@ -1292,8 +1299,8 @@ fn html_report(bundle: &BundleWriter, job: &Job, state: &RunState) -> Result<Str
             .map(Some)
             .map_err(|e| CoreError::json(rel, e))
     };
-    let findings = match read(bundle::MERGED_SARIF)? {
-        Some(log) => read_findings(&log)?,
+    let findings = match merged {
+        Some(log) => read_findings(log)?,
         None => Vec::new(),
     };
     let sbom = read(bundle::SBOM_CYCLONEDX)?.map(|doc| SbomSummary::from_cyclonedx(&doc));
