@@ -363,6 +363,20 @@ impl Deployment {
         self.events().history(id, 0).await.unwrap()
     }
 
+    /// What the steps left under the functions' workspace root (their `/tmp`): each step's workspace goes
+    /// when the step ends.
+    fn leftovers(&self) -> Vec<String> {
+        match std::fs::read_dir(self.dir.path().join("lambda-tmp")) {
+            Ok(entries) => entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+                Vec::new()
+            }
+        }
+    }
+
     /// The stored bundle, downloaded and checked against its index.
     async fn bundle(&self, job: &Job) -> PathBuf {
         let location = job.bundle_location.as_deref().expect("bundle location");
@@ -529,6 +543,7 @@ async fn the_state_machine_and_the_local_runner_give_the_same_record_and_bundle(
     assert_eq!(phases(&events), phases(&local_events));
     let trail = d.audit().trail(&id).await.unwrap();
     assert!(trail.len() >= 3, "submitted, running, final: {trail:?}");
+    assert_eq!(d.leftovers(), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -562,6 +577,7 @@ async fn a_failing_and_a_timed_out_scanner_are_recorded_and_the_run_still_ends()
     assert!(errors.contains("tool 'secrets' failed"), "{errors}");
     assert_event_contract(&d.history(&id).await);
     d.bundle(&job).await;
+    assert_eq!(d.leftovers(), Vec::<String>::new());
 }
 
 #[tokio::test]

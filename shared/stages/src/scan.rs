@@ -135,8 +135,7 @@ impl Stages {
             .put_file(test_id, SOURCE_SNAPSHOT, &tarball)
             .await?;
         self.save_state(test_id, &state).await?;
-        self.done(test_id, STEP, StageOutput::of(test_id), &workspace)
-            .await
+        self.record(test_id, STEP, StageOutput::of(test_id)).await
     }
 
     /// `fetch-manifest`: the manifest and signature bytes into the bundle (and the run store).
@@ -158,8 +157,7 @@ impl Stages {
         pipeline::fetch_manifest(&self.services, &mut job, &state, &bundle, &progress).await?;
         self.services.jobs.save(&job).await?;
         self.push_bundle_files(test_id, &workspace).await?;
-        self.done(test_id, STEP, StageOutput::of(test_id), &workspace)
-            .await
+        self.record(test_id, STEP, StageOutput::of(test_id)).await
     }
 
     /// `verify-manifest`: the signature over the exact manifest bytes, before anything runs.
@@ -239,7 +237,7 @@ impl Stages {
             max_concurrency: Some(self.services.settings.max_parallel_tools.max(1)),
             ..StageOutput::of(test_id)
         };
-        self.done(test_id, STEP, output, &workspace).await
+        self.record(test_id, STEP, output).await
     }
 
     /// `run-scanner`: one tool on a restored copy of the source; its SARIF and attachments go to the bundle
@@ -292,7 +290,7 @@ impl Stages {
             status: Some(record.status.as_str().to_string()),
             ..StageOutput::of(test_id)
         };
-        self.done(test_id, &step, output, &workspace).await
+        self.record(test_id, &step, output).await
     }
 
     /// `run-scanner` with a caught failure (the Map iteration's `Catch`): the tool is recorded as failed (or
@@ -434,7 +432,6 @@ impl Stages {
             step_error,
         )
         .await?;
-        self.clean(&workspace);
         Ok(terminal)
     }
 
@@ -520,25 +517,21 @@ impl Stages {
         Ok(bytes)
     }
 
-    /// A fresh private workspace for this step (a warm Lambda may still hold an earlier one).
-    fn workspace(&self, test_id: &str, step: &str) -> Result<RunWorkspace> {
-        let dir = self
-            .services
-            .settings
+    /// A fresh private workspace for this step (a warm Lambda may still hold an earlier one), directly under
+    /// the workspace root and removed when the step ends, however it ends.
+    fn workspace(&self, test_id: &str, step: &str) -> Result<StepWorkspace> {
+        let settings = &self.services.settings;
+        let dir = settings
             .workspace_root
-            .join(test_id)
-            .join(step.replace('/', "-"));
+            .join(format!("{test_id}.{}", step.replace('/', "-")));
         if dir.exists() {
             std::fs::remove_dir_all(&dir)
                 .map_err(|e| certus_core::error::CoreError::io(&dir, e))?;
         }
-        Ok(RunWorkspace::create(dir)?)
-    }
-
-    fn clean(&self, workspace: &RunWorkspace) {
-        if !self.services.settings.keep_workspace {
-            let _ = std::fs::remove_dir_all(workspace.root());
-        }
+        Ok(StepWorkspace {
+            workspace: RunWorkspace::create(dir)?,
+            keep: settings.keep_workspace,
+        })
     }
 
     /// The source snapshot unpacked into `workspace`, once its digest is the one `prepare-source` recorded.
@@ -638,17 +631,29 @@ impl Stages {
         self.put_json(test_id, &marker_key(step), &output).await?;
         Ok(output)
     }
+}
 
-    async fn done(
-        &self,
-        test_id: &str,
-        step: &str,
-        output: StageOutput,
-        workspace: &RunWorkspace,
-    ) -> Result<StageOutput> {
-        let output = self.record(test_id, step, output).await?;
-        self.clean(workspace);
-        Ok(output)
+/// A step's private workspace (the source it restored, its tools' outputs, part of a bundle), removed when
+/// the step returns, fails or unwinds unless the operator keeps workspaces: a warm Lambda runs other jobs,
+/// other tenants' among them, in the same `/tmp`.
+struct StepWorkspace {
+    workspace: RunWorkspace,
+    keep: bool,
+}
+
+impl std::ops::Deref for StepWorkspace {
+    type Target = RunWorkspace;
+
+    fn deref(&self) -> &RunWorkspace {
+        &self.workspace
+    }
+}
+
+impl Drop for StepWorkspace {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(self.workspace.root());
+        }
     }
 }
 
@@ -779,4 +784,46 @@ where
         .await
         .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(root: &Path, keep: bool) -> StepWorkspace {
+        StepWorkspace {
+            workspace: RunWorkspace::create(root.join("test_1.run-scanner-secrets")).unwrap(),
+            keep,
+        }
+    }
+
+    /// What a step that fails part way leaves: its workspace holds a restored file when the error returns.
+    fn failing_step(root: &Path, keep: bool) -> Result<()> {
+        let workspace = step(root, keep);
+        std::fs::write(workspace.source_dir().join("secret.txt"), "tenant data").unwrap();
+        Err(StageError::NonRetryable("the step failed".into()))
+    }
+
+    #[test]
+    fn a_step_leaves_nothing_in_the_workspace_root_however_it_ends_unless_workspaces_are_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let listing = || {
+            let entries = std::fs::read_dir(root.path()).unwrap();
+            entries
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect::<Vec<_>>()
+        };
+        drop(step(root.path(), false));
+        assert!(listing().is_empty());
+        assert!(failing_step(root.path(), false).is_err());
+        assert!(listing().is_empty(), "{:?}", listing());
+        let unwound = std::panic::catch_unwind(|| {
+            let _workspace = step(root.path(), false);
+            panic!("a step that panics");
+        });
+        assert!(unwound.is_err());
+        assert!(listing().is_empty(), "{:?}", listing());
+        assert!(failing_step(root.path(), true).is_err());
+        assert_eq!(listing(), ["test_1.run-scanner-secrets"]);
+    }
 }
