@@ -162,6 +162,33 @@ pub trait ScanCache: Send + Sync {
     async fn put_index(&self, scope: &str, lineage: &str, bytes: Vec<u8>) -> Result<()>;
 }
 
+/// What is kept under (`scope`, `lineage`): the base, and the delta beside it (whether that delta is bound to
+/// this very base is the decoder's to check). Each read fails on its own: a delta that cannot be read costs
+/// only what it covers.
+pub struct Layers {
+    pub base: Result<Option<Vec<u8>>>,
+    pub delta: Result<Option<Vec<u8>>>,
+}
+
+impl Layers {
+    /// Both layers, read together (on an object store, two requests in flight at once).
+    pub async fn read(cache: &dyn ScanCache, scope: &str, lineage: &str) -> Self {
+        let delta = delta_lineage(lineage);
+        let (base, delta) = tokio::join!(cache.index(scope, lineage), cache.index(scope, &delta));
+        Self { base, delta }
+    }
+}
+
+impl Keeping {
+    /// Writes what this says under (`scope`, `lineage`): a new base in its place, or the delta beside it.
+    pub async fn write(self, cache: &dyn ScanCache, scope: &str, lineage: &str) -> Result<()> {
+        match self {
+            Keeping::Base(bytes) => cache.put_index(scope, lineage, bytes).await,
+            Keeping::Delta(bytes) => cache.put_index(scope, &delta_lineage(lineage), bytes).await,
+        }
+    }
+}
+
 /// Where a store keeps the index of (`scope`, `lineage`), relative to its root: `<scope>/<lineage>.idx`. Both
 /// must be SHA-256 digests in lowercase hex, so nothing a job submits shapes a path or an object key.
 pub fn index_name(scope: &str, lineage: &str) -> Result<String> {
@@ -396,9 +423,7 @@ impl<'a> Previous<'a> {
                 ..Self::default()
             };
         };
-        // The trailing digest `decode` has just checked.
-        let at = bytes.len().saturating_sub(32);
-        let base_digest = bytes.get(at..).and_then(|tail| tail.try_into().ok());
+        let base_digest = IndexReader::seal(bytes);
         let (base, mut discarded) = Ordered::intact(index.entries);
         let delta = match delta.map(|bytes| ResultDelta::decode(bytes, scope)) {
             Some(Some(delta)) if Some(delta.base) == base_digest => {
@@ -584,6 +609,11 @@ pub struct IndexReader<'a> {
 }
 
 impl<'a> IndexReader<'a> {
+    /// The trailing digest that seals `bytes` (what a delta names its base by); check it with [`Self::open`].
+    pub fn seal(bytes: &[u8]) -> Option<[u8; 32]> {
+        bytes.get(bytes.len().checked_sub(32)?..)?.try_into().ok()
+    }
+
     /// The body of `bytes` when the trailing digest, magic, format and kind all check.
     pub fn open(bytes: &'a [u8], kind: IndexKind) -> Option<Self> {
         let split = bytes.len().checked_sub(32)?;
@@ -725,6 +755,82 @@ pub fn executable_identity() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store in memory that refuses to read the names in `unreadable`.
+    #[derive(Default)]
+    struct MemoryCache {
+        kept: std::sync::Mutex<std::collections::BTreeMap<String, Vec<u8>>>,
+        unreadable: Vec<String>,
+    }
+
+    #[async_trait]
+    impl ScanCache for MemoryCache {
+        async fn index(&self, scope: &str, lineage: &str) -> Result<Option<Vec<u8>>> {
+            if self.unreadable.iter().any(|name| name == lineage) {
+                return Err(crate::error::CoreError::Storage(format!(
+                    "{lineage}: refused"
+                )));
+            }
+            Ok(self
+                .kept
+                .lock()
+                .unwrap()
+                .get(&format!("{scope}/{lineage}"))
+                .cloned())
+        }
+
+        async fn put_index(&self, scope: &str, lineage: &str, bytes: Vec<u8>) -> Result<()> {
+            self.kept
+                .lock()
+                .unwrap()
+                .insert(format!("{scope}/{lineage}"), bytes);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_base_and_its_delta_are_kept_side_by_side_and_read_together_each_failing_on_its_own()
+    {
+        let cache = MemoryCache::default();
+        let read = |cache| async move {
+            let layers = Layers::read(cache, "scope", "tree").await;
+            (layers.base.ok().flatten(), layers.delta.ok().flatten())
+        };
+        assert_eq!(read(&cache).await, (None, None));
+        Keeping::Base(b"base".to_vec())
+            .write(&cache, "scope", "tree")
+            .await
+            .unwrap();
+        assert_eq!(read(&cache).await, (Some(b"base".to_vec()), None));
+        Keeping::Delta(b"delta".to_vec())
+            .write(&cache, "scope", "tree")
+            .await
+            .unwrap();
+        let both = (Some(b"base".to_vec()), Some(b"delta".to_vec()));
+        assert_eq!(read(&cache).await, both);
+        // The delta lives under a lineage of its own; another tree's layers are not this one's.
+        let names: Vec<String> = cache.kept.lock().unwrap().keys().cloned().collect();
+        assert_eq!(
+            names,
+            [
+                format!("scope/{}", delta_lineage("tree")),
+                "scope/tree".into()
+            ]
+        );
+        assert_eq!(read(&cache).await, both);
+        assert_eq!(
+            Layers::read(&cache, "scope", "other").await.base.unwrap(),
+            None
+        );
+        // A delta that cannot be read leaves the base readable.
+        let refusing = MemoryCache {
+            kept: std::sync::Mutex::new(cache.kept.lock().unwrap().clone()),
+            unreadable: vec![delta_lineage("tree")],
+        };
+        let layers = Layers::read(&refusing, "scope", "tree").await;
+        assert_eq!(layers.base.unwrap(), Some(b"base".to_vec()));
+        assert!(layers.delta.is_err());
+    }
 
     fn file(path: &str, sha: Sha256Digest) -> SourceFile {
         SourceFile {

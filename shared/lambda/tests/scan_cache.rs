@@ -204,8 +204,8 @@ async fn a_second_scan_of_the_same_repository_reuses_every_result_in_three_reque
         let (cold, requests) = d.scan(&repo, false).await;
         let cold = cold.expect("the secrets record says how the cache was used");
         assert_eq!(
-            requests, 2,
-            "{name}: one GetObject (missing) and one PutObject"
+            requests, 3,
+            "{name}: the base and its delta asked for together (both missing), one PutObject"
         );
         assert_eq!(cold.from_cache, 0, "{name}: {cold:?}");
         assert!(cold.files >= files as u64 + 2, "{name}: {cold:?}");

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use certus_core::finding::Finding;
 use certus_core::incremental::{
-    delta_lineage, Basis, CacheUse, Incremental, Keep, Keeping, Layer, Previous, ResultEntry,
-    SourceFile, SourceFiles, UsedEntries,
+    Basis, CacheUse, Incremental, Keep, Keeping, Layer, Layers, Previous, ResultEntry, SourceFile,
+    SourceFiles, UsedEntries,
 };
 use serde::{Deserialize, Serialize};
 
@@ -63,21 +63,23 @@ pub(crate) async fn scan<F>(
 where
     F: Fn(&Path, &SourceFile) -> Scanned + Send + Sync + 'static,
 {
-    let (lineage, delta) = (
-        incremental.lineage.clone(),
-        delta_lineage(&incremental.lineage),
-    );
+    let lineage = &incremental.lineage;
     let mut warnings = Vec::new();
-    let unread = "scan cache not read, every file scanned";
-    let base = stored(incremental, &scope, &lineage, unread, &mut warnings).await;
-    // Without a base, a delta is bound to nothing: not read.
+    let mut unread = |read: Result<Option<Vec<u8>>, _>, what: &str| {
+        read.unwrap_or_else(|e| {
+            warnings.push(format!("{what}: {e}"));
+            None
+        })
+    };
+    let stored = Layers::read(incremental.cache.as_ref(), &scope, lineage).await;
+    let base = unread(stored.base, "scan cache not read, every file scanned");
+    // Without a base, a delta is bound to nothing: not used.
     let changes = match base {
-        Some(_) => {
-            let unread =
-                "scan cache: the changes since its last full index were not read, the files \
-                          they cover are scanned again";
-            stored(incremental, &scope, &delta, unread, &mut warnings).await
-        }
+        Some(_) => unread(
+            stored.delta,
+            "scan cache: the changes since its last full index were not read, the files they cover \
+             are scanned again",
+        ),
         None => None,
     };
     let files = incremental.files.clone();
@@ -90,33 +92,13 @@ where
     .await
     .map_err(|e| format!("the per-file scan crashed: {e}"))??;
     warnings.extend(result.warnings);
-    let (kept_as, bytes) = match keeping {
-        Keeping::Delta(bytes) => (&delta, bytes),
-        Keeping::Base(bytes) => (&lineage, bytes),
-    };
-    if let Err(e) = incremental.cache.put_index(&scope, kept_as, bytes).await {
+    let kept = keeping
+        .write(incremental.cache.as_ref(), &scope, lineage)
+        .await;
+    if let Err(e) = kept {
         warnings.push(format!("scan cache not updated: {e}"));
     }
     Ok(TreeResult { warnings, ..result })
-}
-
-/// What the cache holds under (`scope`, `name`); nothing, and `unread` with the error among `warnings`, when
-/// it cannot be read.
-async fn stored(
-    incremental: &Incremental,
-    scope: &str,
-    name: &str,
-    unread: &str,
-    warnings: &mut Vec<String>,
-) -> Option<Vec<u8>> {
-    incremental
-        .cache
-        .index(scope, name)
-        .await
-        .unwrap_or_else(|e| {
-            warnings.push(format!("{unread}: {e}"));
-            None
-        })
 }
 
 /// The scan proper: reuse, scan the rest on every core, and encode what to keep. A file whose results may

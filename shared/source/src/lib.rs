@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use certus_core::digest::{sha256_file, sha256_hex};
 use certus_core::error::{CoreError, Result};
-use certus_core::incremental::{delta_lineage, Keeping, ScanCache, SourceFiles, INDEX_FORMAT};
+use certus_core::incremental::{Keeping, Layers, ScanCache, SourceFiles, INDEX_FORMAT};
 use certus_core::ports::{PreparedSource, Reuse, SourcePreparer, TreeLease};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
@@ -429,25 +429,22 @@ impl LocalSourcePreparer {
     }
 }
 
-/// The file table of the tree `name` kept in `cache`, with the delta kept since, when there is one (read
-/// together; whether the delta is bound to this very table is the decoder's to check).
+/// The file table of the tree `name` kept in `cache`, with the delta kept since, when there is one; an
+/// error when either cannot be read (the tree is then hashed whole).
 async fn stored_table(
     cache: &Arc<dyn ScanCache>,
     name: &str,
 ) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>> {
-    let (scope, delta) = (table_scope(), delta_lineage(name));
-    let (base, delta) = tokio::try_join!(cache.index(&scope, name), cache.index(&scope, &delta))?;
+    let stored = Layers::read(cache.as_ref(), &table_scope(), name).await;
+    let base = stored.base?;
+    let delta = stored.delta?;
     Ok(base.map(|base| (base, delta)))
 }
 
 /// Keeps the file table of the tree `name` in `cache` (a new table, or the delta to the one kept); a warning
 /// when it could not: the cache only saves work.
 async fn keep_table(cache: &Arc<dyn ScanCache>, name: &str, table: Keeping) -> Option<String> {
-    let (name, bytes) = match table {
-        Keeping::Base(bytes) => (name.to_string(), bytes),
-        Keeping::Delta(bytes) => (delta_lineage(name), bytes),
-    };
-    let stored = cache.put_index(&table_scope(), &name, bytes).await;
+    let stored = table.write(cache.as_ref(), &table_scope(), name).await;
     stored.err().map(|e| {
         format!("scan cache: the file table was not kept, the next scan hashes every file: {e}")
     })

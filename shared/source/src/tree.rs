@@ -129,7 +129,7 @@ impl<'a> PreviousTable<'a> {
             let commit = input.str()?;
             let files = read_list(&mut input, read_entry)?;
             input.end().then_some(())?;
-            let digest: [u8; 32] = base.get(base.len() - 32..)?.try_into().ok()?;
+            let digest = IndexReader::seal(base)?;
             let mut table = Self {
                 commit: Some(commit).filter(|c| !c.is_empty()),
                 files,
