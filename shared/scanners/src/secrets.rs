@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use certus_core::beneath::Beneath;
 use certus_core::digest::sha256_hex;
 use certus_core::finding::{identity_digest, Finding, Severity};
 use certus_core::incremental::{self, Basis, Incremental, SourceFile, BINARY_HEAD};
@@ -78,19 +79,29 @@ impl SecretsScanner {
 // The table's binary files are the engine's: it may skip them unread.
 const _: () = assert!(BINARY_HEAD == certus_secrets::BINARY_SNIFF_LEN);
 
-/// One file as the engine's tree scan treats it ([`certus_secrets::Scanner::scan_path`]), findings reported
+/// One file as the engine's tree scan treats it ([`certus_secrets::Scanner::scan_opened`]), findings reported
 /// once per secret. A file the table already shows to be binary or over the size limit is not opened again:
-/// only the path-only rules can match it.
+/// only the path-only rules can match it. The others are opened beneath the root through their directory's
+/// descriptor, which each scanning thread keeps while the files of that directory come.
 fn scan_one(scanner: &certus_secrets::Scanner, root: &Path, file: &SourceFile) -> Scanned {
     thread_local! {
         /// The read buffer of this scanning thread, reused from file to file as the tree scan's workers do.
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        /// Where this scanning thread opens files: the root, and the directory it last read a file of.
+        static BENEATH: std::cell::RefCell<Option<Beneath>> = const { std::cell::RefCell::new(None) };
     }
     let (scanned, basis) = match scanner.scan_unread(&file.path, file.stat.size, file.binary) {
         Some(scanned) => (scanned, Basis::Table),
         None => {
-            let mut scanned = BUFFER
-                .with_borrow_mut(|buf| scanner.scan_path(&root.join(&file.path), &file.path, buf));
+            let mut scanned = BENEATH.with_borrow_mut(|beneath| {
+                let beneath = match beneath {
+                    Some(beneath) if beneath.root() == root => beneath,
+                    other => other.insert(Beneath::new(root)),
+                };
+                BUFFER.with_borrow_mut(|buf| {
+                    scanner.scan_opened(&file.path, || beneath.open(&file.path), buf)
+                })
+            });
             let basis = scanned.stat.take().map_or(Basis::Unknown, Basis::Opened);
             (scanned, basis)
         }

@@ -485,6 +485,41 @@ async fn a_file_changed_between_hashing_and_scanning_never_lends_its_results_to_
 }
 
 #[tokio::test]
+async fn a_directory_swapped_for_a_link_after_hashing_is_never_read_through() {
+    let (dir, root, cache) = tree_and_cache();
+    let mut rng = Rng(41);
+    write(&root, "app/settings.py", b"DEBUG = False\n");
+    write(&root, "app/plain.txt", b"nothing here\n");
+    // Outside the tree, under the same names: a secret the scan must never see.
+    let outside = dir.path().join("outside");
+    write(&outside, "settings.py", secret_line(&mut rng).as_bytes());
+    write(&outside, "plain.txt", secret_line(&mut rng).as_bytes());
+    let scanner = SecretsScanner::new(None);
+    // The table hashes `app/`; before the scanner reads it, `app` becomes a link to the outside directory.
+    let hashed = table(&root, &cache).await;
+    std::fs::rename(root.join("app"), dir.path().join("moved")).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("app")).unwrap();
+    let out = scanner.scan(request(&root, Some(hashed))).await;
+    completed(&out);
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+    let warnings = out.warnings.join("\n");
+    assert!(
+        warnings.contains("app/settings.py not scanned (unreadable"),
+        "{warnings}"
+    );
+    // Followed, the link gives both secrets: what the scan would report through a plain open.
+    let through = certus_secrets::Scanner::new(
+        certus_secrets::RuleSet::default_rules().unwrap(),
+        certus_secrets::ScanOptions::default(),
+    )
+    .scan_tree(&outside)
+    .unwrap();
+    let paths: std::collections::BTreeSet<&str> =
+        through.findings.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["plain.txt", "settings.py"].into());
+}
+
+#[tokio::test]
 async fn a_binary_file_is_judged_by_the_read_that_hashed_it_and_not_opened_again() {
     let (_dir, root, cache) = tree_and_cache();
     let mut rng = Rng(37);

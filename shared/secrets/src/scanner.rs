@@ -214,7 +214,8 @@ impl Scanner {
             let Ok(batch) = batch else { return };
             let mut done = Accumulator::default();
             for job in batch {
-                let (findings, outcome, _) = self.scan_file(&job, &mut buf);
+                let (findings, outcome, _) =
+                    self.scan_file(&job.rel, || walk::open_no_follow(&job.abs), &mut buf);
                 done.add(findings);
                 match outcome {
                     Ok(bytes) => {
@@ -231,27 +232,29 @@ impl Scanner {
         }
     }
 
-    /// Scans one file of the tree: findings, and the bytes scanned or why the content was skipped.
+    /// Scans one file of the tree, named `rel` and opened by `open` when it is not allowlisted: findings,
+    /// and the bytes scanned or why the content was skipped.
     fn scan_file(
         &self,
-        job: &Job,
+        rel: &str,
+        open: impl FnOnce() -> std::io::Result<std::fs::File>,
         buf: &mut Vec<u8>,
     ) -> (
         FileFindings,
         std::result::Result<u64, SkipReason>,
         Option<std::fs::Metadata>,
     ) {
-        if let Some((found, reason)) = self.allowlisted(&job.rel) {
+        if let Some((found, reason)) = self.allowlisted(rel) {
             return (found, Err(reason), None);
         }
-        match walk::read_file(&job.abs, self.options.max_file_size, buf) {
+        match walk::read_file(open(), self.options.max_file_size, buf) {
             (Ok(()), stat) => (
-                detect::scan_file(&self.rules, &job.rel, Some(buf), self.decode_depth()),
+                detect::scan_file(&self.rules, rel, Some(buf), self.decode_depth()),
                 Ok(u64::try_from(buf.len()).unwrap_or(u64::MAX)),
                 stat,
             ),
             (Err(reason), stat) => (
-                detect::scan_file(&self.rules, &job.rel, None, 0),
+                detect::scan_file(&self.rules, rel, None, 0),
                 Err(reason),
                 stat,
             ),
@@ -264,20 +267,22 @@ impl Scanner {
         detect::path_allowlisted(&self.rules, rel)
     }
 
-    /// Scans the file at `abs`, named `rel` in its tree, exactly as [`Scanner::scan_tree`] scans each file
-    /// (never following a link; binary, oversized and unreadable files get the path-only rules and a skip
-    /// reason), with `buf` as the read buffer.
-    pub fn scan_path(&self, abs: &Path, rel: &str, buf: &mut Vec<u8>) -> PathScan {
-        let job = Job {
-            abs: abs.to_path_buf(),
-            rel: rel.to_string(),
-        };
-        let (found, outcome, stat) = self.scan_file(&job, buf);
+    /// Scans the file named `rel` in its tree exactly as [`Scanner::scan_tree`] scans each file (binary,
+    /// oversized and unreadable files get the path-only rules and a skip reason), with `buf` as the read
+    /// buffer, opening it with `open` (which must never follow a link in the file's place) only when its
+    /// content is to be read.
+    pub fn scan_opened(
+        &self,
+        rel: &str,
+        open: impl FnOnce() -> std::io::Result<std::fs::File>,
+        buf: &mut Vec<u8>,
+    ) -> PathScan {
+        let (found, outcome, stat) = self.scan_file(rel, open, buf);
         path_scan(found, outcome.err(), stat)
     }
 
     /// Scans the file named `rel` without reading it when what is known of its content already decides, as
-    /// [`Scanner::scan_path`] would decide after reading, that only the path-only rules apply: `size` bytes
+    /// [`Scanner::scan_opened`] would decide after reading, that only the path-only rules apply: `size` bytes
     /// over the size limit, or `binary` (a NUL byte among its first [`BINARY_SNIFF_LEN`](crate::BINARY_SNIFF_LEN)
     /// bytes). `None` when the content must be read.
     pub fn scan_unread(&self, rel: &str, size: u64, binary: bool) -> Option<PathScan> {
@@ -296,7 +301,7 @@ impl Scanner {
     }
 }
 
-/// One file scanned by [`Scanner::scan_path`].
+/// One file scanned by [`Scanner::scan_opened`].
 #[derive(Debug)]
 pub struct PathScan {
     /// In report order.

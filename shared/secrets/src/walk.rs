@@ -125,19 +125,19 @@ fn display_dir(rel: &str) -> String {
     }
 }
 
-/// Reads a regular file (refusing symlinks and special files) into `buf`, at most `limit` bytes;
-/// a file that is binary or larger than `limit` is reported as skipped. Also returns what `fstat` said of the
-/// open file once the reading was done (`None` when it could not be opened): the file that was read, as it
-/// was then.
+/// Reads the regular file `opened` (refusing special files; the opener refuses links) into `buf`, at most
+/// `limit` bytes; a file that is binary or larger than `limit` is reported as skipped. Also returns what
+/// `fstat` said of the open file once the reading was done (`None` when it could not be opened): the file
+/// that was read, as it was then.
 pub(crate) fn read_file(
-    abs: &Path,
+    opened: std::io::Result<File>,
     limit: u64,
     buf: &mut Vec<u8>,
 ) -> (std::result::Result<(), SkipReason>, Option<Metadata>) {
     let unreadable = |e: std::io::Error| SkipReason::Unreadable {
         error: e.to_string(),
     };
-    let file = match open_no_follow(abs) {
+    let file = match opened {
         Ok(file) => file,
         Err(e) => return (Err(unreadable(e)), None),
     };
@@ -180,7 +180,7 @@ pub(crate) fn too_large(size: u64, limit: u64) -> Option<SkipReason> {
 }
 
 #[cfg(unix)]
-fn open_no_follow(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_no_follow(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new()
         .read(true)
@@ -189,7 +189,7 @@ fn open_no_follow(path: &Path) -> std::io::Result<File> {
 }
 
 #[cfg(not(unix))]
-fn open_no_follow(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_no_follow(path: &Path) -> std::io::Result<File> {
     let meta = std::fs::symlink_metadata(path)?;
     if meta.file_type().is_symlink() {
         return Err(std::io::Error::other("refusing to follow a symbolic link"));
@@ -206,7 +206,7 @@ mod tests {
         let path = dir.path().join("file");
         std::fs::write(&path, content).expect("write");
         let mut buf = Vec::new();
-        let (outcome, stat) = read_file(&path, limit, &mut buf);
+        let (outcome, stat) = read_file(open_no_follow(&path), limit, &mut buf);
         assert_eq!(stat.map(|m| m.len()), Some(content.len() as u64));
         (outcome, buf)
     }

@@ -212,7 +212,7 @@ fn a_verdict_known_without_reading_is_the_one_a_read_gives() {
     ] {
         let abs = tree.dir.path().join(rel);
         let size = fs::metadata(&abs).expect("meta").len();
-        let read = scanner.scan_path(&abs, rel, &mut buf);
+        let read = scanner.scan_opened(rel, || fs::File::open(&abs), &mut buf);
         match scanner.scan_unread(rel, size, binary) {
             Some(unread) => {
                 assert_eq!(unread.findings, read.findings, "{rel}");

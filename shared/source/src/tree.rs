@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Condvar, Mutex, OnceLock};
 
+use certus_core::beneath::Beneath;
 use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{
@@ -285,8 +286,9 @@ pub fn updated_table(
     let mut buf = vec![0u8; READ_BUFFER];
     let mut fresh = Vec::new();
     let mut bytes_read = 0;
+    let mut beneath = Beneath::new(root);
     for change in changes.iter().filter(|c| c.file) {
-        let (file, read) = read_tracked(root, &change.path, &mut buf)?;
+        let (file, read) = read_tracked(&mut beneath, &change.path, &mut buf)?;
         bytes_read += read;
         fresh.push(file);
     }
@@ -322,9 +324,9 @@ pub fn updated_table(
 
 /// The regular file git wrote at `rel`, read and hashed; anything else there (a link, a directory, a path
 /// that climbs out or passes through a link) means the tree is not the commit's.
-fn read_tracked(root: &Path, rel: &str, buf: &mut [u8]) -> Result<(SourceFile, u64)> {
-    let path = root.join(rel);
-    let file = open_beneath(root, rel).map_err(|e| CoreError::io(&path, e))?;
+fn read_tracked(beneath: &mut Beneath, rel: &str, buf: &mut [u8]) -> Result<(SourceFile, u64)> {
+    let path = beneath.root().join(rel);
+    let file = beneath.open(rel).map_err(|e| CoreError::io(&path, e))?;
     let meta = file.metadata().map_err(|e| CoreError::io(&path, e))?;
     if !meta.is_file() {
         return Err(CoreError::Source(format!(
@@ -340,37 +342,6 @@ fn read_tracked(root: &Path, rel: &str, buf: &mut [u8]) -> Result<(SourceFile, u
     };
     Ok((file, read))
 }
-
-/// Opens `rel` (a path a repository names: hostile) for reading beneath `root`, one component at a time
-/// through each directory's descriptor, never following a link and never leaving `root`.
-fn open_beneath(root: &Path, rel: &str) -> std::io::Result<std::fs::File> {
-    use rustix::fs::{Mode, OFlags};
-    let refused = || std::io::Error::other(format!("'{rel}' is not a plain path beneath the tree"));
-    let mut parts = rel.split('/').peekable();
-    let mut dir = rustix::fs::open(root, OPEN_DIRECTORY, Mode::empty())?;
-    while let Some(part) = parts.next() {
-        if matches!(part, "" | "." | "..") {
-            return Err(refused());
-        }
-        if parts.peek().is_none() {
-            return Ok(rustix::fs::openat(&dir, part, OPEN_FILE, Mode::empty())?.into());
-        }
-        dir = rustix::fs::openat(&dir, part, OPEN_DIRECTORY | OFlags::NOFOLLOW, Mode::empty())?;
-    }
-    Err(refused())
-}
-
-/// How the tree's directories are opened for the files in them.
-const OPEN_DIRECTORY: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
-    .union(rustix::fs::OFlags::DIRECTORY)
-    .union(rustix::fs::OFlags::CLOEXEC);
-
-/// How the tree's files are opened for reading: never through a link in their place, and never waiting on
-/// a FIFO.
-const OPEN_FILE: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
-    .union(rustix::fs::OFlags::NOFOLLOW)
-    .union(rustix::fs::OFlags::CLOEXEC)
-    .union(rustix::fs::OFlags::NONBLOCK);
 
 /// What the walk found, in digest order.
 enum Line {
@@ -577,7 +548,7 @@ fn read_directory(
         CoreError::Source(format!("cannot read the tree: {}: {e}", abs.display()))
     };
     let mut subdirectories = Vec::new();
-    let mut directory = Directory::new(&abs);
+    let mut beneath = Beneath::new(root);
     for entry in std::fs::read_dir(&abs).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
         let name = entry.file_name();
@@ -592,7 +563,7 @@ fn read_directory(
             walk.directories += 1;
             subdirectories.push(rel);
         } else if kind.is_file() {
-            let (file, reused, read) = describe(&mut directory, &entry, rel, previous, buf)?;
+            let (file, reused, read) = describe(&mut beneath, dir, &entry, rel, previous, buf)?;
             walk.reused += u64::from(reused);
             walk.bytes_read += read;
             walk.lines.push(Line::File(file));
@@ -608,12 +579,13 @@ fn read_directory(
     Ok(subdirectories)
 }
 
-/// The file `entry` (at `rel`) of the directory open as `directory` with its `stat` and digest: the previous
+/// The file `entry` (at `rel`) of the directory `dir` with its `stat` and digest: the previous
 /// digest when the `stat` matches, else its bytes hashed. Returns also whether the digest was reused and the
 /// bytes read. The `stat` and the open go through the directory's descriptor (no walk of the whole path per
 /// file), and a file swapped for a link after it was listed is refused, never followed.
 fn describe(
-    directory: &mut Directory<'_>,
+    beneath: &mut Beneath,
+    dir: &str,
     entry: &std::fs::DirEntry,
     rel: String,
     previous: &PreviousTable<'_>,
@@ -637,8 +609,8 @@ fn describe(
         };
         return Ok((file, true, 0));
     }
-    let reader = directory
-        .open(&entry.file_name())
+    let reader = beneath
+        .open_in(dir, &entry.file_name())
         .map_err(|e| CoreError::io(entry.path(), e))?;
     let (sha256, binary, read) = hash(reader, buf).map_err(|e| CoreError::io(entry.path(), e))?;
     let file = SourceFile {
@@ -668,40 +640,6 @@ fn hash(mut reader: std::fs::File, buf: &mut [u8]) -> std::io::Result<(Sha256Dig
     }
     let digest = Sha256Digest::from(<[u8; 32]>::from(hasher.finalize()));
     Ok((digest, binary, read))
-}
-
-/// A directory of the tree whose files are opened through its descriptor, taken when the first of them must
-/// be read (a rescan that reads none opens no directory).
-struct Directory<'a> {
-    path: &'a Path,
-    #[cfg(unix)]
-    descriptor: Option<rustix::fd::OwnedFd>,
-}
-
-impl<'a> Directory<'a> {
-    fn new(path: &'a Path) -> Self {
-        Self {
-            path,
-            #[cfg(unix)]
-            descriptor: None,
-        }
-    }
-
-    /// Opens its file `name` for reading, never following a link.
-    #[cfg(unix)]
-    fn open(&mut self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
-        use rustix::fs::Mode;
-        let descriptor = match &mut self.descriptor {
-            Some(descriptor) => descriptor,
-            none => none.insert(rustix::fs::open(self.path, OPEN_DIRECTORY, Mode::empty())?),
-        };
-        Ok(rustix::fs::openat(descriptor, name, OPEN_FILE, Mode::empty())?.into())
-    }
-
-    #[cfg(not(unix))]
-    fn open(&mut self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
-        std::fs::File::open(self.path.join(name))
-    }
 }
 
 #[cfg(test)]
@@ -745,7 +683,7 @@ mod table_tests {
         std::os::unix::fs::symlink(&outside, tree.join("linked")).unwrap();
         std::os::unix::fs::symlink(outside.join("secret"), tree.join("file-link")).unwrap();
         let mut buf = vec![0u8; 64];
-        let (file, read) = read_tracked(&tree, "src/a.py", &mut buf).unwrap();
+        let (file, read) = read_tracked(&mut Beneath::new(&tree), "src/a.py", &mut buf).unwrap();
         assert_eq!((file.path.as_str(), read), ("src/a.py", 6));
         for hostile in [
             "../outside/secret",
@@ -759,7 +697,7 @@ mod table_tests {
             "",
         ] {
             assert!(
-                read_tracked(&tree, hostile, &mut buf).is_err(),
+                read_tracked(&mut Beneath::new(&tree), hostile, &mut buf).is_err(),
                 "{hostile} was read"
             );
         }

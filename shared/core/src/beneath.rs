@@ -1,0 +1,164 @@
+//! Opening a tree's files by the relative paths the tree names (hostile): through directory descriptors, one
+//! component at a time, never following a link and never leaving the tree. The directory last opened is
+//! kept, so files taken in walk order cost one `openat` each instead of a lookup of every component of
+//! their path.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The files beneath one root, opened for reading.
+pub struct Beneath {
+    root: PathBuf,
+    /// The directory (relative to the root, `""` for the root) whose descriptor is kept, and that descriptor.
+    #[cfg(unix)]
+    kept: Option<(String, rustix::fd::OwnedFd)>,
+}
+
+impl Beneath {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            #[cfg(unix)]
+            kept: None,
+        }
+    }
+
+    /// The root the paths are relative to.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Opens the regular file at `rel` for reading: refused when a component is empty, `.` or `..`, or a
+    /// link (the file's own name included), and never waiting on a FIFO.
+    pub fn open(&mut self, rel: &str) -> io::Result<File> {
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        self.open_in(dir, OsStr::new(name))
+    }
+
+    /// Opens the file `name` (as its directory lists it, not necessarily UTF-8) of the directory `dir`, as
+    /// [`Beneath::open`] does.
+    #[cfg(unix)]
+    pub fn open_in(&mut self, dir: &str, name: &OsStr) -> io::Result<File> {
+        use rustix::fs::{openat, Mode};
+        if !plain(name) {
+            return Err(refused(dir, name));
+        }
+        let kept = match self.kept.take() {
+            Some((kept, descriptor)) if kept == dir => (kept, descriptor),
+            _ => (dir.to_string(), self.directory(dir, name)?),
+        };
+        let file = openat(&kept.1, name, OPEN_FILE, Mode::empty());
+        self.kept = Some(kept);
+        Ok(file?.into())
+    }
+
+    #[cfg(not(unix))]
+    pub fn open_in(&mut self, dir: &str, name: &OsStr) -> io::Result<File> {
+        if !plain(name) || !dir.is_empty() && !dir.split('/').map(OsStr::new).all(plain) {
+            return Err(refused(dir, name));
+        }
+        let path = self.root.join(dir).join(name);
+        if std::fs::symlink_metadata(&path)?.file_type().is_symlink() {
+            return Err(refused(dir, name));
+        }
+        File::open(path)
+    }
+
+    /// The directory `dir` beneath the root, opened a component at a time.
+    #[cfg(unix)]
+    fn directory(&self, dir: &str, name: &OsStr) -> io::Result<rustix::fd::OwnedFd> {
+        use rustix::fs::{open, openat, Mode, OFlags};
+        let mut descriptor = open(&self.root, OPEN_DIRECTORY, Mode::empty())?;
+        for part in dir.split('/').filter(|_| !dir.is_empty()) {
+            if !plain(OsStr::new(part)) {
+                return Err(refused(dir, name));
+            }
+            descriptor = openat(
+                &descriptor,
+                part,
+                OPEN_DIRECTORY | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )?;
+        }
+        Ok(descriptor)
+    }
+}
+
+/// A component that names an entry of its directory, not the directory itself or its parent.
+fn plain(part: &OsStr) -> bool {
+    !matches!(part.as_encoded_bytes(), b"" | b"." | b"..")
+}
+
+fn refused(dir: &str, name: &OsStr) -> io::Error {
+    io::Error::other(format!(
+        "'{dir}/{}' is not a plain path beneath the tree",
+        name.to_string_lossy()
+    ))
+}
+
+/// How the tree's directories are opened for the files in them.
+#[cfg(unix)]
+const OPEN_DIRECTORY: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
+    .union(rustix::fs::OFlags::DIRECTORY)
+    .union(rustix::fs::OFlags::CLOEXEC);
+
+/// How the tree's files are opened for reading: never through a link in their place, and never waiting on
+/// a FIFO.
+#[cfg(unix)]
+const OPEN_FILE: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
+    .union(rustix::fs::OFlags::NOFOLLOW)
+    .union(rustix::fs::OFlags::NONBLOCK)
+    .union(rustix::fs::OFlags::CLOEXEC);
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn read(beneath: &mut Beneath, rel: &str) -> io::Result<String> {
+        let mut text = String::new();
+        beneath.open(rel)?.read_to_string(&mut text)?;
+        Ok(text)
+    }
+
+    #[test]
+    fn files_are_read_beneath_the_root_and_never_through_a_link_or_out_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        std::fs::create_dir_all(root.join("src/deep")).unwrap();
+        std::fs::write(root.join("top.txt"), "top").unwrap();
+        std::fs::write(root.join("src/a.rs"), "a").unwrap();
+        std::fs::write(root.join("src/deep/b.rs"), "b").unwrap();
+        std::fs::write(dir.path().join("outside.txt"), "outside").unwrap();
+        std::fs::create_dir(dir.path().join("elsewhere")).unwrap();
+        std::fs::write(dir.path().join("elsewhere/a.rs"), "elsewhere").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("link.txt")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("linked")).unwrap();
+
+        let mut beneath = Beneath::new(&root);
+        assert_eq!(read(&mut beneath, "src/a.rs").unwrap(), "a");
+        assert_eq!(read(&mut beneath, "src/deep/b.rs").unwrap(), "b");
+        assert_eq!(read(&mut beneath, "top.txt").unwrap(), "top");
+        for hostile in [
+            "link.txt",
+            "linked/a.rs",
+            "../outside.txt",
+            "src/../../outside.txt",
+            "src//a.rs",
+            "./top.txt",
+            "src/..",
+            "",
+            "/etc/hostname",
+        ] {
+            assert!(read(&mut beneath, hostile).is_err(), "{hostile} was opened");
+        }
+
+        // A directory swapped for a link to another tree: every lookup that reaches it refuses the link.
+        std::fs::rename(root.join("src"), dir.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("src")).unwrap();
+        assert!(read(&mut beneath, "src/deep/b.rs").is_err());
+        assert!(read(&mut Beneath::new(&root), "src/a.rs").is_err());
+    }
+}
