@@ -1,7 +1,7 @@
 //! Opening a tree's files by the relative paths the tree names (hostile): through directory descriptors, one
-//! component at a time, never following a link and never leaving the tree. The directory last opened is
-//! kept, so files taken in walk order cost one `openat` each instead of a lookup of every component of
-//! their path.
+//! component at a time, never following a link and never leaving the tree. The directories on the way to the
+//! last file opened stay open, so files taken in walk order cost one `openat` each, and a new directory
+//! one `openat` per component it does not share with the last.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 /// The files beneath one root, opened for reading.
 pub struct Beneath {
     root: PathBuf,
-    /// The directory (relative to the root, `""` for the root) whose descriptor is kept, and that descriptor.
+    /// The root's descriptor, once opened.
     #[cfg(unix)]
-    kept: Option<(String, rustix::fd::OwnedFd)>,
+    top: Option<rustix::fd::OwnedFd>,
+    /// The directories from the root down to the last file's, each component's name and descriptor.
+    #[cfg(unix)]
+    path: Vec<(String, rustix::fd::OwnedFd)>,
 }
 
 impl Beneath {
@@ -21,7 +24,9 @@ impl Beneath {
         Self {
             root: root.to_path_buf(),
             #[cfg(unix)]
-            kept: None,
+            top: None,
+            #[cfg(unix)]
+            path: Vec::new(),
         }
     }
 
@@ -41,17 +46,34 @@ impl Beneath {
     /// [`Beneath::open`] does.
     #[cfg(unix)]
     pub fn open_in(&mut self, dir: &str, name: &OsStr) -> io::Result<File> {
-        use rustix::fs::{openat, Mode};
-        if !plain(name) {
+        use rustix::fs::{open, openat, Mode, OFlags};
+        let parts: Vec<&str> = dir.split('/').filter(|_| !dir.is_empty()).collect();
+        if !plain(name) || !parts.iter().all(|part| plain(OsStr::new(part))) {
             return Err(refused(dir, name));
         }
-        let kept = match self.kept.take() {
-            Some((kept, descriptor)) if kept == dir => (kept, descriptor),
-            _ => (dir.to_string(), self.directory(dir, name)?),
+        let shared = self
+            .path
+            .iter()
+            .zip(&parts)
+            .take_while(|((open, _), part)| open == *part)
+            .count();
+        self.path.truncate(shared);
+        let top = match &mut self.top {
+            Some(top) => top,
+            none => none.insert(open(&self.root, OPEN_DIRECTORY, Mode::empty())?),
         };
-        let file = openat(&kept.1, name, OPEN_FILE, Mode::empty());
-        self.kept = Some(kept);
-        Ok(file?.into())
+        for part in &parts[shared..] {
+            let parent = self.path.last().map_or(&*top, |(_, descriptor)| descriptor);
+            let descriptor = openat(
+                parent,
+                *part,
+                OPEN_DIRECTORY | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )?;
+            self.path.push((part.to_string(), descriptor));
+        }
+        let parent = self.path.last().map_or(&*top, |(_, descriptor)| descriptor);
+        Ok(openat(parent, name, OPEN_FILE, Mode::empty())?.into())
     }
 
     #[cfg(not(unix))]
@@ -64,25 +86,6 @@ impl Beneath {
             return Err(refused(dir, name));
         }
         File::open(path)
-    }
-
-    /// The directory `dir` beneath the root, opened a component at a time.
-    #[cfg(unix)]
-    fn directory(&self, dir: &str, name: &OsStr) -> io::Result<rustix::fd::OwnedFd> {
-        use rustix::fs::{open, openat, Mode, OFlags};
-        let mut descriptor = open(&self.root, OPEN_DIRECTORY, Mode::empty())?;
-        for part in dir.split('/').filter(|_| !dir.is_empty()) {
-            if !plain(OsStr::new(part)) {
-                return Err(refused(dir, name));
-            }
-            descriptor = openat(
-                &descriptor,
-                part,
-                OPEN_DIRECTORY | OFlags::NOFOLLOW,
-                Mode::empty(),
-            )?;
-        }
-        Ok(descriptor)
     }
 }
 

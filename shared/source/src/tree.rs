@@ -503,6 +503,7 @@ fn walk_worker(
     let poisoned = || CoreError::Source("a thread reading the tree failed".into());
     let mut walk = Walk::default();
     let mut buf = vec![0u8; READ_BUFFER];
+    let mut beneath = Beneath::new(root);
     loop {
         let dir = {
             let mut q = queue.lock().map_err(|_| poisoned())?;
@@ -520,7 +521,7 @@ fn walk_worker(
                 q = ready.wait(q).map_err(|_| poisoned())?;
             }
         };
-        let found = read_directory(root, &dir, previous, &mut buf, &mut walk);
+        let found = read_directory(&mut beneath, &dir, previous, &mut buf, &mut walk);
         let mut q = queue.lock().map_err(|_| poisoned())?;
         q.busy -= 1;
         match found {
@@ -537,18 +538,17 @@ fn walk_worker(
 
 /// One directory's entries into `walk`; returns its subdirectories.
 fn read_directory(
-    root: &Path,
+    beneath: &mut Beneath,
     dir: &str,
     previous: &PreviousTable<'_>,
     buf: &mut [u8],
     walk: &mut Walk,
 ) -> Result<Vec<String>> {
-    let abs = root.join(dir);
+    let abs = beneath.root().join(dir);
     let unreadable = |e: std::io::Error| {
         CoreError::Source(format!("cannot read the tree: {}: {e}", abs.display()))
     };
     let mut subdirectories = Vec::new();
-    let mut beneath = Beneath::new(root);
     for entry in std::fs::read_dir(&abs).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
         let name = entry.file_name();
@@ -563,7 +563,7 @@ fn read_directory(
             walk.directories += 1;
             subdirectories.push(rel);
         } else if kind.is_file() {
-            let (file, reused, read) = describe(&mut beneath, dir, &entry, rel, previous, buf)?;
+            let (file, reused, read) = describe(beneath, dir, &entry, rel, previous, buf)?;
             walk.reused += u64::from(reused);
             walk.bytes_read += read;
             walk.lines.push(Line::File(file));
