@@ -379,6 +379,9 @@ impl LocalSourcePreparer {
                     }
                 };
                 kept.updated()?;
+                if let Err(e) = git::tidy(kept.layout(), &self.policy.git).await {
+                    warnings.push(format!("kept checkout: its repository was not tidied: {e}"));
+                }
                 let (files, table_warnings) = table;
                 warnings.extend(table_warnings);
                 let root = kept.tree().to_path_buf();
@@ -1196,5 +1199,126 @@ mod tests {
         });
         let err = fenced.prepare(&spec, &ws, ANY_TENANT).await.unwrap_err();
         assert!(err.to_string().contains("outside the directories"), "{err}");
+    }
+
+    /// The packs of the repository at `git_dir`, by name, and the name of the largest.
+    fn packs_of(git_dir: &Path) -> (Vec<String>, String) {
+        let mut packs: Vec<(u64, String)> = std::fs::read_dir(git_dir.join("objects/pack"))
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.path().extension().is_some_and(|e| e == "pack"))
+            .map(|entry| {
+                let size = entry.metadata().unwrap().len();
+                (size, entry.file_name().to_string_lossy().into_owned())
+            })
+            .collect();
+        packs.sort();
+        let largest = packs
+            .last()
+            .map(|(_, name)| name.clone())
+            .unwrap_or_default();
+        (packs.into_iter().map(|(_, name)| name).collect(), largest)
+    }
+
+    /// Text that does not compress away: `len` hex digits from `seed`.
+    fn noise(seed: u64, len: usize) -> String {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from_digit((state % 16) as u32, 16).unwrap()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_kept_checkouts_packs_are_merged_as_they_come_and_repacked_whole_only_after_as_much_again(
+    ) {
+        let (repo, _, _) = repo();
+        let work = repo.path();
+        std::fs::create_dir_all(work.join("src")).unwrap();
+        for n in 0..200 {
+            std::fs::write(work.join(format!("src/f{n}.txt")), noise(n, 2000)).unwrap();
+        }
+        git(work, &["add", "-A"]);
+        git(work, &["commit", "-q", "-m", "base"]);
+        let replaced = git(work, &["rev-parse", "HEAD:src/f0.txt"]);
+        let kept_dir = tempfile::tempdir().unwrap();
+        let policy = SourcePolicy {
+            git: GitPolicy {
+                allow_local: true,
+                max_packs: 3,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let preparer = LocalSourcePreparer::new(policy)
+            .with_cache(Arc::new(MemoryCache::default()))
+            .with_timestamp_tick(Duration::ZERO)
+            .with_kept_checkouts(KeptCheckouts::new(kept_dir.path().to_path_buf(), 4));
+        let spec = git_spec(work, None);
+        let (_d, ws) = workspace();
+        let first = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        let git_dir = first.root.parent().unwrap().join("repo.git");
+        drop(first);
+        let (packs, base) = packs_of(&git_dir);
+        assert_eq!(packs.len(), 1, "{packs:?}");
+        let rescan = |message: String| {
+            let (preparer, spec, ws, work) = (&preparer, &spec, &ws, work);
+            async move {
+                git(work, &["commit", "-q", "-am", &message]);
+                let prepared = preparer.prepare(spec, ws, TENANT).await.unwrap();
+                assert!(
+                    !prepared.warnings.iter().any(|w| w.contains("not tidied")),
+                    "{:?}",
+                    prepared.warnings
+                );
+                assert_eq!(
+                    table_of(prepared.files.as_ref().unwrap()),
+                    table_of(&*fresh_table(spec).await)
+                );
+            }
+        };
+        // Small pushes, a pack each: past three packs the small ones are merged, the base left as it is.
+        for push in 0..8u64 {
+            for n in 0..3 {
+                let file = work.join(format!("src/f{}.txt", push * 3 + n));
+                std::fs::write(file, noise(1000 + push * 10 + n, 2000)).unwrap();
+            }
+            rescan(format!("push {push}")).await;
+            let (packs, largest) = packs_of(&git_dir);
+            assert!(packs.len() <= 3, "push {push}: {packs:?}");
+            assert_eq!(largest, base, "push {push}: the base was packed again");
+        }
+        // What the base holds stays until the packs beside it hold half as much again: then the whole
+        // repository is packed again, with only what the commit reaches.
+        let kept_has = |object: &str| {
+            std::process::Command::new("git")
+                .arg("--git-dir")
+                .arg(&git_dir)
+                .args(["cat-file", "-e", object])
+                .status()
+                .unwrap()
+                .success()
+        };
+        assert!(
+            kept_has(&replaced),
+            "the base pack keeps f0's first version"
+        );
+        for n in 0..200 {
+            std::fs::write(work.join(format!("src/f{n}.txt")), noise(5000 + n, 2000)).unwrap();
+        }
+        rescan("every file".to_string()).await;
+        for push in 0..2u64 {
+            std::fs::write(work.join("src/f0.txt"), noise(9000 + push, 2000)).unwrap();
+            rescan(format!("after {push}")).await;
+        }
+        let (packs, largest) = packs_of(&git_dir);
+        assert!(packs.len() <= 3, "{packs:?}");
+        assert_ne!(largest, base, "the whole repository was packed again");
+        assert!(!kept_has(&replaced), "a version no commit reaches is gone");
+        assert!(!git_dir.join("logs").exists());
     }
 }
