@@ -200,18 +200,6 @@ pub async fn remove_untracked(
     Ok(true)
 }
 
-/// What [`tidy`] did to a kept checkout's repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tidied {
-    /// It held few enough packs.
-    Untouched,
-    /// Its smaller packs and its loose objects were merged into one, keeping only what the checked-out
-    /// commit reaches; the largest (and any that outweighs twice all smaller ones) was left as it was.
-    Merged,
-    /// The whole repository was packed again with only what the checked-out commit reaches.
-    Repacked,
-}
-
 /// Loose objects counted as one pack.
 const LOOSE_PER_PACK: usize = 100;
 
@@ -222,7 +210,7 @@ const LOOSE_PER_PACK: usize = 100;
 /// hold and a walk of the commit's trees; the whole repository is packed again only once the packs besides
 /// the largest hold half as many bytes as it, after as much again was fetched. Only what the checked-out
 /// commit reaches is kept.
-pub async fn tidy(layout: Layout<'_>, policy: &GitPolicy) -> Result<Tidied> {
+pub async fn tidy(layout: Layout<'_>, policy: &GitPolicy) -> Result<()> {
     let pack_dir = layout.git_dir.join("objects").join("pack");
     let objects = layout.git_dir.join("objects");
     let census = tokio::task::spawn_blocking(move || Census::of(&objects))
@@ -230,7 +218,7 @@ pub async fn tidy(layout: Layout<'_>, policy: &GitPolicy) -> Result<Tidied> {
         .map_err(|e| CoreError::Source(format!("counting the kept repository's objects: {e}")))?
         .map_err(|e| CoreError::io(&pack_dir, e))?;
     let keep = match plan(census, policy.max_packs) {
-        Plan::Leave => return Ok(Tidied::Untouched),
+        Plan::Leave => return Ok(()),
         Plan::Merge { keep } => keep,
         Plan::Repack => Vec::new(),
     };
@@ -246,7 +234,7 @@ pub async fn tidy(layout: Layout<'_>, policy: &GitPolicy) -> Result<Tidied> {
         git.run(&repack).await?;
         // Loose objects the commit does not reach (the packing leaves them).
         git.run(&["prune", "--expire=now"]).await?;
-        return Ok(Tidied::Repacked);
+        return Ok(());
     }
     // A pack with a `.keep` beside it is left out of `repack -a`, and left alone.
     let marks: Vec<PathBuf> = keep
@@ -266,8 +254,7 @@ pub async fn tidy(layout: Layout<'_>, policy: &GitPolicy) -> Result<Tidied> {
             _ => Err(CoreError::io(mark, e)),
         })
     });
-    merged.and(released)?;
-    Ok(Tidied::Merged)
+    merged.and(released)
 }
 
 /// What [`tidy`] does with a repository's packs.
