@@ -15,6 +15,11 @@ each push a commit, every scan of its `file://` URL; its pushes write new files 
 the tree as built. The first scan clones into a kept checkout; a rescan
 fetches the push into it. Its peer is plain git bringing a clone of its own up to date with the same push
 (`git fetch --depth=1` and `git checkout --force`): what any rescan of a git source must at least do.
+
+INCR_HISTORY=N (default 0) adds a long history to the git part: N more pushes of 0.1 %, each followed by a
+rescan of the kept checkout and by the peer, whose git keeps its own housekeeping (`gc --auto`, in the
+foreground); prints both series' median, mean and slowest, the packs each repository holds at the end, and
+checks the last rescan's findings against a `--no-cache` scan.
 """
 import importlib.util
 import json
@@ -43,6 +48,7 @@ FRACTIONS = [0.001, 0.005, 0.01]
 PUSHES = [(f, False) for f in FRACTIONS] + [(FRACTIONS[-1], True)]
 TARGET = 0.05
 RNG = random.Random(20261205)
+HISTORY = int(os.environ.get("INCR_HISTORY", "0"))
 STAGES = {}  # seconds per stage, by kind of scan
 
 
@@ -248,7 +254,41 @@ def git_bench():
         worst = max(worst, rescan_row(fraction, code_only, counts, walls, full_med, peer_med, "the peer"))
         print(f"| peer: git fetch + checkout of that push | | {fmt(med(peers))} | {peer_med / full_med:.3f} |")
     stage_table("git")
+    if HISTORY:
+        mismatches += history(url, peer)
     return verdict(worst, mismatches, "the full git scan")
+
+
+def packs(git_dir):
+    return len(list(Path(git_dir, "objects", "pack").glob("*.pack")))
+
+
+def history(url, peer):
+    """HISTORY pushes of 0.1 %, a rescan and the peer after each; returns 1 if the last rescan's findings
+    differ from a `--no-cache` scan's, else 0."""
+    walls, peers = [], []
+    for step in range(HISTORY):
+        push(0.001, f"git-history-{step}", root=REPO)
+        git("add", "-A")
+        git("commit", "-q", "-m", f"history {step}")
+        wall, _, _, inc_findings, _ = scan(f"githist-{step}", source=url)
+        walls.append(wall)
+        peers.append(timed(["git", "-C", str(peer), "-c", "gc.autoDetach=false", "fetch", "-q", "--depth=1",
+                            "origin", "main"],
+                           ["git", "-C", str(peer), "checkout", "-q", "--force", "FETCH_HEAD"]))
+    _, _, _, nc_findings, _ = scan("githist-check", no_cache=True, source=url)
+    kept = [packs(d / "repo.git") for d in (DATA / "checkouts").iterdir() if (d / "repo.git").is_dir()]
+    print(f"\nA history of {HISTORY} pushes of 0.1 %, a rescan of the kept checkout after each\n")
+    print("| | median s | mean s | slowest s | packs at the end |")
+    print("|---|---|---|---|---|")
+    for name, series, count in (("rescan", walls, kept), ("peer: git fetch + checkout, git's housekeeping on",
+                                                          peers, [packs(peer / ".git")])):
+        print(f"| {name} | {statistics.median(series):.2f} | {statistics.mean(series):.2f} | {max(series):.2f} "
+              f"| {', '.join(map(str, count))} |")
+    print(f"rescan ÷ peer, means: {statistics.mean(walls) / statistics.mean(peers):.2f}×")
+    same = inc_findings == nc_findings
+    print(f"the last rescan's findings equal a --no-cache scan's: {'yes' if same else 'NO'}")
+    return 0 if same else 1
 
 
 def main():

@@ -11,7 +11,9 @@
 # wall times (median of INCR_RUNS, default 3), ratios to the full scan, and checks that every incremental
 # rescan reports exactly the findings of a `--no-cache` scan of the same tree. Exit status 1 when the
 # acceptance target (a rescan after a push changing ≤ 1 % of the files ≤ 5 % of the full scan) is missed or a
-# finding differs. INCR_SKIP_BUILD=1 reuses the built binary.
+# finding differs. INCR_SKIP_BUILD=1 reuses the built binary. INCR_HISTORY=N adds N more pushes of 0.1 % to
+# the git part, a rescan and plain git's fetch and checkout after each (what a kept checkout costs over a long
+# history, git's own housekeeping included in the peer).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
