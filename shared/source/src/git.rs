@@ -211,12 +211,10 @@ const LOOSE_PER_PACK: usize = 100;
 /// the largest hold half as many bytes as it, after as much again was fetched. Only what the checked-out
 /// commit reaches is kept.
 pub async fn tidy(layout: Layout<'_>, policy: &GitPolicy) -> Result<()> {
-    let pack_dir = layout.git_dir.join("objects").join("pack");
     let objects = layout.git_dir.join("objects");
     let census = tokio::task::spawn_blocking(move || Census::of(&objects))
         .await
-        .map_err(|e| CoreError::Source(format!("counting the kept repository's objects: {e}")))?
-        .map_err(|e| CoreError::io(&pack_dir, e))?;
+        .map_err(|e| CoreError::Source(format!("counting the kept repository's objects: {e}")))??;
     let keep = match plan(census, policy.max_packs) {
         Plan::Leave => return Ok(()),
         Plan::Merge { keep } => keep,
@@ -293,6 +291,11 @@ fn plan(census: Census, max_packs: usize) -> Plan {
     }
 }
 
+/// An I/O error on `path`, for `map_err`.
+fn io(path: &Path) -> impl Fn(std::io::Error) -> CoreError + '_ {
+    move |e| CoreError::io(path, e)
+}
+
 /// A repository's packs (with their sizes) and how many loose objects it holds.
 struct Census {
     packs: Vec<(PathBuf, u64)>,
@@ -301,30 +304,32 @@ struct Census {
 
 impl Census {
     /// Counts what `objects` holds. A `.keep` there is [`tidy`]'s, left by a run that did not finish: removed.
-    fn of(objects: &Path) -> std::io::Result<Self> {
+    fn of(objects: &Path) -> Result<Self> {
+        let pack_dir = objects.join("pack");
         let mut packs = Vec::new();
-        for entry in std::fs::read_dir(objects.join("pack"))? {
-            let path = entry?.path();
+        for entry in std::fs::read_dir(&pack_dir).map_err(io(&pack_dir))? {
+            let path = entry.map_err(io(&pack_dir))?.path();
             match path.extension().and_then(|e| e.to_str()) {
                 Some("pack") => {
-                    let size = std::fs::symlink_metadata(&path)?.len();
+                    let size = std::fs::symlink_metadata(&path).map_err(io(&path))?.len();
                     packs.push((path, size));
                 }
-                Some("keep") => std::fs::remove_file(&path)?,
+                Some("keep") => std::fs::remove_file(&path).map_err(io(&path))?,
                 _ => {}
             }
         }
         let mut loose = 0;
-        for entry in std::fs::read_dir(objects)? {
-            let entry = entry?;
+        for entry in std::fs::read_dir(objects).map_err(io(objects))? {
+            let entry = entry.map_err(io(objects))?;
             let name = entry.file_name();
             let fanout = name.len() == 2
                 && name
                     .as_encoded_bytes()
                     .iter()
                     .all(|b| b.is_ascii_hexdigit());
-            if fanout && entry.file_type()?.is_dir() {
-                loose += std::fs::read_dir(entry.path())?.count();
+            let path = entry.path();
+            if fanout && entry.file_type().map_err(io(&path))?.is_dir() {
+                loose += std::fs::read_dir(&path).map_err(io(&path))?.count();
             }
         }
         Ok(Self { packs, loose })
