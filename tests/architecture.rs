@@ -49,6 +49,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("certus-scanners", Scanner),
     ("certus-tools", Scanner),
     ("certus-secrets", Scanner),
+    ("certus-beneath", Scanner),
     ("certus-sbom", Scanner),
     ("certus-aws", Aws),
     ("certus-dynamo", Aws),

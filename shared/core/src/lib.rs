@@ -5,7 +5,6 @@ pub mod applies_to;
 pub mod attestation;
 pub mod audit;
 pub mod audit_chain;
-pub mod beneath;
 pub mod bundle;
 pub mod bundle_check;
 pub mod digest;

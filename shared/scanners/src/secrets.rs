@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use certus_core::beneath::Beneath;
+use certus_beneath::Beneath;
 use certus_core::digest::sha256_hex;
 use certus_core::finding::{identity_digest, Finding, Severity};
 use certus_core::incremental::{self, Basis, Incremental, SourceFile, BINARY_HEAD};

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Mutex;
 
+use certus_beneath::Beneath;
+
 use crate::detect::{self, FileFindings};
 use crate::error::{Result, SecretsError};
 use crate::report::{ScanReport, SecretFinding, SkipReason};
@@ -59,7 +61,8 @@ pub struct Scanner {
 
 /// A file handed from the walker to a worker.
 struct Job {
-    abs: std::path::PathBuf,
+    dir: std::ffi::OsString,
+    name: std::ffi::OsString,
     rel: String,
 }
 
@@ -153,15 +156,15 @@ impl Scanner {
             for n in 0..threads {
                 let worker = std::thread::Builder::new()
                     .name(format!("certus-secrets-{n}"))
-                    .spawn_scoped(scope, || self.work(&receiver, &accumulator))
+                    .spawn_scoped(scope, || self.work(root, &receiver, &accumulator))
                     .map_err(SecretsError::ThreadSpawn)?;
                 workers.push(worker);
             }
             let mut batch = Vec::with_capacity(BATCH);
             for entry in walker {
                 match entry {
-                    Entry::File { abs, rel } => {
-                        batch.push(Job { abs, rel });
+                    Entry::File { dir, name, rel } => {
+                        batch.push(Job { dir, name, rel });
                         if batch.len() == BATCH {
                             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                             if sender.send(full).is_err() {
@@ -204,8 +207,14 @@ impl Scanner {
 
     /// Worker loop: takes batches of files from the queue until it is closed, and adds each batch's results
     /// to `accumulator` at once (one lock per batch, not per file).
-    fn work(&self, receiver: &Mutex<Receiver<Vec<Job>>>, accumulator: &Mutex<Accumulator>) {
+    fn work(
+        &self,
+        root: &Path,
+        receiver: &Mutex<Receiver<Vec<Job>>>,
+        accumulator: &Mutex<Accumulator>,
+    ) {
         let mut buf = Vec::new();
+        let mut beneath = Beneath::new(root);
         loop {
             let batch = match receiver.lock() {
                 Ok(queue) => queue.recv(),
@@ -214,8 +223,8 @@ impl Scanner {
             let Ok(batch) = batch else { return };
             let mut done = Accumulator::default();
             for job in batch {
-                let (findings, outcome, _) =
-                    self.scan_file(&job.rel, || walk::open_no_follow(&job.abs), &mut buf);
+                let open = || beneath.open_in(&job.dir, &job.name);
+                let (findings, outcome, _) = self.scan_file(&job.rel, open, &mut buf);
                 done.add(findings);
                 match outcome {
                     Ok(bytes) => {

@@ -1,9 +1,13 @@
-//! Bounded directory walk: depth-first with an explicit stack (no recursion), never follows
-//! symlinks, stays under the root, and reads files into a bounded, reused buffer.
+//! Bounded directory walk: depth-first with an explicit stack (no recursion), listing each directory through
+//! the descriptors of those above it ([`Beneath`]), so it never follows a link, not even a directory swapped
+//! for one while the walk runs, and never leaves the root; files are read into a bounded, reused buffer.
 
-use std::fs::{File, Metadata, OpenOptions, ReadDir};
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, Metadata};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use certus_beneath::{Beneath, Kind, Listing};
 
 use crate::error::{Result, SecretsError};
 use crate::report::SkipReason;
@@ -15,15 +19,21 @@ pub const BINARY_SNIFF_LEN: usize = 8 * 1024;
 
 /// One item produced by the walk.
 pub(crate) enum Entry {
-    /// A regular file to scan.
-    File { abs: PathBuf, rel: String },
+    /// A regular file to scan: the file `name` of the directory `dir`, reported as `rel`.
+    File {
+        dir: OsString,
+        name: OsString,
+        rel: String,
+    },
     /// Something not scanned, with the reason.
     Skipped { rel: String, reason: SkipReason },
 }
 
 /// Iterator over the files below a root.
 pub(crate) struct Walker<F: Fn(&str) -> bool> {
-    stack: Vec<(ReadDir, PathBuf, String)>,
+    beneath: Beneath,
+    /// The directories being listed: each listing, its path beneath the root and that path as reported.
+    stack: Vec<(Listing, OsString, String)>,
     prune_dir: F,
 }
 
@@ -38,9 +48,13 @@ impl<F: Fn(&str) -> bool> Walker<F> {
         if !meta.is_dir() {
             return Err(invalid("not a directory".to_string()));
         }
-        let dir = std::fs::read_dir(root).map_err(|e| invalid(e.to_string()))?;
+        let mut beneath = Beneath::new(root);
+        let listing = beneath
+            .list(OsStr::new(""))
+            .map_err(|e| invalid(e.to_string()))?;
         Ok(Self {
-            stack: vec![(dir, root.to_path_buf(), String::new())],
+            beneath,
+            stack: vec![(listing, OsString::new(), String::new())],
             prune_dir,
         })
     }
@@ -52,12 +66,12 @@ impl<F: Fn(&str) -> bool> Iterator for Walker<F> {
     fn next(&mut self) -> Option<Entry> {
         loop {
             let depth = self.stack.len();
-            let (dir, abs_dir, rel_dir) = self.stack.last_mut()?;
-            let Some(item) = dir.next() else {
+            let (listing, dir, rel_dir) = self.stack.last_mut()?;
+            let Some(item) = listing.next() else {
                 self.stack.pop();
                 continue;
             };
-            let entry = match item {
+            let (name, kind) = match item {
                 Ok(entry) => entry,
                 Err(e) => {
                     return Some(Entry::Skipped {
@@ -68,51 +82,39 @@ impl<F: Fn(&str) -> bool> Iterator for Walker<F> {
                     })
                 }
             };
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
+            let shown = name.to_string_lossy();
             let rel = if rel_dir.is_empty() {
-                name.into_owned()
+                shown.into_owned()
             } else {
-                format!("{rel_dir}/{name}")
+                format!("{rel_dir}/{shown}")
             };
-            let abs = abs_dir.join(entry.file_name());
-            let skipped = |reason| {
-                Some(Entry::Skipped {
-                    rel: rel.clone(),
-                    reason,
-                })
-            };
-            let file_type = match entry.file_type() {
-                Ok(t) => t,
-                Err(e) => {
-                    return skipped(SkipReason::Unreadable {
-                        error: e.to_string(),
-                    })
+            let reason = match kind {
+                Kind::File => {
+                    let dir = dir.clone();
+                    return Some(Entry::File { dir, name, rel });
+                }
+                Kind::Link => SkipReason::Symlink,
+                Kind::Other => SkipReason::NotRegularFile,
+                Kind::Directory if (self.prune_dir)(&rel) => SkipReason::AllowlistedPath,
+                Kind::Directory if depth > MAX_DEPTH => SkipReason::TooDeep { limit: MAX_DEPTH },
+                Kind::Directory => {
+                    let mut path = dir.clone();
+                    if !path.is_empty() {
+                        path.push("/");
+                    }
+                    path.push(&name);
+                    match self.beneath.list(&path) {
+                        Ok(listing) => {
+                            self.stack.push((listing, path, rel));
+                            continue;
+                        }
+                        Err(e) => SkipReason::Unreadable {
+                            error: e.to_string(),
+                        },
+                    }
                 }
             };
-            if file_type.is_symlink() {
-                return skipped(SkipReason::Symlink);
-            }
-            if file_type.is_file() {
-                return Some(Entry::File { abs, rel });
-            }
-            if !file_type.is_dir() {
-                return skipped(SkipReason::NotRegularFile);
-            }
-            if (self.prune_dir)(&rel) {
-                return skipped(SkipReason::AllowlistedPath);
-            }
-            if depth > MAX_DEPTH {
-                return skipped(SkipReason::TooDeep { limit: MAX_DEPTH });
-            }
-            match std::fs::read_dir(&abs) {
-                Ok(dir) => self.stack.push((dir, abs, rel)),
-                Err(e) => {
-                    return skipped(SkipReason::Unreadable {
-                        error: e.to_string(),
-                    })
-                }
-            }
+            return Some(Entry::Skipped { rel, reason });
         }
     }
 }
@@ -179,24 +181,6 @@ pub(crate) fn too_large(size: u64, limit: u64) -> Option<SkipReason> {
     (size > limit).then_some(SkipReason::TooLarge { size, limit })
 }
 
-#[cfg(unix)]
-pub(crate) fn open_no_follow(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-pub(crate) fn open_no_follow(path: &Path) -> std::io::Result<File> {
-    let meta = std::fs::symlink_metadata(path)?;
-    if meta.file_type().is_symlink() {
-        return Err(std::io::Error::other("refusing to follow a symbolic link"));
-    }
-    OpenOptions::new().read(true).open(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +190,7 @@ mod tests {
         let path = dir.path().join("file");
         std::fs::write(&path, content).expect("write");
         let mut buf = Vec::new();
-        let (outcome, stat) = read_file(open_no_follow(&path), limit, &mut buf);
+        let (outcome, stat) = read_file(File::open(&path), limit, &mut buf);
         assert_eq!(stat.map(|m| m.len()), Some(content.len() as u64));
         (outcome, buf)
     }

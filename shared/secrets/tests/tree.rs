@@ -235,3 +235,51 @@ fn a_verdict_known_without_reading_is_the_one_a_read_gives() {
     );
     assert!(scanner.scan_unread("src/a.py", 10, false).is_none());
 }
+
+/// While one thread swaps a directory of the tree for a link to a directory outside it and back, as fast as
+/// it can, scans of the tree never report what lies outside: each directory is listed, and each file opened,
+/// through the descriptors of the directories above it, and a link in the way is refused wherever it appears.
+#[cfg(unix)]
+#[test]
+fn a_directory_swapped_for_a_link_during_the_walk_is_never_read_through() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut fake = Fake::new(0x5a9);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("tree");
+    let outside = dir.path().join("outside");
+    // Many files under `app/`, so the walk and the workers take time between listing and opening them.
+    for n in 0..200 {
+        write(&root, &format!("app/f{n:03}.txt"), b"nothing here\n");
+        let planted = ["gh", "p_", &fake.string(ALNUM, 36)].concat();
+        write(
+            &outside,
+            &format!("f{n:03}.txt"),
+            format!("t = {planted}\n").as_bytes(),
+        );
+    }
+    let scanner = scanner(2, 1 << 20);
+    let stop = AtomicBool::new(false);
+    let (mut through_link, mut read_in_app) = (0, 0);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let (app, kept) = (root.join("app"), dir.path().join("kept"));
+            while !stop.load(Ordering::Relaxed) {
+                fs::rename(&app, &kept).expect("move app away");
+                std::os::unix::fs::symlink(&outside, &app).expect("link app");
+                std::thread::sleep(std::time::Duration::from_micros(300));
+                fs::remove_file(&app).expect("unlink app");
+                fs::rename(&kept, &app).expect("move app back");
+                std::thread::sleep(std::time::Duration::from_micros(300));
+            }
+        });
+        for _ in 0..300 {
+            let report = scanner.scan_tree(&root).expect("scan");
+            through_link += report.findings.len();
+            read_in_app += report.files_scanned;
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(through_link, 0, "secrets outside the tree were reported");
+    // The race was run: scans read files of `app/` while it was being swapped.
+    assert!(read_in_app > 0);
+}

@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Condvar, Mutex, OnceLock};
 
-use certus_core::beneath::Beneath;
+use certus_beneath::Beneath;
 use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{
@@ -610,7 +610,7 @@ fn describe(
         return Ok((file, true, 0));
     }
     let reader = beneath
-        .open_in(dir, &entry.file_name())
+        .open_in(std::ffi::OsStr::new(dir), &entry.file_name())
         .map_err(|e| CoreError::io(entry.path(), e))?;
     let (sha256, binary, read) = hash(reader, buf).map_err(|e| CoreError::io(entry.path(), e))?;
     let file = SourceFile {
