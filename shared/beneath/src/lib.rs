@@ -2,11 +2,17 @@
 //! descriptors, one component at a time, never following a link and never leaving the tree. The directories on
 //! the way to the last file or directory opened stay open (the first 64 of them), so files taken in walk order
 //! cost one `openat` each, and a new directory one `openat` per component it does not share with the last.
+//! A walk lists a directory ([`Listing`]) and opens, stats and reads the links of its entries through the
+//! listing's own descriptor, or hands that descriptor to other threads ([`Directory`]): no lookup by path at all.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+
+/// What [`Listing::stat`] gives.
+#[cfg(unix)]
+pub use rustix::fs::Stat;
 
 /// The files beneath one root, opened for reading.
 pub struct Beneath {
@@ -56,23 +62,42 @@ impl Beneath {
     /// necessarily UTF-8), as [`Beneath::open`] does.
     #[cfg(unix)]
     pub fn open_in(&mut self, dir: &OsStr, name: &OsStr) -> io::Result<File> {
-        use rustix::fs::{openat, Mode};
         if !plain(name) {
             return Err(refused(dir, name));
         }
+        use rustix::fd::AsFd;
         let beyond = self.descend(dir)?;
-        let parent = self.held(beyond.as_ref())?;
-        Ok(openat(parent, name, OPEN_FILE, Mode::empty())?.into())
+        open_file(self.held(beyond.as_ref())?.as_fd(), name)
     }
 
     /// The entries of the directory `dir` (`""` for the root), reached as [`Beneath::open`] reaches a file's
     /// directory: `.` and `..` left out, in the order the directory gives them.
     #[cfg(unix)]
     pub fn list(&mut self, dir: &OsStr) -> io::Result<Listing> {
-        use rustix::fs::{openat, Mode};
-        let beyond = self.descend(dir)?;
-        let parent = self.held(beyond.as_ref())?;
-        let descriptor = openat(parent, ".", OPEN_DIRECTORY, Mode::empty())?;
+        use rustix::fs::{openat, Mode, OFlags};
+        use std::os::unix::ffi::OsStrExt;
+        let (parent, name) = match dir.as_bytes().iter().rposition(|byte| *byte == b'/') {
+            Some(slash) => (&dir.as_bytes()[..slash], &dir.as_bytes()[slash + 1..]),
+            None => (&b""[..], dir.as_bytes()),
+        };
+        let (parent, name) = (OsStr::from_bytes(parent), OsStr::from_bytes(name));
+        let mut parts = dir.as_bytes().split(|byte| *byte == b'/');
+        if !dir.is_empty() && !parts.all(|part| plain(OsStr::from_bytes(part))) {
+            return Err(refused(dir, OsStr::new("")));
+        }
+        let beyond = self.descend(parent)?;
+        let base = self.held(beyond.as_ref())?;
+        let descriptor = if dir.is_empty() {
+            openat(base, ".", OPEN_DIRECTORY, Mode::empty())?
+        } else {
+            openat(base, name, OPEN_DIRECTORY | OFlags::NOFOLLOW, Mode::empty())?
+        };
+        // Held for the files and subdirectories opened next: a second descriptor of the same open directory
+        // (no second lookup), only ever a base for `openat`, so the listing's reading position is its own.
+        if !dir.is_empty() && beyond.is_none() && self.path.len() < MAX_HELD {
+            let held = rustix::io::fcntl_dupfd_cloexec(&descriptor, 0)?;
+            self.path.push((name.to_os_string(), held));
+        }
         Ok(Listing {
             dir: rustix::fs::Dir::new(descriptor)?,
         })
@@ -179,6 +204,57 @@ pub struct Listing {
     dir: rustix::fs::Dir,
     #[cfg(not(unix))]
     dir: std::fs::ReadDir,
+}
+
+#[cfg(unix)]
+impl Listing {
+    /// Opens the file `name` of this directory as [`Beneath::open`] opens a file.
+    pub fn open(&self, name: &OsStr) -> io::Result<File> {
+        open_file(self.dir.fd()?, name)
+    }
+
+    /// This directory, to open its files from elsewhere (another thread) while it is being listed.
+    pub fn directory(&self) -> io::Result<Directory> {
+        let descriptor = rustix::io::fcntl_dupfd_cloexec(self.dir.fd()?, 0)?;
+        Ok(Directory(std::sync::Arc::new(descriptor)))
+    }
+
+    /// What `stat` says of the entry `name` of this directory (a link itself, never what it points to).
+    pub fn stat(&self, name: &OsStr) -> io::Result<Stat> {
+        use rustix::fs::{statat, AtFlags};
+        Ok(statat(self.dir.fd()?, name, AtFlags::SYMLINK_NOFOLLOW)?)
+    }
+
+    /// What the link `name` of this directory holds.
+    pub fn read_link(&self, name: &OsStr) -> io::Result<OsString> {
+        use std::os::unix::ffi::OsStringExt;
+        let target = rustix::fs::readlinkat(self.dir.fd()?, name, Vec::new())?;
+        Ok(OsString::from_vec(target.into_bytes()))
+    }
+}
+
+/// A directory of the tree, reached as [`Beneath::list`] reaches it and held open: its files are opened
+/// relative to it, never through a link. Cheap to clone; shared between threads.
+#[cfg(unix)]
+#[derive(Clone)]
+pub struct Directory(std::sync::Arc<rustix::fd::OwnedFd>);
+
+#[cfg(unix)]
+impl Directory {
+    /// Opens its file `name` as [`Beneath::open`] opens a file.
+    pub fn open(&self, name: &OsStr) -> io::Result<File> {
+        use rustix::fd::AsFd;
+        open_file(self.0.as_fd(), name)
+    }
+}
+
+/// Opens the file `name` of the directory `dir` for reading: never a link, never waiting on a FIFO.
+#[cfg(unix)]
+fn open_file(dir: rustix::fd::BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
+    if !plain(name) || name.as_encoded_bytes().contains(&b'/') {
+        return Err(refused(OsStr::new(""), name));
+    }
+    Ok(rustix::fs::openat(dir, name, OPEN_FILE, rustix::fs::Mode::empty())?.into())
 }
 
 impl Iterator for Listing {
@@ -371,7 +447,15 @@ mod tests {
         file.read_to_string(&mut text).unwrap();
         assert_eq!(text, "x");
         std::fs::remove_dir_all(root.join(latin1)).unwrap();
-        for hostile in ["src/linked", "..", "src/..", "src//deep", "/tmp"] {
+        for hostile in [
+            "src/linked",
+            "..",
+            "src/..",
+            "src//deep",
+            "/src",
+            "src/",
+            "/tmp",
+        ] {
             assert!(
                 listed(&mut beneath, hostile).is_err(),
                 "{hostile} was listed"
@@ -382,6 +466,40 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("src/deep")).unwrap();
         assert!(listed(&mut beneath, "src/deep").is_err());
         assert!(listed(&mut Beneath::new(&root), "src/deep").is_err());
+    }
+
+    #[test]
+    fn a_listed_directorys_entries_are_opened_stated_and_read_through_it_never_by_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("src/a.rs"), "a").unwrap();
+        std::fs::write(dir.path().join("outside.rs"), "outside").unwrap();
+        std::os::unix::fs::symlink("../../outside.rs", root.join("src/link.rs")).unwrap();
+        let listing = Beneath::new(&root).list(OsStr::new("src")).unwrap();
+        let directory = listing.directory().unwrap();
+        let read = |file: io::Result<File>| {
+            let mut text = String::new();
+            file?.read_to_string(&mut text)?;
+            io::Result::Ok(text)
+        };
+        assert_eq!(read(listing.open(OsStr::new("a.rs"))).unwrap(), "a");
+        assert_eq!(listing.stat(OsStr::new("a.rs")).unwrap().st_size, 1);
+        assert_eq!(
+            listing.read_link(OsStr::new("link.rs")).unwrap(),
+            "../../outside.rs"
+        );
+        for hostile in ["link.rs", "..", ".", "", "../outside.rs", "../src/a.rs"] {
+            assert!(listing.open(OsStr::new(hostile)).is_err(), "{hostile}");
+            assert!(directory.open(OsStr::new(hostile)).is_err(), "{hostile}");
+        }
+        // The directory moved out of the tree and a link to elsewhere put in its place: what was listed is
+        // still what is read, the link's target never.
+        std::fs::rename(root.join("src"), dir.path().join("moved")).unwrap();
+        std::fs::create_dir(dir.path().join("elsewhere")).unwrap();
+        std::fs::write(dir.path().join("elsewhere/a.rs"), "elsewhere").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("src")).unwrap();
+        assert_eq!(read(directory.open(OsStr::new("a.rs"))).unwrap(), "a");
     }
 
     #[test]

@@ -54,6 +54,22 @@ impl FileStat {
         }
     }
 
+    /// What `stat` said, as the system call gives it (not following a link).
+    #[cfg(unix)]
+    pub fn of_stat(stat: &rustix::fs::Stat) -> Self {
+        let ns = |seconds: i64, nanoseconds| {
+            seconds
+                .saturating_mul(1_000_000_000)
+                .saturating_add(i64::try_from(nanoseconds).unwrap_or(0))
+        };
+        Self {
+            size: u64::try_from(stat.st_size).unwrap_or(0),
+            mtime_ns: ns(stat.st_mtime, stat.st_mtime_nsec),
+            ctime_ns: ns(stat.st_ctime, stat.st_ctime_nsec),
+            inode: stat.st_ino,
+        }
+    }
+
     /// Without an inode and ctime an unchanged `stat` is no evidence: see [`FileStat::same`].
     #[cfg(not(unix))]
     pub fn of(meta: &std::fs::Metadata) -> Self {

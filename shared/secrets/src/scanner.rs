@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Mutex;
 
-use certus_beneath::Beneath;
+use certus_beneath::Directory;
 
 use crate::detect::{self, FileFindings};
 use crate::error::{Result, SecretsError};
@@ -61,7 +61,7 @@ pub struct Scanner {
 
 /// A file handed from the walker to a worker.
 struct Job {
-    dir: std::ffi::OsString,
+    dir: Directory,
     name: std::ffi::OsString,
     rel: String,
 }
@@ -156,7 +156,7 @@ impl Scanner {
             for n in 0..threads {
                 let worker = std::thread::Builder::new()
                     .name(format!("certus-secrets-{n}"))
-                    .spawn_scoped(scope, || self.work(root, &receiver, &accumulator))
+                    .spawn_scoped(scope, || self.work(&receiver, &accumulator))
                     .map_err(SecretsError::ThreadSpawn)?;
                 workers.push(worker);
             }
@@ -207,14 +207,8 @@ impl Scanner {
 
     /// Worker loop: takes batches of files from the queue until it is closed, and adds each batch's results
     /// to `accumulator` at once (one lock per batch, not per file).
-    fn work(
-        &self,
-        root: &Path,
-        receiver: &Mutex<Receiver<Vec<Job>>>,
-        accumulator: &Mutex<Accumulator>,
-    ) {
+    fn work(&self, receiver: &Mutex<Receiver<Vec<Job>>>, accumulator: &Mutex<Accumulator>) {
         let mut buf = Vec::new();
-        let mut beneath = Beneath::new(root);
         loop {
             let batch = match receiver.lock() {
                 Ok(queue) => queue.recv(),
@@ -223,7 +217,7 @@ impl Scanner {
             let Ok(batch) = batch else { return };
             let mut done = Accumulator::default();
             for job in batch {
-                let open = || beneath.open_in(&job.dir, &job.name);
+                let open = || job.dir.open(&job.name);
                 let (findings, outcome, _) = self.scan_file(&job.rel, open, &mut buf);
                 done.add(findings);
                 match outcome {

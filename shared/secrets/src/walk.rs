@@ -1,13 +1,15 @@
 //! Bounded directory walk: depth-first with an explicit stack (no recursion), listing each directory through
-//! the descriptors of those above it ([`Beneath`]), so it never follows a link, not even a directory swapped
-//! for one while the walk runs, and never leaves the root; files are read into a bounded, reused buffer.
+//! the descriptors of those above it ([`Beneath`]) and handing out its files with the directory they were
+//! listed in ([`Directory`]), so neither the walk nor the workers that open the files ever follow a link, not
+//! even a directory swapped for one while the walk runs, or leave the root; files are read into a bounded,
+//! reused buffer.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::path::Path;
 
-use certus_beneath::{Beneath, Kind, Listing};
+use certus_beneath::{Beneath, Directory, Kind, Listing};
 
 use crate::error::{Result, SecretsError};
 use crate::report::SkipReason;
@@ -21,7 +23,7 @@ pub const BINARY_SNIFF_LEN: usize = 8 * 1024;
 pub(crate) enum Entry {
     /// A regular file to scan: the file `name` of the directory `dir`, reported as `rel`.
     File {
-        dir: OsString,
+        dir: Directory,
         name: OsString,
         rel: String,
     },
@@ -32,8 +34,9 @@ pub(crate) enum Entry {
 /// Iterator over the files below a root.
 pub(crate) struct Walker<F: Fn(&str) -> bool> {
     beneath: Beneath,
-    /// The directories being listed: each listing, its path beneath the root and that path as reported.
-    stack: Vec<(Listing, OsString, String)>,
+    /// The directories being listed: each listing, its path beneath the root and that path as reported,
+    /// and the directory held open for its files once one is found.
+    stack: Vec<(Listing, OsString, String, Option<Directory>)>,
     prune_dir: F,
 }
 
@@ -54,7 +57,7 @@ impl<F: Fn(&str) -> bool> Walker<F> {
             .map_err(|e| invalid(e.to_string()))?;
         Ok(Self {
             beneath,
-            stack: vec![(listing, OsString::new(), String::new())],
+            stack: vec![(listing, OsString::new(), String::new(), None)],
             prune_dir,
         })
     }
@@ -66,7 +69,7 @@ impl<F: Fn(&str) -> bool> Iterator for Walker<F> {
     fn next(&mut self) -> Option<Entry> {
         loop {
             let depth = self.stack.len();
-            let (listing, dir, rel_dir) = self.stack.last_mut()?;
+            let (listing, dir, rel_dir, files_dir) = self.stack.last_mut()?;
             let Some(item) = listing.next() else {
                 self.stack.pop();
                 continue;
@@ -90,8 +93,18 @@ impl<F: Fn(&str) -> bool> Iterator for Walker<F> {
             };
             let reason = match kind {
                 Kind::File => {
-                    let dir = dir.clone();
-                    return Some(Entry::File { dir, name, rel });
+                    let held = match files_dir {
+                        Some(held) => Ok(held.clone()),
+                        None => listing
+                            .directory()
+                            .map(|held| files_dir.insert(held).clone()),
+                    };
+                    match held {
+                        Ok(dir) => return Some(Entry::File { dir, name, rel }),
+                        Err(e) => SkipReason::Unreadable {
+                            error: e.to_string(),
+                        },
+                    }
                 }
                 Kind::Link => SkipReason::Symlink,
                 Kind::Other => SkipReason::NotRegularFile,
@@ -105,7 +118,7 @@ impl<F: Fn(&str) -> bool> Iterator for Walker<F> {
                     path.push(&name);
                     match self.beneath.list(&path) {
                         Ok(listing) => {
-                            self.stack.push((listing, path, rel));
+                            self.stack.push((listing, path, rel, None));
                             continue;
                         }
                         Err(e) => SkipReason::Unreadable {

@@ -6,17 +6,19 @@
 //! walked: the table is brought to the new commit from git's list of changed paths ([`updated_table`]).
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io::Read;
 use std::path::Path;
 use std::sync::{Condvar, Mutex, OnceLock};
 
-use certus_beneath::Beneath;
+use certus_beneath::{Beneath, Kind, Listing};
 use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{
     delta_fits, walk_order, FileStat, IndexKind, IndexReader, IndexWriter, Keeping, SourceFile,
     SourceFiles, BINARY_HEAD,
 };
+use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
 
 /// Digest of the tree under `root`, skipping `.git`.
@@ -536,7 +538,9 @@ fn walk_worker(
     }
 }
 
-/// One directory's entries into `walk`; returns its subdirectories.
+/// One directory's entries into `walk`; returns its subdirectories. The directory is listed, and its files
+/// stated and opened, through the descriptors of the directories above it ([`Beneath`]): a directory swapped
+/// for a link while the tree is read is refused, never listed or read through.
 fn read_directory(
     beneath: &mut Beneath,
     dir: &str,
@@ -549,57 +553,65 @@ fn read_directory(
         CoreError::Source(format!("cannot read the tree: {}: {e}", abs.display()))
     };
     let mut subdirectories = Vec::new();
-    for entry in std::fs::read_dir(&abs).map_err(unreadable)? {
-        let entry = entry.map_err(unreadable)?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
+    let mut listing = beneath.list(OsStr::new(dir)).map_err(unreadable)?;
+    while let Some(entry) = listing.next() {
+        let (name, kind) = entry.map_err(unreadable)?;
+        let shown = name.to_string_lossy();
         let rel = if dir.is_empty() {
-            name.into_owned()
+            shown.into_owned()
         } else {
-            format!("{dir}/{name}")
+            format!("{dir}/{shown}")
         };
-        let kind = entry.file_type().map_err(unreadable)?;
-        if kind.is_dir() {
-            walk.directories += 1;
-            subdirectories.push(rel);
-        } else if kind.is_file() {
-            let (file, reused, read) = describe(beneath, dir, &entry, rel, previous, buf)?;
-            walk.reused += u64::from(reused);
-            walk.bytes_read += read;
-            walk.lines.push(Line::File(file));
-        } else if kind.is_symlink() {
-            let target =
-                std::fs::read_link(entry.path()).map_err(|e| CoreError::io(entry.path(), e))?;
-            walk.lines
-                .push(Line::Link(rel, target.to_string_lossy().into_owned()));
-        } else {
-            walk.lines.push(Line::Other(rel));
+        let path = || abs.join(&name);
+        match kind {
+            Kind::Directory => {
+                walk.directories += 1;
+                subdirectories.push(rel);
+            }
+            Kind::File => {
+                let stat = listing.stat(&name).map_err(|e| CoreError::io(path(), e))?;
+                if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+                    return Err(CoreError::Source(format!(
+                        "{rel} changed while the tree was read: no longer a regular file"
+                    )));
+                }
+                let (file, reused, read) = describe(
+                    &listing,
+                    &name,
+                    rel,
+                    FileStat::of_stat(&stat),
+                    previous,
+                    buf,
+                )
+                .map_err(|e| CoreError::io(path(), e))?;
+                walk.reused += u64::from(reused);
+                walk.bytes_read += read;
+                walk.lines.push(Line::File(file));
+            }
+            Kind::Link => {
+                let target = listing
+                    .read_link(&name)
+                    .map_err(|e| CoreError::io(path(), e))?;
+                walk.lines
+                    .push(Line::Link(rel, target.to_string_lossy().into_owned()));
+            }
+            Kind::Other => walk.lines.push(Line::Other(rel)),
         }
     }
     Ok(subdirectories)
 }
 
-/// The file `entry` (at `rel`) of the directory `dir` with its `stat` and digest: the previous
-/// digest when the `stat` matches, else its bytes hashed. Returns also whether the digest was reused and the
-/// bytes read. The `stat` and the open go through the directory's descriptor (no walk of the whole path per
-/// file), and a file swapped for a link after it was listed is refused, never followed.
+/// The file `name` (at `rel`) of the directory being listed, with its `stat` and digest: the previous digest
+/// when the `stat` matches, else its bytes hashed. Returns also whether the digest was reused and the bytes
+/// read. A file swapped for a link after it was listed is refused, never followed.
 fn describe(
-    beneath: &mut Beneath,
-    dir: &str,
-    entry: &std::fs::DirEntry,
+    listing: &Listing,
+    name: &OsStr,
     rel: String,
+    stat: FileStat,
     previous: &PreviousTable<'_>,
     buf: &mut [u8],
-) -> Result<(SourceFile, bool, u64)> {
-    let meta = entry
-        .metadata()
-        .map_err(|e| CoreError::io(entry.path(), e))?;
-    if !meta.is_file() {
-        return Err(CoreError::Source(format!(
-            "{rel} changed while the tree was read: no longer a regular file"
-        )));
-    }
-    let stat = FileStat::of(&meta);
+) -> std::io::Result<(SourceFile, bool, u64)> {
     if let Some((sha256, binary)) = previous.known(&rel, &stat) {
         let file = SourceFile {
             path: rel,
@@ -609,10 +621,8 @@ fn describe(
         };
         return Ok((file, true, 0));
     }
-    let reader = beneath
-        .open_in(std::ffi::OsStr::new(dir), &entry.file_name())
-        .map_err(|e| CoreError::io(entry.path(), e))?;
-    let (sha256, binary, read) = hash(reader, buf).map_err(|e| CoreError::io(entry.path(), e))?;
+    let reader = listing.open(name)?;
+    let (sha256, binary, read) = hash(reader, buf)?;
     let file = SourceFile {
         path: rel,
         stat,
@@ -665,6 +675,71 @@ mod tests {
         assert_ne!(first, second);
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).unwrap();
         assert_ne!(second, tree_digest(dir.path()).unwrap());
+    }
+    /// While a thread swaps a directory for a link to a directory outside the tree and back, every digest the
+    /// walk gives is the tree's with the directory or with the link in its place, never one of a tree that
+    /// lists what lies outside (the walk fails instead when it meets the link where it listed a directory).
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_swapped_for_a_link_while_the_tree_is_read_is_never_listed_through() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = (dir.path().join("tree"), dir.path().join("outside"));
+        for n in 0..40 {
+            let sub = root.join(format!("app/sub{n:02}"));
+            std::fs::create_dir_all(&sub).unwrap();
+            std::fs::write(sub.join("f.txt"), "inside").unwrap();
+        }
+        // Files beside `app`, read before the walk takes up the directories it listed: time for a swap.
+        for n in 0..200 {
+            std::fs::write(root.join(format!("r{n:03}.txt")), "beside").unwrap();
+        }
+        // Outside: no file to refuse, only what a listing would record as it is, a directory and a link.
+        std::fs::create_dir_all(outside.join("empty")).unwrap();
+        std::os::unix::fs::symlink("../../elsewhere", outside.join("planted")).unwrap();
+        // The swap is atomic (`renameat2` exchanging the two names): the tree always holds one or the other.
+        let (app, spare) = (root.join("app"), dir.path().join("spare"));
+        std::os::unix::fs::symlink(&outside, &spare).unwrap();
+        let swap = || {
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &app,
+                rustix::fs::CWD,
+                &spare,
+                rustix::fs::RenameFlags::EXCHANGE,
+            )
+            .unwrap();
+        };
+        let with_directory = tree_digest(&root).unwrap();
+        swap();
+        let with_link = tree_digest(&root).unwrap();
+        swap();
+        let stop = AtomicBool::new(false);
+        let mut digests = Vec::new();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    swap();
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+            });
+            digests.extend((0..300).map(|_| tree_digest(&root).ok()));
+            stop.store(true, Ordering::Relaxed);
+        });
+        let as_directory = digests
+            .iter()
+            .flatten()
+            .filter(|d| **d == with_directory)
+            .count();
+        let refused = digests.iter().filter(|d| d.is_none()).count();
+        for digest in digests.iter().flatten() {
+            assert!(
+                digest == &with_directory || digest == &with_link,
+                "a tree that is neither"
+            );
+        }
+        // The race was run: walks read the directory whole, and walks met it swapped.
+        assert!(as_directory > 0 && refused > 0, "{as_directory} {refused}");
     }
 }
 
