@@ -4,6 +4,9 @@
 //! cost one `openat` each, and a new directory one `openat` per component it does not share with the last.
 //! A walk lists a directory ([`Listing`]) and opens, stats and reads the links of its entries through the
 //! listing's own descriptor, or hands that descriptor to other threads ([`Directory`]): no lookup by path at all.
+//! Unix only: it is built on `openat` with `O_NOFOLLOW`.
+
+#![cfg(unix)]
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -11,17 +14,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// What [`Listing::stat`] gives.
-#[cfg(unix)]
 pub use rustix::fs::Stat;
 
 /// The files beneath one root, opened for reading.
 pub struct Beneath {
     root: PathBuf,
     /// The root's descriptor, once opened.
-    #[cfg(unix)]
     top: Option<rustix::fd::OwnedFd>,
     /// The directories from the root down to the last one opened, each component's name and descriptor.
-    #[cfg(unix)]
     path: Vec<(OsString, rustix::fd::OwnedFd)>,
 }
 
@@ -39,9 +39,7 @@ impl Beneath {
     pub fn new(root: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
-            #[cfg(unix)]
             top: None,
-            #[cfg(unix)]
             path: Vec::new(),
         }
     }
@@ -60,7 +58,6 @@ impl Beneath {
 
     /// Opens the file `name` of the directory `dir` (`/`-separated; names as the directories list them, not
     /// necessarily UTF-8), as [`Beneath::open`] does.
-    #[cfg(unix)]
     pub fn open_in(&mut self, dir: &OsStr, name: &OsStr) -> io::Result<File> {
         if !plain(name) {
             return Err(refused(dir, name));
@@ -72,7 +69,6 @@ impl Beneath {
 
     /// The entries of the directory `dir` (`""` for the root), reached as [`Beneath::open`] reaches a file's
     /// directory: `.` and `..` left out, in the order the directory gives them.
-    #[cfg(unix)]
     pub fn list(&mut self, dir: &OsStr) -> io::Result<Listing> {
         use rustix::fs::{openat, Mode, OFlags};
         use std::os::unix::ffi::OsStrExt;
@@ -105,7 +101,6 @@ impl Beneath {
 
     /// Opens (or keeps) the directories from the root down to `dir`. Returns the last one's descriptor when it
     /// lies past [`MAX_HELD`] and is not held.
-    #[cfg(unix)]
     fn descend(&mut self, dir: &OsStr) -> io::Result<Option<rustix::fd::OwnedFd>> {
         use rustix::fs::{open, openat, Mode, OFlags};
         use std::os::unix::ffi::OsStrExt;
@@ -150,7 +145,6 @@ impl Beneath {
     }
 
     /// The descriptor of the directory [`Beneath::descend`] reached: `beyond`, else the last held.
-    #[cfg(unix)]
     fn held<'a>(
         &'a self,
         beyond: Option<&'a rustix::fd::OwnedFd>,
@@ -161,52 +155,13 @@ impl Beneath {
             .or(self.top.as_ref())
             .ok_or_else(|| io::Error::other("the tree's root is not open"))
     }
-
-    #[cfg(not(unix))]
-    pub fn open_in(&mut self, dir: &OsStr, name: &OsStr) -> io::Result<File> {
-        if !plain(name) {
-            return Err(refused(dir, name));
-        }
-        let path = self.confined(dir)?.join(name);
-        if std::fs::symlink_metadata(&path)?.file_type().is_symlink() {
-            return Err(refused(dir, name));
-        }
-        File::open(path)
-    }
-
-    #[cfg(not(unix))]
-    pub fn list(&mut self, dir: &OsStr) -> io::Result<Listing> {
-        Ok(Listing {
-            dir: std::fs::read_dir(self.confined(dir)?)?,
-        })
-    }
-
-    /// `dir` beneath the root, when no component is a link (checked one after the other, not atomically).
-    #[cfg(not(unix))]
-    fn confined(&self, dir: &OsStr) -> io::Result<PathBuf> {
-        let mut path = self.root.clone();
-        let dir = dir.to_str().ok_or_else(|| refused(dir, OsStr::new("")))?;
-        for part in dir.split('/').filter(|_| !dir.is_empty()) {
-            path.push(part);
-            if !plain(OsStr::new(part))
-                || std::fs::symlink_metadata(&path)?.file_type().is_symlink()
-            {
-                return Err(refused(dir, OsStr::new("")));
-            }
-        }
-        Ok(path)
-    }
 }
 
 /// The entries of one directory, from [`Beneath::list`]: each name and what it is.
 pub struct Listing {
-    #[cfg(unix)]
     dir: rustix::fs::Dir,
-    #[cfg(not(unix))]
-    dir: std::fs::ReadDir,
 }
 
-#[cfg(unix)]
 impl Listing {
     /// Opens the file `name` of this directory as [`Beneath::open`] opens a file.
     pub fn open(&self, name: &OsStr) -> io::Result<File> {
@@ -233,34 +188,9 @@ impl Listing {
     }
 }
 
-/// A directory of the tree, reached as [`Beneath::list`] reaches it and held open: its files are opened
-/// relative to it, never through a link. Cheap to clone; shared between threads.
-#[cfg(unix)]
-#[derive(Clone)]
-pub struct Directory(std::sync::Arc<rustix::fd::OwnedFd>);
-
-#[cfg(unix)]
-impl Directory {
-    /// Opens its file `name` as [`Beneath::open`] opens a file.
-    pub fn open(&self, name: &OsStr) -> io::Result<File> {
-        use rustix::fd::AsFd;
-        open_file(self.0.as_fd(), name)
-    }
-}
-
-/// Opens the file `name` of the directory `dir` for reading: never a link, never waiting on a FIFO.
-#[cfg(unix)]
-fn open_file(dir: rustix::fd::BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
-    if !plain(name) || name.as_encoded_bytes().contains(&b'/') {
-        return Err(refused(OsStr::new(""), name));
-    }
-    Ok(rustix::fs::openat(dir, name, OPEN_FILE, rustix::fs::Mode::empty())?.into())
-}
-
 impl Iterator for Listing {
     type Item = io::Result<(OsString, Kind)>;
 
-    #[cfg(unix)]
     fn next(&mut self) -> Option<Self::Item> {
         use rustix::fs::{statat, AtFlags, FileType};
         use std::os::unix::ffi::OsStrExt;
@@ -294,22 +224,27 @@ impl Iterator for Listing {
             return Some(Ok((OsStr::from_bytes(name).to_os_string(), kind)));
         }
     }
+}
 
-    #[cfg(not(unix))]
-    fn next(&mut self) -> Option<Self::Item> {
-        let entry = match self.dir.next()? {
-            Ok(entry) => entry,
-            Err(e) => return Some(Err(e)),
-        };
-        let kind = match entry.file_type() {
-            Ok(t) if t.is_symlink() => Kind::Link,
-            Ok(t) if t.is_file() => Kind::File,
-            Ok(t) if t.is_dir() => Kind::Directory,
-            Ok(_) => Kind::Other,
-            Err(e) => return Some(Err(e)),
-        };
-        Some(Ok((entry.file_name(), kind)))
+/// A directory of the tree, reached as [`Beneath::list`] reaches it and held open: its files are opened
+/// relative to it, never through a link. Cheap to clone; shared between threads.
+#[derive(Clone)]
+pub struct Directory(std::sync::Arc<rustix::fd::OwnedFd>);
+
+impl Directory {
+    /// Opens its file `name` as [`Beneath::open`] opens a file.
+    pub fn open(&self, name: &OsStr) -> io::Result<File> {
+        use rustix::fd::AsFd;
+        open_file(self.0.as_fd(), name)
     }
+}
+
+/// Opens the file `name` of the directory `dir` for reading: never a link, never waiting on a FIFO.
+fn open_file(dir: rustix::fd::BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
+    if !plain(name) || name.as_encoded_bytes().contains(&b'/') {
+        return Err(refused(OsStr::new(""), name));
+    }
+    Ok(rustix::fs::openat(dir, name, OPEN_FILE, rustix::fs::Mode::empty())?.into())
 }
 
 /// A component that names an entry of its directory, not the directory itself or its parent.
@@ -327,24 +262,21 @@ fn refused(dir: &OsStr, name: &OsStr) -> io::Error {
 
 /// Directories held open at most (a tree may nest thousands deep; descriptors are few): deeper ones are
 /// opened again for each file.
-#[cfg(unix)]
 const MAX_HELD: usize = 64;
 
 /// How the tree's directories are opened for the files in them.
-#[cfg(unix)]
 const OPEN_DIRECTORY: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
     .union(rustix::fs::OFlags::DIRECTORY)
     .union(rustix::fs::OFlags::CLOEXEC);
 
 /// How the tree's files are opened for reading: never through a link in their place, and never waiting on
 /// a FIFO.
-#[cfg(unix)]
 const OPEN_FILE: rustix::fs::OFlags = rustix::fs::OFlags::RDONLY
     .union(rustix::fs::OFlags::NOFOLLOW)
     .union(rustix::fs::OFlags::NONBLOCK)
     .union(rustix::fs::OFlags::CLOEXEC);
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
