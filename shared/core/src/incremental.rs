@@ -772,6 +772,26 @@ pub fn executable_identity() -> &'static str {
 mod tests {
     use super::*;
 
+    /// The table's `stat` (from the walk's `statat`) and a scanner's (from the opened file's `fstat`) must
+    /// agree on an unchanged file, or every file would look changed while the scan read it.
+    #[cfg(unix)]
+    #[test]
+    fn a_files_stat_reads_the_same_from_the_system_call_and_from_std() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "some text").unwrap();
+        let stat = rustix::fs::statat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .unwrap();
+        let opened = std::fs::File::open(&path).unwrap().metadata().unwrap();
+        assert_eq!(FileStat::of_stat(&stat), FileStat::of(&opened));
+        assert_eq!(FileStat::of_stat(&stat).size, 9);
+        assert!(FileStat::of_stat(&stat).mtime_ns > 0);
+    }
+
     /// A store in memory that refuses to read the names in `unreadable`.
     #[derive(Default)]
     struct MemoryCache {
