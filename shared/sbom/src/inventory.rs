@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use certus_beneath::Beneath;
+
 use crate::error::{Result, SbomError};
 use crate::fsutil;
 use crate::lockfile::{cargo, golang, npm, poetry, requirements, LockfileKind, MANIFEST_LIMIT};
@@ -109,6 +111,7 @@ impl Selection {
     /// Parses every chosen lockfile (a `go.sum` beside a `go.mod` together with it) and merges the results.
     pub fn read(self) -> Inventory {
         let mut scan = Scan {
+            beneath: Beneath::new(&self.root),
             root: self.root,
             components: BTreeMap::new(),
             lockfiles: BTreeSet::new(),
@@ -201,6 +204,8 @@ fn walked_directory(
 
 struct Scan {
     root: PathBuf,
+    /// Every file read is opened through it: never through a link, never out of `root`.
+    beneath: Beneath,
     /// Keyed by purl, so the final list is deduplicated and sorted.
     components: BTreeMap<String, Component>,
     lockfiles: BTreeSet<String>,
@@ -215,8 +220,8 @@ impl Scan {
         if !self.parsed.insert(path.to_string()) {
             return;
         }
-        let absolute = self.root.join(path);
-        let text = match fsutil::read_text(&absolute, path, kind.size_limit(), kind.format_name()) {
+        let limit = kind.size_limit();
+        let text = match fsutil::read_text(&mut self.beneath, path, limit, kind.format_name()) {
             Ok(text) => text,
             Err(error) => return self.errors.push(error),
         };
@@ -275,12 +280,11 @@ impl Scan {
     fn read_go_sum(&mut self, go_mod: &str) -> Option<golang::GoSum> {
         let relative = join_relative(parent_of(go_mod), "go.sum")?;
         self.inputs.insert(relative.clone());
-        let absolute = self.root.join(&relative);
-        if !absolute.is_file() {
+        if !self.root.join(&relative).is_file() {
             return None;
         }
         let parsed = fsutil::read_text(
-            &absolute,
+            &mut self.beneath,
             &relative,
             LockfileKind::GoSum.size_limit(),
             "go.sum",
@@ -302,7 +306,7 @@ impl Scan {
     fn read_sibling(&mut self, lockfile: &str, name: &'static str) -> Option<String> {
         let relative = join_relative(parent_of(lockfile), name)?;
         self.inputs.insert(relative.clone());
-        fsutil::read_text(&self.root.join(&relative), &relative, MANIFEST_LIMIT, name).ok()
+        fsutil::read_text(&mut self.beneath, &relative, MANIFEST_LIMIT, name).ok()
     }
 
     fn follow_include(&mut self, from: &str, target: &str, depth: usize) {
@@ -335,7 +339,7 @@ impl Scan {
         }
         self.parsed.insert(relative.clone());
         let text = match fsutil::read_text(
-            &absolute,
+            &mut self.beneath,
             &relative,
             LockfileKind::Requirements.size_limit(),
             "requirements file",

@@ -164,3 +164,38 @@ fn a_list_naming_a_vendor_folder_of_a_go_module_leaves_it_out_even_when_go_mod_i
     #[cfg(unix)]
     assert!(walked.components.is_empty(), "{:?}", walked.components);
 }
+
+/// A directory of the tree swapped for a link to a directory outside it after the lockfiles were chosen (a
+/// directory source being changed while it is scanned): the lockfile under it is refused and reported, and
+/// nothing outside the tree reaches the inventory.
+#[cfg(unix)]
+#[test]
+fn a_lockfile_under_a_directory_swapped_for_a_link_is_never_read_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, outside) = (dir.path().join("tree"), dir.path().join("outside"));
+    write(&root, "app/Cargo.lock", CARGO);
+    write(&root, "requirements.txt", "flask==3.0.0\n");
+    write(
+        &outside,
+        "Cargo.lock",
+        &CARGO.replace("itoa", "planted-outside"),
+    );
+    let files = files_of(&root);
+    let selection = select_lockfiles(&root, files.iter().map(String::as_str)).unwrap();
+    assert!(selection.files().contains(&"app/Cargo.lock".to_string()));
+    std::fs::rename(root.join("app"), dir.path().join("moved")).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("app")).unwrap();
+
+    let read = selection.read();
+    let names: Vec<&str> = read.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["flask"], "{names:?}");
+    assert!(
+        errors(&read).iter().any(|e| e.contains("app/Cargo.lock")),
+        "{:?}",
+        errors(&read)
+    );
+    // Walked afresh, the link is not entered either.
+    let walked = inventory(&root).unwrap();
+    let names: Vec<&str> = walked.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["flask"], "{names:?}");
+}

@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use certus_beneath::Beneath;
 use semver::VersionReq;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -103,6 +104,7 @@ impl AdvisoryDb {
             });
         }
         let (files, walk_errors) = fsutil::walk(dir, |name, _| name != ".git");
+        let mut beneath = Beneath::new(dir);
         let mut db = AdvisoryDb {
             errors: walk_errors,
             ..AdvisoryDb::default()
@@ -119,7 +121,7 @@ impl AdvisoryDb {
             } else {
                 "OSV JSON"
             };
-            let parsed = fsutil::read_capped(&file.absolute, &file.relative, ADVISORY_LIMIT)
+            let parsed = fsutil::read_capped(&mut beneath, &file.relative, ADVISORY_LIMIT)
                 .inspect(|bytes| listing.push((file.relative.clone(), hex(&Sha256::digest(bytes)))))
                 .and_then(|bytes| {
                     String::from_utf8(bytes).map_err(|_| SbomError::MalformedAdvisory {
