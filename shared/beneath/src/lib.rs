@@ -59,9 +59,6 @@ impl Beneath {
     /// Opens the file `name` of the directory `dir` (`/`-separated; names as the directories list them, not
     /// necessarily UTF-8), as [`Beneath::open`] does.
     pub fn open_in(&mut self, dir: &OsStr, name: &OsStr) -> io::Result<File> {
-        if !plain(name) {
-            return Err(refused(dir, name));
-        }
         use rustix::fd::AsFd;
         let beyond = self.descend(dir)?;
         open_file(self.held(beyond.as_ref())?.as_fd(), name)
@@ -71,26 +68,24 @@ impl Beneath {
     /// directory: `.` and `..` left out, in the order the directory gives them.
     pub fn list(&mut self, dir: &OsStr) -> io::Result<Listing> {
         use rustix::fs::{openat, Mode, OFlags};
-        use std::os::unix::ffi::OsStrExt;
-        let (parent, name) = match dir.as_bytes().iter().rposition(|byte| *byte == b'/') {
-            Some(slash) => (&dir.as_bytes()[..slash], &dir.as_bytes()[slash + 1..]),
-            None => (&b""[..], dir.as_bytes()),
+        let Some((parent, name)) = split_last(dir)? else {
+            let beyond = self.descend(OsStr::new(""))?;
+            let descriptor = openat(
+                self.held(beyond.as_ref())?,
+                ".",
+                OPEN_DIRECTORY,
+                Mode::empty(),
+            )?;
+            return Ok(Listing {
+                dir: rustix::fs::Dir::new(descriptor)?,
+            });
         };
-        let (parent, name) = (OsStr::from_bytes(parent), OsStr::from_bytes(name));
-        let mut parts = dir.as_bytes().split(|byte| *byte == b'/');
-        if !dir.is_empty() && !parts.all(|part| plain(OsStr::from_bytes(part))) {
-            return Err(refused(dir, OsStr::new("")));
-        }
         let beyond = self.descend(parent)?;
         let base = self.held(beyond.as_ref())?;
-        let descriptor = if dir.is_empty() {
-            openat(base, ".", OPEN_DIRECTORY, Mode::empty())?
-        } else {
-            openat(base, name, OPEN_DIRECTORY | OFlags::NOFOLLOW, Mode::empty())?
-        };
+        let descriptor = openat(base, name, OPEN_DIRECTORY | OFlags::NOFOLLOW, Mode::empty())?;
         // Held for the files and subdirectories opened next: a second descriptor of the same open directory
         // (no second lookup), only ever a base for `openat`, so the listing's reading position is its own.
-        if !dir.is_empty() && beyond.is_none() && self.path.len() < MAX_HELD {
+        if beyond.is_none() && self.path.len() < MAX_HELD {
             let held = rustix::io::fcntl_dupfd_cloexec(&descriptor, 0)?;
             self.path.push((name.to_os_string(), held));
         }
@@ -103,21 +98,14 @@ impl Beneath {
     /// lies past [`MAX_HELD`] and is not held.
     fn descend(&mut self, dir: &OsStr) -> io::Result<Option<rustix::fd::OwnedFd>> {
         use rustix::fs::{open, openat, Mode, OFlags};
-        use std::os::unix::ffi::OsStrExt;
-        let bytes = dir.as_bytes();
-        let parts: Vec<&OsStr> = bytes
-            .split(|byte| *byte == b'/')
-            .filter(|_| !bytes.is_empty())
-            .map(OsStr::from_bytes)
-            .collect();
-        if !parts.iter().all(|part| plain(part)) {
-            return Err(refused(dir, OsStr::new("")));
+        if !components(dir).all(plain) {
+            return Err(refused(dir));
         }
         let shared = self
             .path
             .iter()
-            .zip(&parts)
-            .take_while(|((open, _), part)| open == *part)
+            .zip(components(dir))
+            .take_while(|((open, _), part)| open == part)
             .count();
         self.path.truncate(shared);
         let top = match &mut self.top {
@@ -126,12 +114,12 @@ impl Beneath {
         };
         // Past MAX_HELD, each directory is let go once the next is open.
         let mut beyond: Option<rustix::fd::OwnedFd> = None;
-        for part in &parts[shared..] {
+        for part in components(dir).skip(shared) {
             let held = self.path.last().map_or(&*top, |(_, descriptor)| descriptor);
             let parent = beyond.as_ref().unwrap_or(held);
             let descriptor = openat(
                 parent,
-                *part,
+                part,
                 OPEN_DIRECTORY | OFlags::NOFOLLOW,
                 Mode::empty(),
             )?;
@@ -192,7 +180,7 @@ impl Iterator for Listing {
     type Item = io::Result<(OsString, Kind)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        use rustix::fs::{statat, AtFlags, FileType};
+        use rustix::fs::FileType;
         use std::os::unix::ffi::OsStrExt;
         loop {
             let entry = match self.dir.next()? {
@@ -206,13 +194,9 @@ impl Iterator for Listing {
             let mut file_type = entry.file_type();
             if file_type == FileType::Unknown {
                 // Some file systems do not say in the listing: ask, without following a link.
-                let stat = self
-                    .dir
-                    .fd()
-                    .and_then(|fd| statat(fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW));
-                match stat {
+                match self.stat(OsStr::from_bytes(name)) {
                     Ok(stat) => file_type = FileType::from_raw_mode(stat.st_mode),
-                    Err(e) => return Some(Err(e.into())),
+                    Err(e) => return Some(Err(e)),
                 }
             }
             let kind = match file_type {
@@ -242,7 +226,7 @@ impl Directory {
 /// Opens the file `name` of the directory `dir` for reading: never a link, never waiting on a FIFO.
 fn open_file(dir: rustix::fd::BorrowedFd<'_>, name: &OsStr) -> io::Result<File> {
     if !plain(name) || name.as_encoded_bytes().contains(&b'/') {
-        return Err(refused(OsStr::new(""), name));
+        return Err(refused(name));
     }
     Ok(rustix::fs::openat(dir, name, OPEN_FILE, rustix::fs::Mode::empty())?.into())
 }
@@ -252,11 +236,39 @@ fn plain(part: &OsStr) -> bool {
     !matches!(part.as_encoded_bytes(), b"" | b"." | b"..")
 }
 
-fn refused(dir: &OsStr, name: &OsStr) -> io::Error {
+/// The components of `dir` (`/`-separated; none for `""`), as the bytes the tree names them by.
+fn components(dir: &OsStr) -> impl Iterator<Item = &OsStr> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = dir.as_bytes();
+    bytes
+        .split(|byte| *byte == b'/')
+        .filter(move |_| !bytes.is_empty())
+        .map(OsStr::from_bytes)
+}
+
+/// `dir` as its parent and last component, `None` for the root (`""`); refused unless every component is
+/// plain.
+fn split_last(dir: &OsStr) -> io::Result<Option<(&OsStr, &OsStr)>> {
+    use std::os::unix::ffi::OsStrExt;
+    if !components(dir).all(plain) {
+        return Err(refused(dir));
+    }
+    let bytes = dir.as_bytes();
+    Ok(match bytes.iter().rposition(|byte| *byte == b'/') {
+        _ if bytes.is_empty() => None,
+        Some(slash) => Some((
+            OsStr::from_bytes(&bytes[..slash]),
+            OsStr::from_bytes(&bytes[slash + 1..]),
+        )),
+        None => Some((OsStr::new(""), dir)),
+    })
+}
+
+/// The error for a path (or a name) that is not a plain path beneath the tree, naming it as given.
+fn refused(path: &OsStr) -> io::Error {
     io::Error::other(format!(
-        "'{}/{}' is not a plain path beneath the tree",
-        dir.to_string_lossy(),
-        name.to_string_lossy()
+        "'{}' is not a plain path beneath the tree",
+        path.to_string_lossy()
     ))
 }
 
