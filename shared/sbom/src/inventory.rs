@@ -112,7 +112,6 @@ impl Selection {
     pub fn read(self) -> Inventory {
         let mut scan = Scan {
             beneath: Beneath::new(&self.root),
-            root: self.root,
             components: BTreeMap::new(),
             lockfiles: BTreeSet::new(),
             errors: self.errors,
@@ -203,8 +202,7 @@ fn walked_directory(
 }
 
 struct Scan {
-    root: PathBuf,
-    /// Every file read is opened through it: never through a link, never out of `root`.
+    /// The scan root; every file read is opened through it: never through a link, never out of the root.
     beneath: Beneath,
     /// Keyed by purl, so the final list is deduplicated and sorted.
     components: BTreeMap<String, Component>,
@@ -280,7 +278,7 @@ impl Scan {
     fn read_go_sum(&mut self, go_mod: &str) -> Option<golang::GoSum> {
         let relative = join_relative(parent_of(go_mod), "go.sum")?;
         self.inputs.insert(relative.clone());
-        if !self.root.join(&relative).is_file() {
+        if !self.beneath.root().join(&relative).is_file() {
             return None;
         }
         let parsed = fsutil::read_text(
@@ -327,16 +325,6 @@ impl Scan {
             return;
         }
         self.inputs.insert(relative.clone());
-        let absolute = self.root.join(&relative);
-        let confined = absolute
-            .canonicalize()
-            .map(|real| real.starts_with(&self.root))
-            .unwrap_or(false);
-        if !confined {
-            return self
-                .errors
-                .push(outside("names no file inside the scan root"));
-        }
         self.parsed.insert(relative.clone());
         let text = match fsutil::read_text(
             &mut self.beneath,
@@ -345,6 +333,12 @@ impl Scan {
             "requirements file",
         ) {
             Ok(text) => text,
+            // Absent, or reached only through a link (which may point anywhere): not a file of the tree.
+            Err(SbomError::Io { source, .. }) => {
+                return self.errors.push(outside(&format!(
+                    "names no file inside the scan root ({source})"
+                )))
+            }
             Err(error) => return self.errors.push(error),
         };
         let parsed = requirements::parse(&text, &relative).map(|parsed| {
