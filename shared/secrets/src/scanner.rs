@@ -284,6 +284,25 @@ impl Scanner {
         path_scan(found, outcome.err(), stat)
     }
 
+    /// Scans the file named `rel` in its tree from `content`, all of its bytes as read elsewhere (the read that
+    /// hashed it for the tree's digest), exactly as [`Scanner::scan_opened`] scans the file once it has read it:
+    /// binary or oversized content gets the path-only rules and its skip reason.
+    pub fn scan_read(&self, rel: &str, content: &[u8]) -> PathScan {
+        let size = u64::try_from(content.len()).unwrap_or(u64::MAX);
+        let head = &content[..content.len().min(walk::BINARY_SNIFF_LEN)];
+        if let Some(scan) = self.scan_unread(rel, size, memchr::memchr(0, head).is_some()) {
+            return scan;
+        }
+        let (found, skipped) = match self.allowlisted(rel) {
+            Some((found, reason)) => (found, Some(reason)),
+            None => (
+                detect::scan_file(&self.rules, rel, Some(content), self.decode_depth()),
+                None,
+            ),
+        };
+        path_scan(found, skipped, None)
+    }
+
     /// Scans the file named `rel` without reading it when what is known of its content already decides, as
     /// [`Scanner::scan_opened`] would decide after reading, that only the path-only rules apply: `size` bytes
     /// over the size limit, or `binary` (a NUL byte among its first [`BINARY_SNIFF_LEN`](crate::BINARY_SNIFF_LEN)

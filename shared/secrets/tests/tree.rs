@@ -236,6 +236,31 @@ fn a_verdict_known_without_reading_is_the_one_a_read_gives() {
     assert!(scanner.scan_unread("src/a.py", 10, false).is_none());
 }
 
+#[test]
+fn a_file_scanned_from_bytes_read_elsewhere_gets_the_verdict_its_own_read_gives() {
+    let tree = build_tree();
+    let scanner = scanner(1, 4096);
+    let mut buf = Vec::new();
+    let mut secrets = 0;
+    for rel in [
+        "src/a.py",
+        "src/z.py",
+        "bin/tool",
+        "keys/site.pfx",
+        "big.txt",
+        "yarn.lock",
+    ] {
+        let abs = tree.dir.path().join(rel);
+        let opened = scanner.scan_opened(rel, || fs::File::open(&abs), &mut buf);
+        let read = scanner.scan_read(rel, &fs::read(&abs).expect("read"));
+        assert_eq!(read.findings, opened.findings, "{rel}");
+        assert_eq!(read.skipped, opened.skipped, "{rel}");
+        assert!(read.stat.is_none(), "{rel} was not opened");
+        secrets += read.findings.len();
+    }
+    assert!(secrets >= 3, "the planted secrets are found: {secrets}");
+}
+
 /// While one thread swaps a directory of the tree for a link to a directory outside it and back, as fast as
 /// it can, scans of the tree never report what lies outside: each directory is listed, and each file opened,
 /// through the descriptors of the directories above it, and a link in the way is refused wherever it appears.
