@@ -96,25 +96,26 @@ def gnu_time(argv, cwd=None):
 
 
 def stage_times(stream: Path, wall: float):
-    """Seconds per stage of the pipeline, from the event timestamps: source preparation (the tree digest),
-    manifest fetch/verify/profile, the tools (they run in parallel: wall from the first tool_start to the last
-    tool_complete, and each tool's own start → complete), the verdict, and what the process spends outside the
-    events (start-up; the bundle index and attestation, written after scan_complete; exit)."""
+    """Seconds per stage of the pipeline, from the event timestamps: source preparation (the tree digest, and
+    the single pass of the secrets tool when the manifest comes from outside the source and is read first),
+    everything else before the tools (manifest fetch/verify/profile, before or after the source), the tools
+    (they run in parallel: wall from the first tool_start to the last tool_complete, and each tool's own
+    start → complete), the verdict, and what the process spends outside the events (start-up; the bundle index
+    and attestation, written after scan_complete; exit)."""
     events = [json.loads(line) for line in stream.read_text().splitlines() if line.strip()]
     events = [e for e in events if e["type"] != "log"]
     stamp = lambda e: datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
     first, last = stamp(events[0]), stamp(events[-1])
     phases = [e for e in events if e["type"] == "phase"]
     preparing = next(stamp(e) for e in phases if e["message"].startswith("preparing"))
-    prepared = next(stamp(e) for e in events if stamp(e) >= preparing and e is not phases[0] and e["type"] == "phase"
-                    and not e["message"].startswith("preparing"))
+    prepared = next(stamp(e) for e in phases if e["message"] == "source ready")
     running = next(stamp(e) for e in phases if e["message"].startswith("running"))
     tool_starts = {e["tool"]: stamp(e) for e in events if e["type"] == "tool_start"}
     tool_ends = {e["tool"]: stamp(e) for e in events if e["type"] == "tool_complete"}
     tools_done = max(tool_ends.values(), default=running)
     stages = {
-        "source preparation (tree digest)": prepared - preparing,
-        "manifest fetch, verification, profile": running - prepared,
+        "source preparation (tree digest; secrets single pass)": prepared - preparing,
+        "manifest fetch, verification, profile": running - first - (prepared - preparing),
         "tools, wall (parallel)": tools_done - running,
     }
     for tool in sorted(tool_starts):
