@@ -970,7 +970,7 @@ fn cancel_stops_a_scan_hanging_on_git_and_a_second_cancel_says_it_has_ended() {
     let body = serde_json::json!({
         "workspace_id": "ws", "component_id": "c", "assessment_id": "a",
         "git_url": format!("http://127.0.0.1:{tarpit_port}/hang.git"),
-        "manifest": {"profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}]}]},
+        "manifest": {"profiles": [{"name": "light", "tools": [{"id": "sbom", "config": {"advisories": "off"}}], "thresholds": {}}]},
     });
     let code = sh(
         work.path(),
@@ -983,8 +983,30 @@ fn cancel_stops_a_scan_hanging_on_git_and_a_second_cancel_says_it_has_ended() {
     let accepted: serde_json::Value =
         serde_json::from_slice(&std::fs::read(work.path().join("body.json")).unwrap()).unwrap();
     let id = accepted["test_id"].as_str().unwrap().to_string();
-    // Git has connected: the scan is running and hangs there.
-    let (mut held, _) = tarpit.accept().unwrap();
+    // Git has connected: the scan is running and hangs there. (A job that ends before it gets there, its
+    // manifest refused, fails the test instead of hanging it.)
+    tarpit.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut held = loop {
+        match tarpit.accept() {
+            Ok((held, _)) => break held,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "git never connected: {}",
+                    sh(
+                        work.path(),
+                        &format!(
+                            "curl -s -H 'Authorization: Bearer {key}' http://127.0.0.1:{port}/v1/security-scans/{id}"
+                        )
+                    )
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    held.set_nonblocking(false).unwrap();
     let cancel = |test_id: &str| {
         Command::new(env!("CARGO_BIN_EXE_certus"))
             .args([
@@ -1026,6 +1048,50 @@ fn cancel_stops_a_scan_hanging_on_git_and_a_second_cancel_says_it_has_ended() {
         String::from_utf8_lossy(&unknown.stderr).contains("404"),
         "{}",
         String::from_utf8_lossy(&unknown.stderr)
+    );
+}
+
+/// A manifest given from outside the source is checked before the source is fetched: one that is refused
+/// ends the job without a single connection to the repository's host.
+#[test]
+fn a_refused_manifest_ends_the_scan_before_the_repository_is_contacted() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    // The repository's host: counts the connections it gets, and closes each at once.
+    let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/repo.git",
+        host.local_addr().unwrap().port()
+    );
+    let contacted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = contacted.clone();
+    std::thread::spawn(move || {
+        for connection in host.incoming() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(connection);
+        }
+    });
+    // No `thresholds`: refused (the field is required).
+    let manifest = work.path().join("m.json");
+    std::fs::write(
+        &manifest,
+        r#"{"profiles": [{"name": "light", "tools": ["sbom"]}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_certus"))
+        .args(["scan", &url, "--manifest", manifest.to_str().unwrap()])
+        .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", &data)
+        .env("CERTUS_ASSURANCE_FETCH_ALLOW_HOSTS", "127.0.0.1")
+        .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("/profiles/0/thresholds"), "{said}");
+    assert_eq!(
+        contacted.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the repository's host was contacted"
     );
 }
 

@@ -209,6 +209,7 @@ async fn a_private_repository_is_cloned_with_a_secrets_manager_token_under_the_p
             &spec(&url, &format!("secretsmanager:{PREFIX}acme")),
             &ws,
             Reuse::Allowed { tenant: None },
+            None,
         )
         .await
         .unwrap();
@@ -233,7 +234,12 @@ async fn a_private_repository_is_cloned_with_a_secrets_manager_token_under_the_p
     ] {
         let ws = RunWorkspace::create(dir.path().join("refused")).unwrap();
         let err = preparer(watched.clone())
-            .prepare(&spec(&url, reference), &ws, Reuse::Allowed { tenant: None })
+            .prepare(
+                &spec(&url, reference),
+                &ws,
+                Reuse::Allowed { tenant: None },
+                None,
+            )
             .await
             .unwrap_err()
             .to_string();
@@ -267,6 +273,7 @@ async fn a_private_repository_is_cloned_with_a_secrets_manager_token_under_the_p
         &spec(&url, &format!("secretsmanager:{PREFIX}acme")),
         &ws,
         Reuse::Allowed { tenant: None },
+        None,
     )
     .await
     .unwrap_err()

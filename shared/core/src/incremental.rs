@@ -96,6 +96,22 @@ pub struct SourceFile {
     /// Whether a NUL byte is among its first [`BINARY_HEAD`] bytes, seen in the read that gave the digest: a
     /// tool that never scans binary content need not open the file again.
     pub binary: bool,
+    /// The results the table's single-pass tool ([`SourceFiles::single_pass`]) computed from the read that gave
+    /// the digest, as it keeps them in a cache entry; `None` when the file was not read then, or that tool
+    /// left it to be scanned on its own (binary content, over its size limit).
+    pub scanned: Option<Vec<u8>>,
+}
+
+/// A per-file tool that scans each file source preparation reads from the very bytes read to hash it, so that a
+/// full scan reads every file once ([`SourceFile::scanned`]).
+pub trait SinglePass: Send + Sync {
+    /// The scope the tool keeps its results under ([`scope`]): only the tool running under it uses them.
+    fn scope(&self) -> &str;
+    /// The largest file (bytes) whose content the tool scans: a larger one is hashed without being kept whole.
+    fn limit(&self) -> u64;
+    /// The results, as the tool keeps them in a cache entry, of the file at `path` whose whole content is
+    /// `content`; `None` leaves the file to the tool.
+    fn scan(&self, path: &str, content: &[u8]) -> Option<Vec<u8>>;
 }
 
 /// What a per-file tool's results for one file were computed from.
@@ -125,6 +141,8 @@ pub struct SourceFiles {
     /// listed it, has its results used by this scan but never kept for another ([`SourceFiles::keeps`]).
     /// `None` for a tree this run created (a checkout, an extracted archive), which nothing else writes.
     pub settled_before_ns: Option<i64>,
+    /// The scope of the [`SinglePass`] tool whose results the files carry ([`SourceFile::scanned`]).
+    pub single_pass: Option<String>,
 }
 
 /// Whether the results a tool computed from a file's bytes may be kept under the digest the table holds.
@@ -879,6 +897,7 @@ mod tests {
             },
             sha256: sha,
             binary: false,
+            scanned: None,
         }
     }
 

@@ -22,7 +22,7 @@ use crate::event::{Event, EventBody};
 use crate::finding::{threshold_violations, SeverityCounts};
 use crate::fingerprint::FingerprintKey;
 use crate::ids::new_test_id;
-use crate::incremental::{Incremental, ScanCache};
+use crate::incremental::{Incremental, ScanCache, SinglePass};
 use crate::job::{Job, JobStatus};
 use crate::manifest::{manifest_info, Manifest, ResolvedProfile, SelectedTool, MAX_MANIFEST_BYTES};
 use crate::policy::{counted, sarif_fingerprints, FindingPolicy, ThresholdScope};
@@ -366,9 +366,28 @@ async fn run_steps(
     progress: &Arc<Progress>,
 ) -> Result<()> {
     let bundle = Arc::new(BundleWriter::new(workspace.bundle_dir())?);
-    prepare_source(services, job, state, workspace, progress).await?;
+    // A manifest kept outside the source is read and verified first: a source is never fetched for a manifest
+    // that fails, and the profile's per-file tools can scan each file as it is read for the digest.
+    if job.submission.manifest_in_source() {
+        prepare_source(services, job, state, workspace, progress).await?;
+        resolve_manifest(services, job, state, &bundle, progress).await?;
+    } else {
+        resolve_manifest(services, job, state, &bundle, progress).await?;
+        prepare_source(services, job, state, workspace, progress).await?;
+    }
+    run_scanners(services, job, state, workspace, &bundle, progress).await
+}
+
+/// Steps 2 to 4: the manifest fetched and verified, and the profile it names resolved.
+async fn resolve_manifest(
+    services: &Services,
+    job: &mut Job,
+    state: &mut RunState,
+    bundle: &BundleWriter,
+    progress: &Progress,
+) -> Result<()> {
     let (manifest_bytes, signature) =
-        fetch_manifest(services, job, state, &bundle, progress).await?;
+        fetch_manifest(services, job, state, bundle, progress).await?;
     verify_manifest(
         services,
         job,
@@ -377,8 +396,18 @@ async fn run_steps(
         progress,
     )
     .await?;
-    resolve_profile(services, job, state, &manifest_bytes, &bundle).await?;
-    run_scanners(services, job, state, workspace, &bundle, progress).await
+    resolve_profile(services, job, state, &manifest_bytes, bundle).await
+}
+
+/// The single pass ([`SinglePass`]) of the first tool of the resolved profile that offers one, when the
+/// profile is known before the source is read and the tools get a file table (a scan cache is configured).
+fn single_pass(services: &Services, state: &RunState) -> Option<Arc<dyn SinglePass>> {
+    let scanners = services.scanners().ok()?;
+    scanners.cache.as_ref()?;
+    let tools = &state.profile.as_ref()?.tools;
+    tools
+        .iter()
+        .find_map(|tool| scanners.get(&tool.id)?.single_pass())
 }
 
 /// Step 1: the code to scan, inside the workspace, with its resolved commit or content digest.
@@ -395,15 +424,18 @@ pub async fn prepare_source(
             job.source_type
         )))
         .await?;
-    let reuse = match job.submission.full_scan {
-        true => Reuse::Never,
-        false => Reuse::Allowed {
-            tenant: job.tenant.as_deref(),
-        },
+    let (reuse, single_pass) = match job.submission.full_scan {
+        true => (Reuse::Never, None),
+        false => (
+            Reuse::Allowed {
+                tenant: job.tenant.as_deref(),
+            },
+            single_pass(services, state),
+        ),
     };
     let prepared = services
         .sources()?
-        .prepare(&job.submission.source, workspace, reuse)
+        .prepare(&job.submission.source, workspace, reuse, single_pass)
         .await?;
     job.commit = prepared.commit.clone();
     if prepared.branch.is_some() {

@@ -12,7 +12,7 @@ use crate::bundle::BundleIndex;
 use crate::error::Result;
 use crate::event::Event;
 use crate::finding::Finding;
-use crate::incremental::{CacheUse, Incremental, SourceFiles};
+use crate::incremental::{CacheUse, Incremental, SinglePass, SourceFiles};
 use crate::job::{Job, JobStatus, RemoteArtifacts};
 use crate::record::ManifestVerification;
 use crate::request::SourceSpec;
@@ -217,12 +217,13 @@ pub enum Reuse<'a> {
 #[async_trait]
 pub trait SourcePreparer: Send + Sync {
     /// The tree of `spec` inside `workspace`; with [`Reuse::Never`] every file is read for the digest and no
-    /// file table is handed to the tools.
+    /// file table is handed to the tools. `single_pass` scans each file the table's walk reads, from that read.
     async fn prepare(
         &self,
         spec: &SourceSpec,
         workspace: &RunWorkspace,
         reuse: Reuse<'_>,
+        single_pass: Option<Arc<dyn SinglePass>>,
     ) -> Result<PreparedSource>;
 }
 
@@ -362,6 +363,11 @@ pub trait Scanner: Send + Sync {
     /// tool left in it ([`KeptTree::exposing`]).
     fn reads_tree_only(&self) -> bool {
         false
+    }
+    /// The scan this tool runs on each file source preparation reads, from that read ([`SinglePass`]), when it
+    /// works file by file on content alone.
+    fn single_pass(&self) -> Option<Arc<dyn SinglePass>> {
+        None
     }
     /// The command line (or built-in name) shown in `tool_start`.
     fn command(&self, request: &ScanRequest) -> String;

@@ -125,6 +125,15 @@ pub struct ValidatedSubmission {
     pub full_scan: bool,
 }
 
+impl ValidatedSubmission {
+    /// Whether the manifest or its signature is read from the source: only then must the source be prepared
+    /// before the manifest is fetched.
+    pub fn manifest_in_source(&self) -> bool {
+        matches!(self.manifest, ManifestSource::RepoPath(_))
+            || matches!(self.signature, Some(SignatureSource::RepoPath(_)))
+    }
+}
+
 pub const DEFAULT_PROFILE: &str = "light";
 const MAX_ID_LEN: usize = 128;
 const MAX_TEXT_LEN: usize = 2048;

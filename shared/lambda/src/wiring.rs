@@ -16,6 +16,7 @@ use certus_aws::{
 use certus_core::attestation::{BuilderInfo, LocalSigner};
 use certus_core::audit::AuditedJobStore;
 use certus_core::fingerprint::FingerprintKey;
+use certus_core::incremental::SinglePass;
 use certus_core::pipeline::{PipelineSettings, ScannerSet, Services};
 use certus_core::ports::{
     ArtifactStore, BundleSigner, ManifestFetcher, ManifestVerifier, PreparedSource, Reuse,
@@ -100,6 +101,7 @@ impl SourcePreparer for StepSources {
         spec: &SourceSpec,
         workspace: &RunWorkspace,
         reuse: Reuse<'_>,
+        single_pass: Option<Arc<dyn SinglePass>>,
     ) -> certus_core::error::Result<PreparedSource> {
         if let SourceSpec::Archive { archive_path } = spec {
             if let Some(name) = self.uploads.file_name(archive_path) {
@@ -114,7 +116,9 @@ impl SourcePreparer for StepSources {
                 return certus_source::prepare_archive(file, name, workspace, self.archive).await;
             }
         }
-        self.local.prepare(spec, workspace, reuse).await
+        self.local
+            .prepare(spec, workspace, reuse, single_pass)
+            .await
     }
 }
 

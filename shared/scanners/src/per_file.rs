@@ -1,7 +1,8 @@
 //! Per-file tools over a prepared file table, reusing the results the previous scan of the same tree recorded
-//! for files whose path and content digest are unchanged (`certus_core::incremental`). The files that remain
-//! are scanned on every core; what differs from the stored base index is kept as its delta (or, once that
-//! outgrows the base, every file's results as a new base).
+//! for files whose path and content digest are unchanged (`certus_core::incremental`). Of the files that
+//! remain, those the tool already scanned as source preparation read them (its single pass) take those
+//! results; the others are scanned on every core. What differs from the stored base index is kept as its
+//! delta (or, once that outgrows the base, every file's results as a new base).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +27,7 @@ pub(crate) struct FileResult {
 
 impl FileResult {
     /// The bytes a cache entry keeps: nothing for a file with nothing to say (most files).
-    fn encode(&self) -> Result<Vec<u8>, String> {
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, String> {
         if *self == Self::default() {
             return Ok(Vec::new());
         }
@@ -45,6 +46,8 @@ impl FileResult {
 pub(crate) struct TreeResult {
     pub files: Vec<(String, FileResult)>,
     pub cache: CacheUse,
+    /// Of the files scanned, those scanned from the read that hashed them ([`SourceFile::scanned`]).
+    pub single_pass: u64,
     /// Problems with the cache that did not stop the scan (it then scanned more, or kept less).
     pub warnings: Vec<String>,
 }
@@ -53,7 +56,8 @@ pub(crate) struct TreeResult {
 /// they are kept ([`SourceFiles::keeps`]).
 pub(crate) type Scanned = (FileResult, Basis);
 
-/// Runs `scan_one` on every file of the table whose results are not in the cache under `scope`.
+/// Runs `scan_one` on every file of the table whose results are neither in the cache under `scope` nor carried
+/// by the table from the tool's single pass.
 pub(crate) async fn scan<F>(
     incremental: &Incremental,
     scope: String,
@@ -133,9 +137,22 @@ where
             }
         }
     }
+    // Results computed from the very read that gave the digest: what the table records of the file.
+    let single_pass = table.single_pass.as_deref() == Some(scope.as_str());
+    let (read_along, unread): (Vec<usize>, Vec<usize>) = pending
+        .iter()
+        .partition(|at| single_pass && files[**at].scanned.is_some());
+    let mut done: Vec<Done> = Vec::with_capacity(pending.len());
+    for &at in &read_along {
+        let file = &files[at];
+        let results = file.scanned.clone().unwrap_or_default();
+        let entry = ResultEntry::new(&file.path, file.sha256, results);
+        done.push((at, entry, table.keeps(root, file, &Basis::Table)));
+    }
+    done.extend(scan_pending(table, &unread, root, scan_one)?);
     let mut unkept = vec![false; files.len()];
     let mut changed = Vec::new();
-    for (at, entry, keep) in scan_pending(table, &pending, root, scan_one)? {
+    for (at, entry, keep) in done {
         entries[at] = Some(entry);
         match keep {
             Keep::Yes => {}
@@ -189,6 +206,7 @@ where
         TreeResult {
             files: results,
             cache,
+            single_pass: read_along.len() as u64,
             warnings,
         },
         keeping,

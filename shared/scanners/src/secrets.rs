@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use certus_beneath::Beneath;
 use certus_core::digest::sha256_hex;
 use certus_core::finding::{identity_digest, Finding, Severity};
-use certus_core::incremental::{self, Basis, Incremental, SourceFile, BINARY_HEAD};
+use certus_core::incremental::{self, Basis, Incremental, SinglePass, SourceFile, BINARY_HEAD};
 use certus_core::ports::{LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
-use certus_secrets::{RuleSet, ScanOptions, SecretFinding, SkipReason, DEFAULT_RULES};
+use certus_secrets::{PathScan, RuleSet, ScanOptions, SecretFinding, SkipReason, DEFAULT_RULES};
 use serde_json::json;
 
 use crate::per_file::{self, FileResult, Scanned};
@@ -74,6 +74,33 @@ impl SecretsScanner {
             })
             .clone()
     }
+
+    /// The scope its results are kept under.
+    fn scope(&self, compiled: &Compiled) -> String {
+        incremental::scope(SECRETS_ID, &self.version(), &compiled.settings_sha256)
+    }
+}
+
+/// The secrets scan of each file source preparation reads, from that read.
+struct ReadAlong {
+    engine: Arc<certus_secrets::Scanner>,
+    scope: String,
+}
+
+impl SinglePass for ReadAlong {
+    fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    fn limit(&self) -> u64 {
+        self.engine.options().max_file_size
+    }
+
+    fn scan(&self, path: &str, content: &[u8]) -> Option<Vec<u8>> {
+        file_result(&self.engine.scan_read(path, content))
+            .encode()
+            .ok()
+    }
 }
 
 // The table's binary files are the engine's: it may skip them unread.
@@ -106,13 +133,18 @@ fn scan_one(scanner: &certus_secrets::Scanner, root: &Path, file: &SourceFile) -
             (scanned, basis)
         }
     };
-    let result = FileResult {
+    (file_result(&scanned), basis)
+}
+
+/// One file's results as the cache keeps them: findings reported once per secret, and why its content was
+/// not scanned.
+fn file_result(scanned: &PathScan) -> FileResult {
+    FileResult {
         findings: without_generic_duplicates(&scanned.findings)
             .map(to_finding)
             .collect(),
-        skipped: scanned.skipped.map(|r| r.to_string()),
-    };
-    (result, basis)
+        skipped: scanned.skipped.as_ref().map(SkipReason::to_string),
+    }
 }
 
 /// The files whose content was not scanned, as the tree scan reports them: a file inside a directory the
@@ -192,10 +224,11 @@ async fn scan_per_file(
     (request.log)(
         LogStream::Stderr,
         &format!(
-            "{} file(s): {} from the cache, {} scanned; {} file(s) skipped",
+            "{} file(s): {} from the cache, {} scanned ({} as the source was read); {} file(s) skipped",
             run.cache.files,
             run.cache.from_cache,
             run.cache.scanned,
+            run.single_pass,
             skipped.len()
         ),
     );
@@ -317,6 +350,14 @@ impl Scanner for SecretsScanner {
         true
     }
 
+    fn single_pass(&self) -> Option<Arc<dyn SinglePass>> {
+        let compiled = self.compiled().ok()?;
+        Some(Arc::new(ReadAlong {
+            scope: self.scope(&compiled),
+            engine: compiled.engine,
+        }))
+    }
+
     fn command(&self, _request: &ScanRequest) -> String {
         match &self.rules_file {
             Some(path) => format!("built-in secrets scanner (rules: {})", path.display()),
@@ -329,9 +370,9 @@ impl Scanner for SecretsScanner {
             Ok(c) => c,
             Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, e),
         };
+        let scope = self.scope(&compiled);
         let scanner = compiled.engine;
         if let Some(incremental) = request.incremental.clone() {
-            let scope = incremental::scope(SECRETS_ID, &self.version(), &compiled.settings_sha256);
             return scan_per_file(scanner, &incremental, scope, request).await;
         }
         let root = request.source_root.clone();

@@ -20,7 +20,7 @@ use certus_local::LocalScanCache;
 use certus_scanners::SecretsScanner;
 use certus_source::{GitPolicy, KeptCheckouts, LocalSourcePreparer, SourcePolicy};
 use certus_testkit::git;
-use common::{request_logged, table, table_for};
+use common::{request_logged, table, table_for, table_scanning};
 
 /// A deterministic generator (xorshift), so the history is the same on every run.
 struct Rng(u64);
@@ -122,6 +122,18 @@ fn local_git() -> SourcePolicy {
     }
 }
 
+/// How many files under `root` the secrets tool's single pass scans when it reads them all: text within the size
+/// limit (no NUL among the first bytes).
+fn scanned_whole(root: &Path) -> u64 {
+    let head = certus_secrets::BINARY_SNIFF_LEN;
+    files_under(root)
+        .iter()
+        .map(|rel| std::fs::read(root.join(rel)).unwrap())
+        .filter(|bytes| bytes.len() as u64 <= certus_secrets::DEFAULT_MAX_FILE_SIZE)
+        .filter(|bytes| !bytes[..bytes.len().min(head)].contains(&0))
+        .count() as u64
+}
+
 /// The head of `main` of `repo` as `certus scan` prepares it with the scan cache: in its kept checkout under
 /// `kept` (held until the prepared source is dropped), with the file table for one tenant.
 pub async fn kept_checkout(
@@ -142,6 +154,7 @@ pub async fn kept_checkout(
             Reuse::Allowed {
                 tenant: Some(tenant),
             },
+            None,
         )
         .await
         .unwrap();
@@ -159,7 +172,7 @@ pub async fn fresh_clone(repo: &Path) -> (tempfile::TempDir, PreparedSource) {
     let scratch = tempfile::tempdir().unwrap();
     let workspace = RunWorkspace::create(scratch.path().join("run")).unwrap();
     let prepared = LocalSourcePreparer::new(local_git())
-        .prepare(&head_of(repo), &workspace, Reuse::Never)
+        .prepare(&head_of(repo), &workspace, Reuse::Never, None)
         .await
         .unwrap();
     (scratch, prepared)
@@ -240,9 +253,19 @@ async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
         write(&root, path, &bytes);
     }
     let scanner = SecretsScanner::new(None);
+    // The same history prepared a second way, kept apart: each file read for the table is scanned from that
+    // read (the tool's single pass).
+    let read_along_cache =
+        Arc::new(LocalScanCache::open(dir.path().join("cache-read-along"), 1 << 30).unwrap());
     let mut reused_total = 0;
     let mut base = None;
     for step in 0..8 {
+        let expected_read_along = match step {
+            0 => Some(scanned_whole(&root)),
+            _ => None,
+        };
+        let read_along =
+            table_scanning(&root, &read_along_cache, "tenant-a", scanner.single_pass()).await;
         let incremental = table(&root, &cache).await;
         let stored = |lineage: &str, scope: &str| {
             std::fs::read(
@@ -294,6 +317,33 @@ async fn incremental_and_full_scans_agree_over_a_history_of_changes() {
             cached.warnings, full.warnings,
             "step {step}: what was not covered is said the same way"
         );
+        let lines: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let log = lines.clone();
+        let single = scanner
+            .scan(request_logged(
+                &root,
+                Some(read_along),
+                Arc::new(move |_, line| log.lock().unwrap().push(line.to_string())),
+            ))
+            .await;
+        completed(&single);
+        let c: Vec<_> = single.findings.iter().map(key).collect();
+        assert_eq!(c, b, "step {step}: single-pass and full findings differ");
+        assert_eq!(single.warnings, full.warnings, "step {step}");
+        let scanned = single.cache.clone().unwrap().scanned;
+        let said = lines.lock().unwrap().join("\n");
+        let read_along = said
+            .split_once(" scanned (")
+            .and_then(|(_, rest)| rest.split_once(" as the source was read)"))
+            .and_then(|(n, _)| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("step {step}: {said}"));
+        match expected_read_along {
+            Some(expected) => assert_eq!(read_along, expected, "step {step}: {said}"),
+            None => assert!(
+                0 < read_along && read_along <= scanned,
+                "step {step}: {said}"
+            ),
+        }
         push(&root, &mut rng, step);
     }
     assert!(reused_total > 1000, "results were reused: {reused_total}");
@@ -576,4 +626,27 @@ async fn a_report_lists_at_most_the_engines_cap_whatever_the_repository_holds() 
         .map(|n| n.parse().unwrap())
         .collect();
     assert!(matches!(omitted[..], [n] if n > 0), "{:?}", out.warnings);
+}
+
+#[tokio::test]
+async fn results_a_table_carries_for_other_rules_are_never_used() {
+    let (dir, root, cache) = tree_and_cache();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    write(&root, "app/config.env", secret_line(&mut rng).as_bytes());
+    // Rules that find nothing in that file: their single pass carries an empty result for it.
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rules]]\nid = \"never\"\ndescription = \"never\"\nregex = '''zq{40}'''\n",
+    )
+    .unwrap();
+    let other = SecretsScanner::new(Some(rules));
+    let read_along = table_scanning(&root, &cache, "tenant-a", other.single_pass()).await;
+    assert!(read_along.files.files.iter().all(|f| f.scanned.is_some()));
+    let out = SecretsScanner::new(None)
+        .scan(request(&root, Some(read_along)))
+        .await;
+    completed(&out);
+    let rules: Vec<&str> = out.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(rules, ["aws-access-key-id"], "{:?}", out.findings);
 }

@@ -1045,7 +1045,7 @@ def authorise(auth):
             "a submodule is a directory"
         );
         let shape = |tree: &Path| {
-            crate::tree::tree_table(tree, &crate::tree::PreviousTable::default())
+            crate::tree::tree_table(tree, &crate::tree::PreviousTable::default(), None)
                 .unwrap()
                 .shape
         };

@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use certus_core::digest::{sha256_file, sha256_hex};
 use certus_core::error::{CoreError, Result};
-use certus_core::incremental::{Keeping, Layers, ScanCache, SourceFiles, INDEX_FORMAT};
+use certus_core::incremental::{Keeping, Layers, ScanCache, SinglePass, SourceFiles, INDEX_FORMAT};
 use certus_core::ports::{PreparedSource, Reuse, SourcePreparer, TreeLease};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
@@ -98,6 +98,14 @@ fn settled_before_now(tick: Duration) -> i64 {
     i64::try_from(now.as_nanos()).unwrap_or(i64::MAX)
 }
 
+/// What git's checkout of another commit in a kept tree did: the commit it held, the one it holds now, and the
+/// paths it wrote or removed.
+struct Moved<'a> {
+    before: &'a str,
+    after: &'a str,
+    changes: Vec<tree::Change>,
+}
+
 /// Scope of the directory file tables in the scan cache.
 fn table_scope() -> String {
     sha256_hex(format!("certus-tree-table\0{INDEX_FORMAT}").as_bytes())
@@ -148,6 +156,7 @@ impl LocalSourcePreparer {
         root: &Path,
         lineage: String,
         stays: Stays<'_>,
+        single_pass: Option<&Arc<dyn SinglePass>>,
     ) -> Result<Table> {
         let commit = match stays {
             Stays::Kept(_, commit) => Some(commit),
@@ -169,17 +178,18 @@ impl LocalSourcePreparer {
         };
         let settled_before_ns =
             matches!(stays, Stays::Shared(_)).then(|| settled_before_now(self.timestamp_tick));
-        let (walk_root, commit, keep) = (
+        let (walk_root, commit, keep, single_pass) = (
             root.to_path_buf(),
             commit.map(str::to_string),
             kept_as.is_some(),
+            single_pass.cloned(),
         );
         let (walked, keeping) = blocking(move || {
             let previous = match &previous {
                 Some((base, delta)) => tree::PreviousTable::decode(base, delta.as_deref()),
                 None => tree::PreviousTable::default(),
             };
-            let mut walked = tree::tree_table(&walk_root, &previous)?;
+            let mut walked = tree::tree_table(&walk_root, &previous, single_pass.as_deref())?;
             walked.files.settled_before_ns = settled_before_ns;
             let keeping = keep.then(|| previous.keeping(&walked.files, commit.as_deref()));
             Ok((walked, keeping))
@@ -210,25 +220,26 @@ impl LocalSourcePreparer {
         &self,
         cache: &Arc<dyn ScanCache>,
         kept: &Kept,
-        before: &str,
-        after: &str,
-        changes: Vec<tree::Change>,
+        moved: Moved<'_>,
         lineage: String,
+        single_pass: Option<&Arc<dyn SinglePass>>,
     ) -> Result<Option<(Arc<SourceFiles>, Vec<String>)>> {
         let Some((base, delta)) = stored_table(cache, kept.name()).await? else {
             return Ok(None);
         };
-        let (root, before, after) = (
+        let (root, before, after, changes, single_pass) = (
             kept.tree().to_path_buf(),
-            before.to_string(),
-            after.to_string(),
+            moved.before.to_string(),
+            moved.after.to_string(),
+            moved.changes,
+            single_pass.cloned(),
         );
         let updated = blocking(move || {
             let previous = tree::PreviousTable::decode(&base, delta.as_deref());
             if previous.commit() != Some(before.as_str()) {
                 return Ok(None);
             }
-            let files = tree::updated_table(&root, &previous, &changes)?;
+            let files = tree::updated_table(&root, &previous, &changes, single_pass.as_deref())?;
             let keeping = previous.keeping(&files, Some(&after));
             Ok(Some((files, keeping)))
         })
@@ -249,6 +260,7 @@ impl LocalSourcePreparer {
         workspace: &RunWorkspace,
         cache: Option<&Arc<dyn ScanCache>>,
         reuse: Reuse<'_>,
+        single_pass: Option<&Arc<dyn SinglePass>>,
     ) -> Result<PreparedSource> {
         let SourceSpec::Git {
             git_url,
@@ -323,13 +335,17 @@ impl LocalSourcePreparer {
                             let (after, lineage) = (&checkout.commit, lineage.clone());
                             let table = match changes {
                                 Ok(changes) => {
+                                    let moved = Moved {
+                                        before: from,
+                                        after,
+                                        changes: changes.clone(),
+                                    };
                                     self.table_from_changes(
                                         cache,
                                         &kept,
-                                        from,
-                                        after,
-                                        changes.clone(),
+                                        moved,
                                         lineage,
+                                        single_pass,
                                     )
                                     .await
                                 }
@@ -351,7 +367,8 @@ impl LocalSourcePreparer {
                         git::Arrival::Whole => {}
                     }
                     let stays = Stays::Kept(kept.name(), &checkout.commit);
-                    let walk = || self.table(cache, kept.tree(), lineage.clone(), stays);
+                    let walk =
+                        || self.table(cache, kept.tree(), lineage.clone(), stays, single_pass);
                     let table = walk().await?;
                     let removed =
                         git::remove_untracked(kept.layout(), &self.policy.git, table.shape).await?;
@@ -396,7 +413,11 @@ impl LocalSourcePreparer {
                 };
                 let checkout = fetch(layout, None).await?;
                 let files = match cache {
-                    Some(cache) => Some(self.table(cache, &root, lineage, Stays::No).await?.files),
+                    Some(cache) => Some(
+                        self.table(cache, &root, lineage, Stays::No, single_pass)
+                            .await?
+                            .files,
+                    ),
                     None => None,
                 };
                 (root, checkout, files, None)
@@ -494,13 +515,18 @@ impl SourcePreparer for LocalSourcePreparer {
         spec: &SourceSpec,
         workspace: &RunWorkspace,
         reuse: Reuse<'_>,
+        single_pass: Option<Arc<dyn SinglePass>>,
     ) -> Result<PreparedSource> {
+        let single_pass = single_pass.as_ref();
         let cache = self
             .cache
             .as_ref()
             .filter(|_| matches!(reuse, Reuse::Allowed { .. }));
         match spec {
-            SourceSpec::Git { .. } => self.prepare_git(spec, workspace, cache, reuse).await,
+            SourceSpec::Git { .. } => {
+                self.prepare_git(spec, workspace, cache, reuse, single_pass)
+                    .await
+            }
             SourceSpec::Directory { directory_path } => {
                 let root = self.allowed_path("directory_path", directory_path)?;
                 if !root.is_dir() {
@@ -512,7 +538,13 @@ impl SourcePreparer for LocalSourcePreparer {
                     Some(cache) => {
                         let lineage = lineage(spec);
                         let table = self
-                            .table(cache, &root, lineage.clone(), Stays::Shared(&lineage))
+                            .table(
+                                cache,
+                                &root,
+                                lineage.clone(),
+                                Stays::Shared(&lineage),
+                                single_pass,
+                            )
                             .await?;
                         (table.digest, Some(table.files), table.warnings)
                     }
@@ -538,7 +570,7 @@ impl SourcePreparer for LocalSourcePreparer {
                     prepare_archive(archive, archive_path, workspace, self.policy.archive).await?;
                 if let Some(cache) = cache {
                     prepared.files = Some(
-                        self.table(cache, &prepared.root, lineage(spec), Stays::No)
+                        self.table(cache, &prepared.root, lineage(spec), Stays::No, single_pass)
                             .await?
                             .files,
                     );
@@ -602,7 +634,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, ANY_TENANT)
+            .prepare(&spec, &ws, ANY_TENANT, None)
             .await
             .unwrap();
         assert_eq!(prepared.commit.as_deref(), Some(second.as_str()));
@@ -623,7 +655,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, ANY_TENANT)
+            .prepare(&spec, &ws, ANY_TENANT, None)
             .await
             .unwrap();
         assert_eq!(prepared.commit, Some(first));
@@ -644,7 +676,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let err = LocalSourcePreparer::new(SourcePolicy::default())
-            .prepare(&spec, &ws, ANY_TENANT)
+            .prepare(&spec, &ws, ANY_TENANT, None)
             .await
             .unwrap_err();
         assert!(
@@ -661,7 +693,7 @@ mod tests {
             git_credentials_ref: None,
         };
         let err = LocalSourcePreparer::new(local_policy())
-            .prepare(&missing, &ws2, ANY_TENANT)
+            .prepare(&missing, &ws2, ANY_TENANT, None)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("git fetch failed"), "{err}");
@@ -690,7 +722,7 @@ mod tests {
             .with_kept_checkouts(KeptCheckouts::new(kept_dir.path().to_path_buf(), 4));
         let (_d, ws) = workspace();
         let spec = git_spec(repo.path(), None);
-        let first = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        let first = preparer.prepare(&spec, &ws, TENANT, None).await.unwrap();
         assert!(first.root.starts_with(kept_dir.path()));
         let said = |prepared: &PreparedSource| prepared.warnings.join("\n");
         assert!(
@@ -701,7 +733,7 @@ mod tests {
         drop(first);
         std::fs::write(repo.path().join("a.txt"), "three").unwrap();
         git(repo.path(), &["commit", "-q", "-am", "three"]);
-        let second = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        let second = preparer.prepare(&spec, &ws, TENANT, None).await.unwrap();
         let warnings = said(&second);
         assert!(
             warnings.contains(
@@ -723,13 +755,13 @@ mod tests {
         let preparer = keeping(kept_dir.path());
         let (_d, ws) = workspace();
         let spec = git_spec(repo.path(), None);
-        let first = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        let first = preparer.prepare(&spec, &ws, TENANT, None).await.unwrap();
         // Written by something no scan declared (the tree is not marked exposed), on a path the push changes.
         std::fs::write(first.root.join("a.txt"), "not what git wrote").unwrap();
         drop(first);
         std::fs::write(repo.path().join("a.txt"), "three").unwrap();
         git(repo.path(), &["commit", "-q", "-am", "three"]);
-        let second = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        let second = preparer.prepare(&spec, &ws, TENANT, None).await.unwrap();
         let warnings = second.warnings.join("\n");
         assert!(
             warnings.contains("its tree was not as git left it at ")
@@ -752,12 +784,12 @@ mod tests {
         let (_d, ws) = workspace();
         let spec = directory(repo.path());
         let plain = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, ANY_TENANT)
+            .prepare(&spec, &ws, ANY_TENANT, None)
             .await
             .unwrap();
         let prepared = LocalSourcePreparer::new(local_policy())
             .with_cache(Arc::new(BrokenCache))
-            .prepare(&spec, &ws, ANY_TENANT)
+            .prepare(&spec, &ws, ANY_TENANT, None)
             .await
             .unwrap();
         assert_eq!(prepared.content_digest, plain.content_digest);
@@ -804,15 +836,35 @@ mod tests {
         let table = |prepared: PreparedSource| prepared.files.unwrap();
         // Just written: a second write within the same timestamp tick could change the bytes and leave the
         // `stat` as it is, so the digests are used but not kept, and the next scan reads both files again.
-        let first = table(preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap());
+        let first = table(
+            preparer
+                .prepare(&spec, &ws, ANY_TENANT, None)
+                .await
+                .unwrap(),
+        );
         assert!(first.files.iter().all(|file| !first.settled(file)));
-        let second = table(preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap());
+        let second = table(
+            preparer
+                .prepare(&spec, &ws, ANY_TENANT, None)
+                .await
+                .unwrap(),
+        );
         assert_eq!((second.digests_reused, second.bytes_read), (0, 6));
         // Once they are older than the tick, their `stat` proves their content: kept, then reused.
         std::thread::sleep(TIMESTAMP_TICK + Duration::from_millis(100));
-        let settled = table(preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap());
+        let settled = table(
+            preparer
+                .prepare(&spec, &ws, ANY_TENANT, None)
+                .await
+                .unwrap(),
+        );
         assert!(settled.files.iter().all(|file| settled.settled(file)));
-        let reused = table(preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap());
+        let reused = table(
+            preparer
+                .prepare(&spec, &ws, ANY_TENANT, None)
+                .await
+                .unwrap(),
+        );
         assert_eq!((reused.digests_reused, reused.bytes_read), (2, 0));
         assert_eq!(reused.files, settled.files);
     }
@@ -825,13 +877,22 @@ mod tests {
         let preparer = LocalSourcePreparer::new(local_policy())
             .with_cache(Arc::new(MemoryCache::default()))
             .with_timestamp_tick(Duration::ZERO);
-        let first = preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap();
-        let again = preparer.prepare(&spec, &ws, ANY_TENANT).await.unwrap();
+        let first = preparer
+            .prepare(&spec, &ws, ANY_TENANT, None)
+            .await
+            .unwrap();
+        let again = preparer
+            .prepare(&spec, &ws, ANY_TENANT, None)
+            .await
+            .unwrap();
         assert!(
             again.files.unwrap().digests_reused > 0,
             "the stored table is used"
         );
-        let full = preparer.prepare(&spec, &ws, Reuse::Never).await.unwrap();
+        let full = preparer
+            .prepare(&spec, &ws, Reuse::Never, None)
+            .await
+            .unwrap();
         assert_eq!(full.files, None, "no table: the tools reuse nothing");
         assert_eq!(full.content_digest, first.content_digest);
     }
@@ -907,7 +968,7 @@ mod tests {
         let preparer = keeping(kept_dir.path());
         let (_d, ws) = workspace();
         let first = preparer
-            .prepare(&git_spec(repo.path(), None), &ws, TENANT)
+            .prepare(&git_spec(repo.path(), None), &ws, TENANT, None)
             .await
             .unwrap();
         assert!(first.root.starts_with(kept_dir.path()), "{:?}", first.root);
@@ -946,12 +1007,12 @@ mod tests {
         let head = git(work, &["rev-parse", "HEAD"]);
         for commit in [None, Some(head.as_str())] {
             let spec = git_spec(repo.path(), commit);
-            let again = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+            let again = preparer.prepare(&spec, &ws, TENANT, None).await.unwrap();
             assert_eq!(again.root, tree, "the same kept checkout");
             assert_eq!(again.commit.as_deref(), Some(head.as_str()));
             let (_d, fresh_ws) = workspace();
             let fresh = LocalSourcePreparer::new(local_policy())
-                .prepare(&spec, &fresh_ws, Reuse::Never)
+                .prepare(&spec, &fresh_ws, Reuse::Never, None)
                 .await
                 .unwrap();
             assert_eq!(listing(&again.root), listing(&fresh.root));
@@ -1056,7 +1117,7 @@ mod tests {
                 )),
             };
             let prepared = preparer
-                .prepare(&git_spec(repo.path(), None), &ws, TENANT)
+                .prepare(&git_spec(repo.path(), None), &ws, TENANT, None)
                 .await
                 .unwrap();
             let files = prepared.files.clone().unwrap();
@@ -1064,7 +1125,8 @@ mod tests {
             // no file it did not list), but for what was written beside git by no tool that said it might:
             // the update looks at no path git did not change.
             let stray = prepared.root.join(STRAY);
-            let walked = tree::tree_table(&prepared.root, &tree::PreviousTable::default()).unwrap();
+            let walked =
+                tree::tree_table(&prepared.root, &tree::PreviousTable::default(), None).unwrap();
             let described = |files: &SourceFiles| -> Vec<_> {
                 files
                     .files
@@ -1118,7 +1180,7 @@ mod tests {
         let (_d, ws) = workspace();
         let prepared = LocalSourcePreparer::new(local_policy())
             .with_cache(Arc::new(MemoryCache::default()))
-            .prepare(spec, &ws, ANY_TENANT)
+            .prepare(spec, &ws, ANY_TENANT, None)
             .await
             .unwrap();
         prepared.files.unwrap()
@@ -1131,9 +1193,9 @@ mod tests {
         let preparer = keeping(kept_dir.path());
         let (_d, ws) = workspace();
         let spec = git_spec(repo.path(), None);
-        let held = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        let held = preparer.prepare(&spec, &ws, TENANT, None).await.unwrap();
         let (_d2, ws2) = workspace();
-        let meanwhile = preparer.prepare(&spec, &ws2, TENANT).await.unwrap();
+        let meanwhile = preparer.prepare(&spec, &ws2, TENANT, None).await.unwrap();
         assert_eq!(meanwhile.root, ws2.source_dir());
         assert_eq!(meanwhile.commit.as_deref(), Some(second.as_str()));
         assert!(
@@ -1147,10 +1209,16 @@ mod tests {
         let other_tenant = Reuse::Allowed {
             tenant: Some("team-b"),
         };
-        let other = preparer.prepare(&spec, &ws2, other_tenant).await.unwrap();
+        let other = preparer
+            .prepare(&spec, &ws2, other_tenant, None)
+            .await
+            .unwrap();
         assert!(other.root.starts_with(kept_dir.path()));
         assert_ne!(other.root, held.root);
-        let full = preparer.prepare(&spec, &ws2, Reuse::Never).await.unwrap();
+        let full = preparer
+            .prepare(&spec, &ws2, Reuse::Never, None)
+            .await
+            .unwrap();
         assert_eq!(
             full.root,
             ws2.source_dir(),
@@ -1166,14 +1234,14 @@ mod tests {
         let preparer = keeping(kept_dir.path());
         let (_d, ws) = workspace();
         let kept = preparer
-            .prepare(&git_spec(repo.path(), None), &ws, TENANT)
+            .prepare(&git_spec(repo.path(), None), &ws, TENANT, None)
             .await
             .unwrap();
         let tree = kept.root.clone();
         drop(kept);
         let missing = "0123456789abcdef0123456789abcdef01234567";
         let err = preparer
-            .prepare(&git_spec(repo.path(), Some(missing)), &ws, TENANT)
+            .prepare(&git_spec(repo.path(), Some(missing)), &ws, TENANT, None)
             .await
             .unwrap_err();
         assert!(err.to_string().contains(missing), "{err}");
@@ -1186,7 +1254,7 @@ mod tests {
         let (_d, ws) = workspace();
         let spec = directory(repo.path());
         let prepared = LocalSourcePreparer::new(local_policy())
-            .prepare(&spec, &ws, ANY_TENANT)
+            .prepare(&spec, &ws, ANY_TENANT, None)
             .await
             .unwrap();
         assert_eq!(prepared.root, repo.path().canonicalize().unwrap());
@@ -1197,7 +1265,10 @@ mod tests {
             allowed_roots: Some(vec![elsewhere.path().to_path_buf()]),
             ..Default::default()
         });
-        let err = fenced.prepare(&spec, &ws, ANY_TENANT).await.unwrap_err();
+        let err = fenced
+            .prepare(&spec, &ws, ANY_TENANT, None)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("outside the directories"), "{err}");
     }
 
@@ -1260,7 +1331,7 @@ mod tests {
             .with_kept_checkouts(KeptCheckouts::new(kept_dir.path().to_path_buf(), 4));
         let spec = git_spec(work, None);
         let (_d, ws) = workspace();
-        let first = preparer.prepare(&spec, &ws, TENANT).await.unwrap();
+        let first = preparer.prepare(&spec, &ws, TENANT, None).await.unwrap();
         let git_dir = first.root.parent().unwrap().join("repo.git");
         drop(first);
         let (packs, base) = packs_of(&git_dir);
@@ -1269,7 +1340,7 @@ mod tests {
             let (preparer, spec, ws, work) = (&preparer, &spec, &ws, work);
             async move {
                 git(work, &["commit", "-q", "-am", &message]);
-                let prepared = preparer.prepare(spec, ws, TENANT).await.unwrap();
+                let prepared = preparer.prepare(spec, ws, TENANT, None).await.unwrap();
                 assert!(
                     !prepared.warnings.iter().any(|w| w.contains("not tidied")),
                     "{:?}",

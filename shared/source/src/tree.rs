@@ -15,15 +15,15 @@ use certus_beneath::{Beneath, Kind, Listing};
 use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{
-    delta_fits, walk_order, FileStat, IndexKind, IndexReader, IndexWriter, Keeping, SourceFile,
-    SourceFiles, BINARY_HEAD,
+    delta_fits, walk_order, FileStat, IndexKind, IndexReader, IndexWriter, Keeping, SinglePass,
+    SourceFile, SourceFiles, BINARY_HEAD,
 };
 use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
 
 /// Digest of the tree under `root`, skipping `.git`.
 pub fn tree_digest(root: &Path) -> Result<String> {
-    Ok(tree_table(root, &PreviousTable::default())?.digest)
+    Ok(tree_table(root, &PreviousTable::default(), None)?.digest)
 }
 
 /// The table in the compact form the scan cache keeps, with the commit it is the tree of (a kept checkout;
@@ -277,20 +277,22 @@ pub struct Change {
 
 /// The table of a tree that was exactly `previous`'s when git checked out another commit in it, which
 /// changed exactly `changes`: every other file is as `previous` recorded it (git wrote none of them), and
-/// each changed path that is a regular file is read now. No other path of the tree is looked at.
+/// each changed path that is a regular file is read now (and scanned by `single_pass` from that read). No
+/// other path of the tree is looked at.
 pub fn updated_table(
     root: &Path,
     previous: &PreviousTable<'_>,
     changes: &[Change],
+    single_pass: Option<&dyn SinglePass>,
 ) -> Result<SourceFiles> {
     let changed: std::collections::HashSet<&str> =
         changes.iter().map(|c| c.path.as_str()).collect();
-    let mut buf = vec![0u8; READ_BUFFER];
+    let mut reader = Reader::new(single_pass);
     let mut fresh = Vec::new();
     let mut bytes_read = 0;
     let mut beneath = Beneath::new(root);
     for change in changes.iter().filter(|c| c.file) {
-        let (file, read) = read_tracked(&mut beneath, &change.path, &mut buf)?;
+        let (file, read) = read_tracked(&mut beneath, &change.path, &mut reader)?;
         bytes_read += read;
         fresh.push(file);
     }
@@ -304,6 +306,7 @@ pub fn updated_table(
             stat: entry.stat,
             sha256: entry.known.0,
             binary: entry.known.1,
+            scanned: None,
         });
     let read_now = fresh.len();
     let mut files = Vec::with_capacity(previous.len() + fresh.len());
@@ -321,12 +324,17 @@ pub fn updated_table(
         files,
         bytes_read,
         settled_before_ns: None,
+        single_pass: single_pass.map(|pass| pass.scope().to_string()),
     })
 }
 
 /// The regular file git wrote at `rel`, read and hashed; anything else there (a link, a directory, a path
 /// that climbs out or passes through a link) means the tree is not the commit's.
-fn read_tracked(beneath: &mut Beneath, rel: &str, buf: &mut [u8]) -> Result<(SourceFile, u64)> {
+fn read_tracked(
+    beneath: &mut Beneath,
+    rel: &str,
+    reader: &mut Reader<'_>,
+) -> Result<(SourceFile, u64)> {
     let path = beneath.root().join(rel);
     let file = beneath.open(rel).map_err(|e| CoreError::io(&path, e))?;
     let meta = file.metadata().map_err(|e| CoreError::io(&path, e))?;
@@ -335,14 +343,11 @@ fn read_tracked(beneath: &mut Beneath, rel: &str, buf: &mut [u8]) -> Result<(Sou
             "{rel} is not the regular file the checked-out commit holds"
         )));
     }
-    let (sha256, binary, read) = hash(file, buf).map_err(|e| CoreError::io(&path, e))?;
-    let file = SourceFile {
-        path: rel.to_string(),
-        stat: FileStat::of(&meta),
-        sha256,
-        binary,
-    };
-    Ok((file, read))
+    let stat = FileStat::of(&meta);
+    let read = reader
+        .read(file, rel, stat.size)
+        .map_err(|e| CoreError::io(&path, e))?;
+    Ok(read.into_file(rel.to_string(), stat))
 }
 
 /// What the walk found, in digest order.
@@ -378,10 +383,15 @@ pub struct TreeTable {
 }
 
 /// The tree digest and the table of its regular files, reading only files whose `stat` differs from
-/// `previous`. The table lists every file a scanner would read, `.git` included; the digest leaves out
-/// anything inside a `.git` (the repository's own bookkeeping is not the tree).
-pub fn tree_table(root: &Path, previous: &PreviousTable<'_>) -> Result<TreeTable> {
-    let walk = parallel_walk(root, previous)?;
+/// `previous`, and scanning those with `single_pass` from that read. The table lists every file a scanner
+/// would read, `.git` included; the digest leaves out anything inside a `.git` (the repository's own
+/// bookkeeping is not the tree).
+pub fn tree_table(
+    root: &Path,
+    previous: &PreviousTable<'_>,
+    single_pass: Option<&dyn SinglePass>,
+) -> Result<TreeTable> {
+    let walk = parallel_walk(root, previous, single_pass)?;
     let shape = Shape {
         directories: walk.directories,
         entries: walk.lines.len() as u64,
@@ -417,6 +427,7 @@ pub fn tree_table(root: &Path, previous: &PreviousTable<'_>) -> Result<TreeTable
         digests_reused: walk.reused,
         bytes_read: walk.bytes_read,
         settled_before_ns: None,
+        single_pass: single_pass.map(|pass| pass.scope().to_string()),
     };
     Ok(TreeTable {
         digest: hex::encode(hasher.finalize()),
@@ -452,7 +463,11 @@ struct Queue {
 /// Reads the tree on every core: each thread takes a directory, reads its entries (their types come with
 /// them), stats its files and hashes those whose `stat` differs from `previous`, and queues its
 /// subdirectories. Never follows a link.
-fn parallel_walk(root: &Path, previous: &PreviousTable<'_>) -> Result<Walk> {
+fn parallel_walk(
+    root: &Path,
+    previous: &PreviousTable<'_>,
+    single_pass: Option<&dyn SinglePass>,
+) -> Result<Walk> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 16);
@@ -466,7 +481,7 @@ fn parallel_walk(root: &Path, previous: &PreviousTable<'_>) -> Result<Walk> {
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                let walked = walk_worker(root, previous, &queue, &ready);
+                let walked = walk_worker(root, previous, single_pass, &queue, &ready);
                 if walked.is_err() {
                     if let Ok(mut q) = queue.lock() {
                         q.failed = true;
@@ -499,12 +514,13 @@ fn parallel_walk(root: &Path, previous: &PreviousTable<'_>) -> Result<Walk> {
 fn walk_worker(
     root: &Path,
     previous: &PreviousTable<'_>,
+    single_pass: Option<&dyn SinglePass>,
     queue: &Mutex<Queue>,
     ready: &Condvar,
 ) -> Result<Walk> {
     let poisoned = || CoreError::Source("a thread reading the tree failed".into());
     let mut walk = Walk::default();
-    let mut buf = vec![0u8; READ_BUFFER];
+    let mut reader = Reader::new(single_pass);
     let mut beneath = Beneath::new(root);
     loop {
         let dir = {
@@ -523,7 +539,7 @@ fn walk_worker(
                 q = ready.wait(q).map_err(|_| poisoned())?;
             }
         };
-        let found = read_directory(&mut beneath, &dir, previous, &mut buf, &mut walk);
+        let found = read_directory(&mut beneath, &dir, previous, &mut reader, &mut walk);
         let mut q = queue.lock().map_err(|_| poisoned())?;
         q.busy -= 1;
         match found {
@@ -545,7 +561,7 @@ fn read_directory(
     beneath: &mut Beneath,
     dir: &str,
     previous: &PreviousTable<'_>,
-    buf: &mut [u8],
+    reader: &mut Reader<'_>,
     walk: &mut Walk,
 ) -> Result<Vec<String>> {
     let abs = beneath.root().join(dir);
@@ -581,7 +597,7 @@ fn read_directory(
                     rel,
                     FileStat::of_stat(&stat),
                     previous,
-                    buf,
+                    reader,
                 )
                 .map_err(|e| CoreError::io(path(), e))?;
                 walk.reused += u64::from(reused);
@@ -602,15 +618,16 @@ fn read_directory(
 }
 
 /// The file `name` (at `rel`) of the directory being listed, with its `stat` and digest: the previous digest
-/// when the `stat` matches, else its bytes hashed. Returns also whether the digest was reused and the bytes
-/// read. A file swapped for a link after it was listed is refused, never followed.
+/// when the `stat` matches, else its bytes hashed (and scanned by the reader's single pass). Returns also
+/// whether the digest was reused and the bytes read. A file swapped for a link after it was listed is refused,
+/// never followed.
 fn describe(
     listing: &Listing,
     name: &OsStr,
     rel: String,
     stat: FileStat,
     previous: &PreviousTable<'_>,
-    buf: &mut [u8],
+    reader: &mut Reader<'_>,
 ) -> std::io::Result<(SourceFile, bool, u64)> {
     if let Some((sha256, binary)) = previous.known(&rel, &stat) {
         let file = SourceFile {
@@ -618,25 +635,102 @@ fn describe(
             stat,
             sha256,
             binary,
+            scanned: None,
         };
         return Ok((file, true, 0));
     }
-    let reader = listing.open(name)?;
-    let (sha256, binary, read) = hash(reader, buf)?;
-    let file = SourceFile {
-        path: rel,
-        stat,
-        sha256,
-        binary,
-    };
-    Ok((file, false, read))
+    let read = reader.read(listing.open(name)?, &rel, stat.size)?;
+    let (file, bytes) = read.into_file(rel, stat);
+    Ok((file, false, bytes))
 }
 
-/// The SHA-256 of what `reader` holds, whether it is binary (a NUL among its first [`BINARY_HEAD`] bytes),
-/// and how many bytes it held.
-fn hash(mut reader: std::fs::File, buf: &mut [u8]) -> std::io::Result<(Sha256Digest, bool, u64)> {
-    let mut hasher = Sha256::new();
-    let mut read = 0u64;
+/// What one read of a file gave.
+struct Hashed {
+    sha256: Sha256Digest,
+    /// A NUL among its first [`BINARY_HEAD`] bytes.
+    binary: bool,
+    bytes: u64,
+    scanned: Option<Vec<u8>>,
+}
+
+impl Hashed {
+    /// The table's record of the file at `path` whose `stat` is `stat`, and the bytes read.
+    fn into_file(self, path: String, stat: FileStat) -> (SourceFile, u64) {
+        let file = SourceFile {
+            path,
+            stat,
+            sha256: self.sha256,
+            binary: self.binary,
+            scanned: self.scanned,
+        };
+        (file, self.bytes)
+    }
+}
+
+/// Reads files for their digest with buffers reused from file to file; with a single pass, a file within its
+/// limit is read whole and handed to it once hashed.
+struct Reader<'p> {
+    buf: Vec<u8>,
+    content: Vec<u8>,
+    single_pass: Option<&'p dyn SinglePass>,
+}
+
+impl<'p> Reader<'p> {
+    fn new(single_pass: Option<&'p dyn SinglePass>) -> Self {
+        Self {
+            buf: vec![0u8; READ_BUFFER],
+            content: Vec::new(),
+            single_pass,
+        }
+    }
+
+    /// The digest of what `file` (at `path`, `size` bytes when listed) holds, and the single pass's results
+    /// when it read all of it within the pass's limit and it is not binary.
+    fn read(&mut self, file: std::fs::File, path: &str, size: u64) -> std::io::Result<Hashed> {
+        match self.single_pass.filter(|pass| size <= pass.limit()) {
+            Some(pass) => self.read_whole(file, path, size, pass),
+            None => hash(file, &mut self.buf, Sha256::new(), 0),
+        }
+    }
+
+    fn read_whole(
+        &mut self,
+        file: std::fs::File,
+        path: &str,
+        size: u64,
+        pass: &dyn SinglePass,
+    ) -> std::io::Result<Hashed> {
+        let limit = pass.limit();
+        let content = &mut self.content;
+        content.clear();
+        content.reserve(usize::try_from(size).unwrap_or(0));
+        (&file).take(limit.saturating_add(1)).read_to_end(content)?;
+        let mut hasher = Sha256::new();
+        hasher.update(&content[..]);
+        let held = content.len() as u64;
+        let binary = content[..content.len().min(BINARY_HEAD)].contains(&0);
+        if held > limit {
+            // It grew past the limit since it was listed: the rest is hashed, and the file left to the tool.
+            let rest = hash(file, &mut self.buf, hasher, held)?;
+            return Ok(Hashed { binary, ..rest });
+        }
+        Ok(Hashed {
+            sha256: Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())),
+            binary,
+            bytes: held,
+            scanned: (!binary).then(|| pass.scan(path, content)).flatten(),
+        })
+    }
+}
+
+/// The SHA-256 of what `hasher` has seen (`read` bytes) and then all `reader` holds, read through `buf`, and
+/// whether a NUL is among the first [`BINARY_HEAD`] bytes read here.
+fn hash(
+    mut reader: std::fs::File,
+    buf: &mut [u8],
+    mut hasher: Sha256,
+    mut read: u64,
+) -> std::io::Result<Hashed> {
     let mut binary = false;
     loop {
         let n = reader.read(buf)?;
@@ -648,8 +742,12 @@ fn hash(mut reader: std::fs::File, buf: &mut [u8]) -> std::io::Result<(Sha256Dig
         hasher.update(&buf[..n]);
         read += n as u64;
     }
-    let digest = Sha256Digest::from(<[u8; 32]>::from(hasher.finalize()));
-    Ok((digest, binary, read))
+    Ok(Hashed {
+        sha256: Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())),
+        binary,
+        bytes: read,
+        scanned: None,
+    })
 }
 
 #[cfg(test)]
@@ -757,8 +855,8 @@ mod table_tests {
         std::fs::write(outside.join("secret"), "outside").unwrap();
         std::os::unix::fs::symlink(&outside, tree.join("linked")).unwrap();
         std::os::unix::fs::symlink(outside.join("secret"), tree.join("file-link")).unwrap();
-        let mut buf = vec![0u8; 64];
-        let (file, read) = read_tracked(&mut Beneath::new(&tree), "src/a.py", &mut buf).unwrap();
+        let mut reader = Reader::new(None);
+        let (file, read) = read_tracked(&mut Beneath::new(&tree), "src/a.py", &mut reader).unwrap();
         assert_eq!((file.path.as_str(), read), ("src/a.py", 6));
         for hostile in [
             "../outside/secret",
@@ -772,7 +870,7 @@ mod table_tests {
             "",
         ] {
             assert!(
-                read_tracked(&mut Beneath::new(&tree), hostile, &mut buf).is_err(),
+                read_tracked(&mut Beneath::new(&tree), hostile, &mut reader).is_err(),
                 "{hostile} was read"
             );
         }
@@ -818,7 +916,7 @@ mod table_tests {
                     .into_owned()
             })
             .collect();
-        let table = tree_table(dir.path(), &PreviousTable::default())
+        let table = tree_table(dir.path(), &PreviousTable::default(), None)
             .unwrap()
             .files;
         let listed: Vec<String> = table.files.into_iter().map(|f| f.path).collect();
@@ -849,7 +947,7 @@ mod table_tests {
                 .map(|f| (f.path.clone(), f.binary))
                 .collect()
         };
-        let first = tree_table(dir.path(), &PreviousTable::default())
+        let first = tree_table(dir.path(), &PreviousTable::default(), None)
             .unwrap()
             .files;
         assert_eq!(
@@ -864,7 +962,7 @@ mod table_tests {
             .map(|(path, binary)| (path.to_string(), binary))
         );
         let stored = encode_table(&first, None);
-        let again = tree_table(dir.path(), &PreviousTable::decode(&stored, None))
+        let again = tree_table(dir.path(), &PreviousTable::decode(&stored, None), None)
             .unwrap()
             .files;
         assert_eq!((again.digests_reused, again.bytes_read), (5, 0));
@@ -882,7 +980,7 @@ mod table_tests {
             digest,
             files: table,
             shape,
-        } = tree_table(dir.path(), &PreviousTable::default()).unwrap();
+        } = tree_table(dir.path(), &PreviousTable::default(), None).unwrap();
         assert_eq!(
             shape,
             Shape {
@@ -914,7 +1012,7 @@ mod table_tests {
             digest,
             files: table,
             ..
-        } = tree_table(dir.path(), &previous).unwrap();
+        } = tree_table(dir.path(), &previous, None).unwrap();
         assert_eq!(digest, tree_digest(dir.path()).unwrap());
         assert_eq!((table.digests_reused, table.bytes_read), (1, 2));
         // A stored table whose listing was altered is not trusted.
@@ -928,7 +1026,7 @@ mod table_tests {
             digest: with_git,
             files: table,
             shape,
-        } = tree_table(dir.path(), &previous).unwrap();
+        } = tree_table(dir.path(), &previous, None).unwrap();
         assert_eq!(
             shape,
             Shape {
@@ -979,7 +1077,7 @@ mod table_tests {
                     .unwrap();
             }
         }
-        let first = tree_table(dir.path(), &PreviousTable::default())
+        let first = tree_table(dir.path(), &PreviousTable::default(), None)
             .unwrap()
             .files;
         let base = encode_table(&first, Some("c0"));
@@ -995,7 +1093,7 @@ mod table_tests {
         }
         std::fs::remove_file(dir.path().join("a/f0.txt")).unwrap();
         std::fs::remove_file(dir.path().join("b/f7.txt")).unwrap();
-        let second = tree_table(dir.path(), &previous).unwrap().files;
+        let second = tree_table(dir.path(), &previous, None).unwrap().files;
         let first_delta = delta(previous.keeping(&second, Some("c1")));
         assert!(
             first_delta.len() * 10 < base.len(),
@@ -1006,13 +1104,13 @@ mod table_tests {
             (read.commit(), entries(&read)),
             (Some("c1"), entries_of(&second))
         );
-        let again = tree_table(dir.path(), &read).unwrap().files;
+        let again = tree_table(dir.path(), &read, None).unwrap().files;
         assert_eq!((again.digests_reused, again.bytes_read), (119, 0));
 
         // The next delta is still bound to the base and holds every change since it, removals included.
         std::fs::write(dir.path().join("tmp"), "third").unwrap();
         std::fs::rename(dir.path().join("tmp"), dir.path().join("a/f5.txt")).unwrap();
-        let third = tree_table(dir.path(), &read).unwrap().files;
+        let third = tree_table(dir.path(), &read, None).unwrap().files;
         let second_delta = delta(read.keeping(&third, Some("c2")));
         let read = PreviousTable::decode(&base, Some(&second_delta));
         assert_eq!(
@@ -1066,11 +1164,10 @@ mod table_tests {
                     },
                     sha256: Sha256Digest::from([7; 32]),
                     binary: false,
+                    scanned: None,
                 })
                 .collect(),
-            digests_reused: 0,
-            bytes_read: 0,
-            settled_before_ns: None,
+            ..SourceFiles::default()
         };
         let big = encode_table(&many(1), None);
         let previous = PreviousTable::decode(&big, None);

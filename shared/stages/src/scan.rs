@@ -687,7 +687,7 @@ async fn list_source_files(job: &Job, state: &mut RunState) -> Result<()> {
     let lineage = certus_source::lineage(&job.submission.source);
     let root = source.root.clone();
     let mut files =
-        tokio::task::spawn_blocking(move || tree_table(&root, &PreviousTable::default()))
+        tokio::task::spawn_blocking(move || tree_table(&root, &PreviousTable::default(), None))
             .await
             .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??
             .files;

@@ -71,7 +71,7 @@ fn git_body(workspace: &str, url: &str) -> Value {
     json!({
         "workspace_id": workspace, "component_id": "demo", "assessment_id": "a-1",
         "git_url": url,
-        "manifest": {"product": "demo", "version": "1", "profiles": [{"name": "light", "tools": ["sample"]}]},
+        "manifest": {"product": "demo", "version": "1", "profiles": [{"name": "light", "tools": ["sample"], "thresholds": {}}]},
     })
 }
 

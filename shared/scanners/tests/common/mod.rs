@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certus_core::incremental::Incremental;
+use certus_core::incremental::{Incremental, SinglePass};
 use certus_core::ports::{LogFn, Reuse, ScanRequest, SourcePreparer};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
@@ -16,6 +16,16 @@ use certus_source::{LocalSourcePreparer, SourcePolicy};
 /// their trees and scan them at once, so every `stat` is trusted right away (no timestamp tick); the test of
 /// the tick itself is `a_file_modified_within_a_tick_of_the_scan_is_read_again` in certus-source.
 pub async fn table_for(root: &Path, cache: &Arc<LocalScanCache>, tenant: &str) -> Incremental {
+    table_scanning(root, cache, tenant, None).await
+}
+
+/// The same, the files read for it scanned by `single_pass` from that read.
+pub async fn table_scanning(
+    root: &Path,
+    cache: &Arc<LocalScanCache>,
+    tenant: &str,
+    single_pass: Option<Arc<dyn SinglePass>>,
+) -> Incremental {
     let scratch = tempfile::tempdir().unwrap();
     let workspace = RunWorkspace::create(scratch.path().join("run")).unwrap();
     let spec = SourceSpec::Directory {
@@ -24,7 +34,12 @@ pub async fn table_for(root: &Path, cache: &Arc<LocalScanCache>, tenant: &str) -
     let prepared = LocalSourcePreparer::new(SourcePolicy::default())
         .with_cache(cache.clone())
         .with_timestamp_tick(Duration::ZERO)
-        .prepare(&spec, &workspace, Reuse::Allowed { tenant: None })
+        .prepare(
+            &spec,
+            &workspace,
+            Reuse::Allowed { tenant: None },
+            single_pass,
+        )
         .await
         .unwrap();
     let files = prepared.files.expect("a file table with a scan cache");
