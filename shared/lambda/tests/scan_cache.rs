@@ -126,7 +126,8 @@ impl Deployment {
     /// A job over `git_url` (asking for a full scan or not) taken through the steps up to the secrets tool's
     /// `run-scanner`: how its tool record says the cache was used, and the requests that step sent under
     /// `scan-cache/`.
-    async fn scan(&self, git_url: &str, full_scan: bool) -> (Option<CacheUse>, usize) {
+    /// The secrets tool's record and log of its count of files, and the scan-cache requests of its step.
+    async fn scan(&self, git_url: &str, full_scan: bool) -> (Option<CacheUse>, usize, String) {
         let id = certus_core::ids::new_test_id().unwrap();
         let submission = ValidatedSubmission {
             ids: ScanIds {
@@ -187,7 +188,21 @@ impl Deployment {
             .unwrap()
             .unwrap();
         let record: ToolRecord = serde_json::from_slice(&bytes).unwrap();
-        (record.cache, requests)
+        let counted = runner
+            .services
+            .events
+            .history(&id, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|event| match event.body {
+                certus_core::event::EventBody::Log { line, .. } if line.contains(" file(s): ") => {
+                    Some(line)
+                }
+                _ => None,
+            })
+            .collect();
+        (record.cache, requests, counted)
     }
 }
 
@@ -201,8 +216,15 @@ async fn a_second_scan_of_the_same_repository_reuses_every_result_in_three_reque
     let mut sizes = Vec::new();
     for (name, files) in [("small", 2), ("large", 60)] {
         let repo = d.repo(name, files);
-        let (cold, requests) = d.scan(&repo, false).await;
+        let (cold, requests, counted) = d.scan(&repo, false).await;
         let cold = cold.expect("the secrets record says how the cache was used");
+        // The text files were scanned as run-scanner read the restored tree for its table (one read each);
+        // only git's own compressed objects (binary) were left to the tool.
+        let text = files as u64 + 2;
+        assert!(
+            counted.contains(&format!(" scanned ({text} as the source was read)")),
+            "{name}: {counted}"
+        );
         assert_eq!(
             requests, 3,
             "{name}: the base and its delta asked for together (both missing), one PutObject"
@@ -211,7 +233,7 @@ async fn a_second_scan_of_the_same_repository_reuses_every_result_in_three_reque
         assert!(cold.files >= files as u64 + 2, "{name}: {cold:?}");
         assert_eq!(cold.scanned, cold.files, "{name}: {cold:?}");
 
-        let (warm, requests) = d.scan(&repo, false).await;
+        let (warm, requests, _) = d.scan(&repo, false).await;
         let warm = warm.expect("the secrets record says how the cache was used");
         assert_eq!(
             requests, 3,
@@ -223,7 +245,7 @@ async fn a_second_scan_of_the_same_repository_reuses_every_result_in_three_reque
         sizes.push(warm.files);
 
         // A job that asks for a full scan neither reads nor writes the cache, and its record says none.
-        let (full, requests) = d.scan(&repo, true).await;
+        let (full, requests, _) = d.scan(&repo, true).await;
         assert_eq!((full, requests), (None, 0), "{name}");
     }
     assert!(

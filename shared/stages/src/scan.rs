@@ -8,6 +8,7 @@ use std::sync::Arc;
 use certus_core::bundle::{self, BundleWriter};
 use certus_core::digest::Sha256Digest;
 use certus_core::event::{Event, EventBody};
+use certus_core::incremental::SinglePass;
 use certus_core::job::{Job, JobStatus};
 use certus_core::manifest::SelectedTool;
 use certus_core::pipeline::{self, RunState};
@@ -266,7 +267,8 @@ impl Stages {
         let scanners = self.services.scanners()?;
         let reuses = scanners.get(tool).is_some_and(|s| s.reuses_results());
         if reuses && scanners.cache().is_some() && !job.submission.full_scan {
-            list_source_files(&job, &mut state).await?;
+            let single_pass = scanners.get(tool).and_then(|s| s.single_pass());
+            list_source_files(&job, &mut state, single_pass).await?;
         }
         let bundle = Arc::new(BundleWriter::new(workspace.bundle_dir())?);
         let (records, crashes) = pipeline::run_tools(
@@ -679,18 +681,23 @@ fn check_digest(
 
 /// The file table of the restored source (every file read: a restored tree is new to this machine), under the
 /// lineage of the job's source as submitted, so per-file tools reuse the results of unchanged content
-/// (`certus_core::incremental`).
-async fn list_source_files(job: &Job, state: &mut RunState) -> Result<()> {
+/// (`certus_core::incremental`); with the tool's single pass, each file read for it is scanned from that read.
+async fn list_source_files(
+    job: &Job,
+    state: &mut RunState,
+    single_pass: Option<Arc<dyn SinglePass>>,
+) -> Result<()> {
     let Some(source) = state.source.as_mut() else {
         return Ok(());
     };
     let lineage = certus_source::lineage(&job.submission.source);
     let root = source.root.clone();
-    let mut files =
-        tokio::task::spawn_blocking(move || tree_table(&root, &PreviousTable::default(), None))
-            .await
-            .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??
-            .files;
+    let mut files = tokio::task::spawn_blocking(move || {
+        tree_table(&root, &PreviousTable::default(), single_pass.as_deref())
+    })
+    .await
+    .map_err(|e| StageError::Retryable(format!("a worker thread failed: {e}")))??
+    .files;
     files.lineage = lineage;
     source.files = Some(Arc::new(files));
     Ok(())
