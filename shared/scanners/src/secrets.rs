@@ -370,11 +370,11 @@ impl Scanner for SecretsScanner {
             Ok(c) => c,
             Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, e),
         };
-        let scope = self.scope(&compiled);
-        let scanner = compiled.engine;
         if let Some(incremental) = request.incremental.clone() {
-            return scan_per_file(scanner, &incremental, scope, request).await;
+            let scope = self.scope(&compiled);
+            return scan_per_file(compiled.engine, &incremental, scope, request).await;
         }
+        let scanner = compiled.engine;
         let root = request.source_root.clone();
         let joined = tokio::task::spawn_blocking(move || scanner.scan_tree(&root)).await;
         let report = match joined {
