@@ -7,8 +7,6 @@ pub mod severity;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
 
 use certus_beneath::Beneath;
 use semver::VersionReq;
@@ -106,25 +104,39 @@ impl AdvisoryDb {
             });
         }
         let (files, walk_errors) = fsutil::walk(dir, |name, _| name != ".git");
+        let mut beneath = Beneath::new(dir);
         let mut db = AdvisoryDb {
             errors: walk_errors,
             ..AdvisoryDb::default()
         };
-        let advisory_files: Vec<(&str, bool)> = files
-            .iter()
-            .filter_map(|file| {
-                let name = file.relative.rsplit('/').next().unwrap_or_default();
-                let is_rustsec = name.starts_with("RUSTSEC-") && name.ends_with(".md");
-                (is_rustsec || name.ends_with(".json"))
-                    .then_some((file.relative.as_str(), is_rustsec))
-            })
-            .collect();
         let mut listing: Vec<(String, String)> = Vec::new();
-        for (relative, read) in read_all(dir, &advisory_files)? {
-            let parsed = read.and_then(|(parsed, sum)| {
-                listing.push((relative.to_string(), sum));
-                parsed
-            });
+        for file in files {
+            let name = file.relative.rsplit('/').next().unwrap_or_default();
+            let is_rustsec = name.starts_with("RUSTSEC-") && name.ends_with(".md");
+            if !is_rustsec && !name.ends_with(".json") {
+                continue;
+            }
+            let format = if is_rustsec {
+                "RustSec advisory"
+            } else {
+                "OSV JSON"
+            };
+            let parsed = fsutil::read_capped(&mut beneath, &file.relative, ADVISORY_LIMIT)
+                .inspect(|bytes| listing.push((file.relative.clone(), hex(&Sha256::digest(bytes)))))
+                .and_then(|bytes| {
+                    String::from_utf8(bytes).map_err(|_| SbomError::MalformedAdvisory {
+                        path: file.relative.clone(),
+                        format,
+                        reason: "not UTF-8 text".to_string(),
+                    })
+                })
+                .and_then(|text| {
+                    if is_rustsec {
+                        rustsec::parse(&text, &file.relative).map(|a| a.into_iter().collect())
+                    } else {
+                        osv::parse(&text, &file.relative)
+                    }
+                });
             match parsed {
                 Ok(advisories) if advisories.is_empty() => db.skipped += 1,
                 Ok(advisories) => advisories.into_iter().for_each(|a| db.insert(a)),
@@ -319,75 +331,4 @@ fn is_affected(affected: &Affected, ecosystem: Ecosystem, version: &str) -> bool
                     .any(|events| osv::in_range(events, ecosystem, version))
         }
     }
-}
-
-/// One advisory file read: its advisories (or why they could not be parsed) and the SHA-256 of its bytes; or
-/// why it could not be read.
-type ReadAdvisory = Result<(Result<Vec<Advisory>>, String)>;
-
-/// Reads and parses `files` (relative to `dir`, each with whether it is a RustSec advisory rather than OSV
-/// JSON) on every core, each thread through its own [`Beneath`]; in the order given, or an error when a
-/// thread failed.
-fn read_all<'a>(dir: &Path, files: &[(&'a str, bool)]) -> Result<Vec<(&'a str, ReadAdvisory)>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8)
-        .min(files.len().max(1));
-    let next = AtomicUsize::new(0);
-    let done = Mutex::new(Vec::with_capacity(files.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut beneath = Beneath::new(dir);
-                let mut mine = Vec::new();
-                loop {
-                    let at = next.fetch_add(1, Relaxed);
-                    let Some(&(relative, is_rustsec)) = files.get(at) else {
-                        break;
-                    };
-                    mine.push((at, relative, read_one(&mut beneath, relative, is_rustsec)));
-                }
-                if let Ok(mut done) = done.lock() {
-                    done.extend(mine);
-                }
-            });
-        }
-    });
-    let mut read = done.into_inner().unwrap_or_default();
-    read.sort_unstable_by_key(|(at, _, _)| *at);
-    if read.len() != files.len() {
-        // A thread died: what it read is not known, so neither is the database.
-        return Err(SbomError::Io {
-            path: dir.display().to_string(),
-            source: std::io::Error::other("a thread reading the advisory database failed"),
-        });
-    }
-    Ok(read
-        .into_iter()
-        .map(|(_, relative, one)| (relative, one))
-        .collect())
-}
-
-fn read_one(beneath: &mut Beneath, relative: &str, is_rustsec: bool) -> ReadAdvisory {
-    let format = if is_rustsec {
-        "RustSec advisory"
-    } else {
-        "OSV JSON"
-    };
-    let bytes = fsutil::read_capped(beneath, relative, ADVISORY_LIMIT)?;
-    let sum = hex(&Sha256::digest(&bytes));
-    let parsed = String::from_utf8(bytes)
-        .map_err(|_| SbomError::MalformedAdvisory {
-            path: relative.to_string(),
-            format,
-            reason: "not UTF-8 text".to_string(),
-        })
-        .and_then(|text| {
-            if is_rustsec {
-                rustsec::parse(&text, relative).map(|a| a.into_iter().collect())
-            } else {
-                osv::parse(&text, relative)
-            }
-        });
-    Ok((parsed, sum))
 }
