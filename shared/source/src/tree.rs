@@ -667,8 +667,8 @@ impl Hashed {
     }
 }
 
-/// Reads files for their digest with buffers reused from file to file; with a single pass, a file within its
-/// limit is read whole and handed to it once hashed.
+/// Reads files for their digest with buffers reused from file to file; with a single pass, a text file within
+/// its limit is read whole and handed to it once hashed (a binary one streams through as without).
 struct Reader<'p> {
     buf: Vec<u8>,
     content: Vec<u8>,
@@ -693,6 +693,8 @@ impl<'p> Reader<'p> {
         }
     }
 
+    /// The head first, as the secrets engine reads: binary content streams on through the read buffer, text is
+    /// read whole (at most one byte past the limit) for the pass.
     fn read_whole(
         &mut self,
         file: std::fs::File,
@@ -702,15 +704,21 @@ impl<'p> Reader<'p> {
     ) -> std::io::Result<Hashed> {
         let limit = pass.limit();
         let content = &mut self.content;
+        let size = usize::try_from(size).unwrap_or(0);
         content.clear();
-        content.reserve(usize::try_from(size).unwrap_or(0));
-        (&file).take(limit.saturating_add(1)).read_to_end(content)?;
+        content.reserve(size.min(BINARY_HEAD));
+        (&file).take(BINARY_HEAD as u64).read_to_end(content)?;
+        let binary = content.contains(&0);
+        if !binary {
+            content.reserve(size.saturating_sub(content.len()));
+            let rest = limit.saturating_add(1).saturating_sub(content.len() as u64);
+            (&file).take(rest).read_to_end(content)?;
+        }
         let mut hasher = Sha256::new();
         hasher.update(&content[..]);
         let held = content.len() as u64;
-        let binary = content[..content.len().min(BINARY_HEAD)].contains(&0);
-        if held > limit {
-            // It grew past the limit since it was listed: the rest is hashed, and the file left to the tool.
+        if binary || held > limit {
+            // Binary, or grown past the limit since it was listed: the rest is hashed, the file left to the tool.
             let rest = hash(file, &mut self.buf, hasher, held)?;
             return Ok(Hashed { binary, ..rest });
         }
@@ -718,7 +726,7 @@ impl<'p> Reader<'p> {
             sha256: Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())),
             binary,
             bytes: held,
-            scanned: (!binary).then(|| pass.scan(path, content)).flatten(),
+            scanned: pass.scan(path, content),
         })
     }
 }
