@@ -278,16 +278,19 @@ impl Scan {
     fn read_go_sum(&mut self, go_mod: &str) -> Option<golang::GoSum> {
         let relative = join_relative(parent_of(go_mod), "go.sum")?;
         self.inputs.insert(relative.clone());
-        if !self.beneath.root().join(&relative).is_file() {
-            return None;
-        }
-        let parsed = fsutil::read_text(
+        let text = fsutil::read_text(
             &mut self.beneath,
             &relative,
             LockfileKind::GoSum.size_limit(),
             "go.sum",
-        )
-        .map(|text| golang::parse_go_sum(&text, &relative, &mut self.errors));
+        );
+        let parsed = match text {
+            // None beside the go.mod: read without one. A link there, or anything else, is reported.
+            Err(SbomError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return None
+            }
+            text => text.map(|text| golang::parse_go_sum(&text, &relative, &mut self.errors)),
+        };
         match parsed {
             Ok(sums) => {
                 self.lockfiles.insert(relative);

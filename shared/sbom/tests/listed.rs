@@ -199,3 +199,38 @@ fn a_lockfile_under_a_directory_swapped_for_a_link_is_never_read_through_it() {
     let names: Vec<&str> = walked.components.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["flask"], "{names:?}");
 }
+
+/// A `go.sum` beside a `go.mod` is read through the same confined open as every lockfile: a link in its place
+/// (to a file outside, or to nothing) is reported and never read; no `go.sum` at all is no problem.
+#[test]
+fn a_go_sum_that_is_a_link_is_reported_and_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, outside) = (dir.path().join("tree"), dir.path().join("outside"));
+    let go_mod = "module example.com/m\n\ngo 1.21\n\nrequire github.com/gorilla/mux v1.8.0\n";
+    write(&root, "linked/go.mod", go_mod);
+    write(&root, "dangling/go.mod", go_mod);
+    write(&root, "none/go.mod", go_mod);
+    write(
+        &outside,
+        "go.sum",
+        "github.com/planted/outside v1.0.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+    );
+    std::os::unix::fs::symlink(outside.join("go.sum"), root.join("linked/go.sum")).unwrap();
+    std::os::unix::fs::symlink(outside.join("gone"), root.join("dangling/go.sum")).unwrap();
+
+    let read = inventory(&root).unwrap();
+    let errors = errors(&read);
+    for reported in ["linked/go.sum", "dangling/go.sum"] {
+        assert!(
+            errors.iter().any(|e| e.contains(reported)),
+            "{reported}: {errors:?}"
+        );
+    }
+    assert!(!errors.iter().any(|e| e.contains("none/")), "{errors:?}");
+    assert!(
+        !read.components.iter().any(|c| c.name.contains("planted")),
+        "{:?}",
+        read.components
+    );
+    assert!(!read.lockfiles.iter().any(|l| l.ends_with("go.sum")));
+}
