@@ -403,7 +403,7 @@ async fn resolve_manifest(
 /// profile is known before the source is read and the tools get a file table (a scan cache is configured).
 fn single_pass(services: &Services, state: &RunState) -> Option<Arc<dyn SinglePass>> {
     let scanners = services.scanners().ok()?;
-    scanners.cache.as_ref()?;
+    scanners.cache()?;
     let tools = &state.profile.as_ref()?.tools;
     tools
         .iter()
