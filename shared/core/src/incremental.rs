@@ -570,10 +570,28 @@ impl<'a> Ordered<'a> {
 pub fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
     let key = |c: u8| if c == b'/' { 0 } else { c };
     let (a, b) = (a.as_bytes(), b.as_bytes());
-    match a.iter().zip(b).position(|(x, y)| x != y) {
+    match first_difference(a, b) {
         Some(at) => key(a[at]).cmp(&key(b[at])),
         None => a.len().cmp(&b.len()),
     }
+}
+
+/// Where `a` and `b` first differ within their common length. Paths in a table share long prefixes, so they are
+/// compared eight bytes at a time.
+fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+    let common = a.len().min(b.len());
+    let mut at = 0;
+    while let (Some(x), Some(y)) = (a.get(at..at + 8), b.get(at..at + 8)) {
+        let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(x), <[u8; 8]>::try_from(y)) else {
+            break;
+        };
+        let differ = u64::from_le_bytes(x) ^ u64::from_le_bytes(y);
+        if differ != 0 {
+            return Some(at + (differ.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    (at..common).find(|&i| a[i] != b[i])
 }
 
 /// What an index holds: a directory's file table or a tool's results, whole (a base) or as the delta to one.
@@ -1010,6 +1028,41 @@ mod tests {
         let mut truncated = bytes;
         truncated.truncate(40);
         assert_eq!(Previous::parse(Some(&truncated), None, &scope).discarded, 1);
+    }
+
+    /// Walk order is `/` below every other byte at the first byte two paths differ in, else the shorter first,
+    /// wherever in a word that byte falls, and whatever the lengths.
+    #[test]
+    fn walk_order_puts_the_slash_lowest_at_the_first_difference_wherever_it_falls() {
+        let by_byte = |a: &str, b: &str| {
+            let key = |c: u8| if c == b'/' { 0 } else { c };
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            match a.iter().zip(b).position(|(x, y)| x != y) {
+                Some(at) => key(a[at]).cmp(&key(b[at])),
+                None => a.len().cmp(&b.len()),
+            }
+        };
+        let base = "crates/registry-0123/src/lib/";
+        let mut paths = vec![String::new()];
+        for at in 0..base.len() {
+            for c in ['/', '-', '.', '0', 'a', 'z', '~'] {
+                let mut path = base[..at].to_string();
+                path.push(c);
+                paths.push(path.clone());
+                path.push_str(&base[at + 1..]);
+                paths.push(path);
+            }
+        }
+        for a in &paths {
+            for b in &paths {
+                assert_eq!(walk_order(a, b), by_byte(a, b), "{a:?} against {b:?}");
+            }
+        }
+        assert_eq!(
+            walk_order("src/a/b.rs", "src/a-b.rs"),
+            std::cmp::Ordering::Less,
+            "a directory's contents come right after its name"
+        );
     }
 
     /// The entries of `paths`, each with results naming `version`, in walk order.
