@@ -309,15 +309,7 @@ pub fn updated_table(
             scanned: None,
         });
     let read_now = fresh.len();
-    let mut files = Vec::with_capacity(previous.len() + fresh.len());
-    let mut fresh = fresh.into_iter().peekable();
-    for file in kept {
-        while let Some(next) = fresh.next_if(|f| walk_order(&f.path, &file.path).is_lt()) {
-            files.push(next);
-        }
-        files.push(file);
-    }
-    files.extend(fresh);
+    let files = merged(kept, fresh, |file| &file.path);
     Ok(SourceFiles {
         lineage: String::new(),
         digests_reused: (files.len() - read_now) as u64,
@@ -326,6 +318,26 @@ pub fn updated_table(
         settled_before_ns: None,
         single_pass: single_pass.map(|pass| pass.scope().to_string()),
     })
+}
+
+/// `a` and `b`, each in walk order by `path` and holding no path twice between them, as one list in walk order.
+fn merged<T>(
+    a: impl IntoIterator<Item = T>,
+    b: impl IntoIterator<Item = T>,
+    path: impl Fn(&T) -> &str,
+) -> Vec<T> {
+    let (a, b) = (a.into_iter(), b.into_iter());
+    let bound = |(least, most): (usize, Option<usize>)| most.unwrap_or(least);
+    let mut all = Vec::with_capacity(bound(a.size_hint()) + bound(b.size_hint()));
+    let mut b = b.peekable();
+    for x in a {
+        while let Some(y) = b.next_if(|y| walk_order(path(y), path(&x)).is_lt()) {
+            all.push(y);
+        }
+        all.push(x);
+    }
+    all.extend(b);
+    all
 }
 
 /// The regular file git wrote at `rel`, read and hashed; anything else there (a link, a directory, a path
@@ -396,11 +408,9 @@ pub fn tree_table(
         directories: walk.directories,
         entries: walk.lines.len() as u64,
     };
-    let mut lines = walk.lines;
-    lines.sort_unstable_by(|a, b| walk_order(a.path(), b.path()));
     let mut hasher = Sha256::new();
-    let mut files = Vec::with_capacity(lines.len());
-    for line in lines {
+    let mut files = Vec::with_capacity(walk.lines.len());
+    for line in walk.lines {
         if in_git(line.path()) {
             if let Line::File(file) = line {
                 files.push(file);
@@ -444,7 +454,7 @@ fn in_git(path: &str) -> bool {
     path.split('/').any(|part| part == ".git")
 }
 
-/// What one walk found, in no particular order.
+/// What one walk found, in walk order.
 #[derive(Default)]
 struct Walk {
     lines: Vec<Line>,
@@ -462,7 +472,8 @@ struct Queue {
 
 /// Reads the tree on every core: each thread takes a directory, reads its entries (their types come with
 /// them), stats its files and hashes those whose `stat` differs from `previous`, and queues its
-/// subdirectories. Never follows a link.
+/// subdirectories; once the tree is read, each thread puts what it found in walk order, and the parts are
+/// merged. Never follows a link.
 fn parallel_walk(
     root: &Path,
     previous: &PreviousTable<'_>,
@@ -481,7 +492,12 @@ fn parallel_walk(
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                let walked = walk_worker(root, previous, single_pass, &queue, &ready);
+                let walked =
+                    walk_worker(root, previous, single_pass, &queue, &ready).map(|mut walk| {
+                        walk.lines
+                            .sort_unstable_by(|a, b| walk_order(a.path(), b.path()));
+                        walk
+                    });
                 if walked.is_err() {
                     if let Ok(mut q) = queue.lock() {
                         q.failed = true;
@@ -503,7 +519,7 @@ fn parallel_walk(
     let mut walk = Walk::default();
     for part in results {
         let part = part?;
-        walk.lines.extend(part.lines);
+        walk.lines = merged(std::mem::take(&mut walk.lines), part.lines, Line::path);
         walk.directories += part.directories;
         walk.reused += part.reused;
         walk.bytes_read += part.bytes_read;
@@ -693,8 +709,10 @@ impl<'p> Reader<'p> {
         }
     }
 
-    /// The head first, as the secrets engine reads: binary content streams on through the read buffer, text is
-    /// read whole (at most one byte past the limit) for the pass.
+    /// Text is read whole (at most one byte past the limit) for the pass; binary content (a NUL among the
+    /// first [`BINARY_HEAD`] bytes) is never held whole: the first read takes at most [`READ_BUFFER`] bytes, and
+    /// a binary file's rest streams on through the read buffer. A file that fits the first read costs two
+    /// reads, the second seeing its end.
     fn read_whole(
         &mut self,
         file: std::fs::File,
@@ -703,30 +721,43 @@ impl<'p> Reader<'p> {
         pass: &dyn SinglePass,
     ) -> std::io::Result<Hashed> {
         let limit = pass.limit();
+        let whole = limit.saturating_add(1);
+        let first = size
+            .saturating_add(1)
+            .clamp(BINARY_HEAD as u64, READ_BUFFER as u64)
+            .min(whole);
         let content = &mut self.content;
-        let size = usize::try_from(size).unwrap_or(0);
         content.clear();
-        content.reserve(size.min(BINARY_HEAD));
-        (&file).take(BINARY_HEAD as u64).read_to_end(content)?;
-        let binary = content.contains(&0);
-        if !binary {
-            content.reserve(size.saturating_sub(content.len()));
-            let rest = limit.saturating_add(1).saturating_sub(content.len() as u64);
-            (&file).take(rest).read_to_end(content)?;
+        content.reserve(usize::try_from(first).unwrap_or(0));
+        let mut ended =
+            (&file).take(first).read_to_end(content)? < usize::try_from(first).unwrap_or(0);
+        let binary = content[..content.len().min(BINARY_HEAD)].contains(&0);
+        if !binary && !ended {
+            let rest = whole.saturating_sub(content.len() as u64);
+            content
+                .reserve(usize::try_from(size.saturating_sub(content.len() as u64)).unwrap_or(0));
+            ended = (&file).take(rest).read_to_end(content)? < usize::try_from(rest).unwrap_or(0);
         }
         let mut hasher = Sha256::new();
         hasher.update(&content[..]);
         let held = content.len() as u64;
-        if binary || held > limit {
+        if !ended {
             // Binary, or grown past the limit since it was listed: the rest is hashed, the file left to the tool.
             let rest = hash(file, &mut self.buf, hasher, held)?;
-            return Ok(Hashed { binary, ..rest });
+            return Ok(Hashed {
+                binary: binary || rest.binary,
+                ..rest
+            });
         }
         Ok(Hashed {
             sha256: Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())),
             binary,
             bytes: held,
-            scanned: pass.scan(path, content),
+            scanned: if binary {
+                None
+            } else {
+                pass.scan(path, content)
+            },
         })
     }
 }
