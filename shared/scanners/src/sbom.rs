@@ -233,21 +233,46 @@ pub(crate) struct DatabaseFacts {
 }
 
 fn scan_blocking(request: &ScanRequest, matching: &Matching) -> ToolOutput {
-    let inventory = match inventory(&request.source_root) {
+    let (inventory, database) = with_database(matching, || inventory(&request.source_root));
+    let inventory = match inventory {
         Ok(inv) => inv,
         Err(e) => return ToolOutput::failed(ToolStatus::Failed, None, e.to_string()),
     };
-    match compute(request, inventory, matching) {
+    match compute(request, inventory, matching, database) {
         Ok(computed) => finish(request, computed, matching),
         Err(e) => ToolOutput::failed(ToolStatus::Failed, None, e),
     }
 }
 
-/// Matches the inventory against the database (loading it); the error fails the tool.
+/// The advisory database `matching` names, loaded (`None` when matching is off); the error fails the tool.
+pub(crate) type Loaded = Option<Result<AdvisoryDb, String>>;
+
+/// `work` (reading the lockfiles) done while another thread loads the database `matching` names.
+pub(crate) fn with_database<T>(matching: &Matching, work: impl FnOnce() -> T) -> (T, Loaded) {
+    let Matching::Database { dir, .. } = matching else {
+        return (work(), None);
+    };
+    let load =
+        || AdvisoryDb::load(dir).map_err(|e| format!("advisory database {}: {e}", dir.display()));
+    std::thread::scope(|scope| {
+        let loading = scope.spawn(load);
+        let done = work();
+        let loaded = loading.join().unwrap_or_else(|_| {
+            Err(format!(
+                "advisory database {}: the thread loading it failed",
+                dir.display()
+            ))
+        });
+        (done, Some(loaded))
+    })
+}
+
+/// Matches the inventory against the loaded database; the error fails the tool.
 pub(crate) fn compute(
     request: &ScanRequest,
     inventory: Inventory,
     matching: &Matching,
+    database: Loaded,
 ) -> Result<Computed, String> {
     // Every lockfile (or line of one) that could not be read: the verdict does not cover it, so it is said in
     // the job's warnings, not only in the log.
@@ -259,11 +284,13 @@ pub(crate) fn compute(
             _ => format!("lockfile skipped: {e}"),
         })
         .collect();
-    let (findings, database) = match matching {
-        Matching::Off => (Vec::new(), None),
-        Matching::Database { dir, .. } => {
-            let db = AdvisoryDb::load(dir)
-                .map_err(|e| format!("advisory database {}: {e}", dir.display()))?;
+    let (findings, database) = match (matching, database) {
+        (Matching::Off, _) => (Vec::new(), None),
+        (Matching::Database { dir, .. }, None) => {
+            return Err(format!("advisory database {}: not loaded", dir.display()))
+        }
+        (Matching::Database { dir, .. }, Some(loaded)) => {
+            let db = loaded?;
             if db.is_empty() {
                 return Err(format!(
                     "advisory database {} holds no advisory ({} file(s) read, {} unparsable): is it the right directory?",
@@ -405,13 +432,23 @@ pub(crate) fn finish(request: &ScanRequest, computed: Computed, matching: &Match
         lockfiles: computed.lockfiles,
         ..Inventory::default()
     };
+    // The two SBOMs are built, written out and dropped on two threads.
+    let rendered = std::thread::scope(|scope| {
+        let cyclonedx =
+            scope.spawn(|| serde_json::to_vec_pretty(&cyclonedx_json(&inventory, &meta)));
+        let spdx = serde_json::to_vec_pretty(&spdx_json(&inventory, &meta));
+        let cyclonedx = cyclonedx
+            .join()
+            .unwrap_or_else(|_| Err(serde::ser::Error::custom("the thread rendering it failed")));
+        [
+            (SBOM_CYCLONEDX, cyclonedx),
+            (SBOM_SPDX, spdx),
+            (ADVISORY_DATABASE, serde_json::to_vec_pretty(&database)),
+        ]
+    });
     let mut attachments = Vec::new();
-    for (path, doc) in [
-        (SBOM_CYCLONEDX, cyclonedx_json(&inventory, &meta)),
-        (SBOM_SPDX, spdx_json(&inventory, &meta)),
-        (ADVISORY_DATABASE, database),
-    ] {
-        match serde_json::to_vec_pretty(&doc) {
+    for (path, bytes) in rendered {
+        match bytes {
             Ok(bytes) => attachments.push(Attachment {
                 bundle_path: path.into(),
                 bytes,

@@ -21,7 +21,7 @@ use certus_core::ports::{LogStream, ScanRequest, ToolOutput, ToolStatus};
 use certus_sbom::{select_lockfiles, AdvisoryDb, Selection};
 use serde::{Deserialize, Serialize};
 
-use crate::sbom::{compute, finish, Computed, Matching, SBOM_ID};
+use crate::sbom::{compute, finish, with_database, Computed, Matching, SBOM_ID};
 
 /// Bumped when the stored entry's layout changes: older entries then never match.
 const ENTRY_FORMAT: u32 = 1;
@@ -307,7 +307,7 @@ async fn compute_blocking(
 ) -> (ToolOutput, Option<Result<Vec<u8>, String>>) {
     let joined = tokio::task::spawn_blocking(move || {
         let positions = selection.positions().to_vec();
-        let inventory = selection.read();
+        let (inventory, database) = with_database(&matching, || selection.read());
         let key = keep.and_then(|Kept { key, files }| {
             positions
                 .iter()
@@ -320,7 +320,7 @@ async fn compute_blocking(
             .iter()
             .map(|path| (path.clone(), file_state(&request.source_root, path)))
             .collect();
-        match compute(&request, inventory, &matching) {
+        match compute(&request, inventory, &matching, database) {
             Ok(computed) => {
                 let stored = key.map(|key| encode(key, inputs, &computed));
                 (finish(&request, computed, &matching), stored)

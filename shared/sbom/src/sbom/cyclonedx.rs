@@ -15,7 +15,8 @@ pub fn cyclonedx_json(inventory: &Inventory, meta: &SbomMeta) -> Value {
     if let Some(version) = &meta.version {
         subject["version"] = json!(version);
     }
-    json!({
+    // Values built here are moved into the document, never passed to `json!` (which copies them).
+    let mut bom = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.5.schema.json",
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
@@ -30,10 +31,11 @@ pub fn cyclonedx_json(inventory: &Inventory, meta: &SbomMeta) -> Value {
                     "version": meta.tool_version,
                 }]
             },
-            "component": subject,
         },
-        "components": inventory.components.iter().map(component).collect::<Vec<_>>(),
-    })
+    });
+    bom["metadata"]["component"] = subject;
+    bom["components"] = Value::Array(inventory.components.iter().map(component).collect());
+    bom
 }
 
 fn component(component: &Component) -> Value {
@@ -47,8 +49,8 @@ fn component(component: &Component) -> Value {
         "bom-ref": component.purl,
         "name": component.name,
         "purl": component.purl,
-        "properties": properties(component),
     });
+    value["properties"] = Value::Array(properties(component));
     if let Some(version) = &component.version {
         value["version"] = json!(version);
     }

@@ -41,7 +41,8 @@ pub fn spdx_json(inventory: &Inventory, meta: &SbomMeta) -> Value {
         }));
         packages.push(package(component, &id));
     }
-    json!({
+    // The lists are moved into the document, never passed to `json!` (which copies them).
+    let mut document = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
@@ -54,9 +55,10 @@ pub fn spdx_json(inventory: &Inventory, meta: &SbomMeta) -> Value {
             "created": spdx_created(&meta.timestamp),
             "creators": [format!("Tool: {}-{}", meta.tool_name, meta.tool_version)],
         },
-        "packages": packages,
-        "relationships": relationships,
-    })
+    });
+    document["packages"] = Value::Array(packages);
+    document["relationships"] = Value::Array(relationships);
+    document
 }
 
 fn package(component: &Component, id: &str) -> Value {
