@@ -1321,21 +1321,21 @@ fn html_report(
     state: &RunState,
     merged: Option<&serde_json::Value>,
 ) -> Result<String> {
-    let read = |rel: &str| -> Result<Option<serde_json::Value>> {
-        let path = bundle.path_of(rel)?;
-        if !path.exists() {
-            return Ok(None);
-        }
-        let bytes = std::fs::read(&path).map_err(|e| CoreError::io(&path, e))?;
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| CoreError::json(rel, e))
-    };
     let findings = match merged {
         Some(log) => read_findings(log)?,
         None => Vec::new(),
     };
-    let sbom = read(bundle::SBOM_CYCLONEDX)?.map(|doc| SbomSummary::from_cyclonedx(&doc));
+    let path = bundle.path_of(bundle::SBOM_CYCLONEDX)?;
+    let sbom = match path.exists() {
+        true => {
+            let bytes = std::fs::read(&path).map_err(|e| CoreError::io(&path, e))?;
+            Some(
+                SbomSummary::from_cyclonedx_json(&bytes)
+                    .map_err(|e| CoreError::json(bundle::SBOM_CYCLONEDX, e))?,
+            )
+        }
+        false => None,
+    };
     Ok(report_html(&HtmlReport {
         job,
         tools: &state.tools,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -60,18 +61,32 @@ pub struct SbomSummary {
 }
 
 impl SbomSummary {
-    pub fn from_cyclonedx(doc: &Value) -> Self {
+    /// The summary of a CycloneDX document in JSON: only its components' purls are read, the rest is skipped
+    /// without being built (an SBOM of a large tree runs to megabytes).
+    pub fn from_cyclonedx_json(bytes: &[u8]) -> serde_json::Result<Self> {
+        #[derive(Deserialize)]
+        struct Listed {
+            #[serde(default)]
+            components: Vec<ListedComponent>,
+        }
+        #[derive(Deserialize)]
+        struct ListedComponent {
+            #[serde(default)]
+            purl: Option<String>,
+        }
+        let listed: Listed = serde_json::from_slice(bytes)?;
         let mut summary = Self::default();
-        for component in doc["components"].as_array().into_iter().flatten() {
+        for component in listed.components {
             summary.components += 1;
-            let kind = component["purl"]
-                .as_str()
+            let kind = component
+                .purl
+                .as_deref()
                 .and_then(|p| p.strip_prefix("pkg:"))
                 .and_then(|p| p.split('/').next())
                 .unwrap_or("other");
             *summary.by_type.entry(kind.to_string()).or_default() += 1;
         }
-        summary
+        Ok(summary)
     }
 }
 
@@ -537,9 +552,10 @@ mod tests {
 
     #[test]
     fn sbom_components_are_counted_by_package_type() {
-        let doc = serde_json::json!({"components": [
-            {"purl": "pkg:pypi/flask@2.0.0"}, {"purl": "pkg:pypi/yaml@5"}, {"purl": "pkg:cargo/rsa@0.1"}, {}]});
-        let summary = SbomSummary::from_cyclonedx(&doc);
+        let doc = serde_json::json!({"bomFormat": "CycloneDX", "components": [
+            {"purl": "pkg:pypi/flask@2.0.0", "name": "flask"}, {"purl": "pkg:pypi/yaml@5"},
+            {"purl": "pkg:cargo/rsa@0.1", "properties": [{"name": "x", "value": "y"}]}, {}]});
+        let summary = SbomSummary::from_cyclonedx_json(doc.to_string().as_bytes()).unwrap();
         assert_eq!(summary.components, 4);
         assert_eq!(summary.by_type["pypi"], 2);
         assert_eq!(summary.by_type["other"], 1);
