@@ -410,6 +410,8 @@ pub fn tree_table(
     };
     let mut hasher = Sha256::new();
     let mut files = Vec::with_capacity(walk.lines.len());
+    // Each line is put together here and hashed at once.
+    let mut text = Vec::new();
     for line in walk.lines {
         if in_git(line.path()) {
             if let Line::File(file) = line {
@@ -417,19 +419,29 @@ pub fn tree_table(
             }
             continue;
         }
+        text.clear();
         match line {
             Line::File(file) => {
                 let mut hex_digest = [0u8; 64];
                 hex::encode_to_slice(file.sha256.as_bytes(), &mut hex_digest)
                     .map_err(|e| CoreError::Source(format!("tree digest: {e}")))?;
                 for part in [b"f ", file.path.as_bytes(), b"\0", &hex_digest, b"\n"] {
-                    hasher.update(part);
+                    text.extend_from_slice(part);
                 }
                 files.push(file);
             }
-            Line::Link(rel, target) => hasher.update(format!("l {rel}\0{target}\n").as_bytes()),
-            Line::Other(rel) => hasher.update(format!("o {rel}\0\n").as_bytes()),
+            Line::Link(rel, target) => {
+                for part in [b"l ", rel.as_bytes(), b"\0", target.as_bytes(), b"\n"] {
+                    text.extend_from_slice(part);
+                }
+            }
+            Line::Other(rel) => {
+                for part in [b"o ", rel.as_bytes(), b"\0\n"] {
+                    text.extend_from_slice(part);
+                }
+            }
         }
+        hasher.update(&text);
     }
     let table = SourceFiles {
         lineage: String::new(),
@@ -451,7 +463,7 @@ const READ_BUFFER: usize = 256 * 1024;
 
 /// Whether `path` lies inside (or is) a `.git` entry, at any depth.
 fn in_git(path: &str) -> bool {
-    path.split('/').any(|part| part == ".git")
+    path.contains(".git") && path.split('/').any(|part| part == ".git")
 }
 
 /// What one walk found, in walk order.
