@@ -4,14 +4,14 @@
 //!
 //! ```no_run
 //! use std::path::Path;
-//! use certus_sbom::{cyclonedx_json, inventory, AdvisoryDb, SbomMeta};
+//! use certus_sbom::{cyclonedx, inventory, AdvisoryDb, SbomMeta};
 //!
 //! let inventory = inventory(Path::new("checkout"))?;
 //! for problem in &inventory.errors {
 //!     eprintln!("skipped: {problem}");
 //! }
 //! let meta = SbomMeta::new("acme/shop", Some("abc123"), "2026-01-02T03:04:05Z");
-//! let bom = cyclonedx_json(&inventory, &meta);
+//! let bom = serde_json::to_vec_pretty(&cyclonedx(&inventory, &meta));
 //! let findings = AdvisoryDb::load(Path::new("advisory-db"))?.matches(&inventory);
 //! # let _ = (bom, findings);
 //! # Ok::<(), certus_sbom::SbomError>(())
@@ -32,6 +32,6 @@ pub use advisory::{Advisory, AdvisoryDb, VulnFinding};
 pub use error::{Result, SbomError};
 pub use inventory::{inventory, select_lockfiles, Selection};
 pub use model::{Checksum, Component, Ecosystem, HashAlgorithm, Inventory, Relation};
-pub use sbom::cyclonedx::cyclonedx_json;
-pub use sbom::spdx::spdx_json;
+pub use sbom::cyclonedx::{cyclonedx, CycloneDx};
+pub use sbom::spdx::{spdx, Spdx};
 pub use sbom::SbomMeta;

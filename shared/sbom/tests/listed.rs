@@ -6,8 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use certus_sbom::{cyclonedx_json, inventory, select_lockfiles, spdx_json, Inventory, SbomMeta};
+use certus_sbom::{inventory, select_lockfiles, Inventory, SbomMeta};
 use common::write;
+use common::{cyclonedx_json, spdx_json};
 
 /// Every regular file under `root` (not following links, skipping `.git`), as a prepared file table lists them.
 fn listed(root: &Path, dir: &Path, out: &mut Vec<String>) {

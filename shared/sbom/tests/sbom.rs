@@ -3,8 +3,8 @@
 
 mod common;
 
-use certus_sbom::{cyclonedx_json, inventory, spdx_json, Inventory, SbomMeta};
-use common::write;
+use certus_sbom::{inventory, Inventory, SbomMeta};
+use common::{cyclonedx_json, spdx_json, write};
 use serde_json::Value;
 
 const TIMESTAMP: &str = "2026-01-02T03:04:05Z";

@@ -15,7 +15,7 @@ use certus_core::manifest::advisories_off;
 use certus_core::ports::{Attachment, LogStream, ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_core::time;
 use certus_sbom::{
-    cyclonedx_json, inventory, spdx_json, AdvisoryDb, Component, Inventory, SbomMeta, VulnFinding,
+    cyclonedx, inventory, spdx, AdvisoryDb, Component, Inventory, SbomMeta, VulnFinding,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -434,9 +434,8 @@ pub(crate) fn finish(request: &ScanRequest, computed: Computed, matching: &Match
     };
     // The two SBOMs are built, written out and dropped on two threads.
     let rendered = std::thread::scope(|scope| {
-        let cyclonedx =
-            scope.spawn(|| serde_json::to_vec_pretty(&cyclonedx_json(&inventory, &meta)));
-        let spdx = serde_json::to_vec_pretty(&spdx_json(&inventory, &meta));
+        let cyclonedx = scope.spawn(|| serde_json::to_vec_pretty(&cyclonedx(&inventory, &meta)));
+        let spdx = serde_json::to_vec_pretty(&spdx(&inventory, &meta));
         let cyclonedx = cyclonedx
             .join()
             .unwrap_or_else(|_| Err(serde::ser::Error::custom("the thread rendering it failed")));

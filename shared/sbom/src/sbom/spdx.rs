@@ -1,6 +1,8 @@
-//! SPDX 2.3 JSON rendering of an inventory.
+//! SPDX 2.3 JSON rendering of an inventory. The document borrows from the inventory and is serialised straight
+//! to JSON: no tree of values is built. Fields are declared in the order they are written, which is
+//! alphabetical.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::cyclonedx::relation_name;
@@ -8,96 +10,181 @@ use super::{document_uuid, SbomMeta};
 use crate::model::{Component, HashAlgorithm, Inventory};
 
 const ROOT_ID: &str = "SPDXRef-RootPackage";
+const NOASSERTION: &str = "NOASSERTION";
 
 /// Renders an SPDX 2.3 document: the document DESCRIBES the scanned source, which DEPENDS_ON
 /// every component (each carrying its purl as a PACKAGE-MANAGER external reference).
-pub fn spdx_json(inventory: &Inventory, meta: &SbomMeta) -> Value {
+pub fn spdx<'a>(inventory: &'a Inventory, meta: &'a SbomMeta) -> Spdx<'a> {
     let uuid = document_uuid(inventory, meta);
-    let mut root = json!({
-        "SPDXID": ROOT_ID,
-        "name": meta.name,
-        "downloadLocation": "NOASSERTION",
-        "filesAnalyzed": false,
-        "licenseConcluded": "NOASSERTION",
-        "licenseDeclared": "NOASSERTION",
-        "copyrightText": "NOASSERTION",
-        "primaryPackagePurpose": "SOURCE",
-    });
-    if let Some(version) = &meta.version {
-        root["versionInfo"] = json!(version);
-    }
-    let mut packages = vec![root];
-    let mut relationships = vec![json!({
-        "spdxElementId": "SPDXRef-DOCUMENT",
-        "relationshipType": "DESCRIBES",
-        "relatedSpdxElement": ROOT_ID,
-    })];
+    let mut packages = vec![Package {
+        primary_package_purpose: Some("SOURCE"),
+        ..Package::new(ROOT_ID.to_string(), &meta.name, meta.version.as_deref())
+    }];
+    let mut relationships = vec![Relationship {
+        related: ROOT_ID.to_string(),
+        kind: "DESCRIBES",
+        element: "SPDXRef-DOCUMENT",
+    }];
     for component in &inventory.components {
-        let id = spdx_id(component);
-        relationships.push(json!({
-            "spdxElementId": ROOT_ID,
-            "relationshipType": "DEPENDS_ON",
-            "relatedSpdxElement": id,
-        }));
-        packages.push(package(component, &id));
+        let package = Package::of(component);
+        relationships.push(Relationship {
+            related: package.spdx_id.clone(),
+            kind: "DEPENDS_ON",
+            element: ROOT_ID,
+        });
+        packages.push(package);
     }
-    // The lists are moved into the document, never passed to `json!` (which copies them).
-    let mut document = json!({
-        "spdxVersion": "SPDX-2.3",
-        "dataLicense": "CC0-1.0",
-        "SPDXID": "SPDXRef-DOCUMENT",
-        "name": meta.name,
-        "documentNamespace": format!(
+    Spdx {
+        spdx_id: "SPDXRef-DOCUMENT",
+        creation_info: CreationInfo {
+            created: spdx_created(&meta.timestamp),
+            creators: [format!("Tool: {}-{}", meta.tool_name, meta.tool_version)],
+        },
+        data_license: "CC0-1.0",
+        document_namespace: format!(
             "https://certus-assurance.invalid/spdx/{}-{uuid}",
             id_safe(&meta.name)
         ),
-        "creationInfo": {
-            "created": spdx_created(&meta.timestamp),
-            "creators": [format!("Tool: {}-{}", meta.tool_name, meta.tool_version)],
-        },
-    });
-    document["packages"] = Value::Array(packages);
-    document["relationships"] = Value::Array(relationships);
-    document
+        name: &meta.name,
+        packages,
+        relationships,
+        spdx_version: "SPDX-2.3",
+    }
 }
 
-fn package(component: &Component, id: &str) -> Value {
-    let mut package = json!({
-        "SPDXID": id,
-        "name": component.name,
-        "downloadLocation": "NOASSERTION",
-        "filesAnalyzed": false,
-        "licenseConcluded": "NOASSERTION",
-        "licenseDeclared": "NOASSERTION",
-        "copyrightText": "NOASSERTION",
-        "externalRefs": [{
-            "referenceCategory": "PACKAGE-MANAGER",
-            "referenceType": "purl",
-            "referenceLocator": component.purl,
-        }],
-        "comment": format!(
-            "dependency: {}; found in: {}",
-            relation_name(component.relation),
-            component.source_files.join(", ")
-        ),
-    });
-    if let Some(version) = &component.version {
-        package["versionInfo"] = json!(version);
-    }
-    if let Some(checksum) = &component.checksum {
-        let algorithm = match checksum.algorithm {
-            HashAlgorithm::Sha1 => Some("SHA1"),
-            HashAlgorithm::Sha256 => Some("SHA256"),
-            HashAlgorithm::Sha384 => Some("SHA384"),
-            HashAlgorithm::Sha512 => Some("SHA512"),
-            HashAlgorithm::GoH1 => None,
-        };
-        if let Some(algorithm) = algorithm {
-            package["checksums"] =
-                json!([{ "algorithm": algorithm, "checksumValue": checksum.value }]);
+/// An SPDX 2.3 document, ready to serialise.
+#[derive(Debug, Serialize)]
+pub struct Spdx<'a> {
+    #[serde(rename = "SPDXID")]
+    spdx_id: &'static str,
+    #[serde(rename = "creationInfo")]
+    creation_info: CreationInfo,
+    #[serde(rename = "dataLicense")]
+    data_license: &'static str,
+    #[serde(rename = "documentNamespace")]
+    document_namespace: String,
+    name: &'a str,
+    packages: Vec<Package<'a>>,
+    relationships: Vec<Relationship>,
+    #[serde(rename = "spdxVersion")]
+    spdx_version: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct CreationInfo {
+    created: String,
+    creators: [String; 1],
+}
+
+#[derive(Debug, Serialize)]
+struct Package<'a> {
+    #[serde(rename = "SPDXID")]
+    spdx_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksums: Option<[Checksum<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+    #[serde(rename = "copyrightText")]
+    copyright_text: &'static str,
+    #[serde(rename = "downloadLocation")]
+    download_location: &'static str,
+    #[serde(rename = "externalRefs", skip_serializing_if = "Option::is_none")]
+    external_refs: Option<[ExternalRef<'a>; 1]>,
+    #[serde(rename = "filesAnalyzed")]
+    files_analyzed: bool,
+    #[serde(rename = "licenseConcluded")]
+    license_concluded: &'static str,
+    #[serde(rename = "licenseDeclared")]
+    license_declared: &'static str,
+    name: &'a str,
+    #[serde(
+        rename = "primaryPackagePurpose",
+        skip_serializing_if = "Option::is_none"
+    )]
+    primary_package_purpose: Option<&'static str>,
+    #[serde(rename = "versionInfo", skip_serializing_if = "Option::is_none")]
+    version_info: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct Checksum<'a> {
+    algorithm: &'static str,
+    #[serde(rename = "checksumValue")]
+    checksum_value: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct ExternalRef<'a> {
+    #[serde(rename = "referenceCategory")]
+    reference_category: &'static str,
+    #[serde(rename = "referenceLocator")]
+    reference_locator: &'a str,
+    #[serde(rename = "referenceType")]
+    reference_type: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct Relationship {
+    #[serde(rename = "relatedSpdxElement")]
+    related: String,
+    #[serde(rename = "relationshipType")]
+    kind: &'static str,
+    #[serde(rename = "spdxElementId")]
+    element: &'static str,
+}
+
+impl<'a> Package<'a> {
+    /// A package that asserts nothing beyond its name and version.
+    fn new(spdx_id: String, name: &'a str, version: Option<&'a str>) -> Self {
+        Package {
+            spdx_id,
+            checksums: None,
+            comment: None,
+            copyright_text: NOASSERTION,
+            download_location: NOASSERTION,
+            external_refs: None,
+            files_analyzed: false,
+            license_concluded: NOASSERTION,
+            license_declared: NOASSERTION,
+            name,
+            primary_package_purpose: None,
+            version_info: version,
         }
     }
-    package
+
+    fn of(component: &'a Component) -> Self {
+        let checksums = component.checksum.as_ref().and_then(|checksum| {
+            let algorithm = match checksum.algorithm {
+                HashAlgorithm::Sha1 => "SHA1",
+                HashAlgorithm::Sha256 => "SHA256",
+                HashAlgorithm::Sha384 => "SHA384",
+                HashAlgorithm::Sha512 => "SHA512",
+                HashAlgorithm::GoH1 => return None,
+            };
+            Some([Checksum {
+                algorithm,
+                checksum_value: &checksum.value,
+            }])
+        });
+        Package {
+            checksums,
+            comment: Some(format!(
+                "dependency: {}; found in: {}",
+                relation_name(component.relation),
+                component.source_files.join(", ")
+            )),
+            external_refs: Some([ExternalRef {
+                reference_category: "PACKAGE-MANAGER",
+                reference_locator: &component.purl,
+                reference_type: "purl",
+            }]),
+            ..Package::new(
+                spdx_id(component),
+                &component.name,
+                component.version.as_deref(),
+            )
+        }
+    }
 }
 
 /// SPDX 2.3 wants `created` as `YYYY-MM-DDThh:mm:ssZ`: a fraction of a second (`…05.123Z`) is dropped;

@@ -15,3 +15,19 @@ pub fn write(root: &Path, relative: &str, text: &str) {
 pub fn shared_dir() -> Option<PathBuf> {
     certus_testkit::shared_dir("data/rustsec-advisory-db")
 }
+
+/// The CycloneDX document of `inventory`, as JSON values to look into.
+pub fn cyclonedx_json(
+    inventory: &certus_sbom::Inventory,
+    meta: &certus_sbom::SbomMeta,
+) -> serde_json::Value {
+    serde_json::to_value(certus_sbom::cyclonedx(inventory, meta)).unwrap()
+}
+
+/// The SPDX document of `inventory`, as JSON values to look into.
+pub fn spdx_json(
+    inventory: &certus_sbom::Inventory,
+    meta: &certus_sbom::SbomMeta,
+) -> serde_json::Value {
+    serde_json::to_value(certus_sbom::spdx(inventory, meta)).unwrap()
+}
