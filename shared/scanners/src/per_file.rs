@@ -139,17 +139,19 @@ where
     }
     // Results computed from the very read that gave the digest: what the table records of the file.
     let single_pass = table.single_pass.as_deref() == Some(scope.as_str());
-    let (read_along, unread): (Vec<usize>, Vec<usize>) = pending
+    let read_along = pending
         .iter()
-        .partition(|at| single_pass && files[**at].scanned.is_some());
-    let mut done: Vec<Done> = Vec::with_capacity(pending.len());
-    for &at in &read_along {
-        let file = &files[at];
-        let results = file.scanned.clone().unwrap_or_default();
-        let entry = ResultEntry::new(&file.path, file.sha256, results);
-        done.push((at, entry, table.keeps(root, file, &Basis::Table)));
-    }
-    done.extend(scan_pending(table, &unread, root, scan_one)?);
+        .filter(|at| carried(&files[**at], single_pass).is_some())
+        .count();
+    let done = scan_pending(table, &pending, root, |file| {
+        match carried(file, single_pass) {
+            Some(results) => Ok((results.clone(), Basis::Table)),
+            None => {
+                let (result, basis) = scan_one(root, file);
+                result.encode().map(|bytes| (bytes, basis))
+            }
+        }
+    })?;
     let mut unkept = vec![false; files.len()];
     let mut changed = Vec::new();
     for (at, entry, keep) in done {
@@ -206,25 +208,32 @@ where
         TreeResult {
             files: results,
             cache,
-            single_pass: read_along.len() as u64,
+            single_pass: read_along as u64,
             warnings,
         },
         keeping,
     ))
 }
 
+/// The results the table carries for `file` from the tool's own single pass (`single_pass`: the table's pass
+/// is this tool's, under this scope).
+fn carried(file: &SourceFile, single_pass: bool) -> Option<&Vec<u8>> {
+    file.scanned.as_ref().filter(|_| single_pass)
+}
+
 /// A scanned file: its index in the table, its entry, and whether the entry may be kept.
 type Done = (usize, ResultEntry<'static>, Keep);
 
-/// Scans the files at `pending` (indexes into the table) on every core.
+/// The entries of the files at `pending` (indexes into the table), each file's results from `results`, on
+/// every core.
 fn scan_pending<F>(
     table: &SourceFiles,
     pending: &[usize],
     root: &Path,
-    scan_one: &F,
+    results: F,
 ) -> Result<Vec<Done>, String>
 where
-    F: Fn(&Path, &SourceFile) -> Scanned + Send + Sync,
+    F: Fn(&SourceFile) -> Result<(Vec<u8>, Basis), String> + Sync,
 {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -239,13 +248,10 @@ where
                 let mut done = Vec::new();
                 while let Some(&at) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let file = &files[at];
-                    let (result, basis) = scan_one(root, file);
-                    let keep = table.keeps(root, file, &basis);
-                    done.push(
-                        result.encode().map(|bytes| {
-                            (at, ResultEntry::new(&file.path, file.sha256, bytes), keep)
-                        }),
-                    );
+                    done.push(results(file).map(|(bytes, basis)| {
+                        let keep = table.keeps(root, file, &basis);
+                        (at, ResultEntry::new(&file.path, file.sha256, bytes), keep)
+                    }));
                 }
                 if let Ok(mut all) = scanned.lock() {
                     all.extend(done);
