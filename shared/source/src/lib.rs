@@ -184,21 +184,29 @@ impl LocalSourcePreparer {
             kept_as.is_some(),
             single_pass.cloned(),
         );
-        let (walked, keeping) = blocking(move || {
+        let (walked, digest, keeping) = blocking(move || {
             let previous = match &previous {
                 Some((base, delta)) => tree::PreviousTable::decode(base, delta.as_deref()),
                 None => tree::PreviousTable::default(),
             };
-            let mut walked = tree::tree_table(&walk_root, &previous, single_pass.as_deref())?;
+            let mut walked = tree::walk_tree(&walk_root, &previous, single_pass.as_deref())?;
             walked.files.settled_before_ns = settled_before_ns;
-            let keeping = keep.then(|| previous.keeping(&walked.files, commit.as_deref()));
-            Ok((walked, keeping))
+            // The digest on another thread while the table is encoded for the cache.
+            let (digest, keeping) = std::thread::scope(|scope| {
+                let digest = scope.spawn(|| walked.digest());
+                let keeping = keep.then(|| previous.keeping(&walked.files, commit.as_deref()));
+                (digest.join(), keeping)
+            });
+            let digest = digest.map_err(|_| {
+                CoreError::Source("the thread computing the tree digest failed".into())
+            })??;
+            Ok((walked, digest, keeping))
         })
         .await?;
-        let tree::TreeTable {
-            digest,
+        let tree::Walked {
             files: mut table,
             shape,
+            ..
         } = walked;
         if let (Some(name), Some(keeping)) = (kept_as, keeping) {
             warnings.extend(keep_table(cache, name, keeping).await);

@@ -403,59 +403,113 @@ pub fn tree_table(
     previous: &PreviousTable<'_>,
     single_pass: Option<&dyn SinglePass>,
 ) -> Result<TreeTable> {
+    let walked = walk_tree(root, previous, single_pass)?;
+    Ok(TreeTable {
+        digest: walked.digest()?,
+        files: walked.files,
+        shape: walked.shape,
+    })
+}
+
+/// What one walk of a tree found: the table of its regular files, everything else the tree holds, and its
+/// shape. The digest is computed apart ([`Walked::digest`]), so that it can be while the table is kept.
+pub struct Walked {
+    pub files: SourceFiles,
+    /// Links and other entries that are not regular files, in walk order.
+    others: Vec<Line>,
+    pub shape: Shape,
+}
+
+/// The walk [`tree_table`] makes, without the digest.
+pub fn walk_tree(
+    root: &Path,
+    previous: &PreviousTable<'_>,
+    single_pass: Option<&dyn SinglePass>,
+) -> Result<Walked> {
     let walk = parallel_walk(root, previous, single_pass)?;
     let shape = Shape {
         directories: walk.directories,
         entries: walk.lines.len() as u64,
     };
-    let mut hasher = Sha256::new();
     let mut files = Vec::with_capacity(walk.lines.len());
-    // Each line is put together here and hashed at once.
-    let mut text = Vec::new();
+    let mut others = Vec::new();
     for line in walk.lines {
-        if in_git(line.path()) {
-            if let Line::File(file) = line {
-                files.push(file);
-            }
-            continue;
-        }
-        text.clear();
         match line {
-            Line::File(file) => {
-                let mut hex_digest = [0u8; 64];
-                hex::encode_to_slice(file.sha256.as_bytes(), &mut hex_digest)
-                    .map_err(|e| CoreError::Source(format!("tree digest: {e}")))?;
-                for part in [b"f ", file.path.as_bytes(), b"\0", &hex_digest, b"\n"] {
-                    text.extend_from_slice(part);
-                }
-                files.push(file);
-            }
-            Line::Link(rel, target) => {
-                for part in [b"l ", rel.as_bytes(), b"\0", target.as_bytes(), b"\n"] {
-                    text.extend_from_slice(part);
-                }
-            }
-            Line::Other(rel) => {
-                for part in [b"o ", rel.as_bytes(), b"\0\n"] {
-                    text.extend_from_slice(part);
-                }
-            }
+            Line::File(file) => files.push(file),
+            other => others.push(other),
         }
-        hasher.update(&text);
     }
-    let table = SourceFiles {
-        lineage: String::new(),
-        files,
-        digests_reused: walk.reused,
-        bytes_read: walk.bytes_read,
-        settled_before_ns: None,
-        single_pass: single_pass.map(|pass| pass.scope().to_string()),
-    };
-    Ok(TreeTable {
-        digest: hex::encode(hasher.finalize()),
-        files: table,
+    Ok(Walked {
+        files: SourceFiles {
+            lineage: String::new(),
+            files,
+            digests_reused: walk.reused,
+            bytes_read: walk.bytes_read,
+            settled_before_ns: None,
+            single_pass: single_pass.map(|pass| pass.scope().to_string()),
+        },
+        others,
         shape,
     })
+}
+
+impl Walked {
+    /// The tree digest: one line per entry outside `.git`, in walk order (`f <path>\0<sha256>`,
+    /// `l <path>\0<target>`, `o <path>\0`).
+    pub fn digest(&self) -> Result<String> {
+        let mut hasher = Sha256::new();
+        let mut line = Vec::new();
+        let mut others = self.others.iter().peekable();
+        for file in &self.files.files {
+            while let Some(other) = others.next_if(|o| walk_order(o.path(), &file.path).is_lt()) {
+                hash_entry(&mut hasher, &mut line, other)?;
+            }
+            hash_file(&mut hasher, &mut line, file)?;
+        }
+        for other in others {
+            hash_entry(&mut hasher, &mut line, other)?;
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+}
+
+/// Adds the digest line of `file` (none inside `.git`), put together in `line` and hashed at once.
+fn hash_file(hasher: &mut Sha256, line: &mut Vec<u8>, file: &SourceFile) -> Result<()> {
+    if in_git(&file.path) {
+        return Ok(());
+    }
+    let mut hex_digest = [0u8; 64];
+    hex::encode_to_slice(file.sha256.as_bytes(), &mut hex_digest)
+        .map_err(|e| CoreError::Source(format!("tree digest: {e}")))?;
+    hash_line(
+        hasher,
+        line,
+        &[b"f ", file.path.as_bytes(), b"\0", &hex_digest, b"\n"],
+    );
+    Ok(())
+}
+
+/// Adds the digest line of any entry (none inside `.git`).
+fn hash_entry(hasher: &mut Sha256, line: &mut Vec<u8>, entry: &Line) -> Result<()> {
+    match entry {
+        Line::File(file) => return hash_file(hasher, line, file),
+        _ if in_git(entry.path()) => {}
+        Line::Link(rel, target) => hash_line(
+            hasher,
+            line,
+            &[b"l ", rel.as_bytes(), b"\0", target.as_bytes(), b"\n"],
+        ),
+        Line::Other(rel) => hash_line(hasher, line, &[b"o ", rel.as_bytes(), b"\0\n"]),
+    }
+    Ok(())
+}
+
+fn hash_line(hasher: &mut Sha256, line: &mut Vec<u8>, parts: &[&[u8]]) {
+    line.clear();
+    for part in parts {
+        line.extend_from_slice(part);
+    }
+    hasher.update(&line);
 }
 
 /// Read buffer of each hashing thread, reused from file to file.
@@ -804,6 +858,38 @@ fn hash(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digest is SHA-256 over one line per entry outside `.git`, in walk order, whatever the kind: files,
+    /// links and other entries interleave by path.
+    #[cfg(unix)]
+    #[test]
+    fn the_digest_is_the_documented_lines_in_walk_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/.git")).unwrap();
+        std::fs::write(root.join("a/.git/HEAD"), "ref").unwrap();
+        std::fs::write(root.join("a/b.txt"), "b").unwrap();
+        std::os::unix::fs::symlink("b.txt", root.join("a/c")).unwrap();
+        std::fs::write(root.join("a/d.txt"), "d").unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("a/e"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        std::fs::write(root.join("a-z.txt"), "z").unwrap();
+        let sha = |text: &str| hex::encode(Sha256::digest(text));
+        let lines = [
+            format!("f a/b.txt\0{}\n", sha("b")),
+            "l a/c\0b.txt\n".to_string(),
+            format!("f a/d.txt\0{}\n", sha("d")),
+            "o a/e\0\n".to_string(),
+            format!("f a-z.txt\0{}\n", sha("z")),
+        ];
+        assert_eq!(tree_digest(root).unwrap(), sha(&lines.concat()));
+    }
 
     #[test]
     fn digest_changes_with_content_names_and_links_only() {
