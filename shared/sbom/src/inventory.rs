@@ -126,7 +126,7 @@ impl Selection {
             .collect();
         for path in &self.selected {
             let parent = parent_of(path);
-            let Some(kind) = LockfileKind::detect(file_name(path), file_name(parent)) else {
+            let Some(kind) = LockfileKind::detect(file_name(path), || file_name(parent)) else {
                 continue;
             };
             if kind == LockfileKind::GoSum && directories_with_go_mod.contains(parent) {
@@ -164,7 +164,7 @@ fn descend(name: &str, parent_has_go_mod: bool) -> bool {
 
 /// Whether the file at this relative path is a lockfile (or a `go.mod` / `go.sum`).
 fn is_lockfile(path: &str) -> bool {
-    LockfileKind::detect(file_name(path), file_name(parent_of(path))).is_some()
+    LockfileKind::detect(file_name(path), || file_name(parent_of(path))).is_some()
 }
 
 /// Whether the walk of [`inventory`] enters `directory` (relative, `""` for the root), deciding each ancestor

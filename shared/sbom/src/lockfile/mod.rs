@@ -25,8 +25,9 @@ pub enum LockfileKind {
 }
 
 impl LockfileKind {
-    /// Recognises a lockfile from its file name and the name of its parent directory.
-    pub fn detect(file_name: &str, parent_dir: &str) -> Option<Self> {
+    /// Recognises a lockfile from its file name and the name of its parent directory (asked for only when
+    /// the file name alone does not decide: most files are told apart by name).
+    pub fn detect<'a>(file_name: &str, parent_dir: impl FnOnce() -> &'a str) -> Option<Self> {
         match file_name {
             "Cargo.lock" => Some(LockfileKind::CargoLock),
             "package-lock.json" | "npm-shrinkwrap.json" => Some(LockfileKind::NpmLock),
@@ -34,7 +35,7 @@ impl LockfileKind {
             "go.mod" => Some(LockfileKind::GoMod),
             "go.sum" => Some(LockfileKind::GoSum),
             name if name.ends_with(".txt")
-                && (name.starts_with("requirements") || parent_dir == "requirements") =>
+                && (name.starts_with("requirements") || parent_dir() == "requirements") =>
             {
                 Some(LockfileKind::Requirements)
             }
