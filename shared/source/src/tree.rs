@@ -412,7 +412,8 @@ pub fn tree_table(
 }
 
 /// What one walk of a tree found: the table of its regular files, everything else the tree holds, and its
-/// shape. The digest is computed apart ([`Walked::digest`]), so that it can be while the table is kept.
+/// shape. The digest is computed apart ([`Walked::digest`]): the preparer computes it while it encodes the
+/// table for the scan cache.
 pub struct Walked {
     pub files: SourceFiles,
     /// Links and other entries that are not regular files, in walk order.
