@@ -57,6 +57,20 @@ pub enum HashAlgorithm {
     GoH1,
 }
 
+impl HashAlgorithm {
+    /// The names the SBOM formats give this algorithm, CycloneDX's (`SHA-256`) and SPDX's (`SHA256`); `None`
+    /// for Go's directory hash, which neither format has a name for.
+    pub fn sbom_names(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            HashAlgorithm::Sha1 => Some(("SHA-1", "SHA1")),
+            HashAlgorithm::Sha256 => Some(("SHA-256", "SHA256")),
+            HashAlgorithm::Sha384 => Some(("SHA-384", "SHA384")),
+            HashAlgorithm::Sha512 => Some(("SHA-512", "SHA512")),
+            HashAlgorithm::GoH1 => None,
+        }
+    }
+}
+
 /// A checksum recorded by a lockfile: lowercase hex for the SHA family, the original `h1:…` text for Go.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Checksum {

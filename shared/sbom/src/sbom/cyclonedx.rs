@@ -118,13 +118,7 @@ impl<'a> BomComponent<'a> {
             "library"
         };
         let hashes = component.checksum.as_ref().and_then(|checksum| {
-            let alg = match checksum.algorithm {
-                HashAlgorithm::Sha1 => "SHA-1",
-                HashAlgorithm::Sha256 => "SHA-256",
-                HashAlgorithm::Sha384 => "SHA-384",
-                HashAlgorithm::Sha512 => "SHA-512",
-                HashAlgorithm::GoH1 => return None,
-            };
+            let (alg, _) = checksum.algorithm.sbom_names()?;
             Some([Hash {
                 alg,
                 content: &checksum.value,

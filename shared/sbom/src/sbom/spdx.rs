@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::cyclonedx::relation_name;
 use super::{document_uuid, SbomMeta};
-use crate::model::{Component, HashAlgorithm, Inventory};
+use crate::model::{Component, Inventory};
 
 const ROOT_ID: &str = "SPDXRef-RootPackage";
 const NOASSERTION: &str = "NOASSERTION";
@@ -154,13 +154,7 @@ impl<'a> Package<'a> {
 
     fn of(component: &'a Component) -> Self {
         let checksums = component.checksum.as_ref().and_then(|checksum| {
-            let algorithm = match checksum.algorithm {
-                HashAlgorithm::Sha1 => "SHA1",
-                HashAlgorithm::Sha256 => "SHA256",
-                HashAlgorithm::Sha384 => "SHA384",
-                HashAlgorithm::Sha512 => "SHA512",
-                HashAlgorithm::GoH1 => return None,
-            };
+            let (_, algorithm) = checksum.algorithm.sbom_names()?;
             Some([Checksum {
                 algorithm,
                 checksum_value: &checksum.value,
