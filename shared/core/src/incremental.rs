@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -26,7 +27,7 @@ use crate::digest::{sha256_hex, Sha256Digest};
 use crate::error::Result;
 
 /// Bumped when the layout of an index or of its entries changes: older indexes are then never read.
-pub const INDEX_FORMAT: u32 = 5;
+pub const INDEX_FORMAT: u32 = 6;
 
 /// Bytes at the head of a file among which a NUL byte makes its content binary (the secrets engine's test).
 pub const BINARY_HEAD: usize = 8 * 1024;
@@ -325,9 +326,9 @@ impl<'a> ResultIndex<'a> {
     }
 
     /// The index in `bytes` when it is whole, of this format and of `scope`; its entries are not checked
-    /// yet. The entries borrow from `bytes`.
-    pub fn decode(bytes: &'a [u8], scope: &str) -> Option<Self> {
-        let (_, entries) = decode_entries(bytes, IndexKind::Results, scope)?;
+    /// yet. The entries borrow their results from `bytes` and their paths from `paths`.
+    pub fn decode(bytes: &'a [u8], scope: &str, paths: &'a Paths) -> Option<Self> {
+        let (_, entries) = decode_entries(bytes, IndexKind::Results, scope, paths)?;
         Some(Self {
             scope: scope.to_string(),
             entries,
@@ -352,8 +353,8 @@ impl<'a> ResultDelta<'a> {
     }
 
     /// The delta in `bytes` when it is whole, of this format and of `scope`; its entries are not checked yet.
-    pub fn decode(bytes: &'a [u8], scope: &str) -> Option<Self> {
-        match decode_entries(bytes, IndexKind::ResultsDelta, scope)? {
+    pub fn decode(bytes: &'a [u8], scope: &str, paths: &'a Paths) -> Option<Self> {
+        match decode_entries(bytes, IndexKind::ResultsDelta, scope, paths)? {
             (Some(base), entries) => Some(Self { base, entries }),
             (None, _) => None,
         }
@@ -367,17 +368,19 @@ fn encode_entries<'e, 'b: 'e>(
     base: Option<&[u8; 32]>,
     entries: impl ExactSizeIterator<Item = &'e ResultEntry<'b>>,
 ) -> Vec<u8> {
-    let mut out = IndexWriter::new(kind, entries.len() * 112 + 32);
+    let mut out = IndexWriter::new(kind, entries.len() * 88 + 32);
     out.str(scope);
     if let Some(base) = base {
         out.raw(base);
     }
     out.u64(entries.len() as u64);
+    let mut previous = "";
     for entry in entries {
-        out.str(&entry.path);
+        out.path(previous, &entry.path);
         out.raw(entry.sha256.as_bytes());
         out.bytes(&entry.results);
         out.raw(&entry.digest);
+        previous = &entry.path;
     }
     out.finish()
 }
@@ -387,6 +390,7 @@ fn decode_entries<'a>(
     bytes: &'a [u8],
     kind: IndexKind,
     scope: &str,
+    paths: &'a Paths,
 ) -> Option<(Option<[u8; 32]>, Vec<ResultEntry<'a>>)> {
     let mut input = IndexReader::open(bytes, kind)?;
     if input.str()? != scope {
@@ -397,16 +401,24 @@ fn decode_entries<'a>(
         IndexKind::Results | IndexKind::FileTable | IndexKind::FileTableDelta => None,
     };
     let count = input.count()?;
+    let mut read = PathReader::new(&input);
     let mut entries = Vec::with_capacity(count);
     for _ in 0..count {
-        entries.push(ResultEntry {
-            path: Cow::Borrowed(input.str()?),
-            sha256: Sha256Digest::from(input.digest()?),
-            results: Cow::Borrowed(input.bytes()?),
-            digest: input.digest()?,
-        });
+        let path = read.next(&mut input)?;
+        let sha256 = Sha256Digest::from(input.digest()?);
+        entries.push((path, sha256, input.bytes()?, input.digest()?));
     }
-    input.end().then_some((base, entries))
+    input.end().then_some(())?;
+    let text = read.keep(paths)?;
+    let entries = entries.into_iter().map(|(path, sha256, results, digest)| {
+        Some(ResultEntry {
+            path: Cow::Borrowed(text.get(path)?),
+            sha256,
+            results: Cow::Borrowed(results),
+            digest,
+        })
+    });
+    Some((base, entries.collect::<Option<_>>()?))
 }
 
 /// Where the delta of what is kept under (`scope`, `lineage`) — a tool's results, a tree's file table — is
@@ -445,13 +457,18 @@ pub enum Layer {
 }
 
 impl<'a> Previous<'a> {
-    /// The parsed results; an unreadable or foreign base counts as one discarded entry and reuses nothing,
-    /// and a delta counts only when it is bound to this very base.
-    pub fn parse(base: Option<&'a [u8]>, delta: Option<&'a [u8]>, scope: &str) -> Self {
+    /// The parsed results, their paths kept in `paths`; an unreadable or foreign base counts as one discarded
+    /// entry and reuses nothing, and a delta counts only when it is bound to this very base.
+    pub fn parse(
+        base: Option<&'a [u8]>,
+        delta: Option<&'a [u8]>,
+        scope: &str,
+        paths: &'a Paths,
+    ) -> Self {
         let Some(bytes) = base else {
             return Self::default();
         };
-        let Some(index) = ResultIndex::decode(bytes, scope) else {
+        let Some(index) = ResultIndex::decode(bytes, scope, paths) else {
             return Self {
                 discarded: 1,
                 ..Self::default()
@@ -459,7 +476,7 @@ impl<'a> Previous<'a> {
         };
         let base_digest = IndexReader::seal(bytes);
         let (base, mut discarded) = Ordered::intact(index.entries);
-        let delta = match delta.map(|bytes| ResultDelta::decode(bytes, scope)) {
+        let delta = match delta.map(|bytes| ResultDelta::decode(bytes, scope, paths)) {
             Some(Some(delta)) if Some(delta.base) == base_digest => {
                 let (delta, dropped) = Ordered::intact(delta.entries);
                 discarded += dropped;
@@ -607,8 +624,9 @@ pub enum IndexKind {
 const INDEX_MAGIC: &[u8; 8] = b"CERTUSIX";
 
 /// Writes the compact layout of file tables and result indexes: a magic, [`INDEX_FORMAT`] and the kind, the
-/// body (little-endian integers, length-prefixed strings, raw 32-byte digests), then the SHA-256 of all of
-/// that. Binary rather than JSON: a 110,000-file table is read and written in milliseconds.
+/// body (LEB128 unsigned integers, little-endian signed ones, length-prefixed strings, front-coded paths, raw
+/// 32-byte digests), then the SHA-256 of all of that. Binary rather than JSON: a 110,000-file table is read
+/// and written in milliseconds, and it takes about half the bytes of its paths written whole.
 pub struct IndexWriter {
     out: Vec<u8>,
 }
@@ -622,8 +640,13 @@ impl IndexWriter {
         Self { out }
     }
 
-    pub fn u64(&mut self, value: u64) {
-        self.out.extend_from_slice(&value.to_le_bytes());
+    /// LEB128: seven bits a byte, the lowest first, the high bit set on every byte but the last.
+    pub fn u64(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.out.push(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.out.push(value as u8);
     }
 
     pub fn i64(&mut self, value: i64) {
@@ -637,6 +660,17 @@ impl IndexWriter {
 
     pub fn str(&mut self, value: &str) {
         self.bytes(value.as_bytes());
+    }
+
+    /// `path`, the next of a list in walk order whose last path written was `previous` ("" for the first):
+    /// how many bytes it shares with `previous`, then the rest of its bytes. A table's paths share most of
+    /// their bytes with the one before (their directory's).
+    pub fn path(&mut self, previous: &str, path: &str) {
+        let (previous, path) = (previous.as_bytes(), path.as_bytes());
+        let shared =
+            first_difference(previous, path).unwrap_or_else(|| previous.len().min(path.len()));
+        self.u64(shared as u64);
+        self.bytes(&path[shared..]);
     }
 
     pub fn raw(&mut self, value: &[u8; 32]) {
@@ -687,8 +721,23 @@ impl<'a> IndexReader<'a> {
         Some(out)
     }
 
+    /// What [`IndexWriter::u64`] wrote; `None` past 64 bits.
     pub fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let [byte] = self.take(1)? else {
+                return None;
+            };
+            let bits = u64::from(byte & 0x7f);
+            if bits << shift >> shift != bits {
+                return None;
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
     }
 
     pub fn i64(&mut self) -> Option<i64> {
@@ -726,6 +775,69 @@ impl<'a> IndexReader<'a> {
     /// Whether everything was read.
     pub fn end(&self) -> bool {
         self.at == self.body.len()
+    }
+}
+
+/// Where the paths of decoded indexes live, whole, for their entries to borrow: an index stores them
+/// front-coded ([`IndexWriter::path`]). Append-only: each list of paths read is kept once, and stays.
+#[derive(Debug, Default)]
+pub struct Paths {
+    text: OnceLock<String>,
+    more: OnceLock<Box<Paths>>,
+}
+
+impl Paths {
+    fn keep(&self, text: String) -> &str {
+        let mut text = Some(text);
+        let kept = self.text.get_or_init(|| text.take().unwrap_or_default());
+        match text {
+            None => kept,
+            Some(text) => self.more.get_or_init(Box::default).keep(text),
+        }
+    }
+}
+
+/// Reads a list of paths [`IndexWriter::path`] wrote, each whole, one after another in one buffer: at most
+/// [`PATH_EXPANSION`] times the bytes of the index, whatever its prefixes claim.
+pub struct PathReader {
+    text: Vec<u8>,
+    last: Range<usize>,
+    limit: usize,
+}
+
+/// How many times the bytes of an index its paths may take whole. A real table's take about as many (its
+/// paths are most of it, and a fifth of their bytes is stored); a path of 4,096 bytes differing from the one
+/// before by its last byte, with its entry, takes some 60 times fewer.
+pub const PATH_EXPANSION: usize = 64;
+
+impl PathReader {
+    pub fn new(input: &IndexReader<'_>) -> Self {
+        Self {
+            text: Vec::new(),
+            last: 0..0,
+            limit: input.body.len().saturating_mul(PATH_EXPANSION),
+        }
+    }
+
+    /// Where the next path lies among those read.
+    pub fn next(&mut self, input: &mut IndexReader<'_>) -> Option<Range<usize>> {
+        let shared = usize::try_from(input.u64()?).ok()?;
+        let rest = input.bytes()?;
+        let start = self.text.len();
+        let len = shared.checked_add(rest.len())?;
+        if shared > self.last.len() || start.checked_add(len)? > self.limit {
+            return None;
+        }
+        self.text
+            .extend_from_within(self.last.start..self.last.start + shared);
+        self.text.extend_from_slice(rest);
+        self.last = start..self.text.len();
+        Some(self.last.clone())
+    }
+
+    /// The paths read, kept in `paths`, when they are text.
+    pub fn keep(self, paths: &Paths) -> Option<&str> {
+        Some(paths.keep(String::from_utf8(self.text).ok()?))
     }
 }
 
@@ -961,6 +1073,7 @@ mod tests {
 
     #[test]
     fn entries_are_found_in_walk_order_whatever_was_added_removed_or_asked_out_of_turn() {
+        let paths = Paths::default();
         let scope = scope("secrets", "1", "rules");
         let digest = |path: &str| Sha256Digest::of(path.as_bytes());
         let mut stored = vec![
@@ -977,7 +1090,7 @@ mod tests {
             .map(|path| ResultEntry::new(path, digest(path), path.as_bytes().to_vec()))
             .collect();
         let bytes = ResultIndex::encode(&scope, entries.iter());
-        let previous = Previous::parse(Some(&bytes), None, &scope);
+        let previous = Previous::parse(Some(&bytes), None, &scope, &paths);
         // The next table: "a/x" and "d/e/f" removed, "a/w", "b.new" and "z" added, asked in walk order.
         let next = [
             "a", "a/w", "a/y/z", "a-b", "a.b", "b", "b/c", "b.new", "c.txt", "d/e/g", "z", "é",
@@ -999,13 +1112,14 @@ mod tests {
 
     #[test]
     fn entries_are_reused_only_intact_for_the_same_path_and_content() {
+        let paths = Paths::default();
         let scope = scope("secrets", "1", "rules");
         let (aa, bb) = (Sha256Digest::of(b"a"), Sha256Digest::of(b"b"));
         let good = ResultEntry::new("a.txt", aa, br#"[{"line":1}]"#.to_vec());
         let mut tampered = ResultEntry::new("b.txt", bb, Vec::new());
         tampered.results = Cow::Owned(br#"[{"line":9}]"#.to_vec());
         let bytes = ResultIndex::encode(&scope, [&good, &tampered].into_iter());
-        let previous = Previous::parse(Some(&bytes), None, &scope);
+        let previous = Previous::parse(Some(&bytes), None, &scope, &paths);
         assert_eq!(previous.discarded, 1);
         assert_eq!(
             previous.reuse(&file("a.txt", aa)),
@@ -1014,20 +1128,26 @@ mod tests {
         assert_eq!(previous.reuse(&file("a.txt", bb)), None);
         assert_eq!(previous.reuse(&file("b.txt", bb)), None);
         assert_eq!(previous.reuse(&file("c.txt", aa)), None);
-        let other = Previous::parse(Some(&bytes), None, "another scope");
+        let other = Previous::parse(Some(&bytes), None, "another scope", &paths);
         assert_eq!(
             (other.discarded, other.reuse(&file("a.txt", aa))),
             (1, None)
         );
-        let unreadable = Previous::parse(Some(b"not an index"), None, &scope);
+        let unreadable = Previous::parse(Some(b"not an index"), None, &scope, &paths);
         assert_eq!(unreadable.discarded, 1);
         // Any flipped byte fails the index's own digest: nothing of it is used.
         let mut flipped = bytes.clone();
         flipped[20] ^= 1;
-        assert_eq!(Previous::parse(Some(&flipped), None, &scope).discarded, 1);
+        assert_eq!(
+            Previous::parse(Some(&flipped), None, &scope, &paths).discarded,
+            1
+        );
         let mut truncated = bytes;
         truncated.truncate(40);
-        assert_eq!(Previous::parse(Some(&truncated), None, &scope).discarded, 1);
+        assert_eq!(
+            Previous::parse(Some(&truncated), None, &scope, &paths).discarded,
+            1
+        );
     }
 
     /// Walk order is `/` below every other byte at the first byte two paths differ in, else the shorter first,
@@ -1080,6 +1200,7 @@ mod tests {
 
     #[test]
     fn a_rescan_keeps_what_differs_from_the_base_as_a_delta_bound_to_it_until_it_outgrows_it() {
+        let kept = Paths::default();
         let scope = scope("secrets", "1", "rules");
         let paths: Vec<String> = (0..4000)
             .map(|n| format!("src/m{}/f{n}.py", n % 9))
@@ -1087,7 +1208,7 @@ mod tests {
         let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
         let v1 = entries_of(&paths, "v1");
         let base = ResultIndex::encode(&scope, v1.iter());
-        let previous = Previous::parse(Some(&base), None, &scope);
+        let previous = Previous::parse(Some(&base), None, &scope, &kept);
         // Ten files change: only their entries are kept, bound to the base.
         let v2 = entries_of(&paths[..10], "v2");
         let next: Vec<(&ResultEntry<'_>, bool)> = v1
@@ -1101,10 +1222,10 @@ mod tests {
             panic!("a new base for ten changed files of 4,000");
         };
         assert!(delta.len() < base.len() / 100, "{} bytes", delta.len());
-        let decoded = ResultDelta::decode(&delta, &scope).unwrap();
+        let decoded = ResultDelta::decode(&delta, &scope, &kept).unwrap();
         assert_eq!(decoded.entries.len(), 10);
         // Read back: the delta's entries win over the base's, the rest come from the base.
-        let previous = Previous::parse(Some(&base), Some(&delta), &scope);
+        let previous = Previous::parse(Some(&base), Some(&delta), &scope, &kept);
         for (entry, in_base) in &next {
             let layer = if *in_base { Layer::Base } else { Layer::Delta };
             assert_eq!(
@@ -1120,25 +1241,30 @@ mod tests {
         );
         // A delta bound to another base, or of another scope, says nothing; a damaged one is discarded.
         let other_base = ResultIndex::encode(&scope, v1[1..].iter());
-        let stale = Previous::parse(Some(&other_base), Some(&delta), &scope);
+        let stale = Previous::parse(Some(&other_base), Some(&delta), &scope, &kept);
         let changed = &v2[0];
         assert_eq!(stale.reuse(&file(&changed.path, changed.sha256)), None);
         assert_eq!(stale.discarded, 0);
         let mut damaged = delta.clone();
         damaged[30] ^= 1;
-        let damaged = Previous::parse(Some(&base), Some(&damaged), &scope);
+        let damaged = Previous::parse(Some(&base), Some(&damaged), &scope, &kept);
         assert_eq!(damaged.reuse(&file(&changed.path, changed.sha256)), None);
         assert_eq!(damaged.discarded, 1);
-        let foreign = Previous::parse(Some(&base), Some(&delta), "another scope");
+        let foreign = Previous::parse(Some(&base), Some(&delta), "another scope", &kept);
         assert_eq!(foreign.discarded, 1, "the base is of another scope");
         // Most files changed: the delta would outgrow a quarter of the base, so a new base is kept.
         let v3 = entries_of(&paths, "v3");
         let most: Vec<(&ResultEntry<'_>, bool)> = v3.iter().map(|e| (e, false)).collect();
-        let previous = Previous::parse(Some(&base), Some(&delta), &scope);
+        let previous = Previous::parse(Some(&base), Some(&delta), &scope, &kept);
         let Keeping::Base(new_base) = previous.keeping(&scope, &most) else {
             panic!("a delta of every file");
         };
-        assert_eq!(ResultIndex::decode(&new_base, &scope).unwrap().entries, v3);
+        assert_eq!(
+            ResultIndex::decode(&new_base, &scope, &kept)
+                .unwrap()
+                .entries,
+            v3
+        );
         // Without a base there is nothing to bind a delta to.
         let Keeping::Base(_) = Previous::default().keeping(&scope, &next[..1]) else {
             panic!("a delta without a base");
@@ -1146,12 +1272,114 @@ mod tests {
     }
 
     #[test]
+    fn paths_are_stored_front_coded_and_read_back_whole_whatever_they_share() {
+        let scope = scope("secrets", "1", "rules");
+        let dir = "vendor/registry/src/index.crates.io/some-crate-1.0.0/src/";
+        let mut stored: Vec<String> = (0..500).map(|n| format!("{dir}m{n:03}.rs")).collect();
+        // Neighbours sharing part of a character ("é" is C3 A9, "è" C3 A8), a path under the one before, one
+        // shorter than the one before, and a path sharing nothing.
+        stored.extend(
+            [
+                "x/é",
+                "x/è",
+                "x/è/y",
+                "x/èz",
+                "y",
+                "z/\u{1F600}a",
+                "z/\u{1F601}",
+            ]
+            .map(String::from),
+        );
+        let entries: Vec<_> = stored
+            .iter()
+            .map(|path| ResultEntry::new(path, Sha256Digest::of(path.as_bytes()), Vec::new()))
+            .collect();
+        let bytes = ResultIndex::encode(&scope, entries.iter());
+        let paths = Paths::default();
+        let decoded = ResultIndex::decode(&bytes, &scope, &paths).unwrap();
+        assert_eq!(decoded.entries, entries);
+        // Each entry: its two digests, three lengths and a few bytes of its path (over 60): the directory
+        // is not repeated.
+        assert!(bytes.len() < stored.len() * (67 + 12), "{}", bytes.len());
+        // Another index kept in the same place leaves the first one's paths where they were.
+        let other = ResultIndex::encode(&scope, entries[..3].iter());
+        let again = ResultIndex::decode(&other, &scope, &paths).unwrap();
+        assert_eq!(
+            (decoded.entries, again.entries),
+            (entries.clone(), entries[..3].to_vec())
+        );
+    }
+
+    /// An index of `scope` whose single entry's path is written as `shared` bytes of the one before (none)
+    /// and `rest`, with `padding` bytes of results.
+    fn crafted(scope: &str, paths: &[(u64, &[u8])], padding: usize) -> Vec<u8> {
+        let mut out = IndexWriter::new(IndexKind::Results, 0);
+        out.str(scope);
+        out.u64(paths.len() as u64);
+        for (shared, rest) in paths {
+            out.u64(*shared);
+            out.bytes(rest);
+            out.raw(&[0; 32]);
+            out.bytes(&vec![0; padding]);
+            out.raw(&[0; 32]);
+        }
+        out.finish()
+    }
+
+    #[test]
+    fn a_path_claiming_more_than_the_one_before_or_not_text_or_swelling_past_the_index_is_refused()
+    {
+        let paths = Paths::default();
+        let decode = |bytes: &[u8]| ResultIndex::decode(bytes, "s", &paths).is_some();
+        assert!(decode(&crafted("s", &[(0, b"abc"), (3, b"d")], 0)));
+        assert!(!decode(&crafted("s", &[(0, b"abc"), (4, b"d")], 0)));
+        assert!(!decode(&crafted("s", &[(1, b"a")], 0)));
+        assert!(!decode(&crafted("s", &[(0, b"\xff")], 0)));
+        // Whole text, but the second path would start inside the first one's last character.
+        assert!(!decode(&crafted("s", &[(0, "é".as_bytes()), (1, b"")], 0)));
+        assert!(!decode(&crafted("s", &[(0, b"x\xc3"), (0, b"\xa9")], 0)));
+        // Each path repeating all of the one before: the text read grows past what the index may expand to.
+        let long = vec![b'a'; 4096];
+        let swelling: Vec<(u64, &[u8])> = (0..200).map(|n| (4096 * n, &long[..])).collect();
+        assert!(!decode(&crafted("s", &swelling, 0)));
+    }
+
+    #[test]
+    fn integers_are_leb128_and_one_past_64_bits_is_refused() {
+        for value in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
+            let mut out = IndexWriter::new(IndexKind::Results, 0);
+            out.u64(value);
+            let bytes = out.finish();
+            let mut input = IndexReader::open(&bytes, IndexKind::Results).unwrap();
+            assert_eq!((input.u64(), input.end()), (Some(value), true), "{value}");
+        }
+        let mut small = IndexWriter::new(IndexKind::Results, 0);
+        small.u64(300);
+        assert_eq!(small.finish().len(), 13 + 2 + 32);
+        // Bits past the 64th in the tenth byte, and an eleventh byte.
+        let past = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
+        for too_long in [past.as_slice(), &[0x80; 11]] {
+            let mut out = IndexWriter::new(IndexKind::Results, 0);
+            out.raw(&[0; 32]);
+            let mut bytes = out.finish();
+            bytes.truncate(13);
+            bytes.extend_from_slice(too_long);
+            bytes.push(1);
+            let seal: [u8; 32] = Sha256::digest(&bytes).into();
+            bytes.extend_from_slice(&seal);
+            let mut input = IndexReader::open(&bytes, IndexKind::Results).unwrap();
+            assert_eq!(input.u64(), None, "{too_long:?}");
+        }
+    }
+
+    #[test]
     fn an_index_claiming_more_entries_than_it_holds_is_refused_before_allocating() {
+        let paths = Paths::default();
         let mut out = IndexWriter::new(IndexKind::Results, 0);
         out.str("s");
         out.u64(u64::MAX);
         let bytes = out.finish();
-        assert_eq!(ResultIndex::decode(&bytes, "s"), None);
+        assert_eq!(ResultIndex::decode(&bytes, "s", &paths), None);
         let table = IndexWriter::new(IndexKind::FileTable, 0).finish();
         assert!(IndexReader::open(&table, IndexKind::Results).is_none());
         assert!(IndexReader::open(&table, IndexKind::FileTable).is_some());

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 
 use certus_core::finding::Finding;
 use certus_core::incremental::{
-    Basis, CacheUse, Incremental, Keep, Keeping, Layer, Layers, Previous, ResultEntry, SourceFile,
-    SourceFiles, UsedEntries,
+    Basis, CacheUse, Incremental, Keep, Keeping, Layer, Layers, Paths, Previous, ResultEntry,
+    SourceFile, SourceFiles, UsedEntries,
 };
 use serde::{Deserialize, Serialize};
 
@@ -90,7 +90,8 @@ where
     let root = root.to_path_buf();
     let worker_scope = scope.clone();
     let (result, keeping) = tokio::task::spawn_blocking(move || {
-        let previous = Previous::parse(base.as_deref(), changes.as_deref(), &worker_scope);
+        let paths = Paths::default();
+        let previous = Previous::parse(base.as_deref(), changes.as_deref(), &worker_scope, &paths);
         scan_blocking(&files, &previous, &root, worker_scope, &scan_one)
     })
     .await

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certus_core::finding::Finding;
-use certus_core::incremental::{delta_lineage, Incremental, ResultIndex};
+use certus_core::incremental::{delta_lineage, Incremental, Paths, ResultIndex};
 use certus_core::ports::{PreparedSource, Reuse, SourcePreparer};
 use certus_core::ports::{ScanRequest, Scanner, ToolOutput, ToolStatus};
 use certus_core::request::SourceSpec;
@@ -453,7 +453,8 @@ async fn a_tampered_cache_entry_is_discarded_and_rescanned() {
     let lineage = table(&root, &cache).await.lineage;
     let index = cache_dir.join(&scope).join(format!("{lineage}.idx"));
     let stored = std::fs::read(&index).unwrap();
-    let mut decoded = ResultIndex::decode(&stored, &scope).unwrap();
+    let paths = Paths::default();
+    let mut decoded = ResultIndex::decode(&stored, &scope, &paths).unwrap();
     for entry in &mut decoded.entries {
         entry.results = std::borrow::Cow::Borrowed(&[]);
     }

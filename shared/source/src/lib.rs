@@ -16,7 +16,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use certus_core::digest::{sha256_file, sha256_hex};
 use certus_core::error::{CoreError, Result};
-use certus_core::incremental::{Keeping, Layers, ScanCache, SinglePass, SourceFiles, INDEX_FORMAT};
+use certus_core::incremental::{
+    Keeping, Layers, Paths, ScanCache, SinglePass, SourceFiles, INDEX_FORMAT,
+};
 use certus_core::ports::{PreparedSource, Reuse, SourcePreparer, TreeLease};
 use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
@@ -185,8 +187,9 @@ impl LocalSourcePreparer {
             single_pass.cloned(),
         );
         let (walked, digest, keeping) = blocking(move || {
+            let paths = Paths::default();
             let previous = match &previous {
-                Some((base, delta)) => tree::PreviousTable::decode(base, delta.as_deref()),
+                Some((base, delta)) => tree::PreviousTable::decode(base, delta.as_deref(), &paths),
                 None => tree::PreviousTable::default(),
             };
             let mut walked = tree::walk_tree(&walk_root, &previous, single_pass.as_deref())?;
@@ -243,7 +246,8 @@ impl LocalSourcePreparer {
             single_pass.cloned(),
         );
         let updated = blocking(move || {
-            let previous = tree::PreviousTable::decode(&base, delta.as_deref());
+            let paths = Paths::default();
+            let previous = tree::PreviousTable::decode(&base, delta.as_deref(), &paths);
             if previous.commit() != Some(before.as_str()) {
                 return Ok(None);
             }

@@ -15,8 +15,8 @@ use certus_beneath::{Beneath, Kind, Listing};
 use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{
-    delta_fits, walk_order, FileStat, IndexKind, IndexReader, IndexWriter, Keeping, SinglePass,
-    SourceFile, SourceFiles, BINARY_HEAD,
+    delta_fits, walk_order, FileStat, IndexKind, IndexReader, IndexWriter, Keeping, PathReader,
+    Paths, SinglePass, SourceFile, SourceFiles, BINARY_HEAD,
 };
 use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
@@ -32,12 +32,10 @@ pub fn tree_digest(root: &Path) -> Result<String> {
 /// ([`SourceFiles::settled`]) is not written: the next scan reads it again.
 pub fn encode_table(table: &SourceFiles, commit: Option<&str>) -> Vec<u8> {
     let settled = table.files.iter().filter(|f| table.settled(f));
-    let mut out = IndexWriter::new(IndexKind::FileTable, table.files.len() * 104);
+    let mut out = IndexWriter::new(IndexKind::FileTable, table.files.len() * 80);
     out.str(commit.unwrap_or_default());
     out.u64(settled.clone().count() as u64);
-    for file in settled {
-        write_entry(&mut out, &Entry::of(file));
-    }
+    write_entries(&mut out, settled.map(Entry::of));
     out.finish()
 }
 
@@ -62,43 +60,57 @@ impl<'a> Entry<'a> {
     }
 }
 
-fn write_entry(out: &mut IndexWriter, entry: &Entry<'_>) {
-    out.str(entry.path);
-    out.u64(entry.stat.size);
-    out.i64(entry.stat.mtime_ns);
-    out.i64(entry.stat.ctime_ns);
-    out.u64(entry.stat.inode);
-    out.raw(entry.known.0.as_bytes());
-    out.flag(entry.known.1);
-}
-
-fn read_entry<'a>(input: &mut IndexReader<'a>) -> Option<Entry<'a>> {
-    let path = input.str()?;
-    let stat = FileStat {
-        size: input.u64()?,
-        mtime_ns: input.i64()?,
-        ctime_ns: input.i64()?,
-        inode: input.u64()?,
-    };
-    let digest = Sha256Digest::from(input.digest()?);
-    Some(Entry {
-        path,
-        stat,
-        known: (digest, input.flag()?),
-    })
-}
-
-/// `count` then that many of what `read` reads.
-fn read_list<'a, T>(
-    input: &mut IndexReader<'a>,
-    read: impl Fn(&mut IndexReader<'a>) -> Option<T>,
-) -> Option<Vec<T>> {
-    let count = input.count()?;
-    let mut items = Vec::with_capacity(count);
-    for _ in 0..count {
-        items.push(read(input)?);
+/// `entries` (in walk order), their paths front-coded.
+fn write_entries<'a>(out: &mut IndexWriter, entries: impl Iterator<Item = Entry<'a>>) {
+    let mut previous = "";
+    for entry in entries {
+        out.path(previous, entry.path);
+        out.u64(entry.stat.size);
+        out.i64(entry.stat.mtime_ns);
+        out.i64(entry.stat.ctime_ns);
+        out.u64(entry.stat.inode);
+        out.raw(entry.known.0.as_bytes());
+        out.flag(entry.known.1);
+        previous = entry.path;
     }
-    Some(items)
+}
+
+/// The entries [`write_entries`] wrote after their count, their paths kept in `paths`.
+fn read_entries<'a>(input: &mut IndexReader<'_>, paths: &'a Paths) -> Option<Vec<Entry<'a>>> {
+    let count = input.count()?;
+    let mut read = PathReader::new(input);
+    let mut entries = Vec::with_capacity(count);
+    for _ in 0..count {
+        let path = read.next(input)?;
+        let stat = FileStat {
+            size: input.u64()?,
+            mtime_ns: input.i64()?,
+            ctime_ns: input.i64()?,
+            inode: input.u64()?,
+        };
+        let digest = Sha256Digest::from(input.digest()?);
+        entries.push((path, stat, (digest, input.flag()?)));
+    }
+    let text = read.keep(paths)?;
+    let entries = entries.into_iter().map(|(path, stat, known)| {
+        Some(Entry {
+            path: text.get(path)?,
+            stat,
+            known,
+        })
+    });
+    entries.collect()
+}
+
+/// A count, then that many paths front-coded, kept in `paths`.
+fn read_paths<'a>(input: &mut IndexReader<'_>, paths: &'a Paths) -> Option<Vec<&'a str>> {
+    let count = input.count()?;
+    let mut read = PathReader::new(input);
+    let ranges = (0..count)
+        .map(|_| read.next(input))
+        .collect::<Option<Vec<_>>>()?;
+    let text = read.keep(paths)?;
+    ranges.into_iter().map(|at| text.get(at)).collect()
 }
 
 /// The stored base a previous table was read from: what the delta written next is bound to (its trailing
@@ -123,14 +135,14 @@ pub struct PreviousTable<'a> {
 }
 
 impl<'a> PreviousTable<'a> {
-    /// The table kept as `base` and, when it is bound to that very base, `delta`; an unreadable,
-    /// foreign-format or altered base reuses nothing, and such a delta (or one bound to another base) is
-    /// not applied.
-    pub fn decode(base: &'a [u8], delta: Option<&'a [u8]>) -> Self {
+    /// The table kept as `base` and, when it is bound to that very base, `delta`, its paths kept in `paths`;
+    /// an unreadable, foreign-format or altered base reuses nothing, and such a delta (or one bound to another
+    /// base) is not applied.
+    pub fn decode(base: &'a [u8], delta: Option<&'a [u8]>, paths: &'a Paths) -> Self {
         let read = || -> Option<Self> {
             let mut input = IndexReader::open(base, IndexKind::FileTable)?;
             let commit = input.str()?;
-            let files = read_list(&mut input, read_entry)?;
+            let files = read_entries(&mut input, paths)?;
             input.end().then_some(())?;
             let digest = IndexReader::seal(base)?;
             let mut table = Self {
@@ -143,7 +155,8 @@ impl<'a> PreviousTable<'a> {
                     entries: None,
                 }),
             };
-            if let Some((commit, files)) = delta.and_then(|delta| apply(&table, digest, delta)) {
+            let delta = delta.and_then(|delta| apply(&table, digest, delta, paths));
+            if let Some((commit, files)) = delta {
                 let entries = std::mem::replace(&mut table.files, files);
                 table.commit = Some(commit).filter(|c| !c.is_empty());
                 table.base = Some(Base {
@@ -188,16 +201,16 @@ impl<'a> PreviousTable<'a> {
             let entries = base.entries.as_deref().unwrap_or(&self.files);
             let settled = table.files.iter().filter(|f| table.settled(f));
             let (changed, removed) = differences(entries, settled.map(Entry::of));
-            let mut out = IndexWriter::new(IndexKind::FileTableDelta, changed.len() * 104 + 64);
+            let mut out = IndexWriter::new(IndexKind::FileTableDelta, changed.len() * 80 + 64);
             out.raw(&base.digest);
             out.str(commit.unwrap_or_default());
             out.u64(changed.len() as u64);
-            for entry in &changed {
-                write_entry(&mut out, entry);
-            }
+            write_entries(&mut out, changed.into_iter());
             out.u64(removed.len() as u64);
+            let mut previous = "";
             for path in removed {
-                out.str(path);
+                out.path(previous, path);
+                previous = path;
             }
             let delta = out.finish();
             if delta_fits(delta.len(), base.len) {
@@ -214,14 +227,15 @@ fn apply<'a>(
     table: &PreviousTable<'a>,
     digest: [u8; 32],
     delta: &'a [u8],
+    paths: &'a Paths,
 ) -> Option<(&'a str, Vec<Entry<'a>>)> {
     let mut input = IndexReader::open(delta, IndexKind::FileTableDelta)?;
     if input.digest()? != digest {
         return None;
     }
     let commit = input.str()?;
-    let changed = read_list(&mut input, read_entry)?;
-    let removed = read_list(&mut input, |input| input.str())?;
+    let changed = read_entries(&mut input, paths)?;
+    let removed = read_paths(&mut input, paths)?;
     input.end().then_some(())?;
     let ascending = |a: &str, b: &str| walk_order(a, b).is_lt();
     if !changed.windows(2).all(|w| ascending(w[0].path, w[1].path))
@@ -1064,6 +1078,7 @@ mod table_tests {
     #[test]
     fn a_file_is_binary_when_a_nul_is_among_its_first_bytes_and_a_reused_entry_keeps_what_was_seen()
     {
+        let paths = Paths::default();
         let dir = tempfile::tempdir().unwrap();
         let mut late = vec![b'x'; BINARY_HEAD + 100];
         late[BINARY_HEAD - 1] = 0;
@@ -1100,15 +1115,20 @@ mod table_tests {
             .map(|(path, binary)| (path.to_string(), binary))
         );
         let stored = encode_table(&first, None);
-        let again = tree_table(dir.path(), &PreviousTable::decode(&stored, None), None)
-            .unwrap()
-            .files;
+        let again = tree_table(
+            dir.path(),
+            &PreviousTable::decode(&stored, None, &paths),
+            None,
+        )
+        .unwrap()
+        .files;
         assert_eq!((again.digests_reused, again.bytes_read), (5, 0));
         assert_eq!(binary(&again), binary(&first));
     }
 
     #[test]
     fn the_table_digest_is_the_tree_digest_and_unchanged_files_are_not_reread() {
+        let paths = Paths::default();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("src")).unwrap();
         std::fs::write(dir.path().join("src/a.py"), "x").unwrap();
@@ -1141,7 +1161,7 @@ mod table_tests {
             (2, 0, 6)
         );
         let stored = encode_table(&table, None);
-        let previous = PreviousTable::decode(&stored, None);
+        let previous = PreviousTable::decode(&stored, None, &paths);
         assert_eq!(previous.len(), 2);
         // Rewritten through a new inode, as an editor or a checkout does.
         std::fs::write(dir.path().join("src/a.new"), "yy").unwrap();
@@ -1157,7 +1177,7 @@ mod table_tests {
         let mut altered = encode_table(&table, None);
         let at = altered.len() - 10;
         altered[at] = if altered[at] == b'a' { b'b' } else { b'a' };
-        assert!(PreviousTable::decode(&altered, None).is_empty());
+        assert!(PreviousTable::decode(&altered, None, &paths).is_empty());
         std::fs::create_dir(dir.path().join(".git")).unwrap();
         std::fs::write(dir.path().join(".git/config"), "[remote]").unwrap();
         let TreeTable {
@@ -1207,6 +1227,7 @@ mod table_tests {
 
     #[test]
     fn a_table_keeps_its_changes_as_a_delta_bound_to_its_base_until_they_outgrow_it() {
+        let paths = Paths::default();
         let dir = tempfile::tempdir().unwrap();
         for d in ["a", "b", "b/c"] {
             std::fs::create_dir(dir.path().join(d)).unwrap();
@@ -1219,7 +1240,7 @@ mod table_tests {
             .unwrap()
             .files;
         let base = encode_table(&first, Some("c0"));
-        let previous = PreviousTable::decode(&base, None);
+        let previous = PreviousTable::decode(&base, None, &paths);
         // Rewritten (a new inode), removed, added: in several directories.
         for (path, text) in [
             ("a/f3.txt", "new"),
@@ -1237,7 +1258,7 @@ mod table_tests {
             first_delta.len() * 10 < base.len(),
             "five changes of 120 files"
         );
-        let read = PreviousTable::decode(&base, Some(&first_delta));
+        let read = PreviousTable::decode(&base, Some(&first_delta), &paths);
         assert_eq!(
             (read.commit(), entries(&read)),
             (Some("c1"), entries_of(&second))
@@ -1250,7 +1271,7 @@ mod table_tests {
         std::fs::rename(dir.path().join("tmp"), dir.path().join("a/f5.txt")).unwrap();
         let third = tree_table(dir.path(), &read, None).unwrap().files;
         let second_delta = delta(read.keeping(&third, Some("c2")));
-        let read = PreviousTable::decode(&base, Some(&second_delta));
+        let read = PreviousTable::decode(&base, Some(&second_delta), &paths);
         assert_eq!(
             (read.commit(), entries(&read)),
             (Some("c2"), entries_of(&third))
@@ -1262,7 +1283,7 @@ mod table_tests {
 
         // A delta bound to another base, damaged, or out of walk order is not applied.
         let other = encode_table(&first, Some("other"));
-        let unbound = PreviousTable::decode(&other, Some(&second_delta));
+        let unbound = PreviousTable::decode(&other, Some(&second_delta), &paths);
         assert_eq!(
             (unbound.commit(), entries(&unbound)),
             (Some("other"), entries_of(&first))
@@ -1271,20 +1292,23 @@ mod table_tests {
         let at = damaged.len() / 2;
         damaged[at] ^= 1;
         assert_eq!(
-            PreviousTable::decode(&base, Some(&damaged)).commit(),
+            PreviousTable::decode(&base, Some(&damaged), &paths).commit(),
             Some("c0")
         );
         let mut unordered = IndexWriter::new(IndexKind::FileTableDelta, 0);
         unordered.raw(base[base.len() - 32..].try_into().unwrap());
         unordered.str("c9");
         unordered.u64(2);
-        for file in [&third.files[1], &third.files[0]] {
-            write_entry(&mut unordered, &Entry::of(file));
-        }
+        write_entries(
+            &mut unordered,
+            [&third.files[1], &third.files[0]]
+                .into_iter()
+                .map(Entry::of),
+        );
         unordered.u64(0);
         let unordered = unordered.finish();
         assert_eq!(
-            PreviousTable::decode(&base, Some(&unordered)).commit(),
+            PreviousTable::decode(&base, Some(&unordered), &paths).commit(),
             Some("c0")
         );
 
@@ -1308,11 +1332,11 @@ mod table_tests {
             ..SourceFiles::default()
         };
         let big = encode_table(&many(1), None);
-        let previous = PreviousTable::decode(&big, None);
+        let previous = PreviousTable::decode(&big, None, &paths);
         match previous.keeping(&many(2), None) {
             Keeping::Base(bytes) => {
                 assert_eq!(
-                    entries(&PreviousTable::decode(&bytes, None)),
+                    entries(&PreviousTable::decode(&bytes, None, &paths)),
                     entries_of(&many(2))
                 );
             }
