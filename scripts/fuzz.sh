@@ -35,7 +35,7 @@ else
 fi
 
 all_targets=(manifest_parse submit_request signature_parse bundle_index archive_extract tool_output gitleaks_rules
-  webhook_registrations webhook_body)
+  webhook_registrations webhook_body scan_cache_index)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then targets=("${all_targets[@]}"); fi
 
@@ -123,6 +123,16 @@ printf '\001{"object_kind":"push","ref":"refs/heads/release/1","after":"%s","che
 # A SHA-256 repository's commit id (64 hex digits) is a commit too.
 printf '\001{"object_kind":"push","ref":"refs/heads/main","after":"%s%s","project":{"path_with_namespace":"acme/app"}}' "$commit" "${commit:0:24}" | seed webhook_body gitlab-sha256.json
 printf '\002{"version":"0","id":"ev-1","detail-type":"CodeCommit Repository State Change","source":"aws.codecommit","resources":["arn:aws:codecommit:eu-west-1:123456789012:infra"],"detail":{"event":"referenceUpdated","repositoryName":"infra","referenceType":"branch","referenceName":"main","commitId":"%s"}}' "$commit" | seed webhook_body codecommit.json
+
+# Scan-cache index bodies (the target adds header and seal; selector 0: results, 1: results delta, 2: file
+# table, 3: file-table delta bound to a base of its own): LEB128 lengths and counts, front-coded paths.
+zeros() { head -c "$1" /dev/zero; }
+{ printf '\000\001s\002\000\003a/b'; zeros 32; printf '\000'; zeros 32; printf '\002\001c'; zeros 32; printf '\001x'; zeros 32; } |
+  seed scan_cache_index results.bin
+{ printf '\001\001s'; zeros 32; printf '\001\000\001a'; zeros 32; printf '\000'; zeros 32; } | seed scan_cache_index delta.bin
+{ printf '\002\002c0\002\000\001a\001'; zeros 16; printf '\001'; zeros 32; printf '\000\001\001b\001'; zeros 16; printf '\002'; zeros 32; printf '\001'; } |
+  seed scan_cache_index table.bin
+{ printf '\003\002c1\001\000\003a/c\001'; zeros 16; printf '\004'; zeros 32; printf '\000\001\000\001c'; } | seed scan_cache_index table-delta.bin
 
 cd fuzz
 cargo "${toolchain[@]}" fuzz build -s "$sanitizer" -a
