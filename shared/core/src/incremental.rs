@@ -271,7 +271,8 @@ impl Incremental {
 }
 
 /// One file's results as a tool produced them (before fingerprint keying and policy), with its own digest.
-/// Borrowed from the stored index when it comes from the cache.
+/// From the cache, it borrows its results from the stored index and its path from the [`Paths`] it was read
+/// into.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultEntry<'a> {
     pub path: Cow<'a, str>,
@@ -437,7 +438,7 @@ pub fn delta_fits(delta: usize, base: usize) -> bool {
 }
 
 /// The previous results of a tool, ready for lookups: the base index, and the delta bound to it. Entries
-/// borrow from the stored bytes.
+/// borrow from the stored bytes and from the [`Paths`] they were read into.
 #[derive(Debug, Default)]
 pub struct Previous<'a> {
     base: Ordered<'a>,
