@@ -623,6 +623,8 @@ pub enum IndexKind {
 }
 
 const INDEX_MAGIC: &[u8; 8] = b"CERTUSIX";
+/// The magic, the format (4 bytes) and the kind (1 byte).
+const INDEX_HEADER: usize = INDEX_MAGIC.len() + 5;
 
 /// Writes the compact layout of file tables and result indexes: a magic, [`INDEX_FORMAT`] and the kind, the
 /// body (LEB128 unsigned integers, little-endian signed ones, length-prefixed strings, front-coded paths, raw
@@ -708,11 +710,16 @@ impl<'a> IndexReader<'a> {
         if Sha256::digest(body).as_slice() != digest {
             return None;
         }
-        let header = INDEX_MAGIC.len() + 5;
-        let (head, _) = body.split_at_checked(header)?;
-        let format = u32::from_le_bytes(head.get(8..12)?.try_into().ok()?);
-        (head.starts_with(INDEX_MAGIC) && format == INDEX_FORMAT && head[12] == kind as u8)
-            .then_some(Self { body, at: header })
+        let (head, _) = body.split_at_checked(INDEX_HEADER)?;
+        let (magic, rest) = head.split_at(INDEX_MAGIC.len());
+        let (format, stated_kind) = rest.split_at(4);
+        let format = u32::from_le_bytes(format.try_into().ok()?);
+        (magic == INDEX_MAGIC && format == INDEX_FORMAT && stated_kind == [kind as u8]).then_some(
+            Self {
+                body,
+                at: INDEX_HEADER,
+            },
+        )
     }
 
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
@@ -1356,21 +1363,29 @@ mod tests {
         }
         let mut small = IndexWriter::new(IndexKind::Results, 0);
         small.u64(300);
-        assert_eq!(small.finish().len(), 13 + 2 + 32);
+        assert_eq!(small.finish().len(), INDEX_HEADER + 2 + 32);
         // Bits past the 64th in the tenth byte, and an eleventh byte.
         let past = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
         for too_long in [past.as_slice(), &[0x80; 11]] {
-            let mut out = IndexWriter::new(IndexKind::Results, 0);
-            out.raw(&[0; 32]);
-            let mut bytes = out.finish();
-            bytes.truncate(13);
-            bytes.extend_from_slice(too_long);
-            bytes.push(1);
-            let seal: [u8; 32] = Sha256::digest(&bytes).into();
-            bytes.extend_from_slice(&seal);
+            let mut body = too_long.to_vec();
+            body.push(1);
+            let bytes = sealed(IndexKind::Results, &body);
             let mut input = IndexReader::open(&bytes, IndexKind::Results).unwrap();
             assert_eq!(input.u64(), None, "{too_long:?}");
         }
+        let well_formed = sealed(IndexKind::Results, &[0xac, 0x02]);
+        let mut input = IndexReader::open(&well_formed, IndexKind::Results).unwrap();
+        assert_eq!(input.u64(), Some(300));
+    }
+
+    /// `body` as a writer of `kind` would seal it: after the header, before the digest of both.
+    fn sealed(kind: IndexKind, body: &[u8]) -> Vec<u8> {
+        let empty = IndexWriter::new(kind, 0).finish();
+        let mut bytes = empty[..INDEX_HEADER].to_vec();
+        bytes.extend_from_slice(body);
+        let seal: [u8; 32] = Sha256::digest(&bytes).into();
+        bytes.extend_from_slice(&seal);
+        bytes
     }
 
     #[test]
