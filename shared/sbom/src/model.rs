@@ -58,17 +58,24 @@ pub enum HashAlgorithm {
 }
 
 impl HashAlgorithm {
-    /// The names the SBOM formats give this algorithm, CycloneDX's (`SHA-256`) and SPDX's (`SHA256`); `None`
-    /// for Go's directory hash, which neither format has a name for.
-    pub fn sbom_names(self) -> Option<(&'static str, &'static str)> {
-        match self {
-            HashAlgorithm::Sha1 => Some(("SHA-1", "SHA1")),
-            HashAlgorithm::Sha256 => Some(("SHA-256", "SHA256")),
-            HashAlgorithm::Sha384 => Some(("SHA-384", "SHA384")),
-            HashAlgorithm::Sha512 => Some(("SHA-512", "SHA512")),
-            HashAlgorithm::GoH1 => None,
-        }
+    /// What the SBOM formats call this algorithm; `None` for Go's directory hash, which neither names.
+    pub fn sbom_names(self) -> Option<SbomNames> {
+        let (cyclonedx, spdx) = match self {
+            HashAlgorithm::Sha1 => ("SHA-1", "SHA1"),
+            HashAlgorithm::Sha256 => ("SHA-256", "SHA256"),
+            HashAlgorithm::Sha384 => ("SHA-384", "SHA384"),
+            HashAlgorithm::Sha512 => ("SHA-512", "SHA512"),
+            HashAlgorithm::GoH1 => return None,
+        };
+        Some(SbomNames { cyclonedx, spdx })
     }
+}
+
+/// A hash algorithm's name in each SBOM format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SbomNames {
+    pub cyclonedx: &'static str,
+    pub spdx: &'static str,
 }
 
 /// A checksum recorded by a lockfile: lowercase hex for the SHA family, the original `h1:…` text for Go.

@@ -118,7 +118,7 @@ impl<'a> BomComponent<'a> {
             "library"
         };
         let hashes = component.checksum.as_ref().and_then(|checksum| {
-            let (alg, _) = checksum.algorithm.sbom_names()?;
+            let alg = checksum.algorithm.sbom_names()?.cyclonedx;
             Some([Hash {
                 alg,
                 content: &checksum.value,

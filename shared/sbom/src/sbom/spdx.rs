@@ -154,7 +154,7 @@ impl<'a> Package<'a> {
 
     fn of(component: &'a Component) -> Self {
         let checksums = component.checksum.as_ref().and_then(|checksum| {
-            let (_, algorithm) = checksum.algorithm.sbom_names()?;
+            let algorithm = checksum.algorithm.sbom_names()?.spdx;
             Some([Checksum {
                 algorithm,
                 checksum_value: &checksum.value,
