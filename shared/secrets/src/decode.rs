@@ -3,18 +3,20 @@
 //! `[A-Za-z0-9_/+-]` followed by at most 3 `=`, found leftmost-first in that order of preference.
 //! A segment is decoded only when the whole of it decodes and the result is printable ASCII
 //! (tab to `~`); a segment that touches a neighbour of a more specific encoding (percent, then hex,
-//! then base64) waits for the next pass. Finding the segments is one linear pass that tests 8 bytes
-//! at a time, so ordinary text costs little and long runs of base64-looking text cost no more than
-//! reading them.
+//! then base64) waits for the next pass. Finding the segments is one linear pass over the text
+//! ([`crate::runs`] finds the base64 and hex runs), so ordinary text costs little and long runs of
+//! base64-looking text cost no more than reading them.
 
 use std::ops::Range;
 
 use memchr::memchr;
 
+use crate::runs::{next_run, MIN_RUN};
+
 /// Shortest hex run treated as hex.
 const MIN_HEX: usize = 32;
-/// Shortest base64 run (without padding) treated as base64.
-const MIN_BASE64: usize = 16;
+/// Shortest base64 run (without padding) treated as base64: the shortest run found.
+const MIN_BASE64: usize = MIN_RUN;
 /// Padding characters kept after a base64 run.
 const MAX_PADDING: usize = 3;
 
@@ -54,11 +56,10 @@ pub(crate) struct Segment {
     pub(crate) decoded: Vec<u8>,
 }
 
-/// Byte classes: base64 run character, hex digit, decimal digit, "likely base64" character.
-const B64_RUN: u8 = 1;
-const HEX: u8 = 2;
-const DIGIT: u8 = 4;
-const LIKELY_B64: u8 = 8;
+/// Byte classes: hex digit, decimal digit, "likely base64" character.
+const HEX: u8 = 1;
+const DIGIT: u8 = 2;
+const LIKELY_B64: u8 = 4;
 
 const CLASSES: [u8; 256] = classes();
 
@@ -68,9 +69,6 @@ const fn classes() -> [u8; 256] {
     while b < 256 {
         let c = b as u8;
         let mut class = 0;
-        if c.is_ascii_alphanumeric() || c == b'_' || c == b'/' || c == b'+' || c == b'-' {
-            class |= B64_RUN;
-        }
         if c.is_ascii_hexdigit() {
             class |= HEX;
         }
@@ -190,85 +188,6 @@ fn split_run(text: &[u8], run: Range<usize>, out: &mut Vec<(Range<usize>, Encodi
         }
         return run.end;
     }
-}
-
-/// The first run of base64 characters at or after `from` (a run crossing `from` starts there) at
-/// least [`MIN_BASE64`] long. Such a run holds a whole 8-byte block aligned on 8: blocks are
-/// classified 8 bytes at a time, and a run is measured from a block of base64 characters only.
-fn next_run(text: &[u8], from: usize) -> Option<Range<usize>> {
-    let mut block = from.div_ceil(8) * 8;
-    while let Some(word) = word_at(text, block) {
-        // Most blocks of text hold a space, a line end or a quote, all below every base64 character: a
-        // cheaper test rejects those.
-        if has_byte_below(word, b'+') || class_mask(word) != HIGH {
-            block += 8;
-            continue;
-        }
-        // The block before this one (if after `from`) holds a non-base64 byte: at most 8 to look at.
-        let start = from
-            + text[from..block]
-                .iter()
-                .rposition(|&c| !is(c, B64_RUN))
-                .map_or(0, |i| i + 1);
-        let end = run_end(text, block + 8);
-        if end - start >= MIN_BASE64 {
-            return Some(start..end);
-        }
-        block = end.div_ceil(8) * 8;
-    }
-    None
-}
-
-/// Where the run of base64 characters going on at `at` ends.
-fn run_end(text: &[u8], mut at: usize) -> usize {
-    while let Some(word) = word_at(text, at) {
-        let outside = !class_mask(word) & HIGH;
-        if outside != 0 {
-            return at + (outside.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    at + text[at..]
-        .iter()
-        .position(|&c| !is(c, B64_RUN))
-        .unwrap_or(text.len() - at)
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The 8 bytes at `at` as a little-endian word, if there are 8.
-fn word_at(text: &[u8], at: usize) -> Option<u64> {
-    let bytes = text.get(at..at.checked_add(8)?)?;
-    Some(u64::from_le_bytes(bytes.try_into().ok()?))
-}
-
-/// Whether a byte of `word` is below `n` (at most 0x80). Subtracting `n` from every byte borrows out of a byte's
-/// high bit only where that byte is below `n` or a lower byte borrowed, and the lowest byte below `n` never
-/// needs a borrow: the result is exact whether some byte is below `n`, though not which.
-fn has_byte_below(word: u64, n: u8) -> bool {
-    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH != 0
-}
-
-/// The high bit of each byte of `word` set iff that byte is a base64 run character
-/// (`[A-Za-z0-9_/+-]`), without branches.
-fn class_mask(word: u64) -> u64 {
-    let ascii = !word & HIGH;
-    let low = word & !HIGH;
-    // With every byte below 0x80, adding `0x80 - lo` sets a byte's high bit iff it is >= lo, and
-    // adding `0x7f - hi` leaves it clear iff it is <= hi; no byte carries into the next.
-    let within = |lo: u8, hi: u8| {
-        low.wrapping_add(ONES * u64::from(0x80 - lo))
-            & !low.wrapping_add(ONES * u64::from(0x7f - hi))
-            & HIGH
-    };
-    ascii
-        & (within(b'/', b'9')
-            | within(b'A', b'Z')
-            | within(b'a', b'z')
-            | within(b'+', b'+')
-            | within(b'-', b'-')
-            | within(b'_', b'_'))
 }
 
 /// The first run of `%XX` triplets at or after `from`.
@@ -458,31 +377,6 @@ mod tests {
             assert_eq!(found(&text).len(), 1, "offset {pad}");
             let text = format!("{}ZmFrZSB2YWx1ZSwgb2s=", ";".repeat(pad));
             assert_eq!(found(&text).len(), 1, "offset {pad}");
-        }
-    }
-
-    #[test]
-    fn the_eight_byte_classification_agrees_with_the_byte_classes() {
-        let mut state = 0x21d_u64;
-        for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            // Bytes drawn mostly around the class bounds.
-            let bytes = state
-                .to_le_bytes()
-                .map(|b| b"*+,-./09:@AZ[_`az{\x7f\x80\xff\xab\xaf\xb0\xe1"[usize::from(b) % 24]);
-            let expected = bytes.iter().enumerate().fold(0u64, |mask, (i, &c)| {
-                mask | u64::from(is(c, B64_RUN)) << (8 * i + 7)
-            });
-            assert_eq!(class_mask(u64::from_le_bytes(bytes)), expected, "{bytes:?}");
-            for n in [b'+', 0x80] {
-                assert_eq!(
-                    has_byte_below(u64::from_le_bytes(bytes), n),
-                    bytes.iter().any(|&c| c < n),
-                    "{bytes:?} below {n}"
-                );
-            }
         }
     }
 

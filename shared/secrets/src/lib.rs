@@ -23,6 +23,7 @@ mod keywords;
 mod redact;
 mod report;
 mod rules;
+mod runs;
 mod scanner;
 mod toml_format;
 mod walk;

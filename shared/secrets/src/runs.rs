@@ -1,0 +1,351 @@
+//! Runs of base64 characters (`[A-Za-z0-9_/+-]`) at least [`MIN_RUN`] long: where the decoder looks for
+//! hex and base64 segments. Source text holds such a run every 170 bytes or so (long identifiers, paths),
+//! and most of the bytes between them are looked at only to be passed over. On x86_64 every byte of a
+//! 64-byte window is classified at once with SSE2, part of every x86_64 processor, and a run of
+//! [`MIN_RUN`] is found in the window's bits without a branch per byte; elsewhere words of 8 bytes are
+//! tested, most rejected by one subtraction.
+
+use std::ops::Range;
+
+/// Shortest run found.
+pub(crate) const MIN_RUN: usize = 16;
+
+/// Whether `c` belongs in a run (what the windows' classification computes 64 bytes at once).
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+fn is_run_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'/' | b'+' | b'-')
+}
+
+/// The first run at or after `from` at least [`MIN_RUN`] long; a run crossing `from` starts there.
+pub(crate) fn next_run(text: &[u8], from: usize) -> Option<Range<usize>> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    return windows::next_run(text, from);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    return words::next_run(text, from);
+}
+
+/// 64 bytes at a time, each window's bytes classified into one bit each.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod windows {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_set_epi64x, _mm_sub_epi8,
+    };
+    use std::ops::Range;
+
+    use super::MIN_RUN;
+
+    /// Bytes classified at once. A window tells where the first [`MIN_RUN`] run bytes in a row start when
+    /// that is in its first [`STRIDE`] bytes: the next window starts there.
+    const WINDOW: usize = 64;
+    const STRIDE: usize = WINDOW - MIN_RUN + 1;
+
+    // `whole` below halves the distance four times: 1 + 1 + 2 + 4 + 8 = 16 bytes.
+    const _: () = assert!(MIN_RUN == 16);
+
+    pub(super) fn next_run(text: &[u8], from: usize) -> Option<Range<usize>> {
+        let mut at = from;
+        while at < text.len() {
+            let run = mask(text, at);
+            // Bit `i` set: the 16 bytes from `at + i` are run bytes, all inside the window.
+            let mut whole = run & (run >> 1);
+            whole &= whole >> 2;
+            whole &= whole >> 4;
+            whole &= whole >> 8;
+            if whole != 0 {
+                // The byte before is not a run byte: it is in this window (the lowest bit would be lower),
+                // in the one before (which would have held these 16 bytes less one plus it), or before
+                // `from`.
+                let first = whole.trailing_zeros();
+                let start = at + first as usize;
+                let end = match !run >> first {
+                    0 => run_end(text, at + WINDOW),
+                    outside => start + outside.trailing_zeros() as usize,
+                };
+                return Some(start..end);
+            }
+            at += STRIDE;
+        }
+        None
+    }
+
+    /// Where the run going on at `at` ends.
+    fn run_end(text: &[u8], mut at: usize) -> usize {
+        loop {
+            let outside = !mask(text, at);
+            if outside != 0 {
+                return at + outside.trailing_zeros() as usize;
+            }
+            at += WINDOW;
+        }
+    }
+
+    /// Bit `i` set iff `text[at + i]` is a run byte (none past the end).
+    fn mask(text: &[u8], at: usize) -> u64 {
+        let rest = text.get(at..).unwrap_or_default();
+        let mut padded = [0u8; WINDOW];
+        let window = match rest.first_chunk::<WINDOW>() {
+            Some(window) => window,
+            None => {
+                padded[..rest.len()].copy_from_slice(rest);
+                &padded
+            }
+        };
+        // SAFETY: SSE2 is enabled for the whole build (this module is compiled only when it is), so the
+        // processor running this code has it.
+        #[allow(unsafe_code)]
+        let bits = unsafe { classify(window) };
+        bits
+    }
+
+    /// Which of the 64 bytes are run bytes, bit `i` for byte `i`.
+    #[target_feature(enable = "sse2")]
+    pub(super) fn classify(window: &[u8; WINDOW]) -> u64 {
+        let (chunks, _) = window.as_chunks::<16>();
+        let mut bits = 0u64;
+        for (n, chunk) in chunks.iter().enumerate() {
+            let (low, high) = chunk.split_at(8);
+            let word = |half: &[u8]| {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(half);
+                i64::from_le_bytes(bytes)
+            };
+            let v = _mm_set_epi64x(word(high), word(low));
+            // Setting bit 5 maps `A-Z` (and only them) onto `a-z`.
+            let letter = within(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', b'z');
+            // `/` is just below `0`.
+            let slash_or_digit = within(v, b'/', b'9');
+            let plus = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'+' as i8));
+            let minus = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8));
+            let underscore = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8));
+            let all = _mm_or_si128(
+                _mm_or_si128(letter, slash_or_digit),
+                _mm_or_si128(_mm_or_si128(plus, minus), underscore),
+            );
+            // The sign bit of each of the 16 bytes, as the low 16 bits.
+            let lanes = _mm_movemask_epi8(all) as u32 & 0xffff;
+            bits |= u64::from(lanes) << (16 * n);
+        }
+        bits
+    }
+
+    /// All ones in the bytes of `v` from `lo` to `hi` (unsigned): `v - lo` wraps above `hi - lo` for the others.
+    #[target_feature(enable = "sse2")]
+    fn within(v: __m128i, lo: u8, hi: u8) -> __m128i {
+        let offset = _mm_sub_epi8(v, _mm_set1_epi8(lo as i8));
+        _mm_cmpeq_epi8(_mm_min_epu8(offset, _mm_set1_epi8((hi - lo) as i8)), offset)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::runs::is_run_byte;
+
+        #[test]
+        fn every_byte_value_is_classified_in_every_lane() {
+            for value in 0..=255u8 {
+                for lane in 0..WINDOW {
+                    // The other lanes hold a run byte and a non-run byte in turn.
+                    let mut window: [u8; WINDOW] =
+                        std::array::from_fn(|i| if i % 2 == 0 { b'Q' } else { b' ' });
+                    window[lane] = value;
+                    #[allow(unsafe_code)]
+                    // SAFETY: the module is compiled only with SSE2 enabled.
+                    let bits = unsafe { classify(&window) };
+                    let expected = window
+                        .iter()
+                        .enumerate()
+                        .fold(0u64, |m, (i, &c)| m | u64::from(is_run_byte(c)) << i);
+                    assert_eq!(bits, expected, "byte {value:#04x} in lane {lane}");
+                }
+            }
+        }
+    }
+}
+
+/// 8 bytes at a time: a word holding a byte below `+` (a space, a line end, a quote) is passed over.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+mod words {
+    use std::ops::Range;
+
+    use super::{is_run_byte, MIN_RUN};
+
+    /// A run of [`MIN_RUN`] holds a whole 8-byte block aligned on 8: blocks are classified 8 bytes at
+    /// a time, and a run is measured from a block of run bytes only.
+    pub(super) fn next_run(text: &[u8], from: usize) -> Option<Range<usize>> {
+        let mut block = from.div_ceil(8) * 8;
+        while let Some(word) = word_at(text, block) {
+            // Most blocks of text hold a space, a line end or a quote, all below every run byte: a
+            // cheaper test rejects those.
+            if has_byte_below(word, b'+') || class_mask(word) != HIGH {
+                block += 8;
+                continue;
+            }
+            // The block before this one (if after `from`) holds a non-run byte: at most 8 to look at.
+            let start = from
+                + text[from..block]
+                    .iter()
+                    .rposition(|&c| !is_run_byte(c))
+                    .map_or(0, |i| i + 1);
+            let end = run_end(text, block + 8);
+            if end - start >= MIN_RUN {
+                return Some(start..end);
+            }
+            block = end.div_ceil(8) * 8;
+        }
+        None
+    }
+
+    /// Where the run going on at `at` ends.
+    fn run_end(text: &[u8], mut at: usize) -> usize {
+        while let Some(word) = word_at(text, at) {
+            let outside = !class_mask(word) & HIGH;
+            if outside != 0 {
+                return at + (outside.trailing_zeros() / 8) as usize;
+            }
+            at += 8;
+        }
+        at + text[at..]
+            .iter()
+            .position(|&c| !is_run_byte(c))
+            .unwrap_or(text.len() - at)
+    }
+
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+
+    /// The 8 bytes at `at` as a little-endian word, if there are 8.
+    fn word_at(text: &[u8], at: usize) -> Option<u64> {
+        let bytes = text.get(at..at.checked_add(8)?)?;
+        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+    }
+
+    /// Whether a byte of `word` is below `n` (at most 0x80). Subtracting `n` from every byte borrows out of a
+    /// byte's high bit only where that byte is below `n` or a lower byte borrowed, and the lowest byte below
+    /// `n` never needs a borrow: the result is exact whether some byte is below `n`, though not which.
+    fn has_byte_below(word: u64, n: u8) -> bool {
+        word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH != 0
+    }
+
+    /// The high bit of each byte of `word` set iff that byte is a run byte, without branches.
+    fn class_mask(word: u64) -> u64 {
+        let ascii = !word & HIGH;
+        let low = word & !HIGH;
+        // With every byte below 0x80, adding `0x80 - lo` sets a byte's high bit iff it is >= lo, and
+        // adding `0x7f - hi` leaves it clear iff it is <= hi; no byte carries into the next.
+        let within = |lo: u8, hi: u8| {
+            low.wrapping_add(ONES * u64::from(0x80 - lo))
+                & !low.wrapping_add(ONES * u64::from(0x7f - hi))
+                & HIGH
+        };
+        ascii
+            & (within(b'/', b'9')
+                | within(b'A', b'Z')
+                | within(b'a', b'z')
+                | within(b'+', b'+')
+                | within(b'-', b'-')
+                | within(b'_', b'_'))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_eight_byte_classification_agrees_with_the_byte_classes() {
+            let mut state = 0x21d_u64;
+            for _ in 0..20_000 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                // Bytes drawn mostly around the class bounds.
+                let bytes = state.to_le_bytes().map(|b| {
+                    b"*+,-./09:@AZ[_`az{\x7f\x80\xff\xab\xaf\xb0\xe1"[usize::from(b) % 24]
+                });
+                let expected = bytes.iter().enumerate().fold(0u64, |mask, (i, &c)| {
+                    mask | u64::from(is_run_byte(c)) << (8 * i + 7)
+                });
+                assert_eq!(class_mask(u64::from_le_bytes(bytes)), expected, "{bytes:?}");
+                for n in [b'+', 0x80] {
+                    assert_eq!(
+                        has_byte_below(u64::from_le_bytes(bytes), n),
+                        bytes.iter().any(|&c| c < n),
+                        "{bytes:?} below {n}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every run of at least [`MIN_RUN`] from `from` on, read one byte at a time.
+    fn reference(text: &[u8], from: usize) -> Vec<Range<usize>> {
+        let mut runs = Vec::new();
+        let mut at = from;
+        while at < text.len() {
+            let len = text[at..].iter().take_while(|&&c| is_run_byte(c)).count();
+            if len >= MIN_RUN {
+                runs.push(at..at + len);
+            }
+            at += len.max(1);
+        }
+        runs
+    }
+
+    fn all(
+        find: fn(&[u8], usize) -> Option<Range<usize>>,
+        text: &[u8],
+        from: usize,
+    ) -> Vec<Range<usize>> {
+        let mut runs = Vec::new();
+        let mut at = from;
+        while let Some(run) = find(text, at) {
+            at = run.end;
+            runs.push(run);
+        }
+        runs
+    }
+
+    /// Both finders agree with reading byte by byte, from every start, on random text whose runs are of
+    /// every length around [`MIN_RUN`] and the window, at every alignment, up to the end of the text.
+    #[test]
+    fn every_run_is_found_whole_from_any_start_by_both_finders() {
+        let mut state = 0x5eed_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..5000 {
+            let mut text = Vec::new();
+            let len = (next() % 300) as usize;
+            while text.len() < len {
+                // Often just about the shortest run, else up to past a window.
+                let run = match next() % 3 {
+                    0 => MIN_RUN - 1 + (next() % 3) as usize,
+                    _ => (next() % 80) as usize,
+                };
+                text.extend((0..run).map(|i| b"aZ09_/+-"[(i + run) % 8]));
+                text.push(b" .=\n\x00\xff,"[(next() % 7) as usize]);
+            }
+            text.truncate(len);
+            for from in [0, 1, 7, 8, 15, 16, 47, 48, 63, 64, 65]
+                .into_iter()
+                .filter(|&f| f <= len)
+            {
+                let expected = reference(&text, from);
+                assert_eq!(all(next_run, &text, from), expected, "{text:?} from {from}");
+                assert_eq!(
+                    all(words::next_run, &text, from),
+                    expected,
+                    "{text:?} from {from}"
+                );
+            }
+        }
+    }
+}
