@@ -682,7 +682,20 @@ fn read_directory(
                 subdirectories.push(rel);
             }
             Kind::File => {
-                let stat = listing.stat(&name).map_err(|e| CoreError::io(path(), e))?;
+                // With no table to keep digests from, every file is read: opened first, its `stat` comes
+                // from the descriptor, one lookup of its name instead of two.
+                let (stat, opened) = match previous.is_empty() {
+                    true => {
+                        let file = listing.open(&name).map_err(|e| CoreError::io(path(), e))?;
+                        let stat = rustix::fs::fstat(&file)
+                            .map_err(|e| CoreError::io(path(), e.into()))?;
+                        (stat, Some(file))
+                    }
+                    false => {
+                        let stat = listing.stat(&name).map_err(|e| CoreError::io(path(), e))?;
+                        (stat, None)
+                    }
+                };
                 if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
                     return Err(CoreError::Source(format!(
                         "{rel} changed while the tree was read: no longer a regular file"
@@ -690,7 +703,7 @@ fn read_directory(
                 }
                 let (file, reused, read) = describe(
                     &listing,
-                    &name,
+                    (&name, opened),
                     rel,
                     FileStat::of_stat(&stat),
                     previous,
@@ -715,12 +728,12 @@ fn read_directory(
 }
 
 /// The file `name` (at `rel`) of the directory being listed, with its `stat` and digest: the previous digest
-/// when the `stat` matches, else its bytes hashed (and scanned by the reader's single pass). Returns also
-/// whether the digest was reused and the bytes read. A file swapped for a link after it was listed is refused,
-/// never followed.
+/// when the `stat` matches, else its bytes hashed (and scanned by the reader's single pass) from the file
+/// already opened, if it was, else opened now. Returns also whether the digest was reused and the bytes read.
+/// A file swapped for a link after it was listed is refused, never followed.
 fn describe(
     listing: &Listing,
-    name: &OsStr,
+    (name, opened): (&OsStr, Option<std::fs::File>),
     rel: String,
     stat: FileStat,
     previous: &PreviousTable<'_>,
@@ -736,7 +749,11 @@ fn describe(
         };
         return Ok((file, true, 0));
     }
-    let read = reader.read(listing.open(name)?, &rel, stat.size)?;
+    let file = match opened {
+        Some(file) => file,
+        None => listing.open(name)?,
+    };
+    let read = reader.read(file, &rel, stat.size)?;
     let (file, bytes) = read.into_file(rel, stat);
     Ok((file, false, bytes))
 }
