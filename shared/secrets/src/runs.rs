@@ -40,7 +40,7 @@ mod windows {
     const WINDOW: usize = 64;
     const STRIDE: usize = WINDOW - MIN_RUN + 1;
 
-    // `whole` below halves the distance four times: 1 + 1 + 2 + 4 + 8 = 16 bytes.
+    // `whole` below doubles the length of the row it checks four times: 2, 4, 8, then 16 bytes.
     const _: () = assert!(MIN_RUN == 16);
 
     pub(super) fn next_run(text: &[u8], from: usize) -> Option<Range<usize>> {
