@@ -684,17 +684,14 @@ fn read_directory(
             Kind::File => {
                 // With no table to keep digests from, every file is read: opened first, its `stat` comes
                 // from the descriptor, one lookup of its name instead of two.
-                let (stat, opened) = match previous.is_empty() {
-                    true => {
-                        let file = listing.open(&name).map_err(|e| CoreError::io(path(), e))?;
-                        let stat = rustix::fs::fstat(&file)
-                            .map_err(|e| CoreError::io(path(), e.into()))?;
-                        (stat, Some(file))
-                    }
-                    false => {
-                        let stat = listing.stat(&name).map_err(|e| CoreError::io(path(), e))?;
-                        (stat, None)
-                    }
+                let (stat, opened) = if previous.is_empty() {
+                    let file = listing.open(&name).map_err(|e| CoreError::io(path(), e))?;
+                    let stat =
+                        rustix::fs::fstat(&file).map_err(|e| CoreError::io(path(), e.into()))?;
+                    (stat, Some(file))
+                } else {
+                    let stat = listing.stat(&name).map_err(|e| CoreError::io(path(), e))?;
+                    (stat, None)
                 };
                 if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
                     return Err(CoreError::Source(format!(
@@ -703,7 +700,8 @@ fn read_directory(
                 }
                 let (file, reused, read) = describe(
                     &listing,
-                    (&name, opened),
+                    &name,
+                    opened,
                     rel,
                     FileStat::of_stat(&stat),
                     previous,
@@ -733,7 +731,8 @@ fn read_directory(
 /// A file swapped for a link after it was listed is refused, never followed.
 fn describe(
     listing: &Listing,
-    (name, opened): (&OsStr, Option<std::fs::File>),
+    name: &OsStr,
+    opened: Option<std::fs::File>,
     rel: String,
     stat: FileStat,
     previous: &PreviousTable<'_>,
