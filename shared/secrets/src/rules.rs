@@ -38,7 +38,8 @@ pub(crate) struct Rule {
     /// Capture group holding the secret; 0 means "first non-empty group, else the whole match".
     pub(crate) secret_group: usize,
     pub(crate) entropy: Option<f64>,
-    /// Indexes into [`RuleSet::keywords`]; empty means the rule always runs.
+    /// Indexes of its keywords among the rule set's distinct ones ([`RuleSet::prefilter`]); empty means the rule
+    /// always runs.
     pub(crate) keywords: Vec<usize>,
     pub(crate) path: Option<Regex>,
     pub(crate) tags: Vec<String>,
