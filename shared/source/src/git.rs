@@ -2,9 +2,9 @@
 //! into a tree that holds the commit's files and nothing else (the repository's own files live beside it, not
 //! in it) and record the resolved SHA. Hostile-input rules: no shell, `--` before
 //! the URL, no remote helpers or `ext::`, no hooks, no system or global config, no prompts, a timeout, a
-//! stalled transfer aborted, and remotes held to the outbound-address policy ([`crate::remote`]). A CodeCommit
+//! stalled transfer aborted, and remotes held to the outbound-address policy (`crate::remote`). A CodeCommit
 //! remote gets credentials derived from the caller's AWS credentials ([`crate::codecommit`]); a private
-//! repository gets those its submission names by reference ([`crate::credentials`]). Either way they reach only
+//! repository gets those its submission names by reference (`crate::credentials`). Either way they reach only
 //! the git processes of that fetch, through a credential helper scoped to the remote's own host.
 
 use std::path::{Path, PathBuf};
@@ -204,9 +204,9 @@ pub async fn remove_untracked(
 const LOOSE_PER_PACK: usize = 100;
 
 /// Keeps a kept checkout's repository from growing with each fetch, at a cost that follows what the fetches
-/// brought. git's own housekeeping is off ([`Git::run_bytes`]): it packs the whole repository again after a
+/// brought. git's own housekeeping is off (`Git::run_bytes`): it packs the whole repository again after a
 /// fixed number of fetches, however little they brought (on a 1.4 GB tree, a rescan of 1 s took 15 s every
-/// fiftieth time). Here, past `max_packs` packs, the small ones are merged ([`plan`]), which costs what they
+/// fiftieth time). Here, past `max_packs` packs, the small ones are merged (`plan`), which costs what they
 /// hold and a walk of the commit's trees; the whole repository is packed again only once the packs besides
 /// the largest hold half as many bytes as it, after as much again was fetched. Only what the checked-out
 /// commit reaches is kept.

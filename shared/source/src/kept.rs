@@ -81,7 +81,7 @@ impl Kept {
         self.unmark(UPDATING)
     }
 
-    /// Whether a program may have written the tree since it was last read whole ([`EXPOSED`]); when the
+    /// Whether a program may have written the tree since it was last read whole (`EXPOSED`); when the
     /// marker cannot be looked at, it may have.
     pub fn exposed(&self) -> bool {
         !matches!(
