@@ -88,7 +88,7 @@ impl Exposure {
         }
     }
 
-    /// `text` with every server directory replaced by [`DATA_PLACEHOLDER`] (only where a whole path component
+    /// `text` with every server directory replaced by `DATA_PLACEHOLDER` (only where a whole path component
     /// follows, so `/srv/data2` is not mistaken for `/srv/data`).
     pub fn text(&self, text: &str) -> String {
         let mut out = text.to_string();

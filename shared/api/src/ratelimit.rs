@@ -201,7 +201,7 @@ impl RateLimiter {
     }
 
     /// Counts one request of the credential named `key` (a digest, see
-    /// [`credential_name`](crate::auth::credential_name)).
+    /// `credential_name`).
     pub fn admit_key(&self, key: &str, now: Instant) -> Result<(), ApiError> {
         self.keys
             .take(&key.to_string(), now)

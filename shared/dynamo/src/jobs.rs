@@ -414,7 +414,7 @@ impl JobStore for DynamoJobStore {
         })
     }
 
-    /// The lease is an item of its own in the job's partition (sort key [`UPLOAD_LEASE_SORT_KEY`]), so saves
+    /// The lease is an item of its own in the job's partition (sort key `UPLOAD_LEASE_SORT_KEY`), so saves
     /// of the record never touch it; it is taken by a conditional put.
     async fn claim_upload(
         &self,
