@@ -103,6 +103,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy (all features, and the CLI without the AWS adapters)"
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 cargo clippy -p certus --all-targets --quiet -- -D warnings
+echo "== cargo doc (public docs link nothing private or missing)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
 echo "== cargo deny (licenses, bans, sources; advisories against ../shared's RustSec snapshot)"
 scripts/deny.sh
 
