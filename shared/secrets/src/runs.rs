@@ -83,14 +83,18 @@ mod windows {
     /// Bit `i` set iff `text[at + i]` is a run byte (none past the end).
     fn mask(text: &[u8], at: usize) -> u64 {
         let rest = text.get(at..).unwrap_or_default();
-        let mut padded = [0u8; WINDOW];
-        let window = match rest.first_chunk::<WINDOW>() {
-            Some(window) => window,
+        match rest.first_chunk::<WINDOW>() {
+            Some(window) => classify_window(window),
+            // Only the text's last window is copied, zeroes (no run byte) after its end.
             None => {
+                let mut padded = [0u8; WINDOW];
                 padded[..rest.len()].copy_from_slice(rest);
-                &padded
+                classify_window(&padded)
             }
-        };
+        }
+    }
+
+    fn classify_window(window: &[u8; WINDOW]) -> u64 {
         // SAFETY: SSE2 is enabled for the whole build (this module is compiled only when it is), so the
         // processor running this code has it.
         #[allow(unsafe_code)]
@@ -100,7 +104,7 @@ mod windows {
 
     /// Which of the 64 bytes are run bytes, bit `i` for byte `i`.
     #[target_feature(enable = "sse2")]
-    pub(super) fn classify(window: &[u8; WINDOW]) -> u64 {
+    fn classify(window: &[u8; WINDOW]) -> u64 {
         let (chunks, _) = window.as_chunks::<16>();
         let mut bits = 0u64;
         for (n, chunk) in chunks.iter().enumerate() {
@@ -149,9 +153,7 @@ mod windows {
                     let mut window: [u8; WINDOW] =
                         std::array::from_fn(|i| if i % 2 == 0 { b'Q' } else { b' ' });
                     window[lane] = value;
-                    #[allow(unsafe_code)]
-                    // SAFETY: the module is compiled only with SSE2 enabled.
-                    let bits = unsafe { classify(&window) };
+                    let bits = classify_window(&window);
                     let expected = window
                         .iter()
                         .enumerate()
