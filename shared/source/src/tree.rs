@@ -685,7 +685,9 @@ fn read_directory(
                 // With no table to keep digests from, every file is read: opened first, its `stat` comes
                 // from the descriptor, one lookup of its name instead of two.
                 let (stat, opened) = if previous.is_empty() {
-                    let file = listing.open(&name).map_err(|e| CoreError::io(path(), e))?;
+                    let file = listing
+                        .open(&name)
+                        .map_err(|e| unreadable_file(path(), e))?;
                     let stat =
                         rustix::fs::fstat(&file).map_err(|e| CoreError::io(path(), e.into()))?;
                     (stat, Some(file))
@@ -707,7 +709,7 @@ fn read_directory(
                     previous,
                     reader,
                 )
-                .map_err(|e| CoreError::io(path(), e))?;
+                .map_err(|e| unreadable_file(path(), e))?;
                 walk.reused += u64::from(reused);
                 walk.bytes_read += read;
                 walk.lines.push(Line::File(file));
@@ -723,6 +725,18 @@ fn read_directory(
         }
     }
     Ok(subdirectories)
+}
+
+/// What failing to open or read the listed file at `path` means: a link found in its place (opening refuses to
+/// follow it) is the tree changing under the walk, and said so.
+fn unreadable_file(path: std::path::PathBuf, e: std::io::Error) -> CoreError {
+    match rustix::io::Errno::from_io_error(&e) {
+        Some(rustix::io::Errno::LOOP) => CoreError::Source(format!(
+            "{} changed while the tree was read: a link in place of a file, not followed",
+            path.display()
+        )),
+        _ => CoreError::io(path, e),
+    }
 }
 
 /// The file `name` (at `rel`) of the directory being listed, with its `stat` and digest: the previous digest
@@ -1012,6 +1026,22 @@ mod tests {
 #[cfg(test)]
 mod table_tests {
     use super::*;
+
+    /// A link where a file was listed is refused when opened, and the error says the tree changed.
+    #[test]
+    fn a_link_opened_in_place_of_a_listed_file_is_named_as_the_tree_changing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real"), "x").unwrap();
+        std::os::unix::fs::symlink("real", dir.path().join("swapped")).unwrap();
+        let mut beneath = Beneath::new(dir.path());
+        let listing = beneath.list(OsStr::new("")).unwrap();
+        let refused = listing.open(OsStr::new("swapped")).unwrap_err();
+        let said = unreadable_file(dir.path().join("swapped"), refused).to_string();
+        assert!(said.contains("changed while the tree was read"), "{said}");
+        let missing = listing.open(OsStr::new("gone")).unwrap_err();
+        let said = unreadable_file(dir.path().join("gone"), missing).to_string();
+        assert!(!said.contains("changed while"), "{said}");
+    }
 
     #[test]
     fn a_changed_path_is_read_beneath_the_tree_only_and_never_through_a_link() {
