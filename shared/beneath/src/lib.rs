@@ -1,7 +1,8 @@
-//! Opening and listing a tree's files by the relative paths the tree names (hostile): through directory
-//! descriptors, one component at a time, never following a link and never leaving the tree. The directories on
-//! the way to the last file or directory opened stay open (the first 64 of them), so files taken in walk order
-//! cost one `openat` each, and a new directory one `openat` per component it does not share with the last.
+//! Opening, listing, stating and removing a tree's files by the relative paths the tree names (hostile):
+//! through directory descriptors, one component at a time, never following a link and never leaving the tree.
+//! The directories on the way to the last file or directory opened stay open (the first 64 of them), so files
+//! taken in walk order cost one `openat` each, and a new directory one `openat` per component it does not share
+//! with the last.
 //! A walk lists a directory ([`Listing`]) and opens, stats and reads the links of its entries through the
 //! listing's own descriptor, or hands that descriptor to other threads ([`Directory`]): no lookup by path at all.
 //! Unix only: it is built on `openat` with `O_NOFOLLOW`.
@@ -62,6 +63,64 @@ impl Beneath {
         use rustix::fd::AsFd;
         let beyond = self.descend(dir)?;
         open_file(self.held(beyond.as_ref())?.as_fd(), name)
+    }
+
+    /// What `stat` says of the entry at `rel` (a link itself, never what it points to), reached as
+    /// [`Beneath::open`] reaches a file.
+    pub fn stat(&mut self, rel: &str) -> io::Result<Stat> {
+        use rustix::fs::{statat, AtFlags};
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let name = OsStr::new(name);
+        if !plain(name) {
+            return Err(refused(OsStr::new(rel)));
+        }
+        let beyond = self.descend(OsStr::new(dir))?;
+        Ok(statat(
+            self.held(beyond.as_ref())?,
+            name,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)
+    }
+
+    /// Removes the file or link at `rel`, reached as [`Beneath::open`] reaches a file, then each directory
+    /// above it that this leaves empty, up to (not including) the root. Nothing at `rel` is no error; a
+    /// directory at `rel` is one. Directories past the first [`MAX_HELD`] levels are left, even if empty.
+    pub fn remove(&mut self, rel: &str) -> io::Result<()> {
+        use rustix::fs::{unlinkat, AtFlags};
+        use rustix::io::Errno;
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let name = OsStr::new(name);
+        if !plain(name) {
+            return Err(refused(OsStr::new(rel)));
+        }
+        let beyond = match self.descend(OsStr::new(dir)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            reached => reached?,
+        };
+        match unlinkat(self.held(beyond.as_ref())?, name, AtFlags::empty()) {
+            Ok(()) => {}
+            Err(Errno::NOENT) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        if beyond.is_some() {
+            return Ok(());
+        }
+        while let Some((name, _)) = self.path.last() {
+            let parent = match self.path.len() {
+                1 => self.top.as_ref(),
+                n => self.path.get(n - 2).map(|(_, descriptor)| descriptor),
+            }
+            .ok_or_else(|| io::Error::other("the tree's root is not open"))?;
+            match unlinkat(parent, name, AtFlags::REMOVEDIR) {
+                Ok(()) => {
+                    self.path.pop();
+                }
+                // Still holds something: kept (and still held).
+                Err(Errno::NOTEMPTY | Errno::EXIST) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// The entries of the directory `dir` (`""` for the root), reached as [`Beneath::open`] reaches a file's
@@ -336,6 +395,75 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("src")).unwrap();
         assert!(read(&mut beneath, "src/deep/b.rs").is_err());
         assert!(read(&mut Beneath::new(&root), "src/a.rs").is_err());
+    }
+
+    #[test]
+    fn files_are_stated_and_removed_beneath_the_root_with_the_directories_they_leave_empty() {
+        use rustix::fs::FileType;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        std::fs::create_dir_all(root.join("src/deep/er")).unwrap();
+        std::fs::create_dir_all(root.join("full")).unwrap();
+        std::fs::write(root.join("top.txt"), "top").unwrap();
+        std::fs::write(root.join("src/a.rs"), "a").unwrap();
+        std::fs::write(root.join("src/deep/er/b.rs"), "b").unwrap();
+        std::fs::write(root.join("full/c.rs"), "c").unwrap();
+        std::fs::write(dir.path().join("outside.txt"), "outside").unwrap();
+        std::fs::create_dir(dir.path().join("elsewhere")).unwrap();
+        std::fs::write(dir.path().join("elsewhere/a.rs"), "elsewhere").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("link.txt")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("linked")).unwrap();
+        let mut beneath = Beneath::new(&root);
+        let kind = |stat: Stat| FileType::from_raw_mode(stat.st_mode);
+
+        assert_eq!(beneath.stat("top.txt").unwrap().st_size, 3);
+        assert_eq!(
+            kind(beneath.stat("src/deep/er/b.rs").unwrap()),
+            FileType::RegularFile
+        );
+        assert_eq!(kind(beneath.stat("link.txt").unwrap()), FileType::Symlink);
+        assert_eq!(kind(beneath.stat("src/deep").unwrap()), FileType::Directory);
+        assert!(
+            beneath.stat("linked/a.rs").is_err(),
+            "stated through a link"
+        );
+
+        // The deepest file takes the two directories it leaves empty with it, not the one still holding a file.
+        beneath.remove("src/deep/er/b.rs").unwrap();
+        assert!(!root.join("src/deep").exists());
+        assert!(root.join("src/a.rs").exists());
+        beneath.remove("src/a.rs").unwrap();
+        assert!(!root.join("src").exists());
+        // A link is removed itself, never what it points to.
+        beneath.remove("link.txt").unwrap();
+        assert!(std::fs::symlink_metadata(root.join("link.txt")).is_err());
+        assert!(dir.path().join("outside.txt").exists());
+        // Nothing there is nothing to do.
+        beneath.remove("gone/nowhere.txt").unwrap();
+        beneath.remove("top.txt").unwrap();
+        beneath.remove("top.txt").unwrap();
+        for hostile in [
+            "linked/a.rs",
+            "../outside.txt",
+            "src/../../outside.txt",
+            "full",
+            "full/..",
+            "./full/c.rs",
+            "",
+            "/etc/hostname",
+        ] {
+            assert!(beneath.remove(hostile).is_err(), "{hostile} was removed");
+        }
+        assert!(dir.path().join("elsewhere/a.rs").exists());
+        assert!(dir.path().join("outside.txt").exists());
+        assert!(root.join("full/c.rs").exists());
+        // The last file of the tree leaves the root in place.
+        beneath.remove("full/c.rs").unwrap();
+        let left: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["linked"]);
     }
 
     fn listed(beneath: &mut Beneath, dir: &str) -> io::Result<Vec<(String, Kind)>> {

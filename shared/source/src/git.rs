@@ -113,9 +113,9 @@ pub struct Checkout {
 pub enum Arrival {
     /// Checked out whole, every tracked path compared and restored (`checkout --force`).
     Whole,
-    /// Moved from the commit the tree held: git wrote only the paths that differ between the two commits
-    /// (`changes`, listed while it wrote them, or why they could not be), having first found each of them as
-    /// that commit holds it; every other path was left as it was.
+    /// Moved from the commit the tree held: only the paths that differ between the two commits were written
+    /// or removed (`changes`, or why they could not be listed), each first found as that commit holds it;
+    /// every other path was left as it was.
     Moved {
         from: String,
         changes: std::result::Result<Vec<Change>, String>,
@@ -123,6 +123,9 @@ pub enum Arrival {
     /// The tree could not be moved from the commit it was said to hold (git found a path that differs from
     /// it), so it was checked out whole: what else wrote the tree is unknown.
     NotMoved { from: String, why: String },
+    /// A `.gitattributes` changed since the commit the tree held, which may change how any file is written
+    /// (line endings, encodings): every file was written again, as a fresh checkout writes it.
+    Rewritten { from: String },
 }
 
 fn is_remote(url: &str) -> bool {
@@ -146,10 +149,18 @@ pub struct Layout<'a> {
 /// The ref that marks the commit a layout holds, so the next fetch into it asks only for what is new.
 const CHECKED_OUT_REF: &str = "refs/certus/checked-out";
 
+/// The commit a kept tree holds, and the check that the paths a move would write or remove are still as the
+/// tree held them (what the tree's last table recorded of each: its `stat`, or that nothing was there).
+#[derive(Clone, Copy)]
+pub struct Held<'a> {
+    pub commit: &'a str,
+    pub as_held: &'a (dyn Fn(&[Change]) -> bool + Sync),
+}
+
 /// Fetches `url` (at `commit`, or the head of `branch`, or of the default branch) into `layout` and checks it
 /// out. `credentials_ref` names the credentials of a private repository (a submission's
 /// `git_credentials_ref`); they are read here, just before git runs. `held` is the commit the tree holds,
-/// written by nothing but git since it was checked out: git then moves the tree from it, writing only what
+/// written by nothing but git since it was checked out: the tree is then moved from it, writing only what
 /// differs, instead of comparing every tracked path.
 pub async fn checkout(
     url: &str,
@@ -157,7 +168,7 @@ pub async fn checkout(
     commit: Option<&str>,
     credentials_ref: Option<&str>,
     layout: Layout<'_>,
-    held: Option<&str>,
+    held: Option<Held<'_>>,
     policy: &GitPolicy,
 ) -> Result<Checkout> {
     let pinned = if is_remote(url) {
@@ -348,31 +359,77 @@ pub async fn checked_out(layout: Layout<'_>, policy: &GitPolicy) -> Option<Strin
     Some(commit.trim().to_string())
 }
 
-/// Records of `git diff-tree -r -z` (`:<old mode> <new mode> <old id> <new id> <status>` NUL `<path>` NUL).
-fn parse_raw_diff(raw: &[u8]) -> Result<Vec<Change>> {
+/// One entry that differs between two commits' trees, as `git diff-tree -r --raw` gives it: its path, its
+/// mode before and after (0 where it is absent) and the object it is now (all zeros once removed).
+struct Difference {
+    path: String,
+    old_mode: u32,
+    new_mode: u32,
+    new_id: String,
+}
+
+impl Difference {
+    /// Whether [`Git::write`] writes it: a regular file or a link before and after (or absent); a submodule
+    /// is left to git's own merge.
+    fn is_plain(&self) -> bool {
+        let plain = |mode: u32| mode == 0 || matches!(mode & 0o170000, 0o100000 | 0o120000);
+        plain(self.old_mode) && plain(self.new_mode)
+    }
+
+    /// Whether it is a `.gitattributes`, which says how the files beneath it are written.
+    fn sets_attributes(&self) -> bool {
+        self.path.rsplit('/').next() == Some(".gitattributes")
+    }
+}
+
+/// The paths `differences` changes, and whether each is a regular file now.
+fn changes_of(differences: &[Difference]) -> Vec<Change> {
+    differences
+        .iter()
+        .map(|d| Change {
+            path: d.path.clone(),
+            // Any regular file's mode, as git's checkout takes it (old trees may hold 100664).
+            file: d.new_mode & 0o170000 == 0o100000,
+        })
+        .collect()
+}
+
+/// The entries of `git diff-tree -r -z --no-abbrev` output.
+fn parse_raw_diff(raw: &[u8]) -> Result<Vec<Difference>> {
     let unreadable = || CoreError::Source("git diff-tree: unexpected output".to_string());
     let mut fields = raw.split(|&b| b == 0);
-    let mut changes = Vec::new();
+    let mut differences = Vec::new();
     while let Some(info) = fields.next().filter(|f| !f.is_empty()) {
         let path = fields
             .next()
             .filter(|p| !p.is_empty())
             .ok_or_else(unreadable)?;
-        let new_mode = info
+        let info = info
             .strip_prefix(b":")
-            .and_then(|rest| rest.split(|&b| b == b' ').nth(1))
-            .and_then(|mode| std::str::from_utf8(mode).ok())
-            .and_then(|mode| u32::from_str_radix(mode, 8).ok())
+            .and_then(|rest| std::str::from_utf8(rest).ok())
             .ok_or_else(unreadable)?;
-        changes.push(Change {
+        let mut parts = info.split(' ');
+        let mut mode = || {
+            parts
+                .next()
+                .and_then(|mode| u32::from_str_radix(mode, 8).ok())
+                .ok_or_else(unreadable)
+        };
+        let (old_mode, new_mode) = (mode()?, mode()?);
+        let new_id = parts
+            .nth(1)
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(unreadable)?;
+        differences.push(Difference {
             path: String::from_utf8(path.to_vec()).map_err(|_| {
                 CoreError::Source("git diff-tree: a path that is not UTF-8".to_string())
             })?,
-            // Any regular file's mode, as git's checkout takes it (old trees may hold 100664).
-            file: new_mode & 0o170000 == 0o100000,
+            old_mode,
+            new_mode,
+            new_id: new_id.to_string(),
         });
     }
-    Ok(changes)
+    Ok(differences)
 }
 
 /// No remote: for git commands that only read or write the layout itself.
@@ -520,7 +577,7 @@ async fn fetch(
     login: Option<&Login>,
     wanted: Wanted<'_>,
     layout: Layout<'_>,
-    held: Option<&str>,
+    held: Option<Held<'_>>,
     policy: &GitPolicy,
 ) -> Result<Checkout> {
     let Wanted { branch, commit } = wanted;
@@ -610,27 +667,63 @@ impl<'a> Git<'a> {
     }
 
     /// Brings the tree and HEAD to `target`. From `held` (the commit the tree holds, written by nothing but
-    /// git since) git's two-tree merge writes only the paths that differ, after checking each of them is as
-    /// `held` has it; if it refuses, or with nothing held, the whole tree is checked out by force.
-    async fn switch(&self, held: Option<&str>, target: &str) -> Result<Arrival> {
+    /// git since) only the paths that differ are written: by [`Git::write`] when they are files and links the
+    /// tree still holds as `held` left them, else by git's two-tree merge, which first checks each path against
+    /// its index. If that refuses, or with nothing held, the whole tree is checked out by force; when a
+    /// `.gitattributes` changed, every file is written again.
+    async fn switch(&self, held: Option<Held<'_>>, target: &str) -> Result<Arrival> {
         let arrival = match held {
             None => Arrival::Whole,
-            Some(from) => {
-                // git lists the paths that differ while it writes them.
-                let move_args = ["read-tree", "-m", "-u", from, target];
-                match tokio::join!(self.run(&move_args), self.changes(from, target)) {
-                    (Ok(_), changes) => {
-                        self.run(&["update-ref", "--no-deref", "HEAD", target])
-                            .await?;
-                        return Ok(Arrival::Moved {
-                            from: from.to_string(),
-                            changes: changes.map_err(|e| e.to_string()),
-                        });
+            Some(held) => {
+                let from = held.commit;
+                let listed = self.differences(from, target).await;
+                if listed
+                    .as_ref()
+                    .is_ok_and(|d| d.iter().any(Difference::sets_attributes))
+                {
+                    // Without an index, git's checkout finds no file it may leave as it is.
+                    let index = self.layout.git_dir.join("index");
+                    match std::fs::remove_file(&index) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(CoreError::io(&index, e))
+                        }
+                        _ => {}
                     }
-                    (Err(e), _) => Arrival::NotMoved {
+                    Arrival::Rewritten {
                         from: from.to_string(),
-                        why: e.to_string(),
-                    },
+                    }
+                } else {
+                    let changes = listed
+                        .as_ref()
+                        .map(|d| changes_of(d))
+                        .map_err(|e| e.to_string());
+                    let writable = match (&listed, &changes) {
+                        (Ok(differences), Ok(changes)) => {
+                            differences.iter().all(Difference::is_plain) && (held.as_held)(changes)
+                        }
+                        _ => false,
+                    };
+                    let moved = match listed {
+                        Ok(differences) if writable => self.write(&differences).await,
+                        _ => self
+                            .run(&["read-tree", "-m", "-u", from, target])
+                            .await
+                            .map(|_| ()),
+                    };
+                    match moved {
+                        Ok(()) => {
+                            self.run(&["update-ref", "--no-deref", "HEAD", target])
+                                .await?;
+                            return Ok(Arrival::Moved {
+                                from: from.to_string(),
+                                changes,
+                            });
+                        }
+                        Err(e) => Arrival::NotMoved {
+                            from: from.to_string(),
+                            why: e.to_string(),
+                        },
+                    }
                 }
             }
         };
@@ -639,9 +732,51 @@ impl<'a> Git<'a> {
         Ok(arrival)
     }
 
-    /// The paths whose entry differs between the trees of commits `from` and `to` (added, removed,
-    /// rewritten, or changed in mode or type), as git's move of a tree from `from` to `to` writes them.
-    async fn changes(&self, from: &str, to: &str) -> Result<Vec<Change>> {
+    /// Writes `differences` (plain ones, [`Difference::is_plain`]) into the tree and the index: the index
+    /// takes the new entries, the paths that are gone leave the tree (with the directories they leave empty),
+    /// and git writes every other path from its object, through the attributes and filters a checkout applies,
+    /// recording what it wrote in the index.
+    async fn write(&self, differences: &[Difference]) -> Result<()> {
+        let (gone, kept): (Vec<&Difference>, Vec<&Difference>) =
+            differences.iter().partition(|d| d.new_mode == 0);
+        let mut entries = Vec::new();
+        for d in differences {
+            entries.extend_from_slice(format!("{:o} {}\t", d.new_mode, d.new_id).as_bytes());
+            entries.extend_from_slice(d.path.as_bytes());
+            entries.push(0);
+        }
+        self.run_with(&["update-index", "-z", "--index-info"], entries)
+            .await?;
+        let tree = self.layout.tree.to_path_buf();
+        let removed: Vec<String> = gone.iter().map(|d| d.path.clone()).collect();
+        tokio::task::spawn_blocking(move || {
+            let mut beneath = certus_beneath::Beneath::new(&tree);
+            removed.iter().try_for_each(|rel| {
+                beneath
+                    .remove(rel)
+                    .map_err(|e| CoreError::Source(format!("removing {rel}: {e}")))
+            })
+        })
+        .await
+        .map_err(|e| CoreError::Source(format!("removing the paths a commit dropped: {e}")))??;
+        let mut written = Vec::new();
+        for d in &kept {
+            written.extend_from_slice(d.path.as_bytes());
+            written.push(0);
+        }
+        if !written.is_empty() {
+            self.run_with(
+                &["checkout-index", "--force", "-u", "-z", "--stdin"],
+                written,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The entries that differ between the trees of commits `from` and `to` (added, removed, rewritten, or
+    /// changed in mode or type).
+    async fn differences(&self, from: &str, to: &str) -> Result<Vec<Difference>> {
         let args = [
             "diff-tree",
             "-r",
@@ -662,6 +797,16 @@ impl<'a> Git<'a> {
 
     /// What git printed, as it printed it.
     async fn run_bytes(&self, args: &[&str]) -> Result<Vec<u8>> {
+        self.run_fed(args, None).await
+    }
+
+    /// Runs git with `input` on its standard input.
+    async fn run_with(&self, args: &[&str], input: Vec<u8>) -> Result<Vec<u8>> {
+        self.run_fed(args, Some(input)).await
+    }
+
+    /// What git printed, given `input` (or nothing) to read.
+    async fn run_fed(&self, args: &[&str], input: Option<Vec<u8>>) -> Result<Vec<u8>> {
         let ssh = match &self.pinned.ssh_host {
             Some(address) => format!(
                 "ssh -o BatchMode=yes -o HostName={address} -o CanonicalizeHostname=no \
@@ -752,16 +897,36 @@ impl<'a> Git<'a> {
             )
             .args(self.login.into_iter().flat_map(credential_config))
             .args(args)
-            .stdin(std::process::Stdio::null())
+            .stdin(match input {
+                Some(_) => std::process::Stdio::piped(),
+                None => std::process::Stdio::null(),
+            })
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .map_err(|e| CoreError::Source(format!("could not run git: {e}")))?;
         let mut group = GitGroup::of(&child);
-        let output = tokio::time::timeout(self.policy.timeout, child.wait_with_output())
+        let feed = child
+            .stdin
+            .take()
+            .zip(input)
+            .map(|(mut stdin, input)| async move {
+                use tokio::io::AsyncWriteExt;
+                // A git that stops reading early says why itself: its exit status is what is checked.
+                let _ = stdin.write_all(&input).await;
+            });
+        let run = async {
+            let (output, _) = tokio::join!(child.wait_with_output(), async {
+                if let Some(feed) = feed {
+                    feed.await;
+                }
+            });
+            output
+        };
+        let output = tokio::time::timeout(self.policy.timeout, run)
             .await
             .map_err(|_| {
                 CoreError::Source(format!(
@@ -978,7 +1143,7 @@ def authorise(auth):
     }
 
     #[test]
-    fn a_raw_diff_gives_every_changed_path_and_whether_it_is_a_regular_file_now() {
+    fn a_raw_diff_gives_every_changed_path_its_modes_and_object_and_how_it_is_written() {
         let raw = [
             ":100644 100644 aa bb M\0src/a.py\0",
             ":000000 100755 00 cc A\0bin/run\0",
@@ -986,24 +1151,126 @@ def authorise(auth):
             ":100644 120000 ee ff T\0link\0",
             ":000000 160000 00 11 A\0vendor/sub\0",
             ":100644 100664 22 33 M\0old mode.txt\0",
+            ":100644 100644 44 55 M\0docs/.gitattributes\0",
         ]
         .concat();
-        let changes = parse_raw_diff(raw.as_bytes()).unwrap();
-        let seen: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.file)).collect();
+        let differences = parse_raw_diff(raw.as_bytes()).unwrap();
+        let seen: Vec<(&str, u32, u32, &str, bool)> = differences
+            .iter()
+            .map(|d| {
+                let (path, id) = (d.path.as_str(), d.new_id.as_str());
+                (
+                    path,
+                    d.old_mode,
+                    d.new_mode,
+                    id,
+                    d.is_plain() && !d.sets_attributes(),
+                )
+            })
+            .collect();
         assert_eq!(
             seen,
+            [
+                ("src/a.py", 0o100644, 0o100644, "bb", true),
+                ("bin/run", 0, 0o100755, "cc", true),
+                ("gone.txt", 0o100644, 0, "00", true),
+                ("link", 0o100644, 0o120000, "ff", true),
+                ("vendor/sub", 0, 0o160000, "11", false),
+                ("old mode.txt", 0o100644, 0o100664, "33", true),
+                ("docs/.gitattributes", 0o100644, 0o100644, "55", false),
+            ]
+        );
+        let changes = changes_of(&differences);
+        let files: Vec<(&str, bool)> = changes.iter().map(|c| (c.path.as_str(), c.file)).collect();
+        assert_eq!(
+            files,
             [
                 ("src/a.py", true),
                 ("bin/run", true),
                 ("gone.txt", false),
                 ("link", false),
                 ("vendor/sub", false),
-                ("old mode.txt", true)
+                ("old mode.txt", true),
+                ("docs/.gitattributes", true)
             ]
         );
         assert!(parse_raw_diff(b":100644 100644 aa bb M\0").is_err());
+        assert!(parse_raw_diff(b":100644 100644 aa zz M\0path\0").is_err());
         assert!(parse_raw_diff(b"garbage\0path\0").is_err());
         assert!(parse_raw_diff(b"").unwrap().is_empty());
+    }
+
+    /// A push whose paths the tree still holds as its last commit left them is written by certus itself
+    /// (git's own merge would refuse the tree below, whose file was changed behind its back); otherwise git's
+    /// merge decides, and refuses.
+    #[tokio::test]
+    async fn paths_the_tree_holds_as_left_are_written_and_the_rest_left_to_gits_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join("src")).unwrap();
+        std::fs::write(repo.join("src/a.txt"), "one").unwrap();
+        std::fs::write(repo.join("b.txt"), "b").unwrap();
+        git(&repo, &["init", "-q", "-b", "main"]);
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", "one"]);
+        let first = git(&repo, &["rev-parse", "HEAD"]);
+        let policy = GitPolicy {
+            allow_local: true,
+            ..GitPolicy::default()
+        };
+        let url = format!("file://{}", repo.display());
+        for (step, as_held) in [true, false].into_iter().enumerate() {
+            let (tree, home) = (
+                dir.path().join(format!("tree{step}")),
+                dir.path().join(format!("home{step}")),
+            );
+            std::fs::create_dir_all(&tree).unwrap();
+            std::fs::create_dir_all(&home).unwrap();
+            let layout = Layout {
+                tree: &tree,
+                git_dir: &home.join("repo.git"),
+                home: &home,
+            };
+            checkout(&url, None, Some(&first), None, layout, None, &policy)
+                .await
+                .unwrap();
+            std::fs::write(tree.join("src/a.txt"), "changed behind git's back").unwrap();
+            std::fs::write(repo.join("src/a.txt"), "two").unwrap();
+            git(&repo, &["commit", "-q", "-am", &format!("two {step}")]);
+            let asked = std::sync::Mutex::new(Vec::new());
+            let check = |changes: &[Change]| {
+                asked.lock().unwrap().extend(changes.iter().cloned());
+                as_held
+            };
+            let held = Held {
+                commit: &first,
+                as_held: &check,
+            };
+            let moved = checkout(&url, Some("main"), None, None, layout, Some(held), &policy)
+                .await
+                .unwrap();
+            let asked = asked.into_inner().unwrap();
+            assert_eq!(
+                asked,
+                [Change {
+                    path: "src/a.txt".into(),
+                    file: true
+                }]
+            );
+            match (as_held, &moved.arrival) {
+                (true, Arrival::Moved { from, changes }) => {
+                    assert_eq!((from, changes.as_deref()), (&first, Ok(&asked[..])));
+                }
+                (false, Arrival::NotMoved { from, .. }) => assert_eq!(from, &first),
+                (_, arrival) => panic!("as held: {as_held}, yet {arrival:?}"),
+            }
+            assert_eq!(
+                std::fs::read_to_string(tree.join("src/a.txt")).unwrap(),
+                "two"
+            );
+            assert_eq!(std::fs::read_to_string(tree.join("b.txt")).unwrap(), "b");
+            git(&repo, &["reset", "-q", "--hard", &first]);
+        }
     }
 
     /// A checkout of a repository with nested directories, a link and a submodule has the shape its index

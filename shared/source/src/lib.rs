@@ -338,9 +338,26 @@ impl LocalSourcePreparer {
         };
         let (root, checkout, files, lease) = match kept {
             Some((cache, kept)) => {
+                // The tree's last table, to check that the paths a move changes are as it recorded them.
+                let recorded = match &held {
+                    Some(_) => stored_table(cache, kept.name()).await.ok().flatten(),
+                    None => None,
+                };
+                let as_recorded = |changes: &[tree::Change]| match (&held, &recorded) {
+                    (Some(commit), Some((base, delta))) => {
+                        let paths = Paths::default();
+                        let table = tree::PreviousTable::decode(base, delta.as_deref(), &paths);
+                        table.commit() == Some(commit.as_str()) && table.holds(kept.tree(), changes)
+                    }
+                    _ => false,
+                };
+                let held = held.as_deref().map(|commit| git::Held {
+                    commit,
+                    as_held: &as_recorded,
+                });
                 kept.updating()?;
                 let update = async {
-                    let checkout = fetch(kept.layout(), held.as_deref()).await?;
+                    let checkout = fetch(kept.layout(), held).await?;
                     let mut notes = Vec::new();
                     match &checkout.arrival {
                         git::Arrival::Moved { from, changes } => {
@@ -375,6 +392,10 @@ impl LocalSourcePreparer {
                         git::Arrival::NotMoved { from, why } => notes.push(format!(
                             "kept checkout: its tree was not as git left it at {from}, so it was checked \
                              out and read whole: {why}"
+                        )),
+                        git::Arrival::Rewritten { from } => notes.push(format!(
+                            "kept checkout: a .gitattributes changed since {from}, so every file was written \
+                             again and read whole"
                         )),
                         git::Arrival::Whole => {}
                     }
@@ -1175,6 +1196,170 @@ mod tests {
                 assert_eq!(files.bytes_read, written, "step {step}: {changed}");
                 assert!(files.digests_reused > 0, "step {step}");
             }
+        }
+    }
+
+    /// Every entry of the tree under `root`, as a checkout leaves it: each directory, each file with its
+    /// bytes and whether it is executable, each link with its target.
+    fn snapshot(root: &Path) -> Vec<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut entries = Vec::new();
+        let mut pending = vec![root.to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let rel = path.strip_prefix(root).unwrap().display().to_string();
+                let meta = std::fs::symlink_metadata(&path).unwrap();
+                entries.push(if meta.is_dir() {
+                    pending.push(path);
+                    format!("dir {rel}")
+                } else if meta.is_symlink() {
+                    format!(
+                        "link {rel} -> {}",
+                        std::fs::read_link(&path).unwrap().display()
+                    )
+                } else {
+                    let executable = meta.permissions().mode() & 0o111 != 0;
+                    let bytes = std::fs::read(&path).unwrap();
+                    format!(
+                        "file {rel} x={executable} {:?}",
+                        String::from_utf8_lossy(&bytes)
+                    )
+                });
+            }
+        }
+        entries.sort();
+        entries
+    }
+
+    /// One commit of a history that moves every kind of entry: files rewritten, added in new directories,
+    /// removed with the directories they leave empty, made executable and not; links retargeted, turned
+    /// into files and back; a file turned into a directory and back; files written through end-of-line
+    /// attributes, and a change of those attributes.
+    fn commit_move(repo: &Path, step: usize) {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let write = |rel: &str, text: &str| {
+            let path = repo.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let _ = std::fs::remove_file(&path);
+            std::fs::write(path, text).unwrap();
+        };
+        let remove = |rel: &str| {
+            let path = repo.join(rel);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path).unwrap(),
+                Ok(_) => std::fs::remove_file(&path).unwrap(),
+                Err(_) => {}
+            }
+        };
+        let link = |target: &str, rel: &str| {
+            remove(rel);
+            symlink(target, repo.join(rel)).unwrap();
+        };
+        let mode = |rel: &str, mode: u32| {
+            std::fs::set_permissions(repo.join(rel), std::fs::Permissions::from_mode(mode))
+                .unwrap();
+        };
+        match step {
+            0 => {
+                write(".gitattributes", "*.txt eol=crlf\n");
+                for n in 0..12 {
+                    write(&format!("src/m{}/f{n}.py", n % 3), &format!("v0 {n}\n"));
+                }
+                write("notes/a.txt", "line one\nline two\n");
+                write("lonely/deep/only.py", "the only file here\n");
+                write("x", "a file that becomes a directory\n");
+                write("d/one.py", "a directory that becomes a file\n");
+                write("run.sh", "#!/bin/sh\n");
+                link("src/m0/f0.py", "to-file");
+                link("src", "to-dir");
+                link("notes", "becomes-file");
+                write("becomes-link", "a file that becomes a link\n");
+            }
+            1 => {
+                write("src/m1/f1.py", "v1\n");
+                write("notes/a.txt", "line one\nline two, changed\n");
+                write("notes/b.txt", "added\nwith attributes\n");
+                write("brand/new/deep/added.py", "added\n");
+                remove("lonely/deep/only.py");
+                mode("run.sh", 0o755);
+                mode("src/m2/f2.py", 0o755);
+                link("src/m1/f1.py", "to-file");
+                remove("becomes-file");
+                write("becomes-file", "a link that became a file\n");
+                link("run.sh", "becomes-link");
+            }
+            2 => {
+                remove("x");
+                write("x/inside.py", "a directory now\n");
+                remove("d");
+                write("d", "a file now\n");
+                mode("run.sh", 0o644);
+                remove("src/m0");
+            }
+            3 => {
+                // New attributes for files already there: each is written again as they now say.
+                write(".gitattributes", "*.txt eol=crlf\n*.py eol=crlf\n");
+                write("settings.cfg", "a = 1\nb = 2\n");
+                write("src/m1/f1.py", "v3\n");
+            }
+            _ => {
+                remove("x");
+                write("x", "a file again\n");
+                remove("brand");
+                write("src/m0/f0.py", "back\n");
+                remove("to-dir");
+            }
+        }
+        git(repo, &["add", "-A"]);
+        git(repo, &["commit", "-q", "-m", &format!("step {step}")]);
+    }
+
+    #[tokio::test]
+    async fn a_kept_checkout_moved_commit_by_commit_is_the_tree_a_fresh_clone_checks_out() {
+        let repo = tempfile::tempdir().unwrap();
+        git(repo.path(), &["init", "-q", "-b", "main"]);
+        let kept_dir = tempfile::tempdir().unwrap();
+        let preparer = keeping(kept_dir.path());
+        let (_d, ws) = workspace();
+        let spec = git_spec(repo.path(), None);
+        for step in 0..5 {
+            commit_move(repo.path(), step);
+            let kept = preparer.prepare(&spec, &ws, TENANT, None).await.unwrap();
+            let warnings = kept.warnings.join("\n");
+            let rewritten = warnings.contains("a .gitattributes changed since ");
+            assert_eq!(rewritten, step == 3, "step {step}: {warnings}");
+            assert_eq!(
+                warnings.contains("kept checkout"),
+                rewritten,
+                "step {step}: {warnings}"
+            );
+            let (_f, fresh_ws) = workspace();
+            let fresh = LocalSourcePreparer::new(local_policy())
+                .prepare(&spec, &fresh_ws, ANY_TENANT, None)
+                .await
+                .unwrap();
+            assert_eq!(snapshot(&kept.root), snapshot(&fresh.root), "step {step}");
+            assert!(
+                snapshot(&kept.root)
+                    .iter()
+                    .any(|e| e.contains("line one\\r\\n")),
+                "step {step}: no end of line was converted"
+            );
+            // git's index says the same, down to each file's `stat`: nothing modified, untracked or staged.
+            let repo_git = std::fs::read_dir(kept_dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path().join("repo.git"))
+                .find(|p| p.is_dir())
+                .unwrap();
+            let kept_git = |args: &[&str]| {
+                let layout = ["--git-dir", repo_git.to_str().unwrap(), "--work-tree", "."];
+                git(&kept.root, &[&layout[..], args].concat())
+            };
+            assert_eq!(kept_git(&["diff-files", "--name-only"]), "", "step {step}");
+            let status = kept_git(&["status", "--porcelain", "--untracked-files=all"]);
+            assert_eq!(status, "", "step {step}");
+            drop(fresh);
         }
     }
 

@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Condvar, Mutex, OnceLock};
 
-use certus_beneath::{Beneath, Kind, Listing};
+use certus_beneath::{Beneath, Kind, Listing, Stat};
 use certus_core::digest::Sha256Digest;
 use certus_core::error::{CoreError, Result};
 use certus_core::incremental::{
@@ -185,12 +185,39 @@ impl<'a> PreviousTable<'a> {
 
     /// What was recorded of the file at `path` when its `stat` is unchanged.
     fn known(&self, path: &str, stat: &FileStat) -> Option<Known> {
+        let entry = self.entry(path)?;
+        entry.stat.same(stat).then_some(entry.known)
+    }
+
+    /// The entry of the file at `path`.
+    fn entry(&self, path: &str) -> Option<&Entry<'a>> {
         let by_path = self.by_path.get_or_init(|| {
             let paths = self.files.iter().enumerate();
             paths.map(|(at, entry)| (entry.path, at)).collect()
         });
-        let entry = self.files.get(*by_path.get(path)?)?;
-        entry.stat.same(stat).then_some(entry.known)
+        self.files.get(*by_path.get(path)?)
+    }
+
+    /// Whether each path of `changes` is in the tree under `root` as this table recorded it: a regular file
+    /// whose `stat` is unchanged where the table has a file, and no regular file where it has none (a link,
+    /// a directory or nothing: what the table does not record). No other path is looked at.
+    pub fn holds(&self, root: &Path, changes: &[Change]) -> bool {
+        let mut beneath = Beneath::new(root);
+        changes.iter().all(|change| {
+            let now = beneath.stat(&change.path);
+            let is_file = |stat: &Stat| rustix::fs::FileType::from_raw_mode(stat.st_mode).is_file();
+            match (self.entry(&change.path), now) {
+                (Some(entry), Ok(now)) => {
+                    is_file(&now) && entry.stat.same(&FileStat::of_stat(&now))
+                }
+                (Some(_), Err(_)) => false,
+                (None, Ok(now)) => !is_file(&now),
+                (None, Err(e)) => matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ),
+            }
+        })
     }
 
     /// What to keep of `table` (the tree of `commit`, for a kept checkout) after a scan that read this
