@@ -123,9 +123,6 @@ pub enum Arrival {
     /// The tree could not be moved from the commit it was said to hold (git found a path that differs from
     /// it), so it was checked out whole: what else wrote the tree is unknown.
     NotMoved { from: String, why: String },
-    /// A `.gitattributes` changed since the commit the tree held, which may change how any file is written
-    /// (line endings, encodings): every file was written again, as a fresh checkout writes it.
-    Rewritten { from: String },
 }
 
 fn is_remote(url: &str) -> bool {
@@ -374,11 +371,6 @@ impl Difference {
     fn is_plain(&self) -> bool {
         let plain = |mode: u32| mode == 0 || matches!(mode & 0o170000, 0o100000 | 0o120000);
         plain(self.old_mode) && plain(self.new_mode)
-    }
-
-    /// Whether it is a `.gitattributes`, which says how the files beneath it are written.
-    fn sets_attributes(&self) -> bool {
-        self.path.rsplit('/').next() == Some(".gitattributes")
     }
 }
 
@@ -669,61 +661,45 @@ impl<'a> Git<'a> {
     /// Brings the tree and HEAD to `target`. From `held` (the commit the tree holds, written by nothing but
     /// git since) only the paths that differ are written: by [`Git::write`] when they are files and links the
     /// tree still holds as `held` left them, else by git's two-tree merge, which first checks each path against
-    /// its index. If that refuses, or with nothing held, the whole tree is checked out by force; when a
-    /// `.gitattributes` changed, every file is written again.
+    /// its index. If that refuses, or with nothing held, the whole tree is checked out by force. Either way,
+    /// as with any checkout that keeps a tree, a file that did not change is not written again when a
+    /// `.gitattributes` changes how it would be (its line endings, say): a fresh clone writes it as they say.
     async fn switch(&self, held: Option<Held<'_>>, target: &str) -> Result<Arrival> {
         let arrival = match held {
             None => Arrival::Whole,
             Some(held) => {
                 let from = held.commit;
                 let listed = self.differences(from, target).await;
-                if listed
+                let changes = listed
                     .as_ref()
-                    .is_ok_and(|d| d.iter().any(Difference::sets_attributes))
-                {
-                    // Without an index, git's checkout finds no file it may leave as it is.
-                    let index = self.layout.git_dir.join("index");
-                    match std::fs::remove_file(&index) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                            return Err(CoreError::io(&index, e))
-                        }
-                        _ => {}
+                    .map(|d| changes_of(d))
+                    .map_err(|e| e.to_string());
+                let writable = match (&listed, &changes) {
+                    (Ok(differences), Ok(changes)) => {
+                        differences.iter().all(Difference::is_plain) && (held.as_held)(changes)
                     }
-                    Arrival::Rewritten {
-                        from: from.to_string(),
-                    }
-                } else {
-                    let changes = listed
-                        .as_ref()
-                        .map(|d| changes_of(d))
-                        .map_err(|e| e.to_string());
-                    let writable = match (&listed, &changes) {
-                        (Ok(differences), Ok(changes)) => {
-                            differences.iter().all(Difference::is_plain) && (held.as_held)(changes)
-                        }
-                        _ => false,
-                    };
-                    let moved = match listed {
-                        Ok(differences) if writable => self.write(&differences).await,
-                        _ => self
-                            .run(&["read-tree", "-m", "-u", from, target])
-                            .await
-                            .map(|_| ()),
-                    };
-                    match moved {
-                        Ok(()) => {
-                            self.run(&["update-ref", "--no-deref", "HEAD", target])
-                                .await?;
-                            return Ok(Arrival::Moved {
-                                from: from.to_string(),
-                                changes,
-                            });
-                        }
-                        Err(e) => Arrival::NotMoved {
+                    _ => false,
+                };
+                let moved = match listed {
+                    Ok(differences) if writable => self.write(&differences).await,
+                    _ => self
+                        .run(&["read-tree", "-m", "-u", from, target])
+                        .await
+                        .map(|_| ()),
+                };
+                match moved {
+                    Ok(()) => {
+                        self.run(&["update-ref", "--no-deref", "HEAD", target])
+                            .await?;
+                        return Ok(Arrival::Moved {
                             from: from.to_string(),
-                            why: e.to_string(),
-                        },
+                            changes,
+                        });
                     }
+                    Err(e) => Arrival::NotMoved {
+                        from: from.to_string(),
+                        why: e.to_string(),
+                    },
                 }
             }
         };
@@ -1159,13 +1135,7 @@ def authorise(auth):
             .iter()
             .map(|d| {
                 let (path, id) = (d.path.as_str(), d.new_id.as_str());
-                (
-                    path,
-                    d.old_mode,
-                    d.new_mode,
-                    id,
-                    d.is_plain() && !d.sets_attributes(),
-                )
+                (path, d.old_mode, d.new_mode, id, d.is_plain())
             })
             .collect();
         assert_eq!(
@@ -1177,7 +1147,7 @@ def authorise(auth):
                 ("link", 0o100644, 0o120000, "ff", true),
                 ("vendor/sub", 0, 0o160000, "11", false),
                 ("old mode.txt", 0o100644, 0o100664, "33", true),
-                ("docs/.gitattributes", 0o100644, 0o100644, "55", false),
+                ("docs/.gitattributes", 0o100644, 0o100644, "55", true),
             ]
         );
         let changes = changes_of(&differences);
