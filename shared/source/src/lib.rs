@@ -223,19 +223,21 @@ impl LocalSourcePreparer {
         })
     }
 
-    /// The table of `kept`'s tree after git checked out `after` over `before`, from the table of `before`
-    /// and git's list of the paths that differ: only those are read. `None` when there is no table of
-    /// `before` to start from; an error says why the list could not be used. Either way the tree is then
-    /// walked. The new table is kept under the checkout's name, with `after`.
+    /// The table of `kept`'s tree after git checked out `after` over `before`, from `recorded` (the table
+    /// kept of `before`, as [`stored_table`] read it) and git's list of the paths that differ: only those are
+    /// read. `None` when there is no table of `before` to start from; an error says why the list could not be
+    /// used. Either way the tree is then walked. The new table is kept under the checkout's name, with
+    /// `after`.
     async fn table_from_changes(
         &self,
         cache: &Arc<dyn ScanCache>,
         kept: &Kept,
+        recorded: Result<Option<StoredTable>>,
         moved: Moved<'_>,
         lineage: String,
         single_pass: Option<&Arc<dyn SinglePass>>,
     ) -> Result<Option<(Arc<SourceFiles>, Vec<String>)>> {
-        let Some((base, delta)) = stored_table(cache, kept.name()).await? else {
+        let Some((base, delta)) = recorded? else {
             return Ok(None);
         };
         let (root, before, after, changes, single_pass) = (
@@ -338,13 +340,14 @@ impl LocalSourcePreparer {
         };
         let (root, checkout, files, lease) = match kept {
             Some((cache, kept)) => {
-                // The tree's last table, to check that the paths a move changes are as it recorded them.
+                // The tree's last table: to check that the paths a move changes are as it recorded them, then
+                // to make the new one from.
                 let recorded = match &held {
-                    Some(_) => stored_table(cache, kept.name()).await.ok().flatten(),
-                    None => None,
+                    Some(_) => stored_table(cache, kept.name()).await,
+                    None => Ok(None),
                 };
                 let as_recorded = |changes: &[tree::Change]| match (&held, &recorded) {
-                    (Some(commit), Some((base, delta))) => {
+                    (Some(commit), Ok(Some((base, delta)))) => {
                         let paths = Paths::default();
                         let table = tree::PreviousTable::decode(base, delta.as_deref(), &paths);
                         table.commit() == Some(commit.as_str()) && table.holds(kept.tree(), changes)
@@ -356,8 +359,9 @@ impl LocalSourcePreparer {
                     as_held: &as_recorded,
                 });
                 kept.updating()?;
+                let fetched = fetch(kept.layout(), held).await;
                 let update = async {
-                    let checkout = fetch(kept.layout(), held).await?;
+                    let checkout = fetched?;
                     let mut notes = Vec::new();
                     match &checkout.arrival {
                         git::Arrival::Moved { from, changes } => {
@@ -372,6 +376,7 @@ impl LocalSourcePreparer {
                                     self.table_from_changes(
                                         cache,
                                         &kept,
+                                        recorded,
                                         moved,
                                         lineage,
                                         single_pass,
@@ -482,12 +487,12 @@ impl LocalSourcePreparer {
     }
 }
 
+/// A file table as the cache keeps it: the table, and the delta kept since when there is one.
+type StoredTable = (Vec<u8>, Option<Vec<u8>>);
+
 /// The file table of the tree `name` kept in `cache`, with the delta kept since, when there is one; an
 /// error when either cannot be read (the tree is then hashed whole).
-async fn stored_table(
-    cache: &Arc<dyn ScanCache>,
-    name: &str,
-) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>> {
+async fn stored_table(cache: &Arc<dyn ScanCache>, name: &str) -> Result<Option<StoredTable>> {
     let stored = Layers::read(cache.as_ref(), &table_scope(), name).await;
     let base = stored.base?;
     let delta = stored.delta?;
