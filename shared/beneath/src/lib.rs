@@ -84,7 +84,7 @@ impl Beneath {
 
     /// Removes the file or link at `rel`, reached as [`Beneath::open`] reaches a file, then each directory
     /// above it that this leaves empty, up to (not including) the root. Nothing at `rel` is no error; a
-    /// directory at `rel` is one. Directories past the first [`MAX_HELD`] levels are left, even if empty.
+    /// directory at `rel` is one. Directories past the first 64 levels are left, even if empty.
     pub fn remove(&mut self, rel: &str) -> io::Result<()> {
         use rustix::fs::{unlinkat, AtFlags};
         use rustix::io::Errno;
@@ -358,23 +358,31 @@ mod tests {
         Ok(text)
     }
 
+    /// A tree (`tree/`, returned) with `top.txt` and `files`, beside `outside.txt` and `elsewhere/a.rs`,
+    /// which its `link.txt` and `linked` point to.
+    fn tree_beside_links(dir: &Path, files: &[&str]) -> PathBuf {
+        let root = dir.join("tree");
+        for rel in files {
+            std::fs::create_dir_all(root.join(rel).parent().unwrap()).unwrap();
+            std::fs::write(root.join(rel), rel.rsplit('/').next().unwrap()).unwrap();
+        }
+        std::fs::write(root.join("top.txt"), "top").unwrap();
+        std::fs::write(dir.join("outside.txt"), "outside").unwrap();
+        std::fs::create_dir(dir.join("elsewhere")).unwrap();
+        std::fs::write(dir.join("elsewhere/a.rs"), "elsewhere").unwrap();
+        std::os::unix::fs::symlink(dir.join("outside.txt"), root.join("link.txt")).unwrap();
+        std::os::unix::fs::symlink(dir.join("elsewhere"), root.join("linked")).unwrap();
+        root
+    }
+
     #[test]
     fn files_are_read_beneath_the_root_and_never_through_a_link_or_out_of_it() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("tree");
-        std::fs::create_dir_all(root.join("src/deep")).unwrap();
-        std::fs::write(root.join("top.txt"), "top").unwrap();
-        std::fs::write(root.join("src/a.rs"), "a").unwrap();
-        std::fs::write(root.join("src/deep/b.rs"), "b").unwrap();
-        std::fs::write(dir.path().join("outside.txt"), "outside").unwrap();
-        std::fs::create_dir(dir.path().join("elsewhere")).unwrap();
-        std::fs::write(dir.path().join("elsewhere/a.rs"), "elsewhere").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("link.txt")).unwrap();
-        std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("linked")).unwrap();
+        let root = tree_beside_links(dir.path(), &["src/a.rs", "src/deep/b.rs"]);
 
         let mut beneath = Beneath::new(&root);
-        assert_eq!(read(&mut beneath, "src/a.rs").unwrap(), "a");
-        assert_eq!(read(&mut beneath, "src/deep/b.rs").unwrap(), "b");
+        assert_eq!(read(&mut beneath, "src/a.rs").unwrap(), "a.rs");
+        assert_eq!(read(&mut beneath, "src/deep/b.rs").unwrap(), "b.rs");
         assert_eq!(read(&mut beneath, "top.txt").unwrap(), "top");
         for hostile in [
             "link.txt",
@@ -401,18 +409,7 @@ mod tests {
     fn files_are_stated_and_removed_beneath_the_root_with_the_directories_they_leave_empty() {
         use rustix::fs::FileType;
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("tree");
-        std::fs::create_dir_all(root.join("src/deep/er")).unwrap();
-        std::fs::create_dir_all(root.join("full")).unwrap();
-        std::fs::write(root.join("top.txt"), "top").unwrap();
-        std::fs::write(root.join("src/a.rs"), "a").unwrap();
-        std::fs::write(root.join("src/deep/er/b.rs"), "b").unwrap();
-        std::fs::write(root.join("full/c.rs"), "c").unwrap();
-        std::fs::write(dir.path().join("outside.txt"), "outside").unwrap();
-        std::fs::create_dir(dir.path().join("elsewhere")).unwrap();
-        std::fs::write(dir.path().join("elsewhere/a.rs"), "elsewhere").unwrap();
-        std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("link.txt")).unwrap();
-        std::os::unix::fs::symlink(dir.path().join("elsewhere"), root.join("linked")).unwrap();
+        let root = tree_beside_links(dir.path(), &["src/a.rs", "src/deep/er/b.rs", "full/c.rs"]);
         let mut beneath = Beneath::new(&root);
         let kind = |stat: Stat| FileType::from_raw_mode(stat.st_mode);
 

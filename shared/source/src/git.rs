@@ -1170,6 +1170,47 @@ def authorise(auth):
         assert!(parse_raw_diff(b"").unwrap().is_empty());
     }
 
+    /// A checkout's directories under one directory: `tree/`, `home/` and `home/repo.git`.
+    struct Dirs {
+        tree: PathBuf,
+        home: PathBuf,
+        git_dir: PathBuf,
+    }
+
+    impl Dirs {
+        fn under(dir: &Path) -> Self {
+            let (tree, home) = (dir.join("tree"), dir.join("home"));
+            std::fs::create_dir_all(&tree).unwrap();
+            std::fs::create_dir_all(&home).unwrap();
+            let git_dir = home.join("repo.git");
+            Self {
+                tree,
+                home,
+                git_dir,
+            }
+        }
+
+        fn layout(&self) -> Layout<'_> {
+            Layout {
+                tree: &self.tree,
+                git_dir: &self.git_dir,
+                home: &self.home,
+            }
+        }
+    }
+
+    /// Commits everything in `repo` (a new repository) on `main`; its URL, and a policy that lets git read it.
+    fn committed(repo: &Path) -> (String, GitPolicy) {
+        git(repo, &["init", "-q", "-b", "main"]);
+        git(repo, &["add", "-A"]);
+        git(repo, &["commit", "-q", "-m", "one"]);
+        let policy = GitPolicy {
+            allow_local: true,
+            ..GitPolicy::default()
+        };
+        (format!("file://{}", repo.display()), policy)
+    }
+
     /// A push whose paths the tree still holds as its last commit left them is written by certus itself
     /// (git's own merge would refuse the tree below, whose file was changed behind its back); otherwise git's
     /// merge decides, and refuses.
@@ -1177,30 +1218,15 @@ def authorise(auth):
     async fn paths_the_tree_holds_as_left_are_written_and_the_rest_left_to_gits_merge() {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join("repo");
-        std::fs::create_dir_all(repo.join("src")).unwrap();
-        std::fs::write(repo.join("src/a.txt"), "one").unwrap();
-        std::fs::write(repo.join("b.txt"), "b").unwrap();
-        git(&repo, &["init", "-q", "-b", "main"]);
-        git(&repo, &["add", "-A"]);
-        git(&repo, &["commit", "-q", "-m", "one"]);
+        for (rel, text) in [("src/a.txt", "one"), ("b.txt", "b")] {
+            std::fs::create_dir_all(repo.join(rel).parent().unwrap()).unwrap();
+            std::fs::write(repo.join(rel), text).unwrap();
+        }
+        let (url, policy) = committed(&repo);
         let first = git(&repo, &["rev-parse", "HEAD"]);
-        let policy = GitPolicy {
-            allow_local: true,
-            ..GitPolicy::default()
-        };
-        let url = format!("file://{}", repo.display());
         for (step, as_held) in [true, false].into_iter().enumerate() {
-            let (tree, home) = (
-                dir.path().join(format!("tree{step}")),
-                dir.path().join(format!("home{step}")),
-            );
-            std::fs::create_dir_all(&tree).unwrap();
-            std::fs::create_dir_all(&home).unwrap();
-            let layout = Layout {
-                tree: &tree,
-                git_dir: &home.join("repo.git"),
-                home: &home,
-            };
+            let dirs = Dirs::under(&dir.path().join(format!("step{step}")));
+            let (layout, tree) = (dirs.layout(), &dirs.tree);
             checkout(&url, None, Some(&first), None, layout, None, &policy)
                 .await
                 .unwrap();
@@ -1261,14 +1287,8 @@ def authorise(auth):
         let gitlink = format!("160000,{oid},vendor/sub");
         git(&repo, &["update-index", "--add", "--cacheinfo", &gitlink]);
         git(&repo, &["commit", "-q", "-m", "one"]);
-        let (tree, home) = (dir.path().join("tree"), dir.path().join("home"));
-        std::fs::create_dir_all(&tree).unwrap();
-        std::fs::create_dir_all(&home).unwrap();
-        let layout = Layout {
-            tree: &tree,
-            git_dir: &home.join("repo.git"),
-            home: &home,
-        };
+        let dirs = Dirs::under(dir.path());
+        let (layout, tree) = (dirs.layout(), dirs.tree.as_path());
         let policy = GitPolicy {
             allow_local: true,
             ..GitPolicy::default()
@@ -1286,7 +1306,7 @@ def authorise(auth):
                 .unwrap()
                 .shape
         };
-        let clean = shape(&tree);
+        let clean = shape(tree);
         assert!(!remove_untracked(layout, &policy, clean).await.unwrap());
         type Leave = fn(&Path);
         let leftovers: [(&str, Leave); 4] = [
@@ -1305,14 +1325,14 @@ def authorise(auth):
             }),
         ];
         for (what, leave) in leftovers {
-            leave(&tree);
-            let walked = shape(&tree);
+            leave(tree);
+            let walked = shape(tree);
             assert_ne!(walked, clean, "{what}");
             assert!(
                 remove_untracked(layout, &policy, walked).await.unwrap(),
                 "{what}"
             );
-            assert_eq!(shape(&tree), clean, "{what} is removed");
+            assert_eq!(shape(tree), clean, "{what} is removed");
         }
     }
 

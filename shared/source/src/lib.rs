@@ -1066,22 +1066,30 @@ mod tests {
         }
     }
 
+    /// Writes `text` at `rel` in `repo` as a new file (never through a link that was there), making its
+    /// directories.
+    fn write_in(repo: &Path, rel: &str, text: &str) {
+        let path = repo.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Removes what is at `rel` in `repo`: a file, a link, or a directory with all it holds.
+    fn remove_in(repo: &Path, rel: &str) {
+        let path = repo.join(rel);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path).unwrap(),
+            Ok(_) => std::fs::remove_file(&path).unwrap(),
+            Err(_) => {}
+        }
+    }
+
     /// One commit of a history: writes, removals and mode changes in the work tree of `repo`, committed.
     fn commit_change(repo: &Path, step: usize) {
         use std::os::unix::fs::PermissionsExt;
-        let write = |rel: &str, text: String| {
-            let path = repo.join(rel);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
-        let remove = |rel: &str| {
-            let path = repo.join(rel);
-            match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path).unwrap(),
-                Ok(_) => std::fs::remove_file(&path).unwrap(),
-                Err(_) => {}
-            }
-        };
+        let write = |rel: &str, text: String| write_in(repo, rel, &text);
+        let remove = |rel: &str| remove_in(repo, rel);
         match step {
             0 => {
                 for n in 0..40 {
@@ -1239,20 +1247,8 @@ mod tests {
     /// attributes, and new attributes for a new file.
     fn commit_move(repo: &Path, step: usize) {
         use std::os::unix::fs::{symlink, PermissionsExt};
-        let write = |rel: &str, text: &str| {
-            let path = repo.join(rel);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            let _ = std::fs::remove_file(&path);
-            std::fs::write(path, text).unwrap();
-        };
-        let remove = |rel: &str| {
-            let path = repo.join(rel);
-            match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path).unwrap(),
-                Ok(_) => std::fs::remove_file(&path).unwrap(),
-                Err(_) => {}
-            }
-        };
+        let write = |rel: &str, text: &str| write_in(repo, rel, text);
+        let remove = |rel: &str| remove_in(repo, rel);
         let link = |target: &str, rel: &str| {
             remove(rel);
             symlink(target, repo.join(rel)).unwrap();
