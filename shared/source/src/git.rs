@@ -151,8 +151,11 @@ const CHECKED_OUT_REF: &str = "refs/certus/checked-out";
 #[derive(Clone, Copy)]
 pub struct Held<'a> {
     pub commit: &'a str,
-    pub as_held: &'a (dyn Fn(&[Change]) -> bool + Sync),
+    pub as_held: &'a (dyn Fn(Vec<Change>) -> AsHeld + Sync),
 }
+
+/// The answer of [`Held::as_held`], which looks at the tree (aside, where it may block).
+pub type AsHeld = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
 
 /// Fetches `url` (at `commit`, or the head of `branch`, or of the default branch) into `layout` and checks it
 /// out. `credentials_ref` names the credentials of a private repository (a submission's
@@ -676,7 +679,8 @@ impl<'a> Git<'a> {
                     .map_err(|e| e.to_string());
                 let writable = match (&listed, &changes) {
                     (Ok(differences), Ok(changes)) => {
-                        differences.iter().all(Difference::is_plain) && (held.as_held)(changes)
+                        differences.iter().all(Difference::is_plain)
+                            && (held.as_held)(changes.clone()).await
                     }
                     _ => false,
                 };
@@ -1234,9 +1238,9 @@ def authorise(auth):
             std::fs::write(repo.join("src/a.txt"), "two").unwrap();
             git(&repo, &["commit", "-q", "-am", &format!("two {step}")]);
             let asked = std::sync::Mutex::new(Vec::new());
-            let check = |changes: &[Change]| {
-                asked.lock().unwrap().extend(changes.iter().cloned());
-                as_held
+            let check = |changes: Vec<Change>| -> AsHeld {
+                asked.lock().unwrap().extend(changes);
+                Box::pin(async move { as_held })
             };
             let held = Held {
                 commit: &first,

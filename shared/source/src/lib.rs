@@ -232,12 +232,12 @@ impl LocalSourcePreparer {
         &self,
         cache: &Arc<dyn ScanCache>,
         kept: &Kept,
-        recorded: Result<Option<StoredTable>>,
+        recorded: Result<Option<Arc<StoredTable>>>,
         moved: Moved<'_>,
         lineage: String,
         single_pass: Option<&Arc<dyn SinglePass>>,
     ) -> Result<Option<(Arc<SourceFiles>, Vec<String>)>> {
-        let Some((base, delta)) = recorded? else {
+        let Some(table) = recorded? else {
             return Ok(None);
         };
         let (root, before, after, changes, single_pass) = (
@@ -249,7 +249,8 @@ impl LocalSourcePreparer {
         );
         let updated = blocking(move || {
             let paths = Paths::default();
-            let previous = tree::PreviousTable::decode(&base, delta.as_deref(), &paths);
+            let (base, delta) = &*table;
+            let previous = tree::PreviousTable::decode(base, delta.as_deref(), &paths);
             if previous.commit() != Some(before.as_str()) {
                 return Ok(None);
             }
@@ -343,16 +344,27 @@ impl LocalSourcePreparer {
                 // The tree's last table: to check that the paths a move changes are as it recorded them, then
                 // to make the new one from.
                 let recorded = match &held {
-                    Some(_) => stored_table(cache, kept.name()).await,
+                    Some(_) => stored_table(cache, kept.name())
+                        .await
+                        .map(|t| t.map(Arc::new)),
                     None => Ok(None),
                 };
-                let as_recorded = |changes: &[tree::Change]| match (&held, &recorded) {
-                    (Some(commit), Ok(Some((base, delta)))) => {
-                        let paths = Paths::default();
-                        let table = tree::PreviousTable::decode(base, delta.as_deref(), &paths);
-                        table.commit() == Some(commit.as_str()) && table.holds(kept.tree(), changes)
-                    }
-                    _ => false,
+                let as_recorded = |changes: Vec<tree::Change>| -> git::AsHeld {
+                    let table = recorded.as_ref().ok().and_then(Option::clone);
+                    let (commit, root) = (held.clone(), kept.tree().to_path_buf());
+                    Box::pin(async move {
+                        let (Some(table), Some(commit)) = (table, commit) else {
+                            return false;
+                        };
+                        let holds = blocking(move || {
+                            let paths = Paths::default();
+                            let (base, delta) = &*table;
+                            let table = tree::PreviousTable::decode(base, delta.as_deref(), &paths);
+                            Ok(table.commit() == Some(commit.as_str())
+                                && table.holds(&root, &changes))
+                        });
+                        holds.await.unwrap_or(false)
+                    })
                 };
                 let held = held.as_deref().map(|commit| git::Held {
                     commit,

@@ -1199,6 +1199,53 @@ mod table_tests {
         assert_eq!(binary(&again), binary(&first));
     }
 
+    /// What a move checks before it writes: each path it changes is a recorded file with its `stat`, or no
+    /// regular file where the table records none.
+    #[test]
+    fn a_table_holds_a_changed_path_only_as_it_recorded_it() {
+        let paths = Paths::default();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src/deep")).unwrap();
+        for rel in ["a.txt", "src/b.py", "src/deep/c.rs", "gone.txt"] {
+            std::fs::write(root.join(rel), rel).unwrap();
+        }
+        std::os::unix::fs::symlink("a.txt", root.join("link")).unwrap();
+        let walked = tree_table(root, &PreviousTable::default(), None).unwrap();
+        let stored = encode_table(&walked.files, None);
+        let table = PreviousTable::decode(&stored, None, &paths);
+        std::fs::remove_file(root.join("gone.txt")).unwrap();
+        // Rewritten in place, as something other than git would.
+        std::fs::write(root.join("src/b.py"), "changed behind git's back").unwrap();
+        std::fs::write(root.join("stray.txt"), "written beside git").unwrap();
+        let holds = |rel: &str| {
+            let change = Change {
+                path: rel.to_string(),
+                file: true,
+            };
+            table.holds(root, &[change])
+        };
+        for (rel, held) in [
+            ("a.txt", true),
+            ("src/deep/c.rs", true),
+            ("new/file.txt", true),
+            ("a.txt/under-a-file", true),
+            ("link", true),
+            ("src/deep", true),
+            ("src/b.py", false),
+            ("gone.txt", false),
+            ("stray.txt", false),
+            ("../a.txt", false),
+        ] {
+            assert_eq!(holds(rel), held, "{rel}");
+        }
+        let both = ["a.txt", "src/b.py"].map(|rel| Change {
+            path: rel.to_string(),
+            file: true,
+        });
+        assert!(!table.holds(root, &both));
+    }
+
     #[test]
     fn the_table_digest_is_the_tree_digest_and_unchanged_files_are_not_reread() {
         let paths = Paths::default();
