@@ -389,7 +389,8 @@ fn changes_of(differences: &[Difference]) -> Vec<Change> {
         .collect()
 }
 
-/// The entries of `git diff-tree -r -z --no-abbrev` output.
+/// The records of `git diff-tree -r -z --no-abbrev` (`:<old mode> <new mode> <old id> <new id> <status>` NUL
+/// `<path>` NUL).
 fn parse_raw_diff(raw: &[u8]) -> Result<Vec<Difference>> {
     let unreadable = || CoreError::Source("git diff-tree: unexpected output".to_string());
     let mut fields = raw.split(|&b| b == 0);
