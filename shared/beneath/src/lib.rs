@@ -53,8 +53,8 @@ impl Beneath {
     /// Opens the regular file at `rel` for reading: refused when a component is empty, `.` or `..`, or a
     /// link (the file's own name included), and never waiting on a FIFO.
     pub fn open(&mut self, rel: &str) -> io::Result<File> {
-        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-        self.open_in(OsStr::new(dir), OsStr::new(name))
+        let (dir, name) = split_file(rel)?;
+        self.open_in(dir, name)
     }
 
     /// Opens the file `name` of the directory `dir` (`/`-separated; names as the directories list them, not
@@ -69,12 +69,8 @@ impl Beneath {
     /// [`Beneath::open`] reaches a file.
     pub fn stat(&mut self, rel: &str) -> io::Result<Stat> {
         use rustix::fs::{statat, AtFlags};
-        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-        let name = OsStr::new(name);
-        if !plain(name) {
-            return Err(refused(OsStr::new(rel)));
-        }
-        let beyond = self.descend(OsStr::new(dir))?;
+        let (dir, name) = split_file(rel)?;
+        let beyond = self.descend(dir)?;
         Ok(statat(
             self.held(beyond.as_ref())?,
             name,
@@ -88,12 +84,8 @@ impl Beneath {
     pub fn remove(&mut self, rel: &str) -> io::Result<()> {
         use rustix::fs::{unlinkat, AtFlags};
         use rustix::io::Errno;
-        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-        let name = OsStr::new(name);
-        if !plain(name) {
-            return Err(refused(OsStr::new(rel)));
-        }
-        let beyond = match self.descend(OsStr::new(dir)) {
+        let (dir, name) = split_file(rel)?;
+        let beyond = match self.descend(dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             reached => reached?,
         };
@@ -106,11 +98,15 @@ impl Beneath {
             return Ok(());
         }
         while let Some((name, _)) = self.path.last() {
-            let parent = match self.path.len() {
-                1 => self.top.as_ref(),
-                n => self.path.get(n - 2).map(|(_, descriptor)| descriptor),
-            }
-            .ok_or_else(|| io::Error::other("the tree's root is not open"))?;
+            let above = self
+                .path
+                .iter()
+                .rev()
+                .nth(1)
+                .map(|(_, descriptor)| descriptor);
+            let parent = above
+                .or(self.top.as_ref())
+                .ok_or_else(|| io::Error::other("the tree's root is not open"))?;
             match unlinkat(parent, name, AtFlags::REMOVEDIR) {
                 Ok(()) => {
                     self.path.pop();
@@ -288,6 +284,17 @@ fn open_file(dir: rustix::fd::BorrowedFd<'_>, name: &OsStr) -> io::Result<File> 
         return Err(refused(name));
     }
     Ok(rustix::fs::openat(dir, name, OPEN_FILE, rustix::fs::Mode::empty())?.into())
+}
+
+/// `rel` as the directory it names (`""` for the root) and the entry's name in it; refused when the name is
+/// empty, `.` or `..` (the directory's components are checked on the way down).
+fn split_file(rel: &str) -> io::Result<(&OsStr, &OsStr)> {
+    let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let name = OsStr::new(name);
+    if !plain(name) {
+        return Err(refused(OsStr::new(rel)));
+    }
+    Ok((OsStr::new(dir), name))
 }
 
 /// A component that names an entry of its directory, not the directory itself or its parent.

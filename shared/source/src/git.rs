@@ -890,21 +890,16 @@ impl<'a> Git<'a> {
             .spawn()
             .map_err(|e| CoreError::Source(format!("could not run git: {e}")))?;
         let mut group = GitGroup::of(&child);
-        let feed = child
-            .stdin
-            .take()
-            .zip(input)
-            .map(|(mut stdin, input)| async move {
-                use tokio::io::AsyncWriteExt;
+        let stdin = child.stdin.take();
+        let feed = async move {
+            use tokio::io::AsyncWriteExt;
+            if let (Some(mut stdin), Some(input)) = (stdin, input) {
                 // A git that stops reading early says why itself: its exit status is what is checked.
                 let _ = stdin.write_all(&input).await;
-            });
+            }
+        };
         let run = async {
-            let (output, _) = tokio::join!(child.wait_with_output(), async {
-                if let Some(feed) = feed {
-                    feed.await;
-                }
-            });
+            let (output, ()) = tokio::join!(child.wait_with_output(), feed);
             output
         };
         let output = tokio::time::timeout(self.policy.timeout, run)
