@@ -13,7 +13,8 @@ use certus_attest::{
 };
 use serde_json::json;
 
-use crate::bundle::{self, compute_index, BundleWriter};
+use crate::bundle::{self, compute_index, BundleIndex, BundleWriter, IndexEntry};
+use crate::digest::Sha256Digest;
 use crate::error::{CoreError, Result};
 use crate::job::Job;
 use crate::ports::BundleSigner;
@@ -177,14 +178,16 @@ pub fn provenance(job: &Job, tools: &[ToolRecord], builder: &BuilderInfo) -> Pro
 }
 
 /// Publishes the public key, then signs a statement over every file now in the bundle and writes the
-/// envelope. Call after the last write of every other file and before the index.
+/// envelope. Call after the last write of every other file and before the index. Returns the index the bundle
+/// is sealed with ([`BundleWriter::write_index_of`]): every file the statement names, with the digests it
+/// signed, and the envelope. Each file is hashed once.
 pub async fn attest(
     bundle: &BundleWriter,
     job: &Job,
     tools: &[ToolRecord],
     builder: &BuilderInfo,
     signer: &dyn BundleSigner,
-) -> Result<()> {
+) -> Result<BundleIndex> {
     let public = signer.public_key_pem();
     bundle.write(bundle::SIGNING_KEY, public.as_bytes())?;
     bundle.write_json(
@@ -192,10 +195,11 @@ pub async fn attest(
         &json!({"key_id": signer.key_id(), "algorithm": signer.algorithm(),
                 "fingerprint": format!("sha256:{}", signer.key_id())}),
     )?;
-    let subjects = compute_index(bundle.root())?
+    let mut index = compute_index(bundle.root())?;
+    index.files.retain(|e| e.path != bundle::ATTESTATION);
+    let subjects = index
         .files
         .iter()
-        .filter(|e| e.path != bundle::ATTESTATION)
         .map(|e| Subject::with_sha256(&e.path, &e.sha256.to_string()))
         .collect();
     let statement = Statement::new(subjects, provenance(job, tools, builder));
@@ -204,7 +208,14 @@ pub async fn attest(
     let signature = signer.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &payload)).await?;
     let envelope =
         Envelope::from_signature(IN_TOTO_PAYLOAD_TYPE, &payload, &signer.key_id(), &signature);
-    bundle.write(bundle::ATTESTATION, &envelope.to_json().map_err(signing)?)
+    let envelope = envelope.to_json().map_err(signing)?;
+    bundle.write(bundle::ATTESTATION, &envelope)?;
+    index.insert(IndexEntry {
+        path: bundle::ATTESTATION.to_string(),
+        size: envelope.len() as u64,
+        sha256: Sha256Digest::of(&envelope),
+    });
+    Ok(index)
 }
 
 #[cfg(test)]

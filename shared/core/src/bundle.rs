@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Sha256Digest;
 use crate::error::{CoreError, Result};
+use crate::parallel::map_on_every_core;
 use crate::record::from_stored_json;
 use crate::workspace::lexically_confined;
 
@@ -63,6 +64,14 @@ impl BundleIndex {
     pub fn total_size(&self) -> u64 {
         self.files.iter().map(|e| e.size).sum()
     }
+
+    /// `entry` in its place by path, instead of the entry with the same path if there is one.
+    pub fn insert(&mut self, entry: IndexEntry) {
+        match self.files.binary_search_by(|e| e.path.cmp(&entry.path)) {
+            Ok(at) => self.files[at] = entry,
+            Err(at) => self.files.insert(at, entry),
+        }
+    }
 }
 
 /// Writes bundle files atomically (temp file + rename) under one directory, refusing paths that leave it.
@@ -107,7 +116,12 @@ impl BundleWriter {
 
     /// Hashes every file now in the bundle (except the index) from its final bytes and writes the index.
     pub fn write_index(&self) -> Result<BundleIndex> {
-        let index = compute_index(&self.root)?;
+        self.write_index_of(compute_index(&self.root)?)
+    }
+
+    /// Writes `index`, computed from the final bytes of every other file (the attestation gives it), as the
+    /// bundle's last file.
+    pub fn write_index_of(&self, index: BundleIndex) -> Result<BundleIndex> {
         self.write_json(INDEX, &index)?;
         Ok(index)
     }
@@ -135,21 +149,29 @@ fn tempfile_in(dir: &Path) -> Result<(PathBuf, std::fs::File)> {
     )))
 }
 
-/// Every regular file under `root` except the index, sorted by path; links and special files are refused.
+/// Every regular file under `root` except the index, sorted by path, hashed on every core; links and special
+/// files are refused.
 pub fn compute_index(root: &Path) -> Result<BundleIndex> {
     let mut files = BTreeMap::new();
     walk(root, root, &mut files)?;
     files.remove(INDEX);
+    let files: Vec<(String, PathBuf)> = files.into_iter().collect();
+    let digests = map_on_every_core(&files, |(_, path)| Sha256Digest::of_file(path))
+        .ok_or_else(|| CoreError::Bundle("a thread hashing the bundle failed".into()))?;
     Ok(BundleIndex {
         version: 1,
         files: files
             .into_iter()
-            .map(|(path, (sha256, size))| IndexEntry { path, size, sha256 })
-            .collect(),
+            .zip(digests)
+            .map(|((path, _), digest)| {
+                digest.map(|(sha256, size)| IndexEntry { path, size, sha256 })
+            })
+            .collect::<Result<_>>()?,
     })
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (Sha256Digest, u64)>) -> Result<()> {
+/// Every regular file under `dir` into `out`, by its path relative to `root`.
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, PathBuf>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| CoreError::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| CoreError::io(dir, e))?;
@@ -172,7 +194,7 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (Sha256Digest, u64)>
                     "unfinished write left in the bundle: {rel}"
                 )));
             }
-            out.insert(rel, Sha256Digest::of_file(&path)?);
+            out.insert(rel, path);
         } else {
             return Err(CoreError::Bundle(format!(
                 "{rel} is not a regular file (links are not allowed in a bundle)"
@@ -287,6 +309,31 @@ mod tests {
         writer.write(SCAN_JSON, b"{\"a\":1}").unwrap();
         writer.write(&sarif_path("secrets"), b"{}").unwrap();
         (dir, writer)
+    }
+
+    #[test]
+    fn an_inserted_entry_takes_its_place_by_path_or_the_place_of_the_same_path() {
+        let (_d, w) = bundle();
+        let mut index = w.write_index().unwrap();
+        let entry = |path: &str, bytes: &[u8]| IndexEntry {
+            path: path.to_string(),
+            size: bytes.len() as u64,
+            sha256: Sha256Digest::of(bytes),
+        };
+        index.insert(entry(ATTESTATION, b"envelope"));
+        index.insert(entry(SCAN_JSON, b"{}"));
+        index.insert(entry("a.json", b"[]"));
+        let paths: Vec<&str> = index.files.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "a.json",
+                "reports/sast/secrets.sarif.json",
+                ATTESTATION,
+                SCAN_JSON
+            ]
+        );
+        assert_eq!(index.get(SCAN_JSON), Some(&entry(SCAN_JSON, b"{}")));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod incremental;
 pub mod job;
 pub mod manifest;
 pub mod manifest_check;
+pub mod parallel;
 pub mod pipeline;
 pub mod policy;
 pub mod ports;

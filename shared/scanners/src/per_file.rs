@@ -5,14 +5,13 @@
 //! delta (or, once that outgrows the base, every file's results as a new base).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use certus_core::finding::Finding;
 use certus_core::incremental::{
     Basis, CacheUse, Incremental, Keep, Keeping, Layer, Layers, Paths, Previous, ResultEntry,
     SourceFile, SourceFiles, UsedEntries,
 };
+use certus_core::parallel::map_on_every_core;
 use serde::{Deserialize, Serialize};
 
 /// What a tool found in one file, as the cache keeps it.
@@ -236,35 +235,15 @@ fn scan_pending<F>(
 where
     F: Fn(&SourceFile) -> Result<(Vec<u8>, Basis), String> + Sync,
 {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 16)
-        .min(pending.len().max(1));
-    let next = AtomicUsize::new(0);
     let files = &table.files;
-    let scanned: Mutex<Vec<Result<Done, String>>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                let mut done = Vec::new();
-                while let Some(&at) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let file = &files[at];
-                    done.push(results(file).map(|(bytes, basis)| {
-                        let keep = table.keeps(root, file, &basis);
-                        (at, ResultEntry::new(&file.path, file.sha256, bytes), keep)
-                    }));
-                }
-                if let Ok(mut all) = scanned.lock() {
-                    all.extend(done);
-                }
-            });
-        }
-    });
-    let scanned = scanned
-        .into_inner()
-        .map_err(|_| "a scanning thread failed".to_string())?;
-    if scanned.len() != pending.len() {
-        return Err("a scanning thread failed".into());
-    }
-    scanned.into_iter().collect()
+    map_on_every_core(pending, |&at| {
+        let file = &files[at];
+        results(file).map(|(bytes, basis)| {
+            let keep = table.keeps(root, file, &basis);
+            (at, ResultEntry::new(&file.path, file.sha256, bytes), keep)
+        })
+    })
+    .ok_or_else(|| "a scanning thread failed".to_string())?
+    .into_iter()
+    .collect()
 }
