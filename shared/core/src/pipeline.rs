@@ -295,6 +295,7 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
                 steps.err(),
             )
             .await;
+            free_in_background(state);
             if !services.settings.keep_workspace {
                 // The bundle has been stored elsewhere; the private workspace (clone, scratch) goes.
                 if let Err(e) = std::fs::remove_dir_all(&workspace_dir) {
@@ -306,6 +307,15 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
         Err(e) => finish_without_bundle(&services.records(), &mut job, &progress, e).await,
     };
     outcome.map(|()| job)
+}
+
+/// Frees a finished run's state (its file table, every tool's results: hundreds of thousands of allocations
+/// for a large tree) on a thread of its own, so that the job's caller is answered without waiting for it. When
+/// no thread can be started, it is freed here.
+fn free_in_background(state: RunState) {
+    let _ = std::thread::Builder::new()
+        .name("certus-free".into())
+        .spawn(move || drop(state));
 }
 
 const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
@@ -1298,7 +1308,7 @@ async fn write_bundle(
     if let Some(stored) = services.jobs.get(&job.test_id).await? {
         job.audit_head = stored.audit_head;
     }
-    attest(
+    let index = attest(
         &bundle,
         job,
         &state.tools,
@@ -1306,7 +1316,7 @@ async fn write_bundle(
         services.signer()?.as_ref(),
     )
     .await?;
-    let index = bundle.write_index()?;
+    let index = bundle.write_index_of(index)?;
     services
         .artifacts()?
         .store_bundle(&job.test_id, bundle.root(), &index)
