@@ -2,7 +2,7 @@
 //! stopwords and an OR/AND condition. Commit criteria are accepted and ignored (no git history here).
 
 use aho_corasick::AhoCorasick;
-use regex::bytes::Regex;
+use regex::bytes::{Regex, RegexSet};
 
 use crate::go_regex;
 use crate::toml_format::RawAllowlist;
@@ -36,7 +36,8 @@ pub(crate) struct Allowlist {
     condition: Condition,
     target: RegexTarget,
     regexes: Vec<Regex>,
-    paths: Vec<Regex>,
+    /// Every path pattern, matched in one pass.
+    paths: RegexSet,
     stopwords: Option<AhoCorasick>,
 }
 
@@ -67,7 +68,10 @@ impl Allowlist {
             return Err("allowlist has no regexes, paths, stopwords or commits".to_string());
         }
         let regexes = compile_all("regex", &raw.regexes)?;
-        let paths = compile_all("path", &raw.paths)?;
+        // Each path pattern on its own first, so that an invalid one is named.
+        compile_all("path", &raw.paths)?;
+        let paths = go_regex::compile_set(&raw.paths)
+            .map_err(|e| format!("allowlist paths cannot be compiled together: {e}"))?;
         let stopwords = if raw.stopwords.is_empty() {
             None
         } else {
@@ -124,7 +128,7 @@ impl Allowlist {
     }
 
     fn path_matches(&self, path: &str) -> bool {
-        self.paths.iter().any(|re| re.is_match(path.as_bytes()))
+        self.paths.is_match(path.as_bytes())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Compiles gitleaks (Go RE2) patterns with `regex::bytes`: ASCII-only classes, size limits, and the
 //! small syntax differences between Go and Rust rewritten (literal `{`, `[` and set operators in classes).
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use regex_automata::meta;
 use regex_automata::util::syntax;
 use regex_syntax::hir::Hir;
@@ -24,6 +24,17 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
         ));
     }
     RegexBuilder::new(&translate(pattern))
+        .unicode(false)
+        .size_limit(SIZE_LIMIT)
+        .dfa_size_limit(DFA_SIZE_LIMIT)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Compiles Go/RE2 patterns, each already accepted by [`compile`], as one set that tells in one pass over a
+/// haystack whether any of them matches.
+pub(crate) fn compile_set(patterns: &[String]) -> Result<RegexSet, String> {
+    RegexSetBuilder::new(patterns.iter().map(|p| translate(p)))
         .unicode(false)
         .size_limit(SIZE_LIMIT)
         .dfa_size_limit(DFA_SIZE_LIMIT)

@@ -237,3 +237,29 @@ fn go_syntax_literal_braces_compile() {
     let found = scan(toml, "f", "${abcdefghijkl}\n");
     assert_eq!(found, vec![(1, "brace".into(), "abcd****".into())]);
 }
+
+#[test]
+fn each_path_pattern_of_an_allowlist_matches_with_its_own_flags() {
+    let toml = r#"
+[allowlist]
+paths = ['''(?i)\.PNG$''', '''^Vendor/''', '''(?:^|/)fixtures/''']
+
+[[rules]]
+id = "r"
+regex = '''s=(\w{12,})'''
+"#;
+    let text = "s=abcdefghijkl\n";
+    for allowed in [
+        "a/b.png",
+        "b.PnG",
+        "Vendor/a.rs",
+        "x/fixtures/a.rs",
+        "fixtures/a",
+    ] {
+        assert!(scan(toml, allowed, text).is_empty(), "{allowed} is allowed");
+    }
+    // `(?i)` holds for its own pattern only: `^Vendor/` stays case-sensitive.
+    for scanned in ["vendor/a.rs", "a.png.rs", "x/nofixtures/a.rs"] {
+        assert_eq!(scan(toml, scanned, text).len(), 1, "{scanned} is scanned");
+    }
+}
