@@ -403,9 +403,8 @@ fn read_tracked(
     Ok(read.into_file(rel.to_string(), stat))
 }
 
-/// What the walk found, in digest order.
+/// What the walk found besides regular files, in digest order.
 enum Line {
-    File(SourceFile),
     Link(String, String),
     Other(String),
 }
@@ -413,7 +412,6 @@ enum Line {
 impl Line {
     fn path(&self) -> &str {
         match self {
-            Line::File(file) => &file.path,
             Line::Link(path, _) | Line::Other(path) => path,
         }
     }
@@ -471,26 +469,18 @@ pub fn walk_tree(
     let walk = parallel_walk(root, previous, single_pass)?;
     let shape = Shape {
         directories: walk.directories,
-        entries: walk.lines.len() as u64,
+        entries: (walk.files.len() + walk.others.len()) as u64,
     };
-    let mut files = Vec::with_capacity(walk.lines.len());
-    let mut others = Vec::new();
-    for line in walk.lines {
-        match line {
-            Line::File(file) => files.push(file),
-            other => others.push(other),
-        }
-    }
     Ok(Walked {
         files: SourceFiles {
             lineage: String::new(),
-            files,
+            files: walk.files,
             digests_reused: walk.reused,
             bytes_read: walk.bytes_read,
             settled_before_ns: None,
             single_pass: single_pass.map(|pass| pass.scope().to_string()),
         },
-        others,
+        others: walk.others,
         shape,
     })
 }
@@ -504,12 +494,12 @@ impl Walked {
         let mut others = self.others.iter().peekable();
         for file in &self.files.files {
             while let Some(other) = others.next_if(|o| walk_order(o.path(), &file.path).is_lt()) {
-                hash_entry(&mut hasher, &mut line, other)?;
+                hash_entry(&mut hasher, &mut line, other);
             }
             hash_file(&mut hasher, &mut line, file)?;
         }
         for other in others {
-            hash_entry(&mut hasher, &mut line, other)?;
+            hash_entry(&mut hasher, &mut line, other);
         }
         Ok(hex::encode(hasher.finalize()))
     }
@@ -531,10 +521,9 @@ fn hash_file(hasher: &mut Sha256, line: &mut Vec<u8>, file: &SourceFile) -> Resu
     Ok(())
 }
 
-/// Adds the digest line of any entry (none inside `.git`).
-fn hash_entry(hasher: &mut Sha256, line: &mut Vec<u8>, entry: &Line) -> Result<()> {
+/// Adds the digest line of a link or a special file (none inside `.git`).
+fn hash_entry(hasher: &mut Sha256, line: &mut Vec<u8>, entry: &Line) {
     match entry {
-        Line::File(file) => return hash_file(hasher, line, file),
         _ if in_git(entry.path()) => {}
         Line::Link(rel, target) => hash_line(
             hasher,
@@ -543,7 +532,6 @@ fn hash_entry(hasher: &mut Sha256, line: &mut Vec<u8>, entry: &Line) -> Result<(
         ),
         Line::Other(rel) => hash_line(hasher, line, &[b"o ", rel.as_bytes(), b"\0\n"]),
     }
-    Ok(())
 }
 
 fn hash_line(hasher: &mut Sha256, line: &mut Vec<u8>, parts: &[&[u8]]) {
@@ -565,7 +553,8 @@ fn in_git(path: &str) -> bool {
 /// What one walk found, in walk order.
 #[derive(Default)]
 struct Walk {
-    lines: Vec<Line>,
+    files: Vec<SourceFile>,
+    others: Vec<Line>,
     directories: u64,
     reused: u64,
     bytes_read: u64,
@@ -602,7 +591,9 @@ fn parallel_walk(
             scope.spawn(|| {
                 let walked =
                     walk_worker(root, previous, single_pass, &queue, &ready).map(|mut walk| {
-                        walk.lines
+                        walk.files
+                            .sort_unstable_by(|a, b| walk_order(&a.path, &b.path));
+                        walk.others
                             .sort_unstable_by(|a, b| walk_order(a.path(), b.path()));
                         walk
                     });
@@ -627,7 +618,8 @@ fn parallel_walk(
     let mut walk = Walk::default();
     for part in results {
         let part = part?;
-        walk.lines = merged(std::mem::take(&mut walk.lines), part.lines, Line::path);
+        walk.files = merged(std::mem::take(&mut walk.files), part.files, |f| &f.path);
+        walk.others = merged(std::mem::take(&mut walk.others), part.others, Line::path);
         walk.directories += part.directories;
         walk.reused += part.reused;
         walk.bytes_read += part.bytes_read;
@@ -739,16 +731,16 @@ fn read_directory(
                 .map_err(|e| unreadable_file(path(), e))?;
                 walk.reused += u64::from(reused);
                 walk.bytes_read += read;
-                walk.lines.push(Line::File(file));
+                walk.files.push(file);
             }
             Kind::Link => {
                 let target = listing
                     .read_link(&name)
                     .map_err(|e| CoreError::io(path(), e))?;
-                walk.lines
+                walk.others
                     .push(Line::Link(rel, target.to_string_lossy().into_owned()));
             }
-            Kind::Other => walk.lines.push(Line::Other(rel)),
+            Kind::Other => walk.others.push(Line::Other(rel)),
         }
     }
     Ok(subdirectories)
