@@ -74,7 +74,10 @@ impl BundleIndex {
     }
 }
 
-/// Writes bundle files atomically (temp file + rename) under one directory, refusing paths that leave it.
+/// Writes bundle files atomically (temp file + rename) under one directory, refusing paths that leave it. The
+/// directory is a run's private workspace: its files are not flushed to the disk, since nothing is published
+/// from the workspace of a run that crashed (the job ends FAILED); the copy that outlives the run is the
+/// artifact store's to make durable.
 #[derive(Debug)]
 pub struct BundleWriter {
     root: PathBuf,
@@ -103,7 +106,6 @@ impl BundleWriter {
         tmp.1
             .write_all(bytes)
             .map_err(|e| CoreError::io(&tmp.0, e))?;
-        tmp.1.sync_all().map_err(|e| CoreError::io(&tmp.0, e))?;
         drop(tmp.1);
         std::fs::rename(&tmp.0, &target).map_err(|e| CoreError::io(&target, e))
     }

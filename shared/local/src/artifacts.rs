@@ -1,11 +1,14 @@
 //! Bundles kept in a local directory: each job's bundle is copied out of its private workspace into its own
-//! directory, staged under a temporary name and renamed into place so a reader never sees half a bundle.
+//! directory, staged under a temporary name, flushed to the disk and renamed into place, so a reader never sees
+//! half a bundle and a crash never loses one the job record names.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use certus_core::bundle::{BundleIndex, INDEX};
 use certus_core::error::{CoreError, Result};
+use certus_core::parallel::map_on_every_core;
 use certus_core::pipeline::read_capped;
 use certus_core::ports::ArtifactStore;
 use certus_core::workspace::lexically_confined;
@@ -69,20 +72,36 @@ impl ArtifactStore for LocalArtifactStore {
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(|e| CoreError::io(&staging, e))?;
         }
-        let names = index.files.iter().map(|e| e.path.as_str()).chain([INDEX]);
-        for name in names {
-            let rel = lexically_confined(name)?;
-            let to = staging.join(&rel);
-            if let Some(dir) = to.parent() {
+        let names = index
+            .files
+            .iter()
+            .map(|e| e.path.as_str())
+            .chain([INDEX])
+            .map(lexically_confined)
+            .collect::<Result<Vec<PathBuf>>>()?;
+        let mut directories = BTreeSet::from([staging.clone()]);
+        for rel in &names {
+            if let Some(dir) = staging.join(rel).parent() {
                 std::fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
+                directories.insert(dir.to_path_buf());
             }
-            let from = bundle_dir.join(&rel);
-            std::fs::copy(&from, &to).map_err(|e| CoreError::io(&from, e))?;
+        }
+        // The copy reaches the disk before it is named, so that a crash never leaves a finished job pointing
+        // at a bundle whose bytes were lost; the files are copied and flushed on every core.
+        map_on_every_core(&names, |rel| {
+            copy_flushed(&bundle_dir.join(rel), &staging.join(rel))
+        })
+        .ok_or_else(|| CoreError::Bundle("a thread copying the bundle failed".into()))?
+        .into_iter()
+        .collect::<Result<()>>()?;
+        for dir in &directories {
+            flush(dir)?;
         }
         if target.exists() {
             std::fs::remove_dir(&target).map_err(|e| CoreError::io(&target, e))?;
         }
         std::fs::rename(&staging, &target).map_err(|e| CoreError::io(&target, e))?;
+        flush(&parent)?;
         Ok(target.display().to_string())
     }
 
@@ -98,6 +117,19 @@ impl ArtifactStore for LocalArtifactStore {
         }
         read_capped(&path, max_bytes).map(Some)
     }
+}
+
+/// `from` copied to `to`, flushed to the disk.
+fn copy_flushed(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to).map_err(|e| CoreError::io(from, e))?;
+    flush(to)
+}
+
+/// Flushes a file, or a directory's entries, to the disk.
+fn flush(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|file| file.sync_all())
+        .map_err(|e| CoreError::io(path, e))
 }
 
 #[cfg(test)]
