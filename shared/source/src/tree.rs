@@ -834,46 +834,42 @@ impl<'p> Reader<'p> {
     /// when it read all of it within the pass's limit and it is not binary.
     fn read(&mut self, file: std::fs::File, path: &str, size: u64) -> std::io::Result<Hashed> {
         match self.single_pass.filter(|pass| size <= pass.limit()) {
-            Some(pass) => self.read_whole(file, path, size, pass),
-            None => hash(file, &mut self.buf, Sha256::new(), 0),
+            Some(pass) => self.read_whole(&file, path, size, pass),
+            None => hash(&file, &mut self.buf, Sha256::new(), 0, size),
         }
     }
 
-    /// Text is read whole (at most one byte past the limit) for the pass; binary content (a NUL among the
-    /// first [`BINARY_HEAD`] bytes) is never held whole: the first read takes at most [`READ_BUFFER`] bytes, and
-    /// a binary file's rest streams on through the read buffer. A file that fits the first read costs two
-    /// reads, the second seeing its end.
+    /// Text is read whole (up to one byte past its listed size, at most one past the limit) for the pass;
+    /// binary content (a NUL among the first [`BINARY_HEAD`] bytes) is never held whole: the first read takes at
+    /// most [`READ_BUFFER`] bytes, and a binary file's rest streams on through the read buffer, as does the rest
+    /// of a file that grew since it was listed. A file that fits the first read costs one read ([`fill`]).
     fn read_whole(
         &mut self,
-        file: std::fs::File,
+        file: &std::fs::File,
         path: &str,
         size: u64,
         pass: &dyn SinglePass,
     ) -> std::io::Result<Hashed> {
-        let limit = pass.limit();
-        let whole = limit.saturating_add(1);
+        let whole = pass.limit().saturating_add(1);
         let first = size
             .saturating_add(1)
             .clamp(BINARY_HEAD as u64, READ_BUFFER as u64)
             .min(whole);
-        let content = &mut self.content;
-        content.clear();
-        content.reserve(usize::try_from(first).unwrap_or(0));
-        let mut ended =
-            (&file).take(first).read_to_end(content)? < usize::try_from(first).unwrap_or(0);
-        let binary = content[..content.len().min(BINARY_HEAD)].contains(&0);
+        let held = size.saturating_add(1).min(whole).max(first);
+        let content = sized(&mut self.content, held);
+        let first = usize::try_from(first).unwrap_or(content.len());
+        let (mut filled, mut ended) = fill(file, &mut content[..first], 0, size)?;
+        let binary = content[..filled.min(BINARY_HEAD)].contains(&0);
         if !binary && !ended {
-            let rest = whole.saturating_sub(content.len() as u64);
-            content
-                .reserve(usize::try_from(size.saturating_sub(content.len() as u64)).unwrap_or(0));
-            ended = (&file).take(rest).read_to_end(content)? < usize::try_from(rest).unwrap_or(0);
+            let (more, end) = fill(file, &mut content[filled..], filled as u64, size)?;
+            filled += more;
+            ended = end;
         }
         let mut hasher = Sha256::new();
-        hasher.update(&content[..]);
-        let held = content.len() as u64;
+        hasher.update(&content[..filled]);
         if !ended {
-            // Binary, or grown past the limit since it was listed: the rest is hashed, the file left to the tool.
-            let rest = hash(file, &mut self.buf, hasher, held)?;
+            // Binary, or grown since it was listed: the rest is hashed, the file left to the tool.
+            let rest = hash(file, &mut self.buf, hasher, filled as u64, size)?;
             return Ok(Hashed {
                 binary: binary || rest.binary,
                 ..rest
@@ -882,34 +878,70 @@ impl<'p> Reader<'p> {
         Ok(Hashed {
             sha256: Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())),
             binary,
-            bytes: held,
+            bytes: filled as u64,
             scanned: if binary {
                 None
             } else {
-                pass.scan(path, content)
+                pass.scan(path, &content[..filled])
             },
         })
     }
 }
 
-/// The SHA-256 of what `hasher` has seen (`read` bytes) and then all `reader` holds, read through `buf`, and
-/// whether a NUL is among the first [`BINARY_HEAD`] bytes read here.
+/// `buffer`'s first `len` bytes (grown with zeroes once, then reused as they are: every byte used is read first).
+fn sized(buffer: &mut Vec<u8>, len: u64) -> &mut [u8] {
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    if buffer.len() < len {
+        buffer.resize(len, 0);
+    }
+    &mut buffer[..len]
+}
+
+/// Fills `buf` from `file`, of which `before` bytes were read already and whose listed size is `size`: how many
+/// bytes it now holds, and whether the file ended. A read that falls short exactly at the listed size is the
+/// end, the read that would see nothing more spared: a regular file's read falls short only at its end. After
+/// any other short read, the next read says.
+fn fill(
+    mut file: &std::fs::File,
+    buf: &mut [u8],
+    before: u64,
+    size: u64,
+) -> std::io::Result<(usize, bool)> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = match file.read(&mut buf[filled..]) {
+            Ok(0) => return Ok((filled, true)),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        filled += n;
+        if filled < buf.len() && before + filled as u64 == size {
+            return Ok((filled, true));
+        }
+    }
+    Ok((filled, false))
+}
+
+/// The SHA-256 of what `hasher` has seen (`read` bytes) and then all `file` holds (listed at `size` bytes),
+/// read through `buf`, and whether a NUL is among the first [`BINARY_HEAD`] bytes read here.
 fn hash(
-    mut reader: std::fs::File,
+    file: &std::fs::File,
     buf: &mut [u8],
     mut hasher: Sha256,
     mut read: u64,
+    size: u64,
 ) -> std::io::Result<Hashed> {
     let mut binary = false;
     loop {
-        let n = reader.read(buf)?;
-        if n == 0 {
-            break;
-        }
+        let (n, ended) = fill(file, buf, read, size)?;
         let head = BINARY_HEAD.saturating_sub(usize::try_from(read).unwrap_or(usize::MAX));
         binary = binary || buf[..n.min(head)].contains(&0);
         hasher.update(&buf[..n]);
         read += n as u64;
+        if ended {
+            break;
+        }
     }
     Ok(Hashed {
         sha256: Sha256Digest::from(<[u8; 32]>::from(hasher.finalize())),
@@ -922,6 +954,75 @@ fn hash(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A single pass that keeps the whole content it is given, so a test sees what was read.
+    struct Keeps;
+
+    impl SinglePass for Keeps {
+        fn scope(&self) -> &str {
+            "keeps"
+        }
+        fn limit(&self) -> u64 {
+            300_000
+        }
+        fn scan(&self, _path: &str, content: &[u8]) -> Option<Vec<u8>> {
+            Some(content.to_vec())
+        }
+    }
+
+    #[test]
+    fn a_file_is_read_to_its_end_whatever_size_it_was_listed_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let digest = |bytes: &[u8]| Sha256Digest::from(<[u8; 32]>::from(Sha256::digest(bytes)));
+        let pass = Keeps;
+        let mut reader = Reader::new(Some(&pass));
+        let mut plain = Reader::new(None);
+        // Sizes around the first read, the read buffer and the pass's limit.
+        let lengths = [
+            0,
+            1,
+            100,
+            BINARY_HEAD,
+            READ_BUFFER - 1,
+            READ_BUFFER,
+            READ_BUFFER + 1,
+            299_999,
+            300_000,
+            300_001,
+            700_000,
+        ];
+        for (n, len) in lengths.into_iter().enumerate() {
+            let bytes: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let path = dir.path().join(format!("f{n}"));
+            std::fs::write(&path, &bytes).unwrap();
+            // Listed at its size, smaller (it grew since) and larger (it shrank since).
+            for listed in [len as u64, (len as u64).saturating_sub(7), len as u64 + 7] {
+                let open = || std::fs::File::open(&path).unwrap();
+                let read = reader.read(open(), "f", listed).unwrap();
+                assert_eq!(
+                    (read.sha256, read.bytes),
+                    (digest(&bytes), len as u64),
+                    "{len} listed {listed}"
+                );
+                // The pass sees the whole file when it was read whole within its limit.
+                if let Some(content) = &read.scanned {
+                    assert_eq!(content, &bytes, "{len} listed {listed}");
+                }
+                // A file as listed within the limit is always handed to the pass; one past the limit never.
+                if listed == len as u64 && listed <= pass.limit() {
+                    assert!(read.scanned.is_some(), "{len}");
+                }
+                if len as u64 > pass.limit() {
+                    assert!(read.scanned.is_none(), "{len} listed {listed}");
+                }
+                let streamed = plain.read(open(), "f", listed).unwrap();
+                assert_eq!(
+                    (streamed.sha256, streamed.bytes),
+                    (digest(&bytes), len as u64)
+                );
+            }
+        }
+    }
 
     /// The digest is SHA-256 over one line per entry outside `.git`, in walk order, whatever the kind: files,
     /// links and other entries interleave by path.
