@@ -13,8 +13,9 @@ const MAX_EXACT_STRINGS: usize = 256;
 pub(crate) enum Anchor {
     /// Nothing proven: the regex runs over the whole file.
     None,
-    /// Every match contains a keyword occurrence and is at most `max_len` bytes long.
-    Bounded { max_len: usize },
+    /// Every match has a keyword occurrence ending at most `head_len` bytes after the match start, and is
+    /// at most `max_len` bytes long.
+    Bounded { head_len: usize, max_len: usize },
     /// Every match (of unbounded length) has a keyword occurrence ending at most `head_len` bytes
     /// after the match start, and holds at most `newlines` line feeds.
     Head { head_len: usize, newlines: usize },
@@ -28,7 +29,7 @@ pub(crate) fn anchor(hir: &Hir, keywords: &[&str]) -> Anchor {
     let keywords: Vec<&[u8]> = keywords.iter().map(|k| k.as_bytes()).collect();
     match (head_len(hir, &keywords), hir.properties().maximum_len()) {
         (None, _) => Anchor::None,
-        (Some(_), Some(max_len)) => Anchor::Bounded { max_len },
+        (Some(head_len), Some(max_len)) => Anchor::Bounded { head_len, max_len },
         (Some(head_len), None) => match max_newlines(hir) {
             Some(newlines) => Anchor::Head { head_len, newlines },
             None => Anchor::None,
@@ -237,13 +238,20 @@ mod tests {
         let re =
             hir(r"(?i)[\w.-]{0,50}?(?:token|secret)(?:[ \t\w.-]{0,20})=[ ]{0,3}([a-z0-9]{32})\b");
         let max_len = re.properties().maximum_len().expect("bounded");
+        // 50 bytes before the longer keyword, which ends then: 56 for "secret" (and for "token", one shorter).
         assert_eq!(
             anchor(&re, &["token", "secret"]),
-            Anchor::Bounded { max_len }
+            Anchor::Bounded {
+                head_len: 56,
+                max_len
+            }
         );
         assert_eq!(
             anchor(&re, &["tok", "secret"]),
-            Anchor::Bounded { max_len },
+            Anchor::Bounded {
+                head_len: 56,
+                max_len
+            },
             "a keyword inside a word"
         );
         assert_eq!(
@@ -254,7 +262,10 @@ mod tests {
         let aws = hir(r"\b((?:A3T[A-Z0-9]|AKIA|ASIA)[A-Z2-7]{16})\b");
         assert_eq!(
             anchor(&aws, &["a3t", "akia", "asia"]),
-            Anchor::Bounded { max_len: 20 }
+            Anchor::Bounded {
+                head_len: 4,
+                max_len: 20
+            }
         );
     }
 

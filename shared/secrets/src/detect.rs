@@ -414,8 +414,10 @@ fn content_hits(
     let mut hits = Vec::new();
     let mut push = |hit| push_capped(&mut hits, omitted, hit);
     match (strategy, rule.anchor) {
-        (Strategy::Windows, Anchor::Bounded { max_len }) => {
-            let windows = found.windows(&rule.keywords, max_len, max_len, data.len());
+        (Strategy::Windows, Anchor::Bounded { head_len, max_len }) => {
+            // A match starts at most `head_len` before a keyword's end, and ends at most `max_len` after
+            // its start.
+            let windows = found.windows(&rule.keywords, head_len, max_len, data.len());
             for window in windows {
                 search_span(rules, index, rule, path, data, window, &mut push);
             }
@@ -564,8 +566,8 @@ impl KeywordHits {
 
     /// Disjoint, sorted spans around the occurrences of `keywords` (sorted indexes): from `before`
     /// bytes before an occurrence's end to `after` bytes after its start (for a run, from before its first
-    /// occurrence's end to after its last one's start). With `before = after =` the longest match, they
-    /// hold every match that contains an occurrence.
+    /// occurrence's end to after its last one's start). With `before` the longest a match runs before the
+    /// end of an occurrence it holds, and `after` the longest match, they hold every such match.
     fn windows(
         &self,
         keywords: &[usize],
