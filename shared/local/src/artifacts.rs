@@ -95,13 +95,13 @@ impl ArtifactStore for LocalArtifactStore {
         .into_iter()
         .collect::<Result<()>>()?;
         for dir in &directories {
-            flush(dir)?;
+            flush_directory(dir)?;
         }
         if target.exists() {
             std::fs::remove_dir(&target).map_err(|e| CoreError::io(&target, e))?;
         }
         std::fs::rename(&staging, &target).map_err(|e| CoreError::io(&target, e))?;
-        flush(&parent)?;
+        flush_directory(&parent)?;
         Ok(target.display().to_string())
     }
 
@@ -125,11 +125,24 @@ fn copy_flushed(from: &Path, to: &Path) -> Result<()> {
     flush(to)
 }
 
-/// Flushes a file, or a directory's entries, to the disk.
+/// Flushes a file to the disk.
 fn flush(path: &Path) -> Result<()> {
     std::fs::File::open(path)
         .and_then(|file| file.sync_all())
         .map_err(|e| CoreError::io(path, e))
+}
+
+/// Flushes a directory's entries to the disk.
+#[cfg(unix)]
+fn flush_directory(dir: &Path) -> Result<()> {
+    flush(dir)
+}
+
+/// Elsewhere a directory cannot be opened to be flushed: its entries reach the disk with the file system's
+/// own journal.
+#[cfg(not(unix))]
+fn flush_directory(_dir: &Path) -> Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
