@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The most threads started, whatever the machine offers.
 const MOST_THREADS: usize = 16;
 
-/// `work` applied to every item, on as many threads as the machine has cores (at most [`MOST_THREADS`], never
-/// more than there are items), the results in the items' order. `None` when a thread panicked: the panic
-/// stops that thread only, and is not passed on.
+/// `work` applied to every item, on as many threads as the machine has cores (at most 16, never more than
+/// there are items), the results in the items' order. `None` when a thread panicked: the panic stops that
+/// thread only, and is not passed on.
 pub fn map_on_every_core<T, R, F>(items: &[T], work: F) -> Option<Vec<R>>
 where
     T: Sync,
