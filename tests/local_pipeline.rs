@@ -270,6 +270,56 @@ async fn a_pinned_commit_is_scanned_even_when_the_branch_moved_on() {
 }
 
 #[tokio::test]
+async fn a_finished_run_lets_go_of_its_kept_checkout_before_it_returns() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    git_repo(&repo, &[("Cargo.lock", CARGO_LOCK)]);
+    let db = advisory_db(work.path());
+    let mut h = harness(SignaturePolicy::default(), scanners(Some(&db)));
+    let cache: Arc<dyn certus_core::incremental::ScanCache> = Arc::new(
+        certus_local::scan_cache::LocalScanCache::open(work.path().join("cache"), 1 << 30).unwrap(),
+    );
+    h.services.sources = Some(Arc::new(
+        certus_source::LocalSourcePreparer::new(certus_source::SourcePolicy {
+            git: certus_source::GitPolicy {
+                allow_local: true,
+                ..certus_source::GitPolicy::default()
+            },
+            ..certus_source::SourcePolicy::default()
+        })
+        .with_cache(cache.clone())
+        .with_kept_checkouts(certus_source::kept::KeptCheckouts::new(
+            work.path().join("checkouts"),
+            4,
+        )),
+    ));
+    h.services.scanners = Some(scanners(Some(&db)).with_cache(cache));
+    let git = || {
+        submission(
+            SourceSpec::Git {
+                git_url: format!("file://{}", repo.display()),
+                branch: Some("main".into()),
+                commit: None,
+                git_credentials_ref: None,
+            },
+            ManifestSource::Inline(serde_json::from_str(&manifest(json!({}))).unwrap()),
+            None,
+        )
+    };
+    // The second scan starts the moment the first returns, as a server's next job would: the kept checkout
+    // must be free for it (its run state, a large table, may still be freed behind).
+    for n in 0..3 {
+        let job = scan(&h, git()).await;
+        assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.errors);
+        assert!(
+            !job.warnings.iter().any(|w| w.contains("holds it")),
+            "scan {n}: {:?}",
+            job.warnings
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_tampered_manifest_fails_before_any_scanner_starts() {
     let work = tempfile::tempdir().unwrap();
     let (key, public) = p256_keypair(work.path());

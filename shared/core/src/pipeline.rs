@@ -310,9 +310,13 @@ pub async fn run(services: &Services, test_id: &str) -> Result<Job> {
 }
 
 /// Frees a finished run's state (its file table, every tool's results: hundreds of thousands of allocations
-/// for a large tree) on a thread of its own, so that the job's caller is answered without waiting for it. When
-/// no thread can be started, it is freed here.
-fn free_in_background(state: RunState) {
+/// for a large tree) on a thread of its own, so that the job's caller is answered without waiting for it. The
+/// hold on a kept tree is released here first: the next scan of that tree may start at once. When no thread
+/// can be started, the rest is freed here too.
+fn free_in_background(mut state: RunState) {
+    if let Some(source) = state.source.as_mut() {
+        drop(source.lease.take());
+    }
     let _ = std::thread::Builder::new()
         .name("certus-free".into())
         .spawn(move || drop(state));
