@@ -79,12 +79,9 @@ impl ArtifactStore for LocalArtifactStore {
             .chain([INDEX])
             .map(lexically_confined)
             .collect::<Result<Vec<PathBuf>>>()?;
-        let mut directories = BTreeSet::from([staging.clone()]);
-        for rel in &names {
-            if let Some(dir) = staging.join(rel).parent() {
-                std::fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
-                directories.insert(dir.to_path_buf());
-            }
+        let directories = directories_of(&staging, &names);
+        for dir in &directories {
+            std::fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
         }
         // The copy reaches the disk before it is named, so that a crash never leaves a finished job pointing
         // at a bundle whose bytes were lost; the files are copied and flushed on every core.
@@ -119,6 +116,19 @@ impl ArtifactStore for LocalArtifactStore {
     }
 }
 
+/// Every directory the files `names` (relative) need under `root`, `root` included: each holds an entry to
+/// flush. Parents come before their children.
+fn directories_of(root: &Path, names: &[PathBuf]) -> BTreeSet<PathBuf> {
+    let mut directories = BTreeSet::from([root.to_path_buf()]);
+    for name in names {
+        let mut dir = root.join(name);
+        while dir.pop() && dir.starts_with(root) {
+            directories.insert(dir.clone());
+        }
+    }
+    directories
+}
+
 /// `from` copied to `to`, flushed to the disk.
 fn copy_flushed(from: &Path, to: &Path) -> Result<()> {
     std::fs::copy(from, to).map_err(|e| CoreError::io(from, e))?;
@@ -149,6 +159,26 @@ fn flush_directory(_dir: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use certus_core::bundle::{check_index, BundleWriter};
+
+    #[test]
+    fn every_directory_a_copy_needs_is_listed_once_parents_first() {
+        let root = Path::new("/out/.staging-x");
+        let names: Vec<PathBuf> = [
+            "scan.json",
+            "reports/sast/a.json",
+            "reports/sast/b.json",
+            "logs/r.log",
+        ]
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+        let listed: Vec<PathBuf> = directories_of(root, &names).into_iter().collect();
+        let expected: Vec<PathBuf> = ["", "logs", "reports", "reports/sast"]
+            .into_iter()
+            .map(|d| root.join(d))
+            .collect();
+        assert_eq!(listed, expected);
+    }
 
     #[tokio::test]
     async fn stores_a_complete_copy_that_verifies_and_never_overwrites() {
