@@ -1,5 +1,6 @@
 //! The run's private workspace and path confinement: every path a client or a manifest names is resolved
-//! inside a base directory, refusing absolute paths, `..` and symlinks that lead out.
+//! inside a base directory, refusing absolute paths, `..` and symlinks that lead out; and the one durable copy
+//! of a file out of it.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -53,6 +54,21 @@ fn restrict_to_owner(dir: &Path) -> Result<()> {
 #[cfg(not(unix))]
 fn restrict_to_owner(_dir: &Path) -> Result<()> {
     Ok(())
+}
+
+/// `from` copied to `to`, a file created here (never one already there, nor through a link), and flushed to
+/// the disk before this returns: what is published from a workspace, or promoted, outlives a crash.
+pub fn copy_flushed(from: &Path, to: &Path) -> Result<()> {
+    use std::io::Write;
+    let mut source = std::fs::File::open(from).map_err(|e| CoreError::io(from, e))?;
+    let mut copy = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .map_err(|e| CoreError::io(to, e))?;
+    std::io::copy(&mut source, &mut copy).map_err(|e| CoreError::io(to, e))?;
+    copy.flush().map_err(|e| CoreError::io(to, e))?;
+    copy.sync_all().map_err(|e| CoreError::io(to, e))
 }
 
 /// Checks a relative path lexically: no root, no prefix, no `..`; returns it normalised (`.` parts dropped).
@@ -114,6 +130,27 @@ pub fn confined_join(base: &Path, rel: &str) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copy_is_a_new_file_with_the_same_bytes_never_one_already_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("from");
+        std::fs::write(&from, b"evidence").unwrap();
+        let to = dir.path().join("to");
+        copy_flushed(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"evidence");
+        // Already there: refused, left as it was.
+        std::fs::write(&from, b"other").unwrap();
+        assert!(copy_flushed(&from, &to).is_err());
+        assert_eq!(std::fs::read(&to).unwrap(), b"evidence");
+        #[cfg(unix)]
+        {
+            let aside = dir.path().join("aside");
+            std::os::unix::fs::symlink(&aside, dir.path().join("link")).unwrap();
+            assert!(copy_flushed(&from, &dir.path().join("link")).is_err());
+            assert!(!aside.exists(), "nothing written through the link");
+        }
+    }
 
     #[test]
     fn lexical_checks() {

@@ -11,7 +11,7 @@ use certus_core::error::{CoreError, Result};
 use certus_core::parallel::map_on_every_core;
 use certus_core::pipeline::read_capped;
 use certus_core::ports::ArtifactStore;
-use certus_core::workspace::lexically_confined;
+use certus_core::workspace::{copy_flushed, lexically_confined};
 
 pub enum Placement {
     /// `<root>/<test_id>/`
@@ -129,23 +129,12 @@ fn directories_of(root: &Path, names: &[PathBuf]) -> BTreeSet<PathBuf> {
     directories
 }
 
-/// `from` copied to `to`, flushed to the disk.
-fn copy_flushed(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to).map_err(|e| CoreError::io(from, e))?;
-    flush(to)
-}
-
-/// Flushes a file to the disk.
-fn flush(path: &Path) -> Result<()> {
-    std::fs::File::open(path)
-        .and_then(|file| file.sync_all())
-        .map_err(|e| CoreError::io(path, e))
-}
-
 /// Flushes a directory's entries to the disk.
 #[cfg(unix)]
 fn flush_directory(dir: &Path) -> Result<()> {
-    flush(dir)
+    std::fs::File::open(dir)
+        .and_then(|file| file.sync_all())
+        .map_err(|e| CoreError::io(dir, e))
 }
 
 /// Elsewhere a directory cannot be opened to be flushed: its entries reach the disk with the file system's

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use certus_core::digest::sha256_file;
+use certus_core::workspace::copy_flushed;
 use certus_core::CoreError;
 
 use crate::error::TrustError;
@@ -32,7 +33,7 @@ pub fn place(source: &Path, dest: &Path, sha256: &str, size: u64) -> Result<Plac
     })?;
     std::fs::create_dir_all(parent).map_err(|e| CoreError::io(parent, e))?;
     let temp = temp_name(parent)?;
-    let written = copy_synced(source, &temp)
+    let written = copy_flushed(source, &temp)
         .and_then(|()| std::fs::rename(&temp, dest).map_err(|e| CoreError::io(dest, e)));
     if written.is_err() {
         // Best effort: a leftover temporary is also cleared by the next run.
@@ -65,17 +66,6 @@ fn require_file(path: &Path) -> Result<(), CoreError> {
         }
         .into())
     }
-}
-
-fn copy_synced(source: &Path, temp: &Path) -> Result<(), CoreError> {
-    let mut from = std::fs::File::open(source).map_err(|e| CoreError::io(source, e))?;
-    let mut to = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(temp)
-        .map_err(|e| CoreError::io(temp, e))?;
-    std::io::copy(&mut from, &mut to).map_err(|e| CoreError::io(temp, e))?;
-    to.sync_all().map_err(|e| CoreError::io(temp, e))
 }
 
 fn temp_name(dir: &Path) -> Result<PathBuf, CoreError> {
