@@ -412,25 +412,31 @@ fn content_hits(
 ) -> Vec<Hit> {
     let rule = &rules.rules[index];
     let mut hits = Vec::new();
+    let Some(regex) = &rule.regex else {
+        return hits;
+    };
+    // One set of capture slots for every window: a file holds thousands of keyword occurrences.
+    let mut caps = regex.create_captures();
     let mut push = |hit| push_capped(&mut hits, omitted, hit);
+    let mut search = |span| search_span(rules, index, path, data, span, &mut caps, &mut push);
     match (strategy, rule.anchor) {
         (Strategy::Windows, Anchor::Bounded { head_len, max_len }) => {
             // A match starts at most `head_len` before a keyword's end, and ends at most `max_len` after
             // its start.
-            let windows = found.windows(&rule.keywords, head_len, max_len, data.len());
-            for window in windows {
-                search_span(rules, index, rule, path, data, window, &mut push);
-            }
+            found
+                .windows(&rule.keywords, head_len, max_len, data.len())
+                .into_iter()
+                .for_each(search);
         }
         (Strategy::Windows, Anchor::Head { head_len, newlines }) => {
             // A match starts at most `head_len` before a keyword's end, and ends before the line
             // feed after the `newlines` ones it may hold.
-            let spans = found.line_windows(&rule.keywords, head_len, newlines, data);
-            for span in spans {
-                search_span(rules, index, rule, path, data, span, &mut push);
-            }
+            found
+                .line_windows(&rule.keywords, head_len, newlines, data)
+                .into_iter()
+                .for_each(search);
         }
-        _ => search_span(rules, index, rule, path, data, 0..data.len(), &mut push),
+        _ => search(0..data.len()),
     }
     hits
 }
@@ -637,22 +643,22 @@ fn merge(mut spans: Vec<Range<usize>>) -> Vec<Range<usize>> {
 fn search_span(
     rules: &RuleSet,
     index: usize,
-    rule: &Rule,
     path: &str,
     data: &[u8],
     span: Range<usize>,
+    caps: &mut Captures,
     push: &mut impl FnMut(Hit),
 ) {
+    let rule = &rules.rules[index];
     let Some(regex) = &rule.regex else {
         return;
     };
-    let mut caps = regex.create_captures();
     let mut at = span.start;
     // As `captures_iter`: the next search starts where the last match ended, and an empty match
     // right there is skipped by searching again one byte further.
     let mut last_end: Option<usize> = None;
     while at <= span.end {
-        regex.search_captures(&Input::new(data).range(at..span.end), &mut caps);
+        regex.search_captures(&Input::new(data).range(at..span.end), caps);
         let Some(mut whole) = caps.get_match() else {
             break;
         };
@@ -660,7 +666,7 @@ fn search_span(
             if at >= span.end {
                 break;
             }
-            regex.search_captures(&Input::new(data).range(at + 1..span.end), &mut caps);
+            regex.search_captures(&Input::new(data).range(at + 1..span.end), caps);
             match caps.get_match() {
                 Some(m) => whole = m,
                 None => break,
@@ -668,7 +674,7 @@ fn search_span(
         }
         at = whole.end();
         last_end = Some(whole.end());
-        if let Some(hit) = accept(rules, index, rule, path, data, &caps, whole.range()) {
+        if let Some(hit) = accept(rules, index, rule, path, data, caps, whole.range()) {
             push(hit);
         }
     }

@@ -35,36 +35,45 @@ mod windows {
 
     use super::MIN_RUN;
 
-    /// Bytes classified at once. A window tells where the first [`MIN_RUN`] run bytes in a row start when
-    /// that is in its first [`STRIDE`] bytes: the next window starts there.
+    /// Bytes classified at once; each byte is classified once.
     const WINDOW: usize = 64;
-    const STRIDE: usize = WINDOW - MIN_RUN + 1;
+    /// Where, in a window and the one before it read as one 128-bit row, the starts lie that this window
+    /// decides: a start needs the [`MIN_RUN`] bytes from it known, and the earlier starts were decided with
+    /// the window before.
+    const DECIDED: u32 = (WINDOW - MIN_RUN + 1) as u32;
 
     // `whole` below doubles the length of the row it checks four times: 2, 4, 8, then 16 bytes.
     const _: () = assert!(MIN_RUN == 16);
 
     pub(super) fn next_run(text: &[u8], from: usize) -> Option<Range<usize>> {
+        // The bytes before `from` count as none: a run crossing `from` starts there.
+        let mut before = 0u64;
         let mut at = from;
         while at < text.len() {
             let run = mask(text, at);
-            // Bit `i` set: the 16 bytes from `at + i` are run bytes, all inside the window.
-            let mut whole = run & (run >> 1);
+            // Bit `i` of `row` is byte `at - 64 + i`.
+            let row = u128::from(before) | u128::from(run) << WINDOW;
+            // Bit `i` set: the 16 bytes from bit `i` are run bytes (none past the row).
+            let mut whole = row & (row >> 1);
             whole &= whole >> 2;
             whole &= whole >> 4;
             whole &= whole >> 8;
-            if whole != 0 {
-                // The byte before is not a run byte: it is in this window (the lowest bit would be lower),
-                // in the one before (which would have held these 16 bytes less one plus it), or before
-                // `from`.
-                let first = whole.trailing_zeros();
-                let start = at + first as usize;
-                let end = match !run >> first {
+            // Starts from bit DECIDED on: of the window before, those whose 16 bytes reach into this one.
+            let decided = (whole >> DECIDED) as u64;
+            if decided != 0 {
+                // The byte before is not a run byte: a start before it would have been found first, with this
+                // window or an earlier one, or it is before `from`. Starts before `from` are never found
+                // (`before` begins empty), so `start` is at or after `from`.
+                let first = DECIDED + decided.trailing_zeros();
+                let start = at + first as usize - WINDOW;
+                let end = match !row >> first {
                     0 => run_end(text, at + WINDOW),
                     outside => start + outside.trailing_zeros() as usize,
                 };
                 return Some(start..end);
             }
-            at += STRIDE;
+            before = run;
+            at += WINDOW;
         }
         None
     }
