@@ -12,6 +12,8 @@ use aho_corasick::dfa::DFA;
 use aho_corasick::{packed, Anchored, MatchKind, Span};
 use memchr::memmem;
 
+use crate::buckets::teddy_order;
+
 /// Keywords shorter than this are searched for one by one: the SIMD search of many patterns is fast only
 /// when each has at least this many bytes.
 const SHORT: usize = 3;
@@ -182,7 +184,7 @@ impl Starts {
             lower.into_iter().partition(|k| k.len() < SHORT);
         let long = match long.is_empty() {
             true => None,
-            false => Some(packed::Config::new().builder().extend(&long).build()?),
+            false => Some(simd_search(&long)?),
         };
         let short = short
             .iter()
@@ -221,6 +223,19 @@ impl Starts {
             next[n] = find(n, at + 1);
         }
     }
+}
+
+/// The SIMD search for `keywords` (lowercase, none shorter than [`SHORT`]): in the order that fills fat Teddy's
+/// buckets with keywords alike when there is one and the processor has fat Teddy, else as the library picks.
+fn simd_search(keywords: &[Vec<u8>]) -> Option<packed::Searcher> {
+    let planned = teddy_order(keywords).and_then(|order| {
+        packed::Config::new()
+            .only_teddy_fat(Some(true))
+            .builder()
+            .extend(&order)
+            .build()
+    });
+    planned.or_else(|| packed::Config::new().builder().extend(keywords).build())
 }
 
 #[cfg(test)]
@@ -285,7 +300,7 @@ mod tests {
 
     #[test]
     fn the_starts_give_exactly_the_occurrences_the_automaton_finds() {
-        let sets: [&[&str]; 3] = [
+        let sets: [&[&str]; 4] = [
             // Short ones beside long ones, nested and overlapping: "sk" in "sk_live_", "ss" in "sss".
             &[
                 "sk", "sk_live_", "key", "keykey", "ss", "sss", "q~", "://", "aws", "AKIA",
@@ -294,7 +309,52 @@ mod tests {
             &["secret", "token", "passw", "credential", "-----begin"],
             // Short ones only.
             &["sk", "q~", "k"],
+            // Enough long ones for the SIMD search to take them in the order that groups them.
+            &[
+                "akia",
+                "asia",
+                "abia",
+                "acca",
+                "aws",
+                "ghp_",
+                "gho_",
+                "ghu_",
+                "ghs_",
+                "ghr_",
+                "github_pat_",
+                "glpat-",
+                "gldt-",
+                "glptt-",
+                "xoxa-",
+                "xoxb-",
+                "xapp-",
+                "sk_live_",
+                "rk_live_",
+                "aiza",
+                "gocspx-",
+                "-----begin",
+                "eyj",
+                "npm_",
+                "accountkey=",
+                "sg.",
+                "t3blbkfj",
+                "://",
+                "key",
+                "secret",
+                "token",
+                "passw",
+                "pwd",
+                "credential",
+                "sk",
+                "q~",
+            ],
         ];
+        let long: Vec<Vec<u8>> = sets[3]
+            .iter()
+            .filter(|k| k.len() >= SHORT)
+            .map(|k| k.as_bytes().to_vec())
+            .collect();
+        assert!(crate::buckets::teddy_order(&long).is_some());
         for (n, set) in sets.iter().enumerate() {
             let keywords = Keywords::new(set).unwrap();
             assert!(keywords.starts.is_some(), "set {n} takes the fast path");

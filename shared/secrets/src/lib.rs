@@ -14,6 +14,7 @@
 
 mod allowlist;
 mod anchor;
+mod buckets;
 mod decode;
 mod detect;
 mod entropy;
