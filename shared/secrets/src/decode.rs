@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use memchr::memchr;
 
-use crate::runs::{next_run, MIN_RUN};
+use crate::runs::{Runs, MIN_RUN};
 
 /// Shortest hex run treated as hex.
 const MIN_HEX: usize = 32;
@@ -138,7 +138,8 @@ fn decoded_len(encoding: Encoding, encoded: &[u8]) -> usize {
 fn candidates(text: &[u8]) -> Vec<(Range<usize>, Encoding)> {
     let mut out = Vec::new();
     let mut at = 0;
-    let mut run = next_run(text, at);
+    let mut runs = Runs::new(text);
+    let mut run = runs.at_or_after(at);
     let mut percent = next_percent(text, at);
     loop {
         match (&percent, &run) {
@@ -147,12 +148,12 @@ fn candidates(text: &[u8]) -> Vec<(Range<usize>, Encoding)> {
                 out.push((p.clone(), Encoding::Percent));
                 percent = next_percent(text, at);
                 if r.as_ref().is_some_and(|r| r.start < at) {
-                    run = next_run(text, at);
+                    run = runs.at_or_after(at);
                 }
             }
             (_, Some(r)) => {
                 at = split_run(text, r.clone(), &mut out);
-                run = next_run(text, at);
+                run = runs.at_or_after(at);
                 if percent.as_ref().is_some_and(|p| p.start < at) {
                     percent = next_percent(text, at);
                 }

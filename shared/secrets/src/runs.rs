@@ -1,9 +1,10 @@
 //! Runs of base64 characters (`[A-Za-z0-9_/+-]`) at least [`MIN_RUN`] long: where the decoder looks for
 //! hex and base64 segments. Source text holds such a run every 170 bytes or so (long identifiers, paths),
 //! and most of the bytes between them are looked at only to be passed over. On x86_64 every byte of a
-//! 64-byte window is classified at once with SSE2, part of every x86_64 processor, and a run of
-//! [`MIN_RUN`] is found in the window's bits without a branch per byte; elsewhere words of 8 bytes are
-//! tested, most rejected by one subtraction.
+//! 64-byte window is classified at once with SSE2, part of every x86_64 processor, the windows one after
+//! the other as the runs are asked for (each byte once), and a run of [`MIN_RUN`] is found in a window's
+//! bits without a branch per byte; elsewhere words of 8 bytes are tested, most rejected by one
+//! subtraction.
 
 use std::ops::Range;
 
@@ -16,12 +17,42 @@ fn is_run_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'/' | b'+' | b'-')
 }
 
-/// The first run at or after `from` at least [`MIN_RUN`] long; a run crossing `from` starts there.
-pub(crate) fn next_run(text: &[u8], from: usize) -> Option<Range<usize>> {
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    return windows::next_run(text, from);
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-    return words::next_run(text, from);
+/// The runs of one text, asked for in order: each byte is classified once, however many runs are asked for.
+pub(crate) struct Runs<'t> {
+    maximal: Maximal<'t>,
+    /// The last run handed out, which a later `from` may still fall in.
+    current: Option<Range<usize>>,
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+type Maximal<'t> = windows::Maximal<'t>;
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+type Maximal<'t> = words::Maximal<'t>;
+
+impl<'t> Runs<'t> {
+    pub(crate) fn new(text: &'t [u8]) -> Self {
+        Self {
+            maximal: Maximal::new(text),
+            current: None,
+        }
+    }
+
+    /// The first run at or after `from` at least [`MIN_RUN`] long; a run crossing `from` starts there. `from`
+    /// never goes back from one call to the next.
+    pub(crate) fn at_or_after(&mut self, from: usize) -> Option<Range<usize>> {
+        loop {
+            let run = match self.current.take() {
+                Some(run) => run,
+                None => self.maximal.next()?,
+            };
+            let start = run.start.max(from);
+            if run.end >= start + MIN_RUN {
+                self.current = Some(run.clone());
+                return Some(start..run.end);
+            }
+            // Over before `from`, or too little of it left after: never asked for again.
+        }
+    }
 }
 
 /// 64 bytes at a time, each window's bytes classified into one bit each.
@@ -35,57 +66,87 @@ mod windows {
 
     use super::MIN_RUN;
 
-    /// Bytes classified at once; each byte is classified once.
+    /// Bytes classified at once.
     const WINDOW: usize = 64;
-    /// Where, in a window and the one before it read as one 128-bit row, the starts lie that this window
-    /// decides: a start needs the [`MIN_RUN`] bytes from it known, and the earlier starts were decided with
-    /// the window before.
-    const DECIDED: u32 = (WINDOW - MIN_RUN + 1) as u32;
 
     // `whole` below doubles the length of the row it checks four times: 2, 4, 8, then 16 bytes.
     const _: () = assert!(MIN_RUN == 16);
 
-    pub(super) fn next_run(text: &[u8], from: usize) -> Option<Range<usize>> {
-        // The bytes before `from` count as none: a run crossing `from` starts there.
-        let mut before = 0u64;
-        let mut at = from;
-        while at < text.len() {
-            let run = mask(text, at);
-            // Bit `i` of `row` is byte `at - 64 + i`.
-            let row = u128::from(before) | u128::from(run) << WINDOW;
-            // Bit `i` set: the 16 bytes from bit `i` are run bytes (none past the row).
-            let mut whole = row & (row >> 1);
-            whole &= whole >> 2;
-            whole &= whole >> 4;
-            whole &= whole >> 8;
-            // Starts from bit DECIDED on: of the window before, those whose 16 bytes reach into this one.
-            let decided = (whole >> DECIDED) as u64;
-            if decided != 0 {
-                // The byte before is not a run byte: a start before it would have been found first, with this
-                // window or an earlier one, or it is before `from`. Starts before `from` are never found
-                // (`before` begins empty), so `start` is at or after `from`.
-                let first = DECIDED + decided.trailing_zeros();
-                let start = at + first as usize - WINDOW;
-                let end = match !row >> first {
-                    0 => run_end(text, at + WINDOW),
-                    outside => start + outside.trailing_zeros() as usize,
-                };
-                return Some(start..end);
-            }
-            before = run;
-            at += WINDOW;
-        }
-        None
+    /// Every run at least [`MIN_RUN`] long, whole, in order: the text's 64-byte windows classified one after
+    /// the other, each once.
+    pub(crate) struct Maximal<'t> {
+        text: &'t [u8],
+        /// Where the window classified in `bits` starts.
+        at: usize,
+        /// Its run bytes, those of the runs already handed out or passed over cleared.
+        bits: u64,
+        /// How many run bytes in a row end right before `at` (a run going on into this window).
+        carry: usize,
     }
 
-    /// Where the run going on at `at` ends.
-    fn run_end(text: &[u8], mut at: usize) -> usize {
-        loop {
-            let outside = !mask(text, at);
-            if outside != 0 {
-                return at + outside.trailing_zeros() as usize;
+    impl<'t> Maximal<'t> {
+        pub(crate) fn new(text: &'t [u8]) -> Self {
+            Self {
+                text,
+                at: 0,
+                bits: mask(text, 0),
+                carry: 0,
             }
-            at += WINDOW;
+        }
+
+        fn advance(&mut self) {
+            self.at += WINDOW;
+            self.bits = mask(self.text, self.at);
+        }
+    }
+
+    impl Iterator for Maximal<'_> {
+        type Item = Range<usize>;
+
+        fn next(&mut self) -> Option<Range<usize>> {
+            while self.at < self.text.len() {
+                let bits = self.bits;
+                if self.carry > 0 {
+                    // The run going on from the windows before ends here (the bytes past the text are none).
+                    let ends = bits.trailing_ones() as usize;
+                    if ends == WINDOW {
+                        self.carry += WINDOW;
+                        self.advance();
+                        continue;
+                    }
+                    let run = self.at - self.carry..self.at + ends;
+                    self.carry = 0;
+                    self.bits &= u64::MAX << ends;
+                    if run.len() >= MIN_RUN {
+                        return Some(run);
+                    }
+                    continue;
+                }
+                // Bit `i` set: the 16 bytes from `at + i` are run bytes, all in this window. The lowest starts a
+                // run: the byte before it is in this window (it would be set too), or ends the window before.
+                let mut whole = bits & (bits >> 1);
+                whole &= whole >> 2;
+                whole &= whole >> 4;
+                whole &= whole >> 8;
+                if whole != 0 {
+                    let start = whole.trailing_zeros() as usize;
+                    let len = (bits >> start).trailing_ones() as usize;
+                    if start + len == WINDOW {
+                        self.carry = len;
+                        self.advance();
+                        continue;
+                    }
+                    self.bits &= u64::MAX << (start + len);
+                    return Some(self.at + start..self.at + start + len);
+                }
+                // No run of 16 within: the run bytes ending the window may begin one going on.
+                self.carry = bits.leading_ones() as usize;
+                self.advance();
+            }
+            // A run going on to the very end of the text.
+            let run = self.text.len() - self.carry..self.text.len();
+            self.carry = 0;
+            (run.len() >= MIN_RUN).then_some(run)
         }
     }
 
@@ -181,9 +242,33 @@ mod words {
 
     use super::{is_run_byte, MIN_RUN};
 
-    /// A run of [`MIN_RUN`] holds a whole 8-byte block aligned on 8: blocks are classified 8 bytes at
-    /// a time, and a run is measured from a block of run bytes only.
-    pub(super) fn next_run(text: &[u8], from: usize) -> Option<Range<usize>> {
+    /// Every run at least [`MIN_RUN`] long, whole, in order.
+    pub(crate) struct Maximal<'t> {
+        text: &'t [u8],
+        at: usize,
+    }
+
+    impl<'t> Maximal<'t> {
+        pub(crate) fn new(text: &'t [u8]) -> Self {
+            Self { text, at: 0 }
+        }
+    }
+
+    impl Iterator for Maximal<'_> {
+        type Item = Range<usize>;
+
+        fn next(&mut self) -> Option<Range<usize>> {
+            // The byte at the end of the last run is not a run byte: the next run found is whole.
+            let run = next_run(self.text, self.at)?;
+            self.at = run.end;
+            Some(run)
+        }
+    }
+
+    /// The first run at or after `from` at least [`MIN_RUN`] long; a run crossing `from` starts there. A
+    /// run of [`MIN_RUN`] holds a whole 8-byte block aligned on 8: blocks are classified 8 bytes at a time,
+    /// and a run is measured from a block of run bytes only.
+    fn next_run(text: &[u8], from: usize) -> Option<Range<usize>> {
         let mut block = from.div_ceil(8) * 8;
         while let Some(word) = word_at(text, block) {
             // Most blocks of text hold a space, a line end or a quote, all below every run byte: a
@@ -307,55 +392,65 @@ mod tests {
         runs
     }
 
-    fn all(
-        find: fn(&[u8], usize) -> Option<Range<usize>>,
-        text: &[u8],
-        from: usize,
-    ) -> Vec<Range<usize>> {
-        let mut runs = Vec::new();
-        let mut at = from;
-        while let Some(run) = find(text, at) {
-            at = run.end;
-            runs.push(run);
-        }
-        runs
-    }
-
-    /// Both finders agree with reading byte by byte, from every start, on random text whose runs are of
-    /// every length around [`MIN_RUN`] and the window, at every alignment, up to the end of the text.
-    #[test]
-    fn every_run_is_found_whole_from_any_start_by_both_finders() {
+    /// Random text whose runs are of every length around [`MIN_RUN`] and the window (some across several
+    /// windows), at every alignment, up to the end of the text.
+    fn texts() -> impl Iterator<Item = Vec<u8>> {
         let mut state = 0x5eed_u64;
-        let mut next = || {
+        let mut next = move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
         };
-        for _ in 0..5000 {
+        (0..5000).map(move |_| {
             let mut text = Vec::new();
-            let len = (next() % 300) as usize;
+            let len = (next() % 400) as usize;
             while text.len() < len {
-                // Often just about the shortest run, else up to past a window.
-                let run = match next() % 3 {
-                    0 => MIN_RUN - 1 + (next() % 3) as usize,
+                // Often just about the shortest run, else up to past a window, now and then past two.
+                let run = match next() % 7 {
+                    0..=2 => MIN_RUN - 1 + (next() % 3) as usize,
+                    3 => 60 + (next() % 150) as usize,
                     _ => (next() % 80) as usize,
                 };
                 text.extend((0..run).map(|i| b"aZ09_/+-"[(i + run) % 8]));
                 text.push(b" .=\n\x00\xff,"[(next() % 7) as usize]);
             }
             text.truncate(len);
-            for from in [0, 1, 7, 8, 15, 16, 47, 48, 63, 64, 65]
-                .into_iter()
-                .filter(|&f| f <= len)
-            {
-                let expected = reference(&text, from);
-                assert_eq!(all(next_run, &text, from), expected, "{text:?} from {from}");
-                assert_eq!(
-                    all(words::next_run, &text, from),
-                    expected,
-                    "{text:?} from {from}"
-                );
+            text
+        })
+    }
+
+    #[test]
+    fn every_run_is_found_whole_by_both_finders() {
+        for text in texts() {
+            let expected = reference(&text, 0);
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+            assert_eq!(
+                windows::Maximal::new(&text).collect::<Vec<_>>(),
+                expected,
+                "{text:?}"
+            );
+            assert_eq!(
+                words::Maximal::new(&text).collect::<Vec<_>>(),
+                expected,
+                "{text:?}"
+            );
+        }
+    }
+
+    /// Asked for from later and later starts, some inside runs, some past their last 16 bytes, runs come as
+    /// reading byte by byte from each start finds them.
+    #[test]
+    fn runs_are_found_from_any_later_start_each_byte_classified_once() {
+        let mut step = 0usize;
+        for text in texts() {
+            let mut runs = Runs::new(&text);
+            let mut from = 0;
+            while from <= text.len() {
+                let expected = reference(&text, from).into_iter().next();
+                assert_eq!(runs.at_or_after(from), expected, "{text:?} from {from}");
+                step = (step * 7 + 3) % 41;
+                from += step;
             }
         }
     }
