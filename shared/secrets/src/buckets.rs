@@ -158,6 +158,22 @@ mod tests {
             .collect()
     }
 
+    /// The one bucket every keyword of `bucket` landed in (each given at least once).
+    fn one_home(landed: &[(Vec<u8>, usize)], bucket: &[&[u8]]) -> usize {
+        let homes: Vec<usize> = landed
+            .iter()
+            .filter(|(k, _)| bucket.contains(&k.as_slice()))
+            .map(|(_, home)| *home)
+            .collect();
+        let given = |k: &&[u8]| landed.iter().any(|(w, _)| w.as_slice() == *k);
+        assert!(bucket.iter().all(given), "{bucket:?} not all given");
+        assert!(
+            homes.windows(2).all(|w| w[0] == w[1]),
+            "{bucket:?} split: {homes:?}"
+        );
+        homes[0]
+    }
+
     fn keywords(words: &str) -> Vec<Vec<u8>> {
         words.split(' ').map(|w| w.as_bytes().to_vec()).collect()
     }
@@ -181,21 +197,9 @@ mod tests {
         }
         let mut used = Vec::new();
         for bucket in &plan {
-            let homes: Vec<usize> = landed
-                .iter()
-                .filter(|(k, _)| bucket.contains(&k.as_slice()))
-                .map(|(_, home)| *home)
-                .collect();
-            assert!(
-                homes.windows(2).all(|w| w[0] == w[1]),
-                "{bucket:?} split: {homes:?}"
-            );
-            assert!(
-                !used.contains(&homes[0]),
-                "{bucket:?} shares bucket {}",
-                homes[0]
-            );
-            used.push(homes[0]);
+            let home = one_home(&landed, bucket);
+            assert!(!used.contains(&home), "{bucket:?} shares bucket {home}");
+            used.push(home);
         }
         // Keywords that share a prefix stay together.
         let home = |k: &str| {
@@ -220,16 +224,7 @@ mod tests {
         let order = layout(&buckets, 3).unwrap();
         let landed = assigned(&order, 3);
         for bucket in &buckets {
-            let homes: Vec<usize> = landed
-                .iter()
-                .filter(|(k, _)| bucket.contains(&k.as_slice()))
-                .map(|(_, home)| *home)
-                .collect();
-            assert!(homes.len() >= bucket.len(), "{bucket:?} not all given");
-            assert!(
-                homes.windows(2).all(|w| w[0] == w[1]),
-                "{bucket:?} split: {homes:?}"
-            );
+            one_home(&landed, bucket);
         }
     }
 
