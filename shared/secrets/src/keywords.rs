@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
-use aho_corasick::{packed, Anchored, MatchKind, Span};
+use aho_corasick::{packed, Anchored, MatchKind, Span, StartKind};
 use memchr::memmem;
 
 use crate::buckets::teddy_order;
@@ -33,6 +33,8 @@ pub(crate) struct Keywords {
     starts: Option<Starts>,
     /// The automaton's unanchored start state.
     start: StateID,
+    /// Its anchored start state: where it confirms what the SIMD search found.
+    anchored: StateID,
     longest: usize,
 }
 
@@ -53,16 +55,16 @@ impl Keywords {
         let automaton = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Both)
             .prefilter(false)
             .build(keywords)
             .map_err(|e| e.to_string())?;
-        let start = automaton
-            .start_state(Anchored::No)
-            .map_err(|e| e.to_string())?;
+        let start = |anchored| automaton.start_state(anchored).map_err(|e| e.to_string());
         Ok(Self {
+            start: start(Anchored::No)?,
+            anchored: start(Anchored::Yes)?,
             automaton,
             starts: Starts::new(keywords),
-            start,
             longest: keywords.iter().map(|k| k.len()).max().unwrap_or(0),
         })
     }
@@ -80,16 +82,29 @@ impl Keywords {
         LOWER.with_borrow_mut(|lower| {
             lower.clear();
             lower.extend(data.iter().map(u8::to_ascii_lowercase));
-            starts.each(lower, |start| {
-                let end = data.len().min(start.saturating_add(self.longest));
-                let mut confirmed = |k, occurrence: Range<usize>| {
-                    if occurrence.start == start {
-                        found(k, occurrence);
-                    }
-                };
-                self.read_from(self.start, data, start..end, start, &mut confirmed);
-            });
+            starts.each(lower, |start| self.read_at(data, start, &mut found));
         });
+    }
+
+    /// Every occurrence that starts at `start`: the automaton reads from there, anchored, until no keyword
+    /// can go on (a match state also names keywords that end there but start later: those are left out).
+    fn read_at(&self, data: &[u8], start: usize, found: &mut impl FnMut(usize, Range<usize>)) {
+        let dfa = &self.automaton;
+        let mut state = self.anchored;
+        let mut confirmed = |k, occurrence: Range<usize>| {
+            if occurrence.start == start {
+                found(k, occurrence);
+            }
+        };
+        for (n, &byte) in data[start..].iter().enumerate() {
+            state = dfa.next_state(Anchored::Yes, state, byte);
+            if dfa.is_special(state) {
+                if dfa.is_dead(state) {
+                    return;
+                }
+                self.report(state, start + n + 1, start, &mut confirmed);
+            }
+        }
     }
 
     /// Every occurrence, the automaton reading every byte: [`LANES`] stretches of the buffer in step, each
