@@ -39,20 +39,36 @@ fn weight(byte: u8) -> f64 {
     }
 }
 
-/// The share of text positions a bucket holding `keywords` flags, times the comparisons each costs.
-fn cost(keywords: &[&[u8]], mask: usize) -> f64 {
-    if keywords.is_empty() {
-        return 0.0;
+/// Each byte's share of [`weight`]s, by its high and low nybble.
+struct Shares([[f64; 16]; 16]);
+
+impl Shares {
+    fn new() -> Self {
+        let total: f64 = (0..=255u8).map(weight).sum();
+        let mut shares = [[0.0; 16]; 16];
+        for byte in 0..=255u8 {
+            shares[usize::from(byte >> 4)][usize::from(byte & 0xf)] = weight(byte) / total;
+        }
+        Self(shares)
     }
-    let total: f64 = (0..=255u8).map(weight).sum();
-    let admitted = (0..mask).map(|at| {
-        let (low, high) = keywords.iter().fold((0u16, 0u16), |(low, high), k| {
-            (low | 1 << (k[at] & 0xf), high | 1 << (k[at] >> 4))
+
+    /// The share of text positions a bucket holding `keywords` flags, times the comparisons each costs.
+    fn cost(&self, keywords: &[&[u8]], mask: usize) -> f64 {
+        if keywords.is_empty() {
+            return 0.0;
+        }
+        let admitted = (0..mask).map(|at| {
+            let (low, high) = keywords.iter().fold((0u16, 0u16), |(low, high), k| {
+                (low | 1 << (k[at] & 0xf), high | 1 << (k[at] >> 4))
+            });
+            let set = |bits: u16| (0..16).filter(move |n| bits & 1 << n != 0);
+            set(high)
+                .flat_map(|h| set(low).map(move |l| (h, l)))
+                .map(|(h, l)| self.0[h][l])
+                .sum::<f64>()
         });
-        let passes = |b: &u8| low & 1 << (b & 0xf) != 0 && high & 1 << (b >> 4) != 0;
-        (0..=255u8).filter(passes).map(weight).sum::<f64>() / total
-    });
-    admitted.product::<f64>() * (1.0 + 0.2 * keywords.len() as f64)
+        admitted.product::<f64>() * (1.0 + 0.2 * keywords.len() as f64)
+    }
 }
 
 fn low_nybbles(keyword: &[u8], mask: usize) -> Vec<u8> {
@@ -62,8 +78,10 @@ fn low_nybbles(keyword: &[u8], mask: usize) -> Vec<u8> {
 /// Keywords grouped into buckets, each keyword where it adds least cost (the costliest placed first), a
 /// keyword whose low nybbles are already in a bucket in that one; `None` with fewer keywords than buckets.
 fn plan(keywords: &[Vec<u8>], mask: usize) -> Option<Vec<Vec<&[u8]>>> {
+    let shares = Shares::new();
+    let cost = |keywords: &[&[u8]]| shares.cost(keywords, mask);
     let mut order: Vec<&[u8]> = keywords.iter().map(Vec::as_slice).collect();
-    order.sort_by(|a, b| cost(&[b], mask).total_cmp(&cost(&[a], mask)).then(a.cmp(b)));
+    order.sort_by(|a, b| cost(&[b]).total_cmp(&cost(&[a])).then(a.cmp(b)));
     let mut buckets: Vec<Vec<&[u8]>> = vec![Vec::new(); BUCKETS];
     let mut home: HashMap<Vec<u8>, usize> = HashMap::new();
     for keyword in order {
@@ -74,12 +92,13 @@ fn plan(keywords: &[Vec<u8>], mask: usize) -> Option<Vec<Vec<&[u8]>>> {
                 let added = |b: usize| {
                     let mut with = buckets[b].clone();
                     with.push(keyword);
-                    cost(&with, mask) - cost(&buckets[b], mask)
+                    cost(&with) - cost(&buckets[b])
                 };
                 let distinct = |b: usize| home.values().filter(|&&home| home == b).count();
-                let bucket = (0..BUCKETS)
+                let (bucket, _) = (0..BUCKETS)
                     .filter(|&b| distinct(b) < PER_BUCKET)
-                    .min_by(|&a, &b| added(a).total_cmp(&added(b)))?;
+                    .map(|b| (b, added(b)))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))?;
                 home.insert(nybbles, bucket);
                 bucket
             }
@@ -231,7 +250,8 @@ mod tests {
     #[test]
     fn the_plan_admits_less_text_than_the_order_the_rules_give() {
         let all = keywords(MANY);
-        let total = |buckets: &[Vec<&[u8]>]| buckets.iter().map(|b| cost(b, 3)).sum::<f64>();
+        let shares = Shares::new();
+        let total = |buckets: &[Vec<&[u8]>]| buckets.iter().map(|b| shares.cost(b, 3)).sum::<f64>();
         let mut given: Vec<Vec<&[u8]>> = vec![Vec::new(); BUCKETS];
         for (keyword, home) in assigned(&all, 3) {
             let at = all.iter().position(|k| *k == keyword).unwrap();
