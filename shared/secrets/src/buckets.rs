@@ -76,7 +76,8 @@ fn low_nybbles(keyword: &[u8], mask: usize) -> Vec<u8> {
 }
 
 /// Keywords grouped into buckets, each keyword where it adds least cost (the costliest placed first), a
-/// keyword whose low nybbles are already in a bucket in that one; `None` with fewer keywords than buckets.
+/// keyword whose low nybbles are already in a bucket in that one; `None` when a bucket is left empty (too
+/// few keywords) or none has room left (too many).
 fn plan(keywords: &[Vec<u8>], mask: usize) -> Option<Vec<Vec<&[u8]>>> {
     let shares = Shares::new();
     let cost = |keywords: &[&[u8]]| shares.cost(keywords, mask);
