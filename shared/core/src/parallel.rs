@@ -15,6 +15,21 @@ where
     R: Send,
     F: Fn(&T) -> R + Sync,
 {
+    map_on_every_core_with(items, || (), |_, item| work(item))
+}
+
+/// [`map_on_every_core`], each thread keeping a state of its own (buffers, open directories) that `start`
+/// makes when the thread starts and `work` is given with each item.
+pub fn map_on_every_core_with<T, S, R, F>(
+    items: &[T],
+    start: impl Fn() -> S + Sync,
+    work: F,
+) -> Option<Vec<R>>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&mut S, &T) -> R + Sync,
+{
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, MOST_THREADS)
@@ -24,13 +39,14 @@ where
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
+                    let mut state = start();
                     let mut done = Vec::new();
                     loop {
                         let at = next.fetch_add(1, Ordering::Relaxed);
                         let Some(item) = items.get(at) else {
                             return done;
                         };
-                        done.push((at, work(item)));
+                        done.push((at, work(&mut state, item)));
                     }
                 })
             })
@@ -63,6 +79,35 @@ mod tests {
         assert_eq!(calls.into_inner(), items.len());
         assert_eq!(squares, items.iter().map(|n| n * n).collect::<Vec<_>>());
         assert_eq!(map_on_every_core(&[] as &[u64], |n| *n), Some(Vec::new()));
+    }
+
+    #[test]
+    fn each_thread_keeps_its_own_state_from_item_to_item() {
+        let items: Vec<u64> = (0..10_000).collect();
+        let started = AtomicUsize::new(0);
+        // Each result is the item and how many items its thread had worked before it.
+        let worked = map_on_every_core_with(
+            &items,
+            || {
+                started.fetch_add(1, Ordering::Relaxed);
+                0u64
+            },
+            |before: &mut u64, n| {
+                *before += 1;
+                (*n, *before - 1)
+            },
+        )
+        .unwrap();
+        assert_eq!(worked.iter().map(|(n, _)| *n).collect::<Vec<_>>(), items);
+        let threads = started.into_inner();
+        assert!((1..=MOST_THREADS).contains(&threads));
+        // Every thread counted from 0 on its own: the counts seen are each thread's 0, 1, 2, ... run.
+        let mut counts: Vec<u64> = worked.iter().map(|(_, before)| *before).collect();
+        counts.sort_unstable();
+        let zeros = counts.iter().filter(|c| **c == 0).count();
+        assert!((1..=threads).contains(&zeros));
+        assert_eq!(counts.len(), items.len());
+        assert!(counts.windows(2).all(|w| w[1] <= w[0] + 1));
     }
 
     #[test]

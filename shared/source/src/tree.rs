@@ -18,6 +18,7 @@ use certus_core::incremental::{
     delta_fits, walk_order, FileStat, IndexKind, IndexReader, IndexWriter, Keeping, PathReader,
     Paths, SinglePass, SourceFile, SourceFiles, BINARY_HEAD,
 };
+use certus_core::parallel::map_on_every_core_with;
 use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
 
@@ -328,12 +329,21 @@ pub fn updated_table(
 ) -> Result<SourceFiles> {
     let changed: std::collections::HashSet<&str> =
         changes.iter().map(|c| c.path.as_str()).collect();
-    let mut reader = Reader::new(single_pass);
-    let mut fresh = Vec::new();
+    let files: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.file)
+        .map(|c| c.path.as_str())
+        .collect();
+    let read = map_on_every_core_with(
+        &files,
+        || (Beneath::new(root), Reader::new(single_pass)),
+        |(beneath, reader), path| read_tracked(beneath, path, reader),
+    )
+    .ok_or_else(|| CoreError::Source("a thread reading the changed files failed".to_string()))?;
+    let mut fresh = Vec::with_capacity(read.len());
     let mut bytes_read = 0;
-    let mut beneath = Beneath::new(root);
-    for change in changes.iter().filter(|c| c.file) {
-        let (file, read) = read_tracked(&mut beneath, &change.path, &mut reader)?;
+    for file in read {
+        let (file, read) = file?;
         bytes_read += read;
         fresh.push(file);
     }
