@@ -6,6 +6,7 @@ pub mod codecommit;
 mod credentials;
 pub mod git;
 pub mod kept;
+mod recorded;
 mod remote;
 pub mod tree;
 
@@ -24,6 +25,7 @@ use certus_core::request::SourceSpec;
 use certus_core::workspace::RunWorkspace;
 
 use crate::kept::Kept;
+use crate::recorded::{Recorded, StoredTable};
 
 pub use archive::ArchiveLimits;
 pub use codecommit::{AwsCredentials, CodeCommitCredentials};
@@ -224,7 +226,7 @@ impl LocalSourcePreparer {
     }
 
     /// The table of `kept`'s tree after git checked out `after` over `before`, from `recorded` (the table
-    /// kept of `before`, as [`stored_table`] read it) and git's list of the paths that differ: only those are
+    /// kept of `before`, as [`stored_table`] read it, decoded) and git's list of the paths that differ: only those are
     /// read. `None` when there is no table of `before` to start from; an error says why the list could not be
     /// used. Either way the tree is then walked. The new table is kept under the checkout's name, with
     /// `after`.
@@ -232,7 +234,7 @@ impl LocalSourcePreparer {
         &self,
         cache: &Arc<dyn ScanCache>,
         kept: &Kept,
-        recorded: Result<Option<Arc<StoredTable>>>,
+        recorded: Result<Option<Recorded>>,
         moved: Moved<'_>,
         lineage: String,
         single_pass: Option<&Arc<dyn SinglePass>>,
@@ -240,25 +242,14 @@ impl LocalSourcePreparer {
         let Some(table) = recorded? else {
             return Ok(None);
         };
-        let (root, before, after, changes, single_pass) = (
-            kept.tree().to_path_buf(),
-            moved.before.to_string(),
-            moved.after.to_string(),
-            moved.changes,
-            single_pass.cloned(),
-        );
-        let updated = blocking(move || {
-            let paths = Paths::default();
-            let (base, delta) = &*table;
-            let previous = tree::PreviousTable::decode(base, delta.as_deref(), &paths);
-            if previous.commit() != Some(before.as_str()) {
-                return Ok(None);
-            }
-            let files = tree::updated_table(&root, &previous, &changes, single_pass.as_deref())?;
-            let keeping = previous.keeping(&files, Some(&after));
-            Ok(Some((files, keeping)))
-        })
-        .await?;
+        let updated = table
+            .moved(
+                moved.before,
+                moved.after,
+                moved.changes,
+                single_pass.cloned(),
+            )
+            .await?;
         let Some((mut files, keeping)) = updated else {
             return Ok(None);
         };
@@ -341,29 +332,22 @@ impl LocalSourcePreparer {
         };
         let (root, checkout, files, lease) = match kept {
             Some((cache, kept)) => {
-                // The tree's last table: to check that the paths a move changes are as it recorded them, then
-                // to make the new one from.
+                // The tree's last table, decoded while git fetches: to check that the paths a move changes
+                // are as it recorded them, then to make the new one from.
                 let recorded = match &held {
-                    Some(_) => stored_table(cache, kept.name())
-                        .await
-                        .map(|t| t.map(Arc::new)),
+                    Some(_) => stored_table(cache, kept.name()).await.map(|table| {
+                        table.map(|table| Recorded::decode(table, kept.tree().to_path_buf()))
+                    }),
                     None => Ok(None),
                 };
                 let as_recorded = |changes: Vec<tree::Change>| -> git::AsHeld {
                     let table = recorded.as_ref().ok().and_then(Option::clone);
-                    let (commit, root) = (held.clone(), kept.tree().to_path_buf());
+                    let commit = held.clone();
                     Box::pin(async move {
                         let (Some(table), Some(commit)) = (table, commit) else {
                             return false;
                         };
-                        let holds = blocking(move || {
-                            let paths = Paths::default();
-                            let (base, delta) = &*table;
-                            let table = tree::PreviousTable::decode(base, delta.as_deref(), &paths);
-                            Ok(table.commit() == Some(commit.as_str())
-                                && table.holds(&root, &changes))
-                        });
-                        holds.await.unwrap_or(false)
+                        table.holds(&commit, changes).await
                     })
                 };
                 let held = held.as_deref().map(|commit| git::Held {
@@ -500,8 +484,6 @@ impl LocalSourcePreparer {
 }
 
 /// A file table as the cache keeps it: the table, and the delta kept since when there is one.
-type StoredTable = (Vec<u8>, Option<Vec<u8>>);
-
 /// The file table of the tree `name` kept in `cache`, with the delta kept since, when there is one; an
 /// error when either cannot be read (the tree is then hashed whole).
 async fn stored_table(cache: &Arc<dyn ScanCache>, name: &str) -> Result<Option<StoredTable>> {
