@@ -190,13 +190,24 @@ impl<'a> PreviousTable<'a> {
         entry.stat.same(stat).then_some(entry.known)
     }
 
-    /// The entry of the file at `path`.
+    /// The entry of the file at `path`, from a map of every path made on the first call: for a walk, which
+    /// looks every file up.
     fn entry(&self, path: &str) -> Option<&Entry<'a>> {
         let by_path = self.by_path.get_or_init(|| {
             let paths = self.files.iter().enumerate();
             paths.map(|(at, entry)| (entry.path, at)).collect()
         });
         self.files.get(*by_path.get(path)?)
+    }
+
+    /// The entry of the file at `path`, searched for in the table's walk order: for a few lookups, which
+    /// would not repay making the map of every path.
+    fn entry_searched(&self, path: &str) -> Option<&Entry<'a>> {
+        let at = self
+            .files
+            .binary_search_by(|entry| walk_order(entry.path, path))
+            .ok()?;
+        self.files.get(at)
     }
 
     /// Whether each path of `changes` is in the tree under `root` as this table recorded it: a regular file
@@ -207,7 +218,7 @@ impl<'a> PreviousTable<'a> {
         changes.iter().all(|change| {
             let now = beneath.stat(&change.path);
             let is_file = |stat: &Stat| rustix::fs::FileType::from_raw_mode(stat.st_mode).is_file();
-            match (self.entry(&change.path), now) {
+            match (self.entry_searched(&change.path), now) {
                 (Some(entry), Ok(now)) => {
                     is_file(&now) && entry.stat.same(&FileStat::of_stat(&now))
                 }
@@ -1310,7 +1321,15 @@ mod table_tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join("src/deep")).unwrap();
-        for rel in ["a.txt", "src/b.py", "src/deep/c.rs", "gone.txt"] {
+        // `src-x.txt` and `src.txt` come after `src/` in walk order, before it in byte order.
+        for rel in [
+            "a.txt",
+            "src/b.py",
+            "src/deep/c.rs",
+            "gone.txt",
+            "src-x.txt",
+            "src.txt",
+        ] {
             std::fs::write(root.join(rel), rel).unwrap();
         }
         std::os::unix::fs::symlink("a.txt", root.join("link")).unwrap();
@@ -1331,6 +1350,8 @@ mod table_tests {
         for (rel, held) in [
             ("a.txt", true),
             ("src/deep/c.rs", true),
+            ("src-x.txt", true),
+            ("src.txt", true),
             ("new/file.txt", true),
             ("a.txt/under-a-file", true),
             ("link", true),
