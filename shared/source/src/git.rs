@@ -726,20 +726,24 @@ impl<'a> Git<'a> {
             entries.extend_from_slice(d.path.as_bytes());
             entries.push(0);
         }
-        self.run_with(&["update-index", "-z", "--index-info"], entries)
-            .await?;
+        // git's index and the removals touch different things: both at once. A failure either way leaves
+        // the tree neither commit's; the tree is then checked out whole, by force, and read whole.
+        let index = self.run_with(&["update-index", "-z", "--index-info"], entries);
         let tree = self.layout.tree.to_path_buf();
         let removed: Vec<String> = gone.iter().map(|d| d.path.clone()).collect();
-        tokio::task::spawn_blocking(move || {
+        let removal = tokio::task::spawn_blocking(move || {
             let mut beneath = certus_beneath::Beneath::new(&tree);
             removed.iter().try_for_each(|rel| {
                 beneath
                     .remove(rel)
                     .map_err(|e| CoreError::Source(format!("removing {rel}: {e}")))
             })
-        })
-        .await
-        .map_err(|e| CoreError::Source(format!("removing the paths a commit dropped: {e}")))??;
+        });
+        let (index, removal) = tokio::join!(index, removal);
+        index?;
+        removal.map_err(|e| {
+            CoreError::Source(format!("removing the paths a commit dropped: {e}"))
+        })??;
         let mut written = Vec::new();
         for d in &kept {
             written.extend_from_slice(d.path.as_bytes());
