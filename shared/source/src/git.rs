@@ -865,12 +865,9 @@ impl<'a> Git<'a> {
                 "feature.manyFiles=true",
                 "-c",
                 "advice.detachedHead=false",
-                // A kept checkout's fetch receives a thin pack, whose bases `index-pack` copies in from
-                // the repository at `core.compression`: stored, not deflated, the fetch's `index-pack`
-                // takes 0.7x the time (a 1 % push of a 110,000-file tree), for about 10 MB more disk
-                // until `tidy` repacks; repacks compress at level 1 (`pack.compression`).
-                "-c",
-                "core.compression=0",
+                // `tidy`'s repacks compress fast. (The bases a thin pack needs, which `index-pack` copies
+                // in, follow `core.compression`: stored, they made the fetch faster but every pack twice
+                // the size, so `tidy` repacked the whole repository twice as often.)
                 "-c",
                 "pack.compression=1",
                 "-c",
