@@ -226,10 +226,10 @@ impl LocalSourcePreparer {
     }
 
     /// The table of `kept`'s tree after git checked out `after` over `before`, from `recorded` (the table
-    /// kept of `before`, as [`stored_table`] read it, decoded) and git's list of the paths that differ: only those are
-    /// read. `None` when there is no table of `before` to start from; an error says why the list could not be
-    /// used. Either way the tree is then walked. The new table is kept under the checkout's name, with
-    /// `after`.
+    /// kept of `before`, as [`stored_table`] read it, decoded) and git's list of the paths that differ: only
+    /// those are read. `None` when there is no table of `before` to start from; an error says why the list
+    /// could not be used. Either way the tree is then walked. The new table is kept under the checkout's
+    /// name, with `after`.
     async fn table_from_changes(
         &self,
         cache: &Arc<dyn ScanCache>,
@@ -243,7 +243,7 @@ impl LocalSourcePreparer {
             return Ok(None);
         };
         let updated = table
-            .moved(
+            .after_move(
                 moved.before,
                 moved.after,
                 moved.changes,
@@ -483,7 +483,6 @@ impl LocalSourcePreparer {
     }
 }
 
-/// A file table as the cache keeps it: the table, and the delta kept since when there is one.
 /// The file table of the tree `name` kept in `cache`, with the delta kept since, when there is one; an
 /// error when either cannot be read (the tree is then hashed whole).
 async fn stored_table(cache: &Arc<dyn ScanCache>, name: &str) -> Result<Option<StoredTable>> {

@@ -16,7 +16,7 @@ pub type StoredTable = (Vec<u8>, Option<Vec<u8>>);
 
 /// The table of the tree after git moved it from `before` to `after`, changing exactly `changes`, and what to
 /// keep of it; `None` when the recorded table is not the tree of `before`.
-pub type Moved = Option<(SourceFiles, Keeping)>;
+pub type TableAfter = Option<(SourceFiles, Keeping)>;
 
 enum Ask {
     Holds {
@@ -24,12 +24,12 @@ enum Ask {
         changes: Vec<Change>,
         reply: oneshot::Sender<bool>,
     },
-    Moved {
+    AfterMove {
         before: String,
         after: String,
         changes: Vec<Change>,
         single_pass: Option<Arc<dyn SinglePass>>,
-        reply: oneshot::Sender<Result<Moved>>,
+        reply: oneshot::Sender<Result<TableAfter>>,
     },
 }
 
@@ -59,14 +59,14 @@ impl Recorded {
                             && previous.holds(&root, &changes);
                         let _ = reply.send(holds);
                     }
-                    Ask::Moved {
+                    Ask::AfterMove {
                         before,
                         after,
                         changes,
                         single_pass,
                         reply,
                     } => {
-                        let moved = match previous.commit() == Some(before.as_str()) {
+                        let after = match previous.commit() == Some(before.as_str()) {
                             true => tree::updated_table(
                                 &root,
                                 &previous,
@@ -79,7 +79,7 @@ impl Recorded {
                             }),
                             false => Ok(None),
                         };
-                        let _ = reply.send(moved);
+                        let _ = reply.send(after);
                     }
                 }
             }
@@ -100,16 +100,16 @@ impl Recorded {
     }
 
     /// The tree's table after git moved it from `before` to `after`, reading only the regular files among
-    /// `changes` (scanned by `single_pass` from that read); see [`Moved`].
-    pub async fn moved(
+    /// `changes` (scanned by `single_pass` from that read); see [`TableAfter`].
+    pub async fn after_move(
         &self,
         before: &str,
         after: &str,
         changes: Vec<Change>,
         single_pass: Option<Arc<dyn SinglePass>>,
-    ) -> Result<Moved> {
+    ) -> Result<TableAfter> {
         let (reply, answer) = oneshot::channel();
-        let ask = Ask::Moved {
+        let ask = Ask::AfterMove {
             before: before.to_string(),
             after: after.to_string(),
             changes,
