@@ -33,8 +33,8 @@ enum Ask {
     },
 }
 
-/// The recorded table of the tree at a kept checkout's root, being decoded or decoded. The thread that holds
-/// it ends when the last clone is dropped.
+/// The recorded table of the tree at a kept checkout's root, held (once decoded) by a thread of its own,
+/// which ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct Recorded {
     asks: mpsc::Sender<Ask>,
