@@ -121,3 +121,55 @@ impl Recorded {
         answer.await.map_err(|_| gone())?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{encode_table, tree_table, PreviousTable};
+
+    fn change(path: &str) -> Change {
+        Change {
+            path: path.to_string(),
+            file: true,
+        }
+    }
+
+    /// The reader answers for the commit its table was recorded at, and only for it.
+    #[tokio::test]
+    async fn the_reader_answers_for_the_commit_recorded_and_reads_only_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("src")).unwrap();
+        std::fs::write(root.join("src/a.rs"), "one").unwrap();
+        std::fs::write(root.join("b.txt"), "two").unwrap();
+        let walked = tree_table(root, &PreviousTable::default(), None).unwrap();
+        let recorded =
+            Recorded::decode((encode_table(&walked.files, Some("c1")), None), root.into());
+
+        assert!(recorded.holds("c1", vec![change("src/a.rs")]).await);
+        assert!(!recorded.holds("c0", vec![change("src/a.rs")]).await);
+        std::fs::write(root.join("src/a.rs"), "changed behind git's back").unwrap();
+        assert!(!recorded.holds("c1", vec![change("src/a.rs")]).await);
+
+        std::fs::write(root.join("src/new.rs"), "three").unwrap();
+        let changes = vec![change("src/a.rs"), change("src/new.rs")];
+        let elsewhere = recorded.after_move("c0", "c2", changes.clone(), None);
+        assert!(elsewhere.await.unwrap().is_none());
+        let (files, _) = recorded
+            .after_move("c1", "c2", changes, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let now = tree_table(root, &PreviousTable::default(), None).unwrap();
+        let digests = |files: &SourceFiles| -> Vec<(String, String)> {
+            files
+                .files
+                .iter()
+                .map(|f| (f.path.clone(), f.sha256.to_string()))
+                .collect()
+        };
+        assert_eq!(digests(&files), digests(&now.files));
+        // Only the two changed files were read; `b.txt` is as the table recorded it.
+        assert_eq!(files.digests_reused, 1);
+    }
+}
