@@ -89,22 +89,13 @@ impl Keywords {
     /// Every occurrence that starts at `start`: the automaton reads from there, anchored, until no keyword
     /// can go on (a match state also names keywords that end there but start later: those are left out).
     fn read_at(&self, data: &[u8], start: usize, found: &mut impl FnMut(usize, Range<usize>)) {
-        let dfa = &self.automaton;
-        let mut state = self.anchored;
         let mut confirmed = |k, occurrence: Range<usize>| {
             if occurrence.start == start {
                 found(k, occurrence);
             }
         };
-        for (n, &byte) in data[start..].iter().enumerate() {
-            state = dfa.next_state(Anchored::Yes, state, byte);
-            if dfa.is_special(state) {
-                if dfa.is_dead(state) {
-                    return;
-                }
-                self.report(state, start + n + 1, start, &mut confirmed);
-            }
-        }
+        let from = (Anchored::Yes, self.anchored);
+        self.read_from(from, data, start..data.len(), start, &mut confirmed);
     }
 
     /// Every occurrence, the automaton reading every byte: [`LANES`] stretches of the buffer in step, each
@@ -113,7 +104,7 @@ impl Keywords {
     /// earlier.
     fn read_all(&self, data: &[u8], found: &mut impl FnMut(usize, Range<usize>)) {
         if data.len() < LANED {
-            self.read_from(self.start, data, 0..data.len(), 0, found);
+            self.read_from((Anchored::No, self.start), data, 0..data.len(), 0, found);
             return;
         }
         let dfa = &self.automaton;
@@ -137,7 +128,7 @@ impl Keywords {
         }
         for n in 0..LANES {
             self.read_from(
-                states[n],
+                (Anchored::No, states[n]),
                 data,
                 reads[n].start + common..reads[n].end,
                 report_after[n],
@@ -147,20 +138,24 @@ impl Keywords {
     }
 
     /// Every occurrence that ends in `read` after `report_after`, the automaton reading `read` of `data` from
-    /// `state`.
+    /// `state` (anchored or not, as `from` says) until the end or, anchored, until no keyword can go on.
     fn read_from(
         &self,
-        mut state: StateID,
+        from: (Anchored, StateID),
         data: &[u8],
         read: Range<usize>,
         report_after: usize,
         found: &mut impl FnMut(usize, Range<usize>),
     ) {
         let dfa = &self.automaton;
+        let (anchored, mut state) = from;
         let first = read.start;
         for (n, &byte) in data[read].iter().enumerate() {
-            state = dfa.next_state(Anchored::No, state, byte);
+            state = dfa.next_state(anchored, state, byte);
             if dfa.is_special(state) {
+                if dfa.is_dead(state) {
+                    return;
+                }
                 self.report(state, first + n + 1, report_after, found);
             }
         }
