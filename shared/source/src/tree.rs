@@ -191,7 +191,8 @@ impl<'a> PreviousTable<'a> {
     }
 
     /// The entry of the file at `path`, from a map of every path made on the first call: for a walk, which
-    /// looks every file up.
+    /// looks every file up (a binary search in walk order made a rescan of an unchanged 110,000-file
+    /// directory about 5 % slower).
     fn entry(&self, path: &str) -> Option<&Entry<'a>> {
         let by_path = self.by_path.get_or_init(|| {
             let paths = self.files.iter().enumerate();
