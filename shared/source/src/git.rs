@@ -740,10 +740,18 @@ impl<'a> Git<'a> {
             })
         });
         let (index, removal) = tokio::join!(index, removal);
-        index?;
-        removal.map_err(|e| {
-            CoreError::Source(format!("removing the paths a commit dropped: {e}"))
-        })??;
+        let removal = removal
+            .map_err(|e| CoreError::Source(format!("removing the paths a commit dropped: {e}")))
+            .and_then(|removed| removed);
+        match (index, removal) {
+            (Err(index), Err(removal)) => {
+                return Err(CoreError::Source(format!("{index}; and {removal}")))
+            }
+            (index, removal) => {
+                index?;
+                removal?;
+            }
+        }
         let mut written = Vec::new();
         for d in &kept {
             written.extend_from_slice(d.path.as_bytes());
