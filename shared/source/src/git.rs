@@ -873,6 +873,10 @@ impl<'a> Git<'a> {
                 "feature.manyFiles=true",
                 "-c",
                 "advice.detachedHead=false",
+                // Checkouts of 100 files or more write on every core: most of a checkout's time is the
+                // kernel's creating files, which one process does one at a time.
+                "-c",
+                "checkout.workers=0",
                 // `tidy`'s repacks compress fast. (The bases a thin pack needs, which `index-pack` copies
                 // in, follow `core.compression`: stored, they made the fetch faster but every pack twice
                 // the size, so `tidy` repacked the whole repository twice as often.)

@@ -1234,10 +1234,21 @@ mod tests {
         entries
     }
 
+    /// How many files [`commit_move`] writes at once in `many/`: more than the 100 from which git checks
+    /// out on every core.
+    const MANY: usize = 120;
+
+    /// What [`commit_move`] writes in `many/n{n}.txt` at `step`, as committed (the checkout ends its lines
+    /// in CRLF).
+    fn many_text(step: usize, n: usize) -> String {
+        format!("many {n} at {}\n", step.min(1))
+    }
+
     /// One commit of a history that moves every kind of entry: files rewritten, added in new directories,
     /// removed with the directories they leave empty, made executable and not; links retargeted, turned
     /// into files and back; a file turned into a directory and back; files written through end-of-line
-    /// attributes, and new attributes for a new file.
+    /// attributes, and new attributes for a new file. Steps 0 and 1 each write [`MANY`] files, so git
+    /// writes them on every core.
     fn commit_move(repo: &Path, step: usize) {
         use std::os::unix::fs::{symlink, PermissionsExt};
         let write = |rel: &str, text: &str| write_in(repo, rel, text);
@@ -1265,8 +1276,14 @@ mod tests {
                 link("src", "to-dir");
                 link("notes", "becomes-file");
                 write("becomes-link", "a file that becomes a link\n");
+                for n in 0..MANY {
+                    write(&format!("many/n{n}.txt"), &many_text(step, n));
+                }
             }
             1 => {
+                for n in 0..MANY {
+                    write(&format!("many/n{n}.txt"), &many_text(step, n));
+                }
                 write("src/m1/f1.py", "v1\n");
                 write("notes/a.txt", "line one\nline two, changed\n");
                 write("notes/b.txt", "added\nwith attributes\n");
@@ -1333,6 +1350,13 @@ mod tests {
                     .any(|e| e.contains("line one\\r\\n")),
                 "step {step}: no end of line was converted"
             );
+            for n in 0..MANY {
+                assert_eq!(
+                    std::fs::read_to_string(kept.root.join(format!("many/n{n}.txt"))).unwrap(),
+                    many_text(step, n).replace('\n', "\r\n"),
+                    "step {step}: file {n} of a checkout on every core"
+                );
+            }
             // git's index says the same, down to each file's `stat`: nothing modified, untracked or staged.
             let repo_git = std::fs::read_dir(kept_dir.path())
                 .unwrap()
