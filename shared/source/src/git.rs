@@ -743,15 +743,11 @@ impl<'a> Git<'a> {
         let removal = removal
             .map_err(|e| CoreError::Source(format!("removing the paths a commit dropped: {e}")))
             .and_then(|removed| removed);
-        match (index, removal) {
-            (Err(index), Err(removal)) => {
-                return Err(CoreError::Source(format!("{index}; and {removal}")))
-            }
-            (index, removal) => {
-                index?;
-                removal?;
-            }
+        if let (Err(index), Err(removal)) = (&index, &removal) {
+            return Err(CoreError::Source(format!("{index}; and {removal}")));
         }
+        index?;
+        removal?;
         let mut written = Vec::new();
         for d in &kept {
             written.extend_from_slice(d.path.as_bytes());
@@ -874,7 +870,7 @@ impl<'a> Git<'a> {
                 "-c",
                 "advice.detachedHead=false",
                 // Checkouts of 100 files or more write on every core: most of a checkout's time is the
-                // kernel's creating files, which one process does one at a time.
+                // kernel creating files, which one process does one at a time.
                 "-c",
                 "checkout.workers=0",
                 // `tidy`'s repacks compress fast. (The bases a thin pack needs, which `index-pack` copies
