@@ -1261,6 +1261,11 @@ mod tests {
             std::fs::set_permissions(repo.join(rel), std::fs::Permissions::from_mode(mode))
                 .unwrap();
         };
+        if step <= 1 {
+            for n in 0..MANY {
+                write(&format!("many/n{n}.txt"), &many_text(step, n));
+            }
+        }
         match step {
             0 => {
                 write(".gitattributes", "*.txt eol=crlf\n");
@@ -1276,14 +1281,8 @@ mod tests {
                 link("src", "to-dir");
                 link("notes", "becomes-file");
                 write("becomes-link", "a file that becomes a link\n");
-                for n in 0..MANY {
-                    write(&format!("many/n{n}.txt"), &many_text(step, n));
-                }
             }
             1 => {
-                for n in 0..MANY {
-                    write(&format!("many/n{n}.txt"), &many_text(step, n));
-                }
                 write("src/m1/f1.py", "v1\n");
                 write("notes/a.txt", "line one\nline two, changed\n");
                 write("notes/b.txt", "added\nwith attributes\n");
