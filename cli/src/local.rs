@@ -21,25 +21,35 @@ use crate::error::{CliError, Result};
 
 pub const LOCAL_BUILDER_ID: &str = "https://certus-assurance.invalid/builders/local";
 
-/// `--data-dir`, else `CERTUS_ASSURANCE_ARTIFACT_ROOT`, else `$XDG_DATA_HOME/certus`, else `~/.local/share/certus`.
+/// `--data-dir`, else `CERTUS_ASSURANCE_ARTIFACT_ROOT`, else `$XDG_DATA_HOME/certus` (when absolute, as the
+/// XDG specification asks), else `~/.local/share/certus`; made absolute against the working directory, since
+/// git runs inside the checkouts kept there.
 pub fn data_dir(flag: Option<&Path>, settings: &Settings) -> Result<PathBuf> {
-    if let Some(dir) = flag
+    let chosen = flag
         .map(Path::to_path_buf)
         .or_else(|| settings.artifact_root.clone())
-    {
-        return Ok(dir);
-    }
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(xdg).join("certus"));
-    }
-    std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .map(|home| PathBuf::from(home).join(".local/share/certus"))
+        .or_else(|| {
+            std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .filter(|xdg| xdg.is_absolute())
+                .map(|xdg| xdg.join("certus"))
+        })
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|home| PathBuf::from(home).join(".local/share/certus"))
+        })
         .ok_or_else(|| {
             CliError::Usage(
                 "no data directory: set --data-dir, CERTUS_ASSURANCE_ARTIFACT_ROOT or HOME".into(),
             )
-        })
+        })?;
+    std::path::absolute(&chosen).map_err(|e| {
+        CliError::Usage(format!(
+            "the data directory {} has no absolute path: {e}",
+            chosen.display()
+        ))
+    })
 }
 
 /// How manifests are verified: flags override settings.

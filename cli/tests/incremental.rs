@@ -14,7 +14,13 @@ fn certus(args: &[&str], data: &Path) -> Output {
 }
 
 fn certus_with(args: &[&str], data: &Path, env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_certus"))
+    command(args, data, env).output().expect("certus runs")
+}
+
+/// `certus` with `args`, its data directory `data` (unless `args` name one) and `env` set.
+fn command(args: &[&str], data: &Path, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_certus"));
+    command
         .args(args)
         .env_remove("CERTUS_ASSURANCE_KEPT_CHECKOUTS")
         .env("CERTUS_ASSURANCE_ARTIFACT_ROOT", data)
@@ -27,9 +33,8 @@ fn certus_with(args: &[&str], data: &Path, env: &[(&str, &str)]) -> Output {
         .env_remove("CERTUS_ASSURANCE_MANIFEST_VERIFICATION_KEY_REF")
         .env_remove("CERTUS_ASSURANCE_DYNAMODB_JOBS_TABLE")
         .env("CERTUS_ASSURANCE_TOOLS_BIN_DIR", data.join("no-tools"))
-        .envs(env.iter().copied())
-        .output()
-        .expect("certus runs")
+        .envs(env.iter().copied());
+    command
 }
 
 /// Scans `tree` under the demo manifest's `builtin` profile into `out`.
@@ -260,6 +265,53 @@ fn a_git_source_rescanned_after_a_commit_reuses_the_unchanged_content() {
         "{incremental:?}"
     );
     assert_eq!(incremental, everything);
+}
+
+#[test]
+fn a_relative_data_directory_keeps_a_git_sources_checkout_for_the_next_scan() {
+    let work = tempfile::tempdir().unwrap();
+    let (repo, url) = demo_repo(work.path());
+    let manifest = certus_testkit::workspace_root().join("examples/demo-app/certus-manifest.json");
+    let scan_from_work = |out: &str| {
+        let args = [
+            "scan",
+            url.as_str(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--profile",
+            "builtin",
+            "--json",
+            "--data-dir",
+            "data",
+            "--out",
+            out,
+        ];
+        let done = command(&args, &work.path().join("unused"), &[])
+            .current_dir(work.path())
+            .output()
+            .expect("certus runs");
+        assert!(
+            matches!(done.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        secrets_cache(&work.path().join(out))
+    };
+    scan_from_work("b1");
+    std::fs::write(repo.join("pushed.txt"), "one more file\n").unwrap();
+    certus_testkit::git(&repo, &["add", "."]);
+    certus_testkit::git(&repo, &["commit", "-q", "-m", "second"]);
+    // git runs inside the kept checkout: a data directory named relative to where certus started still
+    // holds it, and the rescan reads only the new file.
+    let warm = scan_from_work("b2");
+    assert_eq!(warm["scanned"].as_u64(), Some(1), "{warm}");
+    assert_eq!(
+        std::fs::read_dir(work.path().join("data/checkouts"))
+            .unwrap()
+            .count(),
+        1
+    );
+    assert!(!work.path().join("unused").exists());
 }
 
 /// A `bandit` that leaves a file holding a (fake, planted) credential in the tree it is given, and reports
