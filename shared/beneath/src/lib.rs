@@ -84,17 +84,7 @@ impl Beneath {
     pub fn remove(&mut self, rel: &str) -> io::Result<()> {
         use rustix::fs::{unlinkat, AtFlags};
         use rustix::io::Errno;
-        let (dir, name) = split_file(rel)?;
-        let beyond = match self.descend(dir) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            reached => reached?,
-        };
-        match unlinkat(self.held(beyond.as_ref())?, name, AtFlags::empty()) {
-            Ok(()) => {}
-            Err(Errno::NOENT) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
-        if beyond.is_some() {
+        if !self.unlinked(rel)? {
             return Ok(());
         }
         while let Some((name, _)) = self.path.last() {
@@ -111,12 +101,34 @@ impl Beneath {
                 Ok(()) => {
                     self.path.pop();
                 }
-                // Still holds something: kept (and still held).
-                Err(Errno::NOTEMPTY | Errno::EXIST) => return Ok(()),
+                // Still holds something: kept (and still held). Gone: another remover of the tree took it.
+                Err(Errno::NOTEMPTY | Errno::EXIST | Errno::NOENT) => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(())
+    }
+
+    /// Removes the file or link at `rel` as [`Beneath::remove`] does, leaving the directories above it.
+    pub fn unlink(&mut self, rel: &str) -> io::Result<()> {
+        self.unlinked(rel).map(|_| ())
+    }
+
+    /// Unlinks the file or link at `rel`; whether it was there and every directory above it is held, so
+    /// that those it leaves empty can be removed.
+    fn unlinked(&mut self, rel: &str) -> io::Result<bool> {
+        use rustix::fs::{unlinkat, AtFlags};
+        use rustix::io::Errno;
+        let (dir, name) = split_file(rel)?;
+        let beyond = match self.descend(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            reached => reached?,
+        };
+        match unlinkat(self.held(beyond.as_ref())?, name, AtFlags::empty()) {
+            Ok(()) => Ok(beyond.is_none()),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The entries of the directory `dir` (`""` for the root), reached as [`Beneath::open`] reaches a file's
@@ -413,7 +425,8 @@ mod tests {
     }
 
     #[test]
-    fn files_are_stated_and_removed_beneath_the_root_with_the_directories_they_leave_empty() {
+    fn files_are_stated_removed_with_the_directories_they_leave_empty_and_unlinked_beneath_the_root(
+    ) {
         use rustix::fs::FileType;
         let dir = tempfile::tempdir().unwrap();
         let root = tree_beside_links(dir.path(), &["src/a.rs", "src/deep/er/b.rs", "full/c.rs"]);
@@ -461,7 +474,22 @@ mod tests {
         assert!(dir.path().join("elsewhere/a.rs").exists());
         assert!(dir.path().join("outside.txt").exists());
         assert!(root.join("full/c.rs").exists());
+        // Unlinked, a file leaves its empty directory; a link goes, never what it points to; hostile paths
+        // are refused as they are by `remove`.
+        beneath.unlink("full/c.rs").unwrap();
+        assert!(!root.join("full/c.rs").exists());
+        assert!(root.join("full").is_dir());
+        beneath.unlink("full/c.rs").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("full/l")).unwrap();
+        beneath.unlink("full/l").unwrap();
+        assert!(std::fs::symlink_metadata(root.join("full/l")).is_err());
+        assert!(dir.path().join("outside.txt").exists());
+        for hostile in ["linked/a.rs", "../outside.txt", "full", ""] {
+            assert!(beneath.unlink(hostile).is_err(), "{hostile} was unlinked");
+        }
+        assert!(dir.path().join("elsewhere/a.rs").exists());
         // The last file of the tree leaves the root in place.
+        std::fs::write(root.join("full/c.rs"), "c").unwrap();
         beneath.remove("full/c.rs").unwrap();
         let left: Vec<_> = std::fs::read_dir(&root)
             .unwrap()

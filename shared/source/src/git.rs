@@ -377,6 +377,44 @@ impl Difference {
     }
 }
 
+/// A path whose file or link leaves the tree: for good (the commit drops it), or to be written again.
+struct Leaving {
+    path: String,
+    for_good: bool,
+}
+
+/// The fewest paths a thread of [`clear`] takes: fewer are not worth a thread.
+const CLEARED_PER_THREAD: usize = 64;
+
+/// Takes each of `leaving` out of `tree`, on every core (a run of neighbouring paths each): those that leave
+/// for good with the directories they leave empty, the others alone. Never through a link.
+fn clear(tree: &Path, leaving: &[Leaving]) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let share = leaving.len().div_ceil(threads).max(CLEARED_PER_THREAD);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = leaving
+            .chunks(share)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut beneath = certus_beneath::Beneath::new(tree);
+                    part.iter().try_for_each(|leaving| {
+                        let rel = leaving.path.as_str();
+                        match leaving.for_good {
+                            true => beneath.remove(rel),
+                            false => beneath.unlink(rel),
+                        }
+                        .map_err(|e| CoreError::Source(format!("removing {rel}: {e}")))
+                    })
+                })
+            })
+            .collect();
+        parts.into_iter().try_for_each(|part| {
+            part.join()
+                .map_err(|_| CoreError::Source("a thread removing paths panicked".into()))?
+        })
+    })
+}
+
 /// The paths `differences` changes, and whether each is a regular file now.
 fn changes_of(differences: &[Difference]) -> Vec<Change> {
     differences
@@ -718,30 +756,30 @@ impl<'a> Git<'a> {
     /// and git writes every other path from its object, through the attributes and filters a checkout applies,
     /// recording what it wrote in the index.
     async fn write(&self, differences: &[Difference]) -> Result<()> {
-        let (gone, kept): (Vec<&Difference>, Vec<&Difference>) =
-            differences.iter().partition(|d| d.new_mode == 0);
         let mut entries = Vec::new();
         for d in differences {
             entries.extend_from_slice(format!("{:o} {}\t", d.new_mode, d.new_id).as_bytes());
             entries.extend_from_slice(d.path.as_bytes());
             entries.push(0);
         }
-        // git's index and the removals touch different things: both at once. A failure either way leaves
-        // the tree neither commit's; the tree is then checked out whole, by force, and read whole.
+        // git's index and the tree touch different things: both at once. Every path that held something
+        // leaves the tree first, on every core, so that git only creates files (replacing one, it unlinks the
+        // old one first, one at a time). A failure either way leaves the tree neither commit's; the tree is
+        // then checked out whole, by force, and read whole.
         let index = self.run_with(&["update-index", "-z", "--index-info"], entries);
         let tree = self.layout.tree.to_path_buf();
-        let removed: Vec<String> = gone.iter().map(|d| d.path.clone()).collect();
-        let removal = tokio::task::spawn_blocking(move || {
-            let mut beneath = certus_beneath::Beneath::new(&tree);
-            removed.iter().try_for_each(|rel| {
-                beneath
-                    .remove(rel)
-                    .map_err(|e| CoreError::Source(format!("removing {rel}: {e}")))
+        let leaving: Vec<Leaving> = differences
+            .iter()
+            .filter(|d| d.old_mode != 0)
+            .map(|d| Leaving {
+                path: d.path.clone(),
+                for_good: d.new_mode == 0,
             })
-        });
+            .collect();
+        let removal = tokio::task::spawn_blocking(move || clear(&tree, &leaving));
         let (index, removal) = tokio::join!(index, removal);
         let removal = removal
-            .map_err(|e| CoreError::Source(format!("removing the paths a commit dropped: {e}")))
+            .map_err(|e| CoreError::Source(format!("removing the paths a commit changed: {e}")))
             .and_then(|removed| removed);
         if let (Err(index), Err(removal)) = (&index, &removal) {
             return Err(CoreError::Source(format!("{index}; and {removal}")));
@@ -749,7 +787,7 @@ impl<'a> Git<'a> {
         index?;
         removal?;
         let mut written = Vec::new();
-        for d in &kept {
+        for d in differences.iter().filter(|d| d.new_mode != 0) {
             written.extend_from_slice(d.path.as_bytes());
             written.push(0);
         }
