@@ -10,9 +10,10 @@ adds and deletes a few. Prints medians (min–max), ratios to the full scan and 
 directory rescan from below (GNU find printing every file's stat), the cache counts from the bundles and the
 load average before and after.
 
-A git source is measured first (INCR_SOURCES, default "directory,git"): the tree committed to a repository,
-each push a commit, every scan of its `file://` URL; its pushes write new files in the repository and leave
-the tree as built. The first scan clones into a kept checkout; a rescan
+A git source is measured first (INCR_SOURCES, default "directory,git"): the tree committed to a repository
+(packed once, as a server's would be, and never by git's automatic housekeeping while the bench runs), each
+push a commit, every scan of its `file://` URL; its pushes write new files in the repository and leave the
+tree as built. The first scan clones into a kept checkout; a rescan
 fetches the push into it. Its peer is plain git bringing a clone of its own up to date with the same push
 (`git fetch --depth=1` and `git checkout --force`): what any rescan of a git source must at least do.
 
@@ -213,8 +214,15 @@ def git_bench():
     shutil.rmtree(REPO, ignore_errors=True)
     shutil.copytree(TREE, REPO, copy_function=os.link)
     git("init", "-q", "-b", "main")
+    # The upstream stands for a server, whose repository is packed by its own maintenance, never by ours and
+    # never while we measure: git's automatic housekeeping is off, and the base commit is packed once here (a
+    # `gc --auto` after a commit of 110,000 loose objects would pack them in the background, slowing whichever
+    # scans happen to run beside it).
+    git("config", "gc.auto", "0")
+    git("config", "maintenance.auto", "false")
     git("add", "-A")
     git("commit", "-q", "-m", "base")
+    git("gc", "--quiet")
     url = f"file://{REPO}"
     peer = WORK / "peer-clone"
     shutil.rmtree(peer, ignore_errors=True)
