@@ -622,7 +622,10 @@ async fn fetch(
         pinned,
         login,
     };
-    git.run(&["init", "--quiet"]).await?;
+    // A tree that holds a commit has its repository already.
+    if held.is_none() {
+        git.run(&["init", "--quiet"]).await?;
+    }
     let shallow = git
         .run(&[
             "fetch",
