@@ -4,7 +4,7 @@
 //! never share one (a second identical line gets the next index), lines inserted above keep them stable, and
 //! without the key nobody can test a guess of a secret or of a line against a published fingerprint.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
@@ -120,16 +120,18 @@ impl FingerprintKey {
     /// and path with the same basis.
     pub fn assign(&self, findings: &mut [Finding], root: &Path) {
         let mut lines = SourceLines::new(root);
-        let bases: Vec<String> = findings
-            .iter()
-            .map(|f| {
-                let line = match (&f.path, f.start_line) {
-                    (Some(path), Some(number)) => lines.line(path, number).unwrap_or_default(),
-                    _ => String::new(),
-                };
-                format!("{}\n{}", normalise(&line), f.fingerprint)
-            })
-            .collect();
+        // Taken path by path, so that each file is read once and only one is held at a time.
+        let mut by_path: Vec<usize> = (0..findings.len()).collect();
+        by_path.sort_by_key(|&i| (findings[i].path.as_deref(), findings[i].start_line));
+        let mut bases = vec![String::new(); findings.len()];
+        for i in by_path {
+            let f = &findings[i];
+            let line = match (&f.path, f.start_line) {
+                (Some(path), Some(number)) => lines.line(path, number).unwrap_or_default(),
+                _ => String::new(),
+            };
+            bases[i] = format!("{}\n{}", normalise(&line), f.fingerprint);
+        }
         let mut order: Vec<usize> = (0..findings.len()).collect();
         order.sort_by_key(|&i| (findings[i].start_line.unwrap_or(0), i));
         let mut seen: HashMap<(String, String, String, &str), usize> = HashMap::new();
@@ -153,13 +155,16 @@ fn normalise(basis: &str) -> String {
     joined.chars().take(MAX_BASIS_CHARS).collect()
 }
 
-/// Reads the lines findings point at, each file once, confined to the scanned root.
+/// Reads the lines findings point at, confined to the scanned root. It holds the last file read (its bytes in
+/// a buffer kept for the next), so lines asked for path by path read each file once.
 pub struct SourceLines {
     root: PathBuf,
     /// The root, opened once: each file is opened beneath it in one call ([`open_beneath`]); `None` where
     /// the root cannot be opened or the kernel has no `openat2`, and each path is then resolved in full.
     dir: Option<OwnedFd>,
-    files: BTreeMap<String, Option<Text>>,
+    /// The path last asked for, and whether it could be read into `text`.
+    held: Option<(String, bool)>,
+    text: Text,
 }
 
 impl SourceLines {
@@ -168,21 +173,30 @@ impl SourceLines {
         Self {
             root: root.to_path_buf(),
             dir: rustix::fs::open(root, flags, Mode::empty()).ok(),
-            files: BTreeMap::new(),
+            held: None,
+            text: Text::default(),
         }
     }
 
     /// Line `number` (1-based) of `path`, or `None` when the file cannot be read inside the root, is too
     /// large or has no such line.
     pub fn line(&mut self, path: &str, number: u64) -> Option<String> {
-        if !self.files.contains_key(path) {
-            let file = self.open(path);
-            let text = file.and_then(Text::read);
-            self.files.insert(path.to_string(), text);
+        let read = match &self.held {
+            Some((held, read)) if held == path => *read,
+            _ => {
+                let read = match self.open(path) {
+                    Some(file) => self.text.read(file).is_some(),
+                    None => false,
+                };
+                self.held = Some((path.to_string(), read));
+                read
+            }
+        };
+        if !read {
+            return None;
         }
-        let text = self.files.get(path)?.as_ref()?;
         let index = usize::try_from(number.checked_sub(1)?).ok()?;
-        text.line(index)
+        self.text.line(index)
     }
 
     /// `path` opened for reading if it lies inside the root, links followed only while they stay inside.
@@ -216,31 +230,46 @@ fn open_beneath(dir: &OwnedFd, rel: &Path) -> std::result::Result<File, Errno> {
     rustix::fs::openat2(dir, rel, READ_FLAGS, Mode::empty(), resolve).map(File::from)
 }
 
-/// A file's bytes with where each of its lines starts, so a line is found, and decoded, alone.
+/// A file's bytes with where its lines start, found as far as the lines asked for (a line is found, and
+/// decoded, alone).
+#[derive(Default)]
 struct Text {
     bytes: Vec<u8>,
     starts: Vec<usize>,
+    /// How far the bytes have been searched for line ends.
+    searched: usize,
 }
 
 impl Text {
-    fn read(mut file: File) -> Option<Self> {
+    /// Reads `file` (a regular file within the size bound) into the buffer, in place of what it held.
+    fn read(&mut self, mut file: File) -> Option<()> {
+        self.bytes.clear();
+        self.starts.clear();
+        self.searched = 0;
         let meta = file.metadata().ok()?;
         if !meta.is_file() || meta.len() > MAX_LINE_SOURCE_BYTES {
             return None;
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
-        file.read_to_end(&mut bytes).ok()?;
-        let ends = memchr::memchr_iter(b'\n', &bytes).map(|newline| newline + 1);
-        let starts = std::iter::once(0)
-            .chain(ends)
-            .filter(|&start| start < bytes.len())
-            .collect();
-        Some(Text { bytes, starts })
+        self.bytes.reserve(usize::try_from(meta.len()).ok()?);
+        file.read_to_end(&mut self.bytes).ok()?;
+        if !self.bytes.is_empty() {
+            self.starts.push(0);
+        }
+        Some(())
     }
 
     /// Line `index` (0-based) as `str::lines` gives it from the file decoded lossily as UTF-8: without its
     /// `\n` or `\r\n`. Decoding one line alone gives the same text, since no invalid sequence spans a `\n`.
-    fn line(&self, index: usize) -> Option<String> {
+    fn line(&mut self, index: usize) -> Option<String> {
+        while self.starts.len() <= index + 1 && self.searched < self.bytes.len() {
+            self.searched = match memchr::memchr(b'\n', &self.bytes[self.searched..]) {
+                Some(at) => self.searched + at + 1,
+                None => self.bytes.len(),
+            };
+            if self.searched < self.bytes.len() {
+                self.starts.push(self.searched);
+            }
+        }
         let start = *self.starts.get(index)?;
         let end = self
             .starts
@@ -265,6 +294,7 @@ impl Text {
 mod tests {
     use super::*;
     use crate::finding::Severity;
+    use std::collections::BTreeMap;
 
     fn finding(rule: &str, path: &str, line: u64) -> Finding {
         Finding {
@@ -314,6 +344,27 @@ mod tests {
             }
             assert_eq!(lines.line("f", expected.len() as u64 + 1), None, "text {n}");
             assert_eq!(lines.line("f", 0), None, "text {n}");
+        }
+    }
+
+    #[test]
+    fn lines_asked_in_any_order_and_of_files_in_turn_are_each_files_own() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), "a1\na2\na3\n").unwrap();
+        std::fs::write(dir.path().join("b"), "b1\r\nb2").unwrap();
+        let mut lines = SourceLines::new(dir.path());
+        for (path, number, want) in [
+            ("a", 3, Some("a3")),
+            ("a", 1, Some("a1")),
+            ("b", 2, Some("b2")),
+            ("missing", 1, None),
+            ("a", 2, Some("a2")),
+            ("b", 1, Some("b1")),
+            ("b", 3, None),
+            ("a", 4, None),
+            ("a", 3, Some("a3")),
+        ] {
+            assert_eq!(lines.line(path, number).as_deref(), want, "{path}:{number}");
         }
     }
 
