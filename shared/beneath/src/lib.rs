@@ -425,8 +425,7 @@ mod tests {
     }
 
     #[test]
-    fn files_are_stated_removed_with_the_directories_they_leave_empty_and_unlinked_beneath_the_root(
-    ) {
+    fn files_are_stated_unlinked_and_removed_with_emptied_directories_beneath_the_root() {
         use rustix::fs::FileType;
         let dir = tempfile::tempdir().unwrap();
         let root = tree_beside_links(dir.path(), &["src/a.rs", "src/deep/er/b.rs", "full/c.rs"]);

@@ -261,7 +261,7 @@ impl Text {
     /// Line `index` (0-based) as `str::lines` gives it from the file decoded lossily as UTF-8: without its
     /// `\n` or `\r\n`. Decoding one line alone gives the same text, since no invalid sequence spans a `\n`.
     fn line(&mut self, index: usize) -> Option<String> {
-        while self.starts.len() <= index + 1 && self.searched < self.bytes.len() {
+        while self.starts.len() <= index.saturating_add(1) && self.searched < self.bytes.len() {
             self.searched = match memchr::memchr(b'\n', &self.bytes[self.searched..]) {
                 Some(at) => self.searched + at + 1,
                 None => self.bytes.len(),
@@ -344,6 +344,7 @@ mod tests {
             }
             assert_eq!(lines.line("f", expected.len() as u64 + 1), None, "text {n}");
             assert_eq!(lines.line("f", 0), None, "text {n}");
+            assert_eq!(lines.line("f", u64::MAX), None, "text {n}");
         }
     }
 

@@ -755,9 +755,9 @@ impl<'a> Git<'a> {
     }
 
     /// Writes `differences` (plain ones, [`Difference::is_plain`]) into the tree and the index: the index
-    /// takes the new entries, the paths that are gone leave the tree (with the directories they leave empty),
-    /// and git writes every other path from its object, through the attributes and filters a checkout applies,
-    /// recording what it wrote in the index.
+    /// takes the new entries while every changed path that held a file or link leaves the tree (those that
+    /// are gone with the directories they leave empty), then git writes the new files from their objects,
+    /// through the attributes and filters a checkout applies, recording what it wrote in the index.
     async fn write(&self, differences: &[Difference]) -> Result<()> {
         let mut entries = Vec::new();
         for d in differences {
