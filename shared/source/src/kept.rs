@@ -139,7 +139,9 @@ impl KeptCheckouts {
             )
             .as_bytes(),
         );
-        let dir = self.dir.join(&name);
+        // Absolute: git runs inside the tree, so a relative path would name something else there.
+        let named = self.dir.join(&name);
+        let dir = std::path::absolute(&named).map_err(|e| CoreError::io(&named, e))?;
         private_dir(&dir)?;
         let Some(lock) = hold(&dir, HANDOVER)? else {
             return Ok(None);
@@ -267,6 +269,25 @@ mod tests {
         let again = kept.take(Some("team-a"), "repo").unwrap().unwrap();
         assert_eq!(again.tree(), first_tree);
         assert!(again.tree().is_dir());
+    }
+
+    #[test]
+    fn a_checkout_kept_under_a_relative_directory_is_laid_out_by_absolute_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let up: PathBuf = cwd.components().skip(1).map(|_| "..").collect();
+        let relative = up.join(dir.path().strip_prefix("/").unwrap());
+        assert!(relative.is_relative());
+        let kept = KeptCheckouts::new(relative, 4);
+        let taken = kept.take(None, "repo").unwrap().unwrap();
+        let layout = taken.layout();
+        for path in [layout.tree, layout.git_dir, layout.home] {
+            assert!(path.is_absolute(), "{}", path.display());
+        }
+        assert!(taken.tree().is_dir());
+        assert!(std::fs::canonicalize(taken.tree())
+            .unwrap()
+            .starts_with(std::fs::canonicalize(dir.path()).unwrap()));
     }
 
     #[test]
